@@ -1,0 +1,261 @@
+// Package audit keeps verbund's tamper-evident audit trail: every state
+// change, login, failed login, write by token, export and agreement change
+// is one record, written in the same transaction as the change, chained to
+// the one before by a SHA-256 hash. Verify walks the chain and names the
+// first record that was changed, removed, inserted or moved.
+package audit
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"verbund/internal/db"
+	"verbund/internal/policy"
+)
+
+// Entry is what a caller records.
+type Entry struct {
+	Action     string   // e.g. "forum.post.create", "auth.login.failed"
+	ObjectType string   // e.g. "post"
+	ObjectID   string   //
+	Orgs       []string // orgs whose admins and auditors may read the record (the actor's org is added)
+	Detail     any      // JSON-encodable; never secrets
+}
+
+// Record is a stored audit record.
+type Record struct {
+	Seq         int64           `json:"seq"`
+	At          int64           `json:"at"`
+	ActorUserID string          `json:"actor_user_id,omitempty"`
+	ActorOrgID  string          `json:"actor_org_id,omitempty"`
+	Via         string          `json:"via"`
+	Action      string          `json:"action"`
+	ObjectType  string          `json:"object_type,omitempty"`
+	ObjectID    string          `json:"object_id,omitempty"`
+	Orgs        []string        `json:"orgs,omitempty"`
+	Detail      json.RawMessage `json:"detail"`
+	IP          string          `json:"ip,omitempty"`
+	PrevHash    string          `json:"prev_hash"`
+	Hash        string          `json:"hash"`
+}
+
+// Write appends a record inside tx. The UPDATE of audit_head takes a row
+// lock on PostgreSQL (and SQLite has one writer), so records of concurrent
+// transactions are chained in commit order without gaps.
+func Write(ctx context.Context, tx *db.Tx, a policy.Actor, e Entry) error {
+	var seq int64
+	var prev string
+	if err := tx.QueryRow(ctx, `UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash`).Scan(&seq, &prev); err != nil {
+		return fmt.Errorf("audit: advance head: %w", db.Map(err))
+	}
+	detail := []byte("{}")
+	if e.Detail != nil {
+		b, err := json.Marshal(e.Detail)
+		if err != nil {
+			return fmt.Errorf("audit: encode detail: %w", err)
+		}
+		detail = b
+	}
+	orgs := e.Orgs
+	if a.OrgID != "" {
+		orgs = append(orgs, a.OrgID)
+	}
+	orgs = uniqueSorted(orgs)
+	r := Record{Seq: seq, At: db.Now(), ActorUserID: a.UserID, ActorOrgID: a.OrgID, Via: a.Via,
+		Action: e.Action, ObjectType: e.ObjectType, ObjectID: e.ObjectID, Orgs: orgs,
+		Detail: detail, IP: a.IP, PrevHash: prev}
+	if r.Via == "" {
+		r.Via = "system"
+	}
+	r.Hash = hashOf(r)
+	if _, err := tx.Exec(ctx, `INSERT INTO audit_log (seq, at, actor_user_id, actor_org_id, via, action, object_type, object_id, orgs, detail, ip, prev_hash, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.Seq, r.At, r.ActorUserID, r.ActorOrgID, r.Via, r.Action, r.ObjectType, r.ObjectID,
+		strings.Join(r.Orgs, ","), string(r.Detail), r.IP, r.PrevHash, r.Hash); err != nil {
+		return fmt.Errorf("audit: insert: %w", err)
+	}
+	for _, o := range r.Orgs {
+		if _, err := tx.Exec(ctx, `INSERT INTO audit_orgs (org_id, seq) VALUES (?, ?)`, o, r.Seq); err != nil {
+			return fmt.Errorf("audit: index org: %w", err)
+		}
+	}
+	if _, err := tx.Exec(ctx, `UPDATE audit_head SET hash = ? WHERE id = 1`, r.Hash); err != nil {
+		return fmt.Errorf("audit: move head: %w", err)
+	}
+	return nil
+}
+
+// hashOf chains a record to its predecessor. The fields are encoded as a
+// JSON array, which is unambiguous (no field can run into the next).
+func hashOf(r Record) string {
+	fields, _ := json.Marshal([]any{r.Seq, r.At, r.ActorUserID, r.ActorOrgID, r.Via, r.Action,
+		r.ObjectType, r.ObjectID, strings.Join(r.Orgs, ","), string(r.Detail), r.IP})
+	h := sha256.New()
+	h.Write([]byte(r.PrevHash))
+	h.Write([]byte{'\n'})
+	h.Write(fields)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Result is the outcome of Verify.
+type Result struct {
+	Records  int64  `json:"records"`
+	OK       bool   `json:"ok"`
+	FirstBad int64  `json:"first_bad,omitempty"` // seq of the first bad record (or where one is missing)
+	Reason   string `json:"reason,omitempty"`
+	Head     string `json:"head"`
+}
+
+// Verify walks the whole chain in order.
+func Verify(ctx context.Context, d *db.DB) (Result, error) {
+	var res Result
+	var headSeq int64
+	if err := d.R().QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&headSeq, &res.Head); err != nil {
+		return res, fmt.Errorf("audit: read head: %w", db.Map(err))
+	}
+	rows, err := d.R().Query(ctx, `SELECT seq, at, actor_user_id, actor_org_id, via, action, object_type, object_id, orgs, detail, ip, prev_hash, hash
+		FROM audit_log ORDER BY seq`)
+	if err != nil {
+		return res, fmt.Errorf("audit: read log: %w", err)
+	}
+	defer rows.Close()
+	prev := "genesis"
+	var want int64 = 1
+	for rows.Next() {
+		r, err := scan(rows)
+		if err != nil {
+			return res, err
+		}
+		res.Records++
+		bad := func(reason string) (Result, error) {
+			res.FirstBad, res.Reason = r.Seq, reason
+			return res, nil
+		}
+		switch {
+		case r.Seq > want:
+			res.FirstBad, res.Reason = want, fmt.Sprintf("record %d is missing", want)
+			return res, nil
+		case r.Seq < want:
+			return bad("record number repeats or is out of order")
+		case r.PrevHash != prev:
+			return bad("record does not follow its predecessor (inserted, removed or reordered)")
+		case hashOf(r) != r.Hash:
+			return bad("record content was changed")
+		}
+		prev = r.Hash
+		want++
+	}
+	if err := rows.Err(); err != nil {
+		return res, fmt.Errorf("audit: read log: %w", err)
+	}
+	switch {
+	case want-1 < headSeq:
+		res.FirstBad, res.Reason = want, fmt.Sprintf("the trail ends at record %d but %d were written: records were removed from the end", want-1, headSeq)
+		return res, nil
+	case want-1 > headSeq || prev != res.Head:
+		res.FirstBad, res.Reason = headSeq+1, "records were added or changed after the last one written"
+		return res, nil
+	}
+	res.OK = true
+	return res, nil
+}
+
+type scanner interface{ Scan(...any) error }
+
+func scan(s scanner) (Record, error) {
+	var r Record
+	var orgs, detail string
+	if err := s.Scan(&r.Seq, &r.At, &r.ActorUserID, &r.ActorOrgID, &r.Via, &r.Action, &r.ObjectType, &r.ObjectID,
+		&orgs, &detail, &r.IP, &r.PrevHash, &r.Hash); err != nil {
+		return r, fmt.Errorf("audit: scan: %w", err)
+	}
+	if orgs != "" {
+		r.Orgs = strings.Split(orgs, ",")
+	}
+	r.Detail = json.RawMessage(detail)
+	return r, nil
+}
+
+// Filter selects records for an org's audit view.
+type Filter struct {
+	OrgID  string // required: only records that concern this org
+	Before int64  // cursor: records with seq < Before (0: newest)
+	Limit  int
+	Action string // prefix match, optional
+}
+
+// List returns the org's records, newest first.
+func List(ctx context.Context, h db.Handle, f Filter) ([]Record, error) {
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 50
+	}
+	q := `SELECT l.seq, l.at, l.actor_user_id, l.actor_org_id, l.via, l.action, l.object_type, l.object_id, l.orgs, l.detail, l.ip, l.prev_hash, l.hash
+		FROM audit_orgs o JOIN audit_log l ON l.seq = o.seq WHERE o.org_id = ?`
+	args := []any{f.OrgID}
+	if f.Before > 0 {
+		q += ` AND o.seq < ?`
+		args = append(args, f.Before)
+	}
+	if f.Action != "" {
+		q += ` AND l.action LIKE ?`
+		args = append(args, escapeLike(f.Action)+"%")
+	}
+	q += ` ORDER BY o.seq DESC LIMIT ?`
+	args = append(args, f.Limit)
+	rows, err := h.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("audit: list: %w", err)
+	}
+	defer rows.Close()
+	var out []Record
+	for rows.Next() {
+		r, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Each calls fn for every record of the org, oldest first (for export).
+func Each(ctx context.Context, h db.Handle, orgID string, fn func(Record) error) error {
+	rows, err := h.Query(ctx, `SELECT l.seq, l.at, l.actor_user_id, l.actor_org_id, l.via, l.action, l.object_type, l.object_id, l.orgs, l.detail, l.ip, l.prev_hash, l.hash
+		FROM audit_orgs o JOIN audit_log l ON l.seq = o.seq WHERE o.org_id = ? ORDER BY o.seq`, orgID)
+	if err != nil {
+		return fmt.Errorf("audit: export: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := scan(rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer("%", "", "_", "").Replace(s)
+}
+
+func uniqueSorted(in []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range in {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,283 @@
+// Package db opens verbund's database (embedded SQLite or PostgreSQL) and
+// hides the few differences between them, so that every store in the
+// capability packages is written once, with `?` placeholders, and runs on
+// both engines.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+
+	"verbund/internal/fault"
+)
+
+// Dialect names the engine.
+type Dialect string
+
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// DB is an open database: a writer and a reader pool (the same pool on
+// PostgreSQL; one writer connection plus readers on SQLite, because SQLite
+// allows one writer at a time and waiting on its lock is slower than queueing
+// in Go).
+type DB struct {
+	Dialect Dialect
+	URL     string // postgres URL or SQLite file path, for LISTEN connections and logs
+	writer  *sql.DB
+	reader  *sql.DB
+	rebinds sync.Map // query → rebound query (PostgreSQL only)
+}
+
+// Open opens the database named by url: "" or a path or "sqlite:PATH" for
+// SQLite (dataDir/verbund.db when url is empty), "postgres://…" for
+// PostgreSQL. It does not migrate; call Migrate.
+func Open(ctx context.Context, url, dataDir string) (*DB, error) {
+	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
+		return openPostgres(ctx, url)
+	}
+	path := strings.TrimPrefix(url, "sqlite:")
+	if path == "" {
+		if dataDir == "" {
+			dataDir = "verbund-data"
+		}
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("create data folder %s: %w", dataDir, err)
+		}
+		path = filepath.Join(dataDir, "verbund.db")
+	}
+	return openSQLite(ctx, path)
+}
+
+func openSQLite(ctx context.Context, path string) (*DB, error) {
+	// busy_timeout makes a locked database wait instead of failing at once;
+	// _txlock=immediate takes the write lock at BEGIN so two writers never
+	// deadlock upgrading a read lock.
+	pragmas := "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(0)
+	r, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&mode=ro")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	n := max(4, 2*runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	d := &DB{Dialect: SQLite, URL: path, writer: w, reader: r}
+	// The writer must exist before a read-only connection can open the file.
+	if err := w.PingContext(ctx); err != nil {
+		d.Close()
+		return nil, Map(fmt.Errorf("open sqlite %s: %w", path, err))
+	}
+	return d, nil
+}
+
+func openPostgres(ctx context.Context, url string) (*DB, error) {
+	p, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	p.SetMaxOpenConns(32)
+	p.SetMaxIdleConns(16)
+	p.SetConnMaxIdleTime(5 * time.Minute)
+	d := &DB{Dialect: Postgres, URL: url, writer: p, reader: p}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := p.PingContext(pctx); err != nil {
+		p.Close()
+		return nil, Map(fmt.Errorf("connect to postgres: %w", err))
+	}
+	return d, nil
+}
+
+// Close closes both pools.
+func (d *DB) Close() error {
+	err := d.writer.Close()
+	if d.reader != d.writer {
+		err = errors.Join(err, d.reader.Close())
+	}
+	return err
+}
+
+// Ping checks that the database answers (for /readyz).
+func (d *DB) Ping(ctx context.Context) error {
+	return Map(d.reader.PingContext(ctx))
+}
+
+// NewID returns a new random, time-ordered identifier (UUIDv7). Time order
+// keeps inserts local in B-trees and makes "newest first" a plain ORDER BY id.
+func NewID() string {
+	return uuid.Must(uuid.NewV7()).String()
+}
+
+// Now returns the current time as stored: Unix microseconds. Timestamps are
+// integers on both engines so comparisons and sorting are identical.
+func Now() int64 { return time.Now().UnixMicro() }
+
+// Time converts a stored timestamp back.
+func Time(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// queryer is what *sql.DB, *sql.Conn and *sql.Tx share.
+type queryer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Handle runs queries written with `?` placeholders on either engine.
+type Handle struct {
+	q  queryer
+	db *DB
+}
+
+// R returns a handle for reads outside a transaction.
+func (d *DB) R() Handle { return Handle{q: d.reader, db: d} }
+
+// Exec runs a statement.
+func (h Handle) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	res, err := h.q.ExecContext(ctx, h.db.rebind(query), args...)
+	return res, Map(err)
+}
+
+// Query runs a query returning rows.
+func (h Handle) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	rows, err := h.q.QueryContext(ctx, h.db.rebind(query), args...)
+	return rows, Map(err)
+}
+
+// QueryRow runs a query returning at most one row; Scan reports sql.ErrNoRows.
+func (h Handle) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return h.q.QueryRowContext(ctx, h.db.rebind(query), args...)
+}
+
+// Dialect tells stores which engine runs (rarely needed).
+func (h Handle) Dialect() Dialect { return h.db.Dialect }
+
+// rebind turns `?` into `$1…$n` for PostgreSQL. It skips quoted strings so
+// a literal '?' stays literal.
+func (d *DB) rebind(q string) string {
+	if d.Dialect != Postgres {
+		return q
+	}
+	if v, ok := d.rebinds.Load(q); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 16)
+	n, inStr := 0, false
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case c == '\'':
+			inStr = !inStr
+			b.WriteByte(c)
+		case c == '?' && !inStr:
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	out := b.String()
+	d.rebinds.Store(q, out)
+	return out
+}
+
+// Rebind is exported for tests of the rebinding itself.
+func (d *DB) Rebind(q string) string { return d.rebind(q) }
+
+// Tx is a write transaction. Functions registered with AfterCommit run once
+// it has committed: that is where events are published, so that nobody is
+// told about a change that was rolled back.
+type Tx struct {
+	Handle
+	after []func()
+}
+
+// AfterCommit registers f to run after a successful commit.
+func (t *Tx) AfterCommit(f func()) { t.after = append(t.after, f) }
+
+// Tx runs fn in a write transaction; it commits when fn returns nil and
+// rolls back otherwise.
+func (d *DB) Tx(ctx context.Context, fn func(*Tx) error) error {
+	sqlTx, err := d.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return Map(fmt.Errorf("begin: %w", err))
+	}
+	tx := &Tx{Handle: Handle{q: sqlTx, db: d}}
+	if err := fn(tx); err != nil {
+		_ = sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return Map(fmt.Errorf("commit: %w", err))
+	}
+	for _, f := range tx.after {
+		f()
+	}
+	return nil
+}
+
+// Map turns driver errors into faults: unique violations become conflicts,
+// a busy or unreachable database becomes unavailable. Other errors pass.
+func Map(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := fault.As(err); ok {
+		return err
+	}
+	msg := err.Error()
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return err
+	case strings.Contains(msg, "UNIQUE constraint failed"), strings.Contains(msg, "SQLSTATE 23505"):
+		return fault.Wrap(fault.Conflict, "duplicate", "an entry with this name already exists", err)
+	case strings.Contains(msg, "FOREIGN KEY constraint failed"), strings.Contains(msg, "SQLSTATE 23503"):
+		return fault.Wrap(fault.Invalid, "reference_missing", "a referenced entry does not exist", err)
+	case strings.Contains(msg, "database is locked"), strings.Contains(msg, "SQLITE_BUSY"),
+		strings.Contains(msg, "connection refused"), strings.Contains(msg, "failed to connect"),
+		strings.Contains(msg, "SQLSTATE 57P"), strings.Contains(msg, "sql: database is closed"),
+		strings.Contains(msg, "unable to open database"):
+		return fault.Wrap(fault.Unavailable, "database_unavailable", "the database is busy or unreachable; try again shortly", err)
+	}
+	return err
+}
+
+// NotFound maps sql.ErrNoRows to fault.ErrNotFound and wraps other errors.
+func NotFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fault.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, Map(err))
+	}
+	return nil
+}
+
+// Placeholders returns "?,?,…" with n marks, for IN lists.
+func Placeholders(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strings.Repeat("?,", n-1) + "?"
+}

@@ -1,0 +1,80 @@
+package db_test
+
+import (
+	"context"
+	"testing"
+
+	"verbund/internal/db"
+	"verbund/internal/db/dbtest"
+	"verbund/internal/fault"
+)
+
+func TestRebind(t *testing.T) {
+	d := &db.DB{Dialect: db.Postgres}
+	got := d.Rebind(`SELECT a FROM t WHERE x = ? AND y = '?' AND z IN (?, ?)`)
+	want := `SELECT a FROM t WHERE x = $1 AND y = '?' AND z IN ($2, $3)`
+	if got != want {
+		t.Fatalf("rebind:\n got %s\nwant %s", got, want)
+	}
+	s := &db.DB{Dialect: db.SQLite}
+	if q := `SELECT ?`; s.Rebind(q) != q {
+		t.Fatalf("sqlite must not rebind")
+	}
+}
+
+func TestMigrateIdempotentAndRefusesNewer(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		n, err := d.Migrate(ctx)
+		if err != nil || n != 0 {
+			t.Fatalf("second migrate applied %d, err %v", n, err)
+		}
+		ms, _ := db.Migrations(d.Dialect)
+		if _, err := d.R().Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'future', 0)`, len(ms)+1); err != nil {
+			// the reader is read-only on SQLite; write through a transaction
+			if err := d.Tx(ctx, func(tx *db.Tx) error {
+				_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'future', 0)`, len(ms)+1)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err = d.Migrate(ctx)
+		if e, ok := fault.As(err); !ok || e.Code != "database_too_new" {
+			t.Fatalf("want database_too_new, got %v", err)
+		}
+	})
+}
+
+func TestUniqueViolationIsConflictAndRollsBack(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		ins := func(tx *db.Tx, id, name string) error {
+			_, err := tx.Exec(ctx, `INSERT INTO orgs (id, name, name_key, kind, created_at) VALUES (?, ?, ?, 'company', 0)`, id, name, name)
+			return err
+		}
+		if err := d.Tx(ctx, func(tx *db.Tx) error { return ins(tx, "a", "A") }); err != nil {
+			t.Fatal(err)
+		}
+		err := d.Tx(ctx, func(tx *db.Tx) error {
+			if err := ins(tx, "b", "B"); err != nil {
+				return err
+			}
+			return ins(tx, "c", "A")
+		})
+		if !fault.Is(err, fault.Conflict) {
+			t.Fatalf("want conflict, got %v", err)
+		}
+		var n int
+		if err := d.R().QueryRow(ctx, `SELECT COUNT(*) FROM orgs`).Scan(&n); err != nil || n != 1 {
+			t.Fatalf("partial write: %d orgs, err %v", n, err)
+		}
+	})
+}
+
+func TestUnreachablePostgresIsUnavailable(t *testing.T) {
+	_, err := db.Open(context.Background(), "postgres://nobody@127.0.0.1:1/x?sslmode=disable&connect_timeout=2", "")
+	if !fault.Is(err, fault.Unavailable) {
+		t.Fatalf("want unavailable, got %v", err)
+	}
+}

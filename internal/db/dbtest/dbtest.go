@@ -1,0 +1,92 @@
+// Package dbtest gives tests a fresh, migrated database on every engine:
+// SQLite always, PostgreSQL when VERBUND_TEST_POSTGRES names a server
+// (scripts/test starts a throwaway cluster and sets it). With
+// VERBUND_REQUIRE_POSTGRES=1 a missing server fails instead of skipping, so
+// CI cannot silently test only one engine.
+package dbtest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"testing"
+
+	"verbund/internal/db"
+)
+
+// Engines lists the engines to test on.
+func Engines(t testing.TB) []db.Dialect {
+	out := []db.Dialect{db.SQLite}
+	if os.Getenv("VERBUND_TEST_POSTGRES") != "" {
+		out = append(out, db.Postgres)
+	} else if os.Getenv("VERBUND_REQUIRE_POSTGRES") == "1" {
+		t.Fatal("VERBUND_TEST_POSTGRES is not set but VERBUND_REQUIRE_POSTGRES=1: run scripts/test")
+	}
+	return out
+}
+
+// Each runs fn as a subtest on every engine, each with its own database.
+func Each(t *testing.T, fn func(t *testing.T, d *db.DB)) {
+	for _, e := range Engines(t) {
+		t.Run(string(e), func(t *testing.T) { fn(t, Open(t, e)) })
+	}
+}
+
+// Open returns a fresh migrated database on engine e, removed after the test.
+func Open(t testing.TB, e db.Dialect) *db.DB {
+	t.Helper()
+	ctx := context.Background()
+	var u string
+	if e == db.Postgres {
+		u = NewPostgresDB(t)
+	} else {
+		u = "sqlite:" + t.TempDir() + "/test.db"
+	}
+	d, err := db.Open(ctx, u, "")
+	if err != nil {
+		t.Fatalf("open %s: %v", e, err)
+	}
+	t.Cleanup(func() { d.Close() })
+	if _, err := d.Migrate(ctx); err != nil {
+		t.Fatalf("migrate %s: %v", e, err)
+	}
+	return d
+}
+
+// NewPostgresDB creates an empty database on the test server and returns
+// its URL; it is dropped when the test ends.
+func NewPostgresDB(t testing.TB) string {
+	t.Helper()
+	admin := os.Getenv("VERBUND_TEST_POSTGRES")
+	if admin == "" {
+		t.Skip("VERBUND_TEST_POSTGRES not set")
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "vt_" + hex.EncodeToString(b)
+	conn, err := sql.Open("pgx", admin)
+	if err != nil {
+		t.Fatalf("postgres: %v", err)
+	}
+	defer conn.Close()
+	if _, err := conn.Exec(`CREATE DATABASE ` + name); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		c, err := sql.Open("pgx", admin)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_, _ = c.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`)
+	})
+	pu, err := url.Parse(admin)
+	if err != nil {
+		t.Fatalf("parse VERBUND_TEST_POSTGRES: %v", err)
+	}
+	pu.Path = "/" + name
+	return pu.String()
+}

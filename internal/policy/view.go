@@ -1,0 +1,178 @@
+package policy
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"verbund/internal/db"
+	"verbund/internal/fault"
+)
+
+// Grant is what one active agreement lets flow between the view's org and a
+// partner.
+type Grant struct {
+	Agreement  string
+	Categories Category
+	MaxTLP     TLP
+	Until      int64 // 0: open-ended
+}
+
+// View is a reader's standing at one moment: their org's partners (from
+// active agreements) and the trust circles their org is an active member of,
+// with those circles' active members. It is the input of CanSee and of the
+// write-time check.
+type View struct {
+	UserID      string
+	OrgID       string
+	Partners    map[string][]Grant
+	Communities map[string]map[string]bool
+	At          int64
+	Expires     int64 // the view must be reloaded after this time (an agreement ends); 0: never
+}
+
+// LoadView reads the actor's view at time now.
+func LoadView(ctx context.Context, h db.Handle, a Actor, now int64) (*View, error) {
+	v := &View{UserID: a.UserID, OrgID: a.OrgID, At: now,
+		Partners: map[string][]Grant{}, Communities: map[string]map[string]bool{}}
+	if a.OrgID == "" {
+		return v, nil
+	}
+	rows, err := h.Query(ctx, `SELECT m2.community_id, m2.org_id FROM community_members m1
+		JOIN community_members m2 ON m2.community_id = m1.community_id AND m2.status = 'active'
+		WHERE m1.org_id = ? AND m1.status = 'active'`, a.OrgID)
+	if err != nil {
+		return nil, fmt.Errorf("load memberships: %w", err)
+	}
+	for rows.Next() {
+		var c, o string
+		if err := rows.Scan(&c, &o); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("scan membership: %w", err)
+		}
+		if v.Communities[c] == nil {
+			v.Communities[c] = map[string]bool{}
+		}
+		v.Communities[c][o] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load memberships: %w", err)
+	}
+
+	rows, err = h.Query(ctx, `SELECT other.org_id, ag.id, ag.categories, ag.max_tlp, COALESCE(ag.valid_until, 0), COALESCE(ag.community_id, '')
+		FROM agreement_parties me
+		JOIN agreements ag ON ag.id = me.agreement_id
+		JOIN agreement_parties other ON other.agreement_id = ag.id AND other.org_id <> me.org_id AND other.accepted_at IS NOT NULL
+		WHERE me.org_id = ? AND me.accepted_at IS NOT NULL AND ag.status = 'active'
+		  AND ag.valid_from <= ? AND (ag.valid_until IS NULL OR ag.valid_until > ?)`, a.OrgID, now, now)
+	if err != nil {
+		return nil, fmt.Errorf("load agreements: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var other, community string
+		var g Grant
+		if err := rows.Scan(&other, &g.Agreement, &g.Categories, &g.MaxTLP, &g.Until, &community); err != nil {
+			return nil, fmt.Errorf("scan agreement: %w", err)
+		}
+		if community != "" && !(v.Communities[community][a.OrgID] && v.Communities[community][other]) {
+			continue // a charter covers only active members of its circle
+		}
+		v.Partners[other] = append(v.Partners[other], g)
+		if g.Until != 0 && (v.Expires == 0 || g.Until < v.Expires) {
+			v.Expires = g.Until
+		}
+	}
+	return v, rows.Err()
+}
+
+// CheckShare is the write-time rule (POLICY.md "Who may act"): the audience
+// must suit the TLP level, every named recipient must exist, and every
+// recipient org other than the owner must be covered by an active agreement
+// for the share's category and level. The error names the first recipient
+// that is not covered and what is missing.
+func CheckShare(ctx context.Context, h db.Handle, a Actor, s Share, now int64) error {
+	if s.Owner != a.OrgID || s.Owner == "" {
+		return fault.New(fault.Forbidden, "not_owner", "you can share only on behalf of your own organisation")
+	}
+	if s.Category == 0 || s.Category&(s.Category-1) != 0 || !AllCategories.Has(s.Category) {
+		return fault.Invalidf("category", "bad_category", "an object has exactly one category")
+	}
+	if err := ValidateAudience(s.TLP, s.Audience); err != nil {
+		return err
+	}
+	v, err := LoadView(ctx, h, a, now)
+	if err != nil {
+		return err
+	}
+	var recipients []string
+	switch s.Audience.Kind {
+	case AudCommunity:
+		members, ok := v.Communities[s.Audience.Community]
+		if !ok || !members[s.Owner] {
+			return fault.Invalidf("audience", "not_a_member", "your organisation is not an active member of that trust circle")
+		}
+		for o := range members {
+			if o != s.Owner {
+				recipients = append(recipients, o)
+			}
+		}
+	case AudOrgs:
+		for _, o := range s.Audience.Orgs {
+			var id string
+			if err := h.QueryRow(ctx, `SELECT id FROM orgs WHERE id = ?`, o).Scan(&id); err != nil {
+				if err == sql.ErrNoRows {
+					return fault.Invalidf("audience", "unknown_org", "unknown organisation %q in the audience", o)
+				}
+				return fmt.Errorf("check audience org: %w", db.Map(err))
+			}
+			if o != s.Owner {
+				recipients = append(recipients, o)
+			}
+		}
+	case AudPeople:
+		for _, p := range s.Audience.People {
+			var org string
+			var disabled int
+			if err := h.QueryRow(ctx, `SELECT org_id, disabled FROM users WHERE id = ?`, p).Scan(&org, &disabled); err != nil {
+				if err == sql.ErrNoRows {
+					return fault.Invalidf("audience", "unknown_person", "unknown person %q in the audience", p)
+				}
+				return fmt.Errorf("check audience person: %w", db.Map(err))
+			}
+			if disabled != 0 {
+				return fault.Invalidf("audience", "person_disabled", "a person in the audience has been deactivated")
+			}
+			if org != s.Owner && !contains(recipients, org) {
+				recipients = append(recipients, org)
+			}
+		}
+	}
+	if s.TLP == Clear {
+		return nil // TLP:CLEAR has no limit (POLICY.md rule 2)
+	}
+	for _, r := range recipients {
+		if v.Covered(r, s.Category, s.TLP) {
+			continue
+		}
+		var name string
+		_ = h.QueryRow(ctx, `SELECT name FROM orgs WHERE id = ?`, r).Scan(&name)
+		what := fmt.Sprintf("category %s at %s", s.Category.Name(), s.TLP)
+		if v.coversCategory(r, s.Category) {
+			what = fmt.Sprintf("level %s for category %s", s.TLP, s.Category.Name())
+		}
+		return &fault.Error{Kind: fault.Forbidden, Code: "agreement_missing", Field: "audience",
+			Message: fmt.Sprintf("no active data-sharing agreement with %s covers %s: agree on one first, or narrow the audience or the level", name, what)}
+	}
+	return nil
+}
+
+func (v *View) coversCategory(other string, k Category) bool {
+	for _, g := range v.Partners[other] {
+		if g.Categories&k != 0 {
+			return true
+		}
+	}
+	return false
+}
