@@ -58,6 +58,7 @@ type Actor struct {
 	IP     string
 	Name   string
 	Lang   string
+	Token  string // id of the API token used, if any (audited on writes)
 }
 
 // System is the operator acting through the admin CLI or the demo seeder.

@@ -1,0 +1,130 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+const pgChannel = "verbund_events"
+
+// StartPostgresRelay connects the broker to the other replicas on the same
+// PostgreSQL database: every local event is sent with NOTIFY, every event
+// from another replica is delivered locally. It returns when the first
+// LISTEN is in place; it reconnects after errors until ctx ends.
+func StartPostgresRelay(ctx context.Context, url string, b *Broker, log *slog.Logger) error {
+	listen, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	if _, err := listen.Exec(ctx, "LISTEN "+pgChannel); err != nil {
+		listen.Close(ctx)
+		return err
+	}
+	out := make(chan Event, 4096)
+	b.SetRelay(func(e Event) {
+		select {
+		case out <- e:
+		default:
+			log.Warn("event relay queue full; event not forwarded to other replicas", "type", e.Type)
+		}
+	})
+	go sendLoop(ctx, url, out, log)
+	go listenLoop(ctx, url, listen, b, log)
+	return nil
+}
+
+func listenLoop(ctx context.Context, url string, conn *pgx.Conn, b *Broker, log *slog.Logger) {
+	for ctx.Err() == nil {
+		if conn == nil {
+			var err error
+			conn, err = pgx.Connect(ctx, url)
+			if err == nil {
+				_, err = conn.Exec(ctx, "LISTEN "+pgChannel)
+			}
+			if err != nil {
+				log.Warn("event relay: listen failed; retrying", "err", err)
+				sleep(ctx, time.Second)
+				conn = nil
+				continue
+			}
+			// We may have missed events while disconnected: tell every
+			// subscriber to reload its view at least.
+			b.Deliver(Event{Type: PolicyChanged})
+		}
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn("event relay: connection lost; reconnecting", "err", err)
+			}
+			conn.Close(context.Background())
+			conn = nil
+			continue
+		}
+		var e Event
+		if err := json.Unmarshal([]byte(n.Payload), &e); err != nil {
+			log.Warn("event relay: bad payload", "err", err)
+			continue
+		}
+		if e.Origin == b.origin {
+			continue
+		}
+		b.Deliver(e)
+	}
+	if conn != nil {
+		conn.Close(context.Background())
+	}
+}
+
+func sendLoop(ctx context.Context, url string, out <-chan Event, log *slog.Logger) {
+	var conn *pgx.Conn
+	defer func() {
+		if conn != nil {
+			conn.Close(context.Background())
+		}
+	}()
+	for {
+		var e Event
+		select {
+		case <-ctx.Done():
+			return
+		case e = <-out:
+		}
+		payload, err := json.Marshal(e)
+		if err != nil || len(payload) > 7900 {
+			// NOTIFY payloads are limited to 8000 bytes; a share with a huge
+			// audience is reduced to a policy refresh for the other replicas.
+			payload, _ = json.Marshal(Event{Type: PolicyChanged, Origin: e.Origin})
+		}
+		for attempt := 0; attempt < 3; attempt++ {
+			if conn == nil {
+				if conn, err = pgx.Connect(ctx, url); err != nil {
+					conn = nil
+					sleep(ctx, 200*time.Millisecond)
+					continue
+				}
+			}
+			if _, err = conn.Exec(ctx, "SELECT pg_notify($1, $2)", pgChannel, string(payload)); err != nil {
+				conn.Close(context.Background())
+				conn = nil
+				continue
+			}
+			break
+		}
+		if err != nil && ctx.Err() == nil {
+			log.Warn("event relay: notify failed", "err", err, "type", e.Type)
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

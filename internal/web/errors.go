@@ -1,0 +1,84 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"verbund/internal/fault"
+)
+
+// Status maps a fault kind to its HTTP status.
+func Status(k fault.Kind) int {
+	switch k {
+	case fault.Invalid:
+		return http.StatusBadRequest
+	case fault.Unauthenticated:
+		return http.StatusUnauthorized
+	case fault.Forbidden:
+		return http.StatusForbidden
+	case fault.NotFound:
+		return http.StatusNotFound
+	case fault.Conflict:
+		return http.StatusConflict
+	case fault.TooLarge:
+		return http.StatusRequestEntityTooLarge
+	case fault.RateLimited:
+		return http.StatusTooManyRequests
+	case fault.Unavailable:
+		return http.StatusServiceUnavailable
+	case fault.Unsupported:
+		return http.StatusUnsupportedMediaType
+	}
+	return http.StatusInternalServerError
+}
+
+// APIError is the JSON error body of every /api route.
+type APIError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Field   string `json:"field,omitempty"`
+	} `json:"error"`
+}
+
+// publicError turns any error into what may be shown: faults as they are,
+// everything else as an opaque internal error (the cause is logged).
+func publicError(log *slog.Logger, r *http.Request, err error) *fault.Error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return fault.New(fault.TooLarge, "body_too_large", "the request body is too large")
+	}
+	if e, ok := fault.As(err); ok {
+		if e.Kind == fault.Internal || e.Kind == fault.Unavailable {
+			log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		}
+		return e
+	}
+	log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	return fault.New(fault.Internal, "internal", "something went wrong on our side; the error has been logged")
+}
+
+// IsAPI reports whether the request is for the JSON API (errors as JSON).
+func IsAPI(r *http.Request) bool {
+	return strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/events" && !strings.Contains(r.Header.Get("Accept"), "text/html") ||
+		strings.Contains(r.Header.Get("Accept"), "application/json")
+}
+
+// WriteJSONError writes an API error.
+func WriteJSONError(w http.ResponseWriter, e *fault.Error) {
+	var body APIError
+	body.Error.Code, body.Error.Message, body.Error.Field = e.Code, e.Message, e.Field
+	WriteJSON(w, Status(e.Kind), body)
+}
+
+// WriteJSON writes v as JSON with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(true)
+	_ = enc.Encode(v)
+}

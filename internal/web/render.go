@@ -1,0 +1,261 @@
+package web
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/subtle"
+	"embed"
+	"encoding/base64"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"verbund/internal/db"
+	"verbund/internal/fault"
+	"verbund/internal/i18n"
+	"verbund/internal/policy"
+)
+
+//go:embed templates
+var layoutFS embed.FS
+
+type templateSet struct{ base *template.Template }
+
+var funcs = template.FuncMap{
+	"tlpOf":      func(i int) policy.TLP { return policy.TLP(i) },
+	"levels":     policy.Levels,
+	"categories": policy.CategoryList,
+	"roles":      policy.Roles,
+	"join":       strings.Join,
+	"has": func(list []string, s string) bool {
+		for _, x := range list {
+			if x == s {
+				return true
+			}
+		}
+		return false
+	},
+}
+
+func parseLayout() (*templateSet, error) {
+	t, err := template.New("layout").Funcs(funcs).ParseFS(layoutFS, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("parse layout: %w", err)
+	}
+	return &templateSet{base: t}, nil
+}
+
+// Templates is one capability's pages, each parsed into its own copy of the
+// layout (each page defines "content" and, optionally, "fragment").
+type Templates struct {
+	pages map[string]*template.Template
+	s     *Server
+}
+
+// Templates parses the capability's page files (glob inside fsys). Files
+// whose name starts with "_" are partials shared by all its pages.
+func (s *Server) Templates(fsys fs.FS, glob string) (*Templates, error) {
+	files, err := fs.Glob(fsys, glob)
+	if err != nil {
+		return nil, fmt.Errorf("templates %s: %w", glob, err)
+	}
+	var partials, pages []string
+	for _, f := range files {
+		if strings.HasPrefix(path.Base(f), "_") {
+			partials = append(partials, f)
+		} else {
+			pages = append(pages, f)
+		}
+	}
+	ts := &Templates{pages: map[string]*template.Template{}, s: s}
+	for _, f := range pages {
+		t, err := s.layout.base.Clone()
+		if err != nil {
+			return nil, err
+		}
+		if len(partials) > 0 {
+			if t, err = t.ParseFS(fsys, partials...); err != nil {
+				return nil, fmt.Errorf("parse %v: %w", partials, err)
+			}
+		}
+		if t, err = t.ParseFS(fsys, f); err != nil {
+			return nil, fmt.Errorf("parse %s: %w", f, err)
+		}
+		ts.pages[strings.TrimSuffix(path.Base(f), ".html")] = t
+	}
+	return ts, nil
+}
+
+// Page is what every template receives. Handlers fill Title, Nav, Data and
+// optionally Live; Render fills the rest.
+type Page struct {
+	Title string
+	Nav   string
+	Data  any
+	Live  string // SSE URL for live updates, "" for none
+	Flash string // translated flash message
+
+	Lang    string
+	Actor   policy.Actor
+	CSRF    string
+	Static  string
+	Path    string
+	NowUnix int64
+	cat     *i18n.Catalog
+}
+
+// T translates key into the page's language.
+func (p *Page) T(key string, args ...any) string { return p.cat.T(p.Lang, key, args...) }
+
+// Time formats a stored timestamp (Unix µs) for the page's language.
+func (p *Page) Time(us int64) string {
+	if us == 0 {
+		return ""
+	}
+	return i18n.FormatTime(p.Lang, db.Time(us), berlin)
+}
+
+// Date formats a stored timestamp as a date.
+func (p *Page) Date(us int64) string {
+	if us == 0 {
+		return ""
+	}
+	return i18n.FormatDate(p.Lang, db.Time(us), berlin)
+}
+
+// ISO formats a stored timestamp for <time datetime>.
+func (p *Page) ISO(us int64) string { return db.Time(us).Format(time.RFC3339) }
+
+// SignedIn reports whether a user is signed in.
+func (p *Page) SignedIn() bool { return p.Actor.UserID != "" }
+
+// berlin is the display time zone: the hub serves German-speaking
+// organisations first. A per-user zone is a later refinement.
+var berlin = func() *time.Location {
+	if l, err := time.LoadLocation("Europe/Berlin"); err == nil {
+		return l
+	}
+	return time.UTC
+}()
+
+// Lang decides the language of a request: the user's setting, else the
+// language cookie, else the browser's Accept-Language.
+func (s *Server) Lang(r *http.Request) string {
+	if a := ActorFrom(r); a.Lang != "" {
+		return i18n.Normalize(a.Lang)
+	}
+	if c, err := r.Cookie("vb_lang"); err == nil {
+		return i18n.Normalize(c.Value)
+	}
+	return i18n.Negotiate(r.Header.Get("Accept-Language"))
+}
+
+// Render writes page name with status. It renders into a buffer first so a
+// template error never leaves half a page.
+func (t *Templates) Render(w http.ResponseWriter, r *http.Request, status int, name string, p Page) error {
+	return t.exec(w, r, status, name, "layout", p)
+}
+
+// Fragment renders only the page's "fragment" template (for live inserts).
+func (t *Templates) Fragment(w http.ResponseWriter, r *http.Request, name string, p Page) error {
+	return t.exec(w, r, http.StatusOK, name, "fragment", p)
+}
+
+func (t *Templates) exec(w http.ResponseWriter, r *http.Request, status int, name, entry string, p Page) error {
+	tpl, ok := t.pages[name]
+	if !ok {
+		return fmt.Errorf("no template %q", name)
+	}
+	t.s.fillPage(w, r, &p)
+	var buf bytes.Buffer
+	if err := tpl.ExecuteTemplate(&buf, entry, &p); err != nil {
+		return fmt.Errorf("render %s: %w", name, err)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+func (s *Server) fillPage(w http.ResponseWriter, r *http.Request, p *Page) {
+	p.Lang = s.Lang(r)
+	p.Actor = ActorFrom(r)
+	p.cat = s.Catalog
+	p.Static = s.staticVersion
+	p.Path = r.URL.Path
+	p.NowUnix = db.Now()
+	if sess, ok := SessionFrom(r); ok {
+		p.CSRF = sess.CSRF
+	} else {
+		p.CSRF = s.PreCSRF(w, r)
+	}
+	if p.Flash == "" {
+		if k := r.URL.Query().Get("ok"); k != "" && s.Catalog.Has("flash."+k) {
+			p.Flash = p.T("flash." + k)
+		}
+	}
+	if p.Title == "" {
+		p.Title = p.T("app.name")
+	}
+}
+
+func (s *Server) renderError(w http.ResponseWriter, r *http.Request, e *fault.Error) {
+	status := Status(e.Kind)
+	p := Page{Data: errorData{Status: status, Code: e.Code, Message: e.Message}}
+	s.fillPage(w, r, &p)
+	p.Title = p.T(fmt.Sprintf("error.%d.title", status))
+	var buf bytes.Buffer
+	if err := s.layout.base.ExecuteTemplate(&buf, "error-page", &p); err != nil {
+		s.Log.Error("render error page", "err", err)
+		http.Error(w, e.Message, status)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+type errorData struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+// Redirect sends the browser to target after a form post (303), optionally
+// with a flash key (catalog key "flash.<key>").
+func Redirect(w http.ResponseWriter, r *http.Request, target, flash string) error {
+	if flash != "" {
+		sep := "?"
+		if strings.Contains(target, "?") {
+			sep = "&"
+		}
+		target += sep + "ok=" + url.QueryEscape(flash)
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+	return nil
+}
+
+// SafeNext returns next if it is a local path, else "/".
+func SafeNext(next string) string {
+	if strings.HasPrefix(next, "/") && !strings.HasPrefix(next, "//") && !strings.HasPrefix(next, "/\\") {
+		return next
+	}
+	return "/"
+}
+
+func urlQueryEscape(s string) string { return url.QueryEscape(s) }
+
+func randomToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }

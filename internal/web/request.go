@@ -1,0 +1,72 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"verbund/internal/fault"
+)
+
+// MaxBody is the largest request body accepted by default (1 MiB).
+const MaxBody = 1 << 20
+
+// DecodeJSON reads a JSON request body into v: unknown fields, trailing
+// data, wrong types and oversize bodies are each a clear 4xx error.
+func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	ct := r.Header.Get("Content-Type")
+	if ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return fault.New(fault.Unsupported, "unsupported_media_type", "send the body as application/json")
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &mbe):
+			return fault.New(fault.TooLarge, "body_too_large", fmt.Sprintf("the request body is larger than %d bytes", MaxBody))
+		case errors.Is(err, io.EOF):
+			return fault.New(fault.Invalid, "body_missing", "send a JSON object in the request body")
+		case errors.As(err, &se):
+			return fault.New(fault.Invalid, "malformed_json", fmt.Sprintf("the body is not valid JSON (at byte %d)", se.Offset))
+		case errors.As(err, &te):
+			return &fault.Error{Kind: fault.Invalid, Code: "wrong_type", Field: te.Field,
+				Message: fmt.Sprintf("field %q must be of type %s", te.Field, te.Type)}
+		case strings.HasPrefix(err.Error(), "json: unknown field"):
+			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return &fault.Error{Kind: fault.Invalid, Code: "unknown_field", Field: field,
+				Message: fmt.Sprintf("unknown field %q", field)}
+		default:
+			return fault.Wrap(fault.Invalid, "malformed_json", "the body is not valid JSON", err)
+		}
+	}
+	if dec.More() {
+		return fault.New(fault.Invalid, "malformed_json", "the body must hold exactly one JSON object")
+	}
+	return nil
+}
+
+// Limit reads the "limit" query parameter (default def, at most max).
+func Limit(r *http.Request, def, maxN int) (int, error) {
+	s := r.URL.Query().Get("limit")
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > maxN {
+		return 0, fault.Invalidf("limit", "bad_limit", "limit must be a number from 1 to %d", maxN)
+	}
+	return n, nil
+}
+
+// List is a page of API results with an opaque cursor for the next page.
+type List[T any] struct {
+	Items []T    `json:"items"`
+	Next  string `json:"next,omitempty"`
+}

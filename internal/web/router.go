@@ -1,0 +1,109 @@
+// Package web is verbund's HTTP kernel: the router where every route
+// declares its permission, the middleware (authentication, CSRF, security
+// headers, limits), error rendering, page templates and the live-update
+// stream. Capabilities register their routes and never handle these
+// concerns themselves.
+package web
+
+import (
+	"context"
+	"net/http"
+	"sort"
+	"strings"
+
+	"verbund/internal/policy"
+)
+
+// Perm is the permission a route needs before its handler runs. Object-level
+// rules (may this actor see this post?) are the capability's job, through
+// policy; Perm only gates who may call the route at all.
+type Perm string
+
+const (
+	// Public routes need no sign-in: login, health, static files.
+	Public Perm = "public"
+	// MFA routes serve a session that has passed the password but not yet
+	// the second factor.
+	MFA Perm = "mfa"
+	// Read routes need a signed-in user of any role.
+	Read Perm = "read"
+	// Self routes let any signed-in user change their own account (profile,
+	// second factor, own tokens, logout); not through a read token.
+	Self Perm = "self"
+	// Write routes need an analyst or admin, not through a read token.
+	Write Perm = "write"
+	// OrgAdmin routes need an admin of the actor's org.
+	OrgAdmin Perm = "org-admin"
+	// Audit routes need an admin or auditor.
+	Audit Perm = "audit"
+)
+
+// Perms lists every permission (for the authorization matrix test).
+func Perms() []Perm { return []Perm{Public, MFA, Read, Self, Write, OrgAdmin, Audit} }
+
+// HandlerFunc is a handler that returns its error; the router renders it.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Route is one registered route.
+type Route struct {
+	Pattern string // e.g. "GET /api/v1/posts/{id}"
+	Method  string
+	Path    string
+	Perm    Perm
+}
+
+// Router wraps http.ServeMux so that no route can be registered without a
+// permission.
+type Router struct {
+	mux    *http.ServeMux
+	routes []Route
+	s      *Server
+}
+
+// Handle registers h for pattern ("METHOD /path") with permission p.
+func (rt *Router) Handle(pattern string, p Perm, h HandlerFunc) {
+	method, path, ok := strings.Cut(pattern, " ")
+	if !ok || p == "" {
+		panic("web: route " + pattern + " needs a method and a permission")
+	}
+	rt.routes = append(rt.routes, Route{Pattern: pattern, Method: method, Path: path, Perm: p})
+	rt.mux.Handle(pattern, rt.s.guard(p, h))
+}
+
+// Routes lists the registered routes, sorted.
+func (rt *Router) Routes() []Route {
+	out := append([]Route(nil), rt.routes...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Pattern < out[j].Pattern })
+	return out
+}
+
+type ctxKey int
+
+const (
+	actorKey ctxKey = iota
+	sessionKey
+)
+
+// Session is the browser session behind a request, if any.
+type Session struct {
+	ID         string // raw id (only in memory)
+	CSRF       string
+	MFAPending bool
+}
+
+// ActorFrom returns the signed-in actor of the request (zero Actor if none).
+func ActorFrom(r *http.Request) policy.Actor {
+	a, _ := r.Context().Value(actorKey).(policy.Actor)
+	return a
+}
+
+// SessionFrom returns the browser session of the request, if any.
+func SessionFrom(r *http.Request) (Session, bool) {
+	s, ok := r.Context().Value(sessionKey).(Session)
+	return s, ok
+}
+
+// WithActor returns ctx carrying a (used by tests and the SSE stream).
+func WithActor(ctx context.Context, a policy.Actor) context.Context {
+	return context.WithValue(ctx, actorKey, a)
+}

@@ -1,0 +1,330 @@
+package web
+
+import (
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"verbund/internal/db"
+	"verbund/internal/events"
+	"verbund/internal/fault"
+	"verbund/internal/i18n"
+	"verbund/internal/policy"
+)
+
+//go:embed static
+var staticFS embed.FS
+
+// Authenticator resolves credentials to actors. internal/accounts
+// implements it; web only knows the interface.
+type Authenticator interface {
+	// Session resolves a session cookie value. A session waiting for its
+	// second factor returns the actor with Session.MFAPending set.
+	Session(ctx context.Context, id, ip string) (policy.Actor, Session, error)
+	// Token resolves an API token (Authorization: Bearer).
+	Token(ctx context.Context, token, ip string) (policy.Actor, error)
+}
+
+// Config is what the web kernel needs.
+type Config struct {
+	Log           *slog.Logger
+	DB            *db.DB
+	Auth          Authenticator
+	Catalog       *i18n.Catalog
+	Broker        *events.Broker
+	SecureCookies bool // set under TLS
+	Registry      *prometheus.Registry
+	TrustProxy    bool // take the client address from X-Forwarded-For
+}
+
+// Server is the HTTP side of the hub.
+type Server struct {
+	Config
+	Router        *Router
+	layout        *templateSet
+	staticVersion string
+	metrics       *metrics
+}
+
+// SessionCookie is the name of the session cookie.
+const SessionCookie = "vb_session"
+
+// preCookie carries the CSRF secret of anonymous forms (login).
+const preCookie = "vb_pre"
+
+// NewServer builds the kernel; capabilities then register their routes on
+// s.Router.
+func NewServer(cfg Config) (*Server, error) {
+	s := &Server{Config: cfg}
+	s.Router = &Router{mux: http.NewServeMux(), s: s}
+	var err error
+	if s.layout, err = parseLayout(); err != nil {
+		return nil, err
+	}
+	sum := sha256.New()
+	_ = fs.WalkDir(staticFS, "static", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := staticFS.ReadFile(p)
+			sum.Write(b)
+		}
+		return nil
+	})
+	s.staticVersion = hex.EncodeToString(sum.Sum(nil))[:12]
+	s.metrics = newMetrics(cfg.Registry)
+	static, _ := fs.Sub(staticFS, "static")
+	files := http.StripPrefix("/static/", http.FileServerFS(static))
+	s.Router.Handle("GET /static/", Public, func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		files.ServeHTTP(w, r)
+		return nil
+	})
+	s.Router.Handle("GET /events", Read, s.serveEvents)
+	return s, nil
+}
+
+// Handler returns the complete handler with the outer middleware.
+func (s *Server) Handler() http.Handler {
+	cop := http.NewCrossOriginProtection()
+	var h http.Handler = s.Router.mux
+	h = cop.Handler(h)
+	h = s.headers(h)
+	h = s.recoverer(h)
+	return h
+}
+
+// headers sets the security headers of every response.
+func (s *Server) headers(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		if s.SecureCookies {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.Log.Error("panic", "path", r.URL.Path, "panic", v)
+				s.Error(w, r, fault.New(fault.Internal, "internal", "something went wrong on our side"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// ClientIP is the request's client address.
+func (s *Server) ClientIP(r *http.Request) string {
+	if s.TrustProxy {
+		if f := r.Header.Get("X-Forwarded-For"); f != "" {
+			first, _, _ := strings.Cut(f, ",")
+			return strings.TrimSpace(first)
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// guard authenticates the request and enforces the route's permission
+// before the handler runs; then it renders the handler's error, if any.
+func (s *Server) guard(p Perm, h HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: 200}
+		err := s.authorize(sw, r, p, h)
+		if err != nil {
+			s.Error(sw, r, err)
+		}
+		s.metrics.observe(r.Pattern, sw.status, time.Since(start))
+	})
+}
+
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request, p Perm, h HandlerFunc) error {
+	ctx := r.Context()
+	ip := s.ClientIP(r)
+	var actor policy.Actor
+	var sess Session
+	var haveSession bool
+	if tok, ok := bearer(r); ok {
+		a, err := s.Auth.Token(ctx, tok, ip)
+		if err != nil {
+			return err
+		}
+		actor = a
+	} else if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
+		a, se, err := s.Auth.Session(ctx, c.Value, ip)
+		switch {
+		case err == nil:
+			actor, sess, haveSession = a, se, true
+		case fault.Is(err, fault.Unauthenticated):
+			// A stale cookie is treated as no session; clear it.
+			http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.SecureCookies, SameSite: http.SameSiteLaxMode})
+		default:
+			return err
+		}
+	}
+	signedIn := actor.UserID != "" && !sess.MFAPending
+	unsafe := r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions
+
+	switch p {
+	case Public:
+	case MFA:
+		if !haveSession || !sess.MFAPending {
+			return fault.New(fault.Unauthenticated, "signin_required", "sign in with your password first")
+		}
+	default:
+		if !signedIn {
+			return fault.New(fault.Unauthenticated, "signin_required", "sign in first, or send an API token as Authorization: Bearer")
+		}
+	}
+	switch p {
+	case Self:
+		if actor.Scope == policy.ScopeRead && unsafe {
+			return fault.New(fault.Forbidden, "token_read_only", "this API token may only read; create a write token")
+		}
+	case Write:
+		if actor.Scope == policy.ScopeRead {
+			return fault.New(fault.Forbidden, "token_read_only", "this API token may only read; create a write token")
+		}
+		if !actor.CanWrite() {
+			return fault.New(fault.Forbidden, "role_insufficient", "your role may only read: ask an admin of your organisation for the analyst role")
+		}
+	case OrgAdmin:
+		if actor.Scope == policy.ScopeRead && unsafe {
+			return fault.New(fault.Forbidden, "token_read_only", "this API token may only read; create a write token")
+		}
+		if actor.Role != policy.Admin {
+			return fault.New(fault.Forbidden, "admin_required", "only an admin of your organisation may do this")
+		}
+	case Audit:
+		if !actor.CanAudit() {
+			return fault.New(fault.Forbidden, "auditor_required", "only admins and auditors of your organisation may read the audit trail")
+		}
+	case Read:
+		if unsafe && actor.Scope == policy.ScopeRead {
+			return fault.New(fault.Forbidden, "token_read_only", "this API token may only read; create a write token")
+		}
+	}
+	if unsafe {
+		if err := s.checkCSRF(r, haveSession, sess); err != nil {
+			return err
+		}
+	}
+	ctx = context.WithValue(ctx, actorKey, actor)
+	if haveSession {
+		ctx = context.WithValue(ctx, sessionKey, sess)
+	}
+	return h(w, r.WithContext(ctx))
+}
+
+// checkCSRF: state changes by cookie need the session's token (form field
+// _csrf or header X-CSRF-Token); anonymous forms need the pre-session
+// cookie's value. Bearer-token requests carry no ambient credentials and
+// need none.
+func (s *Server) checkCSRF(r *http.Request, haveSession bool, sess Session) error {
+	if _, ok := bearer(r); ok {
+		return nil
+	}
+	sent := r.Header.Get("X-CSRF-Token")
+	if sent == "" {
+		r.Body = http.MaxBytesReader(nil, r.Body, MaxBody)
+		sent = r.PostFormValue("_csrf")
+	}
+	want := sess.CSRF
+	if !haveSession {
+		c, err := r.Cookie(preCookie)
+		if err != nil {
+			return fault.New(fault.Forbidden, "csrf_failed", "the form has expired: reload the page and try again")
+		}
+		want = c.Value
+	}
+	if want == "" || !equal(sent, want) {
+		return fault.New(fault.Forbidden, "csrf_failed", "the form has expired: reload the page and try again")
+	}
+	return nil
+}
+
+// PreCSRF returns the anonymous-form CSRF value, setting its cookie.
+func (s *Server) PreCSRF(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(preCookie); err == nil && len(c.Value) >= 32 {
+		return c.Value
+	}
+	v := randomToken()
+	http.SetCookie(w, &http.Cookie{Name: preCookie, Value: v, Path: "/", HttpOnly: true, Secure: s.SecureCookies, SameSite: http.SameSiteStrictMode, MaxAge: 3600})
+	return v
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:]), true
+	}
+	return "", false
+}
+
+// Error renders err as JSON (API) or as an HTML page.
+func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
+	e := publicError(s.Log, r, err)
+	if e.Kind == fault.RateLimited {
+		w.Header().Set("Retry-After", "60")
+	}
+	if IsAPI(r) {
+		WriteJSONError(w, e)
+		return
+	}
+	if e.Kind == fault.Unauthenticated && r.Method == http.MethodGet {
+		http.Redirect(w, r, "/login?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		return
+	}
+	s.renderError(w, r, e)
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush lets SSE flush through the wrapper.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,247 @@
+// verbund: small progressive enhancement for the server-rendered UI.
+// Loaded with <script src="/static/app.js" defer>; no inline script, no eval,
+// no dependencies, so it runs under CSP script-src 'self'. Every page works
+// without it; this file only adds live updates, shortcuts and conveniences.
+(function () {
+  'use strict';
+
+  var doc = document;
+  var body = doc.body;
+
+  // ---------- Screen-reader announcements (#live-status, aria-live="polite") ----------
+  // Texts come from data attributes the server renders through the i18n catalogue:
+  // data-msg-connected, data-msg-disconnected, data-msg-new, data-msg-reloading, data-msg-copied.
+  var statusEl = doc.getElementById('live-status');
+  function msg(name, fallback) { return (statusEl && statusEl.getAttribute('data-msg-' + name)) || fallback; }
+  function announce(text) {
+    if (!statusEl || !text) return;
+    statusEl.textContent = '';
+    // A fresh text node after a tick makes screen readers repeat identical messages.
+    setTimeout(function () { statusEl.textContent = text; }, 50);
+  }
+
+  // ---------- CSRF for state-changing fetch calls ----------
+  // Forms carry a hidden _csrf field rendered by the server; script-initiated
+  // requests send the token from <meta name="csrf-token"> as X-CSRF-Token.
+  function csrfToken() {
+    var m = doc.querySelector('meta[name="csrf-token"]');
+    return m ? m.getAttribute('content') || '' : '';
+  }
+  function send(url, opts) {
+    opts = opts || {};
+    var method = (opts.method || 'GET').toUpperCase();
+    var headers = new Headers(opts.headers || {});
+    if (method !== 'GET' && method !== 'HEAD') headers.set('X-CSRF-Token', csrfToken());
+    return fetch(url, Object.assign({}, opts, { method: method, headers: headers, credentials: 'same-origin' }));
+  }
+  window.verbund = Object.freeze({ fetch: send, announce: announce });
+
+  // ---------- Live updates over Server-Sent Events ----------
+  var liveURL = body && body.getAttribute('data-live');
+  var indicators = doc.querySelectorAll('.live');
+  function setLive(state) {
+    var label = msg(state, '');
+    indicators.forEach(function (el) {
+      el.classList.toggle('connected', state === 'connected');
+      el.classList.toggle('disconnected', state !== 'connected');
+      if (label) el.setAttribute('title', label);
+    });
+  }
+
+  function sameOrigin(url) {
+    try {
+      var u = new URL(url, location.href);
+      return u.origin === location.origin ? u.href : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function insertFragment(type, html, replace) {
+    var lists = doc.querySelectorAll('[data-live-list="' + CSS.escape(type) + '"]');
+    if (!lists.length) return 0;
+    var added = 0;
+    lists.forEach(function (list) {
+      // Safe: html is a same-origin fragment that the server rendered through
+      // html/template (contextual escaping) after the policy check for this
+      // user; <template> parsing runs no scripts and CSP forbids inline script.
+      var tpl = doc.createElement('template');
+      tpl.innerHTML = html;
+      var nodes = Array.prototype.slice.call(tpl.content.children);
+      if (list.getAttribute('data-live-order') !== 'asc') nodes.reverse();
+      nodes.forEach(function (node) {
+        var existing = node.id && doc.getElementById(node.id);
+        if (existing && !replace) return; // already on the page
+        node.classList.add('new-item');
+        if (existing) {
+          existing.replaceWith(node);
+        } else if (list.getAttribute('data-live-order') === 'asc') {
+          list.appendChild(node);
+        } else {
+          list.insertBefore(node, list.firstElementChild);
+        }
+        added++;
+      });
+      if (added) list.querySelectorAll('[data-live-empty]').forEach(function (e) { e.remove(); });
+    });
+    return added;
+  }
+
+  var queue = Promise.resolve(); // keep arrival order when events come in bursts
+  function handle(data) {
+    var url = data && typeof data.type === 'string' && typeof data.fragment === 'string' && sameOrigin(data.fragment);
+    if (!url) return;
+    queue = queue.then(function () {
+      return fetch(url, { credentials: 'same-origin', headers: { Accept: 'text/html' } })
+        .then(function (res) {
+          if (!res.ok || res.redirected) return null; // e.g. 404: no longer visible to us
+          return res.text();
+        })
+        .then(function (html) {
+          if (html && insertFragment(data.type, html, data.replace === true)) announce(msg('new', 'New entry'));
+        })
+        .catch(function () { /* network hiccup: the next page load shows the item */ });
+    });
+  }
+
+  var source = null;
+  var retryDelay = 2000;
+  var wasDown = false;
+  function reloadForAccessChange() {
+    if (source) source.close();
+    announce(msg('reloading', ''));
+    setTimeout(function () { location.reload(); }, 300);
+  }
+  function connect() {
+    var es = new EventSource(liveURL); // same-origin: the session cookie is sent
+    source = es;
+    es.onopen = function () {
+      retryDelay = 2000;
+      setLive('connected');
+      if (wasDown) announce(msg('connected', ''));
+      wasDown = false;
+    };
+    es.onerror = function () {
+      if (!wasDown) announce(msg('disconnected', ''));
+      wasDown = true;
+      setLive('disconnected');
+      // The browser retries by itself unless the server answered with an
+      // error status; then the stream is CLOSED and we retry with backoff.
+      if (es.readyState === EventSource.CLOSED) {
+        setTimeout(connect, retryDelay);
+        retryDelay = Math.min(retryDelay * 2, 60000);
+      }
+    };
+    es.onmessage = function (ev) {
+      var data;
+      try { data = JSON.parse(ev.data); } catch (e) { return; }
+      if (data && data.type === 'revoked') return reloadForAccessChange();
+      handle(data);
+    };
+    es.addEventListener('revoked', reloadForAccessChange);
+  }
+  if (liveURL && 'EventSource' in window && sameOrigin(liveURL)) {
+    setLive('disconnected');
+    connect();
+  }
+
+  // ---------- Confirmations ----------
+  doc.addEventListener('click', function (ev) {
+    var el = ev.target.closest && ev.target.closest('button[data-confirm], a[data-confirm], input[data-confirm]');
+    if (el && !window.confirm(el.getAttribute('data-confirm'))) {
+      ev.preventDefault();
+      ev.stopImmediatePropagation();
+    }
+  }, true);
+  doc.addEventListener('submit', function (ev) {
+    var form = ev.target;
+    if (form.hasAttribute('data-confirm') && !(ev.submitter && ev.submitter.hasAttribute('data-confirm')) &&
+        !window.confirm(form.getAttribute('data-confirm'))) {
+      ev.preventDefault();
+    }
+  }, true);
+
+  // ---------- Copy buttons: <button data-copy="#token-value"> ----------
+  function fallbackCopy(el) {
+    var range = doc.createRange();
+    range.selectNodeContents(el);
+    var sel = window.getSelection();
+    sel.removeAllRanges();
+    sel.addRange(range);
+    var ok = false;
+    try { ok = doc.execCommand('copy'); } catch (e) { /* unsupported */ }
+    return ok ? Promise.resolve() : Promise.reject(new Error('copy failed'));
+  }
+  doc.addEventListener('click', function (ev) {
+    var btn = ev.target.closest && ev.target.closest('button[data-copy]');
+    if (!btn) return;
+    ev.preventDefault();
+    var ref = btn.getAttribute('data-copy') || '';
+    var src = ref.charAt(0) === '#' ? doc.getElementById(ref.slice(1)) : null;
+    if (!src) return;
+    var text = ('value' in src && typeof src.value === 'string' ? src.value : src.textContent).trim();
+    var done = navigator.clipboard && window.isSecureContext
+      ? navigator.clipboard.writeText(text).catch(function () { return fallbackCopy(src); })
+      : fallbackCopy(src);
+    done.then(function () {
+      var label = btn.getAttribute('data-copied') || msg('copied', 'Copied');
+      var original = btn.textContent;
+      btn.classList.add('copied');
+      btn.textContent = label;
+      announce(label);
+      setTimeout(function () { btn.textContent = original; btn.classList.remove('copied'); }, 2000);
+    }, function () { /* selection stays so the user can press Ctrl+C */ });
+  });
+
+  // ---------- Keyboard shortcuts ----------
+  var help = doc.getElementById('shortcuts');
+  function toggleHelp() {
+    if (!help || typeof help.showModal !== 'function') return;
+    if (help.open) help.close(); else help.showModal();
+  }
+  function shortcut(name) { return doc.querySelector('[data-shortcut="' + name + '"]'); }
+  function typing(el) {
+    if (!el || el === body) return false;
+    return el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName);
+  }
+  var goTargets = { h: 'home', f: 'forum', a: 'agreements', c: 'communities' };
+  var pendingG = 0;
+
+  doc.addEventListener('click', function (ev) {
+    var t = ev.target.closest && ev.target.closest('[data-shortcut="help"]');
+    if (t) { ev.preventDefault(); toggleHelp(); }
+  });
+
+  doc.addEventListener('keydown', function (ev) {
+    if (ev.key === 'Escape') {
+      pendingG = 0;
+      doc.querySelectorAll('dialog[open]').forEach(function (d) { d.close(); });
+      return;
+    }
+    if (ev.defaultPrevented || ev.ctrlKey || ev.metaKey || ev.altKey || ev.isComposing) return;
+    if (typing(ev.target) || typing(doc.activeElement)) return;
+    if (ev.key === '?') { ev.preventDefault(); toggleHelp(); return; }
+    if (doc.querySelector('dialog[open]')) return; // a modal dialog owns the keyboard
+
+    var el;
+    if (pendingG && Date.now() - pendingG < 1500) {
+      pendingG = 0;
+      el = goTargets[ev.key] && shortcut(goTargets[ev.key]);
+      if (el) { ev.preventDefault(); el.click(); }
+      return;
+    }
+    pendingG = 0;
+    if (ev.key === 'g') { pendingG = Date.now(); return; }
+    if (ev.key === '/') {
+      el = shortcut('search');
+      if (el) { ev.preventDefault(); el.focus(); if (el.select) el.select(); }
+      return;
+    }
+    if (ev.key === 'n') {
+      el = shortcut('new');
+      if (!el) return;
+      ev.preventDefault();
+      if (typing(el)) el.focus(); else el.click();
+    }
+  });
+})();
