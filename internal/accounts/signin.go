@@ -1,0 +1,278 @@
+package accounts
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"verbund/internal/audit"
+	"verbund/internal/auth"
+	"verbund/internal/db"
+	"verbund/internal/events"
+	"verbund/internal/fault"
+	"verbund/internal/policy"
+	"verbund/internal/web"
+)
+
+var errBadLogin = fault.New(fault.Unauthenticated, "invalid_credentials", "e-mail address or password is wrong")
+
+// Login checks e-mail and password, throttled per account and per address.
+// It returns a new session id (raw, for the cookie). With TOTP enabled the
+// session is only half signed in until VerifyMFA.
+func (s *Service) Login(ctx context.Context, email, password, ip, userAgent string) (sessionID string, mfa bool, err error) {
+	email, _ = NormaliseEmail(email)
+	if ok, retry := s.Throttle.Allow(email, ip); !ok {
+		s.auditAnon(ctx, "auth.login.throttled", email, ip)
+		mins := int(math.Ceil(retry.Minutes()))
+		return "", false, &fault.Error{Kind: fault.RateLimited, Code: "too_many_attempts",
+			Message: fmt.Sprintf("too many failed sign-ins: try again in %d minutes", mins)}
+	}
+	var id, org, hash, role string
+	var totp, disabled int
+	err = s.DB.R().QueryRow(ctx, `SELECT id, org_id, password_hash, role, totp_enabled, disabled FROM users WHERE email = ?`, email).
+		Scan(&id, &org, &hash, &role, &totp, &disabled)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && (hash == "" || disabled != 0) {
+		// Spend the same time as a real check: timing must not tell which
+		// addresses have accounts.
+		s.Password.DummyVerify(password)
+		s.Throttle.Failure(email, ip)
+		s.auditAnon(ctx, "auth.login.failed", email, ip)
+		return "", false, errBadLogin
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("login: %w", db.Map(err))
+	}
+	ok, err := auth.VerifyPassword(hash, password)
+	if err != nil || !ok {
+		s.Throttle.Failure(email, ip)
+		actor := policy.Actor{UserID: id, OrgID: org, Via: "web", IP: ip}
+		_ = s.DB.Tx(ctx, func(tx *db.Tx) error {
+			return audit.Write(ctx, tx, actor, audit.Entry{Action: "auth.login.failed", ObjectType: "user", ObjectID: id})
+		})
+		return "", false, errBadLogin
+	}
+	s.Throttle.Success(email, ip)
+	sid, err := s.newSession(ctx, policy.Actor{UserID: id, OrgID: org, Role: policy.Role(role), Via: "web", IP: ip}, totp != 0, userAgent)
+	return sid, totp != 0, err
+}
+
+func (s *Service) newSession(ctx context.Context, a policy.Actor, mfa bool, userAgent string) (string, error) {
+	sid, err := auth.NewSessionID()
+	if err != nil {
+		return "", err
+	}
+	csrf, err := auth.NewCSRFToken()
+	if err != nil {
+		return "", err
+	}
+	now := db.Now()
+	life := SessionLifetime
+	if mfa {
+		life = mfaLifetime
+	}
+	if len(userAgent) > 300 {
+		userAgent = userAgent[:300]
+	}
+	err = s.DB.Tx(ctx, func(tx *db.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO sessions (id_hash, user_id, csrf, mfa_pending, created_at, expires_at, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			auth.HashSecret(sid), a.UserID, csrf, b2i(mfa), now, now+life.Microseconds(), a.IP, userAgent); err != nil {
+			return fmt.Errorf("insert session: %w", err)
+		}
+		action := "auth.login"
+		if mfa {
+			action = "auth.login.password_ok"
+		}
+		return audit.Write(ctx, tx, a, audit.Entry{Action: action, ObjectType: "user", ObjectID: a.UserID})
+	})
+	return sid, err
+}
+
+// VerifyMFA completes a half-signed-in session with a TOTP code or a
+// recovery code. It returns a fresh session id: the id changes when the
+// privilege does (no session fixation).
+func (s *Service) VerifyMFA(ctx context.Context, sessionID, code, recovery, ip, userAgent string) (string, error) {
+	a, sess, err := s.Session(ctx, sessionID, ip)
+	if err != nil {
+		return "", err
+	}
+	if !sess.MFAPending {
+		return "", fault.New(fault.Invalid, "mfa_not_pending", "this session is already signed in")
+	}
+	if ok, retry := s.Throttle.Allow("mfa:"+a.UserID, ip); !ok {
+		return "", &fault.Error{Kind: fault.RateLimited, Code: "too_many_attempts",
+			Message: fmt.Sprintf("too many wrong codes: try again in %d minutes", int(math.Ceil(retry.Minutes())))}
+	}
+	var secret string
+	var last int64
+	if err := s.DB.R().QueryRow(ctx, `SELECT totp_secret, totp_last_step FROM users WHERE id = ?`, a.UserID).Scan(&secret, &last); err != nil {
+		return "", fmt.Errorf("load totp: %w", db.Map(err))
+	}
+	var newSID string
+	err = s.DB.Tx(ctx, func(tx *db.Tx) error {
+		used := "totp"
+		if recovery != "" {
+			res, err := tx.Exec(ctx, `UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at IS NULL`,
+				db.Now(), a.UserID, auth.HashSecret(auth.NormaliseRecoveryCode(recovery)))
+			if err != nil {
+				return fmt.Errorf("use recovery code: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				return fault.New(fault.Unauthenticated, "invalid_code", "the recovery code is wrong or was already used")
+			}
+			used = "recovery_code"
+		} else {
+			step, ok := auth.VerifyTOTP(secret, code, time.Now(), last)
+			if !ok {
+				return fault.New(fault.Unauthenticated, "invalid_code", "the code is wrong or expired: enter the current code from your app")
+			}
+			if _, err := tx.Exec(ctx, `UPDATE users SET totp_last_step = ? WHERE id = ?`, step, a.UserID); err != nil {
+				return fmt.Errorf("store totp step: %w", err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE id_hash = ?`, auth.HashSecret(sessionID)); err != nil {
+			return fmt.Errorf("end half session: %w", err)
+		}
+		return audit.Write(ctx, tx, a, audit.Entry{Action: "auth.mfa.ok", ObjectType: "user", ObjectID: a.UserID, Detail: map[string]string{"method": used}})
+	})
+	if err != nil {
+		if fault.Is(err, fault.Unauthenticated) {
+			s.Throttle.Failure("mfa:"+a.UserID, ip)
+			_ = s.DB.Tx(ctx, func(tx *db.Tx) error {
+				return audit.Write(ctx, tx, a, audit.Entry{Action: "auth.mfa.failed", ObjectType: "user", ObjectID: a.UserID})
+			})
+		}
+		return "", err
+	}
+	s.Throttle.Success("mfa:"+a.UserID, ip)
+	a.IP = ip
+	newSID, err = s.newSession(ctx, a, false, userAgent)
+	return newSID, err
+}
+
+// Session implements web.Authenticator.
+func (s *Service) Session(ctx context.Context, id, ip string) (policy.Actor, web.Session, error) {
+	var a policy.Actor
+	var sess web.Session
+	var mfa, disabled int
+	var expires int64
+	var role string
+	err := s.DB.R().QueryRow(ctx, `SELECT s.user_id, s.csrf, s.mfa_pending, s.expires_at, u.org_id, u.role, u.name, u.lang, u.disabled
+		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = ?`, auth.HashSecret(id)).
+		Scan(&a.UserID, &sess.CSRF, &mfa, &expires, &a.OrgID, &role, &a.Name, &a.Lang, &disabled)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && (expires < db.Now() || disabled != 0) {
+		return policy.Actor{}, sess, fault.New(fault.Unauthenticated, "session_expired", "your session has ended: sign in again")
+	}
+	if err != nil {
+		return policy.Actor{}, sess, fmt.Errorf("load session: %w", db.Map(err))
+	}
+	a.Role, a.Scope, a.Via, a.IP = policy.Role(role), policy.ScopeSession, "web", ip
+	sess.ID, sess.MFAPending = id, mfa != 0
+	return a, sess, nil
+}
+
+// Token implements web.Authenticator.
+func (s *Service) Token(ctx context.Context, token, ip string) (policy.Actor, error) {
+	var a policy.Actor
+	var scope, role string
+	var expires, revoked sql.NullInt64
+	var disabled int
+	err := s.DB.R().QueryRow(ctx, `SELECT t.id, t.user_id, t.scope, t.expires_at, t.revoked_at, u.org_id, u.role, u.name, u.lang, u.disabled
+		FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?`, auth.HashSecret(token)).
+		Scan(&a.Token, &a.UserID, &scope, &expires, &revoked, &a.OrgID, &role, &a.Name, &a.Lang, &disabled)
+	now := db.Now()
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return policy.Actor{}, fault.New(fault.Unauthenticated, "token_invalid", "the API token is not valid")
+	case err != nil:
+		return policy.Actor{}, fmt.Errorf("load token: %w", db.Map(err))
+	case revoked.Valid:
+		return policy.Actor{}, fault.New(fault.Unauthenticated, "token_revoked", "the API token was revoked: create a new one")
+	case expires.Valid && expires.Int64 <= now:
+		return policy.Actor{}, fault.New(fault.Unauthenticated, "token_expired", "the API token has expired: create a new one")
+	case disabled != 0:
+		return policy.Actor{}, fault.New(fault.Unauthenticated, "token_invalid", "the API token is not valid")
+	}
+	a.Role, a.Scope, a.Via, a.IP = policy.Role(role), policy.Scope(scope), "token:"+a.Token, ip
+	s.touchToken(ctx, a.Token, now)
+	return a, nil
+}
+
+// touchToken records when a token was last used, at most once a minute per
+// token: a write on every API request would halve read throughput.
+func (s *Service) touchToken(ctx context.Context, id string, now int64) {
+	sec := now / 1e6
+	if v, ok := s.lastUsed.Load(id); ok && sec-v.(int64) < 60 {
+		return
+	}
+	s.lastUsed.Store(id, sec)
+	_ = s.DB.Tx(ctx, func(tx *db.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE tokens SET last_used_at = ? WHERE id = ?`, now, id)
+		return err
+	})
+}
+
+// Logout ends one session.
+func (s *Service) Logout(ctx context.Context, a policy.Actor, sessionID string) error {
+	return s.DB.Tx(ctx, func(tx *db.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE id_hash = ?`, auth.HashSecret(sessionID)); err != nil {
+			return fmt.Errorf("logout: %w", err)
+		}
+		tx.AfterCommit(func() { s.Events.Publish(events.Event{Type: events.PolicyChanged}) })
+		return audit.Write(ctx, tx, a, audit.Entry{Action: "auth.logout", ObjectType: "user", ObjectID: a.UserID})
+	})
+}
+
+// LogoutAll ends every session of the actor ("sign out everywhere"); open
+// live streams close at once.
+func (s *Service) LogoutAll(ctx context.Context, a policy.Actor) error {
+	return s.DB.Tx(ctx, func(tx *db.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = ?`, a.UserID); err != nil {
+			return fmt.Errorf("logout everywhere: %w", err)
+		}
+		tx.AfterCommit(func() { s.Events.Publish(events.Event{Type: events.PolicyChanged}) })
+		return audit.Write(ctx, tx, a, audit.Entry{Action: "auth.logout_all", ObjectType: "user", ObjectID: a.UserID})
+	})
+}
+
+// SetPassword changes a password. Users confirm with their current one; the
+// operator (CLI) does not need it.
+func (s *Service) SetPassword(ctx context.Context, a policy.Actor, userID, current, next string) error {
+	if err := auth.CheckPasswordPolicy(next); err != nil {
+		return fault.Wrap(fault.Invalid, "weak_password", err.Error(), err)
+	}
+	if !a.IsSystem() {
+		if userID != a.UserID {
+			return fault.ErrNotFound
+		}
+		var hash string
+		if err := s.DB.R().QueryRow(ctx, `SELECT password_hash FROM users WHERE id = ?`, userID).Scan(&hash); err != nil {
+			return db.NotFound(err, "load password")
+		}
+		if ok, _ := auth.VerifyPassword(hash, current); !ok {
+			return fault.Invalidf("current_password", "wrong_password", "the current password is wrong")
+		}
+	}
+	hash, err := auth.HashPassword(next, s.Password)
+	if err != nil {
+		return fmt.Errorf("hash password: %w", err)
+	}
+	return s.DB.Tx(ctx, func(tx *db.Tx) error {
+		res, err := tx.Exec(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, hash, userID)
+		if err != nil {
+			return fmt.Errorf("set password: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fault.ErrNotFound
+		}
+		return audit.Write(ctx, tx, a, audit.Entry{Action: "user.password", ObjectType: "user", ObjectID: userID})
+	})
+}
+
+func (s *Service) auditAnon(ctx context.Context, action, email, ip string) {
+	_ = s.DB.Tx(ctx, func(tx *db.Tx) error {
+		return audit.Write(ctx, tx, policy.Actor{Via: "web", IP: ip}, audit.Entry{Action: action, Detail: map[string]string{"email": email}})
+	})
+}
