@@ -1,0 +1,275 @@
+package orgs
+
+import (
+	"embed"
+	"net/http"
+
+	"verbund/internal/fault"
+	"verbund/internal/web"
+)
+
+//go:embed templates
+var templateFS embed.FS
+
+// Handler serves the orgs and communities pages and API.
+type Handler struct {
+	svc *Service
+	srv *web.Server
+	tpl *web.Templates
+}
+
+// Register adds the routes.
+func Register(srv *web.Server, svc *Service) error {
+	tpl, err := srv.Templates(templateFS, "templates/*.html")
+	if err != nil {
+		return err
+	}
+	h := &Handler{svc: svc, srv: srv, tpl: tpl}
+	r := srv.Router
+	r.Handle("GET /orgs", web.Read, h.orgsPage)
+	r.Handle("POST /orgs/{id}", web.OrgAdmin, h.updateOrgForm)
+	r.Handle("GET /communities", web.Read, h.communitiesPage)
+	r.Handle("POST /communities", web.OrgAdmin, h.createCommunityForm)
+	r.Handle("GET /communities/{id}", web.Read, h.communityPage)
+	r.Handle("POST /communities/{id}/join", web.OrgAdmin, h.joinForm)
+	r.Handle("POST /communities/{id}/members/{org}/approve", web.OrgAdmin, h.decideForm(true))
+	r.Handle("POST /communities/{id}/members/{org}/reject", web.OrgAdmin, h.decideForm(false))
+	r.Handle("POST /communities/{id}/members/{org}/remove", web.OrgAdmin, h.leaveForm)
+
+	r.Handle("GET /api/v1/orgs", web.Read, h.apiListOrgs)
+	r.Handle("GET /api/v1/orgs/{id}", web.Read, h.apiGetOrg)
+	r.Handle("PATCH /api/v1/orgs/{id}", web.OrgAdmin, h.apiUpdateOrg)
+	r.Handle("GET /api/v1/communities", web.Read, h.apiListCommunities)
+	r.Handle("POST /api/v1/communities", web.OrgAdmin, h.apiCreateCommunity)
+	r.Handle("GET /api/v1/communities/{id}", web.Read, h.apiGetCommunity)
+	r.Handle("GET /api/v1/communities/{id}/members", web.Read, h.apiMembers)
+	r.Handle("POST /api/v1/communities/{id}/join", web.OrgAdmin, h.apiJoin)
+	r.Handle("POST /api/v1/communities/{id}/members/{org}/approve", web.OrgAdmin, h.apiDecide(true))
+	r.Handle("POST /api/v1/communities/{id}/members/{org}/reject", web.OrgAdmin, h.apiDecide(false))
+	r.Handle("DELETE /api/v1/communities/{id}/members/{org}", web.OrgAdmin, h.apiLeave)
+	return nil
+}
+
+type orgsData struct {
+	Orgs  []Org
+	Error *fault.Error
+}
+
+func (h *Handler) orgsPage(w http.ResponseWriter, r *http.Request) error {
+	return h.renderOrgs(w, r, http.StatusOK, nil)
+}
+
+func (h *Handler) renderOrgs(w http.ResponseWriter, r *http.Request, status int, e *fault.Error) error {
+	os, err := h.svc.ListOrgs(r.Context())
+	if err != nil {
+		return err
+	}
+	p := web.Page{Nav: "orgs", Data: orgsData{Orgs: os, Error: e}}
+	p.Title = h.srv.Catalog.T(h.srv.Lang(r), "org.plural")
+	return h.tpl.Render(w, r, status, "orgs", p)
+}
+
+func (h *Handler) updateOrgForm(w http.ResponseWriter, r *http.Request) error {
+	if _, err := h.svc.UpdateOrg(r.Context(), web.ActorFrom(r), r.PathValue("id"), r.PostFormValue("security_contact")); err != nil {
+		if e, ok := fault.As(err); ok && e.Kind == fault.Invalid {
+			return h.renderOrgs(w, r, http.StatusBadRequest, e)
+		}
+		return err
+	}
+	return web.Redirect(w, r, "/orgs", "saved")
+}
+
+type communitiesData struct {
+	Communities []Community
+	Error       *fault.Error
+}
+
+func (h *Handler) communitiesPage(w http.ResponseWriter, r *http.Request) error {
+	return h.renderCommunities(w, r, http.StatusOK, nil)
+}
+
+func (h *Handler) renderCommunities(w http.ResponseWriter, r *http.Request, status int, e *fault.Error) error {
+	cs, err := h.svc.ListCommunities(r.Context(), web.ActorFrom(r))
+	if err != nil {
+		return err
+	}
+	p := web.Page{Nav: "communities", Data: communitiesData{Communities: cs, Error: e}}
+	p.Title = h.srv.Catalog.T(h.srv.Lang(r), "community.plural")
+	return h.tpl.Render(w, r, status, "communities", p)
+}
+
+func (h *Handler) createCommunityForm(w http.ResponseWriter, r *http.Request) error {
+	c, err := h.svc.CreateCommunity(r.Context(), web.ActorFrom(r), r.PostFormValue("name"), r.PostFormValue("description"), "")
+	if err != nil {
+		if e, ok := fault.As(err); ok && e.Kind == fault.Invalid {
+			return h.renderCommunities(w, r, http.StatusBadRequest, e)
+		}
+		return err
+	}
+	return web.Redirect(w, r, "/communities/"+c.ID, "saved")
+}
+
+type communityData struct {
+	Community Community
+	Members   []Member
+	Error     *fault.Error
+}
+
+func (h *Handler) communityPage(w http.ResponseWriter, r *http.Request) error {
+	a := web.ActorFrom(r)
+	c, err := h.svc.GetCommunity(r.Context(), a, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	d := communityData{Community: c}
+	if c.MyStatus == "active" {
+		if d.Members, err = h.svc.Members(r.Context(), a, c.ID); err != nil {
+			return err
+		}
+	}
+	p := web.Page{Nav: "communities", Data: d, Title: c.Name}
+	return h.tpl.Render(w, r, http.StatusOK, "community", p)
+}
+
+func (h *Handler) joinForm(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if err := h.svc.RequestJoin(r.Context(), web.ActorFrom(r), id, r.PostFormValue("message")); err != nil {
+		return err
+	}
+	return web.Redirect(w, r, "/communities/"+id, "request_sent")
+}
+
+func (h *Handler) decideForm(approve bool) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		id := r.PathValue("id")
+		if err := h.svc.Decide(r.Context(), web.ActorFrom(r), id, r.PathValue("org"), approve); err != nil {
+			return err
+		}
+		return web.Redirect(w, r, "/communities/"+id, "saved")
+	}
+}
+
+func (h *Handler) leaveForm(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if err := h.svc.Leave(r.Context(), web.ActorFrom(r), id, r.PathValue("org")); err != nil {
+		return err
+	}
+	return web.Redirect(w, r, "/communities", "saved")
+}
+
+func (h *Handler) apiListOrgs(w http.ResponseWriter, r *http.Request) error {
+	os, err := h.svc.ListOrgs(r.Context())
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, web.List[Org]{Items: nonNil(os)})
+	return nil
+}
+
+func (h *Handler) apiGetOrg(w http.ResponseWriter, r *http.Request) error {
+	o, err := h.svc.GetOrg(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, o)
+	return nil
+}
+
+func (h *Handler) apiUpdateOrg(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		SecurityContact string `json:"security_contact"`
+	}
+	if err := web.DecodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	o, err := h.svc.UpdateOrg(r.Context(), web.ActorFrom(r), r.PathValue("id"), in.SecurityContact)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, o)
+	return nil
+}
+
+func (h *Handler) apiListCommunities(w http.ResponseWriter, r *http.Request) error {
+	cs, err := h.svc.ListCommunities(r.Context(), web.ActorFrom(r))
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, web.List[Community]{Items: nonNil(cs)})
+	return nil
+}
+
+func (h *Handler) apiCreateCommunity(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Name        string `json:"name"`
+		Description string `json:"description"`
+	}
+	if err := web.DecodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	c, err := h.svc.CreateCommunity(r.Context(), web.ActorFrom(r), in.Name, in.Description, "")
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusCreated, c)
+	return nil
+}
+
+func (h *Handler) apiGetCommunity(w http.ResponseWriter, r *http.Request) error {
+	c, err := h.svc.GetCommunity(r.Context(), web.ActorFrom(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, c)
+	return nil
+}
+
+func (h *Handler) apiMembers(w http.ResponseWriter, r *http.Request) error {
+	ms, err := h.svc.Members(r.Context(), web.ActorFrom(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, web.List[Member]{Items: nonNil(ms)})
+	return nil
+}
+
+func (h *Handler) apiJoin(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Message string `json:"message"`
+	}
+	if r.ContentLength != 0 {
+		if err := web.DecodeJSON(w, r, &in); err != nil {
+			return err
+		}
+	}
+	if err := h.svc.RequestJoin(r.Context(), web.ActorFrom(r), r.PathValue("id"), in.Message); err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusAccepted, map[string]string{"status": "pending"})
+	return nil
+}
+
+func (h *Handler) apiDecide(approve bool) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := h.svc.Decide(r.Context(), web.ActorFrom(r), r.PathValue("id"), r.PathValue("org"), approve); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}
+
+func (h *Handler) apiLeave(w http.ResponseWriter, r *http.Request) error {
+	if err := h.svc.Leave(r.Context(), web.ActorFrom(r), r.PathValue("id"), r.PathValue("org")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
