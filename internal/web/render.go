@@ -32,6 +32,39 @@ var funcs = template.FuncMap{
 	"categories": policy.CategoryList,
 	"roles":      policy.Roles,
 	"join":       strings.Join,
+	// pageOf gives a partial the page with other data (a row, a post).
+	"pageOf": func(p *Page, data any) *Page {
+		c := *p
+		c.Data = data
+		return &c
+	},
+	// dict passes several named values to a partial.
+	"dict": func(kv ...any) (map[string]any, error) {
+		if len(kv)%2 != 0 {
+			return nil, fmt.Errorf("dict needs key/value pairs")
+		}
+		m := make(map[string]any, len(kv)/2)
+		for i := 0; i < len(kv); i += 2 {
+			k, ok := kv[i].(string)
+			if !ok {
+				return nil, fmt.Errorf("dict key %v is not a string", kv[i])
+			}
+			m[k] = kv[i+1]
+		}
+		return m, nil
+	},
+	// audienceKey names an audience kind's catalog key.
+	"audienceKey": func(k policy.AudienceKind) string {
+		switch k {
+		case policy.AudCommunity:
+			return "community"
+		case policy.AudOrgs:
+			return "named_orgs"
+		case policy.AudPeople:
+			return "named_people"
+		}
+		return "own_org"
+	},
 	"has": func(list []string, s string) bool {
 		for _, x := range list {
 			if x == s {

@@ -26,6 +26,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) error {
 	rc := http.NewResponseController(w)
 	sub := s.Broker.Subscribe(SubscriberBuffer)
 	defer sub.Close()
+	topics := r.URL.Query()["topic"]
 	epoch := s.Broker.Epoch()
 	view, err := policy.LoadView(ctx, s.DB.R(), actor, db.Now())
 	if err != nil {
@@ -68,7 +69,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) error {
 					continue
 				}
 			}
-			if !deliverable(view, e) {
+			if !deliverable(view, e) || !wanted(topics, e.Topics) {
 				continue
 			}
 			data := map[string]string{"type": e.Type}
@@ -92,6 +93,22 @@ func deliverable(v *policy.View, e events.Event) bool {
 	for _, o := range e.Orgs {
 		if o == v.OrgID {
 			return true
+		}
+	}
+	return false
+}
+
+// wanted reports whether an event matches the stream's topic filter (no
+// filter: every event).
+func wanted(filter, topics []string) bool {
+	if len(filter) == 0 {
+		return true
+	}
+	for _, f := range filter {
+		for _, t := range topics {
+			if f == t {
+				return true
+			}
 		}
 	}
 	return false

@@ -1,0 +1,149 @@
+package forum
+
+import (
+	"net/http"
+
+	"verbund/internal/web"
+)
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func (h *Handler) apiChannels(w http.ResponseWriter, r *http.Request) error {
+	cs, err := h.svc.Channels(r.Context(), web.ActorFrom(r))
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, web.List[Channel]{Items: nonNil(cs)})
+	return nil
+}
+
+func (h *Handler) apiCreateChannel(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Community   string `json:"community_id"`
+		Name        string `json:"name"`
+		Description string `json:"description"`
+	}
+	if err := web.DecodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	c, err := h.svc.CreateChannel(r.Context(), web.ActorFrom(r), in.Community, in.Name, in.Description)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusCreated, c)
+	return nil
+}
+
+func (h *Handler) apiThreads(w http.ResponseWriter, r *http.Request) error {
+	limit, err := web.Limit(r, 100, 200)
+	if err != nil {
+		return err
+	}
+	ts, err := h.svc.Threads(r.Context(), web.ActorFrom(r), r.PathValue("id"), limit)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, web.List[Thread]{Items: nonNil(ts)})
+	return nil
+}
+
+func (h *Handler) apiCreateThread(w http.ResponseWriter, r *http.Request) error {
+	var in NewThread
+	if err := web.DecodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	t, p, err := h.svc.CreateThread(r.Context(), web.ActorFrom(r), r.PathValue("id"), in)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusCreated, map[string]any{"thread": t, "post": p})
+	return nil
+}
+
+func (h *Handler) apiThread(w http.ResponseWriter, r *http.Request) error {
+	t, err := h.svc.Thread(r.Context(), web.ActorFrom(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, t)
+	return nil
+}
+
+func (h *Handler) listPosts(w http.ResponseWriter, r *http.Request, f ListFilter) error {
+	limit, err := web.Limit(r, 50, 200)
+	if err != nil {
+		return err
+	}
+	f.Limit, f.After = limit, r.URL.Query().Get("next")
+	ps, next, err := h.svc.Posts(r.Context(), web.ActorFrom(r), f)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, web.List[Post]{Items: nonNil(ps), Next: next})
+	return nil
+}
+
+func (h *Handler) apiThreadPosts(w http.ResponseWriter, r *http.Request) error {
+	return h.listPosts(w, r, ListFilter{Thread: r.PathValue("id")})
+}
+
+func (h *Handler) apiFeed(w http.ResponseWriter, r *http.Request) error {
+	return h.listPosts(w, r, ListFilter{Query: r.URL.Query().Get("q")})
+}
+
+func (h *Handler) apiReply(w http.ResponseWriter, r *http.Request) error {
+	var in NewPost
+	if err := web.DecodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	p, err := h.svc.Reply(r.Context(), web.ActorFrom(r), r.PathValue("id"), in)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusCreated, p)
+	return nil
+}
+
+func (h *Handler) apiPost(w http.ResponseWriter, r *http.Request) error {
+	p, err := h.svc.Post(r.Context(), web.ActorFrom(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, p)
+	return nil
+}
+
+func (h *Handler) apiEdit(w http.ResponseWriter, r *http.Request) error {
+	var in PostUpdate
+	if err := web.DecodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	p, err := h.svc.EditPost(r.Context(), web.ActorFrom(r), r.PathValue("id"), in)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, p)
+	return nil
+}
+
+func (h *Handler) apiDelete(w http.ResponseWriter, r *http.Request) error {
+	if err := h.svc.DeletePost(r.Context(), web.ActorFrom(r), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *Handler) apiRevisions(w http.ResponseWriter, r *http.Request) error {
+	rs, err := h.svc.Revisions(r.Context(), web.ActorFrom(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, web.List[Revision]{Items: nonNil(rs)})
+	return nil
+}

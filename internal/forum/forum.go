@@ -1,0 +1,218 @@
+// Package forum is the secure exchange forum: channels per organisation and
+// per trust circle, threads and posts. Every thread and post is a shareable
+// object (category knowledge) with its own TLP level and audience; lists,
+// counts, search and live events pass through internal/policy.
+package forum
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"verbund/internal/audit"
+	"verbund/internal/db"
+	"verbund/internal/events"
+	"verbund/internal/fault"
+	"verbund/internal/policy"
+)
+
+// Service is the forum capability.
+type Service struct {
+	DB     *db.DB
+	Events *events.Broker
+}
+
+// New returns the service.
+func New(d *db.DB, b *events.Broker) *Service { return &Service{DB: d, Events: b} }
+
+// Channel groups threads: an org's internal channel or a trust circle's.
+type Channel struct {
+	ID            string `json:"id"`
+	OrgID         string `json:"org_id"`
+	CommunityID   string `json:"community_id,omitempty"`
+	CommunityName string `json:"community_name,omitempty"`
+	Name          string `json:"name"`
+	Description   string `json:"description,omitempty"`
+	CreatedAt     int64  `json:"created_at"`
+}
+
+// Thread is a topic in a channel.
+type Thread struct {
+	ID         string       `json:"id"`
+	ChannelID  string       `json:"channel_id"`
+	Title      string       `json:"title"`
+	Share      policy.Share `json:"sharing"`
+	AuthorName string       `json:"author_name"`
+	OrgName    string       `json:"org_name"`
+	CreatedAt  int64        `json:"created_at"`
+	LastPostAt int64        `json:"last_post_at"`
+	Posts      int          `json:"posts"` // visible to the reader
+}
+
+// Post is one message.
+type Post struct {
+	ID          string       `json:"id"`
+	ThreadID    string       `json:"thread_id"`
+	ThreadTitle string       `json:"thread_title,omitempty"`
+	Body        string       `json:"body"`
+	Share       policy.Share `json:"sharing"`
+	AuthorName  string       `json:"author_name"`
+	OrgName     string       `json:"org_name"`
+	CreatedAt   int64        `json:"created_at"`
+	EditedAt    int64        `json:"edited_at,omitempty"`
+	Revisions   int          `json:"revisions"`
+}
+
+// Revision is an earlier text of a post.
+type Revision struct {
+	Rev        int    `json:"rev"`
+	Body       string `json:"body"`
+	EditorName string `json:"editor_name"`
+	EditedAt   int64  `json:"edited_at"`
+}
+
+// Sharing is the TLP level and audience a client asks for.
+type Sharing struct {
+	TLP       string   `json:"tlp"`
+	Audience  string   `json:"audience"` // org, community, orgs, people
+	Community string   `json:"community_id,omitempty"`
+	Orgs      []string `json:"orgs,omitempty"`
+	People    []string `json:"people,omitempty"`
+}
+
+const channelVisible = `((ch.community_id IS NULL AND ch.org_id = ?) OR (ch.community_id IS NOT NULL AND EXISTS (
+	SELECT 1 FROM community_members cv WHERE cv.community_id = ch.community_id AND cv.org_id = ? AND cv.status = 'active')))`
+
+// Channels lists the channels the actor's org can use.
+func (s *Service) Channels(ctx context.Context, a policy.Actor) ([]Channel, error) {
+	rows, err := s.DB.R().Query(ctx, `SELECT ch.id, ch.org_id, COALESCE(ch.community_id, ''), COALESCE(c.name, ''), ch.name, ch.description, ch.created_at
+		FROM channels ch LEFT JOIN communities c ON c.id = ch.community_id WHERE `+channelVisible+` ORDER BY ch.community_id IS NULL DESC, c.name, ch.name`, a.OrgID, a.OrgID)
+	if err != nil {
+		return nil, fmt.Errorf("list channels: %w", err)
+	}
+	defer rows.Close()
+	var out []Channel
+	for rows.Next() {
+		var c Channel
+		if err := rows.Scan(&c.ID, &c.OrgID, &c.CommunityID, &c.CommunityName, &c.Name, &c.Description, &c.CreatedAt); err != nil {
+			return nil, fmt.Errorf("scan channel: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Channel returns one channel the actor's org can use (else not found).
+func (s *Service) Channel(ctx context.Context, a policy.Actor, id string) (Channel, error) {
+	return channel(ctx, s.DB.R(), a, id)
+}
+
+func channel(ctx context.Context, h db.Handle, a policy.Actor, id string) (Channel, error) {
+	var c Channel
+	err := h.QueryRow(ctx, `SELECT ch.id, ch.org_id, COALESCE(ch.community_id, ''), COALESCE(c.name, ''), ch.name, ch.description, ch.created_at
+		FROM channels ch LEFT JOIN communities c ON c.id = ch.community_id WHERE ch.id = ? AND `+channelVisible, id, a.OrgID, a.OrgID).
+		Scan(&c.ID, &c.OrgID, &c.CommunityID, &c.CommunityName, &c.Name, &c.Description, &c.CreatedAt)
+	return c, db.NotFound(err, "load channel")
+}
+
+// CreateChannel adds a channel: admins for their org; admins of a circle's
+// coordinator for the circle.
+func (s *Service) CreateChannel(ctx context.Context, a policy.Actor, community, name, description string) (Channel, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 100 {
+		return Channel{}, fault.Invalidf("name", "bad_name", "the channel name must have 1 to 100 characters")
+	}
+	if len(description) > 1000 {
+		return Channel{}, fault.Invalidf("description", "too_long", "the description is longer than 1000 characters")
+	}
+	if !a.CanAdmin() {
+		return Channel{}, fault.New(fault.Forbidden, "admin_required", "only an admin may create channels")
+	}
+	c := Channel{ID: db.NewID(), OrgID: a.OrgID, CommunityID: community, Name: name, Description: strings.TrimSpace(description), CreatedAt: db.Now()}
+	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
+		var comm any
+		if community != "" {
+			var coord string
+			if err := tx.QueryRow(ctx, `SELECT coordinator_org_id FROM communities WHERE id = ?`, community).Scan(&coord); err != nil || coord != a.OrgID {
+				return fault.Invalidf("community_id", "coordinator_only", "only the coordinator of a trust circle may add its channels")
+			}
+			comm = community
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO channels (id, org_id, community_id, name, description, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			c.ID, c.OrgID, comm, c.Name, c.Description, c.CreatedAt); err != nil {
+			if fault.Is(err, fault.Conflict) {
+				return fault.Invalidf("name", "name_taken", "a channel named %q already exists there", name)
+			}
+			return fmt.Errorf("insert channel: %w", err)
+		}
+		return audit.Write(ctx, tx, a, audit.Entry{Action: "forum.channel.create", ObjectType: "channel", ObjectID: c.ID})
+	})
+	return c, err
+}
+
+// share builds the envelope of a new object from the client's request.
+// The owner and author always come from the actor: client-sent owners do
+// not exist in the input at all.
+func share(a policy.Actor, kind string, ch Channel, in Sharing) (policy.Share, error) {
+	tlp, err := policy.ParseTLP(in.TLP)
+	if err != nil {
+		return policy.Share{}, err
+	}
+	aud := policy.Audience{Kind: policy.AudienceKind(strings.ToLower(strings.TrimSpace(in.Audience))), Orgs: in.Orgs, People: in.People}
+	if aud.Kind == "" {
+		aud.Kind = policy.AudOrg
+		if ch.CommunityID != "" && tlp <= policy.Amber {
+			aud.Kind = policy.AudCommunity
+		}
+	}
+	if aud.Kind == policy.AudCommunity {
+		aud.Community = in.Community
+		if aud.Community == "" {
+			aud.Community = ch.CommunityID
+		}
+		if aud.Community != ch.CommunityID {
+			return policy.Share{}, fault.Invalidf("audience", "wrong_community", "a post in this channel can only go to the channel's own trust circle")
+		}
+	}
+	if ch.CommunityID == "" && aud.Kind != policy.AudOrg && aud.Kind != policy.AudPeople {
+		return policy.Share{}, fault.Invalidf("audience", "internal_channel", "this channel is internal to your organisation: use a trust circle's channel to share with others")
+	}
+	return policy.Share{ID: db.NewID(), Kind: kind, Owner: a.OrgID, Author: a.UserID, Category: policy.Knowledge,
+		TLP: tlp, Audience: aud, CreatedAt: db.Now()}, nil
+}
+
+// checkChannelScope keeps a community channel's posts inside its circle:
+// named orgs and people must belong to active members.
+func checkChannelScope(ctx context.Context, h db.Handle, ch Channel, sh policy.Share) error {
+	if ch.CommunityID == "" {
+		if sh.Audience.Kind == policy.AudPeople {
+			for _, p := range sh.Audience.People {
+				var n int
+				if err := h.QueryRow(ctx, `SELECT COUNT(*) FROM users WHERE id = ? AND org_id = ?`, p, ch.OrgID).Scan(&n); err != nil || n != 1 {
+					return fault.Invalidf("audience", "outside_channel", "this channel is internal: name only people of your organisation")
+				}
+			}
+		}
+		return nil
+	}
+	var orgsToCheck []string
+	switch sh.Audience.Kind {
+	case policy.AudOrgs:
+		orgsToCheck = sh.Audience.Orgs
+	case policy.AudPeople:
+		for _, p := range sh.Audience.People {
+			var o string
+			if err := h.QueryRow(ctx, `SELECT org_id FROM users WHERE id = ?`, p).Scan(&o); err != nil {
+				return fault.Invalidf("audience", "unknown_person", "unknown person %q in the audience", p)
+			}
+			orgsToCheck = append(orgsToCheck, o)
+		}
+	}
+	for _, o := range orgsToCheck {
+		var n int
+		if err := h.QueryRow(ctx, `SELECT COUNT(*) FROM community_members WHERE community_id = ? AND org_id = ? AND status = 'active'`, ch.CommunityID, o).Scan(&n); err != nil || n != 1 {
+			return fault.Invalidf("audience", "outside_channel", "everyone in the audience must belong to this trust circle")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,173 @@
+package forum
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"verbund/internal/audit"
+	"verbund/internal/db"
+	"verbund/internal/events"
+	"verbund/internal/fault"
+	"verbund/internal/policy"
+)
+
+// MaxBody is the longest post body, in characters.
+const MaxBody = 20000
+
+// NewThread is the input for a new thread with its first post.
+type NewThread struct {
+	Title string `json:"title"`
+	Body  string `json:"body"`
+	Sharing
+}
+
+// NewPost is the input for a reply.
+type NewPost struct {
+	Body string `json:"body"`
+	Sharing
+}
+
+func checkBody(body string) (string, error) {
+	body = strings.TrimSpace(body)
+	if body == "" {
+		return "", fault.Invalidf("body", "body_missing", "write a message")
+	}
+	if utf8.RuneCountInString(body) > MaxBody {
+		return "", fault.Invalidf("body", "body_too_long", "the message is longer than %d characters", MaxBody)
+	}
+	return body, nil
+}
+
+// CreateThread opens a thread with its first post. Thread and post share
+// one envelope, checked against the agreements before anything is written.
+func (s *Service) CreateThread(ctx context.Context, a policy.Actor, channelID string, in NewThread) (Thread, Post, error) {
+	if !a.CanWrite() {
+		return Thread{}, Post{}, fault.New(fault.Forbidden, "role_insufficient", "your role may only read")
+	}
+	title := strings.TrimSpace(in.Title)
+	if title == "" || utf8.RuneCountInString(title) > 200 {
+		return Thread{}, Post{}, fault.Invalidf("title", "bad_title", "the title must have 1 to 200 characters")
+	}
+	body, err := checkBody(in.Body)
+	if err != nil {
+		return Thread{}, Post{}, err
+	}
+	var t Thread
+	var p Post
+	err = s.DB.Tx(ctx, func(tx *db.Tx) error {
+		ch, err := channel(ctx, tx.Handle, a, channelID)
+		if err != nil {
+			return err
+		}
+		ts, err := share(a, "thread", ch, in.Sharing)
+		if err != nil {
+			return err
+		}
+		if err := checkChannelScope(ctx, tx.Handle, ch, ts); err != nil {
+			return err
+		}
+		if err := policy.CheckShare(ctx, tx.Handle, a, ts, ts.CreatedAt); err != nil {
+			return err
+		}
+		if err := policy.SaveShare(ctx, tx, ts); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO threads (id, channel_id, org_id, title, created_at, last_post_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			ts.ID, ch.ID, a.OrgID, title, ts.CreatedAt, ts.CreatedAt); err != nil {
+			return fmt.Errorf("insert thread: %w", err)
+		}
+		t = Thread{ID: ts.ID, ChannelID: ch.ID, Title: title, Share: ts, AuthorName: a.Name, CreatedAt: ts.CreatedAt, LastPostAt: ts.CreatedAt, Posts: 1}
+		ps := ts
+		ps.ID, ps.Kind = db.NewID(), "post"
+		if p, err = insertPost(ctx, tx, a, t.ID, body, ps); err != nil {
+			return err
+		}
+		p.ThreadTitle = title
+		tx.AfterCommit(func() {
+			s.Events.Publish(events.Event{Type: "forum.thread", Share: &ts, Topics: []string{"channel:" + ch.ID, "forum"},
+				Data: map[string]string{"id": ts.ID, "channel": ch.ID, "fragment": "/forum/threads/" + ts.ID + "/fragment"}})
+		})
+		return audit.Write(ctx, tx, a, audit.Entry{Action: "forum.thread.create", ObjectType: "thread", ObjectID: t.ID,
+			Detail: shareDetail(ts)})
+	})
+	return t, p, err
+}
+
+// Reply adds a post to a thread the actor can see. The reply may not be
+// less restricted than the thread: its level is at least the thread's.
+func (s *Service) Reply(ctx context.Context, a policy.Actor, threadID string, in NewPost) (Post, error) {
+	if !a.CanWrite() {
+		return Post{}, fault.New(fault.Forbidden, "role_insufficient", "your role may only read")
+	}
+	body, err := checkBody(in.Body)
+	if err != nil {
+		return Post{}, err
+	}
+	var p Post
+	err = s.DB.Tx(ctx, func(tx *db.Tx) error {
+		t, err := thread(ctx, tx.Handle, a, threadID)
+		if err != nil {
+			return err
+		}
+		ch, err := channel(ctx, tx.Handle, a, t.ChannelID)
+		if err != nil {
+			return err
+		}
+		sharing := in.Sharing
+		if sharing.TLP == "" {
+			sharing.TLP = t.Share.TLP.Name()
+		}
+		if sharing.Audience == "" && t.Share.Owner == a.OrgID {
+			// Same org as the thread: inherit its audience exactly.
+			sharing = Sharing{TLP: sharing.TLP, Audience: string(t.Share.Audience.Kind), Community: t.Share.Audience.Community,
+				Orgs: t.Share.Audience.Orgs, People: t.Share.Audience.People}
+		}
+		ps, err := share(a, "post", ch, sharing)
+		if err != nil {
+			return err
+		}
+		if ps.TLP < t.Share.TLP {
+			return fault.Invalidf("tlp", "tlp_below_thread", "a reply cannot be less restricted than its thread (%s)", t.Share.TLP)
+		}
+		if err := checkChannelScope(ctx, tx.Handle, ch, ps); err != nil {
+			return err
+		}
+		if err := policy.CheckShare(ctx, tx.Handle, a, ps, ps.CreatedAt); err != nil {
+			return err
+		}
+		if p, err = insertPost(ctx, tx, a, t.ID, body, ps); err != nil {
+			return err
+		}
+		p.ThreadTitle = t.Title
+		if _, err := tx.Exec(ctx, `UPDATE threads SET last_post_at = ? WHERE id = ?`, ps.CreatedAt, t.ID); err != nil {
+			return fmt.Errorf("touch thread: %w", err)
+		}
+		tx.AfterCommit(func() { s.publishPost("forum.post", p, ch.ID) })
+		return audit.Write(ctx, tx, a, audit.Entry{Action: "forum.post.create", ObjectType: "post", ObjectID: p.ID, Detail: shareDetail(ps)})
+	})
+	return p, err
+}
+
+func (s *Service) publishPost(typ string, p Post, channelID string) {
+	sh := p.Share
+	s.Events.Publish(events.Event{Type: typ, Share: &sh, Topics: []string{"thread:" + p.ThreadID, "channel:" + channelID, "forum"},
+		Data: map[string]string{"id": p.ID, "thread": p.ThreadID, "fragment": "/forum/posts/" + p.ID + "/fragment"}})
+}
+
+func insertPost(ctx context.Context, tx *db.Tx, a policy.Actor, threadID, body string, ps policy.Share) (Post, error) {
+	if err := policy.SaveShare(ctx, tx, ps); err != nil {
+		return Post{}, err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO posts (id, thread_id, org_id, author_id, body, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		ps.ID, threadID, a.OrgID, a.UserID, body, ps.CreatedAt); err != nil {
+		return Post{}, fmt.Errorf("insert post: %w", err)
+	}
+	return Post{ID: ps.ID, ThreadID: threadID, Body: body, Share: ps, AuthorName: a.Name, CreatedAt: ps.CreatedAt}, nil
+}
+
+func shareDetail(s policy.Share) map[string]any {
+	return map[string]any{"tlp": s.TLP.String(), "audience": s.Audience.Kind, "community": s.Audience.Community,
+		"orgs": s.Audience.Orgs, "people": s.Audience.People, "category": s.Category.Name()}
+}

@@ -1,0 +1,320 @@
+package forum
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"net/http"
+
+	"verbund/internal/db"
+	"verbund/internal/fault"
+	"verbund/internal/policy"
+	"verbund/internal/web"
+)
+
+//go:embed templates
+var templateFS embed.FS
+
+// Handler serves the forum pages and API.
+type Handler struct {
+	svc *Service
+	srv *web.Server
+	tpl *web.Templates
+}
+
+// Register adds the forum routes.
+func Register(srv *web.Server, svc *Service) error {
+	tpl, err := srv.Templates(templateFS, "templates/*.html")
+	if err != nil {
+		return err
+	}
+	h := &Handler{svc: svc, srv: srv, tpl: tpl}
+	r := srv.Router
+	r.Handle("GET /forum", web.Read, h.forumPage)
+	r.Handle("POST /forum/channels", web.OrgAdmin, h.createChannelForm)
+	r.Handle("GET /forum/channels/{id}", web.Read, h.channelPage)
+	r.Handle("POST /forum/channels/{id}/threads", web.Write, h.createThreadForm)
+	r.Handle("GET /forum/threads/{id}", web.Read, h.threadPage)
+	r.Handle("GET /forum/threads/{id}/fragment", web.Read, h.threadFragment)
+	r.Handle("POST /forum/threads/{id}/posts", web.Write, h.replyForm)
+	r.Handle("GET /forum/posts/{id}/fragment", web.Read, h.postFragment)
+	r.Handle("GET /forum/posts/{id}/edit", web.Read, h.editPage)
+	r.Handle("POST /forum/posts/{id}/edit", web.Write, h.editForm)
+	r.Handle("POST /forum/posts/{id}/delete", web.Write, h.deleteForm)
+
+	r.Handle("GET /api/v1/channels", web.Read, h.apiChannels)
+	r.Handle("POST /api/v1/channels", web.OrgAdmin, h.apiCreateChannel)
+	r.Handle("GET /api/v1/channels/{id}/threads", web.Read, h.apiThreads)
+	r.Handle("POST /api/v1/channels/{id}/threads", web.Write, h.apiCreateThread)
+	r.Handle("GET /api/v1/threads/{id}", web.Read, h.apiThread)
+	r.Handle("GET /api/v1/threads/{id}/posts", web.Read, h.apiThreadPosts)
+	r.Handle("POST /api/v1/threads/{id}/posts", web.Write, h.apiReply)
+	r.Handle("GET /api/v1/posts", web.Read, h.apiFeed)
+	r.Handle("GET /api/v1/posts/{id}", web.Read, h.apiPost)
+	r.Handle("PATCH /api/v1/posts/{id}", web.Write, h.apiEdit)
+	r.Handle("DELETE /api/v1/posts/{id}", web.Write, h.apiDelete)
+	r.Handle("GET /api/v1/posts/{id}/revisions", web.Read, h.apiRevisions)
+	return nil
+}
+
+// audienceOptions are the orgs and people a post in channel ch may name.
+type audienceOptions struct {
+	Orgs   []option
+	People []option
+}
+
+type option struct{ ID, Name string }
+
+func (h *Handler) options(ctx context.Context, a policy.Actor, ch Channel) (audienceOptions, error) {
+	var o audienceOptions
+	hd := h.svc.DB.R()
+	orgQ := `SELECT o.id, o.name FROM orgs o WHERE o.id = ?`
+	args := []any{a.OrgID}
+	if ch.CommunityID != "" {
+		orgQ = `SELECT o.id, o.name FROM community_members m JOIN orgs o ON o.id = m.org_id WHERE m.community_id = ? AND m.status = 'active' ORDER BY o.name_key`
+		args = []any{ch.CommunityID}
+	}
+	rows, err := hd.Query(ctx, orgQ, args...)
+	if err != nil {
+		return o, err
+	}
+	var ids []any
+	for rows.Next() {
+		var op option
+		if err := rows.Scan(&op.ID, &op.Name); err != nil {
+			rows.Close()
+			return o, err
+		}
+		ids = append(ids, op.ID)
+		if op.ID != a.OrgID {
+			o.Orgs = append(o.Orgs, op)
+		}
+	}
+	rows.Close()
+	if len(ids) == 0 {
+		return o, rows.Err()
+	}
+	rows, err = hd.Query(ctx, `SELECT u.id, u.name || ' (' || o.name || ')' FROM users u JOIN orgs o ON o.id = u.org_id
+		WHERE u.disabled = 0 AND u.org_id IN (`+db.Placeholders(len(ids))+`) ORDER BY o.name_key, u.name`, ids...)
+	if err != nil {
+		return o, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var op option
+		if err := rows.Scan(&op.ID, &op.Name); err != nil {
+			return o, err
+		}
+		o.People = append(o.People, op)
+	}
+	return o, rows.Err()
+}
+
+func formSharing(r *http.Request) Sharing {
+	_ = r.ParseForm()
+	return Sharing{TLP: r.PostFormValue("tlp"), Audience: r.PostFormValue("audience"), Orgs: r.PostForm["orgs"], People: r.PostForm["people"]}
+}
+
+type forumData struct {
+	Channels []Channel
+	Posts    []Post
+	Next     string
+	Query    string
+	Error    *fault.Error
+}
+
+func (h *Handler) forumPage(w http.ResponseWriter, r *http.Request) error {
+	a := web.ActorFrom(r)
+	chs, err := h.svc.Channels(r.Context(), a)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	posts, next, err := h.svc.Posts(r.Context(), a, ListFilter{Query: q.Get("q"), After: q.Get("next"), Limit: 30})
+	if err != nil {
+		return err
+	}
+	p := web.Page{Nav: "forum", Data: forumData{Channels: chs, Posts: posts, Next: next, Query: q.Get("q")}, Live: "/events?topic=forum"}
+	p.Title = h.srv.Catalog.T(h.srv.Lang(r), "forum.title")
+	return h.tpl.Render(w, r, http.StatusOK, "forum", p)
+}
+
+func (h *Handler) createChannelForm(w http.ResponseWriter, r *http.Request) error {
+	c, err := h.svc.CreateChannel(r.Context(), web.ActorFrom(r), r.PostFormValue("community_id"), r.PostFormValue("name"), r.PostFormValue("description"))
+	if err != nil {
+		return err
+	}
+	return web.Redirect(w, r, "/forum/channels/"+c.ID, "saved")
+}
+
+type channelData struct {
+	Channel Channel
+	Threads []Thread
+	Options audienceOptions
+	Error   *fault.Error
+	Form    NewThread
+}
+
+func (h *Handler) channelPage(w http.ResponseWriter, r *http.Request) error {
+	return h.renderChannel(w, r, http.StatusOK, channelData{})
+}
+
+func (h *Handler) renderChannel(w http.ResponseWriter, r *http.Request, status int, d channelData) error {
+	a := web.ActorFrom(r)
+	ch, err := h.svc.Channel(r.Context(), a, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	d.Channel = ch
+	if d.Threads, err = h.svc.Threads(r.Context(), a, ch.ID, 100); err != nil {
+		return err
+	}
+	if d.Options, err = h.options(r.Context(), a, ch); err != nil {
+		return err
+	}
+	if d.Form.TLP == "" {
+		d.Form.TLP = "AMBER"
+	}
+	title := ch.Name
+	if ch.CommunityName != "" {
+		title = ch.CommunityName + " · " + ch.Name
+	}
+	p := web.Page{Nav: "forum", Data: d, Title: title, Live: "/events?topic=channel:" + ch.ID}
+	return h.tpl.Render(w, r, status, "channel", p)
+}
+
+func (h *Handler) createThreadForm(w http.ResponseWriter, r *http.Request) error {
+	in := NewThread{Title: r.PostFormValue("title"), Body: r.PostFormValue("body"), Sharing: formSharing(r)}
+	t, _, err := h.svc.CreateThread(r.Context(), web.ActorFrom(r), r.PathValue("id"), in)
+	if err != nil {
+		if e, ok := fault.As(err); ok && (e.Kind == fault.Invalid || e.Kind == fault.Forbidden) {
+			return h.renderChannel(w, r, web.Status(e.Kind), channelData{Error: e, Form: in})
+		}
+		return err
+	}
+	return web.Redirect(w, r, "/forum/threads/"+t.ID, "")
+}
+
+type threadData struct {
+	Thread  Thread
+	Channel Channel
+	Posts   []Post
+	Next    string
+	Options audienceOptions
+	Error   *fault.Error
+	Form    NewPost
+}
+
+func (h *Handler) threadPage(w http.ResponseWriter, r *http.Request) error {
+	return h.renderThread(w, r, http.StatusOK, threadData{})
+}
+
+func (h *Handler) renderThread(w http.ResponseWriter, r *http.Request, status int, d threadData) error {
+	a := web.ActorFrom(r)
+	ctx := r.Context()
+	t, err := h.svc.Thread(ctx, a, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	d.Thread = t
+	if d.Channel, err = h.svc.Channel(ctx, a, t.ChannelID); err != nil {
+		return err
+	}
+	if d.Posts, d.Next, err = h.svc.Posts(ctx, a, ListFilter{Thread: t.ID, After: r.URL.Query().Get("next"), Limit: 200}); err != nil {
+		return err
+	}
+	if d.Options, err = h.options(ctx, a, d.Channel); err != nil {
+		return err
+	}
+	p := web.Page{Nav: "forum", Data: d, Title: t.Title, Live: "/events?topic=thread:" + t.ID}
+	return h.tpl.Render(w, r, status, "thread", p)
+}
+
+func (h *Handler) replyForm(w http.ResponseWriter, r *http.Request) error {
+	in := NewPost{Body: r.PostFormValue("body"), Sharing: formSharing(r)}
+	p, err := h.svc.Reply(r.Context(), web.ActorFrom(r), r.PathValue("id"), in)
+	if err != nil {
+		if e, ok := fault.As(err); ok && (e.Kind == fault.Invalid || e.Kind == fault.Forbidden) {
+			return h.renderThread(w, r, web.Status(e.Kind), threadData{Error: e, Form: in})
+		}
+		return err
+	}
+	return web.Redirect(w, r, fmt.Sprintf("/forum/threads/%s#post-%s", p.ThreadID, p.ID), "")
+}
+
+func (h *Handler) postFragment(w http.ResponseWriter, r *http.Request) error {
+	p, err := h.svc.Post(r.Context(), web.ActorFrom(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return h.tpl.Fragment(w, r, "post", web.Page{Data: p})
+}
+
+func (h *Handler) threadFragment(w http.ResponseWriter, r *http.Request) error {
+	t, err := h.svc.Thread(r.Context(), web.ActorFrom(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	t.Posts = 1
+	return h.tpl.Fragment(w, r, "threadrow", web.Page{Data: t})
+}
+
+type editData struct {
+	Post      Post
+	Revisions []Revision
+	Options   audienceOptions
+	Error     *fault.Error
+}
+
+func (h *Handler) editPage(w http.ResponseWriter, r *http.Request) error {
+	return h.renderEdit(w, r, http.StatusOK, nil)
+}
+
+func (h *Handler) renderEdit(w http.ResponseWriter, r *http.Request, status int, e *fault.Error) error {
+	a := web.ActorFrom(r)
+	ctx := r.Context()
+	p, err := h.svc.Post(ctx, a, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	d := editData{Post: p, Error: e}
+	if d.Revisions, err = h.svc.Revisions(ctx, a, p.ID); err != nil {
+		return err
+	}
+	if t, err := h.svc.Thread(ctx, a, p.ThreadID); err == nil {
+		if ch, err := h.svc.Channel(ctx, a, t.ChannelID); err == nil {
+			d.Options, _ = h.options(ctx, a, ch)
+		}
+	}
+	pg := web.Page{Nav: "forum", Data: d, Title: h.srv.Catalog.T(h.srv.Lang(r), "forum.edit_history")}
+	return h.tpl.Render(w, r, status, "edit", pg)
+}
+
+func (h *Handler) editForm(w http.ResponseWriter, r *http.Request) error {
+	body := r.PostFormValue("body")
+	up := PostUpdate{Body: &body}
+	if r.PostFormValue("tlp") != "" {
+		s := formSharing(r)
+		up.Sharing = &s
+	}
+	p, err := h.svc.EditPost(r.Context(), web.ActorFrom(r), r.PathValue("id"), up)
+	if err != nil {
+		if e, ok := fault.As(err); ok && (e.Kind == fault.Invalid || e.Kind == fault.Forbidden) {
+			return h.renderEdit(w, r, web.Status(e.Kind), e)
+		}
+		return err
+	}
+	return web.Redirect(w, r, fmt.Sprintf("/forum/threads/%s#post-%s", p.ThreadID, p.ID), "")
+}
+
+func (h *Handler) deleteForm(w http.ResponseWriter, r *http.Request) error {
+	a := web.ActorFrom(r)
+	p, err := h.svc.Post(r.Context(), a, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if err := h.svc.DeletePost(r.Context(), a, p.ID); err != nil {
+		return err
+	}
+	return web.Redirect(w, r, "/forum/threads/"+p.ThreadID, "deleted")
+}
