@@ -30,6 +30,8 @@ type Event struct {
 	Share *policy.Share `json:"share,omitempty"`
 	// Orgs, when Share is nil, restricts delivery to members of these orgs.
 	Orgs []string `json:"orgs,omitempty"`
+	// Topics lets a stream ask for a subset (e.g. "thread:<id>").
+	Topics []string `json:"topics,omitempty"`
 	// Data is the small payload sent to the browser (ids, a fragment URL).
 	Data map[string]string `json:"data,omitempty"`
 	// Origin is the replica that published it (set by the broker).

@@ -24,6 +24,8 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) error {
 	actor := ActorFrom(r)
 	ctx := r.Context()
 	rc := http.NewResponseController(w)
+	// Streams live longer than the server's write timeout.
+	_ = rc.SetWriteDeadline(time.Time{})
 	sub := s.Broker.Subscribe(SubscriberBuffer)
 	defer sub.Close()
 	topics := r.URL.Query()["topic"]

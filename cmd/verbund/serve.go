@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"verbund/internal/app"
+	"verbund/internal/config"
+	"verbund/internal/db"
+	"verbund/internal/demo"
+)
+
+type cli struct {
+	ctx    context.Context
+	env    func(string) string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+func (c *cli) flags(name, help string) (*flag.FlagSet, *config.Config) {
+	fs := flag.NewFlagSet("verbund "+name, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	cfg := config.Flags(fs, config.Env(c.env))
+	fs.Usage = func() {
+		fmt.Fprintf(c.stderr, "usage: verbund %s\n\n%s\n\nflags:\n", name, help)
+		fs.PrintDefaults()
+	}
+	return fs, cfg
+}
+
+func (c *cli) parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
+
+func (c *cli) logger(cfg *config.Config) *slog.Logger {
+	level := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[cfg.LogLevel]
+	opts := &slog.HandlerOptions{Level: level}
+	format := cfg.LogFormat
+	if format == "" {
+		format = "json"
+		if f, ok := c.stderr.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				format = "text"
+			}
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(c.stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(c.stderr, opts))
+}
+
+func (c *cli) serve(args []string) error {
+	fs, cfg := c.flags("serve [flags]", "Runs the hub. With --demo on an empty database it creates the demo ecosystem and prints the logins.")
+	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return usageError{err.Error()}
+	}
+	start := time.Now()
+	log := c.logger(cfg)
+	d, err := app.Open(c.ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	a, err := app.New(c.ctx, cfg, d, log)
+	if err != nil {
+		return err
+	}
+	var logins []demo.Login
+	if cfg.Demo {
+		seeded, err := demo.Seeded(c.ctx, d)
+		if err != nil {
+			return err
+		}
+		if seeded {
+			log.Info("database already has data: demo not created again", "logins", cfg.DataDir+"/demo-logins.txt")
+		} else if logins, err = demo.Seed(c.ctx, demo.Services{DB: d, Accounts: a.Accounts, Orgs: a.Orgs, Agreements: a.Agreements, Forum: a.Forum}, cfg.DataDir); err != nil {
+			return fmt.Errorf("create demo: %w", err)
+		}
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (choose another with --addr)", cfg.Addr, err)
+	}
+	url := cfg.URL(ln.Addr().String())
+	engine := "SQLite " + d.URL
+	if d.Dialect == db.Postgres {
+		engine = "PostgreSQL"
+	}
+	log.Info("verbund ready", "url", url, "db", engine, "startup_ms", time.Since(start).Milliseconds(), "version", Version)
+	fmt.Fprintf(c.stdout, "verbund is ready: open %s/login\n", url)
+	if len(logins) > 0 {
+		fmt.Fprintf(c.stdout, "\nDemo logins (also in %s/demo-logins.txt):\n", cfg.DataDir)
+		for _, l := range logins {
+			fmt.Fprintf(c.stdout, "  %-26s %-8s %-44s %s\n", l.Org, l.Role, l.Email, l.Password)
+		}
+		fmt.Fprintln(c.stdout)
+	}
+	return a.Serve(c.ctx, ln)
+}
+
+func (c *cli) migrate(args []string) error {
+	fs, cfg := c.flags("migrate [--data DIR | --db URL]", "Creates or upgrades the database schema; refuses a database newer than this verbund.")
+	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	d, err := db.Open(c.ctx, cfg.DB, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	n, err := d.Migrate(c.ctx)
+	if err != nil {
+		return err
+	}
+	v, _ := d.Version(c.ctx)
+	fmt.Fprintf(c.stdout, "applied %d migrations; schema version %d\n", n, v)
+	return nil
+}

@@ -1,0 +1,50 @@
+package app
+
+import (
+	"context"
+	"embed"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"verbund/internal/fault"
+	"verbund/internal/web"
+)
+
+//go:embed openapi.json
+var openapiFS embed.FS
+
+// registerSystem adds health, readiness, metrics and the OpenAPI document.
+func registerSystem(a *App) {
+	r := a.Web.Router
+	r.Handle("GET /healthz", web.Public, func(w http.ResponseWriter, _ *http.Request) error {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, err := w.Write([]byte("ok\n"))
+		return err
+	})
+	r.Handle("GET /readyz", web.Public, func(w http.ResponseWriter, req *http.Request) error {
+		ctx, cancel := context.WithTimeout(req.Context(), 2*time.Second)
+		defer cancel()
+		if err := a.DB.Ping(ctx); err != nil {
+			return fault.Wrap(fault.Unavailable, "database_unavailable", "the database does not answer", err)
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, err := w.Write([]byte("ready\n"))
+		return err
+	})
+	metrics := promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{})
+	r.Handle("GET /metrics", web.Public, func(w http.ResponseWriter, req *http.Request) error {
+		metrics.ServeHTTP(w, req)
+		return nil
+	})
+	r.Handle("GET /api/v1/openapi.json", web.Public, func(w http.ResponseWriter, _ *http.Request) error {
+		b, err := openapiFS.ReadFile("openapi.json")
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, err = w.Write(b)
+		return err
+	})
+}

@@ -1,0 +1,194 @@
+// Package demo seeds the ecosystem of the original request into an empty
+// hub: Müller Maschinenbau GmbH (an SME), its cloud provider Wolke Cloud
+// AG, the regional CERT Süd coordinating the trust circle "Mittelstand
+// Süd", a company outside the circle, agreements between them, people in
+// every role and forum threads at every TLP level. Passwords are random;
+// they are printed once and written to a file in the data folder.
+package demo
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"verbund/internal/accounts"
+	"verbund/internal/agreements"
+	"verbund/internal/db"
+	"verbund/internal/forum"
+	"verbund/internal/orgs"
+	"verbund/internal/policy"
+)
+
+// Services are what the seeder uses.
+type Services struct {
+	DB         *db.DB
+	Accounts   *accounts.Service
+	Orgs       *orgs.Service
+	Agreements *agreements.Service
+	Forum      *forum.Service
+}
+
+// Login is one demo account.
+type Login struct {
+	Org, Name, Email, Role, Password, Lang string
+}
+
+// Seeded reports whether the database already has organisations.
+func Seeded(ctx context.Context, d *db.DB) (bool, error) {
+	var n int
+	err := d.R().QueryRow(ctx, `SELECT COUNT(*) FROM orgs`).Scan(&n)
+	return n > 0, db.Map(err)
+}
+
+func password() string {
+	const alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	b := make([]byte, 18)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+// Seed creates the demo ecosystem and writes the logins to
+// dataDir/demo-logins.txt (mode 0600).
+func Seed(ctx context.Context, s Services, dataDir string) ([]Login, error) {
+	op := policy.System("demo")
+	type orgSpec struct{ name, kind, contact string }
+	specs := []orgSpec{
+		{"Müller Maschinenbau GmbH", "company", "it-sicherheit@mueller-maschinenbau.example"},
+		{"Wolke Cloud AG", "provider", "psirt@wolke-cloud.example"},
+		{"CERT Süd", "cert", "cert@cert-sued.example"},
+		{"Hansa Logistik AG", "company", "security@hansa-logistik.example"},
+	}
+	ids := map[string]string{}
+	for _, sp := range specs {
+		o, err := s.Orgs.CreateOrg(ctx, op, sp.name, sp.kind, sp.contact)
+		if err != nil {
+			return nil, fmt.Errorf("demo org %s: %w", sp.name, err)
+		}
+		ids[sp.kind+":"+strings.Fields(sp.name)[0]] = o.ID
+	}
+	mueller, wolke, cert, hansa := ids["company:Müller"], ids["provider:Wolke"], ids["cert:CERT"], ids["company:Hansa"]
+
+	people := []struct{ org, name, email, role, lang string }{
+		{mueller, "Anna Müller", "anna.mueller@mueller-maschinenbau.example", "admin", "de"},
+		{mueller, "Jonas Weber", "jonas.weber@mueller-maschinenbau.example", "analyst", "de"},
+		{mueller, "Petra Schmidt", "petra.schmidt@mueller-maschinenbau.example", "viewer", "de"},
+		{mueller, "Karl Prüfer", "karl.pruefer@mueller-maschinenbau.example", "auditor", "de"},
+		{wolke, "Lena Koch", "lena.koch@wolke-cloud.example", "admin", "de"},
+		{wolke, "Tom Richter", "tom.richter@wolke-cloud.example", "analyst", "en"},
+		{cert, "Sabine Hoffmann", "sabine.hoffmann@cert-sued.example", "admin", "de"},
+		{cert, "Max Bauer", "max.bauer@cert-sued.example", "analyst", "de"},
+		{cert, "Eva Klein", "eva.klein@cert-sued.example", "viewer", "en"},
+		{hansa, "Ole Hansen", "ole.hansen@hansa-logistik.example", "analyst", "de"},
+		{hansa, "Greta Lange", "greta.lange@hansa-logistik.example", "admin", "de"},
+	}
+	orgName := map[string]string{mueller: specs[0].name, wolke: specs[1].name, cert: specs[2].name, hansa: specs[3].name}
+	var logins []Login
+	actors := map[string]policy.Actor{}
+	for _, p := range people {
+		pw := password()
+		u, err := s.Accounts.CreateUser(ctx, op, accounts.NewUser{OrgID: p.org, Email: p.email, Name: p.name, Role: p.role, Lang: p.lang, Password: pw})
+		if err != nil {
+			return nil, fmt.Errorf("demo user %s: %w", p.email, err)
+		}
+		logins = append(logins, Login{Org: orgName[p.org], Name: p.name, Email: p.email, Role: p.role, Password: pw, Lang: p.lang})
+		actors[p.email] = policy.Actor{UserID: u.ID, OrgID: p.org, Role: policy.Role(p.role), Scope: policy.ScopeSession, Via: "demo", Name: p.name}
+	}
+	act := func(email string) policy.Actor { return actors[email] }
+
+	c, err := s.Orgs.CreateCommunity(ctx, op, "Mittelstand Süd",
+		"Vertrauenskreis für mittelständische Unternehmen in Süddeutschland, ihre Dienstleister und das CERT Süd.", cert)
+	if err != nil {
+		return nil, fmt.Errorf("demo community: %w", err)
+	}
+	for _, o := range []string{mueller, wolke} {
+		if err := s.Orgs.AddMember(ctx, op, c.ID, o); err != nil {
+			return nil, fmt.Errorf("demo member: %w", err)
+		}
+	}
+	if _, err := s.Agreements.Propose(ctx, op, cert, agreements.Input{Kind: "charter", Community: c.ID, Title: "Charta Mittelstand Süd",
+		Categories: []string{"incident", "indicator", "vulnerability", "knowledge", "exercise"}, MaxTLP: "AMBER",
+		Purpose: "Frühwarnung und gemeinsame Bewältigung von Sicherheitsvorfällen im Vertrauenskreis", RetentionDays: 365}); err != nil {
+		return nil, fmt.Errorf("demo charter: %w", err)
+	}
+	if _, err := s.Agreements.Propose(ctx, op, mueller, agreements.Input{Kind: "bilateral", Partner: wolke, Title: "Cloud-Betrieb Müller / Wolke",
+		Categories: []string{"incident", "log", "knowledge", "vulnerability"}, MaxTLP: "RED", PersonalData: true,
+		Purpose: "Vorfallbearbeitung für die bei Wolke Cloud betriebenen Systeme von Müller Maschinenbau", RetentionDays: 90}); err != nil {
+		return nil, fmt.Errorf("demo bilateral: %w", err)
+	}
+	if _, err := s.Agreements.Propose(ctx, act("greta.lange@hansa-logistik.example"), "", agreements.Input{Kind: "bilateral", Partner: mueller,
+		Title: "Lieferkette Hansa / Müller", Categories: []string{"incident"}, MaxTLP: "GREEN",
+		Purpose: "Warnungen zu Vorfällen in der gemeinsamen Lieferkette", RetentionDays: 180}); err != nil {
+		return nil, fmt.Errorf("demo pending agreement: %w", err)
+	}
+
+	chs, err := s.Forum.Channels(ctx, act("max.bauer@cert-sued.example"))
+	if err != nil {
+		return nil, err
+	}
+	var circle string
+	for _, ch := range chs {
+		if ch.CommunityID == c.ID {
+			circle = ch.ID
+		}
+	}
+	type post struct {
+		who, title, body string
+		sh               forum.Sharing
+	}
+	tomID, jonasID := actors["tom.richter@wolke-cloud.example"].UserID, actors["jonas.weber@mueller-maschinenbau.example"].UserID
+	posts := []post{
+		{"sabine.hoffmann@cert-sued.example", "Willkommen im Vertrauenskreis Mittelstand Süd",
+			"Hier tauschen wir Warnungen, Erfahrungen und Fragen aus. Bitte kennzeichnen Sie jeden Beitrag mit dem passenden TLP-Wert.",
+			forum.Sharing{TLP: "CLEAR", Audience: "community"}},
+		{"max.bauer@cert-sued.example", "Phishing-Welle mit gefälschten Rechnungen",
+			"Seit Montag sehen wir Mails mit angeblichen Rechnungen (ZIP mit LNK-Datei). Absenderdomains wechseln täglich.",
+			forum.Sharing{TLP: "GREEN", Audience: "community"}},
+		{"jonas.weber@mueller-maschinenbau.example", "Verdächtige Anmeldungen am VPN-Gateway",
+			"Wir sehen seit heute Nacht viele fehlgeschlagene Anmeldungen aus einem Hosting-Netz. Sieht das noch jemand?",
+			forum.Sharing{TLP: "AMBER", Audience: "community"}},
+		{"tom.richter@wolke-cloud.example", "Hinweis auf laufende Kompromittierung",
+			"Zugangsdaten eines Ihrer Dienstkonten tauchen in einem Leak auf. Bitte rufen Sie uns an.",
+			forum.Sharing{TLP: "RED", Audience: "people", People: []string{tomID, jonasID}}},
+	}
+	for _, p := range posts {
+		if _, _, err := s.Forum.CreateThread(ctx, act(p.who), circle, forum.NewThread{Title: p.title, Body: p.body, Sharing: p.sh}); err != nil {
+			return nil, fmt.Errorf("demo thread %q: %w", p.title, err)
+		}
+	}
+	muellerChs, err := s.Forum.Channels(ctx, act("jonas.weber@mueller-maschinenbau.example"))
+	if err != nil {
+		return nil, err
+	}
+	for _, ch := range muellerChs {
+		if ch.CommunityID == "" {
+			if _, _, err := s.Forum.CreateThread(ctx, act("jonas.weber@mueller-maschinenbau.example"), ch.ID, forum.NewThread{
+				Title: "Patch-Plan KW 48", Body: "Firewall-Update am Donnerstag 22:00, Wartungsfenster zwei Stunden.",
+				Sharing: forum.Sharing{TLP: "AMBER", Audience: "org"}}); err != nil {
+				return nil, fmt.Errorf("demo internal thread: %w", err)
+			}
+		}
+	}
+	return logins, writeLogins(dataDir, logins)
+}
+
+func writeLogins(dir string, logins []Login) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	var b strings.Builder
+	b.WriteString("# verbund demo logins (random passwords; delete this file when you no longer need it)\n")
+	for _, l := range logins {
+		fmt.Fprintf(&b, "%-28s %-9s %-44s %s\n", l.Org, l.Role, l.Email, l.Password)
+	}
+	path := filepath.Join(dir, "demo-logins.txt")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,159 @@
+// Package home is the start page: the actor's situation at a glance (what
+// waits for them, what arrived lately, how much was shared with them, by
+// level).
+package home
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"net/http"
+	"time"
+
+	"verbund/internal/agreements"
+	"verbund/internal/db"
+	"verbund/internal/forum"
+	"verbund/internal/orgs"
+	"verbund/internal/policy"
+	"verbund/internal/web"
+)
+
+//go:embed templates
+var templateFS embed.FS
+
+type handler struct {
+	db         *db.DB
+	forum      *forum.Service
+	agreements *agreements.Service
+	orgs       *orgs.Service
+	srv        *web.Server
+	tpl        *web.Templates
+}
+
+// Register adds the home page.
+func Register(srv *web.Server, d *db.DB, f *forum.Service, g *agreements.Service, o *orgs.Service) error {
+	tpl, err := srv.Templates(templateFS, "templates/*.html")
+	if err != nil {
+		return err
+	}
+	h := &handler{db: d, forum: f, agreements: g, orgs: o, srv: srv, tpl: tpl}
+	srv.Router.Handle("GET /{$}", web.Read, h.page)
+	return nil
+}
+
+// Bar is one row of a bar chart.
+type Bar struct {
+	TLP   policy.TLP
+	Count int
+	Width int // 0..100 in steps of 5 (CSS classes w-0 … w-100; no inline styles under our CSP)
+}
+
+type data struct {
+	Posts       []forum.Post
+	Awaiting    []agreements.Agreement
+	Requests    []joinRequest
+	Communities []orgs.Community
+	Partners    int
+	Bars        []Bar
+	Total       int
+}
+
+type joinRequest struct {
+	CommunityID, CommunityName, OrgName string
+}
+
+func (h *handler) page(w http.ResponseWriter, r *http.Request) error {
+	a := web.ActorFrom(r)
+	ctx := r.Context()
+	var d data
+	var err error
+	if d.Posts, _, err = h.forum.Posts(ctx, a, forum.ListFilter{Limit: 8}); err != nil {
+		return err
+	}
+	gs, err := h.agreements.List(ctx, a, "")
+	if err != nil {
+		return err
+	}
+	for _, g := range gs {
+		if g.CanAccept {
+			d.Awaiting = append(d.Awaiting, g)
+		}
+	}
+	flows, err := h.agreements.Flows(ctx, a)
+	if err != nil {
+		return err
+	}
+	d.Partners = len(flows)
+	cs, err := h.orgs.ListCommunities(ctx, a)
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
+		if c.MyStatus == "active" {
+			d.Communities = append(d.Communities, c)
+		}
+	}
+	if a.CanAdmin() {
+		if d.Requests, err = h.requests(ctx, a); err != nil {
+			return err
+		}
+	}
+	if d.Bars, d.Total, err = h.byLevel(ctx, a); err != nil {
+		return err
+	}
+	p := web.Page{Nav: "home", Data: d, Live: "/events?topic=forum"}
+	p.Title = h.srv.Catalog.T(h.srv.Lang(r), "home.title")
+	return h.tpl.Render(w, r, http.StatusOK, "home", p)
+}
+
+func (h *handler) requests(ctx context.Context, a policy.Actor) ([]joinRequest, error) {
+	rows, err := h.db.R().Query(ctx, `SELECT c.id, c.name, o.name FROM community_members m JOIN communities c ON c.id = m.community_id
+		JOIN orgs o ON o.id = m.org_id WHERE c.coordinator_org_id = ? AND m.status = 'pending' ORDER BY m.requested_at`, a.OrgID)
+	if err != nil {
+		return nil, fmt.Errorf("join requests: %w", err)
+	}
+	defer rows.Close()
+	var out []joinRequest
+	for rows.Next() {
+		var j joinRequest
+		if err := rows.Scan(&j.CommunityID, &j.CommunityName, &j.OrgName); err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+// byLevel counts the posts of the last 30 days the actor can see, by TLP
+// level, through the same visibility predicate as every list.
+func (h *handler) byLevel(ctx context.Context, a policy.Actor) ([]Bar, int, error) {
+	now := db.Now()
+	pred, args := policy.Visible("s", a, now)
+	since := now - (30 * 24 * time.Hour).Microseconds()
+	rows, err := h.db.R().Query(ctx, `SELECT s.tlp, COUNT(*) FROM shares s WHERE s.kind = 'post' AND s.created_at >= ? AND `+pred+` GROUP BY s.tlp`,
+		append([]any{since}, args...)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("count by level: %w", err)
+	}
+	defer rows.Close()
+	counts := map[policy.TLP]int{}
+	total, most := 0, 0
+	for rows.Next() {
+		var l, n int
+		if err := rows.Scan(&l, &n); err != nil {
+			return nil, 0, err
+		}
+		counts[policy.TLP(l)] = n
+		total += n
+		most = max(most, n)
+	}
+	var bars []Bar
+	for _, l := range policy.Levels() {
+		b := Bar{TLP: l, Count: counts[l]}
+		if most > 0 {
+			b.Width = (b.Count*100/most + 4) / 5 * 5
+		}
+		bars = append(bars, b)
+	}
+	return bars, total, rows.Err()
+}
