@@ -73,13 +73,15 @@ func (s *Service) EditPost(ctx context.Context, a policy.Actor, id string, in Po
 			if err := checkChannelScope(ctx, tx.Handle, ch, ns); err != nil {
 				return err
 			}
-			if err := policy.CheckShare(ctx, tx.Handle, a, ns, now); err != nil {
+			uncovered, err := policy.CheckShare(ctx, tx.Handle, a, ns, now)
+			if err != nil {
 				return err
 			}
 			if err := policy.UpdateShare(ctx, tx, ns); err != nil {
 				return err
 			}
-			detail["from"], detail["to"] = shareDetail(old.Share), shareDetail(ns)
+			detail["from"], detail["to"] = shareDetail(old.Share, nil), shareDetail(ns, uncovered)
+			p.NotDeliveredTo = uncovered
 			p.Share = ns
 		}
 		if len(detail) == 0 {

@@ -61,6 +61,9 @@ type Post struct {
 	CreatedAt   int64        `json:"created_at"`
 	EditedAt    int64        `json:"edited_at,omitempty"`
 	Revisions   int          `json:"revisions"`
+	// NotDeliveredTo lists circle members the post did not reach because
+	// no agreement covers them (answer to a write only).
+	NotDeliveredTo []string `json:"not_delivered_to,omitempty"`
 }
 
 // Revision is an earlier text of a post.

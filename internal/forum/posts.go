@@ -68,7 +68,8 @@ func (s *Service) CreateThread(ctx context.Context, a policy.Actor, channelID st
 		if err := checkChannelScope(ctx, tx.Handle, ch, ts); err != nil {
 			return err
 		}
-		if err := policy.CheckShare(ctx, tx.Handle, a, ts, ts.CreatedAt); err != nil {
+		uncovered, err := policy.CheckShare(ctx, tx.Handle, a, ts, ts.CreatedAt)
+		if err != nil {
 			return err
 		}
 		if err := policy.SaveShare(ctx, tx, ts); err != nil {
@@ -84,13 +85,13 @@ func (s *Service) CreateThread(ctx context.Context, a policy.Actor, channelID st
 		if p, err = insertPost(ctx, tx, a, t.ID, body, ps); err != nil {
 			return err
 		}
-		p.ThreadTitle = title
+		p.ThreadTitle, p.NotDeliveredTo = title, uncovered
 		tx.AfterCommit(func() {
 			s.Events.Publish(events.Event{Type: "forum.thread", Share: &ts, Topics: []string{"channel:" + ch.ID, "forum"},
 				Data: map[string]string{"id": ts.ID, "channel": ch.ID, "fragment": "/forum/threads/" + ts.ID + "/fragment"}})
 		})
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "forum.thread.create", ObjectType: "thread", ObjectID: t.ID,
-			Detail: shareDetail(ts)})
+			Detail: shareDetail(ts, uncovered)})
 	})
 	return t, p, err
 }
@@ -134,18 +135,19 @@ func (s *Service) Reply(ctx context.Context, a policy.Actor, threadID string, in
 		if err := checkChannelScope(ctx, tx.Handle, ch, ps); err != nil {
 			return err
 		}
-		if err := policy.CheckShare(ctx, tx.Handle, a, ps, ps.CreatedAt); err != nil {
+		uncovered, err := policy.CheckShare(ctx, tx.Handle, a, ps, ps.CreatedAt)
+		if err != nil {
 			return err
 		}
 		if p, err = insertPost(ctx, tx, a, t.ID, body, ps); err != nil {
 			return err
 		}
-		p.ThreadTitle = t.Title
+		p.ThreadTitle, p.NotDeliveredTo = t.Title, uncovered
 		if _, err := tx.Exec(ctx, `UPDATE threads SET last_post_at = ? WHERE id = ?`, ps.CreatedAt, t.ID); err != nil {
 			return fmt.Errorf("touch thread: %w", err)
 		}
 		tx.AfterCommit(func() { s.publishPost("forum.post", p, ch.ID) })
-		return audit.Write(ctx, tx, a, audit.Entry{Action: "forum.post.create", ObjectType: "post", ObjectID: p.ID, Detail: shareDetail(ps)})
+		return audit.Write(ctx, tx, a, audit.Entry{Action: "forum.post.create", ObjectType: "post", ObjectID: p.ID, Detail: shareDetail(ps, uncovered)})
 	})
 	return p, err
 }
@@ -167,7 +169,9 @@ func insertPost(ctx context.Context, tx *db.Tx, a policy.Actor, threadID, body s
 	return Post{ID: ps.ID, ThreadID: threadID, Body: body, Share: ps, AuthorName: a.Name, CreatedAt: ps.CreatedAt}, nil
 }
 
-func shareDetail(s policy.Share) map[string]any {
-	return map[string]any{"tlp": s.TLP.String(), "audience": s.Audience.Kind, "community": s.Audience.Community,
+// shareDetail is what the audit trail records of a disclosure, including
+// the circle members it did not reach for lack of an agreement.
+func shareDetail(s policy.Share, uncovered []string) map[string]any {
+	return map[string]any{"not_delivered_to": uncovered, "tlp": s.TLP.String(), "audience": s.Audience.Kind, "community": s.Audience.Community,
 		"orgs": s.Audience.Orgs, "people": s.Audience.People, "category": s.Category.Name()}
 }

@@ -92,26 +92,32 @@ func LoadView(ctx context.Context, h db.Handle, a Actor, now int64) (*View, erro
 // recipient org other than the owner must be covered by an active agreement
 // for the share's category and level. The error names the first recipient
 // that is not covered and what is missing.
-func CheckShare(ctx context.Context, h db.Handle, a Actor, s Share, now int64) error {
+//
+// A trust circle audience is the exception: its recipients are the members
+// the circle's rules cover. Members without a covering agreement (say, a
+// new member that has not yet accepted the charter) do not receive the
+// object and are returned in uncovered; they do not block everyone else.
+// See docs/SECURITY.md.
+func CheckShare(ctx context.Context, h db.Handle, a Actor, s Share, now int64) (uncovered []string, err error) {
 	if s.Owner != a.OrgID || s.Owner == "" {
-		return fault.New(fault.Forbidden, "not_owner", "you can share only on behalf of your own organisation")
+		return nil, fault.New(fault.Forbidden, "not_owner", "you can share only on behalf of your own organisation")
 	}
 	if s.Category == 0 || s.Category&(s.Category-1) != 0 || !AllCategories.Has(s.Category) {
-		return fault.Invalidf("category", "bad_category", "an object has exactly one category")
+		return nil, fault.Invalidf("category", "bad_category", "an object has exactly one category")
 	}
 	if err := ValidateAudience(s.TLP, s.Audience); err != nil {
-		return err
+		return nil, err
 	}
 	v, err := LoadView(ctx, h, a, now)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var recipients []string
 	switch s.Audience.Kind {
 	case AudCommunity:
 		members, ok := v.Communities[s.Audience.Community]
 		if !ok || !members[s.Owner] {
-			return fault.Invalidf("audience", "not_a_member", "your organisation is not an active member of that trust circle")
+			return nil, fault.Invalidf("audience", "not_a_member", "your organisation is not an active member of that trust circle")
 		}
 		for o := range members {
 			if o != s.Owner {
@@ -123,9 +129,9 @@ func CheckShare(ctx context.Context, h db.Handle, a Actor, s Share, now int64) e
 			var id string
 			if err := h.QueryRow(ctx, `SELECT id FROM orgs WHERE id = ?`, o).Scan(&id); err != nil {
 				if err == sql.ErrNoRows {
-					return fault.Invalidf("audience", "unknown_org", "unknown organisation %q in the audience", o)
+					return nil, fault.Invalidf("audience", "unknown_org", "unknown organisation %q in the audience", o)
 				}
-				return fmt.Errorf("check audience org: %w", db.Map(err))
+				return nil, fmt.Errorf("check audience org: %w", db.Map(err))
 			}
 			if o != s.Owner {
 				recipients = append(recipients, o)
@@ -137,12 +143,12 @@ func CheckShare(ctx context.Context, h db.Handle, a Actor, s Share, now int64) e
 			var disabled int
 			if err := h.QueryRow(ctx, `SELECT org_id, disabled FROM users WHERE id = ?`, p).Scan(&org, &disabled); err != nil {
 				if err == sql.ErrNoRows {
-					return fault.Invalidf("audience", "unknown_person", "unknown person %q in the audience", p)
+					return nil, fault.Invalidf("audience", "unknown_person", "unknown person %q in the audience", p)
 				}
-				return fmt.Errorf("check audience person: %w", db.Map(err))
+				return nil, fmt.Errorf("check audience person: %w", db.Map(err))
 			}
 			if disabled != 0 {
-				return fault.Invalidf("audience", "person_disabled", "a person in the audience has been deactivated")
+				return nil, fault.Invalidf("audience", "person_disabled", "a person in the audience has been deactivated")
 			}
 			if org != s.Owner && !contains(recipients, org) {
 				recipients = append(recipients, org)
@@ -150,10 +156,14 @@ func CheckShare(ctx context.Context, h db.Handle, a Actor, s Share, now int64) e
 		}
 	}
 	if s.TLP == Clear {
-		return nil // TLP:CLEAR has no limit (POLICY.md rule 2)
+		return nil, nil // TLP:CLEAR has no limit (POLICY.md rule 2)
 	}
 	for _, r := range recipients {
 		if v.Covered(r, s.Category, s.TLP) {
+			continue
+		}
+		if s.Audience.Kind == AudCommunity {
+			uncovered = append(uncovered, r)
 			continue
 		}
 		var name string
@@ -162,10 +172,10 @@ func CheckShare(ctx context.Context, h db.Handle, a Actor, s Share, now int64) e
 		if v.coversCategory(r, s.Category) {
 			what = fmt.Sprintf("level %s for category %s", s.TLP, s.Category.Name())
 		}
-		return &fault.Error{Kind: fault.Forbidden, Code: "agreement_missing", Field: "audience",
+		return nil, &fault.Error{Kind: fault.Forbidden, Code: "agreement_missing", Field: "audience",
 			Message: fmt.Sprintf("no active data-sharing agreement with %s covers %s: agree on one first, or narrow the audience or the level", name, what)}
 	}
-	return nil
+	return uncovered, nil
 }
 
 func (v *View) coversCategory(other string, k Category) bool {
