@@ -9,7 +9,7 @@ import (
 	"verbund/internal/web"
 )
 
-//go:embed templates
+//go:embed all:templates
 var templateFS embed.FS
 
 // Handler serves the accounts pages and API.

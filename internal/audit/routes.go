@@ -12,7 +12,7 @@ import (
 	"verbund/internal/web"
 )
 
-//go:embed templates
+//go:embed all:templates
 var templateFS embed.FS
 
 type handler struct {

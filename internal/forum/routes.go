@@ -12,7 +12,7 @@ import (
 	"verbund/internal/web"
 )
 
-//go:embed templates
+//go:embed all:templates
 var templateFS embed.FS
 
 // Handler serves the forum pages and API.

@@ -8,7 +8,7 @@ import (
 	"verbund/internal/web"
 )
 
-//go:embed templates
+//go:embed all:templates
 var templateFS embed.FS
 
 // Handler serves the orgs and communities pages and API.

@@ -21,7 +21,7 @@ import (
 	"verbund/internal/policy"
 )
 
-//go:embed templates
+//go:embed all:templates
 var layoutFS embed.FS
 
 type templateSet struct{ base *template.Template }

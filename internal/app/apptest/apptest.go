@@ -14,6 +14,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -70,7 +71,11 @@ func StartOn(t testing.TB, d *db.DB) *Hub {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	cfg := &config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), LogLevel: "error"}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var logTo io.Writer = io.Discard
+	if os.Getenv("VERBUND_TEST_LOG") != "" {
+		logTo = os.Stderr // VERBUND_TEST_LOG=1 shows the hub's log while debugging a test
+	}
+	log := slog.New(slog.NewTextHandler(logTo, nil))
 	a, err := app.New(ctx, cfg, d, log)
 	if err != nil {
 		t.Fatalf("app: %v", err)
