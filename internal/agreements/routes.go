@@ -217,4 +217,3 @@ func (h *Handler) apiFlows(w http.ResponseWriter, r *http.Request) error {
 	web.WriteJSON(w, http.StatusOK, web.List[Flow]{Items: fs})
 	return nil
 }
-

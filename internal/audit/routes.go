@@ -118,4 +118,3 @@ func (h *handler) export(w http.ResponseWriter, r *http.Request) error {
 	}
 	return bw.Flush()
 }
-
