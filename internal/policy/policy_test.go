@@ -1,0 +1,246 @@
+package policy_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"verbund/internal/db"
+	"verbund/internal/db/dbtest"
+	"verbund/internal/policy"
+)
+
+// TestVisibleAgreesWithCanSee builds random worlds (orgs, people, circles
+// with members in every status, bilateral agreements and charters with
+// random categories, levels, validity and acceptances, shares with every
+// audience) and checks that the SQL predicate and the in-memory rule give
+// the same answer for every reader and every object. Lists use the one,
+// live streams the other: they must never disagree.
+func TestVisibleAgreesWithCanSee(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		for seed := uint64(1); seed <= 6; seed++ {
+			checkWorld(t, d, seed)
+		}
+	})
+}
+
+func checkWorld(t *testing.T, d *db.DB, seed uint64) {
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(seed, 42))
+	now := db.Now()
+	p := fmt.Sprintf("w%d-", seed)
+	exec := func(tx *db.Tx, q string, args ...any) {
+		if _, err := tx.Exec(ctx, q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	var orgs, users []string
+	userOrg := map[string]string{}
+	var shares []string
+	err := d.Tx(ctx, func(tx *db.Tx) error {
+		for i := range 6 {
+			o := fmt.Sprintf("%so%d", p, i)
+			orgs = append(orgs, o)
+			exec(tx, `INSERT INTO orgs (id, name, name_key, kind, created_at) VALUES (?, ?, ?, 'company', 0)`, o, o, o)
+			for j := range 2 {
+				u := fmt.Sprintf("%s-u%d", o, j)
+				users = append(users, u)
+				userOrg[u] = o
+				exec(tx, `INSERT INTO users (id, org_id, email, name, role, created_at) VALUES (?, ?, ?, ?, 'analyst', 0)`, u, o, u+"@x", u)
+			}
+		}
+		statuses := []string{"active", "active", "active", "pending", "left", "rejected"}
+		var comms []string
+		for i := range 2 {
+			c := fmt.Sprintf("%sc%d", p, i)
+			comms = append(comms, c)
+			exec(tx, `INSERT INTO communities (id, name, name_key, coordinator_org_id, created_at) VALUES (?, ?, ?, ?, 0)`, c, c, c, orgs[i])
+			for _, o := range orgs {
+				if r.IntN(3) > 0 {
+					exec(tx, `INSERT INTO community_members (community_id, org_id, status, requested_at) VALUES (?, ?, ?, 0)`, c, o, statuses[r.IntN(len(statuses))])
+				}
+			}
+		}
+		hour := int64(3600e6)
+		validity := func() (int64, any) {
+			switch r.IntN(5) {
+			case 0:
+				return now + hour, nil // not yet valid
+			case 1:
+				return now - 2*hour, now - hour // expired
+			case 2:
+				return now - hour, now + hour
+			}
+			return now - hour, nil
+		}
+		for i := range 10 {
+			g := fmt.Sprintf("%sg%d", p, i)
+			from, until := validity()
+			status := []string{"active", "active", "active", "proposed", "revoked"}[r.IntN(5)]
+			cats := r.IntN(int(policy.AllCategories)) + 1
+			tlp := r.IntN(5)
+			if r.IntN(2) == 0 {
+				a, b := orgs[r.IntN(len(orgs))], orgs[r.IntN(len(orgs))]
+				if a == b {
+					continue
+				}
+				exec(tx, `INSERT INTO agreements (id, kind, proposer_org, categories, max_tlp, retention_days, valid_from, valid_until, status, created_at)
+					VALUES (?, 'bilateral', ?, ?, ?, 30, ?, ?, ?, 0)`, g, a, cats, tlp, from, until, status)
+				for _, o := range []string{a, b} {
+					var acc any
+					if status == "active" || o == a || r.IntN(2) == 0 {
+						acc = now
+					}
+					exec(tx, `INSERT INTO agreement_parties (agreement_id, org_id, accepted_at) VALUES (?, ?, ?)`, g, o, acc)
+				}
+			} else {
+				c := comms[r.IntN(len(comms))]
+				exec(tx, `INSERT INTO agreements (id, kind, community_id, proposer_org, categories, max_tlp, retention_days, valid_from, valid_until, status, created_at)
+					VALUES (?, 'charter', ?, ?, ?, ?, 30, ?, ?, ?, 0)`, g, c, orgs[0], cats, tlp, from, until, status)
+				for _, o := range orgs {
+					if r.IntN(3) > 0 {
+						var acc any
+						if r.IntN(4) > 0 {
+							acc = now
+						}
+						exec(tx, `INSERT INTO agreement_parties (agreement_id, org_id, accepted_at) VALUES (?, ?, ?)`, g, o, acc)
+					}
+				}
+			}
+		}
+		kinds := []policy.AudienceKind{policy.AudOrg, policy.AudCommunity, policy.AudOrgs, policy.AudPeople}
+		for i := range 150 {
+			s := fmt.Sprintf("%ss%d", p, i)
+			shares = append(shares, s)
+			author := users[r.IntN(len(users))]
+			kind := kinds[r.IntN(len(kinds))]
+			var comm any
+			if kind == policy.AudCommunity {
+				comm = comms[r.IntN(len(comms))]
+			}
+			cat := policy.CategoryList()[r.IntN(7)]
+			// Random levels regardless of audience: the predicate must be
+			// safe even for envelopes the write check would have refused.
+			exec(tx, `INSERT INTO shares (id, kind, owner_org_id, author_id, category, tlp, audience, community_id, created_at) VALUES (?, 'post', ?, ?, ?, ?, ?, ?, 0)`,
+				s, userOrg[author], author, int(cat), r.IntN(5), string(kind), comm)
+			seenO := map[string]bool{}
+			for range r.IntN(3) {
+				o := orgs[r.IntN(len(orgs))]
+				if !seenO[o] {
+					seenO[o] = true
+					exec(tx, `INSERT INTO share_orgs (share_id, org_id) VALUES (?, ?)`, s, o)
+				}
+			}
+			seenU := map[string]bool{}
+			for range r.IntN(3) {
+				u := users[r.IntN(len(users))]
+				if !seenU[u] {
+					seenU[u] = true
+					exec(tx, `INSERT INTO share_people (share_id, user_id) VALUES (?, ?)`, s, u)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded := map[string]policy.Share{}
+	for _, s := range shares {
+		sh, err := policy.LoadShare(ctx, d.R(), s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		loaded[s] = sh
+	}
+	visibleCount := 0
+	for _, u := range users {
+		a := policy.Actor{UserID: u, OrgID: userOrg[u], Role: policy.Analyst}
+		pred, args := policy.Visible("s", a, now)
+		rows, err := d.R().Query(ctx, `SELECT s.id FROM shares s WHERE s.id LIKE ? AND `+pred, append([]any{p + "%"}, args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bySQL := map[string]bool{}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			bySQL[id] = true
+		}
+		rows.Close()
+		v, err := policy.LoadView(ctx, d.R(), a, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range shares {
+			if got := v.CanSee(loaded[s]); got != bySQL[s] {
+				t.Errorf("seed %d: user %s share %+v: SQL says %v, CanSee says %v", seed, u, loaded[s], bySQL[s], got)
+			}
+			if bySQL[s] {
+				visibleCount++
+			}
+		}
+	}
+	// The worlds must exercise both answers, or the test proves nothing.
+	if visibleCount == 0 || visibleCount == len(users)*len(shares) {
+		t.Fatalf("seed %d: degenerate world: %d of %d visible", seed, visibleCount, len(users)*len(shares))
+	}
+}
+
+func TestValidateAudience(t *testing.T) {
+	cases := []struct {
+		tlp  policy.TLP
+		aud  policy.Audience
+		code string
+	}{
+		{policy.Red, policy.Audience{Kind: policy.AudOrg}, "red_needs_people"},
+		{policy.Red, policy.Audience{Kind: policy.AudOrgs, Orgs: []string{"x"}}, "red_needs_people"},
+		{policy.Red, policy.Audience{Kind: policy.AudCommunity, Community: "c"}, "tlp_audience_mismatch"},
+		{policy.AmberStrict, policy.Audience{Kind: policy.AudCommunity, Community: "c"}, "tlp_audience_mismatch"},
+		{policy.Amber, policy.Audience{Kind: policy.AudCommunity}, "community_missing"},
+		{policy.Green, policy.Audience{Kind: policy.AudOrgs}, "orgs_missing"},
+		{policy.Red, policy.Audience{Kind: policy.AudPeople}, "people_missing"},
+		{policy.Amber, policy.Audience{Kind: "everyone"}, "bad_audience"},
+		{policy.Red, policy.Audience{Kind: policy.AudPeople, People: []string{"u"}}, ""},
+		{policy.Amber, policy.Audience{Kind: policy.AudCommunity, Community: "c"}, ""},
+		{policy.AmberStrict, policy.Audience{Kind: policy.AudOrgs, Orgs: []string{"o"}}, ""},
+		{policy.Clear, policy.Audience{Kind: policy.AudOrg}, ""},
+	}
+	for _, c := range cases {
+		err := policy.ValidateAudience(c.tlp, c.aud)
+		code := ""
+		if err != nil {
+			code = err.(interface{ Error() string }).Error()
+		}
+		if (c.code == "") != (err == nil) || (c.code != "" && !contains(code, c.code)) {
+			t.Errorf("%s %+v: got %v, want %q", c.tlp, c.aud, err, c.code)
+		}
+	}
+}
+
+func TestParseTLP(t *testing.T) {
+	for in, want := range map[string]policy.TLP{"CLEAR": policy.Clear, "tlp:white": policy.Clear, "green": policy.Green,
+		"TLP:AMBER": policy.Amber, "amber+strict": policy.AmberStrict, "AMBER-STRICT": policy.AmberStrict, "Red": policy.Red} {
+		got, err := policy.ParseTLP(in)
+		if err != nil || got != want {
+			t.Errorf("ParseTLP(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "PINK", "TLP:", "AMBER STRICT"} {
+		if _, err := policy.ParseTLP(bad); err == nil {
+			t.Errorf("ParseTLP(%q) accepted", bad)
+		}
+	}
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
