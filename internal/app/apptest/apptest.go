@@ -101,7 +101,13 @@ func StartOn(t testing.TB, d *db.DB) *Hub {
 //	        also sme.analyst2), each with a write and a read token
 func World(t testing.TB, e db.Dialect) *Hub {
 	t.Helper()
-	h := Start(t, e)
+	return WorldOn(t, dbtest.Open(t, e))
+}
+
+// WorldOn is World on an open, migrated, empty database.
+func WorldOn(t testing.TB, d *db.DB) *Hub {
+	t.Helper()
+	h := StartOn(t, d)
 	ctx := context.Background()
 	op := policy.System("test")
 	kinds := map[string]string{"sme": "company", "cloud": "provider", "cert": "cert", "nocontract": "company", "outsider": "company"}
@@ -145,6 +151,20 @@ func World(t testing.TB, e db.Dialect) *Hub {
 		}
 	}
 	return h
+}
+
+// Replica starts a second hub on the same database as h (PostgreSQL), as
+// another replica would run: own process state, own event broker, shared
+// data. It shares h's world maps.
+func (h *Hub) Replica(t testing.TB) *Hub {
+	t.Helper()
+	d, err := db.Open(context.Background(), h.App.DB.URL, "")
+	must(t, err)
+	t.Cleanup(func() { d.Close() })
+	r := StartOn(t, d)
+	r.Orgs, r.Users, r.OrgChannel = h.Orgs, h.Users, h.OrgChannel
+	r.Circle, r.CircleChannel, r.Charter, r.Bilateral = h.Circle, h.CircleChannel, h.Charter, h.Bilateral
+	return r
 }
 
 // AddUser creates a user with tokens in org k.
