@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"verbund/internal/db"
+	"verbund/internal/db/dbtest"
+)
+
+func cmd(t *testing.T, env map[string]string, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), args, func(k string) string { return env[k] }, strings.NewReader(""), &out, &errOut)
+	return out.String() + errOut.String(), err
+}
+
+func TestAdminCommandsOnBothEngines(t *testing.T) {
+	for _, e := range dbtest.Engines(t) {
+		t.Run(string(e), func(t *testing.T) {
+			env := map[string]string{"VERBUND_DATA": t.TempDir()}
+			if e == db.Postgres {
+				env["VERBUND_DB"] = dbtest.NewPostgresDB(t)
+			}
+			adminScript(t, env)
+		})
+	}
+}
+
+func adminScript(t *testing.T, env map[string]string) {
+	ok := func(args ...string) string {
+		t.Helper()
+		out, err := cmd(t, env, args...)
+		if err != nil {
+			t.Fatalf("verbund %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
+	}
+	ok("migrate")
+	ok("org", "create", "--name", "Müller Maschinenbau GmbH", "--kind", "company")
+	ok("org", "create", "--name", "Wolke Cloud AG", "--kind", "provider")
+	ok("org", "create", "--name", "CERT Süd", "--kind", "cert")
+	var org struct{ ID, Kind string }
+	if err := json.Unmarshal([]byte(ok("org", "create", "--name", "Hansa", "--kind", "isac", "--json")), &org); err != nil || org.Kind != "isac" {
+		t.Fatalf("org --json: %v %+v", err, org)
+	}
+	pw := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pw, []byte("a long enough password\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ok("user", "create", "--org", "Müller Maschinenbau GmbH", "--email", "anna@mueller.example", "--role", "admin", "--password-file", pw)
+	out := ok("user", "create", "--org", "cert süd", "--email", "max@cert.example", "--role", "analyst")
+	if !strings.Contains(out, "password (shown once): vb-") {
+		t.Errorf("generated password not shown: %s", out)
+	}
+	tok := strings.TrimSpace(strings.SplitN(ok("token", "create", "--user", "anna@mueller.example", "--scope", "read", "--expires", "30d"), "\n", 2)[0])
+	if !strings.HasPrefix(tok, "vbt_") {
+		t.Errorf("token: %q", tok)
+	}
+	ok("community", "create", "--name", "Mittelstand Süd", "--coordinator", "CERT Süd")
+	ok("community", "add", "--community", "Mittelstand Süd", "--org", "Müller Maschinenbau GmbH")
+	ok("community", "add", "--community", "Mittelstand Süd", "--org", "Wolke Cloud AG")
+	out = ok("agreement", "create", "--community", "Mittelstand Süd", "--categories", "incident,knowledge", "--max-tlp", "AMBER", "--retention", "365d")
+	if !strings.Contains(out, "charter") || !strings.Contains(out, "Wolke Cloud AG") {
+		t.Errorf("charter: %s", out)
+	}
+	out = ok("agreement", "create", "--community", "Mittelstand Süd", "--between", "Müller Maschinenbau GmbH", "--and", "Wolke Cloud AG",
+		"--categories", "log", "--max-tlp", "RED", "--until", "2030-12-31")
+	if !strings.Contains(out, "bilateral") {
+		t.Errorf("bilateral: %s", out)
+	}
+	if out := ok("audit", "verify"); !strings.Contains(out, "intact") {
+		t.Errorf("verify: %s", out)
+	}
+	// Errors name the problem.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"org", "create", "--name", "müller maschinenbau gmbh", "--kind", "company"}, "already exists"},
+		{[]string{"org", "create", "--name", "X", "--kind", "bakery"}, "--kind"},
+		{[]string{"user", "create", "--org", "Nowhere", "--email", "a@b.example", "--role", "viewer"}, "no organisation named"},
+		{[]string{"user", "create", "--org", "CERT Süd", "--email", "b@b.example", "--role", "boss"}, "unknown role"},
+		{[]string{"token", "create", "--user", "nobody@x.example", "--scope", "read"}, "no person"},
+		{[]string{"agreement", "create", "--community", "Mittelstand Süd", "--categories", "log", "--max-tlp", "PURPLE"}, "TLP"},
+		{[]string{"agreement", "create", "--community", "Mittelstand Süd", "--between", "CERT Süd", "--and", "Hansa", "--categories", "log", "--max-tlp", "RED"}, "members"},
+	} {
+		out, err := cmd(t, env, c.args...)
+		if err == nil || !strings.Contains(message(err)+out, c.want) {
+			t.Errorf("verbund %s: err %v, want message containing %q", strings.Join(c.args, " "), err, c.want)
+		}
+	}
+	// Tampering is found and named.
+	d, err := db.Open(context.Background(), env["VERBUND_DB"], env["VERBUND_DATA"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.Tx(context.Background(), func(tx *db.Tx) error {
+		_, err := tx.Exec(context.Background(), `UPDATE audit_log SET detail = '{}' WHERE seq = 3`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = cmd(t, env, "audit", "verify")
+	if err == nil || !strings.Contains(err.Error(), "record 3") {
+		t.Errorf("tampered trail: %v", err)
+	}
+}
+
+func TestHelpAndUsage(t *testing.T) {
+	for _, c := range [][]string{{"serve"}, {"org", "create"}, {"org", "list"}, {"user", "create"}, {"user", "password"}, {"token", "create"},
+		{"community", "create"}, {"community", "add"}, {"agreement", "create"}, {"audit", "verify"}, {"migrate"}, {"bench"}} {
+		out, err := cmd(t, nil, append(c, "--help")...)
+		if !errors.Is(err, flag.ErrHelp) || !strings.Contains(out, "usage: verbund") {
+			t.Errorf("%v --help: %v %q", c, err, out)
+		}
+	}
+	if _, err := cmd(t, nil, "frobnicate"); !errors.As(err, new(usageError)) {
+		t.Errorf("unknown command: %v", err)
+	}
+	if _, err := cmd(t, map[string]string{"VERBUND_DATA": t.TempDir()}, "org", "create", "--name", "X"); !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), "--kind") {
+		t.Errorf("missing flag: %v", err)
+	}
+	if out, err := cmd(t, nil, "--help"); err != nil || !strings.Contains(out, "verbund serve") {
+		t.Errorf("--help: %v", err)
+	}
+}
