@@ -65,4 +65,3 @@ func TestTemplateKeysExist(t *testing.T) {
 		}
 	}
 }
-
