@@ -88,7 +88,8 @@ func (s *Service) CreateThread(ctx context.Context, a policy.Actor, channelID st
 		p.ThreadTitle, p.NotDeliveredTo = title, uncovered
 		tx.AfterCommit(func() {
 			s.Events.Publish(events.Event{Type: "forum.thread", Share: &ts, Topics: []string{"channel:" + ch.ID, "forum"},
-				Data: map[string]string{"id": ts.ID, "channel": ch.ID, "fragment": "/forum/threads/" + ts.ID + "/fragment"}})
+				Data: map[string]string{"id": ts.ID, "channel": ch.ID, "fragment": "/forum/threads/" + ts.ID + "/fragment",
+					"feed": "/forum/posts/" + p.ID + "/fragment?as=feed"}})
 		})
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "forum.thread.create", ObjectType: "thread", ObjectID: t.ID,
 			Detail: shareDetail(ts, uncovered)})
@@ -152,10 +153,16 @@ func (s *Service) Reply(ctx context.Context, a policy.Actor, threadID string, in
 	return p, err
 }
 
+// publishPost announces a new or changed post. Browsers fetch the fragment
+// (thread view) or the feed entry, each through the policy check again.
 func (s *Service) publishPost(typ string, p Post, channelID string) {
 	sh := p.Share
-	s.Events.Publish(events.Event{Type: typ, Share: &sh, Topics: []string{"thread:" + p.ThreadID, "channel:" + channelID, "forum"},
-		Data: map[string]string{"id": p.ID, "thread": p.ThreadID, "fragment": "/forum/posts/" + p.ID + "/fragment"}})
+	data := map[string]string{"id": p.ID, "thread": p.ThreadID, "fragment": "/forum/posts/" + p.ID + "/fragment",
+		"feed": "/forum/posts/" + p.ID + "/fragment?as=feed"}
+	if typ == "forum.post.updated" {
+		data["replace"] = "true"
+	}
+	s.Events.Publish(events.Event{Type: typ, Share: &sh, Topics: []string{"thread:" + p.ThreadID, "channel:" + channelID, "forum"}, Data: data})
 }
 
 func insertPost(ctx context.Context, tx *db.Tx, a policy.Actor, threadID, body string, ps policy.Share) (Post, error) {

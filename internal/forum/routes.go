@@ -247,6 +247,9 @@ func (h *Handler) postFragment(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if r.URL.Query().Get("as") == "feed" {
+		return h.tpl.Fragment(w, r, "feeditem", web.Page{Data: p})
+	}
 	return h.tpl.Fragment(w, r, "post", web.Page{Data: p})
 }
 

@@ -57,50 +57,57 @@
     }
   }
 
-  function insertFragment(type, html, replace) {
-    var lists = doc.querySelectorAll('[data-live-list="' + CSS.escape(type) + '"]');
-    if (!lists.length) return 0;
+  // Lists name the event types they take (space separated) in
+  // data-live-list; data-live-view picks another fragment of the same event
+  // (e.g. "feed" uses data.feed instead of data.fragment).
+  function insertInto(list, html, replace) {
+    // Safe: html is a same-origin fragment that the server rendered through
+    // html/template (contextual escaping) after the policy check for this
+    // user; <template> parsing runs no scripts and CSP forbids inline script.
+    var tpl = doc.createElement('template');
+    tpl.innerHTML = html;
+    var nodes = Array.prototype.slice.call(tpl.content.children);
+    var asc = list.getAttribute('data-live-order') === 'asc';
+    if (!asc) nodes.reverse();
     var added = 0;
-    lists.forEach(function (list) {
-      // Safe: html is a same-origin fragment that the server rendered through
-      // html/template (contextual escaping) after the policy check for this
-      // user; <template> parsing runs no scripts and CSP forbids inline script.
-      var tpl = doc.createElement('template');
-      tpl.innerHTML = html;
-      var nodes = Array.prototype.slice.call(tpl.content.children);
-      if (list.getAttribute('data-live-order') !== 'asc') nodes.reverse();
-      nodes.forEach(function (node) {
-        var existing = node.id && doc.getElementById(node.id);
-        if (existing && !replace) return; // already on the page
-        node.classList.add('new-item');
-        if (existing) {
-          existing.replaceWith(node);
-        } else if (list.getAttribute('data-live-order') === 'asc') {
-          list.appendChild(node);
-        } else {
-          list.insertBefore(node, list.firstElementChild);
-        }
-        added++;
-      });
-      if (added) list.querySelectorAll('[data-live-empty]').forEach(function (e) { e.remove(); });
+    nodes.forEach(function (node) {
+      var existing = node.id && doc.getElementById(node.id);
+      if (existing && !replace) return; // already on the page
+      node.classList.add('new-item');
+      if (existing) {
+        existing.replaceWith(node);
+      } else if (asc) {
+        list.appendChild(node);
+      } else {
+        list.insertBefore(node, list.firstElementChild);
+      }
+      added++;
     });
+    if (added) list.querySelectorAll('[data-live-empty]').forEach(function (e) { e.remove(); });
     return added;
   }
 
   var queue = Promise.resolve(); // keep arrival order when events come in bursts
   function handle(data) {
-    var url = data && typeof data.type === 'string' && typeof data.fragment === 'string' && sameOrigin(data.fragment);
-    if (!url) return;
-    queue = queue.then(function () {
-      return fetch(url, { credentials: 'same-origin', headers: { Accept: 'text/html' } })
-        .then(function (res) {
-          if (!res.ok || res.redirected) return null; // e.g. 404: no longer visible to us
-          return res.text();
-        })
-        .then(function (html) {
-          if (html && insertFragment(data.type, html, data.replace === true)) announce(msg('new', 'New entry'));
-        })
-        .catch(function () { /* network hiccup: the next page load shows the item */ });
+    if (!data || typeof data.type !== 'string') return;
+    var lists = doc.querySelectorAll('[data-live-list~="' + CSS.escape(data.type) + '"]');
+    var replace = data.replace === true || data.replace === 'true';
+    lists.forEach(function (list) {
+      var view = list.getAttribute('data-live-view');
+      var src = view ? data[view] : data.fragment;
+      var url = typeof src === 'string' && sameOrigin(src);
+      if (!url) return;
+      queue = queue.then(function () {
+        return fetch(url, { credentials: 'same-origin', headers: { Accept: 'text/html' } })
+          .then(function (res) {
+            if (!res.ok || res.redirected) return null; // e.g. 404: no longer visible to us
+            return res.text();
+          })
+          .then(function (html) {
+            if (html && insertInto(list, html, replace)) announce(msg('new', 'New entry'));
+          })
+          .catch(function () { /* network hiccup: the next page load shows the item */ });
+      });
     });
   }
 
