@@ -177,12 +177,24 @@ func (h *Handler) apiGetOrg(w http.ResponseWriter, r *http.Request) error {
 
 func (h *Handler) apiUpdateOrg(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
-		SecurityContact string `json:"security_contact"`
+		SecurityContact *string `json:"security_contact"`
 	}
 	if err := web.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	o, err := h.svc.UpdateOrg(r.Context(), web.ActorFrom(r), r.PathValue("id"), in.SecurityContact)
+	a := web.ActorFrom(r)
+	if in.SecurityContact == nil { // PATCH: an omitted field stays as it is
+		if r.PathValue("id") != a.OrgID {
+			return fault.ErrNotFound
+		}
+		o, err := h.svc.GetOrg(r.Context(), a.OrgID)
+		if err != nil {
+			return err
+		}
+		web.WriteJSON(w, http.StatusOK, o)
+		return nil
+	}
+	o, err := h.svc.UpdateOrg(r.Context(), a, r.PathValue("id"), *in.SecurityContact)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package policy_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -44,4 +45,23 @@ func FuzzParseCategories(f *testing.F) {
 			t.Fatalf("%q → %v does not round-trip", s, c.Names())
 		}
 	})
+}
+
+func TestShareJSONRoundTrip(t *testing.T) {
+	in := policy.Share{ID: "s", Kind: "post", Owner: "o", Author: "a", Category: policy.Knowledge, TLP: policy.AmberStrict,
+		Audience: policy.Audience{Kind: policy.AudOrgs, Orgs: []string{"x"}}}
+	b, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"tlp":"TLP:AMBER+STRICT"`) || !strings.Contains(string(b), `"category":"knowledge"`) {
+		t.Errorf("encoding: %s", b)
+	}
+	var out policy.Share
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.TLP != in.TLP || out.Category != in.Category || out.Audience.Orgs[0] != "x" {
+		t.Errorf("round trip: %+v", out)
+	}
 }

@@ -288,3 +288,62 @@ func ValidateAudience(l TLP, a Audience) error {
 	}
 	return nil
 }
+
+// MarshalJSON writes a level as its FIRST label ("TLP:AMBER"), the form
+// every API answer uses.
+func (t TLP) MarshalJSON() ([]byte, error) {
+	if t < Clear || t > Red {
+		return nil, fault.New(fault.Internal, "bad_tlp", "invalid TLP level")
+	}
+	return []byte(`"` + t.String() + `"`), nil
+}
+
+// UnmarshalJSON reads any form ParseTLP accepts.
+func (t *TLP) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(string(b), `"`)
+	l, err := ParseTLP(s)
+	if err != nil {
+		return err
+	}
+	*t = l
+	return nil
+}
+
+// MarshalJSON writes a single category as its name ("knowledge") and a
+// set as a list of names.
+func (c Category) MarshalJSON() ([]byte, error) {
+	names := c.Names()
+	if len(names) == 1 {
+		return []byte(`"` + names[0] + `"`), nil
+	}
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, n := range names {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`"` + n + `"`)
+	}
+	b.WriteByte(']')
+	return []byte(b.String()), nil
+}
+
+// UnmarshalJSON reads a name or a list of names.
+func (c *Category) UnmarshalJSON(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if strings.HasPrefix(s, "[") {
+		s = strings.Trim(s, "[]")
+	}
+	var parts []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.Trim(strings.TrimSpace(p), `"`); p != "" {
+			parts = append(parts, p)
+		}
+	}
+	set, err := ParseCategories(parts)
+	if err != nil {
+		return err
+	}
+	*c = set
+	return nil
+}
