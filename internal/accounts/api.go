@@ -38,7 +38,7 @@ func (h *Handler) apiListUsers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, web.List[User]{Items: nonNil(us)})
+	web.WriteList(w, us, "")
 	return nil
 }
 
@@ -96,7 +96,7 @@ func (h *Handler) apiListTokens(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, web.List[Token]{Items: nonNil(ts)})
+	web.WriteList(w, ts, "")
 	return nil
 }
 
@@ -128,11 +128,4 @@ func (h *Handler) apiLogoutAll(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
 }

@@ -159,10 +159,7 @@ func (h *Handler) apiList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if gs == nil {
-		gs = []Agreement{}
-	}
-	web.WriteJSON(w, http.StatusOK, web.List[Agreement]{Items: gs})
+	web.WriteList(w, gs, "")
 	return nil
 }
 
@@ -211,9 +208,6 @@ func (h *Handler) apiFlows(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if fs == nil {
-		fs = []Flow{}
-	}
-	web.WriteJSON(w, http.StatusOK, web.List[Flow]{Items: fs})
+	web.WriteList(w, fs, "")
 	return nil
 }

@@ -92,10 +92,7 @@ func (h *handler) apiList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if recs == nil {
-		recs = []Record{}
-	}
-	web.WriteJSON(w, http.StatusOK, web.List[Record]{Items: recs, Next: next})
+	web.WriteList(w, recs, next)
 	return nil
 }
 

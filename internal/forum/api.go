@@ -6,19 +6,12 @@ import (
 	"verbund/internal/web"
 )
 
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
-}
-
 func (h *Handler) apiChannels(w http.ResponseWriter, r *http.Request) error {
 	cs, err := h.svc.Channels(r.Context(), web.ActorFrom(r))
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, web.List[Channel]{Items: nonNil(cs)})
+	web.WriteList(w, cs, "")
 	return nil
 }
 
@@ -48,7 +41,7 @@ func (h *Handler) apiThreads(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, web.List[Thread]{Items: nonNil(ts)})
+	web.WriteList(w, ts, "")
 	return nil
 }
 
@@ -84,7 +77,7 @@ func (h *Handler) listPosts(w http.ResponseWriter, r *http.Request, f ListFilter
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, web.List[Post]{Items: nonNil(ps), Next: next})
+	web.WriteList(w, ps, next)
 	return nil
 }
 
@@ -144,6 +137,6 @@ func (h *Handler) apiRevisions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, web.List[Revision]{Items: nonNil(rs)})
+	web.WriteList(w, rs, "")
 	return nil
 }

@@ -162,7 +162,7 @@ func (h *Handler) apiListOrgs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, web.List[Org]{Items: nonNil(os)})
+	web.WriteList(w, os, "")
 	return nil
 }
 
@@ -207,7 +207,7 @@ func (h *Handler) apiListCommunities(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, web.List[Community]{Items: nonNil(cs)})
+	web.WriteList(w, cs, "")
 	return nil
 }
 
@@ -241,7 +241,7 @@ func (h *Handler) apiMembers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, web.List[Member]{Items: nonNil(ms)})
+	web.WriteList(w, ms, "")
 	return nil
 }
 
@@ -277,11 +277,4 @@ func (h *Handler) apiLeave(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
 }

@@ -70,3 +70,12 @@ type List[T any] struct {
 	Items []T    `json:"items"`
 	Next  string `json:"next,omitempty"`
 }
+
+// WriteList writes a page of items (an empty list, never null) with the
+// cursor of the next page.
+func WriteList[T any](w http.ResponseWriter, items []T, next string) {
+	if items == nil {
+		items = []T{}
+	}
+	WriteJSON(w, http.StatusOK, List[T]{Items: items, Next: next})
+}
