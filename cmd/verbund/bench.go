@@ -1,7 +1,207 @@
 package main
 
-import "fmt"
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"verbund/internal/bench"
+)
+
+const benchHelp = `usage: verbund bench startup|list|fanout|all [flags]
+
+Measures the performance figures of docs/PERFORMANCE.md on this machine.
+Each scenario creates a fresh SQLite database in a temporary folder, runs
+this binary's "verbund serve" on it as a child process on 127.0.0.1 (a free
+port), loads it over real HTTP from this process, and deletes the folder.
+Nothing else is touched: --data, --db and VERBUND_* settings are ignored.
+
+  startup   (a) time from exec until /readyz answers on an empty database,
+            and resident memory (VmRSS) after 2 s idle. --runs, --idle.
+  list      (b) stores --posts posts (default 100,000) over --threads
+            threads with a realistic mix of TLP levels and audiences
+            (bulk SQL, no audit records), then loads
+              GET /api/v1/threads/{id}/posts?limit=50   (endpoint "thread")
+              GET /api/v1/posts?limit=50                 (endpoint "feed")
+            with --concurrency keep-alive connections and the bearer token
+            of --reader for --duration each: requests/s, p50/p95/p99.
+  fanout    (c) opens --subscribers live streams (GET /events) with the
+            read tokens of users who may see a TLP:AMBER circle post and
+            of users who may not (--unauthorised share), measures the
+            hub's memory per idle stream, publishes --rounds replies
+            through the API and measures each stream's delivery latency;
+            any delivery to an unauthorised stream is reported.
+  all       runs the three with their defaults.
+
+The load generator shares the CPU with the hub: numbers are for this
+machine as a whole. Progress goes to stderr; the report (or --json) to
+stdout. With --check the exit status is 1 when a goal is missed.
+
+Examples:
+  verbund bench startup
+  verbund bench list --posts 100000 --duration 10s --concurrency 16
+  verbund bench fanout --subscribers 1000 --json
+`
 
 func (c *cli) bench(args []string) error {
-	return fmt.Errorf("verbund bench is not built yet: run go test -bench . ./internal/... (see docs/PERFORMANCE.md)")
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(c.stdout, benchHelp)
+		if len(args) == 0 {
+			return usageError{"name a scenario: startup, list, fanout or all"}
+		}
+		return flag.ErrHelp
+	}
+	scenario, rest := args[0], args[1:]
+	fs := flag.NewFlagSet("verbund bench "+scenario, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	fs.Usage = func() {
+		fmt.Fprint(c.stderr, benchHelp)
+		fmt.Fprintf(c.stderr, "\nflags of %s:\n", scenario)
+		fs.PrintDefaults()
+	}
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	check := fs.Bool("check", false, "exit with status 1 when a goal is missed")
+	exe := fs.String("exe", "", "verbund binary to measure (default: this one)")
+	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	var so bench.StartupOptions
+	var lo bench.ListOptions
+	var fo bench.FanoutOptions
+	var endpoints string
+	if scenario == "startup" || scenario == "all" {
+		fs.IntVar(&so.Runs, "runs", 5, "startup: fresh starts to measure")
+		fs.DurationVar(&so.Idle, "idle", 2*time.Second, "startup: idle time before reading memory")
+	}
+	if scenario == "list" || scenario == "all" {
+		fs.IntVar(&lo.Posts, "posts", 100000, "list: posts to store")
+		fs.IntVar(&lo.Threads, "threads", 10, "list: threads to spread them over (one of them internal to sme)")
+		fs.DurationVar(&lo.Duration, "duration", 10*time.Second, "list: measured load per endpoint")
+		fs.DurationVar(&lo.Warmup, "warmup", time.Second, "list: unmeasured load before each endpoint")
+		fs.IntVar(&lo.Concurrency, "concurrency", 16, "list: parallel keep-alive connections")
+		fs.StringVar(&lo.Reader, "reader", "sme.analyst", "list: reading user: <org>.analyst|admin|viewer, org sme, cloud, cert, nocontract or outsider")
+		fs.StringVar(&endpoints, "endpoint", "thread,feed", "list: endpoints to load, comma separated: thread, feed")
+		fs.BoolVar(&lo.Keep, "keep", false, "list: keep the seeded data folder (printed) for inspection")
+	}
+	if scenario == "fanout" || scenario == "all" {
+		fs.IntVar(&fo.Subscribers, "subscribers", 1000, "fanout: live streams to open")
+		fs.Float64Var(&fo.Unauthorised, "unauthorised", 0.2, "fanout: share of streams whose user may not see the post")
+		fs.IntVar(&fo.Readers, "readers", 20, "fanout: reader accounts per org to spread the streams over")
+		fs.IntVar(&fo.Rounds, "rounds", 5, "fanout: posts to publish")
+		fs.DurationVar(&fo.Idle, "stream-idle", 2*time.Second, "fanout: idle time with open streams before reading memory")
+	}
+	switch scenario {
+	case "startup", "list", "fanout", "all":
+	default:
+		fmt.Fprint(c.stderr, benchHelp)
+		return usageError{fmt.Sprintf("unknown scenario %q: use startup, list, fanout or all", scenario)}
+	}
+	if err := c.parse(fs, rest); err != nil {
+		return err
+	}
+	if *exe == "" {
+		p, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("find this binary: %w (pass --exe)", err)
+		}
+		*exe = p
+	}
+	var progress io.Writer = c.stderr
+	if *quiet {
+		progress = nil
+	}
+	so.Exe, lo.Exe, fo.Exe = *exe, *exe, *exe
+	so.Log, lo.Log, fo.Log = progress, progress, progress
+	lo.Endpoints = strings.Split(endpoints, ",")
+
+	report := struct {
+		Machine bench.Machine        `json:"machine"`
+		Binary  string               `json:"binary"`
+		Startup *bench.StartupResult `json:"startup,omitempty"`
+		List    *bench.ListResult    `json:"list,omitempty"`
+		Fanout  *bench.FanoutResult  `json:"fanout,omitempty"`
+		Checks  []bench.Check        `json:"checks"`
+	}{Machine: bench.ThisMachine(), Binary: *exe}
+	var err error
+	if scenario == "startup" || scenario == "all" {
+		c.progress(progress, "startup: %d fresh starts\n", so.Runs)
+		if report.Startup, err = bench.Startup(c.ctx, so); err != nil {
+			return err
+		}
+		report.Checks = append(report.Checks, report.Startup.Checks...)
+	}
+	if scenario == "list" || scenario == "all" {
+		c.progress(progress, "list:\n")
+		if report.List, err = bench.List(c.ctx, lo); err != nil {
+			return err
+		}
+		report.Checks = append(report.Checks, report.List.Checks...)
+	}
+	if scenario == "fanout" || scenario == "all" {
+		c.progress(progress, "fanout:\n")
+		if report.Fanout, err = bench.Fanout(c.ctx, fo); err != nil {
+			return err
+		}
+		report.Checks = append(report.Checks, report.Fanout.Checks...)
+	}
+
+	if *asJSON {
+		enc := json.NewEncoder(c.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(report); err != nil {
+			return err
+		}
+	} else {
+		w := c.stdout
+		fmt.Fprintf(w, "verbund bench %s — %s\n", scenario, report.Machine)
+		if s := report.Startup; s != nil {
+			fmt.Fprintf(w, "\nstartup (%d runs, empty SQLite database):\n", len(s.Runs))
+			fmt.Fprintf(w, "  ready after exec:  median %.1f ms, max %.1f ms\n", s.ReadyMedianMS, s.ReadyMaxMS)
+			fmt.Fprintf(w, "  idle RSS after %gs: median %.1f MB, max %.1f MB (Go heap in use %.1f MB, %d goroutines)\n",
+				s.IdleSeconds, s.RSSMedianMB, s.RSSMaxMB, s.Runs[0].HeapMB, s.Runs[0].Goroutine)
+		}
+		if l := report.List; l != nil {
+			fmt.Fprintf(w, "\nlist (%d posts over %d threads, %d visible to %s; seeded in %.1f s, database %.0f MB; %d connections):\n",
+				l.Posts, l.Threads, l.VisiblePosts, l.Reader, l.SeedSeconds, l.DBSizeMB, l.Concurrency)
+			for _, p := range l.Phases {
+				fmt.Fprintf(w, "  %s  (%d items per page)\n", p.Path, p.ItemsPerPage)
+				fmt.Fprintf(w, "    %.0f req/s over %.1f s, %d errors\n    latency %s\n", p.RPS, p.Seconds, p.Errors, p.Latency)
+				fmt.Fprintf(w, "    CPU: hub %.0f%% of a core (%.0f%% in the kernel; %.0f µs per request), load generator %.0f%%\n",
+					p.ServerCPUPct, p.ServerSysPct, p.ServerCPUUS, p.LoadCPUPct)
+				if p.FirstError != "" {
+					fmt.Fprintf(w, "    first error: %s\n", p.FirstError)
+				}
+			}
+			if l.DataDir != "" {
+				fmt.Fprintf(w, "  data kept in %s\n", l.DataDir)
+			}
+		}
+		if f := report.Fanout; f != nil {
+			fmt.Fprintf(w, "\nfanout (%d streams: %d may see the post, %d may not; opened in %.1f s):\n",
+				f.Subscribers, f.Authorised, f.Unauthorised, f.OpenSeconds)
+			fmt.Fprintf(w, "  delivery of %d posts: %s\n", f.Rounds, f.Delivery)
+			fmt.Fprintf(w, "  slowest stream per post (ms): %v; the POST itself: p50 %.1f ms\n", f.RoundMaxMS, f.PublishMS.P50MS)
+			fmt.Fprintf(w, "  missed %d, leaked to unauthorised %d, dropped as slow %.0f\n", f.Missed, f.Leaked, f.Dropped)
+			fmt.Fprintf(w, "  memory per idle stream: RSS %.1f KB (hub %.1f → %.1f MB), Go heap %.1f KB, stacks %.1f KB, %.1f goroutines\n",
+				f.RSSPerSubKB, f.BaseRSSMB, f.StreamsRSSMB, f.HeapPerSubKB, f.StackPerSubKB, f.GoroutinesPerSb)
+		}
+		fmt.Fprintf(w, "\ngoals:\n%s", bench.Verdict(report.Checks))
+	}
+	if *check {
+		for _, ch := range report.Checks {
+			if !ch.OK {
+				return errors.New("a performance goal was missed")
+			}
+		}
+	}
+	return nil
+}
+
+func (c *cli) progress(w io.Writer, format string, args ...any) {
+	if w != nil {
+		fmt.Fprintf(w, format, args...)
+	}
 }

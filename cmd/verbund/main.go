@@ -71,6 +71,7 @@ Usage:
                            [--retention 365d] [--until YYYY-MM-DD] [--purpose P] [--personal-data]
   verbund audit verify
   verbund migrate
+  verbund bench startup|list|fanout|all [--json]   (measures docs/PERFORMANCE.md)
   verbund version
 
 Every command takes --data DIR or --db URL to choose the database (default
@@ -120,6 +121,8 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 		return c.auditVerify(rest)
 	case "bench ":
 		return c.bench(rest)
+	case "bench startup", "bench list", "bench fanout", "bench all":
+		return c.bench(append([]string{sub}, rest...))
 	}
 	fmt.Fprint(stderr, usage)
 	return usageError{fmt.Sprintf("unknown command %q", cmd+" "+sub)}

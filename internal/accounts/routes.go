@@ -61,12 +61,12 @@ func Register(srv *web.Server, svc *Service) error {
 }
 
 func (h *Handler) setSession(w http.ResponseWriter, sid string, life time.Duration) {
-	http.SetCookie(w, &http.Cookie{Name: web.SessionCookie, Value: sid, Path: "/", HttpOnly: true,
+	http.SetCookie(w, &http.Cookie{Name: web.SessionCookie, Value: sid, Path: "/", HttpOnly: true, // #nosec G124 -- Secure follows SecureCookies (on under TLS, off only for plain-HTTP development and tests)
 		Secure: h.srv.SecureCookies, SameSite: http.SameSiteLaxMode, MaxAge: int(life.Seconds())})
 }
 
 func (h *Handler) clearSession(w http.ResponseWriter) {
-	http.SetCookie(w, &http.Cookie{Name: web.SessionCookie, Value: "", Path: "/", HttpOnly: true,
+	http.SetCookie(w, &http.Cookie{Name: web.SessionCookie, Value: "", Path: "/", HttpOnly: true, // #nosec G124 -- Secure follows SecureCookies (on under TLS, off only for plain-HTTP development and tests)
 		Secure: h.srv.SecureCookies, SameSite: http.SameSiteLaxMode, MaxAge: -1})
 }
 
@@ -77,7 +77,8 @@ type loginData struct {
 
 func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) error {
 	if l := r.URL.Query().Get("lang"); l == "de" || l == "en" {
-		http.SetCookie(w, &http.Cookie{Name: "vb_lang", Value: l, Path: "/", MaxAge: 365 * 24 * 3600, SameSite: http.SameSiteLaxMode, Secure: h.srv.SecureCookies})
+		http.SetCookie(w, &http.Cookie{Name: "vb_lang", Value: l, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: h.srv.SecureCookies}) // #nosec G124 -- Secure follows SecureCookies (on under TLS, off only for plain-HTTP development and tests)
+		// #nosec G124 -- added to this request only, never sent to the browser
 		r.AddCookie(&http.Cookie{Name: "vb_lang", Value: l})
 	}
 	if web.ActorFrom(r).UserID != "" {

@@ -326,12 +326,12 @@ func (s *Service) List(ctx context.Context, a policy.Actor, community string) ([
 	for rows.Next() {
 		g, err := scan(rows)
 		if err != nil {
-			rows.Close()
+			_ = rows.Close()
 			return nil, err
 		}
 		out = append(out, g)
 	}
-	rows.Close()
+	_ = rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}

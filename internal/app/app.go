@@ -49,7 +49,7 @@ func Open(ctx context.Context, cfg *config.Config) (*db.DB, error) {
 		return nil, err
 	}
 	if _, err := d.Migrate(ctx); err != nil {
-		d.Close()
+		_ = d.Close()
 		return nil, err
 	}
 	return d, nil

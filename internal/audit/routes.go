@@ -80,7 +80,7 @@ func (h *handler) page(w http.ResponseWriter, r *http.Request) error {
 				names[id] = n
 			}
 		}
-		rows.Close()
+		_ = rows.Close()
 	}
 	p := web.Page{Nav: "audit", Data: pageData{Records: recs, Next: next, Action: r.URL.Query().Get("action"), Names: names}}
 	p.Title = h.srv.Catalog.T(h.srv.Lang(r), "audit.title")

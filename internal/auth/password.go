@@ -170,7 +170,7 @@ func parsePHC(encoded string) (PasswordParams, []byte, []byte, error) {
 	if err != nil {
 		return p, nil, nil, fmt.Errorf("decode hash: %w", err)
 	}
-	p = PasswordParams{Time: uint32(t), MemoryKiB: uint32(m), Threads: uint8(threads), KeyLen: uint32(len(hash))}
+	p = PasswordParams{Time: uint32(t), MemoryKiB: uint32(m), Threads: uint8(threads), KeyLen: uint32(len(hash))} // #nosec G115 -- phcField parsed m, t, p with bit sizes 32, 32, 8; validate bounds KeyLen
 	if err := p.validate(); err != nil {
 		return p, nil, nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -41,7 +42,17 @@ type DB struct {
 	writer  *sql.DB
 	reader  *sql.DB
 	rebinds sync.Map // query → rebound query (PostgreSQL only)
+	// stmts caches prepared reads on SQLite: query → *sql.Stmt on the
+	// reader pool. Parsing and planning the visibility predicate costs
+	// more than running it (docs/PERFORMANCE.md).
+	stmts  sync.Map
+	nstmts atomic.Int32
 }
+
+// maxStmts bounds the statement cache: queries are built from constant
+// fragments, but IN lists vary in length; past the bound, reads are
+// prepared per call as before.
+const maxStmts = 256
 
 // Open opens the database named by url: "" or a path or "sqlite:PATH" for
 // SQLite (dataDir/verbund.db when url is empty), "postgres://…" for
@@ -76,7 +87,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	w.SetConnMaxIdleTime(0)
 	r, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&mode=ro")
 	if err != nil {
-		w.Close()
+		_ = w.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	n := max(4, 2*runtime.GOMAXPROCS(0))
@@ -85,7 +96,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	d := &DB{Dialect: SQLite, URL: path, writer: w, reader: r}
 	// The writer must exist before a read-only connection can open the file.
 	if err := w.PingContext(ctx); err != nil {
-		d.Close()
+		_ = d.Close()
 		return nil, Map(fmt.Errorf("open sqlite %s: %w", path, err))
 	}
 	return d, nil
@@ -103,7 +114,7 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := p.PingContext(pctx); err != nil {
-		p.Close()
+		_ = p.Close()
 		return nil, Map(fmt.Errorf("connect to postgres: %w", err))
 	}
 	return d, nil
@@ -111,6 +122,11 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 
 // Close closes both pools.
 func (d *DB) Close() error {
+	d.stmts.Range(func(k, v any) bool {
+		_ = v.(*sql.Stmt).Close()
+		d.stmts.Delete(k)
+		return true
+	})
 	err := d.writer.Close()
 	if d.reader != d.writer {
 		err = errors.Join(err, d.reader.Close())
@@ -145,12 +161,13 @@ type queryer interface {
 
 // Handle runs queries written with `?` placeholders on either engine.
 type Handle struct {
-	q  queryer
-	db *DB
+	q      queryer
+	db     *DB
+	reader bool // the reader pool: queries may use the statement cache
 }
 
 // R returns a handle for reads outside a transaction.
-func (d *DB) R() Handle { return Handle{q: d.reader, db: d} }
+func (d *DB) R() Handle { return Handle{q: d.reader, db: d, reader: true} }
 
 // Exec runs a statement.
 func (h Handle) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
@@ -160,13 +177,48 @@ func (h Handle) Exec(ctx context.Context, query string, args ...any) (sql.Result
 
 // Query runs a query returning rows.
 func (h Handle) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := h.prepared(ctx, query); st != nil {
+		rows, err := st.QueryContext(ctx, args...)
+		return rows, Map(err)
+	}
 	rows, err := h.q.QueryContext(ctx, h.db.rebind(query), args...)
 	return rows, Map(err)
 }
 
 // QueryRow runs a query returning at most one row; Scan reports sql.ErrNoRows.
 func (h Handle) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := h.prepared(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return h.q.QueryRowContext(ctx, h.db.rebind(query), args...)
+}
+
+// prepared returns the cached prepared statement for a read on SQLite's
+// reader pool (preparing it on first use), or nil to run the query
+// unprepared: in transactions, on PostgreSQL (pgx caches statements per
+// connection itself), when the cache is full or preparing fails (the
+// unprepared call then reports the error).
+func (h Handle) prepared(ctx context.Context, query string) *sql.Stmt {
+	d := h.db
+	if !h.reader || d.Dialect != SQLite {
+		return nil
+	}
+	if v, ok := d.stmts.Load(query); ok {
+		return v.(*sql.Stmt)
+	}
+	if d.nstmts.Load() >= maxStmts {
+		return nil
+	}
+	st, err := d.reader.PrepareContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	if v, loaded := d.stmts.LoadOrStore(query, st); loaded {
+		_ = st.Close()
+		return v.(*sql.Stmt)
+	}
+	d.nstmts.Add(1)
+	return st
 }
 
 // Dialect tells stores which engine runs (rarely needed).

@@ -69,9 +69,12 @@ func (b *Broker) SetRelay(f func(Event)) {
 // view is older must reload it.
 func (b *Broker) Epoch() uint64 { return b.epoch.Load() }
 
-// Sub is one subscription.
+// Sub is one subscription. Its queue holds pointers: every subscriber
+// receives the same *Event, which nobody may modify, and an idle
+// subscriber's buffer costs 8 bytes a slot instead of a whole Event
+// (docs/PERFORMANCE.md, memory per idle stream).
 type Sub struct {
-	c    chan Event
+	c    chan *Event
 	done chan struct{}
 	once sync.Once
 	b    *Broker
@@ -79,15 +82,16 @@ type Sub struct {
 
 // Subscribe registers a subscriber with a buffer of n events.
 func (b *Broker) Subscribe(n int) *Sub {
-	s := &Sub{c: make(chan Event, n), done: make(chan struct{}), b: b}
+	s := &Sub{c: make(chan *Event, n), done: make(chan struct{}), b: b}
 	b.mu.Lock()
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
 	return s
 }
 
-// Events delivers the subscriber's events.
-func (s *Sub) Events() <-chan Event { return s.c }
+// Events delivers the subscriber's events; they are shared with the other
+// subscribers and must not be modified.
+func (s *Sub) Events() <-chan *Event { return s.c }
 
 // Done is closed when the subscription ends (Close, or dropped as slow).
 func (s *Sub) Done() <-chan struct{} { return s.done }
@@ -127,10 +131,11 @@ func (b *Broker) Deliver(e Event) {
 		b.epoch.Add(1)
 	}
 	var slow []*Sub
+	ep := &e
 	b.mu.RLock()
 	for s := range b.subs {
 		select {
-		case s.c <- e:
+		case s.c <- ep:
 		default:
 			slow = append(slow, s)
 		}

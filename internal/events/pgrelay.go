@@ -21,7 +21,7 @@ func StartPostgresRelay(ctx context.Context, url string, b *Broker, log *slog.Lo
 		return err
 	}
 	if _, err := listen.Exec(ctx, "LISTEN "+pgChannel); err != nil {
-		listen.Close(ctx)
+		_ = listen.Close(ctx)
 		return err
 	}
 	out := make(chan Event, 4096)
@@ -32,8 +32,10 @@ func StartPostgresRelay(ctx context.Context, url string, b *Broker, log *slog.Lo
 			log.Warn("event relay queue full; event not forwarded to other replicas", "type", e.Type)
 		}
 	})
-	go sendLoop(ctx, url, out, log)
-	go listenLoop(ctx, url, listen, b, log)
+	// Both loops run until the caller's ctx ends; context.Background is only
+	// used to close a connection once ctx is done.
+	go sendLoop(ctx, url, out, log)         // #nosec G118 -- loop runs on ctx, see above
+	go listenLoop(ctx, url, listen, b, log) // #nosec G118 -- loop runs on ctx, see above
 	return nil
 }
 
@@ -60,7 +62,7 @@ func listenLoop(ctx context.Context, url string, conn *pgx.Conn, b *Broker, log 
 			if ctx.Err() == nil {
 				log.Warn("event relay: connection lost; reconnecting", "err", err)
 			}
-			conn.Close(context.Background())
+			_ = conn.Close(context.Background())
 			conn = nil
 			continue
 		}
@@ -75,7 +77,7 @@ func listenLoop(ctx context.Context, url string, conn *pgx.Conn, b *Broker, log 
 		b.Deliver(e)
 	}
 	if conn != nil {
-		conn.Close(context.Background())
+		_ = conn.Close(context.Background())
 	}
 }
 
@@ -83,7 +85,7 @@ func sendLoop(ctx context.Context, url string, out <-chan Event, log *slog.Logge
 	var conn *pgx.Conn
 	defer func() {
 		if conn != nil {
-			conn.Close(context.Background())
+			_ = conn.Close(context.Background())
 		}
 	}()
 	for {
@@ -108,7 +110,7 @@ func sendLoop(ctx context.Context, url string, out <-chan Event, log *slog.Logge
 				}
 			}
 			if _, err = conn.Exec(ctx, "SELECT pg_notify($1, $2)", pgChannel, string(payload)); err != nil {
-				conn.Close(context.Background())
+				_ = conn.Close(context.Background())
 				conn = nil
 				continue
 			}

@@ -66,7 +66,7 @@ func (s *Service) Posts(ctx context.Context, a policy.Actor, f ListFilter) ([]Po
 	q := postSelect + ` WHERE ` + pred
 	order := ` ORDER BY p.id DESC`
 	if f.Thread != "" {
-		if _, err := thread(ctx, h, a, f.Thread); err != nil {
+		if err := threadVisible(ctx, h, a, f.Thread, now); err != nil {
 			return nil, "", err
 		}
 		q += ` AND p.thread_id = ?`
@@ -97,7 +97,7 @@ func (s *Service) Posts(ctx context.Context, a policy.Actor, f ListFilter) ([]Po
 		return nil, "", fmt.Errorf("list posts: %w", err)
 	}
 	defer rows.Close()
-	out := make([]Post, 0, f.Limit)
+	out := make([]Post, 0, f.Limit+1) // one more: the row that says a next page exists
 	for rows.Next() {
 		p, err := scanPost(rows)
 		if err != nil {
@@ -165,6 +165,22 @@ func thread(ctx context.Context, h db.Handle, a policy.Actor, id string) (Thread
 	}
 	t.Share = full
 	return t, nil
+}
+
+// threadVisible is thread's check without loading the thread: not found
+// unless the thread exists and the actor may see it (same predicate).
+func threadVisible(ctx context.Context, h db.Handle, a policy.Actor, id string, now int64) error {
+	pred, args := policy.Visible("s", a, now)
+	var n int
+	err := h.QueryRow(ctx, `SELECT COUNT(*) FROM threads t JOIN shares s ON s.id = t.id WHERE t.id = ? AND `+pred,
+		append([]any{id}, args...)...).Scan(&n)
+	if err != nil {
+		return db.NotFound(err, "check thread")
+	}
+	if n != 1 {
+		return fault.ErrNotFound
+	}
+	return nil
 }
 
 // Thread returns one visible thread.

@@ -82,7 +82,7 @@ func (h *Handler) options(ctx context.Context, a policy.Actor, ch Channel) (audi
 	for rows.Next() {
 		var op option
 		if err := rows.Scan(&op.ID, &op.Name); err != nil {
-			rows.Close()
+			_ = rows.Close()
 			return o, err
 		}
 		ids = append(ids, op.ID)
@@ -90,7 +90,7 @@ func (h *Handler) options(ctx context.Context, a policy.Actor, ch Channel) (audi
 			o.Orgs = append(o.Orgs, op)
 		}
 	}
-	rows.Close()
+	_ = rows.Close()
 	if len(ids) == 0 {
 		return o, rows.Err()
 	}

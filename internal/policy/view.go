@@ -47,7 +47,7 @@ func LoadView(ctx context.Context, h db.Handle, a Actor, now int64) (*View, erro
 	for rows.Next() {
 		var c, o string
 		if err := rows.Scan(&c, &o); err != nil {
-			rows.Close()
+			_ = rows.Close()
 			return nil, fmt.Errorf("scan membership: %w", err)
 		}
 		if v.Communities[c] == nil {
@@ -55,7 +55,7 @@ func LoadView(ctx context.Context, h db.Handle, a Actor, now int64) (*View, erro
 		}
 		v.Communities[c][o] = true
 	}
-	rows.Close()
+	_ = rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("load memberships: %w", err)
 	}

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"strings"
+	"sync"
 )
 
 // Visible returns the SQL condition under which the actor may read the share
@@ -15,9 +16,7 @@ func Visible(s string, a Actor, now int64) (string, []any) {
 	if a.UserID == "" || a.OrgID == "" {
 		return "1 = 0", nil
 	}
-	r := strings.NewReplacer("s.", s+".")
-	sql := r.Replace(visibleSQL)
-	return sql, []any{
+	return visibleFor(s), []any{
 		a.OrgID, a.UserID, a.UserID, // rule 1: own org, RED only author and named
 		a.OrgID,           // rule 3: other orgs only
 		a.OrgID,           // audience orgs
@@ -25,6 +24,19 @@ func Visible(s string, a Actor, now int64) (string, []any) {
 		a.UserID,          // audience people
 		a.OrgID, now, now, // coverage
 	}
+}
+
+// visibleByAlias caches the predicate's text per table alias: it is the
+// same on every call, and building it cost more than a small query.
+var visibleByAlias sync.Map // alias → SQL
+
+func visibleFor(alias string) string {
+	if v, ok := visibleByAlias.Load(alias); ok {
+		return v.(string)
+	}
+	sql := strings.NewReplacer("s.", alias+".").Replace(visibleSQL)
+	visibleByAlias.Store(alias, sql)
+	return sql
 }
 
 // The predicate. Levels: 0 CLEAR … 4 RED. Coverage (POLICY.md "Agreement"):

@@ -180,7 +180,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, p Perm, h Han
 			actor, sess, haveSession = a, se, true
 		case fault.Is(err, fault.Unauthenticated):
 			// A stale cookie is treated as no session; clear it.
-			http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.SecureCookies, SameSite: http.SameSiteLaxMode})
+			http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.SecureCookies, SameSite: http.SameSiteLaxMode}) // #nosec G124 -- Secure follows SecureCookies (on under TLS, off only for plain-HTTP development and tests)
 		default:
 			return err
 		}
@@ -272,7 +272,7 @@ func (s *Server) PreCSRF(w http.ResponseWriter, r *http.Request) string {
 		return c.Value
 	}
 	v := randomToken()
-	http.SetCookie(w, &http.Cookie{Name: preCookie, Value: v, Path: "/", HttpOnly: true, Secure: s.SecureCookies, SameSite: http.SameSiteStrictMode, MaxAge: 3600})
+	http.SetCookie(w, &http.Cookie{Name: preCookie, Value: v, Path: "/", HttpOnly: true, Secure: s.SecureCookies, SameSite: http.SameSiteStrictMode, MaxAge: 3600}) // #nosec G124 -- Secure follows SecureCookies (on under TLS, off only for plain-HTTP development and tests)
 	return v
 }
 
@@ -295,7 +295,7 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	if e.Kind == fault.Unauthenticated && r.Method == http.MethodGet {
-		http.Redirect(w, r, "/login?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		http.Redirect(w, r, "/login?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther) // #nosec G710 -- fixed local target; next is query-escaped and checked by SafeNext where it is used
 		return
 	}
 	s.renderError(w, r, e)

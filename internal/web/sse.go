@@ -71,7 +71,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) error {
 					continue
 				}
 			}
-			if !deliverable(view, e) || !wanted(topics, e.Topics) {
+			if !deliverable(view, *e) || !wanted(topics, e.Topics) {
 				continue
 			}
 			data := map[string]string{"type": e.Type}

@@ -49,7 +49,7 @@ func Open(t testing.TB, e db.Dialect) *db.DB {
 	if err != nil {
 		t.Fatalf("open %s: %v", e, err)
 	}
-	t.Cleanup(func() { d.Close() })
+	t.Cleanup(func() { _ = d.Close() })
 	if _, err := d.Migrate(ctx); err != nil {
 		t.Fatalf("migrate %s: %v", e, err)
 	}

@@ -1,0 +1,318 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// FanoutOptions configures Fanout.
+type FanoutOptions struct {
+	Exe          string
+	Subscribers  int           // open streams (default 1000)
+	Unauthorised float64       // share of streams whose user may not see the post (0 to below 1)
+	Readers      int           // reader accounts per org the streams are spread over (default 20)
+	Rounds       int           // posts published one after another (default 5)
+	Idle         time.Duration // wait with open, idle streams before measuring memory (default 2 s)
+	Log          io.Writer
+}
+
+// FanoutResult is figure (c).
+type FanoutResult struct {
+	Subscribers     int       `json:"subscribers"`
+	Authorised      int       `json:"authorised"`
+	Unauthorised    int       `json:"unauthorised"`
+	Rounds          int       `json:"rounds"`
+	OpenSeconds     float64   `json:"open_seconds"`
+	Delivery        Latencies `json:"delivery"`        // from sending the POST to each authorised stream's receipt
+	RoundMaxMS      []float64 `json:"round_max_ms"`    // slowest stream per post
+	PublishMS       Latencies `json:"publish_request"` // the POST itself
+	Missed          int       `json:"missed"`          // authorised streams that did not receive a post within 5 s
+	Leaked          int       `json:"leaked"`          // deliveries to unauthorised streams
+	Dropped         float64   `json:"dropped_slow"`    // streams the hub dropped as slow
+	BaseRSSMB       float64   `json:"base_rss_mb"`     // before the streams
+	StreamsRSSMB    float64   `json:"streams_rss_mb"`  // with the idle streams open
+	RSSPerSubKB     float64   `json:"rss_per_subscriber_kb"`
+	HeapPerSubKB    float64   `json:"heap_per_subscriber_kb"`  // Go heap in use (includes garbage not yet collected)
+	StackPerSubKB   float64   `json:"stack_per_subscriber_kb"` // goroutine stacks
+	GoroutinesPerSb float64   `json:"goroutines_per_subscriber"`
+	Checks          []Check   `json:"checks"`
+}
+
+type delivery struct {
+	stream int
+	id     string
+	at     time.Time
+}
+
+// Fanout starts the hub, opens Subscribers live streams (/events) with the
+// read tokens of users of sme, cloud and cert, who may see a TLP:AMBER post
+// to the circle, and of nocontract and outsider, who may not. It measures
+// the hub's memory with the streams idle, then publishes Rounds replies as
+// sme.analyst through the API and measures when each stream receives each.
+func Fanout(ctx context.Context, o FanoutOptions) (*FanoutResult, error) {
+	if o.Subscribers <= 0 {
+		o.Subscribers = 1000
+	}
+	if o.Unauthorised < 0 || o.Unauthorised >= 1 {
+		return nil, fmt.Errorf("the unauthorised share must be from 0 to below 1")
+	}
+	if o.Readers <= 0 {
+		o.Readers = 20
+	}
+	if o.Rounds <= 0 {
+		o.Rounds = 5
+	}
+	if o.Idle <= 0 {
+		o.Idle = 2 * time.Second
+	}
+	logf := func(format string, args ...any) {
+		if o.Log != nil {
+			fmt.Fprintf(o.Log, format, args...)
+		}
+	}
+	if err := raiseOpenFiles(o.Subscribers*2 + 256); err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "verbund-bench-fanout-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	logf("building the world (%d readers per org) in %s …\n", o.Readers, dir)
+	w, _, err := prepare(ctx, dir, o.Readers, nil)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := StartServer(ctx, o.Exe, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Stop()
+	api := &http.Client{Timeout: 10 * time.Second}
+	writer := w.Users["sme.analyst"].WriteToken
+	var created struct {
+		Thread struct{ ID string } `json:"thread"`
+	}
+	if err := call(ctx, api, writer, "POST", srv.URL+"/api/v1/channels/"+w.CircleChannel+"/threads",
+		map[string]any{"title": "Fan-out", "body": "live", "tlp": "AMBER", "audience": "community"}, &created); err != nil {
+		return nil, fmt.Errorf("create thread: %w\n%s", err, srv.Log())
+	}
+	sleep(ctx, time.Second)
+	base, err := memory(srv)
+	if err != nil {
+		return nil, err
+	}
+
+	// Streams: the first share go to users who may not see the post.
+	res := &FanoutResult{Subscribers: o.Subscribers, Rounds: o.Rounds}
+	nUnauth := int(float64(o.Subscribers)*o.Unauthorised + 0.5)
+	allowed := make([]bool, o.Subscribers)
+	tokens := make([]string, o.Subscribers)
+	for i := range o.Subscribers {
+		var org string
+		if i < nUnauth {
+			org = []string{"nocontract", "outsider"}[i%2]
+		} else {
+			org = []string{"sme", "cloud", "cert"}[i%3]
+			allowed[i] = true
+			res.Authorised++
+		}
+		rs := w.Readers[org]
+		tokens[i] = rs[(i/5)%len(rs)].ReadToken
+	}
+	res.Unauthorised = o.Subscribers - res.Authorised
+
+	logf("opening %d streams …\n", o.Subscribers)
+	streamCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	tr := &http.Transport{DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	sse := &http.Client{Transport: tr}
+	got := make(chan delivery, o.Subscribers*(o.Rounds+2))
+	var opened sync.WaitGroup
+	var openErr error
+	var openMu sync.Mutex
+	gate := make(chan struct{}, 32)
+	t0 := time.Now()
+	for i := range o.Subscribers {
+		opened.Add(1)
+		gate <- struct{}{}
+		go func() {
+			err := stream(streamCtx, sse, srv.URL, tokens[i], i, got, func() { <-gate; opened.Done() })
+			if err != nil && streamCtx.Err() == nil {
+				openMu.Lock()
+				if openErr == nil {
+					openErr = err
+				}
+				openMu.Unlock()
+			}
+		}()
+	}
+	opened.Wait()
+	res.OpenSeconds = round2(time.Since(t0).Seconds())
+	if openErr != nil {
+		return nil, fmt.Errorf("open stream: %w\n%s", openErr, srv.Log())
+	}
+	m, err := Metrics(srv.URL, "verbund_sse_subscribers")
+	if err != nil {
+		return nil, err
+	}
+	if int(m["verbund_sse_subscribers"]) != o.Subscribers {
+		return nil, fmt.Errorf("the hub counts %v streams, want %d", m["verbund_sse_subscribers"], o.Subscribers)
+	}
+	logf("  open in %.1f s; idle for %s …\n", res.OpenSeconds, o.Idle)
+	sleep(ctx, o.Idle)
+	with, err := memory(srv)
+	if err != nil {
+		return nil, err
+	}
+	n := float64(o.Subscribers)
+	res.BaseRSSMB, res.StreamsRSSMB = mb(base.rss), mb(with.rss)
+	res.RSSPerSubKB = round2(float64(with.rss-base.rss) / 1024 / n)
+	res.HeapPerSubKB = round2((with.heap - base.heap) / 1024 / n)
+	res.StackPerSubKB = round2((with.stack - base.stack) / 1024 / n)
+	res.GoroutinesPerSb = round2((with.goroutines - base.goroutines) / n)
+
+	logf("publishing %d posts …\n", o.Rounds)
+	var lat, publish []time.Duration
+	for r := range o.Rounds {
+		var p struct{ ID string }
+		start := time.Now()
+		err := call(ctx, api, writer, "POST", srv.URL+"/api/v1/threads/"+created.Thread.ID+"/posts",
+			map[string]any{"body": fmt.Sprintf("round %d", r+1), "tlp": "AMBER", "audience": "community"}, &p)
+		publish = append(publish, time.Since(start))
+		if err != nil {
+			return nil, fmt.Errorf("publish: %w\n%s", err, srv.Log())
+		}
+		seen := make([]bool, o.Subscribers)
+		waiting := res.Authorised
+		var roundMax time.Duration
+		timeout := time.After(5 * time.Second)
+		grace := (<-chan time.Time)(nil)
+	collect:
+		for {
+			select {
+			case d := <-got:
+				if d.id != p.ID {
+					continue // an earlier round's late delivery is counted there as missed
+				}
+				if !allowed[d.stream] {
+					res.Leaked++
+					continue
+				}
+				if seen[d.stream] {
+					continue
+				}
+				seen[d.stream] = true
+				l := d.at.Sub(start)
+				lat = append(lat, l)
+				roundMax = max(roundMax, l)
+				if waiting--; waiting == 0 {
+					grace = time.After(300 * time.Millisecond) // leaks to unauthorised streams would show up by now
+				}
+			case <-grace:
+				break collect
+			case <-timeout:
+				res.Missed += waiting
+				break collect
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		res.RoundMaxMS = append(res.RoundMaxMS, ms(roundMax))
+		logf("  post %d: all %d authorised streams in %.1f ms\n", r+1, res.Authorised-waiting, ms(roundMax))
+		sleep(ctx, 200*time.Millisecond)
+	}
+	res.Delivery, res.PublishMS = Summarise(lat), Summarise(publish)
+	if m, err := Metrics(srv.URL, "verbund_sse_dropped_total"); err == nil {
+		res.Dropped = m["verbund_sse_dropped_total"]
+	}
+	res.Checks = []Check{
+		atMost("(c) delivery to all subscribers, p99", res.Delivery.P99MS, 100, "ms"),
+		atMost("(c) memory per idle subscriber (RSS)", res.RSSPerSubKB, 20, "KB"),
+		atMost("(c) deliveries to unauthorised streams", float64(res.Leaked), 0, ""),
+		atMost("(c) authorised streams missed", float64(res.Missed), 0, ""),
+	}
+	return res, nil
+}
+
+// stream opens /events with token and forwards every data line's id to got
+// until ctx ends. ready is called once the stream is open (or failed).
+func stream(ctx context.Context, c *http.Client, url, token string, i int, got chan<- delivery, ready func()) error {
+	once := sync.OnceFunc(ready)
+	defer once()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url+"/events", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("status %d: %s", resp.StatusCode, b)
+	}
+	rd := bufio.NewReader(resp.Body)
+	for {
+		line, err := rd.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		at := time.Now()
+		if bytes.HasPrefix(line, []byte(": connected")) {
+			once()
+			continue
+		}
+		if data, ok := bytes.CutPrefix(line, []byte("data: ")); ok {
+			var ev struct{ ID string }
+			if json.Unmarshal(data, &ev) == nil {
+				got <- delivery{stream: i, id: ev.ID, at: at}
+			}
+		}
+	}
+}
+
+type mem struct {
+	rss                     int64
+	heap, stack, goroutines float64
+}
+
+func memory(s *Server) (mem, error) {
+	rss, err := s.RSS()
+	if err != nil {
+		return mem{}, err
+	}
+	m, err := Metrics(s.URL, "go_memstats_heap_inuse_bytes", "go_memstats_stack_inuse_bytes", "go_goroutines")
+	if err != nil {
+		return mem{}, err
+	}
+	return mem{rss: rss, heap: m["go_memstats_heap_inuse_bytes"], stack: m["go_memstats_stack_inuse_bytes"], goroutines: m["go_goroutines"]}, nil
+}
+
+// call sends a JSON request with a bearer token and decodes the answer.
+func call(ctx context.Context, c *http.Client, token, method, url string, body, out any) error {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	rb, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s %s: status %d: %s", method, strings.TrimPrefix(url, "http://"), resp.StatusCode, rb)
+	}
+	return json.Unmarshal(rb, out)
+}

@@ -1,0 +1,312 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"verbund/internal/db"
+	"verbund/internal/policy"
+)
+
+// ListOptions configures List.
+type ListOptions struct {
+	Exe         string
+	Posts       int           // stored posts (default 100,000)
+	Threads     int           // threads they are spread over (default 10)
+	Duration    time.Duration // measured time per endpoint (default 10 s)
+	Warmup      time.Duration // unmeasured load before each endpoint
+	Concurrency int           // parallel keep-alive connections (default 16)
+	Reader      string        // the reading user (default sme.analyst)
+	Endpoints   []string      // "thread", "feed" (default both)
+	Keep        bool          // keep the data folder
+	Log         io.Writer
+}
+
+// Phase is the load on one endpoint.
+type Phase struct {
+	Endpoint     string    `json:"endpoint"`
+	Path         string    `json:"path"`
+	Requests     int       `json:"requests"`
+	Errors       int       `json:"errors"`
+	FirstError   string    `json:"first_error,omitempty"`
+	Seconds      float64   `json:"seconds"`
+	RPS          float64   `json:"requests_per_second"`
+	Latency      Latencies `json:"latency"`
+	ServerCPUPct float64   `json:"server_cpu_percent"`        // of one core
+	ServerSysPct float64   `json:"server_system_cpu_percent"` // the kernel's part of it (network, scheduling)
+	LoadCPUPct   float64   `json:"load_cpu_percent"`          // this process, generating the load
+	ServerCPUUS  float64   `json:"server_cpu_us_per_request"`
+	ItemsPerPage int       `json:"items_per_page"`
+}
+
+// ListResult is figure (b).
+type ListResult struct {
+	Posts        int     `json:"posts"`
+	Threads      int     `json:"threads"`
+	Reader       string  `json:"reader"`
+	VisiblePosts int     `json:"visible_to_reader"`
+	SeedSeconds  float64 `json:"seed_seconds"`
+	DBSizeMB     float64 `json:"db_size_mb"`
+	Concurrency  int     `json:"concurrency"`
+	Phases       []Phase `json:"phases"`
+	DataDir      string  `json:"data_dir,omitempty"`
+	Checks       []Check `json:"checks"`
+}
+
+// List stores Posts posts in a new SQLite database, starts the hub on it
+// and loads `GET /api/v1/threads/{id}/posts?limit=50` (rotating over the
+// circle's threads) and `GET /api/v1/posts?limit=50` (the feed), each for
+// Duration, with Concurrency keep-alive connections and the reader's
+// bearer token.
+func List(ctx context.Context, o ListOptions) (*ListResult, error) {
+	if o.Posts <= 0 {
+		o.Posts = 100000
+	}
+	if o.Threads <= 1 {
+		o.Threads = 10
+	}
+	if o.Duration <= 0 {
+		o.Duration = 10 * time.Second
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 16
+	}
+	if o.Reader == "" {
+		o.Reader = "sme.analyst"
+	}
+	if len(o.Endpoints) == 0 {
+		o.Endpoints = []string{"thread", "feed"}
+	}
+	logf := func(format string, args ...any) {
+		if o.Log != nil {
+			fmt.Fprintf(o.Log, format, args...)
+		}
+	}
+	dir, err := os.MkdirTemp("", "verbund-bench-list-")
+	if err != nil {
+		return nil, err
+	}
+	res := &ListResult{Posts: o.Posts, Threads: o.Threads, Reader: o.Reader, Concurrency: o.Concurrency}
+	if o.Keep {
+		res.DataDir = dir
+	} else {
+		defer os.RemoveAll(dir)
+	}
+
+	logf("building the world and storing %d posts in %s …\n", o.Posts, dir)
+	seedStart := time.Now()
+	w, seeded, err := prepare(ctx, dir, 0, func(d *db.DB, w *World) (Seeded, error) {
+		s, err := SeedPosts(ctx, d, w.Population(), o.Posts, o.Threads)
+		if err != nil {
+			return s, err
+		}
+		reader, ok := w.Users[o.Reader]
+		if !ok {
+			return s, fmt.Errorf("no user %q: use <org>.analyst, <org>.admin or <org>.viewer with org one of %v", o.Reader, OrgKeys)
+		}
+		pred, args := policy.Visible("s", reader.Actor, db.Now())
+		err = d.R().QueryRow(ctx, `SELECT COUNT(*) FROM shares s WHERE s.kind = 'post' AND `+pred, args...).Scan(&res.VisiblePosts)
+		return s, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.SeedSeconds = round2(time.Since(seedStart).Seconds())
+	if st, err := os.Stat(dir + "/verbund.db"); err == nil {
+		res.DBSizeMB = mb(st.Size())
+	}
+	logf("  %.1f s; %d of %d posts visible to %s; database %.0f MB\n", res.SeedSeconds, res.VisiblePosts, o.Posts, o.Reader, res.DBSizeMB)
+
+	srv, err := StartServer(ctx, o.Exe, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Stop()
+	token := w.Users[o.Reader].ReadToken
+	tr := &http.Transport{MaxIdleConns: o.Concurrency, MaxIdleConnsPerHost: o.Concurrency, MaxConnsPerHost: o.Concurrency,
+		DisableCompression: true, IdleConnTimeout: time.Minute}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+
+	visibleThreads := seeded.Threads
+	if w.Users[o.Reader].Org == "sme" {
+		visibleThreads = append(visibleThreads, seeded.InternalThread)
+	}
+	for _, ep := range o.Endpoints {
+		var path func(i int) string
+		var shown string
+		switch ep {
+		case "thread":
+			path = func(i int) string {
+				return "/api/v1/threads/" + visibleThreads[i%len(visibleThreads)] + "/posts?limit=50"
+			}
+			shown = "GET /api/v1/threads/{id}/posts?limit=50"
+		case "feed":
+			path = func(int) string { return "/api/v1/posts?limit=50" }
+			shown = "GET /api/v1/posts?limit=50"
+		default:
+			return nil, fmt.Errorf("unknown endpoint %q: use thread or feed", ep)
+		}
+		n, err := pageSize(ctx, client, srv.URL+path(0), token)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w\n%s", shown, err, srv.Log())
+		}
+		logf("loading %s with %d connections for %s …\n", shown, o.Concurrency, o.Duration)
+		ph := load(ctx, client, srv, token, path, o)
+		ph.Endpoint, ph.Path, ph.ItemsPerPage = ep, shown, n
+		logf("  %.0f req/s, %s, %d errors\n", ph.RPS, ph.Latency, ph.Errors)
+		res.Phases = append(res.Phases, ph)
+	}
+	for _, ph := range res.Phases {
+		res.Checks = append(res.Checks,
+			atLeast(fmt.Sprintf("(b) %s throughput", ph.Endpoint), ph.RPS, 5000, "req/s"),
+			atMost(fmt.Sprintf("(b) %s latency p99", ph.Endpoint), ph.Latency.P99MS, 20, "ms"))
+		if ph.Errors > 0 {
+			res.Checks = append(res.Checks, atMost(fmt.Sprintf("(b) %s errors", ph.Endpoint), float64(ph.Errors), 0, ""))
+		}
+	}
+	return res, nil
+}
+
+// prepare creates the database in dir, builds the world and runs fill on
+// it, then closes it for the server to open.
+func prepare(ctx context.Context, dir string, readers int, fill func(*db.DB, *World) (Seeded, error)) (*World, Seeded, error) {
+	d, err := db.Open(ctx, "", dir)
+	if err != nil {
+		return nil, Seeded{}, err
+	}
+	defer d.Close()
+	if _, err := d.Migrate(ctx); err != nil {
+		return nil, Seeded{}, err
+	}
+	w, err := BuildWorld(ctx, d, readers)
+	if err != nil {
+		return nil, Seeded{}, fmt.Errorf("build world: %w", err)
+	}
+	var s Seeded
+	if fill != nil {
+		s, err = fill(d, w)
+	}
+	return w, s, err
+}
+
+// pageSize fetches one page and returns how many items it holds.
+func pageSize(ctx context.Context, c *http.Client, url, token string) (int, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var page struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("status %d: %s", resp.StatusCode, b)
+	}
+	if err := json.Unmarshal(b, &page); err != nil {
+		return 0, err
+	}
+	if len(page.Items) == 0 {
+		return 0, fmt.Errorf("the page is empty")
+	}
+	return len(page.Items), nil
+}
+
+// load runs Concurrency workers for Warmup+Duration and measures the
+// requests that start after the warm-up.
+func load(ctx context.Context, c *http.Client, srv *Server, token string, path func(int) string, o ListOptions) Phase {
+	var wg sync.WaitGroup
+	var seq atomic.Int64
+	var measuring atomic.Bool
+	stop := make(chan struct{})
+	lat := make([][]time.Duration, o.Concurrency)
+	errs := make([]int, o.Concurrency)
+	var firstErr atomic.Value
+	auth := "Bearer " + token
+	for w := range o.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			mine := make([]time.Duration, 0, 1<<16)
+			for {
+				select {
+				case <-stop:
+					lat[w] = mine
+					return
+				default:
+				}
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+path(int(seq.Add(1))), nil)
+				req.Header.Set("Authorization", auth)
+				on := measuring.Load()
+				t := time.Now()
+				resp, err := c.Do(req)
+				if err == nil {
+					_, err = io.Copy(io.Discard, resp.Body)
+					_ = resp.Body.Close()
+					if err == nil && resp.StatusCode != http.StatusOK {
+						err = fmt.Errorf("status %d", resp.StatusCode)
+					}
+				}
+				d := time.Since(t)
+				if !on || !measuring.Load() {
+					continue
+				}
+				if err != nil {
+					errs[w]++
+					firstErr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				mine = append(mine, d)
+			}
+		}()
+	}
+	sleep(ctx, o.Warmup)
+	u0, s0, _ := srv.CPU()
+	own0 := ownCPU()
+	t0 := time.Now()
+	measuring.Store(true)
+	sleep(ctx, o.Duration)
+	measuring.Store(false)
+	elapsed := time.Since(t0)
+	u1, s1, _ := srv.CPU()
+	own1 := ownCPU()
+	close(stop)
+	wg.Wait()
+	var all []time.Duration
+	ph := Phase{Seconds: round2(elapsed.Seconds())}
+	for w := range o.Concurrency {
+		all = append(all, lat[w]...)
+		ph.Errors += errs[w]
+	}
+	if e, ok := firstErr.Load().(string); ok {
+		ph.FirstError = e
+	}
+	ph.Requests = len(all)
+	ph.RPS = round2(float64(len(all)) / elapsed.Seconds())
+	ph.Latency = Summarise(all)
+	cpu := u1 + s1 - u0 - s0
+	ph.ServerCPUPct = round2(100 * float64(cpu) / float64(elapsed))
+	ph.ServerSysPct = round2(100 * float64(s1-s0) / float64(elapsed))
+	ph.LoadCPUPct = round2(100 * float64(own1-own0) / float64(elapsed))
+	if len(all) > 0 {
+		ph.ServerCPUUS = round2(float64(cpu) / float64(time.Microsecond) / float64(len(all)))
+	}
+	return ph
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-time.After(d):
+	case <-ctx.Done():
+	}
+}

@@ -1,0 +1,236 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+
+	"verbund/internal/db"
+	"verbund/internal/policy"
+)
+
+// Population names the organisations, people and channels posts are
+// seeded for. Keys are those of OrgKeys; apptest's world has the same.
+type Population struct {
+	Orgs          map[string]string   // org key → id
+	Community     string              // the trust circle
+	CircleChannel string              // its channel
+	OrgChannel    map[string]string   // org key → internal channel (sme's is used)
+	Authors       map[string]string   // org key → user id writing its posts
+	People        map[string][]string // org key → user ids named in RED audiences
+}
+
+// Seeded is what SeedPosts wrote.
+type Seeded struct {
+	Threads        []string `json:"threads"`         // circle threads (visible to sme, cloud, cert)
+	InternalThread string   `json:"internal_thread"` // sme's internal thread
+	Posts          int      `json:"posts"`
+}
+
+// SeedPosts bulk-inserts n forum posts (with their threads and sharing
+// envelopes) straight into the tables, in a few large transactions, without
+// the per-post checks and audit records of the forum service: it is test
+// data, written fast. The mix is deterministic:
+//
+//   - threads: threads-1 in the circle channel (owners sme, cloud, cert in
+//     turn; every third TLP:CLEAR, the others TLP:GREEN; audience: the
+//     circle) and one in sme's internal channel (TLP:AMBER, audience: sme;
+//     a tenth of its posts RED to sme.admin);
+//   - posts are spread evenly over the threads; in the circle, owners are
+//     sme 35 %, cloud 30 %, cert 25 %, nocontract 10 % (not covered by the
+//     charter: invisible to the others), levels are GREEN 55 % (CLEAR for
+//     about half of those in CLEAR threads: ~10 % of all), AMBER 30 % (to
+//     the circle), AMBER+STRICT 10 % (sme↔cloud by name, under their
+//     bilateral agreement) and RED 5 % (named people: sme.analyst for sme
+//     and cloud, the owner's own analyst otherwise);
+//   - bodies are 80 to 600 characters.
+//
+// sme.analyst sees about 90 % of the posts, outsiders only TLP:CLEAR.
+func SeedPosts(ctx context.Context, d *db.DB, p Population, n, threads int) (Seeded, error) {
+	if threads < 2 {
+		threads = 2
+	}
+	rng := rand.New(rand.NewPCG(1, 2)) // #nosec G404 -- fixed seed on purpose: the same synthetic data in every benchmark run
+	bodies := make([]string, 97)
+	for i := range bodies {
+		bodies[i] = body(rng, 80+rng.IntN(520))
+	}
+	now := db.Now() - int64(n)*1000 // posts one ms apart, ending now
+	var out Seeded
+	type th struct {
+		id, owner string
+		tlp       policy.TLP
+		internal  bool
+	}
+	ths := make([]th, threads)
+	circleOwners := []string{"sme", "cloud", "cert"}
+	err := d.Tx(ctx, func(tx *db.Tx) error {
+		for i := range ths {
+			t := th{id: db.NewID()}
+			ch := p.CircleChannel
+			if i == threads-1 {
+				t.owner, t.tlp, t.internal, ch = "sme", policy.Amber, true, p.OrgChannel["sme"]
+				out.InternalThread = t.id
+			} else {
+				t.owner, t.tlp = circleOwners[i%3], policy.Green
+				if i%3 == 0 {
+					t.tlp = policy.Clear
+				}
+				out.Threads = append(out.Threads, t.id)
+			}
+			ths[i] = t
+			aud, comm := "community", any(p.Community)
+			if t.internal {
+				aud, comm = "org", nil
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO shares (id, kind, owner_org_id, author_id, category, tlp, audience, community_id, created_at) VALUES (?, 'thread', ?, ?, ?, ?, ?, ?, ?)`,
+				t.id, p.Orgs[t.owner], p.Authors[t.owner], int(policy.Knowledge), int(t.tlp), aud, comm, now); err != nil {
+				return fmt.Errorf("seed thread share: %w", err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO threads (id, channel_id, org_id, title, created_at, last_post_at) VALUES (?, ?, ?, ?, ?, ?)`,
+				t.id, ch, p.Orgs[t.owner], fmt.Sprintf("Bench thread %d: %s", i+1, body(rng, 40)), now, now); err != nil {
+				return fmt.Errorf("seed thread: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return out, err
+	}
+
+	const rowsPerStmt = 100  // 900 parameters per shares statement
+	const postsPerTx = 20000 // a few transactions: the writer is not held for long
+	var shares, posts, orgs, people []any
+	flush := func(tx *db.Tx) error {
+		for _, x := range []struct {
+			table string
+			cols  int
+			rows  *[]any
+		}{
+			{"shares (id, kind, owner_org_id, author_id, category, tlp, audience, community_id, created_at)", 9, &shares},
+			{"posts (id, thread_id, org_id, author_id, body, created_at)", 6, &posts},
+			{"share_orgs (share_id, org_id)", 2, &orgs},
+			{"share_people (share_id, user_id)", 2, &people},
+		} {
+			args := *x.rows
+			for len(args) > 0 {
+				k := min(rowsPerStmt, len(args)/x.cols)
+				row := "(" + db.Placeholders(x.cols) + ")"
+				q := "INSERT INTO " + x.table + " VALUES " + strings.Repeat(row+",", k-1) + row
+				if _, err := tx.Exec(ctx, q, args[:k*x.cols]...); err != nil {
+					return fmt.Errorf("seed %s: %w", strings.Fields(x.table)[0], err)
+				}
+				args = args[k*x.cols:]
+			}
+			*x.rows = (*x.rows)[:0]
+		}
+		return nil
+	}
+	for start := 0; start < n; start += postsPerTx {
+		err := d.Tx(ctx, func(tx *db.Tx) error {
+			for i := start; i < min(n, start+postsPerTx); i++ {
+				t := ths[i%threads]
+				id := db.NewID()
+				at := now + int64(i)*1000
+				owner, tlp, aud := t.owner, t.tlp, "org"
+				var named, namedPeople []string
+				if t.internal {
+					if rng.IntN(10) == 0 {
+						tlp, aud, namedPeople = policy.Red, "people", p.People["sme"][1:]
+					}
+				} else {
+					switch r := rng.IntN(100); {
+					case r < 35:
+						owner = "sme"
+					case r < 65:
+						owner = "cloud"
+					case r < 90:
+						owner = "cert"
+					default:
+						owner = "nocontract"
+					}
+					aud = "community"
+					switch r := rng.IntN(100); {
+					case r < 55:
+						tlp = policy.Green
+						if t.tlp == policy.Clear && rng.IntN(100) < 55 {
+							tlp = policy.Clear
+						}
+					case r < 85:
+						tlp = policy.Amber
+					case r < 95:
+						if owner == "sme" || owner == "cloud" {
+							tlp, aud = policy.AmberStrict, "orgs"
+							named = []string{p.Orgs["cloud"]}
+							if owner == "cloud" {
+								named = []string{p.Orgs["sme"]}
+							}
+						} else {
+							tlp = policy.Amber
+						}
+					default:
+						tlp, aud = policy.Red, "people"
+						namedPeople = p.People[owner][:1]
+						if owner == "cloud" {
+							namedPeople = p.People["sme"][:1]
+						}
+					}
+				}
+				var comm any
+				if aud == "community" {
+					comm = p.Community
+				}
+				shares = append(shares, id, "post", p.Orgs[owner], p.Authors[owner], int(policy.Knowledge), int(tlp), aud, comm, at)
+				posts = append(posts, id, t.id, p.Orgs[owner], p.Authors[owner], bodies[i%len(bodies)], at)
+				for _, o := range named {
+					orgs = append(orgs, id, o)
+				}
+				for _, u := range namedPeople {
+					people = append(people, id, u)
+				}
+				if len(shares) >= 9*rowsPerStmt*10 {
+					if err := flush(tx); err != nil {
+						return err
+					}
+				}
+			}
+			if err := flush(tx); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `UPDATE threads SET last_post_at = ? WHERE id IN (`+db.Placeholders(len(ths))+`)`,
+				append([]any{now + int64(min(n, start+postsPerTx))*1000}, threadIDs(ths, func(t th) string { return t.id })...)...)
+			return err
+		})
+		if err != nil {
+			return out, err
+		}
+	}
+	out.Posts = n
+	return out, nil
+}
+
+func threadIDs[T any](ts []T, id func(T) string) []any {
+	out := make([]any, len(ts))
+	for i, t := range ts {
+		out[i] = id(t)
+	}
+	return out
+}
+
+var words = strings.Fields(`phishing campaign indicator hash domain ransomware lateral movement VPN gateway
+	firmware patch CVE exploit observed SOC alert beacon command control exfiltration credential
+	rotation MFA bypass supplier incident ticket timeline containment forensic image log retention
+	firewall rule IOC YARA sigma detection false positive advisory vendor mitigation workaround
+	we saw the same pattern yesterday at our site please share more details about affected versions`)
+
+func body(rng *rand.Rand, n int) string {
+	var b strings.Builder
+	for b.Len() < n {
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(words[rng.IntN(len(words))])
+	}
+	return b.String()[:n]
+}
