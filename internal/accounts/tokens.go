@@ -165,8 +165,10 @@ func (s *Service) StartTOTP(ctx context.Context, a policy.Actor) (secret, uri st
 		if enabled != 0 {
 			return fault.New(fault.Conflict, "totp_enabled", "two-factor authentication is already on: turn it off first to set up a new app")
 		}
-		_, err := tx.Exec(ctx, `UPDATE users SET totp_secret = ? WHERE id = ?`, secret, a.UserID)
-		return err
+		if _, err := tx.Exec(ctx, `UPDATE users SET totp_secret = ? WHERE id = ?`, secret, a.UserID); err != nil {
+			return fmt.Errorf("store totp secret: %w", err)
+		}
+		return audit.Write(ctx, tx, a, audit.Entry{Action: "user.totp.start", ObjectType: "user", ObjectID: a.UserID})
 	})
 	return secret, auth.TOTPURI(secret, "verbund", email), err
 }
