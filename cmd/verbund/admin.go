@@ -51,6 +51,18 @@ func (c *cli) out(a *admin, v any, text string) error {
 	return err
 }
 
+// begin parses an admin command's flags, checks the required ones and
+// opens the database as the operator.
+func (c *cli) begin(fs *flag.FlagSet, cfg *config.Config, args []string, asJSON *bool, need ...string) (*admin, error) {
+	if err := c.parse(fs, args); err != nil {
+		return nil, err
+	}
+	if err := required(fs, need...); err != nil {
+		return nil, err
+	}
+	return c.open(cfg, asJSON != nil && *asJSON)
+}
+
 func required(fs *flag.FlagSet, names ...string) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -68,13 +80,7 @@ func (c *cli) orgCreate(args []string) error {
 	kind := fs.String("kind", "", "company, provider, cert or isac")
 	contact := fs.String("contact", "", "security contact (e-mail or phone)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := c.parse(fs, args); err != nil {
-		return err
-	}
-	if err := required(fs, "name", "kind"); err != nil {
-		return err
-	}
-	a, err := c.open(cfg, *asJSON)
+	a, err := c.begin(fs, cfg, args, asJSON, "name", "kind")
 	if err != nil {
 		return err
 	}
@@ -89,10 +95,7 @@ func (c *cli) orgCreate(args []string) error {
 func (c *cli) orgList(args []string) error {
 	fs, cfg := c.flags("org list", "Lists the organisations.")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := c.parse(fs, args); err != nil {
-		return err
-	}
-	a, err := c.open(cfg, *asJSON)
+	a, err := c.begin(fs, cfg, args, asJSON)
 	if err != nil {
 		return err
 	}
@@ -137,13 +140,7 @@ func (c *cli) userCreate(args []string) error {
 	lang := fs.String("lang", "", "language: de or en (default: from the browser)")
 	pwFile := fs.String("password-file", "", "file holding the password (- for standard input)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := c.parse(fs, args); err != nil {
-		return err
-	}
-	if err := required(fs, "org", "email", "role"); err != nil {
-		return err
-	}
-	a, err := c.open(cfg, *asJSON)
+	a, err := c.begin(fs, cfg, args, asJSON, "org", "email", "role")
 	if err != nil {
 		return err
 	}
@@ -177,13 +174,7 @@ func (c *cli) userPassword(args []string) error {
 	fs, cfg := c.flags("user password --email E --password-file F", "Sets a person's password.")
 	email := fs.String("email", "", "e-mail address")
 	pwFile := fs.String("password-file", "", "file holding the password (- for standard input)")
-	if err := c.parse(fs, args); err != nil {
-		return err
-	}
-	if err := required(fs, "email", "password-file"); err != nil {
-		return err
-	}
-	a, err := c.open(cfg, false)
+	a, err := c.begin(fs, cfg, args, nil, "email", "password-file")
 	if err != nil {
 		return err
 	}
@@ -210,13 +201,7 @@ func (c *cli) tokenCreate(args []string) error {
 	expires := fs.String("expires", "90d", "lifetime, e.g. 30d, 12h; empty for none")
 	name := fs.String("name", "", "a name to recognise the token by")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := c.parse(fs, args); err != nil {
-		return err
-	}
-	if err := required(fs, "user", "scope"); err != nil {
-		return err
-	}
-	a, err := c.open(cfg, *asJSON)
+	a, err := c.begin(fs, cfg, args, asJSON, "user", "scope")
 	if err != nil {
 		return err
 	}
@@ -243,13 +228,7 @@ func (c *cli) communityCreate(args []string) error {
 	coord := fs.String("coordinator", "", "coordinating organisation (name or id)")
 	desc := fs.String("description", "", "description")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := c.parse(fs, args); err != nil {
-		return err
-	}
-	if err := required(fs, "name", "coordinator"); err != nil {
-		return err
-	}
-	a, err := c.open(cfg, *asJSON)
+	a, err := c.begin(fs, cfg, args, asJSON, "name", "coordinator")
 	if err != nil {
 		return err
 	}
@@ -269,13 +248,7 @@ func (c *cli) communityAdd(args []string) error {
 	fs, cfg := c.flags("community add --community N --org ORG", "Makes ORG an active member of the trust circle.")
 	comm := fs.String("community", "", "trust circle (name or id)")
 	org := fs.String("org", "", "organisation (name or id)")
-	if err := c.parse(fs, args); err != nil {
-		return err
-	}
-	if err := required(fs, "community", "org"); err != nil {
-		return err
-	}
-	a, err := c.open(cfg, false)
+	a, err := c.begin(fs, cfg, args, nil, "community", "org")
 	if err != nil {
 		return err
 	}
