@@ -314,3 +314,15 @@ func TestAuditExportOnlyOwnOrg(t *testing.T) {
 		t.Errorf("audit.export records: %d, want 1", len(list.Items))
 	}
 }
+
+// Readers of a thread with a named audience see who else received it.
+func TestThreadShowsNamedAudience(t *testing.T) {
+	h := apptest.World(t, db.SQLite)
+	c := newThread(t, h, "sme.analyst", h.CircleChannel, map[string]any{"title": "red", "body": "b", "tlp": "RED", "audience": "people",
+		"people": []string{h.Users["cloud.analyst"].ID, h.Users["sme.analyst"].ID}})
+	page := h.Login(t, h.Users["cloud.analyst"]).Get(t, "/forum/threads/"+c.thread)
+	body := string(page.Body)
+	if page.Status != 200 || !strings.Contains(body, "cloud.analyst (Wolke Cloud AG)") || !strings.Contains(body, "sme.analyst (Müller Maschinenbau GmbH)") {
+		t.Errorf("thread page does not name the audience: %d", page.Status)
+	}
+}

@@ -196,13 +196,14 @@ func (h *Handler) createThreadForm(w http.ResponseWriter, r *http.Request) error
 }
 
 type threadData struct {
-	Thread  Thread
-	Channel Channel
-	Posts   []Post
-	Next    string
-	Options audienceOptions
-	Error   *fault.Error
-	Form    NewPost
+	Thread   Thread
+	Audience []string // names of the named orgs or people, if the thread names them
+	Channel  Channel
+	Posts    []Post
+	Next     string
+	Options  audienceOptions
+	Error    *fault.Error
+	Form     NewPost
 }
 
 func (h *Handler) threadPage(w http.ResponseWriter, r *http.Request) error {
@@ -224,6 +225,9 @@ func (h *Handler) renderThread(w http.ResponseWriter, r *http.Request, status in
 		return err
 	}
 	if d.Options, err = h.options(ctx, a, d.Channel); err != nil {
+		return err
+	}
+	if d.Audience, err = h.audienceNames(ctx, t.Share.Audience); err != nil {
 		return err
 	}
 	p := web.Page{Nav: "forum", Data: d, Title: t.Title, Live: "/events?topic=thread:" + t.ID}
@@ -320,4 +324,40 @@ func (h *Handler) deleteForm(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return web.Redirect(w, r, "/forum/threads/"+p.ThreadID, "deleted")
+}
+
+// audienceNames names the orgs or people of a named audience, so that every
+// reader of a thread knows who else received it (as TLP expects).
+func (h *Handler) audienceNames(ctx context.Context, a policy.Audience) ([]string, error) {
+	var q string
+	var ids []string
+	switch a.Kind {
+	case policy.AudOrgs:
+		q, ids = `SELECT name FROM orgs WHERE id IN (%s) ORDER BY name_key`, a.Orgs
+	case policy.AudPeople:
+		q, ids = `SELECT u.name || ' (' || o.name || ')' FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.id IN (%s) ORDER BY o.name_key, u.name`, a.People
+	default:
+		return nil, nil
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := h.svc.DB.R().Query(ctx, fmt.Sprintf(q, db.Placeholders(len(ids))), args...)
+	if err != nil {
+		return nil, fmt.Errorf("audience names: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
 }
