@@ -326,3 +326,19 @@ func TestThreadShowsNamedAudience(t *testing.T) {
 		t.Errorf("thread page does not name the audience: %d", page.Status)
 	}
 }
+
+// The author learns, in their language, that uncovered circle members did
+// not receive a post.
+func TestPartialDeliveryIsShown(t *testing.T) {
+	h := apptest.World(t, db.SQLite)
+	b := h.Login(t, h.Users["sme.analyst"])
+	r := b.PostForm(t, "/forum/channels/"+h.CircleChannel+"/threads", map[string][]string{"title": {"t"}, "body": {"b"}, "tlp": {"AMBER"}, "audience": {"community"}})
+	loc := r.Header.Get("Location")
+	if r.Status != 303 || !strings.Contains(loc, "?ok=partial_delivery") {
+		t.Fatalf("create: %d %s", r.Status, loc)
+	}
+	page := b.Get(t, loc)
+	if !strings.Contains(string(page.Body), "do not receive it") {
+		t.Errorf("no notice of partial delivery on the thread page")
+	}
+}

@@ -185,14 +185,23 @@ func (h *Handler) renderChannel(w http.ResponseWriter, r *http.Request, status i
 
 func (h *Handler) createThreadForm(w http.ResponseWriter, r *http.Request) error {
 	in := NewThread{Title: r.PostFormValue("title"), Body: r.PostFormValue("body"), Sharing: formSharing(r)}
-	t, _, err := h.svc.CreateThread(r.Context(), web.ActorFrom(r), r.PathValue("id"), in)
+	t, first, err := h.svc.CreateThread(r.Context(), web.ActorFrom(r), r.PathValue("id"), in)
 	if err != nil {
 		if e, ok := fault.As(err); ok && (e.Kind == fault.Invalid || e.Kind == fault.Forbidden) {
 			return h.renderChannel(w, r, web.Status(e.Kind), channelData{Error: e, Form: in})
 		}
 		return err
 	}
-	return web.Redirect(w, r, "/forum/threads/"+t.ID, "")
+	return web.Redirect(w, r, "/forum/threads/"+t.ID, partial(first))
+}
+
+// partial names the flash that tells the author some circle members did
+// not receive the post (no agreement covers them yet).
+func partial(p Post) string {
+	if len(p.NotDeliveredTo) > 0 {
+		return "partial_delivery"
+	}
+	return ""
 }
 
 type threadData struct {
@@ -243,7 +252,7 @@ func (h *Handler) replyForm(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	return web.Redirect(w, r, fmt.Sprintf("/forum/threads/%s#post-%s", p.ThreadID, p.ID), "")
+	return web.Redirect(w, r, fmt.Sprintf("/forum/threads/%s#post-%s", p.ThreadID, p.ID), partial(p))
 }
 
 func (h *Handler) postFragment(w http.ResponseWriter, r *http.Request) error {

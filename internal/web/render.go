@@ -265,11 +265,15 @@ type errorData struct {
 // with a flash key (catalog key "flash.<key>").
 func Redirect(w http.ResponseWriter, r *http.Request, target, flash string) error {
 	if flash != "" {
+		path, frag, hasFrag := strings.Cut(target, "#")
 		sep := "?"
-		if strings.Contains(target, "?") {
+		if strings.Contains(path, "?") {
 			sep = "&"
 		}
-		target += sep + "ok=" + url.QueryEscape(flash)
+		target = path + sep + "ok=" + url.QueryEscape(flash)
+		if hasFrag {
+			target += "#" + frag
+		}
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
 	return nil
