@@ -312,9 +312,14 @@ func TestBrowserLiveAmberPost(t *testing.T) {
 	)
 	sme.submit(t, "post the thread", "post-thread")
 	threadURL := browserGet(t, sme, "location", chromedp.Location())
-	threadPath := strings.TrimPrefix(threadURL, h.URL)
+	threadPath, flash, _ := strings.Cut(strings.TrimPrefix(threadURL, h.URL), "?")
 	if !strings.HasPrefix(threadPath, "/forum/threads/") {
 		t.Fatalf("after posting the SME analyst is on %s: %s", threadURL, sme.text(t))
+	}
+	// "Ohne Vertrag GmbH" is in the circle without an agreement: the author
+	// is told, in German, that not every member received the post.
+	if !strings.HasPrefix(flash, "ok=partial_delivery") || !strings.Contains(sme.text(t), "erhalten den Beitrag nicht") {
+		t.Errorf("no German notice of partial delivery after posting (%s)", flash)
 	}
 	// The SME analyst sees their own post.
 	sme.do(t, "own post", chromedp.WaitVisible(`//ol[@id="posts"]//div[contains(@class, "post-body")][contains(., "rechnung-müller.example")]`))
