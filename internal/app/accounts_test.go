@@ -143,6 +143,9 @@ func TestTOTPEnrolAndSignIn(t *testing.T) {
 		t.Fatalf("no secret shown: %d", page.Status)
 	}
 	secret := string(m[1])
+	if !strings.Contains(string(page.Body), `id="totp-qr"><svg`) {
+		t.Error("no QR code on the set-up page")
+	}
 	// A wrong code does not enable it.
 	if r := b.PostForm(t, "/profile/totp/enable", url.Values{"code": {"000000"}}); r.Status != http.StatusBadRequest {
 		t.Errorf("wrong code: %d", r.Status)
