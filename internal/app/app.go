@@ -80,7 +80,7 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 	a.Agreements = agreements.New(d, a.Broker)
 	a.Forum = forum.New(d, a.Broker)
 	a.Web, err = web.NewServer(web.Config{Log: log, DB: d, Auth: a.Accounts, Catalog: cat, Broker: a.Broker,
-		SecureCookies: cfg.TLSCert != "", Registry: a.Registry, TrustProxy: cfg.TrustProxy})
+		SecureCookies: cfg.Secure(), Registry: a.Registry, TrustProxy: cfg.TrustProxy})
 	if err != nil {
 		return nil, err
 	}

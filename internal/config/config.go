@@ -87,3 +87,10 @@ func (c *Config) URL(actualAddr string) string {
 	}
 	return scheme + "://" + actualAddr
 }
+
+// Secure reports whether users reach the hub over HTTPS: served with TLS
+// here, or behind a TLS-terminating proxy announced by an https:// base
+// URL. Cookies are then marked Secure and HSTS is sent.
+func (c *Config) Secure() bool {
+	return c.TLSCert != "" || strings.HasPrefix(c.BaseURL, "https://")
+}
