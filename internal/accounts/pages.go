@@ -46,14 +46,20 @@ func formError(err error) (*fault.Error, bool) {
 	return nil, false
 }
 
+// profileError shows a fixable error on the profile page; other errors go
+// to the error page.
+func (h *Handler) profileError(w http.ResponseWriter, r *http.Request, err error) error {
+	if e, ok := formError(err); ok {
+		return h.renderProfile(w, r, web.Status(e.Kind), profileData{Error: e})
+	}
+	return err
+}
+
 func (h *Handler) saveProfile(w http.ResponseWriter, r *http.Request) error {
 	a := web.ActorFrom(r)
 	name, lang := r.PostFormValue("name"), r.PostFormValue("lang")
 	if _, err := h.svc.UpdateUser(r.Context(), a, a.UserID, UserUpdate{Name: &name, Lang: &lang}); err != nil {
-		if e, ok := formError(err); ok {
-			return h.renderProfile(w, r, web.Status(e.Kind), profileData{Error: e})
-		}
-		return err
+		return h.profileError(w, r, err)
 	}
 	return web.Redirect(w, r, "/profile", "saved")
 }
@@ -64,10 +70,7 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) error {
 		return h.renderProfile(w, r, http.StatusBadRequest, profileData{Error: fault.Invalidf("confirm", "password_mismatch", "the two new passwords differ")})
 	}
 	if err := h.svc.SetPassword(r.Context(), a, a.UserID, r.PostFormValue("current"), r.PostFormValue("new")); err != nil {
-		if e, ok := formError(err); ok {
-			return h.renderProfile(w, r, web.Status(e.Kind), profileData{Error: e})
-		}
-		return err
+		return h.profileError(w, r, err)
 	}
 	return web.Redirect(w, r, "/profile", "saved")
 }
@@ -75,10 +78,7 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) totpStart(w http.ResponseWriter, r *http.Request) error {
 	secret, uri, err := h.svc.StartTOTP(r.Context(), web.ActorFrom(r))
 	if err != nil {
-		if e, ok := formError(err); ok {
-			return h.renderProfile(w, r, web.Status(e.Kind), profileData{Error: e})
-		}
-		return err
+		return h.profileError(w, r, err)
 	}
 	d := profileData{TOTPSecret: secret, TOTPURI: uri}
 	if code, err := qr.Encode([]byte(uri)); err == nil {
@@ -90,20 +90,14 @@ func (h *Handler) totpStart(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) totpEnable(w http.ResponseWriter, r *http.Request) error {
 	codes, err := h.svc.EnableTOTP(r.Context(), web.ActorFrom(r), r.PostFormValue("code"))
 	if err != nil {
-		if e, ok := formError(err); ok {
-			return h.renderProfile(w, r, web.Status(e.Kind), profileData{Error: e})
-		}
-		return err
+		return h.profileError(w, r, err)
 	}
 	return h.renderProfile(w, r, http.StatusOK, profileData{RecoveryCodes: codes})
 }
 
 func (h *Handler) totpDisable(w http.ResponseWriter, r *http.Request) error {
 	if err := h.svc.DisableTOTP(r.Context(), web.ActorFrom(r), r.PostFormValue("password")); err != nil {
-		if e, ok := formError(err); ok {
-			return h.renderProfile(w, r, web.Status(e.Kind), profileData{Error: e})
-		}
-		return err
+		return h.profileError(w, r, err)
 	}
 	return web.Redirect(w, r, "/profile", "saved")
 }
