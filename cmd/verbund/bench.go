@@ -85,6 +85,8 @@ func (c *cli) bench(args []string) error {
 		fs.StringVar(&lo.Reader, "reader", "sme.analyst", "list: reading user: <org>.analyst|admin|viewer, org sme, cloud, cert, nocontract or outsider")
 		fs.StringVar(&endpoints, "endpoint", "thread,feed", "list: endpoints to load, comma separated: thread, feed")
 		fs.BoolVar(&lo.Keep, "keep", false, "list: keep the seeded data folder (printed) for inspection")
+		fs.IntVar(&lo.ReadCache, "read-cache", 16, "list: the hub's read cache in MB; 0 turns it off, so every page is built from the database")
+		fs.Float64Var(&lo.Writes, "writes", 0, "list: posts per second written during the load (each empties the read cache)")
 	}
 	if scenario == "fanout" || scenario == "all" {
 		fs.IntVar(&fo.Subscribers, "subscribers", 1000, "fanout: live streams to open")
@@ -164,13 +166,14 @@ func (c *cli) bench(args []string) error {
 				s.IdleSeconds, s.RSSMedianMB, s.RSSMaxMB, s.Runs[0].HeapMB, s.Runs[0].Goroutine)
 		}
 		if l := report.List; l != nil {
-			fmt.Fprintf(w, "\nlist (%d posts over %d threads, %d visible to %s; seeded in %.1f s, database %.0f MB; %d connections):\n",
-				l.Posts, l.Threads, l.VisiblePosts, l.Reader, l.SeedSeconds, l.DBSizeMB, l.Concurrency)
+			fmt.Fprintf(w, "\nlist (%d posts over %d threads, %d visible to %s; seeded in %.1f s, database %.0f MB; %d connections; read cache %d MB; %.0f writes/s):\n",
+				l.Posts, l.Threads, l.VisiblePosts, l.Reader, l.SeedSeconds, l.DBSizeMB, l.Concurrency, l.ReadCacheMB, l.WritesPerSec)
 			for _, p := range l.Phases {
 				fmt.Fprintf(w, "  %s  (%d items per page)\n", p.Path, p.ItemsPerPage)
 				fmt.Fprintf(w, "    %.0f req/s over %.1f s, %d errors\n    latency %s\n", p.RPS, p.Seconds, p.Errors, p.Latency)
 				fmt.Fprintf(w, "    CPU: hub %.0f%% of a core (%.0f%% in the kernel; %.0f µs per request), load generator %.0f%%\n",
 					p.ServerCPUPct, p.ServerSysPct, p.ServerCPUUS, p.LoadCPUPct)
+				fmt.Fprintf(w, "    read cache: %.1f%% of pages served from it; %d posts written meanwhile\n", p.CacheHitPct, p.Written)
 				if p.FirstError != "" {
 					fmt.Fprintf(w, "    first error: %s\n", p.FirstError)
 				}

@@ -25,6 +25,7 @@ import (
 	"verbund/internal/home"
 	"verbund/internal/i18n"
 	"verbund/internal/orgs"
+	"verbund/internal/readcache"
 	"verbund/internal/web"
 )
 
@@ -39,6 +40,7 @@ type App struct {
 	Orgs       *orgs.Service
 	Agreements *agreements.Service
 	Forum      *forum.Service
+	Pages      *readcache.Cache // API pages of posts; nil when --read-cache 0
 	Registry   *prometheus.Registry
 }
 
@@ -79,6 +81,13 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 	a.Orgs = orgs.New(d, a.Broker)
 	a.Agreements = agreements.New(d, a.Broker)
 	a.Forum = forum.New(d, a.Broker)
+	if cfg.ReadCache > 0 {
+		a.Pages = readcache.New(cfg.ReadCache << 20)
+		a.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "verbund_read_cache_hits_total", Help: "API pages served from the read cache."},
+			func() float64 { return float64(a.Pages.Hits.Load()) }))
+		a.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "verbund_read_cache_misses_total", Help: "API pages built because none was cached or valid."},
+			func() float64 { return float64(a.Pages.Misses.Load()) }))
+	}
 	a.Web, err = web.NewServer(web.Config{Log: log, DB: d, Auth: a.Accounts, Catalog: cat, Broker: a.Broker,
 		SecureCookies: cfg.Secure(), Registry: a.Registry, TrustProxy: cfg.TrustProxy})
 	if err != nil {
@@ -88,7 +97,7 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 		func() error { return accounts.Register(a.Web, a.Accounts) },
 		func() error { return orgs.Register(a.Web, a.Orgs) },
 		func() error { return agreements.Register(a.Web, a.Agreements, a.Orgs) },
-		func() error { return forum.Register(a.Web, a.Forum) },
+		func() error { return forum.Register(a.Web, a.Forum, a.Pages) },
 		func() error { return audit.Register(a.Web, d) },
 		func() error { return home.Register(a.Web, d, a.Forum, a.Agreements, a.Orgs) },
 	} {

@@ -259,3 +259,14 @@ func uniqueSorted(in []string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// Head returns the sequence number of the newest audit record. Every state
+// change is audited in its own transaction, so the head is also the
+// database's change counter: internal/readcache files responses under it.
+func Head(ctx context.Context, h db.Handle) (int64, error) {
+	var seq int64
+	if err := h.QueryRow(ctx, `SELECT seq FROM audit_head WHERE id = 1`).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("read audit head: %w", db.Map(err))
+	}
+	return seq, nil
+}

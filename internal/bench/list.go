@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +28,8 @@ type ListOptions struct {
 	Reader      string        // the reading user (default sme.analyst)
 	Endpoints   []string      // "thread", "feed" (default both)
 	Keep        bool          // keep the data folder
+	ReadCache   int           // the hub's --read-cache in MB; 0: off, every page is built from the database
+	Writes      float64       // posts per second written through the API during the load (each one invalidates the read cache)
 	Log         io.Writer
 }
 
@@ -44,6 +48,8 @@ type Phase struct {
 	LoadCPUPct   float64   `json:"load_cpu_percent"`          // this process, generating the load
 	ServerCPUUS  float64   `json:"server_cpu_us_per_request"`
 	ItemsPerPage int       `json:"items_per_page"`
+	CacheHitPct  float64   `json:"read_cache_hit_percent"` // of the hub's list pages, from /metrics
+	Written      int       `json:"posts_written"`          // by the concurrent writer (Writes)
 }
 
 // ListResult is figure (b).
@@ -55,6 +61,8 @@ type ListResult struct {
 	SeedSeconds  float64 `json:"seed_seconds"`
 	DBSizeMB     float64 `json:"db_size_mb"`
 	Concurrency  int     `json:"concurrency"`
+	ReadCacheMB  int     `json:"read_cache_mb"`
+	WritesPerSec float64 `json:"writes_per_second"`
 	Phases       []Phase `json:"phases"`
 	DataDir      string  `json:"data_dir,omitempty"`
 	Checks       []Check `json:"checks"`
@@ -93,7 +101,8 @@ func List(ctx context.Context, o ListOptions) (*ListResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &ListResult{Posts: o.Posts, Threads: o.Threads, Reader: o.Reader, Concurrency: o.Concurrency}
+	res := &ListResult{Posts: o.Posts, Threads: o.Threads, Reader: o.Reader, Concurrency: o.Concurrency,
+		ReadCacheMB: o.ReadCache, WritesPerSec: o.Writes}
 	if o.Keep {
 		res.DataDir = dir
 	} else {
@@ -124,7 +133,7 @@ func List(ctx context.Context, o ListOptions) (*ListResult, error) {
 	}
 	logf("  %.1f s; %d of %d posts visible to %s; database %.0f MB\n", res.SeedSeconds, res.VisiblePosts, o.Posts, o.Reader, res.DBSizeMB)
 
-	srv, err := StartServer(ctx, o.Exe, dir)
+	srv, err := StartServer(ctx, o.Exe, dir, "--read-cache", strconv.Itoa(o.ReadCache))
 	if err != nil {
 		return nil, err
 	}
@@ -158,10 +167,17 @@ func List(ctx context.Context, o ListOptions) (*ListResult, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w\n%s", shown, err, srv.Log())
 		}
-		logf("loading %s with %d connections for %s …\n", shown, o.Concurrency, o.Duration)
+		logf("loading %s with %d connections for %s (read cache %d MB, %.0f writes/s) …\n", shown, o.Concurrency, o.Duration, o.ReadCache, o.Writes)
+		m0, _ := Metrics(srv.URL, cacheHits, cacheMisses)
+		stopWriter := writer(ctx, srv.URL, w.Users["sme.analyst"].WriteToken, seeded.Threads, o.Writes)
 		ph := load(ctx, client, srv, token, path, o)
+		ph.Written = stopWriter()
+		m1, _ := Metrics(srv.URL, cacheHits, cacheMisses)
+		if hits, misses := m1[cacheHits]-m0[cacheHits], m1[cacheMisses]-m0[cacheMisses]; hits+misses > 0 {
+			ph.CacheHitPct = round2(100 * hits / (hits + misses))
+		}
 		ph.Endpoint, ph.Path, ph.ItemsPerPage = ep, shown, n
-		logf("  %.0f req/s, %s, %d errors\n", ph.RPS, ph.Latency, ph.Errors)
+		logf("  %.0f req/s, %s, %d errors, read cache hits %.1f %%, %d posts written\n", ph.RPS, ph.Latency, ph.Errors, ph.CacheHitPct, ph.Written)
 		res.Phases = append(res.Phases, ph)
 	}
 	for _, ph := range res.Phases {
@@ -173,6 +189,49 @@ func List(ctx context.Context, o ListOptions) (*ListResult, error) {
 		}
 	}
 	return res, nil
+}
+
+const (
+	cacheHits   = "verbund_read_cache_hits_total"
+	cacheMisses = "verbund_read_cache_misses_total"
+)
+
+// writer posts replies as sme.analyst (GREEN, to the circle) into the
+// threads in turn, perSec times a second, until the returned function is
+// called; that function returns how many posts were written. Every post is
+// an audited change, so it empties the hub's read cache: the load then
+// measures pages rebuilt from the database too.
+func writer(ctx context.Context, url, token string, threads []string, perSec float64) func() int {
+	if perSec <= 0 || len(threads) == 0 {
+		return func() int { return 0 }
+	}
+	stop, done := make(chan struct{}), make(chan int)
+	c := &http.Client{Timeout: 30 * time.Second} // its own connection: not one of the readers'
+	go func() {
+		n := 0
+		tick := time.NewTicker(time.Duration(float64(time.Second) / perSec))
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				done <- n
+				return
+			case <-tick.C:
+			}
+			body := fmt.Sprintf(`{"body":"bench reply %d","tlp":"GREEN","audience":"community"}`, n)
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+"/api/v1/threads/"+threads[n%len(threads)]+"/posts", strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+token)
+			req.Header.Set("Content-Type", "application/json")
+			if resp, err := c.Do(req); err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				_ = resp.Body.Close()
+				if resp.StatusCode == http.StatusCreated {
+					n++
+				}
+			}
+		}
+	}()
+	return func() int { close(stop); return <-done }
 }
 
 // prepare creates the database in dir, builds the world and runs fill on

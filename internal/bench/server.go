@@ -32,8 +32,10 @@ type Server struct {
 // port of 127.0.0.1, and returns once /readyz answers 200. VERBUND_*
 // variables of the environment are not passed on, so the child cannot
 // wander off to another database.
-func StartServer(ctx context.Context, exe, dataDir string) (*Server, error) {
-	cmd := exec.Command(exe, "serve", "--data", dataDir, "--addr", "127.0.0.1:0", "--log-format", "json", "--log-level", "warn") // #nosec G204 -- exe is the verbund binary itself or one the operator names; fixed arguments
+// extra are further serve flags (e.g. --read-cache 0).
+func StartServer(ctx context.Context, exe, dataDir string, extra ...string) (*Server, error) {
+	args := append([]string{"serve", "--data", dataDir, "--addr", "127.0.0.1:0", "--log-format", "json", "--log-level", "warn"}, extra...)
+	cmd := exec.Command(exe, args...) // #nosec G204 -- exe is the verbund binary itself or one the operator names; the arguments are serve flags set by the bench
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "VERBUND_") {
 			cmd.Env = append(cmd.Env, kv)

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -22,6 +23,7 @@ type Config struct {
 	LogLevel   string // debug, info, warn, error
 	TrustProxy bool   // take client addresses from X-Forwarded-For
 	BaseURL    string // how users reach the hub (printed at start)
+	ReadCache  int    // MB of memory for cached API pages (internal/readcache); 0 turns the cache off
 }
 
 // Env looks up environment variables (injected for tests).
@@ -51,7 +53,17 @@ func Flags(fs *flag.FlagSet, env Env) *Config {
 	fs.StringVar(&c.LogLevel, "log-level", get("LOG_LEVEL", "info"), "log level: debug, info, warn, error")
 	fs.BoolVar(&c.TrustProxy, "trust-proxy", get("TRUST_PROXY", "") == "1", "take client addresses from X-Forwarded-For (behind a reverse proxy)")
 	fs.StringVar(&c.BaseURL, "base-url", get("BASE_URL", ""), "public URL of the hub, printed at start (default from --addr)")
+	fs.IntVar(&c.ReadCache, "read-cache", atoiOr(get("READ_CACHE", ""), 16), "MB of memory for cached API list pages, 0 to turn the cache off (VERBUND_READ_CACHE)")
 	return c
+}
+
+// atoiOr parses s as a number, or returns def when s is empty or not a
+// number (Validate then checks the range).
+func atoiOr(s string, def int) int {
+	if n, err := strconv.Atoi(s); err == nil {
+		return n
+	}
+	return def
 }
 
 // Validate fails fast on contradictions.
@@ -69,6 +81,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LogFormat != "" && c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("--log-format must be text or json")
+	}
+	if c.ReadCache < 0 || c.ReadCache > 4096 {
+		return fmt.Errorf("--read-cache must be 0 (off) to 4096 MB")
 	}
 	if c.Addr == "" {
 		return fmt.Errorf("--addr must not be empty")

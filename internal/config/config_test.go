@@ -27,7 +27,7 @@ func TestSecureBehindProxy(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	for _, args := range [][]string{{"--tls-cert", "c"}, {"--db", "mysql://x"}, {"--log-level", "loud"}, {"--log-format", "xml"}} {
+	for _, args := range [][]string{{"--tls-cert", "c"}, {"--db", "mysql://x"}, {"--log-level", "loud"}, {"--log-format", "xml"}, {"--read-cache", "-1"}, {"--read-cache", "5000"}} {
 		fs := flag.NewFlagSet("t", flag.ContinueOnError)
 		cfg := Flags(fs, func(string) string { return "" })
 		if err := fs.Parse(args); err != nil {

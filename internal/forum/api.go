@@ -2,7 +2,12 @@ package forum
 
 import (
 	"net/http"
+	"strconv"
+	"strings"
 
+	"verbund/internal/audit"
+	"verbund/internal/db"
+	"verbund/internal/policy"
 	"verbund/internal/web"
 )
 
@@ -73,11 +78,40 @@ func (h *Handler) listPosts(w http.ResponseWriter, r *http.Request, f ListFilter
 		return err
 	}
 	f.Limit, f.After = limit, r.URL.Query().Get("next")
-	ps, next, err := h.svc.Posts(r.Context(), web.ActorFrom(r), f)
+	a := web.ActorFrom(r)
+	if f.Query != "" || h.pages == nil {
+		ps, next, err := h.svc.Posts(r.Context(), a, f)
+		if err != nil {
+			return err
+		}
+		web.WriteList(w, ps, next)
+		return nil
+	}
+	// Pages without a search are served from the read cache while the
+	// database and the agreements' validity have not changed (see
+	// internal/readcache for why that is safe).
+	ctx, now := r.Context(), db.Now()
+	version, err := audit.Head(ctx, h.svc.DB.R())
 	if err != nil {
 		return err
 	}
-	web.WriteList(w, ps, next)
+	key := strings.Join([]string{"posts", a.UserID, a.OrgID, f.Thread, f.After, strconv.Itoa(f.Limit)}, "\x00")
+	body, err := h.pages.Build(key, version, now, func() ([]byte, int64, error) {
+		until, err := policy.NextChange(ctx, h.svc.DB.R(), now)
+		if err != nil {
+			return nil, 0, err
+		}
+		ps, next, err := h.svc.Posts(ctx, a, f)
+		if err != nil {
+			return nil, 0, err
+		}
+		body, err := web.ListJSON(ps, next)
+		return body, until, err
+	})
+	if err != nil {
+		return err
+	}
+	web.WriteJSONBytes(w, http.StatusOK, body)
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"verbund/internal/db"
 	"verbund/internal/fault"
 	"verbund/internal/policy"
+	"verbund/internal/readcache"
 	"verbund/internal/web"
 )
 
@@ -20,15 +21,19 @@ type Handler struct {
 	svc *Service
 	srv *web.Server
 	tpl *web.Templates
+	// pages keeps API pages of posts (internal/readcache): the list of a
+	// thread is read far more often than it changes. nil: off.
+	pages *readcache.Cache
 }
 
-// Register adds the forum routes.
-func Register(srv *web.Server, svc *Service) error {
+// Register adds the forum routes. pages, when not nil, keeps API pages of
+// posts (see internal/readcache).
+func Register(srv *web.Server, svc *Service, pages *readcache.Cache) error {
 	tpl, err := srv.Templates(templateFS, "templates/*.html")
 	if err != nil {
 		return err
 	}
-	h := &Handler{svc: svc, srv: srv, tpl: tpl}
+	h := &Handler{svc: svc, srv: srv, tpl: tpl, pages: pages}
 	r := srv.Router
 	r.Handle("GET /forum", web.Read, h.forumPage)
 	r.Handle("POST /forum/channels", web.OrgAdmin, h.createChannelForm)

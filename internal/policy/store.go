@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sort"
 
@@ -118,4 +119,18 @@ func dedupe(in []string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// NextChange returns the next moment after now at which an agreement
+// starts or ends (Unix µs), or 0 when none will: until then, visibility
+// changes only through writes. Cached responses must end by then.
+func NextChange(ctx context.Context, h db.Handle, now int64) (int64, error) {
+	var next sql.NullInt64
+	err := h.QueryRow(ctx, `SELECT MIN(t) FROM (
+		SELECT valid_from AS t FROM agreements WHERE valid_from > ?
+		UNION ALL SELECT valid_until FROM agreements WHERE valid_until > ?) x`, now, now).Scan(&next)
+	if err != nil {
+		return 0, fmt.Errorf("next agreement change: %w", db.Map(err))
+	}
+	return next.Int64, nil
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -78,4 +79,27 @@ func WriteList[T any](w http.ResponseWriter, items []T, next string) {
 		items = []T{}
 	}
 	WriteJSON(w, http.StatusOK, List[T]{Items: items, Next: next})
+}
+
+// ListJSON encodes a page of items exactly as WriteList writes it, for
+// responses that are kept (internal/readcache).
+func ListJSON[T any](items []T, next string) ([]byte, error) {
+	if items == nil {
+		items = []T{}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(true)
+	if err := enc.Encode(List[T]{Items: items, Next: next}); err != nil {
+		return nil, fmt.Errorf("encode list: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// WriteJSONBytes writes an already encoded JSON body with status.
+func WriteJSONBytes(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 }

@@ -1,0 +1,165 @@
+package app_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"verbund/internal/app/apptest"
+	"verbund/internal/db"
+	"verbund/internal/db/dbtest"
+)
+
+// listIDs reads a page of posts through the API (the path served from the
+// read cache) and returns the ids and bodies it lists.
+func listIDs(t *testing.T, h *apptest.Hub, token, path string) (ids []string, bodies map[string]string) {
+	t.Helper()
+	var page struct{ Items []struct{ ID, Body string } }
+	r := h.API(t, token, "GET", path, nil)
+	if r.Status != 200 {
+		t.Fatalf("GET %s: %d %s", path, r.Status, r.Body)
+	}
+	r.JSON(t, &page)
+	bodies = map[string]string{}
+	for _, p := range page.Items {
+		ids = append(ids, p.ID)
+		bodies[p.ID] = p.Body
+	}
+	return ids, bodies
+}
+
+// TestCachedPagesFollowPolicy: API pages of posts are kept in memory
+// (internal/readcache). Every change that alters what a reader may see must
+// reach the next request at once, as if there were no cache: an agreement
+// revoked or ending by the clock, a circle left, a post edited or deleted,
+// and a change made on another replica. Pages are never shared between
+// readers.
+func TestCachedPagesFollowPolicy(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e db.Dialect) {
+		h := apptest.World(t, e)
+		ctx := context.Background()
+		strict := newThread(t, h, "sme.analyst", h.CircleChannel, map[string]any{"title": "strict", "body": "strict body", "tlp": "AMBER+STRICT", "audience": "orgs", "orgs": []string{h.Orgs["cloud"]}})
+		amber := newThread(t, h, "sme.analyst", h.CircleChannel, map[string]any{"title": "amber", "body": "amber body", "tlp": "AMBER", "audience": "community"})
+		cloud := h.Users["cloud.analyst"].ReadToken
+		feed, strictList, amberList := "/api/v1/posts?limit=50", "/api/v1/threads/"+strict.thread+"/posts", "/api/v1/threads/"+amber.thread+"/posts"
+
+		// Fill the cache twice (the second read is a hit) and check it.
+		for range 2 {
+			ids, _ := listIDs(t, h, cloud, feed)
+			if !slices.Contains(ids, strict.post) || !slices.Contains(ids, amber.post) {
+				t.Fatalf("before: feed %v lacks the posts", ids)
+			}
+		}
+		if ids, _ := listIDs(t, h, cloud, strictList); !slices.Contains(ids, strict.post) {
+			t.Fatalf("before: thread list %v", ids)
+		}
+
+		// A RED post to a named person of the own org: the cached page of
+		// the named reader is not served to a colleague.
+		red := newThread(t, h, "sme.analyst", h.OrgChannel["sme"], map[string]any{"title": "red", "body": "red body", "tlp": "RED", "audience": "people", "people": []string{h.Users["sme.analyst2"].ID}})
+		redList := "/api/v1/threads/" + red.thread + "/posts"
+		if ids, _ := listIDs(t, h, h.Users["sme.analyst2"].ReadToken, redList); !slices.Contains(ids, red.post) {
+			t.Fatalf("the named reader does not see the RED post: %v", ids)
+		}
+		if r := h.API(t, h.Users["sme.admin"].ReadToken, "GET", redList, nil); r.Status != 404 {
+			t.Errorf("a colleague not named reads the RED thread's posts: %d %s", r.Status, r.Body)
+		}
+
+		// An edit shows at once.
+		if _, bodies := listIDs(t, h, cloud, amberList); bodies[amber.post] != "amber body" {
+			t.Fatalf("before the edit: %q", bodies[amber.post])
+		}
+		if r := h.API(t, h.Users["sme.analyst"].WriteToken, "PATCH", "/api/v1/posts/"+amber.post, map[string]any{"body": "amber edited"}); r.Status != 200 {
+			t.Fatalf("edit: %d %s", r.Status, r.Body)
+		}
+		if _, bodies := listIDs(t, h, cloud, amberList); bodies[amber.post] != "amber edited" {
+			t.Errorf("after the edit the page shows %q", bodies[amber.post])
+		}
+
+		// Revoking the bilateral agreement hides the AMBER+STRICT post.
+		if r := h.API(t, h.Users["sme.admin"].WriteToken, "POST", "/api/v1/agreements/"+h.Bilateral+"/revoke", nil); r.Status != 200 {
+			t.Fatalf("revoke: %d %s", r.Status, r.Body)
+		}
+		if ids, _ := listIDs(t, h, cloud, feed); slices.Contains(ids, strict.post) || !slices.Contains(ids, amber.post) {
+			t.Errorf("after revoking: feed %v (strict %s must be gone, amber %s kept)", ids, strict.post, amber.post)
+		}
+		if r := h.API(t, cloud, "GET", strictList, nil); r.Status != 404 {
+			t.Errorf("after revoking: thread list %d, want 404", r.Status)
+		}
+
+		// Leaving the circle hides the circle's AMBER post.
+		if err := h.App.Orgs.Leave(ctx, h.Users["cloud.admin"].Actor, h.Circle, h.Orgs["cloud"]); err != nil {
+			t.Fatal(err)
+		}
+		if ids, _ := listIDs(t, h, cloud, feed); slices.Contains(ids, amber.post) {
+			t.Errorf("after leaving the circle the feed still lists %s", amber.post)
+		}
+
+		// A delete shows at once, for the author's own org too.
+		sme := h.Users["sme.analyst"].ReadToken
+		if ids, _ := listIDs(t, h, sme, amberList); !slices.Contains(ids, amber.post) {
+			t.Fatalf("author's org: %v", ids)
+		}
+		if r := h.API(t, h.Users["sme.analyst"].WriteToken, "DELETE", "/api/v1/posts/"+amber.post, nil); r.Status/100 != 2 {
+			t.Fatalf("delete: %d %s", r.Status, r.Body)
+		}
+		if r := h.API(t, sme, "GET", amberList, nil); r.Status == 200 {
+			if ids, _ := listIDs(t, h, sme, amberList); slices.Contains(ids, amber.post) {
+				t.Errorf("after the delete the page still lists %s", amber.post)
+			}
+		}
+	})
+}
+
+// TestCachedPagesEndWithAgreement: visibility also changes without any
+// write, when an agreement reaches its end date. A cached page must not
+// outlive it.
+func TestCachedPagesEndWithAgreement(t *testing.T) {
+	h := apptest.World(t, db.SQLite)
+	ctx := context.Background()
+	strict := newThread(t, h, "sme.analyst", h.CircleChannel, map[string]any{"title": "strict", "body": "b", "tlp": "AMBER+STRICT", "audience": "orgs", "orgs": []string{h.Orgs["cloud"]}})
+	// The bilateral agreement (the only one covering AMBER+STRICT) ends in
+	// 1.5 s. Set directly, as if it had been agreed with that end date.
+	end := time.Now().Add(1500 * time.Millisecond)
+	if err := h.App.DB.Tx(ctx, func(tx *db.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE agreements SET valid_until = ? WHERE id = ?`, end.UnixMicro(), h.Bilateral)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cloud, path := h.Users["cloud.analyst"].ReadToken, "/api/v1/posts?limit=50"
+	for range 2 {
+		if ids, _ := listIDs(t, h, cloud, path); !slices.Contains(ids, strict.post) {
+			t.Fatalf("before the end: %v", ids)
+		}
+	}
+	time.Sleep(time.Until(end) + 50*time.Millisecond)
+	if ids, _ := listIDs(t, h, cloud, path); slices.Contains(ids, strict.post) {
+		t.Errorf("the agreement ended, the page still lists %s", strict.post)
+	}
+}
+
+// TestCachedPagesAcrossReplicas: a change committed through replica B
+// reaches the next page read from replica A, whose cache knew nothing of
+// it.
+func TestCachedPagesAcrossReplicas(t *testing.T) {
+	if !slices.Contains(dbtest.Engines(t), db.Postgres) {
+		t.Skip("replicas need PostgreSQL (VERBUND_TEST_POSTGRES)")
+	}
+	a := apptest.World(t, db.Postgres)
+	b := a.Replica(t)
+	strict := newThread(t, a, "sme.analyst", a.CircleChannel, map[string]any{"title": "strict", "body": "b", "tlp": "AMBER+STRICT", "audience": "orgs", "orgs": []string{a.Orgs["cloud"]}})
+	cloud, path := a.Users["cloud.analyst"].ReadToken, "/api/v1/posts?limit=50"
+	for range 2 {
+		if ids, _ := listIDs(t, a, cloud, path); !slices.Contains(ids, strict.post) {
+			t.Fatalf("before: %v", ids)
+		}
+	}
+	if r := b.API(t, b.Users["sme.admin"].WriteToken, "POST", "/api/v1/agreements/"+b.Bilateral+"/revoke", nil); r.Status != 200 {
+		t.Fatalf("revoke on B: %d %s", r.Status, r.Body)
+	}
+	if ids, _ := listIDs(t, a, cloud, path); slices.Contains(ids, strict.post) {
+		t.Errorf("revoked on replica B, replica A still lists %s", strict.post)
+	}
+}

@@ -1,0 +1,107 @@
+package readcache
+
+import (
+	"bytes"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestVersionAndTime(t *testing.T) {
+	c := New(1 << 20)
+	c.Put("a", 5, 0, []byte("v5"))
+	c.Put("b", 5, 1000, []byte("until 1000"))
+	if b, ok := c.Get("a", 5, 10); !ok || string(b) != "v5" {
+		t.Fatalf("hit expected: %q %v", b, ok)
+	}
+	if _, ok := c.Get("b", 5, 1000); ok {
+		t.Error("an entry is served at its end time")
+	}
+	if _, ok := c.Get("b", 5, 999); !ok {
+		t.Error("an entry before its end time is not served")
+	}
+	// An older reader (it read the version before a change) misses.
+	if _, ok := c.Get("a", 4, 10); ok {
+		t.Error("served to a reader of an older version")
+	}
+	// A newer version drops everything.
+	if _, ok := c.Get("a", 6, 10); ok {
+		t.Error("served after the database changed")
+	}
+	if c.Len() != 0 {
+		t.Errorf("%d entries kept after a newer version", c.Len())
+	}
+	// A body built from an older state than the newest seen is not kept.
+	c.Put("a", 5, 0, []byte("v5"))
+	if _, ok := c.Get("a", 6, 10); ok || c.Len() != 0 {
+		t.Error("kept a body of an older version")
+	}
+	if c.Hits.Load() != 2 || c.Misses.Load() != 4 {
+		t.Errorf("hits %d, misses %d", c.Hits.Load(), c.Misses.Load())
+	}
+}
+
+func TestBoundedBytes(t *testing.T) {
+	c := New(1000)
+	body := bytes.Repeat([]byte("x"), 200)
+	for _, k := range []string{"1", "2", "3", "4", "5", "6"} {
+		c.Put(k, 1, 0, body)
+	}
+	if c.Len() != 5 || c.size != 1000 {
+		t.Fatalf("%d entries, %d bytes", c.Len(), c.size)
+	}
+	if _, ok := c.Get("1", 1, 0); ok {
+		t.Error("the oldest entry was not evicted")
+	}
+	if _, ok := c.Get("6", 1, 0); !ok {
+		t.Error("the newest entry was evicted")
+	}
+	// Replacing a key does not count it twice.
+	c.Put("6", 1, 0, []byte("y"))
+	if c.size != 801 {
+		t.Errorf("size %d after replacing, want 801", c.size)
+	}
+	// Too large for the cache: not kept.
+	c.Put("big", 1, 0, bytes.Repeat([]byte("z"), 300))
+	if _, ok := c.Get("big", 1, 0); ok {
+		t.Error("a body over a quarter of the cache was kept")
+	}
+}
+
+func TestBuildOncePerKeyAndVersion(t *testing.T) {
+	c := New(1 << 20)
+	var calls atomic.Int32
+	release := make(chan struct{})
+	build := func() ([]byte, int64, error) {
+		calls.Add(1)
+		<-release
+		return []byte("page"), 0, nil
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if b, err := c.Build("k", 1, 0, build); err != nil || string(b) != "page" {
+				t.Errorf("got %q, %v", b, err)
+			}
+		})
+	}
+	// Let the eight callers pile up on the one flight, then let it land.
+	for deadline := time.Now().Add(2 * time.Second); calls.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	if n := calls.Load(); n != 1 {
+		t.Errorf("built %d times for one key and version, want 1", n)
+	}
+	// A newer version is built again; an error is not cached.
+	if _, err := c.Build("k", 2, 0, func() ([]byte, int64, error) { return nil, 0, errors.New("boom") }); err == nil {
+		t.Error("the build error was lost")
+	}
+	if b, err := c.Build("k", 2, 0, func() ([]byte, int64, error) { return []byte("v2"), 0, nil }); err != nil || string(b) != "v2" {
+		t.Errorf("after an error: %q, %v", b, err)
+	}
+}
