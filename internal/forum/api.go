@@ -42,11 +42,11 @@ func (h *Handler) apiThreads(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ts, err := h.svc.Threads(r.Context(), web.ActorFrom(r), r.PathValue("id"), limit)
+	ts, next, err := h.svc.Threads(r.Context(), web.ActorFrom(r), r.PathValue("id"), r.URL.Query().Get("next"), limit)
 	if err != nil {
 		return err
 	}
-	web.WriteList(w, ts, "")
+	web.WriteList(w, ts, next)
 	return nil
 }
 

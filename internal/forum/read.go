@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"verbund/internal/db"
@@ -189,26 +190,41 @@ func (s *Service) Thread(ctx context.Context, a policy.Actor, id string) (Thread
 }
 
 // Threads lists the visible threads of a channel, most recently active
-// first, with the number of posts each shows to this reader.
-func (s *Service) Threads(ctx context.Context, a policy.Actor, channelID string, limit int) ([]Thread, error) {
+// first, with the number of posts each shows to this reader, one page at a
+// time: after is the cursor of the previous page ("" for the first), and
+// the cursor of the next page is returned ("" at the end).
+func (s *Service) Threads(ctx context.Context, a policy.Actor, channelID, after string, limit int) ([]Thread, string, error) {
 	if _, err := s.Channel(ctx, a, channelID); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if limit <= 0 || limit > 200 {
 		limit = 100
+	}
+	at, id, err := decodeThreadCursor(after)
+	if err != nil {
+		return nil, "", err
 	}
 	now := db.Now()
 	pred, args := policy.Visible("s", a, now)
 	ppred, pargs := policy.Visible("ps", a, now)
 	q := strings.Replace(threadSelect, "SELECT t.id,", `SELECT (SELECT COUNT(*) FROM posts pp JOIN shares ps ON ps.id = pp.id WHERE pp.thread_id = t.id AND `+ppred+`), t.id,`, 1) +
-		` WHERE t.channel_id = ? AND ` + pred + ` ORDER BY t.last_post_at DESC LIMIT ?`
-	all := append(append(append(pargs, channelID), args...), limit)
+		` WHERE t.channel_id = ? AND ` + pred
+	all := append(append(pargs, channelID), args...)
+	if id != "" {
+		// Keyset paging on (last_post_at, id), the order of the list: a
+		// thread that becomes active moves to the first page instead of
+		// shifting every later page.
+		q += ` AND (t.last_post_at < ? OR (t.last_post_at = ? AND t.id < ?))`
+		all = append(all, at, at, id)
+	}
+	q += ` ORDER BY t.last_post_at DESC, t.id DESC LIMIT ?`
+	all = append(all, limit+1)
 	rows, err := s.DB.R().Query(ctx, q, all...)
 	if err != nil {
-		return nil, fmt.Errorf("list threads: %w", err)
+		return nil, "", fmt.Errorf("list threads: %w", err)
 	}
 	defer rows.Close()
-	var out []Thread
+	out := make([]Thread, 0, limit+1)
 	for rows.Next() {
 		var n int
 		var t Thread
@@ -216,13 +232,37 @@ func (s *Service) Threads(ctx context.Context, a policy.Actor, channelID string,
 		var aud string
 		if err := rows.Scan(&n, &t.ID, &t.ChannelID, &t.Title, &t.CreatedAt, &t.LastPostAt,
 			&t.Share.Owner, &t.Share.Author, &cat, &tlp, &aud, &t.Share.Audience.Community, &t.AuthorName, &t.OrgName); err != nil {
-			return nil, fmt.Errorf("scan thread: %w", err)
+			return nil, "", fmt.Errorf("scan thread: %w", err)
 		}
 		t.Share.ID, t.Share.Kind, t.Share.Category, t.Share.TLP, t.Share.Audience.Kind = t.ID, "thread", policy.Category(cat), policy.TLP(tlp), policy.AudienceKind(aud)
 		t.Posts = n
 		out = append(out, t)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("list threads: %w", err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		last := out[limit-1]
+		next = Cursor(strconv.FormatInt(last.LastPostAt, 10) + ":" + last.ID)
+	}
+	return out, next, nil
+}
+
+// decodeThreadCursor reads the (last_post_at, id) position of a thread
+// page cursor.
+func decodeThreadCursor(c string) (int64, string, error) {
+	raw, err := decodeCursor(c)
+	if err != nil || raw == "" {
+		return 0, "", err
+	}
+	at, id, ok := strings.Cut(raw, ":")
+	n, perr := strconv.ParseInt(at, 10, 64)
+	if !ok || perr != nil || id == "" {
+		return 0, "", fault.Invalidf("next", "bad_cursor", "the page cursor is not valid: start from the first page")
+	}
+	return n, id, nil
 }
 
 // Revisions lists a visible post's earlier texts, newest first.

@@ -155,6 +155,7 @@ func (h *Handler) createChannelForm(w http.ResponseWriter, r *http.Request) erro
 type channelData struct {
 	Channel Channel
 	Threads []Thread
+	Next    string // cursor of the next page of threads
 	Options audienceOptions
 	Error   *fault.Error
 	Form    NewThread
@@ -171,7 +172,7 @@ func (h *Handler) renderChannel(w http.ResponseWriter, r *http.Request, status i
 		return err
 	}
 	d.Channel = ch
-	if d.Threads, err = h.svc.Threads(r.Context(), a, ch.ID, 100); err != nil {
+	if d.Threads, d.Next, err = h.svc.Threads(r.Context(), a, ch.ID, r.URL.Query().Get("next"), 100); err != nil {
 		return err
 	}
 	if d.Options, err = h.options(r.Context(), a, ch); err != nil {
