@@ -325,6 +325,23 @@ func TestThreadShowsNamedAudience(t *testing.T) {
 	if page.Status != 200 || !strings.Contains(body, "cloud.analyst (Wolke Cloud AG)") || !strings.Contains(body, "sme.analyst (Müller Maschinenbau GmbH)") {
 		t.Errorf("thread page does not name the audience: %d", page.Status)
 	}
+	// A reply can name other recipients than its thread: each post names
+	// its own, on the page and in the live fragment.
+	g := newThread(t, h, "sme.analyst", h.CircleChannel, map[string]any{"title": "green", "body": "b", "tlp": "GREEN", "audience": "community"})
+	r := h.API(t, h.Users["sme.analyst"].WriteToken, "POST", "/api/v1/threads/"+g.thread+"/posts",
+		map[string]any{"body": "only for cloud", "tlp": "AMBER+STRICT", "audience": "orgs", "orgs": []string{h.Orgs["cloud"]}})
+	if r.Status != 201 {
+		t.Fatalf("reply: %d %s", r.Status, r.Body)
+	}
+	var reply struct{ ID string }
+	r.JSON(t, &reply)
+	cloud := h.Login(t, h.Users["cloud.analyst"])
+	want := `<span class="post-audience small muted">(Wolke Cloud AG)</span>`
+	for _, path := range []string{"/forum/threads/" + g.thread, "/forum/posts/" + reply.ID + "/fragment"} {
+		if page := cloud.Get(t, path); page.Status != 200 || !strings.Contains(string(page.Body), want) {
+			t.Errorf("%s does not name the reply's audience: %d", path, page.Status)
+		}
+	}
 }
 
 // The author learns, in their language, that uncovered circle members did

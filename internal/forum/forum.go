@@ -64,6 +64,9 @@ type Post struct {
 	// NotDeliveredTo lists circle members the post did not reach because
 	// no agreement covers them (answer to a write only).
 	NotDeliveredTo []string `json:"not_delivered_to,omitempty"`
+	// AudienceNames names the orgs or people of a named audience for the
+	// pages (the API gives their ids in sharing).
+	AudienceNames []string `json:"-"`
 }
 
 // Revision is an earlier text of a post.

@@ -239,6 +239,9 @@ func (h *Handler) renderThread(w http.ResponseWriter, r *http.Request, status in
 	if d.Posts, d.Next, err = h.svc.Posts(ctx, a, ListFilter{Thread: t.ID, After: r.URL.Query().Get("next"), Limit: 200}); err != nil {
 		return err
 	}
+	if err := h.namePostAudiences(ctx, d.Posts); err != nil {
+		return err
+	}
 	if d.Options, err = h.options(ctx, a, d.Channel); err != nil {
 		return err
 	}
@@ -264,6 +267,9 @@ func (h *Handler) replyForm(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) postFragment(w http.ResponseWriter, r *http.Request) error {
 	p, err := h.svc.Post(r.Context(), web.ActorFrom(r), r.PathValue("id"))
 	if err != nil {
+		return err
+	}
+	if p.AudienceNames, err = h.audienceNames(r.Context(), p.Share.Audience); err != nil {
 		return err
 	}
 	if r.URL.Query().Get("as") == "feed" {
@@ -339,6 +345,26 @@ func (h *Handler) deleteForm(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return web.Redirect(w, r, "/forum/threads/"+p.ThreadID, "deleted")
+}
+
+// namePostAudiences names the recipients of the posts with a named
+// audience (a reply may name other orgs or people than its thread). The
+// reader sees these posts, so they are the owner org or among the named.
+func (h *Handler) namePostAudiences(ctx context.Context, posts []Post) error {
+	for i := range posts {
+		p := &posts[i]
+		if k := p.Share.Audience.Kind; k != policy.AudOrgs && k != policy.AudPeople {
+			continue
+		}
+		full, err := policy.LoadShare(ctx, h.svc.DB.R(), p.ID)
+		if err != nil {
+			return err
+		}
+		if p.AudienceNames, err = h.audienceNames(ctx, full.Audience); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // audienceNames names the orgs or people of a named audience, so that every
