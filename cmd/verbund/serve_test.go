@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -10,6 +11,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"net/http"
@@ -81,6 +83,8 @@ func TestServeDemoAndShutdown(t *testing.T) {
 			resp.Body.Close()
 		}
 	}
+	// An open live stream (taken over from net/http) ends at shutdown.
+	stream := openEvents(t, http.DefaultClient, base, cliToken(t, dir, "jonas.weber@mueller-maschinenbau.example"))
 	cancel()
 	select {
 	case err := <-done:
@@ -90,6 +94,66 @@ func TestServeDemoAndShutdown(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("serve did not shut down")
 	}
+	select {
+	case <-stream:
+	case <-time.After(5 * time.Second):
+		t.Error("the live stream stayed open after shutdown")
+	}
+}
+
+func runCLI(t *testing.T, args ...string) error {
+	t.Helper()
+	var out, errOut syncBuffer
+	if err := run(context.Background(), args, func(string) string { return "" }, strings.NewReader(""), &out, &errOut); err != nil {
+		return fmt.Errorf("%v: %w\n%s", args, err, errOut.String())
+	}
+	return nil
+}
+
+// cliToken creates a read token with the CLI on the data folder of a
+// running hub.
+func cliToken(t *testing.T, dir, email string) string {
+	t.Helper()
+	var out, errOut syncBuffer
+	if err := run(context.Background(), []string{"token", "create", "--data", dir, "--user", email, "--scope", "read"},
+		func(string) string { return "" }, strings.NewReader(""), &out, &errOut); err != nil {
+		t.Fatalf("token create: %v\n%s", err, errOut.String())
+	}
+	return strings.TrimSpace(out.String())
+}
+
+// openEvents opens /events and returns a channel closed when the stream
+// ends. It fails unless the stream answers as an event stream with the
+// security headers.
+func openEvents(t *testing.T, c *http.Client, base, token string) <-chan struct{} {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, base+"/events", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("open stream: %v", err)
+	}
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" || resp.Header.Get("Content-Security-Policy") == "" {
+		t.Fatalf("stream: %d %v", resp.StatusCode, resp.Header)
+	}
+	ended := make(chan struct{})
+	connected := make(chan struct{})
+	go func() {
+		defer close(ended)
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), ": connected") {
+				close(connected)
+			}
+		}
+	}()
+	select {
+	case <-connected:
+	case <-time.After(5 * time.Second):
+		t.Fatal("stream did not connect")
+	}
+	return ended
 }
 
 // Under TLS the hub serves HTTPS and marks its cookies Secure (HSTS on).
@@ -114,7 +178,7 @@ func TestServeTLS(t *testing.T) {
 	if base == "" {
 		t.Fatalf("no https URL printed:\n%s\n%s", out.String(), errOut.String())
 	}
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} // #nosec G402 -- the test's own self-signed certificate
+	client := &http.Client{Transport: &http.Transport{ForceAttemptHTTP2: true, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} // #nosec G402 -- the test's own self-signed certificate
 	resp, err := client.Get(base + "/login")
 	if err != nil {
 		t.Fatal(err)
@@ -128,9 +192,26 @@ func TestServeTLS(t *testing.T) {
 			t.Errorf("cookie %s not Secure under TLS", c.Name)
 		}
 	}
+	if resp.ProtoMajor != 2 {
+		t.Errorf("served over %s, want HTTP/2", resp.Proto)
+	}
+	// Live streams over HTTP/2 cannot be taken over: the handler serves
+	// them through the stream hub, and they end at shutdown too.
+	if err := runCLI(t, "org", "create", "--data", dir, "--name", "Acme", "--kind", "company"); err != nil {
+		t.Fatal(err)
+	}
+	if err := runCLI(t, "user", "create", "--data", dir, "--org", "Acme", "--email", "a@acme.example", "--role", "analyst"); err != nil {
+		t.Fatal(err)
+	}
+	stream := openEvents(t, client, base, cliToken(t, dir, "a@acme.example"))
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("shutdown: %v", err)
+	}
+	select {
+	case <-stream:
+	case <-time.After(5 * time.Second):
+		t.Error("the HTTP/2 live stream stayed open after shutdown")
 	}
 }
 

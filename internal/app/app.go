@@ -74,9 +74,9 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 	a.Registry = prometheus.NewRegistry()
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "verbund_sse_subscribers", Help: "Open live-update streams."},
-		func() float64 { return float64(a.Broker.Subscribers()) }))
+		func() float64 { return float64(a.Web.Streams()) }))
 	a.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "verbund_sse_dropped_total", Help: "Streams dropped for being too slow."},
-		func() float64 { return float64(a.Broker.Dropped.Load()) }))
+		func() float64 { return float64(a.Web.StreamsDropped() + a.Broker.Dropped.Load()) }))
 	a.Accounts = accounts.New(d, a.Broker)
 	a.Orgs = orgs.New(d, a.Broker)
 	a.Agreements = agreements.New(d, a.Broker)
@@ -136,6 +136,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
+	// Live streams taken over from net/http are not its to close.
+	a.Web.CloseStreams()
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdown); err != nil {

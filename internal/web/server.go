@@ -53,6 +53,7 @@ type Server struct {
 	layout        *templateSet
 	staticVersion string
 	metrics       *metrics
+	hub           *streamHub // live streams (stream.go)
 }
 
 // SessionCookie is the name of the session cookie.
@@ -65,6 +66,7 @@ const preCookie = "vb_pre"
 // s.Router.
 func NewServer(cfg Config) (*Server, error) {
 	s := &Server{Config: cfg}
+	s.hub = newStreamHub(s)
 	s.Router = &Router{mux: http.NewServeMux(), s: s}
 	var err error
 	if s.layout, err = parseLayout(); err != nil {

@@ -1,8 +1,12 @@
 package web
 
 import (
-	"encoding/json"
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"verbund/internal/db"
@@ -10,81 +14,103 @@ import (
 	"verbund/internal/policy"
 )
 
-// SubscriberBuffer is how many events may queue for one stream before the
-// stream is dropped as too slow.
-const SubscriberBuffer = 64
-
 // serveEvents is the live-update stream (Server-Sent Events). Every event
 // passes policy for this subscriber before it is written: share events
 // through View.CanSee, org events by membership. When agreements,
-// memberships or accounts change (events.PolicyChanged), the view is
-// reloaded and the credentials re-checked at once; a subscriber who lost
-// access gets a "revoked" event and the stream ends.
+// memberships or accounts change (events.PolicyChanged), views are
+// reloaded and credentials re-checked before the next delivery; a
+// subscriber who lost access gets a "revoked" event and the stream ends.
+// The stream itself is served by the stream hub (stream.go).
 func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) error {
 	actor := ActorFrom(r)
 	ctx := r.Context()
-	rc := http.NewResponseController(w)
-	// Streams live longer than the server's write timeout.
-	_ = rc.SetWriteDeadline(time.Time{})
-	sub := s.Broker.Subscribe(SubscriberBuffer)
-	defer sub.Close()
-	topics := r.URL.Query()["topic"]
-	epoch := s.Broker.Epoch()
+	epoch := s.Broker.Epoch() // before the view: a change after it reloads the view
 	view, err := policy.LoadView(ctx, s.DB.R(), actor, db.Now())
 	if err != nil {
 		return err
+	}
+	st := &stream{actor: actor, cred: s.streamCredential(r), done: make(chan struct{})}
+	if f := r.URL.Query()["topic"]; len(f) > 0 {
+		st.topics = make([]string, len(f))
+		for i, t := range f {
+			st.topics[i] = strings.Clone(t)
+		}
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
+	rc := http.NewResponseController(w)
+	if r.ProtoMajor == 1 {
+		conn, brw, err := rc.Hijack()
+		if err == nil {
+			return s.adoptConn(conn, brw, h, st, view, epoch)
+		}
+		if !errors.Is(err, http.ErrNotSupported) {
+			return fmt.Errorf("take over live stream: %w", err)
+		}
+	}
+	// HTTP/2 (or a writer that cannot be taken over): this goroutine
+	// waits while the hub writes.
+	_ = rc.SetWriteDeadline(time.Time{}) // streams outlive the server's write timeout
+	st.out = writerOut{w: w, rc: rc}
+	s.hub.add(st, view, epoch) // before the hello: no event after it is missed
 	w.WriteHeader(http.StatusOK)
-	if _, err := w.Write([]byte("retry: 3000\n: connected\n\n")); err != nil {
+	if _, err := w.Write([]byte(streamHello)); err != nil {
+		s.hub.remove(st)
 		return nil
 	}
 	_ = rc.Flush()
-	heartbeat := time.NewTicker(25 * time.Second)
-	defer heartbeat.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-sub.Done():
-			return nil // dropped as slow; the browser reconnects
-		case <-heartbeat.C:
-			if _, err := w.Write([]byte(": ping\n\n")); err != nil {
-				return nil
-			}
-			_ = rc.Flush()
-		case e := <-sub.Events():
-			if e.Type == events.PolicyChanged || s.Broker.Epoch() != epoch || (view.Expires != 0 && db.Now() >= view.Expires) {
-				epoch = s.Broker.Epoch()
-				if !s.stillValid(r, actor) {
-					_, _ = w.Write([]byte("event: revoked\ndata: {\"type\":\"revoked\"}\n\n"))
-					_ = rc.Flush()
-					return nil
-				}
-				if view, err = policy.LoadView(ctx, s.DB.R(), actor, db.Now()); err != nil {
-					return nil
-				}
-				if e.Type == events.PolicyChanged {
-					continue
-				}
-			}
-			if !deliverable(view, *e) || !wanted(topics, e.Topics) {
-				continue
-			}
-			data := map[string]string{"type": e.Type}
-			for k, v := range e.Data {
-				data[k] = v
-			}
-			b, _ := json.Marshal(data)
-			if _, err := w.Write(append(append([]byte("data: "), b...), '\n', '\n')); err != nil {
-				return nil
-			}
-			_ = rc.Flush()
-		}
+	s.hub.release(st)
+	select {
+	case <-st.done:
+	case <-ctx.Done():
+		s.hub.remove(st)
 	}
+	// No write may follow the handler's return: wait for one in progress
+	// and stop any later one.
+	st.wmu.Lock()
+	st.finished = true
+	st.wmu.Unlock()
+	return nil
+}
+
+// streamHello opens every stream: the browser's reconnection delay, and a
+// comment that tells clients (and tests) the stream is live.
+const streamHello = "retry: 3000\n: connected\n\n"
+
+// adoptConn answers an HTTP/1.1 stream on the taken-over connection and
+// hands it to the hub. net/http's goroutine and buffers for the connection
+// are released when the handler returns.
+func (s *Server) adoptConn(conn net.Conn, brw *bufio.ReadWriter, h http.Header, st *stream, view *policy.View, epoch uint64) error {
+	_ = conn.SetDeadline(time.Time{})
+	// The body ends when the connection closes (no length, no chunking).
+	h.Set("Connection", "close")
+	w := brw.Writer
+	_, _ = w.WriteString("HTTP/1.1 200 OK\r\n")
+	_ = h.Write(w)
+	_, _ = w.WriteString("\r\n" + streamHello)
+	_ = conn.SetWriteDeadline(time.Now().Add(streamWriteTimout))
+	st.out = connOut{c: conn}
+	s.hub.add(st, view, epoch) // before the hello: no event after it is missed
+	if err := w.Flush(); err != nil {
+		s.hub.remove(st)
+		return nil
+	}
+	s.hub.release(st)
+	return nil
+}
+
+// streamCredential copies what the stream was opened with out of the
+// request, which is not kept.
+func (s *Server) streamCredential(r *http.Request) credential {
+	c := credential{ip: strings.Clone(s.ClientIP(r))}
+	if tok, ok := bearer(r); ok {
+		c.token = strings.Clone(tok)
+	} else if ck, err := r.Cookie(SessionCookie); err == nil {
+		c.session = strings.Clone(ck.Value)
+	}
+	return c
 }
 
 // deliverable decides whether the view's user may receive e.
@@ -114,21 +140,4 @@ func wanted(filter, topics []string) bool {
 		}
 	}
 	return false
-}
-
-// stillValid re-checks the credentials the stream was opened with (the
-// session may have been ended everywhere, the token revoked, the user
-// deactivated).
-func (s *Server) stillValid(r *http.Request, a policy.Actor) bool {
-	ip := s.ClientIP(r)
-	if tok, ok := bearer(r); ok {
-		_, err := s.Auth.Token(r.Context(), tok, ip)
-		return err == nil
-	}
-	c, err := r.Cookie(SessionCookie)
-	if err != nil {
-		return false
-	}
-	got, sess, err := s.Auth.Session(r.Context(), c.Value, ip)
-	return err == nil && !sess.MFAPending && got.UserID == a.UserID && got.OrgID == a.OrgID
 }
