@@ -253,6 +253,11 @@ func (h *streamHub) loop(sub *events.Sub) {
 		case e := <-sub.Events():
 			h.deliver(e)
 		case <-heartbeat.C:
+			// Sessions and tokens also end by the clock: re-check them
+			// (once per credential) as often as the heartbeat goes out.
+			h.mu.Lock()
+			h.revalidateLocked(db.Now())
+			h.mu.Unlock()
 			h.broadcast([]byte(": ping\n\n"))
 		case <-reap.C:
 			h.reap()
