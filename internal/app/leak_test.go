@@ -158,14 +158,22 @@ func TestLeaksListsSearchCounts(t *testing.T) {
 	})
 }
 
+// strictAndAmber shares two threads from sme in the circle channel: one
+// AMBER+STRICT to cloud, covered only by the bilateral agreement (the
+// charter stops at AMBER), and one AMBER to the circle, covered by the
+// charter.
+func strictAndAmber(t *testing.T, h *apptest.Hub) (strict, amber created) {
+	t.Helper()
+	strict = newThread(t, h, "sme.analyst", h.CircleChannel, map[string]any{"title": "strict", "body": "strict body", "tlp": "AMBER+STRICT", "audience": "orgs", "orgs": []string{h.Orgs["cloud"]}})
+	amber = newThread(t, h, "sme.analyst", h.CircleChannel, map[string]any{"title": "amber", "body": "amber body", "tlp": "AMBER", "audience": "community"})
+	return strict, amber
+}
+
 func TestRevokingHidesAtOnce(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e db.Dialect) {
 		h := apptest.World(t, e)
 		ctx := context.Background()
-		// AMBER+STRICT to cloud is covered only by the bilateral agreement
-		// (the charter stops at AMBER).
-		strict := newThread(t, h, "sme.analyst", h.CircleChannel, map[string]any{"title": "strict", "body": "b", "tlp": "AMBER+STRICT", "audience": "orgs", "orgs": []string{h.Orgs["cloud"]}})
-		amber := newThread(t, h, "sme.analyst", h.CircleChannel, map[string]any{"title": "amber", "body": "b", "tlp": "AMBER", "audience": "community"})
+		strict, amber := strictAndAmber(t, h)
 		cloud := h.Users["cloud.analyst"].ReadToken
 		for _, id := range []string{strict.post, amber.post} {
 			if r := h.API(t, cloud, "GET", "/api/v1/posts/"+id, nil); r.Status != 200 {

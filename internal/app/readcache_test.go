@@ -39,8 +39,7 @@ func TestCachedPagesFollowPolicy(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e db.Dialect) {
 		h := apptest.World(t, e)
 		ctx := context.Background()
-		strict := newThread(t, h, "sme.analyst", h.CircleChannel, map[string]any{"title": "strict", "body": "strict body", "tlp": "AMBER+STRICT", "audience": "orgs", "orgs": []string{h.Orgs["cloud"]}})
-		amber := newThread(t, h, "sme.analyst", h.CircleChannel, map[string]any{"title": "amber", "body": "amber body", "tlp": "AMBER", "audience": "community"})
+		strict, amber := strictAndAmber(t, h)
 		cloud := h.Users["cloud.analyst"].ReadToken
 		feed, strictList, amberList := "/api/v1/posts?limit=50", "/api/v1/threads/"+strict.thread+"/posts", "/api/v1/threads/"+amber.thread+"/posts"
 
