@@ -2,12 +2,14 @@ package app_test
 
 import (
 	"bufio"
+	"context"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"verbund/internal/accounts"
 	"verbund/internal/app/apptest"
 	"verbund/internal/db"
 )
@@ -107,4 +109,21 @@ func TestStreamNotReadingDelaysNobody(t *testing.T) {
 		last = p.ID
 	}
 	live.waitFor(t, last, 5*time.Second)
+}
+
+// TestStreamEndsWhenTokenExpires: a token that expires by the clock (no
+// write, no policy event) ends its open streams at the next heartbeat
+// (1 s in tests, 25 s by default).
+func TestStreamEndsWhenTokenExpires(t *testing.T) {
+	h := apptest.World(t, db.SQLite)
+	u := h.Users["cert.analyst"]
+	_, secret, err := h.App.Accounts.CreateToken(context.Background(), u.Actor, u.ID, accounts.NewToken{Name: "short", Scope: "read", Expires: "2s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openStream(t, h.URL, secret, "")
+	if !s.revoked(t, 5*time.Second) {
+		t.Error("the stream of an expired token was not ended with a revoked event")
+	}
+	waitStreams(t, h, 0, 2*time.Second)
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Config is the hub's configuration.
@@ -24,6 +25,9 @@ type Config struct {
 	TrustProxy bool   // take client addresses from X-Forwarded-For
 	BaseURL    string // how users reach the hub (printed at start)
 	ReadCache  int    // MB of memory for cached API pages (internal/readcache); 0 turns the cache off
+	// StreamHeartbeat overrides the live streams' heartbeat (tests; no
+	// flag): 0 keeps the default of 25 s.
+	StreamHeartbeat time.Duration
 }
 
 // Env looks up environment variables (injected for tests).

@@ -44,6 +44,9 @@ type Config struct {
 	SecureCookies bool // set under TLS
 	Registry      *prometheus.Registry
 	TrustProxy    bool // take the client address from X-Forwarded-For
+	// StreamHeartbeat is how often live streams get a heartbeat and have
+	// their credentials re-checked; 0: DefaultHeartbeat.
+	StreamHeartbeat time.Duration
 }
 
 // Server is the HTTP side of the hub.

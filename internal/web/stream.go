@@ -39,7 +39,10 @@ const (
 	// streamWriters is the number of goroutines that write to streams.
 	streamWriters     = 8
 	streamWriteTimout = 5 * time.Second
-	heartbeatEvery    = 25 * time.Second
+	// DefaultHeartbeat is how often an idle stream gets a comment (so
+	// proxies keep it open and dead clients are found) and its
+	// credentials are re-checked.
+	DefaultHeartbeat = 25 * time.Second
 	// reapEvery is how often closed connections are looked for: without a
 	// goroutine reading each connection, a client that went away is
 	// noticed by looking (see connAlive) or at the next write.
@@ -231,7 +234,11 @@ func (h *streamHub) remove(st *stream) {
 
 // loop is the hub's goroutine: it filters every event for every stream.
 func (h *streamHub) loop(sub *events.Sub) {
-	heartbeat := time.NewTicker(heartbeatEvery)
+	every := h.s.StreamHeartbeat
+	if every <= 0 {
+		every = DefaultHeartbeat
+	}
+	heartbeat := time.NewTicker(every)
 	reap := time.NewTicker(reapEvery)
 	defer heartbeat.Stop()
 	defer reap.Stop()

@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"verbund/internal/accounts"
 	"verbund/internal/agreements"
@@ -70,7 +71,7 @@ func StartOn(t testing.TB, d *db.DB) *Hub {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	cfg := &config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), LogLevel: "error", ReadCache: 16}
+	cfg := &config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), LogLevel: "error", ReadCache: 16, StreamHeartbeat: time.Second}
 	var logTo io.Writer = io.Discard
 	if os.Getenv("VERBUND_TEST_LOG") != "" {
 		logTo = os.Stderr // VERBUND_TEST_LOG=1 shows the hub's log while debugging a test
