@@ -30,7 +30,7 @@ const mfaLifetime = 5 * time.Minute
 type Service struct {
 	DB       *db.DB
 	Events   *events.Broker
-	Throttle *auth.Throttle
+	Throttle *Throttle
 	Password auth.PasswordParams
 
 	lastUsed sync.Map // token id → unix seconds of the last last_used_at write
@@ -38,7 +38,7 @@ type Service struct {
 
 // New returns the service with default settings.
 func New(d *db.DB, b *events.Broker) *Service {
-	return &Service{DB: d, Events: b, Throttle: auth.NewThrottle(auth.ThrottleConfig{}), Password: auth.DefaultPasswordParams()}
+	return &Service{DB: d, Events: b, Throttle: NewThrottle(d, auth.ThrottleConfig{}), Password: auth.DefaultPasswordParams()}
 }
 
 // User is a person with an account.

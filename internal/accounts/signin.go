@@ -24,7 +24,11 @@ var errBadLogin = fault.New(fault.Unauthenticated, "invalid_credentials", "e-mai
 // session is only half signed in until VerifyMFA.
 func (s *Service) Login(ctx context.Context, email, password, ip, userAgent string) (sessionID string, mfa bool, err error) {
 	email, _ = NormaliseEmail(email)
-	if ok, retry := s.Throttle.Allow(email, ip); !ok {
+	ok, retry, err := s.Throttle.Allow(ctx, email, ip)
+	if err != nil {
+		return "", false, err
+	}
+	if !ok {
 		s.auditAnon(ctx, "auth.login.throttled", email, ip)
 		mins := int(math.Ceil(retry.Minutes()))
 		return "", false, &fault.Error{Kind: fault.RateLimited, Code: "too_many_attempts",
@@ -38,23 +42,29 @@ func (s *Service) Login(ctx context.Context, email, password, ip, userAgent stri
 		// Spend the same time as a real check: timing must not tell which
 		// addresses have accounts.
 		s.Password.DummyVerify(password)
-		s.Throttle.Failure(email, ip)
+		if err := s.Throttle.Failure(ctx, email, ip); err != nil {
+			return "", false, err
+		}
 		s.auditAnon(ctx, "auth.login.failed", email, ip)
 		return "", false, errBadLogin
 	}
 	if err != nil {
 		return "", false, fmt.Errorf("login: %w", db.Map(err))
 	}
-	ok, err := auth.VerifyPassword(hash, password)
+	ok, err = auth.VerifyPassword(hash, password)
 	if err != nil || !ok {
-		s.Throttle.Failure(email, ip)
+		if err := s.Throttle.Failure(ctx, email, ip); err != nil {
+			return "", false, err
+		}
 		actor := policy.Actor{UserID: id, OrgID: org, Via: "web", IP: ip}
 		_ = s.DB.Tx(ctx, func(tx *db.Tx) error {
 			return audit.Write(ctx, tx, actor, audit.Entry{Action: "auth.login.failed", ObjectType: "user", ObjectID: id})
 		})
 		return "", false, errBadLogin
 	}
-	s.Throttle.Success(email, ip)
+	if err := s.Throttle.Success(ctx, email, ip); err != nil {
+		return "", false, err
+	}
 	sid, err := s.newSession(ctx, policy.Actor{UserID: id, OrgID: org, Role: policy.Role(role), Via: "web", IP: ip}, totp != 0, userAgent)
 	return sid, totp != 0, err
 }
@@ -101,7 +111,11 @@ func (s *Service) VerifyMFA(ctx context.Context, sessionID, code, recovery, ip, 
 	if !sess.MFAPending {
 		return "", fault.New(fault.Invalid, "mfa_not_pending", "this session is already signed in")
 	}
-	if ok, retry := s.Throttle.Allow("mfa:"+a.UserID, ip); !ok {
+	ok, retry, err := s.Throttle.Allow(ctx, "mfa:"+a.UserID, ip)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
 		return "", &fault.Error{Kind: fault.RateLimited, Code: "too_many_attempts",
 			Message: fmt.Sprintf("too many wrong codes: try again in %d minutes", int(math.Ceil(retry.Minutes())))}
 	}
@@ -139,14 +153,18 @@ func (s *Service) VerifyMFA(ctx context.Context, sessionID, code, recovery, ip, 
 	})
 	if err != nil {
 		if fault.Is(err, fault.Unauthenticated) {
-			s.Throttle.Failure("mfa:"+a.UserID, ip)
+			if terr := s.Throttle.Failure(ctx, "mfa:"+a.UserID, ip); terr != nil {
+				return "", terr
+			}
 			_ = s.DB.Tx(ctx, func(tx *db.Tx) error {
 				return audit.Write(ctx, tx, a, audit.Entry{Action: "auth.mfa.failed", ObjectType: "user", ObjectID: a.UserID})
 			})
 		}
 		return "", err
 	}
-	s.Throttle.Success("mfa:"+a.UserID, ip)
+	if err := s.Throttle.Success(ctx, "mfa:"+a.UserID, ip); err != nil {
+		return "", err
+	}
 	a.IP = ip
 	newSID, err = s.newSession(ctx, a, false, userAgent)
 	return newSID, err
