@@ -81,6 +81,12 @@ func TestStreamTakenOver(t *testing.T) {
 	c.Close()
 	waitStreams(t, h, 0, 3*time.Second)
 
+	// HEAD answers the head only.
+	head := h.API(t, h.Users["sme.analyst"].ReadToken, "HEAD", "/events", nil)
+	if head.Status != 200 || len(head.Body) != 0 || h.App.Web.Streams() != 0 {
+		t.Errorf("HEAD /events: %d, %d bytes, %d streams", head.Status, len(head.Body), h.App.Web.Streams())
+	}
+
 	// Unauthenticated: an ordinary 401 from net/http, nothing taken over.
 	r := h.API(t, "", "GET", "/events", nil)
 	if r.Status != http.StatusUnauthorized {

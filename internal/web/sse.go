@@ -40,6 +40,10 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) error {
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
+	if r.Method == http.MethodHead {
+		w.WriteHeader(http.StatusOK) // a HEAD answer has no body: nothing to stream
+		return nil
+	}
 	rc := http.NewResponseController(w)
 	if r.ProtoMajor == 1 {
 		conn, brw, err := rc.Hijack()
