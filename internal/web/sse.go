@@ -94,7 +94,7 @@ func (s *Server) adoptConn(conn net.Conn, brw *bufio.ReadWriter, h http.Header, 
 	_, _ = w.WriteString("HTTP/1.1 200 OK\r\n")
 	_ = h.Write(w)
 	_, _ = w.WriteString("\r\n" + streamHello)
-	_ = conn.SetWriteDeadline(time.Now().Add(streamWriteTimout))
+	_ = conn.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
 	st.out = connOut{c: conn}
 	s.hub.add(st, view, epoch) // before the hello: no event after it is missed
 	if err := w.Flush(); err != nil {

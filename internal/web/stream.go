@@ -37,8 +37,8 @@ const (
 	// served from it, so it is large.
 	hubBuffer = 4096
 	// streamWriters is the number of goroutines that write to streams.
-	streamWriters     = 8
-	streamWriteTimout = 5 * time.Second
+	streamWriters      = 8
+	streamWriteTimeout = 5 * time.Second
 	// DefaultHeartbeat is how often an idle stream gets a comment (so
 	// proxies keep it open and dead clients are found) and its
 	// credentials are re-checked.
@@ -460,7 +460,7 @@ func (s *Server) credentialValid(ctx context.Context, c credential, a policy.Act
 type connOut struct{ c net.Conn }
 
 func (o connOut) write(b []byte) error {
-	if err := o.c.SetWriteDeadline(time.Now().Add(streamWriteTimout)); err != nil {
+	if err := o.c.SetWriteDeadline(time.Now().Add(streamWriteTimeout)); err != nil {
 		return err
 	}
 	_, err := o.c.Write(b)
@@ -477,7 +477,7 @@ type writerOut struct {
 }
 
 func (o writerOut) write(b []byte) error {
-	_ = o.rc.SetWriteDeadline(time.Now().Add(streamWriteTimout))
+	_ = o.rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
 	if _, err := o.w.Write(b); err != nil {
 		return err
 	}
