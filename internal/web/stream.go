@@ -36,9 +36,13 @@ const (
 	// hubBuffer is the hub's own queue at the broker: all streams are
 	// served from it, so it is large.
 	hubBuffer = 4096
-	// streamWriters is the number of goroutines that write to streams.
-	streamWriters      = 8
-	streamWriteTimeout = 5 * time.Second
+	// streamWriters is the number of goroutines that write to streams. A
+	// write blocks only when a client has stopped reading long enough to
+	// fill its socket buffer (hundreds of events); it then fails after
+	// streamWriteTimeout and the stream ends. Several writers keep a few
+	// such clients from holding back everyone else.
+	streamWriters      = 16
+	streamWriteTimeout = 2 * time.Second
 	// DefaultHeartbeat is how often an idle stream gets a comment (so
 	// proxies keep it open and dead clients are found) and its
 	// credentials are re-checked.
