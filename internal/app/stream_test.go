@@ -133,3 +133,35 @@ func TestStreamEndsWhenTokenExpires(t *testing.T) {
 	}
 	waitStreams(t, h, 0, 2*time.Second)
 }
+
+// TestStreamNotReadingIsDropped: a client that stops reading fills its
+// small socket buffer and is dropped, while a reading client gets every
+// event.
+func TestStreamNotReadingIsDropped(t *testing.T) {
+	h := apptest.World(t, db.SQLite)
+	c, _, _ := rawStream(t, h, h.Users["cloud.analyst"].ReadToken)
+	if err := c.(*net.TCPConn).SetReadBuffer(1024); err != nil {
+		t.Fatal(err)
+	}
+	live := openStream(t, h.URL, h.Users["cert.analyst"].ReadToken, "")
+	waitStreams(t, h, 2, time.Second)
+	th := newThread(t, h, "sme.analyst", h.CircleChannel, map[string]any{"title": "t", "body": "b", "tlp": "GREEN", "audience": "community"})
+	var last string
+	n := 0
+	for ; n < 2000 && h.App.Web.Streams() == 2; n++ {
+		r := h.API(t, h.Users["sme.analyst"].WriteToken, "POST", "/api/v1/threads/"+th.thread+"/posts",
+			map[string]any{"body": "reply", "tlp": "GREEN", "audience": "community"})
+		if r.Status != http.StatusCreated {
+			t.Fatalf("reply: %d %s", r.Status, r.Body)
+		}
+		var p struct{ ID string }
+		r.JSON(t, &p)
+		last = p.ID
+	}
+	waitStreams(t, h, 1, 5*time.Second)
+	t.Logf("dropped after %d posts", n)
+	if h.App.Web.StreamsDropped() == 0 {
+		t.Error("the stream that stopped reading ended, but not as dropped")
+	}
+	live.waitFor(t, last, 5*time.Second)
+}

@@ -95,6 +95,12 @@ func (s *Server) adoptConn(conn net.Conn, brw *bufio.ReadWriter, h http.Header, 
 	_ = h.Write(w)
 	_, _ = w.WriteString("\r\n" + streamHello)
 	_ = conn.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+	// A small send buffer: events are small, and a client that stops
+	// reading should fill it (and be dropped) after some hundred events,
+	// not hold megabytes of kernel memory first.
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(streamSendBuffer)
+	}
 	st.out = connOut{c: conn}
 	s.hub.add(st, view, epoch) // before the hello: no event after it is missed
 	if err := w.Flush(); err != nil {

@@ -3,8 +3,10 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +45,8 @@ const (
 	// such clients from holding back everyone else.
 	streamWriters      = 16
 	streamWriteTimeout = 2 * time.Second
+	// streamSendBuffer is the socket send buffer of a taken-over stream.
+	streamSendBuffer = 32 << 10
 	// DefaultHeartbeat is how often an idle stream gets a comment (so
 	// proxies keep it open and dead clients are found) and its
 	// credentials are re-checked.
@@ -429,6 +433,9 @@ func (h *streamHub) flush(st *stream) {
 			err = st.out.write(b)
 		}
 		st.wmu.Unlock()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			h.dropped.Add(1) // stopped reading: as slow as a full queue
+		}
 		if err != nil || last {
 			h.remove(st)
 			return
