@@ -25,11 +25,17 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) error {
 	actor := ActorFrom(r)
 	ctx := r.Context()
 	epoch := s.Broker.Epoch() // before the view: a change after it reloads the view
+	st := &stream{actor: actor, cred: s.streamCredential(r), done: make(chan struct{})}
+	// The credentials were checked before the epoch was read: a token
+	// revoked in between would raise the epoch before this stream's view
+	// is loaded, and nothing would re-check it. Check again now.
+	if err := s.checkCredential(ctx, st.cred, actor); err != nil {
+		return err
+	}
 	view, err := policy.LoadView(ctx, s.DB.R(), actor, db.Now())
 	if err != nil {
 		return err
 	}
-	st := &stream{actor: actor, cred: s.streamCredential(r), done: make(chan struct{})}
 	if f := r.URL.Query()["topic"]; len(f) > 0 {
 		st.topics = make([]string, len(f))
 		for i, t := range f {
@@ -98,7 +104,7 @@ func (s *Server) adoptConn(conn net.Conn, brw *bufio.ReadWriter, h http.Header, 
 	// A small send buffer: events are small, and a client that stops
 	// reading should fill it (and be dropped) after some hundred events,
 	// not hold megabytes of kernel memory first.
-	if tc, ok := conn.(*net.TCPConn); ok {
+	if tc, ok := netConn(conn).(*net.TCPConn); ok {
 		_ = tc.SetWriteBuffer(streamSendBuffer)
 	}
 	st.out = connOut{c: conn}

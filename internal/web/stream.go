@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"net"
@@ -13,6 +14,7 @@ import (
 
 	"verbund/internal/db"
 	"verbund/internal/events"
+	"verbund/internal/fault"
 	"verbund/internal/policy"
 )
 
@@ -76,9 +78,15 @@ func (c credential) key() string { return c.token + "\x00" + c.session + "\x00" 
 
 // sharedView is one user's policy view, shared by all their streams.
 type sharedView struct {
-	view *policy.View
-	refs int
+	view  *policy.View
+	actor policy.Actor // what the view is loaded for (user and org)
+	refs  int
 }
+
+// viewKey names the view a stream shares. A view depends on the user and
+// their org; keying by both keeps two streams apart that were opened for
+// different orgs, should a user ever move.
+func viewKey(a policy.Actor) string { return a.UserID + "\x00" + a.OrgID }
 
 // stream is one open live stream.
 type stream struct {
@@ -108,7 +116,7 @@ type streamHub struct {
 
 	mu      sync.Mutex
 	streams map[*stream]struct{}
-	views   map[string]*sharedView // by user id
+	views   map[string]*sharedView // by viewKey
 	epoch   uint64                 // broker epoch the views were last loaded at
 	stale   bool                   // a view may predate a policy change: reload before delivering
 
@@ -177,10 +185,11 @@ func (h *streamHub) add(st *stream, view *policy.View, epoch uint64) {
 		close(st.done)
 		return
 	}
-	sv := h.views[st.actor.UserID]
+	k := viewKey(st.actor)
+	sv := h.views[k]
 	if sv == nil {
-		sv = &sharedView{view: view}
-		h.views[st.actor.UserID] = sv
+		sv = &sharedView{view: view, actor: st.actor}
+		h.views[k] = sv
 	}
 	sv.refs++
 	st.view = sv
@@ -223,7 +232,7 @@ func (h *streamHub) removeLocked(st *stream) {
 	delete(h.streams, st)
 	if st.view != nil {
 		if st.view.refs--; st.view.refs == 0 {
-			delete(h.views, st.actor.UserID)
+			delete(h.views, viewKey(st.actor))
 		}
 	}
 	st.mu.Lock()
@@ -341,19 +350,12 @@ func (h *streamHub) revalidateLocked(now int64) {
 			h.enqueueLocked(st, []byte("event: revoked\ndata: {\"type\":\"revoked\"}\n\n"), true)
 		}
 	}
-	for user, sv := range h.views {
-		var a policy.Actor
-		for st := range h.streams {
-			if st.actor.UserID == user {
-				a = st.actor
-				break
-			}
-		}
-		v, err := policy.LoadView(h.ctx, h.s.DB.R(), a, now)
+	for _, sv := range h.views {
+		v, err := policy.LoadView(h.ctx, h.s.DB.R(), sv.actor, now)
 		if err != nil {
 			// Without a current view nothing may be delivered to this
 			// user: an empty view sees nothing; retry at the next event.
-			h.s.Log.Warn("live streams: reload view", "user", user, "err", err)
+			h.s.Log.Warn("live streams: reload view", "user", sv.actor.UserID, "err", err)
 			v = &policy.View{}
 			h.stale = true
 		}
@@ -456,15 +458,28 @@ func (h *streamHub) reap() {
 
 // credentialValid re-checks the credentials a stream was opened with.
 func (s *Server) credentialValid(ctx context.Context, c credential, a policy.Actor) bool {
+	return s.checkCredential(ctx, c, a) == nil
+}
+
+// checkCredential is credentialValid with the reason: nil while the
+// token or session is still good for the actor.
+func (s *Server) checkCredential(ctx context.Context, c credential, a policy.Actor) error {
 	if c.token != "" {
 		_, err := s.Auth.Token(ctx, c.token, c.ip)
-		return err == nil
+		return err
 	}
+	ended := fault.New(fault.Unauthenticated, "session_expired", "your session has ended: sign in again")
 	if c.session == "" {
-		return false
+		return ended
 	}
 	got, sess, err := s.Auth.Session(ctx, c.session, c.ip)
-	return err == nil && !sess.MFAPending && got.UserID == a.UserID && got.OrgID == a.OrgID
+	switch {
+	case err != nil:
+		return err
+	case sess.MFAPending || got.UserID != a.UserID || got.OrgID != a.OrgID:
+		return ended
+	}
+	return nil
 }
 
 // connOut is a taken-over HTTP/1.1 connection.
@@ -478,8 +493,23 @@ func (o connOut) write(b []byte) error {
 	return err
 }
 
-func (o connOut) close()      { _ = o.c.Close() }
+// close never blocks. Closing a TLS connection sends close_notify first,
+// with a 5 s deadline of crypto/tls's own; to a client that has stopped
+// reading (the usual reason a stream is ended) that write would block the
+// caller, who holds the hub's lock, and with it every stream. The stream
+// body ends with the connection anyway, so the TCP connection is closed
+// without it.
+func (o connOut) close() { _ = netConn(o.c).Close() }
+
 func (o connOut) alive() bool { return connAlive(o.c) }
+
+// netConn is the TCP connection under c (itself unless c is TLS).
+func netConn(c net.Conn) net.Conn {
+	if t, ok := c.(*tls.Conn); ok {
+		return t.NetConn()
+	}
+	return c
+}
 
 // writerOut writes through a ResponseWriter (HTTP/2), whose handler waits.
 type writerOut struct {

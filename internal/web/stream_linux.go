@@ -3,7 +3,6 @@
 package web
 
 import (
-	"crypto/tls"
 	"errors"
 	"net"
 	"syscall"
@@ -13,10 +12,8 @@ import (
 // read of zero bytes is the end of the stream. Bytes a client sends on a
 // live stream are read and discarded (it has nothing to say).
 func connAlive(c net.Conn) bool {
-	if t, ok := c.(*tls.Conn); ok {
-		c = t.NetConn() // a TLS close is still a TCP end: look there
-	}
-	sc, ok := c.(syscall.Conn)
+	// A TLS close is still a TCP end: look there.
+	sc, ok := netConn(c).(syscall.Conn)
 	if !ok {
 		return true
 	}
