@@ -221,16 +221,7 @@ func (s *Service) ListUsers(ctx context.Context, a policy.Actor) ([]User, error)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
-	defer rows.Close()
-	var out []User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return db.Collect(rows, "list users", scanUser)
 }
 
 // Directory lists the active people the actor may address (own org and
@@ -242,16 +233,7 @@ func (s *Service) Directory(ctx context.Context, a policy.Actor) ([]User, error)
 	if err != nil {
 		return nil, fmt.Errorf("directory: %w", err)
 	}
-	defer rows.Close()
-	var out []User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return db.Collect(rows, "directory", scanUser)
 }
 
 // FindByEmail returns the user with that e-mail (operator use).
@@ -268,9 +250,7 @@ func (s *Service) FindByEmail(ctx context.Context, email string) (User, error) {
 const userSelect = `SELECT u.id, u.org_id, o.name, u.email, u.name, u.role, u.lang, u.totp_enabled, u.disabled, u.created_at
 	FROM users u JOIN orgs o ON o.id = u.org_id`
 
-type rowScanner interface{ Scan(...any) error }
-
-func scanUser(r rowScanner) (User, error) {
+func scanUser(r db.Scanner) (User, error) {
 	var u User
 	var role string
 	var totp, disabled int

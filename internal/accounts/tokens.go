@@ -113,16 +113,10 @@ func (s *Service) ListTokens(ctx context.Context, a policy.Actor) ([]Token, erro
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}
-	defer rows.Close()
-	var out []Token
-	for rows.Next() {
-		var t Token
-		if err := rows.Scan(&t.ID, &t.UserID, &t.Name, &t.Prefix, &t.Scope, &t.CreatedAt, &t.ExpiresAt, &t.RevokedAt, &t.LastUsedAt); err != nil {
-			return nil, fmt.Errorf("scan token: %w", err)
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return db.Collect(rows, "list tokens", func(r db.Scanner) (t Token, err error) {
+		err = r.Scan(&t.ID, &t.UserID, &t.Name, &t.Prefix, &t.Scope, &t.CreatedAt, &t.ExpiresAt, &t.RevokedAt, &t.LastUsedAt)
+		return t, err
+	})
 }
 
 // RevokeToken revokes one of the actor's tokens (admins: any token of their

@@ -322,17 +322,8 @@ func (s *Service) List(ctx context.Context, a policy.Actor, community string) ([
 	if err != nil {
 		return nil, fmt.Errorf("list agreements: %w", err)
 	}
-	var out []Agreement
-	for rows.Next() {
-		g, err := scan(rows)
-		if err != nil {
-			_ = rows.Close()
-			return nil, err
-		}
-		out = append(out, g)
-	}
-	_ = rows.Close()
-	if err := rows.Err(); err != nil {
+	out, err := db.Collect(rows, "list agreements", scan)
+	if err != nil {
 		return nil, err
 	}
 	for i := range out {
@@ -363,9 +354,7 @@ func (s *Service) load(ctx context.Context, h db.Handle, a policy.Actor, id stri
 	return g, s.complete(ctx, h, a, &g)
 }
 
-type scanner interface{ Scan(...any) error }
-
-func scan(r scanner) (Agreement, error) {
+func scan(r db.Scanner) (Agreement, error) {
 	var g Agreement
 	var cats, tlp, pd int
 	err := r.Scan(&g.ID, &g.Kind, &g.CommunityID, &g.CommunityName, &g.ProposerOrg, &g.Title, &cats, &tlp, &g.Purpose, &pd,

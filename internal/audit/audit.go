@@ -165,9 +165,7 @@ func Verify(ctx context.Context, d *db.DB) (Result, error) {
 	return res, nil
 }
 
-type scanner interface{ Scan(...any) error }
-
-func scan(s scanner) (Record, error) {
+func scan(s db.Scanner) (Record, error) {
 	var r Record
 	var orgs, detail string
 	if err := s.Scan(&r.Seq, &r.At, &r.ActorUserID, &r.ActorOrgID, &r.Via, &r.Action, &r.ObjectType, &r.ObjectID,
@@ -211,16 +209,7 @@ func List(ctx context.Context, h db.Handle, f Filter) ([]Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit: list: %w", err)
 	}
-	defer rows.Close()
-	var out []Record
-	for rows.Next() {
-		r, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return db.Collect(rows, "audit: list", scan)
 }
 
 // Each calls fn for every record of the org, oldest first (for export).

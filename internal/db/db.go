@@ -333,3 +333,25 @@ func Placeholders(n int) string {
 	}
 	return strings.Repeat("?,", n-1) + "?"
 }
+
+// Scanner is what *sql.Row and *sql.Rows share: scan functions take it so
+// that one function reads a row from either.
+type Scanner interface{ Scan(dest ...any) error }
+
+// Collect reads every row of rows through scan and closes rows. what names
+// the list in errors ("list orgs").
+func Collect[T any](rows *sql.Rows, what string, scan func(Scanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: scan: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, Map(err))
+	}
+	return out, nil
+}

@@ -96,16 +96,10 @@ func (s *Service) Channels(ctx context.Context, a policy.Actor) ([]Channel, erro
 	if err != nil {
 		return nil, fmt.Errorf("list channels: %w", err)
 	}
-	defer rows.Close()
-	var out []Channel
-	for rows.Next() {
-		var c Channel
-		if err := rows.Scan(&c.ID, &c.OrgID, &c.CommunityID, &c.CommunityName, &c.Name, &c.Description, &c.CreatedAt); err != nil {
-			return nil, fmt.Errorf("scan channel: %w", err)
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return db.Collect(rows, "list channels", func(r db.Scanner) (c Channel, err error) {
+		err = r.Scan(&c.ID, &c.OrgID, &c.CommunityID, &c.CommunityName, &c.Name, &c.Description, &c.CreatedAt)
+		return c, err
+	})
 }
 
 // Channel returns one channel the actor's org can use (else not found).

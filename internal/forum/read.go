@@ -39,7 +39,7 @@ const postSelect = `SELECT p.id, p.thread_id, t.title, p.body, p.created_at, COA
 	FROM posts p JOIN shares s ON s.id = p.id JOIN threads t ON t.id = p.thread_id
 	JOIN users u ON u.id = p.author_id JOIN orgs o ON o.id = p.org_id`
 
-func scanPost(r interface{ Scan(...any) error }) (Post, error) {
+func scanPost(r db.Scanner) (Post, error) {
 	var p Post
 	var cat, tlp int
 	var aud string
@@ -143,7 +143,7 @@ const threadSelect = `SELECT t.id, t.channel_id, t.title, t.created_at, t.last_p
 	s.owner_org_id, s.author_id, s.category, s.tlp, s.audience, COALESCE(s.community_id, ''), u.name, o.name
 	FROM threads t JOIN shares s ON s.id = t.id JOIN users u ON u.id = s.author_id JOIN orgs o ON o.id = t.org_id`
 
-func scanThread(r interface{ Scan(...any) error }) (Thread, error) {
+func scanThread(r db.Scanner) (Thread, error) {
 	var t Thread
 	var cat, tlp int
 	var aud string
@@ -275,16 +275,10 @@ func (s *Service) Revisions(ctx context.Context, a policy.Actor, id string) ([]R
 	if err != nil {
 		return nil, fmt.Errorf("list revisions: %w", err)
 	}
-	defer rows.Close()
-	var out []Revision
-	for rows.Next() {
-		var r Revision
-		if err := rows.Scan(&r.Rev, &r.Body, &r.EditorName, &r.EditedAt); err != nil {
-			return nil, fmt.Errorf("scan revision: %w", err)
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return db.Collect(rows, "list revisions", func(s db.Scanner) (r Revision, err error) {
+		err = s.Scan(&r.Rev, &r.Body, &r.EditorName, &r.EditedAt)
+		return r, err
+	})
 }
 
 func likeEscape(s string) string {

@@ -95,16 +95,10 @@ func (s *Service) ListCommunities(ctx context.Context, a policy.Actor) ([]Commun
 	if err != nil {
 		return nil, fmt.Errorf("list communities: %w", err)
 	}
-	defer rows.Close()
-	var out []Community
-	for rows.Next() {
-		var c Community
-		if err := rows.Scan(&c.ID, &c.Name, &c.Description, &c.CoordinatorID, &c.CoordinatorName, &c.CreatedAt, &c.MyStatus, &c.Members); err != nil {
-			return nil, fmt.Errorf("scan community: %w", err)
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return db.Collect(rows, "list communities", func(r db.Scanner) (c Community, err error) {
+		err = r.Scan(&c.ID, &c.Name, &c.Description, &c.CoordinatorID, &c.CoordinatorName, &c.CreatedAt, &c.MyStatus, &c.Members)
+		return c, err
+	})
 }
 
 // GetCommunity returns one circle as ListCommunities shows it.
@@ -153,16 +147,10 @@ func (s *Service) Members(ctx context.Context, a policy.Actor, id string) ([]Mem
 	if err != nil {
 		return nil, fmt.Errorf("list members: %w", err)
 	}
-	defer rows.Close()
-	var out []Member
-	for rows.Next() {
-		var m Member
-		if err := rows.Scan(&m.OrgID, &m.OrgName, &m.OrgKind, &m.Status, &m.Message, &m.RequestedAt, &m.DecidedAt); err != nil {
-			return nil, fmt.Errorf("scan member: %w", err)
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return db.Collect(rows, "list members", func(r db.Scanner) (m Member, err error) {
+		err = r.Scan(&m.OrgID, &m.OrgName, &m.OrgKind, &m.Status, &m.Message, &m.RequestedAt, &m.DecidedAt)
+		return m, err
+	})
 }
 
 // RequestJoin asks to join a circle on behalf of the actor's org (admins).

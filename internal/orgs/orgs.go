@@ -118,16 +118,10 @@ func (s *Service) ListOrgs(ctx context.Context) ([]Org, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list orgs: %w", err)
 	}
-	defer rows.Close()
-	var out []Org
-	for rows.Next() {
-		var o Org
-		if err := rows.Scan(&o.ID, &o.Name, &o.Kind, &o.SecurityContact, &o.CreatedAt); err != nil {
-			return nil, fmt.Errorf("scan org: %w", err)
-		}
-		out = append(out, o)
-	}
-	return out, rows.Err()
+	return db.Collect(rows, "list orgs", func(r db.Scanner) (o Org, err error) {
+		err = r.Scan(&o.ID, &o.Name, &o.Kind, &o.SecurityContact, &o.CreatedAt)
+		return o, err
+	})
 }
 
 // GetOrg returns one organisation.
