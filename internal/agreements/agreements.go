@@ -230,66 +230,69 @@ func (s *Service) Propose(ctx context.Context, a policy.Actor, proposer string, 
 // the partner's acceptance makes it active; for a charter, any active
 // member of the circle may accept.
 func (s *Service) Accept(ctx context.Context, a policy.Actor, id string) (Agreement, error) {
-	if !a.CanAdmin() {
-		return Agreement{}, fault.New(fault.Forbidden, "admin_required", "only an admin may accept agreements")
-	}
-	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
-		g, err := s.load(ctx, tx.Handle, a, id)
-		if err != nil {
-			return err
-		}
-		if !g.CanAccept {
-			return fault.New(fault.Conflict, "cannot_accept", "this agreement cannot be accepted by your organisation now (already accepted, revoked or expired)")
-		}
+	refused := fault.New(fault.Conflict, "cannot_accept", "this agreement cannot be accepted by your organisation now (already accepted, revoked or expired)")
+	return s.decide(ctx, a, id, "accept", func(g Agreement) bool { return g.CanAccept }, refused, func(tx *db.Tx, g Agreement) (string, error) {
 		now := db.Now()
 		if g.Kind == "charter" {
 			if _, err := tx.Exec(ctx, `DELETE FROM agreement_parties WHERE agreement_id = ? AND org_id = ?`, id, a.OrgID); err != nil {
-				return fmt.Errorf("clear party: %w", err)
+				return "", fmt.Errorf("clear party: %w", err)
 			}
 			if _, err := tx.Exec(ctx, `INSERT INTO agreement_parties (agreement_id, org_id, accepted_at, accepted_by) VALUES (?, ?, ?, ?)`, id, a.OrgID, now, a.UserID); err != nil {
-				return fmt.Errorf("accept charter: %w", err)
+				return "", fmt.Errorf("accept charter: %w", err)
 			}
-		} else {
-			if _, err := tx.Exec(ctx, `UPDATE agreement_parties SET accepted_at = ?, accepted_by = ? WHERE agreement_id = ? AND org_id = ?`, now, a.UserID, id, a.OrgID); err != nil {
-				return fmt.Errorf("accept: %w", err)
-			}
-			if _, err := tx.Exec(ctx, `UPDATE agreements SET status = 'active' WHERE id = ? AND status = 'proposed'
-				AND NOT EXISTS (SELECT 1 FROM agreement_parties p WHERE p.agreement_id = agreements.id AND p.accepted_at IS NULL)`, id); err != nil {
-				return fmt.Errorf("activate: %w", err)
-			}
+			return "agreement.accept", nil
 		}
-		tx.AfterCommit(func() { s.Events.Publish(events.Event{Type: events.PolicyChanged}) })
-		return audit.Write(ctx, tx, a, audit.Entry{Action: "agreement.accept", ObjectType: "agreement", ObjectID: id, Orgs: partyIDs(g)})
+		if _, err := tx.Exec(ctx, `UPDATE agreement_parties SET accepted_at = ?, accepted_by = ? WHERE agreement_id = ? AND org_id = ?`, now, a.UserID, id, a.OrgID); err != nil {
+			return "", fmt.Errorf("accept: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE agreements SET status = 'active' WHERE id = ? AND status = 'proposed'
+			AND NOT EXISTS (SELECT 1 FROM agreement_parties p WHERE p.agreement_id = agreements.id AND p.accepted_at IS NULL)`, id); err != nil {
+			return "", fmt.Errorf("activate: %w", err)
+		}
+		return "agreement.accept", nil
 	})
-	if err != nil {
-		return Agreement{}, err
-	}
-	return s.load(ctx, s.DB.R(), a, id)
 }
 
 // Revoke ends an agreement at once. Either party may revoke a bilateral
 // agreement; the coordinator revokes a charter as a whole, a member
 // withdraws its own acceptance.
 func (s *Service) Revoke(ctx context.Context, a policy.Actor, id string) (Agreement, error) {
+	refused := fault.New(fault.Conflict, "cannot_revoke", "your organisation cannot revoke this agreement (not a party, or already revoked)")
+	return s.decide(ctx, a, id, "revoke", func(g Agreement) bool { return g.CanRevoke }, refused, func(tx *db.Tx, g Agreement) (string, error) {
+		if g.Kind == "charter" && g.ProposerOrg != a.OrgID && !a.IsSystem() {
+			if _, err := tx.Exec(ctx, `DELETE FROM agreement_parties WHERE agreement_id = ? AND org_id = ?`, id, a.OrgID); err != nil {
+				return "", fmt.Errorf("withdraw: %w", err)
+			}
+			return "agreement.withdraw", nil
+		}
+		if _, err := tx.Exec(ctx, `UPDATE agreements SET status = 'revoked', revoked_at = ?, revoked_by_org = ? WHERE id = ?`, db.Now(), a.OrgID, id); err != nil {
+			return "", fmt.Errorf("revoke: %w", err)
+		}
+		return "agreement.revoke", nil
+	})
+}
+
+// decide runs one decision of the actor's org on agreement id, in one
+// transaction: only admins decide; the agreement must be visible (else
+// not found) and allow the decision (else refused); apply changes it and
+// names the audited action. Every decision is audited for all parties and
+// tells open streams that policy changed.
+func (s *Service) decide(ctx context.Context, a policy.Actor, id, verb string, allowed func(Agreement) bool, refused *fault.Error,
+	apply func(tx *db.Tx, g Agreement) (action string, err error)) (Agreement, error) {
 	if !a.CanAdmin() {
-		return Agreement{}, fault.New(fault.Forbidden, "admin_required", "only an admin may revoke agreements")
+		return Agreement{}, fault.New(fault.Forbidden, "admin_required", "only an admin may "+verb+" agreements")
 	}
 	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
 		g, err := s.load(ctx, tx.Handle, a, id)
 		if err != nil {
 			return err
 		}
-		if !g.CanRevoke {
-			return fault.New(fault.Conflict, "cannot_revoke", "your organisation cannot revoke this agreement (not a party, or already revoked)")
+		if !allowed(g) {
+			return refused
 		}
-		action := "agreement.revoke"
-		if g.Kind == "charter" && g.ProposerOrg != a.OrgID && !a.IsSystem() {
-			action = "agreement.withdraw"
-			if _, err := tx.Exec(ctx, `DELETE FROM agreement_parties WHERE agreement_id = ? AND org_id = ?`, id, a.OrgID); err != nil {
-				return fmt.Errorf("withdraw: %w", err)
-			}
-		} else if _, err := tx.Exec(ctx, `UPDATE agreements SET status = 'revoked', revoked_at = ?, revoked_by_org = ? WHERE id = ?`, db.Now(), a.OrgID, id); err != nil {
-			return fmt.Errorf("revoke: %w", err)
+		action, err := apply(tx, g)
+		if err != nil {
+			return err
 		}
 		tx.AfterCommit(func() { s.Events.Publish(events.Event{Type: events.PolicyChanged}) })
 		return audit.Write(ctx, tx, a, audit.Entry{Action: action, ObjectType: "agreement", ObjectID: id, Orgs: partyIDs(g)})
