@@ -25,6 +25,7 @@ import (
 	"verbund/internal/home"
 	"verbund/internal/i18n"
 	"verbund/internal/orgs"
+	"verbund/internal/policy"
 	"verbund/internal/readcache"
 	"verbund/internal/web"
 )
@@ -82,7 +83,12 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 	a.Agreements = agreements.New(d, a.Broker)
 	a.Forum = forum.New(d, a.Broker)
 	if cfg.ReadCache > 0 {
-		a.Pages = readcache.New(cfg.ReadCache << 20)
+		// A page is valid while the audit head (every change advances it)
+		// and the agreements' validity at the clock are as they were.
+		a.Pages = readcache.New(cfg.ReadCache<<20, readcache.Source{
+			Version:    func(ctx context.Context) (int64, error) { return audit.Head(ctx, d.R()) },
+			NextChange: func(ctx context.Context, now int64) (int64, error) { return policy.NextChange(ctx, d.R(), now) },
+		})
 		a.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "verbund_read_cache_hits_total", Help: "API pages served from the read cache."},
 			func() float64 { return float64(a.Pages.Hits.Load()) }))
 		a.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "verbund_read_cache_misses_total", Help: "API pages built because none was cached or valid."},

@@ -5,9 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"verbund/internal/audit"
 	"verbund/internal/db"
-	"verbund/internal/policy"
 	"verbund/internal/web"
 )
 
@@ -90,23 +88,14 @@ func (h *Handler) listPosts(w http.ResponseWriter, r *http.Request, f ListFilter
 	// Pages without a search are served from the read cache while the
 	// database and the agreements' validity have not changed (see
 	// internal/readcache for why that is safe).
-	ctx, now := r.Context(), db.Now()
-	version, err := audit.Head(ctx, h.svc.DB.R())
-	if err != nil {
-		return err
-	}
+	ctx := r.Context()
 	key := strings.Join([]string{"posts", a.UserID, a.OrgID, f.Thread, f.After, strconv.Itoa(f.Limit)}, "\x00")
-	body, err := h.pages.Build(key, version, now, func() ([]byte, int64, error) {
-		until, err := policy.NextChange(ctx, h.svc.DB.R(), now)
-		if err != nil {
-			return nil, 0, err
-		}
+	body, err := h.pages.Page(ctx, key, db.Now(), func() ([]byte, error) {
 		ps, next, err := h.svc.Posts(ctx, a, f)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
-		body, err := web.ListJSON(ps, next)
-		return body, until, err
+		return web.ListJSON(ps, next)
 	})
 	if err != nil {
 		return err

@@ -19,6 +19,7 @@
 package readcache
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 )
@@ -27,6 +28,7 @@ import (
 // newer version is seen, everything cached for older ones is dropped at
 // once: a change anywhere may change any reader's view.
 type Cache struct {
+	src     Source
 	mu      sync.Mutex
 	max     int // bytes of bodies kept at most
 	size    int
@@ -43,9 +45,38 @@ type entry struct {
 	until int64 // Unix µs at which the entry ends regardless of version; 0: never
 }
 
-// New returns a cache holding at most maxBytes of response bodies.
-func New(maxBytes int) *Cache {
-	return &Cache{max: maxBytes, entries: map[string]entry{}, flights: map[flightKey]*flight{}}
+// Source tells a cache what its pages depend on besides their key: the
+// database version, and the next moment (Unix µs; 0: none) at which
+// visibility changes by the clock alone.
+type Source struct {
+	Version    func(ctx context.Context) (int64, error)
+	NextChange func(ctx context.Context, now int64) (int64, error)
+}
+
+// New returns a cache holding at most maxBytes of response bodies whose
+// validity src tells.
+func New(maxBytes int, src Source) *Cache {
+	return &Cache{max: maxBytes, src: src, entries: map[string]entry{}, flights: map[flightKey]*flight{}}
+}
+
+// Page returns the page under key: cached if still valid, else built by
+// build and kept until the source's version changes or its next change
+// comes.
+// The version is read before anything is built, so a page is never older
+// than the version it is filed under. key must name the reader.
+func (c *Cache) Page(ctx context.Context, key string, now int64, build func() ([]byte, error)) ([]byte, error) {
+	version, err := c.src.Version(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.Build(key, version, now, func() ([]byte, int64, error) {
+		until, err := c.src.NextChange(ctx, now)
+		if err != nil {
+			return nil, 0, err
+		}
+		body, err := build()
+		return body, until, err
+	})
 }
 
 type flightKey struct {

@@ -2,6 +2,7 @@ package readcache
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -10,7 +11,7 @@ import (
 )
 
 func TestVersionAndTime(t *testing.T) {
-	c := New(1 << 20)
+	c := New(1<<20, Source{})
 	c.Put("a", 5, 0, []byte("v5"))
 	c.Put("b", 5, 1000, []byte("until 1000"))
 	if b, ok := c.Get("a", 5, 10); !ok || string(b) != "v5" {
@@ -44,7 +45,7 @@ func TestVersionAndTime(t *testing.T) {
 }
 
 func TestBoundedBytes(t *testing.T) {
-	c := New(1000)
+	c := New(1000, Source{})
 	body := bytes.Repeat([]byte("x"), 200)
 	for _, k := range []string{"1", "2", "3", "4", "5", "6"} {
 		c.Put(k, 1, 0, body)
@@ -71,7 +72,7 @@ func TestBoundedBytes(t *testing.T) {
 }
 
 func TestBuildOncePerKeyAndVersion(t *testing.T) {
-	c := New(1 << 20)
+	c := New(1<<20, Source{})
 	var calls atomic.Int32
 	release := make(chan struct{})
 	build := func() ([]byte, int64, error) {
@@ -103,5 +104,39 @@ func TestBuildOncePerKeyAndVersion(t *testing.T) {
 	}
 	if b, err := c.Build("k", 2, 0, func() ([]byte, int64, error) { return []byte("v2"), 0, nil }); err != nil || string(b) != "v2" {
 		t.Errorf("after an error: %q, %v", b, err)
+	}
+}
+
+func TestPageFollowsSource(t *testing.T) {
+	version, next := int64(1), int64(0)
+	c := New(1<<20, Source{
+		Version:    func(context.Context) (int64, error) { return version, nil },
+		NextChange: func(context.Context, int64) (int64, error) { return next, nil },
+	})
+	builds := 0
+	build := func() ([]byte, error) { builds++; return []byte("p"), nil }
+	ctx := context.Background()
+	page := func(now int64) {
+		t.Helper()
+		if b, err := c.Page(ctx, "k", now, build); err != nil || string(b) != "p" {
+			t.Fatalf("page: %q, %v", b, err)
+		}
+	}
+	page(10)
+	page(11)
+	if builds != 1 {
+		t.Fatalf("built %d times for an unchanged source, want 1", builds)
+	}
+	version = 2 // a change anywhere
+	page(12)
+	if builds != 2 {
+		t.Fatalf("not rebuilt after the version changed")
+	}
+	version, next = 3, 20 // an agreement ends at 20
+	page(13)
+	page(19)
+	page(20)
+	if builds != 4 {
+		t.Errorf("built %d times, want 4: the page must end when an agreement does", builds)
 	}
 }
