@@ -41,6 +41,7 @@ type App struct {
 	Orgs       *orgs.Service
 	Agreements *agreements.Service
 	Forum      *forum.Service
+	Sharing    *policy.Kernel   // every shareable kind, registered by its capability
 	Pages      *readcache.Cache // API pages of posts; nil when --read-cache 0
 	Registry   *prometheus.Registry
 }
@@ -81,7 +82,8 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 	a.Accounts = accounts.New(d, a.Broker)
 	a.Orgs = orgs.New(d, a.Broker)
 	a.Agreements = agreements.New(d, a.Broker)
-	a.Forum = forum.New(d, a.Broker)
+	a.Sharing = policy.NewKernel()
+	a.Forum = forum.New(d, a.Broker, a.Sharing)
 	if cfg.ReadCache > 0 {
 		// A page is valid while the audit head (every change advances it)
 		// and the agreements' validity at the clock are as they were.

@@ -55,7 +55,7 @@ func (f *fixture) uniq() string { return fmt.Sprintf("%d-%d", f.n.Add(1), time.N
 // deletes, which consume their object).
 func (f *fixture) newPost(t *testing.T) string {
 	_, p, err := f.h.App.Forum.CreateThread(context.Background(), f.h.Users["sme.analyst"].Actor, f.h.CircleChannel,
-		forum.NewThread{Title: "t" + f.uniq(), Body: "b", Sharing: forum.Sharing{TLP: "AMBER", Audience: "community"}})
+		forum.NewThread{Title: "t" + f.uniq(), Body: "b", Sharing: policy.Sharing{TLP: "AMBER", Audience: "community"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +334,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	h := apptest.World(t, db.SQLite)
 	f := &fixture{h: h}
 	f.post = f.newPost(t)
-	p, err := h.App.Forum.Post(context.Background(), h.Users["sme.analyst"].Actor, f.post)
+	p, err := h.App.Forum.FindPostByID(context.Background(), h.Users["sme.analyst"].Actor, f.post)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,7 +67,7 @@ func BenchmarkListPosts(b *testing.B) {
 		b.Run("service/"+c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				ps, _, err := h.App.Forum.Posts(ctx, actor, c.f)
+				ps, _, err := h.App.Forum.FindPosts(ctx, actor, c.f)
 				if err != nil || len(ps) != 50 {
 					b.Fatalf("%d posts, %v", len(ps), err)
 				}

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"verbund/internal/db"
-	"verbund/internal/policy"
 )
 
 // ListOptions configures List.
@@ -120,8 +119,7 @@ func List(ctx context.Context, o ListOptions) (*ListResult, error) {
 		if !ok {
 			return s, fmt.Errorf("no user %q: use <org>.analyst, <org>.admin or <org>.viewer with org one of %v", o.Reader, OrgKeys)
 		}
-		pred, args := policy.Visible("s", reader.Actor, db.Now())
-		err = d.R().QueryRow(ctx, `SELECT COUNT(*) FROM shares s WHERE s.kind = 'post' AND `+pred, args...).Scan(&res.VisiblePosts)
+		res.VisiblePosts, err = countVisible(ctx, d, w, reader.Actor)
 		return s, err
 	})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 
+	"verbund/internal/audit"
 	"verbund/internal/db"
 	"verbund/internal/policy"
 )
@@ -19,6 +20,14 @@ type Population struct {
 	OrgChannel    map[string]string   // org key → internal channel (sme's is used)
 	Authors       map[string]string   // org key → user id writing its posts
 	People        map[string][]string // org key → user ids named in RED audiences
+	// Threads and Posts are the forum's kinds: envelopes are disclosed
+	// through the sharing kernel like every other.
+	Threads, Posts *policy.Kind
+}
+
+// author is the actor of org key's seeded posts.
+func (p Population) author(org string) policy.Actor {
+	return policy.Actor{UserID: p.Authors[org], OrgID: p.Orgs[org], Role: policy.Analyst, Scope: policy.ScopeWrite, Via: "bench"}
 }
 
 // Seeded is what SeedPosts wrote.
@@ -28,10 +37,11 @@ type Seeded struct {
 	Posts          int      `json:"posts"`
 }
 
-// SeedPosts bulk-inserts n forum posts (with their threads and sharing
-// envelopes) straight into the tables, in a few large transactions, without
-// the per-post checks and audit records of the forum service: it is test
-// data, written fast. The mix is deterministic:
+// SeedPosts bulk-inserts n forum posts with their threads, in a few large
+// transactions: the envelopes go through the sharing kernel (checked
+// against the agreements like every other), the posts and threads straight
+// into their tables with one audit record per transaction instead of one
+// per post: it is test data, written fast. The mix is deterministic:
 //
 //   - threads: threads-1 in the circle channel (owners sme, cloud, cert in
 //     turn; every third TLP:CLEAR, the others TLP:GREEN; audience: the
@@ -80,12 +90,14 @@ func SeedPosts(ctx context.Context, d *db.DB, p Population, n, threads int) (See
 				out.Threads = append(out.Threads, t.id)
 			}
 			ths[i] = t
-			aud, comm := "community", any(p.Community)
+			aud := policy.Audience{Kind: policy.AudCommunity, Community: p.Community}
 			if t.internal {
-				aud, comm = "org", nil
+				aud = policy.Audience{Kind: policy.AudOrg}
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO shares (id, kind, owner_org_id, author_id, category, tlp, audience, community_id, created_at) VALUES (?, 'thread', ?, ?, ?, ?, ?, ?, ?)`,
-				t.id, p.Orgs[t.owner], p.Authors[t.owner], int(policy.Knowledge), int(t.tlp), aud, comm, now); err != nil {
+			a := p.author(t.owner)
+			sh := p.Threads.Envelope(a, t.tlp, aud)
+			sh.ID, sh.CreatedAt = t.id, now
+			if _, err := p.Threads.Disclose(ctx, tx, a, sh); err != nil {
 				return fmt.Errorf("seed thread share: %w", err)
 			}
 			if _, err := tx.Exec(ctx, `INSERT INTO threads (id, channel_id, org_id, title, created_at, last_post_at) VALUES (?, ?, ?, ?, ?, ?)`,
@@ -93,7 +105,7 @@ func SeedPosts(ctx context.Context, d *db.DB, p Population, n, threads int) (See
 				return fmt.Errorf("seed thread: %w", err)
 			}
 		}
-		return nil
+		return seedAudit(ctx, tx, "threads", threads)
 	})
 	if err != nil {
 		return out, err
@@ -101,30 +113,27 @@ func SeedPosts(ctx context.Context, d *db.DB, p Population, n, threads int) (See
 
 	const rowsPerStmt = 100  // 900 parameters per shares statement
 	const postsPerTx = 20000 // a few transactions: the writer is not held for long
-	var shares, posts, orgs, people []any
+	var posts []any
+	shares := map[string][]policy.Share{} // owner org key → envelopes to disclose
 	flush := func(tx *db.Tx) error {
-		for _, x := range []struct {
-			table string
-			cols  int
-			rows  *[]any
-		}{
-			{"shares (id, kind, owner_org_id, author_id, category, tlp, audience, community_id, created_at)", 9, &shares},
-			{"posts (id, thread_id, org_id, author_id, body, created_at)", 6, &posts},
-			{"share_orgs (share_id, org_id)", 2, &orgs},
-			{"share_people (share_id, user_id)", 2, &people},
-		} {
-			args := *x.rows
-			for len(args) > 0 {
-				k := min(rowsPerStmt, len(args)/x.cols)
-				row := "(" + db.Placeholders(x.cols) + ")"
-				q := "INSERT INTO " + x.table + " VALUES " + strings.Repeat(row+",", k-1) + row
-				if _, err := tx.Exec(ctx, q, args[:k*x.cols]...); err != nil {
-					return fmt.Errorf("seed %s: %w", strings.Fields(x.table)[0], err)
-				}
-				args = args[k*x.cols:]
+		for _, owner := range OrgKeys {
+			if _, err := p.Posts.DiscloseAll(ctx, tx, p.author(owner), shares[owner]); err != nil {
+				return fmt.Errorf("seed post shares of %s: %w", owner, err)
 			}
-			*x.rows = (*x.rows)[:0]
+			shares[owner] = shares[owner][:0]
 		}
+		const cols = 6
+		args := posts
+		for len(args) > 0 {
+			k := min(rowsPerStmt, len(args)/cols)
+			row := "(" + db.Placeholders(cols) + ")"
+			q := "INSERT INTO posts (id, thread_id, org_id, author_id, body, created_at) VALUES " + strings.Repeat(row+",", k-1) + row
+			if _, err := tx.Exec(ctx, q, args[:k*cols]...); err != nil {
+				return fmt.Errorf("seed posts: %w", err)
+			}
+			args = args[k*cols:]
+		}
+		posts = posts[:0]
 		return nil
 	}
 	for start := 0; start < n; start += postsPerTx {
@@ -133,11 +142,11 @@ func SeedPosts(ctx context.Context, d *db.DB, p Population, n, threads int) (See
 				t := ths[i%threads]
 				id := db.NewID()
 				at := now + int64(i)*1000
-				owner, tlp, aud := t.owner, t.tlp, "org"
+				owner, tlp, aud := t.owner, t.tlp, policy.AudOrg
 				var named, namedPeople []string
 				if t.internal {
 					if rng.IntN(10) == 0 {
-						tlp, aud, namedPeople = policy.Red, "people", p.People["sme"][1:]
+						tlp, aud, namedPeople = policy.Red, policy.AudPeople, p.People["sme"][1:]
 					}
 				} else {
 					switch r := rng.IntN(100); {
@@ -150,7 +159,7 @@ func SeedPosts(ctx context.Context, d *db.DB, p Population, n, threads int) (See
 					default:
 						owner = "nocontract"
 					}
-					aud = "community"
+					aud = policy.AudCommunity
 					switch r := rng.IntN(100); {
 					case r < 55:
 						tlp = policy.Green
@@ -161,7 +170,7 @@ func SeedPosts(ctx context.Context, d *db.DB, p Population, n, threads int) (See
 						tlp = policy.Amber
 					case r < 95:
 						if owner == "sme" || owner == "cloud" {
-							tlp, aud = policy.AmberStrict, "orgs"
+							tlp, aud = policy.AmberStrict, policy.AudOrgs
 							named = []string{p.Orgs["cloud"]}
 							if owner == "cloud" {
 								named = []string{p.Orgs["sme"]}
@@ -170,26 +179,22 @@ func SeedPosts(ctx context.Context, d *db.DB, p Population, n, threads int) (See
 							tlp = policy.Amber
 						}
 					default:
-						tlp, aud = policy.Red, "people"
+						tlp, aud = policy.Red, policy.AudPeople
 						namedPeople = p.People[owner][:1]
 						if owner == "cloud" {
 							namedPeople = p.People["sme"][:1]
 						}
 					}
 				}
-				var comm any
-				if aud == "community" {
-					comm = p.Community
+				a := p.author(owner)
+				sh := p.Posts.Envelope(a, tlp, policy.Audience{Kind: aud, Orgs: named, People: namedPeople})
+				sh.ID, sh.CreatedAt = id, at
+				if aud == policy.AudCommunity {
+					sh.Audience.Community = p.Community
 				}
-				shares = append(shares, id, "post", p.Orgs[owner], p.Authors[owner], int(policy.Knowledge), int(tlp), aud, comm, at)
+				shares[owner] = append(shares[owner], sh)
 				posts = append(posts, id, t.id, p.Orgs[owner], p.Authors[owner], bodies[i%len(bodies)], at)
-				for _, o := range named {
-					orgs = append(orgs, id, o)
-				}
-				for _, u := range namedPeople {
-					people = append(people, id, u)
-				}
-				if len(shares) >= 9*rowsPerStmt*10 {
+				if len(posts) >= 6*rowsPerStmt*10 {
 					if err := flush(tx); err != nil {
 						return err
 					}
@@ -198,9 +203,11 @@ func SeedPosts(ctx context.Context, d *db.DB, p Population, n, threads int) (See
 			if err := flush(tx); err != nil {
 				return err
 			}
-			_, err := tx.Exec(ctx, `UPDATE threads SET last_post_at = ? WHERE id IN (`+db.Placeholders(len(ths))+`)`,
-				append([]any{now + int64(min(n, start+postsPerTx))*1000}, threadIDs(ths, func(t th) string { return t.id })...)...)
-			return err
+			if _, err := tx.Exec(ctx, `UPDATE threads SET last_post_at = ? WHERE id IN (`+db.Placeholders(len(ths))+`)`,
+				append([]any{now + int64(min(n, start+postsPerTx))*1000}, threadIDs(ths, func(t th) string { return t.id })...)...); err != nil {
+				return fmt.Errorf("seed thread activity: %w", err)
+			}
+			return seedAudit(ctx, tx, "posts", min(n, start+postsPerTx)-start)
 		})
 		if err != nil {
 			return out, err
@@ -233,4 +240,11 @@ func body(rng *rand.Rand, n int) string {
 		b.WriteString(words[rng.IntN(len(words))])
 	}
 	return b.String()[:n]
+}
+
+// seedAudit records a seeding transaction: every committed change is
+// audited, test data too (the audit head is the read cache's change
+// counter).
+func seedAudit(ctx context.Context, tx *db.Tx, what string, n int) error {
+	return audit.Write(ctx, tx, policy.System("bench"), audit.Entry{Action: "bench.seed", ObjectType: what, Detail: map[string]int{"count": n}})
 }

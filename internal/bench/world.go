@@ -41,6 +41,8 @@ type World struct {
 	Circle        string
 	CircleChannel string
 	OrgChannel    map[string]string // org key → internal channel
+	Threads       *policy.Kind      // the forum's kinds, for seeding
+	Posts         *policy.Kind
 }
 
 // BuildWorld creates the world in an empty, migrated database. readers is
@@ -120,7 +122,7 @@ func BuildWorld(ctx context.Context, d *db.DB, readers int) (*World, error) {
 		return nil, err
 	}
 	for k := range w.Orgs {
-		chs, err := a.Forum.Channels(ctx, w.Users[k+".analyst"].Actor)
+		chs, err := a.Forum.FindChannels(ctx, w.Users[k+".analyst"].Actor)
 		if err != nil {
 			return nil, err
 		}
@@ -132,6 +134,7 @@ func BuildWorld(ctx context.Context, d *db.DB, readers int) (*World, error) {
 			}
 		}
 	}
+	w.Threads, w.Posts = a.Forum.Kinds()
 	if w.CircleChannel == "" {
 		return nil, fmt.Errorf("the circle has no channel")
 	}
@@ -142,10 +145,20 @@ func BuildWorld(ctx context.Context, d *db.DB, readers int) (*World, error) {
 // or the apptest world, which have the same shape).
 func (w *World) Population() Population {
 	p := Population{Orgs: w.Orgs, Community: w.Circle, CircleChannel: w.CircleChannel, OrgChannel: w.OrgChannel,
-		Authors: map[string]string{}, People: map[string][]string{}}
+		Authors: map[string]string{}, People: map[string][]string{}, Threads: w.Threads, Posts: w.Posts}
 	for k := range w.Orgs {
 		p.Authors[k] = w.Users[k+".analyst"].ID
 		p.People[k] = []string{w.Users[k+".analyst"].ID, w.Users[k+".admin"].ID}
 	}
 	return p
+}
+
+// countVisible counts the posts a may see, through the sharing kernel.
+func countVisible(ctx context.Context, d *db.DB, w *World, a policy.Actor) (int, error) {
+	q := db.Q(`SELECT COUNT(*) FROM `).Append(policy.ReaderAt(ctx, a, db.Now()).From(w.Posts, "p"))
+	var n int
+	if err := d.R().SelectRow(ctx, q).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count visible posts: %w", db.Map(err))
+	}
+	return n, nil
 }

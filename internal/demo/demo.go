@@ -127,7 +127,7 @@ func Seed(ctx context.Context, s Services, dataDir string) ([]Login, error) {
 		return nil, fmt.Errorf("demo pending agreement: %w", err)
 	}
 
-	chs, err := s.Forum.Channels(ctx, act("max.bauer@cert-sued.example"))
+	chs, err := s.Forum.FindChannels(ctx, act("max.bauer@cert-sued.example"))
 	if err != nil {
 		return nil, err
 	}
@@ -139,29 +139,29 @@ func Seed(ctx context.Context, s Services, dataDir string) ([]Login, error) {
 	}
 	type post struct {
 		who, title, body string
-		sh               forum.Sharing
+		sh               policy.Sharing
 	}
 	tomID, jonasID := actors["tom.richter@wolke-cloud.example"].UserID, actors["jonas.weber@mueller-maschinenbau.example"].UserID
 	posts := []post{
 		{"sabine.hoffmann@cert-sued.example", "Willkommen im Vertrauenskreis Mittelstand Süd",
 			"Hier tauschen wir Warnungen, Erfahrungen und Fragen aus. Bitte kennzeichnen Sie jeden Beitrag mit dem passenden TLP-Wert.",
-			forum.Sharing{TLP: "CLEAR", Audience: "community"}},
+			policy.Sharing{TLP: "CLEAR", Audience: "community"}},
 		{"max.bauer@cert-sued.example", "Phishing-Welle mit gefälschten Rechnungen",
 			"Seit Montag sehen wir Mails mit angeblichen Rechnungen (ZIP mit LNK-Datei). Absenderdomains wechseln täglich.",
-			forum.Sharing{TLP: "GREEN", Audience: "community"}},
+			policy.Sharing{TLP: "GREEN", Audience: "community"}},
 		{"jonas.weber@mueller-maschinenbau.example", "Verdächtige Anmeldungen am VPN-Gateway",
 			"Wir sehen seit heute Nacht viele fehlgeschlagene Anmeldungen aus einem Hosting-Netz. Sieht das noch jemand?",
-			forum.Sharing{TLP: "AMBER", Audience: "community"}},
+			policy.Sharing{TLP: "AMBER", Audience: "community"}},
 		{"tom.richter@wolke-cloud.example", "Hinweis auf laufende Kompromittierung",
 			"Zugangsdaten eines Ihrer Dienstkonten tauchen in einem Leak auf. Bitte rufen Sie uns an.",
-			forum.Sharing{TLP: "RED", Audience: "people", People: []string{tomID, jonasID}}},
+			policy.Sharing{TLP: "RED", Audience: "people", People: []string{tomID, jonasID}}},
 	}
 	for _, p := range posts {
 		if _, _, err := s.Forum.CreateThread(ctx, act(p.who), circle, forum.NewThread{Title: p.title, Body: p.body, Sharing: p.sh}); err != nil {
 			return nil, fmt.Errorf("demo thread %q: %w", p.title, err)
 		}
 	}
-	muellerChs, err := s.Forum.Channels(ctx, act("jonas.weber@mueller-maschinenbau.example"))
+	muellerChs, err := s.Forum.FindChannels(ctx, act("jonas.weber@mueller-maschinenbau.example"))
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +169,7 @@ func Seed(ctx context.Context, s Services, dataDir string) ([]Login, error) {
 		if ch.CommunityID == "" {
 			if _, _, err := s.Forum.CreateThread(ctx, act("jonas.weber@mueller-maschinenbau.example"), ch.ID, forum.NewThread{
 				Title: "Patch-Plan KW 48", Body: "Firewall-Update am Donnerstag 22:00, Wartungsfenster zwei Stunden.",
-				Sharing: forum.Sharing{TLP: "AMBER", Audience: "org"}}); err != nil {
+				Sharing: policy.Sharing{TLP: "AMBER", Audience: "org"}}); err != nil {
 				return nil, fmt.Errorf("demo internal thread: %w", err)
 			}
 		}

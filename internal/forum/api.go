@@ -3,14 +3,13 @@ package forum
 import (
 	"net/http"
 	"strconv"
-	"strings"
 
 	"verbund/internal/db"
 	"verbund/internal/web"
 )
 
 func (h *Handler) apiChannels(w http.ResponseWriter, r *http.Request) error {
-	cs, err := h.svc.Channels(r.Context(), web.ActorFrom(r))
+	cs, err := h.svc.FindChannels(r.Context(), web.ActorFrom(r))
 	if err != nil {
 		return err
 	}
@@ -40,7 +39,7 @@ func (h *Handler) apiThreads(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ts, next, err := h.svc.Threads(r.Context(), web.ActorFrom(r), r.PathValue("id"), r.URL.Query().Get("next"), limit)
+	ts, next, err := h.svc.FindThreads(r.Context(), web.ActorFrom(r), r.PathValue("id"), r.URL.Query().Get("next"), limit)
 	if err != nil {
 		return err
 	}
@@ -62,7 +61,7 @@ func (h *Handler) apiCreateThread(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (h *Handler) apiThread(w http.ResponseWriter, r *http.Request) error {
-	t, err := h.svc.Thread(r.Context(), web.ActorFrom(r), r.PathValue("id"))
+	t, err := h.svc.FindThreadByID(r.Context(), web.ActorFrom(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -78,7 +77,7 @@ func (h *Handler) listPosts(w http.ResponseWriter, r *http.Request, f ListFilter
 	f.Limit, f.After = limit, r.URL.Query().Get("next")
 	a := web.ActorFrom(r)
 	if f.Query != "" || h.pages == nil {
-		ps, next, err := h.svc.Posts(r.Context(), a, f)
+		ps, next, err := h.svc.FindPosts(r.Context(), a, f)
 		if err != nil {
 			return err
 		}
@@ -89,9 +88,8 @@ func (h *Handler) listPosts(w http.ResponseWriter, r *http.Request, f ListFilter
 	// database and the agreements' validity have not changed (see
 	// internal/readcache for why that is safe).
 	ctx := r.Context()
-	key := strings.Join([]string{"posts", a.UserID, a.OrgID, f.Thread, f.After, strconv.Itoa(f.Limit)}, "\x00")
-	body, err := h.pages.Page(ctx, key, db.Now(), func() ([]byte, error) {
-		ps, next, err := h.svc.Posts(ctx, a, f)
+	body, err := h.pages.Page(ctx, a, db.Now(), []string{"posts", f.Thread, f.After, strconv.Itoa(f.Limit)}, func() ([]byte, error) {
+		ps, next, err := h.svc.FindPosts(ctx, a, f)
 		if err != nil {
 			return nil, err
 		}
@@ -117,7 +115,7 @@ func (h *Handler) apiReply(w http.ResponseWriter, r *http.Request) error {
 	if err := web.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	p, err := h.svc.Reply(r.Context(), web.ActorFrom(r), r.PathValue("id"), in)
+	p, err := h.svc.CreatePost(r.Context(), web.ActorFrom(r), r.PathValue("id"), in)
 	if err != nil {
 		return err
 	}
@@ -126,7 +124,7 @@ func (h *Handler) apiReply(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) apiPost(w http.ResponseWriter, r *http.Request) error {
-	p, err := h.svc.Post(r.Context(), web.ActorFrom(r), r.PathValue("id"))
+	p, err := h.svc.FindPostByID(r.Context(), web.ActorFrom(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -139,7 +137,7 @@ func (h *Handler) apiEdit(w http.ResponseWriter, r *http.Request) error {
 	if err := web.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	p, err := h.svc.EditPost(r.Context(), web.ActorFrom(r), r.PathValue("id"), in)
+	p, err := h.svc.UpdatePost(r.Context(), web.ActorFrom(r), r.PathValue("id"), in)
 	if err != nil {
 		return err
 	}
@@ -156,7 +154,7 @@ func (h *Handler) apiDelete(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) apiRevisions(w http.ResponseWriter, r *http.Request) error {
-	rs, err := h.svc.Revisions(r.Context(), web.ActorFrom(r), r.PathValue("id"))
+	rs, err := h.svc.FindRevisions(r.Context(), web.ActorFrom(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}

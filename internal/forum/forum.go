@@ -6,6 +6,8 @@ package forum
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -20,10 +22,26 @@ import (
 type Service struct {
 	DB     *db.DB
 	Events *events.Broker
+	// threads and posts are the forum's shareable kinds: every envelope is
+	// written, read and deleted through them (internal/policy's kernel).
+	threads, posts *policy.Kind
+	postColumns    string
+	threadColumns  string
 }
 
-// New returns the service.
-func New(d *db.DB, b *events.Broker) *Service { return &Service{DB: d, Events: b} }
+// New returns the service and registers its kinds with the sharing kernel.
+func New(d *db.DB, b *events.Broker, k *policy.Kernel) *Service {
+	return &Service{DB: d, Events: b,
+		threads: k.Register(policy.KindSpec{Name: "thread", Table: "threads", Category: policy.Knowledge}),
+		posts:   k.Register(policy.KindSpec{Name: "post", Table: "posts", Category: policy.Knowledge}),
+		postColumns: `p.id, p.thread_id, p.body, p.created_at, COALESCE(p.edited_at, 0), p.revisions, u.name, o.name, ` +
+			policy.Columns("p"),
+		threadColumns: `t.id, t.channel_id, t.title, t.created_at, t.last_post_at, u.name, o.name, ` + policy.Columns("t"),
+	}
+}
+
+// Kinds returns the forum's shareable kinds (for the load generator).
+func (s *Service) Kinds() (threads, posts *policy.Kind) { return s.threads, s.posts }
 
 // Channel groups threads: an org's internal channel or a trust circle's.
 type Channel struct {
@@ -77,20 +95,11 @@ type Revision struct {
 	EditedAt   int64  `json:"edited_at"`
 }
 
-// Sharing is the TLP level and audience a client asks for.
-type Sharing struct {
-	TLP       string   `json:"tlp"`
-	Audience  string   `json:"audience"` // org, community, orgs, people
-	Community string   `json:"community_id,omitempty"`
-	Orgs      []string `json:"orgs,omitempty"`
-	People    []string `json:"people,omitempty"`
-}
-
 const channelVisible = `((ch.community_id IS NULL AND ch.org_id = ?) OR (ch.community_id IS NOT NULL AND EXISTS (
 	SELECT 1 FROM community_members cv WHERE cv.community_id = ch.community_id AND cv.org_id = ? AND cv.status = 'active')))`
 
-// Channels lists the channels the actor's org can use.
-func (s *Service) Channels(ctx context.Context, a policy.Actor) ([]Channel, error) {
+// FindChannels lists the channels the actor's org can use.
+func (s *Service) FindChannels(ctx context.Context, a policy.Actor) ([]Channel, error) {
 	rows, err := s.DB.R().Query(ctx, `SELECT ch.id, ch.org_id, COALESCE(ch.community_id, ''), COALESCE(c.name, ''), ch.name, ch.description, ch.created_at
 		FROM channels ch LEFT JOIN communities c ON c.id = ch.community_id WHERE `+channelVisible+` ORDER BY ch.community_id IS NULL DESC, c.name, ch.name`, a.OrgID, a.OrgID)
 	if err != nil {
@@ -102,8 +111,9 @@ func (s *Service) Channels(ctx context.Context, a policy.Actor) ([]Channel, erro
 	})
 }
 
-// Channel returns one channel the actor's org can use (else not found).
-func (s *Service) Channel(ctx context.Context, a policy.Actor, id string) (Channel, error) {
+// FindChannelByID returns one channel the actor's org can use (else not
+// found).
+func (s *Service) FindChannelByID(ctx context.Context, a policy.Actor, id string) (Channel, error) {
 	return channel(ctx, s.DB.R(), a, id)
 }
 
@@ -133,7 +143,11 @@ func (s *Service) CreateChannel(ctx context.Context, a policy.Actor, community, 
 		var comm any
 		if community != "" {
 			var coord string
-			if err := tx.QueryRow(ctx, `SELECT coordinator_org_id FROM communities WHERE id = ?`, community).Scan(&coord); err != nil || coord != a.OrgID {
+			err := tx.QueryRow(ctx, `SELECT coordinator_org_id FROM communities WHERE id = ?`, community).Scan(&coord)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("load circle: %w", db.Map(err))
+			}
+			if coord != a.OrgID {
 				return fault.Invalidf("community_id", "coordinator_only", "only the coordinator of a trust circle may add its channels")
 			}
 			comm = community
@@ -150,15 +164,14 @@ func (s *Service) CreateChannel(ctx context.Context, a policy.Actor, community, 
 	return c, err
 }
 
-// share builds the envelope of a new object from the client's request.
-// The owner and author always come from the actor: client-sent owners do
-// not exist in the input at all.
-func share(a policy.Actor, kind string, ch Channel, in Sharing) (policy.Share, error) {
-	tlp, err := policy.ParseTLP(in.TLP)
+// envelope builds the envelope of a new object of kind k in channel ch
+// from the client's request. Without an audience, a circle channel's
+// objects go to the circle (up to AMBER) and others stay in the org.
+func envelope(a policy.Actor, k *policy.Kind, ch Channel, in policy.Sharing) (policy.Share, error) {
+	tlp, aud, err := in.Parse()
 	if err != nil {
 		return policy.Share{}, err
 	}
-	aud := policy.Audience{Kind: policy.AudienceKind(strings.ToLower(strings.TrimSpace(in.Audience))), Orgs: in.Orgs, People: in.People}
 	if aud.Kind == "" {
 		aud.Kind = policy.AudOrg
 		if ch.CommunityID != "" && tlp <= policy.Amber {
@@ -166,35 +179,25 @@ func share(a policy.Actor, kind string, ch Channel, in Sharing) (policy.Share, e
 		}
 	}
 	if aud.Kind == policy.AudCommunity {
-		aud.Community = in.Community
 		if aud.Community == "" {
 			aud.Community = ch.CommunityID
 		}
 		if aud.Community != ch.CommunityID {
 			return policy.Share{}, fault.Invalidf("audience", "wrong_community", "a post in this channel can only go to the channel's own trust circle")
 		}
+	} else {
+		aud.Community = ""
 	}
 	if ch.CommunityID == "" && aud.Kind != policy.AudOrg && aud.Kind != policy.AudPeople {
 		return policy.Share{}, fault.Invalidf("audience", "internal_channel", "this channel is internal to your organisation: use a trust circle's channel to share with others")
 	}
-	return policy.Share{ID: db.NewID(), Kind: kind, Owner: a.OrgID, Author: a.UserID, Category: policy.Knowledge,
-		TLP: tlp, Audience: aud, CreatedAt: db.Now()}, nil
+	return k.Envelope(a, tlp, aud), nil
 }
 
-// checkChannelScope keeps a community channel's posts inside its circle:
-// named orgs and people must belong to active members.
+// checkChannelScope keeps a channel's posts inside it: in an org's own
+// channel only its people may be named; in a circle's channel named orgs
+// and people must belong to active members.
 func checkChannelScope(ctx context.Context, h db.Handle, ch Channel, sh policy.Share) error {
-	if ch.CommunityID == "" {
-		if sh.Audience.Kind == policy.AudPeople {
-			for _, p := range sh.Audience.People {
-				var n int
-				if err := h.QueryRow(ctx, `SELECT COUNT(*) FROM users WHERE id = ? AND org_id = ?`, p, ch.OrgID).Scan(&n); err != nil || n != 1 {
-					return fault.Invalidf("audience", "outside_channel", "this channel is internal: name only people of your organisation")
-				}
-			}
-		}
-		return nil
-	}
 	var orgsToCheck []string
 	switch sh.Audience.Kind {
 	case policy.AudOrgs:
@@ -202,15 +205,28 @@ func checkChannelScope(ctx context.Context, h db.Handle, ch Channel, sh policy.S
 	case policy.AudPeople:
 		for _, p := range sh.Audience.People {
 			var o string
-			if err := h.QueryRow(ctx, `SELECT org_id FROM users WHERE id = ?`, p).Scan(&o); err != nil {
+			err := h.QueryRow(ctx, `SELECT org_id FROM users WHERE id = ?`, p).Scan(&o)
+			if errors.Is(err, sql.ErrNoRows) {
 				return fault.Invalidf("audience", "unknown_person", "unknown person %q in the audience", p)
+			}
+			if err != nil {
+				return fmt.Errorf("check audience person: %w", db.Map(err))
 			}
 			orgsToCheck = append(orgsToCheck, o)
 		}
 	}
 	for _, o := range orgsToCheck {
+		if ch.CommunityID == "" {
+			if o != ch.OrgID {
+				return fault.Invalidf("audience", "outside_channel", "this channel is internal: name only people of your organisation")
+			}
+			continue
+		}
 		var n int
-		if err := h.QueryRow(ctx, `SELECT COUNT(*) FROM community_members WHERE community_id = ? AND org_id = ? AND status = 'active'`, ch.CommunityID, o).Scan(&n); err != nil || n != 1 {
+		if err := h.QueryRow(ctx, `SELECT COUNT(*) FROM community_members WHERE community_id = ? AND org_id = ? AND status = 'active'`, ch.CommunityID, o).Scan(&n); err != nil {
+			return fmt.Errorf("check audience member: %w", db.Map(err))
+		}
+		if n != 1 {
 			return fault.Invalidf("audience", "outside_channel", "everyone in the audience must belong to this trust circle")
 		}
 	}

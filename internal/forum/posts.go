@@ -1,6 +1,7 @@
 package forum
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -20,13 +21,13 @@ const MaxBody = 20000
 type NewThread struct {
 	Title string `json:"title"`
 	Body  string `json:"body"`
-	Sharing
+	policy.Sharing
 }
 
 // NewPost is the input for a reply.
 type NewPost struct {
 	Body string `json:"body"`
-	Sharing
+	policy.Sharing
 }
 
 func checkBody(body string) (string, error) {
@@ -61,18 +62,15 @@ func (s *Service) CreateThread(ctx context.Context, a policy.Actor, channelID st
 		if err != nil {
 			return err
 		}
-		ts, err := share(a, "thread", ch, in.Sharing)
+		ts, err := envelope(a, s.threads, ch, in.Sharing)
 		if err != nil {
 			return err
 		}
 		if err := checkChannelScope(ctx, tx.Handle, ch, ts); err != nil {
 			return err
 		}
-		uncovered, err := policy.CheckShare(ctx, tx.Handle, a, ts, ts.CreatedAt)
+		d, err := s.threads.Disclose(ctx, tx, a, ts)
 		if err != nil {
-			return err
-		}
-		if err := policy.SaveShare(ctx, tx, ts); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO threads (id, channel_id, org_id, title, created_at, last_post_at) VALUES (?, ?, ?, ?, ?, ?)`,
@@ -80,26 +78,25 @@ func (s *Service) CreateThread(ctx context.Context, a policy.Actor, channelID st
 			return fmt.Errorf("insert thread: %w", err)
 		}
 		t = Thread{ID: ts.ID, ChannelID: ch.ID, Title: title, Share: ts, AuthorName: a.Name, CreatedAt: ts.CreatedAt, LastPostAt: ts.CreatedAt, Posts: 1}
-		ps := ts
-		ps.ID, ps.Kind = db.NewID(), "post"
-		if p, err = insertPost(ctx, tx, a, t.ID, body, ps); err != nil {
+		// The first post has the thread's envelope.
+		ps := s.posts.Envelope(a, ts.TLP, ts.Audience)
+		if p, err = s.insertPost(ctx, tx, a, t.ID, body, ps); err != nil {
 			return err
 		}
-		p.ThreadTitle, p.NotDeliveredTo = title, uncovered
+		p.ThreadTitle, p.NotDeliveredTo = title, d.Uncovered
 		tx.AfterCommit(func() {
 			s.Events.Publish(events.Event{Type: "forum.thread", Share: &ts, Topics: []string{"channel:" + ch.ID, "forum"},
 				Data: map[string]string{"id": ts.ID, "channel": ch.ID, "fragment": "/forum/threads/" + ts.ID + "/fragment",
 					"feed": "/forum/posts/" + p.ID + "/fragment?as=feed"}})
 		})
-		return audit.Write(ctx, tx, a, audit.Entry{Action: "forum.thread.create", ObjectType: "thread", ObjectID: t.ID,
-			Detail: shareDetail(ts, uncovered)})
+		return audit.Write(ctx, tx, a, audit.Entry{Action: "forum.thread.create", ObjectType: "thread", ObjectID: t.ID, Detail: d.Detail()})
 	})
 	return t, p, err
 }
 
-// Reply adds a post to a thread the actor can see. The reply may not be
+// CreatePost adds a reply to a thread the actor can see. The reply may not be
 // less restricted than the thread: its level is at least the thread's.
-func (s *Service) Reply(ctx context.Context, a policy.Actor, threadID string, in NewPost) (Post, error) {
+func (s *Service) CreatePost(ctx context.Context, a policy.Actor, threadID string, in NewPost) (Post, error) {
 	if !a.CanWrite() {
 		return Post{}, fault.New(fault.Forbidden, "role_insufficient", "your role may only read")
 	}
@@ -109,7 +106,7 @@ func (s *Service) Reply(ctx context.Context, a policy.Actor, threadID string, in
 	}
 	var p Post
 	err = s.DB.Tx(ctx, func(tx *db.Tx) error {
-		t, err := thread(ctx, tx.Handle, a, threadID)
+		t, err := s.thread(ctx, tx.Handle, a, threadID)
 		if err != nil {
 			return err
 		}
@@ -123,10 +120,10 @@ func (s *Service) Reply(ctx context.Context, a policy.Actor, threadID string, in
 		}
 		if sharing.Audience == "" && t.Share.Owner == a.OrgID {
 			// Same org as the thread: inherit its audience exactly.
-			sharing = Sharing{TLP: sharing.TLP, Audience: string(t.Share.Audience.Kind), Community: t.Share.Audience.Community,
-				Orgs: t.Share.Audience.Orgs, People: t.Share.Audience.People}
+			sharing = policy.SharingOf(t.Share)
+			sharing.TLP = cmp.Or(in.TLP, sharing.TLP)
 		}
-		ps, err := share(a, "post", ch, sharing)
+		ps, err := envelope(a, s.posts, ch, sharing)
 		if err != nil {
 			return err
 		}
@@ -136,19 +133,16 @@ func (s *Service) Reply(ctx context.Context, a policy.Actor, threadID string, in
 		if err := checkChannelScope(ctx, tx.Handle, ch, ps); err != nil {
 			return err
 		}
-		uncovered, err := policy.CheckShare(ctx, tx.Handle, a, ps, ps.CreatedAt)
-		if err != nil {
+		if p, err = s.insertPost(ctx, tx, a, t.ID, body, ps); err != nil {
 			return err
 		}
-		if p, err = insertPost(ctx, tx, a, t.ID, body, ps); err != nil {
-			return err
-		}
-		p.ThreadTitle, p.NotDeliveredTo = t.Title, uncovered
+		p.ThreadTitle = t.Title
 		if _, err := tx.Exec(ctx, `UPDATE threads SET last_post_at = ? WHERE id = ?`, ps.CreatedAt, t.ID); err != nil {
 			return fmt.Errorf("touch thread: %w", err)
 		}
 		tx.AfterCommit(func() { s.publishPost("forum.post", p, ch.ID) })
-		return audit.Write(ctx, tx, a, audit.Entry{Action: "forum.post.create", ObjectType: "post", ObjectID: p.ID, Detail: shareDetail(ps, uncovered)})
+		return audit.Write(ctx, tx, a, audit.Entry{Action: "forum.post.create", ObjectType: "post", ObjectID: p.ID,
+			Detail: policy.Disclosure{Share: ps, Uncovered: p.NotDeliveredTo}.Detail()})
 	})
 	return p, err
 }
@@ -165,20 +159,15 @@ func (s *Service) publishPost(typ string, p Post, channelID string) {
 	s.Events.Publish(events.Event{Type: typ, Share: &sh, Topics: []string{"thread:" + p.ThreadID, "channel:" + channelID, "forum"}, Data: data})
 }
 
-func insertPost(ctx context.Context, tx *db.Tx, a policy.Actor, threadID, body string, ps policy.Share) (Post, error) {
-	if err := policy.SaveShare(ctx, tx, ps); err != nil {
+// insertPost discloses a post's envelope and writes the post.
+func (s *Service) insertPost(ctx context.Context, tx *db.Tx, a policy.Actor, threadID, body string, ps policy.Share) (Post, error) {
+	d, err := s.posts.Disclose(ctx, tx, a, ps)
+	if err != nil {
 		return Post{}, err
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO posts (id, thread_id, org_id, author_id, body, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		ps.ID, threadID, a.OrgID, a.UserID, body, ps.CreatedAt); err != nil {
 		return Post{}, fmt.Errorf("insert post: %w", err)
 	}
-	return Post{ID: ps.ID, ThreadID: threadID, Body: body, Share: ps, AuthorName: a.Name, CreatedAt: ps.CreatedAt}, nil
-}
-
-// shareDetail is what the audit trail records of a disclosure, including
-// the circle members it did not reach for lack of an agreement.
-func shareDetail(s policy.Share, uncovered []string) map[string]any {
-	return map[string]any{"not_delivered_to": uncovered, "tlp": s.TLP.String(), "audience": s.Audience.Kind, "community": s.Audience.Community,
-		"orgs": s.Audience.Orgs, "people": s.Audience.People, "category": s.Category.Name()}
+	return Post{ID: ps.ID, ThreadID: threadID, Body: body, Share: ps, AuthorName: a.Name, CreatedAt: ps.CreatedAt, NotDeliveredTo: d.Uncovered}, nil
 }

@@ -18,6 +18,9 @@ type ListFilter struct {
 	Query  string // substring search in the body (feed only)
 	After  string // cursor from a previous page
 	Limit  int
+	// Audiences fills in the named orgs and people of each post (pages
+	// name them; API lists give the audience kind only).
+	Audiences bool
 }
 
 // Cursor encodes a post id as an opaque page cursor.
@@ -34,26 +37,24 @@ func decodeCursor(c string) (string, error) {
 	return string(b), nil
 }
 
-const postSelect = `SELECT p.id, p.thread_id, t.title, p.body, p.created_at, COALESCE(p.edited_at, 0), p.revisions,
-	s.owner_org_id, s.author_id, s.category, s.tlp, s.audience, COALESCE(s.community_id, ''), u.name, o.name
-	FROM posts p JOIN shares s ON s.id = p.id JOIN threads t ON t.id = p.thread_id
-	JOIN users u ON u.id = p.author_id JOIN orgs o ON o.id = p.org_id`
+// postFrom names the posts the reader may see, with their authors, for
+// the columns of s.postColumns.
+func (s *Service) postFrom(r policy.Reader) *db.Query {
+	return db.Q(`SELECT ` + s.postColumns + ` FROM `).Append(r.From(s.posts, "p")).
+		Add(` JOIN users u ON u.id = p.author_id JOIN orgs o ON o.id = p.org_id`)
+}
 
-func scanPost(r db.Scanner) (Post, error) {
+func scanPost(r db.Scanner, extra ...any) (Post, error) {
 	var p Post
-	var cat, tlp int
-	var aud string
-	err := r.Scan(&p.ID, &p.ThreadID, &p.ThreadTitle, &p.Body, &p.CreatedAt, &p.EditedAt, &p.Revisions,
-		&p.Share.Owner, &p.Share.Author, &cat, &tlp, &aud, &p.Share.Audience.Community, &p.AuthorName, &p.OrgName)
-	p.Share.ID, p.Share.Kind, p.Share.Category, p.Share.TLP, p.Share.Audience.Kind = p.ID, "post", policy.Category(cat), policy.TLP(tlp), policy.AudienceKind(aud)
-	p.Share.CreatedAt = p.CreatedAt
+	dest := append([]any{&p.ID, &p.ThreadID, &p.Body, &p.CreatedAt, &p.EditedAt, &p.Revisions, &p.AuthorName, &p.OrgName}, p.Share.Dest()...)
+	err := r.Scan(append(dest, extra...)...)
 	return p, err
 }
 
-// Posts lists visible posts: of one thread (which must be visible), or
+// FindPosts lists visible posts: of one thread (which must be visible), or
 // the feed across every thread the actor can see, optionally searched.
 // It returns the cursor of the next page ("" at the end).
-func (s *Service) Posts(ctx context.Context, a policy.Actor, f ListFilter) ([]Post, string, error) {
+func (s *Service) FindPosts(ctx context.Context, a policy.Actor, f ListFilter) ([]Post, string, error) {
 	if f.Limit <= 0 || f.Limit > 200 {
 		f.Limit = 50
 	}
@@ -61,53 +62,59 @@ func (s *Service) Posts(ctx context.Context, a policy.Actor, f ListFilter) ([]Po
 	if err != nil {
 		return nil, "", err
 	}
-	now := db.Now()
 	h := s.DB.R()
-	pred, args := policy.Visible("s", a, now)
-	q := postSelect + ` WHERE ` + pred
-	order := ` ORDER BY p.id DESC`
+	r := policy.ReaderAt(ctx, a, db.Now())
+	q := s.postFrom(r)
+	var title string
 	if f.Thread != "" {
-		if err := threadVisible(ctx, h, a, f.Thread, now); err != nil {
+		// The thread is checked once; its posts need not join it again.
+		t, err := s.findThread(ctx, h, r, f.Thread)
+		if err != nil {
 			return nil, "", err
 		}
-		q += ` AND p.thread_id = ?`
-		args = append(args, f.Thread)
-		order = ` ORDER BY p.id`
+		title = t.Title
+		q.Add(` WHERE p.thread_id = ?`, f.Thread)
 		if after != "" {
-			q += ` AND p.id > ?`
-			args = append(args, after)
+			q.Add(` AND p.id > ?`, after)
 		}
+		q.Add(` ORDER BY p.id`)
 	} else {
 		// The thread's title is shown with each post: the thread must be
 		// visible too.
-		tpred, targs := policy.Visible("ts", a, now)
-		q = strings.Replace(q, " WHERE ", " JOIN shares ts ON ts.id = p.thread_id WHERE "+tpred+" AND ", 1)
-		args = append(targs, args...)
+		q = db.Q(`SELECT ` + s.postColumns + `, t.title FROM `).Append(r.From(s.posts, "p")).
+			Append(r.Join(s.threads, "t", "p.thread_id")).
+			Add(` JOIN users u ON u.id = p.author_id JOIN orgs o ON o.id = p.org_id WHERE 1 = 1`)
 		if f.Query != "" {
-			q += ` AND LOWER(p.body) LIKE ? ESCAPE '\'`
-			args = append(args, "%"+likeEscape(strings.ToLower(f.Query))+"%")
+			q.Add(` AND LOWER(p.body) LIKE ? ESCAPE '\'`, "%"+likeEscape(strings.ToLower(f.Query))+"%")
 		}
 		if after != "" {
-			q += ` AND p.id < ?`
-			args = append(args, after)
+			q.Add(` AND p.id < ?`, after)
 		}
+		q.Add(` ORDER BY p.id DESC`)
 	}
-	args = append(args, f.Limit+1)
-	rows, err := h.Query(ctx, q+order+` LIMIT ?`, args...)
+	q.Add(` LIMIT ?`, f.Limit+1)
+	rows, err := h.Select(ctx, q)
 	if err != nil {
 		return nil, "", fmt.Errorf("list posts: %w", err)
 	}
-	defer rows.Close()
-	out := make([]Post, 0, f.Limit+1) // one more: the row that says a next page exists
-	for rows.Next() {
-		p, err := scanPost(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("scan post: %w", err)
+	out, err := db.Collect(rows, "list posts", func(sc db.Scanner) (Post, error) {
+		if f.Thread != "" {
+			p, err := scanPost(sc)
+			p.ThreadTitle = title
+			return p, err
 		}
-		out = append(out, p)
+		var t string
+		p, err := scanPost(sc, &t)
+		p.ThreadTitle = t
+		return p, err
+	})
+	if err != nil {
+		return nil, "", err
 	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("list posts: %w", err)
+	if f.Audiences {
+		if err := r.Audiences(ctx, h, postShares(out)); err != nil {
+			return nil, "", err
+		}
 	}
 	next := ""
 	if len(out) > f.Limit {
@@ -117,84 +124,70 @@ func (s *Service) Posts(ctx context.Context, a policy.Actor, f ListFilter) ([]Po
 	return out, next, nil
 }
 
-// Post returns one visible post (else not found), with its audience lists.
-func (s *Service) Post(ctx context.Context, a policy.Actor, id string) (Post, error) {
-	return post(ctx, s.DB.R(), a, id)
+func postShares(ps []Post) []*policy.Share {
+	out := make([]*policy.Share, len(ps))
+	for i := range ps {
+		out[i] = &ps[i].Share
+	}
+	return out
 }
 
-func post(ctx context.Context, h db.Handle, a policy.Actor, id string) (Post, error) {
-	now := db.Now()
-	pred, args := policy.Visible("s", a, now)
-	tpred, targs := policy.Visible("ts", a, now)
-	q := strings.Replace(postSelect+` WHERE p.id = ? AND `+pred, " WHERE ", " JOIN shares ts ON ts.id = p.thread_id WHERE "+tpred+" AND ", 1)
-	p, err := scanPost(h.QueryRow(ctx, q, append(append(targs, id), args...)...))
+// FindPostByID returns one visible post (else not found), with its
+// audience lists.
+func (s *Service) FindPostByID(ctx context.Context, a policy.Actor, id string) (Post, error) {
+	return s.post(ctx, s.DB.R(), a, id)
+}
+
+func (s *Service) post(ctx context.Context, h db.Handle, a policy.Actor, id string) (Post, error) {
+	r := policy.ReaderAt(ctx, a, db.Now())
+	q := db.Q(`SELECT `+s.postColumns+`, t.title FROM `).Append(r.From(s.posts, "p")).
+		Append(r.Join(s.threads, "t", "p.thread_id")).
+		Add(` JOIN users u ON u.id = p.author_id JOIN orgs o ON o.id = p.org_id WHERE p.id = ?`, id)
+	var title string
+	p, err := scanPost(h.SelectRow(ctx, q), &title)
 	if err != nil {
 		return p, db.NotFound(err, "load post")
 	}
-	full, err := policy.LoadShare(ctx, h, id)
-	if err != nil {
-		return p, err
-	}
-	p.Share = full
-	return p, nil
+	p.ThreadTitle = title
+	return p, r.Audiences(ctx, h, []*policy.Share{&p.Share})
 }
 
-const threadSelect = `SELECT t.id, t.channel_id, t.title, t.created_at, t.last_post_at,
-	s.owner_org_id, s.author_id, s.category, s.tlp, s.audience, COALESCE(s.community_id, ''), u.name, o.name
-	FROM threads t JOIN shares s ON s.id = t.id JOIN users u ON u.id = s.author_id JOIN orgs o ON o.id = t.org_id`
+func (s *Service) threadFrom(r policy.Reader) *db.Query {
+	return db.Q(`SELECT ` + s.threadColumns + ` FROM `).Append(r.From(s.threads, "t")).
+		Add(` JOIN users u ON u.id = t_s.author_id JOIN orgs o ON o.id = t.org_id`)
+}
 
-func scanThread(r db.Scanner) (Thread, error) {
+func scanThread(r db.Scanner, extra ...any) (Thread, error) {
 	var t Thread
-	var cat, tlp int
-	var aud string
-	err := r.Scan(&t.ID, &t.ChannelID, &t.Title, &t.CreatedAt, &t.LastPostAt,
-		&t.Share.Owner, &t.Share.Author, &cat, &tlp, &aud, &t.Share.Audience.Community, &t.AuthorName, &t.OrgName)
-	t.Share.ID, t.Share.Kind, t.Share.Category, t.Share.TLP, t.Share.Audience.Kind = t.ID, "thread", policy.Category(cat), policy.TLP(tlp), policy.AudienceKind(aud)
-	t.Share.CreatedAt = t.CreatedAt
+	dest := append([]any{&t.ID, &t.ChannelID, &t.Title, &t.CreatedAt, &t.LastPostAt, &t.AuthorName, &t.OrgName}, t.Share.Dest()...)
+	err := r.Scan(append(dest, extra...)...)
 	return t, err
 }
 
-func thread(ctx context.Context, h db.Handle, a policy.Actor, id string) (Thread, error) {
-	pred, args := policy.Visible("s", a, db.Now())
-	t, err := scanThread(h.QueryRow(ctx, threadSelect+` WHERE t.id = ? AND `+pred, append([]any{id}, args...)...))
+// findThread reads one thread the reader may see, with its audience lists.
+func (s *Service) findThread(ctx context.Context, h db.Handle, r policy.Reader, id string) (Thread, error) {
+	t, err := scanThread(h.SelectRow(ctx, s.threadFrom(r).Add(` WHERE t.id = ?`, id)))
 	if err != nil {
 		return t, db.NotFound(err, "load thread")
 	}
-	full, err := policy.LoadShare(ctx, h, id)
-	if err != nil {
-		return t, err
-	}
-	t.Share = full
-	return t, nil
+	return t, r.Audiences(ctx, h, []*policy.Share{&t.Share})
 }
 
-// threadVisible is thread's check without loading the thread: not found
-// unless the thread exists and the actor may see it (same predicate).
-func threadVisible(ctx context.Context, h db.Handle, a policy.Actor, id string, now int64) error {
-	pred, args := policy.Visible("s", a, now)
-	var n int
-	err := h.QueryRow(ctx, `SELECT COUNT(*) FROM threads t JOIN shares s ON s.id = t.id WHERE t.id = ? AND `+pred,
-		append([]any{id}, args...)...).Scan(&n)
-	if err != nil {
-		return db.NotFound(err, "check thread")
-	}
-	if n != 1 {
-		return fault.ErrNotFound
-	}
-	return nil
+func (s *Service) thread(ctx context.Context, h db.Handle, a policy.Actor, id string) (Thread, error) {
+	return s.findThread(ctx, h, policy.ReaderAt(ctx, a, db.Now()), id)
 }
 
-// Thread returns one visible thread.
-func (s *Service) Thread(ctx context.Context, a policy.Actor, id string) (Thread, error) {
-	return thread(ctx, s.DB.R(), a, id)
+// FindThreadByID returns one visible thread.
+func (s *Service) FindThreadByID(ctx context.Context, a policy.Actor, id string) (Thread, error) {
+	return s.thread(ctx, s.DB.R(), a, id)
 }
 
-// Threads lists the visible threads of a channel, most recently active
+// FindThreads lists the visible threads of a channel, most recently active
 // first, with the number of posts each shows to this reader, one page at a
 // time: after is the cursor of the previous page ("" for the first), and
 // the cursor of the next page is returned ("" at the end).
-func (s *Service) Threads(ctx context.Context, a policy.Actor, channelID, after string, limit int) ([]Thread, string, error) {
-	if _, err := s.Channel(ctx, a, channelID); err != nil {
+func (s *Service) FindThreads(ctx context.Context, a policy.Actor, channelID, after string, limit int) ([]Thread, string, error) {
+	if _, err := s.FindChannelByID(ctx, a, channelID); err != nil {
 		return nil, "", err
 	}
 	if limit <= 0 || limit > 200 {
@@ -204,42 +197,29 @@ func (s *Service) Threads(ctx context.Context, a policy.Actor, channelID, after 
 	if err != nil {
 		return nil, "", err
 	}
-	now := db.Now()
-	pred, args := policy.Visible("s", a, now)
-	ppred, pargs := policy.Visible("ps", a, now)
-	q := strings.Replace(threadSelect, "SELECT t.id,", `SELECT (SELECT COUNT(*) FROM posts pp JOIN shares ps ON ps.id = pp.id WHERE pp.thread_id = t.id AND `+ppred+`), t.id,`, 1) +
-		` WHERE t.channel_id = ? AND ` + pred
-	all := append(append(pargs, channelID), args...)
+	r := policy.ReaderAt(ctx, a, db.Now())
+	q := db.Q(`SELECT `+s.threadColumns+`, (SELECT COUNT(*) FROM `).Append(r.From(s.posts, "pp")).Add(` WHERE pp.thread_id = t.id) FROM `).
+		Append(r.From(s.threads, "t")).
+		Add(` JOIN users u ON u.id = t_s.author_id JOIN orgs o ON o.id = t.org_id WHERE t.channel_id = ?`, channelID)
 	if id != "" {
 		// Keyset paging on (last_post_at, id), the order of the list: a
 		// thread that becomes active moves to the first page instead of
 		// shifting every later page.
-		q += ` AND (t.last_post_at < ? OR (t.last_post_at = ? AND t.id < ?))`
-		all = append(all, at, at, id)
+		q.Add(` AND (t.last_post_at < ? OR (t.last_post_at = ? AND t.id < ?))`, at, at, id)
 	}
-	q += ` ORDER BY t.last_post_at DESC, t.id DESC LIMIT ?`
-	all = append(all, limit+1)
-	rows, err := s.DB.R().Query(ctx, q, all...)
+	q.Add(` ORDER BY t.last_post_at DESC, t.id DESC LIMIT ?`, limit+1)
+	rows, err := s.DB.R().Select(ctx, q)
 	if err != nil {
 		return nil, "", fmt.Errorf("list threads: %w", err)
 	}
-	defer rows.Close()
-	out := make([]Thread, 0, limit+1)
-	for rows.Next() {
+	out, err := db.Collect(rows, "list threads", func(sc db.Scanner) (Thread, error) {
 		var n int
-		var t Thread
-		var cat, tlp int
-		var aud string
-		if err := rows.Scan(&n, &t.ID, &t.ChannelID, &t.Title, &t.CreatedAt, &t.LastPostAt,
-			&t.Share.Owner, &t.Share.Author, &cat, &tlp, &aud, &t.Share.Audience.Community, &t.AuthorName, &t.OrgName); err != nil {
-			return nil, "", fmt.Errorf("scan thread: %w", err)
-		}
-		t.Share.ID, t.Share.Kind, t.Share.Category, t.Share.TLP, t.Share.Audience.Kind = t.ID, "thread", policy.Category(cat), policy.TLP(tlp), policy.AudienceKind(aud)
+		t, err := scanThread(sc, &n)
 		t.Posts = n
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("list threads: %w", err)
+		return t, err
+	})
+	if err != nil {
+		return nil, "", err
 	}
 	next := ""
 	if len(out) > limit {
@@ -265,9 +245,32 @@ func decodeThreadCursor(c string) (int64, string, error) {
 	return n, id, nil
 }
 
-// Revisions lists a visible post's earlier texts, newest first.
-func (s *Service) Revisions(ctx context.Context, a policy.Actor, id string) ([]Revision, error) {
-	if _, err := s.Post(ctx, a, id); err != nil {
+// CountPostsByLevel counts the posts created since then (Unix µs) that
+// the actor can see, by TLP level.
+func (s *Service) CountPostsByLevel(ctx context.Context, a policy.Actor, since int64) (map[policy.TLP]int, error) {
+	r := policy.ReaderAt(ctx, a, db.Now())
+	q := db.Q(`SELECT p_s.tlp, COUNT(*) FROM `).Append(r.From(s.posts, "p")).Add(` WHERE p.created_at >= ? GROUP BY p_s.tlp`, since)
+	rows, err := s.DB.R().Select(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("count posts by level: %w", err)
+	}
+	counts, err := db.Collect(rows, "count posts by level", func(sc db.Scanner) (c struct {
+		l policy.TLP
+		n int
+	}, err error) {
+		err = sc.Scan(&c.l, &c.n)
+		return c, err
+	})
+	out := map[policy.TLP]int{}
+	for _, c := range counts {
+		out[c.l] = c.n
+	}
+	return out, err
+}
+
+// FindRevisions lists a visible post's earlier texts, newest first.
+func (s *Service) FindRevisions(ctx context.Context, a policy.Actor, id string) ([]Revision, error) {
+	if _, err := s.FindPostByID(ctx, a, id); err != nil {
 		return nil, err
 	}
 	rows, err := s.DB.R().Query(ctx, `SELECT r.rev, r.body, u.name, r.edited_at FROM post_revisions r JOIN users u ON u.id = r.edited_by

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 
-	"verbund/internal/db"
 	"verbund/internal/fault"
 	"verbund/internal/policy"
 	"verbund/internal/readcache"
@@ -62,62 +61,14 @@ func Register(srv *web.Server, svc *Service, pages *readcache.Cache) error {
 	return nil
 }
 
-// audienceOptions are the orgs and people a post in channel ch may name.
-type audienceOptions struct {
-	Orgs   []option
-	People []option
+// options are the orgs and people a post in channel ch may name.
+func (h *Handler) options(ctx context.Context, a policy.Actor, ch Channel) (policy.Choices, error) {
+	return policy.AudienceChoices(ctx, h.svc.DB.R(), a, ch.CommunityID)
 }
 
-type option struct{ ID, Name string }
-
-func (h *Handler) options(ctx context.Context, a policy.Actor, ch Channel) (audienceOptions, error) {
-	var o audienceOptions
-	hd := h.svc.DB.R()
-	orgQ := `SELECT o.id, o.name FROM orgs o WHERE o.id = ?`
-	args := []any{a.OrgID}
-	if ch.CommunityID != "" {
-		orgQ = `SELECT o.id, o.name FROM community_members m JOIN orgs o ON o.id = m.org_id WHERE m.community_id = ? AND m.status = 'active' ORDER BY o.name_key`
-		args = []any{ch.CommunityID}
-	}
-	rows, err := hd.Query(ctx, orgQ, args...)
-	if err != nil {
-		return o, err
-	}
-	var ids []any
-	for rows.Next() {
-		var op option
-		if err := rows.Scan(&op.ID, &op.Name); err != nil {
-			_ = rows.Close()
-			return o, err
-		}
-		ids = append(ids, op.ID)
-		if op.ID != a.OrgID {
-			o.Orgs = append(o.Orgs, op)
-		}
-	}
-	_ = rows.Close()
-	if len(ids) == 0 {
-		return o, rows.Err()
-	}
-	rows, err = hd.Query(ctx, `SELECT u.id, u.name || ' (' || o.name || ')' FROM users u JOIN orgs o ON o.id = u.org_id
-		WHERE u.disabled = 0 AND u.org_id IN (`+db.Placeholders(len(ids))+`) ORDER BY o.name_key, u.name`, ids...)
-	if err != nil {
-		return o, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var op option
-		if err := rows.Scan(&op.ID, &op.Name); err != nil {
-			return o, err
-		}
-		o.People = append(o.People, op)
-	}
-	return o, rows.Err()
-}
-
-func formSharing(r *http.Request) Sharing {
+func formSharing(r *http.Request) policy.Sharing {
 	_ = r.ParseForm()
-	return Sharing{TLP: r.PostFormValue("tlp"), Audience: r.PostFormValue("audience"), Orgs: r.PostForm["orgs"], People: r.PostForm["people"]}
+	return policy.Sharing{TLP: r.PostFormValue("tlp"), Audience: r.PostFormValue("audience"), Orgs: r.PostForm["orgs"], People: r.PostForm["people"]}
 }
 
 type forumData struct {
@@ -130,12 +81,12 @@ type forumData struct {
 
 func (h *Handler) forumPage(w http.ResponseWriter, r *http.Request) error {
 	a := web.ActorFrom(r)
-	chs, err := h.svc.Channels(r.Context(), a)
+	chs, err := h.svc.FindChannels(r.Context(), a)
 	if err != nil {
 		return err
 	}
 	q := r.URL.Query()
-	posts, next, err := h.svc.Posts(r.Context(), a, ListFilter{Query: q.Get("q"), After: q.Get("next"), Limit: 30})
+	posts, next, err := h.svc.FindPosts(r.Context(), a, ListFilter{Query: q.Get("q"), After: q.Get("next"), Limit: 30})
 	if err != nil {
 		return err
 	}
@@ -156,7 +107,7 @@ type channelData struct {
 	Channel Channel
 	Threads []Thread
 	Next    string // cursor of the next page of threads
-	Options audienceOptions
+	Options policy.Choices
 	Error   *fault.Error
 	Form    NewThread
 }
@@ -167,12 +118,12 @@ func (h *Handler) channelPage(w http.ResponseWriter, r *http.Request) error {
 
 func (h *Handler) renderChannel(w http.ResponseWriter, r *http.Request, status int, d channelData) error {
 	a := web.ActorFrom(r)
-	ch, err := h.svc.Channel(r.Context(), a, r.PathValue("id"))
+	ch, err := h.svc.FindChannelByID(r.Context(), a, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
 	d.Channel = ch
-	if d.Threads, d.Next, err = h.svc.Threads(r.Context(), a, ch.ID, r.URL.Query().Get("next"), 100); err != nil {
+	if d.Threads, d.Next, err = h.svc.FindThreads(r.Context(), a, ch.ID, r.URL.Query().Get("next"), 100); err != nil {
 		return err
 	}
 	if d.Options, err = h.options(r.Context(), a, ch); err != nil {
@@ -216,7 +167,7 @@ type threadData struct {
 	Channel  Channel
 	Posts    []Post
 	Next     string
-	Options  audienceOptions
+	Options  policy.Choices
 	Error    *fault.Error
 	Form     NewPost
 }
@@ -228,15 +179,15 @@ func (h *Handler) threadPage(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) renderThread(w http.ResponseWriter, r *http.Request, status int, d threadData) error {
 	a := web.ActorFrom(r)
 	ctx := r.Context()
-	t, err := h.svc.Thread(ctx, a, r.PathValue("id"))
+	t, err := h.svc.FindThreadByID(ctx, a, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
 	d.Thread = t
-	if d.Channel, err = h.svc.Channel(ctx, a, t.ChannelID); err != nil {
+	if d.Channel, err = h.svc.FindChannelByID(ctx, a, t.ChannelID); err != nil {
 		return err
 	}
-	if d.Posts, d.Next, err = h.svc.Posts(ctx, a, ListFilter{Thread: t.ID, After: r.URL.Query().Get("next"), Limit: 200}); err != nil {
+	if d.Posts, d.Next, err = h.svc.FindPosts(ctx, a, ListFilter{Thread: t.ID, After: r.URL.Query().Get("next"), Limit: 200, Audiences: true}); err != nil {
 		return err
 	}
 	if err := h.namePostAudiences(ctx, d.Posts); err != nil {
@@ -245,7 +196,7 @@ func (h *Handler) renderThread(w http.ResponseWriter, r *http.Request, status in
 	if d.Options, err = h.options(ctx, a, d.Channel); err != nil {
 		return err
 	}
-	if d.Audience, err = h.audienceNames(ctx, t.Share.Audience); err != nil {
+	if d.Audience, err = policy.AudienceNames(ctx, h.svc.DB.R(), t.Share.Audience); err != nil {
 		return err
 	}
 	p := web.Page{Nav: "forum", Data: d, Title: t.Title, Live: "/events?topic=thread:" + t.ID}
@@ -254,7 +205,7 @@ func (h *Handler) renderThread(w http.ResponseWriter, r *http.Request, status in
 
 func (h *Handler) replyForm(w http.ResponseWriter, r *http.Request) error {
 	in := NewPost{Body: r.PostFormValue("body"), Sharing: formSharing(r)}
-	p, err := h.svc.Reply(r.Context(), web.ActorFrom(r), r.PathValue("id"), in)
+	p, err := h.svc.CreatePost(r.Context(), web.ActorFrom(r), r.PathValue("id"), in)
 	if err != nil {
 		if e, ok := fault.As(err); ok && (e.Kind == fault.Invalid || e.Kind == fault.Forbidden) {
 			return h.renderThread(w, r, web.Status(e.Kind), threadData{Error: e, Form: in})
@@ -265,11 +216,11 @@ func (h *Handler) replyForm(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) postFragment(w http.ResponseWriter, r *http.Request) error {
-	p, err := h.svc.Post(r.Context(), web.ActorFrom(r), r.PathValue("id"))
+	p, err := h.svc.FindPostByID(r.Context(), web.ActorFrom(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	if p.AudienceNames, err = h.audienceNames(r.Context(), p.Share.Audience); err != nil {
+	if p.AudienceNames, err = policy.AudienceNames(r.Context(), h.svc.DB.R(), p.Share.Audience); err != nil {
 		return err
 	}
 	if r.URL.Query().Get("as") == "feed" {
@@ -279,7 +230,7 @@ func (h *Handler) postFragment(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) threadFragment(w http.ResponseWriter, r *http.Request) error {
-	t, err := h.svc.Thread(r.Context(), web.ActorFrom(r), r.PathValue("id"))
+	t, err := h.svc.FindThreadByID(r.Context(), web.ActorFrom(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -290,7 +241,7 @@ func (h *Handler) threadFragment(w http.ResponseWriter, r *http.Request) error {
 type editData struct {
 	Post      Post
 	Revisions []Revision
-	Options   audienceOptions
+	Options   policy.Choices
 	Error     *fault.Error
 }
 
@@ -301,16 +252,16 @@ func (h *Handler) editPage(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) renderEdit(w http.ResponseWriter, r *http.Request, status int, e *fault.Error) error {
 	a := web.ActorFrom(r)
 	ctx := r.Context()
-	p, err := h.svc.Post(ctx, a, r.PathValue("id"))
+	p, err := h.svc.FindPostByID(ctx, a, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
 	d := editData{Post: p, Error: e}
-	if d.Revisions, err = h.svc.Revisions(ctx, a, p.ID); err != nil {
+	if d.Revisions, err = h.svc.FindRevisions(ctx, a, p.ID); err != nil {
 		return err
 	}
-	if t, err := h.svc.Thread(ctx, a, p.ThreadID); err == nil {
-		if ch, err := h.svc.Channel(ctx, a, t.ChannelID); err == nil {
+	if t, err := h.svc.FindThreadByID(ctx, a, p.ThreadID); err == nil {
+		if ch, err := h.svc.FindChannelByID(ctx, a, t.ChannelID); err == nil {
 			d.Options, _ = h.options(ctx, a, ch)
 		}
 	}
@@ -325,7 +276,7 @@ func (h *Handler) editForm(w http.ResponseWriter, r *http.Request) error {
 		s := formSharing(r)
 		up.Sharing = &s
 	}
-	p, err := h.svc.EditPost(r.Context(), web.ActorFrom(r), r.PathValue("id"), up)
+	p, err := h.svc.UpdatePost(r.Context(), web.ActorFrom(r), r.PathValue("id"), up)
 	if err != nil {
 		if e, ok := fault.As(err); ok && (e.Kind == fault.Invalid || e.Kind == fault.Forbidden) {
 			return h.renderEdit(w, r, web.Status(e.Kind), e)
@@ -337,7 +288,7 @@ func (h *Handler) editForm(w http.ResponseWriter, r *http.Request) error {
 
 func (h *Handler) deleteForm(w http.ResponseWriter, r *http.Request) error {
 	a := web.ActorFrom(r)
-	p, err := h.svc.Post(r.Context(), a, r.PathValue("id"))
+	p, err := h.svc.FindPostByID(r.Context(), a, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -348,57 +299,15 @@ func (h *Handler) deleteForm(w http.ResponseWriter, r *http.Request) error {
 }
 
 // namePostAudiences names the recipients of the posts with a named
-// audience (a reply may name other orgs or people than its thread). The
-// reader sees these posts, so they are the owner org or among the named.
+// audience (a reply may name other orgs or people than its thread); the
+// posts were read with their audience lists.
 func (h *Handler) namePostAudiences(ctx context.Context, posts []Post) error {
 	for i := range posts {
 		p := &posts[i]
-		if k := p.Share.Audience.Kind; k != policy.AudOrgs && k != policy.AudPeople {
-			continue
-		}
-		full, err := policy.LoadShare(ctx, h.svc.DB.R(), p.ID)
-		if err != nil {
-			return err
-		}
-		if p.AudienceNames, err = h.audienceNames(ctx, full.Audience); err != nil {
+		var err error
+		if p.AudienceNames, err = policy.AudienceNames(ctx, h.svc.DB.R(), p.Share.Audience); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// audienceNames names the orgs or people of a named audience, so that every
-// reader of a thread knows who else received it (as TLP expects).
-func (h *Handler) audienceNames(ctx context.Context, a policy.Audience) ([]string, error) {
-	var q string
-	var ids []string
-	switch a.Kind {
-	case policy.AudOrgs:
-		q, ids = `SELECT name FROM orgs WHERE id IN (%s) ORDER BY name_key`, a.Orgs
-	case policy.AudPeople:
-		q, ids = `SELECT u.name || ' (' || o.name || ')' FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.id IN (%s) ORDER BY o.name_key, u.name`, a.People
-	default:
-		return nil, nil
-	}
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
-	rows, err := h.svc.DB.R().Query(ctx, fmt.Sprintf(q, db.Placeholders(len(ids))), args...)
-	if err != nil {
-		return nil, fmt.Errorf("audience names: %w", err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
 }

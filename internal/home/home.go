@@ -67,7 +67,7 @@ func (h *handler) page(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	var d data
 	var err error
-	if d.Posts, _, err = h.forum.Posts(ctx, a, forum.ListFilter{Limit: 8}); err != nil {
+	if d.Posts, _, err = h.forum.FindPosts(ctx, a, forum.ListFilter{Limit: 8}); err != nil {
 		return err
 	}
 	gs, err := h.agreements.List(ctx, a, "")
@@ -125,25 +125,15 @@ func (h *handler) requests(ctx context.Context, a policy.Actor) ([]joinRequest, 
 }
 
 // byLevel counts the posts of the last 30 days the actor can see, by TLP
-// level, through the same visibility predicate as every list.
+// level (the forum counts through the sharing kernel like every list).
 func (h *handler) byLevel(ctx context.Context, a policy.Actor) ([]Bar, int, error) {
-	now := db.Now()
-	pred, args := policy.Visible("s", a, now)
-	since := now - (30 * 24 * time.Hour).Microseconds()
-	rows, err := h.db.R().Query(ctx, `SELECT s.tlp, COUNT(*) FROM shares s WHERE s.kind = 'post' AND s.created_at >= ? AND `+pred+` GROUP BY s.tlp`,
-		append([]any{since}, args...)...)
+	since := db.Now() - (30 * 24 * time.Hour).Microseconds()
+	counts, err := h.forum.CountPostsByLevel(ctx, a, since)
 	if err != nil {
-		return nil, 0, fmt.Errorf("count by level: %w", err)
+		return nil, 0, err
 	}
-	defer rows.Close()
-	counts := map[policy.TLP]int{}
 	total, most := 0, 0
-	for rows.Next() {
-		var l, n int
-		if err := rows.Scan(&l, &n); err != nil {
-			return nil, 0, err
-		}
-		counts[policy.TLP(l)] = n
+	for _, n := range counts {
 		total += n
 		most = max(most, n)
 	}
@@ -155,5 +145,5 @@ func (h *handler) byLevel(ctx context.Context, a policy.Actor) ([]Bar, int, erro
 		}
 		bars = append(bars, b)
 	}
-	return bars, total, rows.Err()
+	return bars, total, nil
 }

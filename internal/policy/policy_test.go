@@ -148,7 +148,7 @@ func checkWorld(t *testing.T, d *db.DB, seed uint64) {
 	}
 	loaded := map[string]policy.Share{}
 	for _, s := range shares {
-		sh, err := policy.LoadShare(ctx, d.R(), s)
+		sh, err := policy.LoadShareForTest(ctx, d.R(), s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -157,7 +157,7 @@ func checkWorld(t *testing.T, d *db.DB, seed uint64) {
 	visibleCount := 0
 	for _, u := range users {
 		a := policy.Actor{UserID: u, OrgID: userOrg[u], Role: policy.Analyst}
-		pred, args := policy.Visible("s", a, now)
+		pred, args := policy.VisibleForTest("s", a, now)
 		rows, err := d.R().Query(ctx, `SELECT s.id FROM shares s WHERE s.id LIKE ? AND `+pred, append([]any{p + "%"}, args...)...)
 		if err != nil {
 			t.Fatal(err)

@@ -3,7 +3,9 @@ package policy
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"slices"
 
 	"verbund/internal/db"
 	"verbund/internal/fault"
@@ -44,20 +46,18 @@ func LoadView(ctx context.Context, h db.Handle, a Actor, now int64) (*View, erro
 	if err != nil {
 		return nil, fmt.Errorf("load memberships: %w", err)
 	}
-	for rows.Next() {
-		var c, o string
-		if err := rows.Scan(&c, &o); err != nil {
-			_ = rows.Close()
-			return nil, fmt.Errorf("scan membership: %w", err)
-		}
-		if v.Communities[c] == nil {
-			v.Communities[c] = map[string]bool{}
-		}
-		v.Communities[c][o] = true
+	members, err := db.Collect(rows, "load memberships", func(r db.Scanner) (m [2]string, err error) {
+		err = r.Scan(&m[0], &m[1])
+		return m, err
+	})
+	if err != nil {
+		return nil, err
 	}
-	_ = rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load memberships: %w", err)
+	for _, m := range members {
+		if v.Communities[m[0]] == nil {
+			v.Communities[m[0]] = map[string]bool{}
+		}
+		v.Communities[m[0]][m[1]] = true
 	}
 
 	rows, err = h.Query(ctx, `SELECT other.org_id, ag.id, ag.categories, ag.max_tlp, COALESCE(ag.valid_until, 0), COALESCE(ag.community_id, '')
@@ -67,7 +67,7 @@ func LoadView(ctx context.Context, h db.Handle, a Actor, now int64) (*View, erro
 		WHERE me.org_id = ? AND me.accepted_at IS NOT NULL AND ag.status = 'active'
 		  AND ag.valid_from <= ? AND (ag.valid_until IS NULL OR ag.valid_until > ?)`, a.OrgID, now, now)
 	if err != nil {
-		return nil, fmt.Errorf("load agreements: %w", err)
+		return nil, fmt.Errorf("load agreements: %w", db.Map(err))
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -84,14 +84,18 @@ func LoadView(ctx context.Context, h db.Handle, a Actor, now int64) (*View, erro
 			v.Expires = g.Until
 		}
 	}
-	return v, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load agreements: %w", db.Map(err))
+	}
+	return v, nil
 }
 
 // CheckShare is the write-time rule (POLICY.md "Who may act"): the audience
 // must suit the TLP level, every named recipient must exist, and every
 // recipient org other than the owner must be covered by an active agreement
 // for the share's category and level. The error names the first recipient
-// that is not covered and what is missing.
+// that is not covered and what is missing. It saves nothing (Kind.Disclose
+// checks and saves); forms call it to say who would receive an object.
 //
 // A trust circle audience is the exception: its recipients are the members
 // the circle's rules cover. Members without a covering agreement (say, a
@@ -99,6 +103,15 @@ func LoadView(ctx context.Context, h db.Handle, a Actor, now int64) (*View, erro
 // object and are returned in uncovered; they do not block everyone else.
 // See docs/SECURITY.md.
 func CheckShare(ctx context.Context, h db.Handle, a Actor, s Share, now int64) (uncovered []string, err error) {
+	v, err := LoadView(ctx, h, a, now)
+	if err != nil {
+		return nil, err
+	}
+	return checkShare(ctx, h, a, v, s)
+}
+
+// checkShare is CheckShare with the actor's view already loaded.
+func checkShare(ctx context.Context, h db.Handle, a Actor, v *View, s Share) (uncovered []string, err error) {
 	if s.Owner != a.OrgID || s.Owner == "" {
 		return nil, fault.New(fault.Forbidden, "not_owner", "you can share only on behalf of your own organisation")
 	}
@@ -106,10 +119,6 @@ func CheckShare(ctx context.Context, h db.Handle, a Actor, s Share, now int64) (
 		return nil, fault.Invalidf("category", "bad_category", "an object has exactly one category")
 	}
 	if err := ValidateAudience(s.TLP, s.Audience); err != nil {
-		return nil, err
-	}
-	v, err := LoadView(ctx, h, a, now)
-	if err != nil {
 		return nil, err
 	}
 	var recipients []string
@@ -124,11 +133,12 @@ func CheckShare(ctx context.Context, h db.Handle, a Actor, s Share, now int64) (
 				recipients = append(recipients, o)
 			}
 		}
+		slices.Sort(recipients)
 	case AudOrgs:
 		for _, o := range s.Audience.Orgs {
 			var id string
 			if err := h.QueryRow(ctx, `SELECT id FROM orgs WHERE id = ?`, o).Scan(&id); err != nil {
-				if err == sql.ErrNoRows {
+				if errors.Is(err, sql.ErrNoRows) {
 					return nil, fault.Invalidf("audience", "unknown_org", "unknown organisation %q in the audience", o)
 				}
 				return nil, fmt.Errorf("check audience org: %w", db.Map(err))
@@ -142,7 +152,7 @@ func CheckShare(ctx context.Context, h db.Handle, a Actor, s Share, now int64) (
 			var org string
 			var disabled int
 			if err := h.QueryRow(ctx, `SELECT org_id, disabled FROM users WHERE id = ?`, p).Scan(&org, &disabled); err != nil {
-				if err == sql.ErrNoRows {
+				if errors.Is(err, sql.ErrNoRows) {
 					return nil, fault.Invalidf("audience", "unknown_person", "unknown person %q in the audience", p)
 				}
 				return nil, fmt.Errorf("check audience person: %w", db.Map(err))
@@ -150,7 +160,7 @@ func CheckShare(ctx context.Context, h db.Handle, a Actor, s Share, now int64) (
 			if disabled != 0 {
 				return nil, fault.Invalidf("audience", "person_disabled", "a person in the audience has been deactivated")
 			}
-			if org != s.Owner && !contains(recipients, org) {
+			if org != s.Owner && !slices.Contains(recipients, org) {
 				recipients = append(recipients, org)
 			}
 		}
@@ -167,7 +177,9 @@ func CheckShare(ctx context.Context, h db.Handle, a Actor, s Share, now int64) (
 			continue
 		}
 		var name string
-		_ = h.QueryRow(ctx, `SELECT name FROM orgs WHERE id = ?`, r).Scan(&name)
+		if err := h.QueryRow(ctx, `SELECT name FROM orgs WHERE id = ?`, r).Scan(&name); err != nil {
+			return nil, fmt.Errorf("name uncovered org: %w", db.Map(err))
+		}
 		what := fmt.Sprintf("category %s at %s", s.Category.Name(), s.TLP)
 		if v.coversCategory(r, s.Category) {
 			what = fmt.Sprintf("level %s for category %s", s.TLP, s.Category.Name())

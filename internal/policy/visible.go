@@ -1,19 +1,23 @@
 package policy
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
-// Visible returns the SQL condition under which the actor may read the share
-// row aliased s (a row of table shares), with its arguments in order. Every
-// query over shareable data appends it; see POLICY.md "Who may see an
-// object". now is the time agreements are judged at (Unix µs).
+// visible returns the SQL condition under which the actor may read the
+// share row aliased s (a row of table shares), with its arguments in
+// order; Reader attaches it where a capability names its table. See
+// docs/POLICY.md "Who may see an object". now is the time agreements are
+// judged at (Unix µs).
 //
 // The operator (System actor) has no org and sees nothing through this
 // predicate: the CLI administers orgs and agreements, it does not read data.
-func Visible(s string, a Actor, now int64) (string, []any) {
+func visible(s string, a Actor, now int64) (string, []any) {
 	if a.UserID == "" || a.OrgID == "" {
 		return "1 = 0", nil
 	}
-	return visibleFor(s), []any{
+	return strings.ReplaceAll(visibleSQL, "{s}", s), []any{
 		a.OrgID, a.UserID, a.UserID, // rule 1: own org, RED only author and named
 		a.OrgID,           // rule 3: other orgs only
 		a.OrgID,           // audience orgs
@@ -23,36 +27,26 @@ func Visible(s string, a Actor, now int64) (string, []any) {
 	}
 }
 
-// visibleFor is the predicate for the shares row aliased alias. The text
-// is written for alias "s"; others are a plain substitution (about a
-// microsecond; a strings.Replacer built per call cost 7.5 µs).
-func visibleFor(alias string) string {
-	if alias == "s" {
-		return visibleSQL
-	}
-	return strings.ReplaceAll(visibleSQL, "s.", alias+".")
-}
-
 // The predicate. Levels: 0 CLEAR … 4 RED. Coverage (POLICY.md "Agreement"):
 // an active agreement (bilateral or charter) with accepted party rows for
 // both the owner and the reader org, covering the category and level, valid
 // now; a charter also needs both orgs to be active members of its circle.
 const visibleSQL = `(
- (s.owner_org_id = ? AND (s.tlp < 4 OR s.author_id = ?
-   OR EXISTS (SELECT 1 FROM share_people sp WHERE sp.share_id = s.id AND sp.user_id = ?)))
- OR s.tlp = 0
- OR (s.owner_org_id <> ?
+ ({s}.owner_org_id = ? AND ({s}.tlp < 4 OR {s}.author_id = ?
+   OR EXISTS (SELECT 1 FROM share_people sp WHERE sp.share_id = {s}.id AND sp.user_id = ?)))
+ OR {s}.tlp = 0
+ OR ({s}.owner_org_id <> ?
   AND (
-   (s.audience = 'orgs' AND s.tlp < 4 AND EXISTS (SELECT 1 FROM share_orgs so WHERE so.share_id = s.id AND so.org_id = ?))
-   OR (s.audience = 'community' AND s.tlp < 3
-     AND EXISTS (SELECT 1 FROM community_members cr WHERE cr.community_id = s.community_id AND cr.org_id = ? AND cr.status = 'active')
-     AND EXISTS (SELECT 1 FROM community_members co WHERE co.community_id = s.community_id AND co.org_id = s.owner_org_id AND co.status = 'active'))
-   OR (s.audience = 'people' AND EXISTS (SELECT 1 FROM share_people sq WHERE sq.share_id = s.id AND sq.user_id = ?))
+   ({s}.audience = 'orgs' AND {s}.tlp < 4 AND EXISTS (SELECT 1 FROM share_orgs so WHERE so.share_id = {s}.id AND so.org_id = ?))
+   OR ({s}.audience = 'community' AND {s}.tlp < 3
+     AND EXISTS (SELECT 1 FROM community_members cr WHERE cr.community_id = {s}.community_id AND cr.org_id = ? AND cr.status = 'active')
+     AND EXISTS (SELECT 1 FROM community_members co WHERE co.community_id = {s}.community_id AND co.org_id = {s}.owner_org_id AND co.status = 'active'))
+   OR ({s}.audience = 'people' AND EXISTS (SELECT 1 FROM share_people sq WHERE sq.share_id = {s}.id AND sq.user_id = ?))
   )
   AND EXISTS (SELECT 1 FROM agreements ag
-   JOIN agreement_parties po ON po.agreement_id = ag.id AND po.org_id = s.owner_org_id AND po.accepted_at IS NOT NULL
+   JOIN agreement_parties po ON po.agreement_id = ag.id AND po.org_id = {s}.owner_org_id AND po.accepted_at IS NOT NULL
    JOIN agreement_parties pr ON pr.agreement_id = ag.id AND pr.org_id = ? AND pr.accepted_at IS NOT NULL
-   WHERE ag.status = 'active' AND (ag.categories & s.category) <> 0 AND ag.max_tlp >= s.tlp
+   WHERE ag.status = 'active' AND (ag.categories & {s}.category) <> 0 AND ag.max_tlp >= {s}.tlp
      AND ag.valid_from <= ? AND (ag.valid_until IS NULL OR ag.valid_until > ?)
      AND (ag.community_id IS NULL OR (
        EXISTS (SELECT 1 FROM community_members ma WHERE ma.community_id = ag.community_id AND ma.org_id = pr.org_id AND ma.status = 'active')
@@ -66,7 +60,7 @@ func (v *View) CanSee(s Share) bool {
 		return false
 	}
 	if s.Owner == v.OrgID {
-		return s.TLP < Red || s.Author == v.UserID || contains(s.Audience.People, v.UserID)
+		return s.TLP < Red || s.Author == v.UserID || slices.Contains(s.Audience.People, v.UserID)
 	}
 	if s.TLP == Clear {
 		return true
@@ -74,12 +68,12 @@ func (v *View) CanSee(s Share) bool {
 	inAudience := false
 	switch s.Audience.Kind {
 	case AudOrgs:
-		inAudience = s.TLP < Red && contains(s.Audience.Orgs, v.OrgID)
+		inAudience = s.TLP < Red && slices.Contains(s.Audience.Orgs, v.OrgID)
 	case AudCommunity:
 		members := v.Communities[s.Audience.Community]
 		inAudience = s.TLP < AmberStrict && members[v.OrgID] && members[s.Owner]
 	case AudPeople:
-		inAudience = contains(s.Audience.People, v.UserID)
+		inAudience = slices.Contains(s.Audience.People, v.UserID)
 	}
 	return inAudience && v.Covered(s.Owner, s.Category, s.TLP)
 }
@@ -89,15 +83,6 @@ func (v *View) CanSee(s Share) bool {
 func (v *View) Covered(other string, k Category, l TLP) bool {
 	for _, g := range v.Partners[other] {
 		if g.Categories&k != 0 && g.MaxTLP >= l {
-			return true
-		}
-	}
-	return false
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
 			return true
 		}
 	}

@@ -13,15 +13,21 @@
 //   - no agreement has started or ended since (policy.NextChange), because
 //     visibility also depends on the clock.
 //
-// Callers read the version before they build a response, so an entry is
-// never older than the version it is filed under. Keys must name the reader
-// (user and org): entries are never shared between readers.
+// Page reads the version before it builds, so an entry is never older
+// than the version it is filed under, and it files every page under its
+// reader (user and org): entries are never shared between readers.
 package readcache
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+
+	"golang.org/x/sync/singleflight"
+
+	"verbund/internal/policy"
 )
 
 // Cache is a bounded map of responses for one database version. When a
@@ -35,7 +41,7 @@ type Cache struct {
 	version int64
 	entries map[string]entry
 	order   []string // keys in insertion order, for eviction (oldest first)
-	flights map[flightKey]*flight
+	flights singleflight.Group
 
 	Hits, Misses atomic.Uint64
 }
@@ -56,20 +62,20 @@ type Source struct {
 // New returns a cache holding at most maxBytes of response bodies whose
 // validity src tells.
 func New(maxBytes int, src Source) *Cache {
-	return &Cache{max: maxBytes, src: src, entries: map[string]entry{}, flights: map[flightKey]*flight{}}
+	return &Cache{max: maxBytes, src: src, entries: map[string]entry{}}
 }
 
-// Page returns the page under key: cached if still valid, else built by
-// build and kept until the source's version changes or its next change
-// comes.
-// The version is read before anything is built, so a page is never older
-// than the version it is filed under. key must name the reader.
-func (c *Cache) Page(ctx context.Context, key string, now int64, build func() ([]byte, error)) ([]byte, error) {
+// Page returns the page that build makes for reader a and the request
+// described by parts (route, object, cursor, limit …): cached if still
+// valid, else built and kept until the source's version changes or its
+// next change comes. The key always begins with the reader.
+func (c *Cache) Page(ctx context.Context, a policy.Actor, now int64, parts []string, build func() ([]byte, error)) ([]byte, error) {
 	version, err := c.src.Version(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return c.Build(key, version, now, func() ([]byte, int64, error) {
+	key := readerKey(a, parts)
+	return c.build(key, version, now, func() ([]byte, int64, error) {
 		until, err := c.src.NextChange(ctx, now)
 		if err != nil {
 			return nil, 0, err
@@ -79,62 +85,40 @@ func (c *Cache) Page(ctx context.Context, key string, now int64, build func() ([
 	})
 }
 
-type flightKey struct {
-	key     string
-	version int64
+// readerKey names the reader first, so no two readers share an entry.
+func readerKey(a policy.Actor, parts []string) string {
+	return a.UserID + "\x00" + a.OrgID + "\x00" + strings.Join(parts, "\x00")
 }
 
-// flight is one build of a response that other requests for the same key
-// and version wait for.
-type flight struct {
-	done chan struct{}
-	body []byte
-	err  error
-}
-
-// Build is Get, and on a miss calls build once for all concurrent callers
+// build is get, and on a miss calls build once for all concurrent callers
 // with the same key and version (right after a change, a burst of
 // requests for a popular page would otherwise all run the same query).
 // build returns the body and the time it is valid until (0: no limit).
-// Errors are not cached, nor shared: a caller whose flight failed builds
-// for itself.
-func (c *Cache) Build(key string, version, now int64, build func() ([]byte, int64, error)) ([]byte, error) {
-	if b, ok := c.Get(key, version, now); ok {
+// Errors are not cached, nor shared: a caller whose shared build failed
+// (perhaps only because the request that ran it was cancelled) builds for
+// itself.
+func (c *Cache) build(key string, version, now int64, build func() ([]byte, int64, error)) ([]byte, error) {
+	if b, ok := c.get(key, version, now); ok {
 		return b, nil
 	}
-	fk := flightKey{key, version}
-	c.mu.Lock()
-	if f, ok := c.flights[fk]; ok {
-		c.mu.Unlock()
-		<-f.done
-		if f.err == nil {
-			return f.body, nil
+	v, err, shared := c.flights.Do(strconv.FormatInt(version, 10)+"\x00"+key, func() (any, error) {
+		body, until, err := build()
+		if err == nil {
+			c.put(key, version, until, body)
 		}
-		// The build failed, perhaps only because its own request was
-		// cancelled: build for this request alone.
+		return body, err
+	})
+	if err != nil && shared {
 		body, _, err := build()
 		return body, err
 	}
-	f := &flight{done: make(chan struct{})}
-	c.flights[fk] = f
-	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		delete(c.flights, fk)
-		c.mu.Unlock()
-		close(f.done)
-	}()
-	body, until, err := build()
-	f.body, f.err = body, err
-	if err == nil {
-		c.Put(key, version, until, body)
-	}
+	body, _ := v.([]byte)
 	return body, err
 }
 
-// Get returns the body cached under key for version, if it is still valid
+// get returns the body cached under key for version, if it is still valid
 // at now (Unix µs). The body must not be modified.
-func (c *Cache) Get(key string, version, now int64) ([]byte, bool) {
+func (c *Cache) get(key string, version, now int64) ([]byte, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.advance(version)
@@ -147,9 +131,9 @@ func (c *Cache) Get(key string, version, now int64) ([]byte, bool) {
 	return e.body, true
 }
 
-// Put files body under key for version until until (0: no time limit).
+// put files body under key for version until until (0: no time limit).
 // Bodies larger than a quarter of the cache are not kept.
-func (c *Cache) Put(key string, version, until int64, body []byte) {
+func (c *Cache) put(key string, version, until int64, body []byte) {
 	if len(body) > c.max/4 {
 		return
 	}
@@ -176,8 +160,8 @@ func (c *Cache) Put(key string, version, until int64, body []byte) {
 	}
 }
 
-// Len is the number of cached entries.
-func (c *Cache) Len() int {
+// len is the number of cached entries.
+func (c *Cache) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.entries)

@@ -8,35 +8,37 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"verbund/internal/policy"
 )
 
 func TestVersionAndTime(t *testing.T) {
 	c := New(1<<20, Source{})
-	c.Put("a", 5, 0, []byte("v5"))
-	c.Put("b", 5, 1000, []byte("until 1000"))
-	if b, ok := c.Get("a", 5, 10); !ok || string(b) != "v5" {
+	c.put("a", 5, 0, []byte("v5"))
+	c.put("b", 5, 1000, []byte("until 1000"))
+	if b, ok := c.get("a", 5, 10); !ok || string(b) != "v5" {
 		t.Fatalf("hit expected: %q %v", b, ok)
 	}
-	if _, ok := c.Get("b", 5, 1000); ok {
+	if _, ok := c.get("b", 5, 1000); ok {
 		t.Error("an entry is served at its end time")
 	}
-	if _, ok := c.Get("b", 5, 999); !ok {
+	if _, ok := c.get("b", 5, 999); !ok {
 		t.Error("an entry before its end time is not served")
 	}
 	// An older reader (it read the version before a change) misses.
-	if _, ok := c.Get("a", 4, 10); ok {
+	if _, ok := c.get("a", 4, 10); ok {
 		t.Error("served to a reader of an older version")
 	}
 	// A newer version drops everything.
-	if _, ok := c.Get("a", 6, 10); ok {
+	if _, ok := c.get("a", 6, 10); ok {
 		t.Error("served after the database changed")
 	}
-	if c.Len() != 0 {
-		t.Errorf("%d entries kept after a newer version", c.Len())
+	if c.len() != 0 {
+		t.Errorf("%d entries kept after a newer version", c.len())
 	}
 	// A body built from an older state than the newest seen is not kept.
-	c.Put("a", 5, 0, []byte("v5"))
-	if _, ok := c.Get("a", 6, 10); ok || c.Len() != 0 {
+	c.put("a", 5, 0, []byte("v5"))
+	if _, ok := c.get("a", 6, 10); ok || c.len() != 0 {
 		t.Error("kept a body of an older version")
 	}
 	if c.Hits.Load() != 2 || c.Misses.Load() != 4 {
@@ -48,25 +50,25 @@ func TestBoundedBytes(t *testing.T) {
 	c := New(1000, Source{})
 	body := bytes.Repeat([]byte("x"), 200)
 	for _, k := range []string{"1", "2", "3", "4", "5", "6"} {
-		c.Put(k, 1, 0, body)
+		c.put(k, 1, 0, body)
 	}
-	if c.Len() != 5 || c.size != 1000 {
-		t.Fatalf("%d entries, %d bytes", c.Len(), c.size)
+	if c.len() != 5 || c.size != 1000 {
+		t.Fatalf("%d entries, %d bytes", c.len(), c.size)
 	}
-	if _, ok := c.Get("1", 1, 0); ok {
+	if _, ok := c.get("1", 1, 0); ok {
 		t.Error("the oldest entry was not evicted")
 	}
-	if _, ok := c.Get("6", 1, 0); !ok {
+	if _, ok := c.get("6", 1, 0); !ok {
 		t.Error("the newest entry was evicted")
 	}
 	// Replacing a key does not count it twice.
-	c.Put("6", 1, 0, []byte("y"))
+	c.put("6", 1, 0, []byte("y"))
 	if c.size != 801 {
 		t.Errorf("size %d after replacing, want 801", c.size)
 	}
 	// Too large for the cache: not kept.
-	c.Put("big", 1, 0, bytes.Repeat([]byte("z"), 300))
-	if _, ok := c.Get("big", 1, 0); ok {
+	c.put("big", 1, 0, bytes.Repeat([]byte("z"), 300))
+	if _, ok := c.get("big", 1, 0); ok {
 		t.Error("a body over a quarter of the cache was kept")
 	}
 }
@@ -83,7 +85,7 @@ func TestBuildOncePerKeyAndVersion(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
-			if b, err := c.Build("k", 1, 0, build); err != nil || string(b) != "page" {
+			if b, err := c.build("k", 1, 0, build); err != nil || string(b) != "page" {
 				t.Errorf("got %q, %v", b, err)
 			}
 		})
@@ -99,10 +101,10 @@ func TestBuildOncePerKeyAndVersion(t *testing.T) {
 		t.Errorf("built %d times for one key and version, want 1", n)
 	}
 	// A newer version is built again; an error is not cached.
-	if _, err := c.Build("k", 2, 0, func() ([]byte, int64, error) { return nil, 0, errors.New("boom") }); err == nil {
+	if _, err := c.build("k", 2, 0, func() ([]byte, int64, error) { return nil, 0, errors.New("boom") }); err == nil {
 		t.Error("the build error was lost")
 	}
-	if b, err := c.Build("k", 2, 0, func() ([]byte, int64, error) { return []byte("v2"), 0, nil }); err != nil || string(b) != "v2" {
+	if b, err := c.build("k", 2, 0, func() ([]byte, int64, error) { return []byte("v2"), 0, nil }); err != nil || string(b) != "v2" {
 		t.Errorf("after an error: %q, %v", b, err)
 	}
 }
@@ -115,10 +117,11 @@ func TestPageFollowsSource(t *testing.T) {
 	})
 	builds := 0
 	build := func() ([]byte, error) { builds++; return []byte("p"), nil }
+	reader := policy.Actor{UserID: "u", OrgID: "o"}
 	ctx := context.Background()
 	page := func(now int64) {
 		t.Helper()
-		if b, err := c.Page(ctx, "k", now, build); err != nil || string(b) != "p" {
+		if b, err := c.Page(ctx, reader, now, []string{"k"}, build); err != nil || string(b) != "p" {
 			t.Fatalf("page: %q, %v", b, err)
 		}
 	}
@@ -138,5 +141,30 @@ func TestPageFollowsSource(t *testing.T) {
 	page(20)
 	if builds != 4 {
 		t.Errorf("built %d times, want 4: the page must end when an agreement does", builds)
+	}
+}
+
+// TestPageKeyNamesReader: two readers asking for the same request never
+// share a page, and parts that run together stay apart.
+func TestPageKeyNamesReader(t *testing.T) {
+	c := New(1<<20, Source{
+		Version:    func(context.Context) (int64, error) { return 1, nil },
+		NextChange: func(context.Context, int64) (int64, error) { return 0, nil },
+	})
+	ctx := context.Background()
+	page := func(a policy.Actor, parts ...string) string {
+		b, err := c.Page(ctx, a, 1, parts, func() ([]byte, error) { return []byte(a.UserID + "/" + a.OrgID), nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	alice, bob := policy.Actor{UserID: "alice", OrgID: "o1"}, policy.Actor{UserID: "bob", OrgID: "o2"}
+	if page(alice, "posts", "t1") != "alice/o1" || page(bob, "posts", "t1") != "bob/o2" {
+		t.Fatal("a page built for one reader was served to another")
+	}
+	// The same user in another org (a moved account) is another reader.
+	if got := page(policy.Actor{UserID: "alice", OrgID: "o2"}, "posts", "t1"); got != "alice/o2" {
+		t.Errorf("served %q to alice in o2", got)
 	}
 }

@@ -6,7 +6,6 @@
 package web
 
 import (
-	"context"
 	"net/http"
 	"sort"
 	"strings"
@@ -101,9 +100,4 @@ func ActorFrom(r *http.Request) policy.Actor {
 func SessionFrom(r *http.Request) (Session, bool) {
 	s, ok := r.Context().Value(sessionKey).(Session)
 	return s, ok
-}
-
-// WithActor returns ctx carrying a (used by tests and the SSE stream).
-func WithActor(ctx context.Context, a policy.Actor) context.Context {
-	return context.WithValue(ctx, actorKey, a)
 }

@@ -141,7 +141,7 @@ func WorldOn(t testing.TB, d *db.DB) *Hub {
 	must(t, err)
 	h.Bilateral = bi.ID
 	for k := range h.Orgs {
-		chs, err := h.App.Forum.Channels(ctx, h.Users[k+".analyst"].Actor)
+		chs, err := h.App.Forum.FindChannels(ctx, h.Users[k+".analyst"].Actor)
 		must(t, err)
 		for _, ch := range chs {
 			if ch.CommunityID == c.ID {

@@ -1,0 +1,203 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"verbund/internal/db"
+)
+
+// Reader reads shared data for one actor at one moment. Every query over
+// shareable objects takes their tables from it: From and Join name the
+// capability's table together with its envelope and the visibility
+// predicate, so a row the actor may not see never leaves the database, and
+// a capability neither writes the predicate nor orders its arguments.
+type Reader struct {
+	actor Actor
+	now   int64
+	trace *Trace
+}
+
+// ReaderAt returns the reader for actor a at time now (Unix µs; agreements
+// are judged at that moment).
+func ReaderAt(ctx context.Context, a Actor, now int64) Reader {
+	t, _ := ctx.Value(traceKey{}).(*Trace)
+	return Reader{actor: a, now: now, trace: t}
+}
+
+// Actor is whom the reader reads for.
+func (r Reader) Actor() Actor { return r.actor }
+
+// Now is the moment the reader judges agreements at.
+func (r Reader) Now() int64 { return r.now }
+
+// From names kind k's table under alias, joined with its envelope (alias
+// "<alias>_s") and restricted to the objects the actor may see:
+//
+//	<table> <alias> JOIN shares <alias>_s ON <alias>_s.id = <alias>.id AND (<visible>)
+func (r Reader) From(k *Kind, alias string) *db.Query {
+	r.trace.add(k)
+	s := shareAlias(alias)
+	q := db.Q(k.table + " " + alias + " JOIN shares " + s + " ON " + s + ".id = " + alias + ".id AND ")
+	return q.Append(r.visible(s))
+}
+
+// Join joins kind k's table under alias on its id = on (a column of a table
+// already named), with its envelope, restricted to visible objects: a row
+// whose joined object the actor may not see is dropped too.
+func (r Reader) Join(k *Kind, alias, on string) *db.Query {
+	r.trace.add(k)
+	s := shareAlias(alias)
+	q := db.Q(" JOIN " + k.table + " " + alias + " ON " + alias + ".id = " + on + " JOIN shares " + s + " ON " + s + ".id = " + alias + ".id AND ")
+	return q.Append(r.visible(s))
+}
+
+// visible is the predicate for the shares row aliased s.
+func (r Reader) visible(s string) *db.Query {
+	text, args := visible(s, r.actor, r.now)
+	return db.Q(text, args...)
+}
+
+func shareAlias(alias string) string {
+	if !identifier(alias) {
+		panic("policy: bad table alias " + alias)
+	}
+	return alias + "_s"
+}
+
+// Columns lists the envelope columns of the object aliased alias (joined
+// by From or Join), in the order of Share.Dest.
+func Columns(alias string) string {
+	s := shareAlias(alias)
+	return s + ".id, " + s + ".kind, " + s + ".owner_org_id, " + s + ".author_id, " + s + ".category, " + s + ".tlp, " +
+		s + ".audience, COALESCE(" + s + ".community_id, ''), " + s + ".created_at"
+}
+
+// Dest is where a scan puts the columns of Columns. The named orgs and
+// people of an audience are not among them: Envelope reads them for a
+// detail, Audiences for a page of objects.
+func (s *Share) Dest() []any {
+	return []any{&s.ID, &s.Kind, &s.Owner, &s.Author, &s.Category, &s.TLP, &s.Audience.Kind, &s.Audience.Community, &s.CreatedAt}
+}
+
+// Envelope reads the whole envelope of one object of kind k, with the named
+// orgs and people of its audience, if the actor may see it; else
+// fault.ErrNotFound, exactly as for an id that does not exist.
+func (r Reader) Envelope(ctx context.Context, h db.Handle, k *Kind, id string) (Share, error) {
+	var s Share
+	q := db.Q(`SELECT `+Columns("x")+` FROM `).Append(r.From(k, "x")).Add(` WHERE x.id = ?`, id)
+	if err := h.SelectRow(ctx, q).Scan(s.Dest()...); err != nil {
+		return s, db.NotFound(err, "load "+k.name)
+	}
+	if err := fillAudience(ctx, h, []*Share{&s}, false); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// Audiences fills in the named orgs and people of shares the actor has
+// just read through this reader (a page of objects with named audiences),
+// in two queries for the whole page.
+func (r Reader) Audiences(ctx context.Context, h db.Handle, shares []*Share) error {
+	return fillAudience(ctx, h, shares, false)
+}
+
+// fillAudience reads the named orgs and people of shares: of those whose
+// audience kind names them, or of all (all: the lists are read whatever
+// the kind says, for tests of envelopes written straight into the tables).
+func fillAudience(ctx context.Context, h db.Handle, shares []*Share, all bool) error {
+	byID := map[string]*Share{}
+	var ids []any
+	for _, s := range shares {
+		if all || s.Audience.Kind == AudOrgs || s.Audience.Kind == AudPeople {
+			byID[s.ID] = s
+			ids = append(ids, s.ID)
+			s.Audience.Orgs, s.Audience.People = nil, nil
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	in := db.Placeholders(len(ids))
+	for _, part := range []struct {
+		q    string
+		list func(*Share) *[]string
+	}{
+		{`SELECT share_id, org_id FROM share_orgs WHERE share_id IN (` + in + `) ORDER BY share_id, org_id`, func(s *Share) *[]string { return &s.Audience.Orgs }},
+		{`SELECT share_id, user_id FROM share_people WHERE share_id IN (` + in + `) ORDER BY share_id, user_id`, func(s *Share) *[]string { return &s.Audience.People }},
+	} {
+		rows, err := h.Query(ctx, part.q, ids...)
+		if err != nil {
+			return fmt.Errorf("read audiences: %w", err)
+		}
+		pairs, err := db.Collect(rows, "read audiences", func(r db.Scanner) (p [2]string, err error) {
+			err = r.Scan(&p[0], &p[1])
+			return p, err
+		})
+		if err != nil {
+			return err
+		}
+		for _, p := range pairs {
+			l := part.list(byID[p[0]])
+			*l = append(*l, p[1])
+		}
+	}
+	return nil
+}
+
+// Trace records which kinds the requests of a context read. The web
+// kernel turns it on in tests, so that the authorization matrix knows which
+// routes serve which kinds and can insist that the leak harness covers them.
+type Trace struct {
+	mu    sync.Mutex
+	kinds map[string]bool
+}
+
+type traceKey struct{}
+
+// WithTrace returns ctx carrying a new trace.
+func WithTrace(ctx context.Context) (context.Context, *Trace) {
+	t := &Trace{kinds: map[string]bool{}}
+	return context.WithValue(ctx, traceKey{}, t), t
+}
+
+func (t *Trace) add(k *Kind) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	t.kinds[k.name] = true
+	t.mu.Unlock()
+}
+
+// Kinds lists the kinds read so far.
+func (t *Trace) Kinds() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]string, 0, len(t.kinds))
+	for k := range t.kinds {
+		out = append(out, k)
+	}
+	return out
+}
+
+// Scan reads a level stored as its number.
+func (t *TLP) Scan(src any) error {
+	n, ok := src.(int64)
+	if !ok || n < int64(Clear) || n > int64(Red) {
+		return fmt.Errorf("policy: stored TLP level %v is not 0 to 4", src)
+	}
+	*t = TLP(n)
+	return nil
+}
+
+// Scan reads a category set stored as its bits.
+func (c *Category) Scan(src any) error {
+	n, ok := src.(int64)
+	if !ok || Category(n)&^AllCategories != 0 {
+		return fmt.Errorf("policy: stored category %v is not a set of categories", src)
+	}
+	*c = Category(n)
+	return nil
+}
