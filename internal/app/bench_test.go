@@ -26,6 +26,7 @@ func BenchmarkListPosts(b *testing.B) {
 		p.Authors[k] = h.Users[k+".analyst"].ID
 		p.People[k] = []string{h.Users[k+".analyst"].ID, h.Users[k+".admin"].ID}
 	}
+	p.Threads, p.Posts = h.App.Forum.Kinds()
 	ctx := context.Background()
 	s, err := bench.SeedPosts(ctx, h.App.DB, p, 100000, 10)
 	if err != nil {

@@ -105,7 +105,7 @@ func loadShare(t *testing.T, d *db.DB, id string) policy.Share {
 	ctx := context.Background()
 	var s policy.Share
 	if err := d.R().QueryRow(ctx, `SELECT id, kind, owner_org_id, author_id, category, tlp, audience, COALESCE(community_id, ''), created_at
-		FROM shares WHERE id = ?`, id).Scan(s.Dest()...); err != nil {
+		FROM shares WHERE id = ?`, id).Scan(&s.ID, &s.Kind, &s.Owner, &s.Author, &s.Category, &s.TLP, &s.Audience.Kind, &s.Audience.Community, &s.CreatedAt); err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range []struct {

@@ -341,8 +341,14 @@ type Scanner interface{ Scan(dest ...any) error }
 // Collect reads every row of rows through scan and closes rows. what names
 // the list in errors ("list orgs").
 func Collect[T any](rows *sql.Rows, what string, scan func(Scanner) (T, error)) ([]T, error) {
+	return CollectN(rows, 0, what, scan)
+}
+
+// CollectN is Collect for about n rows (a page): the list is made for n at
+// once instead of growing row by row.
+func CollectN[T any](rows *sql.Rows, n int, what string, scan func(Scanner) (T, error)) ([]T, error) {
 	defer rows.Close()
-	var out []T
+	out := make([]T, 0, n)
 	for rows.Next() {
 		v, err := scan(rows)
 		if err != nil {

@@ -19,6 +19,7 @@ type Query struct {
 // Q starts a query with sql and the arguments of its placeholders.
 func Q(sql string, args ...any) *Query {
 	q := &Query{}
+	q.text.Grow(4096) // most queries carry one or two 1.7 KB predicates
 	return q.Add(sql, args...)
 }
 

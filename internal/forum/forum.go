@@ -31,13 +31,14 @@ type Service struct {
 
 // New returns the service and registers its kinds with the sharing kernel.
 func New(d *db.DB, b *events.Broker, k *policy.Kernel) *Service {
-	return &Service{DB: d, Events: b,
+	s := &Service{DB: d, Events: b,
 		threads: k.Register(policy.KindSpec{Name: "thread", Table: "threads", Category: policy.Knowledge}),
 		posts:   k.Register(policy.KindSpec{Name: "post", Table: "posts", Category: policy.Knowledge}),
-		postColumns: `p.id, p.thread_id, p.body, p.created_at, COALESCE(p.edited_at, 0), p.revisions, u.name, o.name, ` +
-			policy.Columns("p"),
-		threadColumns: `t.id, t.channel_id, t.title, t.created_at, t.last_post_at, u.name, o.name, ` + policy.Columns("t"),
 	}
+	// Id and creation time come with the envelope (the same values).
+	s.postColumns = `p.thread_id, p.body, COALESCE(p.edited_at, 0), p.revisions, u.name, o.name, ` + s.posts.Columns("p")
+	s.threadColumns = `t.channel_id, t.title, t.last_post_at, u.name, o.name, ` + s.threads.Columns("t")
+	return s
 }
 
 // Kinds returns the forum's shareable kinds (for the load generator).

@@ -44,10 +44,13 @@ func (s *Service) postFrom(r policy.Reader) *db.Query {
 		Add(` JOIN users u ON u.id = p.author_id JOIN orgs o ON o.id = p.org_id`)
 }
 
-func scanPost(r db.Scanner, extra ...any) (Post, error) {
+func (s *Service) scanPost(r db.Scanner, extra ...any) (Post, error) {
 	var p Post
-	dest := append([]any{&p.ID, &p.ThreadID, &p.Body, &p.CreatedAt, &p.EditedAt, &p.Revisions, &p.AuthorName, &p.OrgName}, p.Share.Dest()...)
-	err := r.Scan(append(dest, extra...)...)
+	dest := make([]any, 0, 16)
+	dest = append(dest, &p.ThreadID, &p.Body, &p.EditedAt, &p.Revisions, &p.AuthorName, &p.OrgName)
+	dest = append(s.posts.Dest(&p.Share, dest), extra...)
+	err := r.Scan(dest...)
+	p.ID, p.CreatedAt = p.Share.ID, p.Share.CreatedAt
 	return p, err
 }
 
@@ -97,14 +100,14 @@ func (s *Service) FindPosts(ctx context.Context, a policy.Actor, f ListFilter) (
 	if err != nil {
 		return nil, "", fmt.Errorf("list posts: %w", err)
 	}
-	out, err := db.Collect(rows, "list posts", func(sc db.Scanner) (Post, error) {
+	out, err := db.CollectN(rows, f.Limit+1, "list posts", func(sc db.Scanner) (Post, error) {
 		if f.Thread != "" {
-			p, err := scanPost(sc)
+			p, err := s.scanPost(sc)
 			p.ThreadTitle = title
 			return p, err
 		}
 		var t string
-		p, err := scanPost(sc, &t)
+		p, err := s.scanPost(sc, &t)
 		p.ThreadTitle = t
 		return p, err
 	})
@@ -144,7 +147,7 @@ func (s *Service) post(ctx context.Context, h db.Handle, a policy.Actor, id stri
 		Append(r.Join(s.threads, "t", "p.thread_id")).
 		Add(` JOIN users u ON u.id = p.author_id JOIN orgs o ON o.id = p.org_id WHERE p.id = ?`, id)
 	var title string
-	p, err := scanPost(h.SelectRow(ctx, q), &title)
+	p, err := s.scanPost(h.SelectRow(ctx, q), &title)
 	if err != nil {
 		return p, db.NotFound(err, "load post")
 	}
@@ -157,16 +160,19 @@ func (s *Service) threadFrom(r policy.Reader) *db.Query {
 		Add(` JOIN users u ON u.id = t_s.author_id JOIN orgs o ON o.id = t.org_id`)
 }
 
-func scanThread(r db.Scanner, extra ...any) (Thread, error) {
+func (s *Service) scanThread(r db.Scanner, extra ...any) (Thread, error) {
 	var t Thread
-	dest := append([]any{&t.ID, &t.ChannelID, &t.Title, &t.CreatedAt, &t.LastPostAt, &t.AuthorName, &t.OrgName}, t.Share.Dest()...)
-	err := r.Scan(append(dest, extra...)...)
+	dest := make([]any, 0, 16)
+	dest = append(dest, &t.ChannelID, &t.Title, &t.LastPostAt, &t.AuthorName, &t.OrgName)
+	dest = append(s.threads.Dest(&t.Share, dest), extra...)
+	err := r.Scan(dest...)
+	t.ID, t.CreatedAt = t.Share.ID, t.Share.CreatedAt
 	return t, err
 }
 
 // findThread reads one thread the reader may see, with its audience lists.
 func (s *Service) findThread(ctx context.Context, h db.Handle, r policy.Reader, id string) (Thread, error) {
-	t, err := scanThread(h.SelectRow(ctx, s.threadFrom(r).Add(` WHERE t.id = ?`, id)))
+	t, err := s.scanThread(h.SelectRow(ctx, s.threadFrom(r).Add(` WHERE t.id = ?`, id)))
 	if err != nil {
 		return t, db.NotFound(err, "load thread")
 	}
@@ -212,9 +218,9 @@ func (s *Service) FindThreads(ctx context.Context, a policy.Actor, channelID, af
 	if err != nil {
 		return nil, "", fmt.Errorf("list threads: %w", err)
 	}
-	out, err := db.Collect(rows, "list threads", func(sc db.Scanner) (Thread, error) {
+	out, err := db.CollectN(rows, limit+1, "list threads", func(sc db.Scanner) (Thread, error) {
 		var n int
-		t, err := scanThread(sc, &n)
+		t, err := s.scanThread(sc, &n)
 		t.Posts = n
 		return t, err
 	})

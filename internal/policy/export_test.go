@@ -17,7 +17,7 @@ func VisibleForTest(s string, a Actor, now int64) (string, []any) { return visib
 func LoadShareForTest(ctx context.Context, h db.Handle, id string) (Share, error) {
 	var s Share
 	err := h.QueryRow(ctx, `SELECT id, kind, owner_org_id, author_id, category, tlp, audience, COALESCE(community_id, ''), created_at
-		FROM shares WHERE id = ?`, id).Scan(s.Dest()...)
+		FROM shares WHERE id = ?`, id).Scan(&s.ID, &s.Kind, &s.Owner, &s.Author, &s.Category, &s.TLP, &s.Audience.Kind, &s.Audience.Community, &s.CreatedAt)
 	if err != nil {
 		return s, db.NotFound(err, "load share")
 	}

@@ -42,9 +42,10 @@ type KindSpec struct {
 // Kind is a registered kind of shareable object: the only handle through
 // which its envelopes are written, read and deleted.
 type Kind struct {
-	name     string
-	table    string
-	category Category
+	name       string
+	table      string
+	category   Category
+	predicates sync.Map // share alias → text of the visibility predicate
 }
 
 // Register adds a kind. It panics on a spec that is incomplete or whose
@@ -220,9 +221,9 @@ func (k *Kind) owned(ctx context.Context, tx *db.Tx, a Actor, id string) (Share,
 	// The envelope alone decides (the caller may have deleted its own row
 	// already, see Withdraw).
 	var s Share
-	q := db.Q(`SELECT `+Columns("x")+` FROM shares x_s WHERE x_s.id = ? AND x_s.kind = ? AND `, id, k.name).
-		Append(ReaderAt(ctx, a, db.Now()).visible("x_s"))
-	if err := tx.SelectRow(ctx, q).Scan(s.Dest()...); err != nil {
+	cond, args := ReaderAt(ctx, a, db.Now()).condition(k, "x_s")
+	q := db.Q(`SELECT `+k.Columns("x")+` FROM shares x_s WHERE x_s.id = ? AND x_s.kind = ? AND `, id, k.name).Add(cond, args...)
+	if err := tx.SelectRow(ctx, q).Scan(k.Dest(&s, nil)...); err != nil {
 		return s, db.NotFound(err, "load "+k.name)
 	}
 	if err := fillAudience(ctx, tx.Handle, []*Share{&s}, false); err != nil {

@@ -17,7 +17,16 @@ func visible(s string, a Actor, now int64) (string, []any) {
 	if a.UserID == "" || a.OrgID == "" {
 		return "1 = 0", nil
 	}
-	return strings.ReplaceAll(visibleSQL, "{s}", s), []any{
+	return visibleText(s), visibleArgs(a, now)
+}
+
+// visibleText is the predicate's text for alias s (for a signed-in user).
+func visibleText(s string) string { return strings.ReplaceAll(visibleSQL, "{s}", s) }
+
+// visibleArgs are the predicate's arguments in the order of its
+// placeholders (for a signed-in user).
+func visibleArgs(a Actor, now int64) []any {
+	return []any{
 		a.OrgID, a.UserID, a.UserID, // rule 1: own org, RED only author and named
 		a.OrgID,           // rule 3: other orgs only
 		a.OrgID,           // audience orgs
