@@ -97,7 +97,7 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 			func() float64 { return float64(a.Pages.Misses.Load()) }))
 	}
 	a.Web, err = web.NewServer(web.Config{Log: log, DB: d, Auth: a.Accounts, Catalog: cat, Broker: a.Broker,
-		SecureCookies: cfg.Secure(), Registry: a.Registry, TrustProxy: cfg.TrustProxy, StreamHeartbeat: cfg.StreamHeartbeat})
+		SecureCookies: cfg.Secure(), Registry: a.Registry, TrustProxy: cfg.TrustProxy, StreamHeartbeat: cfg.StreamHeartbeat, TraceKinds: cfg.TraceKinds})
 	if err != nil {
 		return nil, err
 	}

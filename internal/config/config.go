@@ -28,6 +28,9 @@ type Config struct {
 	// StreamHeartbeat overrides the live streams' heartbeat (tests; no
 	// flag): 0 keeps the default of 25 s.
 	StreamHeartbeat time.Duration
+	// TraceKinds records which shareable kinds each route reads (tests;
+	// no flag).
+	TraceKinds bool
 }
 
 // Env looks up environment variables (injected for tests).

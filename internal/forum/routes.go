@@ -184,7 +184,10 @@ func (h *Handler) renderThread(w http.ResponseWriter, r *http.Request, status in
 		return err
 	}
 	d.Thread = t
-	if d.Channel, err = h.svc.FindChannelByID(ctx, a, t.ChannelID); err != nil {
+	// A reader may see a thread without using its channel (TLP:CLEAR is
+	// hub-wide; a partner named by its org may be outside the circle):
+	// the page then shows the thread without the reply form.
+	if d.Channel, err = h.svc.FindChannelByID(ctx, a, t.ChannelID); err != nil && !fault.Is(err, fault.NotFound) {
 		return err
 	}
 	if d.Posts, d.Next, err = h.svc.FindPosts(ctx, a, ListFilter{Thread: t.ID, After: r.URL.Query().Get("next"), Limit: 200, Audiences: true}); err != nil {
@@ -193,8 +196,10 @@ func (h *Handler) renderThread(w http.ResponseWriter, r *http.Request, status in
 	if err := h.namePostAudiences(ctx, d.Posts); err != nil {
 		return err
 	}
-	if d.Options, err = h.options(ctx, a, d.Channel); err != nil {
-		return err
+	if d.Channel.ID != "" {
+		if d.Options, err = h.options(ctx, a, d.Channel); err != nil {
+			return err
+		}
 	}
 	if d.Audience, err = policy.AudienceNames(ctx, h.svc.DB.R(), t.Share.Audience); err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 
 	"verbund/internal/policy"
 )
@@ -57,6 +58,10 @@ type Router struct {
 	mux    *http.ServeMux
 	routes []Route
 	s      *Server
+	// kinds are the shareable kinds each route pattern has read (only
+	// with Config.TraceKinds).
+	mu    sync.Mutex
+	kinds map[string]map[string]bool
 }
 
 // Handle registers h for pattern ("METHOD /path") with permission p.
@@ -67,6 +72,39 @@ func (rt *Router) Handle(pattern string, p Perm, h HandlerFunc) {
 	}
 	rt.routes = append(rt.routes, Route{Pattern: pattern, Method: method, Path: path, Perm: p})
 	rt.mux.Handle(pattern, rt.s.guard(p, h))
+}
+
+// served notes that a request of route pattern read kinds.
+func (rt *Router) served(pattern string, kinds []string) {
+	if len(kinds) == 0 {
+		return
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.kinds == nil {
+		rt.kinds = map[string]map[string]bool{}
+	}
+	if rt.kinds[pattern] == nil {
+		rt.kinds[pattern] = map[string]bool{}
+	}
+	for _, k := range kinds {
+		rt.kinds[pattern][k] = true
+	}
+}
+
+// KindsServed maps each route pattern to the shareable kinds its requests
+// have read so far (with Config.TraceKinds; empty otherwise).
+func (rt *Router) KindsServed() map[string][]string {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	out := map[string][]string{}
+	for p, ks := range rt.kinds {
+		for k := range ks {
+			out[p] = append(out[p], k)
+		}
+		sort.Strings(out[p])
+	}
+	return out
 }
 
 // Routes lists the registered routes, sorted.

@@ -47,6 +47,10 @@ type Config struct {
 	// StreamHeartbeat is how often live streams get a heartbeat and have
 	// their credentials re-checked; 0: DefaultHeartbeat.
 	StreamHeartbeat time.Duration
+	// TraceKinds records which shareable kinds each route reads (tests:
+	// the authorization matrix insists that the leak harness covers every
+	// route that serves a kind). Off in production.
+	TraceKinds bool
 }
 
 // Server is the HTTP side of the hub.
@@ -158,6 +162,11 @@ func (s *Server) guard(p Perm, h HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: 200}
+		if s.TraceKinds {
+			ctx, trace := policy.WithTrace(r.Context())
+			r = r.WithContext(ctx)
+			defer func() { s.Router.served(r.Pattern, trace.Kinds()) }()
+		}
 		err := s.authorize(sw, r, p, h)
 		if err != nil {
 			s.Error(sw, r, err)

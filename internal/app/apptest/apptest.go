@@ -71,7 +71,7 @@ func StartOn(t testing.TB, d *db.DB) *Hub {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	cfg := &config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), LogLevel: "error", ReadCache: 16, StreamHeartbeat: time.Second}
+	cfg := &config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), LogLevel: "error", ReadCache: 16, StreamHeartbeat: time.Second, TraceKinds: true}
 	var logTo io.Writer = io.Discard
 	if os.Getenv("VERBUND_TEST_LOG") != "" {
 		logTo = os.Stderr // VERBUND_TEST_LOG=1 shows the hub's log while debugging a test
@@ -108,6 +108,18 @@ func World(t testing.TB, e db.Dialect) *Hub {
 // WorldOn is World on an open, migrated, empty database.
 func WorldOn(t testing.TB, d *db.DB) *Hub {
 	t.Helper()
+	return worldOn(t, d, nil)
+}
+
+// worldOn builds the world; with categories, the charter and the
+// bilateral agreement cover those (the leak harness covers every kind's
+// category) instead of knowledge+incident and knowledge+log.
+func worldOn(t testing.TB, d *db.DB, categories []string) *Hub {
+	t.Helper()
+	charterCats, bilateralCats := []string{"knowledge", "incident"}, []string{"knowledge", "log"}
+	if categories != nil {
+		charterCats, bilateralCats = categories, categories
+	}
 	h := StartOn(t, d)
 	ctx := context.Background()
 	op := policy.System("test")
@@ -129,7 +141,7 @@ func WorldOn(t testing.TB, d *db.DB) *Hub {
 		must(t, h.App.Orgs.AddMember(ctx, op, c.ID, h.Orgs[k]))
 	}
 	charter, err := h.App.Agreements.Propose(ctx, h.Users["cert.admin"].Actor, "", agreements.Input{Kind: "charter", Community: c.ID,
-		Categories: []string{"knowledge", "incident"}, MaxTLP: "AMBER", RetentionDays: 365})
+		Categories: charterCats, MaxTLP: "AMBER", RetentionDays: 365})
 	must(t, err)
 	h.Charter = charter.ID
 	for _, k := range []string{"sme", "cloud"} {
@@ -137,7 +149,7 @@ func WorldOn(t testing.TB, d *db.DB) *Hub {
 		must(t, err)
 	}
 	bi, err := h.App.Agreements.Propose(ctx, op, h.Orgs["sme"], agreements.Input{Kind: "bilateral", Partner: h.Orgs["cloud"],
-		Categories: []string{"knowledge", "log"}, MaxTLP: "RED", RetentionDays: 90})
+		Categories: bilateralCats, MaxTLP: "RED", RetentionDays: 90})
 	must(t, err)
 	h.Bilateral = bi.ID
 	for k := range h.Orgs {

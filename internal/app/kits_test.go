@@ -1,0 +1,25 @@
+package app_test
+
+import (
+	"testing"
+
+	"verbund/internal/app/apptest"
+	"verbund/internal/forum/forumtest"
+)
+
+// kits are what the core and each capability give the hub-wide tests:
+// matrix rows and leak harness kinds. A capability adds its kit here (one
+// line); TestAuthorizationMatrix fails until it does, because its routes
+// have no rows.
+func kits() []apptest.Kit {
+	return []apptest.Kit{coreKit(), forumtest.Kit()}
+}
+
+// TestAuthorizationMatrix calls every registered route as ten kinds of
+// actor (apptest.RunMatrix).
+func TestAuthorizationMatrix(t *testing.T) { apptest.RunMatrix(t, kits()...) }
+
+// TestLeakHarness reads every registered kind of shareable object on every
+// path as every kind of reader, at three moments, on both engines
+// (apptest.RunLeaks).
+func TestLeakHarness(t *testing.T) { apptest.RunLeaks(t, kits()...) }
