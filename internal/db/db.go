@@ -20,8 +20,6 @@ import (
 	"github.com/google/uuid"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	_ "modernc.org/sqlite"             // registers the "sqlite" driver
-
-	"verbund/internal/fault"
 )
 
 // Dialect names the engine.
@@ -285,43 +283,6 @@ func (d *DB) Tx(ctx context.Context, fn func(*Tx) error) error {
 	}
 	for _, f := range tx.after {
 		f()
-	}
-	return nil
-}
-
-// Map turns driver errors into faults: unique violations become conflicts,
-// a busy or unreachable database becomes unavailable. Other errors pass.
-func Map(err error) error {
-	if err == nil {
-		return nil
-	}
-	if _, ok := fault.As(err); ok {
-		return err
-	}
-	msg := err.Error()
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return err
-	case strings.Contains(msg, "UNIQUE constraint failed"), strings.Contains(msg, "SQLSTATE 23505"):
-		return fault.Wrap(fault.Conflict, "duplicate", "an entry with this name already exists", err)
-	case strings.Contains(msg, "FOREIGN KEY constraint failed"), strings.Contains(msg, "SQLSTATE 23503"):
-		return fault.Wrap(fault.Invalid, "reference_missing", "a referenced entry does not exist", err)
-	case strings.Contains(msg, "database is locked"), strings.Contains(msg, "SQLITE_BUSY"),
-		strings.Contains(msg, "connection refused"), strings.Contains(msg, "failed to connect"),
-		strings.Contains(msg, "SQLSTATE 57P"), strings.Contains(msg, "sql: database is closed"),
-		strings.Contains(msg, "unable to open database"):
-		return fault.Wrap(fault.Unavailable, "database_unavailable", "the database is busy or unreachable; try again shortly", err)
-	}
-	return err
-}
-
-// NotFound maps sql.ErrNoRows to fault.ErrNotFound and wraps other errors.
-func NotFound(err error, what string) error {
-	if errors.Is(err, sql.ErrNoRows) {
-		return fault.ErrNotFound
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, Map(err))
 	}
 	return nil
 }
