@@ -227,6 +227,7 @@ func (s *Service) touchToken(ctx context.Context, id string, now int64) {
 	}
 	s.lastUsed.Store(id, sec)
 	_ = s.DB.Tx(ctx, func(tx *db.Tx) error {
+		tx.Bookkeeping() // a use of a token changes no right or data
 		_, err := tx.Exec(ctx, `UPDATE tokens SET last_used_at = ? WHERE id = ?`, now, id)
 		return err
 	})

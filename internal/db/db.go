@@ -45,7 +45,22 @@ type DB struct {
 	// more than running it (docs/PERFORMANCE.md).
 	stmts  sync.Map
 	nstmts atomic.Int32
+	hooks  atomic.Pointer[Hooks] // nil in production
 }
+
+// Hooks watch write transactions. Only tests install them:
+// internal/db/dbtest checks with them that every committed write is
+// audited.
+type Hooks struct {
+	// Begin runs when a write transaction has begun, before its work. The
+	// function it returns, if not nil, runs when the work has succeeded,
+	// just before the commit. An error from either rolls the transaction
+	// back and is what Tx returns.
+	Begin func(ctx context.Context, tx *Tx) (beforeCommit func() error, err error)
+}
+
+// SetHooks installs h for the write transactions that begin from now on.
+func (d *DB) SetHooks(h Hooks) { d.hooks.Store(&h) }
 
 // maxStmts bounds the statement cache: queries are built from constant
 // fragments, but IN lists vary in length; past the bound, reads are
@@ -260,23 +275,54 @@ func (d *DB) Rebind(q string) string { return d.rebind(q) }
 // told about a change that was rolled back.
 type Tx struct {
 	Handle
-	after []func()
+	after       []func()
+	bookkeeping bool
 }
 
 // AfterCommit registers f to run after a successful commit.
 func (t *Tx) AfterCommit(f func()) { t.after = append(t.after, f) }
 
+// Bookkeeping marks the transaction as writing only bookkeeping that
+// changes no right and no data, so that it writes no audit record: the
+// login throttle counters (every failure they count is audited on its
+// own) and a token's last-use time. docs/SECURITY.md (point 6) lists
+// these; every other write is audited in its transaction, and the tests
+// enforce both (internal/db/dbtest).
+func (t *Tx) Bookkeeping() { t.bookkeeping = true }
+
+// IsBookkeeping reports whether Bookkeeping was called (for the tests'
+// check).
+func (t *Tx) IsBookkeeping() bool { return t.bookkeeping }
+
 // Tx runs fn in a write transaction; it commits when fn returns nil and
 // rolls back otherwise.
 func (d *DB) Tx(ctx context.Context, fn func(*Tx) error) error {
+	return d.tx(ctx, fn, d.hooks.Load())
+}
+
+// tx is Tx with the hooks to run (nil: none).
+func (d *DB) tx(ctx context.Context, fn func(*Tx) error, hooks *Hooks) error {
 	sqlTx, err := d.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return Map(fmt.Errorf("begin: %w", err))
 	}
 	tx := &Tx{Handle: Handle{q: sqlTx, db: d}}
+	var beforeCommit func() error
+	if hooks != nil && hooks.Begin != nil {
+		if beforeCommit, err = hooks.Begin(ctx, tx); err != nil {
+			_ = sqlTx.Rollback()
+			return err
+		}
+	}
 	if err := fn(tx); err != nil {
 		_ = sqlTx.Rollback()
 		return err
+	}
+	if beforeCommit != nil {
+		if err := beforeCommit(); err != nil {
+			_ = sqlTx.Rollback()
+			return err
+		}
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return Map(fmt.Errorf("commit: %w", err))

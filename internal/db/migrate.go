@@ -207,7 +207,9 @@ func (d *DB) Migrate(ctx context.Context) (int, error) {
 	}
 	applied := 0
 	for _, m := range ms[cur:] {
-		err := d.Tx(ctx, func(tx *Tx) error {
+		// No hooks: a schema step is no change of the hub's data (and
+		// the audit tables may not exist yet).
+		err := d.tx(ctx, func(tx *Tx) error {
 			for _, stmt := range splitStatements(m.SQL) {
 				if _, err := tx.q.ExecContext(ctx, stmt); err != nil {
 					return fmt.Errorf("migration %s: %w", m.File, err)
@@ -215,7 +217,7 @@ func (d *DB) Migrate(ctx context.Context) (int, error) {
 			}
 			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`, m.Version, m.Name, Now())
 			return err
-		})
+		}, nil)
 		if err != nil {
 			return applied, err
 		}
