@@ -333,6 +333,17 @@ func (d *DB) tx(ctx context.Context, fn func(*Tx) error, hooks *Hooks) error {
 	return nil
 }
 
+// Affected returns how many rows the statement behind res changed. An
+// error is the driver's, never "no rows": callers that answer not found
+// for n == 0 must not give that answer for a failure.
+func Affected(res sql.Result) (int64, error) {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("rows affected: %w", Map(err))
+	}
+	return n, nil
+}
+
 // Placeholders returns "?,?,…" with n marks, for IN lists.
 func Placeholders(n int) string {
 	if n <= 0 {
