@@ -95,7 +95,7 @@ func TestEnvironmentErrorsFailAtStart(t *testing.T) {
 	if cfg.DB != "postgres://u@h/db" || cfg.ReadCache != 0 || !cfg.Demo || cfg.TrustProxy {
 		t.Errorf("%+v", cfg)
 	}
-	cfg, err = load(t, map[string]string{"VERBUND_READ_CACHE_FILE": secret}, "--read-cache", "8")
+	_, err = load(t, map[string]string{"VERBUND_READ_CACHE_FILE": secret}, "--read-cache", "8")
 	if err == nil || !strings.Contains(err.Error(), `VERBUND_READ_CACHE_FILE="postgres://u@h/db" is not a number`) {
 		t.Errorf("read cache from a file with a URL: %v", err)
 	}
