@@ -54,7 +54,7 @@ func (c *cli) out(a *admin, v any, text string) error {
 // begin parses an admin command's flags, checks the required ones and
 // opens the database as the operator.
 func (c *cli) begin(fs *flag.FlagSet, cfg *config.Config, args []string, asJSON *bool, need ...string) (*admin, error) {
-	if err := c.parse(fs, args); err != nil {
+	if err := c.parseConfig(fs, cfg, args); err != nil {
 		return nil, err
 	}
 	if err := required(fs, need...); err != nil {
@@ -282,7 +282,7 @@ func (c *cli) agreementCreate(args []string) error {
 	title := fs.String("title", "", "title")
 	personal := fs.Bool("personal-data", false, "personal data may be shared")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := c.parse(fs, args); err != nil {
+	if err := c.parseConfig(fs, cfg, args); err != nil {
 		return err
 	}
 	if err := required(fs, "community", "categories", "max-tlp"); err != nil {
@@ -346,7 +346,7 @@ func (c *cli) agreementCreate(args []string) error {
 func (c *cli) auditVerify(args []string) error {
 	fs, cfg := c.flags("audit verify", "Checks the whole audit trail's hash chain and names the first bad record.")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := c.parse(fs, args); err != nil {
+	if err := c.parseConfig(fs, cfg, args); err != nil {
 		return err
 	}
 	d, err := db.Open(c.ctx, cfg.DB, cfg.DataDir)

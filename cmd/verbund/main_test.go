@@ -133,3 +133,28 @@ func TestHelpAndUsage(t *testing.T) {
 		t.Errorf("--help: %v", err)
 	}
 }
+
+// A setting the environment gets wrong stops every command that reads the
+// configuration before it touches a database.
+func TestEnvironmentErrorsStopEveryCommand(t *testing.T) {
+	data := t.TempDir()
+	missing := filepath.Join(t.TempDir(), "db-url")
+	for _, c := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"VERBUND_DATA": data, "VERBUND_DB_FILE": missing}, "VERBUND_DB_FILE: open " + missing + ": no such file or directory"},
+		{map[string]string{"VERBUND_DATA": data, "VERBUND_READ_CACHE": "abc"}, `VERBUND_READ_CACHE="abc" is not a number`},
+	} {
+		for _, args := range [][]string{{"serve"}, {"migrate"}, {"org", "list"}, {"org", "create", "--name", "X", "--kind", "company"},
+			{"audit", "verify"}, {"agreement", "create", "--community", "C", "--categories", "all", "--max-tlp", "AMBER"}} {
+			_, err := cmd(t, c.env, args...)
+			if !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%v with %v: %v, want a usage error %q", args, c.env, err, c.want)
+			}
+		}
+	}
+	if entries, err := os.ReadDir(data); err != nil || len(entries) != 0 {
+		t.Errorf("a command went on to open the database: %v %v", entries, err)
+	}
+}

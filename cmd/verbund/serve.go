@@ -48,6 +48,20 @@ func (c *cli) parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// parseConfig parses the flags of a command that uses the configuration
+// and validates it: a setting the environment gets wrong (an unreadable
+// VERBUND_*_FILE, a malformed number) stops every such command, not only
+// serve.
+func (c *cli) parseConfig(fs *flag.FlagSet, cfg *config.Config, args []string) error {
+	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return usageError{err.Error()}
+	}
+	return nil
+}
+
 func (c *cli) logger(cfg *config.Config) *slog.Logger {
 	level := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[cfg.LogLevel]
 	opts := &slog.HandlerOptions{Level: level}
@@ -68,11 +82,8 @@ func (c *cli) logger(cfg *config.Config) *slog.Logger {
 
 func (c *cli) serve(args []string) error {
 	fs, cfg := c.flags("serve [flags]", "Runs the hub. With --demo on an empty database it creates the demo ecosystem and prints the logins.")
-	if err := c.parse(fs, args); err != nil {
+	if err := c.parseConfig(fs, cfg, args); err != nil {
 		return err
-	}
-	if err := cfg.Validate(); err != nil {
-		return usageError{err.Error()}
 	}
 	start := time.Now()
 	log := c.logger(cfg)
@@ -120,7 +131,7 @@ func (c *cli) serve(args []string) error {
 
 func (c *cli) migrate(args []string) error {
 	fs, cfg := c.flags("migrate [--data DIR | --db URL]", "Creates or upgrades the database schema; refuses a database newer than this verbund.")
-	if err := c.parse(fs, args); err != nil {
+	if err := c.parseConfig(fs, cfg, args); err != nil {
 		return err
 	}
 	d, err := db.Open(c.ctx, cfg.DB, cfg.DataDir)

@@ -6,6 +6,7 @@ package accounts
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/mail"
 	"strings"
@@ -115,11 +116,12 @@ func (s *Service) CreateUser(ctx context.Context, a policy.Actor, in NewUser) (U
 	u := User{ID: db.NewID(), OrgID: org, Email: email, Name: name, Role: role, Lang: lang, CreatedAt: db.Now()}
 	err = s.DB.Tx(ctx, func(tx *db.Tx) error {
 		var orgName string
-		if err := tx.QueryRow(ctx, `SELECT name FROM orgs WHERE id = ?`, org).Scan(&orgName); err != nil {
-			if err == sql.ErrNoRows {
-				return fault.Invalidf("org", "unknown_org", "unknown organisation")
-			}
-			return db.Map(err)
+		err := tx.QueryRow(ctx, `SELECT name FROM orgs WHERE id = ?`, org).Scan(&orgName)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fault.Invalidf("org", "unknown_org", "unknown organisation")
+		}
+		if err != nil {
+			return fmt.Errorf("find org: %w", db.Map(err))
 		}
 		u.OrgName = orgName
 		if _, err := tx.Exec(ctx, `INSERT INTO users (id, org_id, email, name, role, lang, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,

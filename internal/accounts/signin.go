@@ -29,7 +29,9 @@ func (s *Service) Login(ctx context.Context, email, password, ip, userAgent stri
 		return "", false, err
 	}
 	if !ok {
-		s.auditAnon(ctx, "auth.login.throttled", email, ip)
+		if err := s.auditAnon(ctx, "auth.login.throttled", email, ip); err != nil {
+			return "", false, err
+		}
 		mins := int(math.Ceil(retry.Minutes()))
 		return "", false, &fault.Error{Kind: fault.RateLimited, Code: "too_many_attempts",
 			Message: fmt.Sprintf("too many failed sign-ins: try again in %d minutes", mins)}
@@ -45,21 +47,30 @@ func (s *Service) Login(ctx context.Context, email, password, ip, userAgent stri
 		if err := s.Throttle.Failure(ctx, email, ip); err != nil {
 			return "", false, err
 		}
-		s.auditAnon(ctx, "auth.login.failed", email, ip)
+		if err := s.auditAnon(ctx, "auth.login.failed", email, ip); err != nil {
+			return "", false, err
+		}
 		return "", false, errBadLogin
 	}
 	if err != nil {
 		return "", false, fmt.Errorf("login: %w", db.Map(err))
 	}
 	ok, err = auth.VerifyPassword(hash, password)
-	if err != nil || !ok {
+	if err != nil {
+		// The stored hash is unreadable: the operator must learn of it,
+		// the person cannot sign in either way.
+		return "", false, fmt.Errorf("login of user %s: %w", id, err)
+	}
+	if !ok {
 		if err := s.Throttle.Failure(ctx, email, ip); err != nil {
 			return "", false, err
 		}
 		actor := policy.Actor{UserID: id, OrgID: org, Via: "web", IP: ip}
-		_ = s.DB.Tx(ctx, func(tx *db.Tx) error {
+		if err := s.DB.Tx(ctx, func(tx *db.Tx) error {
 			return audit.Write(ctx, tx, actor, audit.Entry{Action: "auth.login.failed", ObjectType: "user", ObjectID: id})
-		})
+		}); err != nil {
+			return "", false, fmt.Errorf("audit failed login: %w", err)
+		}
 		return "", false, errBadLogin
 	}
 	if err := s.Throttle.Success(ctx, email, ip); err != nil {
@@ -133,7 +144,9 @@ func (s *Service) VerifyMFA(ctx context.Context, sessionID, code, recovery, ip, 
 			if err != nil {
 				return fmt.Errorf("use recovery code: %w", err)
 			}
-			if n, _ := res.RowsAffected(); n != 1 {
+			if n, err := db.Affected(res); err != nil {
+				return fmt.Errorf("use recovery code: %w", err)
+			} else if n != 1 {
 				return fault.New(fault.Unauthenticated, "invalid_code", "the recovery code is wrong or was already used")
 			}
 			used = "recovery_code"
@@ -156,9 +169,11 @@ func (s *Service) VerifyMFA(ctx context.Context, sessionID, code, recovery, ip, 
 			if terr := s.Throttle.Failure(ctx, "mfa:"+a.UserID, ip); terr != nil {
 				return "", terr
 			}
-			_ = s.DB.Tx(ctx, func(tx *db.Tx) error {
+			if aerr := s.DB.Tx(ctx, func(tx *db.Tx) error {
 				return audit.Write(ctx, tx, a, audit.Entry{Action: "auth.mfa.failed", ObjectType: "user", ObjectID: a.UserID})
-			})
+			}); aerr != nil {
+				return "", fmt.Errorf("audit failed second factor: %w", aerr)
+			}
 		}
 		return "", err
 	}
@@ -226,7 +241,11 @@ func (s *Service) touchToken(ctx context.Context, id string, now int64) {
 		return
 	}
 	s.lastUsed.Store(id, sec)
+	// Best effort: failing to note the time must not refuse a valid
+	// token, and a database that fails here fails the request's own
+	// queries next.
 	_ = s.DB.Tx(ctx, func(tx *db.Tx) error {
+		tx.Bookkeeping() // a use of a token changes no right or data
 		_, err := tx.Exec(ctx, `UPDATE tokens SET last_used_at = ? WHERE id = ?`, now, id)
 		return err
 	})
@@ -269,7 +288,9 @@ func (s *Service) SetPassword(ctx context.Context, a policy.Actor, userID, curre
 		if err := s.DB.R().QueryRow(ctx, `SELECT password_hash FROM users WHERE id = ?`, userID).Scan(&hash); err != nil {
 			return db.NotFound(err, "load password")
 		}
-		if ok, _ := auth.VerifyPassword(hash, current); !ok {
+		if ok, err := checkPassword(hash, current); err != nil {
+			return fmt.Errorf("check current password of user %s: %w", userID, err)
+		} else if !ok {
 			return fault.Invalidf("current_password", "wrong_password", "the current password is wrong")
 		}
 	}
@@ -282,15 +303,34 @@ func (s *Service) SetPassword(ctx context.Context, a policy.Actor, userID, curre
 		if err != nil {
 			return fmt.Errorf("set password: %w", err)
 		}
-		if n, _ := res.RowsAffected(); n != 1 {
+		if n, err := db.Affected(res); err != nil {
+			return fmt.Errorf("set password: %w", err)
+		} else if n != 1 {
 			return fault.ErrNotFound
 		}
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "user.password", ObjectType: "user", ObjectID: userID})
 	})
 }
 
-func (s *Service) auditAnon(ctx context.Context, action, email, ip string) {
-	_ = s.DB.Tx(ctx, func(tx *db.Tx) error {
+// checkPassword is auth.VerifyPassword for a stored hash that may be
+// empty: a person without a password (signed in with a token the
+// operator made) cannot confirm with one. Any other unreadable hash is an
+// error, not a wrong password.
+func checkPassword(hash, password string) (bool, error) {
+	if hash == "" {
+		return false, nil
+	}
+	return auth.VerifyPassword(hash, password)
+}
+
+// auditAnon records a sign-in event of nobody in particular (unknown
+// address, throttled).
+func (s *Service) auditAnon(ctx context.Context, action, email, ip string) error {
+	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
 		return audit.Write(ctx, tx, policy.Actor{Via: "web", IP: ip}, audit.Entry{Action: action, Detail: map[string]string{"email": email}})
 	})
+	if err != nil {
+		return fmt.Errorf("audit %s: %w", action, err)
+	}
+	return nil
 }

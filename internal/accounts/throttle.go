@@ -56,6 +56,9 @@ func (t *Throttle) Failure(ctx context.Context, account, addr string) error {
 	now := t.cfg.Now().UnixNano()
 	windowStart := now - int64(t.cfg.Window)
 	return t.DB.Tx(ctx, func(tx *db.Tx) error {
+		// The counters are bookkeeping: each failure they count is
+		// audited by the caller (auth.login.failed, auth.mfa.failed).
+		tx.Bookkeeping()
 		for _, k := range t.cfg.Keys(account, addr) {
 			key := auth.HashSecret(k.Key)
 			if _, err := tx.Exec(ctx, `INSERT INTO login_throttle (key, failures, window_start, locked_until) VALUES (?, 0, ?, 0)
@@ -100,6 +103,7 @@ func (t *Throttle) Failure(ctx context.Context, account, addr string) error {
 func (t *Throttle) Success(ctx context.Context, account, addr string) error {
 	key := auth.HashSecret(t.cfg.Keys(account, addr)[0].Key)
 	return t.DB.Tx(ctx, func(tx *db.Tx) error {
+		tx.Bookkeeping() // the sign-in itself is audited (auth.login)
 		if _, err := tx.Exec(ctx, `DELETE FROM login_throttle WHERE key = ?`, key); err != nil {
 			return fmt.Errorf("clear login throttle: %w", err)
 		}

@@ -189,7 +189,7 @@ func TestThrottleScenarios(t *testing.T) {
 		ctx := context.Background()
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				if err := d.Tx(ctx, func(tx *db.Tx) error {
+				if err := d.Tx(dbtest.Unaudited(ctx), func(tx *db.Tx) error {
 					_, err := tx.Exec(ctx, `DELETE FROM login_throttle`)
 					return err
 				}); err != nil {

@@ -213,7 +213,9 @@ func (s *Service) DisableTOTP(ctx context.Context, a policy.Actor, password stri
 	if err := s.DB.R().QueryRow(ctx, `SELECT password_hash FROM users WHERE id = ?`, a.UserID).Scan(&hash); err != nil {
 		return db.NotFound(err, "load user")
 	}
-	if ok, _ := auth.VerifyPassword(hash, password); !ok {
+	if ok, err := checkPassword(hash, password); err != nil {
+		return fmt.Errorf("check password of user %s: %w", a.UserID, err)
+	} else if !ok {
 		return fault.Invalidf("password", "wrong_password", "the password is wrong")
 	}
 	return s.DB.Tx(ctx, func(tx *db.Tx) error {

@@ -10,6 +10,7 @@ package agreements
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -160,7 +161,10 @@ func (s *Service) Propose(ctx context.Context, a policy.Actor, proposer string, 
 				return fault.Invalidf("partner_org_id", "partner_missing", "name the partner organisation (not your own)")
 			}
 			var n int
-			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM orgs WHERE id = ?`, in.Partner).Scan(&n); err != nil || n != 1 {
+			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM orgs WHERE id = ?`, in.Partner).Scan(&n); err != nil {
+				return fmt.Errorf("find partner: %w", db.Map(err))
+			}
+			if n != 1 {
 				return fault.Invalidf("partner_org_id", "unknown_org", "unknown partner organisation")
 			}
 			parties = []string{proposer, in.Partner}
@@ -169,8 +173,12 @@ func (s *Service) Propose(ctx context.Context, a policy.Actor, proposer string, 
 			}
 		case "charter":
 			var coord string
-			if err := tx.QueryRow(ctx, `SELECT coordinator_org_id FROM communities WHERE id = ?`, in.Community).Scan(&coord); err != nil {
+			err := tx.QueryRow(ctx, `SELECT coordinator_org_id FROM communities WHERE id = ?`, in.Community).Scan(&coord)
+			if errors.Is(err, sql.ErrNoRows) {
 				return fault.Invalidf("community_id", "unknown_community", "unknown trust circle")
+			}
+			if err != nil {
+				return fmt.Errorf("find trust circle: %w", db.Map(err))
 			}
 			if !acceptAll && coord != proposer {
 				return fault.New(fault.Forbidden, "coordinator_only", "only the coordinator of a trust circle may propose its charter")
@@ -386,7 +394,7 @@ func (s *Service) complete(ctx context.Context, h db.Handle, a policy.Actor, g *
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return err
+		return fmt.Errorf("load parties: %w", db.Map(err))
 	}
 	now := db.Now()
 	switch {
@@ -403,7 +411,10 @@ func (s *Service) complete(ctx context.Context, h db.Handle, a policy.Actor, g *
 	}
 	if g.Kind == "charter" {
 		var member int
-		_ = h.QueryRow(ctx, `SELECT COUNT(*) FROM community_members WHERE community_id = ? AND org_id = ? AND status = 'active'`, g.CommunityID, a.OrgID).Scan(&member)
+		if err := h.QueryRow(ctx, `SELECT COUNT(*) FROM community_members WHERE community_id = ? AND org_id = ? AND status = 'active'`,
+			g.CommunityID, a.OrgID).Scan(&member); err != nil {
+			return fmt.Errorf("load membership: %w", db.Map(err))
+		}
 		g.CanAccept = live && member == 1 && !g.MyAccepted
 		g.CanRevoke = live && (g.ProposerOrg == a.OrgID || g.MyAccepted)
 	} else {
@@ -438,13 +449,14 @@ func (c CategoryLevel) Level() policy.TLP { return c.level }
 func (s *Service) Flows(ctx context.Context, a policy.Actor) ([]Flow, error) {
 	v, err := policy.LoadView(ctx, s.DB.R(), a, db.Now())
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("flows: %w", err)
 	}
 	var out []Flow
 	for org, grants := range v.Partners {
 		f := Flow{OrgID: org}
-		if err := s.DB.R().QueryRow(ctx, `SELECT name FROM orgs WHERE id = ?`, org).Scan(&f.OrgName); err != nil && err != sql.ErrNoRows {
-			return nil, db.Map(err)
+		// An org without a row keeps an empty name; orgs are not deleted.
+		if err := s.DB.R().QueryRow(ctx, `SELECT name FROM orgs WHERE id = ?`, org).Scan(&f.OrgName); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("flows: partner name: %w", db.Map(err))
 		}
 		for _, c := range policy.CategoryList() {
 			best := policy.TLP(-1)
@@ -468,16 +480,10 @@ func activeMembers(ctx context.Context, h db.Handle, community string) ([]string
 	if err != nil {
 		return nil, fmt.Errorf("members: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var o string
-		if err := rows.Scan(&o); err != nil {
-			return nil, err
-		}
-		out = append(out, o)
-	}
-	return out, rows.Err()
+	return db.Collect(rows, "members", func(r db.Scanner) (o string, err error) {
+		err = r.Scan(&o)
+		return o, err
+	})
 }
 
 func partyIDs(g Agreement) []string {

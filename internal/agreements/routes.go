@@ -93,14 +93,18 @@ func (h *Handler) renderList(w http.ResponseWriter, r *http.Request, status int,
 	return h.tpl.Render(w, r, status, "agreements", p)
 }
 
-func formInput(r *http.Request) Input {
-	_ = r.ParseForm()
+func formInput(r *http.Request) (Input, error) {
+	if err := r.ParseForm(); err != nil {
+		// A body over the limit stays a *http.MaxBytesError in the chain
+		// (413); anything else is a malformed form.
+		return Input{}, fault.Wrap(fault.Invalid, "bad_form", "the form could not be read", err)
+	}
 	in := Input{Kind: r.PostFormValue("kind"), Partner: r.PostFormValue("partner_org_id"), Community: r.PostFormValue("community_id"),
 		Title: r.PostFormValue("title"), Categories: r.PostForm["categories"], MaxTLP: r.PostFormValue("max_tlp"),
 		Purpose: r.PostFormValue("purpose"), PersonalData: r.PostFormValue("personal_data") == "1",
 		ValidFrom: r.PostFormValue("valid_from"), ValidUntil: r.PostFormValue("valid_until")}
 	in.RetentionDays = atoi(r.PostFormValue("retention_days"))
-	return in
+	return in, nil
 }
 
 func atoi(s string) int {
@@ -115,7 +119,10 @@ func atoi(s string) int {
 }
 
 func (h *Handler) proposeForm(w http.ResponseWriter, r *http.Request) error {
-	in := formInput(r)
+	in, err := formInput(r)
+	if err != nil {
+		return err
+	}
 	g, err := h.svc.Propose(r.Context(), web.ActorFrom(r), "", in)
 	if err != nil {
 		if e, ok := fault.As(err); ok && (e.Kind == fault.Invalid || e.Kind == fault.Forbidden) {

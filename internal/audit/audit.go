@@ -93,6 +93,7 @@ func Write(ctx context.Context, tx *db.Tx, a policy.Actor, e Entry) error {
 // hashOf chains a record to its predecessor. The fields are encoded as a
 // JSON array, which is unambiguous (no field can run into the next).
 func hashOf(r Record) string {
+	// Strings and integers only: encoding cannot fail.
 	fields, _ := json.Marshal([]any{r.Seq, r.At, r.ActorUserID, r.ActorOrgID, r.Via, r.Action,
 		r.ObjectType, r.ObjectID, strings.Join(r.Orgs, ","), string(r.Detail), r.IP})
 	h := sha256.New()
@@ -151,7 +152,7 @@ func Verify(ctx context.Context, d *db.DB) (Result, error) {
 		want++
 	}
 	if err := rows.Err(); err != nil {
-		return res, fmt.Errorf("audit: read log: %w", err)
+		return res, fmt.Errorf("audit: read log: %w", db.Map(err))
 	}
 	switch {
 	case want-1 < headSeq:
@@ -229,7 +230,10 @@ func Each(ctx context.Context, h db.Handle, orgID string, fn func(Record) error)
 			return err
 		}
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("audit: export: %w", db.Map(err))
+	}
+	return nil
 }
 
 func escapeLike(s string) string {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"embed"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -71,16 +72,21 @@ func (h *handler) page(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	names := map[string]string{}
 	rows, err := h.db.R().Query(r.Context(), `SELECT id, name FROM users WHERE org_id = ? UNION ALL SELECT id, name FROM orgs`, web.ActorFrom(r).OrgID)
-	if err == nil {
-		for rows.Next() {
-			var id, n string
-			if rows.Scan(&id, &n) == nil {
-				names[id] = n
-			}
-		}
-		_ = rows.Close()
+	if err != nil {
+		return fmt.Errorf("audit page: names: %w", err)
+	}
+	type named struct{ id, name string }
+	list, err := db.Collect(rows, "audit page: names", func(s db.Scanner) (n named, err error) {
+		err = s.Scan(&n.id, &n.name)
+		return n, err
+	})
+	if err != nil {
+		return err
+	}
+	names := make(map[string]string, len(list))
+	for _, n := range list {
+		names[n.id] = n.name
 	}
 	p := web.Page{Nav: "audit", Data: pageData{Records: recs, Next: next, Action: r.URL.Query().Get("action"), Names: names}}
 	p.Title = h.srv.Catalog.T(h.srv.Lang(r), "audit.title")

@@ -4,6 +4,7 @@
 package config
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -31,50 +32,91 @@ type Config struct {
 	// TraceKinds records which shareable kinds each route reads (tests;
 	// no flag).
 	TraceKinds bool
+
+	// envErrs are the environment's faults that Flags found (an
+	// unreadable *_FILE, a malformed number); Validate reports them, so
+	// that a setting is never silently replaced by its default.
+	envErrs []error
 }
 
 // Env looks up environment variables (injected for tests).
 type Env func(string) string
 
-// Flags registers the serve flags on fs with defaults from env.
+// Flags registers the serve flags on fs with defaults from env. A
+// setting the environment gets wrong (an unreadable VERBUND_*_FILE, a
+// number or switch that is none) is reported by Validate.
 func Flags(fs *flag.FlagSet, env Env) *Config {
 	c := &Config{}
+	// lookup returns VERBUND_<name>, else the content of the file named
+	// by VERBUND_<name>_FILE, and which of the two it was ("" when
+	// neither is set).
+	lookup := func(name string) (value, from string) {
+		v, f := env("VERBUND_"+name), env("VERBUND_"+name+"_FILE")
+		switch {
+		case v != "" && f != "":
+			c.envErrs = append(c.envErrs, fmt.Errorf("VERBUND_%s and VERBUND_%s_FILE are both set: give one of them", name, name))
+			return "", ""
+		case v != "":
+			return v, "VERBUND_" + name
+		case f != "":
+			b, err := os.ReadFile(f) // #nosec G304 -- the operator names the secret file in VERBUND_*_FILE
+			if err != nil {
+				c.envErrs = append(c.envErrs, fmt.Errorf("VERBUND_%s_FILE: %w", name, err))
+				return "", ""
+			}
+			return strings.TrimSpace(string(b)), "VERBUND_" + name + "_FILE"
+		}
+		return "", ""
+	}
 	get := func(name, def string) string {
-		if v := env("VERBUND_" + name); v != "" {
+		if v, from := lookup(name); from != "" {
 			return v
 		}
-		if f := env("VERBUND_" + name + "_FILE"); f != "" {
-			if b, err := os.ReadFile(f); err == nil { // #nosec G304 -- the operator names the secret file in VERBUND_*_FILE
-				return strings.TrimSpace(string(b))
-			}
-		}
 		return def
+	}
+	num := func(name string, def int) int {
+		v, from := lookup(name)
+		if from == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			c.envErrs = append(c.envErrs, fmt.Errorf("%s=%q is not a number", from, v))
+			return def
+		}
+		return n
+	}
+	on := func(name string) bool {
+		v, from := lookup(name)
+		switch {
+		case from == "", v == "0":
+			return false
+		case v == "1":
+			return true
+		}
+		c.envErrs = append(c.envErrs, fmt.Errorf("%s=%q: use 1 (on) or 0 (off)", from, v))
+		return false
 	}
 	fs.StringVar(&c.Addr, "addr", get("ADDR", "127.0.0.1:8080"), "listen address (VERBUND_ADDR)")
 	fs.StringVar(&c.DataDir, "data", get("DATA", "verbund-data"), "data folder for the embedded SQLite database (VERBUND_DATA)")
 	fs.StringVar(&c.DB, "db", get("DB", ""), "PostgreSQL URL postgres://… instead of SQLite (VERBUND_DB, or VERBUND_DB_FILE)")
-	fs.BoolVar(&c.Demo, "demo", get("DEMO", "") == "1", "create the demo ecosystem in an empty database (VERBUND_DEMO=1)")
+	fs.BoolVar(&c.Demo, "demo", on("DEMO"), "create the demo ecosystem in an empty database (VERBUND_DEMO=1)")
 	fs.StringVar(&c.TLSCert, "tls-cert", get("TLS_CERT", ""), "TLS certificate file (VERBUND_TLS_CERT)")
 	fs.StringVar(&c.TLSKey, "tls-key", get("TLS_KEY", ""), "TLS private key file (VERBUND_TLS_KEY)")
 	fs.StringVar(&c.LogFormat, "log-format", get("LOG_FORMAT", ""), "log format: text or json (default: text in a terminal, else json)")
 	fs.StringVar(&c.LogLevel, "log-level", get("LOG_LEVEL", "info"), "log level: debug, info, warn, error")
-	fs.BoolVar(&c.TrustProxy, "trust-proxy", get("TRUST_PROXY", "") == "1", "take client addresses from X-Forwarded-For (behind a reverse proxy)")
+	fs.BoolVar(&c.TrustProxy, "trust-proxy", on("TRUST_PROXY"), "take client addresses from X-Forwarded-For (behind a reverse proxy, VERBUND_TRUST_PROXY=1)")
 	fs.StringVar(&c.BaseURL, "base-url", get("BASE_URL", ""), "public URL of the hub, printed at start (default from --addr)")
-	fs.IntVar(&c.ReadCache, "read-cache", atoiOr(get("READ_CACHE", ""), 16), "MB of memory for cached API list pages, 0 to turn the cache off (VERBUND_READ_CACHE)")
+	fs.IntVar(&c.ReadCache, "read-cache", num("READ_CACHE", 16), "MB of memory for cached API list pages, 0 to turn the cache off (VERBUND_READ_CACHE)")
 	return c
 }
 
-// atoiOr parses s as a number, or returns def when s is empty or not a
-// number (Validate then checks the range).
-func atoiOr(s string, def int) int {
-	if n, err := strconv.Atoi(s); err == nil {
-		return n
-	}
-	return def
-}
-
-// Validate fails fast on contradictions.
+// Validate fails fast on what the environment got wrong and on
+// contradictions.
 func (c *Config) Validate() error {
+	if len(c.envErrs) > 0 {
+		return errors.Join(c.envErrs...)
+	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return fmt.Errorf("--tls-cert and --tls-key go together: give both or neither")
 	}

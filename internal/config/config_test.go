@@ -2,6 +2,9 @@ package config
 
 import (
 	"flag"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -36,5 +39,67 @@ func TestValidate(t *testing.T) {
 		if cfg.Validate() == nil {
 			t.Errorf("%v accepted", args)
 		}
+	}
+}
+
+func load(t *testing.T, env map[string]string, args ...string) (*Config, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	cfg := Flags(fs, func(k string) string { return env[k] })
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, cfg.Validate()
+}
+
+// A setting the environment gets wrong stops the start with a message
+// naming the variable, instead of silently becoming the default.
+func TestEnvironmentErrorsFailAtStart(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "db-url")
+	if err := os.WriteFile(secret, []byte("postgres://u@h/db\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	notANumber := filepath.Join(dir, "read-cache")
+	if err := os.WriteFile(notANumber, []byte("lots"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing")
+	for _, c := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"VERBUND_DB_FILE": missing}, "VERBUND_DB_FILE: open " + missing + ": no such file or directory"},
+		{map[string]string{"VERBUND_DB_FILE": dir}, "VERBUND_DB_FILE: read " + dir + ": is a directory"},
+		{map[string]string{"VERBUND_DB": "postgres://a@b/c", "VERBUND_DB_FILE": secret}, "VERBUND_DB and VERBUND_DB_FILE are both set"},
+		{map[string]string{"VERBUND_READ_CACHE": "abc"}, `VERBUND_READ_CACHE="abc" is not a number`},
+		{map[string]string{"VERBUND_READ_CACHE": "16MB"}, `VERBUND_READ_CACHE="16MB" is not a number`},
+		{map[string]string{"VERBUND_READ_CACHE_FILE": notANumber}, `VERBUND_READ_CACHE_FILE="lots" is not a number`},
+		{map[string]string{"VERBUND_DEMO": "true"}, `VERBUND_DEMO="true": use 1 (on) or 0 (off)`},
+		{map[string]string{"VERBUND_TRUST_PROXY": "yes"}, `VERBUND_TRUST_PROXY="yes": use 1 (on) or 0 (off)`},
+		{map[string]string{"VERBUND_READ_CACHE": "x", "VERBUND_TLS_KEY_FILE": missing}, `VERBUND_TLS_KEY_FILE: open`},
+	} {
+		// A flag does not excuse a broken environment either.
+		for _, args := range [][]string{nil, {"--read-cache", "8", "--db", "postgres://x@y/z"}} {
+			_, err := load(t, c.env, args...)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%v %v: err %v, want %q", c.env, args, err, c.want)
+			}
+		}
+	}
+	// Well-formed settings are taken, from the variable or its file.
+	cfg, err := load(t, map[string]string{"VERBUND_DB_FILE": secret, "VERBUND_READ_CACHE": "0", "VERBUND_DEMO": "1", "VERBUND_TRUST_PROXY": "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DB != "postgres://u@h/db" || cfg.ReadCache != 0 || !cfg.Demo || cfg.TrustProxy {
+		t.Errorf("%+v", cfg)
+	}
+	_, err = load(t, map[string]string{"VERBUND_READ_CACHE_FILE": secret}, "--read-cache", "8")
+	if err == nil || !strings.Contains(err.Error(), `VERBUND_READ_CACHE_FILE="postgres://u@h/db" is not a number`) {
+		t.Errorf("read cache from a file with a URL: %v", err)
+	}
+	if cfg, err = load(t, nil); err != nil || cfg.ReadCache != 16 || cfg.DB != "" || cfg.Demo {
+		t.Errorf("defaults: %+v, %v", cfg, err)
 	}
 }

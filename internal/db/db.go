@@ -20,8 +20,6 @@ import (
 	"github.com/google/uuid"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	_ "modernc.org/sqlite"             // registers the "sqlite" driver
-
-	"verbund/internal/fault"
 )
 
 // Dialect names the engine.
@@ -47,7 +45,22 @@ type DB struct {
 	// more than running it (docs/PERFORMANCE.md).
 	stmts  sync.Map
 	nstmts atomic.Int32
+	hooks  atomic.Pointer[Hooks] // nil in production
 }
+
+// Hooks watch write transactions. Only tests install them:
+// internal/db/dbtest checks with them that every committed write is
+// audited.
+type Hooks struct {
+	// Begin runs when a write transaction has begun, before its work. The
+	// function it returns, if not nil, runs when the work has succeeded,
+	// just before the commit. An error from either rolls the transaction
+	// back and is what Tx returns.
+	Begin func(ctx context.Context, tx *Tx) (beforeCommit func() error, err error)
+}
+
+// SetHooks installs h for the write transactions that begin from now on.
+func (d *DB) SetHooks(h Hooks) { d.hooks.Store(&h) }
 
 // maxStmts bounds the statement cache: queries are built from constant
 // fragments, but IN lists vary in length; past the bound, reads are
@@ -262,23 +275,54 @@ func (d *DB) Rebind(q string) string { return d.rebind(q) }
 // told about a change that was rolled back.
 type Tx struct {
 	Handle
-	after []func()
+	after       []func()
+	bookkeeping bool
 }
 
 // AfterCommit registers f to run after a successful commit.
 func (t *Tx) AfterCommit(f func()) { t.after = append(t.after, f) }
 
+// Bookkeeping marks the transaction as writing only bookkeeping that
+// changes no right and no data, so that it writes no audit record: the
+// login throttle counters (every failure they count is audited on its
+// own) and a token's last-use time. docs/SECURITY.md (point 6) lists
+// these; every other write is audited in its transaction, and the tests
+// enforce both (internal/db/dbtest).
+func (t *Tx) Bookkeeping() { t.bookkeeping = true }
+
+// IsBookkeeping reports whether Bookkeeping was called (for the tests'
+// check).
+func (t *Tx) IsBookkeeping() bool { return t.bookkeeping }
+
 // Tx runs fn in a write transaction; it commits when fn returns nil and
 // rolls back otherwise.
 func (d *DB) Tx(ctx context.Context, fn func(*Tx) error) error {
+	return d.tx(ctx, fn, d.hooks.Load())
+}
+
+// tx is Tx with the hooks to run (nil: none).
+func (d *DB) tx(ctx context.Context, fn func(*Tx) error, hooks *Hooks) error {
 	sqlTx, err := d.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return Map(fmt.Errorf("begin: %w", err))
 	}
 	tx := &Tx{Handle: Handle{q: sqlTx, db: d}}
+	var beforeCommit func() error
+	if hooks != nil && hooks.Begin != nil {
+		if beforeCommit, err = hooks.Begin(ctx, tx); err != nil {
+			_ = sqlTx.Rollback()
+			return err
+		}
+	}
 	if err := fn(tx); err != nil {
 		_ = sqlTx.Rollback()
 		return err
+	}
+	if beforeCommit != nil {
+		if err := beforeCommit(); err != nil {
+			_ = sqlTx.Rollback()
+			return err
+		}
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return Map(fmt.Errorf("commit: %w", err))
@@ -289,41 +333,15 @@ func (d *DB) Tx(ctx context.Context, fn func(*Tx) error) error {
 	return nil
 }
 
-// Map turns driver errors into faults: unique violations become conflicts,
-// a busy or unreachable database becomes unavailable. Other errors pass.
-func Map(err error) error {
-	if err == nil {
-		return nil
-	}
-	if _, ok := fault.As(err); ok {
-		return err
-	}
-	msg := err.Error()
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return err
-	case strings.Contains(msg, "UNIQUE constraint failed"), strings.Contains(msg, "SQLSTATE 23505"):
-		return fault.Wrap(fault.Conflict, "duplicate", "an entry with this name already exists", err)
-	case strings.Contains(msg, "FOREIGN KEY constraint failed"), strings.Contains(msg, "SQLSTATE 23503"):
-		return fault.Wrap(fault.Invalid, "reference_missing", "a referenced entry does not exist", err)
-	case strings.Contains(msg, "database is locked"), strings.Contains(msg, "SQLITE_BUSY"),
-		strings.Contains(msg, "connection refused"), strings.Contains(msg, "failed to connect"),
-		strings.Contains(msg, "SQLSTATE 57P"), strings.Contains(msg, "sql: database is closed"),
-		strings.Contains(msg, "unable to open database"):
-		return fault.Wrap(fault.Unavailable, "database_unavailable", "the database is busy or unreachable; try again shortly", err)
-	}
-	return err
-}
-
-// NotFound maps sql.ErrNoRows to fault.ErrNotFound and wraps other errors.
-func NotFound(err error, what string) error {
-	if errors.Is(err, sql.ErrNoRows) {
-		return fault.ErrNotFound
-	}
+// Affected returns how many rows the statement behind res changed. An
+// error is the driver's, never "no rows": callers that answer not found
+// for n == 0 must not give that answer for a failure.
+func Affected(res sql.Result) (int64, error) {
+	n, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("%s: %w", what, Map(err))
+		return 0, fmt.Errorf("rows affected: %w", Map(err))
 	}
-	return nil
+	return n, nil
 }
 
 // Placeholders returns "?,?,…" with n marks, for IN lists.

@@ -3,6 +3,7 @@ package orgs
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -56,11 +57,12 @@ func (s *Service) CreateCommunity(ctx context.Context, a policy.Actor, name, des
 	}
 	c := Community{ID: db.NewID(), Name: name, Description: strings.TrimSpace(description), CoordinatorID: coordinator, CreatedAt: db.Now()}
 	err = s.DB.Tx(ctx, func(tx *db.Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT name FROM orgs WHERE id = ?`, coordinator).Scan(&c.CoordinatorName); err != nil {
-			if err == sql.ErrNoRows {
-				return fault.Invalidf("coordinator", "unknown_org", "unknown coordinator organisation")
-			}
-			return db.Map(err)
+		err := tx.QueryRow(ctx, `SELECT name FROM orgs WHERE id = ?`, coordinator).Scan(&c.CoordinatorName)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fault.Invalidf("coordinator", "unknown_org", "unknown coordinator organisation")
+		}
+		if err != nil {
+			return fmt.Errorf("find coordinator: %w", db.Map(err))
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO communities (id, name, name_key, description, coordinator_org_id, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			c.ID, c.Name, nameKey(c.Name), c.Description, coordinator, c.CreatedAt); err != nil {
@@ -121,10 +123,13 @@ func (s *Service) FindCommunity(ctx context.Context, ref string) (Community, err
 	err := s.DB.R().QueryRow(ctx, `SELECT c.id, c.name, c.description, c.coordinator_org_id, o.name, c.created_at
 		FROM communities c JOIN orgs o ON o.id = c.coordinator_org_id WHERE c.id = ? OR c.name_key = ?`, ref, nameKey(ref)).
 		Scan(&c.ID, &c.Name, &c.Description, &c.CoordinatorID, &c.CoordinatorName, &c.CreatedAt)
-	if err == sql.ErrNoRows {
+	if errors.Is(err, sql.ErrNoRows) {
 		return c, fault.Invalidf("community", "unknown_community", "no trust circle named %q", ref)
 	}
-	return c, db.Map(err)
+	if err != nil {
+		return c, fmt.Errorf("find community: %w", db.Map(err))
+	}
+	return c, nil
 }
 
 // Members lists a circle's memberships. Members see active members; the
@@ -205,7 +210,9 @@ func (s *Service) Decide(ctx context.Context, a policy.Actor, id, org string, ap
 		if err != nil {
 			return fmt.Errorf("decide: %w", err)
 		}
-		if n, _ := res.RowsAffected(); n != 1 {
+		if n, err := db.Affected(res); err != nil {
+			return fmt.Errorf("decide: %w", err)
+		} else if n != 1 {
 			return fault.ErrNotFound
 		}
 		tx.AfterCommit(func() {
@@ -259,7 +266,9 @@ func (s *Service) Leave(ctx context.Context, a policy.Actor, id, org string) err
 		if err != nil {
 			return fmt.Errorf("leave: %w", err)
 		}
-		if n, _ := res.RowsAffected(); n != 1 {
+		if n, err := db.Affected(res); err != nil {
+			return fmt.Errorf("leave: %w", err)
+		} else if n != 1 {
 			return fault.ErrNotFound
 		}
 		tx.AfterCommit(func() { s.Events.Publish(events.Event{Type: events.PolicyChanged}) })

@@ -6,6 +6,7 @@ package orgs
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -98,7 +99,9 @@ func (s *Service) UpdateOrg(ctx context.Context, a policy.Actor, id, contact str
 		if err != nil {
 			return fmt.Errorf("update org: %w", err)
 		}
-		if n, _ := res.RowsAffected(); n != 1 {
+		if n, err := db.Affected(res); err != nil {
+			return fmt.Errorf("update org: %w", err)
+		} else if n != 1 {
 			return fault.ErrNotFound
 		}
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "org.update", ObjectType: "org", ObjectID: id, Orgs: []string{id},
@@ -137,10 +140,13 @@ func (s *Service) FindOrg(ctx context.Context, ref string) (Org, error) {
 	var o Org
 	err := s.DB.R().QueryRow(ctx, `SELECT id, name, kind, security_contact, created_at FROM orgs WHERE id = ? OR name_key = ?`, ref, nameKey(ref)).
 		Scan(&o.ID, &o.Name, &o.Kind, &o.SecurityContact, &o.CreatedAt)
-	if err == sql.ErrNoRows {
+	if errors.Is(err, sql.ErrNoRows) {
 		return o, fault.Invalidf("org", "unknown_org", "no organisation named %q", ref)
 	}
-	return o, db.Map(err)
+	if err != nil {
+		return o, fmt.Errorf("find org: %w", db.Map(err))
+	}
+	return o, nil
 }
 
 func contains(list []string, s string) bool {

@@ -38,7 +38,7 @@ func checkWorld(t *testing.T, d *db.DB, seed uint64) {
 	var orgs, users []string
 	userOrg := map[string]string{}
 	var shares []string
-	err := d.Tx(ctx, func(tx *db.Tx) error {
+	err := d.Tx(dbtest.Unaudited(ctx), func(tx *db.Tx) error {
 		for i := range 6 {
 			o := fmt.Sprintf("%so%d", p, i)
 			orgs = append(orgs, o)

@@ -174,6 +174,7 @@ func (h *Hub) Replica(t testing.TB) *Hub {
 	d, err := db.Open(context.Background(), h.App.DB.URL, "")
 	must(t, err)
 	t.Cleanup(func() { _ = d.Close() })
+	dbtest.CheckAudited(d)
 	r := StartOn(t, d)
 	r.Orgs, r.Users, r.OrgChannel = h.Orgs, h.Users, h.OrgChannel
 	r.Circle, r.CircleChannel, r.Charter, r.Bilateral = h.Circle, h.CircleChannel, h.Charter, h.Bilateral

@@ -3,6 +3,10 @@
 // (scripts/test starts a throwaway cluster and sets it). With
 // VERBUND_REQUIRE_POSTGRES=1 a missing server fails instead of skipping, so
 // CI cannot silently test only one engine.
+//
+// Every database it opens checks that each committed write transaction
+// advanced the audit head (audit.go), so a change that forgets its audit
+// record fails whichever test makes it.
 package dbtest
 
 import (
@@ -53,6 +57,7 @@ func Open(t testing.TB, e db.Dialect) *db.DB {
 	if _, err := d.Migrate(ctx); err != nil {
 		t.Fatalf("migrate %s: %v", e, err)
 	}
+	CheckAudited(d)
 	return d
 }
 
