@@ -100,7 +100,7 @@ func (c *cli) orgList(args []string) error {
 		return err
 	}
 	defer a.d.Close()
-	os, err := a.orgs.ListOrgs(c.ctx)
+	os, err := a.orgs.FindOrgs(c.ctx)
 	if err != nil {
 		return err
 	}
@@ -145,7 +145,7 @@ func (c *cli) userCreate(args []string) error {
 		return err
 	}
 	defer a.d.Close()
-	o, err := a.orgs.FindOrg(c.ctx, *org)
+	o, err := a.orgs.FindOrgByRef(c.ctx, *org)
 	if err != nil {
 		return err
 	}
@@ -179,7 +179,7 @@ func (c *cli) userPassword(args []string) error {
 		return err
 	}
 	defer a.d.Close()
-	u, err := a.accounts.FindByEmail(c.ctx, *email)
+	u, err := a.accounts.FindUserByEmail(c.ctx, *email)
 	if err != nil {
 		return fmt.Errorf("no person with e-mail %s", *email)
 	}
@@ -206,7 +206,7 @@ func (c *cli) tokenCreate(args []string) error {
 		return err
 	}
 	defer a.d.Close()
-	u, err := a.accounts.FindByEmail(c.ctx, *user)
+	u, err := a.accounts.FindUserByEmail(c.ctx, *user)
 	if err != nil {
 		return fmt.Errorf("no person with e-mail %s", *user)
 	}
@@ -233,7 +233,7 @@ func (c *cli) communityCreate(args []string) error {
 		return err
 	}
 	defer a.d.Close()
-	o, err := a.orgs.FindOrg(c.ctx, *coord)
+	o, err := a.orgs.FindOrgByRef(c.ctx, *coord)
 	if err != nil {
 		return err
 	}
@@ -253,11 +253,11 @@ func (c *cli) communityAdd(args []string) error {
 		return err
 	}
 	defer a.d.Close()
-	cm, err := a.orgs.FindCommunity(c.ctx, *comm)
+	cm, err := a.orgs.FindCommunityByRef(c.ctx, *comm)
 	if err != nil {
 		return err
 	}
-	o, err := a.orgs.FindOrg(c.ctx, *org)
+	o, err := a.orgs.FindOrgByRef(c.ctx, *org)
 	if err != nil {
 		return err
 	}
@@ -301,7 +301,7 @@ func (c *cli) agreementCreate(args []string) error {
 		return err
 	}
 	defer a.d.Close()
-	cm, err := a.orgs.FindCommunity(c.ctx, *comm)
+	cm, err := a.orgs.FindCommunityByRef(c.ctx, *comm)
 	if err != nil {
 		return err
 	}
@@ -309,16 +309,16 @@ func (c *cli) agreementCreate(args []string) error {
 		Purpose: *purpose, PersonalData: *personal, RetentionDays: n, ValidUntil: *until}
 	proposer := cm.CoordinatorID
 	if *between != "" {
-		o1, err := a.orgs.FindOrg(c.ctx, *between)
+		o1, err := a.orgs.FindOrgByRef(c.ctx, *between)
 		if err != nil {
 			return err
 		}
-		o2, err := a.orgs.FindOrg(c.ctx, *and)
+		o2, err := a.orgs.FindOrgByRef(c.ctx, *and)
 		if err != nil {
 			return err
 		}
 		in.Kind, in.Partner, proposer = "bilateral", o2.ID, o1.ID
-		ms, err := a.orgs.Members(c.ctx, a.op, cm.ID)
+		ms, err := a.orgs.FindMembers(c.ctx, a.op, cm.ID)
 		if err != nil {
 			return err
 		}

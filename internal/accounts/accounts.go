@@ -205,8 +205,8 @@ func (s *Service) UpdateUser(ctx context.Context, a policy.Actor, id string, in 
 	return u, err
 }
 
-// GetUser returns a user of the actor's own org (others are not found).
-func (s *Service) GetUser(ctx context.Context, a policy.Actor, id string) (User, error) {
+// FindUserByID returns a user of the actor's own org (others are not found).
+func (s *Service) FindUserByID(ctx context.Context, a policy.Actor, id string) (User, error) {
 	u, err := getUser(ctx, s.DB.R(), id)
 	if err != nil {
 		return u, err
@@ -217,8 +217,8 @@ func (s *Service) GetUser(ctx context.Context, a policy.Actor, id string) (User,
 	return u, nil
 }
 
-// ListUsers lists the people of the actor's org.
-func (s *Service) ListUsers(ctx context.Context, a policy.Actor) ([]User, error) {
+// FindUsers lists the people of the actor's org.
+func (s *Service) FindUsers(ctx context.Context, a policy.Actor) ([]User, error) {
 	rows, err := s.DB.R().Query(ctx, userSelect+` WHERE u.org_id = ? ORDER BY u.name, u.email`, a.OrgID)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
@@ -226,9 +226,9 @@ func (s *Service) ListUsers(ctx context.Context, a policy.Actor) ([]User, error)
 	return db.Collect(rows, "list users", scanUser)
 }
 
-// Directory lists the active people the actor may address (own org and
+// FindPeople lists the active people the actor may address (own org and
 // orgs sharing an active community), for "named people" audiences.
-func (s *Service) Directory(ctx context.Context, a policy.Actor) ([]User, error) {
+func (s *Service) FindPeople(ctx context.Context, a policy.Actor) ([]User, error) {
 	rows, err := s.DB.R().Query(ctx, userSelect+` WHERE u.disabled = 0 AND (u.org_id = ? OR u.org_id IN (
 		SELECT m2.org_id FROM community_members m1 JOIN community_members m2 ON m2.community_id = m1.community_id AND m2.status = 'active'
 		WHERE m1.org_id = ? AND m1.status = 'active')) ORDER BY o.name, u.name`, a.OrgID, a.OrgID)
@@ -238,8 +238,8 @@ func (s *Service) Directory(ctx context.Context, a policy.Actor) ([]User, error)
 	return db.Collect(rows, "directory", scanUser)
 }
 
-// FindByEmail returns the user with that e-mail (operator use).
-func (s *Service) FindByEmail(ctx context.Context, email string) (User, error) {
+// FindUserByEmail returns the user with that e-mail (operator use).
+func (s *Service) FindUserByEmail(ctx context.Context, email string) (User, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	row := s.DB.R().QueryRow(ctx, userSelect+` WHERE u.email = ?`, email)
 	u, err := scanUser(row)

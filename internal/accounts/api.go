@@ -8,7 +8,7 @@ import (
 
 func (h *Handler) apiMe(w http.ResponseWriter, r *http.Request) error {
 	a := web.ActorFrom(r)
-	u, err := h.svc.GetUser(r.Context(), a, a.UserID)
+	u, err := h.svc.FindUserByID(r.Context(), a, a.UserID)
 	if err != nil {
 		return err
 	}
@@ -34,7 +34,7 @@ func (h *Handler) apiUpdateMe(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) apiListUsers(w http.ResponseWriter, r *http.Request) error {
-	us, err := h.svc.ListUsers(r.Context(), web.ActorFrom(r))
+	us, err := h.svc.FindUsers(r.Context(), web.ActorFrom(r))
 	if err != nil {
 		return err
 	}
@@ -43,7 +43,7 @@ func (h *Handler) apiListUsers(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) apiDirectory(w http.ResponseWriter, r *http.Request) error {
-	us, err := h.svc.Directory(r.Context(), web.ActorFrom(r))
+	us, err := h.svc.FindPeople(r.Context(), web.ActorFrom(r))
 	if err != nil {
 		return err
 	}
@@ -70,7 +70,7 @@ func (h *Handler) apiCreateUser(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) apiGetUser(w http.ResponseWriter, r *http.Request) error {
-	u, err := h.svc.GetUser(r.Context(), web.ActorFrom(r), r.PathValue("id"))
+	u, err := h.svc.FindUserByID(r.Context(), web.ActorFrom(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func (h *Handler) apiUpdateUser(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) apiListTokens(w http.ResponseWriter, r *http.Request) error {
-	ts, err := h.svc.ListTokens(r.Context(), web.ActorFrom(r))
+	ts, err := h.svc.FindTokens(r.Context(), web.ActorFrom(r))
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ func (h *Handler) profilePage(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) renderProfile(w http.ResponseWriter, r *http.Request, status int, d profileData) error {
-	u, err := h.svc.GetUser(r.Context(), web.ActorFrom(r), web.ActorFrom(r).UserID)
+	u, err := h.svc.FindUserByID(r.Context(), web.ActorFrom(r), web.ActorFrom(r).UserID)
 	if err != nil {
 		return err
 	}
@@ -114,7 +114,7 @@ func (h *Handler) tokensPage(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) renderTokens(w http.ResponseWriter, r *http.Request, status int, d tokensData) error {
-	ts, err := h.svc.ListTokens(r.Context(), web.ActorFrom(r))
+	ts, err := h.svc.FindTokens(r.Context(), web.ActorFrom(r))
 	if err != nil {
 		return err
 	}
@@ -154,7 +154,7 @@ func (h *Handler) peoplePage(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) renderPeople(w http.ResponseWriter, r *http.Request, status int, d peopleData) error {
-	ps, err := h.svc.ListUsers(r.Context(), web.ActorFrom(r))
+	ps, err := h.svc.FindUsers(r.Context(), web.ActorFrom(r))
 	if err != nil {
 		return err
 	}

@@ -106,8 +106,8 @@ func (s *Service) CreateToken(ctx context.Context, a policy.Actor, userID string
 	return t, secret, err
 }
 
-// ListTokens lists the actor's own tokens.
-func (s *Service) ListTokens(ctx context.Context, a policy.Actor) ([]Token, error) {
+// FindTokens lists the actor's own tokens.
+func (s *Service) FindTokens(ctx context.Context, a policy.Actor) ([]Token, error) {
 	rows, err := s.DB.R().Query(ctx, `SELECT id, user_id, name, prefix, scope, created_at, COALESCE(expires_at, 0), COALESCE(revoked_at, 0), COALESCE(last_used_at, 0)
 		FROM tokens WHERE user_id = ? ORDER BY created_at DESC`, a.UserID)
 	if err != nil {

@@ -320,9 +320,9 @@ const selectSQL = `SELECT g.id, g.kind, COALESCE(g.community_id, ''), COALESCE(c
 	g.personal_data, g.retention_days, g.valid_from, COALESCE(g.valid_until, 0), g.status, g.created_at
 	FROM agreements g LEFT JOIN communities c ON c.id = g.community_id`
 
-// List lists the agreements visible to the actor's org, optionally of one
+// FindAgreements lists the agreements visible to the actor's org, optionally of one
 // circle.
-func (s *Service) List(ctx context.Context, a policy.Actor, community string) ([]Agreement, error) {
+func (s *Service) FindAgreements(ctx context.Context, a policy.Actor, community string) ([]Agreement, error) {
 	q := selectSQL + ` WHERE ` + visibleSQL
 	args := []any{a.OrgID, a.OrgID}
 	if community != "" {
@@ -345,9 +345,9 @@ func (s *Service) List(ctx context.Context, a policy.Actor, community string) ([
 	return out, nil
 }
 
-// Get returns one agreement, or not found when the actor's org is neither
+// FindAgreementByID returns one agreement, or not found when the actor's org is neither
 // a party nor a member of the charter's circle.
-func (s *Service) Get(ctx context.Context, a policy.Actor, id string) (Agreement, error) {
+func (s *Service) FindAgreementByID(ctx context.Context, a policy.Actor, id string) (Agreement, error) {
 	return s.load(ctx, s.DB.R(), a, id)
 }
 
@@ -444,9 +444,9 @@ type CategoryLevel struct {
 // Level returns the level (for templates).
 func (c CategoryLevel) Level() policy.TLP { return c.level }
 
-// Flows answers "what may flow to whom" for the actor's org now, from
+// FindFlows answers "what may flow to whom" for the actor's org now, from
 // exactly the data policy uses.
-func (s *Service) Flows(ctx context.Context, a policy.Actor) ([]Flow, error) {
+func (s *Service) FindFlows(ctx context.Context, a policy.Actor) ([]Flow, error) {
 	v, err := policy.LoadView(ctx, s.DB.R(), a, db.Now())
 	if err != nil {
 		return nil, fmt.Errorf("flows: %w", err)

@@ -62,14 +62,14 @@ func (h *Handler) renderList(w http.ResponseWriter, r *http.Request, status int,
 	ctx := r.Context()
 	var err error
 	d.Community = r.URL.Query().Get("community")
-	if d.Agreements, err = h.svc.List(ctx, a, d.Community); err != nil {
+	if d.Agreements, err = h.svc.FindAgreements(ctx, a, d.Community); err != nil {
 		return err
 	}
-	if d.Flows, err = h.svc.Flows(ctx, a); err != nil {
+	if d.Flows, err = h.svc.FindFlows(ctx, a); err != nil {
 		return err
 	}
 	if a.CanAdmin() {
-		all, err := h.orgs.ListOrgs(ctx)
+		all, err := h.orgs.FindOrgs(ctx)
 		if err != nil {
 			return err
 		}
@@ -78,7 +78,7 @@ func (h *Handler) renderList(w http.ResponseWriter, r *http.Request, status int,
 				d.Orgs = append(d.Orgs, o)
 			}
 		}
-		cs, err := h.orgs.ListCommunities(ctx, a)
+		cs, err := h.orgs.FindCommunities(ctx, a)
 		if err != nil {
 			return err
 		}
@@ -134,7 +134,7 @@ func (h *Handler) proposeForm(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) detailPage(w http.ResponseWriter, r *http.Request) error {
-	g, err := h.svc.Get(r.Context(), web.ActorFrom(r), r.PathValue("id"))
+	g, err := h.svc.FindAgreementByID(r.Context(), web.ActorFrom(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -162,7 +162,7 @@ func (h *Handler) revokeForm(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) apiList(w http.ResponseWriter, r *http.Request) error {
-	gs, err := h.svc.List(r.Context(), web.ActorFrom(r), r.URL.Query().Get("community"))
+	gs, err := h.svc.FindAgreements(r.Context(), web.ActorFrom(r), r.URL.Query().Get("community"))
 	if err != nil {
 		return err
 	}
@@ -184,7 +184,7 @@ func (h *Handler) apiPropose(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) apiGet(w http.ResponseWriter, r *http.Request) error {
-	g, err := h.svc.Get(r.Context(), web.ActorFrom(r), r.PathValue("id"))
+	g, err := h.svc.FindAgreementByID(r.Context(), web.ActorFrom(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -211,7 +211,7 @@ func (h *Handler) apiRevoke(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) apiFlows(w http.ResponseWriter, r *http.Request) error {
-	fs, err := h.svc.Flows(r.Context(), web.ActorFrom(r))
+	fs, err := h.svc.FindFlows(r.Context(), web.ActorFrom(r))
 	if err != nil {
 		return err
 	}

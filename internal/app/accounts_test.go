@@ -42,7 +42,7 @@ func TestSessionCookieAndCSRF(t *testing.T) {
 	if r.Status != http.StatusForbidden || !strings.Contains(string(r.Body), "csrf_failed") {
 		t.Errorf("forged CSRF: %d", r.Status)
 	}
-	me, _ := h.App.Accounts.GetUser(context.Background(), h.Users["sme.analyst"].Actor, h.Users["sme.analyst"].ID)
+	me, _ := h.App.Accounts.FindUserByID(context.Background(), h.Users["sme.analyst"].Actor, h.Users["sme.analyst"].ID)
 	if me.Name == "Mallory" {
 		t.Error("forged request changed the name")
 	}

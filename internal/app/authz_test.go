@@ -82,7 +82,7 @@ func coreRows() map[string]apptest.Row {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ts, _ := f.Hub.App.Accounts.ListTokens(context.Background(), f.Hub.Users["sme.analyst"].Actor)
+		ts, _ := f.Hub.App.Accounts.FindTokens(context.Background(), f.Hub.Users["sme.analyst"].Actor)
 		return ts[0].ID
 	}
 	agreement := map[string]any{"kind": "bilateral", "partner_org_id": "{sme}", "categories": []string{"knowledge"}, "max_tlp": "GREEN", "retention_days": 30}

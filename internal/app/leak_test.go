@@ -242,7 +242,7 @@ func TestLiveEventsFollowPolicy(t *testing.T) {
 		cloud.never(t, after.thread, 300*time.Millisecond)
 
 		// Revoking the token behind an open stream ends it.
-		tokens, _ := h.App.Accounts.ListTokens(context.Background(), h.Users["cert.analyst"].Actor)
+		tokens, _ := h.App.Accounts.FindTokens(context.Background(), h.Users["cert.analyst"].Actor)
 		for _, tk := range tokens {
 			if tk.Scope == "read" {
 				if err := h.App.Accounts.RevokeToken(context.Background(), h.Users["cert.analyst"].Actor, tk.ID); err != nil {

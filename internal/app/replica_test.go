@@ -25,7 +25,7 @@ func TestTwoReplicasShareLiveEvents(t *testing.T) {
 	outsiderOnB.never(t, onA.thread, 300*time.Millisecond)
 
 	// A policy change on A (the cert's read token revoked) ends B's stream.
-	tokens, err := a.App.Accounts.ListTokens(context.Background(), a.Users["cert.analyst"].Actor)
+	tokens, err := a.App.Accounts.FindTokens(context.Background(), a.Users["cert.analyst"].Actor)
 	if err != nil {
 		t.Fatal(err)
 	}

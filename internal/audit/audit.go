@@ -11,7 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 
 	"verbund/internal/db"
@@ -240,17 +240,11 @@ func escapeLike(s string) string {
 	return strings.NewReplacer("%", "", "_", "").Replace(s)
 }
 
+// uniqueSorted returns the non-empty values of in, sorted, each once.
 func uniqueSorted(in []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, s := range in {
-		if s != "" && !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	sort.Strings(out)
-	return out
+	out := slices.DeleteFunc(slices.Clone(in), func(s string) bool { return s == "" })
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // Head returns the sequence number of the newest audit record. Every state

@@ -70,7 +70,7 @@ func (h *handler) page(w http.ResponseWriter, r *http.Request) error {
 	if d.Posts, _, err = h.forum.FindPosts(ctx, a, forum.ListFilter{Limit: 8}); err != nil {
 		return err
 	}
-	gs, err := h.agreements.List(ctx, a, "")
+	gs, err := h.agreements.FindAgreements(ctx, a, "")
 	if err != nil {
 		return err
 	}
@@ -79,12 +79,12 @@ func (h *handler) page(w http.ResponseWriter, r *http.Request) error {
 			d.Awaiting = append(d.Awaiting, g)
 		}
 	}
-	flows, err := h.agreements.Flows(ctx, a)
+	flows, err := h.agreements.FindFlows(ctx, a)
 	if err != nil {
 		return err
 	}
 	d.Partners = len(flows)
-	cs, err := h.orgs.ListCommunities(ctx, a)
+	cs, err := h.orgs.FindCommunities(ctx, a)
 	if err != nil {
 		return err
 	}

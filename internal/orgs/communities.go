@@ -86,9 +86,9 @@ func (s *Service) CreateCommunity(ctx context.Context, a policy.Actor, name, des
 	return c, err
 }
 
-// ListCommunities lists every trust circle with the actor's membership
+// FindCommunities lists every trust circle with the actor's membership
 // status; member counts only for circles the actor's org belongs to.
-func (s *Service) ListCommunities(ctx context.Context, a policy.Actor) ([]Community, error) {
+func (s *Service) FindCommunities(ctx context.Context, a policy.Actor) ([]Community, error) {
 	rows, err := s.DB.R().Query(ctx, `SELECT c.id, c.name, c.description, c.coordinator_org_id, o.name, c.created_at, COALESCE(m.status, ''),
 		CASE WHEN m.status = 'active' THEN (SELECT COUNT(*) FROM community_members x WHERE x.community_id = c.id AND x.status = 'active') ELSE 0 END
 		FROM communities c JOIN orgs o ON o.id = c.coordinator_org_id
@@ -103,9 +103,9 @@ func (s *Service) ListCommunities(ctx context.Context, a policy.Actor) ([]Commun
 	})
 }
 
-// GetCommunity returns one circle as ListCommunities shows it.
-func (s *Service) GetCommunity(ctx context.Context, a policy.Actor, id string) (Community, error) {
-	cs, err := s.ListCommunities(ctx, a)
+// FindCommunityByID returns one circle as ListCommunities shows it.
+func (s *Service) FindCommunityByID(ctx context.Context, a policy.Actor, id string) (Community, error) {
+	cs, err := s.FindCommunities(ctx, a)
 	if err != nil {
 		return Community{}, err
 	}
@@ -117,8 +117,8 @@ func (s *Service) GetCommunity(ctx context.Context, a policy.Actor, id string) (
 	return Community{}, fault.ErrNotFound
 }
 
-// FindCommunity resolves a circle by id or name (CLI).
-func (s *Service) FindCommunity(ctx context.Context, ref string) (Community, error) {
+// FindCommunityByRef resolves a circle by id or name (CLI).
+func (s *Service) FindCommunityByRef(ctx context.Context, ref string) (Community, error) {
 	var c Community
 	err := s.DB.R().QueryRow(ctx, `SELECT c.id, c.name, c.description, c.coordinator_org_id, o.name, c.created_at
 		FROM communities c JOIN orgs o ON o.id = c.coordinator_org_id WHERE c.id = ? OR c.name_key = ?`, ref, nameKey(ref)).
@@ -132,10 +132,10 @@ func (s *Service) FindCommunity(ctx context.Context, ref string) (Community, err
 	return c, nil
 }
 
-// Members lists a circle's memberships. Members see active members; the
+// FindMembers lists a circle's memberships. Members see active members; the
 // coordinator's people also see requests. Non-members get not found.
-func (s *Service) Members(ctx context.Context, a policy.Actor, id string) ([]Member, error) {
-	c, err := s.GetCommunity(ctx, a, id)
+func (s *Service) FindMembers(ctx context.Context, a policy.Actor, id string) ([]Member, error) {
+	c, err := s.FindCommunityByID(ctx, a, id)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +163,7 @@ func (s *Service) RequestJoin(ctx context.Context, a policy.Actor, id, message s
 	if len(message) > 1000 {
 		return fault.Invalidf("message", "too_long", "the message is longer than 1000 characters")
 	}
-	c, err := s.GetCommunity(ctx, a, id)
+	c, err := s.FindCommunityByID(ctx, a, id)
 	if err != nil {
 		return err
 	}
@@ -190,7 +190,7 @@ func (s *Service) RequestJoin(ctx context.Context, a policy.Actor, id, message s
 
 // Decide approves or rejects a join request (admins of the coordinator).
 func (s *Service) Decide(ctx context.Context, a policy.Actor, id, org string, approve bool) error {
-	c, err := s.GetCommunity(ctx, a, id)
+	c, err := s.FindCommunityByID(ctx, a, id)
 	if err != nil {
 		return err
 	}
@@ -247,7 +247,7 @@ func (s *Service) AddMember(ctx context.Context, a policy.Actor, id, org string)
 // Leave ends a membership: the member's admins leave, the coordinator's
 // admins remove. Effective at once, on open live streams too.
 func (s *Service) Leave(ctx context.Context, a policy.Actor, id, org string) error {
-	c, err := s.GetCommunity(ctx, a, id)
+	c, err := s.FindCommunityByID(ctx, a, id)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"verbund/internal/audit"
@@ -17,8 +18,8 @@ import (
 	"verbund/internal/policy"
 )
 
-// Kinds of organisation.
-var Kinds = []string{"company", "provider", "cert", "isac"}
+// orgKinds are the kinds of organisation.
+var orgKinds = []string{"company", "provider", "cert", "isac"}
 
 // Org is an organisation on the hub.
 type Org struct {
@@ -60,7 +61,7 @@ func (s *Service) CreateOrg(ctx context.Context, a policy.Actor, name, kind, con
 		return Org{}, err
 	}
 	kind = strings.ToLower(strings.TrimSpace(kind))
-	if !contains(Kinds, kind) {
+	if !slices.Contains(orgKinds, kind) {
 		return Org{}, fault.Invalidf("kind", "bad_kind", "unknown kind %q: use company, provider, cert or isac", kind)
 	}
 	o := Org{ID: db.NewID(), Name: name, Kind: kind, SecurityContact: strings.TrimSpace(contact), CreatedAt: db.Now()}
@@ -110,13 +111,13 @@ func (s *Service) UpdateOrg(ctx context.Context, a policy.Actor, id, contact str
 	if err != nil {
 		return Org{}, err
 	}
-	return s.GetOrg(ctx, id)
+	return s.FindOrgByID(ctx, id)
 }
 
-// ListOrgs lists every organisation: the hub's directory is visible to all
+// FindOrgs lists every organisation: the hub's directory is visible to all
 // signed-in users (names and kinds only), so that partners can be named in
 // agreements and audiences.
-func (s *Service) ListOrgs(ctx context.Context) ([]Org, error) {
+func (s *Service) FindOrgs(ctx context.Context) ([]Org, error) {
 	rows, err := s.DB.R().Query(ctx, `SELECT id, name, kind, security_contact, created_at FROM orgs ORDER BY name_key`)
 	if err != nil {
 		return nil, fmt.Errorf("list orgs: %w", err)
@@ -127,16 +128,16 @@ func (s *Service) ListOrgs(ctx context.Context) ([]Org, error) {
 	})
 }
 
-// GetOrg returns one organisation.
-func (s *Service) GetOrg(ctx context.Context, id string) (Org, error) {
+// FindOrgByID returns one organisation.
+func (s *Service) FindOrgByID(ctx context.Context, id string) (Org, error) {
 	var o Org
 	err := s.DB.R().QueryRow(ctx, `SELECT id, name, kind, security_contact, created_at FROM orgs WHERE id = ?`, id).
 		Scan(&o.ID, &o.Name, &o.Kind, &o.SecurityContact, &o.CreatedAt)
 	return o, db.NotFound(err, "get org")
 }
 
-// FindOrg resolves an org by id or by name (CLI and forms).
-func (s *Service) FindOrg(ctx context.Context, ref string) (Org, error) {
+// FindOrgByRef resolves an org by id or by name (CLI and forms).
+func (s *Service) FindOrgByRef(ctx context.Context, ref string) (Org, error) {
 	var o Org
 	err := s.DB.R().QueryRow(ctx, `SELECT id, name, kind, security_contact, created_at FROM orgs WHERE id = ? OR name_key = ?`, ref, nameKey(ref)).
 		Scan(&o.ID, &o.Name, &o.Kind, &o.SecurityContact, &o.CreatedAt)
@@ -147,13 +148,4 @@ func (s *Service) FindOrg(ctx context.Context, ref string) (Org, error) {
 		return o, fmt.Errorf("find org: %w", db.Map(err))
 	}
 	return o, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -60,7 +60,7 @@ func (h *Handler) orgsPage(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) renderOrgs(w http.ResponseWriter, r *http.Request, status int, e *fault.Error) error {
-	os, err := h.svc.ListOrgs(r.Context())
+	os, err := h.svc.FindOrgs(r.Context())
 	if err != nil {
 		return err
 	}
@@ -89,7 +89,7 @@ func (h *Handler) communitiesPage(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (h *Handler) renderCommunities(w http.ResponseWriter, r *http.Request, status int, e *fault.Error) error {
-	cs, err := h.svc.ListCommunities(r.Context(), web.ActorFrom(r))
+	cs, err := h.svc.FindCommunities(r.Context(), web.ActorFrom(r))
 	if err != nil {
 		return err
 	}
@@ -117,13 +117,13 @@ type communityData struct {
 
 func (h *Handler) communityPage(w http.ResponseWriter, r *http.Request) error {
 	a := web.ActorFrom(r)
-	c, err := h.svc.GetCommunity(r.Context(), a, r.PathValue("id"))
+	c, err := h.svc.FindCommunityByID(r.Context(), a, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
 	d := communityData{Community: c}
 	if c.MyStatus == "active" {
-		if d.Members, err = h.svc.Members(r.Context(), a, c.ID); err != nil {
+		if d.Members, err = h.svc.FindMembers(r.Context(), a, c.ID); err != nil {
 			return err
 		}
 	}
@@ -158,7 +158,7 @@ func (h *Handler) leaveForm(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) apiListOrgs(w http.ResponseWriter, r *http.Request) error {
-	os, err := h.svc.ListOrgs(r.Context())
+	os, err := h.svc.FindOrgs(r.Context())
 	if err != nil {
 		return err
 	}
@@ -167,7 +167,7 @@ func (h *Handler) apiListOrgs(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) apiGetOrg(w http.ResponseWriter, r *http.Request) error {
-	o, err := h.svc.GetOrg(r.Context(), r.PathValue("id"))
+	o, err := h.svc.FindOrgByID(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -187,7 +187,7 @@ func (h *Handler) apiUpdateOrg(w http.ResponseWriter, r *http.Request) error {
 		if r.PathValue("id") != a.OrgID {
 			return fault.ErrNotFound
 		}
-		o, err := h.svc.GetOrg(r.Context(), a.OrgID)
+		o, err := h.svc.FindOrgByID(r.Context(), a.OrgID)
 		if err != nil {
 			return err
 		}
@@ -203,7 +203,7 @@ func (h *Handler) apiUpdateOrg(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) apiListCommunities(w http.ResponseWriter, r *http.Request) error {
-	cs, err := h.svc.ListCommunities(r.Context(), web.ActorFrom(r))
+	cs, err := h.svc.FindCommunities(r.Context(), web.ActorFrom(r))
 	if err != nil {
 		return err
 	}
@@ -228,7 +228,7 @@ func (h *Handler) apiCreateCommunity(w http.ResponseWriter, r *http.Request) err
 }
 
 func (h *Handler) apiGetCommunity(w http.ResponseWriter, r *http.Request) error {
-	c, err := h.svc.GetCommunity(r.Context(), web.ActorFrom(r), r.PathValue("id"))
+	c, err := h.svc.FindCommunityByID(r.Context(), web.ActorFrom(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -237,7 +237,7 @@ func (h *Handler) apiGetCommunity(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (h *Handler) apiMembers(w http.ResponseWriter, r *http.Request) error {
-	ms, err := h.svc.Members(r.Context(), web.ActorFrom(r), r.PathValue("id"))
+	ms, err := h.svc.FindMembers(r.Context(), web.ActorFrom(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"verbund/internal/db"
@@ -215,7 +216,7 @@ func TestValidateAudience(t *testing.T) {
 		if err != nil {
 			code = err.(interface{ Error() string }).Error()
 		}
-		if (c.code == "") != (err == nil) || (c.code != "" && !contains(code, c.code)) {
+		if (c.code == "") != (err == nil) || (c.code != "" && !strings.Contains(code, c.code)) {
 			t.Errorf("%s %+v: got %v, want %q", c.tlp, c.aud, err, c.code)
 		}
 	}
@@ -234,13 +235,4 @@ func TestParseTLP(t *testing.T) {
 			t.Errorf("ParseTLP(%q) accepted", bad)
 		}
 	}
-}
-
-func contains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -65,14 +66,7 @@ var funcs = template.FuncMap{
 		}
 		return "own_org"
 	},
-	"has": func(list []string, s string) bool {
-		for _, x := range list {
-			if x == s {
-				return true
-			}
-		}
-		return false
-	},
+	"has": slices.Contains[[]string],
 }
 
 func parseLayout() (*templateSet, error) {
