@@ -69,7 +69,7 @@ func TestNoExportedWriteWithoutCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	calls := map[string][]string{} // function name → names it calls
-	writes := map[string]bool{}     // function writes the share tables
+	writes := map[string]bool{}    // function writes the share tables
 	exported := map[string]bool{}
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {
