@@ -114,6 +114,7 @@ func SeedPosts(ctx context.Context, d *db.DB, p Population, n, threads int) (See
 	const rowsPerStmt = 100  // 900 parameters per shares statement
 	const postsPerTx = 20000 // a few transactions: the writer is not held for long
 	var posts []any
+	var texts [][2]string                 // post id, body: for the search index
 	shares := map[string][]policy.Share{} // owner org key → envelopes to disclose
 	flush := func(tx *db.Tx) error {
 		for _, owner := range OrgKeys {
@@ -134,6 +135,12 @@ func SeedPosts(ctx context.Context, d *db.DB, p Population, n, threads int) (See
 			args = args[k*cols:]
 		}
 		posts = posts[:0]
+		for _, t := range texts {
+			if err := p.Posts.Index(ctx, tx, t[0], "", t[1]); err != nil {
+				return err
+			}
+		}
+		texts = texts[:0]
 		return nil
 	}
 	for start := 0; start < n; start += postsPerTx {
@@ -194,6 +201,7 @@ func SeedPosts(ctx context.Context, d *db.DB, p Population, n, threads int) (See
 				}
 				shares[owner] = append(shares[owner], sh)
 				posts = append(posts, id, t.id, p.Orgs[owner], p.Authors[owner], bodies[i%len(bodies)], at)
+				texts = append(texts, [2]string{id, bodies[i%len(bodies)]})
 				if len(posts) >= 6*rowsPerStmt*10 {
 					if err := flush(tx); err != nil {
 						return err

@@ -48,6 +48,9 @@ func (s *Service) UpdatePost(ctx context.Context, a policy.Actor, id string, in 
 				}
 				p.Body, p.EditedAt, p.Revisions = body, now, old.Revisions+1
 				detail["revision"] = p.Revisions
+				if err := s.posts.IndexBody(ctx, tx, id, body); err != nil {
+					return err
+				}
 			}
 		}
 		t, err := s.thread(ctx, tx.Handle, a, old.ThreadID)

@@ -80,7 +80,7 @@ func (s *Service) CreateThread(ctx context.Context, a policy.Actor, channelID st
 		t = Thread{ID: ts.ID, ChannelID: ch.ID, Title: title, Share: ts, AuthorName: a.Name, CreatedAt: ts.CreatedAt, LastPostAt: ts.CreatedAt, Posts: 1}
 		// The first post has the thread's envelope.
 		ps := s.posts.Envelope(a, ts.TLP, ts.Audience)
-		if p, err = s.insertPost(ctx, tx, a, t.ID, body, ps); err != nil {
+		if p, err = s.insertPost(ctx, tx, a, t.ID, title, body, ps); err != nil {
 			return err
 		}
 		p.ThreadTitle, p.NotDeliveredTo = title, d.Uncovered
@@ -133,7 +133,7 @@ func (s *Service) CreatePost(ctx context.Context, a policy.Actor, threadID strin
 		if err := checkChannelScope(ctx, tx.Handle, ch, ps); err != nil {
 			return err
 		}
-		if p, err = s.insertPost(ctx, tx, a, t.ID, body, ps); err != nil {
+		if p, err = s.insertPost(ctx, tx, a, t.ID, "", body, ps); err != nil {
 			return err
 		}
 		p.ThreadTitle = t.Title
@@ -159,8 +159,9 @@ func (s *Service) publishPost(typ string, p Post, channelID string) {
 	s.Events.Publish(events.Event{Type: typ, Share: &sh, Topics: []string{"thread:" + p.ThreadID, "channel:" + channelID, "forum"}, Data: data})
 }
 
-// insertPost discloses a post's envelope and writes the post.
-func (s *Service) insertPost(ctx context.Context, tx *db.Tx, a policy.Actor, threadID, body string, ps policy.Share) (Post, error) {
+// insertPost discloses a post's envelope, writes the post and indexes its
+// text (a thread's first post with the thread's title).
+func (s *Service) insertPost(ctx context.Context, tx *db.Tx, a policy.Actor, threadID, title, body string, ps policy.Share) (Post, error) {
 	d, err := s.posts.Disclose(ctx, tx, a, ps)
 	if err != nil {
 		return Post{}, err
@@ -168,6 +169,9 @@ func (s *Service) insertPost(ctx context.Context, tx *db.Tx, a policy.Actor, thr
 	if _, err := tx.Exec(ctx, `INSERT INTO posts (id, thread_id, org_id, author_id, body, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		ps.ID, threadID, a.OrgID, a.UserID, body, ps.CreatedAt); err != nil {
 		return Post{}, fmt.Errorf("insert post: %w", err)
+	}
+	if err := s.posts.Index(ctx, tx, ps.ID, title, body); err != nil {
+		return Post{}, err
 	}
 	return Post{ID: ps.ID, ThreadID: threadID, Body: body, Share: ps, AuthorName: a.Name, CreatedAt: ps.CreatedAt, NotDeliveredTo: d.Uncovered}, nil
 }

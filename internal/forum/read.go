@@ -55,8 +55,9 @@ func (s *Service) scanPost(r db.Scanner, extra ...any) (Post, error) {
 }
 
 // FindPosts lists visible posts: of one thread (which must be visible), or
-// the feed across every thread the actor can see, optionally searched.
-// It returns the cursor of the next page ("" at the end).
+// the feed across every thread the actor can see, optionally searched
+// (the hub's full-text index: every word, by prefix). It returns the
+// cursor of the next page ("" at the end).
 func (s *Service) FindPosts(ctx context.Context, a policy.Actor, f ListFilter) ([]Post, string, error) {
 	if f.Limit <= 0 || f.Limit > 200 {
 		f.Limit = 50
@@ -65,36 +66,54 @@ func (s *Service) FindPosts(ctx context.Context, a policy.Actor, f ListFilter) (
 	if err != nil {
 		return nil, "", err
 	}
+	var terms []string
+	var afterSeq int64
+	if f.Thread == "" && f.Query != "" {
+		if terms, err = policy.Terms(f.Query); err != nil {
+			return nil, "", err
+		}
+		if afterSeq, err = searchCursor(after); err != nil {
+			return nil, "", err
+		}
+	}
 	h := s.DB.R()
 	r, err := policy.NewReader(ctx, h, a, db.Now())
 	if err != nil {
 		return nil, "", err
 	}
-	q := s.postFrom(r)
+	var q *db.Query
 	var title string
-	if f.Thread != "" {
+	switch {
+	case f.Thread != "":
 		// The thread is checked once; its posts need not join it again.
 		t, err := s.findThread(ctx, h, r, f.Thread)
 		if err != nil {
 			return nil, "", err
 		}
 		title = t.Title
-		q.Add(` WHERE p.thread_id = ?`, f.Thread)
+		q = s.postFrom(r).Add(` WHERE p.thread_id = ?`, f.Thread)
 		if after != "" {
 			q.Add(` AND p.id > ?`, after)
 		}
 		q.Add(` ORDER BY p.id`)
-	} else {
+	case terms != nil:
+		// Newest match first: the index hands out matches by seq, so a
+		// page is found without ranking every match.
+		q = db.Q(`SELECT `+s.postColumns+`, t.title, p_d.seq FROM `).Append(r.Search(h, s.posts, "p", terms)).
+			Append(r.Join(s.threads, "t", "p.thread_id")).
+			Add(` JOIN users u ON u.id = p.author_id JOIN orgs o ON o.id = p.org_id`)
+		if afterSeq > 0 {
+			q.Add(` WHERE p_d.seq < ?`, afterSeq)
+		}
+		q.Add(` ORDER BY p_d.seq DESC`)
+	default:
 		// The thread's title is shown with each post: the thread must be
 		// visible too.
-		q = db.Q(`SELECT ` + s.postColumns + `, t.title FROM `).Append(r.From(s.posts, "p")).
+		q = db.Q(`SELECT ` + s.postColumns + `, t.title, 0 FROM `).Append(r.From(s.posts, "p")).
 			Append(r.Join(s.threads, "t", "p.thread_id")).
-			Add(` JOIN users u ON u.id = p.author_id JOIN orgs o ON o.id = p.org_id WHERE 1 = 1`)
-		if f.Query != "" {
-			q.Add(` AND LOWER(p.body) LIKE ? ESCAPE '\'`, "%"+likeEscape(strings.ToLower(f.Query))+"%")
-		}
+			Add(` JOIN users u ON u.id = p.author_id JOIN orgs o ON o.id = p.org_id`)
 		if after != "" {
-			q.Add(` AND p.id < ?`, after)
+			q.Add(` WHERE p.id < ?`, after)
 		}
 		q.Add(` ORDER BY p.id DESC`)
 	}
@@ -103,6 +122,7 @@ func (s *Service) FindPosts(ctx context.Context, a policy.Actor, f ListFilter) (
 	if err != nil {
 		return nil, "", fmt.Errorf("list posts: %w", err)
 	}
+	var seqs []int64 // each post's position in the search index (searches)
 	out, err := db.CollectN(rows, f.Limit+1, "list posts", func(sc db.Scanner) (Post, error) {
 		if f.Thread != "" {
 			p, err := s.scanPost(sc)
@@ -110,8 +130,10 @@ func (s *Service) FindPosts(ctx context.Context, a policy.Actor, f ListFilter) (
 			return p, err
 		}
 		var t string
-		p, err := s.scanPost(sc, &t)
+		var seq int64
+		p, err := s.scanPost(sc, &t, &seq)
 		p.ThreadTitle = t
+		seqs = append(seqs, seq)
 		return p, err
 	})
 	if err != nil {
@@ -126,8 +148,24 @@ func (s *Service) FindPosts(ctx context.Context, a policy.Actor, f ListFilter) (
 	if len(out) > f.Limit {
 		out = out[:f.Limit]
 		next = Cursor(out[len(out)-1].ID)
+		if terms != nil {
+			next = Cursor("seq:" + strconv.FormatInt(seqs[f.Limit-1], 10))
+		}
 	}
 	return out, next, nil
+}
+
+// searchCursor reads the index position a search page ends at ("" for the
+// first page).
+func searchCursor(raw string) (int64, error) {
+	if raw == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(strings.TrimPrefix(raw, "seq:"), 10, 64)
+	if err != nil || !strings.HasPrefix(raw, "seq:") || n <= 0 {
+		return 0, fault.Invalidf("next", "bad_cursor", "the page cursor is not valid: start from the first page")
+	}
+	return n, nil
 }
 
 func postShares(ps []Post) []*policy.Share {

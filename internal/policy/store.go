@@ -35,10 +35,14 @@ func updateShare(ctx context.Context, tx *db.Tx, s Share) error {
 	return saveAudienceLists(ctx, tx, s)
 }
 
-// deleteShare removes an envelope with its audience lists.
+// deleteShare removes an envelope with its audience lists and its search
+// document.
 func deleteShare(ctx context.Context, tx *db.Tx, id string) error {
 	if err := deleteAudienceLists(ctx, tx, id); err != nil {
 		return err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM search_docs WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("delete search document: %w", err)
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM shares WHERE id = ?`, id); err != nil {
 		return fmt.Errorf("delete share: %w", err)
