@@ -1,0 +1,150 @@
+// Package live serves the live-update streams (Server-Sent Events on
+// GET /events) of this replica: one stream hub filters every broker event
+// for every open stream through policy and writes it.
+//
+// Live streams are long and mostly idle: a browser tab keeps one open for
+// hours and receives a few events. Parking a goroutine with net/http's
+// buffers per stream cost ≈ 45 KB each (docs/PERFORMANCE.md, figure (c)).
+// So an HTTP/1.1 stream is taken over from net/http once it is authorised
+// (hijacked), and all streams are served by one hub: one broker
+// subscription and one goroutine decide for every stream whether it may
+// receive an event (View.CanSee or org membership, then the topic), and a
+// small pool of writers sends the bytes. An idle stream is then only its
+// connection, a small struct and a share of its user's policy view.
+//
+// Over HTTP/2 a connection carries many streams and cannot be taken over;
+// there the handler's goroutine waits while the same hub writes through
+// the ResponseWriter.
+package live
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"verbund/internal/events"
+	"verbund/internal/policy"
+	"verbund/internal/web"
+)
+
+const (
+	// streamBuffer is how many events may wait for one stream before the
+	// stream is dropped as too slow (the browser reconnects).
+	streamBuffer = 64
+	// hubBuffer is the hub's own queue at the broker: all streams are
+	// served from it, so it is large.
+	hubBuffer = 4096
+	// streamWriters is the number of goroutines that write to streams. A
+	// write blocks only when a client has stopped reading long enough to
+	// fill its socket buffer (hundreds of events); it then fails after
+	// streamWriteTimeout and the stream ends. Several writers keep a few
+	// such clients from holding back everyone else.
+	streamWriters      = 16
+	streamWriteTimeout = 2 * time.Second
+	// streamSendBuffer is the socket send buffer of a taken-over stream.
+	streamSendBuffer = 32 << 10
+	// DefaultHeartbeat is how often an idle stream gets a comment (so
+	// proxies keep it open and dead clients are found) and its
+	// credentials are re-checked.
+	DefaultHeartbeat = 25 * time.Second
+	// reapEvery is how often closed connections are looked for: without a
+	// goroutine reading each connection, a client that went away is
+	// noticed by looking (see connAlive) or at the next write.
+	reapEvery = time.Second
+)
+
+// Config is what the hub needs from the rest of the hub.
+type Config struct {
+	Broker *events.Broker
+	// LoadView loads the reader's policy view at time now (policy.LoadView
+	// on the database).
+	LoadView func(ctx context.Context, a policy.Actor, now int64) (*policy.View, error)
+	// CheckCredential is nil while the token or session a stream was
+	// opened with is still good for a (web.Server.CheckCredential).
+	CheckCredential func(ctx context.Context, c web.Credential, a policy.Actor) error
+	// Heartbeat is how often streams get a heartbeat and have their
+	// credentials re-checked; 0: DefaultHeartbeat.
+	Heartbeat time.Duration
+	Log       *slog.Logger
+}
+
+// Hub serves every live stream of this replica.
+type Hub struct {
+	cfg   Config
+	start sync.Once
+	ctx   context.Context
+	stop  context.CancelFunc
+
+	mu      sync.Mutex
+	streams map[*stream]struct{}
+	views   map[string]*sharedView // by viewKey
+	epoch   uint64                 // broker epoch the views were last loaded at
+	stale   bool                   // a view may predate a policy change: reload before delivering
+
+	qmu   sync.Mutex
+	qcond *sync.Cond
+	queue []*stream
+
+	dropped atomic.Uint64
+}
+
+// New returns a hub; its goroutines start with the first stream.
+func New(cfg Config) *Hub {
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = DefaultHeartbeat
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	h := &Hub{cfg: cfg, streams: map[*stream]struct{}{}, views: map[string]*sharedView{}}
+	h.qcond = sync.NewCond(&h.qmu)
+	h.ctx, h.stop = context.WithCancel(context.Background())
+	return h
+}
+
+// Register puts the stream on srv's router: GET /events for every
+// signed-in user, authenticated by the router's guard like every route.
+func Register(srv *web.Server, h *Hub) {
+	srv.Router.Handle("GET /events", web.Read, func(w http.ResponseWriter, r *http.Request) error {
+		return h.Serve(w, r, web.ActorFrom(r), srv.Credential(r))
+	})
+}
+
+// run starts the hub's goroutines on first use.
+func (h *Hub) run() {
+	h.start.Do(func() {
+		sub := h.cfg.Broker.Subscribe(hubBuffer)
+		h.epoch = h.cfg.Broker.Epoch()
+		for range streamWriters {
+			go h.writer()
+		}
+		go h.loop(sub)
+	})
+}
+
+// Streams counts open live streams.
+func (h *Hub) Streams() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.streams)
+}
+
+// Dropped counts streams dropped for being too slow.
+func (h *Hub) Dropped() uint64 { return h.dropped.Load() }
+
+// Close ends every live stream and stops the hub (at shutdown:
+// http.Server.Shutdown does not know taken-over connections).
+func (h *Hub) Close() {
+	h.stop()
+	h.mu.Lock()
+	for st := range h.streams {
+		h.removeLocked(st)
+	}
+	h.mu.Unlock()
+	h.qmu.Lock()
+	h.qcond.Broadcast()
+	h.qmu.Unlock()
+}
