@@ -17,7 +17,11 @@ import (
 type sharedView struct {
 	view  *policy.View
 	actor policy.Actor // what the view is loaded for (user and org)
-	refs  int
+	// epoch is the broker epoch read before the view was loaded: it
+	// reflects every policy change up to that epoch.
+	epoch   uint64
+	failed  bool // the last load failed: view is empty (sees nothing) until a retry works
+	streams map[*stream]struct{}
 }
 
 // viewKey names the view a stream shares. A view depends on the user and
@@ -34,6 +38,12 @@ type stream struct {
 	view   *sharedView
 	done   chan struct{} // closed when the stream ends
 
+	// Under Hub.mu.
+	credEpoch uint64 // broker epoch read before the credential was last found good
+	revoked   bool   // the credential is gone: "revoked" is queued, nothing else follows
+	waiting   bool   // not ready for the latest event: held events wait for its re-check
+	wait      uint64 // while waiting: sequence number of the first held event not yet offered
+
 	mu         sync.Mutex
 	pending    [][]byte // encoded events, shared with other streams: read only
 	scheduled  bool     // queued for or held by a writer
@@ -43,9 +53,9 @@ type stream struct {
 	finished   bool       // under wmu: the HTTP/2 handler has returned, its writer is gone
 }
 
-// add registers a stream whose view was loaded at broker epoch epoch.
-// Events queue for it but are not written until release: the caller
-// writes the response head first.
+// add registers a stream whose credential was checked and view loaded
+// after reading broker epoch epoch. Events queue for it but are not
+// written until release: the caller writes the response head first.
 func (h *Hub) add(st *stream, view *policy.View, epoch uint64) {
 	st.scheduled = true // held by the caller until release
 	h.run()
@@ -59,18 +69,25 @@ func (h *Hub) add(st *stream, view *policy.View, epoch uint64) {
 	}
 	k := viewKey(st.actor)
 	sv := h.views[k]
-	if sv == nil {
-		sv = &sharedView{view: view, actor: st.actor}
+	switch {
+	case sv == nil:
+		sv = &sharedView{view: view, actor: st.actor, epoch: epoch, streams: map[*stream]struct{}{}}
 		h.views[k] = sv
+	case epoch > sv.epoch || epoch == sv.epoch && sv.failed:
+		// The newer load serves every stream of the user.
+		sv.view, sv.epoch, sv.failed = view, epoch, false
 	}
-	sv.refs++
+	sv.streams[st] = struct{}{}
 	st.view = sv
-	// A policy change between loading the view and now may already have
-	// passed the hub: reload before the next delivery.
-	if epoch != h.cfg.Broker.Epoch() || epoch != h.epoch {
-		h.stale = true
-	}
+	st.credEpoch = epoch
 	h.streams[st] = struct{}{}
+	// A policy change between reading the epoch and now may already
+	// have passed the hub: the stream waits at the next event until its
+	// credential and view are checked again (recheck.go).
+	if epoch < h.cfg.Broker.Epoch() {
+		h.requestLocked(false)
+	}
+	h.replayViewLocked(sv, db.Now())
 }
 
 // release lets writers serve a stream that add registered.
@@ -102,8 +119,10 @@ func (h *Hub) removeLocked(st *stream) {
 		return
 	}
 	delete(h.streams, st)
-	if st.view != nil {
-		if st.view.refs--; st.view.refs == 0 {
+	h.stopWaitingLocked(st)
+	if sv := st.view; sv != nil {
+		delete(sv.streams, st)
+		if len(sv.streams) == 0 && h.views[viewKey(st.actor)] == sv {
 			delete(h.views, viewKey(st.actor))
 		}
 	}
@@ -147,8 +166,9 @@ func (h *Hub) loop(sub *events.Sub) {
 		case <-heartbeat.C:
 			// Sessions and tokens also end by the clock: re-check them
 			// (once per credential) as often as the heartbeat goes out.
+			// The re-check runs beside this loop; deliveries go on.
 			h.mu.Lock()
-			h.revalidateLocked(db.Now())
+			h.requestLocked(true)
 			h.mu.Unlock()
 			h.broadcast([]byte(": ping\n\n"))
 		case <-reap.C:
@@ -158,65 +178,55 @@ func (h *Hub) loop(sub *events.Sub) {
 }
 
 // deliver hands e to every stream that may and wants to receive it.
+//
+// The event is stamped with the broker epoch read now: every policy change
+// the hub has seen before e (the broker raises the epoch before it queues
+// PolicyChanged) is at or below the stamp. A stream receives e only when
+// its credential was found good, and its view was loaded, after reading an
+// epoch at least as high (readyLocked). A stream that is not ready waits:
+// e and every later event are held for it until its re-check has been
+// applied (recheck.go), then offered in order.
 func (h *Hub) deliver(e *events.Event) {
+	stamp := h.cfg.Broker.Epoch()
+	now := db.Now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	now := db.Now()
-	if e.Type == events.PolicyChanged || h.cfg.Broker.Epoch() != h.epoch || h.stale || h.expired(now) {
-		h.revalidateLocked(now)
-		if e.Type == events.PolicyChanged {
-			return
-		}
+	if stamp > h.epoch {
+		h.epoch = stamp
+		h.requestLocked(false)
 	}
-	var payload []byte
+	if h.retry {
+		h.requestLocked(false)
+	}
+	if e.Type == events.PolicyChanged {
+		return // nothing to deliver: its effect is the new epoch
+	}
+	he := heldEvent{e: e, stamp: stamp}
+	seq := h.heldBase + uint64(len(h.held))
 	for st := range h.streams {
-		if !deliverable(st.view.view, *e) || !wanted(st.topics, e.Topics) {
+		if st.waiting || st.revoked {
 			continue
 		}
-		if payload == nil {
-			payload = encodeEvent(e)
+		if !h.readyLocked(st, stamp, now) {
+			h.startWaitingLocked(st, seq)
+			continue
 		}
-		h.enqueueLocked(st, payload, false)
+		h.offerLocked(st, &he)
+	}
+	if h.waiting > 0 {
+		h.holdLocked(he)
 	}
 }
 
-func (h *Hub) expired(now int64) bool {
-	for _, sv := range h.views {
-		if sv.view.Expires != 0 && now >= sv.view.Expires {
-			return true
-		}
+// offerLocked queues he for st if st may and wants to receive it.
+func (h *Hub) offerLocked(st *stream, he *heldEvent) {
+	if !deliverable(st.view.view, *he.e) || !wanted(st.topics, he.e.Topics) {
+		return
 	}
-	return false
-}
-
-// revalidateLocked re-checks every stream's credentials and reloads every
-// user's view: once per credential and per user, not per stream. A stream
-// that lost access gets "revoked" and ends. Callers hold h.mu.
-func (h *Hub) revalidateLocked(now int64) {
-	h.epoch = h.cfg.Broker.Epoch()
-	h.stale = false
-	valid := map[web.Credential]bool{}
-	for st := range h.streams {
-		ok, seen := valid[st.cred]
-		if !seen {
-			ok = h.cfg.CheckCredential(h.ctx, st.cred, st.actor) == nil
-			valid[st.cred] = ok
-		}
-		if !ok {
-			h.enqueueLocked(st, []byte("event: revoked\ndata: {\"type\":\"revoked\"}\n\n"), true)
-		}
+	if he.payload == nil {
+		he.payload = encodeEvent(he.e)
 	}
-	for _, sv := range h.views {
-		v, err := h.cfg.LoadView(h.ctx, sv.actor, now)
-		if err != nil {
-			// Without a current view nothing may be delivered to this
-			// user: an empty view sees nothing; retry at the next event.
-			h.cfg.Log.Warn("live streams: reload view", "user", sv.actor.UserID, "err", err)
-			v = &policy.View{}
-			h.stale = true
-		}
-		sv.view = v
-	}
+	h.enqueueLocked(st, he.payload, false)
 }
 
 // broadcast queues b (a heartbeat) on every stream.

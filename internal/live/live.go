@@ -15,6 +15,13 @@
 // Over HTTP/2 a connection carries many streams and cannot be taken over;
 // there the handler's goroutine waits while the same hub writes through
 // the ResponseWriter.
+//
+// When policy changes (events.PolicyChanged) and at every heartbeat the
+// hub re-checks credentials and reloads views. Those are database queries,
+// once per credential and per user; they run on a goroutine of their own
+// without the hub's lock, so deliveries go on meanwhile. How that keeps
+// the security rules is explained in recheck.go and docs/SECURITY.md,
+// item 4.
 package live
 
 import (
@@ -37,6 +44,11 @@ const (
 	// hubBuffer is the hub's own queue at the broker: all streams are
 	// served from it, so it is large.
 	hubBuffer = 4096
+	// maxHeld is how many events may be held back for streams that wait
+	// for their re-check (recheck.go) before those streams are ended as
+	// if the hub had fallen behind: the same bound as the broker queue
+	// that used to fill while the hub re-checked.
+	maxHeld = hubBuffer
 	// streamWriters is the number of goroutines that write to streams. A
 	// write blocks only when a client has stopped reading long enough to
 	// fill its socket buffer (hundreds of events); it then fails after
@@ -77,12 +89,22 @@ type Hub struct {
 	start sync.Once
 	ctx   context.Context
 	stop  context.CancelFunc
+	kick  chan struct{} // wakes the re-check goroutine; buffer 1
 
 	mu      sync.Mutex
 	streams map[*stream]struct{}
 	views   map[string]*sharedView // by viewKey
-	epoch   uint64                 // broker epoch the views were last loaded at
-	stale   bool                   // a view may predate a policy change: reload before delivering
+	// epoch is the highest broker epoch stamped on an event so far: the
+	// policy changes the hub has passed.
+	epoch uint64
+	// held are the events processed while some stream waited for its
+	// re-check; heldBase is the sequence number of held[0].
+	held     []heldEvent
+	heldBase uint64
+	waiting  int  // streams waiting for their re-check
+	want     bool // a re-check of what is behind is wanted
+	wantAll  bool // the heartbeat wants every credential and view re-checked
+	retry    bool // a view failed to load: try again at the next event
 
 	qmu   sync.Mutex
 	qcond *sync.Cond
@@ -99,7 +121,7 @@ func New(cfg Config) *Hub {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	h := &Hub{cfg: cfg, streams: map[*stream]struct{}{}, views: map[string]*sharedView{}}
+	h := &Hub{cfg: cfg, streams: map[*stream]struct{}{}, views: map[string]*sharedView{}, kick: make(chan struct{}, 1)}
 	h.qcond = sync.NewCond(&h.qmu)
 	h.ctx, h.stop = context.WithCancel(context.Background())
 	return h
@@ -117,10 +139,13 @@ func Register(srv *web.Server, h *Hub) {
 func (h *Hub) run() {
 	h.start.Do(func() {
 		sub := h.cfg.Broker.Subscribe(hubBuffer)
+		h.mu.Lock()
 		h.epoch = h.cfg.Broker.Epoch()
+		h.mu.Unlock()
 		for range streamWriters {
 			go h.writer()
 		}
+		go h.checker()
 		go h.loop(sub)
 	})
 }
