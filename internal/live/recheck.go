@@ -1,6 +1,10 @@
 package live
 
 import (
+	"sync"
+	"sync/atomic"
+	"time"
+
 	"verbund/internal/db"
 	"verbund/internal/events"
 	"verbund/internal/policy"
@@ -10,10 +14,10 @@ import (
 // Re-checks: when policy changes (a PolicyChanged event raises the broker
 // epoch) and at every heartbeat, the credentials of open streams are
 // checked again (once per credential) and views reloaded (once per user).
-// Those are database queries: a thousand users are a few hundred
-// milliseconds of them. They run on their own goroutine (checker), without
-// the hub's lock, one user at a time; the result for a user is applied
-// under the lock as soon as it is known. Deliveries go on meanwhile.
+// Those are database queries: a thousand users are 50 to 200 milliseconds
+// of them. They run beside the hub's loop (checker), without the hub's
+// lock, two users at a time; results are applied under the lock a few
+// users at a time as soon as they are known. Deliveries go on meanwhile.
 //
 // What keeps this safe (docs/SECURITY.md, item 4) is the epoch each
 // result is tagged with and the stamp each event gets:
@@ -47,6 +51,19 @@ import (
 // A database error while checking a credential revokes the stream (as it
 // always did); a view that fails to load becomes the empty view (which
 // sees nothing) and is retried at the next event.
+
+const (
+	// recheckWorkers is how many users are re-checked at once. The
+	// queries are CPU work on SQLite and mostly waiting on PostgreSQL;
+	// two shorten a re-check without taking every reader connection
+	// from the requests.
+	recheckWorkers = 2
+	// Results are applied every recheckBatch users or recheckBatchTime,
+	// whichever comes first: a lock acquisition and writer wake-ups per
+	// batch instead of per user, and still soon.
+	recheckBatch     = 16
+	recheckBatchTime = 5 * time.Millisecond
+)
 
 // heldEvent is an event processed while some stream waited.
 type heldEvent struct {
@@ -163,23 +180,29 @@ func (h *Hub) checker() {
 }
 
 // recheckJob is the work for one shared view: its reload, and the
-// credentials of its streams (each distinct credential once).
+// credentials of its streams (each distinct credential once); then its
+// result.
 type recheckJob struct {
 	sv     *sharedView
 	actor  policy.Actor
 	reload bool
 	creds  []credCheck
+
+	epoch   uint64 // read before the queries
+	view    *policy.View
+	loadErr error
 }
 
 type credCheck struct {
 	cred    web.Credential
 	actor   policy.Actor // of the first stream opened with it
 	streams []*stream
+	err     error
 }
 
 // recheck runs one re-check: it notes under the lock what is behind (or
 // everything, for the heartbeat), checks and loads it without the lock,
-// and applies the result per user under the lock.
+// and applies the results in small batches under the lock.
 func (h *Hub) recheck() {
 	now := db.Now()
 	h.mu.Lock()
@@ -191,12 +214,30 @@ func (h *Hub) recheck() {
 	h.want, h.wantAll, h.retry = false, false, false
 	jobs := h.jobsLocked(h.cfg.Broker.Epoch(), now, all)
 	h.mu.Unlock()
-	for _, j := range jobs {
-		if h.ctx.Err() != nil {
-			return
-		}
-		h.runJob(j)
+	// Workers take the next job themselves: no hand-over per job, which
+	// on a busy machine costs a goroutine switch each.
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(recheckWorkers, len(jobs)) {
+		wg.Go(func() {
+			var done []*recheckJob
+			since := time.Now()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(jobs) || h.ctx.Err() != nil {
+					break
+				}
+				h.runJob(&jobs[i])
+				done = append(done, &jobs[i])
+				if len(done) >= recheckBatch || time.Since(since) >= recheckBatchTime {
+					h.apply(done)
+					done, since = done[:0], time.Now()
+				}
+			}
+			h.apply(done)
+		})
 	}
+	wg.Wait()
 }
 
 // jobsLocked lists what to re-check, per user: the credentials of streams
@@ -227,51 +268,64 @@ func (h *Hub) jobsLocked(epoch uint64, now int64, all bool) []recheckJob {
 	return jobs
 }
 
-// runJob re-checks one user's credentials and view without the hub's lock
-// and applies the result with it.
-func (h *Hub) runJob(j recheckJob) {
+// runJob re-checks one user's credentials and view, without the hub's
+// lock.
+func (h *Hub) runJob(j *recheckJob) {
 	// Read before the queries: a change after this read raises the epoch
 	// past the tag and is caught by the next re-check.
-	epoch := h.cfg.Broker.Epoch()
-	errs := make([]error, len(j.creds))
-	for i, c := range j.creds {
-		errs[i] = h.cfg.CheckCredential(h.ctx, c.cred, c.actor)
+	j.epoch = h.cfg.Broker.Epoch()
+	for i := range j.creds {
+		c := &j.creds[i]
+		c.err = h.cfg.CheckCredential(h.ctx, c.cred, c.actor)
 	}
-	var view *policy.View
-	var loadErr error
 	if j.reload {
-		view, loadErr = h.cfg.LoadView(h.ctx, j.actor, db.Now())
+		j.view, j.loadErr = h.cfg.LoadView(h.ctx, j.actor, db.Now())
 	}
+}
 
+// apply takes the results of jobs into the hub, under its lock, and
+// offers the waiting streams of those users what was held for them.
+func (h *Hub) apply(jobs []*recheckJob) {
+	if len(jobs) == 0 {
+		return
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.ctx.Err() != nil {
 		return
 	}
-	for i, c := range j.creds {
+	now := db.Now()
+	for _, j := range jobs {
+		h.applyLocked(j, now)
+	}
+}
+
+func (h *Hub) applyLocked(j *recheckJob, now int64) {
+	for _, c := range j.creds {
 		for _, st := range c.streams {
 			if _, open := h.streams[st]; !open || st.revoked {
 				continue
 			}
-			if errs[i] != nil {
+			if c.err != nil {
 				h.revokeLocked(st)
-			} else if epoch > st.credEpoch {
-				st.credEpoch = epoch
+			} else if j.epoch > st.credEpoch {
+				st.credEpoch = j.epoch
 			}
 		}
 	}
 	sv := j.sv
 	// The view may have ended with its last stream, or a stream opened
 	// meanwhile may have brought a newer one.
-	if j.reload && h.views[viewKey(sv.actor)] == sv && epoch >= sv.epoch {
-		if loadErr != nil {
+	if j.reload && h.views[viewKey(sv.actor)] == sv && j.epoch >= sv.epoch {
+		view := j.view
+		if j.loadErr != nil {
 			// Without a current view nothing may be delivered to this
 			// user: the empty view sees nothing; retry at the next event.
-			h.cfg.Log.Warn("live streams: reload view", "user", sv.actor.UserID, "err", loadErr)
+			h.cfg.Log.Warn("live streams: reload view", "user", sv.actor.UserID, "err", j.loadErr)
 			view = &policy.View{}
 			h.retry = true
 		}
-		sv.view, sv.epoch, sv.failed = view, epoch, loadErr != nil
+		sv.view, sv.epoch, sv.failed = view, j.epoch, j.loadErr != nil
 	}
-	h.replayViewLocked(sv, db.Now())
+	h.replayViewLocked(sv, now)
 }
