@@ -36,6 +36,20 @@ Nothing else is touched: --data, --db and VERBUND_* settings are ignored.
             hub's memory per idle stream, publishes --rounds replies
             through the API and measures each stream's delivery latency;
             any delivery to an unauthorised stream is reported.
+            Then (unless --recheck 0) it measures deliveries while the
+            hub re-checks its streams: it closes those streams and opens
+            --recheck streams of as many distinct users (each its own
+            read token, bulk-seeded; the same --unauthorised share), so
+            that a re-check is a token query and a view load per stream.
+            It posts one reply every --recheck-every: until the next
+            heartbeat (every 25 s; it re-checks every stream) has passed
+            by --recheck-window (unless --recheck-heartbeat=false), for
+            --recheck-window without a policy change (the baseline), and
+            for --recheck-window after each of --recheck-changes token
+            revocations (each publishes policy.changed: every stream's
+            token and view are checked again before its next delivery),
+            and reports the delivery latency of the posts in those
+            windows.
   all       runs the three with their defaults.
 
 The load generator shares the CPU with the hub: numbers are for this
@@ -46,6 +60,7 @@ Examples:
   verbund bench startup
   verbund bench list --posts 100000 --duration 10s --concurrency 16
   verbund bench fanout --subscribers 1000 --json
+  verbund bench fanout --subscribers 200 --recheck 1000 --recheck-changes 5
 `
 
 func (c *cli) bench(args []string) error {
@@ -94,6 +109,11 @@ func (c *cli) bench(args []string) error {
 		fs.IntVar(&fo.Readers, "readers", 20, "fanout: reader accounts per org to spread the streams over")
 		fs.IntVar(&fo.Rounds, "rounds", 5, "fanout: posts to publish")
 		fs.DurationVar(&fo.Idle, "stream-idle", 2*time.Second, "fanout: idle time with open streams before reading memory")
+		fs.IntVar(&fo.Recheck, "recheck", 1000, "fanout: streams of distinct users for the re-check measurement; 0 skips it")
+		fs.IntVar(&fo.RecheckChanges, "recheck-changes", 5, "fanout: policy changes to measure deliveries after")
+		fs.DurationVar(&fo.RecheckWindow, "recheck-window", 500*time.Millisecond, "fanout: how long to post after each policy change (for the baseline; before and after the heartbeat)")
+		fs.DurationVar(&fo.RecheckEvery, "recheck-every", 20*time.Millisecond, "fanout: one post this often during the re-check measurement")
+		fs.BoolVar(&fo.RecheckHeartbeat, "recheck-heartbeat", true, "fanout: also measure around the next heartbeat (waits for it: up to 25 s)")
 	}
 	switch scenario {
 	case "startup", "list", "fanout", "all":
@@ -190,6 +210,18 @@ func (c *cli) bench(args []string) error {
 			fmt.Fprintf(w, "  missed %d, leaked to unauthorised %d, dropped as slow %.0f\n", f.Missed, f.Leaked, f.Dropped)
 			fmt.Fprintf(w, "  memory per idle stream: RSS %.1f KB (hub %.1f → %.1f MB), Go heap %.1f KB, stacks %.1f KB, %.1f goroutines\n",
 				f.RSSPerSubKB, f.BaseRSSMB, f.StreamsRSSMB, f.HeapPerSubKB, f.StackPerSubKB, f.GoroutinesPerSb)
+			if r := f.Recheck; r != nil {
+				fmt.Fprintf(w, "\nfanout during re-checks (%d streams of %d distinct users: %d may see the posts; a post every %.0f ms for %.0f ms):\n",
+					r.Streams, r.Streams, r.Authorised, r.IntervalMS, r.WindowMS)
+				fmt.Fprintf(w, "  without a policy change:      %s\n", r.Baseline)
+				fmt.Fprintf(w, "  after %d policy changes:       %s\n", r.Changes, r.AfterChange)
+				fmt.Fprintf(w, "  first post after each change: %s\n", r.FirstPost)
+				fmt.Fprintf(w, "  slowest delivery per change (ms): %v\n", r.ChangeMaxMS)
+				if r.Heartbeat.N > 0 {
+					fmt.Fprintf(w, "  around the heartbeat:         %s\n", r.Heartbeat)
+				}
+				fmt.Fprintf(w, "  missed %d, leaked to unauthorised %d\n", r.Missed, r.Leaked)
+			}
 		}
 		fmt.Fprintf(w, "\ngoals:\n%s", bench.Verdict(report.Checks))
 	}

@@ -24,6 +24,7 @@ import (
 	"verbund/internal/forum"
 	"verbund/internal/home"
 	"verbund/internal/i18n"
+	"verbund/internal/live"
 	"verbund/internal/orgs"
 	"verbund/internal/policy"
 	"verbund/internal/readcache"
@@ -37,6 +38,7 @@ type App struct {
 	DB         *db.DB
 	Broker     *events.Broker
 	Web        *web.Server
+	Live       *live.Hub // the live-update streams (GET /events)
 	Accounts   *accounts.Service
 	Orgs       *orgs.Service
 	Agreements *agreements.Service
@@ -76,9 +78,9 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 	a.Registry = prometheus.NewRegistry()
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "verbund_sse_subscribers", Help: "Open live-update streams."},
-		func() float64 { return float64(a.Web.Streams()) }))
+		func() float64 { return float64(a.Live.Streams()) }))
 	a.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "verbund_sse_dropped_total", Help: "Streams dropped for being too slow."},
-		func() float64 { return float64(a.Web.StreamsDropped() + a.Broker.Dropped.Load()) }))
+		func() float64 { return float64(a.Live.Dropped() + a.Broker.Dropped.Load()) }))
 	a.Accounts = accounts.New(d, a.Broker)
 	a.Orgs = orgs.New(d, a.Broker)
 	a.Agreements = agreements.New(d, a.Broker)
@@ -96,11 +98,17 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 		a.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "verbund_read_cache_misses_total", Help: "API pages built because none was cached or valid."},
 			func() float64 { return float64(a.Pages.Misses.Load()) }))
 	}
-	a.Web, err = web.NewServer(web.Config{Log: log, DB: d, Auth: a.Accounts, Catalog: cat, Broker: a.Broker,
-		SecureCookies: cfg.Secure(), Registry: a.Registry, TrustProxy: cfg.TrustProxy, StreamHeartbeat: cfg.StreamHeartbeat, TraceKinds: cfg.TraceKinds})
+	a.Web, err = web.NewServer(web.Config{Log: log, DB: d, Auth: a.Accounts, Catalog: cat,
+		SecureCookies: cfg.Secure(), Registry: a.Registry, TrustProxy: cfg.TrustProxy, TraceKinds: cfg.TraceKinds})
 	if err != nil {
 		return nil, err
 	}
+	a.Live = live.New(live.Config{Broker: a.Broker, Log: log, Heartbeat: cfg.StreamHeartbeat,
+		LoadView: func(ctx context.Context, actor policy.Actor, now int64) (*policy.View, error) {
+			return policy.LoadView(ctx, d.R(), actor, now)
+		},
+		CheckCredential: a.Web.CheckCredential})
+	live.Register(a.Web, a.Live)
 	for _, reg := range []func() error{
 		func() error { return accounts.Register(a.Web, a.Accounts) },
 		func() error { return orgs.Register(a.Web, a.Orgs) },
@@ -145,7 +153,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	// Live streams taken over from net/http are not its to close.
-	a.Web.CloseStreams()
+	a.Live.Close()
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdown); err != nil {

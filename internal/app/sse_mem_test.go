@@ -51,7 +51,7 @@ func BenchmarkSSEIdleMemory(b *testing.B) {
 			}
 			conns = append(conns, c)
 		}
-		if got := h.App.Web.Streams(); got != n {
+		if got := h.App.Live.Streams(); got != n {
 			b.Fatalf("%d subscribers", got)
 		}
 		after := liveMemory()
@@ -60,7 +60,7 @@ func BenchmarkSSEIdleMemory(b *testing.B) {
 		for _, c := range conns {
 			c.Close()
 		}
-		for deadline := time.Now().Add(5 * time.Second); h.App.Web.Streams() > 0 && time.Now().Before(deadline); {
+		for deadline := time.Now().Add(5 * time.Second); h.App.Live.Streams() > 0 && time.Now().Before(deadline); {
 			time.Sleep(10 * time.Millisecond)
 		}
 		h.Server.Client().Transport.(*http.Transport).CloseIdleConnections()

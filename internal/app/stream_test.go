@@ -51,9 +51,9 @@ func rawStream(t *testing.T, h *apptest.Hub, token string) (net.Conn, *http.Resp
 func waitStreams(t *testing.T, h *apptest.Hub, want int, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
-	for h.App.Web.Streams() != want {
+	for h.App.Live.Streams() != want {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d open streams after %v, want %d", h.App.Web.Streams(), within, want)
+			t.Fatalf("%d open streams after %v, want %d", h.App.Live.Streams(), within, want)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -83,8 +83,8 @@ func TestStreamTakenOver(t *testing.T) {
 
 	// HEAD answers the head only.
 	head := h.API(t, h.Users["sme.analyst"].ReadToken, "HEAD", "/events", nil)
-	if head.Status != 200 || len(head.Body) != 0 || h.App.Web.Streams() != 0 {
-		t.Errorf("HEAD /events: %d, %d bytes, %d streams", head.Status, len(head.Body), h.App.Web.Streams())
+	if head.Status != 200 || len(head.Body) != 0 || h.App.Live.Streams() != 0 {
+		t.Errorf("HEAD /events: %d, %d bytes, %d streams", head.Status, len(head.Body), h.App.Live.Streams())
 	}
 
 	// Unauthenticated: an ordinary 401 from net/http, nothing taken over.
@@ -148,7 +148,7 @@ func TestStreamNotReadingIsDropped(t *testing.T) {
 	th := newThread(t, h, "sme.analyst", h.CircleChannel, map[string]any{"title": "t", "body": "b", "tlp": "GREEN", "audience": "community"})
 	var last string
 	n := 0
-	for ; n < 2000 && h.App.Web.Streams() == 2; n++ {
+	for ; n < 2000 && h.App.Live.Streams() == 2; n++ {
 		r := h.API(t, h.Users["sme.analyst"].WriteToken, "POST", "/api/v1/threads/"+th.thread+"/posts",
 			map[string]any{"body": "reply", "tlp": "GREEN", "audience": "community"})
 		if r.Status != http.StatusCreated {
@@ -160,7 +160,7 @@ func TestStreamNotReadingIsDropped(t *testing.T) {
 	}
 	waitStreams(t, h, 1, 5*time.Second)
 	t.Logf("dropped after %d posts", n)
-	if h.App.Web.StreamsDropped() == 0 {
+	if h.App.Live.Dropped() == 0 {
 		t.Error("the stream that stopped reading ended, but not as dropped")
 	}
 	live.waitFor(t, last, 5*time.Second)

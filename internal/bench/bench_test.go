@@ -6,8 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"verbund/internal/accounts"
 	"verbund/internal/db"
 	"verbund/internal/db/dbtest"
+	"verbund/internal/events"
 	"verbund/internal/fault"
 	"verbund/internal/policy"
 )
@@ -130,4 +132,39 @@ func loadShare(t *testing.T, d *db.DB, id string) policy.Share {
 		rows.Close()
 	}
 	return s
+}
+
+// TestSeedReaders checks that bulk-seeded readers are real accounts: each
+// token authenticates as its own viewer of the right org, and the share of
+// readers outside the circle's charter is as asked.
+func TestSeedReaders(t *testing.T) {
+	ctx := context.Background()
+	d := dbtest.Open(t, db.SQLite)
+	w, err := BuildWorld(ctx, d, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	us, err := SeedReaders(ctx, d, w, 250, 0.2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc := accounts.New(d, events.New("test"))
+	ids := map[string]bool{}
+	outside := 0
+	for _, u := range us {
+		a, err := acc.Token(ctx, u.ReadToken, "127.0.0.1")
+		if err != nil {
+			t.Fatalf("%s: %v", u.Key, err)
+		}
+		if a.UserID != u.ID || a.OrgID != w.Orgs[u.Org] || a.Role != policy.Viewer || a.Scope != policy.ScopeRead {
+			t.Fatalf("%s authenticates as %+v", u.Key, a)
+		}
+		ids[a.UserID] = true
+		if u.Org == "nocontract" || u.Org == "outsider" {
+			outside++
+		}
+	}
+	if len(ids) != 250 || outside != 50 {
+		t.Errorf("%d distinct users, %d outside the charter; want 250 and 50", len(ids), outside)
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"verbund/internal/db"
 )
 
 // FanoutOptions configures Fanout.
@@ -22,29 +24,40 @@ type FanoutOptions struct {
 	Readers      int           // reader accounts per org the streams are spread over (default 20)
 	Rounds       int           // posts published one after another (default 5)
 	Idle         time.Duration // wait with open, idle streams before measuring memory (default 2 s)
-	Log          io.Writer
+	// Recheck, when above 0, adds the re-check measurement (recheck.go):
+	// that many streams of as many distinct users, posts every
+	// RecheckEvery (default 20 ms) for RecheckWindow (default 500 ms)
+	// without and after each of RecheckChanges (default 5) policy
+	// changes, and, with RecheckHeartbeat, around the next heartbeat.
+	Recheck          int
+	RecheckChanges   int
+	RecheckWindow    time.Duration
+	RecheckEvery     time.Duration
+	RecheckHeartbeat bool
+	Log              io.Writer
 }
 
 // FanoutResult is figure (c).
 type FanoutResult struct {
-	Subscribers     int       `json:"subscribers"`
-	Authorised      int       `json:"authorised"`
-	Unauthorised    int       `json:"unauthorised"`
-	Rounds          int       `json:"rounds"`
-	OpenSeconds     float64   `json:"open_seconds"`
-	Delivery        Latencies `json:"delivery"`        // from sending the POST to each authorised stream's receipt
-	RoundMaxMS      []float64 `json:"round_max_ms"`    // slowest stream per post
-	PublishMS       Latencies `json:"publish_request"` // the POST itself
-	Missed          int       `json:"missed"`          // authorised streams that did not receive a post within 5 s
-	Leaked          int       `json:"leaked"`          // deliveries to unauthorised streams
-	Dropped         float64   `json:"dropped_slow"`    // streams the hub dropped as slow
-	BaseRSSMB       float64   `json:"base_rss_mb"`     // before the streams
-	StreamsRSSMB    float64   `json:"streams_rss_mb"`  // with the idle streams open
-	RSSPerSubKB     float64   `json:"rss_per_subscriber_kb"`
-	HeapPerSubKB    float64   `json:"heap_per_subscriber_kb"`  // Go heap in use (includes garbage not yet collected)
-	StackPerSubKB   float64   `json:"stack_per_subscriber_kb"` // goroutine stacks
-	GoroutinesPerSb float64   `json:"goroutines_per_subscriber"`
-	Checks          []Check   `json:"checks"`
+	Subscribers     int            `json:"subscribers"`
+	Authorised      int            `json:"authorised"`
+	Unauthorised    int            `json:"unauthorised"`
+	Rounds          int            `json:"rounds"`
+	OpenSeconds     float64        `json:"open_seconds"`
+	Delivery        Latencies      `json:"delivery"`        // from sending the POST to each authorised stream's receipt
+	RoundMaxMS      []float64      `json:"round_max_ms"`    // slowest stream per post
+	PublishMS       Latencies      `json:"publish_request"` // the POST itself
+	Missed          int            `json:"missed"`          // authorised streams that did not receive a post within 5 s
+	Leaked          int            `json:"leaked"`          // deliveries to unauthorised streams
+	Dropped         float64        `json:"dropped_slow"`    // streams the hub dropped as slow
+	BaseRSSMB       float64        `json:"base_rss_mb"`     // before the streams
+	StreamsRSSMB    float64        `json:"streams_rss_mb"`  // with the idle streams open
+	RSSPerSubKB     float64        `json:"rss_per_subscriber_kb"`
+	HeapPerSubKB    float64        `json:"heap_per_subscriber_kb"`  // Go heap in use (includes garbage not yet collected)
+	StackPerSubKB   float64        `json:"stack_per_subscriber_kb"` // goroutine stacks
+	GoroutinesPerSb float64        `json:"goroutines_per_subscriber"`
+	Recheck         *RecheckResult `json:"recheck,omitempty"` // deliveries while the hub re-checks after policy changes
+	Checks          []Check        `json:"checks"`
 }
 
 type delivery struct {
@@ -74,12 +87,21 @@ func Fanout(ctx context.Context, o FanoutOptions) (*FanoutResult, error) {
 	if o.Idle <= 0 {
 		o.Idle = 2 * time.Second
 	}
+	if o.RecheckChanges <= 0 {
+		o.RecheckChanges = 5
+	}
+	if o.RecheckWindow <= 0 {
+		o.RecheckWindow = 500 * time.Millisecond
+	}
+	if o.RecheckEvery <= 0 {
+		o.RecheckEvery = 20 * time.Millisecond
+	}
 	logf := func(format string, args ...any) {
 		if o.Log != nil {
 			fmt.Fprintf(o.Log, format, args...)
 		}
 	}
-	if err := raiseOpenFiles(o.Subscribers*2 + 256); err != nil {
+	if err := raiseOpenFiles(max(o.Subscribers, o.Recheck)*2 + 256); err != nil {
 		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "verbund-bench-fanout-")
@@ -87,8 +109,15 @@ func Fanout(ctx context.Context, o FanoutOptions) (*FanoutResult, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	logf("building the world (%d readers per org) in %s …\n", o.Readers, dir)
-	w, _, err := prepare(ctx, dir, o.Readers, nil)
+	logf("building the world (%d readers per org, %d distinct readers) in %s …\n", o.Readers, max(o.Recheck, 0), dir)
+	var distinct []*User
+	w, _, err := prepare(ctx, dir, o.Readers, func(d *db.DB, w *World) (Seeded, error) {
+		var err error
+		if o.Recheck > 0 {
+			distinct, err = SeedReaders(ctx, d, w, o.Recheck, o.Unauthorised)
+		}
+		return Seeded{}, err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +176,7 @@ func Fanout(ctx context.Context, o FanoutOptions) (*FanoutResult, error) {
 		opened.Add(1)
 		gate <- struct{}{}
 		go func() {
-			err := stream(streamCtx, sse, srv.URL, tokens[i], i, got, func() { <-gate; opened.Done() })
+			err := stream(streamCtx, sse, srv.URL, tokens[i], i, got, false, func() { <-gate; opened.Done() })
 			if err != nil && streamCtx.Err() == nil {
 				openMu.Lock()
 				if openErr == nil {
@@ -242,12 +271,30 @@ func Fanout(ctx context.Context, o FanoutOptions) (*FanoutResult, error) {
 		atMost("(c) deliveries to unauthorised streams", float64(res.Leaked), 0, ""),
 		atMost("(c) authorised streams missed", float64(res.Missed), 0, ""),
 	}
+	if o.Recheck > 0 {
+		cancel() // the streams of the measurement above
+		if err := waitSubscribers(ctx, srv, 0); err != nil {
+			return nil, err
+		}
+		allowed := make([]bool, len(distinct))
+		for i, u := range distinct {
+			allowed[i] = u.Org == "sme" || u.Org == "cloud" || u.Org == "cert"
+		}
+		res.Recheck, err = recheckRun(ctx, srv, api, writer, created.Thread.ID, distinct, allowed, o, logf)
+		if err != nil {
+			return nil, err
+		}
+		res.Checks = append(res.Checks,
+			atMost("(c) leaked to unauthorised during re-checks", float64(res.Recheck.Leaked), 0, ""),
+			atMost("(c) authorised missed during re-checks", float64(res.Recheck.Missed), 0, ""))
+	}
 	return res, nil
 }
 
 // stream opens /events with token and forwards every data line's id to got
-// until ctx ends. ready is called once the stream is open (or failed).
-func stream(ctx context.Context, c *http.Client, url, token string, i int, got chan<- delivery, ready func()) error {
+// (and, with pings, every heartbeat with id "") until ctx ends. ready is
+// called once the stream is open (or failed).
+func stream(ctx context.Context, c *http.Client, url, token string, i int, got chan<- delivery, pings bool, ready func()) error {
 	once := sync.OnceFunc(ready)
 	defer once()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url+"/events", nil)
@@ -271,6 +318,10 @@ func stream(ctx context.Context, c *http.Client, url, token string, i int, got c
 		at := time.Now()
 		if bytes.HasPrefix(line, []byte(": connected")) {
 			once()
+			continue
+		}
+		if pings && bytes.HasPrefix(line, []byte(": ping")) {
+			got <- delivery{stream: i, at: at}
 			continue
 		}
 		if data, ok := bytes.CutPrefix(line, []byte("data: ")); ok {
@@ -299,12 +350,19 @@ func memory(s *Server) (mem, error) {
 	return mem{rss: rss, heap: m["go_memstats_heap_inuse_bytes"], stack: m["go_memstats_stack_inuse_bytes"], goroutines: m["go_goroutines"]}, nil
 }
 
-// call sends a JSON request with a bearer token and decodes the answer.
+// call sends a JSON request (no body when body is nil) with a bearer token
+// and decodes the answer into out, if not nil.
 func call(ctx context.Context, c *http.Client, token, method, url string, body, out any) error {
-	b, _ := json.Marshal(body)
-	req, _ := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(b))
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequestWithContext(ctx, method, url, rd)
 	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := c.Do(req)
 	if err != nil {
 		return err
@@ -313,6 +371,9 @@ func call(ctx context.Context, c *http.Client, token, method, url string, body, 
 	rb, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("%s %s: status %d: %s", method, strings.TrimPrefix(url, "http://"), resp.StatusCode, rb)
+	}
+	if out == nil {
+		return nil
 	}
 	return json.Unmarshal(rb, out)
 }

@@ -1,8 +1,8 @@
 // Package web is verbund's HTTP kernel: the router where every route
 // declares its permission, the middleware (authentication, CSRF, security
-// headers, limits), error rendering, page templates and the live-update
-// stream. Capabilities register their routes and never handle these
-// concerns themselves.
+// headers, limits), error rendering and page templates. Capabilities (and
+// the live-update streams of internal/live) register their routes and never
+// handle these concerns themselves.
 package web
 
 import (

@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"verbund/internal/db"
-	"verbund/internal/events"
 	"verbund/internal/fault"
 	"verbund/internal/i18n"
 	"verbund/internal/policy"
@@ -40,13 +39,9 @@ type Config struct {
 	DB            *db.DB
 	Auth          Authenticator
 	Catalog       *i18n.Catalog
-	Broker        *events.Broker
 	SecureCookies bool // set under TLS
 	Registry      *prometheus.Registry
 	TrustProxy    bool // take the client address from X-Forwarded-For
-	// StreamHeartbeat is how often live streams get a heartbeat and have
-	// their credentials re-checked; 0: DefaultHeartbeat.
-	StreamHeartbeat time.Duration
 	// TraceKinds records which shareable kinds each route reads (tests:
 	// the authorization matrix insists that the leak harness covers every
 	// route that serves a kind). Off in production.
@@ -60,7 +55,6 @@ type Server struct {
 	layout        *templateSet
 	staticVersion string
 	metrics       *metrics
-	hub           *streamHub // live streams (stream.go)
 }
 
 // SessionCookie is the name of the session cookie.
@@ -73,7 +67,6 @@ const preCookie = "vb_pre"
 // s.Router.
 func NewServer(cfg Config) (*Server, error) {
 	s := &Server{Config: cfg}
-	s.hub = newStreamHub(s)
 	s.Router = &Router{mux: http.NewServeMux(), s: s}
 	var err error
 	if s.layout, err = parseLayout(); err != nil {
@@ -96,7 +89,6 @@ func NewServer(cfg Config) (*Server, error) {
 		files.ServeHTTP(w, r)
 		return nil
 	})
-	s.Router.Handle("GET /events", Read, s.serveEvents)
 	return s, nil
 }
 

@@ -1,4 +1,4 @@
-package web
+package live
 
 import (
 	"bufio"
@@ -20,28 +20,28 @@ import (
 
 	"verbund/internal/events"
 	"verbund/internal/policy"
+	"verbund/internal/web"
 )
 
-// testHub is a Server with only what the stream hub needs when no policy
-// changes: a broker and a log (no database, no authenticator).
-func testHub(t *testing.T) *Server {
+// testHub is a hub with only what it needs when no policy changes: a
+// broker and a log (no database, no authenticator).
+func testHub(t *testing.T) *Hub {
 	t.Helper()
-	s := &Server{Config: Config{Broker: events.New("test"), Log: slog.New(slog.DiscardHandler), StreamHeartbeat: time.Hour}}
-	s.hub = newStreamHub(s)
-	t.Cleanup(s.CloseStreams)
-	return s
+	h := New(Config{Broker: events.New("test"), Log: slog.New(slog.DiscardHandler), Heartbeat: time.Hour})
+	t.Cleanup(h.Close)
+	return h
 }
 
 // adopt hands the server side of a connection to the hub as adoptConn
 // does for a taken-over request, for an actor of org "o".
-func adopt(t *testing.T, s *Server, conn net.Conn) {
+func adopt(t *testing.T, s *Hub, conn net.Conn) {
 	t.Helper()
 	a := policy.Actor{UserID: "u", OrgID: "o"}
-	st := &stream{actor: a, cred: credential{token: "t"}, done: make(chan struct{})}
+	st := &stream{actor: a, cred: web.Credential{Token: "t"}, done: make(chan struct{})}
 	h := http.Header{}
 	h.Set("Content-Type", "text/event-stream")
 	brw := bufio.NewReadWriter(bufio.NewReader(conn), bufio.NewWriter(conn))
-	if err := s.adoptConn(conn, brw, h, st, &policy.View{UserID: a.UserID, OrgID: a.OrgID}, s.Broker.Epoch()); err != nil {
+	if err := s.adoptConn(conn, brw, h, st, &policy.View{UserID: a.UserID, OrgID: a.OrgID}, s.cfg.Broker.Epoch()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -168,7 +168,7 @@ func TestStreamTLSNotReadingDelaysNobody(t *testing.T) {
 		mu.Lock()
 		sent[i] = time.Now()
 		mu.Unlock()
-		s.Broker.Publish(events.Event{Type: "test", Orgs: []string{"o"}, Data: map[string]string{"n": strconv.Itoa(i), "pad": pad}})
+		s.cfg.Broker.Publish(events.Event{Type: "test", Orgs: []string{"o"}, Data: map[string]string{"n": strconv.Itoa(i), "pad": pad}})
 		time.Sleep(50 * time.Millisecond)
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
@@ -185,7 +185,7 @@ func TestStreamTLSNotReadingDelaysNobody(t *testing.T) {
 	if got := s.Streams(); got != 1 {
 		t.Errorf("%d streams after the slow one should have been dropped, want 1", got)
 	}
-	if s.StreamsDropped() == 0 {
+	if s.Dropped() == 0 {
 		t.Error("the stream that stopped reading was not counted as dropped")
 	}
 	mu.Lock()
@@ -203,8 +203,8 @@ func TestStreamsShareViewPerUserAndOrg(t *testing.T) {
 		c1, c2 := net.Pipe()
 		t.Cleanup(func() { c1.Close(); c2.Close() })
 		st := &stream{actor: a, done: make(chan struct{}), out: connOut{c: c1}}
-		s.hub.add(st, &policy.View{UserID: a.UserID, OrgID: a.OrgID}, s.Broker.Epoch())
-		s.hub.release(st)
+		s.add(st, &policy.View{UserID: a.UserID, OrgID: a.OrgID}, s.cfg.Broker.Epoch())
+		s.release(st)
 		return st
 	}
 	a := add(policy.Actor{UserID: "u", OrgID: "o"})
@@ -216,11 +216,11 @@ func TestStreamsShareViewPerUserAndOrg(t *testing.T) {
 	if c.view == a.view || c.view.view.OrgID != "p" {
 		t.Errorf("a stream for org p got the view of org %s", c.view.view.OrgID)
 	}
-	s.hub.remove(a)
-	s.hub.remove(b)
-	s.hub.mu.Lock()
-	n := len(s.hub.views)
-	s.hub.mu.Unlock()
+	s.remove(a)
+	s.remove(b)
+	s.mu.Lock()
+	n := len(s.views)
+	s.mu.Unlock()
 	if n != 1 {
 		t.Errorf("%d views kept for one open stream", n)
 	}

@@ -1,0 +1,65 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"verbund/internal/auth"
+	"verbund/internal/db"
+	"verbund/internal/policy"
+)
+
+// SeedReaders bulk-inserts n viewer accounts, each with its own read
+// token, straight into the tables in one transaction (no audit records:
+// test data, like SeedPosts). The first unauthorised share of them belong
+// to nocontract and outsider in turn (they may not see the circle's
+// TLP:AMBER posts), the others to sme, cloud and cert in turn. Creating
+// them through the accounts service costs two audited transactions each.
+func SeedReaders(ctx context.Context, d *db.DB, w *World, n int, unauthorised float64) ([]*User, error) {
+	nUnauth := int(float64(n)*unauthorised + 0.5)
+	users := make([]*User, n)
+	now := db.Now()
+	var urows, trows []any
+	for i := range users {
+		org := []string{"sme", "cloud", "cert"}[i%3]
+		if i < nUnauth {
+			org = []string{"nocontract", "outsider"}[i%2]
+		}
+		secret, err := auth.NewToken()
+		if err != nil {
+			return nil, err
+		}
+		key := fmt.Sprintf("%s.distinct%d", org, i)
+		u := &User{Key: key, Org: org, ID: db.NewID(), OrgID: w.Orgs[org], ReadToken: secret}
+		u.Actor = policy.Actor{UserID: u.ID, OrgID: u.OrgID, Role: policy.Viewer, Scope: policy.ScopeRead, Via: "bench", Name: key}
+		users[i] = u
+		urows = append(urows, u.ID, u.OrgID, key+"@"+org+".example", key, "viewer", now)
+		trows = append(trows, db.NewID(), u.ID, u.OrgID, "read token", auth.HashSecret(secret), secret[:10], "read", now)
+	}
+	err := d.Tx(ctx, func(tx *db.Tx) error {
+		for _, x := range []struct {
+			table string
+			cols  int
+			rows  []any
+		}{
+			{"users (id, org_id, email, name, role, created_at)", 6, urows},
+			{"tokens (id, user_id, org_id, name, hash, prefix, scope, created_at)", 8, trows},
+		} {
+			for args := x.rows; len(args) > 0; {
+				k := min(100, len(args)/x.cols) // ≤ 800 parameters a statement
+				row := "(" + db.Placeholders(x.cols) + ")"
+				q := "INSERT INTO " + x.table + " VALUES " + strings.Repeat(row+",", k-1) + row
+				if _, err := tx.Exec(ctx, q, args[:k*x.cols]...); err != nil {
+					return fmt.Errorf("seed %s: %w", strings.Fields(x.table)[0], err)
+				}
+				args = args[k*x.cols:]
+			}
+		}
+		return seedAudit(ctx, tx, "readers", len(users))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return users, nil
+}

@@ -1,0 +1,52 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"verbund/internal/fault"
+	"verbund/internal/policy"
+)
+
+// Credential is what a request authenticated with: a bearer token or a
+// session cookie, and the client address. Long-lived responses (live
+// streams, internal/live) keep it to check again later whether it is
+// still good.
+type Credential struct {
+	Token, Session, IP string
+}
+
+// Credential copies the request's credential out of it (the copy outlives
+// the request, whose memory is not kept).
+func (s *Server) Credential(r *http.Request) Credential {
+	c := Credential{IP: strings.Clone(s.ClientIP(r))}
+	if tok, ok := bearer(r); ok {
+		c.Token = strings.Clone(tok)
+	} else if ck, err := r.Cookie(SessionCookie); err == nil {
+		c.Session = strings.Clone(ck.Value)
+	}
+	return c
+}
+
+// CheckCredential returns nil while c is still good for a: the token is
+// valid, or the session still belongs to a and has passed its second
+// factor. Any error (including a database error) means it is not.
+func (s *Server) CheckCredential(ctx context.Context, c Credential, a policy.Actor) error {
+	if c.Token != "" {
+		_, err := s.Auth.Token(ctx, c.Token, c.IP)
+		return err
+	}
+	ended := fault.New(fault.Unauthenticated, "session_expired", "your session has ended: sign in again")
+	if c.Session == "" {
+		return ended
+	}
+	got, sess, err := s.Auth.Session(ctx, c.Session, c.IP)
+	switch {
+	case err != nil:
+		return err
+	case sess.MFAPending || got.UserID != a.UserID || got.OrgID != a.OrgID:
+		return ended
+	}
+	return nil
+}
