@@ -132,7 +132,7 @@ func (s *Service) CreateUser(ctx context.Context, a policy.Actor, in NewUser) (U
 			return fmt.Errorf("insert user: %w", err)
 		}
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "user.create", ObjectType: "user", ObjectID: u.ID, Orgs: []string{org},
-			Detail: map[string]string{"email": email, "role": string(role)}})
+			Detail: map[string]string{"email": email, "role": string(role)}, Touches: audit.Nothing()})
 	})
 	return u, err
 }

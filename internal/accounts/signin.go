@@ -67,7 +67,7 @@ func (s *Service) Login(ctx context.Context, email, password, ip, userAgent stri
 		}
 		actor := policy.Actor{UserID: id, OrgID: org, Via: "web", IP: ip}
 		if err := s.DB.Tx(ctx, func(tx *db.Tx) error {
-			return audit.Write(ctx, tx, actor, audit.Entry{Action: "auth.login.failed", ObjectType: "user", ObjectID: id})
+			return audit.Write(ctx, tx, actor, audit.Entry{Action: "auth.login.failed", ObjectType: "user", ObjectID: id, Touches: audit.Nothing()})
 		}); err != nil {
 			return "", false, fmt.Errorf("audit failed login: %w", err)
 		}
@@ -106,7 +106,7 @@ func (s *Service) newSession(ctx context.Context, a policy.Actor, mfa bool, user
 		if mfa {
 			action = "auth.login.password_ok"
 		}
-		return audit.Write(ctx, tx, a, audit.Entry{Action: action, ObjectType: "user", ObjectID: a.UserID})
+		return audit.Write(ctx, tx, a, audit.Entry{Action: action, ObjectType: "user", ObjectID: a.UserID, Touches: audit.Nothing()})
 	})
 	return sid, err
 }
@@ -162,7 +162,7 @@ func (s *Service) VerifyMFA(ctx context.Context, sessionID, code, recovery, ip, 
 		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE id_hash = ?`, auth.HashSecret(sessionID)); err != nil {
 			return fmt.Errorf("end half session: %w", err)
 		}
-		return audit.Write(ctx, tx, a, audit.Entry{Action: "auth.mfa.ok", ObjectType: "user", ObjectID: a.UserID, Detail: map[string]string{"method": used}})
+		return audit.Write(ctx, tx, a, audit.Entry{Action: "auth.mfa.ok", ObjectType: "user", ObjectID: a.UserID, Detail: map[string]string{"method": used}, Touches: audit.Nothing()})
 	})
 	if err != nil {
 		if fault.Is(err, fault.Unauthenticated) {
@@ -170,7 +170,7 @@ func (s *Service) VerifyMFA(ctx context.Context, sessionID, code, recovery, ip, 
 				return "", terr
 			}
 			if aerr := s.DB.Tx(ctx, func(tx *db.Tx) error {
-				return audit.Write(ctx, tx, a, audit.Entry{Action: "auth.mfa.failed", ObjectType: "user", ObjectID: a.UserID})
+				return audit.Write(ctx, tx, a, audit.Entry{Action: "auth.mfa.failed", ObjectType: "user", ObjectID: a.UserID, Touches: audit.Nothing()})
 			}); aerr != nil {
 				return "", fmt.Errorf("audit failed second factor: %w", aerr)
 			}
@@ -258,7 +258,7 @@ func (s *Service) Logout(ctx context.Context, a policy.Actor, sessionID string) 
 			return fmt.Errorf("logout: %w", err)
 		}
 		tx.AfterCommit(func() { s.Events.Publish(events.Event{Type: events.PolicyChanged}) })
-		return audit.Write(ctx, tx, a, audit.Entry{Action: "auth.logout", ObjectType: "user", ObjectID: a.UserID})
+		return audit.Write(ctx, tx, a, audit.Entry{Action: "auth.logout", ObjectType: "user", ObjectID: a.UserID, Touches: audit.Nothing()})
 	})
 }
 
@@ -270,7 +270,7 @@ func (s *Service) LogoutAll(ctx context.Context, a policy.Actor) error {
 			return fmt.Errorf("logout everywhere: %w", err)
 		}
 		tx.AfterCommit(func() { s.Events.Publish(events.Event{Type: events.PolicyChanged}) })
-		return audit.Write(ctx, tx, a, audit.Entry{Action: "auth.logout_all", ObjectType: "user", ObjectID: a.UserID})
+		return audit.Write(ctx, tx, a, audit.Entry{Action: "auth.logout_all", ObjectType: "user", ObjectID: a.UserID, Touches: audit.Nothing()})
 	})
 }
 
@@ -308,7 +308,7 @@ func (s *Service) SetPassword(ctx context.Context, a policy.Actor, userID, curre
 		} else if n != 1 {
 			return fault.ErrNotFound
 		}
-		return audit.Write(ctx, tx, a, audit.Entry{Action: "user.password", ObjectType: "user", ObjectID: userID})
+		return audit.Write(ctx, tx, a, audit.Entry{Action: "user.password", ObjectType: "user", ObjectID: userID, Touches: audit.Nothing()})
 	})
 }
 
@@ -327,7 +327,7 @@ func checkPassword(hash, password string) (bool, error) {
 // address, throttled).
 func (s *Service) auditAnon(ctx context.Context, action, email, ip string) error {
 	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
-		return audit.Write(ctx, tx, policy.Actor{Via: "web", IP: ip}, audit.Entry{Action: action, Detail: map[string]string{"email": email}})
+		return audit.Write(ctx, tx, policy.Actor{Via: "web", IP: ip}, audit.Entry{Action: action, Detail: map[string]string{"email": email}, Touches: audit.Nothing()})
 	})
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", action, err)

@@ -101,7 +101,7 @@ func (s *Service) CreateToken(ctx context.Context, a policy.Actor, userID string
 			return fmt.Errorf("insert token: %w", err)
 		}
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "token.create", ObjectType: "token", ObjectID: t.ID, Orgs: []string{org},
-			Detail: map[string]any{"name": t.Name, "scope": scope, "expires_at": t.ExpiresAt, "user": userID}})
+			Detail: map[string]any{"name": t.Name, "scope": scope, "expires_at": t.ExpiresAt, "user": userID}, Touches: audit.Nothing()})
 	})
 	return t, secret, err
 }
@@ -139,7 +139,7 @@ func (s *Service) RevokeToken(ctx context.Context, a policy.Actor, id string) er
 			return fmt.Errorf("revoke token: %w", err)
 		}
 		tx.AfterCommit(func() { s.Events.Publish(events.Event{Type: events.PolicyChanged}) })
-		return audit.Write(ctx, tx, a, audit.Entry{Action: "token.revoke", ObjectType: "token", ObjectID: id, Orgs: []string{org}})
+		return audit.Write(ctx, tx, a, audit.Entry{Action: "token.revoke", ObjectType: "token", ObjectID: id, Orgs: []string{org}, Touches: audit.Nothing()})
 	})
 }
 
@@ -162,7 +162,7 @@ func (s *Service) StartTOTP(ctx context.Context, a policy.Actor) (secret, uri st
 		if _, err := tx.Exec(ctx, `UPDATE users SET totp_secret = ? WHERE id = ?`, secret, a.UserID); err != nil {
 			return fmt.Errorf("store totp secret: %w", err)
 		}
-		return audit.Write(ctx, tx, a, audit.Entry{Action: "user.totp.start", ObjectType: "user", ObjectID: a.UserID})
+		return audit.Write(ctx, tx, a, audit.Entry{Action: "user.totp.start", ObjectType: "user", ObjectID: a.UserID, Touches: audit.Nothing()})
 	})
 	return secret, auth.TOTPURI(secret, "verbund", email), err
 }
@@ -202,7 +202,7 @@ func (s *Service) EnableTOTP(ctx context.Context, a policy.Actor, code string) (
 				return fmt.Errorf("store recovery code: %w", err)
 			}
 		}
-		return audit.Write(ctx, tx, a, audit.Entry{Action: "user.totp.enable", ObjectType: "user", ObjectID: a.UserID})
+		return audit.Write(ctx, tx, a, audit.Entry{Action: "user.totp.enable", ObjectType: "user", ObjectID: a.UserID, Touches: audit.Nothing()})
 	})
 	return codes, err
 }
@@ -225,6 +225,6 @@ func (s *Service) DisableTOTP(ctx context.Context, a policy.Actor, password stri
 		if _, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE user_id = ?`, a.UserID); err != nil {
 			return fmt.Errorf("clear recovery codes: %w", err)
 		}
-		return audit.Write(ctx, tx, a, audit.Entry{Action: "user.totp.disable", ObjectType: "user", ObjectID: a.UserID})
+		return audit.Write(ctx, tx, a, audit.Entry{Action: "user.totp.disable", ObjectType: "user", ObjectID: a.UserID, Touches: audit.Nothing()})
 	})
 }

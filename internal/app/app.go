@@ -84,13 +84,32 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 	a.Accounts = accounts.New(d, a.Broker)
 	a.Orgs = orgs.New(d, a.Broker)
 	a.Agreements = agreements.New(d, a.Broker)
+	// Audit records wait from their change's commit until the sequencer
+	// chains them: records a crash left waiting are chained now, and a
+	// background round catches any whose writer's chaining failed.
+	if _, err := audit.Chain(ctx, d); err != nil {
+		return nil, fmt.Errorf("chain waiting audit records: %w", err)
+	}
+	go audit.Sequence(ctx, d, time.Second, log)
 	a.Sharing = policy.NewKernel()
 	a.Forum = forum.New(d, a.Broker, a.Sharing)
 	if cfg.ReadCache > 0 {
-		// A page is valid while the audit head (every change advances it)
-		// and the agreements' validity at the clock are as they were.
+		// A page is valid until a change that touches it (the audit trail
+		// says what each change touches; internal/readcache) or until an
+		// agreement starts or ends by the clock.
 		a.Pages = readcache.New(cfg.ReadCache<<20, readcache.Source{
-			Version:    func(ctx context.Context) (int64, error) { return audit.Head(ctx, d.R()) },
+			State: func(ctx context.Context) (int64, []string, error) {
+				st, err := audit.ReadState(ctx, d.R())
+				return st.Head, st.Waiting, err
+			},
+			Changes: func(ctx context.Context, from, to int64) ([]readcache.Change, error) {
+				cs, err := audit.Changes(ctx, d.R(), from, to)
+				out := make([]readcache.Change, len(cs))
+				for i, c := range cs {
+					out[i] = readcache.Change{Seq: c.Seq, Touches: c.Touches}
+				}
+				return out, err
+			},
 			NextChange: func(ctx context.Context, now int64) (int64, error) { return policy.NextChange(ctx, d.R(), now) },
 		})
 		a.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "verbund_read_cache_hits_total", Help: "API pages served from the read cache."},

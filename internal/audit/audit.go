@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"verbund/internal/db"
 	"verbund/internal/policy"
@@ -25,7 +26,16 @@ type Entry struct {
 	ObjectID   string   //
 	Orgs       []string // orgs whose admins and auditors may read the record (the actor's org is added)
 	Detail     any      // JSON-encodable; never secrets
+	// Touches names what the change affects, for caches of what readers
+	// were shown (internal/readcache): tags like "thread:<id>", "feed".
+	// nil means everything (the safe default: agreements, memberships,
+	// people); Nothing means no page a reader was shown (a sign-in, a
+	// token).
+	Touches []string
 }
+
+// Nothing is Entry.Touches of a change no cached page depends on.
+func Nothing() []string { return []string{} }
 
 // Record is a stored audit record.
 type Record struct {
@@ -40,19 +50,27 @@ type Record struct {
 	Orgs        []string        `json:"orgs,omitempty"`
 	Detail      json.RawMessage `json:"detail"`
 	IP          string          `json:"ip,omitempty"`
+	Touches     string          `json:"touches,omitempty"` // "*": everything
 	PrevHash    string          `json:"prev_hash"`
 	Hash        string          `json:"hash"`
 }
 
-// Write appends a record inside tx. The UPDATE of audit_head takes a row
-// lock on PostgreSQL (and SQLite has one writer), so records of concurrent
-// transactions are chained in commit order without gaps.
-func Write(ctx context.Context, tx *db.Tx, a policy.Actor, e Entry) error {
-	var seq int64
-	var prev string
-	if err := tx.QueryRow(ctx, `UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash`).Scan(&seq, &prev); err != nil {
-		return fmt.Errorf("audit: advance head: %w", db.Map(err))
+// touchesText stores Entry.Touches: "*" for everything, else the tags.
+func touchesText(t []string) string {
+	if t == nil {
+		return "*"
 	}
+	return strings.Join(uniqueSorted(t), ",")
+}
+
+// Write records a change inside tx, the change's own transaction: the
+// record waits in audit_pending and is chained (given its place and hash)
+// by Chain right after the commit, so writers never wait on one another
+// for the chain. A record is never lost: it commits or rolls back with the
+// change; a crash between commit and chaining leaves it waiting, and the
+// next Chain (the next write, the background sequencer, the start of the
+// hub, `audit verify`) chains it.
+func Write(ctx context.Context, tx *db.Tx, a policy.Actor, e Entry) error {
 	detail := []byte("{}")
 	if e.Detail != nil {
 		b, err := json.Marshal(e.Detail)
@@ -63,49 +81,55 @@ func Write(ctx context.Context, tx *db.Tx, a policy.Actor, e Entry) error {
 	}
 	orgs := e.Orgs
 	if a.OrgID != "" {
-		orgs = append(orgs, a.OrgID)
+		orgs = append(slices.Clone(orgs), a.OrgID)
 	}
-	orgs = uniqueSorted(orgs)
-	r := Record{Seq: seq, At: db.Now(), ActorUserID: a.UserID, ActorOrgID: a.OrgID, Via: a.Via,
-		Action: e.Action, ObjectType: e.ObjectType, ObjectID: e.ObjectID, Orgs: orgs,
-		Detail: detail, IP: a.IP, PrevHash: prev}
-	if r.Via == "" {
-		r.Via = "system"
+	via := a.Via
+	if via == "" {
+		via = "system"
 	}
-	r.Hash = hashOf(r)
-	if _, err := tx.Exec(ctx, `INSERT INTO audit_log (seq, at, actor_user_id, actor_org_id, via, action, object_type, object_id, orgs, detail, ip, prev_hash, hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.Seq, r.At, r.ActorUserID, r.ActorOrgID, r.Via, r.Action, r.ObjectType, r.ObjectID,
-		strings.Join(r.Orgs, ","), string(r.Detail), r.IP, r.PrevHash, r.Hash); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO audit_pending (at, actor_user_id, actor_org_id, via, action, object_type, object_id, orgs, detail, ip, touches)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		db.Now(), a.UserID, a.OrgID, via, e.Action, e.ObjectType, e.ObjectID, strings.Join(uniqueSorted(orgs), ","),
+		string(detail), a.IP, touchesText(e.Touches)); err != nil {
 		return fmt.Errorf("audit: insert: %w", err)
 	}
-	for _, o := range r.Orgs {
-		if _, err := tx.Exec(ctx, `INSERT INTO audit_orgs (org_id, seq) VALUES (?, ?)`, o, r.Seq); err != nil {
-			return fmt.Errorf("audit: index org: %w", err)
-		}
-	}
-	if _, err := tx.Exec(ctx, `UPDATE audit_head SET hash = ? WHERE id = 1`, r.Hash); err != nil {
-		return fmt.Errorf("audit: move head: %w", err)
+	if tx.MarkAudited() {
+		// Chain as soon as the change has committed, before the request
+		// answers (a cached page is then current at the next request);
+		// with a context of its own, so a client that hangs up does not
+		// leave the record waiting for the background sequencer.
+		d := tx.DB()
+		tx.AfterCommit(func() {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_, _ = Chain(cctx, d) // a failure leaves it waiting: the sequencer retries
+		})
 	}
 	return nil
 }
 
 // hashOf chains a record to its predecessor. The fields are encoded as a
-// JSON array, which is unambiguous (no field can run into the next).
+// JSON array, which is unambiguous (no field can run into the next). What
+// a change touches is part of the record when it says more than
+// "everything" (records from before the field hash as they did).
 func hashOf(r Record) string {
-	// Strings and integers only: encoding cannot fail.
-	fields, _ := json.Marshal([]any{r.Seq, r.At, r.ActorUserID, r.ActorOrgID, r.Via, r.Action,
-		r.ObjectType, r.ObjectID, strings.Join(r.Orgs, ","), string(r.Detail), r.IP})
+	fields := []any{r.Seq, r.At, r.ActorUserID, r.ActorOrgID, r.Via, r.Action,
+		r.ObjectType, r.ObjectID, strings.Join(r.Orgs, ","), string(r.Detail), r.IP}
+	if r.Touches != "*" && r.Touches != "" {
+		fields = append(fields, r.Touches)
+	}
+	b, _ := json.Marshal(fields)
 	h := sha256.New()
 	h.Write([]byte(r.PrevHash))
 	h.Write([]byte{'\n'})
-	h.Write(fields)
+	h.Write(b)
 	return hex.EncodeToString(h.Sum(nil))
 }
 
 // Result is the outcome of Verify.
 type Result struct {
 	Records  int64  `json:"records"`
+	Pending  int64  `json:"pending"` // written but not yet chained (see chain.go)
 	OK       bool   `json:"ok"`
 	FirstBad int64  `json:"first_bad,omitempty"` // seq of the first bad record (or where one is missing)
 	Reason   string `json:"reason,omitempty"`
@@ -116,10 +140,10 @@ type Result struct {
 func Verify(ctx context.Context, d *db.DB) (Result, error) {
 	var res Result
 	var headSeq int64
-	if err := d.R().QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&headSeq, &res.Head); err != nil {
+	if err := d.R().QueryRow(ctx, `SELECT seq, hash, (SELECT COUNT(*) FROM audit_pending) FROM audit_head WHERE id = 1`).Scan(&headSeq, &res.Head, &res.Pending); err != nil {
 		return res, fmt.Errorf("audit: read head: %w", db.Map(err))
 	}
-	rows, err := d.R().Query(ctx, `SELECT seq, at, actor_user_id, actor_org_id, via, action, object_type, object_id, orgs, detail, ip, prev_hash, hash
+	rows, err := d.R().Query(ctx, `SELECT seq, at, actor_user_id, actor_org_id, via, action, object_type, object_id, orgs, detail, ip, touches, prev_hash, hash
 		FROM audit_log ORDER BY seq`)
 	if err != nil {
 		return res, fmt.Errorf("audit: read log: %w", err)
@@ -170,7 +194,7 @@ func scan(s db.Scanner) (Record, error) {
 	var r Record
 	var orgs, detail string
 	if err := s.Scan(&r.Seq, &r.At, &r.ActorUserID, &r.ActorOrgID, &r.Via, &r.Action, &r.ObjectType, &r.ObjectID,
-		&orgs, &detail, &r.IP, &r.PrevHash, &r.Hash); err != nil {
+		&orgs, &detail, &r.IP, &r.Touches, &r.PrevHash, &r.Hash); err != nil {
 		return r, fmt.Errorf("audit: scan: %w", err)
 	}
 	if orgs != "" {
@@ -193,7 +217,7 @@ func List(ctx context.Context, h db.Handle, f Filter) ([]Record, error) {
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 50
 	}
-	q := `SELECT l.seq, l.at, l.actor_user_id, l.actor_org_id, l.via, l.action, l.object_type, l.object_id, l.orgs, l.detail, l.ip, l.prev_hash, l.hash
+	q := `SELECT l.seq, l.at, l.actor_user_id, l.actor_org_id, l.via, l.action, l.object_type, l.object_id, l.orgs, l.detail, l.ip, l.touches, l.prev_hash, l.hash
 		FROM audit_orgs o JOIN audit_log l ON l.seq = o.seq WHERE o.org_id = ?`
 	args := []any{f.OrgID}
 	if f.Before > 0 {
@@ -215,7 +239,7 @@ func List(ctx context.Context, h db.Handle, f Filter) ([]Record, error) {
 
 // Each calls fn for every record of the org, oldest first (for export).
 func Each(ctx context.Context, h db.Handle, orgID string, fn func(Record) error) error {
-	rows, err := h.Query(ctx, `SELECT l.seq, l.at, l.actor_user_id, l.actor_org_id, l.via, l.action, l.object_type, l.object_id, l.orgs, l.detail, l.ip, l.prev_hash, l.hash
+	rows, err := h.Query(ctx, `SELECT l.seq, l.at, l.actor_user_id, l.actor_org_id, l.via, l.action, l.object_type, l.object_id, l.orgs, l.detail, l.ip, l.touches, l.prev_hash, l.hash
 		FROM audit_orgs o JOIN audit_log l ON l.seq = o.seq WHERE o.org_id = ? ORDER BY o.seq`, orgID)
 	if err != nil {
 		return fmt.Errorf("audit: export: %w", err)

@@ -107,7 +107,7 @@ func (h *handler) apiList(w http.ResponseWriter, r *http.Request) error {
 func (h *handler) export(w http.ResponseWriter, r *http.Request) error {
 	a := web.ActorFrom(r)
 	if err := h.db.Tx(r.Context(), func(tx *db.Tx) error {
-		return Write(r.Context(), tx, a, Entry{Action: "audit.export", ObjectType: "org", ObjectID: a.OrgID})
+		return Write(r.Context(), tx, a, Entry{Action: "audit.export", ObjectType: "org", ObjectID: a.OrgID, Touches: Nothing()})
 	}); err != nil {
 		return err
 	}

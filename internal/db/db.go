@@ -281,7 +281,25 @@ type Tx struct {
 	Handle
 	after       []func()
 	bookkeeping bool
+	audited     bool
 }
+
+// DB is the database the transaction runs on (for work that must follow
+// its commit in a transaction of its own).
+func (t *Tx) DB() *DB { return t.db }
+
+// MarkAudited notes that the transaction wrote an audit record; it
+// reports whether it is the first (internal/audit then arranges the
+// chaining once per transaction).
+func (t *Tx) MarkAudited() (first bool) {
+	first = !t.audited
+	t.audited = true
+	return first
+}
+
+// Audited reports whether the transaction wrote an audit record (for the
+// tests' check).
+func (t *Tx) Audited() bool { return t.audited }
 
 // AfterCommit registers f to run after a successful commit.
 func (t *Tx) AfterCommit(f func()) { t.after = append(t.after, f) }
@@ -289,7 +307,8 @@ func (t *Tx) AfterCommit(f func()) { t.after = append(t.after, f) }
 // Bookkeeping marks the transaction as writing only bookkeeping that
 // changes no right and no data, so that it writes no audit record: the
 // login throttle counters (every failure they count is audited on its
-// own) and a token's last-use time. docs/SECURITY.md (point 6) lists
+// own), a token's last-use time, and the audit chain itself (records
+// moved from waiting to chained by internal/audit's sequencer). docs/SECURITY.md (point 6) lists
 // these; every other write is audited in its transaction, and the tests
 // enforce both (internal/db/dbtest).
 func (t *Tx) Bookkeeping() { t.bookkeeping = true }

@@ -88,7 +88,12 @@ func (h *Handler) listPosts(w http.ResponseWriter, r *http.Request, f ListFilter
 	// database and the agreements' validity have not changed (see
 	// internal/readcache for why that is safe).
 	ctx := r.Context()
-	body, err := h.pages.Page(ctx, a, db.Now(), []string{"posts", f.Thread, f.After, strconv.Itoa(f.Limit)}, func() ([]byte, error) {
+	// A thread's pages change with the thread; the feed with any post.
+	tags := []string{"feed"}
+	if f.Thread != "" {
+		tags = []string{"thread:" + f.Thread}
+	}
+	body, err := h.pages.Page(ctx, a, db.Now(), []string{"posts", f.Thread, f.After, strconv.Itoa(f.Limit)}, tags, func() ([]byte, error) {
 		ps, next, err := h.svc.FindPosts(ctx, a, f)
 		if err != nil {
 			return nil, err

@@ -90,7 +90,7 @@ func (s *Service) UpdatePost(ctx context.Context, a policy.Actor, id string, in 
 		if in.Sharing != nil {
 			action = "forum.post.reshare"
 		}
-		return audit.Write(ctx, tx, a, audit.Entry{Action: action, ObjectType: "post", ObjectID: id, Detail: detail})
+		return audit.Write(ctx, tx, a, audit.Entry{Action: action, ObjectType: "post", ObjectID: id, Detail: detail, Touches: touches(t.ID, t.ChannelID)})
 	})
 	return p, err
 }
@@ -101,6 +101,14 @@ func (s *Service) DeletePost(ctx context.Context, a policy.Actor, id string) err
 		if _, err := s.posts.Authorize(ctx, tx, a, id); err != nil {
 			return err
 		}
+		p, err := s.post(ctx, tx.Handle, a, id)
+		if err != nil {
+			return err
+		}
+		t, err := s.thread(ctx, tx.Handle, a, p.ThreadID)
+		if err != nil {
+			return err
+		}
 		for _, q := range []string{`DELETE FROM post_revisions WHERE post_id = ?`, `DELETE FROM posts WHERE id = ?`} {
 			if _, err := tx.Exec(ctx, q, id); err != nil {
 				return fmt.Errorf("delete post: %w", err)
@@ -109,6 +117,6 @@ func (s *Service) DeletePost(ctx context.Context, a policy.Actor, id string) err
 		if err := s.posts.Withdraw(ctx, tx, a, id); err != nil {
 			return err
 		}
-		return audit.Write(ctx, tx, a, audit.Entry{Action: "forum.post.delete", ObjectType: "post", ObjectID: id})
+		return audit.Write(ctx, tx, a, audit.Entry{Action: "forum.post.delete", ObjectType: "post", ObjectID: id, Touches: touches(t.ID, t.ChannelID)})
 	})
 }

@@ -160,7 +160,7 @@ func (s *Service) CreateChannel(ctx context.Context, a policy.Actor, community, 
 			}
 			return fmt.Errorf("insert channel: %w", err)
 		}
-		return audit.Write(ctx, tx, a, audit.Entry{Action: "forum.channel.create", ObjectType: "channel", ObjectID: c.ID})
+		return audit.Write(ctx, tx, a, audit.Entry{Action: "forum.channel.create", ObjectType: "channel", ObjectID: c.ID, Touches: audit.Nothing()})
 	})
 	return c, err
 }

@@ -89,7 +89,8 @@ func (s *Service) CreateThread(ctx context.Context, a policy.Actor, channelID st
 				Data: map[string]string{"id": ts.ID, "channel": ch.ID, "fragment": "/forum/threads/" + ts.ID + "/fragment",
 					"feed": "/forum/posts/" + p.ID + "/fragment?as=feed"}})
 		})
-		return audit.Write(ctx, tx, a, audit.Entry{Action: "forum.thread.create", ObjectType: "thread", ObjectID: t.ID, Detail: d.Detail()})
+		return audit.Write(ctx, tx, a, audit.Entry{Action: "forum.thread.create", ObjectType: "thread", ObjectID: t.ID, Detail: d.Detail(),
+			Touches: touches(t.ID, ch.ID)})
 	})
 	return t, p, err
 }
@@ -141,10 +142,16 @@ func (s *Service) CreatePost(ctx context.Context, a policy.Actor, threadID strin
 			return fmt.Errorf("touch thread: %w", err)
 		}
 		tx.AfterCommit(func() { s.publishPost("forum.post", p, ch.ID) })
-		return audit.Write(ctx, tx, a, audit.Entry{Action: "forum.post.create", ObjectType: "post", ObjectID: p.ID,
+		return audit.Write(ctx, tx, a, audit.Entry{Action: "forum.post.create", ObjectType: "post", ObjectID: p.ID, Touches: touches(t.ID, ch.ID),
 			Detail: policy.Disclosure{Share: ps, Uncovered: p.NotDeliveredTo}.Detail()})
 	})
 	return p, err
+}
+
+// touches is what a change to a post of thread in channel touches, for
+// the read cache: the thread's pages, the channel's lists and the feed.
+func touches(thread, channel string) []string {
+	return []string{"thread:" + thread, "channel:" + channel, "feed"}
 }
 
 // publishPost announces a new or changed post. Browsers fetch the fragment

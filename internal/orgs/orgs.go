@@ -78,7 +78,7 @@ func (s *Service) CreateOrg(ctx context.Context, a policy.Actor, name, kind, con
 			return fmt.Errorf("create org channel: %w", err)
 		}
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "org.create", ObjectType: "org", ObjectID: o.ID, Orgs: []string{o.ID},
-			Detail: map[string]string{"name": o.Name, "kind": o.Kind}})
+			Detail: map[string]string{"name": o.Name, "kind": o.Kind}, Touches: audit.Nothing()})
 	})
 	return o, err
 }
@@ -106,7 +106,7 @@ func (s *Service) UpdateOrg(ctx context.Context, a policy.Actor, id, contact str
 			return fault.ErrNotFound
 		}
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "org.update", ObjectType: "org", ObjectID: id, Orgs: []string{id},
-			Detail: map[string]string{"security_contact": contact}})
+			Detail: map[string]string{"security_contact": contact}, Touches: audit.Nothing()})
 	})
 	if err != nil {
 		return Org{}, err

@@ -1,25 +1,32 @@
 // Package readcache keeps recently built responses (an API page of posts)
 // in memory, so that the same page asked for again by the same reader costs
-// two small queries instead of the visibility predicate over every row.
+// a small query instead of the visibility predicate over every row.
 //
 // A cached response is only as good as the state it was built from, and in
 // a need-to-know system a stale page can be a leak (an agreement revoked a
-// second ago). So an entry is valid only while
+// second ago). Every change to the database is an audit record (the tests
+// refuse unaudited writes), and every record says what it touches: tags
+// such as "thread:<id>" or "feed", or everything (agreements, memberships,
+// people: whatever can change who sees what). The cache learns of changes
+// from the audit trail, on every replica and from the CLI alike:
 //
-//   - the database has not changed since it was built: the version is the
-//     audit trail's head sequence (audit.Head), which every state change on
-//     every replica and from the CLI advances in its own transaction
-//     (ARCHITECTURE.md: every change is audited); and
-//   - no agreement has started or ended since (policy.NextChange), because
-//     visibility also depends on the clock.
+//   - chained records (the trail's head has passed them): each drops the
+//     cached pages with a tag it touches that were built before it;
+//   - records still waiting to be chained (the moment between a change's
+//     commit and its chaining): a page with a tag one of them touches is
+//     neither served from the cache nor kept.
 //
-// Page reads the version before it builds, so an entry is never older
-// than the version it is filed under, and it files every page under its
-// reader (user and org): entries are never shared between readers.
+// Both are read in one snapshot on every request, before the page is
+// built; a page is filed under the head it was built after. And because
+// visibility also changes with the clock, a page ends at the next moment an
+// agreement starts or ends. Pages are filed under their reader (user and
+// org): entries are never shared between readers. docs/SECURITY.md item 7
+// argues why no stale page can be served.
 package readcache
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,100 +37,177 @@ import (
 	"verbund/internal/policy"
 )
 
-// Cache is a bounded map of responses for one database version. When a
-// newer version is seen, everything cached for older ones is dropped at
-// once: a change anywhere may change any reader's view.
+// Source tells a cache about changes: the state (head of chained changes,
+// touches of waiting ones), the chained changes in a range, and the next
+// moment (Unix µs; 0: none) at which visibility changes by the clock alone.
+type Source struct {
+	State      func(ctx context.Context) (head int64, waiting []string, err error)
+	Changes    func(ctx context.Context, from, to int64) ([]Change, error)
+	NextChange func(ctx context.Context, now int64) (int64, error)
+}
+
+// Change is one chained change: its place and what it touches (a comma
+// list of tags, "*" for everything).
+type Change struct {
+	Seq     int64
+	Touches string
+}
+
+// touches reports whether a change touching t affects a page with tags.
+func touches(t string, tags []string) bool {
+	if t == "*" {
+		return true
+	}
+	for _, x := range strings.Split(t, ",") {
+		if x != "" && slices.Contains(tags, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// historyLen is how many applied changes the cache remembers, to decide
+// whether a page built before the newest of them may still be kept.
+const historyLen = 4096
+
+// Cache is a bounded map of pages.
 type Cache struct {
-	src     Source
+	src Source
+
+	catching sync.Mutex // one catch-up with the trail at a time
+
 	mu      sync.Mutex
 	max     int // bytes of bodies kept at most
 	size    int
-	version int64
-	entries map[string]entry
-	order   []string // keys in insertion order, for eviction (oldest first)
+	seen    int64 // changes up to here have been applied
+	history []Change
+	entries map[string]*entry
+	byTag   map[string]map[string]bool // tag → keys of the entries with it
+	order   []string                   // keys in insertion order, for eviction (oldest first)
+
 	flights singleflight.Group
 
 	Hits, Misses atomic.Uint64
 }
 
 type entry struct {
-	body  []byte
-	until int64 // Unix µs at which the entry ends regardless of version; 0: never
-}
-
-// Source tells a cache what its pages depend on besides their key: the
-// database version, and the next moment (Unix µs; 0: none) at which
-// visibility changes by the clock alone.
-type Source struct {
-	Version    func(ctx context.Context) (int64, error)
-	NextChange func(ctx context.Context, now int64) (int64, error)
+	body    []byte
+	until   int64 // Unix µs at which the entry ends regardless of changes; 0: never
+	tags    []string
+	version int64 // the head its builder read first
 }
 
 // New returns a cache holding at most maxBytes of response bodies whose
 // validity src tells.
 func New(maxBytes int, src Source) *Cache {
-	return &Cache{max: maxBytes, src: src, entries: map[string]entry{}}
+	return &Cache{max: maxBytes, src: src, entries: map[string]*entry{}, byTag: map[string]map[string]bool{}}
 }
 
 // Page returns the page that build makes for reader a and the request
-// described by parts (route, object, cursor, limit …): cached if still
-// valid, else built and kept until the source's version changes or its
-// next change comes. The key always begins with the reader.
-func (c *Cache) Page(ctx context.Context, a policy.Actor, now int64, parts []string, build func() ([]byte, error)) ([]byte, error) {
-	version, err := c.src.Version(ctx)
+// described by parts (route, object, cursor, limit …), whose content
+// depends on what tags name (e.g. "thread:<id>", "feed"): cached if no
+// change touching a tag came since it was built, else built (and kept).
+// The key always begins with the reader.
+func (c *Cache) Page(ctx context.Context, a policy.Actor, now int64, parts, tags []string, build func() ([]byte, error)) ([]byte, error) {
+	head, waiting, err := c.src.State(ctx)
 	if err != nil {
 		return nil, err
 	}
-	key := readerKey(a, parts)
-	return c.build(key, version, now, func() ([]byte, int64, error) {
-		until, err := c.src.NextChange(ctx, now)
-		if err != nil {
-			return nil, 0, err
+	if err := c.catchUp(ctx, head); err != nil {
+		return nil, err
+	}
+	for _, w := range waiting {
+		if touches(w, tags) {
+			// A change to this page has committed but is not chained
+			// yet: build it fresh, keep nothing.
+			c.Misses.Add(1)
+			return build()
 		}
-		body, err := build()
-		return body, until, err
-	})
-}
-
-// readerKey names the reader first, so no two readers share an entry.
-func readerKey(a policy.Actor, parts []string) string {
-	return a.UserID + "\x00" + a.OrgID + "\x00" + strings.Join(parts, "\x00")
-}
-
-// build is get, and on a miss calls build once for all concurrent callers
-// with the same key and version (right after a change, a burst of
-// requests for a popular page would otherwise all run the same query).
-// build returns the body and the time it is valid until (0: no limit).
-// Errors are not cached, nor shared: a caller whose shared build failed
-// (perhaps only because the request that ran it was cancelled) builds for
-// itself.
-func (c *Cache) build(key string, version, now int64, build func() ([]byte, int64, error)) ([]byte, error) {
-	if b, ok := c.get(key, version, now); ok {
+	}
+	key := a.UserID + "\x00" + a.OrgID + "\x00" + strings.Join(parts, "\x00")
+	if b, ok := c.get(key, now); ok {
 		return b, nil
 	}
-	v, err, shared := c.flights.Do(strconv.FormatInt(version, 10)+"\x00"+key, func() (any, error) {
-		body, until, err := build()
+	v, err, shared := c.flights.Do(strconv.FormatInt(head, 10)+"\x00"+key, func() (any, error) {
+		until, err := c.src.NextChange(ctx, now)
+		if err != nil {
+			return nil, err
+		}
+		body, err := build()
 		if err == nil {
-			c.put(key, version, until, body)
+			c.put(key, head, until, tags, body)
 		}
 		return body, err
 	})
 	if err != nil && shared {
-		body, _, err := build()
-		return body, err
+		// The build we waited for failed, perhaps only because its own
+		// request was cancelled: build for this request alone.
+		return build()
 	}
 	body, _ := v.([]byte)
 	return body, err
 }
 
-// get returns the body cached under key for version, if it is still valid
-// at now (Unix µs). The body must not be modified.
-func (c *Cache) get(key string, version, now int64) ([]byte, bool) {
+// catchUp applies the chained changes up to head.
+func (c *Cache) catchUp(ctx context.Context, head int64) error {
+	c.mu.Lock()
+	seen := c.seen
+	c.mu.Unlock()
+	if head <= seen {
+		return nil
+	}
+	c.catching.Lock()
+	defer c.catching.Unlock()
+	c.mu.Lock()
+	seen = c.seen
+	c.mu.Unlock()
+	if head <= seen {
+		return nil // another request caught up meanwhile
+	}
+	changes, err := c.src.Changes(ctx, seen, head)
+	if err != nil {
+		return err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.advance(version)
+	for _, ch := range changes {
+		c.apply(ch)
+	}
+	c.seen = head
+	return nil
+}
+
+// apply drops the entries a change touches that were built before it.
+// Callers hold c.mu.
+func (c *Cache) apply(ch Change) {
+	c.history = append(c.history, ch)
+	if len(c.history) > historyLen {
+		c.history = slices.Delete(c.history, 0, len(c.history)-historyLen)
+	}
+	if ch.Touches == "*" {
+		for k, e := range c.entries {
+			if e.version < ch.Seq {
+				c.dropLocked(k)
+			}
+		}
+		return
+	}
+	for _, tag := range strings.Split(ch.Touches, ",") {
+		for k := range c.byTag[tag] {
+			if e := c.entries[k]; e != nil && e.version < ch.Seq {
+				c.dropLocked(k)
+			}
+		}
+	}
+}
+
+// get returns the body cached under key, if it has not ended at now (Unix
+// µs). The body must not be modified.
+func (c *Cache) get(key string, now int64) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	e, ok := c.entries[key]
-	if !ok || version != c.version || (e.until != 0 && now >= e.until) {
+	if !ok || (e.until != 0 && now >= e.until) {
 		c.Misses.Add(1)
 		return nil, false
 	}
@@ -131,31 +215,78 @@ func (c *Cache) get(key string, version, now int64) ([]byte, bool) {
 	return e.body, true
 }
 
-// put files body under key for version until until (0: no time limit).
-// Bodies larger than a quarter of the cache are not kept.
-func (c *Cache) put(key string, version, until int64, body []byte) {
+// put keeps body under key, built after head version, until until (0: no
+// time limit). A page built before changes the cache has applied since is
+// kept only if the cache remembers them all and none touches it. Bodies
+// larger than a quarter of the cache are not kept.
+func (c *Cache) put(key string, version, until int64, tags []string, body []byte) {
 	if len(body) > c.max/4 {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.advance(version)
-	if version != c.version {
-		return // built from an older state than the newest seen: keep nothing
+	if version < c.seen {
+		if len(c.history) == 0 || c.history[0].Seq > version+1 {
+			return // the changes since are forgotten: keep nothing
+		}
+		for _, ch := range c.history {
+			if ch.Seq > version && touches(ch.Touches, tags) {
+				return
+			}
+		}
 	}
-	if old, ok := c.entries[key]; ok {
-		c.size -= len(old.body)
-	} else {
-		c.order = append(c.order, key)
+	if _, ok := c.entries[key]; ok {
+		c.dropLocked(key)
 	}
-	c.entries[key] = entry{body: body, until: until}
+	c.entries[key] = &entry{body: body, until: until, tags: tags, version: version}
+	c.order = append(c.order, key)
 	c.size += len(body)
+	for _, t := range tags {
+		if c.byTag[t] == nil {
+			c.byTag[t] = map[string]bool{}
+		}
+		c.byTag[t][key] = true
+	}
 	for c.size > c.max && len(c.order) > 0 {
 		k := c.order[0]
 		c.order = c.order[1:]
-		if e, ok := c.entries[k]; ok {
-			c.size -= len(e.body)
-			delete(c.entries, k)
+		c.dropLocked(k)
+	}
+	if len(c.order) > 2*len(c.entries)+1024 {
+		c.compactLocked()
+	}
+}
+
+// compactLocked forgets the keys in c.order whose entries were dropped by
+// changes (so that the order does not grow while entries churn), keeping
+// each live key once, at its latest place. Callers hold c.mu.
+func (c *Cache) compactLocked() {
+	last := make(map[string]int, len(c.entries))
+	for i, k := range c.order {
+		last[k] = i
+	}
+	kept := c.order[:0]
+	for i, k := range c.order {
+		if _, ok := c.entries[k]; ok && last[k] == i {
+			kept = append(kept, k)
+		}
+	}
+	c.order = kept
+}
+
+// dropLocked removes an entry (its key may stay in c.order; eviction skips
+// keys without entries). Callers hold c.mu.
+func (c *Cache) dropLocked(key string) {
+	e, ok := c.entries[key]
+	if !ok {
+		return
+	}
+	delete(c.entries, key)
+	c.size -= len(e.body)
+	for _, t := range e.tags {
+		delete(c.byTag[t], key)
+		if len(c.byTag[t]) == 0 {
+			delete(c.byTag, t)
 		}
 	}
 }
@@ -165,16 +296,4 @@ func (c *Cache) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.entries)
-}
-
-// advance drops every entry when version is newer than the cache's.
-// Callers hold c.mu.
-func (c *Cache) advance(version int64) {
-	if version <= c.version {
-		return
-	}
-	c.version = version
-	clear(c.entries)
-	c.order = c.order[:0]
-	c.size = 0
 }

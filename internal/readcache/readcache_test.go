@@ -12,85 +12,202 @@ import (
 	"verbund/internal/policy"
 )
 
-func TestVersionAndTime(t *testing.T) {
-	c := New(1<<20, Source{})
-	c.put("a", 5, 0, []byte("v5"))
-	c.put("b", 5, 1000, []byte("until 1000"))
-	if b, ok := c.get("a", 5, 10); !ok || string(b) != "v5" {
-		t.Fatalf("hit expected: %q %v", b, ok)
+// trail is a fake audit trail: chained changes and waiting ones.
+type trail struct {
+	mu      sync.Mutex
+	changes []Change // chained, seq 1, 2, …
+	waiting []string
+	next    int64
+}
+
+func (tr *trail) chain(touches string) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	tr.changes = append(tr.changes, Change{Seq: int64(len(tr.changes) + 1), Touches: touches})
+}
+
+func (tr *trail) source() Source {
+	return Source{
+		State: func(context.Context) (int64, []string, error) {
+			tr.mu.Lock()
+			defer tr.mu.Unlock()
+			return int64(len(tr.changes)), append([]string(nil), tr.waiting...), nil
+		},
+		Changes: func(_ context.Context, from, to int64) ([]Change, error) {
+			tr.mu.Lock()
+			defer tr.mu.Unlock()
+			return append([]Change(nil), tr.changes[from:to]...), nil
+		},
+		NextChange: func(context.Context, int64) (int64, error) { return tr.next, nil },
 	}
-	if _, ok := c.get("b", 5, 1000); ok {
-		t.Error("an entry is served at its end time")
+}
+
+var reader = policy.Actor{UserID: "u", OrgID: "o"}
+
+// pager counts builds of each page.
+type pager struct {
+	c      *Cache
+	builds map[string]int
+}
+
+func (p *pager) page(t *testing.T, now int64, name string, tags ...string) {
+	t.Helper()
+	b, err := p.c.Page(context.Background(), reader, now, []string{name}, tags, func() ([]byte, error) {
+		p.builds[name]++
+		return []byte(name), nil
+	})
+	if err != nil || string(b) != name {
+		t.Fatalf("page %s: %q, %v", name, b, err)
 	}
-	if _, ok := c.get("b", 5, 999); !ok {
-		t.Error("an entry before its end time is not served")
+}
+
+func TestChangesDropWhatTheyTouch(t *testing.T) {
+	tr := &trail{}
+	p := &pager{c: New(1<<20, tr.source()), builds: map[string]int{}}
+	p.page(t, 1, "t1", "thread:1")
+	p.page(t, 1, "t2", "thread:2")
+	p.page(t, 1, "feed", "feed")
+	p.page(t, 1, "t1", "thread:1")
+	if p.builds["t1"] != 1 {
+		t.Fatalf("t1 built %d times without a change, want 1", p.builds["t1"])
 	}
-	// An older reader (it read the version before a change) misses.
-	if _, ok := c.get("a", 4, 10); ok {
-		t.Error("served to a reader of an older version")
+	tr.chain("thread:1,feed") // a reply in thread 1
+	p.page(t, 2, "t1", "thread:1")
+	p.page(t, 2, "t2", "thread:2")
+	p.page(t, 2, "feed", "feed")
+	if p.builds["t1"] != 2 || p.builds["feed"] != 2 {
+		t.Errorf("pages the change touched were not rebuilt: %v", p.builds)
 	}
-	// A newer version drops everything.
-	if _, ok := c.get("a", 6, 10); ok {
-		t.Error("served after the database changed")
+	if p.builds["t2"] != 1 {
+		t.Errorf("thread 2's page was rebuilt though nothing touched it: %v", p.builds)
 	}
-	if c.len() != 0 {
-		t.Errorf("%d entries kept after a newer version", c.len())
+	tr.chain("") // a sign-in: touches nothing
+	p.page(t, 3, "t2", "thread:2")
+	if p.builds["t2"] != 1 {
+		t.Errorf("a change touching nothing dropped a page: %v", p.builds)
 	}
-	// A body built from an older state than the newest seen is not kept.
-	c.put("a", 5, 0, []byte("v5"))
-	if _, ok := c.get("a", 6, 10); ok || c.len() != 0 {
-		t.Error("kept a body of an older version")
+	tr.chain("*") // an agreement revoked: everything
+	for _, n := range []string{"t1", "t2", "feed"} {
+		p.page(t, 4, n, map[string]string{"t1": "thread:1", "t2": "thread:2", "feed": "feed"}[n])
 	}
-	if c.Hits.Load() != 2 || c.Misses.Load() != 4 {
-		t.Errorf("hits %d, misses %d", c.Hits.Load(), c.Misses.Load())
+	if p.builds["t1"] != 3 || p.builds["t2"] != 2 || p.builds["feed"] != 3 {
+		t.Errorf("a change touching everything left pages: %v", p.builds)
+	}
+}
+
+// TestWaitingChangesBypass: between a change's commit and its chaining, a
+// page it touches is built for every request and never kept.
+func TestWaitingChangesBypass(t *testing.T) {
+	tr := &trail{}
+	p := &pager{c: New(1<<20, tr.source()), builds: map[string]int{}}
+	p.page(t, 1, "t1", "thread:1")
+	tr.waiting = []string{"thread:1"}
+	p.page(t, 1, "t1", "thread:1")
+	p.page(t, 1, "t1", "thread:1")
+	p.page(t, 1, "t2", "thread:2")
+	p.page(t, 1, "t2", "thread:2")
+	if p.builds["t1"] != 3 || p.builds["t2"] != 1 {
+		t.Errorf("builds %v: a waiting change must bypass the pages it touches, and only those", p.builds)
+	}
+	tr.waiting = []string{"*"}
+	p.page(t, 1, "t2", "thread:2")
+	if p.builds["t2"] != 2 {
+		t.Errorf("a waiting change touching everything did not bypass: %v", p.builds)
+	}
+	tr.waiting = nil
+	tr.chain("thread:1")
+	p.page(t, 2, "t1", "thread:1")
+	p.page(t, 2, "t1", "thread:1")
+	if p.builds["t1"] != 4 {
+		t.Errorf("after chaining, t1 built %d times, want 4 (once more, then cached)", p.builds["t1"])
+	}
+}
+
+// TestPageBuiltBeforeAChangeIsNotKept: a page whose build began before a
+// change that another request has applied meanwhile is not kept if the
+// change touches it.
+func TestPageBuiltBeforeAChangeIsNotKept(t *testing.T) {
+	tr := &trail{}
+	c := New(1<<20, tr.source())
+	tr.chain("thread:9")
+	tr.chain("thread:1")
+	if err := c.catchUp(context.Background(), 2); err != nil {
+		t.Fatal(err)
+	}
+	c.put("a", 1, 0, []string{"thread:1"}, []byte("old")) // built after change 1, before 2
+	c.put("b", 1, 0, []string{"thread:2"}, []byte("fine"))
+	if _, ok := c.get("a", 0); ok {
+		t.Error("a page built before a change that touches it was kept")
+	}
+	if _, ok := c.get("b", 0); !ok {
+		t.Error("a page no later change touches was not kept")
+	}
+}
+
+func TestPageEndsWithAgreement(t *testing.T) {
+	tr := &trail{next: 20}
+	p := &pager{c: New(1<<20, tr.source()), builds: map[string]int{}}
+	p.page(t, 10, "x", "feed")
+	p.page(t, 19, "x", "feed")
+	p.page(t, 20, "x", "feed")
+	if p.builds["x"] != 2 {
+		t.Errorf("built %d times, want 2: the page must end when an agreement does", p.builds["x"])
 	}
 }
 
 func TestBoundedBytes(t *testing.T) {
-	c := New(1000, Source{})
+	c := New(1000, (&trail{}).source())
 	body := bytes.Repeat([]byte("x"), 200)
 	for _, k := range []string{"1", "2", "3", "4", "5", "6"} {
-		c.put(k, 1, 0, body)
+		c.put(k, 0, 0, []string{"feed"}, body)
 	}
 	if c.len() != 5 || c.size != 1000 {
 		t.Fatalf("%d entries, %d bytes", c.len(), c.size)
 	}
-	if _, ok := c.get("1", 1, 0); ok {
+	if _, ok := c.get("1", 0); ok {
 		t.Error("the oldest entry was not evicted")
 	}
-	if _, ok := c.get("6", 1, 0); !ok {
-		t.Error("the newest entry was evicted")
-	}
-	// Replacing a key does not count it twice.
-	c.put("6", 1, 0, []byte("y"))
+	c.put("6", 0, 0, []string{"feed"}, []byte("y"))
 	if c.size != 801 {
 		t.Errorf("size %d after replacing, want 801", c.size)
 	}
-	// Too large for the cache: not kept.
-	c.put("big", 1, 0, bytes.Repeat([]byte("z"), 300))
-	if _, ok := c.get("big", 1, 0); ok {
+	c.put("big", 0, 0, nil, bytes.Repeat([]byte("z"), 300))
+	if _, ok := c.get("big", 0); ok {
 		t.Error("a body over a quarter of the cache was kept")
+	}
+	// Entries dropped by changes do not make the eviction order grow.
+	tr := &trail{}
+	c = New(1<<20, tr.source())
+	for i := range 5000 {
+		c.put("k", int64(i), 0, []string{"feed"}, body)
+		tr.chain("feed")
+		if err := c.catchUp(context.Background(), int64(i+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(c.order) > 2000 {
+		t.Errorf("the eviction order holds %d keys for %d entries", len(c.order), c.len())
 	}
 }
 
-func TestBuildOncePerKeyAndVersion(t *testing.T) {
-	c := New(1<<20, Source{})
+func TestBuildOncePerKey(t *testing.T) {
+	tr := &trail{}
+	c := New(1<<20, tr.source())
 	var calls atomic.Int32
 	release := make(chan struct{})
-	build := func() ([]byte, int64, error) {
-		calls.Add(1)
-		<-release
-		return []byte("page"), 0, nil
-	}
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
-			if b, err := c.build("k", 1, 0, build); err != nil || string(b) != "page" {
+			b, err := c.Page(context.Background(), reader, 0, []string{"k"}, []string{"feed"}, func() ([]byte, error) {
+				calls.Add(1)
+				<-release
+				return []byte("page"), nil
+			})
+			if err != nil || string(b) != "page" {
 				t.Errorf("got %q, %v", b, err)
 			}
 		})
 	}
-	// Let the eight callers pile up on the one flight, then let it land.
 	for deadline := time.Now().Add(2 * time.Second); calls.Load() == 0 && time.Now().Before(deadline); {
 		time.Sleep(time.Millisecond)
 	}
@@ -98,73 +215,35 @@ func TestBuildOncePerKeyAndVersion(t *testing.T) {
 	close(release)
 	wg.Wait()
 	if n := calls.Load(); n != 1 {
-		t.Errorf("built %d times for one key and version, want 1", n)
+		t.Errorf("built %d times for one key, want 1", n)
 	}
-	// A newer version is built again; an error is not cached.
-	if _, err := c.build("k", 2, 0, func() ([]byte, int64, error) { return nil, 0, errors.New("boom") }); err == nil {
+	// An error is not cached.
+	tr.chain("feed")
+	if _, err := c.Page(context.Background(), reader, 0, []string{"k"}, []string{"feed"}, func() ([]byte, error) { return nil, errors.New("boom") }); err == nil {
 		t.Error("the build error was lost")
 	}
-	if b, err := c.build("k", 2, 0, func() ([]byte, int64, error) { return []byte("v2"), 0, nil }); err != nil || string(b) != "v2" {
+	b, err := c.Page(context.Background(), reader, 0, []string{"k"}, []string{"feed"}, func() ([]byte, error) { return []byte("v2"), nil })
+	if err != nil || string(b) != "v2" {
 		t.Errorf("after an error: %q, %v", b, err)
 	}
 }
 
-func TestPageFollowsSource(t *testing.T) {
-	version, next := int64(1), int64(0)
-	c := New(1<<20, Source{
-		Version:    func(context.Context) (int64, error) { return version, nil },
-		NextChange: func(context.Context, int64) (int64, error) { return next, nil },
-	})
-	builds := 0
-	build := func() ([]byte, error) { builds++; return []byte("p"), nil }
-	reader := policy.Actor{UserID: "u", OrgID: "o"}
-	ctx := context.Background()
-	page := func(now int64) {
-		t.Helper()
-		if b, err := c.Page(ctx, reader, now, []string{"k"}, build); err != nil || string(b) != "p" {
-			t.Fatalf("page: %q, %v", b, err)
-		}
-	}
-	page(10)
-	page(11)
-	if builds != 1 {
-		t.Fatalf("built %d times for an unchanged source, want 1", builds)
-	}
-	version = 2 // a change anywhere
-	page(12)
-	if builds != 2 {
-		t.Fatalf("not rebuilt after the version changed")
-	}
-	version, next = 3, 20 // an agreement ends at 20
-	page(13)
-	page(19)
-	page(20)
-	if builds != 4 {
-		t.Errorf("built %d times, want 4: the page must end when an agreement does", builds)
-	}
-}
-
 // TestPageKeyNamesReader: two readers asking for the same request never
-// share a page, and parts that run together stay apart.
+// share a page.
 func TestPageKeyNamesReader(t *testing.T) {
-	c := New(1<<20, Source{
-		Version:    func(context.Context) (int64, error) { return 1, nil },
-		NextChange: func(context.Context, int64) (int64, error) { return 0, nil },
-	})
-	ctx := context.Background()
-	page := func(a policy.Actor, parts ...string) string {
-		b, err := c.Page(ctx, a, 1, parts, func() ([]byte, error) { return []byte(a.UserID + "/" + a.OrgID), nil })
+	c := New(1<<20, (&trail{}).source())
+	page := func(a policy.Actor) string {
+		b, err := c.Page(context.Background(), a, 1, []string{"posts", "t1"}, []string{"thread:t1"}, func() ([]byte, error) { return []byte(a.UserID + "/" + a.OrgID), nil })
 		if err != nil {
 			t.Fatal(err)
 		}
 		return string(b)
 	}
 	alice, bob := policy.Actor{UserID: "alice", OrgID: "o1"}, policy.Actor{UserID: "bob", OrgID: "o2"}
-	if page(alice, "posts", "t1") != "alice/o1" || page(bob, "posts", "t1") != "bob/o2" {
+	if page(alice) != "alice/o1" || page(bob) != "bob/o2" {
 		t.Fatal("a page built for one reader was served to another")
 	}
-	// The same user in another org (a moved account) is another reader.
-	if got := page(policy.Actor{UserID: "alice", OrgID: "o2"}, "posts", "t1"); got != "alice/o2" {
+	if got := page(policy.Actor{UserID: "alice", OrgID: "o2"}); got != "alice/o2" {
 		t.Errorf("served %q to alice in o2", got)
 	}
 }

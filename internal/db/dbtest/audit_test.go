@@ -30,8 +30,8 @@ func orgExists(t *testing.T, d *db.DB, id string) bool {
 	return n == 1
 }
 
-// Every database from dbtest refuses to commit a write that did not
-// advance the audit head, and lets audited writes, reads, empty writes,
+// Every database from dbtest refuses to commit a write that wrote no
+// audit record (audit.Write), and lets audited writes, reads, empty writes,
 // bookkeeping and a test's own set-up through.
 func TestAuditCheck(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
@@ -56,13 +56,13 @@ func TestAuditCheck(t *testing.T) {
 				_, err := tx.Exec(ctx, `UPDATE orgs SET security_contact = 'x' WHERE id = 'none'`)
 				return err
 			}, ""},
-			{"head moved without advancing", ctx, func(tx *db.Tx) error {
+			{"audit table written past audit.Write", ctx, func(tx *db.Tx) error {
 				if err := insertOrg(ctx, tx, "rehashed"); err != nil {
 					return err
 				}
 				_, err := tx.Exec(ctx, `UPDATE audit_head SET hash = hash WHERE id = 1`)
 				return err
-			}, "did not advance the audit head"},
+			}, "but no audit record"},
 			{"bookkeeping", ctx, func(tx *db.Tx) error {
 				tx.Bookkeeping()
 				_, err := tx.Exec(ctx, `INSERT INTO login_throttle (key, failures, window_start) VALUES ('k', 1, 0)`)
@@ -98,9 +98,9 @@ func TestAuditCheck(t *testing.T) {
 }
 
 // PostgreSQL names the tables a transaction wrote: bookkeeping may write
-// only the throttle counters and tokens, and the audit head must have been
-// advanced by the transaction itself, not by another one that committed
-// in the meantime.
+// only the throttle counters, tokens and the audit chain, and the audit
+// record must have been written by the transaction itself, not by another
+// one that committed in the meantime.
 func TestAuditCheckPostgres(t *testing.T) {
 	d := dbtest.Open(t, db.Postgres)
 	ctx := context.Background()
@@ -115,7 +115,7 @@ func TestAuditCheckPostgres(t *testing.T) {
 		if err := insertOrg(ctx, tx, "late"); err != nil {
 			return err
 		}
-		// Another transaction advances the head before this one commits.
+		// Another transaction writes an audit record before this one commits.
 		return d.Tx(ctx, func(other *db.Tx) error { return auditWrite(ctx, other, "other") })
 	})
 	if err == nil || !strings.Contains(err.Error(), "unaudited write") {

@@ -1,0 +1,198 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"verbund/internal/db"
+)
+
+// The sequencer. Writers put their records into audit_pending inside their
+// own transactions; Chain takes the waiting records in the order they were
+// written (id), gives each the next place in the chain (seq) and its hash
+// over its predecessor's, moves it into audit_log and advances audit_head,
+// all in one transaction under the head's row lock. It is the chain's only
+// writer: on PostgreSQL the lock makes sequencers of several replicas take
+// turns; each takes every record waiting, so a burst of writes is chained
+// by a few transactions (group commit), and a writer's own transaction
+// never holds the head. The chain is exactly as before: gap-free seq,
+// SHA-256 over the predecessor, the head holding the last hash, so Verify
+// finds a changed, removed, inserted, moved or cut-off record as before.
+//
+// The window: between a writer's commit and the Chain after it (the same
+// request, a few milliseconds), a record is waiting, not yet chained;
+// Verify reports such records as pending, and someone who can write the
+// database could alter or delete one unseen in that moment. A crash in the
+// window loses nothing: the record has committed with the change and is
+// chained by the next Chain.
+
+// chainBatch is how many waiting records one chaining transaction takes.
+const chainBatch = 500
+
+// Chain chains every waiting record. It returns how many it chained.
+func Chain(ctx context.Context, d *db.DB) (int, error) {
+	total := 0
+	for {
+		n := 0
+		err := d.Tx(ctx, func(tx *db.Tx) error {
+			tx.Bookkeeping() // the chain itself, not a change to audit
+			var err error
+			n, err = chainOnce(ctx, tx)
+			return err
+		})
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if n < chainBatch {
+			return total, nil
+		}
+	}
+}
+
+func chainOnce(ctx context.Context, tx *db.Tx) (int, error) {
+	var seq int64
+	var prev string
+	lock := ``
+	if tx.Dialect() == db.Postgres {
+		lock = ` FOR UPDATE`
+	}
+	if err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`+lock).Scan(&seq, &prev); err != nil {
+		return 0, fmt.Errorf("audit: read head: %w", db.Map(err))
+	}
+	rows, err := tx.Query(ctx, `SELECT id, at, actor_user_id, actor_org_id, via, action, object_type, object_id, orgs, detail, ip, touches
+		FROM audit_pending ORDER BY id LIMIT ?`, chainBatch)
+	if err != nil {
+		return 0, fmt.Errorf("audit: read waiting records: %w", err)
+	}
+	type waiting struct {
+		id int64
+		r  Record
+	}
+	ws, err := db.Collect(rows, "audit: read waiting records", func(s db.Scanner) (w waiting, err error) {
+		var orgs, detail string
+		err = s.Scan(&w.id, &w.r.At, &w.r.ActorUserID, &w.r.ActorOrgID, &w.r.Via, &w.r.Action, &w.r.ObjectType, &w.r.ObjectID,
+			&orgs, &detail, &w.r.IP, &w.r.Touches)
+		if orgs != "" {
+			w.r.Orgs = strings.Split(orgs, ",")
+		}
+		w.r.Detail = []byte(detail)
+		return w, err
+	})
+	if err != nil || len(ws) == 0 {
+		return 0, err
+	}
+	for _, w := range ws {
+		r := w.r
+		seq++
+		r.Seq, r.PrevHash = seq, prev
+		r.Hash = hashOf(r)
+		prev = r.Hash
+		if _, err := tx.Exec(ctx, `INSERT INTO audit_log (seq, at, actor_user_id, actor_org_id, via, action, object_type, object_id, orgs, detail, ip, touches, prev_hash, hash)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.Seq, r.At, r.ActorUserID, r.ActorOrgID, r.Via, r.Action, r.ObjectType, r.ObjectID,
+			strings.Join(r.Orgs, ","), string(r.Detail), r.IP, r.Touches, r.PrevHash, r.Hash); err != nil {
+			return 0, fmt.Errorf("audit: chain record: %w", err)
+		}
+		for _, o := range r.Orgs {
+			if _, err := tx.Exec(ctx, `INSERT INTO audit_orgs (org_id, seq) VALUES (?, ?)`, o, r.Seq); err != nil {
+				return 0, fmt.Errorf("audit: index org: %w", err)
+			}
+		}
+	}
+	// Exactly the records chained: on PostgreSQL a writer that took a
+	// smaller id may commit while this runs, and its record must wait for
+	// the next round, not vanish.
+	ids := make([]any, len(ws))
+	for i, w := range ws {
+		ids[i] = w.id
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM audit_pending WHERE id IN (`+db.Placeholders(len(ids))+`)`, ids...); err != nil {
+		return 0, fmt.Errorf("audit: take waiting records: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`, seq, prev); err != nil {
+		return 0, fmt.Errorf("audit: move head: %w", err)
+	}
+	return len(ws), nil
+}
+
+// Sequence chains waiting records every interval until ctx ends: records
+// whose writer's Chain failed (a database hiccup) or that a crash left
+// waiting do not wait for the next write.
+func Sequence(ctx context.Context, d *db.DB, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var waiting bool
+		if err := d.R().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM audit_pending)`).Scan(&waiting); err != nil || !waiting {
+			continue
+		}
+		if _, err := Chain(ctx, d); err != nil && ctx.Err() == nil {
+			log.Warn("audit: chaining waiting records failed; retrying", "err", err)
+		}
+	}
+}
+
+// State is what a cache of readers' pages needs to know about changes: the
+// chain's head (every change chained so far) and what the changes still
+// waiting touch. Both are read in one statement, so in one snapshot: a
+// change is either chained or waiting, never neither.
+type State struct {
+	Head    int64
+	Waiting []string // the touches of waiting records ("*": everything)
+}
+
+// ReadState reads the state.
+func ReadState(ctx context.Context, h db.Handle) (State, error) {
+	rows, err := h.Query(ctx, `SELECT seq, '' FROM audit_head WHERE id = 1 UNION ALL SELECT -1, touches FROM audit_pending`)
+	if err != nil {
+		return State{}, fmt.Errorf("audit: read state: %w", err)
+	}
+	var st State
+	type row struct {
+		seq     int64
+		touches string
+	}
+	rs, err := db.Collect(rows, "audit: read state", func(s db.Scanner) (r row, err error) {
+		err = s.Scan(&r.seq, &r.touches)
+		return r, err
+	})
+	if err != nil {
+		return st, err
+	}
+	for _, r := range rs {
+		if r.seq >= 0 {
+			st.Head = r.seq
+		} else {
+			st.Waiting = append(st.Waiting, r.touches)
+		}
+	}
+	return st, nil
+}
+
+// Change is one chained record as caches see it.
+type Change struct {
+	Seq     int64
+	Touches string // comma list of tags; "*": everything
+}
+
+// Changes lists the chained records after seq from up to seq to, oldest
+// first.
+func Changes(ctx context.Context, h db.Handle, from, to int64) ([]Change, error) {
+	rows, err := h.Query(ctx, `SELECT seq, touches FROM audit_log WHERE seq > ? AND seq <= ? ORDER BY seq`, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("audit: read changes: %w", err)
+	}
+	return db.Collect(rows, "audit: read changes", func(s db.Scanner) (c Change, err error) {
+		err = s.Scan(&c.Seq, &c.Touches)
+		return c, err
+	})
+}
