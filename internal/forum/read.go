@@ -99,7 +99,7 @@ func (s *Service) FindPosts(ctx context.Context, a policy.Actor, f ListFilter) (
 	case terms != nil:
 		// Newest match first: the index hands out matches by seq, so a
 		// page is found without ranking every match.
-		q = db.Q(`SELECT `+s.postColumns+`, t.title, p_d.seq FROM `).Append(r.Search(h, s.posts, "p", terms)).
+		q = db.Q(`SELECT ` + s.postColumns + `, t.title, p_d.seq FROM `).Append(r.Search(h, s.posts, "p", terms)).
 			Append(r.Join(s.threads, "t", "p.thread_id")).
 			Add(` JOIN users u ON u.id = p.author_id JOIN orgs o ON o.id = p.org_id`)
 		if afterSeq > 0 {
