@@ -13,8 +13,10 @@ import (
 	"verbund/internal/web"
 )
 
-//go:embed all:templates
-var templateFS embed.FS
+// files are the capability's pages and its part of the API document.
+//
+//go:embed all:templates openapi.json
+var files embed.FS
 
 type handler struct {
 	db  *db.DB
@@ -25,8 +27,11 @@ type handler struct {
 // Register adds the audit trail's pages and API: admins and auditors see
 // and export the records that concern their org.
 func Register(srv *web.Server, d *db.DB) error {
-	tpl, err := srv.Templates(templateFS, "templates/*.html")
+	tpl, err := srv.Templates(files, "templates/*.html")
 	if err != nil {
+		return err
+	}
+	if err := srv.AddOpenAPI(files, "openapi.json"); err != nil {
 		return err
 	}
 	h := &handler{db: d, srv: srv, tpl: tpl}

@@ -60,7 +60,8 @@ type Server struct {
 	layout        *templateSet
 	staticVersion string
 	metrics       *metrics
-	hub           *streamHub // live streams (stream.go)
+	hub           *streamHub     // live streams (stream.go)
+	apiDoc        map[string]any // the OpenAPI document as merged so far (openapi.go)
 }
 
 // SessionCookie is the name of the session cookie.
