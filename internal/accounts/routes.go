@@ -9,9 +9,10 @@ import (
 	"verbund/internal/web"
 )
 
-// files are the capability's pages and its part of the API document.
+// files are the capability's pages, its texts and its part of the API
+// document.
 //
-//go:embed all:templates openapi.json
+//go:embed all:templates i18n openapi.json
 var files embed.FS
 
 // Handler serves the accounts pages and API.
@@ -25,6 +26,9 @@ type Handler struct {
 func Register(srv *web.Server, svc *Service) error {
 	tpl, err := srv.Templates(files, "templates/*.html")
 	if err != nil {
+		return err
+	}
+	if err := srv.Catalog.Add(files, "i18n"); err != nil {
 		return err
 	}
 	if err := srv.AddOpenAPI(files, "openapi.json"); err != nil {
