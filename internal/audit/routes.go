@@ -54,7 +54,7 @@ func (h *handler) list(r *http.Request) ([]Record, string, error) {
 	var before int64
 	if c := r.URL.Query().Get("next"); c != "" {
 		if before, err = strconv.ParseInt(c, 10, 64); err != nil || before < 1 {
-			return nil, "", fault.Invalidf("next", "bad_cursor", "the page cursor is not valid: start from the first page")
+			return nil, "", fault.BadInput("next", "bad_cursor", "the page cursor is not valid: start from the first page")
 		}
 	}
 	recs, err := List(r.Context(), h.db.R(), Filter{OrgID: web.ActorFrom(r).OrgID, Before: before, Limit: limit + 1, Action: r.URL.Query().Get("action")})

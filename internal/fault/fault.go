@@ -99,13 +99,6 @@ func Wrap(kind Kind, code, msg string, err error) *Error {
 	return &Error{Kind: kind, Code: code, Message: msg, Err: err}
 }
 
-// Invalidf reports bad input in one field.
-//
-// Deprecated: use BadInput with named parameters (With).
-func Invalidf(field, code, format string, args ...any) *Error {
-	return &Error{Kind: Invalid, Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
-}
-
 // BadInput reports bad input in one field (kind Invalid).
 func BadInput(field, code, msg string) *Error {
 	return &Error{Kind: Invalid, Code: code, Field: field, Message: msg}

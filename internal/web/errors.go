@@ -49,7 +49,7 @@ type APIError struct {
 func publicError(log *slog.Logger, r *http.Request, err error) *fault.Error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return fault.New(fault.TooLarge, "body_too_large", "the request body is too large")
+		return fault.New(fault.TooLarge, "body_too_large", "the request body is larger than {max} bytes").With("max", mbe.Limit)
 	}
 	if e, ok := fault.As(err); ok {
 		if e.Kind == fault.Internal || e.Kind == fault.Unavailable {
