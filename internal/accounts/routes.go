@@ -80,8 +80,9 @@ func (h *Handler) clearSession(w http.ResponseWriter) {
 }
 
 type loginData struct {
-	Email, Next, Error string
-	Recovery           bool
+	Email, Next string
+	Recovery    bool
+	Error       *fault.Error
 }
 
 func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) error {
@@ -104,7 +105,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 		if !ok || (e.Kind != fault.Unauthenticated && e.Kind != fault.RateLimited) {
 			return err
 		}
-		p := web.Page{Data: loginData{Email: email, Next: next, Error: e.Code}}
+		p := web.Page{Data: loginData{Email: email, Next: next, Error: e}}
 		return h.tpl.Render(w, r, web.Status(e.Kind), "login", p)
 	}
 	if mfa {
@@ -129,7 +130,7 @@ func (h *Handler) mfa(w http.ResponseWriter, r *http.Request) error {
 		if !ok || (e.Kind != fault.Unauthenticated && e.Kind != fault.RateLimited) {
 			return err
 		}
-		return h.tpl.Render(w, r, web.Status(e.Kind), "mfa", web.Page{Data: loginData{Next: next, Error: e.Code, Recovery: r.PostFormValue("recovery") != ""}})
+		return h.tpl.Render(w, r, web.Status(e.Kind), "mfa", web.Page{Data: loginData{Next: next, Error: e, Recovery: r.PostFormValue("recovery") != ""}})
 	}
 	h.setSession(w, sid, SessionLifetime)
 	return web.Redirect(w, r, next, "")

@@ -41,7 +41,7 @@ func TestCatalogComplete(t *testing.T) {
 		"nav.home", "nav.forum", "nav.organisations", "nav.people", "nav.communities",
 		"nav.agreements", "nav.audit", "nav.tokens", "nav.profile", "nav.sign_in", "nav.sign_out",
 		"login.email", "login.password", "login.totp_code", "login.recovery_code", "login.submit",
-		"login.error.invalid_credentials", "login.error.too_many_attempts",
+		"fault.invalid_credentials", "fault.too_many_attempts", // the sign-in page's errors
 		"org.kind.company", "org.kind.provider", "org.kind.cert", "org.kind.isac",
 		"role.admin", "role.analyst", "role.viewer", "role.auditor",
 		"category.incident", "category.indicator", "category.vulnerability", "category.log",

@@ -107,3 +107,23 @@ func TestTemplateKeysExist(t *testing.T) {
 		}
 	}
 }
+
+// A page shows a form error only through the layout's partial "form-error",
+// which shows the message in the reader's language: no template builds its
+// own error box or shows a fault's English Message.
+func TestFormErrorHasOneHome(t *testing.T) {
+	files, _ := filepath.Glob("../*/templates/*.html")
+	raw := regexp.MustCompile(`flash-error|\.Error\.Message`)
+	for _, f := range files {
+		if f == filepath.Join("..", "web", "templates", "layout.html") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := raw.Find(b); m != nil {
+			t.Errorf("%s: %q: show errors with {{template \"form-error\" ($.Fault .Error)}}", f, m)
+		}
+	}
+}
