@@ -76,7 +76,11 @@ func TestSeedPosts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = policy.ReaderAt(ctx, a, now).Envelope(ctx, d.R(), w.Posts, id)
+			r, err := policy.NewReader(ctx, d.R(), a, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = r.Envelope(ctx, d.R(), w.Posts, id)
 			if err != nil && !errors.Is(err, fault.ErrNotFound) {
 				t.Fatal(err)
 			}

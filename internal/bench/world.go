@@ -155,7 +155,11 @@ func (w *World) Population() Population {
 
 // countVisible counts the posts a may see, through the sharing kernel.
 func countVisible(ctx context.Context, d *db.DB, w *World, a policy.Actor) (int, error) {
-	q := db.Q(`SELECT COUNT(*) FROM `).Append(policy.ReaderAt(ctx, a, db.Now()).From(w.Posts, "p"))
+	r, err := policy.NewReader(ctx, d.R(), a, db.Now())
+	if err != nil {
+		return 0, err
+	}
+	q := db.Q(`SELECT COUNT(*) FROM `).Append(r.From(w.Posts, "p"))
 	var n int
 	if err := d.R().SelectRow(ctx, q).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count visible posts: %w", db.Map(err))

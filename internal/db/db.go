@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,6 +47,7 @@ type DB struct {
 	stmts  sync.Map
 	nstmts atomic.Int32
 	hooks  atomic.Pointer[Hooks] // nil in production
+	wal    *walState             // SQLite: the log's keeper (wal.go)
 }
 
 // Hooks watch write transactions. Only tests install them:
@@ -92,7 +94,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// _txlock=immediate takes the write lock at BEGIN so two writers never
 	// deadlock upgrading a read lock.
 	pragmas := "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
-	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
+	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=journal_size_limit("+strconv.Itoa(walSizeLimit)+")&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -112,6 +114,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		_ = d.Close()
 		return nil, Map(fmt.Errorf("open sqlite %s: %w", path, err))
 	}
+	d.startWALKeeper(ctx)
 	return d, nil
 }
 
@@ -135,6 +138,7 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 
 // Close closes both pools.
 func (d *DB) Close() error {
+	d.stopWALKeeper()
 	d.stmts.Range(func(k, v any) bool {
 		_ = v.(*sql.Stmt).Close()
 		d.stmts.Delete(k)
@@ -326,6 +330,9 @@ func (d *DB) tx(ctx context.Context, fn func(*Tx) error, hooks *Hooks) error {
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return Map(fmt.Errorf("commit: %w", err))
+	}
+	if d.wal != nil {
+		d.wal.commits.Add(1)
 	}
 	for _, f := range tx.after {
 		f()

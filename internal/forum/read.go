@@ -39,7 +39,7 @@ func decodeCursor(c string) (string, error) {
 
 // postFrom names the posts the reader may see, with their authors, for
 // the columns of s.postColumns.
-func (s *Service) postFrom(r policy.Reader) *db.Query {
+func (s *Service) postFrom(r *policy.Reader) *db.Query {
 	return db.Q(`SELECT ` + s.postColumns + ` FROM `).Append(r.From(s.posts, "p")).
 		Add(` JOIN users u ON u.id = p.author_id JOIN orgs o ON o.id = p.org_id`)
 }
@@ -66,7 +66,10 @@ func (s *Service) FindPosts(ctx context.Context, a policy.Actor, f ListFilter) (
 		return nil, "", err
 	}
 	h := s.DB.R()
-	r := policy.ReaderAt(ctx, a, db.Now())
+	r, err := policy.NewReader(ctx, h, a, db.Now())
+	if err != nil {
+		return nil, "", err
+	}
 	q := s.postFrom(r)
 	var title string
 	if f.Thread != "" {
@@ -142,7 +145,10 @@ func (s *Service) FindPostByID(ctx context.Context, a policy.Actor, id string) (
 }
 
 func (s *Service) post(ctx context.Context, h db.Handle, a policy.Actor, id string) (Post, error) {
-	r := policy.ReaderAt(ctx, a, db.Now())
+	r, err := policy.NewReader(ctx, h, a, db.Now())
+	if err != nil {
+		return Post{}, err
+	}
 	q := db.Q(`SELECT `+s.postColumns+`, t.title FROM `).Append(r.From(s.posts, "p")).
 		Append(r.Join(s.threads, "t", "p.thread_id")).
 		Add(` JOIN users u ON u.id = p.author_id JOIN orgs o ON o.id = p.org_id WHERE p.id = ?`, id)
@@ -155,7 +161,7 @@ func (s *Service) post(ctx context.Context, h db.Handle, a policy.Actor, id stri
 	return p, r.Audiences(ctx, h, []*policy.Share{&p.Share})
 }
 
-func (s *Service) threadFrom(r policy.Reader) *db.Query {
+func (s *Service) threadFrom(r *policy.Reader) *db.Query {
 	return db.Q(`SELECT ` + s.threadColumns + ` FROM `).Append(r.From(s.threads, "t")).
 		Add(` JOIN users u ON u.id = t_s.author_id JOIN orgs o ON o.id = t.org_id`)
 }
@@ -171,7 +177,7 @@ func (s *Service) scanThread(r db.Scanner, extra ...any) (Thread, error) {
 }
 
 // findThread reads one thread the reader may see, with its audience lists.
-func (s *Service) findThread(ctx context.Context, h db.Handle, r policy.Reader, id string) (Thread, error) {
+func (s *Service) findThread(ctx context.Context, h db.Handle, r *policy.Reader, id string) (Thread, error) {
 	t, err := s.scanThread(h.SelectRow(ctx, s.threadFrom(r).Add(` WHERE t.id = ?`, id)))
 	if err != nil {
 		return t, db.NotFound(err, "load thread")
@@ -180,7 +186,11 @@ func (s *Service) findThread(ctx context.Context, h db.Handle, r policy.Reader, 
 }
 
 func (s *Service) thread(ctx context.Context, h db.Handle, a policy.Actor, id string) (Thread, error) {
-	return s.findThread(ctx, h, policy.ReaderAt(ctx, a, db.Now()), id)
+	r, err := policy.NewReader(ctx, h, a, db.Now())
+	if err != nil {
+		return Thread{}, err
+	}
+	return s.findThread(ctx, h, r, id)
 }
 
 // FindThreadByID returns one visible thread.
@@ -203,7 +213,10 @@ func (s *Service) FindThreads(ctx context.Context, a policy.Actor, channelID, af
 	if err != nil {
 		return nil, "", err
 	}
-	r := policy.ReaderAt(ctx, a, db.Now())
+	r, err := policy.NewReader(ctx, s.DB.R(), a, db.Now())
+	if err != nil {
+		return nil, "", err
+	}
 	q := db.Q(`SELECT `+s.threadColumns+`, (SELECT COUNT(*) FROM `).Append(r.From(s.posts, "pp")).Add(` WHERE pp.thread_id = t.id) FROM `).
 		Append(r.From(s.threads, "t")).
 		Add(` JOIN users u ON u.id = t_s.author_id JOIN orgs o ON o.id = t.org_id WHERE t.channel_id = ?`, channelID)
@@ -254,7 +267,10 @@ func decodeThreadCursor(c string) (int64, string, error) {
 // CountPostsByLevel counts the posts created since then (Unix µs) that
 // the actor can see, by TLP level.
 func (s *Service) CountPostsByLevel(ctx context.Context, a policy.Actor, since int64) (map[policy.TLP]int, error) {
-	r := policy.ReaderAt(ctx, a, db.Now())
+	r, err := policy.NewReader(ctx, s.DB.R(), a, db.Now())
+	if err != nil {
+		return nil, err
+	}
 	q := db.Q(`SELECT p_s.tlp, COUNT(*) FROM `).Append(r.From(s.posts, "p")).Add(` WHERE p.created_at >= ? GROUP BY p_s.tlp`, since)
 	rows, err := s.DB.R().Select(ctx, q)
 	if err != nil {

@@ -75,9 +75,12 @@ func (h *Handler) options(ctx context.Context, a policy.Actor, ch Channel) (poli
 	return policy.AudienceChoices(ctx, h.svc.DB.R(), a, ch.CommunityID)
 }
 
-func formSharing(r *http.Request) policy.Sharing {
-	_ = r.ParseForm()
-	return policy.Sharing{TLP: r.PostFormValue("tlp"), Audience: r.PostFormValue("audience"), Orgs: r.PostForm["orgs"], People: r.PostForm["people"]}
+// formSharing reads the level and audience fields of a form.
+func formSharing(r *http.Request) (policy.Sharing, error) {
+	if err := r.ParseForm(); err != nil {
+		return policy.Sharing{}, fault.Wrap(fault.Invalid, "bad_form", "the form could not be read", err)
+	}
+	return policy.Sharing{TLP: r.PostFormValue("tlp"), Audience: r.PostFormValue("audience"), Orgs: r.PostForm["orgs"], People: r.PostForm["people"]}, nil
 }
 
 type forumData struct {
@@ -150,7 +153,11 @@ func (h *Handler) renderChannel(w http.ResponseWriter, r *http.Request, status i
 }
 
 func (h *Handler) createThreadForm(w http.ResponseWriter, r *http.Request) error {
-	in := NewThread{Title: r.PostFormValue("title"), Body: r.PostFormValue("body"), Sharing: formSharing(r)}
+	sharing, err := formSharing(r)
+	if err != nil {
+		return err
+	}
+	in := NewThread{Title: r.PostFormValue("title"), Body: r.PostFormValue("body"), Sharing: sharing}
 	t, first, err := h.svc.CreateThread(r.Context(), web.ActorFrom(r), r.PathValue("id"), in)
 	if err != nil {
 		if e, ok := fault.As(err); ok && (e.Kind == fault.Invalid || e.Kind == fault.Forbidden) {
@@ -218,7 +225,11 @@ func (h *Handler) renderThread(w http.ResponseWriter, r *http.Request, status in
 }
 
 func (h *Handler) replyForm(w http.ResponseWriter, r *http.Request) error {
-	in := NewPost{Body: r.PostFormValue("body"), Sharing: formSharing(r)}
+	sharing, err := formSharing(r)
+	if err != nil {
+		return err
+	}
+	in := NewPost{Body: r.PostFormValue("body"), Sharing: sharing}
 	p, err := h.svc.CreatePost(r.Context(), web.ActorFrom(r), r.PathValue("id"), in)
 	if err != nil {
 		if e, ok := fault.As(err); ok && (e.Kind == fault.Invalid || e.Kind == fault.Forbidden) {
@@ -274,10 +285,20 @@ func (h *Handler) renderEdit(w http.ResponseWriter, r *http.Request, status int,
 	if d.Revisions, err = h.svc.FindRevisions(ctx, a, p.ID); err != nil {
 		return err
 	}
-	if t, err := h.svc.FindThreadByID(ctx, a, p.ThreadID); err == nil {
-		if ch, err := h.svc.FindChannelByID(ctx, a, t.ChannelID); err == nil {
-			d.Options, _ = h.options(ctx, a, ch)
+	t, err := h.svc.FindThreadByID(ctx, a, p.ThreadID)
+	if err != nil {
+		return err
+	}
+	// The audience choices need the channel; a reader outside it sees the
+	// history without them.
+	ch, err := h.svc.FindChannelByID(ctx, a, t.ChannelID)
+	switch {
+	case err == nil:
+		if d.Options, err = h.options(ctx, a, ch); err != nil {
+			return err
 		}
+	case !fault.Is(err, fault.NotFound):
+		return err
 	}
 	pg := web.Page{Nav: "forum", Data: d, Title: h.srv.Catalog.T(h.srv.Lang(r), "forum.edit_history")}
 	return h.tpl.Render(w, r, status, "edit", pg)
@@ -287,7 +308,10 @@ func (h *Handler) editForm(w http.ResponseWriter, r *http.Request) error {
 	body := r.PostFormValue("body")
 	up := PostUpdate{Body: &body}
 	if r.PostFormValue("tlp") != "" {
-		s := formSharing(r)
+		s, err := formSharing(r)
+		if err != nil {
+			return err
+		}
 		up.Sharing = &s
 	}
 	p, err := h.svc.UpdatePost(r.Context(), web.ActorFrom(r), r.PathValue("id"), up)

@@ -27,7 +27,11 @@ func BenchmarkVisiblePredicate(b *testing.B) {
 	for _, reader := range []string{"sme.analyst", "cloud.analyst", "outsider.analyst"} {
 		a := w.Users[reader].Actor
 		b.Run(reader, func(b *testing.B) {
-			pred, args := policy.VisibleForTest("s", a, db.Now())
+			v, err := policy.LoadView(ctx, d.R(), a, db.Now())
+			if err != nil {
+				b.Fatal(err)
+			}
+			pred, args := policy.VisibleForTest("s", v, policy.Knowledge)
 			q := `SELECT s.id FROM shares s WHERE s.kind = 'post' AND ` + pred + ` ORDER BY s.id DESC LIMIT 50`
 			// Rows examined: every post share from the newest down to the
 			// 50th visible one (all of them when fewer are visible).
@@ -90,9 +94,9 @@ func BenchmarkCanSee(b *testing.B) {
 // BenchmarkVisibleBuild is the cost of building the predicate's text and
 // arguments, paid two or three times per list request.
 func BenchmarkVisibleBuild(b *testing.B) {
-	a := policy.Actor{UserID: "u", OrgID: "o"}
+	v := &policy.View{UserID: "u", OrgID: "o"}
 	b.ReportAllocs()
 	for b.Loop() {
-		policy.VisibleForTest("ts", a, 1)
+		policy.VisibleForTest("ts", v, policy.Knowledge)
 	}
 }

@@ -222,7 +222,11 @@ func (k *Kind) owned(ctx context.Context, tx *db.Tx, a Actor, id string) (Share,
 	// The envelope alone decides (the caller may have deleted its own row
 	// already, see Withdraw).
 	var s Share
-	cond, args := ReaderAt(ctx, a, db.Now()).condition(k, "x_s")
+	r, err := NewReader(ctx, tx.Handle, a, db.Now())
+	if err != nil {
+		return Share{}, err
+	}
+	cond, args := r.condition(k, "x_s")
 	q := db.Q(`SELECT `+k.Columns("x")+` FROM shares x_s WHERE x_s.id = ? AND x_s.kind = ? AND `, id, k.name).Add(cond, args...)
 	if err := tx.SelectRow(ctx, q).Scan(k.Dest(&s, nil)...); err != nil {
 		return s, db.NotFound(err, "load "+k.name)

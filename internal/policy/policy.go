@@ -1,6 +1,6 @@
 // Package policy is the one place that decides who may see or do what in
 // verbund: roles, TLP 2.0, audiences, trust circles and data-sharing
-// agreements, exactly as ../shared/POLICY.md defines them.
+// agreements, exactly as docs/POLICY.md (the rule book) defines them.
 //
 // It offers the rule twice, and a test keeps both in agreement:
 //   - Visible builds the SQL predicate that every list, count, search and

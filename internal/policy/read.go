@@ -15,28 +15,32 @@ import (
 // a capability neither writes the predicate nor orders its arguments.
 type Reader struct {
 	actor Actor
-	now   int64
+	view  *View // the actor's partners and circles at the reader's moment
 	trace *Trace
 }
 
-// ReaderAt returns the reader for actor a at time now (Unix µs; agreements
-// are judged at that moment).
-func ReaderAt(ctx context.Context, a Actor, now int64) Reader {
+// NewReader returns the reader for actor a at time now (Unix µs;
+// agreements are judged at that moment). It reads the actor's view (two
+// small queries) once; every query through the reader is given it.
+func NewReader(ctx context.Context, h db.Handle, a Actor, now int64) (*Reader, error) {
 	t, _ := ctx.Value(traceKey{}).(*Trace)
-	return Reader{actor: a, now: now, trace: t}
+	r := &Reader{actor: a, trace: t}
+	if a.UserID == "" || a.OrgID == "" {
+		return r, nil // the operator reads nothing
+	}
+	v, err := LoadView(ctx, h, a, now)
+	if err != nil {
+		return nil, err
+	}
+	r.view = v
+	return r, nil
 }
-
-// Actor is whom the reader reads for.
-func (r Reader) Actor() Actor { return r.actor }
-
-// Now is the moment the reader judges agreements at.
-func (r Reader) Now() int64 { return r.now }
 
 // From names kind k's table under alias, joined with its envelope (alias
 // "<alias>_s") and restricted to the objects the actor may see:
 //
 //	<table> <alias> JOIN shares <alias>_s ON <alias>_s.id = <alias>.id AND (<visible>)
-func (r Reader) From(k *Kind, alias string) *db.Query {
+func (r *Reader) From(k *Kind, alias string) *db.Query {
 	r.trace.add(k)
 	s := shareAlias(alias)
 	q := db.Q(k.table + " " + alias + " JOIN shares " + s + " ON " + s + ".id = " + alias + ".id AND ")
@@ -47,7 +51,7 @@ func (r Reader) From(k *Kind, alias string) *db.Query {
 // Join joins kind k's table under alias on its id = on (a column of a table
 // already named), with its envelope, restricted to visible objects: a row
 // whose joined object the actor may not see is dropped too.
-func (r Reader) Join(k *Kind, alias, on string) *db.Query {
+func (r *Reader) Join(k *Kind, alias, on string) *db.Query {
 	r.trace.add(k)
 	s := shareAlias(alias)
 	q := db.Q(" JOIN " + k.table + " " + alias + " ON " + alias + ".id = " + on + " JOIN shares " + s + " ON " + s + ".id = " + alias + ".id AND ")
@@ -58,11 +62,11 @@ func (r Reader) Join(k *Kind, alias, on string) *db.Query {
 // condition is the visibility predicate for the shares row aliased s of
 // kind k, with its arguments. The operator (no user, no org) reads
 // nothing.
-func (r Reader) condition(k *Kind, s string) (string, []any) {
-	if r.actor.UserID == "" || r.actor.OrgID == "" {
+func (r *Reader) condition(k *Kind, s string) (string, []any) {
+	if r.view == nil {
 		return "1 = 0", nil
 	}
-	return k.predicate(s), visibleArgs(r.actor, r.now)
+	return k.predicate(s), visibleArgs(r.view, k.category)
 }
 
 // predicate is the text of the visibility predicate for the shares row
@@ -105,7 +109,7 @@ func (k *Kind) Dest(s *Share, dest []any) []any {
 // Envelope reads the whole envelope of one object of kind k, with the named
 // orgs and people of its audience, if the actor may see it; else
 // fault.ErrNotFound, exactly as for an id that does not exist.
-func (r Reader) Envelope(ctx context.Context, h db.Handle, k *Kind, id string) (Share, error) {
+func (r *Reader) Envelope(ctx context.Context, h db.Handle, k *Kind, id string) (Share, error) {
 	var s Share
 	q := db.Q(`SELECT `+k.Columns("x")+` FROM `).Append(r.From(k, "x")).Add(` WHERE x.id = ?`, id)
 	if err := h.SelectRow(ctx, q).Scan(k.Dest(&s, nil)...); err != nil {
@@ -120,7 +124,7 @@ func (r Reader) Envelope(ctx context.Context, h db.Handle, k *Kind, id string) (
 // Audiences fills in the named orgs and people of shares the actor has
 // just read through this reader (a page of objects with named audiences),
 // in two queries for the whole page.
-func (r Reader) Audiences(ctx context.Context, h db.Handle, shares []*Share) error {
+func (r *Reader) Audiences(ctx context.Context, h db.Handle, shares []*Share) error {
 	return fillAudience(ctx, h, shares, false)
 }
 

@@ -2,67 +2,87 @@ package policy
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 )
 
-// visible returns the SQL condition under which the actor may read the
-// share row aliased s (a row of table shares), with its arguments in
-// order; Reader attaches it where a capability names its table. See
-// docs/POLICY.md "Who may see an object". now is the time agreements are
-// judged at (Unix µs).
+// The visibility predicate (docs/POLICY.md "Who may see an object"), for
+// the shares row aliased {s}, as Reader attaches it where a capability
+// names its table. Levels: 0 CLEAR … 4 RED.
 //
-// The operator (System actor) has no org and sees nothing through this
-// predicate: the CLI administers orgs and agreements, it does not read data.
-func visible(s string, a Actor, now int64) (string, []any) {
-	if a.UserID == "" || a.OrgID == "" {
-		return "1 = 0", nil
-	}
-	return visibleText(s), visibleArgs(a, now)
-}
-
-// visibleText is the predicate's text for alias s (for a signed-in user).
-func visibleText(s string) string { return strings.ReplaceAll(visibleSQL, "{s}", s) }
-
-// visibleArgs are the predicate's arguments in the order of its
-// placeholders (for a signed-in user).
-func visibleArgs(a Actor, now int64) []any {
-	return []any{
-		a.OrgID, a.UserID, a.UserID, // rule 1: own org, RED only author and named
-		a.OrgID,           // rule 3: other orgs only
-		a.OrgID,           // audience orgs
-		a.OrgID,           // audience community: the reader's org is an active member
-		a.UserID,          // audience people
-		a.OrgID, now, now, // coverage
-	}
-}
-
-// The predicate. Levels: 0 CLEAR … 4 RED. Coverage (POLICY.md "Agreement"):
-// an active agreement (bilateral or charter) with accepted party rows for
-// both the owner and the reader org, covering the category and level, valid
-// now; a charter also needs both orgs to be active members of its circle.
+// What the rule book derives from agreements and memberships is the same
+// for every row of a query: the reader's view (LoadView) holds it. So the
+// predicate does not re-derive it per row with subqueries over agreements,
+// parties and memberships; it is given it, as two lists in one text
+// argument each, and looks a row up in them with instr:
+//
+//   - coverage ",<owner org>:<level>,…": the owner orgs an active agreement
+//     covers for the kind's category, each with every level from GREEN up
+//     to the highest it allows (a charter only between active members of
+//     its circle, as LoadView reads it);
+//   - circles ",<circle>:<member org>,…": every active member of every
+//     circle the reader's org is an active member of.
+//
+// The rule itself is unchanged: TestVisibleAgreesWithCanSee compares this
+// predicate, the rule book's literal SQL form (the reference in the tests)
+// and View.CanSee on random worlds.
 const visibleSQL = `(
  ({s}.owner_org_id = ? AND ({s}.tlp < 4 OR {s}.author_id = ?
    OR EXISTS (SELECT 1 FROM share_people sp WHERE sp.share_id = {s}.id AND sp.user_id = ?)))
  OR {s}.tlp = 0
- OR ({s}.owner_org_id <> ?
+ OR ({s}.owner_org_id <> ? AND instr(?, ',' || {s}.owner_org_id || ':' || {s}.tlp || ',') > 0
   AND (
    ({s}.audience = 'orgs' AND {s}.tlp < 4 AND EXISTS (SELECT 1 FROM share_orgs so WHERE so.share_id = {s}.id AND so.org_id = ?))
-   OR ({s}.audience = 'community' AND {s}.tlp < 3
-     AND EXISTS (SELECT 1 FROM community_members cr WHERE cr.community_id = {s}.community_id AND cr.org_id = ? AND cr.status = 'active')
-     AND EXISTS (SELECT 1 FROM community_members co WHERE co.community_id = {s}.community_id AND co.org_id = {s}.owner_org_id AND co.status = 'active'))
+   OR ({s}.audience = 'community' AND {s}.tlp < 3 AND instr(?, ',' || {s}.community_id || ':' || {s}.owner_org_id || ',') > 0)
    OR ({s}.audience = 'people' AND EXISTS (SELECT 1 FROM share_people sq WHERE sq.share_id = {s}.id AND sq.user_id = ?))
-  )
-  AND EXISTS (SELECT 1 FROM agreements ag
-   JOIN agreement_parties po ON po.agreement_id = ag.id AND po.org_id = {s}.owner_org_id AND po.accepted_at IS NOT NULL
-   JOIN agreement_parties pr ON pr.agreement_id = ag.id AND pr.org_id = ? AND pr.accepted_at IS NOT NULL
-   WHERE ag.status = 'active' AND (ag.categories & {s}.category) <> 0 AND ag.max_tlp >= {s}.tlp
-     AND ag.valid_from <= ? AND (ag.valid_until IS NULL OR ag.valid_until > ?)
-     AND (ag.community_id IS NULL OR (
-       EXISTS (SELECT 1 FROM community_members ma WHERE ma.community_id = ag.community_id AND ma.org_id = pr.org_id AND ma.status = 'active')
-       AND EXISTS (SELECT 1 FROM community_members mb WHERE mb.community_id = ag.community_id AND mb.org_id = po.org_id AND mb.status = 'active'))))
- ))`
+  ))
+)`
 
-// CanSee is the in-memory twin of Visible, for one share, given the view of
+// visibleText is the predicate's text for the shares row aliased s.
+func visibleText(s string) string { return strings.ReplaceAll(visibleSQL, "{s}", s) }
+
+// visibleArgs are the predicate's arguments in the order of its
+// placeholders, for a reader with view v reading objects of category k.
+func visibleArgs(v *View, k Category) []any {
+	return []any{
+		v.OrgID, v.UserID, v.UserID, // rule 1: own org, RED only author and named
+		v.OrgID, v.coverage(k), // rule 3: another org's, covered for the category at the level
+		v.OrgID,     // audience orgs
+		v.circles(), // audience community: the reader's and the owner's orgs active members
+		v.UserID,    // audience people
+	}
+}
+
+// coverage lists the owner orgs the view's agreements cover for category
+// k, with each level they are covered at (GREEN and up; CLEAR needs none):
+// ",o1:1,o1:2,o2:1,".
+func (v *View) coverage(k Category) string {
+	var b strings.Builder
+	b.WriteByte(',')
+	for o := range v.Partners {
+		for l := Green; l <= Red; l++ {
+			if v.Covered(o, k, l) {
+				b.WriteString(o + ":" + strconv.Itoa(int(l)) + ",")
+			}
+		}
+	}
+	return b.String()
+}
+
+// circles lists every active member of every circle the view's org is an
+// active member of: ",c1:o1,c1:o2,".
+func (v *View) circles() string {
+	var b strings.Builder
+	b.WriteByte(',')
+	for c, members := range v.Communities {
+		for o := range members {
+			b.WriteString(c + ":" + o + ",")
+		}
+	}
+	return b.String()
+}
+
+// CanSee is the in-memory twin of the predicate, for one share, given the view of
 // the reader loaded by LoadView. Tests check that both agree.
 func (v *View) CanSee(s Share) bool {
 	if v == nil || v.UserID == "" {

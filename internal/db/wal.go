@@ -1,0 +1,110 @@
+package db
+
+import (
+	"context"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// SQLite's write-ahead log grows while readers keep using it: an automatic
+// checkpoint (after each commit that passes 1,000 pages) copies frames
+// into the database file but can only start the log over when no reader
+// still reads an older snapshot, and under steady reads there always is
+// one. Measured under an incident-like load (docs/PERFORMANCE.md), the log
+// reached 111–144 MB next to an 8.5 MB database within 30 s, never shrank,
+// and throughput halved as readers searched the ever longer log.
+//
+// So the writer side keeps it bounded itself (walKeeper): when the log
+// passes walCheckpointAt, or when writes stop for a moment and a log is
+// left, it runs a TRUNCATE checkpoint on the one writer connection (so it
+// waits for the write in progress and no write starts meanwhile): it
+// copies every frame, waits (busy_timeout) for readers to leave the old
+// snapshot — reads take milliseconds — and truncates the file.
+// journal_size_limit caps what any other checkpoint leaves behind. At open
+// the log of a previous run is checkpointed away.
+const (
+	walCheckpointAt = 16 << 20 // bytes of log that trigger a checkpoint
+	walSizeLimit    = 64 << 20 // journal_size_limit: what a reset log may keep
+	walLook         = 250 * time.Millisecond
+)
+
+// WALStats are the write-ahead log's figures (SQLite; zero on PostgreSQL).
+type WALStats struct {
+	Bytes       int64  // size of the log file now
+	Checkpoints uint64 // truncating checkpoints run
+	Failed      uint64 // of those, how many could not finish (busy readers); the next look retries
+}
+
+// walState is the keeper's bookkeeping.
+type walState struct {
+	commits     atomic.Uint64 // write transactions committed (to notice a pause)
+	checkpoints atomic.Uint64
+	failed      atomic.Uint64
+	stop        chan struct{}
+	done        chan struct{}
+	stopOnce    sync.Once
+}
+
+// WAL returns the log's figures.
+func (d *DB) WAL() WALStats {
+	if d.Dialect != SQLite || d.wal == nil {
+		return WALStats{}
+	}
+	s := WALStats{Checkpoints: d.wal.checkpoints.Load(), Failed: d.wal.failed.Load()}
+	if fi, err := os.Stat(d.URL + "-wal"); err == nil {
+		s.Bytes = fi.Size()
+	}
+	return s
+}
+
+// startWALKeeper checkpoints the log left by an earlier run and starts the
+// keeper.
+func (d *DB) startWALKeeper(ctx context.Context) {
+	d.wal = &walState{stop: make(chan struct{}), done: make(chan struct{})}
+	d.checkpoint(ctx)
+	go d.walKeeper()
+}
+
+func (d *DB) walKeeper() {
+	defer close(d.wal.done)
+	t := time.NewTicker(walLook)
+	defer t.Stop()
+	last := d.wal.commits.Load()
+	for {
+		select {
+		case <-d.wal.stop:
+			return
+		case <-t.C:
+		}
+		commits := d.wal.commits.Load()
+		size := d.WAL().Bytes
+		// Over the mark, or a log left while writes paused.
+		if size > walCheckpointAt || (size > 0 && commits == last) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			d.checkpoint(ctx)
+			cancel()
+		}
+		last = commits
+	}
+}
+
+// checkpoint runs a truncating checkpoint on the writer connection.
+func (d *DB) checkpoint(ctx context.Context) {
+	var busy, logFrames, copied int
+	err := d.writer.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &copied)
+	d.wal.checkpoints.Add(1)
+	if err != nil || busy != 0 {
+		d.wal.failed.Add(1)
+	}
+}
+
+// stopWALKeeper ends the keeper (Close).
+func (d *DB) stopWALKeeper() {
+	if d.wal == nil {
+		return
+	}
+	d.wal.stopOnce.Do(func() { close(d.wal.stop) })
+	<-d.wal.done
+}
