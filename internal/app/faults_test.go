@@ -1,11 +1,13 @@
 package app_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -15,6 +17,32 @@ import (
 
 	"verbund/internal/i18n"
 )
+
+// packageOf names the package directory of a file:line under internal/.
+func packageOf(at string) string {
+	rel, _ := filepath.Rel("../../internal", at)
+	return strings.Split(filepath.ToSlash(rel), "/")[0]
+}
+
+// ownTexts maps each capability with its own texts (internal/<cap>/i18n) to
+// its keys.
+func ownTexts(t *testing.T) map[string]map[string]string {
+	t.Helper()
+	files, _ := filepath.Glob("../*/i18n/en.json")
+	out := map[string]map[string]string{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]string{}
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		out[filepath.Base(filepath.Dir(filepath.Dir(f)))] = m
+	}
+	return out
+}
 
 // faultUse is one place that makes a fault with a constant code.
 type faultUse struct {
@@ -218,6 +246,16 @@ func TestFaultCodesHaveMessages(t *testing.T) {
 		for _, p := range u.params {
 			if !slices.Contains(want, p) && !slices.Contains(inMsg, p) {
 				t.Errorf("%s: %q gives parameter %q that neither its message nor %s uses", u.at, u.code, p, key)
+			}
+		}
+	}
+	// A capability's own texts hold only the messages of codes it alone
+	// raises: one another package raises is shared.
+	for pkg, keys := range ownTexts(t) {
+		for _, u := range uses {
+			if _, own := keys[i18n.FaultKey(u.code)]; own && packageOf(u.at) != pkg {
+				t.Errorf("%s: %q is raised outside %s, which keeps %s: move the message to internal/i18n/catalog",
+					u.at, u.code, pkg, i18n.FaultKey(u.code))
 			}
 		}
 	}
