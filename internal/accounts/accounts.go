@@ -66,12 +66,19 @@ type NewUser struct {
 	Password string `json:"password"`
 }
 
+// weakPassword is auth's verdict on a new password as a fault; pages show
+// the policy's bounds in the reader's language instead of auth's English.
+func weakPassword(err error) *fault.Error {
+	return fault.Wrap(fault.Invalid, "weak_password", err.Error(), err).
+		With("min", auth.MinPasswordRunes).With("max", auth.MaxPasswordBytes)
+}
+
 // NormaliseEmail validates and lower-cases an e-mail address.
 func NormaliseEmail(s string) (string, error) {
 	s = strings.ToLower(strings.TrimSpace(s))
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || len(s) > 254 {
-		return "", fault.Invalidf("email", "bad_email", "%q is not a valid e-mail address", s)
+		return "", fault.BadInput("email", "bad_email", `"{email}" is not a valid e-mail address`).With("email", s)
 	}
 	return s, nil
 }
@@ -98,16 +105,16 @@ func (s *Service) CreateUser(ctx context.Context, a policy.Actor, in NewUser) (U
 		name = strings.Split(email, "@")[0]
 	}
 	if len(name) > 200 {
-		return User{}, fault.Invalidf("name", "name_too_long", "the name is longer than 200 characters")
+		return User{}, fault.BadInput("name", "name_too_long", "the name is longer than {max} characters").With("max", 200)
 	}
 	lang := in.Lang
 	if lang != "" && lang != "en" && lang != "de" {
-		return User{}, fault.Invalidf("lang", "bad_lang", "language must be en or de")
+		return User{}, fault.BadInput("lang", "bad_lang", "language must be en or de")
 	}
 	var hash string
 	if in.Password != "" {
 		if err := auth.CheckPasswordPolicy(in.Password); err != nil {
-			return User{}, fault.Wrap(fault.Invalid, "weak_password", err.Error(), err)
+			return User{}, weakPassword(err)
 		}
 		if hash, err = auth.HashPassword(in.Password, s.Password); err != nil {
 			return User{}, fmt.Errorf("hash password: %w", err)
@@ -118,7 +125,7 @@ func (s *Service) CreateUser(ctx context.Context, a policy.Actor, in NewUser) (U
 		var orgName string
 		err := tx.QueryRow(ctx, `SELECT name FROM orgs WHERE id = ?`, org).Scan(&orgName)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fault.Invalidf("org", "unknown_org", "unknown organisation")
+			return fault.BadInput("org", "unknown_org", `unknown organisation "{org}"`).With("org", org)
 		}
 		if err != nil {
 			return fmt.Errorf("find org: %w", db.Map(err))
@@ -127,7 +134,7 @@ func (s *Service) CreateUser(ctx context.Context, a policy.Actor, in NewUser) (U
 		if _, err := tx.Exec(ctx, `INSERT INTO users (id, org_id, email, name, role, lang, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			u.ID, u.OrgID, u.Email, u.Name, string(u.Role), u.Lang, hash, u.CreatedAt); err != nil {
 			if fault.Is(err, fault.Conflict) {
-				return fault.Invalidf("email", "email_taken", "a person with the e-mail address %s already exists", email)
+				return fault.BadInput("email", "email_taken", "a person with the e-mail address {email} already exists").With("email", email)
 			}
 			return fmt.Errorf("insert user: %w", err)
 		}
@@ -168,13 +175,13 @@ func (s *Service) UpdateUser(ctx context.Context, a policy.Actor, id string, in 
 		if in.Name != nil {
 			n := strings.TrimSpace(*in.Name)
 			if n == "" || len(n) > 200 {
-				return fault.Invalidf("name", "bad_name", "the name must have 1 to 200 characters")
+				return fault.BadInput("name", "bad_name", "the name must have 1 to {max} characters").With("max", 200)
 			}
 			u.Name, changes["name"] = n, n
 		}
 		if in.Lang != nil {
 			if *in.Lang != "" && *in.Lang != "en" && *in.Lang != "de" {
-				return fault.Invalidf("lang", "bad_lang", "language must be en or de")
+				return fault.BadInput("lang", "bad_lang", "language must be en or de")
 			}
 			u.Lang, changes["lang"] = *in.Lang, *in.Lang
 		}

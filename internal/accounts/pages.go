@@ -67,7 +67,7 @@ func (h *Handler) saveProfile(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) error {
 	a := web.ActorFrom(r)
 	if r.PostFormValue("new") != r.PostFormValue("confirm") {
-		return h.renderProfile(w, r, http.StatusBadRequest, profileData{Error: fault.Invalidf("confirm", "password_mismatch", "the two new passwords differ")})
+		return h.renderProfile(w, r, http.StatusBadRequest, profileData{Error: fault.BadInput("confirm", "password_mismatch", "the two new passwords differ")})
 	}
 	if err := h.svc.SetPassword(r.Context(), a, a.UserID, r.PostFormValue("current"), r.PostFormValue("new")); err != nil {
 		return h.profileError(w, r, err)

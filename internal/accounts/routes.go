@@ -9,8 +9,11 @@ import (
 	"verbund/internal/web"
 )
 
-//go:embed all:templates
-var templateFS embed.FS
+// files are the capability's pages, its texts and its part of the API
+// document.
+//
+//go:embed all:templates i18n openapi.json
+var files embed.FS
 
 // Handler serves the accounts pages and API.
 type Handler struct {
@@ -21,8 +24,14 @@ type Handler struct {
 
 // Register adds the accounts routes.
 func Register(srv *web.Server, svc *Service) error {
-	tpl, err := srv.Templates(templateFS, "templates/*.html")
+	tpl, err := srv.Templates(files, "templates/*.html")
 	if err != nil {
+		return err
+	}
+	if err := srv.Catalog.Add(files, "i18n"); err != nil {
+		return err
+	}
+	if err := srv.AddOpenAPI(files, "openapi.json"); err != nil {
 		return err
 	}
 	h := &Handler{svc: svc, srv: srv, tpl: tpl}
@@ -71,8 +80,9 @@ func (h *Handler) clearSession(w http.ResponseWriter) {
 }
 
 type loginData struct {
-	Email, Next, Error string
-	Recovery           bool
+	Email, Next string
+	Recovery    bool
+	Error       *fault.Error
 }
 
 func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) error {
@@ -95,7 +105,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 		if !ok || (e.Kind != fault.Unauthenticated && e.Kind != fault.RateLimited) {
 			return err
 		}
-		p := web.Page{Data: loginData{Email: email, Next: next, Error: e.Code}}
+		p := web.Page{Data: loginData{Email: email, Next: next, Error: e}}
 		return h.tpl.Render(w, r, web.Status(e.Kind), "login", p)
 	}
 	if mfa {
@@ -120,7 +130,7 @@ func (h *Handler) mfa(w http.ResponseWriter, r *http.Request) error {
 		if !ok || (e.Kind != fault.Unauthenticated && e.Kind != fault.RateLimited) {
 			return err
 		}
-		return h.tpl.Render(w, r, web.Status(e.Kind), "mfa", web.Page{Data: loginData{Next: next, Error: e.Code, Recovery: r.PostFormValue("recovery") != ""}})
+		return h.tpl.Render(w, r, web.Status(e.Kind), "mfa", web.Page{Data: loginData{Next: next, Error: e, Recovery: r.PostFormValue("recovery") != ""}})
 	}
 	h.setSession(w, sid, SessionLifetime)
 	return web.Redirect(w, r, next, "")

@@ -33,8 +33,8 @@ func (s *Service) Login(ctx context.Context, email, password, ip, userAgent stri
 			return "", false, err
 		}
 		mins := int(math.Ceil(retry.Minutes()))
-		return "", false, &fault.Error{Kind: fault.RateLimited, Code: "too_many_attempts",
-			Message: fmt.Sprintf("too many failed sign-ins: try again in %d minutes", mins)}
+		return "", false, fault.New(fault.RateLimited, "too_many_attempts", "too many failed sign-ins: try again in {minutes} minutes").
+			With("minutes", mins)
 	}
 	var id, org, hash, role string
 	var totp, disabled int
@@ -127,8 +127,8 @@ func (s *Service) VerifyMFA(ctx context.Context, sessionID, code, recovery, ip, 
 		return "", err
 	}
 	if !ok {
-		return "", &fault.Error{Kind: fault.RateLimited, Code: "too_many_attempts",
-			Message: fmt.Sprintf("too many wrong codes: try again in %d minutes", int(math.Ceil(retry.Minutes())))}
+		return "", fault.New(fault.RateLimited, "too_many_attempts", "too many wrong codes: try again in {minutes} minutes").
+			With("minutes", int(math.Ceil(retry.Minutes())))
 	}
 	var secret string
 	var last int64
@@ -278,7 +278,7 @@ func (s *Service) LogoutAll(ctx context.Context, a policy.Actor) error {
 // operator (CLI) does not need it.
 func (s *Service) SetPassword(ctx context.Context, a policy.Actor, userID, current, next string) error {
 	if err := auth.CheckPasswordPolicy(next); err != nil {
-		return fault.Wrap(fault.Invalid, "weak_password", err.Error(), err)
+		return weakPassword(err)
 	}
 	if !a.IsSystem() {
 		if userID != a.UserID {
@@ -291,7 +291,7 @@ func (s *Service) SetPassword(ctx context.Context, a policy.Actor, userID, curre
 		if ok, err := checkPassword(hash, current); err != nil {
 			return fmt.Errorf("check current password of user %s: %w", userID, err)
 		} else if !ok {
-			return fault.Invalidf("current_password", "wrong_password", "the current password is wrong")
+			return fault.BadInput("current_password", "wrong_password", "the current password is wrong")
 		}
 	}
 	hash, err := auth.HashPassword(next, s.Password)

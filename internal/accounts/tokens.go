@@ -45,13 +45,13 @@ func ParseDuration(s string) (time.Duration, error) {
 	if d, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(d)
 		if err != nil || n < 1 || n > 3650 {
-			return 0, fault.Invalidf("expires", "bad_duration", "%q is not a duration: use e.g. 90d or 12h", s)
+			return 0, fault.BadInput("expires", "bad_duration", `"{value}" is not a duration: use e.g. 90d or 12h`).With("value", s)
 		}
 		return time.Duration(n) * 24 * time.Hour, nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d <= 0 {
-		return 0, fault.Invalidf("expires", "bad_duration", "%q is not a duration: use e.g. 90d or 12h", s)
+		return 0, fault.BadInput("expires", "bad_duration", `"{value}" is not a duration: use e.g. 90d or 12h`).With("value", s)
 	}
 	return d, nil
 }
@@ -68,14 +68,14 @@ func (s *Service) CreateToken(ctx context.Context, a policy.Actor, userID string
 	}
 	scope := strings.ToLower(strings.TrimSpace(in.Scope))
 	if scope != "read" && scope != "write" {
-		return Token{}, "", fault.Invalidf("scope", "bad_scope", "scope must be read or write")
+		return Token{}, "", fault.BadInput("scope", "bad_scope", "scope must be read or write")
 	}
 	name := strings.TrimSpace(in.Name)
 	if name == "" {
 		name = scope + " token"
 	}
 	if len(name) > 100 {
-		return Token{}, "", fault.Invalidf("name", "name_too_long", "the name is longer than 100 characters")
+		return Token{}, "", fault.BadInput("name", "name_too_long", "the name is longer than {max} characters").With("max", 100)
 	}
 	d, err := ParseDuration(in.Expires)
 	if err != nil {
@@ -189,7 +189,7 @@ func (s *Service) EnableTOTP(ctx context.Context, a policy.Actor, code string) (
 		}
 		step, ok := auth.VerifyTOTP(secret, code, time.Now(), last)
 		if !ok {
-			return fault.Invalidf("code", "invalid_code", "the code is wrong or expired: enter the current code from your app")
+			return fault.BadInput("code", "invalid_code", "the code is wrong or expired: enter the current code from your app")
 		}
 		if _, err := tx.Exec(ctx, `UPDATE users SET totp_enabled = 1, totp_last_step = ? WHERE id = ?`, step, a.UserID); err != nil {
 			return fmt.Errorf("enable totp: %w", err)
@@ -216,7 +216,7 @@ func (s *Service) DisableTOTP(ctx context.Context, a policy.Actor, password stri
 	if ok, err := checkPassword(hash, password); err != nil {
 		return fmt.Errorf("check password of user %s: %w", a.UserID, err)
 	} else if !ok {
-		return fault.Invalidf("password", "wrong_password", "the password is wrong")
+		return fault.BadInput("password", "wrong_password", "the password is wrong")
 	}
 	return s.DB.Tx(ctx, func(tx *db.Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE users SET totp_enabled = 0, totp_secret = '' WHERE id = ?`, a.UserID); err != nil {

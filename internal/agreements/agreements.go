@@ -99,27 +99,30 @@ func parseInput(in Input) (parsed, error) {
 		return p, err
 	}
 	if in.RetentionDays < 1 || in.RetentionDays > 3650 {
-		return p, fault.Invalidf("retention_days", "bad_retention", "retention must be 1 to 3650 days")
+		return p, fault.BadInput("retention_days", "bad_retention", "retention must be 1 to {max} days").With("max", 3650)
 	}
-	if len(in.Purpose) > 2000 || len(in.Title) > 200 {
-		return p, fault.Invalidf("purpose", "too_long", "title (200) or purpose (2000 characters) is too long")
+	if len(in.Title) > 200 {
+		return p, fault.BadInput("title", "too_long", "the title is longer than {max} characters").With("max", 200)
+	}
+	if len(in.Purpose) > 2000 {
+		return p, fault.BadInput("purpose", "too_long", "the purpose is longer than {max} characters").With("max", 2000)
 	}
 	p.from = db.Now()
 	if in.ValidFrom != "" {
 		t, err := time.Parse("2006-01-02", in.ValidFrom)
 		if err != nil {
-			return p, fault.Invalidf("valid_from", "bad_date", "valid from must be a date like 2026-12-31")
+			return p, fault.BadInput("valid_from", "bad_date", "{field} must be a date like 2026-12-31").WithKey("field", "valid from", "agreement.valid_from")
 		}
 		p.from = t.UnixMicro()
 	}
 	if in.ValidUntil != "" {
 		t, err := time.Parse("2006-01-02", in.ValidUntil)
 		if err != nil {
-			return p, fault.Invalidf("valid_until", "bad_date", "valid until must be a date like 2026-12-31")
+			return p, fault.BadInput("valid_until", "bad_date", "{field} must be a date like 2026-12-31").WithKey("field", "valid until", "agreement.valid_until")
 		}
 		p.until = t.Add(24 * time.Hour).UnixMicro() // through the end of that day
 		if p.until <= p.from {
-			return p, fault.Invalidf("valid_until", "bad_period", "valid until must be after valid from")
+			return p, fault.BadInput("valid_until", "bad_period", "valid until must be after valid from")
 		}
 	}
 	return p, nil
@@ -158,14 +161,14 @@ func (s *Service) Propose(ctx context.Context, a policy.Actor, proposer string, 
 		switch kind {
 		case "bilateral":
 			if in.Partner == "" || in.Partner == proposer {
-				return fault.Invalidf("partner_org_id", "partner_missing", "name the partner organisation (not your own)")
+				return fault.BadInput("partner_org_id", "partner_missing", "name the partner organisation (not your own)")
 			}
 			var n int
 			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM orgs WHERE id = ?`, in.Partner).Scan(&n); err != nil {
 				return fmt.Errorf("find partner: %w", db.Map(err))
 			}
 			if n != 1 {
-				return fault.Invalidf("partner_org_id", "unknown_org", "unknown partner organisation")
+				return fault.BadInput("partner_org_id", "unknown_org", `unknown partner organisation "{org}"`).With("org", in.Partner)
 			}
 			parties = []string{proposer, in.Partner}
 			if acceptAll {
@@ -175,7 +178,7 @@ func (s *Service) Propose(ctx context.Context, a policy.Actor, proposer string, 
 			var coord string
 			err := tx.QueryRow(ctx, `SELECT coordinator_org_id FROM communities WHERE id = ?`, in.Community).Scan(&coord)
 			if errors.Is(err, sql.ErrNoRows) {
-				return fault.Invalidf("community_id", "unknown_community", "unknown trust circle")
+				return fault.BadInput("community_id", "unknown_community", `unknown trust circle "{community}"`).With("community", in.Community)
 			}
 			if err != nil {
 				return fmt.Errorf("find trust circle: %w", db.Map(err))
@@ -195,7 +198,7 @@ func (s *Service) Propose(ctx context.Context, a policy.Actor, proposer string, 
 				parties = members
 			}
 		default:
-			return fault.Invalidf("kind", "bad_kind", "kind must be bilateral or charter")
+			return fault.BadInput("kind", "bad_kind", `unknown kind "{kind}": use bilateral or charter`).With("kind", kind)
 		}
 		var until any
 		if p.until != 0 {
@@ -288,7 +291,7 @@ func (s *Service) Revoke(ctx context.Context, a policy.Actor, id string) (Agreem
 func (s *Service) decide(ctx context.Context, a policy.Actor, id, verb string, allowed func(Agreement) bool, refused *fault.Error,
 	apply func(tx *db.Tx, g Agreement) (action string, err error)) (Agreement, error) {
 	if !a.CanAdmin() {
-		return Agreement{}, fault.New(fault.Forbidden, "admin_required", "only an admin may "+verb+" agreements")
+		return Agreement{}, fault.New(fault.Forbidden, "admin_required", "only an admin may {verb} agreements").With("verb", verb)
 	}
 	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
 		g, err := s.load(ctx, tx.Handle, a, id)

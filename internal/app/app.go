@@ -128,6 +128,9 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 		},
 		CheckCredential: a.Web.CheckCredential})
 	live.Register(a.Web, a.Live)
+	if err := a.Web.AddOpenAPI(openapiFS, "openapi.json"); err != nil {
+		return nil, err
+	}
 	for _, reg := range []func() error{
 		func() error { return accounts.Register(a.Web, a.Accounts) },
 		func() error { return orgs.Register(a.Web, a.Orgs) },
@@ -140,7 +143,12 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 			return nil, err
 		}
 	}
-	registerSystem(a)
+	// Every capability has added its part of the API document.
+	apiDoc, err := a.Web.OpenAPI()
+	if err != nil {
+		return nil, err
+	}
+	registerSystem(a, apiDoc)
 	return a, nil
 }
 

@@ -94,6 +94,7 @@ func coreRows() map[string]apptest.Row {
 		"GET /metrics":             {Req: static("/metrics"), Want: w("*=200")},
 		"GET /api/v1/openapi.json": {Req: static("/api/v1/openapi.json"), Want: w("*=200")},
 		"GET /static/":             {Req: static("/static/app.css"), Want: w("*=200")},
+		"GET /":                    {Req: static("/no/such/page"), Want: w("*=404")}, // every unknown address
 		"GET /login":               {Req: static("/login"), Want: w("anon=200 *=303")},
 		"POST /login":              {Req: send("/login", form("email", "UNIQ", "password", "wrong")), Want: w("anon=403 *=401")},
 		"GET /login/mfa":           {Req: static("/login/mfa"), Want: w("*=303")},

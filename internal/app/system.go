@@ -12,11 +12,16 @@ import (
 	"verbund/internal/web"
 )
 
+// openapiFS is the base of the OpenAPI document: info, servers, security
+// and the components every capability shares (errors, paging, the sharing
+// envelope). Each capability adds its own paths and components.
+//
 //go:embed openapi.json
 var openapiFS embed.FS
 
-// registerSystem adds health, readiness, metrics and the OpenAPI document.
-func registerSystem(a *App) {
+// registerSystem adds health, readiness, metrics and the OpenAPI document
+// (apiDoc, merged from the base and every capability's fragment).
+func registerSystem(a *App, apiDoc []byte) {
 	r := a.Web.Router
 	r.Handle("GET /healthz", web.Public, func(w http.ResponseWriter, _ *http.Request) error {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -39,12 +44,8 @@ func registerSystem(a *App) {
 		return nil
 	})
 	r.Handle("GET /api/v1/openapi.json", web.Public, func(w http.ResponseWriter, _ *http.Request) error {
-		b, err := openapiFS.ReadFile("openapi.json")
-		if err != nil {
-			return err
-		}
 		w.Header().Set("Content-Type", "application/json")
-		_, err = w.Write(b)
+		_, err := w.Write(apiDoc)
 		return err
 	})
 }

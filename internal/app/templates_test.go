@@ -1,10 +1,12 @@
 package app_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 
 	"verbund/internal/i18n"
@@ -13,9 +15,12 @@ import (
 
 // Every message key a template uses exists in the catalogue (both
 // languages agree, which i18n.Load checks), including keys built with
-// printf from known value sets.
+// printf from known value sets. A template or handler uses only shared keys
+// and its own capability's (internal/<cap>/i18n): a key another capability
+// keeps would vanish with it.
 func TestTemplateKeysExist(t *testing.T) {
-	cat, err := i18n.Load()
+	cat := hubCatalog(t)
+	shared, err := i18n.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +28,9 @@ func TestTemplateKeysExist(t *testing.T) {
 	if len(files) < 10 {
 		t.Fatalf("found only %d templates", len(files))
 	}
+	gofiles, _ := filepath.Glob("../*/*.go")
 	static := regexp.MustCompile(`\.T "([a-z0-9_.]+)"`)
+	goStatic := regexp.MustCompile(`\.T\([^()"]*"([a-z0-9_]+(?:\.[a-z0-9_]+)+)"`)
 	dynamic := regexp.MustCompile(`printf "([a-z_.]+)\.%s"`)
 	values := map[string][]string{
 		"role":             {"admin", "analyst", "viewer", "auditor"},
@@ -35,15 +42,48 @@ func TestTemplateKeysExist(t *testing.T) {
 		"audience":         {"own_org", "community", "named_orgs", "named_people"},
 		"category":         policy.Category(policy.AllCategories).Names(),
 	}
-	for _, f := range files {
+	own := map[string]map[string]string{} // capability → its own keys
+	ownKeys := func(pkg string) map[string]string {
+		if m, ok := own[pkg]; ok {
+			return m
+		}
+		m := map[string]string{}
+		if b, err := os.ReadFile(filepath.Join("..", pkg, "i18n", "en.json")); err == nil {
+			if err := json.Unmarshal(b, &m); err != nil {
+				t.Fatalf("%s: %v", pkg, err)
+			}
+		}
+		own[pkg] = m
+		return m
+	}
+	// home checks that a key used by pkg is shared or pkg's own.
+	home := func(f, key string) {
+		pkg := filepath.Base(filepath.Dir(f))
+		if strings.HasSuffix(filepath.Dir(f), "templates") {
+			pkg = filepath.Base(filepath.Dir(filepath.Dir(f)))
+		}
+		if _, ok := ownKeys(pkg)[key]; ok || shared.Has(key) || !cat.Has(key) {
+			return
+		}
+		t.Errorf("%s uses %q, which another capability keeps: move it to internal/i18n/catalog or use a key of %s's own", f, key, pkg)
+	}
+	for _, f := range append(files, gofiles...) {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, m := range static.FindAllSubmatch(b, -1) {
+		re := static
+		if strings.HasSuffix(f, ".go") {
+			re = goStatic
+		}
+		for _, m := range re.FindAllSubmatch(b, -1) {
 			if !cat.Has(string(m[1])) {
 				t.Errorf("%s uses missing key %q", f, m[1])
 			}
+			home(f, string(m[1]))
 		}
 		for _, m := range dynamic.FindAllSubmatch(b, -1) {
 			vs, ok := values[string(m[1])]
@@ -51,9 +91,11 @@ func TestTemplateKeysExist(t *testing.T) {
 				t.Errorf("%s builds keys %q.* from values this test does not know: add them", f, m[1])
 			}
 			for _, v := range vs {
-				if k := string(m[1]) + "." + v; !cat.Has(k) {
+				k := string(m[1]) + "." + v
+				if !cat.Has(k) {
 					t.Errorf("%s: missing key %q", f, k)
 				}
+				home(f, k)
 			}
 		}
 	}
@@ -62,6 +104,26 @@ func TestTemplateKeysExist(t *testing.T) {
 			if k := "error." + strconv.Itoa(code) + "." + s; !cat.Has(k) {
 				t.Errorf("missing %s", k)
 			}
+		}
+	}
+}
+
+// A page shows a form error only through the layout's partial "form-error",
+// which shows the message in the reader's language: no template builds its
+// own error box or shows a fault's English Message.
+func TestFormErrorHasOneHome(t *testing.T) {
+	files, _ := filepath.Glob("../*/templates/*.html")
+	raw := regexp.MustCompile(`flash-error|\.Error\.Message`)
+	for _, f := range files {
+		if f == filepath.Join("..", "web", "templates", "layout.html") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := raw.Find(b); m != nil {
+			t.Errorf("%s: %q: show errors with {{template \"form-error\" ($.Fault .Error)}}", f, m)
 		}
 	}
 }

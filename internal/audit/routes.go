@@ -13,8 +13,11 @@ import (
 	"verbund/internal/web"
 )
 
-//go:embed all:templates
-var templateFS embed.FS
+// files are the capability's pages, its texts and its part of the API
+// document.
+//
+//go:embed all:templates i18n openapi.json
+var files embed.FS
 
 type handler struct {
 	db  *db.DB
@@ -25,8 +28,14 @@ type handler struct {
 // Register adds the audit trail's pages and API: admins and auditors see
 // and export the records that concern their org.
 func Register(srv *web.Server, d *db.DB) error {
-	tpl, err := srv.Templates(templateFS, "templates/*.html")
+	tpl, err := srv.Templates(files, "templates/*.html")
 	if err != nil {
+		return err
+	}
+	if err := srv.Catalog.Add(files, "i18n"); err != nil {
+		return err
+	}
+	if err := srv.AddOpenAPI(files, "openapi.json"); err != nil {
 		return err
 	}
 	h := &handler{db: d, srv: srv, tpl: tpl}
@@ -45,7 +54,7 @@ func (h *handler) list(r *http.Request) ([]Record, string, error) {
 	var before int64
 	if c := r.URL.Query().Get("next"); c != "" {
 		if before, err = strconv.ParseInt(c, 10, 64); err != nil || before < 1 {
-			return nil, "", fault.Invalidf("next", "bad_cursor", "the page cursor is not valid: start from the first page")
+			return nil, "", fault.BadInput("next", "bad_cursor", "the page cursor is not valid: start from the first page")
 		}
 	}
 	recs, err := List(r.Context(), h.db.R(), Filter{OrgID: web.ActorFrom(r).OrgID, Before: before, Limit: limit + 1, Action: r.URL.Query().Get("action")})

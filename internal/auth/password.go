@@ -39,15 +39,19 @@ func DefaultPasswordParams() PasswordParams {
 // allocate gigabytes or spin for minutes, and too-small values would mean a
 // silently weak hash.
 const (
-	saltLen          = 16
-	minSaltLen       = 8 // PHC argon2 minimum
-	maxSaltLen       = 64
-	minKeyLen        = 16
-	maxKeyLen        = 128
-	maxTime          = 32
-	maxMemoryKiB     = 1 << 20 // 1 GiB
-	minPasswordRunes = 12
-	maxPasswordBytes = 1024
+	saltLen      = 16
+	minSaltLen   = 8 // PHC argon2 minimum
+	maxSaltLen   = 64
+	minKeyLen    = 16
+	maxKeyLen    = 128
+	maxTime      = 32
+	maxMemoryKiB = 1 << 20 // 1 GiB
+)
+
+// The password policy's bounds, for messages that explain it.
+const (
+	MinPasswordRunes = 12   // characters
+	MaxPasswordBytes = 1024 // bytes of UTF-8
 )
 
 // validate reports whether p is usable. argon2 panics on Time or Threads of
@@ -200,11 +204,11 @@ func CheckPasswordPolicy(password string) error {
 	if !utf8.ValidString(password) {
 		return errors.New("password contains invalid characters; please type it again")
 	}
-	if n := utf8.RuneCountInString(password); n < minPasswordRunes {
-		return fmt.Errorf("password is too short (%d characters): use at least %d characters; a passphrase of several words is easiest to remember", n, minPasswordRunes)
+	if n := utf8.RuneCountInString(password); n < MinPasswordRunes {
+		return fmt.Errorf("password is too short (%d characters): use at least %d characters; a passphrase of several words is easiest to remember", n, MinPasswordRunes)
 	}
-	if len(password) > maxPasswordBytes {
-		return fmt.Errorf("password is too long: use at most %d bytes (about %d plain letters)", maxPasswordBytes, maxPasswordBytes)
+	if len(password) > MaxPasswordBytes {
+		return fmt.Errorf("password is too long: use at most %d bytes (about %d plain letters)", MaxPasswordBytes, MaxPasswordBytes)
 	}
 	return nil
 }

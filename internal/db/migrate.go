@@ -203,7 +203,8 @@ func (d *DB) Migrate(ctx context.Context) (int, error) {
 	}
 	if cur > len(ms) {
 		return 0, fault.New(fault.Unsupported, "database_too_new",
-			fmt.Sprintf("the database has schema version %d but this verbund knows only up to %d: run a newer verbund", cur, len(ms)))
+			"the database has schema version {version} but this verbund knows only up to {known}: run a newer verbund").
+			With("version", cur).With("known", len(ms))
 	}
 	applied := 0
 	for _, m := range ms[cur:] {

@@ -3,11 +3,19 @@
 // that clients can match on, and a Message that is safe to show. The wrapped
 // cause is only logged, never shown: it may name tables, files or objects the
 // user must not learn about.
+//
+// Message is English (the API's default and the logs' language). Pages show
+// the catalogue's message "fault.<Code>" in the reader's language instead,
+// filled from Params; so a message's variable parts are never formatted into
+// the text alone but named: New(…, "no trust circle named \"{name}\"").With("name", n)
+// fills "{name}" in Message and keeps the value for the translation.
 package fault
 
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 )
 
 // Kind classifies an error for the transport layer.
@@ -54,10 +62,22 @@ func (k Kind) String() string {
 // Error is the error type shown to users.
 type Error struct {
 	Kind    Kind
-	Code    string // stable, snake_case, e.g. "agreement_missing"
-	Message string // safe to show
-	Field   string // optional: the input field at fault
-	Err     error  // cause, logged only
+	Code    string  // stable, snake_case, e.g. "agreement_missing"; names the catalogue key "fault.<Code>"
+	Message string  // safe to show; English, with its placeholders filled
+	Field   string  // optional: the input field at fault
+	Params  []Param // the message's variable parts, for translations
+	Err     error   // cause, logged only
+
+	text string // Message before its placeholders were filled
+}
+
+// Param is a named variable part of a message: "{Name}" in the text.
+type Param struct {
+	Name  string
+	Value any // shown as it is; translations format numbers for their language
+	// Key, if set, is the catalogue key of Value's own translation (a
+	// category or role name): translations show that message instead.
+	Key string
 }
 
 func (e *Error) Error() string {
@@ -79,9 +99,68 @@ func Wrap(kind Kind, code, msg string, err error) *Error {
 	return &Error{Kind: kind, Code: code, Message: msg, Err: err}
 }
 
-// Invalidf reports bad input in one field.
-func Invalidf(field, code, format string, args ...any) *Error {
-	return &Error{Kind: Invalid, Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
+// BadInput reports bad input in one field (kind Invalid).
+func BadInput(field, code, msg string) *Error {
+	return &Error{Kind: Invalid, Code: code, Field: field, Message: msg}
+}
+
+// With returns a copy of e that carries value as the parameter name: it
+// fills "{name}" in Message and the translation's message. A copy, because
+// faults are often package-level values shared by every request.
+func (e *Error) With(name string, value any) *Error {
+	return e.with(Param{Name: name, Value: value})
+}
+
+// WithKey is With for a value that has its own catalogue message (key), such
+// as a category: English shows value, translations show key's message.
+func (e *Error) WithKey(name string, value any, key string) *Error {
+	return e.with(Param{Name: name, Value: value, Key: key})
+}
+
+func (e *Error) with(p Param) *Error {
+	c := *e
+	if c.text == "" {
+		c.text = e.Message
+	}
+	c.Params = append(slices.Clip(e.Params), p)
+	c.Message = fill(c.text, func(name string) (string, bool) {
+		for _, p := range slices.Backward(c.Params) {
+			if p.Name == name {
+				return fmt.Sprint(p.Value), true
+			}
+		}
+		return "", false
+	})
+	return &c
+}
+
+// fill replaces each placeholder "{name}" in text by value(name); one that
+// value does not know stays as it is. Values are not expanded again.
+func fill(text string, value func(name string) (string, bool)) string {
+	if !strings.Contains(text, "{") {
+		return text
+	}
+	var b strings.Builder
+	b.Grow(len(text) + 16)
+	for {
+		i := strings.IndexByte(text, '{')
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(text[i:], '}')
+		if j < 0 {
+			break
+		}
+		if v, ok := value(text[i+1 : i+j]); ok {
+			b.WriteString(text[:i])
+			b.WriteString(v)
+		} else {
+			b.WriteString(text[:i+j+1])
+		}
+		text = text[i+j+1:]
+	}
+	b.WriteString(text)
+	return b.String()
 }
 
 // ErrNotFound is the single answer for "does not exist" and "you may not see

@@ -67,7 +67,7 @@ func (s *Service) UpdatePost(ctx context.Context, a policy.Actor, id string, in 
 				return err
 			}
 			if ns.TLP < t.Share.TLP {
-				return fault.Invalidf("tlp", "tlp_below_thread", "a post cannot be less restricted than its thread (%s)", t.Share.TLP)
+				return fault.BadInput("tlp", "tlp_below_thread", "a post cannot be less restricted than its thread ({tlp})").With("tlp", t.Share.TLP.String())
 			}
 			if err := checkChannelScope(ctx, tx.Handle, ch, ns); err != nil {
 				return err

@@ -131,10 +131,10 @@ func channel(ctx context.Context, h db.Handle, a policy.Actor, id string) (Chann
 func (s *Service) CreateChannel(ctx context.Context, a policy.Actor, community, name, description string) (Channel, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > 100 {
-		return Channel{}, fault.Invalidf("name", "bad_name", "the channel name must have 1 to 100 characters")
+		return Channel{}, fault.BadInput("name", "bad_name", "the channel name must have 1 to {max} characters").With("max", 100)
 	}
 	if len(description) > 1000 {
-		return Channel{}, fault.Invalidf("description", "too_long", "the description is longer than 1000 characters")
+		return Channel{}, fault.BadInput("description", "too_long", "the description is longer than {max} characters").With("max", 1000)
 	}
 	if !a.CanAdmin() {
 		return Channel{}, fault.New(fault.Forbidden, "admin_required", "only an admin may create channels")
@@ -149,14 +149,14 @@ func (s *Service) CreateChannel(ctx context.Context, a policy.Actor, community, 
 				return fmt.Errorf("load circle: %w", db.Map(err))
 			}
 			if coord != a.OrgID {
-				return fault.Invalidf("community_id", "coordinator_only", "only the coordinator of a trust circle may add its channels")
+				return fault.BadInput("community_id", "coordinator_only", "only the coordinator of a trust circle may add its channels")
 			}
 			comm = community
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO channels (id, org_id, community_id, name, description, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			c.ID, c.OrgID, comm, c.Name, c.Description, c.CreatedAt); err != nil {
 			if fault.Is(err, fault.Conflict) {
-				return fault.Invalidf("name", "name_taken", "a channel named %q already exists there", name)
+				return fault.BadInput("name", "name_taken", `a channel named "{name}" already exists there`).With("name", name)
 			}
 			return fmt.Errorf("insert channel: %w", err)
 		}
@@ -184,13 +184,13 @@ func envelope(a policy.Actor, k *policy.Kind, ch Channel, in policy.Sharing) (po
 			aud.Community = ch.CommunityID
 		}
 		if aud.Community != ch.CommunityID {
-			return policy.Share{}, fault.Invalidf("audience", "wrong_community", "a post in this channel can only go to the channel's own trust circle")
+			return policy.Share{}, fault.BadInput("audience", "wrong_community", "a post in this channel can only go to the channel's own trust circle")
 		}
 	} else {
 		aud.Community = ""
 	}
 	if ch.CommunityID == "" && aud.Kind != policy.AudOrg && aud.Kind != policy.AudPeople {
-		return policy.Share{}, fault.Invalidf("audience", "internal_channel", "this channel is internal to your organisation: use a trust circle's channel to share with others")
+		return policy.Share{}, fault.BadInput("audience", "internal_channel", "this channel is internal to your organisation: use a trust circle's channel to share with others")
 	}
 	return k.Envelope(a, tlp, aud), nil
 }
@@ -208,7 +208,7 @@ func checkChannelScope(ctx context.Context, h db.Handle, ch Channel, sh policy.S
 			var o string
 			err := h.QueryRow(ctx, `SELECT org_id FROM users WHERE id = ?`, p).Scan(&o)
 			if errors.Is(err, sql.ErrNoRows) {
-				return fault.Invalidf("audience", "unknown_person", "unknown person %q in the audience", p)
+				return fault.BadInput("audience", "unknown_person", `unknown person "{person}" in the audience`).With("person", p)
 			}
 			if err != nil {
 				return fmt.Errorf("check audience person: %w", db.Map(err))
@@ -219,7 +219,7 @@ func checkChannelScope(ctx context.Context, h db.Handle, ch Channel, sh policy.S
 	for _, o := range orgsToCheck {
 		if ch.CommunityID == "" {
 			if o != ch.OrgID {
-				return fault.Invalidf("audience", "outside_channel", "this channel is internal: name only people of your organisation")
+				return fault.BadInput("audience", "outside_channel", "this channel is internal: name only people of your organisation")
 			}
 			continue
 		}
@@ -228,7 +228,7 @@ func checkChannelScope(ctx context.Context, h db.Handle, ch Channel, sh policy.S
 			return fmt.Errorf("check audience member: %w", db.Map(err))
 		}
 		if n != 1 {
-			return fault.Invalidf("audience", "outside_channel", "everyone in the audience must belong to this trust circle")
+			return fault.BadInput("audience", "outside_channel", "everyone in the audience must belong to this trust circle")
 		}
 	}
 	return nil

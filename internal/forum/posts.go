@@ -33,10 +33,10 @@ type NewPost struct {
 func checkBody(body string) (string, error) {
 	body = strings.TrimSpace(body)
 	if body == "" {
-		return "", fault.Invalidf("body", "body_missing", "write a message")
+		return "", fault.BadInput("body", "body_missing", "write a message")
 	}
 	if utf8.RuneCountInString(body) > MaxBody {
-		return "", fault.Invalidf("body", "body_too_long", "the message is longer than %d characters", MaxBody)
+		return "", fault.BadInput("body", "body_too_long", "the message is longer than {max} characters").With("max", MaxBody)
 	}
 	return body, nil
 }
@@ -49,7 +49,7 @@ func (s *Service) CreateThread(ctx context.Context, a policy.Actor, channelID st
 	}
 	title := strings.TrimSpace(in.Title)
 	if title == "" || utf8.RuneCountInString(title) > 200 {
-		return Thread{}, Post{}, fault.Invalidf("title", "bad_title", "the title must have 1 to 200 characters")
+		return Thread{}, Post{}, fault.BadInput("title", "bad_title", "the title must have 1 to 200 characters")
 	}
 	body, err := checkBody(in.Body)
 	if err != nil {
@@ -129,7 +129,7 @@ func (s *Service) CreatePost(ctx context.Context, a policy.Actor, threadID strin
 			return err
 		}
 		if ps.TLP < t.Share.TLP {
-			return fault.Invalidf("tlp", "tlp_below_thread", "a reply cannot be less restricted than its thread (%s)", t.Share.TLP)
+			return fault.BadInput("tlp", "tlp_below_thread", "a reply cannot be less restricted than its thread ({tlp})").With("tlp", t.Share.TLP.String())
 		}
 		if err := checkChannelScope(ctx, tx.Handle, ch, ps); err != nil {
 			return err

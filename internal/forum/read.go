@@ -32,7 +32,7 @@ func decodeCursor(c string) (string, error) {
 	}
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil || len(b) > 64 {
-		return "", fault.Invalidf("next", "bad_cursor", "the page cursor is not valid: start from the first page")
+		return "", fault.BadInput("next", "bad_cursor", "the page cursor is not valid: start from the first page")
 	}
 	return string(b), nil
 }
@@ -163,7 +163,7 @@ func searchCursor(raw string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(strings.TrimPrefix(raw, "seq:"), 10, 64)
 	if err != nil || !strings.HasPrefix(raw, "seq:") || n <= 0 {
-		return 0, fault.Invalidf("next", "bad_cursor", "the page cursor is not valid: start from the first page")
+		return 0, fault.BadInput("next", "bad_cursor", "the page cursor is not valid: start from the first page")
 	}
 	return n, nil
 }
@@ -297,7 +297,7 @@ func decodeThreadCursor(c string) (int64, string, error) {
 	at, id, ok := strings.Cut(raw, ":")
 	n, perr := strconv.ParseInt(at, 10, 64)
 	if !ok || perr != nil || id == "" {
-		return 0, "", fault.Invalidf("next", "bad_cursor", "the page cursor is not valid: start from the first page")
+		return 0, "", fault.BadInput("next", "bad_cursor", "the page cursor is not valid: start from the first page")
 	}
 	return n, id, nil
 }

@@ -12,8 +12,11 @@ import (
 	"verbund/internal/web"
 )
 
-//go:embed all:templates
-var templateFS embed.FS
+// files are the capability's pages, its texts and its part of the API
+// document.
+//
+//go:embed all:templates i18n openapi.json
+var files embed.FS
 
 // Handler serves the forum pages and API.
 type Handler struct {
@@ -28,8 +31,14 @@ type Handler struct {
 // Register adds the forum routes. pages, when not nil, keeps API pages of
 // posts (see internal/readcache).
 func Register(srv *web.Server, svc *Service, pages *readcache.Cache) error {
-	tpl, err := srv.Templates(templateFS, "templates/*.html")
+	tpl, err := srv.Templates(files, "templates/*.html")
 	if err != nil {
+		return err
+	}
+	if err := srv.Catalog.Add(files, "i18n"); err != nil {
+		return err
+	}
+	if err := srv.AddOpenAPI(files, "openapi.json"); err != nil {
 		return err
 	}
 	h := &Handler{svc: svc, srv: srv, tpl: tpl, pages: pages}

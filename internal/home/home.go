@@ -18,8 +18,10 @@ import (
 	"verbund/internal/web"
 )
 
-//go:embed all:templates
-var templateFS embed.FS
+// files are the page and its texts.
+//
+//go:embed all:templates i18n
+var files embed.FS
 
 type handler struct {
 	db         *db.DB
@@ -32,8 +34,11 @@ type handler struct {
 
 // Register adds the home page.
 func Register(srv *web.Server, d *db.DB, f *forum.Service, g *agreements.Service, o *orgs.Service) error {
-	tpl, err := srv.Templates(templateFS, "templates/*.html")
+	tpl, err := srv.Templates(files, "templates/*.html")
 	if err != nil {
+		return err
+	}
+	if err := srv.Catalog.Add(files, "i18n"); err != nil {
 		return err
 	}
 	h := &handler{db: d, forum: f, agreements: g, orgs: o, srv: srv, tpl: tpl}

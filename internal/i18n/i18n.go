@@ -1,11 +1,15 @@
 // Package i18n holds verbund's user-interface messages in English and German and
 // formats dates and numbers the way readers of each language expect.
 //
-// The catalogues are flat JSON objects (catalog/en.json, catalog/de.json) mapping
-// dotted keys such as "nav.forum" to messages. Messages may contain named
-// placeholders like "{name}" that T fills from name/value argument pairs.
-// Load refuses catalogues whose key sets or placeholder sets differ, so a key
-// added to one language but not the other fails at start-up and in tests.
+// The catalogues are flat JSON objects (en.json, de.json) mapping dotted keys
+// such as "nav.forum" to messages. Messages may contain named placeholders
+// like "{name}" that T fills from name/value argument pairs. The shared keys
+// (layout, navigation, error pages, TLP, audiences …) live in catalog/; each
+// capability keeps its own keys in its own folder (internal/forum/i18n) and
+// adds them with Catalog.Add when it registers. Load and Add refuse
+// catalogues whose key sets or placeholder sets differ, and Add a key that
+// is already defined, so such mistakes fail at start-up and in tests. Fault
+// messages are the keys "fault.<code>" (see Catalog.Fault).
 package i18n
 
 import (
@@ -16,6 +20,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
+	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -54,22 +60,39 @@ func matchTag(tag string) string {
 	return ""
 }
 
-// Catalog holds the parsed messages of every supported language. It is
-// read-only after Load and safe for concurrent use.
+// Catalog holds the parsed messages of every supplied language. It is
+// read-only once the hub has started (Add is for start-up) and then safe for
+// concurrent use.
 type Catalog struct {
 	msgs map[string]map[string]string // lang → key → message
 	keys []string                     // sorted
 }
 
-// Load parses the embedded catalogues and checks that they agree.
+// Load parses the embedded shared catalogues (layout, navigation, error
+// pages, TLP, audiences …) and checks that they agree. Capabilities add
+// their own keys with Add.
 func Load() (*Catalog, error) {
 	return load(catalogFS, "catalog")
 }
 
 func load(fsys fs.FS, dir string) (*Catalog, error) {
-	c := &Catalog{msgs: make(map[string]map[string]string)}
+	msgs, err := parse(fsys, dir)
+	if err != nil {
+		return nil, err
+	}
+	c := &Catalog{msgs: msgs}
+	for k := range c.msgs[DefaultLanguage] {
+		c.keys = append(c.keys, k)
+	}
+	slices.Sort(c.keys)
+	return c, nil
+}
+
+// parse reads dir/<lang>.json for every language and checks that they agree.
+func parse(fsys fs.FS, dir string) (map[string]map[string]string, error) {
+	msgs := make(map[string]map[string]string)
 	for _, lang := range Languages() {
-		name := dir + "/" + lang + ".json"
+		name := path.Join(dir, lang+".json")
 		data, err := fs.ReadFile(fsys, name)
 		if err != nil {
 			return nil, fmt.Errorf("i18n: %w", err)
@@ -78,26 +101,52 @@ func load(fsys fs.FS, dir string) (*Catalog, error) {
 		if err != nil {
 			return nil, fmt.Errorf("i18n: %s: %w", name, err)
 		}
-		c.msgs[lang] = m
+		msgs[lang] = m
 	}
-	if err := c.check(); err != nil {
+	if err := check(msgs); err != nil {
 		return nil, err
 	}
-	for k := range c.msgs[DefaultLanguage] {
+	return msgs, nil
+}
+
+// Add merges a capability's own catalogue (dir/en.json and dir/de.json in
+// fsys) into c, so that a capability brings its texts in its own folder. The
+// fragment must pass the checks Load applies, and none of its keys may exist
+// already: every key has one home. Add changes nothing when it fails. It is
+// for start-up (a capability's Register), before c is shared.
+func (c *Catalog) Add(fsys fs.FS, dir string) error {
+	msgs, err := parse(fsys, dir)
+	if err != nil {
+		return err
+	}
+	var dups []string
+	for k := range msgs[DefaultLanguage] {
+		if c.Has(k) {
+			dups = append(dups, k)
+		}
+	}
+	if len(dups) > 0 {
+		slices.Sort(dups)
+		return fmt.Errorf("i18n: %s: %d key(s) defined twice: %s", dir, len(dups), strings.Join(dups, ", "))
+	}
+	for _, lang := range Languages() {
+		maps.Copy(c.msgs[lang], msgs[lang])
+	}
+	for k := range msgs[DefaultLanguage] {
 		c.keys = append(c.keys, k)
 	}
 	slices.Sort(c.keys)
-	return c, nil
+	return nil
 }
 
 // check reports keys present in one language but not another, and keys whose
 // placeholder sets differ between languages.
-func (c *Catalog) check() error {
+func check(msgs map[string]map[string]string) error {
 	var errs []error
 	langs := Languages()
-	ref := c.msgs[langs[0]]
+	ref := msgs[langs[0]]
 	for _, lang := range langs[1:] {
-		other := c.msgs[lang]
+		other := msgs[lang]
 		if miss := missing(ref, other); len(miss) > 0 {
 			errs = append(errs, fmt.Errorf("i18n: %d key(s) missing in %s.json: %s", len(miss), lang, strings.Join(miss, ", ")))
 		}

@@ -53,13 +53,13 @@ func (s *Service) CreateCommunity(ctx context.Context, a policy.Actor, name, des
 		return Community{}, err
 	}
 	if len(description) > 2000 {
-		return Community{}, fault.Invalidf("description", "too_long", "the description is longer than 2000 characters")
+		return Community{}, fault.BadInput("description", "too_long", "the description is longer than {max} characters").With("max", 2000)
 	}
 	c := Community{ID: db.NewID(), Name: name, Description: strings.TrimSpace(description), CoordinatorID: coordinator, CreatedAt: db.Now()}
 	err = s.DB.Tx(ctx, func(tx *db.Tx) error {
 		err := tx.QueryRow(ctx, `SELECT name FROM orgs WHERE id = ?`, coordinator).Scan(&c.CoordinatorName)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fault.Invalidf("coordinator", "unknown_org", "unknown coordinator organisation")
+			return fault.BadInput("coordinator", "unknown_org", `unknown coordinator organisation "{org}"`).With("org", coordinator)
 		}
 		if err != nil {
 			return fmt.Errorf("find coordinator: %w", db.Map(err))
@@ -67,7 +67,7 @@ func (s *Service) CreateCommunity(ctx context.Context, a policy.Actor, name, des
 		if _, err := tx.Exec(ctx, `INSERT INTO communities (id, name, name_key, description, coordinator_org_id, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			c.ID, c.Name, nameKey(c.Name), c.Description, coordinator, c.CreatedAt); err != nil {
 			if fault.Is(err, fault.Conflict) {
-				return fault.Invalidf("name", "name_taken", "a trust circle named %q already exists", name)
+				return fault.BadInput("name", "name_taken", `a trust circle named "{name}" already exists`).With("name", name)
 			}
 			return fmt.Errorf("insert community: %w", err)
 		}
@@ -124,7 +124,7 @@ func (s *Service) FindCommunityByRef(ctx context.Context, ref string) (Community
 		FROM communities c JOIN orgs o ON o.id = c.coordinator_org_id WHERE c.id = ? OR c.name_key = ?`, ref, nameKey(ref)).
 		Scan(&c.ID, &c.Name, &c.Description, &c.CoordinatorID, &c.CoordinatorName, &c.CreatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
-		return c, fault.Invalidf("community", "unknown_community", "no trust circle named %q", ref)
+		return c, fault.BadInput("community", "unknown_community", `no trust circle named "{community}"`).With("community", ref)
 	}
 	if err != nil {
 		return c, fmt.Errorf("find community: %w", db.Map(err))
@@ -161,7 +161,7 @@ func (s *Service) FindMembers(ctx context.Context, a policy.Actor, id string) ([
 // RequestJoin asks to join a circle on behalf of the actor's org (admins).
 func (s *Service) RequestJoin(ctx context.Context, a policy.Actor, id, message string) error {
 	if len(message) > 1000 {
-		return fault.Invalidf("message", "too_long", "the message is longer than 1000 characters")
+		return fault.BadInput("message", "too_long", "the message is longer than {max} characters").With("max", 1000)
 	}
 	c, err := s.FindCommunityByID(ctx, a, id)
 	if err != nil {

@@ -45,7 +45,7 @@ func nameKey(s string) string { return strings.ToLower(strings.Join(strings.Fiel
 func cleanName(field, s string) (string, error) {
 	s = strings.Join(strings.Fields(s), " ")
 	if s == "" || len(s) > 200 {
-		return "", fault.Invalidf(field, "bad_name", "the name must have 1 to 200 characters")
+		return "", fault.BadInput(field, "bad_name", "the name must have 1 to {max} characters").With("max", 200)
 	}
 	return s, nil
 }
@@ -62,14 +62,14 @@ func (s *Service) CreateOrg(ctx context.Context, a policy.Actor, name, kind, con
 	}
 	kind = strings.ToLower(strings.TrimSpace(kind))
 	if !slices.Contains(orgKinds, kind) {
-		return Org{}, fault.Invalidf("kind", "bad_kind", "unknown kind %q: use company, provider, cert or isac", kind)
+		return Org{}, fault.BadInput("kind", "bad_kind", `unknown kind "{kind}": use company, provider, cert or isac`).With("kind", kind)
 	}
 	o := Org{ID: db.NewID(), Name: name, Kind: kind, SecurityContact: strings.TrimSpace(contact), CreatedAt: db.Now()}
 	err = s.DB.Tx(ctx, func(tx *db.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO orgs (id, name, name_key, kind, security_contact, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			o.ID, o.Name, nameKey(o.Name), o.Kind, o.SecurityContact, o.CreatedAt); err != nil {
 			if fault.Is(err, fault.Conflict) {
-				return fault.Invalidf("name", "name_taken", "an organisation named %q already exists", name)
+				return fault.BadInput("name", "name_taken", `an organisation named "{name}" already exists`).With("name", name)
 			}
 			return fmt.Errorf("insert org: %w", err)
 		}
@@ -93,7 +93,7 @@ func (s *Service) UpdateOrg(ctx context.Context, a policy.Actor, id, contact str
 	}
 	contact = strings.TrimSpace(contact)
 	if len(contact) > 300 {
-		return Org{}, fault.Invalidf("security_contact", "too_long", "the security contact is longer than 300 characters")
+		return Org{}, fault.BadInput("security_contact", "too_long", "the security contact is longer than {max} characters").With("max", 300)
 	}
 	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
 		res, err := tx.Exec(ctx, `UPDATE orgs SET security_contact = ? WHERE id = ?`, contact, id)
@@ -142,7 +142,7 @@ func (s *Service) FindOrgByRef(ctx context.Context, ref string) (Org, error) {
 	err := s.DB.R().QueryRow(ctx, `SELECT id, name, kind, security_contact, created_at FROM orgs WHERE id = ? OR name_key = ?`, ref, nameKey(ref)).
 		Scan(&o.ID, &o.Name, &o.Kind, &o.SecurityContact, &o.CreatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
-		return o, fault.Invalidf("org", "unknown_org", "no organisation named %q", ref)
+		return o, fault.BadInput("org", "unknown_org", `no organisation named "{org}"`).With("org", ref)
 	}
 	if err != nil {
 		return o, fmt.Errorf("find org: %w", db.Map(err))

@@ -167,7 +167,8 @@ func (k *Kind) DiscloseAll(ctx context.Context, tx *db.Tx, a Actor, ss []Share) 
 // own refuses an envelope that does not belong to this kind.
 func (k *Kind) own(s Share) error {
 	if s.Kind != k.name || s.Category != k.category || s.ID == "" {
-		return fault.New(fault.Internal, "bad_envelope", fmt.Sprintf("envelope of kind %q, category %s given to kind %q", s.Kind, s.Category.Name(), k.name))
+		return fault.New(fault.Internal, "bad_envelope", `envelope of kind "{kind}", category {category} given to kind "{target}"`).
+			With("kind", s.Kind).With("category", s.Category.Name()).With("target", k.name)
 	}
 	return nil
 }

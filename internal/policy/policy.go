@@ -35,7 +35,7 @@ func ParseRole(s string) (Role, error) {
 	if slices.Contains(Roles(), r) {
 		return r, nil
 	}
-	return "", fault.Invalidf("role", "bad_role", "unknown role %q: use admin, analyst, viewer or auditor", s)
+	return "", fault.BadInput("role", "bad_role", `unknown role "{role}": use admin, analyst, viewer or auditor`).With("role", s)
 }
 
 // Scope limits what an API token may do. Sessions have ScopeSession.
@@ -124,7 +124,7 @@ func ParseTLP(s string) (TLP, error) {
 			return TLP(i), nil
 		}
 	}
-	return 0, fault.Invalidf("tlp", "bad_tlp", "unknown TLP level %q: use CLEAR, GREEN, AMBER, AMBER+STRICT or RED", s)
+	return 0, fault.BadInput("tlp", "bad_tlp", `unknown TLP level "{tlp}": use CLEAR, GREEN, AMBER, AMBER+STRICT or RED`).With("tlp", s)
 }
 
 // Category is one kind of shared data, as a bit so that an agreement's set
@@ -193,8 +193,8 @@ func ParseCategory(s string) (Category, error) {
 			return c.c, nil
 		}
 	}
-	return 0, fault.Invalidf("categories", "bad_category",
-		"unknown category %q: use incident, indicator, vulnerability, log, risk, exercise or knowledge", s)
+	return 0, fault.BadInput("categories", "bad_category",
+		`unknown category "{category}": use incident, indicator, vulnerability, log, risk, exercise or knowledge`).With("category", s)
 }
 
 // ParseCategories parses a comma separated list; "all" means every category.
@@ -217,7 +217,7 @@ func ParseCategories(list []string) (Category, error) {
 		}
 	}
 	if set == 0 {
-		return 0, fault.Invalidf("categories", "categories_missing", "name at least one category")
+		return 0, fault.BadInput("categories", "categories_missing", "name at least one category")
 	}
 	return set, nil
 }
@@ -257,34 +257,34 @@ type Share struct {
 // narrower than any other audience).
 func ValidateAudience(l TLP, a Audience) error {
 	if l < Clear || l > Red {
-		return fault.Invalidf("tlp", "bad_tlp", "unknown TLP level")
+		return fault.BadInput("tlp", "bad_tlp", `unknown TLP level "{tlp}"`).With("tlp", int(l))
 	}
 	switch a.Kind {
 	case AudOrg:
 		if l == Red {
-			return fault.Invalidf("audience", "red_needs_people", "TLP:RED is for named people only: choose the people who may read it")
+			return fault.BadInput("audience", "red_needs_people", "TLP:RED is for named people only: choose the people who may read it")
 		}
 	case AudCommunity:
 		if a.Community == "" {
-			return fault.Invalidf("audience", "community_missing", "choose the trust circle that may read it")
+			return fault.BadInput("audience", "community_missing", "choose the trust circle that may read it")
 		}
 		if l >= AmberStrict {
-			return fault.Invalidf("audience", "tlp_audience_mismatch",
-				"%s may not go to a whole trust circle: name the organisations or people", l)
+			return fault.BadInput("audience", "tlp_audience_mismatch",
+				"{tlp} may not go to a whole trust circle: name the organisations or people").With("tlp", l.String())
 		}
 	case AudOrgs:
 		if len(a.Orgs) == 0 {
-			return fault.Invalidf("audience", "orgs_missing", "name at least one organisation")
+			return fault.BadInput("audience", "orgs_missing", "name at least one organisation")
 		}
 		if l == Red {
-			return fault.Invalidf("audience", "red_needs_people", "TLP:RED is for named people only: choose the people who may read it")
+			return fault.BadInput("audience", "red_needs_people", "TLP:RED is for named people only: choose the people who may read it")
 		}
 	case AudPeople:
 		if len(a.People) == 0 {
-			return fault.Invalidf("audience", "people_missing", "name at least one person")
+			return fault.BadInput("audience", "people_missing", "name at least one person")
 		}
 	default:
-		return fault.Invalidf("audience", "bad_audience", "unknown audience %q: use org, community, orgs or people", a.Kind)
+		return fault.BadInput("audience", "bad_audience", `unknown audience "{audience}": use org, community, orgs or people`).With("audience", string(a.Kind))
 	}
 	return nil
 }
@@ -293,7 +293,7 @@ func ValidateAudience(l TLP, a Audience) error {
 // every API answer uses.
 func (t TLP) MarshalJSON() ([]byte, error) {
 	if t < Clear || t > Red {
-		return nil, fault.New(fault.Internal, "bad_tlp", "invalid TLP level")
+		return nil, fault.New(fault.Internal, "bad_tlp", `unknown TLP level "{tlp}"`).With("tlp", int(t))
 	}
 	return []byte(`"` + t.String() + `"`), nil
 }

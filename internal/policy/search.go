@@ -47,7 +47,7 @@ func (k *Kind) IndexBody(ctx context.Context, tx *db.Tx, id, body string) error 
 func Terms(q string) ([]string, error) {
 	words := strings.FieldsFunc(strings.ToLower(q), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
 	if len(words) == 0 {
-		return nil, fault.Invalidf("q", "search_empty", "enter a word to search for (letters or digits)")
+		return nil, fault.BadInput("q", "search_empty", "enter a word to search for (letters or digits)")
 	}
 	return words[:min(len(words), maxTerms)], nil
 }

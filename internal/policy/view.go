@@ -116,7 +116,7 @@ func checkShare(ctx context.Context, h db.Handle, a Actor, v *View, s Share) (un
 		return nil, fault.New(fault.Forbidden, "not_owner", "you can share only on behalf of your own organisation")
 	}
 	if s.Category == 0 || s.Category&(s.Category-1) != 0 || !AllCategories.Has(s.Category) {
-		return nil, fault.Invalidf("category", "bad_category", "an object has exactly one category")
+		return nil, fault.BadInput("category", "bad_category", "an object has exactly one category").With("category", int(s.Category))
 	}
 	if err := ValidateAudience(s.TLP, s.Audience); err != nil {
 		return nil, err
@@ -126,7 +126,7 @@ func checkShare(ctx context.Context, h db.Handle, a Actor, v *View, s Share) (un
 	case AudCommunity:
 		members, ok := v.Communities[s.Audience.Community]
 		if !ok || !members[s.Owner] {
-			return nil, fault.Invalidf("audience", "not_a_member", "your organisation is not an active member of that trust circle")
+			return nil, fault.BadInput("audience", "not_a_member", "your organisation is not an active member of that trust circle")
 		}
 		for o := range members {
 			if o != s.Owner {
@@ -139,7 +139,7 @@ func checkShare(ctx context.Context, h db.Handle, a Actor, v *View, s Share) (un
 			var id string
 			if err := h.QueryRow(ctx, `SELECT id FROM orgs WHERE id = ?`, o).Scan(&id); err != nil {
 				if errors.Is(err, sql.ErrNoRows) {
-					return nil, fault.Invalidf("audience", "unknown_org", "unknown organisation %q in the audience", o)
+					return nil, fault.BadInput("audience", "unknown_org", `unknown organisation "{org}" in the audience`).With("org", o)
 				}
 				return nil, fmt.Errorf("check audience org: %w", db.Map(err))
 			}
@@ -153,12 +153,12 @@ func checkShare(ctx context.Context, h db.Handle, a Actor, v *View, s Share) (un
 			var disabled int
 			if err := h.QueryRow(ctx, `SELECT org_id, disabled FROM users WHERE id = ?`, p).Scan(&org, &disabled); err != nil {
 				if errors.Is(err, sql.ErrNoRows) {
-					return nil, fault.Invalidf("audience", "unknown_person", "unknown person %q in the audience", p)
+					return nil, fault.BadInput("audience", "unknown_person", `unknown person "{person}" in the audience`).With("person", p)
 				}
 				return nil, fmt.Errorf("check audience person: %w", db.Map(err))
 			}
 			if disabled != 0 {
-				return nil, fault.Invalidf("audience", "person_disabled", "a person in the audience has been deactivated")
+				return nil, fault.BadInput("audience", "person_disabled", "a person in the audience has been deactivated")
 			}
 			if org != s.Owner && !slices.Contains(recipients, org) {
 				recipients = append(recipients, org)
@@ -184,8 +184,10 @@ func checkShare(ctx context.Context, h db.Handle, a Actor, v *View, s Share) (un
 		if v.coversCategory(r, s.Category) {
 			what = fmt.Sprintf("level %s for category %s", s.TLP, s.Category.Name())
 		}
-		return nil, &fault.Error{Kind: fault.Forbidden, Code: "agreement_missing", Field: "audience",
-			Message: fmt.Sprintf("no active data-sharing agreement with %s covers %s: agree on one first, or narrow the audience or the level", name, what)}
+		e := fault.New(fault.Forbidden, "agreement_missing", "no active data-sharing agreement with {org} covers {what}: agree on one first, or narrow the audience or the level").
+			With("org", name).With("what", what).WithKey("category", s.Category.Name(), "category."+s.Category.Name()).With("tlp", s.TLP.String())
+		e.Field = "audience"
+		return nil, e
 	}
 	return uncovered, nil
 }

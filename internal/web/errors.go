@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"verbund/internal/fault"
+	"verbund/internal/i18n"
 )
 
 // Status maps a fault kind to its HTTP status.
@@ -49,7 +50,7 @@ type APIError struct {
 func publicError(log *slog.Logger, r *http.Request, err error) *fault.Error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return fault.New(fault.TooLarge, "body_too_large", "the request body is too large")
+		return fault.New(fault.TooLarge, "body_too_large", "the request body is larger than {max} bytes").With("max", mbe.Limit)
 	}
 	if e, ok := fault.As(err); ok {
 		if e.Kind == fault.Internal || e.Kind == fault.Unavailable {
@@ -67,10 +68,18 @@ func IsAPI(r *http.Request) bool {
 		strings.Contains(r.Header.Get("Accept"), "application/json")
 }
 
-// WriteJSONError writes an API error.
-func WriteJSONError(w http.ResponseWriter, e *fault.Error) {
+// writeAPIError writes e as the API's error object. Its message is
+// English, the API's language, unless the client asks for another
+// language with Accept-Language (a program's own setting, not the
+// signed-in user's, decides what it has to parse).
+func (s *Server) writeAPIError(w http.ResponseWriter, r *http.Request, e *fault.Error) {
 	var body APIError
 	body.Error.Code, body.Error.Message, body.Error.Field = e.Code, e.Message, e.Field
+	if al := r.Header.Get("Accept-Language"); al != "" {
+		if lang := i18n.Negotiate(al); lang != i18n.DefaultLanguage {
+			body.Error.Message = s.Catalog.Fault(lang, e)
+		}
+	}
 	WriteJSON(w, Status(e.Kind), body)
 }
 

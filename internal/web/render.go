@@ -139,6 +139,22 @@ type Page struct {
 // T translates key into the page's language.
 func (p *Page) T(key string, args ...any) string { return p.cat.T(p.Lang, key, args...) }
 
+// ShownFault is a fault as a page shows it: its message in the page's
+// language, its code for scripts and tests (never as text), the field at
+// fault.
+type ShownFault struct {
+	Code, Message, Field string
+}
+
+// Fault prepares e for the partial "form-error" (nil shows nothing):
+// {{template "form-error" ($.Fault .Error)}}.
+func (p *Page) Fault(e *fault.Error) *ShownFault {
+	if e == nil {
+		return nil
+	}
+	return &ShownFault{Code: e.Code, Message: p.cat.Fault(p.Lang, e), Field: e.Field}
+}
+
 // Time formats a stored timestamp (Unix µs) for the page's language.
 func (p *Page) Time(us int64) string {
 	if us == 0 {
@@ -175,6 +191,9 @@ var berlin = func() *time.Location {
 func (s *Server) Lang(r *http.Request) string {
 	if a := ActorFrom(r); a.Lang != "" {
 		return i18n.Normalize(a.Lang)
+	}
+	if l, _ := r.Context().Value(langKey).(string); l != "" {
+		return i18n.Normalize(l)
 	}
 	if c, err := r.Cookie("vb_lang"); err == nil {
 		return i18n.Normalize(c.Value)
@@ -234,8 +253,9 @@ func (s *Server) fillPage(w http.ResponseWriter, r *http.Request, p *Page) {
 
 func (s *Server) renderError(w http.ResponseWriter, r *http.Request, e *fault.Error) {
 	status := Status(e.Kind)
-	p := Page{Data: errorData{Status: status, Code: e.Code, Message: e.Message}}
+	p := Page{}
 	s.fillPage(w, r, &p)
+	p.Data = errorData{Status: status, Fault: p.Fault(e)}
 	p.Title = p.T(fmt.Sprintf("error.%d.title", status))
 	var buf bytes.Buffer
 	if err := s.layout.base.ExecuteTemplate(&buf, "error-page", &p); err != nil {
@@ -250,9 +270,8 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, e *fault.Er
 }
 
 type errorData struct {
-	Status  int
-	Code    string
-	Message string
+	Status int
+	Fault  *ShownFault
 }
 
 // Redirect sends the browser to target after a form post (303), optionally

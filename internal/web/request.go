@@ -31,18 +31,17 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		var te *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &mbe):
-			return fault.New(fault.TooLarge, "body_too_large", fmt.Sprintf("the request body is larger than %d bytes", MaxBody))
+			return fault.New(fault.TooLarge, "body_too_large", "the request body is larger than {max} bytes").With("max", MaxBody)
 		case errors.Is(err, io.EOF):
 			return fault.New(fault.Invalid, "body_missing", "send a JSON object in the request body")
 		case errors.As(err, &se):
-			return fault.New(fault.Invalid, "malformed_json", fmt.Sprintf("the body is not valid JSON (at byte %d)", se.Offset))
+			return fault.New(fault.Invalid, "malformed_json", "the body is not valid JSON (at byte {offset})").With("offset", se.Offset)
 		case errors.As(err, &te):
-			return &fault.Error{Kind: fault.Invalid, Code: "wrong_type", Field: te.Field,
-				Message: fmt.Sprintf("field %q must be of type %s", te.Field, te.Type)}
+			return fault.BadInput(te.Field, "wrong_type", `field "{field}" must be of type {type}`).
+				With("field", te.Field).With("type", te.Type.String())
 		case strings.HasPrefix(err.Error(), "json: unknown field"):
 			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return &fault.Error{Kind: fault.Invalid, Code: "unknown_field", Field: field,
-				Message: fmt.Sprintf("unknown field %q", field)}
+			return fault.BadInput(field, "unknown_field", `unknown field "{field}"`).With("field", field)
 		default:
 			return fault.Wrap(fault.Invalid, "malformed_json", "the body is not valid JSON", err)
 		}
@@ -61,7 +60,7 @@ func Limit(r *http.Request, def, maxN int) (int, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 || n > maxN {
-		return 0, fault.Invalidf("limit", "bad_limit", "limit must be a number from 1 to %d", maxN)
+		return 0, fault.BadInput("limit", "bad_limit", "limit must be a number from 1 to {max}").With("max", maxN)
 	}
 	return n, nil
 }

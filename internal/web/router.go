@@ -119,6 +119,7 @@ type ctxKey int
 const (
 	actorKey ctxKey = iota
 	sessionKey
+	langKey // the language of a caller the guard refused (render.go)
 )
 
 // Session is the browser session behind a request, if any.

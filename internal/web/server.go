@@ -55,6 +55,7 @@ type Server struct {
 	layout        *templateSet
 	staticVersion string
 	metrics       *metrics
+	apiDoc        map[string]any // the OpenAPI document as merged so far (openapi.go)
 }
 
 // SessionCookie is the name of the session cookie.
@@ -89,6 +90,10 @@ func NewServer(cfg Config) (*Server, error) {
 		files.ServeHTTP(w, r)
 		return nil
 	})
+	// Every other address: ServeMux's own answer would be a plain-text
+	// "404 page not found"; this one is the styled page in the reader's
+	// language (or the API's JSON error). "GET /{$}" is the start page.
+	s.Router.Handle("GET /", Public, func(http.ResponseWriter, *http.Request) error { return fault.ErrNotFound })
 	return s, nil
 }
 
@@ -159,7 +164,10 @@ func (s *Server) guard(p Perm, h HandlerFunc) http.Handler {
 			r = r.WithContext(ctx)
 			defer func() { s.Router.served(r.Pattern, trace.Kinds()) }()
 		}
-		err := s.authorize(sw, r, p, h)
+		r, err := s.authorize(sw, r, p)
+		if err == nil {
+			err = h(sw, r)
+		}
 		if err != nil {
 			s.Error(sw, r, err)
 		}
@@ -167,7 +175,13 @@ func (s *Server) guard(p Perm, h HandlerFunc) http.Handler {
 	})
 }
 
-func (s *Server) authorize(w http.ResponseWriter, r *http.Request, p Perm, h HandlerFunc) error {
+// authorize authenticates the request and enforces the permission p. The
+// request it returns carries the caller's identity for the handler. When it
+// refuses, the request still carries what the error page needs: the
+// caller's language and, for a signed-in caller, who it is (the layout
+// with navigation); a session still waiting for its second factor gets
+// only the language.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request, p Perm) (*http.Request, error) {
 	ctx := r.Context()
 	ip := s.ClientIP(r)
 	var actor policy.Actor
@@ -176,7 +190,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, p Perm, h Han
 	if tok, ok := bearer(r); ok {
 		a, err := s.Auth.Token(ctx, tok, ip)
 		if err != nil {
-			return err
+			return r, err
 		}
 		actor = a
 	} else if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
@@ -188,12 +202,35 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, p Perm, h Han
 			// A stale cookie is treated as no session; clear it.
 			http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.SecureCookies, SameSite: http.SameSiteLaxMode}) // #nosec G124 -- Secure follows SecureCookies (on under TLS, off only for plain-HTTP development and tests)
 		default:
-			return err
+			return r, err
 		}
 	}
 	signedIn := actor.UserID != "" && !sess.MFAPending
 	unsafe := r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions
+	identified := func() *http.Request {
+		ctx := context.WithValue(ctx, actorKey, actor)
+		if haveSession {
+			ctx = context.WithValue(ctx, sessionKey, sess)
+		}
+		return r.WithContext(ctx)
+	}
+	refused := r.WithContext(context.WithValue(ctx, langKey, actor.Lang))
+	if signedIn {
+		refused = identified()
+	}
+	if err := permit(p, actor, haveSession, sess, signedIn, unsafe); err != nil {
+		return refused, err
+	}
+	if unsafe {
+		if err := s.checkCSRF(r, haveSession, sess); err != nil {
+			return refused, err
+		}
+	}
+	return identified(), nil
+}
 
+// permit is the permission p applied to the caller.
+func permit(p Perm, actor policy.Actor, haveSession bool, sess Session, signedIn, unsafe bool) error {
 	switch p {
 	case Public:
 	case MFA:
@@ -205,20 +242,21 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, p Perm, h Han
 			return fault.New(fault.Unauthenticated, "signin_required", "sign in first, or send an API token as Authorization: Bearer")
 		}
 	}
+	readToken := actor.Scope == policy.ScopeRead
 	switch p {
 	case Self:
-		if actor.Scope == policy.ScopeRead && unsafe {
+		if readToken && unsafe {
 			return fault.New(fault.Forbidden, "token_read_only", "this API token may only read; create a write token")
 		}
 	case Write:
-		if actor.Scope == policy.ScopeRead {
+		if readToken {
 			return fault.New(fault.Forbidden, "token_read_only", "this API token may only read; create a write token")
 		}
 		if !actor.CanWrite() {
 			return fault.New(fault.Forbidden, "role_insufficient", "your role may only read: ask an admin of your organisation for the analyst role")
 		}
 	case OrgAdmin:
-		if actor.Scope == policy.ScopeRead && unsafe {
+		if readToken && unsafe {
 			return fault.New(fault.Forbidden, "token_read_only", "this API token may only read; create a write token")
 		}
 		if actor.Role != policy.Admin {
@@ -229,20 +267,11 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, p Perm, h Han
 			return fault.New(fault.Forbidden, "auditor_required", "only admins and auditors of your organisation may read the audit trail")
 		}
 	case Read:
-		if unsafe && actor.Scope == policy.ScopeRead {
+		if unsafe && readToken {
 			return fault.New(fault.Forbidden, "token_read_only", "this API token may only read; create a write token")
 		}
 	}
-	if unsafe {
-		if err := s.checkCSRF(r, haveSession, sess); err != nil {
-			return err
-		}
-	}
-	ctx = context.WithValue(ctx, actorKey, actor)
-	if haveSession {
-		ctx = context.WithValue(ctx, sessionKey, sess)
-	}
-	return h(w, r.WithContext(ctx))
+	return nil
 }
 
 // checkCSRF: state changes by cookie need the session's token (form field
@@ -297,7 +326,7 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", "60")
 	}
 	if IsAPI(r) {
-		WriteJSONError(w, e)
+		s.writeAPIError(w, r, e)
 		return
 	}
 	if e.Kind == fault.Unauthenticated && r.Method == http.MethodGet {
