@@ -42,6 +42,7 @@ func Register(srv *web.Server, svc *Service, pages *readcache.Cache) error {
 		return err
 	}
 	h := &Handler{svc: svc, srv: srv, tpl: tpl, pages: pages}
+	srv.AddNav(web.NavItem{Key: "forum", Path: "/forum", Label: "nav.forum", Shortcut: "forum"})
 	r := srv.Router
 	r.Handle("GET /forum", web.Read, h.forumPage)
 	r.Handle("POST /forum/channels", web.OrgAdmin, h.createChannelForm)

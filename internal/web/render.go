@@ -127,14 +127,29 @@ type Page struct {
 	Live  string // SSE URL for live updates, "" for none
 	Flash string // translated flash message
 
-	Lang    string
-	Actor   policy.Actor
-	CSRF    string
-	Static  string
-	Path    string
-	NowUnix int64
-	cat     *i18n.Catalog
+	Lang     string
+	Actor    policy.Actor
+	CSRF     string
+	Static   string
+	Path     string
+	NowUnix  int64
+	NavItems []NavItem // the capabilities' entries in the navigation
+	cat      *i18n.Catalog
 }
+
+// NavItem is a capability's entry in the main navigation, added when it
+// registers (Server.AddNav), so that a new capability needs no change to
+// the layout.
+type NavItem struct {
+	Key      string // the Page.Nav value that marks it as the current page, e.g. "forum"
+	Path     string // e.g. "/forum"
+	Label    string // catalogue key of its name
+	Shortcut string // data-shortcut name for app.js ("" for none)
+}
+
+// AddNav adds a capability's entry to the navigation, after the ones added
+// before it.
+func (s *Server) AddNav(n NavItem) { s.nav = append(s.nav, n) }
 
 // T translates key into the page's language.
 func (p *Page) T(key string, args ...any) string { return p.cat.T(p.Lang, key, args...) }
@@ -236,6 +251,7 @@ func (s *Server) fillPage(w http.ResponseWriter, r *http.Request, p *Page) {
 	p.Static = s.staticVersion
 	p.Path = r.URL.Path
 	p.NowUnix = db.Now()
+	p.NavItems = s.nav
 	if sess, ok := SessionFrom(r); ok {
 		p.CSRF = sess.CSRF
 	} else {

@@ -56,6 +56,7 @@ type Server struct {
 	staticVersion string
 	metrics       *metrics
 	apiDoc        map[string]any // the OpenAPI document as merged so far (openapi.go)
+	nav           []NavItem      // capabilities' navigation entries (AddNav)
 }
 
 // SessionCookie is the name of the session cookie.
