@@ -162,3 +162,51 @@ func TestCachedPagesAcrossReplicas(t *testing.T) {
 		t.Errorf("revoked on replica B, replica A still lists %s", strict.post)
 	}
 }
+
+// TestCachedPagesSurviveUnrelatedChanges: the cache drops what a change
+// touches and keeps the rest. A failed sign-in, a token and a reply in
+// another thread leave a thread's cached page in place; a reply in the
+// thread itself drops it (and the new reply is listed at once).
+func TestCachedPagesSurviveUnrelatedChanges(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e db.Dialect) {
+		h := apptest.World(t, e)
+		strict, amber := strictAndAmber(t, h)
+		cloud := h.Users["cloud.analyst"].ReadToken
+		page := "/api/v1/threads/" + amber.thread + "/posts"
+		listIDs(t, h, cloud, page) // builds and keeps it
+		hits := func() uint64 { return h.App.Pages.Hits.Load() }
+		expectHit := func(what string) {
+			t.Helper()
+			before := hits()
+			listIDs(t, h, cloud, page)
+			if hits() != before+1 {
+				t.Errorf("after %s the thread's page was built again instead of served from the cache", what)
+			}
+		}
+		expectHit("nothing")
+		r := loginRaw(t, h, h.Users["sme.viewer"].Email, "wrong password, wrong password")
+		r.Body.Close()
+		expectHit("a failed sign-in")
+		if tok := h.API(t, h.Users["sme.admin"].WriteToken, "POST", "/api/v1/tokens", map[string]any{"scope": "read"}); tok.Status != 201 {
+			t.Fatalf("token: %d %s", tok.Status, tok.Body)
+		}
+		expectHit("a new token")
+		if rp := h.API(t, h.Users["sme.analyst"].WriteToken, "POST", "/api/v1/threads/"+strict.thread+"/posts", map[string]any{"body": "elsewhere"}); rp.Status != 201 {
+			t.Fatalf("reply elsewhere: %d %s", rp.Status, rp.Body)
+		}
+		expectHit("a reply in another thread")
+		rp := h.API(t, h.Users["sme.analyst"].WriteToken, "POST", "/api/v1/threads/"+amber.thread+"/posts", map[string]any{"body": "here"})
+		if rp.Status != 201 {
+			t.Fatalf("reply: %d %s", rp.Status, rp.Body)
+		}
+		var reply struct{ ID string }
+		rp.JSON(t, &reply)
+		before := hits()
+		if ids, _ := listIDs(t, h, cloud, page); !slices.Contains(ids, reply.ID) {
+			t.Errorf("the thread's page does not list the new reply: %v", ids)
+		}
+		if hits() != before {
+			t.Error("a reply in the thread did not drop its cached page")
+		}
+	})
+}
