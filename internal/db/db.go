@@ -45,6 +45,11 @@ type DB struct {
 	// reader pool. Parsing and planning the visibility predicate costs
 	// more than running it (docs/PERFORMANCE.md).
 	stmts  sync.Map
+	wstmts sync.Map // the same for write transactions, on the writer
+	// toPrepare are statements write transactions ran unprepared, to be
+	// prepared on the writer once it is free.
+	toPrepare sync.Map
+	preparing atomic.Bool
 	nstmts atomic.Int32
 	hooks  atomic.Pointer[Hooks] // nil in production
 	wal    *walState             // SQLite: the log's keeper (wal.go)
@@ -139,11 +144,13 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 // Close closes both pools.
 func (d *DB) Close() error {
 	d.stopWALKeeper()
-	d.stmts.Range(func(k, v any) bool {
-		_ = v.(*sql.Stmt).Close()
-		d.stmts.Delete(k)
-		return true
-	})
+	for _, m := range []*sync.Map{&d.stmts, &d.wstmts} {
+		m.Range(func(k, v any) bool {
+			_ = v.(*sql.Stmt).Close()
+			m.Delete(k)
+			return true
+		})
+	}
 	err := d.writer.Close()
 	if d.reader != d.writer {
 		err = errors.Join(err, d.reader.Close())
@@ -180,7 +187,8 @@ type queryer interface {
 type Handle struct {
 	q      queryer
 	db     *DB
-	reader bool // the reader pool: queries may use the statement cache
+	reader bool    // the reader pool: queries may use the statement cache
+	tx     *sql.Tx // a write transaction: statements prepared on the writer serve it
 }
 
 // R returns a handle for reads outside a transaction.
@@ -188,6 +196,10 @@ func (d *DB) R() Handle { return Handle{q: d.reader, db: d, reader: true} }
 
 // Exec runs a statement.
 func (h Handle) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := h.prepared(ctx, query); st != nil {
+		res, err := st.ExecContext(ctx, args...)
+		return res, Map(err)
+	}
 	res, err := h.q.ExecContext(ctx, h.db.rebind(query), args...)
 	return res, Map(err)
 }
@@ -210,27 +222,74 @@ func (h Handle) QueryRow(ctx context.Context, query string, args ...any) *sql.Ro
 	return h.q.QueryRowContext(ctx, h.db.rebind(query), args...)
 }
 
-// prepared returns the cached prepared statement for a read on SQLite's
-// reader pool (preparing it on first use), or nil to run the query
-// unprepared: in transactions, on PostgreSQL (pgx caches statements per
-// connection itself), when the cache is full or preparing fails (the
-// unprepared call then reports the error).
+// prepared returns the cached prepared statement for query on SQLite
+// (preparing it on first use), or nil to run the query unprepared: on
+// PostgreSQL (pgx caches statements per connection itself), when the cache
+// is full or preparing fails (the unprepared call then reports the error).
+// Reads outside transactions use statements on the reader pool; a write
+// transaction uses statements prepared on the writer, whose one connection
+// it holds (database/sql finds the statement already prepared there).
+// Parsing and planning the visibility predicate costs more than running
+// it, and a write runs a dozen statements.
 func (h Handle) prepared(ctx context.Context, query string) *sql.Stmt {
 	d := h.db
-	if !h.reader || d.Dialect != SQLite {
+	if d.Dialect != SQLite || (!h.reader && h.tx == nil) {
 		return nil
 	}
-	if v, ok := d.stmts.Load(query); ok {
+	if h.tx == nil {
+		return d.statement(ctx, &d.stmts, d.reader, query)
+	}
+	// The transaction holds the writer's one connection, so a statement
+	// cannot be prepared on the writer now: the first use runs unprepared
+	// and the statement is prepared once the transaction has ended.
+	v, ok := d.wstmts.Load(query)
+	if !ok {
+		d.toPrepare.Store(query, true)
+		return nil
+	}
+	return h.tx.StmtContext(ctx, v.(*sql.Stmt))
+}
+
+// afterTx starts preparing the statements the transaction that just ended
+// ran unprepared, unless that is already under way.
+func (d *DB) afterTx() {
+	pending := false
+	d.toPrepare.Range(func(any, any) bool { pending = true; return false })
+	if pending && d.preparing.CompareAndSwap(false, true) {
+		go func() {
+			defer d.preparing.Store(false)
+			d.prepareWrites()
+		}()
+	}
+}
+
+// prepareWrites prepares on the writer the statements that write
+// transactions ran unprepared (after a transaction, in the background: the
+// writer's connection must be free).
+func (d *DB) prepareWrites() {
+	d.toPrepare.Range(func(k, _ any) bool {
+		d.toPrepare.Delete(k)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		d.statement(ctx, &d.wstmts, d.writer, k.(string))
+		return true
+	})
+}
+
+// statement returns the statement for query from cache, preparing it on
+// pool if it is not there yet and the cache has room.
+func (d *DB) statement(ctx context.Context, cache *sync.Map, pool *sql.DB, query string) *sql.Stmt {
+	if v, ok := cache.Load(query); ok {
 		return v.(*sql.Stmt)
 	}
 	if d.nstmts.Load() >= maxStmts {
 		return nil
 	}
-	st, err := d.reader.PrepareContext(ctx, query)
+	st, err := pool.PrepareContext(ctx, query)
 	if err != nil {
 		return nil
 	}
-	if v, loaded := d.stmts.LoadOrStore(query, st); loaded {
+	if v, loaded := cache.LoadOrStore(query, st); loaded {
 		_ = st.Close()
 		return v.(*sql.Stmt)
 	}
@@ -329,7 +388,8 @@ func (d *DB) tx(ctx context.Context, fn func(*Tx) error, hooks *Hooks) error {
 	if err != nil {
 		return Map(fmt.Errorf("begin: %w", err))
 	}
-	tx := &Tx{Handle: Handle{q: sqlTx, db: d}}
+	tx := &Tx{Handle: Handle{q: sqlTx, db: d, tx: sqlTx}}
+	defer d.afterTx()
 	var beforeCommit func() error
 	if hooks != nil && hooks.Begin != nil {
 		if beforeCommit, err = hooks.Begin(ctx, tx); err != nil {
