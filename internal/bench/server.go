@@ -34,12 +34,25 @@ type Server struct {
 // wander off to another database.
 // extra are further serve flags (e.g. --read-cache 0).
 func StartServer(ctx context.Context, exe, dataDir string, extra ...string) (*Server, error) {
+	return StartServerOn(ctx, exe, dataDir, "", extra...)
+}
+
+// StartServerOn is StartServer on the database dbURL: a postgres:// URL,
+// or "" for SQLite in dataDir. Several children may serve one PostgreSQL
+// database, as replicas do. The URL reaches the child as VERBUND_DB, not
+// as --db: a command line is readable by every user of the machine
+// (/proc/<pid>/cmdline), the environment only by the process's owner, and
+// the URL may hold a password.
+func StartServerOn(ctx context.Context, exe, dataDir, dbURL string, extra ...string) (*Server, error) {
 	args := append([]string{"serve", "--data", dataDir, "--addr", "127.0.0.1:0", "--log-format", "json", "--log-level", "warn"}, extra...)
 	cmd := exec.Command(exe, args...) // #nosec G204 -- exe is the verbund binary itself or one the operator names; the arguments are serve flags set by the bench
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "VERBUND_") {
 			cmd.Env = append(cmd.Env, kv)
 		}
+	}
+	if dbURL != "" {
+		cmd.Env = append(cmd.Env, "VERBUND_DB="+dbURL)
 	}
 	s := &Server{cmd: cmd, stderr: &tailBuffer{max: 16 << 10}, done: make(chan struct{})}
 	cmd.Stderr = s.stderr
