@@ -90,6 +90,9 @@ func writeMixed(w io.Writer, r *bench.MixedResult) {
 		fmt.Fprintf(w, "  hub %d: %d requests, CPU %.0f%% of a core (%.0f%% in the kernel; %.0f µs per request), RSS %.0f MB, read cache hits %.1f%%\n",
 			i+1, s.Requests, s.CPUPct, s.SysPct, s.CPUUS, s.RSSMB, s.CacheHitPct)
 	}
+	if r.DBServerCPUPct > 0 {
+		fmt.Fprintf(w, "  PostgreSQL server (all its processes, on this machine): CPU %.0f%% of a core\n", r.DBServerCPUPct)
+	}
 	fmt.Fprintf(w, "  load generator %.0f%% of a core; %d threads created and %d replies written while measured\n",
 		r.LoadCPUPct, r.Created, r.Replies)
 }

@@ -71,10 +71,13 @@ type MixedResult struct {
 	WAL           *WALSeries   `json:"wal,omitempty"`                // SQLite only
 	Servers       []ServerLoad `json:"servers"`
 	LoadCPUPct    float64      `json:"load_cpu_percent"` // this process, generating the load, of one core
-	CacheHitPct   float64      `json:"read_cache_hit_percent"`
-	Created       int          `json:"threads_created"`
-	Replies       int          `json:"replies_written"`
-	Checks        []Check      `json:"checks"`
+	// DBServerCPUPct is the PostgreSQL server's CPU (all its processes),
+	// of one core, when it runs on this machine; 0 otherwise.
+	DBServerCPUPct float64 `json:"db_server_cpu_percent,omitempty"`
+	CacheHitPct    float64 `json:"read_cache_hit_percent"`
+	Created        int     `json:"threads_created"`
+	Replies        int     `json:"replies_written"`
+	Checks         []Check `json:"checks"`
 }
 
 // MixedOp is one operation of the mix.
@@ -250,6 +253,9 @@ func Mixed(ctx context.Context, o MixedOptions) (*MixedResult, error) {
 	logf("loading %d hub(s) on %s with %d clients, %.0f %% writes, for %s after %s of warm-up …\n",
 		o.Replicas, o.Engine, o.Clients, 100*o.WriteShare, o.Duration, o.Warmup)
 	run := &mixedRun{o: o, servers: servers, circle: w.CircleChannel, seeded: seeded.Threads, wal: wal}
+	if dbURL != "" {
+		run.dbPID = postgresPID(ctx, dbURL)
+	}
 	if err := run.load(ctx, writers, res); err != nil {
 		return nil, err
 	}

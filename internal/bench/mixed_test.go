@@ -81,7 +81,7 @@ func TestMixed(t *testing.T) {
 			if len(res.Checks) == 0 {
 				t.Error("no checks")
 			}
-			t.Logf("%s: %.0f req/s, %s; windows %v; hubs %+v", res.Label(), res.RPS, res.Latency, res.Windows, res.Servers)
+			t.Logf("%s: %.0f req/s, %s; windows %v; hubs %+v; PostgreSQL CPU %.0f%%", res.Label(), res.RPS, res.Latency, res.Windows, res.Servers, res.DBServerCPUPct)
 		})
 	}
 }

@@ -22,6 +22,7 @@ type mixedRun struct {
 	circle  string   // the circle's channel
 	seeded  []string // the seeded circle threads (CLEAR or GREEN, visible to every client)
 	wal     string   // SQLite's log file; "" on PostgreSQL
+	dbPID   int      // the local PostgreSQL server's postmaster, 0 if none (postgresPID)
 
 	client    *http.Client
 	bodies    []string     // post texts, shared read-only
@@ -107,6 +108,10 @@ func (r *mixedRun) load(ctx context.Context, writers []*User, res *MixedResult) 
 		m0[i], _ = Metrics(s.URL, cacheHits, cacheMisses)
 	}
 	own0 := ownCPU()
+	var db0 time.Duration
+	if r.dbPID != 0 {
+		db0, _ = treeCPU(r.dbPID)
+	}
 	t0 := time.Now()
 	r.t0.Store(t0.UnixNano())
 	r.measuring.Store(true)
@@ -114,6 +119,11 @@ func (r *mixedRun) load(ctx context.Context, writers []*User, res *MixedResult) 
 	r.measuring.Store(false)
 	elapsed := time.Since(t0)
 	own1 := ownCPU()
+	if r.dbPID != 0 {
+		if db1, err := treeCPU(r.dbPID); err == nil && db0 > 0 {
+			res.DBServerCPUPct = round2(100 * float64(db1-db0) / float64(elapsed))
+		}
+	}
 	res.Servers = make([]ServerLoad, len(r.servers))
 	used := make([]time.Duration, len(r.servers))
 	var hits, misses float64

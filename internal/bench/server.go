@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -132,19 +131,14 @@ func (s *Server) RSS() (int64, error) { return procStatusKB(s.PID, "VmRSS:") }
 
 // CPU returns the child's user and system CPU time so far.
 func (s *Server) CPU() (user, system time.Duration, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.PID))
+	f, err := procStat(s.PID)
 	if err != nil {
 		return 0, 0, err
 	}
-	// Fields after the command name (which may hold spaces) in parentheses.
-	i := bytes.LastIndexByte(b, ')')
-	f := strings.Fields(string(b[i+1:]))
 	if len(f) < 13 {
 		return 0, 0, errors.New("short /proc/pid/stat")
 	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut) * time.Second / clockTicks, time.Duration(st) * time.Second / clockTicks, nil
+	return ticks(f, 11), ticks(f, 12), nil
 }
 
 const clockTicks = 100 // USER_HZ on Linux
