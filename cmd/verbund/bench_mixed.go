@@ -63,7 +63,7 @@ func writeMixed(w io.Writer, r *bench.MixedResult) {
 	fmt.Fprintf(w, "\nmixed on %s (%s; %d clients, %.0f %% writes, seed %d; %d posts over %d threads seeded in %.1f s",
 		r.Label(), hubs, r.Clients, 100*r.WriteShare, r.Seed, r.Posts, r.Threads, r.SeedSeconds)
 	if r.DBSizeMB > 0 {
-		fmt.Fprintf(w, ", database %.0f → %.0f MB", r.DBSizeMB, r.DBEndMB)
+		fmt.Fprintf(w, ", database with its log %.0f → %.0f MB", r.DBSizeMB, r.DBEndMB)
 	}
 	fmt.Fprintf(w, "):\n  %.0f req/s over %.1f s after %.1f s of warm-up (%d requests, %d errors)\n  latency %s\n",
 		r.RPS, r.Seconds, r.WarmupSeconds, r.Requests, r.Errors, r.Latency)

@@ -54,8 +54,8 @@ type MixedResult struct {
 	Posts       int     `json:"seeded_posts"`
 	Threads     int     `json:"seeded_threads"`
 	SeedSeconds float64 `json:"seed_seconds"`
-	DBSizeMB    float64 `json:"db_size_mb,omitempty"`     // SQLite: the database file before the load
-	DBEndMB     float64 `json:"db_end_size_mb,omitempty"` // and after it
+	DBSizeMB    float64 `json:"db_size_mb,omitempty"`     // SQLite: the database file and its log before the load
+	DBEndMB     float64 `json:"db_end_size_mb,omitempty"` // and after it (the log may hold up to 16 MB of it)
 
 	WarmupSeconds float64      `json:"warmup_seconds"`
 	Seconds       float64      `json:"seconds"` // measured
@@ -224,8 +224,8 @@ func Mixed(ctx context.Context, o MixedOptions) (*MixedResult, error) {
 	}
 	res.SeedSeconds = round2(time.Since(seedStart).Seconds())
 	dbFile := filepath.Join(dir, "verbund.db")
-	if st, err := os.Stat(dbFile); err == nil && dbURL == "" {
-		res.DBSizeMB = mb(st.Size())
+	if dbURL == "" {
+		res.DBSizeMB = mb(fileSizes(dbFile, dbFile+"-wal"))
 	}
 	logf("  %.1f s; %d analysts of sme, cloud and cert as clients\n", res.SeedSeconds, len(writers))
 
@@ -260,9 +260,7 @@ func Mixed(ctx context.Context, o MixedOptions) (*MixedResult, error) {
 		return nil, err
 	}
 	if dbURL == "" {
-		if st, err := os.Stat(dbFile); err == nil {
-			res.DBEndMB = mb(st.Size())
-		}
+		res.DBEndMB = mb(fileSizes(dbFile, dbFile+"-wal"))
 	}
 	logf("  %.0f req/s, %s, %d errors\n", res.RPS, res.Latency, res.Errors)
 	res.Checks = mixedChecks(res)
@@ -323,4 +321,16 @@ func mixedChecks(r *MixedResult) []Check {
 		cs = append(cs, atLeast(l+"last 5 s / first 5 s", r.LastFirstPct, 80, "%"))
 	}
 	return cs
+}
+
+// fileSizes is the sum of the files' sizes; missing files count 0 (SQLite
+// removes an empty log).
+func fileSizes(paths ...string) int64 {
+	var n int64
+	for _, p := range paths {
+		if st, err := os.Stat(p); err == nil {
+			n += st.Size()
+		}
+	}
+	return n
 }
