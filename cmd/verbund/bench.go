@@ -13,13 +13,16 @@ import (
 	"verbund/internal/bench"
 )
 
-const benchHelp = `usage: verbund bench startup|list|fanout|all [flags]
+const benchHelp = `usage: verbund bench startup|list|fanout|mixed|all [flags]
 
 Measures the performance figures of docs/PERFORMANCE.md on this machine.
 Each scenario creates a fresh SQLite database in a temporary folder, runs
 this binary's "verbund serve" on it as a child process on 127.0.0.1 (a free
 port), loads it over real HTTP from this process, and deletes the folder.
-Nothing else is touched: --data, --db and VERBUND_* settings are ignored.
+mixed can also run on PostgreSQL: it creates a throwaway database on the
+server --postgres names and drops it afterwards. Nothing else is touched:
+--data, --db and VERBUND_* settings are ignored (but for
+VERBUND_BENCH_POSTGRES, the default of --postgres).
 
   startup   (a) time from exec until /readyz answers on an empty database,
             and resident memory (VmRSS) after 2 s idle. --runs, --idle.
@@ -50,7 +53,30 @@ Nothing else is touched: --data, --db and VERBUND_* settings are ignored.
             token and view are checked again before its next delivery),
             and reports the delivery latency of the posts in those
             windows.
-  all       runs the three with their defaults.
+  mixed     (d) the incident-grade load: stores --mixed-posts posts over
+            --mixed-threads threads (as list does), then --clients
+            keep-alive API clients, each an analyst of sme, cloud or cert
+            with its own write token, send one request after the other
+            for --duration after --warmup (not measured). Each client
+            draws its operations from its own random generator (--seed):
+            --write-share of them write — 85 % replies to a circle
+            thread, 15 % new threads in the circle's channel (TLP:GREEN
+            or AMBER to the circle, 80–600 characters) — the others read:
+            40 % the feed, 40 % a circle thread's posts, 20 % the circle's
+            thread list, each with a limit from 20 to 50. Every answer
+            other than 200/201 (4xx too) is an error. It reports req/s,
+            p50/p95/p99 per operation, req/s per 5 s, the size of SQLite's
+            write-ahead log (read every 250 ms), the hubs' CPU and read
+            cache hits. --engine sqlite runs one hub on SQLite; --engine
+            postgres runs --replicas hubs on one throwaway PostgreSQL
+            database (--postgres: the URL of a role that may create
+            databases; scripts/pg-start DIR starts a throwaway server and
+            prints it) and the clients send their requests to the hubs in
+            turn; --engine both (the default) runs SQLite, then PostgreSQL
+            when a URL is given, and reports PostgreSQL as skipped
+            otherwise.
+  all       runs the four with their defaults; in all, --duration and
+            --warmup are list's, and mixed runs 30 s after 2 s.
 
 The load generator shares the CPU with the hub: numbers are for this
 machine as a whole. Progress goes to stderr; the report (or --json) to
@@ -61,13 +87,15 @@ Examples:
   verbund bench list --posts 100000 --duration 10s --concurrency 16
   verbund bench fanout --subscribers 1000 --json
   verbund bench fanout --subscribers 200 --recheck 1000 --recheck-changes 5
+  verbund bench mixed --engine sqlite --clients 50 --duration 30s
+  eval "$(scripts/pg-start /tmp/pg)"; verbund bench mixed --postgres "$VERBUND_TEST_POSTGRES"
 `
 
 func (c *cli) bench(args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(c.stdout, benchHelp)
 		if len(args) == 0 {
-			return usageError{"name a scenario: startup, list, fanout or all"}
+			return usageError{"name a scenario: startup, list, fanout, mixed or all"}
 		}
 		return flag.ErrHelp
 	}
@@ -86,7 +114,8 @@ func (c *cli) bench(args []string) error {
 	var so bench.StartupOptions
 	var lo bench.ListOptions
 	var fo bench.FanoutOptions
-	var endpoints string
+	var mo bench.MixedOptions
+	var endpoints, engine, postgres string
 	if scenario == "startup" || scenario == "all" {
 		fs.IntVar(&so.Runs, "runs", 5, "startup: fresh starts to measure")
 		fs.DurationVar(&so.Idle, "idle", 2*time.Second, "startup: idle time before reading memory")
@@ -115,11 +144,14 @@ func (c *cli) bench(args []string) error {
 		fs.DurationVar(&fo.RecheckEvery, "recheck-every", 20*time.Millisecond, "fanout: one post this often during the re-check measurement")
 		fs.BoolVar(&fo.RecheckHeartbeat, "recheck-heartbeat", true, "fanout: also measure around the next heartbeat (waits for it: up to 25 s)")
 	}
+	if scenario == "mixed" || scenario == "all" {
+		mixedFlags(fs, &mo, &engine, &postgres, scenario == "mixed")
+	}
 	switch scenario {
-	case "startup", "list", "fanout", "all":
+	case "startup", "list", "fanout", "mixed", "all":
 	default:
 		fmt.Fprint(c.stderr, benchHelp)
-		return usageError{fmt.Sprintf("unknown scenario %q: use startup, list, fanout or all", scenario)}
+		return usageError{fmt.Sprintf("unknown scenario %q: use startup, list, fanout, mixed or all", scenario)}
 	}
 	if err := c.parse(fs, rest); err != nil {
 		return err
@@ -135,8 +167,22 @@ func (c *cli) bench(args []string) error {
 	if *quiet {
 		progress = nil
 	}
-	so.Exe, lo.Exe, fo.Exe = *exe, *exe, *exe
-	so.Log, lo.Log, fo.Log = progress, progress, progress
+	so.Exe, lo.Exe, fo.Exe, mo.Exe = *exe, *exe, *exe, *exe
+	so.Log, lo.Log, fo.Log, mo.Log = progress, progress, progress, progress
+	var engines []string
+	var mixedSkipped string
+	if scenario == "mixed" || scenario == "all" {
+		var err error
+		if postgres == "" {
+			postgres = c.env("VERBUND_BENCH_POSTGRES")
+		}
+		if engines, mixedSkipped, err = mixedEngines(engine, postgres); err != nil {
+			return err
+		}
+		if mo.WriteShare == 0 {
+			mo.WriteShare = bench.ReadsOnly // the flag's 0 is "no writes", the option's 0 "the default"
+		}
+	}
 	lo.Endpoints = strings.Split(endpoints, ",")
 
 	report := struct {
@@ -145,8 +191,10 @@ func (c *cli) bench(args []string) error {
 		Startup *bench.StartupResult `json:"startup,omitempty"`
 		List    *bench.ListResult    `json:"list,omitempty"`
 		Fanout  *bench.FanoutResult  `json:"fanout,omitempty"`
+		Mixed   []*bench.MixedResult `json:"mixed,omitempty"`
+		Skipped string               `json:"mixed_skipped,omitempty"` // why a part of mixed did not run
 		Checks  []bench.Check        `json:"checks"`
-	}{Machine: bench.ThisMachine(), Binary: *exe}
+	}{Machine: bench.ThisMachine(), Binary: *exe, Skipped: mixedSkipped}
 	var err error
 	if scenario == "startup" || scenario == "all" {
 		c.progress(progress, "startup: %d fresh starts\n", so.Runs)
@@ -168,6 +216,25 @@ func (c *cli) bench(args []string) error {
 			return err
 		}
 		report.Checks = append(report.Checks, report.Fanout.Checks...)
+	}
+	for _, e := range engines {
+		c.progress(progress, "mixed on %s:\n", e)
+		o := mo
+		o.Engine = e
+		if e == "postgres" {
+			o.Postgres = postgres
+		} else {
+			o.Replicas = 1 // --replicas is PostgreSQL's
+		}
+		r, err := bench.Mixed(c.ctx, o)
+		if err != nil {
+			return fmt.Errorf("mixed on %s: %w", e, err)
+		}
+		report.Mixed = append(report.Mixed, r)
+		report.Checks = append(report.Checks, r.Checks...)
+	}
+	if mixedSkipped != "" {
+		c.progress(progress, "mixed: %s\n", mixedSkipped)
 	}
 
 	if *asJSON {
@@ -222,6 +289,12 @@ func (c *cli) bench(args []string) error {
 				}
 				fmt.Fprintf(w, "  missed %d, leaked to unauthorised %d\n", r.Missed, r.Leaked)
 			}
+		}
+		for _, m := range report.Mixed {
+			writeMixed(w, m)
+		}
+		if report.Skipped != "" {
+			fmt.Fprintf(w, "\nmixed: %s\n", report.Skipped)
 		}
 		fmt.Fprintf(w, "\ngoals:\n%s", bench.Verdict(report.Checks))
 	}

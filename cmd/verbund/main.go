@@ -71,7 +71,7 @@ Usage:
                            [--retention 365d] [--until YYYY-MM-DD] [--purpose P] [--personal-data]
   verbund audit verify
   verbund migrate
-  verbund bench startup|list|fanout|all [--json]   (measures docs/PERFORMANCE.md)
+  verbund bench startup|list|fanout|mixed|all [--json]   (measures docs/PERFORMANCE.md)
   verbund version
 
 Every command takes --data DIR or --db URL to choose the database (default
@@ -121,7 +121,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 		return c.auditVerify(rest)
 	case "bench ":
 		return c.bench(rest)
-	case "bench startup", "bench list", "bench fanout", "bench all":
+	case "bench startup", "bench list", "bench fanout", "bench mixed", "bench all":
 		return c.bench(append([]string{sub}, rest...))
 	}
 	fmt.Fprint(stderr, usage)

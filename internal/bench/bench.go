@@ -1,10 +1,12 @@
 // Package bench measures the figures of docs/PERFORMANCE.md against a real
 // hub: time to ready and idle memory (Startup), authenticated list
-// throughput and latency over 100,000 stored posts (List), and live-event
-// fan-out to many SSE subscribers (Fanout). `verbund bench` runs them; the
-// Go benchmarks reuse its bulk seeding (SeedPosts).
+// throughput and latency over 100,000 stored posts (List), live-event
+// fan-out to many SSE subscribers (Fanout), and the incident-grade mix of
+// reads and writes from many API clients (Mixed). `verbund bench` runs
+// them; the Go benchmarks reuse its bulk seeding (SeedPosts).
 //
-// Every scenario works on a fresh SQLite database in a temporary folder and
+// Every scenario works on a fresh SQLite database in a temporary folder
+// (Mixed also on a throwaway PostgreSQL database, with several hubs) and
 // talks HTTP over 127.0.0.1 only. The hub under test is a child process
 // running `verbund serve` (the same binary), so that its memory and CPU are
 // its own; the load comes from this process. Both share the machine's

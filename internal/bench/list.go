@@ -235,7 +235,13 @@ func writer(ctx context.Context, url, token string, threads []string, perSec flo
 // prepare creates the database in dir, builds the world and runs fill on
 // it, then closes it for the server to open.
 func prepare(ctx context.Context, dir string, readers int, fill func(*db.DB, *World) (Seeded, error)) (*World, Seeded, error) {
-	d, err := db.Open(ctx, "", dir)
+	return prepareOn(ctx, "", dir, readers, fill)
+}
+
+// prepareOn is prepare on the database dbURL (a postgres:// URL, or "" for
+// SQLite in dir).
+func prepareOn(ctx context.Context, dbURL, dir string, readers int, fill func(*db.DB, *World) (Seeded, error)) (*World, Seeded, error) {
+	d, err := db.Open(ctx, dbURL, dir)
 	if err != nil {
 		return nil, Seeded{}, err
 	}

@@ -18,24 +18,50 @@ import (
 // them through the accounts service costs two audited transactions each.
 func SeedReaders(ctx context.Context, d *db.DB, w *World, n int, unauthorised float64) ([]*User, error) {
 	nUnauth := int(float64(n)*unauthorised + 0.5)
-	users := make([]*User, n)
+	orgs := make([]string, n)
+	for i := range orgs {
+		orgs[i] = []string{"sme", "cloud", "cert"}[i%3]
+		if i < nUnauth {
+			orgs[i] = []string{"nocontract", "outsider"}[i%2]
+		}
+	}
+	return seedUsers(ctx, d, w, orgs, policy.Viewer, policy.ScopeRead, "distinct")
+}
+
+// SeedAnalysts bulk-inserts n analyst accounts of sme, cloud and cert in
+// turn (the orgs whose posts to the circle the charter covers), each with
+// its own write token, like SeedReaders. A write token also reads, so each
+// account can be one API client that reads and writes.
+func SeedAnalysts(ctx context.Context, d *db.DB, w *World, n int) ([]*User, error) {
+	orgs := make([]string, n)
+	for i := range orgs {
+		orgs[i] = []string{"sme", "cloud", "cert"}[i%3]
+	}
+	return seedUsers(ctx, d, w, orgs, policy.Analyst, policy.ScopeWrite, "writer")
+}
+
+// seedUsers inserts one account of role per entry of orgs, each with one
+// token of scope, named <org>.<name><i>.
+func seedUsers(ctx context.Context, d *db.DB, w *World, orgs []string, role policy.Role, scope policy.Scope, name string) ([]*User, error) {
+	users := make([]*User, len(orgs))
 	now := db.Now()
 	var urows, trows []any
-	for i := range users {
-		org := []string{"sme", "cloud", "cert"}[i%3]
-		if i < nUnauth {
-			org = []string{"nocontract", "outsider"}[i%2]
-		}
+	for i, org := range orgs {
 		secret, err := auth.NewToken()
 		if err != nil {
 			return nil, err
 		}
-		key := fmt.Sprintf("%s.distinct%d", org, i)
-		u := &User{Key: key, Org: org, ID: db.NewID(), OrgID: w.Orgs[org], ReadToken: secret}
-		u.Actor = policy.Actor{UserID: u.ID, OrgID: u.OrgID, Role: policy.Viewer, Scope: policy.ScopeRead, Via: "bench", Name: key}
+		key := fmt.Sprintf("%s.%s%d", org, name, i)
+		u := &User{Key: key, Org: org, ID: db.NewID(), OrgID: w.Orgs[org]}
+		if scope == policy.ScopeRead {
+			u.ReadToken = secret
+		} else {
+			u.WriteToken = secret
+		}
+		u.Actor = policy.Actor{UserID: u.ID, OrgID: u.OrgID, Role: role, Scope: scope, Via: "bench", Name: key}
 		users[i] = u
-		urows = append(urows, u.ID, u.OrgID, key+"@"+org+".example", key, "viewer", now)
-		trows = append(trows, db.NewID(), u.ID, u.OrgID, "read token", auth.HashSecret(secret), secret[:10], "read", now)
+		urows = append(urows, u.ID, u.OrgID, key+"@"+org+".example", key, string(role), now)
+		trows = append(trows, db.NewID(), u.ID, u.OrgID, string(scope)+" token", auth.HashSecret(secret), secret[:10], string(scope), now)
 	}
 	err := d.Tx(ctx, func(tx *db.Tx) error {
 		for _, x := range []struct {
@@ -56,7 +82,7 @@ func SeedReaders(ctx context.Context, d *db.DB, w *World, n int, unauthorised fl
 				args = args[k*x.cols:]
 			}
 		}
-		return seedAudit(ctx, tx, "readers", len(users))
+		return seedAudit(ctx, tx, "users", len(users))
 	})
 	if err != nil {
 		return nil, err

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -34,12 +33,25 @@ type Server struct {
 // wander off to another database.
 // extra are further serve flags (e.g. --read-cache 0).
 func StartServer(ctx context.Context, exe, dataDir string, extra ...string) (*Server, error) {
+	return StartServerOn(ctx, exe, dataDir, "", extra...)
+}
+
+// StartServerOn is StartServer on the database dbURL: a postgres:// URL,
+// or "" for SQLite in dataDir. Several children may serve one PostgreSQL
+// database, as replicas do. The URL reaches the child as VERBUND_DB, not
+// as --db: a command line is readable by every user of the machine
+// (/proc/<pid>/cmdline), the environment only by the process's owner, and
+// the URL may hold a password.
+func StartServerOn(ctx context.Context, exe, dataDir, dbURL string, extra ...string) (*Server, error) {
 	args := append([]string{"serve", "--data", dataDir, "--addr", "127.0.0.1:0", "--log-format", "json", "--log-level", "warn"}, extra...)
 	cmd := exec.Command(exe, args...) // #nosec G204 -- exe is the verbund binary itself or one the operator names; the arguments are serve flags set by the bench
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "VERBUND_") {
 			cmd.Env = append(cmd.Env, kv)
 		}
+	}
+	if dbURL != "" {
+		cmd.Env = append(cmd.Env, "VERBUND_DB="+dbURL)
 	}
 	s := &Server{cmd: cmd, stderr: &tailBuffer{max: 16 << 10}, done: make(chan struct{})}
 	cmd.Stderr = s.stderr
@@ -119,19 +131,14 @@ func (s *Server) RSS() (int64, error) { return procStatusKB(s.PID, "VmRSS:") }
 
 // CPU returns the child's user and system CPU time so far.
 func (s *Server) CPU() (user, system time.Duration, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.PID))
+	f, err := procStat(s.PID)
 	if err != nil {
 		return 0, 0, err
 	}
-	// Fields after the command name (which may hold spaces) in parentheses.
-	i := bytes.LastIndexByte(b, ')')
-	f := strings.Fields(string(b[i+1:]))
 	if len(f) < 13 {
 		return 0, 0, errors.New("short /proc/pid/stat")
 	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut) * time.Second / clockTicks, time.Duration(st) * time.Second / clockTicks, nil
+	return ticks(f, 11), ticks(f, 12), nil
 }
 
 const clockTicks = 100 // USER_HZ on Linux
