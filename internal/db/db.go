@@ -50,9 +50,9 @@ type DB struct {
 	// prepared on the writer once it is free.
 	toPrepare sync.Map
 	preparing atomic.Bool
-	nstmts atomic.Int32
-	hooks  atomic.Pointer[Hooks] // nil in production
-	wal    *walState             // SQLite: the log's keeper (wal.go)
+	nstmts    atomic.Int32
+	hooks     atomic.Pointer[Hooks] // nil in production
+	wal       *walState             // SQLite: the log's keeper (wal.go)
 }
 
 // Hooks watch write transactions. Only tests install them:
