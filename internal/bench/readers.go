@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"verbund/internal/auth"
 	"verbund/internal/db"
@@ -72,14 +71,8 @@ func seedUsers(ctx context.Context, d *db.DB, w *World, orgs []string, role poli
 			{"users (id, org_id, email, name, role, created_at)", 6, urows},
 			{"tokens (id, user_id, org_id, name, hash, prefix, scope, created_at)", 8, trows},
 		} {
-			for args := x.rows; len(args) > 0; {
-				k := min(100, len(args)/x.cols) // ≤ 800 parameters a statement
-				row := "(" + db.Placeholders(x.cols) + ")"
-				q := "INSERT INTO " + x.table + " VALUES " + strings.Repeat(row+",", k-1) + row
-				if _, err := tx.Exec(ctx, q, args[:k*x.cols]...); err != nil {
-					return fmt.Errorf("seed %s: %w", strings.Fields(x.table)[0], err)
-				}
-				args = args[k*x.cols:]
+			if err := tx.InsertMany(ctx, x.table, x.cols, x.rows); err != nil {
+				return err
 			}
 		}
 		return seedAudit(ctx, tx, "users", len(users))

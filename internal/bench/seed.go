@@ -111,10 +111,10 @@ func SeedPosts(ctx context.Context, d *db.DB, p Population, n, threads int) (See
 		return out, err
 	}
 
-	const rowsPerStmt = 100  // 900 parameters per shares statement
 	const postsPerTx = 20000 // a few transactions: the writer is not held for long
+	const flushAt = 1000     // posts collected before they are written
 	var posts []any
-	var texts [][2]string                 // post id, body: for the search index
+	var texts []policy.Doc                // for the search index
 	shares := map[string][]policy.Share{} // owner org key → envelopes to disclose
 	flush := func(tx *db.Tx) error {
 		for _, owner := range OrgKeys {
@@ -123,22 +123,12 @@ func SeedPosts(ctx context.Context, d *db.DB, p Population, n, threads int) (See
 			}
 			shares[owner] = shares[owner][:0]
 		}
-		const cols = 6
-		args := posts
-		for len(args) > 0 {
-			k := min(rowsPerStmt, len(args)/cols)
-			row := "(" + db.Placeholders(cols) + ")"
-			q := "INSERT INTO posts (id, thread_id, org_id, author_id, body, created_at) VALUES " + strings.Repeat(row+",", k-1) + row
-			if _, err := tx.Exec(ctx, q, args[:k*cols]...); err != nil {
-				return fmt.Errorf("seed posts: %w", err)
-			}
-			args = args[k*cols:]
+		if err := tx.InsertMany(ctx, "posts (id, thread_id, org_id, author_id, body, created_at)", 6, posts); err != nil {
+			return err
 		}
 		posts = posts[:0]
-		for _, t := range texts {
-			if err := p.Posts.Index(ctx, tx, t[0], "", t[1]); err != nil {
-				return err
-			}
+		if err := p.Posts.IndexAll(ctx, tx, texts); err != nil {
+			return err
 		}
 		texts = texts[:0]
 		return nil
@@ -201,8 +191,8 @@ func SeedPosts(ctx context.Context, d *db.DB, p Population, n, threads int) (See
 				}
 				shares[owner] = append(shares[owner], sh)
 				posts = append(posts, id, t.id, p.Orgs[owner], p.Authors[owner], bodies[i%len(bodies)], at)
-				texts = append(texts, [2]string{id, bodies[i%len(bodies)]})
-				if len(posts) >= 6*rowsPerStmt*10 {
+				texts = append(texts, policy.Doc{ID: id, Body: bodies[i%len(bodies)]})
+				if len(posts) >= 6*flushAt {
 					if err := flush(tx); err != nil {
 						return err
 					}

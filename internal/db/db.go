@@ -360,6 +360,27 @@ func (t *Tx) MarkAudited() (first bool) {
 // tests' check).
 func (t *Tx) Audited() bool { return t.audited }
 
+// InsertMany inserts rows into, e.g. "posts (id, thread_id, …)", given as one
+// flat list of values, width per row, in statements of up to 100 rows (a
+// bulk write costs one statement a hundred rows instead of one a row; two
+// statement texts at most, so both stay prepared).
+func (t *Tx) InsertMany(ctx context.Context, into string, width int, values []any) error {
+	const rowsPer = 100
+	if width <= 0 || len(values)%width != 0 {
+		return fmt.Errorf("insert into %s: %d values are no whole rows of %d", into, len(values), width)
+	}
+	row := "(" + Placeholders(width) + ")"
+	for len(values) > 0 {
+		n := min(rowsPer, len(values)/width)
+		q := "INSERT INTO " + into + " VALUES " + strings.Repeat(row+",", n-1) + row
+		if _, err := t.Exec(ctx, q, values[:n*width]...); err != nil {
+			return fmt.Errorf("insert into %s: %w", strings.Fields(into)[0], err)
+		}
+		values = values[n*width:]
+	}
+	return nil
+}
+
 // AfterCommit registers f to run after a successful commit.
 func (t *Tx) AfterCommit(f func()) { t.after = append(t.after, f) }
 

@@ -147,6 +147,7 @@ func (k *Kind) DiscloseAll(ctx context.Context, tx *db.Tx, a Actor, ss []Share) 
 		return nil, err
 	}
 	out := make([]Disclosure, len(ss))
+	checked := make([]Share, len(ss))
 	for i, s := range ss {
 		s.Audience = s.Audience.normal()
 		if err := k.own(s); err != nil {
@@ -156,10 +157,12 @@ func (k *Kind) DiscloseAll(ctx context.Context, tx *db.Tx, a Actor, ss []Share) 
 		if err != nil {
 			return nil, err
 		}
-		if err := saveShare(ctx, tx, s); err != nil {
-			return nil, err
-		}
+		checked[i] = s
 		out[i] = Disclosure{Share: s, Uncovered: uncovered}
+	}
+	// Saved only once every envelope has passed.
+	if err := saveShares(ctx, tx, checked); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -20,8 +20,9 @@ import (
 	"verbund/internal/policy"
 )
 
-// shareWrite matches SQL that writes the share tables.
-var shareWrite = regexp.MustCompile(`(?i)(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(shares|share_orgs|share_people)\b`)
+// shareWrite matches SQL that writes the share tables, and the target of
+// a bulk insert (db.Tx.InsertMany(ctx, "shares (id, …)", …)).
+var shareWrite = regexp.MustCompile("(?i)(INSERT\\s+INTO|UPDATE|DELETE\\s+FROM)\\s+(shares|share_orgs|share_people)\\b|[\"`](shares|share_orgs|share_people)\\s*\\(")
 
 // TestOnlyTheKernelWritesShares: no Go file outside internal/policy holds
 // SQL that writes the share tables (tests aside: they build worlds and

@@ -32,6 +32,19 @@ func (k *Kind) Index(ctx context.Context, tx *db.Tx, id, title, body string) err
 	return nil
 }
 
+// Doc is an object's searchable text.
+type Doc struct{ ID, Title, Body string }
+
+// IndexAll writes the searchable text of many new objects of this kind
+// (imports), a hundred a statement.
+func (k *Kind) IndexAll(ctx context.Context, tx *db.Tx, docs []Doc) error {
+	values := make([]any, 0, 4*len(docs))
+	for _, d := range docs {
+		values = append(values, d.ID, k.name, d.Title, d.Body)
+	}
+	return tx.InsertMany(ctx, `search_docs (id, kind, title, body)`, 4, values)
+}
+
 // IndexBody replaces the body of object id's document and keeps its title
 // (an edited text).
 func (k *Kind) IndexBody(ctx context.Context, tx *db.Tx, id, body string) error {

@@ -13,14 +13,20 @@ import (
 // unexported on purpose: Kind.Disclose, Kind.Reshare and Kind.Withdraw are
 // the only callers, each after its check.
 
-// saveShare writes a new envelope.
-func saveShare(ctx context.Context, tx *db.Tx, s Share) error {
-	if _, err := tx.Exec(ctx, `INSERT INTO shares (id, kind, owner_org_id, author_id, category, tlp, audience, community_id, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		s.ID, s.Kind, s.Owner, s.Author, int(s.Category), int(s.TLP), string(s.Audience.Kind), communityOf(s), s.CreatedAt); err != nil {
-		return fmt.Errorf("insert share: %w", err)
+// saveShares writes new envelopes, a hundred rows a statement.
+func saveShares(ctx context.Context, tx *db.Tx, ss []Share) error {
+	var shares, orgs, people []any
+	for _, s := range ss {
+		shares = append(shares, s.ID, s.Kind, s.Owner, s.Author, int(s.Category), int(s.TLP), string(s.Audience.Kind), communityOf(s), s.CreatedAt)
+		orgs, people = appendAudienceLists(orgs, people, s)
 	}
-	return saveAudienceLists(ctx, tx, s)
+	if err := tx.InsertMany(ctx, `shares (id, kind, owner_org_id, author_id, category, tlp, audience, community_id, created_at)`, 9, shares); err != nil {
+		return err
+	}
+	if err := tx.InsertMany(ctx, `share_orgs (share_id, org_id)`, 2, orgs); err != nil {
+		return err
+	}
+	return tx.InsertMany(ctx, `share_people (share_id, user_id)`, 2, people)
 }
 
 // updateShare replaces level and audience of an existing envelope.
@@ -68,18 +74,24 @@ func deleteAudienceLists(ctx context.Context, tx *db.Tx, id string) error {
 }
 
 func saveAudienceLists(ctx context.Context, tx *db.Tx, s Share) error {
+	orgs, people := appendAudienceLists(nil, nil, s)
+	if err := tx.InsertMany(ctx, `share_orgs (share_id, org_id)`, 2, orgs); err != nil {
+		return err
+	}
+	return tx.InsertMany(ctx, `share_people (share_id, user_id)`, 2, people)
+}
+
+// appendAudienceLists appends the rows of s's named orgs and people (only
+// what its audience kind uses, each once).
+func appendAudienceLists(orgs, people []any, s Share) ([]any, []any) {
 	s.Audience = s.Audience.normal()
 	for _, o := range dedupe(s.Audience.Orgs) {
-		if _, err := tx.Exec(ctx, `INSERT INTO share_orgs (share_id, org_id) VALUES (?, ?)`, s.ID, o); err != nil {
-			return fmt.Errorf("insert share org: %w", err)
-		}
+		orgs = append(orgs, s.ID, o)
 	}
 	for _, p := range dedupe(s.Audience.People) {
-		if _, err := tx.Exec(ctx, `INSERT INTO share_people (share_id, user_id) VALUES (?, ?)`, s.ID, p); err != nil {
-			return fmt.Errorf("insert share person: %w", err)
-		}
+		people = append(people, s.ID, p)
 	}
-	return nil
+	return orgs, people
 }
 
 // normal keeps only the parts of an audience its kind uses: a circle for
