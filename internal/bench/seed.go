@@ -185,7 +185,7 @@ func SeedPosts(ctx context.Context, d *db.DB, p Population, n, threads int) (See
 				}
 				a := p.author(owner)
 				sh := p.Posts.Envelope(a, tlp, policy.Audience{Kind: aud, Orgs: named, People: namedPeople})
-				sh.ID, sh.CreatedAt = id, at
+				sh.ID, sh.CreatedAt, sh.Container = id, at, t.id
 				if aud == policy.AudCommunity {
 					sh.Audience.Community = p.Community
 				}

@@ -169,6 +169,7 @@ func (s *Service) publishPost(typ string, p Post, channelID string) {
 // insertPost discloses a post's envelope, writes the post and indexes its
 // text (a thread's first post with the thread's title).
 func (s *Service) insertPost(ctx context.Context, tx *db.Tx, a policy.Actor, threadID, title, body string, ps policy.Share) (Post, error) {
+	ps.Container = threadID // the thread lists count each reader's posts by it
 	d, err := s.posts.Disclose(ctx, tx, a, ps)
 	if err != nil {
 		return Post{}, err

@@ -255,8 +255,7 @@ func (s *Service) FindThreads(ctx context.Context, a policy.Actor, channelID, af
 	if err != nil {
 		return nil, "", err
 	}
-	q := db.Q(`SELECT `+s.threadColumns+`, (SELECT COUNT(*) FROM `).Append(r.From(s.posts, "pp")).Add(` WHERE pp.thread_id = t.id) FROM `).
-		Append(r.From(s.threads, "t")).
+	q := db.Q(`SELECT ` + s.threadColumns + ` FROM `).Append(r.From(s.threads, "t")).
 		Add(` JOIN users u ON u.id = t_s.author_id JOIN orgs o ON o.id = t.org_id WHERE t.channel_id = ?`, channelID)
 	if id != "" {
 		// Keyset paging on (last_post_at, id), the order of the list: a
@@ -265,18 +264,27 @@ func (s *Service) FindThreads(ctx context.Context, a policy.Actor, channelID, af
 		q.Add(` AND (t.last_post_at < ? OR (t.last_post_at = ? AND t.id < ?))`, at, at, id)
 	}
 	q.Add(` ORDER BY t.last_post_at DESC, t.id DESC LIMIT ?`, limit+1)
-	rows, err := s.DB.R().Select(ctx, q)
+	h := s.DB.R()
+	rows, err := h.Select(ctx, q)
 	if err != nil {
 		return nil, "", fmt.Errorf("list threads: %w", err)
 	}
-	out, err := db.CollectN(rows, limit+1, "list threads", func(sc db.Scanner) (Thread, error) {
-		var n int
-		t, err := s.scanThread(sc, &n)
-		t.Posts = n
-		return t, err
-	})
+	out, err := db.CollectN(rows, limit+1, "list threads", func(sc db.Scanner) (Thread, error) { return s.scanThread(sc) })
 	if err != nil {
 		return nil, "", err
+	}
+	// The posts each thread shows this reader, counted by the kernel's
+	// tally of the threads' posts.
+	ids := make([]string, len(out))
+	for i, t := range out {
+		ids[i] = t.ID
+	}
+	tallies, err := r.Tally(ctx, h, s.posts, ids)
+	if err != nil {
+		return nil, "", err
+	}
+	for i := range out {
+		out[i].Posts = tallies[out[i].ID].N
 	}
 	next := ""
 	if len(out) > limit {

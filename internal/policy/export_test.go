@@ -64,3 +64,31 @@ func LoadShareForTest(ctx context.Context, h db.Handle, id string) (Share, error
 	}
 	return s, fillAudience(ctx, h, []*Share{&s}, true)
 }
+
+// RebuildTallyForTest tallies every envelope with a container, as the
+// kernel does when it saves them (for worlds written straight into the
+// tables).
+func RebuildTallyForTest(ctx context.Context, tx *db.Tx) error {
+	rows, err := tx.Query(ctx, `SELECT id FROM shares WHERE container_id IS NOT NULL`)
+	if err != nil {
+		return err
+	}
+	ids, err := db.Collect(rows, "ids", func(sc db.Scanner) (id string, err error) { err = sc.Scan(&id); return id, err })
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		s, err := LoadShareForTest(ctx, tx.Handle, id)
+		if err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `SELECT container_id FROM shares WHERE id = ?`, id).Scan(&s.Container); err != nil {
+			return err
+		}
+		g, _ := groupOf(s)
+		if err := g.add(ctx, tx, tallyCount{n: 1, last: s.CreatedAt}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

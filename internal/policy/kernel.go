@@ -196,7 +196,7 @@ func (k *Kind) Reshare(ctx context.Context, tx *db.Tx, a Actor, id string, tlp T
 	if err != nil {
 		return Disclosure{}, err
 	}
-	if err := updateShare(ctx, tx, s); err != nil {
+	if err := updateShare(ctx, tx, old, s); err != nil {
 		return Disclosure{}, err
 	}
 	return Disclosure{Share: s, Previous: &old, Uncovered: uncovered}, nil
@@ -207,10 +207,11 @@ func (k *Kind) Reshare(ctx context.Context, tx *db.Tx, a Actor, id string, tlp T
 // The caller deletes its own rows first, in the same transaction (the
 // shares row is referenced by them), and audits the deletion.
 func (k *Kind) Withdraw(ctx context.Context, tx *db.Tx, a Actor, id string) error {
-	if _, err := k.owned(ctx, tx, a, id); err != nil {
+	old, err := k.owned(ctx, tx, a, id)
+	if err != nil {
 		return err
 	}
-	return deleteShare(ctx, tx, id)
+	return deleteShare(ctx, tx, old)
 }
 
 // Authorize checks, inside tx, that the actor may change or delete the
@@ -230,8 +231,8 @@ func (k *Kind) owned(ctx context.Context, tx *db.Tx, a Actor, id string) (Share,
 		return Share{}, err
 	}
 	cond, args := r.condition(k, "x_s")
-	q := db.Q(`SELECT `+k.Columns("x")+` FROM shares x_s WHERE x_s.id = ? AND x_s.kind = ? AND `, id, k.name).Add(cond, args...)
-	if err := tx.SelectRow(ctx, q).Scan(k.Dest(&s, nil)...); err != nil {
+	q := db.Q(`SELECT `+k.Columns("x")+`, COALESCE(x_s.container_id, '') FROM shares x_s WHERE x_s.id = ? AND x_s.kind = ? AND `, id, k.name).Add(cond, args...)
+	if err := tx.SelectRow(ctx, q).Scan(append(k.Dest(&s, nil), &s.Container)...); err != nil {
 		return s, db.NotFound(err, "load "+k.name)
 	}
 	if err := fillAudience(ctx, tx.Handle, []*Share{&s}, false); err != nil {

@@ -2,7 +2,9 @@ package policy_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -274,6 +276,95 @@ func TestKernelRefusesUncoveredShares(t *testing.T) {
 		}
 		if err := tx(func(tx *db.Tx) error { return notes.Withdraw(ctx, tx, u1, id) }); err != nil || count() != 0 {
 			t.Fatalf("withdraw by the owner: %v, %d left", err, count())
+		}
+	})
+}
+
+// TestTallyFollowsWrites: the tally the doors keep (Disclose, Reshare,
+// Withdraw) counts what the predicate lets each reader see of a container,
+// after every step.
+func TestTallyFollowsWrites(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		err := d.Tx(dbtest.Unaudited(ctx), func(tx *db.Tx) error {
+			for _, q := range []string{
+				`INSERT INTO orgs (id, name, name_key, kind, created_at) VALUES ('o1', 'O1', 'o1', 'company', 0), ('o2', 'O2', 'o2', 'company', 0)`,
+				`INSERT INTO users (id, org_id, email, name, role, created_at) VALUES ('u1', 'o1', 'u1@x', 'U1', 'analyst', 0), ('w1', 'o1', 'w1@x', 'W1', 'analyst', 0),
+					('u2', 'o2', 'u2@x', 'U2', 'analyst', 0), ('w2', 'o2', 'w2@x', 'W2', 'analyst', 0)`,
+				`INSERT INTO agreements (id, kind, proposer_org, categories, max_tlp, retention_days, valid_from, status, created_at) VALUES ('g', 'bilateral', 'o1', 64, 4, 30, 0, 'active', 0)`,
+				`INSERT INTO agreement_parties (agreement_id, org_id, accepted_at) VALUES ('g', 'o1', 0), ('g', 'o2', 0)`,
+			} {
+				if _, err := tx.Exec(ctx, q); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := policy.NewKernel()
+		notes := k.Register(policy.KindSpec{Name: "note", Table: "notes_test", Category: policy.Knowledge})
+		actor := func(u, o string) policy.Actor {
+			return policy.Actor{UserID: u, OrgID: o, Role: policy.Analyst, Scope: policy.ScopeWrite}
+		}
+		u1 := actor("u1", "o1")
+		readers := []policy.Actor{u1, actor("w1", "o1"), actor("u2", "o2"), actor("w2", "o2")}
+		tx := func(fn func(*db.Tx) error) {
+			t.Helper()
+			if err := d.Tx(dbtest.Unaudited(ctx), fn); err != nil {
+				t.Fatal(err)
+			}
+		}
+		check := func(step string) {
+			t.Helper()
+			for _, a := range readers {
+				r, err := policy.NewReader(ctx, d.R(), a, db.Now())
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := r.Tally(ctx, d.R(), notes, []string{"box"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				pred, args := policy.ReferenceForTest("s", a, db.Now())
+				var n int
+				var last sql.NullInt64
+				if err := d.R().QueryRow(ctx, `SELECT COUNT(*), MAX(s.created_at) FROM shares s WHERE s.container_id = 'box' AND `+pred, args...).Scan(&n, &last); err != nil {
+					t.Fatal(err)
+				}
+				if got["box"].N != n || got["box"].Last != last.Int64 {
+					t.Errorf("%s: %s's tally %+v, the predicate counts %d (newest %d)", step, a.UserID, got["box"], n, last.Int64)
+				}
+			}
+		}
+		in := func(tlp policy.TLP, aud policy.Audience) policy.Share {
+			s := notes.Envelope(u1, tlp, aud)
+			s.Container = "box"
+			return s
+		}
+		envs := []policy.Share{
+			in(policy.Green, policy.Audience{Kind: policy.AudOrg}),
+			in(policy.Amber, policy.Audience{Kind: policy.AudOrgs, Orgs: []string{"o2"}}),
+			in(policy.Red, policy.Audience{Kind: policy.AudPeople, People: []string{"u2"}}),
+			in(policy.Red, policy.Audience{Kind: policy.AudPeople, People: []string{"u2"}}),
+			in(policy.Clear, policy.Audience{Kind: policy.AudOrg}),
+		}
+		tx(func(tx *db.Tx) error { _, err := notes.DiscloseAll(ctx, tx, u1, envs); return err })
+		check("disclosed")
+		tx(func(tx *db.Tx) error {
+			_, err := notes.Reshare(ctx, tx, u1, envs[0].ID, policy.Green, policy.Audience{Kind: policy.AudOrgs, Orgs: []string{"o2"}})
+			return err
+		})
+		check("widened")
+		tx(func(tx *db.Tx) error {
+			_, err := notes.Reshare(ctx, tx, u1, envs[3].ID, policy.Red, policy.Audience{Kind: policy.AudPeople, People: []string{"w1"}})
+			return err
+		})
+		check("moved to a colleague")
+		for _, i := range []int{2, 4} {
+			tx(func(tx *db.Tx) error { return notes.Withdraw(ctx, tx, u1, envs[i].ID) })
+			check(fmt.Sprintf("withdrew %d", i))
 		}
 	})
 }

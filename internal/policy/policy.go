@@ -250,6 +250,10 @@ type Share struct {
 	TLP       TLP      `json:"tlp"`
 	Audience  Audience `json:"audience"`
 	CreatedAt int64    `json:"created_at"`
+	// Container is the object this one belongs to (a post's thread), so
+	// that lists of containers can count what each reader may see of
+	// their contents (Reader.Tally); "" for none.
+	Container string `json:"container,omitempty"`
 }
 
 // ValidateAudience applies the TLP table of POLICY.md: which audience kinds a

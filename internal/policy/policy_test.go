@@ -132,8 +132,10 @@ func checkWorld(t *testing.T, d *db.DB, seed uint64, classes map[string]int) {
 			cat := policy.CategoryList()[r.IntN(7)]
 			// Random levels regardless of audience: the predicate must be
 			// safe even for envelopes the write check would have refused.
-			exec(tx, `INSERT INTO shares (id, kind, owner_org_id, author_id, category, tlp, audience, community_id, created_at) VALUES (?, 'post', ?, ?, ?, ?, ?, ?, 0)`,
-				s, userOrg[author], author, int(cat), r.IntN(5), string(kind), comm)
+			// Each category its own kind (a kind has one category), in
+			// one of four containers, at a random time (for the tallies).
+			exec(tx, `INSERT INTO shares (id, kind, owner_org_id, author_id, category, tlp, audience, community_id, created_at, container_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				s, fmt.Sprintf("k%d", cat), userOrg[author], author, int(cat), r.IntN(5), string(kind), comm, r.Int64N(1000)+1, fmt.Sprintf("%sbox%d", p, r.IntN(4)))
 			seenO := map[string]bool{}
 			for range r.IntN(3) {
 				o := orgs[r.IntN(len(orgs))]
@@ -154,6 +156,9 @@ func checkWorld(t *testing.T, d *db.DB, seed uint64, classes map[string]int) {
 		return nil
 	})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Tx(dbtest.Unaudited(ctx), func(tx *db.Tx) error { return policy.RebuildTallyForTest(ctx, tx) }); err != nil {
 		t.Fatal(err)
 	}
 	loaded := map[string]policy.Share{}
@@ -202,6 +207,7 @@ func checkWorld(t *testing.T, d *db.DB, seed uint64, classes map[string]int) {
 				byView[id] = true
 			}
 		}
+		checkTally(t, d, seed, a, p, byReference, loaded)
 		for _, s := range shares {
 			mem := v.CanSee(loaded[s])
 			if mem != byReference[s] || mem != byView[s] {
@@ -264,6 +270,55 @@ func TestParseTLP(t *testing.T) {
 	for _, bad := range []string{"", "PINK", "TLP:", "AMBER STRICT"} {
 		if _, err := policy.ParseTLP(bad); err == nil {
 			t.Errorf("ParseTLP(%q) accepted", bad)
+		}
+	}
+}
+
+// checkTally compares the kernel's tally of the world's four containers
+// with what the reference predicate lets the reader see in them (count and
+// newest), for every category's kind.
+func checkTally(t *testing.T, d *db.DB, seed uint64, a policy.Actor, p string, visible map[string]bool, loaded map[string]policy.Share) {
+	t.Helper()
+	ctx := context.Background()
+	k := policy.NewKernel()
+	r, err := policy.NewReader(ctx, d.R(), a, db.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	boxes := []string{p + "box0", p + "box1", p + "box2", p + "box3"}
+	type tally struct {
+		n    int
+		last int64
+	}
+	for _, c := range policy.CategoryList() {
+		kind := k.Register(policy.KindSpec{Name: fmt.Sprintf("k%d", c), Table: fmt.Sprintf("t%d", c), Category: c})
+		got, err := r.Tally(ctx, d.R(), kind, boxes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]tally{}
+		rows, err := d.R().Query(ctx, `SELECT id, container_id, created_at FROM shares WHERE kind = ? AND id LIKE ?`, kind.Name(), p+"%")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var id, box string
+			var at int64
+			if err := rows.Scan(&id, &box, &at); err != nil {
+				t.Fatal(err)
+			}
+			if visible[id] {
+				w := want[box]
+				w.n++
+				w.last = max(w.last, at)
+				want[box] = w
+			}
+		}
+		rows.Close()
+		for _, b := range boxes {
+			if g := got[b]; g.N != want[b].n || g.Last != want[b].last {
+				t.Errorf("seed %d: %s, %s: tally %d (newest %d), predicate %d (newest %d)", seed, a.UserID, b, g.N, g.Last, want[b].n, want[b].last)
+			}
 		}
 	}
 }

@@ -16,12 +16,28 @@ import (
 // saveShares writes new envelopes, a hundred rows a statement.
 func saveShares(ctx context.Context, tx *db.Tx, ss []Share) error {
 	var shares, orgs, people []any
+	groups := map[tallyGroup]tallyCount{}
 	for _, s := range ss {
-		shares = append(shares, s.ID, s.Kind, s.Owner, s.Author, int(s.Category), int(s.TLP), string(s.Audience.Kind), communityOf(s), s.CreatedAt)
+		var container any
+		if s.Container != "" {
+			container = s.Container
+		}
+		shares = append(shares, s.ID, s.Kind, s.Owner, s.Author, int(s.Category), int(s.TLP), string(s.Audience.Kind), communityOf(s), s.CreatedAt, container)
 		orgs, people = appendAudienceLists(orgs, people, s)
+		if g, ok := groupOf(s); ok {
+			c := groups[g]
+			c.n++
+			c.last = max(c.last, s.CreatedAt)
+			groups[g] = c
+		}
 	}
-	if err := tx.InsertMany(ctx, `shares (id, kind, owner_org_id, author_id, category, tlp, audience, community_id, created_at)`, 9, shares); err != nil {
+	if err := tx.InsertMany(ctx, `shares (id, kind, owner_org_id, author_id, category, tlp, audience, community_id, created_at, container_id)`, 10, shares); err != nil {
 		return err
+	}
+	for g, c := range groups {
+		if err := g.add(ctx, tx, c); err != nil {
+			return err
+		}
 	}
 	if err := tx.InsertMany(ctx, `share_orgs (share_id, org_id)`, 2, orgs); err != nil {
 		return err
@@ -29,11 +45,22 @@ func saveShares(ctx context.Context, tx *db.Tx, ss []Share) error {
 	return tx.InsertMany(ctx, `share_people (share_id, user_id)`, 2, people)
 }
 
-// updateShare replaces level and audience of an existing envelope.
-func updateShare(ctx context.Context, tx *db.Tx, s Share) error {
+// updateShare replaces level and audience of an existing envelope (old
+// is it as it was, with its container).
+func updateShare(ctx context.Context, tx *db.Tx, old, s Share) error {
 	if _, err := tx.Exec(ctx, `UPDATE shares SET tlp = ?, audience = ?, community_id = ? WHERE id = ?`,
 		int(s.TLP), string(s.Audience.Kind), communityOf(s), s.ID); err != nil {
 		return fmt.Errorf("update share: %w", err)
+	}
+	if g, ok := groupOf(old); ok {
+		if err := g.remove(ctx, tx, old.ID); err != nil {
+			return err
+		}
+	}
+	if g, ok := groupOf(s); ok {
+		if err := g.add(ctx, tx, tallyCount{n: 1, last: s.CreatedAt}); err != nil {
+			return err
+		}
 	}
 	if err := deleteAudienceLists(ctx, tx, s.ID); err != nil {
 		return err
@@ -41,9 +68,16 @@ func updateShare(ctx context.Context, tx *db.Tx, s Share) error {
 	return saveAudienceLists(ctx, tx, s)
 }
 
-// deleteShare removes an envelope with its audience lists and its search
-// document.
-func deleteShare(ctx context.Context, tx *db.Tx, id string) error {
+// deleteShare removes an envelope (old, as it is, with its container)
+// with its audience lists, its search document and its place in its
+// container's tally.
+func deleteShare(ctx context.Context, tx *db.Tx, old Share) error {
+	id := old.ID
+	if g, ok := groupOf(old); ok {
+		if err := g.remove(ctx, tx, id); err != nil {
+			return err
+		}
+	}
 	if err := deleteAudienceLists(ctx, tx, id); err != nil {
 		return err
 	}

@@ -1,0 +1,61 @@
+package app_test
+
+import (
+	"context"
+	"testing"
+
+	"verbund/internal/app/apptest"
+	"verbund/internal/bench"
+	"verbund/internal/db"
+	"verbund/internal/forum"
+)
+
+// BenchmarkForumOperations measures the forum's service calls on the data
+// of bench mixed (20,000 posts over 200 threads, SQLite), as sme.analyst:
+// a list of 50 threads with each one's visible post count, 50 posts of a
+// thread, 50 posts of the feed, and a reply.
+func BenchmarkForumOperations(b *testing.B) {
+	h := apptest.World(b, db.SQLite)
+	p := bench.Population{Orgs: h.Orgs, Community: h.Circle, CircleChannel: h.CircleChannel, OrgChannel: h.OrgChannel,
+		Authors: map[string]string{}, People: map[string][]string{}}
+	for k := range h.Orgs {
+		p.Authors[k] = h.Users[k+".analyst"].ID
+		p.People[k] = []string{h.Users[k+".analyst"].ID, h.Users[k+".admin"].ID}
+	}
+	p.Threads, p.Posts = h.App.Forum.Kinds()
+	ctx := context.Background()
+	s, err := bench.SeedPosts(ctx, h.App.DB, p, 20000, 200)
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := h.Users["sme.analyst"].Actor
+	b.Run("threads50", func(b *testing.B) {
+		for b.Loop() {
+			ts, _, err := h.App.Forum.FindThreads(ctx, a, h.CircleChannel, "", 50)
+			if err != nil || len(ts) != 50 {
+				b.Fatal(len(ts), err)
+			}
+		}
+	})
+	b.Run("posts50", func(b *testing.B) {
+		for b.Loop() {
+			if _, _, err := h.App.Forum.FindPosts(ctx, a, forum.ListFilter{Thread: s.Threads[0], Limit: 50}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("feed50", func(b *testing.B) {
+		for b.Loop() {
+			if _, _, err := h.App.Forum.FindPosts(ctx, a, forum.ListFilter{Limit: 50}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("reply", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := h.App.Forum.CreatePost(ctx, a, s.Threads[0], forum.NewPost{Body: "reply"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
