@@ -255,7 +255,7 @@ func (s *Service) FindThreads(ctx context.Context, a policy.Actor, channelID, af
 	if err != nil {
 		return nil, "", err
 	}
-	q := db.Q(`SELECT ` + s.threadColumns + ` FROM `).Append(r.From(s.threads, "t")).
+	q := db.Q(`SELECT `+s.threadColumns+` FROM `).Append(r.From(s.threads, "t")).
 		Add(` JOIN users u ON u.id = t_s.author_id JOIN orgs o ON o.id = t.org_id WHERE t.channel_id = ?`, channelID)
 	if id != "" {
 		// Keyset paging on (last_post_at, id), the order of the list: a
