@@ -117,6 +117,18 @@ func (c *cli) serve(args []string) error {
 	if d.Dialect == db.Postgres {
 		engine = "PostgreSQL"
 	}
+	if cfg.DebugAddr != "" {
+		dln, err := net.Listen("tcp", cfg.DebugAddr)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w (choose another with --debug-addr)", cfg.DebugAddr, err)
+		}
+		go func() {
+			if err := a.ServeDebug(c.ctx, dln); err != nil {
+				log.Error("diagnostics stopped", "err", err)
+			}
+		}()
+		fmt.Fprintf(c.stdout, "verbund diagnostics: http://%s/metrics and /debug/pprof/\n", dln.Addr())
+	}
 	log.Info("verbund ready", "url", url, "db", engine, "startup_ms", time.Since(start).Milliseconds(), "version", Version)
 	fmt.Fprintf(c.stdout, "verbund is ready: open %s/login\n", url)
 	if len(logins) > 0 {

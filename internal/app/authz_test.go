@@ -91,7 +91,6 @@ func coreRows() map[string]apptest.Row {
 		// Public
 		"GET /healthz":             {Req: static("/healthz"), Want: w("*=200")},
 		"GET /readyz":              {Req: static("/readyz"), Want: w("*=200")},
-		"GET /metrics":             {Req: static("/metrics"), Want: w("*=200")},
 		"GET /api/v1/openapi.json": {Req: static("/api/v1/openapi.json"), Want: w("*=200")},
 		"GET /static/":             {Req: static("/static/app.css"), Want: w("*=200")},
 		"GET /":                    {Req: static("/no/such/page"), Want: w("*=404")}, // every unknown address

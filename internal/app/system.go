@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"verbund/internal/fault"
 	"verbund/internal/web"
 )
@@ -19,7 +17,7 @@ import (
 //go:embed openapi.json
 var openapiFS embed.FS
 
-// registerSystem adds health, readiness, metrics and the OpenAPI document
+// registerSystem adds health, readiness and the OpenAPI document
 // (apiDoc, merged from the base and every capability's fragment).
 func registerSystem(a *App, apiDoc []byte) {
 	r := a.Web.Router
@@ -37,11 +35,6 @@ func registerSystem(a *App, apiDoc []byte) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, err := w.Write([]byte("ready\n"))
 		return err
-	})
-	metrics := promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{})
-	r.Handle("GET /metrics", web.Public, func(w http.ResponseWriter, req *http.Request) error {
-		metrics.ServeHTTP(w, req)
-		return nil
 	})
 	r.Handle("GET /api/v1/openapi.json", web.Public, func(w http.ResponseWriter, _ *http.Request) error {
 		w.Header().Set("Content-Type", "application/json")

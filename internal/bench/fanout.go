@@ -191,7 +191,7 @@ func Fanout(ctx context.Context, o FanoutOptions) (*FanoutResult, error) {
 	if openErr != nil {
 		return nil, fmt.Errorf("open stream: %w\n%s", openErr, srv.Log())
 	}
-	m, err := Metrics(srv.URL, "verbund_sse_subscribers")
+	m, err := Metrics(srv.DebugURL, "verbund_sse_subscribers")
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +262,7 @@ func Fanout(ctx context.Context, o FanoutOptions) (*FanoutResult, error) {
 		sleep(ctx, 200*time.Millisecond)
 	}
 	res.Delivery, res.PublishMS = Summarise(lat), Summarise(publish)
-	if m, err := Metrics(srv.URL, "verbund_sse_dropped_total"); err == nil {
+	if m, err := Metrics(srv.DebugURL, "verbund_sse_dropped_total"); err == nil {
 		res.Dropped = m["verbund_sse_dropped_total"]
 	}
 	res.Checks = []Check{
@@ -343,7 +343,7 @@ func memory(s *Server) (mem, error) {
 	if err != nil {
 		return mem{}, err
 	}
-	m, err := Metrics(s.URL, "go_memstats_heap_inuse_bytes", "go_memstats_stack_inuse_bytes", "go_goroutines")
+	m, err := Metrics(s.DebugURL, "go_memstats_heap_inuse_bytes", "go_memstats_stack_inuse_bytes", "go_goroutines")
 	if err != nil {
 		return mem{}, err
 	}

@@ -166,11 +166,11 @@ func List(ctx context.Context, o ListOptions) (*ListResult, error) {
 			return nil, fmt.Errorf("%s: %w\n%s", shown, err, srv.Log())
 		}
 		logf("loading %s with %d connections for %s (read cache %d MB, %.0f writes/s) …\n", shown, o.Concurrency, o.Duration, o.ReadCache, o.Writes)
-		m0, _ := Metrics(srv.URL, cacheHits, cacheMisses)
+		m0, _ := Metrics(srv.DebugURL, cacheHits, cacheMisses)
 		stopWriter := writer(ctx, srv.URL, w.Users["sme.analyst"].WriteToken, seeded.Threads, o.Writes)
 		ph := load(ctx, client, srv, token, path, o)
 		ph.Written = stopWriter()
-		m1, _ := Metrics(srv.URL, cacheHits, cacheMisses)
+		m1, _ := Metrics(srv.DebugURL, cacheHits, cacheMisses)
 		if hits, misses := m1[cacheHits]-m0[cacheHits], m1[cacheMisses]-m0[cacheMisses]; hits+misses > 0 {
 			ph.CacheHitPct = round2(100 * hits / (hits + misses))
 		}

@@ -299,7 +299,7 @@ func (b *recheckBench) allArrived(posts []sentPost) bool {
 func waitSubscribers(ctx context.Context, srv *Server, n int) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		m, err := Metrics(srv.URL, "verbund_sse_subscribers")
+		m, err := Metrics(srv.DebugURL, "verbund_sse_subscribers")
 		if err != nil {
 			return err
 		}

@@ -18,7 +18,8 @@ import (
 
 // Server is a `verbund serve` child process on a data folder.
 type Server struct {
-	URL     string
+	URL      string
+	DebugURL string // the diagnostics listener (metrics)
 	PID     int
 	Ready   time.Duration // from exec to the first 200 of /readyz
 	cmd     *exec.Cmd
@@ -43,7 +44,7 @@ func StartServer(ctx context.Context, exe, dataDir string, extra ...string) (*Se
 // (/proc/<pid>/cmdline), the environment only by the process's owner, and
 // the URL may hold a password.
 func StartServerOn(ctx context.Context, exe, dataDir, dbURL string, extra ...string) (*Server, error) {
-	args := append([]string{"serve", "--data", dataDir, "--addr", "127.0.0.1:0", "--log-format", "json", "--log-level", "warn"}, extra...)
+	args := append([]string{"serve", "--data", dataDir, "--addr", "127.0.0.1:0", "--debug-addr", "127.0.0.1:0", "--log-format", "json", "--log-level", "warn"}, extra...)
 	cmd := exec.Command(exe, args...) // #nosec G204 -- exe is the verbund binary itself or one the operator names; the arguments are serve flags set by the bench
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "VERBUND_") {
@@ -65,9 +66,13 @@ func StartServerOn(ctx context.Context, exe, dataDir, dbURL string, extra ...str
 	}
 	s.PID = cmd.Process.Pid
 	urls := make(chan string, 1)
+	debug := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
+			if u, ok := strings.CutPrefix(sc.Text(), "verbund diagnostics: "); ok {
+				debug <- strings.TrimSuffix(u, "/metrics and /debug/pprof/")
+			}
 			if u, ok := strings.CutPrefix(sc.Text(), "verbund is ready: open "); ok {
 				urls <- strings.TrimSuffix(u, "/login")
 			}
@@ -80,6 +85,10 @@ func StartServerOn(ctx context.Context, exe, dataDir, dbURL string, extra ...str
 	}()
 	select {
 	case s.URL = <-urls:
+		select {
+		case s.DebugURL = <-debug: // printed before the ready line
+		default:
+		}
 	case <-s.done:
 		return nil, fmt.Errorf("verbund serve ended before it was ready: %v\n%s", s.waitErr, s.stderr)
 	case <-time.After(30 * time.Second):
@@ -173,7 +182,7 @@ func ownCPU() time.Duration {
 
 // Metrics scrapes the hub's /metrics for the named unlabelled series.
 func Metrics(url string, names ...string) (map[string]float64, error) {
-	resp, err := http.Get(url + "/metrics")
+	resp, err := http.Get(url + "/metrics") // the diagnostics listener's
 	if err != nil {
 		return nil, err
 	}

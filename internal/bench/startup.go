@@ -90,7 +90,7 @@ func startOnce(ctx context.Context, o StartupOptions, dir string) (StartupRun, e
 		return run, err
 	}
 	run.IdleRSSMB = mb(rss)
-	if m, err := Metrics(s.URL, "go_memstats_heap_inuse_bytes", "go_goroutines"); err == nil {
+	if m, err := Metrics(s.DebugURL, "go_memstats_heap_inuse_bytes", "go_goroutines"); err == nil {
 		run.HeapMB, run.Goroutine = mb(int64(m["go_memstats_heap_inuse_bytes"])), int(m["go_goroutines"])
 	}
 	return run, nil

@@ -26,6 +26,7 @@ type Config struct {
 	TrustProxy bool   // take client addresses from X-Forwarded-For
 	BaseURL    string // how users reach the hub (printed at start)
 	ReadCache  int    // MB of memory for cached API pages (internal/readcache); 0 turns the cache off
+	DebugAddr  string // listen address of the diagnostics (Prometheus metrics, Go profiles); "" for none
 	// StreamHeartbeat overrides the live streams' heartbeat (tests; no
 	// flag): 0 keeps the default of 25 s.
 	StreamHeartbeat time.Duration
@@ -108,6 +109,7 @@ func Flags(fs *flag.FlagSet, env Env) *Config {
 	fs.BoolVar(&c.TrustProxy, "trust-proxy", on("TRUST_PROXY"), "take client addresses from X-Forwarded-For (behind a reverse proxy, VERBUND_TRUST_PROXY=1)")
 	fs.StringVar(&c.BaseURL, "base-url", get("BASE_URL", ""), "public URL of the hub, printed at start (default from --addr)")
 	fs.IntVar(&c.ReadCache, "read-cache", num("READ_CACHE", 16), "MB of memory for cached API list pages, 0 to turn the cache off (VERBUND_READ_CACHE)")
+	fs.StringVar(&c.DebugAddr, "debug-addr", get("DEBUG_ADDR", ""), "listen address of the diagnostics: Prometheus /metrics and Go profiles /debug/pprof/ (VERBUND_DEBUG_ADDR; default none; bind it to loopback or a private network)")
 	return c
 }
 
