@@ -20,12 +20,12 @@ import (
 type Server struct {
 	URL      string
 	DebugURL string // the diagnostics listener (metrics)
-	PID     int
-	Ready   time.Duration // from exec to the first 200 of /readyz
-	cmd     *exec.Cmd
-	stderr  *tailBuffer
-	done    chan struct{}
-	waitErr error
+	PID      int
+	Ready    time.Duration // from exec to the first 200 of /readyz
+	cmd      *exec.Cmd
+	stderr   *tailBuffer
+	done     chan struct{}
+	waitErr  error
 }
 
 // StartServer runs `exe serve` on dataDir with SQLite, listening on a free
