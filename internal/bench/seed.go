@@ -49,7 +49,8 @@ type Seeded struct {
 //     a tenth of its posts RED to sme.admin);
 //   - posts are spread evenly over the threads; in the circle, owners are
 //     sme 35 %, cloud 30 %, cert 25 %, nocontract 10 % (not covered by the
-//     charter: invisible to the others), levels are GREEN 55 % (CLEAR for
+//     charter: invisible to the others; it can only see, and so only
+//     write in, the CLEAR threads: its share elsewhere goes to cert), levels are GREEN 55 % (CLEAR for
 //     about half of those in CLEAR threads: ~10 % of all), AMBER 30 % (to
 //     the circle), AMBER+STRICT 10 % (sme↔cloud by name, under their
 //     bilateral agreement) and RED 5 % (named people: sme.analyst for sme
@@ -155,6 +156,9 @@ func SeedPosts(ctx context.Context, d *db.DB, p Population, n, threads int) (See
 						owner = "cert"
 					default:
 						owner = "nocontract"
+						if t.tlp != policy.Clear {
+							owner = "cert" // a contribution needs a thread one can see
+						}
 					}
 					aud = policy.AudCommunity
 					switch r := rng.IntN(100); {

@@ -28,6 +28,9 @@ type Event struct {
 	Type string `json:"type"`
 	// Share, when set, restricts delivery to those who may see the object.
 	Share *policy.Share `json:"share,omitempty"`
+	// Container, when set, is the envelope of what the object belongs to
+	// (a post's thread): delivery needs both visible, as reads do.
+	Container *policy.Share `json:"container,omitempty"`
 	// Orgs, when Share is nil, restricts delivery to members of these orgs.
 	Orgs []string `json:"orgs,omitempty"`
 	// Topics lets a stream ask for a subset (e.g. "thread:<id>").

@@ -6,7 +6,6 @@ import (
 
 	"verbund/internal/audit"
 	"verbund/internal/db"
-	"verbund/internal/fault"
 	"verbund/internal/policy"
 )
 
@@ -16,17 +15,34 @@ type PostUpdate struct {
 	Sharing *policy.Sharing `json:"sharing,omitempty"`
 }
 
+// ownPost reads a post the actor's org owns and may change (the kernel's
+// Authorize), with its thread's channel, whether or not the actor can
+// still see the thread: an owner may correct or withdraw its own post.
+func (s *Service) ownPost(ctx context.Context, tx *db.Tx, a policy.Actor, id string) (Post, policy.Share, string, error) {
+	o, err := s.posts.Authorize(ctx, tx, a, id)
+	if err != nil {
+		return Post{}, policy.Share{}, "", err
+	}
+	p := Post{ID: id, Share: o.Share, CreatedAt: o.CreatedAt}
+	var channelID string
+	err = tx.QueryRow(ctx, `SELECT p.thread_id, t.title, t.channel_id, p.body, COALESCE(p.edited_at, 0), p.revisions, u.name, org.name
+		FROM posts p JOIN threads t ON t.id = p.thread_id JOIN users u ON u.id = p.author_id JOIN orgs org ON org.id = p.org_id
+		WHERE p.id = ?`, id).Scan(&p.ThreadID, &p.ThreadTitle, &channelID, &p.Body, &p.EditedAt, &p.Revisions, &p.AuthorName, &p.OrgName)
+	if err != nil {
+		return p, policy.Share{}, "", db.NotFound(err, "load post")
+	}
+	return p, o.Container(), channelID, nil
+}
+
 // UpdatePost changes a post of the actor's org. A new text keeps the old
 // one in the edit history. A new level or audience is a new disclosure
-// (policy's Reshare): checked against the agreements like a new post, and
-// audited with both the old and the new envelope.
+// (policy's Reshare): checked against the agreements like a new post,
+// kept within its thread's, and audited with both the old and the new
+// envelope.
 func (s *Service) UpdatePost(ctx context.Context, a policy.Actor, id string, in PostUpdate) (Post, error) {
 	var p Post
 	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
-		if _, err := s.posts.Authorize(ctx, tx, a, id); err != nil {
-			return err
-		}
-		old, err := s.post(ctx, tx.Handle, a, id)
+		old, thread, channelID, err := s.ownPost(ctx, tx, a, id)
 		if err != nil {
 			return err
 		}
@@ -53,21 +69,16 @@ func (s *Service) UpdatePost(ctx context.Context, a policy.Actor, id string, in 
 				}
 			}
 		}
-		t, err := s.thread(ctx, tx.Handle, a, old.ThreadID)
-		if err != nil {
-			return err
-		}
 		if in.Sharing != nil {
-			ch, err := channel(ctx, tx.Handle, a, t.ChannelID)
+			// Changing who receives it needs the channel (its circle's
+			// members are who may be named).
+			ch, err := channel(ctx, tx.Handle, a, channelID)
 			if err != nil {
 				return err
 			}
 			ns, err := envelope(a, s.posts, ch, *in.Sharing)
 			if err != nil {
 				return err
-			}
-			if ns.TLP < t.Share.TLP {
-				return fault.BadInput("tlp", "tlp_below_thread", "a post cannot be less restricted than its thread ({tlp})").With("tlp", t.Share.TLP.String())
 			}
 			if err := checkChannelScope(ctx, tx.Handle, ch, ns); err != nil {
 				return err
@@ -85,12 +96,12 @@ func (s *Service) UpdatePost(ctx context.Context, a policy.Actor, id string, in 
 		if len(detail) == 0 {
 			return nil
 		}
-		tx.AfterCommit(func() { s.publishPost("forum.post.updated", p, t.ChannelID) })
+		tx.AfterCommit(func() { s.publishPost("forum.post.updated", p, thread, channelID) })
 		action := "forum.post.edit"
 		if in.Sharing != nil {
 			action = "forum.post.reshare"
 		}
-		return audit.Write(ctx, tx, a, audit.Entry{Action: action, ObjectType: "post", ObjectID: id, Detail: detail, Touches: touches(t.ID, t.ChannelID)})
+		return audit.Write(ctx, tx, a, audit.Entry{Action: action, ObjectType: "post", ObjectID: id, Detail: detail, Touches: touches(p.ThreadID, channelID)})
 	})
 	return p, err
 }
@@ -98,14 +109,7 @@ func (s *Service) UpdatePost(ctx context.Context, a policy.Actor, id string, in 
 // DeletePost removes a post of the actor's org with its history.
 func (s *Service) DeletePost(ctx context.Context, a policy.Actor, id string) error {
 	return s.DB.Tx(ctx, func(tx *db.Tx) error {
-		if _, err := s.posts.Authorize(ctx, tx, a, id); err != nil {
-			return err
-		}
-		p, err := s.post(ctx, tx.Handle, a, id)
-		if err != nil {
-			return err
-		}
-		t, err := s.thread(ctx, tx.Handle, a, p.ThreadID)
+		p, _, channelID, err := s.ownPost(ctx, tx, a, id)
 		if err != nil {
 			return err
 		}
@@ -117,6 +121,6 @@ func (s *Service) DeletePost(ctx context.Context, a policy.Actor, id string) err
 		if err := s.posts.Withdraw(ctx, tx, a, id); err != nil {
 			return err
 		}
-		return audit.Write(ctx, tx, a, audit.Entry{Action: "forum.post.delete", ObjectType: "post", ObjectID: id, Touches: touches(t.ID, t.ChannelID)})
+		return audit.Write(ctx, tx, a, audit.Entry{Action: "forum.post.delete", ObjectType: "post", ObjectID: id, Touches: touches(p.ThreadID, channelID)})
 	})
 }

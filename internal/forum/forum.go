@@ -31,9 +31,11 @@ type Service struct {
 
 // New returns the service and registers its kinds with the sharing kernel.
 func New(d *db.DB, b *events.Broker, k *policy.Kernel) *Service {
-	s := &Service{DB: d, Events: b,
-		threads: k.Register(policy.KindSpec{Name: "thread", Table: "threads", Category: policy.Knowledge}),
-		posts:   k.Register(policy.KindSpec{Name: "post", Table: "posts", Category: policy.Knowledge}),
+	threads := k.Register(policy.KindSpec{Name: "thread", Table: "threads", Category: policy.Knowledge})
+	s := &Service{DB: d, Events: b, threads: threads,
+		// A post belongs to its thread: visible only with it, and never
+		// reaching further (policy.Within).
+		posts: k.Register(policy.KindSpec{Name: "post", Table: "posts", Category: policy.Knowledge, In: threads}),
 	}
 	// Id and creation time come with the envelope (the same values).
 	s.postColumns = `p.thread_id, p.body, COALESCE(p.edited_at, 0), p.revisions, u.name, o.name, ` + s.posts.Columns("p")

@@ -1,7 +1,6 @@
 package forum
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -115,21 +114,19 @@ func (s *Service) CreatePost(ctx context.Context, a policy.Actor, threadID strin
 		if err != nil {
 			return err
 		}
+		// Without a level or audience, a reply has the thread's: whoever
+		// replies, it reaches the thread's readers and no one else.
 		sharing := in.Sharing
 		if sharing.TLP == "" {
 			sharing.TLP = t.Share.TLP.Name()
 		}
-		if sharing.Audience == "" && t.Share.Owner == a.OrgID {
-			// Same org as the thread: inherit its audience exactly.
-			sharing = policy.SharingOf(t.Share)
-			sharing.TLP = cmp.Or(in.TLP, sharing.TLP)
+		if sharing.Audience == "" {
+			aud := policy.Inherit(t.Share)
+			sharing = policy.Sharing{TLP: sharing.TLP, Audience: string(aud.Kind), Community: aud.Community, Orgs: aud.Orgs, People: aud.People}
 		}
 		ps, err := envelope(a, s.posts, ch, sharing)
 		if err != nil {
 			return err
-		}
-		if ps.TLP < t.Share.TLP {
-			return fault.BadInput("tlp", "tlp_below_thread", "a reply cannot be less restricted than its thread ({tlp})").With("tlp", t.Share.TLP.String())
 		}
 		if err := checkChannelScope(ctx, tx.Handle, ch, ps); err != nil {
 			return err
@@ -141,7 +138,7 @@ func (s *Service) CreatePost(ctx context.Context, a policy.Actor, threadID strin
 		if _, err := tx.Exec(ctx, `UPDATE threads SET last_post_at = ? WHERE id = ?`, ps.CreatedAt, t.ID); err != nil {
 			return fmt.Errorf("touch thread: %w", err)
 		}
-		tx.AfterCommit(func() { s.publishPost("forum.post", p, ch.ID) })
+		tx.AfterCommit(func() { s.publishPost("forum.post", p, t.Share, ch.ID) })
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "forum.post.create", ObjectType: "post", ObjectID: p.ID, Touches: touches(t.ID, ch.ID),
 			Detail: policy.Disclosure{Share: ps, Uncovered: p.NotDeliveredTo}.Detail()})
 	})
@@ -156,14 +153,14 @@ func touches(thread, channel string) []string {
 
 // publishPost announces a new or changed post. Browsers fetch the fragment
 // (thread view) or the feed entry, each through the policy check again.
-func (s *Service) publishPost(typ string, p Post, channelID string) {
+func (s *Service) publishPost(typ string, p Post, thread policy.Share, channelID string) {
 	sh := p.Share
 	data := map[string]string{"id": p.ID, "thread": p.ThreadID, "fragment": "/forum/posts/" + p.ID + "/fragment",
 		"feed": "/forum/posts/" + p.ID + "/fragment?as=feed"}
 	if typ == "forum.post.updated" {
 		data["replace"] = "true"
 	}
-	s.Events.Publish(events.Event{Type: typ, Share: &sh, Topics: []string{"thread:" + p.ThreadID, "channel:" + channelID, "forum"}, Data: data})
+	s.Events.Publish(events.Event{Type: typ, Share: &sh, Container: &thread, Topics: []string{"thread:" + p.ThreadID, "channel:" + channelID, "forum"}, Data: data})
 }
 
 // insertPost discloses a post's envelope, writes the post and indexes its

@@ -121,7 +121,7 @@ func (h *Hub) adoptConn(conn net.Conn, brw *bufio.ReadWriter, hd http.Header, st
 // deliverable decides whether the view's user may receive e.
 func deliverable(v *policy.View, e events.Event) bool {
 	if e.Share != nil {
-		return v.CanSee(*e.Share)
+		return v.CanSee(*e.Share) && (e.Container == nil || v.CanSee(*e.Container))
 	}
 	for _, o := range e.Orgs {
 		if o == v.OrgID {

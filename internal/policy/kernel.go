@@ -37,6 +37,12 @@ type KindSpec struct {
 	Name     string   // stored in shares.kind, e.g. "post"; unique in the hub
 	Table    string   // the capability's table whose id column is the share id
 	Category Category // the one category of every object of this kind
+	// In is the kind of object every object of this kind belongs to (a
+	// post's thread), or nil. Its objects name their container
+	// (Share.Container), are visible only if the container is, and are
+	// contributions to it: their envelope must be within the container's
+	// (Within).
+	In *Kind
 }
 
 // Kind is a registered kind of shareable object: the only handle through
@@ -45,6 +51,7 @@ type Kind struct {
 	name       string
 	table      string
 	category   Category
+	container  *Kind    // KindSpec.In
 	predicates sync.Map // share alias → text of the visibility predicate
 }
 
@@ -61,7 +68,7 @@ func (k *Kernel) Register(s KindSpec) *Kind {
 			panic(fmt.Sprintf("policy: kind %q or table %q registered twice", s.Name, s.Table))
 		}
 	}
-	kind := &Kind{name: s.Name, table: s.Table, category: s.Category}
+	kind := &Kind{name: s.Name, table: s.Table, category: s.Category, container: s.In}
 	k.kinds[s.Name] = kind
 	return kind
 }
@@ -148,10 +155,26 @@ func (k *Kind) DiscloseAll(ctx context.Context, tx *db.Tx, a Actor, ss []Share) 
 	}
 	out := make([]Disclosure, len(ss))
 	checked := make([]Share, len(ss))
+	containers := map[string]Share{} // of contained kinds: each container once
 	for i, s := range ss {
 		s.Audience = s.Audience.normal()
 		if err := k.own(s); err != nil {
 			return nil, err
+		}
+		if k.container != nil {
+			c, ok := containers[s.Container]
+			if !ok {
+				// A contribution to something the actor may not see is
+				// not found, like the container.
+				var err error
+				if c, err = k.containerOf(ctx, tx, a, s.Container, true); err != nil {
+					return nil, err
+				}
+				containers[s.Container] = c
+			}
+			if err := Within(ctx, tx.Handle, s, c); err != nil {
+				return nil, err
+			}
 		}
 		uncovered, err := checkShare(ctx, tx.Handle, a, v, s)
 		if err != nil {
@@ -188,6 +211,15 @@ func (k *Kind) Reshare(ctx context.Context, tx *db.Tx, a Actor, id string, tlp T
 	}
 	s := old
 	s.TLP, s.Audience = tlp, aud.normal()
+	if k.container != nil {
+		c, err := k.containerOf(ctx, tx, a, s.Container, false)
+		if err != nil {
+			return Disclosure{}, err
+		}
+		if err := Within(ctx, tx.Handle, s, c); err != nil {
+			return Disclosure{}, err
+		}
+	}
 	v, err := LoadView(ctx, tx.Handle, a, db.Now())
 	if err != nil {
 		return Disclosure{}, err
@@ -214,12 +246,55 @@ func (k *Kind) Withdraw(ctx context.Context, tx *db.Tx, a Actor, id string) erro
 	return deleteShare(ctx, tx, old)
 }
 
+// containerOf reads the envelope of the container id of a contained kind:
+// if visible, only when the actor may see it (else not found), else
+// whoever may.
+func (k *Kind) containerOf(ctx context.Context, tx *db.Tx, a Actor, id string, visible bool) (Share, error) {
+	if id == "" {
+		return Share{}, fault.New(fault.Internal, "bad_envelope", `envelope of kind "{kind}", category {category} given to kind "{target}"`).
+			With("kind", k.name).With("category", "(no container)").With("target", k.container.name)
+	}
+	if !visible {
+		s, err := loadEnvelope(ctx, tx.Handle, id)
+		if err != nil {
+			return s, err
+		}
+		if s.Kind != k.container.name {
+			return s, fault.ErrNotFound
+		}
+		return s, nil
+	}
+	r, err := NewReader(ctx, tx.Handle, a, db.Now())
+	if err != nil {
+		return Share{}, err
+	}
+	return r.Envelope(ctx, tx.Handle, k.container, id)
+}
+
+// Owned is an object the actor may change: its envelope, and for a
+// contained kind its container's, as Authorize found them.
+type Owned struct {
+	Share
+	container Share
+}
+
+// Container is the envelope of what the object belongs to (contained
+// kinds; the zero Share otherwise).
+func (o Owned) Container() Share { return o.container }
+
 // Authorize checks, inside tx, that the actor may change or delete the
-// object: it exists, the actor may see it (else not found), the actor's
-// org owns it and the actor's role writes. Capabilities call it before
-// they change their own rows; Reshare and Withdraw call it themselves.
-func (k *Kind) Authorize(ctx context.Context, tx *db.Tx, a Actor, id string) (Share, error) {
-	return k.owned(ctx, tx, a, id)
+// object: it exists, the actor may see its envelope (else not found; the
+// container need not be visible any more: an owner may still correct or
+// withdraw a contribution to a thread it lost sight of), the actor's org
+// owns it and the actor's role writes. Capabilities call it before they
+// change their own rows; Reshare and Withdraw call it themselves.
+func (k *Kind) Authorize(ctx context.Context, tx *db.Tx, a Actor, id string) (Owned, error) {
+	s, err := k.owned(ctx, tx, a, id)
+	if err != nil || k.container == nil {
+		return Owned{Share: s}, err
+	}
+	c, err := k.containerOf(ctx, tx, a, s.Container, false)
+	return Owned{Share: s, container: c}, err
 }
 
 func (k *Kind) owned(ctx context.Context, tx *db.Tx, a Actor, id string) (Share, error) {
@@ -230,7 +305,11 @@ func (k *Kind) owned(ctx context.Context, tx *db.Tx, a Actor, id string) (Share,
 	if err != nil {
 		return Share{}, err
 	}
-	cond, args := r.condition(k, "x_s")
+	// The object's own envelope, not its container's visibility.
+	cond, args := "1 = 0", []any(nil)
+	if r.view != nil {
+		cond, args = k.predicate("x_s"), visibleArgs(r.view, k.category)
+	}
 	q := db.Q(`SELECT `+k.Columns("x")+`, COALESCE(x_s.container_id, '') FROM shares x_s WHERE x_s.id = ? AND x_s.kind = ? AND `, id, k.name).Add(cond, args...)
 	if err := tx.SelectRow(ctx, q).Scan(append(k.Dest(&s, nil), &s.Container)...); err != nil {
 		return s, db.NotFound(err, "load "+k.name)

@@ -62,11 +62,23 @@ func (r *Reader) Join(k *Kind, alias, on string) *db.Query {
 // condition is the visibility predicate for the shares row aliased s of
 // kind k, with its arguments. The operator (no user, no org) reads
 // nothing.
+//
+// An object of a kind that lives in another (a post in its thread) is
+// visible only if its container is too: its own envelope may reach readers
+// the container does not (another org's reply, an agreement revoked since),
+// and a list must never show, count or announce what belongs to a
+// container the reader cannot open.
 func (r *Reader) condition(k *Kind, s string) (string, []any) {
 	if r.view == nil {
 		return "1 = 0", nil
 	}
-	return k.predicate(s), visibleArgs(r.view, k.category)
+	cond, args := k.predicate(s), visibleArgs(r.view, k.category)
+	if c := k.container; c != nil {
+		sc := s + "_c"
+		cond = "(" + cond + " AND EXISTS (SELECT 1 FROM shares " + sc + " WHERE " + sc + ".id = " + s + ".container_id AND " + c.predicate(sc) + "))"
+		args = append(args, visibleArgs(r.view, c.category)...)
+	}
+	return cond, args
 }
 
 // predicate is the text of the visibility predicate for the shares row

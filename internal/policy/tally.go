@@ -117,7 +117,7 @@ func loadEnvelope(ctx context.Context, h db.Handle, id string) (Share, error) {
 	err := h.QueryRow(ctx, `SELECT id, kind, owner_org_id, author_id, tlp, audience, COALESCE(community_id, ''), created_at, COALESCE(container_id, '')
 		FROM shares WHERE id = ?`, id).Scan(&s.ID, &s.Kind, &s.Owner, &s.Author, &s.TLP, &s.Audience.Kind, &s.Audience.Community, &s.CreatedAt, &s.Container)
 	if err != nil {
-		return s, fmt.Errorf("load envelope: %w", db.Map(err))
+		return s, db.NotFound(err, "load envelope")
 	}
 	return s, fillAudience(ctx, h, []*Share{&s}, false)
 }
