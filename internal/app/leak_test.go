@@ -367,3 +367,53 @@ func TestPartialDeliveryIsShown(t *testing.T) {
 		t.Errorf("no notice of partial delivery on the thread page")
 	}
 }
+
+// TestReplyInAThreadOneCannotSee: a reply is visible only with its thread.
+// cloud replies to sme's AMBER circle thread; then sme leaves the circle,
+// so cert no longer sees the thread, while cloud's reply on its own would
+// still reach cert (both stay covered by the charter). cert must not learn
+// of the reply on any path: detail, feed, search, the start page's count,
+// live events.
+func TestReplyInAThreadOneCannotSee(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e db.Dialect) {
+		h := apptest.World(t, e)
+		ctx := context.Background()
+		thread := newThread(t, h, "sme.analyst", h.CircleChannel, map[string]any{"title": "hidden later", "body": "b", "tlp": "AMBER", "audience": "community"})
+		r := h.API(t, h.Users["cloud.analyst"].WriteToken, "POST", "/api/v1/threads/"+thread.thread+"/posts", map[string]any{"body": "orphanword reply"})
+		if r.Status != http.StatusCreated {
+			t.Fatalf("reply: %d %s", r.Status, r.Body)
+		}
+		var reply struct {
+			ID      string
+			Sharing policy.Share
+		}
+		r.JSON(t, &reply)
+		if reply.Sharing.Audience.Kind != policy.AudCommunity || reply.Sharing.TLP != policy.Amber {
+			t.Fatalf("the reply did not inherit the thread's envelope: %+v", reply.Sharing)
+		}
+		cert := h.Users["cert.analyst"]
+		if r := h.API(t, cert.ReadToken, "GET", "/api/v1/posts/"+reply.ID, nil); r.Status != http.StatusOK {
+			t.Fatalf("before: cert cannot read the reply: %d", r.Status)
+		}
+		stream := openStream(t, h.URL, cert.ReadToken, "")
+		if err := h.App.Orgs.Leave(ctx, h.Users["sme.admin"].Actor, h.Circle, h.Orgs["sme"]); err != nil {
+			t.Fatal(err)
+		}
+		if r := h.API(t, h.Users["cloud.analyst"].WriteToken, "PATCH", "/api/v1/posts/"+reply.ID, map[string]any{"body": "orphanword edited"}); r.Status != http.StatusOK {
+			t.Fatalf("edit: %d %s", r.Status, r.Body)
+		}
+		stream.never(t, reply.ID, 500*time.Millisecond)
+		if r := h.API(t, cert.ReadToken, "GET", "/api/v1/posts/"+reply.ID, nil); r.Status != http.StatusNotFound {
+			t.Errorf("cert reads the reply in a thread it cannot see: %d", r.Status)
+		}
+		ids, _ := listIDs(t, h, cert.ReadToken, "/api/v1/posts?limit=200")
+		found, _ := listIDs(t, h, cert.ReadToken, "/api/v1/posts?q=orphanword")
+		if slices.Contains(ids, reply.ID) || len(found) > 0 {
+			t.Errorf("cert finds the reply: feed %v, search %v", slices.Contains(ids, reply.ID), found)
+		}
+		home := h.API(t, cert.ReadToken, "GET", "/", nil)
+		if strings.Contains(string(home.Body), "<tr><th>TLP:AMBER</th><td>1</td></tr>") {
+			t.Errorf("cert's start page counts the hidden reply")
+		}
+	})
+}
