@@ -16,6 +16,7 @@ import (
 	"verbund/internal/events"
 	"verbund/internal/fault"
 	"verbund/internal/policy"
+	"verbund/internal/web"
 )
 
 // Service is the forum capability.
@@ -27,12 +28,16 @@ type Service struct {
 	threads, posts *policy.Kind
 	postColumns    string
 	threadColumns  string
+	// searches limits each user's searches (web.Limiter): a search takes
+	// longer the more documents match, seen or not, and that time must not
+	// be cheap to measure.
+	searches *web.Limiter
 }
 
 // New returns the service and registers its kinds with the sharing kernel.
 func New(d *db.DB, b *events.Broker, k *policy.Kernel) *Service {
 	threads := k.Register(policy.KindSpec{Name: "thread", Table: "threads", Category: policy.Knowledge})
-	s := &Service{DB: d, Events: b, threads: threads,
+	s := &Service{DB: d, Events: b, threads: threads, searches: web.NewLimiter(20, 1),
 		// A post belongs to its thread: visible only with it, and never
 		// reaching further (policy.Within).
 		posts: k.Register(policy.KindSpec{Name: "post", Table: "posts", Category: policy.Knowledge, In: threads}),

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"verbund/internal/db"
 	"verbund/internal/fault"
@@ -67,13 +68,12 @@ func (s *Service) FindPosts(ctx context.Context, a policy.Actor, f ListFilter) (
 		return nil, "", err
 	}
 	var terms []string
-	var afterSeq int64
 	if f.Thread == "" && f.Query != "" {
 		if terms, err = policy.Terms(f.Query); err != nil {
 			return nil, "", err
 		}
-		if afterSeq, err = searchCursor(after); err != nil {
-			return nil, "", err
+		if !s.searches.Allow(a.UserID, time.Now()) {
+			return nil, "", fault.New(fault.RateLimited, "search_rate", "too many searches in a short time: wait a few seconds")
 		}
 	}
 	h := s.DB.R()
@@ -102,8 +102,11 @@ func (s *Service) FindPosts(ctx context.Context, a policy.Actor, f ListFilter) (
 		q = db.Q(`SELECT ` + s.postColumns + `, t.title, p_d.seq FROM `).Append(r.Search(h, s.posts, "p", terms)).
 			Append(r.Join(s.threads, "t", "p.thread_id")).
 			Add(` JOIN users u ON u.id = p.author_id JOIN orgs o ON o.id = p.org_id`)
-		if afterSeq > 0 {
-			q.Add(` WHERE p_d.seq < ?`, afterSeq)
+		if after != "" {
+			// The cursor is the last post shown; its place in the index
+			// is looked up, never handed out (it counts every document
+			// of the hub, the reader's or not).
+			q.Add(` WHERE p_d.seq < (SELECT d.seq FROM search_docs d WHERE d.id = ?)`, after)
 		}
 		q.Add(` ORDER BY p_d.seq DESC`)
 	default:
@@ -122,7 +125,6 @@ func (s *Service) FindPosts(ctx context.Context, a policy.Actor, f ListFilter) (
 	if err != nil {
 		return nil, "", fmt.Errorf("list posts: %w", err)
 	}
-	var seqs []int64 // each post's position in the search index (searches)
 	out, err := db.CollectN(rows, f.Limit+1, "list posts", func(sc db.Scanner) (Post, error) {
 		if f.Thread != "" {
 			p, err := s.scanPost(sc)
@@ -133,7 +135,6 @@ func (s *Service) FindPosts(ctx context.Context, a policy.Actor, f ListFilter) (
 		var seq int64
 		p, err := s.scanPost(sc, &t, &seq)
 		p.ThreadTitle = t
-		seqs = append(seqs, seq)
 		return p, err
 	})
 	if err != nil {
@@ -148,25 +149,10 @@ func (s *Service) FindPosts(ctx context.Context, a policy.Actor, f ListFilter) (
 	if len(out) > f.Limit {
 		out = out[:f.Limit]
 		next = Cursor(out[len(out)-1].ID)
-		if terms != nil {
-			next = Cursor("seq:" + strconv.FormatInt(seqs[f.Limit-1], 10))
-		}
 	}
 	return out, next, nil
 }
 
-// searchCursor reads the index position a search page ends at ("" for the
-// first page).
-func searchCursor(raw string) (int64, error) {
-	if raw == "" {
-		return 0, nil
-	}
-	n, err := strconv.ParseInt(strings.TrimPrefix(raw, "seq:"), 10, 64)
-	if err != nil || !strings.HasPrefix(raw, "seq:") || n <= 0 {
-		return 0, fault.BadInput("next", "bad_cursor", "the page cursor is not valid: start from the first page")
-	}
-	return n, nil
-}
 
 func postShares(ps []Post) []*policy.Share {
 	out := make([]*policy.Share, len(ps))
