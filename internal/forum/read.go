@@ -153,7 +153,6 @@ func (s *Service) FindPosts(ctx context.Context, a policy.Actor, f ListFilter) (
 	return out, next, nil
 }
 
-
 func postShares(ps []Post) []*policy.Share {
 	out := make([]*policy.Share, len(ps))
 	for i := range ps {
