@@ -51,6 +51,7 @@ type Record struct {
 	Detail      json.RawMessage `json:"detail"`
 	IP          string          `json:"ip,omitempty"`
 	Touches     string          `json:"touches,omitempty"` // "*": everything
+	Nonce       string          `json:"-"`                  // secret, part of the hash (migration 0007)
 	PrevHash    string          `json:"prev_hash"`
 	Hash        string          `json:"hash"`
 }
@@ -108,6 +109,20 @@ func Write(ctx context.Context, tx *db.Tx, a policy.Actor, e Entry) error {
 	return nil
 }
 
+// shownTo is the record as org's admins and auditors see it: a record of
+// a change by another org (an agreement it proposed, say) keeps who acted
+// and what, but not that org's network address or which of its tokens was
+// used.
+func (r Record) shownTo(org string) Record {
+	if r.ActorOrgID != org {
+		r.IP = ""
+		if strings.HasPrefix(r.Via, "token:") {
+			r.Via = "api"
+		}
+	}
+	return r
+}
+
 // hashOf chains a record to its predecessor. The fields are encoded as a
 // JSON array, which is unambiguous (no field can run into the next). What
 // a change touches is part of the record when it says more than
@@ -117,6 +132,9 @@ func hashOf(r Record) string {
 		r.ObjectType, r.ObjectID, strings.Join(r.Orgs, ","), string(r.Detail), r.IP}
 	if r.Touches != "*" && r.Touches != "" {
 		fields = append(fields, r.Touches)
+	}
+	if r.Nonce != "" {
+		fields = append(fields, r.Nonce)
 	}
 	b, _ := json.Marshal(fields)
 	h := sha256.New()
@@ -143,7 +161,7 @@ func Verify(ctx context.Context, d *db.DB) (Result, error) {
 	if err := d.R().QueryRow(ctx, `SELECT seq, hash, (SELECT COUNT(*) FROM audit_pending) FROM audit_head WHERE id = 1`).Scan(&headSeq, &res.Head, &res.Pending); err != nil {
 		return res, fmt.Errorf("audit: read head: %w", db.Map(err))
 	}
-	rows, err := d.R().Query(ctx, `SELECT seq, at, actor_user_id, actor_org_id, via, action, object_type, object_id, orgs, detail, ip, touches, prev_hash, hash
+	rows, err := d.R().Query(ctx, `SELECT seq, at, actor_user_id, actor_org_id, via, action, object_type, object_id, orgs, detail, ip, touches, nonce, prev_hash, hash
 		FROM audit_log ORDER BY seq`)
 	if err != nil {
 		return res, fmt.Errorf("audit: read log: %w", err)
@@ -194,7 +212,7 @@ func scan(s db.Scanner) (Record, error) {
 	var r Record
 	var orgs, detail string
 	if err := s.Scan(&r.Seq, &r.At, &r.ActorUserID, &r.ActorOrgID, &r.Via, &r.Action, &r.ObjectType, &r.ObjectID,
-		&orgs, &detail, &r.IP, &r.Touches, &r.PrevHash, &r.Hash); err != nil {
+		&orgs, &detail, &r.IP, &r.Touches, &r.Nonce, &r.PrevHash, &r.Hash); err != nil {
 		return r, fmt.Errorf("audit: scan: %w", err)
 	}
 	if orgs != "" {
@@ -217,7 +235,7 @@ func List(ctx context.Context, h db.Handle, f Filter) ([]Record, error) {
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 50
 	}
-	q := `SELECT l.seq, l.at, l.actor_user_id, l.actor_org_id, l.via, l.action, l.object_type, l.object_id, l.orgs, l.detail, l.ip, l.touches, l.prev_hash, l.hash
+	q := `SELECT l.seq, l.at, l.actor_user_id, l.actor_org_id, l.via, l.action, l.object_type, l.object_id, l.orgs, l.detail, l.ip, l.touches, l.nonce, l.prev_hash, l.hash
 		FROM audit_orgs o JOIN audit_log l ON l.seq = o.seq WHERE o.org_id = ?`
 	args := []any{f.OrgID}
 	if f.Before > 0 {
@@ -234,12 +252,16 @@ func List(ctx context.Context, h db.Handle, f Filter) ([]Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit: list: %w", err)
 	}
-	return db.Collect(rows, "audit: list", scan)
+	recs, err := db.Collect(rows, "audit: list", scan)
+	for i := range recs {
+		recs[i] = recs[i].shownTo(f.OrgID)
+	}
+	return recs, err
 }
 
 // Each calls fn for every record of the org, oldest first (for export).
 func Each(ctx context.Context, h db.Handle, orgID string, fn func(Record) error) error {
-	rows, err := h.Query(ctx, `SELECT l.seq, l.at, l.actor_user_id, l.actor_org_id, l.via, l.action, l.object_type, l.object_id, l.orgs, l.detail, l.ip, l.touches, l.prev_hash, l.hash
+	rows, err := h.Query(ctx, `SELECT l.seq, l.at, l.actor_user_id, l.actor_org_id, l.via, l.action, l.object_type, l.object_id, l.orgs, l.detail, l.ip, l.touches, l.nonce, l.prev_hash, l.hash
 		FROM audit_orgs o JOIN audit_log l ON l.seq = o.seq WHERE o.org_id = ? ORDER BY o.seq`, orgID)
 	if err != nil {
 		return fmt.Errorf("audit: export: %w", err)
@@ -250,7 +272,7 @@ func Each(ctx context.Context, h db.Handle, orgID string, fn func(Record) error)
 		if err != nil {
 			return err
 		}
-		if err := fn(r); err != nil {
+		if err := fn(r.shownTo(orgID)); err != nil {
 			return err
 		}
 	}

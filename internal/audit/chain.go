@@ -2,6 +2,8 @@ package audit
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -89,12 +91,17 @@ func chainOnce(ctx context.Context, tx *db.Tx) (int, error) {
 		r := w.r
 		seq++
 		r.Seq, r.PrevHash = seq, prev
+		nonce := make([]byte, 16)
+		if _, err := rand.Read(nonce); err != nil {
+			return 0, fmt.Errorf("audit: nonce: %w", err)
+		}
+		r.Nonce = hex.EncodeToString(nonce)
 		r.Hash = hashOf(r)
 		prev = r.Hash
-		if _, err := tx.Exec(ctx, `INSERT INTO audit_log (seq, at, actor_user_id, actor_org_id, via, action, object_type, object_id, orgs, detail, ip, touches, prev_hash, hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		if _, err := tx.Exec(ctx, `INSERT INTO audit_log (seq, at, actor_user_id, actor_org_id, via, action, object_type, object_id, orgs, detail, ip, touches, nonce, prev_hash, hash)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.Seq, r.At, r.ActorUserID, r.ActorOrgID, r.Via, r.Action, r.ObjectType, r.ObjectID,
-			strings.Join(r.Orgs, ","), string(r.Detail), r.IP, r.Touches, r.PrevHash, r.Hash); err != nil {
+			strings.Join(r.Orgs, ","), string(r.Detail), r.IP, r.Touches, r.Nonce, r.PrevHash, r.Hash); err != nil {
 			return 0, fmt.Errorf("audit: chain record: %w", err)
 		}
 		for _, o := range r.Orgs {
