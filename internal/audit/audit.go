@@ -51,7 +51,7 @@ type Record struct {
 	Detail      json.RawMessage `json:"detail"`
 	IP          string          `json:"ip,omitempty"`
 	Touches     string          `json:"touches,omitempty"` // "*": everything
-	Nonce       string          `json:"-"`                  // secret, part of the hash (migration 0007)
+	Nonce       string          `json:"-"`                 // secret, part of the hash (migration 0007)
 	PrevHash    string          `json:"prev_hash"`
 	Hash        string          `json:"hash"`
 }
