@@ -31,6 +31,10 @@ import (
 	"verbund/internal/web"
 )
 
+// drainTime is how long requests in flight may take to finish after the
+// signal to stop.
+const drainTime = 20 * time.Second
+
 // App is a running hub's parts.
 type App struct {
 	Config     *config.Config
@@ -152,9 +156,11 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 	return a, nil
 }
 
-// Serve serves on ln until ctx ends, then shuts down gracefully: it stops
-// accepting, lets running requests finish (up to 10 s) and closes live
-// streams.
+// Serve serves on ln until ctx ends (SIGTERM), then shuts down
+// gracefully: live streams get a last "shutdown" event and end, the
+// listener stops accepting, and requests in flight finish (up to the
+// drain time) before Serve returns — a write that began before the signal
+// commits and answers, it is not cancelled with the signal.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           a.Web.Handler(),
@@ -164,7 +170,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		// Requests must not end with the signal: their context is their
+		// connection's, ended when the client goes away.
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	errc := make(chan error, 1)
 	go func() {
@@ -179,12 +187,13 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
-	// Live streams taken over from net/http are not its to close.
-	a.Live.Close()
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Live streams taken over from net/http are not its to close; they go
+	// first, so that browsers reconnect elsewhere while this one drains.
+	a.Live.Close(time.Second)
+	shutdown, cancel := context.WithTimeout(context.Background(), drainTime)
 	defer cancel()
 	if err := srv.Shutdown(shutdown); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+		return fmt.Errorf("shutdown: requests still running after %v: %w", drainTime, err)
 	}
 	return nil
 }

@@ -1,12 +1,8 @@
 package app_test
 
 import (
-	"encoding/json"
-
 	"verbund/internal/accounts"
 )
-
-func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 func accountsToken() accounts.NewToken { return accounts.NewToken{Name: "matrix", Scope: "read"} }
 

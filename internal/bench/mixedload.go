@@ -232,7 +232,7 @@ func summarise(res *MixedResult, stats []clientStats, elapsed time.Duration) {
 // operations depends on the seed alone. Which threads exist depends on
 // timing (their ids), not which of them a client picks.
 func (r *mixedRun) run(ctx context.Context, i int, u *User, st *clientStats) {
-	rng := rand.New(rand.NewPCG(r.o.Seed, uint64(i)+1)) // #nosec G404 -- fixed seed on purpose: reproducible load
+	rng := rand.New(rand.NewPCG(r.o.Seed, uint64(i)+1)) // #nosec G404 G115 -- fixed seed on purpose: reproducible load; i is a client index, never negative
 	// The seeded circle threads and the ones this client starts: others'
 	// new threads are not known to it (as an API client learns of them
 	// only by listing), and keeping them apart keeps each client's choices

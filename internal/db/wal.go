@@ -64,10 +64,12 @@ func (d *DB) WAL() WALStats {
 func (d *DB) startWALKeeper(ctx context.Context) {
 	d.wal = &walState{stop: make(chan struct{}), done: make(chan struct{})}
 	d.checkpoint(ctx)
-	go d.walKeeper()
+	go d.walKeeper(context.WithoutCancel(ctx))
 }
 
-func (d *DB) walKeeper() {
+// walKeeper runs until the database is closed (ctx carries no deadline of
+// the opener's: the keeper outlives the call that opened the database).
+func (d *DB) walKeeper(ctx context.Context) {
 	defer close(d.wal.done)
 	t := time.NewTicker(walLook)
 	defer t.Stop()
@@ -82,8 +84,8 @@ func (d *DB) walKeeper() {
 		size := d.WAL().Bytes
 		// Over the mark, or a log left while writes paused.
 		if size > walCheckpointAt || (size > 0 && commits == last) {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			d.checkpoint(ctx)
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			d.checkpoint(cctx)
 			cancel()
 		}
 		last = commits

@@ -336,7 +336,3 @@ func (s *Service) FindRevisions(ctx context.Context, a policy.Actor, id string) 
 		return r, err
 	})
 }
-
-func likeEscape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
-}

@@ -28,7 +28,7 @@ import (
 func testHub(t *testing.T) *Hub {
 	t.Helper()
 	h := New(Config{Broker: events.New("test"), Log: slog.New(slog.DiscardHandler), Heartbeat: time.Hour})
-	t.Cleanup(h.Close)
+	t.Cleanup(func() { h.Close(0) })
 	return h
 }
 

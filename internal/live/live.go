@@ -161,8 +161,20 @@ func (h *Hub) Streams() int {
 func (h *Hub) Dropped() uint64 { return h.dropped.Load() }
 
 // Close ends every live stream and stops the hub (at shutdown:
-// http.Server.Shutdown does not know taken-over connections).
-func (h *Hub) Close() {
+// http.Server.Shutdown does not know taken-over connections). Each stream
+// first gets what was queued for it and a last "shutdown" event, which
+// tells the browser that the hub is going away (it reconnects, to another
+// replica or to this one once it is back) rather than that something
+// failed; what cannot be written within grace is dropped.
+func (h *Hub) Close(grace time.Duration) {
+	h.mu.Lock()
+	for st := range h.streams {
+		h.enqueueLocked(st, []byte("event: shutdown\ndata: {\"type\":\"shutdown\"}\n\n"), true)
+	}
+	h.mu.Unlock()
+	for deadline := time.Now().Add(grace); h.Streams() > 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	h.stop()
 	h.mu.Lock()
 	for st := range h.streams {

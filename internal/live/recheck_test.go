@@ -84,7 +84,7 @@ func worldHub(t *testing.T, w *fakeWorld, heartbeat time.Duration) *Hub {
 	t.Helper()
 	h := New(Config{Broker: events.New("test"), Log: slog.New(slog.DiscardHandler), Heartbeat: heartbeat,
 		LoadView: w.loadView, CheckCredential: w.checkCredential})
-	t.Cleanup(h.Close)
+	t.Cleanup(func() { h.Close(0) })
 	return h
 }
 

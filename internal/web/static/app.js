@@ -119,13 +119,32 @@
     announce(msg('reloading', ''));
     setTimeout(function () { location.reload(); }, 300);
   }
+  // resync replaces the live lists of the page with the server's current
+  // ones: after a broken stream (a restart, a network hiccup, a database
+  // outage) the events in between are not replayed, the lists are.
+  function resync() {
+    fetch(location.href, { credentials: 'same-origin', headers: { Accept: 'text/html' } })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        if (!html) return;
+        var fresh = new DOMParser().parseFromString(html, 'text/html');
+        doc.querySelectorAll('[data-live-list][id]').forEach(function (list) {
+          var other = fresh.getElementById(list.id);
+          if (other) list.innerHTML = other.innerHTML;
+        });
+      })
+      .catch(function () {});
+  }
   function connect() {
     var es = new EventSource(liveURL); // same-origin: the session cookie is sent
     source = es;
     es.onopen = function () {
       retryDelay = 2000;
       setLive('connected');
-      if (wasDown) announce(msg('connected', ''));
+      if (wasDown) {
+        announce(msg('connected', ''));
+        resync(); // events may have been missed while the stream was down
+      }
       wasDown = false;
     };
     es.onerror = function () {
