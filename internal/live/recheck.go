@@ -7,6 +7,7 @@ import (
 
 	"verbund/internal/db"
 	"verbund/internal/events"
+	"verbund/internal/fault"
 	"verbund/internal/policy"
 	"verbund/internal/web"
 )
@@ -306,10 +307,21 @@ func (h *Hub) applyLocked(j *recheckJob, now int64) {
 			if _, open := h.streams[st]; !open || st.revoked {
 				continue
 			}
-			if c.err != nil {
+			switch {
+			case c.err == nil:
+				if j.epoch > st.credEpoch {
+					st.credEpoch = j.epoch
+				}
+			case credentialGone(c.err):
 				h.revokeLocked(st)
-			} else if j.epoch > st.credEpoch {
-				st.credEpoch = j.epoch
+			default:
+				// No answer (the database is down or slow): the stream
+				// stays open and keeps its old tag, so events after a
+				// policy change wait for it, and the check is retried.
+				// Only a definite "gone" revokes: an outage must not send
+				// every browser to the error page.
+				h.cfg.Log.Warn("live streams: re-check credential", "user", c.actor.UserID, "err", c.err)
+				h.retry = true
 			}
 		}
 	}
@@ -328,4 +340,10 @@ func (h *Hub) applyLocked(j *recheckJob, now int64) {
 		sv.view, sv.epoch, sv.failed = view, j.epoch, j.loadErr != nil
 	}
 	h.replayViewLocked(sv, now)
+}
+
+// credentialGone reports whether a credential check answered that the
+// session or token no longer holds (as opposed to not answering).
+func credentialGone(err error) bool {
+	return fault.Is(err, fault.Unauthenticated) || fault.Is(err, fault.Forbidden)
 }
