@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"verbund/internal/policy"
 )
@@ -66,13 +67,30 @@ type Router struct {
 
 // Handle registers h for pattern ("METHOD /path") with permission p.
 func (rt *Router) Handle(pattern string, p Perm, h HandlerFunc) {
+	rt.handle(pattern, p, h, false)
+}
+
+// HandleLong registers a route whose requests may run long (a live
+// stream, an export): it gets no request deadline.
+func (rt *Router) HandleLong(pattern string, p Perm, h HandlerFunc) {
+	rt.handle(pattern, p, h, true)
+}
+
+func (rt *Router) handle(pattern string, p Perm, h HandlerFunc, long bool) {
 	method, path, ok := strings.Cut(pattern, " ")
 	if !ok || p == "" {
 		panic("web: route " + pattern + " needs a method and a permission")
 	}
 	rt.routes = append(rt.routes, Route{Pattern: pattern, Method: method, Path: path, Perm: p})
-	rt.mux.Handle(pattern, rt.s.guard(p, h))
+	rt.mux.Handle(pattern, rt.s.guard(p, h, long))
 }
+
+// DefaultRequestTimeout is how long a request may take
+// (Config.RequestTimeout): a page or an API call answers in milliseconds,
+// so a request still running after it waits for a database that does not
+// answer (a stalled server, a lost network), and is better told so (503,
+// database_timeout) than left hanging.
+const DefaultRequestTimeout = 10 * time.Second
 
 // served notes that a request of route pattern read kinds.
 func (rt *Router) served(pattern string, kinds []string) {

@@ -46,6 +46,9 @@ type Config struct {
 	// the authorization matrix insists that the leak harness covers every
 	// route that serves a kind). Off in production.
 	TraceKinds bool
+	// RequestTimeout bounds a request's time (0: DefaultRequestTimeout);
+	// routes registered with HandleLong have none.
+	RequestTimeout time.Duration
 }
 
 // Server is the HTTP side of the hub.
@@ -156,9 +159,18 @@ func (s *Server) ClientIP(r *http.Request) string {
 
 // guard authenticates the request and enforces the route's permission
 // before the handler runs; then it renders the handler's error, if any.
-func (s *Server) guard(p Perm, h HandlerFunc) http.Handler {
+func (s *Server) guard(p Perm, h HandlerFunc, long bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		if !long {
+			timeout := s.RequestTimeout
+			if timeout <= 0 {
+				timeout = DefaultRequestTimeout
+			}
+			ctx, cancel := context.WithTimeout(r.Context(), timeout)
+			defer cancel()
+			r = r.WithContext(ctx)
+		}
 		sw := &statusWriter{ResponseWriter: w, status: 200}
 		if s.TraceKinds {
 			ctx, trace := policy.WithTrace(r.Context())
