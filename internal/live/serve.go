@@ -120,6 +120,9 @@ func (h *Hub) adoptConn(conn net.Conn, brw *bufio.ReadWriter, hd http.Header, st
 
 // deliverable decides whether the view's user may receive e.
 func deliverable(v *policy.View, e events.Event) bool {
+	if e.Everyone {
+		return e.Share == nil && e.Container == nil && len(e.Data) == 0 // never a carrier of data
+	}
 	if e.Share != nil {
 		return v.CanSee(*e.Share) && (e.Container == nil || v.CanSee(*e.Container))
 	}
