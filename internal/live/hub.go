@@ -20,7 +20,7 @@ type sharedView struct {
 	// epoch is the broker epoch read before the view was loaded: it
 	// reflects every policy change up to that epoch.
 	epoch   uint64
-	failed  bool // the last load failed: view is empty (sees nothing) until a retry works
+	failed  bool // the last load failed: its streams wait (events are held) until a retry works
 	streams map[*stream]struct{}
 }
 

@@ -49,9 +49,14 @@ import (
 // effect. Streams of users that were re-checked receive events while
 // others are still waiting for theirs.
 //
-// A database error while checking a credential revokes the stream (as it
-// always did); a view that fails to load becomes the empty view (which
-// sees nothing) and is retried at the next event.
+// A database that does not answer revokes nothing: only a definite answer
+// (the session or token is gone) does. A credential check without an
+// answer keeps the stream's old tag; a view that fails to load leaves its
+// streams waiting: events are held for them (never judged by an old or an
+// empty view) and the load is retried at the next event and heartbeat.
+// When the database answers again the held events are delivered; when
+// the outage outlasts maxHeld events the waiting streams are ended and
+// browsers reconnect and reload.
 
 const (
 	// recheckWorkers is how many users are re-checked at once. The
@@ -78,7 +83,7 @@ type heldEvent struct {
 // processed under, and the view has not expired by the clock.
 func (h *Hub) readyLocked(st *stream, stamp uint64, now int64) bool {
 	sv := st.view
-	return !st.revoked && st.credEpoch >= stamp && sv.epoch >= stamp &&
+	return !st.revoked && !sv.failed && st.credEpoch >= stamp && sv.epoch >= stamp &&
 		(sv.view.Expires == 0 || now < sv.view.Expires)
 }
 
@@ -130,8 +135,12 @@ func (h *Hub) replayLocked(st *stream, now int64) {
 		}
 		he := &h.held[i]
 		if !h.readyLocked(st, he.stamp, now) {
-			if !st.revoked {
-				h.requestLocked(false) // a later change or the clock: check again
+			// A later change or the clock: check again. A view that
+			// failed to load is retried by the next event or heartbeat,
+			// not at once: that would query a database that is down
+			// without pause.
+			if !st.revoked && !st.view.failed {
+				h.requestLocked(false)
 			}
 			return
 		}
@@ -332,7 +341,8 @@ func (h *Hub) applyLocked(j *recheckJob, now int64) {
 		view := j.view
 		if j.loadErr != nil {
 			// Without a current view nothing may be delivered to this
-			// user: the empty view sees nothing; retry at the next event.
+			// user: its streams wait (readyLocked) and the empty view
+			// sees nothing should anything look at it; retry later.
 			h.cfg.Log.Warn("live streams: reload view", "user", sv.actor.UserID, "err", j.loadErr)
 			view = &policy.View{}
 			h.retry = true

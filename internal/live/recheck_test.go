@@ -369,3 +369,27 @@ func TestOutageDoesNotRevoke(t *testing.T) {
 		}
 	}
 }
+
+// TestFailedReloadHoldsEvents: a heartbeat's view reload failed during an
+// outage (no policy change). The first event after the database is back
+// must not be judged by the empty stand-in view (and lost): it waits for
+// the reload and is delivered.
+func TestFailedReloadHoldsEvents(t *testing.T) {
+	w := newFakeWorld()
+	h := worldHub(t, w, 100*time.Millisecond)
+	a := open(t, h, w, "a", "o")
+	w.set(func() { w.down = true })
+	time.Sleep(350 * time.Millisecond) // heartbeats' reloads fail
+	h.mu.Lock()
+	failed := false
+	for _, sv := range h.views {
+		failed = sv.failed
+	}
+	h.mu.Unlock()
+	if !failed {
+		t.Fatal("the view did not fail to reload during the outage")
+	}
+	w.set(func() { w.down = false })
+	publish(h, "e1")
+	a.want(t, "e1")
+}
