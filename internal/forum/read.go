@@ -99,8 +99,7 @@ func (s *Service) FindPosts(ctx context.Context, a policy.Actor, f ListFilter) (
 	case terms != nil:
 		// Newest match first: the index hands out matches by seq, so a
 		// page is found without ranking every match.
-		q = db.Q(`SELECT ` + s.postColumns + `, t.title, p_d.seq FROM `).Append(r.Search(h, s.posts, "p", terms)).
-			Append(r.Join(s.threads, "t", "p.thread_id")).
+		q = db.Q(`SELECT ` + s.postColumns + `, t.title, p_d.seq FROM `).Append(r.SearchIn(h, s.posts, "p", "t", terms)).
 			Add(` JOIN users u ON u.id = p.author_id JOIN orgs o ON o.id = p.org_id`)
 		if after != "" {
 			// The cursor is the last post shown; its place in the index
@@ -112,8 +111,7 @@ func (s *Service) FindPosts(ctx context.Context, a policy.Actor, f ListFilter) (
 	default:
 		// The thread's title is shown with each post: the thread must be
 		// visible too.
-		q = db.Q(`SELECT ` + s.postColumns + `, t.title, 0 FROM `).Append(r.From(s.posts, "p")).
-			Append(r.Join(s.threads, "t", "p.thread_id")).
+		q = db.Q(`SELECT ` + s.postColumns + `, t.title, 0 FROM `).Append(r.FromIn(s.posts, "p", "t")).
 			Add(` JOIN users u ON u.id = p.author_id JOIN orgs o ON o.id = p.org_id`)
 		if after != "" {
 			q.Add(` WHERE p.id < ?`, after)
@@ -172,8 +170,7 @@ func (s *Service) post(ctx context.Context, h db.Handle, a policy.Actor, id stri
 	if err != nil {
 		return Post{}, err
 	}
-	q := db.Q(`SELECT `+s.postColumns+`, t.title FROM `).Append(r.From(s.posts, "p")).
-		Append(r.Join(s.threads, "t", "p.thread_id")).
+	q := db.Q(`SELECT `+s.postColumns+`, t.title FROM `).Append(r.FromIn(s.posts, "p", "t")).
 		Add(` JOIN users u ON u.id = p.author_id JOIN orgs o ON o.id = p.org_id WHERE p.id = ?`, id)
 	var title string
 	p, err := s.scanPost(h.SelectRow(ctx, q), &title)
