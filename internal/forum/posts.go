@@ -135,7 +135,10 @@ func (s *Service) CreatePost(ctx context.Context, a policy.Actor, threadID strin
 			return err
 		}
 		p.ThreadTitle = t.Title
-		if _, err := tx.Exec(ctx, `UPDATE threads SET last_post_at = ? WHERE id = ?`, ps.CreatedAt, t.ID); err != nil {
+		// Never back: thread lists rely on last_post_at being at least the
+		// newest post's time (FindThreads), and on PostgreSQL a reply
+		// stamped earlier may commit after one stamped later.
+		if _, err := tx.Exec(ctx, `UPDATE threads SET last_post_at = ? WHERE id = ? AND last_post_at < ?`, ps.CreatedAt, t.ID, ps.CreatedAt); err != nil {
 			return fmt.Errorf("touch thread: %w", err)
 		}
 		tx.AfterCommit(func() { s.publishPost("forum.post", p, t.Share, ch.ID) })

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -213,15 +214,35 @@ func (s *Service) thread(ctx context.Context, h db.Handle, a policy.Actor, id st
 	return s.findThread(ctx, h, r, id)
 }
 
-// FindThreadByID returns one visible thread.
+// FindThreadByID returns one visible thread, with its post count and last
+// activity as the reader sees them.
 func (s *Service) FindThreadByID(ctx context.Context, a policy.Actor, id string) (Thread, error) {
-	return s.thread(ctx, s.DB.R(), a, id)
+	h := s.DB.R()
+	r, err := policy.NewReader(ctx, h, a, db.Now())
+	if err != nil {
+		return Thread{}, err
+	}
+	t, err := s.findThread(ctx, h, r, id)
+	if err != nil {
+		return t, err
+	}
+	one := []Thread{t}
+	err = s.activity(ctx, h, r, one)
+	return one[0], err
 }
 
 // FindThreads lists the visible threads of a channel, most recently active
 // first, with the number of posts each shows to this reader, one page at a
 // time: after is the cursor of the previous page ("" for the first), and
 // the cursor of the next page is returned ("" at the end).
+//
+// Activity is what this reader can see: a thread's last activity is its
+// newest post visible to the reader (the kernel's tally), never a hidden
+// reply, which would otherwise move the thread up and tell of itself. The
+// stored last_post_at counts every post, so it bounds what any reader
+// sees: threads are read in that order, a batch at a time, and the scan
+// stops once the next stored time cannot reach the page. Usually the first
+// batch decides.
 func (s *Service) FindThreads(ctx context.Context, a policy.Actor, channelID, after string, limit int) ([]Thread, string, error) {
 	if _, err := s.FindChannelByID(ctx, a, channelID); err != nil {
 		return nil, "", err
@@ -233,48 +254,87 @@ func (s *Service) FindThreads(ctx context.Context, a policy.Actor, channelID, af
 	if err != nil {
 		return nil, "", err
 	}
-	r, err := policy.NewReader(ctx, s.DB.R(), a, db.Now())
-	if err != nil {
-		return nil, "", err
-	}
-	q := db.Q(`SELECT `+s.threadColumns+` FROM `).Append(r.From(s.threads, "t")).
-		Add(` JOIN users u ON u.id = t_s.author_id JOIN orgs o ON o.id = t.org_id WHERE t.channel_id = ?`, channelID)
-	if id != "" {
-		// Keyset paging on (last_post_at, id), the order of the list: a
-		// thread that becomes active moves to the first page instead of
-		// shifting every later page.
-		q.Add(` AND (t.last_post_at < ? OR (t.last_post_at = ? AND t.id < ?))`, at, at, id)
-	}
-	q.Add(` ORDER BY t.last_post_at DESC, t.id DESC LIMIT ?`, limit+1)
 	h := s.DB.R()
-	rows, err := h.Select(ctx, q)
-	if err != nil {
-		return nil, "", fmt.Errorf("list threads: %w", err)
-	}
-	out, err := db.CollectN(rows, limit+1, "list threads", func(sc db.Scanner) (Thread, error) { return s.scanThread(sc) })
+	r, err := policy.NewReader(ctx, h, a, db.Now())
 	if err != nil {
 		return nil, "", err
 	}
-	// The posts each thread shows this reader, counted by the kernel's
-	// tally of the threads' posts.
-	ids := make([]string, len(out))
-	for i, t := range out {
+	batch := max(limit+1, 50)
+	var page []Thread // the best limit+1 so far, in list order
+	var scanAt int64
+	scanID := ""
+	for {
+		q := s.threadFrom(r).Add(` WHERE t.channel_id = ?`, channelID)
+		if scanID != "" {
+			q.Add(` AND (t.last_post_at < ? OR (t.last_post_at = ? AND t.id < ?))`, scanAt, scanAt, scanID)
+		}
+		q.Add(` ORDER BY t.last_post_at DESC, t.id DESC LIMIT ?`, batch)
+		rows, err := h.Select(ctx, q)
+		if err != nil {
+			return nil, "", fmt.Errorf("list threads: %w", err)
+		}
+		got, err := db.CollectN(rows, batch, "list threads", func(sc db.Scanner) (Thread, error) { return s.scanThread(sc) })
+		if err != nil {
+			return nil, "", err
+		}
+		if len(got) == 0 {
+			break
+		}
+		last := got[len(got)-1]
+		scanAt, scanID = last.LastPostAt, last.ID
+		if err := s.activity(ctx, h, r, got); err != nil {
+			return nil, "", err
+		}
+		for _, t := range got {
+			if id == "" || listedAfter(t, at, id) {
+				page = append(page, t)
+			}
+		}
+		slices.SortFunc(page, func(x, y Thread) int {
+			if listedAfter(x, y.LastPostAt, y.ID) {
+				return 1
+			}
+			return -1
+		})
+		page = page[:min(len(page), limit+1)]
+		// Every thread not read yet was stored before (scanAt, scanID),
+		// so the reader sees it no later than that.
+		if len(got) < batch || len(page) == limit+1 && !listedAfter(page[limit], scanAt, scanID) {
+			break
+		}
+	}
+	next := ""
+	if len(page) > limit {
+		page = page[:limit]
+		last := page[limit-1]
+		next = Cursor(strconv.FormatInt(last.LastPostAt, 10) + ":" + last.ID)
+	}
+	return page, next, nil
+}
+
+// listedAfter reports whether t comes after position (at, id) in a thread
+// list (later activity first, then the larger id).
+func listedAfter(t Thread, at int64, id string) bool {
+	return t.LastPostAt < at || t.LastPostAt == at && t.ID < id
+}
+
+// activity sets each thread's post count and last activity to what the
+// reader sees of its posts (the kernel's tally; a thread without a visible
+// post was last active when it was opened).
+func (s *Service) activity(ctx context.Context, h db.Handle, r *policy.Reader, ts []Thread) error {
+	ids := make([]string, len(ts))
+	for i, t := range ts {
 		ids[i] = t.ID
 	}
 	tallies, err := r.Tally(ctx, h, s.posts, ids)
 	if err != nil {
-		return nil, "", err
+		return err
 	}
-	for i := range out {
-		out[i].Posts = tallies[out[i].ID].N
+	for i := range ts {
+		c := tallies[ts[i].ID]
+		ts[i].Posts, ts[i].LastPostAt = c.N, max(c.Last, ts[i].CreatedAt)
 	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[limit-1]
-		next = Cursor(strconv.FormatInt(last.LastPostAt, 10) + ":" + last.ID)
-	}
-	return out, next, nil
+	return nil
 }
 
 // decodeThreadCursor reads the (last_post_at, id) position of a thread

@@ -260,7 +260,6 @@ func (h *Handler) threadFragment(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	t.Posts = 1
 	return h.tpl.Fragment(w, r, "threadrow", web.Page{Data: t})
 }
 

@@ -241,14 +241,16 @@ func postKind() apptest.LeakKind {
 				}
 				var list struct {
 					Items []struct {
-						ID    string
-						Posts int
+						ID         string
+						Posts      int
+						LastPostAt int64 `json:"last_post_at"`
 					}
 				}
 				c.Hub.API(t, r.ReadToken, http.MethodGet, "/api/v1/channels/"+c.Hub.CircleChannel+"/threads", nil).JSON(t, &list)
 				for _, it := range list.Items {
 					if it.ID == state(c).carrier {
 						expectCount(t, "the thread list's post count", r, it.Posts, append(objs, carrier(c)...))
+						expectLastActivity(t, c, r, "the thread list", it.LastPostAt)
 					}
 				}
 			}},
@@ -265,10 +267,52 @@ func postKind() apptest.LeakKind {
 				n, _ := strconv.Atoi(m[1])
 				expectCount(t, "the channel page's post count", r, n, append(objs, carrier(c)...))
 			}},
+			{Route: "GET /api/v1/threads/{id}", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+				var th struct {
+					Posts      int
+					LastPostAt int64 `json:"last_post_at"`
+				}
+				c.Hub.API(t, r.ReadToken, http.MethodGet, "/api/v1/threads/"+state(c).carrier, nil).JSON(t, &th)
+				expectCount(t, "the thread's post count", r, th.Posts, append(objs, carrier(c)...))
+				expectLastActivity(t, c, r, "the thread", th.LastPostAt)
+			}},
+			{Route: "GET /forum/threads/{id}/fragment", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+				_, row := apptest.Page(t, c, r, "/forum/threads/"+state(c).carrier+"/fragment")
+				m := regexp.MustCompile(`<td class="num">(\d+)</td>`).FindStringSubmatch(row)
+				if m == nil {
+					t.Errorf("the thread's list row shows no post count for %s", r.Key)
+					return
+				}
+				n, _ := strconv.Atoi(m[1])
+				expectCount(t, "the thread's list row", r, n, append(objs, carrier(c)...))
+			}},
 			{Route: "GET /{$}", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
 				home(t, c, r, objs, carrier(c))
 			}},
 		},
+	}
+}
+
+// expectLastActivity checks that a thread's last activity as shown to r is
+// the time of the newest post r can list in it: a later time would tell
+// of a post r may not see.
+func expectLastActivity(t testing.TB, c *apptest.LeakCase, r *apptest.User, what string, shown int64) {
+	var posts struct {
+		Items []struct {
+			Sharing struct {
+				CreatedAt int64 `json:"created_at"`
+			}
+		}
+	}
+	c.Hub.API(t, r.ReadToken, http.MethodGet, "/api/v1/threads/"+c.State.(*leakState).carrier+"/posts?limit=200", nil).JSON(t, &posts)
+	var newest int64
+	for _, p := range posts.Items {
+		newest = max(newest, p.Sharing.CreatedAt)
+	}
+	if shown > newest {
+		t.Errorf("LEAK on %s: %s is shown last activity %d, after the newest post it can see (%d)", what, r.Key, shown, newest)
+	} else if shown < newest {
+		t.Errorf("%s: %s is shown last activity %d, before the newest post it can see (%d)", what, r.Key, shown, newest)
 	}
 }
 
