@@ -51,6 +51,7 @@ func Register(srv *web.Server, svc *Service, pages *readcache.Cache) error {
 	r.Handle("GET /forum/threads/{id}", web.Read, h.threadPage)
 	r.Handle("GET /forum/threads/{id}/fragment", web.Read, h.threadFragment)
 	r.Handle("POST /forum/threads/{id}/posts", web.Write, h.replyForm)
+	r.Handle("POST /forum/threads/{id}/delete", web.Write, h.deleteThreadForm)
 	r.Handle("GET /forum/posts/{id}/fragment", web.Read, h.postFragment)
 	r.Handle("GET /forum/posts/{id}/edit", web.Read, h.editPage)
 	r.Handle("POST /forum/posts/{id}/edit", web.Write, h.editForm)
@@ -61,6 +62,7 @@ func Register(srv *web.Server, svc *Service, pages *readcache.Cache) error {
 	r.Handle("GET /api/v1/channels/{id}/threads", web.Read, h.apiThreads)
 	r.Handle("POST /api/v1/channels/{id}/threads", web.Write, h.apiCreateThread)
 	r.Handle("GET /api/v1/threads/{id}", web.Read, h.apiThread)
+	r.Handle("DELETE /api/v1/threads/{id}", web.Write, h.apiDeleteThread)
 	r.Handle("GET /api/v1/threads/{id}/posts", web.Read, h.apiThreadPosts)
 	r.Handle("POST /api/v1/threads/{id}/posts", web.Write, h.apiReply)
 	r.Handle("GET /api/v1/posts", web.Read, h.apiFeed)
@@ -330,10 +332,22 @@ func (h *Handler) deleteForm(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := h.svc.DeletePost(r.Context(), a, p.ID); err != nil {
+	d, err := h.svc.DeletePost(r.Context(), a, p.ID)
+	if err != nil {
 		return err
 	}
+	if d.ThreadGone {
+		return web.Redirect(w, r, "/forum/channels/"+d.Channel, "thread_deleted")
+	}
 	return web.Redirect(w, r, "/forum/threads/"+p.ThreadID, "deleted")
+}
+
+func (h *Handler) deleteThreadForm(w http.ResponseWriter, r *http.Request) error {
+	channel, err := h.svc.DeleteThread(r.Context(), web.ActorFrom(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return web.Redirect(w, r, "/forum/channels/"+channel, "thread_deleted")
 }
 
 // namePostAudiences names the recipients of the posts with a named

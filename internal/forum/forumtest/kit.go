@@ -47,6 +47,17 @@ func newPost(t *testing.T, f *apptest.Fixture) string {
 	return p.ID
 }
 
+// newThread creates a fresh AMBER circle thread by sme.analyst (for
+// deletes, which consume it).
+func newThread(t *testing.T, f *apptest.Fixture) string {
+	th, _, err := f.Hub.App.Forum.CreateThread(context.Background(), f.Hub.Users["sme.analyst"].Actor, f.Hub.CircleChannel,
+		forum.NewThread{Title: "t" + f.Uniq(), Body: "b", Sharing: policy.Sharing{TLP: "AMBER", Audience: "community"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return th.ID
+}
+
 func rows() map[string]apptest.Row {
 	const (
 		objPage = "anon=303 nocontract=404 outsider=404 *=200" // the AMBER circle post: members with agreement
@@ -79,6 +90,8 @@ func rows() map[string]apptest.Row {
 		"POST /forum/threads/{id}/posts":     {Req: send("/forum/threads/{thread}/posts", form("body", "reply")), Want: w(writer + " nocontract=404 outsider=404 *=303")},
 		"POST /forum/posts/{id}/edit":        {Req: fresh(newPost, "/forum/posts/{new}/edit", form("body", "edited")), Want: w(owned + " *=303")},
 		"POST /forum/posts/{id}/delete":      {Req: fresh(newPost, "/forum/posts/{new}/delete", nil), Want: w(owned + " *=303")},
+		"DELETE /api/v1/threads/{id}":        {Req: fresh(newThread, "/api/v1/threads/{new}", nil), Want: w(owned + " *=204")},
+		"POST /forum/threads/{id}/delete":    {Req: fresh(newThread, "/forum/threads/{new}/delete", nil), Want: w(owned + " *=303")},
 		"POST /api/v1/channels":              {Req: send("/api/v1/channels", map[string]any{"name": "UNIQ"}), Want: w(apptest.AdminOnly + " *=201")},
 		"POST /forum/channels":               {Req: send("/forum/channels", form("name", "UNIQ")), Want: w(apptest.AdminOnly + " *=303")},
 	}
