@@ -97,6 +97,9 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 	go audit.Sequence(ctx, d, time.Second, log)
 	a.Sharing = policy.NewKernel()
 	a.Forum = forum.New(d, a.Broker, a.Sharing)
+	if cfg.SearchRate > 0 {
+		a.Forum.SetSearchRate(cfg.SearchRate)
+	}
 	if cfg.ReadCache > 0 {
 		// A page is valid until a change that touches it (the audit trail
 		// says what each change touches; internal/readcache) or until an

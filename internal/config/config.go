@@ -26,6 +26,7 @@ type Config struct {
 	TrustProxy bool   // take client addresses from X-Forwarded-For
 	BaseURL    string // how users reach the hub (printed at start)
 	ReadCache  int    // MB of memory for cached API pages (internal/readcache); 0 turns the cache off
+	SearchRate int    // full-text searches a user may run per minute, after a burst of 20 (internal/forum)
 	DebugAddr  string // listen address of the diagnostics (Prometheus metrics, Go profiles); "" for none
 	// StreamHeartbeat overrides the live streams' heartbeat (tests; no
 	// flag): 0 keeps the default of 25 s.
@@ -109,6 +110,7 @@ func Flags(fs *flag.FlagSet, env Env) *Config {
 	fs.BoolVar(&c.TrustProxy, "trust-proxy", on("TRUST_PROXY"), "take client addresses from X-Forwarded-For (behind a reverse proxy, VERBUND_TRUST_PROXY=1)")
 	fs.StringVar(&c.BaseURL, "base-url", get("BASE_URL", ""), "public URL of the hub, printed at start (default from --addr)")
 	fs.IntVar(&c.ReadCache, "read-cache", num("READ_CACHE", 16), "MB of memory for cached API list pages, 0 to turn the cache off (VERBUND_READ_CACHE)")
+	fs.IntVar(&c.SearchRate, "search-rate", num("SEARCH_RATE", 60), "full-text searches a user may run per minute after a burst of 20 (VERBUND_SEARCH_RATE); a search's time must not be cheap to measure")
 	fs.StringVar(&c.DebugAddr, "debug-addr", get("DEBUG_ADDR", ""), "listen address of the diagnostics: Prometheus /metrics and Go profiles /debug/pprof/ (VERBUND_DEBUG_ADDR; default none; bind it to loopback or a private network)")
 	return c
 }
@@ -135,6 +137,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ReadCache < 0 || c.ReadCache > 4096 {
 		return fmt.Errorf("--read-cache must be 0 (off) to 4096 MB")
+	}
+	if c.SearchRate < 1 || c.SearchRate > 1000000 {
+		return fmt.Errorf("--search-rate must be 1 to 1000000 searches a minute")
 	}
 	if c.Addr == "" {
 		return fmt.Errorf("--addr must not be empty")

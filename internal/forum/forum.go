@@ -34,10 +34,20 @@ type Service struct {
 	searches *web.Limiter
 }
 
+// searchBurst is how many searches a user may run at once; then
+// SetSearchRate's rate (default one a second) refills them.
+const searchBurst = 20
+
+// SetSearchRate sets how many searches a user may run per minute after a
+// burst (config --search-rate).
+func (s *Service) SetSearchRate(perMinute int) {
+	s.searches = web.NewLimiter(searchBurst, float64(perMinute)/60)
+}
+
 // New returns the service and registers its kinds with the sharing kernel.
 func New(d *db.DB, b *events.Broker, k *policy.Kernel) *Service {
 	threads := k.Register(policy.KindSpec{Name: "thread", Table: "threads", Category: policy.Knowledge})
-	s := &Service{DB: d, Events: b, threads: threads, searches: web.NewLimiter(20, 1),
+	s := &Service{DB: d, Events: b, threads: threads, searches: web.NewLimiter(searchBurst, 1),
 		// A post belongs to its thread: visible only with it, and never
 		// reaching further (policy.Within).
 		posts: k.Register(policy.KindSpec{Name: "post", Table: "posts", Category: policy.Knowledge, In: threads}),

@@ -100,15 +100,16 @@ func (s *Service) FindPosts(ctx context.Context, a policy.Actor, f ListFilter) (
 	case terms != nil:
 		// Newest match first: the index hands out matches by seq, so a
 		// page is found without ranking every match.
-		q = db.Q(`SELECT ` + s.postColumns + `, t.title, p_d.seq FROM `).Append(r.SearchIn(h, s.posts, "p", "t", terms)).
+		seq := policy.SearchSeq(h, "p")
+		q = db.Q(`SELECT ` + s.postColumns + `, t.title, ` + seq + ` FROM `).Append(r.SearchIn(h, s.posts, "p", "t", terms)).
 			Add(` JOIN users u ON u.id = p.author_id JOIN orgs o ON o.id = p.org_id`)
 		if after != "" {
 			// The cursor is the last post shown; its place in the index
 			// is looked up, never handed out (it counts every document
 			// of the hub, the reader's or not).
-			q.Add(` WHERE p_d.seq < (SELECT d.seq FROM search_docs d WHERE d.id = ?)`, after)
+			q.Add(` WHERE `+seq+` < (SELECT d.seq FROM search_docs d WHERE d.id = ?)`, after)
 		}
-		q.Add(` ORDER BY p_d.seq DESC`)
+		q.Add(` ORDER BY ` + seq + ` DESC`)
 	default:
 		// The thread's title is shown with each post: the thread must be
 		// visible too.

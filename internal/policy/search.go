@@ -67,10 +67,23 @@ func Terms(q string) ([]string, error) {
 
 // Search names the objects of kind k under alias that match every term,
 // joined with their envelopes and restricted to what the reader may see,
-// like From. The document is aliased "<alias>_d": order by <alias>_d.seq
-// descending for newest first (the engine then stops at a page).
+// like From. The document is aliased "<alias>_d". Order by SearchSeq
+// descending for newest first, and page by comparing it: the index then
+// hands out the matches in that order and the engine stops at a page,
+// instead of sorting every match.
 func (r *Reader) Search(h db.Handle, k *Kind, alias string, terms []string) *db.Query {
 	return r.search(h, k, alias, "", terms)
+}
+
+// SearchSeq is the expression of a search match's place in the index
+// (newer documents have larger ones) for the documents of Search under
+// alias: on SQLite the full-text table's rowid, which FTS5 returns in
+// order and constrains itself; on PostgreSQL the documents' seq.
+func SearchSeq(h db.Handle, alias string) string {
+	if h.Dialect() == db.Postgres {
+		return alias + "_d.seq"
+	}
+	return alias + "_d_f.rowid"
 }
 
 // SearchIn is Search with the container joined under calias, as FromIn.
