@@ -264,14 +264,23 @@ type Browser struct {
 
 var csrfRe = regexp.MustCompile(`name="csrf-token" content="([^"]+)"`)
 
-// Login signs u in through the login form and returns the browser.
-func (h *Hub) Login(t testing.TB, u *User) *Browser {
+// Anonymous returns a browser that has opened the login page: it holds
+// the login form's CSRF cookie and is signed in as nobody. It does not
+// follow redirects.
+func (h *Hub) Anonymous(t testing.TB) *Browser {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	b := &Browser{h: h, Client: c}
 	page := b.Get(t, "/login")
 	b.CSRF = csrfOf(t, page.Body)
+	return b
+}
+
+// Login signs u in through the login form and returns the browser.
+func (h *Hub) Login(t testing.TB, u *User) *Browser {
+	t.Helper()
+	b := h.Anonymous(t)
 	resp := b.PostForm(t, "/login", url.Values{"email": {u.Email}, "password": {Password}})
 	if resp.Status != http.StatusSeeOther {
 		t.Fatalf("login %s: status %d: %s", u.Email, resp.Status, resp.Body)
