@@ -19,6 +19,8 @@ import (
 
 var errBadLogin = fault.New(fault.Unauthenticated, "invalid_credentials", "e-mail address or password is wrong")
 
+var errBadCode = fault.New(fault.Unauthenticated, "invalid_code", "the code is wrong or expired: enter the current code from your app")
+
 // Login checks e-mail and password, throttled per account and per address.
 // It returns a new session id (raw, for the cookie). With TOTP enabled the
 // session is only half signed in until VerifyMFA.
@@ -153,10 +155,21 @@ func (s *Service) VerifyMFA(ctx context.Context, sessionID, code, recovery, ip, 
 		} else {
 			step, ok := auth.VerifyTOTP(secret, code, time.Now(), last)
 			if !ok {
-				return fault.New(fault.Unauthenticated, "invalid_code", "the code is wrong or expired: enter the current code from your app")
+				return errBadCode
 			}
-			if _, err := tx.Exec(ctx, `UPDATE users SET totp_last_step = ? WHERE id = ?`, step, a.UserID); err != nil {
+			// The step was checked against a value read before this
+			// transaction: another sign-in may have used the same code
+			// since. Storing the step only if it is still newer than the
+			// last one used makes the check and its update one atomic
+			// step on both engines, so one code signs in once.
+			res, err := tx.Exec(ctx, `UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?`, step, a.UserID, step)
+			if err != nil {
 				return fmt.Errorf("store totp step: %w", err)
+			}
+			if n, err := db.Affected(res); err != nil {
+				return fmt.Errorf("store totp step: %w", err)
+			} else if n != 1 {
+				return errBadCode
 			}
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE id_hash = ?`, auth.HashSecret(sessionID)); err != nil {

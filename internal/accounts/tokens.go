@@ -191,8 +191,17 @@ func (s *Service) EnableTOTP(ctx context.Context, a policy.Actor, code string) (
 		if !ok {
 			return fault.BadInput("code", "invalid_code", "the code is wrong or expired: enter the current code from your app")
 		}
-		if _, err := tx.Exec(ctx, `UPDATE users SET totp_enabled = 1, totp_last_step = ? WHERE id = ?`, step, a.UserID); err != nil {
+		// As at sign-in (VerifyMFA): the code counts only if its step is
+		// still unused when it is stored, whatever ran concurrently.
+		res, err := tx.Exec(ctx, `UPDATE users SET totp_enabled = 1, totp_last_step = ? WHERE id = ? AND totp_enabled = 0 AND totp_last_step < ?`,
+			step, a.UserID, step)
+		if err != nil {
 			return fmt.Errorf("enable totp: %w", err)
+		}
+		if n, err := db.Affected(res); err != nil {
+			return fmt.Errorf("enable totp: %w", err)
+		} else if n != 1 {
+			return fault.BadInput("code", "invalid_code", "the code is wrong or expired: enter the current code from your app")
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE user_id = ?`, a.UserID); err != nil {
 			return fmt.Errorf("clear recovery codes: %w", err)
