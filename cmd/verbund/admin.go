@@ -187,7 +187,9 @@ func (c *cli) userPassword(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := a.accounts.SetPassword(c.ctx, a.op, u.ID, "", pw); err != nil {
+	// Every session of the person ends (none is kept: the operator has
+	// none); open live streams follow at their next re-check.
+	if err := a.accounts.SetPassword(c.ctx, a.op, u.ID, "", pw, ""); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "password of %s changed\n", u.Email)

@@ -60,7 +60,7 @@ func enableTOTP(t *testing.T, h *apptest.Hub, u *apptest.User) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.App.Accounts.EnableTOTP(ctx, u.Actor, code); err != nil {
+	if _, err := h.App.Accounts.EnableTOTP(ctx, u.Actor, code, ""); err != nil {
 		t.Fatal(err)
 	}
 	return secret
@@ -109,4 +109,95 @@ func TestTOTPCodeOnceUnderConcurrency(t *testing.T) {
 			t.Errorf("one TOTP code signed in %d sessions, want 1", got)
 		}
 	})
+}
+
+// signedIn reports whether the browser's session still opens the start
+// page (an ended one is sent to the sign-in page).
+func signedIn(t *testing.T, b *apptest.Browser) bool {
+	t.Helper()
+	return b.Get(t, "/").Status == http.StatusOK
+}
+
+// TestCredentialChangesEndOtherSessions (item 18): changing the password
+// or turning the second factor on or off left every other session of the
+// person signed in, and their live streams open, so whoever had taken
+// over a session kept it.
+func TestCredentialChangesEndOtherSessions(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e db.Dialect) {
+		h := apptest.World(t, e)
+		const newPassword = "a brand new long passphrase"
+
+		// The password.
+		u := h.Users["sme.analyst"]
+		mine, other := h.Login(t, u), h.Login(t, u)
+		st := openBrowserStream(t, other.Client, h.URL)
+		if r := mine.PostForm(t, "/profile/password", url.Values{"current": {apptest.Password}, "new": {newPassword}, "confirm": {newPassword}}); r.Status != http.StatusSeeOther {
+			t.Fatalf("change password: %d %s", r.Status, r.Body)
+		}
+		if signedIn(t, other) {
+			t.Error("another session stayed signed in after the password changed")
+		}
+		if !st.revoked(t, 5*time.Second) {
+			t.Error("another session's live stream stayed open after the password changed")
+		}
+		if !signedIn(t, mine) {
+			t.Error("the session that changed the password was ended too")
+		}
+
+		// The second factor on…
+		u = h.Users["sme.analyst2"]
+		mine, other = h.Login(t, u), h.Login(t, u)
+		st = openBrowserStream(t, other.Client, h.URL)
+		m := secretRe.FindSubmatch(mine.PostForm(t, "/profile/totp/start", nil).Body)
+		if m == nil {
+			t.Fatal("no TOTP secret shown")
+		}
+		code, _ := auth.TOTPCode(string(m[1]), time.Now())
+		if r := mine.PostForm(t, "/profile/totp/enable", url.Values{"code": {code}}); r.Status != http.StatusOK {
+			t.Fatalf("enable TOTP: %d", r.Status)
+		}
+		if signedIn(t, other) {
+			t.Error("a session without the second factor stayed signed in after it was turned on")
+		}
+		if !st.revoked(t, 5*time.Second) {
+			t.Error("another session's live stream stayed open after the second factor was turned on")
+		}
+		if !signedIn(t, mine) {
+			t.Error("the session that turned the second factor on was ended too")
+		}
+		// …and off.
+		next, _ := auth.TOTPCode(string(m[1]), time.Now().Add(30*time.Second))
+		other = h.LoginTOTP(t, u, next)
+		if r := mine.PostForm(t, "/profile/totp/disable", url.Values{"password": {apptest.Password}}); r.Status != http.StatusSeeOther {
+			t.Fatalf("disable TOTP: %d %s", r.Status, r.Body)
+		}
+		if signedIn(t, other) {
+			t.Error("another session stayed signed in after the second factor was turned off")
+		}
+		if !signedIn(t, mine) {
+			t.Error("the session that turned the second factor off was ended too")
+		}
+	})
+}
+
+// TestTokensCannotMakeTokens (item 18): a token could create tokens, so
+// a stolen one outlived its revocation in the tokens it had made; it
+// could also set up a second factor for its person and lock them out.
+// Credentials are made and changed in a signed-in browser session only.
+func TestTokensCannotMakeTokens(t *testing.T) {
+	h := apptest.World(t, db.SQLite)
+	u := h.Users["sme.analyst"]
+	if r := h.API(t, u.WriteToken, "POST", "/api/v1/tokens", map[string]any{"scope": "write"}); r.Status != http.StatusForbidden || r.ErrorCode() != "session_required" {
+		t.Errorf("a write token created a token: %d %s", r.Status, r.Body)
+	}
+	for _, path := range []string{"/tokens", "/profile/totp/start", "/profile/password", "/profile/totp/enable", "/profile/totp/disable"} {
+		r := h.API(t, u.WriteToken, "POST", path, "scope=write&name=x")
+		if r.Status != http.StatusForbidden {
+			t.Errorf("POST %s with a write token: %d, want 403", path, r.Status)
+		}
+	}
+	b := h.Login(t, u)
+	if r := b.PostForm(t, "/tokens", url.Values{"name": {"t"}, "scope": {"write"}}); r.Status != http.StatusCreated {
+		t.Errorf("a signed-in session cannot create a token: %d", r.Status)
+	}
 }

@@ -30,6 +30,11 @@ const (
 	// Self routes let any signed-in user change their own account (profile,
 	// second factor, own tokens, logout); not through a read token.
 	Self Perm = "self"
+	// SessionOnly routes make or change credentials (API tokens, the
+	// password, the second factor): a signed-in browser session only,
+	// never an API token. A stolen token must not mint tokens that outlive
+	// its revocation, nor set up a second factor that locks its person out.
+	SessionOnly Perm = "session"
 	// Write routes need an analyst or admin, not through a read token.
 	Write Perm = "write"
 	// OrgAdmin routes need an admin of the actor's org.
@@ -39,7 +44,7 @@ const (
 )
 
 // Perms lists every permission (for the authorization matrix test).
-func Perms() []Perm { return []Perm{Public, MFA, Read, Self, Write, OrgAdmin, Audit} }
+func Perms() []Perm { return []Perm{Public, MFA, Read, Self, SessionOnly, Write, OrgAdmin, Audit} }
 
 // HandlerFunc is a handler that returns its error; the router renders it.
 type HandlerFunc func(w http.ResponseWriter, r *http.Request) error

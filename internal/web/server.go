@@ -249,6 +249,10 @@ func permit(p Perm, actor policy.Actor, haveSession bool, sess Session, signedIn
 		if readToken && unsafe {
 			return fault.New(fault.Forbidden, "token_read_only", "this API token may only read; create a write token")
 		}
+	case SessionOnly:
+		if actor.Scope != policy.ScopeSession || !haveSession {
+			return fault.New(fault.Forbidden, "session_required", "sign in with the web interface to do this: API tokens cannot create tokens or change how their person signs in")
+		}
 	case Write:
 		if readToken {
 			return fault.New(fault.Forbidden, "token_read_only", "this API token may only read; create a write token")

@@ -293,6 +293,27 @@ func (h *Hub) Login(t testing.TB, u *User) *Browser {
 	return b
 }
 
+// LoginTOTP signs u in through the login form and the second step with a
+// TOTP code and returns the browser.
+func (h *Hub) LoginTOTP(t testing.TB, u *User, code string) *Browser {
+	t.Helper()
+	b := h.Anonymous(t)
+	resp := b.PostForm(t, "/login", url.Values{"email": {u.Email}, "password": {Password}})
+	if loc := resp.Header.Get("Location"); resp.Status != http.StatusSeeOther || !strings.HasPrefix(loc, "/login/mfa") {
+		t.Fatalf("login %s: status %d to %q, want the second step", u.Email, resp.Status, loc)
+	}
+	b.CSRF = csrfOf(t, b.Get(t, "/login/mfa").Body)
+	if resp := b.PostForm(t, "/login/mfa", url.Values{"code": {code}}); resp.Status != http.StatusSeeOther {
+		t.Fatalf("second step %s: status %d: %s", u.Email, resp.Status, resp.Body)
+	}
+	home := b.Get(t, "/")
+	if home.Status != http.StatusOK {
+		t.Fatalf("home after second step: %d", home.Status)
+	}
+	b.CSRF = csrfOf(t, home.Body)
+	return b
+}
+
 func csrfOf(t testing.TB, page []byte) string {
 	m := csrfRe.FindSubmatch(page)
 	if m == nil {
