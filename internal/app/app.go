@@ -121,8 +121,12 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 		a.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "verbund_read_cache_misses_total", Help: "API pages built because none was cached or valid."},
 			func() float64 { return float64(a.Pages.Misses.Load()) }))
 	}
+	proxies, err := cfg.Proxies()
+	if err != nil {
+		return nil, err
+	}
 	a.Web, err = web.NewServer(web.Config{Log: log, DB: d, Auth: a.Accounts, Catalog: cat,
-		SecureCookies: cfg.Secure(), Registry: a.Registry, TrustProxy: cfg.TrustProxy, TraceKinds: cfg.TraceKinds})
+		SecureCookies: cfg.Secure(), Registry: a.Registry, TrustProxy: cfg.TrustProxy, TrustedProxies: proxies, TraceKinds: cfg.TraceKinds})
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,7 +13,9 @@ import (
 
 	"verbund/internal/app/apptest"
 	"verbund/internal/auth"
+	"verbund/internal/config"
 	"verbund/internal/db"
+	"verbund/internal/db/dbtest"
 	"verbund/internal/fault"
 )
 
@@ -199,5 +202,46 @@ func TestTokensCannotMakeTokens(t *testing.T) {
 	b := h.Login(t, u)
 	if r := b.PostForm(t, "/tokens", url.Values{"name": {"t"}, "scope": {"write"}}); r.Status != http.StatusCreated {
 		t.Errorf("a signed-in session cannot create a token: %d", r.Status)
+	}
+}
+
+// TestClientAddressBehindProxy (item 19): behind a proxy the hub took the
+// leftmost X-Forwarded-For entry, which the client writes: a new forged
+// address with every guess escaped the per-address sign-in limit, and the
+// audit trail recorded whatever the client claimed.
+func TestClientAddressBehindProxy(t *testing.T) {
+	h := apptest.StartWith(t, dbtest.Open(t, db.SQLite), func(c *config.Config) { c.TrustProxy = true })
+	const real = "203.0.113.9" // what the proxy appends: the address it got the request from
+	pre := h.Anonymous(t)
+	login := func(i int) int {
+		t.Helper()
+		form := url.Values{"_csrf": {pre.CSRF}, "email": {fmt.Sprintf("nobody-%d@x.example", i)}, "password": {"a wrong long password"}}
+		req, err := http.NewRequest(http.MethodPost, h.URL+"/login", strings.NewReader(form.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.51.100.%d, %s", i, real))
+		resp, err := pre.Client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i := range 20 {
+		if s := login(i); s != http.StatusUnauthorized {
+			t.Fatalf("failed sign-in %d: %d", i, s)
+		}
+	}
+	if s := login(20); s != http.StatusTooManyRequests {
+		t.Errorf("the 21st failed sign-in from one address behind the proxy: %d, want 429 (forged addresses escaped the limit)", s)
+	}
+	var ip string
+	if err := h.App.DB.R().QueryRow(context.Background(), `SELECT ip FROM audit_log WHERE action = 'auth.login.failed' ORDER BY seq DESC LIMIT 1`).Scan(&ip); err != nil {
+		t.Fatal(err)
+	}
+	if ip != real {
+		t.Errorf("audit address %q, want the proxy's %q", ip, real)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -41,7 +42,11 @@ type Config struct {
 	Catalog       *i18n.Catalog
 	SecureCookies bool // set under TLS
 	Registry      *prometheus.Registry
-	TrustProxy    bool // take the client address from X-Forwarded-For
+	TrustProxy    bool // take the client address from X-Forwarded-For (ClientIP)
+	// TrustedProxies are the reverse proxies in front of the hub whose
+	// X-Forwarded-For entries are believed; empty: only the connection's
+	// peer (one proxy).
+	TrustedProxies []netip.Prefix
 	// TraceKinds records which shareable kinds each route reads (tests:
 	// the authorization matrix insists that the leak harness covers every
 	// route that serves a kind). Off in production.
@@ -139,19 +144,69 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 	})
 }
 
-// ClientIP is the request's client address.
+// ClientIP is the request's client address: the connection's peer, or,
+// behind reverse proxies (TrustProxy), the address they recorded in
+// X-Forwarded-For. Each proxy appends the address it got the request from,
+// and everything to the left of what the proxies appended is whatever the
+// client sent, so the list is read from the right: the client is the
+// rightmost entry that is not a trusted proxy (TrustedProxies; without a
+// list only the peer is one, so it is the last entry). A peer outside the
+// list is no proxy of ours and its header is ignored; an entry that is no
+// address ends the walk at the last good one. The address decides the
+// per-address sign-in limit and is written to the audit trail: taking the
+// leftmost entry let anyone choose theirs.
 func (s *Server) ClientIP(r *http.Request) string {
-	if s.TrustProxy {
-		if f := r.Header.Get("X-Forwarded-For"); f != "" {
-			first, _, _ := strings.Cut(f, ",")
-			return strings.TrimSpace(first)
+	peer := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		peer = host
+	}
+	if !s.TrustProxy {
+		return peer
+	}
+	if a, ok := parseHop(peer); !ok || len(s.TrustedProxies) > 0 && !s.trustedProxy(a) {
+		return peer
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	client := peer
+	for i := len(hops) - 1; i >= 0; i-- {
+		h := strings.TrimSpace(hops[i])
+		if h == "" {
+			continue
+		}
+		a, ok := parseHop(h)
+		if !ok {
+			break
+		}
+		client = a.String()
+		if !s.trustedProxy(a) {
+			break
 		}
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+	return client
+}
+
+// trustedProxy reports whether a is one of the configured proxies.
+func (s *Server) trustedProxy(a netip.Addr) bool {
+	for _, p := range s.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
 	}
-	return host
+	return false
+}
+
+// parseHop reads one X-Forwarded-For entry: an address, possibly with a
+// port (some proxies add it), IPv4 in IPv6 form read as IPv4.
+func parseHop(h string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(h)
+	if err != nil {
+		ap, perr := netip.ParseAddrPort(h)
+		if perr != nil {
+			return netip.Addr{}, false
+		}
+		a = ap.Addr()
+	}
+	return a.Unmap().WithZone(""), true
 }
 
 // guard authenticates the request and enforces the route's permission

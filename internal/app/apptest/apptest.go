@@ -69,9 +69,19 @@ func Start(t testing.TB, e db.Dialect) *Hub {
 // StartOn builds a hub on an open, migrated database.
 func StartOn(t testing.TB, d *db.DB) *Hub {
 	t.Helper()
+	return StartWith(t, d, nil)
+}
+
+// StartWith is StartOn with settings changed by configure (e.g. behind a
+// proxy) before the hub is built.
+func StartWith(t testing.TB, d *db.DB, configure func(*config.Config)) *Hub {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	cfg := &config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), LogLevel: "error", ReadCache: 16, StreamHeartbeat: time.Second, TraceKinds: true}
+	if configure != nil {
+		configure(cfg)
+	}
 	var logTo io.Writer = io.Discard
 	if os.Getenv("VERBUND_TEST_LOG") != "" {
 		logTo = os.Stderr // VERBUND_TEST_LOG=1 shows the hub's log while debugging a test
