@@ -25,13 +25,13 @@ type Config struct {
 	LogFormat  string // text or json
 	LogLevel   string // debug, info, warn, error
 	TrustProxy bool   // take client addresses from X-Forwarded-For
+	BaseURL    string // how users reach the hub (printed at start)
+	ReadCache  int    // MB of memory for cached API pages (internal/readcache); 0 turns the cache off
+	DebugAddr  string // listen address of the diagnostics (Prometheus metrics, Go profiles); "" for none
 	// TrustedProxies lists the reverse proxies (CIDRs or addresses, comma
 	// separated) whose X-Forwarded-For entries are believed; "" trusts only
 	// the connection's peer. Read with Proxies.
 	TrustedProxies string
-	BaseURL        string // how users reach the hub (printed at start)
-	ReadCache      int    // MB of memory for cached API pages (internal/readcache); 0 turns the cache off
-	DebugAddr      string // listen address of the diagnostics (Prometheus metrics, Go profiles); "" for none
 	// StreamHeartbeat overrides the live streams' heartbeat (tests; no
 	// flag): 0 keeps the default of 25 s.
 	StreamHeartbeat time.Duration
@@ -111,7 +111,7 @@ func Flags(fs *flag.FlagSet, env Env) *Config {
 	fs.StringVar(&c.TLSKey, "tls-key", get("TLS_KEY", ""), "TLS private key file (VERBUND_TLS_KEY)")
 	fs.StringVar(&c.LogFormat, "log-format", get("LOG_FORMAT", ""), "log format: text or json (default: text in a terminal, else json)")
 	fs.StringVar(&c.LogLevel, "log-level", get("LOG_LEVEL", "info"), "log level: debug, info, warn, error")
-	fs.BoolVar(&c.TrustProxy, "trust-proxy", on("TRUST_PROXY"), "take client addresses from X-Forwarded-For (behind a reverse proxy, VERBUND_TRUST_PROXY=1)")
+	fs.BoolVar(&c.TrustProxy, "trust-proxy", on("TRUST_PROXY"), "behind a reverse proxy: the client address is the rightmost X-Forwarded-For entry that is not a trusted proxy (VERBUND_TRUST_PROXY=1)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", get("TRUSTED_PROXIES", ""), "with --trust-proxy: the reverse proxies in front of the hub, CIDR,… (VERBUND_TRUSTED_PROXIES; default: only the connection's peer, one proxy)")
 	fs.StringVar(&c.BaseURL, "base-url", get("BASE_URL", ""), "public URL of the hub, printed at start (default from --addr)")
 	fs.IntVar(&c.ReadCache, "read-cache", num("READ_CACHE", 16), "MB of memory for cached API list pages, 0 to turn the cache off (VERBUND_READ_CACHE)")
