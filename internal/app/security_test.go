@@ -245,3 +245,56 @@ func TestClientAddressBehindProxy(t *testing.T) {
 		t.Errorf("audit address %q, want the proxy's %q", ip, real)
 	}
 }
+
+// TestJoinRequestShowsNoMembers (item 16): an org that had only asked to
+// join a circle read the circle's charter, and with it every member that
+// had accepted it and when. Who is in a circle is for its members; a
+// candidate sees the charter's terms only.
+func TestJoinRequestShowsNoMembers(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e db.Dialect) {
+		h := apptest.World(t, e)
+		ctx := context.Background()
+		cand := h.Users["outsider.admin"]
+		if err := h.App.Orgs.RequestJoin(ctx, cand.Actor, h.Circle, "please"); err != nil {
+			t.Fatal(err)
+		}
+		members := []string{h.Orgs["sme"], h.Orgs["cloud"], "Müller Maschinenbau GmbH", "Wolke Cloud AG"}
+		leaks := func(what string, body []byte) {
+			t.Helper()
+			for _, m := range members {
+				if strings.Contains(string(body), m) {
+					t.Errorf("%s shows the candidate the member %q", what, m)
+				}
+			}
+		}
+		r := h.API(t, cand.ReadToken, "GET", "/api/v1/agreements/"+h.Charter, nil)
+		if r.Status != http.StatusOK {
+			t.Fatalf("the candidate cannot read the charter's terms: %d", r.Status)
+		}
+		var g struct {
+			Categories []string
+			MaxTLP     string `json:"max_tlp"`
+			Parties    []any
+		}
+		r.JSON(t, &g)
+		if len(g.Categories) == 0 || g.MaxTLP != "TLP:AMBER" || len(g.Parties) != 0 {
+			t.Errorf("the candidate's charter: %+v, want its terms without parties", g)
+		}
+		leaks("the charter", r.Body)
+		leaks("the circle's agreements", h.API(t, cand.ReadToken, "GET", "/api/v1/agreements?community="+h.Circle, nil).Body)
+		b := h.Login(t, cand)
+		leaks("the charter page", b.Get(t, "/agreements/"+h.Charter).Body)
+		// (The agreements page lists every org of the hub for proposals:
+		// that list is public. Its agreements are the API's above.)
+		leaks("the circle's page", b.Get(t, "/communities/"+h.Circle).Body)
+		if r := h.API(t, cand.ReadToken, "GET", "/api/v1/communities/"+h.Circle+"/members", nil); r.Status != http.StatusNotFound {
+			t.Errorf("the candidate reads the member list: %d", r.Status)
+		}
+		// A member still sees who accepted.
+		r = h.API(t, h.Users["sme.viewer"].ReadToken, "GET", "/api/v1/agreements/"+h.Charter, nil)
+		r.JSON(t, &g)
+		if len(g.Parties) != 3 {
+			t.Errorf("a member sees %d parties of the charter, want 3", len(g.Parties))
+		}
+	})
+}
