@@ -11,12 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"verbund/internal/accounts"
 	"verbund/internal/app/apptest"
 	"verbund/internal/auth"
 	"verbund/internal/config"
 	"verbund/internal/db"
 	"verbund/internal/db/dbtest"
 	"verbund/internal/fault"
+	"verbund/internal/policy"
 )
 
 // The security review's findings (issue 7, items 15–22), each with a test
@@ -295,6 +297,94 @@ func TestJoinRequestShowsNoMembers(t *testing.T) {
 		r.JSON(t, &g)
 		if len(g.Parties) != 3 {
 			t.Errorf("a member sees %d parties of the charter, want 3", len(g.Parties))
+		}
+	})
+}
+
+// TestWriteErrorsHideWhoExists (item 21): naming a person in an audience
+// answered "unknown person" for an id that does not exist, but "outside
+// the channel" or "deactivated" for people of other organisations, so any
+// writer could test ids for people, and their state, anywhere on the hub.
+// A person the writer cannot know now answers exactly as a missing one.
+func TestWriteErrorsHideWhoExists(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e db.Dialect) {
+		h := apptest.World(t, e)
+		ctx := context.Background()
+		disabled := true
+		if _, err := h.App.Accounts.UpdateUser(ctx, policy.System("test"), h.Users["cloud.viewer"].ID, accounts.UserUpdate{Disabled: &disabled}); err != nil {
+			t.Fatal(err)
+		}
+		tok := h.Users["sme.analyst"].WriteToken
+		missing := db.NewID()
+		answer := func(channel, tlp, person string) (int, string, string) {
+			t.Helper()
+			r := h.API(t, tok, "POST", "/api/v1/channels/"+channel+"/threads",
+				map[string]any{"title": "x", "body": "y", "tlp": tlp, "audience": "people", "people": []string{person}})
+			var body struct {
+				Error struct{ Code, Message, Field string }
+			}
+			r.JSON(t, &body)
+			return r.Status, body.Error.Code, strings.ReplaceAll(body.Error.Message, person, "<id>")
+		}
+		for _, c := range []struct{ name, channel, tlp, person string }{
+			{"someone of an org outside every circle, in the org's own channel", h.OrgChannel["sme"], "AMBER", h.Users["outsider.analyst"].ID},
+			{"someone of an org outside every circle, in the circle's channel", h.CircleChannel, "AMBER", h.Users["outsider.analyst"].ID},
+			{"a deactivated person of a partner", h.CircleChannel, "GREEN", h.Users["cloud.viewer"].ID},
+		} {
+			st, code, msg := answer(c.channel, c.tlp, c.person)
+			wst, wcode, wmsg := answer(c.channel, c.tlp, missing)
+			if st != wst || code != wcode || msg != wmsg {
+				t.Errorf("%s: %d %s %q; an id that does not exist: %d %s %q", c.name, st, code, msg, wst, wcode, wmsg)
+			}
+		}
+		// People the writer may know still get the helpful answer.
+		if _, code, _ := answer(h.OrgChannel["sme"], "AMBER", h.Users["cloud.analyst"].ID); code != "outside_channel" {
+			t.Errorf("a circle partner named in the org's own channel: %s, want outside_channel", code)
+		}
+	})
+}
+
+// TestLeavingEndsCharterAcceptance (item 21): an org that left a circle
+// kept its acceptance of the circle's charter, so when it came back it was
+// covered again at once, without accepting the charter anew.
+func TestLeavingEndsCharterAcceptance(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e db.Dialect) {
+		h := apptest.World(t, e)
+		ctx := context.Background()
+		cloud := h.Users["cloud.admin"]
+		if r := h.API(t, cloud.WriteToken, "DELETE", "/api/v1/communities/"+h.Circle+"/members/"+h.Orgs["cloud"], nil); r.Status != http.StatusNoContent {
+			t.Fatalf("leave: %d %s", r.Status, r.Body)
+		}
+		var n int
+		if err := h.App.DB.R().QueryRow(ctx, `SELECT COUNT(*) FROM agreement_parties WHERE agreement_id = ? AND org_id = ?`, h.Charter, h.Orgs["cloud"]).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Error("the org that left still has its acceptance of the circle's charter")
+		}
+		var detail string
+		if err := h.App.DB.R().QueryRow(ctx, `SELECT detail FROM audit_log WHERE action = 'community.leave' ORDER BY seq DESC LIMIT 1`).Scan(&detail); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(detail, h.Charter) {
+			t.Errorf("the leave's audit record does not name the ended acceptance: %s", detail)
+		}
+		// Back in the circle, it is not covered until it accepts again.
+		if err := h.App.Orgs.AddMember(ctx, policy.System("test"), h.Circle, h.Orgs["cloud"]); err != nil {
+			t.Fatal(err)
+		}
+		v, err := policy.LoadView(ctx, h.App.DB.R(), cloud.Actor, db.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range v.Partners[h.Orgs["cert"]] {
+			if g.Agreement == h.Charter {
+				t.Error("back in the circle, the org is covered by the charter it accepted before it left")
+			}
+		}
+		g, err := h.App.Agreements.FindAgreementByID(ctx, cloud.Actor, h.Charter)
+		if err != nil || g.MyAccepted || !g.CanAccept {
+			t.Errorf("back in the circle: accepted %v, may accept %v (%v), want a new acceptance", g.MyAccepted, g.CanAccept, err)
 		}
 	})
 }

@@ -271,8 +271,30 @@ func (s *Service) Leave(ctx context.Context, a policy.Actor, id, org string) err
 		} else if n != 1 {
 			return fault.ErrNotFound
 		}
+		// Leaving ends the org's acceptance of the circle's charters: an
+		// org that comes back accepts them anew, under the terms then in
+		// force, instead of being covered again at once by a decision made
+		// for an earlier membership.
+		rows, err := tx.Query(ctx, `SELECT agreement_id FROM agreement_parties WHERE org_id = ?
+			AND agreement_id IN (SELECT id FROM agreements WHERE community_id = ? AND kind = 'charter') ORDER BY agreement_id`, org, id)
+		if err != nil {
+			return fmt.Errorf("find charter acceptances: %w", err)
+		}
+		charters, err := db.Collect(rows, "find charter acceptances", func(r db.Scanner) (g string, err error) {
+			err = r.Scan(&g)
+			return g, err
+		})
+		if err != nil {
+			return err
+		}
+		if len(charters) > 0 {
+			if _, err := tx.Exec(ctx, `DELETE FROM agreement_parties WHERE org_id = ?
+				AND agreement_id IN (SELECT id FROM agreements WHERE community_id = ? AND kind = 'charter')`, org, id); err != nil {
+				return fmt.Errorf("end charter acceptance: %w", err)
+			}
+		}
 		tx.AfterCommit(func() { s.Events.Publish(events.Event{Type: events.PolicyChanged}) })
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "community.leave", ObjectType: "community", ObjectID: id,
-			Orgs: []string{org, c.CoordinatorID}, Detail: map[string]string{"org": org}})
+			Orgs: []string{org, c.CoordinatorID}, Detail: map[string]any{"org": org, "charters_no_longer_accepted": charters}})
 	})
 }
