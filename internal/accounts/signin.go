@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"verbund/internal/audit"
 	"verbund/internal/auth"
@@ -83,6 +85,19 @@ func (s *Service) Login(ctx context.Context, email, password, ip, userAgent stri
 	return sid, totp != 0, err
 }
 
+// shortText makes s storable text of at most n bytes: the User-Agent
+// header is the client's, and PostgreSQL refuses NUL characters and bytes
+// that are not UTF-8 (a cut in the middle of a character makes such
+// bytes too), so a sign-in with such a header failed there.
+func shortText(s string, n int) string {
+	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "")
+	for len(s) > n {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
+	}
+	return s
+}
+
 // errSessionEnded answers a sign-in whose person's credentials changed
 // while it ran, and a second step whose half session was ended meanwhile.
 var errSessionEnded = fault.New(fault.Unauthenticated, "session_expired", "your session has ended: sign in again")
@@ -108,9 +123,7 @@ func (s *Service) newSession(ctx context.Context, a policy.Actor, mfa bool, user
 	if mfa {
 		life = mfaLifetime
 	}
-	if len(userAgent) > 300 {
-		userAgent = userAgent[:300]
-	}
+	userAgent = shortText(userAgent, 300)
 	err = s.DB.Tx(ctx, func(tx *db.Tx) error {
 		res, err := tx.Exec(ctx, `UPDATE users SET sessions_valid_after = sessions_valid_after WHERE id = ? AND sessions_valid_after = ?`, a.UserID, mark)
 		if err != nil {

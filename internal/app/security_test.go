@@ -3,8 +3,10 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -385,6 +387,111 @@ func TestLeavingEndsCharterAcceptance(t *testing.T) {
 		g, err := h.App.Agreements.FindAgreementByID(ctx, cloud.Actor, h.Charter)
 		if err != nil || g.MyAccepted || !g.CanAccept {
 			t.Errorf("back in the circle: accepted %v, may accept %v (%v), want a new acceptance", g.MyAccepted, g.CanAccept, err)
+		}
+	})
+}
+
+// TestBadTextIsRefusedEverywhere (item 22): text PostgreSQL cannot store or
+// compare (a NUL character, bytes that are not UTF-8) in an id of the path,
+// a query parameter or a form field reached the database and answered 500
+// there (SQLite takes it). Every route refuses it as bad input instead.
+func TestBadTextIsRefusedEverywhere(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e db.Dialect) {
+		h := apptest.World(t, e)
+		tok := h.Users["sme.admin"].WriteToken
+		params := []string{"q", "next", "community", "action", "as", "limit", "lang", "ok", "recovery", "topic"}
+		fields := []string{"body", "title", "name", "description", "message", "tlp", "audience", "orgs", "people", "email", "password",
+			"role", "code", "scope", "expires", "security_contact", "categories", "max_tlp", "purpose", "partner_org_id", "community_id"}
+		wildcard := regexp.MustCompile(`\{[a-z$]*\}`)
+		refused := func(method, path, ctype, body string) {
+			t.Helper()
+			status, answer := send(t, h, tok, method, path, ctype, body)
+			if status == http.StatusSeeOther && strings.HasPrefix(answer, "/login") {
+				return // a page that needs a sign-in step a token cannot take
+			}
+			if status < 400 || status >= 500 {
+				t.Errorf("%s %s %s: %d, want it refused as bad input: %.200s", method, path, body, status, answer)
+			}
+		}
+		for _, rt := range h.App.Web.Router.Routes() {
+			if rt.Path == "/" {
+				continue // every other address: not found anyway
+			}
+			path := strings.ReplaceAll(rt.Path, "{$}", "")
+			for _, bad := range []string{"%00", "%FF", "x%00y", "%C3%28"} {
+				if wildcard.MatchString(path) {
+					refused(rt.Method, wildcard.ReplaceAllString(path, bad), "application/json", "{}")
+				}
+				ok := wildcard.ReplaceAllString(path, db.NewID())
+				if rt.Method == "GET" {
+					for _, q := range params {
+						refused(rt.Method, ok+"?"+q+"="+bad, "", "")
+					}
+					continue
+				}
+				for _, f := range fields {
+					refused(rt.Method, ok, "application/x-www-form-urlencoded", f+"="+bad)
+				}
+			}
+		}
+	})
+}
+
+// send makes one request with a bearer token and returns its status and
+// the start of its answer (a redirect's target; a stream is cut after its
+// headers).
+func send(t *testing.T, h *apptest.Hub, token, method, path, ctype, body string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, h.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	client := *h.Server.Client()
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	if loc := resp.Header.Get("Location"); loc != "" {
+		return resp.StatusCode, loc
+	}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		return resp.StatusCode, "a stream"
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	return resp.StatusCode, string(b)
+}
+
+// TestJSONInputIsStrict (item 22): a NUL character in a JSON string was
+// stored on SQLite (and refused by PostgreSQL), a field given twice was
+// taken with its last value (a reviewer reading "RED" first, the hub
+// sharing "CLEAR"), and "Body" was read as "body".
+func TestJSONInputIsStrict(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e db.Dialect) {
+		h := apptest.World(t, e)
+		tok := h.Users["sme.analyst"].WriteToken
+		threads := "/api/v1/channels/" + h.CircleChannel + "/threads"
+		for _, c := range []struct{ name, body, code string }{
+			{"NUL in a text", `{"title":"x","body":"a\u0000b","tlp":"GREEN"}`, "bad_text"},
+			{"NUL in a name", `{"title":"x\u0000","body":"b","tlp":"GREEN"}`, "bad_text"},
+			{"a field twice", `{"title":"x","body":"y","tlp":"RED","tlp":"CLEAR","audience":"community"}`, "duplicate_key"},
+			{"a name in another case", `{"Title":"x","Body":"y","TLP":"GREEN"}`, "unknown_field"},
+		} {
+			r := h.API(t, tok, "POST", threads, c.body)
+			if r.Status != http.StatusBadRequest || r.ErrorCode() != c.code {
+				t.Errorf("%s: %d %s, want 400 %s", c.name, r.Status, r.Body, c.code)
+			}
+		}
+		r := h.API(t, h.Users["sme.admin"].WriteToken, "PATCH", "/api/v1/me", `{"name":"A","name":"B"}`)
+		if r.Status != http.StatusBadRequest || r.ErrorCode() != "duplicate_key" {
+			t.Errorf("PATCH /api/v1/me with a field twice: %d %s", r.Status, r.Body)
 		}
 	})
 }

@@ -222,6 +222,9 @@ func (s *Server) guard(p Perm, h HandlerFunc) http.Handler {
 		}
 		r, err := s.authorize(sw, r, p)
 		if err == nil {
+			err = checkText(sw, r)
+		}
+		if err == nil {
 			err = h(sw, r)
 		}
 		if err != nil {
