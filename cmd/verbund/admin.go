@@ -32,7 +32,7 @@ type admin struct {
 }
 
 func (c *cli) open(cfg *config.Config, asJSON bool) (*admin, error) {
-	d, err := app.Open(c.ctx, cfg)
+	d, err := app.OpenExisting(c.ctx, cfg, true)
 	if err != nil {
 		return nil, err
 	}
@@ -351,7 +351,8 @@ func (c *cli) auditVerify(args []string) error {
 	if err := c.parseConfig(fs, cfg, args); err != nil {
 		return err
 	}
-	d, err := db.Open(c.ctx, cfg.DB, cfg.DataDir)
+	// Verifying changes nothing: no new database, no migration.
+	d, err := app.OpenExisting(c.ctx, cfg, false)
 	if err != nil {
 		return err
 	}

@@ -58,3 +58,59 @@ func TestOperatorPasswordEndsSessions(t *testing.T) {
 		})
 	}
 }
+
+// TestAdminCommandsNeedTheDatabase (issue 7, item 22): an admin command
+// on a missing or mistyped data folder created an empty database there and
+// reported on it (`audit verify --data /missing`: an intact trail of no
+// records) or wrote into it. Only serve and migrate create a database.
+func TestAdminCommandsNeedTheDatabase(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing")
+	empty := t.TempDir()
+	commands := [][]string{{"audit", "verify"}, {"org", "list"}, {"org", "create", "--name", "X", "--kind", "company"},
+		{"user", "create", "--org", "X", "--email", "a@x.example", "--role", "viewer"}}
+	for _, dir := range []string{missing, empty} {
+		for _, args := range commands {
+			out, err := cmd(t, map[string]string{"VERBUND_DATA": dir}, args...)
+			if err == nil || !strings.Contains(message(err), dir) {
+				t.Errorf("verbund %s --data %s: %v %s, want an error naming the folder", strings.Join(args, " "), dir, err, out)
+			}
+		}
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("an admin command created the missing data folder: %v", err)
+	}
+	if entries, _ := os.ReadDir(empty); len(entries) != 0 {
+		t.Errorf("an admin command created files in an empty data folder: %v", entries)
+	}
+	// migrate creates the database; then the commands work.
+	if out, err := cmd(t, map[string]string{"VERBUND_DATA": empty}, "migrate"); err != nil {
+		t.Fatalf("migrate: %v %s", err, out)
+	}
+	if out, err := cmd(t, map[string]string{"VERBUND_DATA": empty}, "audit", "verify"); err != nil {
+		t.Errorf("audit verify after migrate: %v %s", err, out)
+	}
+	// A PostgreSQL database without the hub's schema is refused the same way.
+	for _, e := range dbtest.Engines(t) {
+		if e != db.Postgres {
+			continue
+		}
+		url := dbtest.NewPostgresDB(t)
+		for _, args := range commands {
+			if _, err := cmd(t, map[string]string{"VERBUND_DATA": empty, "VERBUND_DB": url}, args...); err == nil || !strings.Contains(message(err), "verbund migrate") {
+				t.Errorf("verbund %s on an empty PostgreSQL database: %v, want a refusal", strings.Join(args, " "), err)
+			}
+		}
+		d, err := db.Open(context.Background(), url, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := d.R().QueryRow(context.Background(), `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		_ = d.Close()
+		if n != 0 {
+			t.Errorf("admin commands created %d tables in an empty PostgreSQL database", n)
+		}
+	}
+}
