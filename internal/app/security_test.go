@@ -495,3 +495,42 @@ func TestJSONInputIsStrict(t *testing.T) {
 		}
 	})
 }
+
+// TestWrongMethodAnswersLikeEveryError (attacker review): a method no route
+// of an address takes was answered by net/http's ServeMux in plain text,
+// outside the hub's error format and language; an unknown address with a
+// method other than GET answered 405 instead of not found.
+func TestWrongMethodAnswersLikeEveryError(t *testing.T) {
+	h := apptest.World(t, db.SQLite)
+	tok := h.Users["sme.analyst"].WriteToken
+	r := h.API(t, tok, "PUT", "/api/v1/posts", "{}")
+	if r.Status != http.StatusMethodNotAllowed || r.ErrorCode() != "method_not_allowed" || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		t.Errorf("PUT /api/v1/posts: %d %s %s, want the API's 405 error", r.Status, r.Header.Get("Content-Type"), r.Body)
+	}
+	if allow := r.Header.Get("Allow"); allow != "GET, HEAD" {
+		t.Errorf("Allow: %q", allow)
+	}
+	if r := h.API(t, tok, "DELETE", "/api/v1/nothing/here", nil); r.Status != http.StatusNotFound || r.ErrorCode() != "not_found" {
+		t.Errorf("DELETE on an unknown address: %d %s, want 404 not_found", r.Status, r.Body)
+	}
+	de := "de"
+	if _, err := h.App.Accounts.UpdateUser(context.Background(), h.Users["sme.analyst"].Actor, h.Users["sme.analyst"].ID, accounts.UserUpdate{Lang: &de}); err != nil {
+		t.Fatal(err)
+	}
+	b := h.Login(t, h.Users["sme.analyst"]) // German UI
+	req, _ := http.NewRequest("DELETE", h.URL+"/login", nil)
+	req.Header.Set("Accept", "text/html")
+	req.Header.Set("X-CSRF-Token", b.CSRF)
+	resp, err := b.Client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed || !strings.Contains(string(body), `data-code="method_not_allowed"`) || !strings.Contains(string(body), `lang="de"`) {
+		t.Errorf("DELETE /login as a German user: %d %s, want the German error page", resp.StatusCode, body)
+	}
+	if allow := resp.Header.Get("Allow"); allow != "GET, HEAD, POST" {
+		t.Errorf("Allow: %q", allow)
+	}
+}

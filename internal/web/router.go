@@ -7,6 +7,7 @@ package web
 
 import (
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -43,6 +44,11 @@ const (
 	Audit Perm = "audit"
 )
 
+// identifyOnly is no route's permission: it identifies the caller (for
+// the language and navigation of an error page) and enforces nothing. The
+// answer to a request no route takes runs under it (Server.noRoute).
+const identifyOnly Perm = "identify-only"
+
 // Perms lists every permission (for the authorization matrix test).
 func Perms() []Perm { return []Perm{Public, MFA, Read, Self, SessionOnly, Write, OrgAdmin, Audit} }
 
@@ -60,9 +66,10 @@ type Route struct {
 // Router wraps http.ServeMux so that no route can be registered without a
 // permission.
 type Router struct {
-	mux    *http.ServeMux
-	routes []Route
-	s      *Server
+	mux     *http.ServeMux
+	routes  []Route
+	methods []string // every method some route takes, sorted
+	s       *Server
 	// kinds are the shareable kinds each route pattern has read (only
 	// with Config.TraceKinds).
 	mu    sync.Mutex
@@ -76,6 +83,10 @@ func (rt *Router) Handle(pattern string, p Perm, h HandlerFunc) {
 		panic("web: route " + pattern + " needs a method and a permission")
 	}
 	rt.routes = append(rt.routes, Route{Pattern: pattern, Method: method, Path: path, Perm: p})
+	if !slices.Contains(rt.methods, method) {
+		rt.methods = append(rt.methods, method)
+		slices.Sort(rt.methods)
+	}
 	rt.mux.Handle(pattern, rt.s.guard(p, h))
 }
 

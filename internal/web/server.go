@@ -106,11 +106,57 @@ func NewServer(cfg Config) (*Server, error) {
 // Handler returns the complete handler with the outer middleware.
 func (s *Server) Handler() http.Handler {
 	cop := http.NewCrossOriginProtection()
-	var h http.Handler = s.Router.mux
+	var h http.Handler = s.routes()
 	h = cop.Handler(h)
 	h = s.headers(h)
 	h = s.recoverer(h)
 	return h
+}
+
+// routes is the router's ServeMux, except for a request whose method no
+// route of its address takes: ServeMux answers that with a plain-text 405
+// of its own, outside the hub's error format and language. GET and HEAD
+// always find a route (the catch-all "GET /"), so only other methods are
+// looked up first; the lookup is one more walk of the routing tree before
+// a write.
+func (s *Server) routes() http.Handler {
+	mux := s.Router.mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if _, pattern := mux.Handler(r); pattern == "" {
+				s.noRoute(w, r)
+				return
+			}
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// noRoute answers a request no route takes: 405 with the methods the
+// address does take (Allow), as the hub's error (JSON for the API, the
+// page in the caller's language otherwise, code method_not_allowed), or
+// not found where only the catch-all page would have answered.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range s.Router.methods {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.Router.mux.Handler(probe); pattern != "" && pattern != "GET /" {
+			allow = append(allow, m)
+			if m == http.MethodGet {
+				allow = append(allow, http.MethodHead)
+			}
+		}
+	}
+	s.guard(identifyOnly, func(w http.ResponseWriter, r *http.Request) error {
+		if len(allow) == 0 {
+			return fault.ErrNotFound
+		}
+		list := strings.Join(allow, ", ")
+		w.Header().Set("Allow", list)
+		return fault.New(fault.NotAllowed, "method_not_allowed", "this address does not take {method}: use {allowed}").
+			With("method", r.Method).With("allowed", list)
+	}).ServeHTTP(w, r)
 }
 
 // headers sets the security headers of every response.
@@ -276,6 +322,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, p Perm) (*htt
 	refused := r.WithContext(context.WithValue(ctx, langKey, actor.Lang))
 	if signedIn {
 		refused = identified()
+	}
+	if p == identifyOnly {
+		return refused, nil
 	}
 	if err := permit(p, actor, haveSession, sess, signedIn, unsafe); err != nil {
 		return refused, err
