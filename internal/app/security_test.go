@@ -534,3 +534,46 @@ func TestWrongMethodAnswersLikeEveryError(t *testing.T) {
 		t.Errorf("Allow: %q", allow)
 	}
 }
+
+// TestJoinRequestsReachTheCoordinatorsAdmins (attacker review): a join
+// request, with its message, is for the admins of the circle's
+// coordinator, who decide on it; its live notice reached every stream of
+// the coordinator's org, viewers included, and the member list showed
+// requests to all its people.
+func TestJoinRequestsReachTheCoordinatorsAdmins(t *testing.T) {
+	h := apptest.World(t, db.SQLite)
+	admin := openStream(t, h.URL, h.Users["cert.admin"].ReadToken, "")
+	viewer := openStream(t, h.URL, h.Users["cert.viewer"].ReadToken, "")
+	analyst := openStream(t, h.URL, h.Users["cert.analyst"].ReadToken, "")
+	if err := h.App.Orgs.RequestJoin(context.Background(), h.Users["outsider.admin"].Actor, h.Circle, "we are Hansa"); err != nil {
+		t.Fatal(err)
+	}
+	got := func(s *stream, within time.Duration) bool {
+		deadline := time.After(within)
+		for {
+			select {
+			case e := <-s.events:
+				if e["type"] == "community.join_requested" {
+					return true
+				}
+			case <-deadline:
+				return false
+			}
+		}
+	}
+	if !got(admin, 5*time.Second) {
+		t.Error("the coordinator's admin did not get the join request")
+	}
+	if got(viewer, time.Second) || got(analyst, 200*time.Millisecond) {
+		t.Error("a join request reached a viewer or analyst of the coordinator")
+	}
+	for _, who := range []string{"cert.viewer", "cert.analyst"} {
+		r := h.API(t, h.Users[who].ReadToken, "GET", "/api/v1/communities/"+h.Circle+"/members", nil)
+		if strings.Contains(string(r.Body), "we are Hansa") || strings.Contains(string(r.Body), `"pending"`) {
+			t.Errorf("%s reads the join request: %s", who, r.Body)
+		}
+	}
+	if r := h.API(t, h.Users["cert.admin"].ReadToken, "GET", "/api/v1/communities/"+h.Circle+"/members", nil); !strings.Contains(string(r.Body), "we are Hansa") {
+		t.Errorf("the coordinator's admin does not see the request: %s", r.Body)
+	}
+}

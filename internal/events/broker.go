@@ -33,6 +33,10 @@ type Event struct {
 	Container *policy.Share `json:"container,omitempty"`
 	// Orgs, when Share is nil, restricts delivery to members of these orgs.
 	Orgs []string `json:"orgs,omitempty"`
+	// Roles, with Orgs, restricts delivery further to people of these
+	// roles (a notice only they may act on, e.g. a join request for the
+	// coordinator's admins).
+	Roles []policy.Role `json:"roles,omitempty"`
 	// Topics lets a stream ask for a subset (e.g. "thread:<id>").
 	Topics []string `json:"topics,omitempty"`
 	// Data is the small payload sent to the browser (ids, a fragment URL).

@@ -133,13 +133,15 @@ func (s *Service) FindCommunityByRef(ctx context.Context, ref string) (Community
 }
 
 // FindMembers lists a circle's memberships. Members see active members; the
-// coordinator's people also see requests. Non-members get not found.
+// coordinator's admins, who decide on them, also see requests with their
+// messages (a request is addressed to them, like its live notice).
+// Non-members get not found.
 func (s *Service) FindMembers(ctx context.Context, a policy.Actor, id string) ([]Member, error) {
 	c, err := s.FindCommunityByID(ctx, a, id)
 	if err != nil {
 		return nil, err
 	}
-	coordinator := c.CoordinatorID == a.OrgID
+	coordinator := c.CoordinatorID == a.OrgID && a.Role == policy.Admin
 	if c.MyStatus != "active" && !a.IsSystem() {
 		return nil, fault.ErrNotFound
 	}
@@ -180,7 +182,9 @@ func (s *Service) RequestJoin(ctx context.Context, a policy.Actor, id, message s
 			return fmt.Errorf("request join: %w", err)
 		}
 		tx.AfterCommit(func() {
-			s.Events.Publish(events.Event{Type: "community.join_requested", Orgs: []string{c.CoordinatorID},
+			// For the coordinator's admins, who decide (and alone see
+			// requests: FindMembers).
+			s.Events.Publish(events.Event{Type: "community.join_requested", Orgs: []string{c.CoordinatorID}, Roles: []policy.Role{policy.Admin},
 				Data: map[string]string{"community": id}})
 		})
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "community.join_request", ObjectType: "community", ObjectID: id,
