@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -575,5 +576,35 @@ func TestJoinRequestsReachTheCoordinatorsAdmins(t *testing.T) {
 	}
 	if r := h.API(t, h.Users["cert.admin"].ReadToken, "GET", "/api/v1/communities/"+h.Circle+"/members", nil); !strings.Contains(string(r.Body), "we are Hansa") {
 		t.Errorf("the coordinator's admin does not see the request: %s", r.Body)
+	}
+}
+
+// TestMetricsOnlyOnDiagnostics (item 20, fixed before this review's other
+// items): hub-wide request and write counts and Go's profiles are served
+// on the operator's diagnostics address only, never on the hub's.
+func TestMetricsOnlyOnDiagnostics(t *testing.T) {
+	h := apptest.World(t, db.SQLite)
+	for _, p := range []string{"/metrics", "/debug/pprof/", "/debug/pprof/cmdline"} {
+		for _, tok := range []string{"", h.Users["sme.admin"].WriteToken} {
+			if r := h.API(t, tok, "GET", p, nil); r.Status != http.StatusNotFound || strings.Contains(string(r.Body), "verbund_") {
+				t.Errorf("GET %s on the hub's address: %d", p, r.Status)
+			}
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = h.App.ServeDebug(ctx, ln) }()
+	resp, err := http.Get("http://" + ln.Addr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "verbund_") {
+		t.Errorf("metrics on the diagnostics address: %d", resp.StatusCode)
 	}
 }
