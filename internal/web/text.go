@@ -1,6 +1,7 @@
 package web
 
 import (
+	"mime"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -40,12 +41,18 @@ func checkText(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
-	ct := r.Header.Get("Content-Type")
-	if r.Body == nil || r.Body == http.NoBody || !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+	// The form types as net/http reads them (any case, with parameters):
+	// a handler's PostFormValue parses both.
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if r.Body == nil || r.Body == http.NoBody || ct != "application/x-www-form-urlencoded" && ct != "multipart/form-data" {
 		return nil
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
-	if err := r.ParseForm(); err != nil {
+	parse := r.ParseForm
+	if ct == "multipart/form-data" {
+		parse = func() error { return r.ParseMultipartForm(MaxBody) }
+	}
+	if err := parse(); err != nil {
 		// A body over the limit stays a *http.MaxBytesError in the chain
 		// (413); anything else is a malformed form.
 		return fault.Wrap(fault.Invalid, "bad_form", "the form could not be read", err)
