@@ -12,6 +12,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -54,11 +55,14 @@ type Agreement struct {
 	RetentionDays int      `json:"retention_days"`
 	ValidFrom     int64    `json:"valid_from"`
 	ValidUntil    int64    `json:"valid_until,omitempty"`
-	Status        string   `json:"status"` // proposed, active, revoked, expired, pending (not yet valid)
-	Parties       []Party  `json:"parties"`
+	Status        string   `json:"status"`  // proposed, active, revoked, expired, pending (not yet valid)
+	Parties       []Party  `json:"parties"` // a charter's: shown to its circle's active members only
 	CreatedAt     int64    `json:"created_at"`
 
 	maxTLP policy.TLP
+	// partyOrgs are all parties, for the audit record of a decision,
+	// whoever decides (Parties may be hidden from the actor).
+	partyOrgs []string
 	// Set for the viewer:
 	MyAccepted bool `json:"my_accepted"`
 	CanAccept  bool `json:"can_accept"`
@@ -392,6 +396,7 @@ func (s *Service) complete(ctx context.Context, h db.Handle, a policy.Actor, g *
 			return fmt.Errorf("scan party: %w", err)
 		}
 		g.Parties = append(g.Parties, p)
+		g.partyOrgs = append(g.partyOrgs, p.OrgID)
 		if p.OrgID == a.OrgID && p.AcceptedAt != 0 {
 			g.MyAccepted = true
 		}
@@ -408,10 +413,7 @@ func (s *Service) complete(ctx context.Context, h db.Handle, a policy.Actor, g *
 		g.Status = "pending"
 	}
 	live := g.Status != "revoked" && g.Status != "expired"
-	isParty := false
-	for _, p := range g.Parties {
-		isParty = isParty || p.OrgID == a.OrgID
-	}
+	isParty := slices.Contains(g.partyOrgs, a.OrgID)
 	if g.Kind == "charter" {
 		var member int
 		if err := h.QueryRow(ctx, `SELECT COUNT(*) FROM community_members WHERE community_id = ? AND org_id = ? AND status = 'active'`,
@@ -420,6 +422,12 @@ func (s *Service) complete(ctx context.Context, h db.Handle, a policy.Actor, g *
 		}
 		g.CanAccept = live && member == 1 && !g.MyAccepted
 		g.CanRevoke = live && (g.ProposerOrg == a.OrgID || g.MyAccepted)
+		// Who accepted a charter says who is in the circle: that is for
+		// its members. An org that asked to join (or left) reads the
+		// terms it would accept, not the member list (SECURITY.md).
+		if member != 1 && !a.IsSystem() {
+			g.Parties = []Party{}
+		}
 	} else {
 		g.CanAccept = live && isParty && !g.MyAccepted
 		g.CanRevoke = live && isParty
@@ -490,11 +498,7 @@ func activeMembers(ctx context.Context, h db.Handle, community string) ([]string
 }
 
 func partyIDs(g Agreement) []string {
-	out := []string{g.ProposerOrg}
-	for _, p := range g.Parties {
-		out = append(out, p.OrgID)
-	}
-	return out
+	return append([]string{g.ProposerOrg}, g.partyOrgs...)
 }
 
 func b2i(b bool) int {

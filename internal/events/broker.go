@@ -39,6 +39,10 @@ type Event struct {
 	// Everyone, for events that carry no data (Resync), reaches every
 	// stream.
 	Everyone bool `json:"everyone,omitempty"`
+	// Roles, with Orgs, restricts delivery further to people of these
+	// roles (a notice only they may act on, e.g. a join request for the
+	// coordinator's admins).
+	Roles []policy.Role `json:"roles,omitempty"`
 	// Topics lets a stream ask for a subset (e.g. "thread:<id>").
 	Topics []string `json:"topics,omitempty"`
 	// Data is the small payload sent to the browser (ids, a fragment URL).

@@ -80,7 +80,7 @@ func (s *Service) UpdatePost(ctx context.Context, a policy.Actor, id string, in 
 			if err != nil {
 				return err
 			}
-			if err := checkChannelScope(ctx, tx.Handle, ch, ns); err != nil {
+			if err := checkChannelScope(ctx, tx.Handle, a, ch, ns); err != nil {
 				return err
 			}
 			d, err := s.posts.Reshare(ctx, tx, a, id, ns.TLP, ns.Audience)

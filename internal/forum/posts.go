@@ -65,7 +65,7 @@ func (s *Service) CreateThread(ctx context.Context, a policy.Actor, channelID st
 		if err != nil {
 			return err
 		}
-		if err := checkChannelScope(ctx, tx.Handle, ch, ts); err != nil {
+		if err := checkChannelScope(ctx, tx.Handle, a, ch, ts); err != nil {
 			return err
 		}
 		d, err := s.threads.Disclose(ctx, tx, a, ts)
@@ -128,7 +128,7 @@ func (s *Service) CreatePost(ctx context.Context, a policy.Actor, threadID strin
 		if err != nil {
 			return err
 		}
-		if err := checkChannelScope(ctx, tx.Handle, ch, ps); err != nil {
+		if err := checkChannelScope(ctx, tx.Handle, a, ch, ps); err != nil {
 			return err
 		}
 		if p, err = s.insertPost(ctx, tx, a, t.ID, "", body, ps); err != nil {

@@ -220,7 +220,7 @@ func (h *Hub) deliver(e *events.Event) {
 
 // offerLocked queues he for st if st may and wants to receive it.
 func (h *Hub) offerLocked(st *stream, he *heldEvent) {
-	if !deliverable(st.view.view, *he.e) || !wanted(st.topics, he.e.Topics) {
+	if !deliverable(st.view.view, st.actor.Role, *he.e) || !wanted(st.topics, he.e.Topics) {
 		return
 	}
 	if he.payload == nil {

@@ -33,6 +33,8 @@ func Status(k fault.Kind) int {
 		return http.StatusServiceUnavailable
 	case fault.Unsupported:
 		return http.StatusUnsupportedMediaType
+	case fault.NotAllowed:
+		return http.StatusMethodNotAllowed
 	}
 	return http.StatusInternalServerError
 }

@@ -7,6 +7,7 @@ package web
 
 import (
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -31,6 +32,11 @@ const (
 	// Self routes let any signed-in user change their own account (profile,
 	// second factor, own tokens, logout); not through a read token.
 	Self Perm = "self"
+	// SessionOnly routes make or change credentials (API tokens, the
+	// password, the second factor): a signed-in browser session only,
+	// never an API token. A stolen token must not mint tokens that outlive
+	// its revocation, nor set up a second factor that locks its person out.
+	SessionOnly Perm = "session"
 	// Write routes need an analyst or admin, not through a read token.
 	Write Perm = "write"
 	// OrgAdmin routes need an admin of the actor's org.
@@ -39,8 +45,13 @@ const (
 	Audit Perm = "audit"
 )
 
+// identifyOnly is no route's permission: it identifies the caller (for
+// the language and navigation of an error page) and enforces nothing. The
+// answer to a request no route takes runs under it (Server.noRoute).
+const identifyOnly Perm = "identify-only"
+
 // Perms lists every permission (for the authorization matrix test).
-func Perms() []Perm { return []Perm{Public, MFA, Read, Self, Write, OrgAdmin, Audit} }
+func Perms() []Perm { return []Perm{Public, MFA, Read, Self, SessionOnly, Write, OrgAdmin, Audit} }
 
 // HandlerFunc is a handler that returns its error; the router renders it.
 type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
@@ -56,9 +67,10 @@ type Route struct {
 // Router wraps http.ServeMux so that no route can be registered without a
 // permission.
 type Router struct {
-	mux    *http.ServeMux
-	routes []Route
-	s      *Server
+	mux     *http.ServeMux
+	routes  []Route
+	methods []string // every method some route takes, sorted
+	s       *Server
 	// kinds are the shareable kinds each route pattern has read (only
 	// with Config.TraceKinds).
 	mu    sync.Mutex
@@ -82,6 +94,10 @@ func (rt *Router) handle(pattern string, p Perm, h HandlerFunc, long bool) {
 		panic("web: route " + pattern + " needs a method and a permission")
 	}
 	rt.routes = append(rt.routes, Route{Pattern: pattern, Method: method, Path: path, Perm: p})
+	if !slices.Contains(rt.methods, method) {
+		rt.methods = append(rt.methods, method)
+		slices.Sort(rt.methods)
+	}
 	rt.mux.Handle(pattern, rt.s.guard(p, h, long))
 }
 
