@@ -103,7 +103,13 @@ func Write(ctx context.Context, tx *db.Tx, a policy.Actor, e Entry) error {
 		tx.AfterCommit(func() {
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
-			_, _ = Chain(cctx, d) // a failure leaves it waiting: the sequencer retries
+			// One pass for every write that committed before it: a burst
+			// of writes takes two passes, not one each (and on PostgreSQL
+			// not one lock wait each on the head's row).
+			_ = d.Chaining.Do(cctx, func(ctx context.Context) error {
+				_, err := Chain(ctx, d)
+				return err // a failure leaves records waiting: the sequencer retries
+			})
 		})
 	}
 	return nil

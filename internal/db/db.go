@@ -38,9 +38,13 @@ const (
 type DB struct {
 	Dialect Dialect
 	URL     string // postgres URL or SQLite file path, for LISTEN connections and logs
-	writer  *sql.DB
-	reader  *sql.DB
-	rebinds sync.Map // query → rebound query (PostgreSQL only)
+	// Chaining shares the audit chain's passes among the writes of this
+	// process (internal/audit): one pass at a time, each for everybody
+	// who committed before it began.
+	Chaining SharedRun
+	writer   *sql.DB
+	reader   *sql.DB
+	rebinds  sync.Map // query → rebound query (PostgreSQL only)
 	// stmts caches prepared reads on SQLite: query → *sql.Stmt on the
 	// reader pool. Parsing and planning the visibility predicate costs
 	// more than running it (docs/PERFORMANCE.md).
