@@ -252,3 +252,50 @@ func TestAPIErrorLanguage(t *testing.T) {
 		t.Errorf("unknown API address: %d %s", r.Status, r.Body)
 	}
 }
+
+// Choosing a language takes one click on any signed-out page, also when an
+// earlier choice is in the cookie, and the language links keep where the
+// sign-in leads afterwards.
+func TestLanguageSwitch(t *testing.T) {
+	h := apptest.World(t, db.SQLite)
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(path string) string {
+		t.Helper()
+		resp, err := c.Get(h.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(readBody(t, resp))
+	}
+	htmlLang := regexp.MustCompile(`<html lang="([a-z]+)">`)
+	langOf := func(page string) string {
+		m := htmlLang.FindStringSubmatch(page)
+		if m == nil {
+			t.Fatal("no <html lang>")
+		}
+		return m[1]
+	}
+	if l := langOf(get("/login?lang=en")); l != "en" {
+		t.Fatalf("/login?lang=en is %q", l)
+	}
+	// The cookie says English now; one click on Deutsch is enough.
+	page := get("/login?lang=de&next=%2Fforum")
+	if l := langOf(page); l != "de" {
+		t.Errorf("with an English cookie, /login?lang=de is %q: the choice takes a second click", l)
+	}
+	if l := langOf(get("/login")); l != "de" {
+		t.Errorf("the choice of German is not remembered: %q", l)
+	}
+	// The links keep next (and offer the other language).
+	if !strings.Contains(page, `href="/login?lang=en&amp;next=%2Fforum"`) {
+		t.Errorf("the language links drop next: %s", regexp.MustCompile(`href="[^"]*lang=[^"]*"`).FindAllString(page, -1))
+	}
+	// Any page takes ?lang=, not only the sign-in page.
+	if l := langOf(get("/gibt/es/nicht?lang=en")); l != "en" {
+		t.Errorf("a signed-out 404 with ?lang=en is %q", l)
+	}
+	if l := langOf(get("/gibt/es/nicht")); l != "en" {
+		t.Errorf("the choice made on the 404 page is not remembered: %q", l)
+	}
+}

@@ -135,6 +135,7 @@ type Page struct {
 	NowUnix  int64
 	NavItems []NavItem // the capabilities' entries in the navigation
 	cat      *i18n.Catalog
+	query    url.Values // the request's query, for links to the same page (LangLink)
 }
 
 // NavItem is a capability's entry in the main navigation, added when it
@@ -170,6 +171,17 @@ func (p *Page) Fault(e *fault.Error) *ShownFault {
 	return &ShownFault{Code: e.Code, Message: p.cat.Fault(p.Lang, e), Field: e.Field}
 }
 
+// LangLink is the address of this page in language lang: the same path
+// and query (a sign-in page keeps its next), lang replaced.
+func (p *Page) LangLink(lang string) string {
+	q := url.Values{}
+	for k, v := range p.query {
+		q[k] = v
+	}
+	q.Set("lang", lang)
+	return p.Path + "?" + q.Encode()
+}
+
 // Time formats a stored timestamp (Unix µs) for the page's language.
 func (p *Page) Time(us int64) string {
 	if us == 0 {
@@ -202,13 +214,17 @@ var berlin = func() *time.Location {
 }()
 
 // Lang decides the language of a request: the user's setting, else the
-// language cookie, else the browser's Accept-Language.
+// language the reader just chose (?lang=, on any page), else the language
+// cookie, else the browser's Accept-Language.
 func (s *Server) Lang(r *http.Request) string {
 	if a := ActorFrom(r); a.Lang != "" {
 		return i18n.Normalize(a.Lang)
 	}
 	if l, _ := r.Context().Value(langKey).(string); l != "" {
 		return i18n.Normalize(l)
+	}
+	if l := chosenLang(r); l != "" {
+		return l
 	}
 	if c, err := r.Cookie("vb_lang"); err == nil {
 		return i18n.Normalize(c.Value)
@@ -244,8 +260,22 @@ func (t *Templates) exec(w http.ResponseWriter, r *http.Request, status int, nam
 	return err
 }
 
+// chosenLang is the supported language a link asked for (?lang=de), or "".
+func chosenLang(r *http.Request) string {
+	l := r.URL.Query().Get("lang")
+	if slices.Contains(i18n.Languages(), l) {
+		return l
+	}
+	return ""
+}
+
 func (s *Server) fillPage(w http.ResponseWriter, r *http.Request, p *Page) {
+	if l := chosenLang(r); l != "" {
+		// Remembered for the next pages; this one reads it from the query.
+		http.SetCookie(w, &http.Cookie{Name: "vb_lang", Value: l, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.SecureCookies}) // #nosec G124 -- Secure follows SecureCookies (on under TLS, off only for plain-HTTP development and tests)
+	}
 	p.Lang = s.Lang(r)
+	p.query = r.URL.Query()
 	p.Actor = ActorFrom(r)
 	p.cat = s.Catalog
 	p.Static = s.staticVersion
@@ -261,9 +291,6 @@ func (s *Server) fillPage(w http.ResponseWriter, r *http.Request, p *Page) {
 		if k := r.URL.Query().Get("ok"); k != "" && s.Catalog.Has("flash."+k) {
 			p.Flash = p.T("flash." + k)
 		}
-	}
-	if p.Title == "" {
-		p.Title = p.T("app.name")
 	}
 }
 

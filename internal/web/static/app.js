@@ -10,7 +10,7 @@
 
   // ---------- Screen-reader announcements (#live-status, aria-live="polite") ----------
   // Texts come from data attributes the server renders through the i18n catalogue:
-  // data-msg-connected, data-msg-disconnected, data-msg-new, data-msg-reloading, data-msg-copied.
+  // data-msg-connecting, data-msg-connected, data-msg-disconnected, data-msg-new, data-msg-reloading, data-msg-copied.
   var statusEl = doc.getElementById('live-status');
   function msg(name, fallback) { return (statusEl && statusEl.getAttribute('data-msg-' + name)) || fallback; }
   function announce(text) {
@@ -167,7 +167,7 @@
     es.addEventListener('revoked', reloadForAccessChange);
   }
   if (liveURL && 'EventSource' in window && sameOrigin(liveURL)) {
-    setLive('disconnected');
+    setLive('connecting');
     connect();
   }
 
