@@ -12,6 +12,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -61,8 +62,19 @@ type Agreement struct {
 	maxTLP policy.TLP
 	// Set for the viewer:
 	MyAccepted bool `json:"my_accepted"`
-	CanAccept  bool `json:"can_accept"`
-	CanRevoke  bool `json:"can_revoke"`
+	// AwaitsMyOrg: the viewer's org could accept now (an admin of it
+	// decides); CanAccept and CanRevoke: the viewer may, being an admin.
+	AwaitsMyOrg bool `json:"awaits_my_org"`
+	CanAccept   bool `json:"can_accept"`
+	CanRevoke   bool `json:"can_revoke"`
+	// Ending is what revoking means for the viewer's org now: "revoke"
+	// (an agreement in force), "withdraw_proposal" (its own proposal not
+	// yet accepted), "decline" (a proposal it received) or
+	// "withdraw_acceptance" (a member's acceptance of a charter).
+	Ending string `json:"-"`
+	// Duplicates (answer to a proposal only) are agreements in force or
+	// proposed that the new one repeats (FindDuplicates).
+	Duplicates []string `json:"duplicates,omitempty"`
 }
 
 // TLP returns the agreement's highest level.
@@ -87,6 +99,13 @@ type parsed struct {
 	cats        policy.Category
 	tlp         policy.TLP
 	from, until int64
+}
+
+// Validate checks the fields of a proposal that need no lookup (the
+// partner and the circle are checked when it is proposed).
+func (in Input) Validate() error {
+	_, err := parseInput(in)
+	return err
 }
 
 func parseInput(in Input) (parsed, error) {
@@ -124,6 +143,11 @@ func parseInput(in Input) (parsed, error) {
 		if p.until <= p.from {
 			return p, fault.BadInput("valid_until", "bad_period", "valid until must be after valid from")
 		}
+	}
+	if strings.TrimSpace(in.Purpose) == "" {
+		// Data flows for a purpose (GDPR art. 5(1)(b)); partners must
+		// know which one they agree to.
+		return p, fault.BadInput("purpose", "purpose_missing", "say for which purpose the data may be used")
 	}
 	return p, nil
 }
@@ -279,6 +303,12 @@ func (s *Service) Revoke(ctx context.Context, a policy.Actor, id string) (Agreem
 		if _, err := tx.Exec(ctx, `UPDATE agreements SET status = 'revoked', revoked_at = ?, revoked_by_org = ? WHERE id = ?`, db.Now(), a.OrgID, id); err != nil {
 			return "", fmt.Errorf("revoke: %w", err)
 		}
+		// The trail says what it meant: a proposal withdrawn or declined
+		// never applied.
+		switch g.Ending {
+		case "withdraw_proposal", "decline":
+			return "agreement." + g.Ending, nil
+		}
 		return "agreement.revoke", nil
 	})
 }
@@ -412,21 +442,37 @@ func (s *Service) complete(ctx context.Context, h db.Handle, a policy.Actor, g *
 	for _, p := range g.Parties {
 		isParty = isParty || p.OrgID == a.OrgID
 	}
+	var mayRevoke bool
+	g.Ending = "revoke"
 	if g.Kind == "charter" {
 		var member int
 		if err := h.QueryRow(ctx, `SELECT COUNT(*) FROM community_members WHERE community_id = ? AND org_id = ? AND status = 'active'`,
 			g.CommunityID, a.OrgID).Scan(&member); err != nil {
 			return fmt.Errorf("load membership: %w", db.Map(err))
 		}
-		g.CanAccept = live && member == 1 && !g.MyAccepted
-		g.CanRevoke = live && (g.ProposerOrg == a.OrgID || g.MyAccepted)
+		g.AwaitsMyOrg = live && member == 1 && !g.MyAccepted
+		mayRevoke = live && (g.ProposerOrg == a.OrgID || g.MyAccepted)
+		if g.ProposerOrg != a.OrgID {
+			g.Ending = "withdraw_acceptance"
+		}
 	} else {
-		g.CanAccept = live && isParty && !g.MyAccepted
-		g.CanRevoke = live && isParty
+		g.AwaitsMyOrg = live && isParty && !g.MyAccepted
+		mayRevoke = live && isParty
+		if g.Status == "proposed" {
+			g.Ending = "decline"
+			if g.ProposerOrg == a.OrgID {
+				g.Ending = "withdraw_proposal"
+			}
+		}
 	}
 	if a.IsSystem() {
-		g.CanRevoke = live
+		mayRevoke, g.Ending = live, "revoke"
 	}
+	// Only admins decide (POLICY.md "Manage agreements"); the flags say
+	// what this caller may do, not what its organisation could.
+	decides := a.IsSystem() || a.CanAdmin()
+	g.CanAccept = decides && g.AwaitsMyOrg
+	g.CanRevoke = decides && mayRevoke
 	return nil
 }
 
@@ -502,4 +548,39 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// FindDuplicates lists the agreements in force or proposed that a new
+// proposal in would repeat: the same kind between the same parties (the
+// partner, or the circle of a charter) for at least one of its
+// categories. A form warns before proposing one of them again.
+func (s *Service) FindDuplicates(ctx context.Context, a policy.Actor, in Input) ([]Agreement, error) {
+	cats, err := policy.ParseCategories(in.Categories)
+	if err != nil {
+		return nil, nil // the proposal itself will say what is wrong
+	}
+	kind := strings.ToLower(strings.TrimSpace(in.Kind))
+	if kind == "" {
+		kind = "bilateral"
+	}
+	all, err := s.FindAgreements(ctx, a, "")
+	if err != nil {
+		return nil, err
+	}
+	var out []Agreement
+	for _, g := range all {
+		if g.Kind != kind || (g.Status != "active" && g.Status != "proposed" && g.Status != "pending") {
+			continue
+		}
+		if kind == "charter" && g.CommunityID != in.Community {
+			continue
+		}
+		if kind == "bilateral" && !slices.ContainsFunc(g.Parties, func(p Party) bool { return p.OrgID == in.Partner }) {
+			continue
+		}
+		if c, err := policy.ParseCategories(g.Categories); err == nil && c&cats != 0 {
+			out = append(out, g)
+		}
+	}
+	return out, nil
 }

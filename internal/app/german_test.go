@@ -122,7 +122,7 @@ func TestErrorsInGerman(t *testing.T) {
 		}, 400, "red_needs_people", nil},
 		{"agreement without a partner", func(t *testing.T) apptest.Response {
 			return admin.PostForm(t, "/agreements", url.Values{"kind": {"bilateral"}, "partner_org_id": {""}, "categories": {"knowledge"},
-				"max_tlp": {"GREEN"}, "retention_days": {"30"}})
+				"max_tlp": {"GREEN"}, "retention_days": {"30"}, "purpose": {"Frühwarnung"}})
 		}, 400, "partner_missing", nil},
 		{"agreement with a bad date", func(t *testing.T) apptest.Response {
 			return admin.PostForm(t, "/agreements", url.Values{"kind": {"bilateral"}, "partner_org_id": {h.Orgs["cloud"]}, "categories": {"knowledge"},

@@ -8,6 +8,7 @@ import (
 	"embed"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"verbund/internal/agreements"
@@ -61,6 +62,7 @@ type data struct {
 	Partners    int
 	Bars        []Bar
 	Total       int
+	Admins      string // who accepts the awaited agreements, for readers who cannot
 }
 
 type joinRequest struct {
@@ -80,9 +82,16 @@ func (h *handler) page(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	for _, g := range gs {
-		if g.CanAccept {
+		if g.AwaitsMyOrg {
 			d.Awaiting = append(d.Awaiting, g)
 		}
+	}
+	if len(d.Awaiting) > 0 && !a.CanAdmin() {
+		names, err := h.orgs.FindAdminNames(ctx, a)
+		if err != nil {
+			return err
+		}
+		d.Admins = strings.Join(names, ", ")
 	}
 	flows, err := h.agreements.FindFlows(ctx, a)
 	if err != nil {
