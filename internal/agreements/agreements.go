@@ -21,6 +21,7 @@ import (
 	"verbund/internal/db"
 	"verbund/internal/events"
 	"verbund/internal/fault"
+	"verbund/internal/orgs"
 	"verbund/internal/policy"
 )
 
@@ -583,4 +584,25 @@ func (s *Service) FindDuplicates(ctx context.Context, a policy.Actor, in Input) 
 		}
 	}
 	return out, nil
+}
+
+// FindCharter returns the charter in force of a circle (the newest, if
+// there were several) with the members that accepted it, as the actor's
+// org may see it (orgs.Charters, for the circle's page).
+func (s *Service) FindCharter(ctx context.Context, a policy.Actor, community string) (orgs.Charter, bool, error) {
+	gs, err := s.FindAgreements(ctx, a, community)
+	if err != nil {
+		return orgs.Charter{}, false, err
+	}
+	for _, g := range gs { // newest first
+		if g.Kind != "charter" || (g.Status != "active" && g.Status != "pending") {
+			continue
+		}
+		c := orgs.Charter{ID: g.ID, Title: g.Title, MaxTLP: g.maxTLP, Accepted: map[string]bool{}}
+		for _, p := range g.Parties {
+			c.Accepted[p.OrgID] = p.AcceptedAt != 0
+		}
+		return c, true, nil
+	}
+	return orgs.Charter{}, false, nil
 }

@@ -59,7 +59,7 @@ type data struct {
 	Awaiting    []agreements.Agreement
 	Requests    []joinRequest
 	Communities []orgs.Community
-	Partners    int
+	Partners    []agreements.Flow // orgs an active agreement lets data flow to and from
 	Bars        []Bar
 	Total       int
 	Admins      string // who accepts the awaited agreements, for readers who cannot
@@ -97,7 +97,7 @@ func (h *handler) page(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	d.Partners = len(flows)
+	d.Partners = flows
 	cs, err := h.orgs.FindCommunities(ctx, a)
 	if err != nil {
 		return err
