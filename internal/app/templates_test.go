@@ -41,6 +41,7 @@ func TestTemplateKeysExist(t *testing.T) {
 		"agreement.end":    {"revoke", "withdraw_proposal", "decline", "withdraw_acceptance"},
 		"community.status": {"pending", "active", "rejected", "left"},
 		"audience":         {"own_org", "community", "named_orgs", "named_people"},
+		"tlp":              {"clear", "green", "amber", "amber_strict", "red"},
 		"category":         policy.Category(policy.AllCategories).Names(),
 	}
 	own := map[string]map[string]string{} // capability → its own keys

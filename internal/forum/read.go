@@ -258,6 +258,10 @@ func (s *Service) FindThreads(ctx context.Context, a policy.Actor, channelID, af
 	if err != nil {
 		return nil, "", err
 	}
+	// The named orgs and people of each thread, for the pages.
+	if err := r.Audiences(ctx, h, threadShares(out)); err != nil {
+		return nil, "", err
+	}
 	// The posts each thread shows this reader, counted by the kernel's
 	// tally of the threads' posts.
 	ids := make([]string, len(out))
@@ -278,6 +282,31 @@ func (s *Service) FindThreads(ctx context.Context, a policy.Actor, channelID, af
 		next = Cursor(strconv.FormatInt(last.LastPostAt, 10) + ":" + last.ID)
 	}
 	return out, next, nil
+}
+
+// FindThreadRow returns one visible thread as its channel's list shows it
+// to this reader: with the number of posts they may see.
+func (s *Service) FindThreadRow(ctx context.Context, a policy.Actor, id string) (Thread, error) {
+	h := s.DB.R()
+	r, err := policy.NewReader(ctx, h, a, db.Now())
+	if err != nil {
+		return Thread{}, err
+	}
+	t, err := s.findThread(ctx, h, r, id)
+	if err != nil {
+		return t, err
+	}
+	tallies, err := r.Tally(ctx, h, s.posts, []string{t.ID})
+	t.Posts = tallies[t.ID].N
+	return t, err
+}
+
+func threadShares(ts []Thread) []*policy.Share {
+	out := make([]*policy.Share, len(ts))
+	for i := range ts {
+		out[i] = &ts[i].Share
+	}
+	return out
 }
 
 // decodeThreadCursor reads the (last_post_at, id) position of a thread

@@ -74,7 +74,10 @@ func (h *handler) page(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	var d data
 	var err error
-	if d.Posts, _, err = h.forum.FindPosts(ctx, a, forum.ListFilter{Limit: 8}); err != nil {
+	if d.Posts, _, err = h.forum.FindPosts(ctx, a, forum.ListFilter{Limit: 8, Audiences: true}); err != nil {
+		return err
+	}
+	if err := h.forum.NamePosts(ctx, d.Posts); err != nil {
 		return err
 	}
 	gs, err := h.agreements.FindAgreements(ctx, a, "")

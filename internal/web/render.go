@@ -67,6 +67,8 @@ var funcs = template.FuncMap{
 		return "own_org"
 	},
 	"has": slices.Contains[[]string],
+	// tlpKey names a level in catalogue keys: tlp.<key>.desc.
+	"tlpKey": func(t policy.TLP) string { return strings.ReplaceAll(strings.ToLower(t.Name()), "+", "_") },
 }
 
 func parseLayout() (*templateSet, error) {
