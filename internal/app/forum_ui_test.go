@@ -143,3 +143,40 @@ func TestRecipientsPreview(t *testing.T) {
 		t.Errorf("a reply beyond its thread is not refused: %q", got)
 	}
 }
+
+// The edit form sends its sharing fields with every edit; they change who
+// receives the post only when the author ticks "change".
+func TestEditKeepsSharingUnlessAsked(t *testing.T) {
+	h := apptest.World(t, db.SQLite)
+	th := newThread(t, h, "sme.analyst", h.CircleChannel, map[string]any{"title": "t", "body": "b", "tlp": "AMBER", "audience": "community"})
+	b := h.Login(t, h.Users["sme.analyst"])
+	edit := "/forum/posts/" + th.post + "/edit"
+	if page := string(b.Get(t, edit).Body); !strings.Contains(page, `<option value="AMBER" data-level="2" selected>`) ||
+		!strings.Contains(page, `<option value="community" data-max="2" selected>`) {
+		t.Error("the edit form does not show the post's level and audience")
+	}
+	// What a browser sends without touching the sharing fields.
+	if r := b.PostForm(t, edit, url.Values{"body": {"neu"}, "tlp": {"AMBER"}, "audience": {"community"}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("edit: %d", r.Status)
+	}
+	var post map[string]any
+	h.API(t, h.Users["sme.analyst"].ReadToken, http.MethodGet, "/api/v1/posts/"+th.post, nil).JSON(t, &post)
+	if post["body"] != "neu" || post["sharing"].(map[string]any)["tlp"] != "TLP:AMBER" {
+		t.Errorf("after an edit of the text: %v", post)
+	}
+	acts := map[string]int{}
+	for _, rec := range auditRecords(t, h, "sme.admin") {
+		acts[rec.Action]++
+	}
+	if acts["forum.post.edit"] != 1 || acts["forum.post.reshare"] != 0 {
+		t.Errorf("an edit of the text is recorded as %v", acts)
+	}
+	// Asked to: the post goes to the cloud only.
+	if r := b.PostForm(t, edit, url.Values{"body": {"neu"}, "reshare": {"1"}, "tlp": {"AMBER+STRICT"}, "audience": {"orgs"}, "orgs": {h.Orgs["cloud"]}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("reshare: %d %s", r.Status, r.Body)
+	}
+	h.API(t, h.Users["sme.analyst"].ReadToken, http.MethodGet, "/api/v1/posts/"+th.post, nil).JSON(t, &post)
+	if post["sharing"].(map[string]any)["tlp"] != "TLP:AMBER+STRICT" {
+		t.Errorf("after asking to change the sharing: %v", post["sharing"])
+	}
+}
