@@ -35,6 +35,9 @@ func Register(srv *web.Server, svc *Service) error {
 		return err
 	}
 	h := &Handler{svc: svc, srv: srv, tpl: tpl}
+	for _, t := range h.objectTypes() {
+		srv.AddObjectType(t)
+	}
 	r := srv.Router
 	r.Handle("GET /login", web.Public, h.loginPage)
 	r.Handle("POST /login", web.Public, h.login)

@@ -37,6 +37,7 @@ func Register(srv *web.Server, svc *Service, o *orgs.Service) error {
 		return err
 	}
 	h := &Handler{svc: svc, orgs: o, srv: srv, tpl: tpl}
+	srv.AddObjectType(h.objectType())
 	r := srv.Router
 	r.Handle("GET /agreements", web.Read, h.listPage)
 	r.Handle("POST /agreements", web.OrgAdmin, h.proposeForm)

@@ -42,6 +42,9 @@ func Register(srv *web.Server, svc *Service, pages *readcache.Cache) error {
 		return err
 	}
 	h := &Handler{svc: svc, srv: srv, tpl: tpl, pages: pages}
+	for _, t := range h.objectTypes() {
+		srv.AddObjectType(t)
+	}
 	srv.AddNav(web.NavItem{Key: "forum", Path: "/forum", Label: "nav.forum", Shortcut: "forum"})
 	r := srv.Router
 	r.Handle("GET /forum", web.Read, h.forumPage)

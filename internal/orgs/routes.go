@@ -37,6 +37,9 @@ func Register(srv *web.Server, svc *Service, charters Charters) error {
 		return err
 	}
 	h := &Handler{svc: svc, srv: srv, tpl: tpl, charters: charters}
+	for _, t := range h.objectTypes() {
+		srv.AddObjectType(t)
+	}
 	r := srv.Router
 	r.Handle("GET /orgs", web.Read, h.orgsPage)
 	r.Handle("POST /orgs/{id}", web.OrgAdmin, h.updateOrgForm)

@@ -215,6 +215,21 @@ var berlin = func() *time.Location {
 	return time.UTC
 }()
 
+// Day reads a date (YYYY-MM-DD, as <input type="date"> sends it) in the
+// display time zone: the Unix µs of its first moment and of the next
+// day's ("" gives 0, 0). The error names the field by its label, a
+// catalogue key.
+func Day(field, label, labelKey, s string) (start, next int64, err error) {
+	if s == "" {
+		return 0, 0, nil
+	}
+	t, err := time.ParseInLocation("2006-01-02", s, berlin)
+	if err != nil {
+		return 0, 0, fault.BadInput(field, "bad_date", "{field} must be a date like 2026-12-31").WithKey("field", label, labelKey)
+	}
+	return t.UnixMicro(), t.AddDate(0, 0, 1).UnixMicro(), nil
+}
+
 // Lang decides the language of a request: the user's setting, else the
 // language the reader just chose (?lang=, on any page), else the language
 // cookie, else the browser's Accept-Language.

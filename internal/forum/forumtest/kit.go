@@ -176,7 +176,28 @@ func threadKind() apptest.LeakKind {
 			{Route: "GET /{$}", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
 				home(t, c, r, firsts(c, objs), nil)
 			}},
+			{Route: "GET /audit", Check: auditPage},
 		},
+	}
+}
+
+// auditPage checks the audit trail's page, which names and links the
+// objects its records refer to: for readers who may read it, an object
+// they may not see is neither named (its marker, in the title) nor linked.
+func auditPage(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+	status, page := apptest.Page(t, c, r, "/audit")
+	if status == http.StatusForbidden {
+		return // analysts and viewers read no audit trail
+	}
+	if status != http.StatusOK {
+		t.Errorf("the audit page answers %s with %d", r.Key, status)
+		return
+	}
+	apptest.ExpectMarkers(t, "the audit page", r, page, objs, false)
+	for _, o := range objs {
+		if !o.Visible && (strings.Contains(page, `href="/forum/threads/`+o.ID) || strings.Contains(page, `#post-`+o.ID+`"`)) {
+			t.Errorf("LEAK on the audit page: %s gets a link to %s", r.Key, o.Envelope)
+		}
 	}
 }
 
@@ -285,6 +306,7 @@ func postKind() apptest.LeakKind {
 			{Route: "GET /{$}", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
 				home(t, c, r, objs, carrier(c))
 			}},
+			{Route: "GET /audit", Check: auditPage},
 		},
 	}
 }
