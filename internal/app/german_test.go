@@ -128,6 +128,19 @@ func TestErrorsInGerman(t *testing.T) {
 			return admin.PostForm(t, "/agreements", url.Values{"kind": {"bilateral"}, "partner_org_id": {h.Orgs["cloud"]}, "categories": {"knowledge"},
 				"max_tlp": {"GREEN"}, "retention_days": {"30"}, "valid_until": {"31.12.2026"}})
 		}, 400, "bad_date", []any{"field", cat.T("de", "agreement.valid_until")}},
+		{"agreement without a purpose", func(t *testing.T) apptest.Response {
+			return admin.PostForm(t, "/agreements", url.Values{"kind": {"bilateral"}, "partner_org_id": {h.Orgs["outsider"]}, "categories": {"knowledge"},
+				"max_tlp": {"GREEN"}, "retention_days": {"30"}, "purpose": {"  "}})
+		}, 400, "purpose_missing", nil},
+		{"audit trail filtered by a bad date", func(t *testing.T) apptest.Response { return admin.Get(t, "/audit?until=morgen") },
+			400, "bad_date", []any{"field", cat.T("de", "audit.until")}},
+		{"a reply that reaches further than its thread", func(t *testing.T) apptest.Response {
+			th := newThread(t, h, "sme.analyst", h.CircleChannel, map[string]any{"title": "t", "body": "b", "tlp": "AMBER+STRICT", "audience": "orgs", "orgs": []string{h.Orgs["cloud"]}})
+			return analyst.PostForm(t, "/forum/threads/"+th.thread+"/posts", url.Values{"body": {"x"}, "tlp": {"AMBER+STRICT"}, "audience": {"orgs"}, "orgs": {h.Orgs["cert"]}})
+		}, 400, "audience_beyond_container", []any{"what", cat.T("de", "forum.beyond.named_org")}},
+		{"TLP:RED to someone no agreement reaches at RED", func(t *testing.T) apptest.Response {
+			return analyst.PostForm(t, threads, thread("tlp", "RED", "audience", "people", "people", h.Users["cert.analyst"].ID))
+		}, 403, "agreement_missing", []any{"org", "CERT Süd", "category", cat.T("de", "category.knowledge"), "tlp", "TLP:RED"}},
 		{"too short a password", func(t *testing.T) apptest.Response {
 			return analyst.PostForm(t, "/profile/password", url.Values{"current": {apptest.Password}, "new": {"kurz"}, "confirm": {"kurz"}})
 		}, 400, "weak_password", []any{"min", auth.MinPasswordRunes, "max", auth.MaxPasswordBytes}},
