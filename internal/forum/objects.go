@@ -36,7 +36,7 @@ func (s *Service) nameThreads(ctx context.Context, a policy.Actor, ids []string)
 	if err != nil {
 		return nil, err
 	}
-	q := db.Q(`SELECT t.id, t.title FROM `).Append(r.From(s.threads, "t")).Add(` WHERE t.id IN (`+db.Placeholders(len(ids))+`)`, idArgs(ids)...)
+	q := db.Q(`SELECT t.id, t.title, '' FROM `).Append(r.From(s.threads, "t")).Add(` WHERE t.id IN (`+db.Placeholders(len(ids))+`)`, idArgs(ids)...)
 	return s.refs(ctx, h, q, func(id, _ string) string { return "/forum/threads/" + id })
 }
 
@@ -66,23 +66,15 @@ func (s *Service) nameChannels(ctx context.Context, a policy.Actor, ids []string
 	return out, nil
 }
 
-// refs reads rows of (id, name[, more]) with q and gives each its page.
+// refs reads rows of (id, name, more) with q — more is what page needs
+// besides the id (a post's thread; "" for a thread) — and gives each its page.
 func (s *Service) refs(ctx context.Context, h db.Handle, q *db.Query, page func(id, more string) string) (map[string]web.Ref, error) {
 	rows, err := h.Select(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("name objects: %w", err)
 	}
-	cols, err := rows.Columns()
-	if err != nil {
-		rows.Close()
-		return nil, fmt.Errorf("name objects: %w", err)
-	}
 	found, err := db.Collect(rows, "name objects", func(r db.Scanner) (v [3]string, err error) {
-		if len(cols) == 3 {
-			err = r.Scan(&v[0], &v[1], &v[2])
-		} else {
-			err = r.Scan(&v[0], &v[1])
-		}
+		err = r.Scan(&v[0], &v[1], &v[2])
 		return v, err
 	})
 	out := make(map[string]web.Ref, len(found))
