@@ -173,15 +173,15 @@ func (p *Page) Fault(e *fault.Error) *ShownFault {
 	return &ShownFault{Code: e.Code, Message: p.cat.Fault(p.Lang, e), Field: e.Field}
 }
 
-// LangLink is the address of this page in language lang: the same path
-// and query (a sign-in page keeps its next), lang replaced.
+// LangLink is the address of this page in language lang, relative to it:
+// the same query (a sign-in page keeps its next), lang replaced.
 func (p *Page) LangLink(lang string) string {
 	q := url.Values{}
 	for k, v := range p.query {
 		q[k] = v
 	}
 	q.Set("lang", lang)
-	return p.Path + "?" + q.Encode()
+	return "?" + q.Encode()
 }
 
 // Time formats a stored timestamp (Unix µs) for the page's language.
