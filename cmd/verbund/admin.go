@@ -332,6 +332,9 @@ func (c *cli) agreementCreate(args []string) error {
 			}
 		}
 	}
+	if err := in.Validate(); err != nil { // a purpose too, as in the form and the API
+		return err
+	}
 	g, err := a.agreements.Propose(c.ctx, a.op, proposer, in)
 	if err != nil {
 		return err

@@ -103,10 +103,18 @@ type parsed struct {
 }
 
 // Validate checks the fields of a proposal that need no lookup (the
-// partner and the circle are checked when it is proposed).
+// partner and the circle are checked when it is proposed), and that it
+// says its purpose: partners agree to a use of the data (GDPR art. 5(1)(b)).
+// The form, the API and the CLI require it; Propose itself still accepts
+// an empty purpose from in-process callers (the load generator's world).
 func (in Input) Validate() error {
-	_, err := parseInput(in)
-	return err
+	if _, err := parseInput(in); err != nil {
+		return err
+	}
+	if strings.TrimSpace(in.Purpose) == "" {
+		return fault.BadInput("purpose", "purpose_missing", "say for which purpose the data may be used")
+	}
+	return nil
 }
 
 func parseInput(in Input) (parsed, error) {
@@ -144,11 +152,6 @@ func parseInput(in Input) (parsed, error) {
 		if p.until <= p.from {
 			return p, fault.BadInput("valid_until", "bad_period", "valid until must be after valid from")
 		}
-	}
-	if strings.TrimSpace(in.Purpose) == "" {
-		// Data flows for a purpose (GDPR art. 5(1)(b)); partners must
-		// know which one they agree to.
-		return p, fault.BadInput("purpose", "purpose_missing", "say for which purpose the data may be used")
 	}
 	return p, nil
 }

@@ -153,9 +153,10 @@ func (h *Handler) proposeForm(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	a := web.ActorFrom(r)
-	// A proposal that would be refused anyway is not compared first: its
-	// error comes before any warning.
-	if r.PostFormValue("duplicate_ok") != "1" && in.Validate() == nil {
+	// A proposal that would be refused is not compared first: its error
+	// comes before any warning.
+	err = in.Validate()
+	if err == nil && r.PostFormValue("duplicate_ok") != "1" {
 		dups, err := h.svc.FindDuplicates(r.Context(), a, in)
 		if err != nil {
 			return err
@@ -164,7 +165,10 @@ func (h *Handler) proposeForm(w http.ResponseWriter, r *http.Request) error {
 			return h.renderList(w, r, http.StatusConflict, listData{Form: in, Duplicates: dups})
 		}
 	}
-	g, err := h.svc.Propose(r.Context(), a, "", in)
+	var g Agreement
+	if err == nil {
+		g, err = h.svc.Propose(r.Context(), a, "", in)
+	}
 	if err != nil {
 		if e, ok := fault.As(err); ok && (e.Kind == fault.Invalid || e.Kind == fault.Forbidden) {
 			return h.renderList(w, r, web.Status(e.Kind), listData{Error: e, Form: in})
@@ -233,6 +237,9 @@ func (h *Handler) apiList(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) apiPropose(w http.ResponseWriter, r *http.Request) error {
 	var in Input
 	if err := web.DecodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	if err := in.Validate(); err != nil {
 		return err
 	}
 	a := web.ActorFrom(r)

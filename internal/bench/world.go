@@ -108,7 +108,7 @@ func BuildWorld(ctx context.Context, d *db.DB, readers int) (*World, error) {
 		}
 	}
 	charter, err := a.Agreements.Propose(ctx, w.Users["cert.admin"].Actor, "", agreements.Input{Kind: "charter", Community: c.ID,
-		Categories: []string{"knowledge", "incident"}, MaxTLP: "AMBER", RetentionDays: 365, Purpose: "early warning within the circle"})
+		Categories: []string{"knowledge", "incident"}, MaxTLP: "AMBER", RetentionDays: 365})
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +118,7 @@ func BuildWorld(ctx context.Context, d *db.DB, readers int) (*World, error) {
 		}
 	}
 	if _, err := a.Agreements.Propose(ctx, op, w.Orgs["sme"], agreements.Input{Kind: "bilateral", Partner: w.Orgs["cloud"],
-		Categories: []string{"knowledge", "log"}, MaxTLP: "RED", RetentionDays: 90, Purpose: "incident handling for hosted systems"}); err != nil {
+		Categories: []string{"knowledge", "log"}, MaxTLP: "RED", RetentionDays: 90}); err != nil {
 		return nil, err
 	}
 	for k := range w.Orgs {
