@@ -32,7 +32,7 @@ type admin struct {
 }
 
 func (c *cli) open(cfg *config.Config, asJSON bool) (*admin, error) {
-	d, err := app.Open(c.ctx, cfg)
+	d, err := app.OpenExisting(c.ctx, cfg, true)
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +187,9 @@ func (c *cli) userPassword(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := a.accounts.SetPassword(c.ctx, a.op, u.ID, "", pw); err != nil {
+	// Every session of the person ends (none is kept: the operator has
+	// none); open live streams follow at their next re-check.
+	if err := a.accounts.SetPassword(c.ctx, a.op, u.ID, "", pw, ""); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "password of %s changed\n", u.Email)
@@ -352,7 +354,8 @@ func (c *cli) auditVerify(args []string) error {
 	if err := c.parseConfig(fs, cfg, args); err != nil {
 		return err
 	}
-	d, err := db.Open(c.ctx, cfg.DB, cfg.DataDir)
+	// Verifying changes nothing: no new database, no migration.
+	d, err := app.OpenExisting(c.ctx, cfg, false)
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,8 @@ VERBUND_BENCH_POSTGRES, the default of --postgres).
             (bulk SQL, no audit records), then loads
               GET /api/v1/threads/{id}/posts?limit=50   (endpoint "thread")
               GET /api/v1/posts?limit=50                 (endpoint "feed")
+              GET /api/v1/posts?limit=50&q={word}        (endpoint "search";
+                  the hub's --search-rate is lifted for it)
             with --concurrency keep-alive connections and the bearer token
             of --reader for --duration each: requests/s, p50/p95/p99.
   fanout    (c) opens --subscribers live streams (GET /events) with the
@@ -127,7 +129,7 @@ func (c *cli) bench(args []string) error {
 		fs.DurationVar(&lo.Warmup, "warmup", time.Second, "list: unmeasured load before each endpoint")
 		fs.IntVar(&lo.Concurrency, "concurrency", 16, "list: parallel keep-alive connections")
 		fs.StringVar(&lo.Reader, "reader", "sme.analyst", "list: reading user: <org>.analyst|admin|viewer, org sme, cloud, cert, nocontract or outsider")
-		fs.StringVar(&endpoints, "endpoint", "thread,feed", "list: endpoints to load, comma separated: thread, feed")
+		fs.StringVar(&endpoints, "endpoint", "thread,feed,search", "list: endpoints to load, comma separated: thread, feed, search")
 		fs.BoolVar(&lo.Keep, "keep", false, "list: keep the seeded data folder (printed) for inspection")
 		fs.IntVar(&lo.ReadCache, "read-cache", 16, "list: the hub's read cache in MB; 0 turns it off, so every page is built from the database")
 		fs.Float64Var(&lo.Writes, "writes", 0, "list: posts per second written during the load (each empties the read cache)")

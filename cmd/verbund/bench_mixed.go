@@ -17,6 +17,7 @@ func mixedFlags(fs *flag.FlagSet, mo *bench.MixedOptions, engine, postgres *stri
 	fs.IntVar(&mo.Clients, "clients", 50, "mixed: keep-alive API clients, each its own analyst of sme, cloud or cert")
 	fs.Float64Var(&mo.WriteShare, "write-share", 0.2, "mixed: share of operations that write (replies and new threads), 0 to 1")
 	fs.IntVar(&mo.Posts, "mixed-posts", 20000, "mixed: posts to store before the load")
+	fs.StringVar(&mo.CPUProfile, "cpuprofile", "", "mixed: write the first hub's CPU profile over the measured load to this file (for go tool pprof)")
 	fs.IntVar(&mo.Threads, "mixed-threads", 200, "mixed: threads to spread them over (one of them internal to sme)")
 	fs.Uint64Var(&mo.Seed, "seed", 1, "mixed: seed of the clients' random choices (the same seed, the same operations)")
 	fs.StringVar(engine, "engine", "both", "mixed: sqlite, postgres, or both (PostgreSQL only when --postgres is given)")

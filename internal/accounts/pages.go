@@ -69,7 +69,8 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) error {
 	if r.PostFormValue("new") != r.PostFormValue("confirm") {
 		return h.renderProfile(w, r, http.StatusBadRequest, profileData{Error: fault.BadInput("confirm", "password_mismatch", "the two new passwords differ")})
 	}
-	if err := h.svc.SetPassword(r.Context(), a, a.UserID, r.PostFormValue("current"), r.PostFormValue("new")); err != nil {
+	sess, _ := web.SessionFrom(r) // the route needs a session (web.SessionOnly); it stays signed in
+	if err := h.svc.SetPassword(r.Context(), a, a.UserID, r.PostFormValue("current"), r.PostFormValue("new"), sess.ID); err != nil {
 		return h.profileError(w, r, err)
 	}
 	return web.Redirect(w, r, "/profile", "saved")
@@ -94,7 +95,8 @@ func withTOTP(d profileData, secret, uri string) profileData {
 
 func (h *Handler) totpEnable(w http.ResponseWriter, r *http.Request) error {
 	a := web.ActorFrom(r)
-	codes, err := h.svc.EnableTOTP(r.Context(), a, r.PostFormValue("code"))
+	sess, _ := web.SessionFrom(r)
+	codes, err := h.svc.EnableTOTP(r.Context(), a, r.PostFormValue("code"), sess.ID)
 	if e, ok := formError(err); ok && e.Kind == fault.Invalid {
 		// A mistyped code keeps the set-up: the app has the secret already.
 		secret, uri, perr := h.svc.PendingTOTP(r.Context(), a)
@@ -112,7 +114,8 @@ func (h *Handler) totpEnable(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) totpDisable(w http.ResponseWriter, r *http.Request) error {
-	if err := h.svc.DisableTOTP(r.Context(), web.ActorFrom(r), r.PostFormValue("password")); err != nil {
+	sess, _ := web.SessionFrom(r)
+	if err := h.svc.DisableTOTP(r.Context(), web.ActorFrom(r), r.PostFormValue("password"), sess.ID); err != nil {
 		return h.profileError(w, r, err)
 	}
 	return web.Redirect(w, r, "/profile", "saved")

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"verbund/internal/audit"
 	"verbund/internal/auth"
@@ -18,6 +20,8 @@ import (
 )
 
 var errBadLogin = fault.New(fault.Unauthenticated, "invalid_credentials", "e-mail address or password is wrong")
+
+var errBadCode = fault.New(fault.Unauthenticated, "invalid_code", "the code is wrong or expired: enter the current code from your app")
 
 // Login checks e-mail and password, throttled per account and per address.
 // It returns a new session id (raw, for the cookie). With TOTP enabled the
@@ -38,8 +42,9 @@ func (s *Service) Login(ctx context.Context, email, password, ip, userAgent stri
 	}
 	var id, org, hash, role string
 	var totp, disabled int
-	err = s.DB.R().QueryRow(ctx, `SELECT id, org_id, password_hash, role, totp_enabled, disabled FROM users WHERE email = ?`, email).
-		Scan(&id, &org, &hash, &role, &totp, &disabled)
+	var mark int64
+	err = s.DB.R().QueryRow(ctx, `SELECT id, org_id, password_hash, role, totp_enabled, disabled, sessions_valid_after FROM users WHERE email = ?`, email).
+		Scan(&id, &org, &hash, &role, &totp, &disabled, &mark)
 	if errors.Is(err, sql.ErrNoRows) || err == nil && (hash == "" || disabled != 0) {
 		// Spend the same time as a real check: timing must not tell which
 		// addresses have accounts.
@@ -76,11 +81,35 @@ func (s *Service) Login(ctx context.Context, email, password, ip, userAgent stri
 	if err := s.Throttle.Success(ctx, email, ip); err != nil {
 		return "", false, err
 	}
-	sid, err := s.newSession(ctx, policy.Actor{UserID: id, OrgID: org, Role: policy.Role(role), Via: "web", IP: ip}, totp != 0, userAgent)
+	sid, err := s.newSession(ctx, policy.Actor{UserID: id, OrgID: org, Role: policy.Role(role), Via: "web", IP: ip}, totp != 0, userAgent, mark)
 	return sid, totp != 0, err
 }
 
-func (s *Service) newSession(ctx context.Context, a policy.Actor, mfa bool, userAgent string) (string, error) {
+// shortText makes s storable text of at most n bytes: the User-Agent
+// header is the client's, and PostgreSQL refuses NUL characters and bytes
+// that are not UTF-8 (a cut in the middle of a character makes such
+// bytes too), so a sign-in with such a header failed there.
+func shortText(s string, n int) string {
+	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "")
+	for len(s) > n {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
+	}
+	return s
+}
+
+// errSessionEnded answers a sign-in whose person's credentials changed
+// while it ran, and a second step whose half session was ended meanwhile.
+var errSessionEnded = fault.New(fault.Unauthenticated, "session_expired", "your session has ended: sign in again")
+
+// newSession makes a session for a, whose credentials were checked
+// against the user row as it was when its sessions_valid_after was mark.
+// If a credential changed since (endOtherSessions moves the mark on), the
+// session is not made: it would have outlived the change that ended all
+// others. The check takes the user row's lock (a no-op update), so on
+// PostgreSQL a change either waits for this session and then ends it, or
+// has committed and this one sees the new mark.
+func (s *Service) newSession(ctx context.Context, a policy.Actor, mfa bool, userAgent string, mark int64) (string, error) {
 	sid, err := auth.NewSessionID()
 	if err != nil {
 		return "", err
@@ -94,10 +123,17 @@ func (s *Service) newSession(ctx context.Context, a policy.Actor, mfa bool, user
 	if mfa {
 		life = mfaLifetime
 	}
-	if len(userAgent) > 300 {
-		userAgent = userAgent[:300]
-	}
+	userAgent = shortText(userAgent, 300)
 	err = s.DB.Tx(ctx, func(tx *db.Tx) error {
+		res, err := tx.Exec(ctx, `UPDATE users SET sessions_valid_after = sessions_valid_after WHERE id = ? AND sessions_valid_after = ?`, a.UserID, mark)
+		if err != nil {
+			return fmt.Errorf("check credentials mark: %w", err)
+		}
+		if n, err := db.Affected(res); err != nil {
+			return fmt.Errorf("check credentials mark: %w", err)
+		} else if n != 1 {
+			return errSessionEnded
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO sessions (id_hash, user_id, csrf, mfa_pending, created_at, expires_at, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			auth.HashSecret(sid), a.UserID, csrf, b2i(mfa), now, now+life.Microseconds(), a.IP, userAgent); err != nil {
 			return fmt.Errorf("insert session: %w", err)
@@ -131,8 +167,8 @@ func (s *Service) VerifyMFA(ctx context.Context, sessionID, code, recovery, ip, 
 			With("minutes", int(math.Ceil(retry.Minutes())))
 	}
 	var secret string
-	var last int64
-	if err := s.DB.R().QueryRow(ctx, `SELECT totp_secret, totp_last_step FROM users WHERE id = ?`, a.UserID).Scan(&secret, &last); err != nil {
+	var last, mark int64
+	if err := s.DB.R().QueryRow(ctx, `SELECT totp_secret, totp_last_step, sessions_valid_after FROM users WHERE id = ?`, a.UserID).Scan(&secret, &last, &mark); err != nil {
 		return "", fmt.Errorf("load totp: %w", db.Map(err))
 	}
 	var newSID string
@@ -153,19 +189,38 @@ func (s *Service) VerifyMFA(ctx context.Context, sessionID, code, recovery, ip, 
 		} else {
 			step, ok := auth.VerifyTOTP(secret, code, time.Now(), last)
 			if !ok {
-				return fault.New(fault.Unauthenticated, "invalid_code", "the code is wrong or expired: enter the current code from your app")
+				return errBadCode
 			}
-			if _, err := tx.Exec(ctx, `UPDATE users SET totp_last_step = ? WHERE id = ?`, step, a.UserID); err != nil {
+			// The step was checked against a value read before this
+			// transaction: another sign-in may have used the same code
+			// since. Storing the step only if it is still newer than the
+			// last one used makes the check and its update one atomic
+			// step on both engines, so one code signs in once.
+			res, err := tx.Exec(ctx, `UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?`, step, a.UserID, step)
+			if err != nil {
 				return fmt.Errorf("store totp step: %w", err)
 			}
+			if n, err := db.Affected(res); err != nil {
+				return fmt.Errorf("store totp step: %w", err)
+			} else if n != 1 {
+				return errBadCode
+			}
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE id_hash = ?`, auth.HashSecret(sessionID)); err != nil {
+		// A credential change may have ended the half session since it
+		// was read above (and moved the mark on after it was read).
+		res, err := tx.Exec(ctx, `DELETE FROM sessions WHERE id_hash = ?`, auth.HashSecret(sessionID))
+		if err != nil {
 			return fmt.Errorf("end half session: %w", err)
+		}
+		if n, err := db.Affected(res); err != nil {
+			return fmt.Errorf("end half session: %w", err)
+		} else if n != 1 {
+			return errSessionEnded
 		}
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "auth.mfa.ok", ObjectType: "user", ObjectID: a.UserID, Detail: map[string]string{"method": used}, Touches: audit.Nothing()})
 	})
 	if err != nil {
-		if fault.Is(err, fault.Unauthenticated) {
+		if fault.Is(err, fault.Unauthenticated) && !errors.Is(err, errSessionEnded) {
 			if terr := s.Throttle.Failure(ctx, "mfa:"+a.UserID, ip); terr != nil {
 				return "", terr
 			}
@@ -181,7 +236,7 @@ func (s *Service) VerifyMFA(ctx context.Context, sessionID, code, recovery, ip, 
 		return "", err
 	}
 	a.IP = ip
-	newSID, err = s.newSession(ctx, a, false, userAgent)
+	newSID, err = s.newSession(ctx, a, false, userAgent, mark)
 	return newSID, err
 }
 
@@ -275,8 +330,11 @@ func (s *Service) LogoutAll(ctx context.Context, a policy.Actor) error {
 }
 
 // SetPassword changes a password. Users confirm with their current one; the
-// operator (CLI) does not need it.
-func (s *Service) SetPassword(ctx context.Context, a policy.Actor, userID, current, next string) error {
+// operator (CLI) does not need it. Every session of the person but keep
+// (the raw id of the session that made the change; "" for none) ends, and
+// with them their live streams: whoever knew the old password, or had
+// taken over a session, is out.
+func (s *Service) SetPassword(ctx context.Context, a policy.Actor, userID, current, next, keep string) error {
 	if err := auth.CheckPasswordPolicy(next); err != nil {
 		return weakPassword(err)
 	}
@@ -308,8 +366,36 @@ func (s *Service) SetPassword(ctx context.Context, a policy.Actor, userID, curre
 		} else if n != 1 {
 			return fault.ErrNotFound
 		}
+		if err := s.endOtherSessions(ctx, tx, userID, keep); err != nil {
+			return err
+		}
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "user.password", ObjectType: "user", ObjectID: userID, Touches: audit.Nothing()})
 	})
+}
+
+// endOtherSessions ends, in tx, every session of userID but keep (a raw
+// session id; "" ends all) after one of the person's credentials changed
+// (password, second factor). It moves the person's credentials mark
+// (users.sessions_valid_after) on first, which takes the user row's lock:
+// a sign-in that checked the old credentials and has not yet made its
+// session then makes none (newSession). After the commit, open live
+// streams re-check their sessions (policy.changed) and the ended ones
+// receive "revoked" and close.
+func (s *Service) endOtherSessions(ctx context.Context, tx *db.Tx, userID, keep string) error {
+	now := db.Now()
+	if _, err := tx.Exec(ctx, `UPDATE users SET sessions_valid_after = CASE WHEN sessions_valid_after < ? THEN ? ELSE sessions_valid_after + 1 END WHERE id = ?`,
+		now, now, userID); err != nil {
+		return fmt.Errorf("move credentials mark: %w", err)
+	}
+	keepHash := "" // no session's hash: all end
+	if keep != "" {
+		keepHash = auth.HashSecret(keep)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = ? AND id_hash <> ?`, userID, keepHash); err != nil {
+		return fmt.Errorf("end other sessions: %w", err)
+	}
+	tx.AfterCommit(func() { s.Events.Publish(events.Event{Type: events.PolicyChanged}) })
+	return nil
 }
 
 // checkPassword is auth.VerifyPassword for a stored hash that may be

@@ -3,6 +3,7 @@ package accounts
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -61,24 +62,35 @@ func (t *Throttle) Failure(ctx context.Context, account, addr string) error {
 		tx.Bookkeeping()
 		for _, k := range t.cfg.Keys(account, addr) {
 			key := auth.HashSecret(k.Key)
-			if _, err := tx.Exec(ctx, `INSERT INTO login_throttle (key, failures, window_start, locked_until) VALUES (?, 0, ?, 0)
-				ON CONFLICT (key) DO NOTHING`, key, now); err != nil {
-				return fmt.Errorf("count failure: %w", err)
-			}
-			// Locked: unchanged (failures do not extend a lock). Lock
-			// over, or window over: start again from this failure.
 			var failures int
 			var locked int64
-			err := tx.QueryRow(ctx, `UPDATE login_throttle SET
-				failures = CASE WHEN locked_until > ? THEN failures
-					WHEN locked_until > 0 OR window_start <= ? THEN 1 ELSE failures + 1 END,
-				window_start = CASE WHEN locked_until > ? THEN window_start
-					WHEN locked_until > 0 OR window_start <= ? THEN ? ELSE window_start END,
-				locked_until = CASE WHEN locked_until > ? THEN locked_until ELSE 0 END
-				WHERE key = ? RETURNING failures, locked_until`,
-				now, windowStart, now, windowStart, now, now, key).Scan(&failures, &locked)
-			if err != nil {
-				return fmt.Errorf("count failure: %w", db.Map(err))
+			// A successful sign-in deletes the account's row (Success);
+			// on PostgreSQL that can commit between this transaction's
+			// insert, which found the row, and its update, which then
+			// finds none. The row is then made again: two rounds at most,
+			// since the deleted row is gone for the second.
+			for round := 0; ; round++ {
+				if _, err := tx.Exec(ctx, `INSERT INTO login_throttle (key, failures, window_start, locked_until) VALUES (?, 0, ?, 0)
+					ON CONFLICT (key) DO NOTHING`, key, now); err != nil {
+					return fmt.Errorf("count failure: %w", err)
+				}
+				// Locked: unchanged (failures do not extend a lock). Lock
+				// over, or window over: start again from this failure.
+				err := tx.QueryRow(ctx, `UPDATE login_throttle SET
+					failures = CASE WHEN locked_until > ? THEN failures
+						WHEN locked_until > 0 OR window_start <= ? THEN 1 ELSE failures + 1 END,
+					window_start = CASE WHEN locked_until > ? THEN window_start
+						WHEN locked_until > 0 OR window_start <= ? THEN ? ELSE window_start END,
+					locked_until = CASE WHEN locked_until > ? THEN locked_until ELSE 0 END
+					WHERE key = ? RETURNING failures, locked_until`,
+					now, windowStart, now, windowStart, now, now, key).Scan(&failures, &locked)
+				if errors.Is(err, sql.ErrNoRows) && round == 0 {
+					continue
+				}
+				if err != nil {
+					return fmt.Errorf("count failure: %w", db.Map(err))
+				}
+				break
 			}
 			if locked == 0 && failures >= k.Limit {
 				if _, err := tx.Exec(ctx, `UPDATE login_throttle SET locked_until = ? WHERE key = ?`, now+int64(t.cfg.Lockout), key); err != nil {

@@ -63,8 +63,11 @@ func (s *Service) CreateToken(ctx context.Context, a policy.Actor, userID string
 	if !a.IsSystem() && userID != a.UserID {
 		return Token{}, "", fault.ErrNotFound
 	}
-	if a.Scope == policy.ScopeRead {
-		return Token{}, "", fault.New(fault.Forbidden, "token_read_only", "a read token cannot create tokens")
+	// Tokens are made in a signed-in session (or by the operator), never
+	// by another token: a stolen token could otherwise make new ones that
+	// outlive its revocation. The route says so too (web.SessionOnly).
+	if !a.IsSystem() && a.Scope != policy.ScopeSession {
+		return Token{}, "", fault.New(fault.Forbidden, "session_required", "sign in with the web interface to do this: API tokens cannot create tokens or change how their person signs in")
 	}
 	scope := strings.ToLower(strings.TrimSpace(in.Scope))
 	if scope != "read" && scope != "write" {
@@ -168,8 +171,10 @@ func (s *Service) StartTOTP(ctx context.Context, a policy.Actor) (secret, uri st
 }
 
 // EnableTOTP turns the second factor on once the user proves their app
-// works with a current code; it returns ten one-time recovery codes.
-func (s *Service) EnableTOTP(ctx context.Context, a policy.Actor, code string) ([]string, error) {
+// works with a current code; it returns ten one-time recovery codes. Every
+// other session of the person (signed in without it) ends; keep is the
+// raw id of the session that turned it on.
+func (s *Service) EnableTOTP(ctx context.Context, a policy.Actor, code, keep string) ([]string, error) {
 	codes, err := auth.NewRecoveryCodes(10)
 	if err != nil {
 		return nil, err
@@ -191,8 +196,17 @@ func (s *Service) EnableTOTP(ctx context.Context, a policy.Actor, code string) (
 		if !ok {
 			return fault.BadInput("code", "invalid_code", "the code is wrong or expired: enter the current code from your app")
 		}
-		if _, err := tx.Exec(ctx, `UPDATE users SET totp_enabled = 1, totp_last_step = ? WHERE id = ?`, step, a.UserID); err != nil {
+		// As at sign-in (VerifyMFA): the code counts only if its step is
+		// still unused when it is stored, whatever ran concurrently.
+		res, err := tx.Exec(ctx, `UPDATE users SET totp_enabled = 1, totp_last_step = ? WHERE id = ? AND totp_enabled = 0 AND totp_last_step < ?`,
+			step, a.UserID, step)
+		if err != nil {
 			return fmt.Errorf("enable totp: %w", err)
+		}
+		if n, err := db.Affected(res); err != nil {
+			return fmt.Errorf("enable totp: %w", err)
+		} else if n != 1 {
+			return fault.BadInput("code", "invalid_code", "the code is wrong or expired: enter the current code from your app")
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE user_id = ?`, a.UserID); err != nil {
 			return fmt.Errorf("clear recovery codes: %w", err)
@@ -202,13 +216,18 @@ func (s *Service) EnableTOTP(ctx context.Context, a policy.Actor, code string) (
 				return fmt.Errorf("store recovery code: %w", err)
 			}
 		}
+		if err := s.endOtherSessions(ctx, tx, a.UserID, keep); err != nil {
+			return err
+		}
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "user.totp.enable", ObjectType: "user", ObjectID: a.UserID, Touches: audit.Nothing()})
 	})
 	return codes, err
 }
 
 // DisableTOTP turns the second factor off, confirmed with the password.
-func (s *Service) DisableTOTP(ctx context.Context, a policy.Actor, password string) error {
+// Every other session of the person ends; keep is the raw id of the
+// session that turned it off.
+func (s *Service) DisableTOTP(ctx context.Context, a policy.Actor, password, keep string) error {
 	var hash string
 	if err := s.DB.R().QueryRow(ctx, `SELECT password_hash FROM users WHERE id = ?`, a.UserID).Scan(&hash); err != nil {
 		return db.NotFound(err, "load user")
@@ -224,6 +243,9 @@ func (s *Service) DisableTOTP(ctx context.Context, a policy.Actor, password stri
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE user_id = ?`, a.UserID); err != nil {
 			return fmt.Errorf("clear recovery codes: %w", err)
+		}
+		if err := s.endOtherSessions(ctx, tx, a.UserID, keep); err != nil {
+			return err
 		}
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "user.totp.disable", ObjectType: "user", ObjectID: a.UserID, Touches: audit.Nothing()})
 	})

@@ -56,11 +56,14 @@ type Agreement struct {
 	RetentionDays int      `json:"retention_days"`
 	ValidFrom     int64    `json:"valid_from"`
 	ValidUntil    int64    `json:"valid_until,omitempty"`
-	Status        string   `json:"status"` // proposed, active, revoked, expired, pending (not yet valid)
-	Parties       []Party  `json:"parties"`
+	Status        string   `json:"status"`  // proposed, active, revoked, expired, pending (not yet valid)
+	Parties       []Party  `json:"parties"` // a charter's: shown to its circle's active members only
 	CreatedAt     int64    `json:"created_at"`
 
 	maxTLP policy.TLP
+	// partyOrgs are all parties, for the audit record of a decision,
+	// whoever decides (Parties may be hidden from the actor).
+	partyOrgs []string
 	// Set for the viewer:
 	MyAccepted bool `json:"my_accepted"`
 	// AwaitsMyOrg: the viewer's org could accept now (an admin of it
@@ -426,6 +429,7 @@ func (s *Service) complete(ctx context.Context, h db.Handle, a policy.Actor, g *
 			return fmt.Errorf("scan party: %w", err)
 		}
 		g.Parties = append(g.Parties, p)
+		g.partyOrgs = append(g.partyOrgs, p.OrgID)
 		if p.OrgID == a.OrgID && p.AcceptedAt != 0 {
 			g.MyAccepted = true
 		}
@@ -442,10 +446,7 @@ func (s *Service) complete(ctx context.Context, h db.Handle, a policy.Actor, g *
 		g.Status = "pending"
 	}
 	live := g.Status != "revoked" && g.Status != "expired"
-	isParty := false
-	for _, p := range g.Parties {
-		isParty = isParty || p.OrgID == a.OrgID
-	}
+	isParty := slices.Contains(g.partyOrgs, a.OrgID)
 	var mayRevoke bool
 	g.Ending = "revoke"
 	if g.Kind == "charter" {
@@ -458,6 +459,12 @@ func (s *Service) complete(ctx context.Context, h db.Handle, a policy.Actor, g *
 		mayRevoke = live && (g.ProposerOrg == a.OrgID || g.MyAccepted)
 		if g.ProposerOrg != a.OrgID {
 			g.Ending = "withdraw_acceptance"
+		}
+		// Who accepted a charter says who is in the circle: that is for
+		// its members. An org that asked to join (or left) reads the
+		// terms it would accept, not the member list (SECURITY.md).
+		if member != 1 && !a.IsSystem() {
+			g.Parties = []Party{}
 		}
 	} else {
 		g.AwaitsMyOrg = live && isParty && !g.MyAccepted
@@ -540,11 +547,7 @@ func activeMembers(ctx context.Context, h db.Handle, community string) ([]string
 }
 
 func partyIDs(g Agreement) []string {
-	out := []string{g.ProposerOrg}
-	for _, p := range g.Parties {
-		out = append(out, p.OrgID)
-	}
-	return out
+	return append([]string{g.ProposerOrg}, g.partyOrgs...)
 }
 
 func b2i(b bool) int {

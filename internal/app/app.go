@@ -10,6 +10,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -65,6 +68,58 @@ func Open(ctx context.Context, cfg *config.Config) (*db.DB, error) {
 	return d, nil
 }
 
+// OpenExisting opens the hub's database for an admin command, which needs
+// one that exists: a missing or mistyped --data folder (or --db naming a
+// database without the hub's schema) is an error that names it, never a
+// new empty database that the command would then report on ("audit trail
+// intact: 0 records") or write into. Only serve and migrate create a
+// database. With migrate an older schema is upgraded, as Open does.
+func OpenExisting(ctx context.Context, cfg *config.Config, migrate bool) (*db.DB, error) {
+	postgres := strings.HasPrefix(cfg.DB, "postgres://") || strings.HasPrefix(cfg.DB, "postgresql://")
+	where := "the PostgreSQL database of --db"
+	if !postgres {
+		dir := cfg.DataDir
+		if dir == "" {
+			dir = "verbund-data"
+		}
+		path := filepath.Join(dir, "verbund.db")
+		where = "the data folder " + dir
+		if p, ok := strings.CutPrefix(cfg.DB, "sqlite:"); ok && p != "" {
+			path, where = p, "the database file "+p
+		}
+		if _, err := os.Stat(path); err != nil {
+			if _, derr := os.Stat(filepath.Dir(path)); derr != nil {
+				return nil, fmt.Errorf("%s does not exist: give the folder the hub uses with --data (or VERBUND_DATA), or create a new hub there with verbund migrate", where)
+			}
+			return nil, fmt.Errorf("%s has no verbund database (%s): give the folder the hub uses with --data (or VERBUND_DATA), or create a new hub there with verbund migrate", where, path)
+		}
+	}
+	d, err := db.Open(ctx, cfg.DB, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	q := `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`
+	if d.Dialect == db.Postgres {
+		q = `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'schema_migrations'`
+	}
+	var n int
+	if err := d.R().QueryRow(ctx, q).Scan(&n); err != nil {
+		_ = d.Close()
+		return nil, fmt.Errorf("look for the hub's schema: %w", db.Map(err))
+	}
+	if n == 0 {
+		_ = d.Close()
+		return nil, fmt.Errorf("%s has no verbund schema: give the database the hub uses, or create a new hub there with verbund migrate", where)
+	}
+	if migrate {
+		if _, err := d.Migrate(ctx); err != nil {
+			_ = d.Close()
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
 // New builds the hub on an open database.
 func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*App, error) {
 	origin := make([]byte, 8)
@@ -97,6 +152,9 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 	go audit.Sequence(ctx, d, time.Second, log)
 	a.Sharing = policy.NewKernel()
 	a.Forum = forum.New(d, a.Broker, a.Sharing)
+	if cfg.SearchRate > 0 {
+		a.Forum.SetSearchRate(cfg.SearchRate)
+	}
 	if cfg.ReadCache > 0 {
 		// A page is valid until a change that touches it (the audit trail
 		// says what each change touches; internal/readcache) or until an
@@ -121,8 +179,12 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 		a.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "verbund_read_cache_misses_total", Help: "API pages built because none was cached or valid."},
 			func() float64 { return float64(a.Pages.Misses.Load()) }))
 	}
+	proxies, err := cfg.Proxies()
+	if err != nil {
+		return nil, err
+	}
 	a.Web, err = web.NewServer(web.Config{Log: log, DB: d, Auth: a.Accounts, Catalog: cat,
-		SecureCookies: cfg.Secure(), Registry: a.Registry, TrustProxy: cfg.TrustProxy, TraceKinds: cfg.TraceKinds})
+		SecureCookies: cfg.Secure(), Registry: a.Registry, TrustProxy: cfg.TrustProxy, TrustedProxies: proxies, TraceKinds: cfg.TraceKinds})
 	if err != nil {
 		return nil, err
 	}

@@ -87,3 +87,35 @@ func TestUnavailableDatabase(t *testing.T) {
 		t.Errorf("API with closed database: %d %s", r.Status, r.Body)
 	}
 }
+
+// TestReadOnlyDatabase: a database that still answers reads but refuses
+// writes is not ready (a balancer must send writers elsewhere), and a
+// write gets 503 with its own code, not 500; once it takes writes again,
+// the hub is ready again.
+func TestReadOnlyDatabase(t *testing.T) {
+	h := apptest.World(t, db.SQLite)
+	ctx := context.Background()
+	set := func(on bool) {
+		t.Helper()
+		if err := h.App.DB.SetQueryOnly(ctx, on); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set(true)
+	r := h.API(t, "", "GET", "/readyz", nil)
+	if r.Status != http.StatusServiceUnavailable || !strings.Contains(string(r.Body), "database_read_only") {
+		t.Errorf("readyz on a read-only database: %d %s", r.Status, r.Body)
+	}
+	w := h.API(t, h.Users["sme.analyst"].WriteToken, "POST", "/api/v1/channels/"+h.CircleChannel+"/threads",
+		map[string]any{"title": "t", "body": "b", "tlp": "GREEN", "audience": "community"})
+	if w.Status != http.StatusServiceUnavailable || w.ErrorCode() != "database_read_only" {
+		t.Errorf("a write to a read-only database: %d %s", w.Status, w.Body)
+	}
+	if r := h.API(t, h.Users["sme.analyst"].ReadToken, "GET", "/api/v1/posts", nil); r.Status != http.StatusOK {
+		t.Errorf("reads from a read-only database: %d", r.Status)
+	}
+	set(false)
+	if r := h.API(t, "", "GET", "/readyz", nil); r.Status != http.StatusOK {
+		t.Errorf("readyz once writable again: %d %s", r.Status, r.Body)
+	}
+}

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"verbund/internal/app/apptest"
 	"verbund/internal/bench"
@@ -50,6 +51,36 @@ func BenchmarkForumOperations(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+	})
+	// The feed while another analyst replies without pause: the cold
+	// path of the mix, where every write changes what the feed shows.
+	b.Run("feed50-writing", func(b *testing.B) {
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		w := h.Users["cloud.analyst"].Actor
+		go func() {
+			defer close(done)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := h.App.Forum.CreatePost(ctx, w, s.Threads[1], forum.NewPost{Body: "reply"}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+		for b.Loop() {
+			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			if _, _, err := h.App.Forum.FindPosts(rctx, a, forum.ListFilter{Limit: 50}); err != nil {
+				b.Fatal(err)
+			}
+			cancel()
+		}
+		close(stop)
+		<-done
 	})
 	b.Run("reply", func(b *testing.B) {
 		for b.Loop() {

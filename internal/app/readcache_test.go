@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"net/url"
 	"slices"
 	"testing"
 	"time"
@@ -187,10 +188,11 @@ func TestCachedPagesSurviveUnrelatedChanges(t *testing.T) {
 		r := loginRaw(t, h, h.Users["sme.viewer"].Email, "wrong password, wrong password")
 		r.Body.Close()
 		expectHit("a failed sign-in")
-		if tok := h.API(t, h.Users["sme.admin"].WriteToken, "POST", "/api/v1/tokens", map[string]any{"scope": "read"}); tok.Status != 201 {
+		// Tokens are made in a signed-in session (web.SessionOnly).
+		if tok := h.Login(t, h.Users["sme.admin"]).PostForm(t, "/tokens", url.Values{"scope": {"read"}}); tok.Status != 201 {
 			t.Fatalf("token: %d %s", tok.Status, tok.Body)
 		}
-		expectHit("a new token")
+		expectHit("a sign-in and a new token")
 		if rp := h.API(t, h.Users["sme.analyst"].WriteToken, "POST", "/api/v1/threads/"+strict.thread+"/posts", map[string]any{"body": "elsewhere"}); rp.Status != 201 {
 			t.Fatalf("reply elsewhere: %d %s", rp.Status, rp.Body)
 		}

@@ -20,10 +20,24 @@ type stream struct {
 // openStream connects to baseURL/events with a bearer token.
 func openStream(t *testing.T, baseURL, token, query string) *stream {
 	t.Helper()
+	return openStreamWith(t, http.DefaultClient, baseURL+"/events"+query, "Bearer "+token)
+}
+
+// openBrowserStream connects to baseURL/events with a browser's session
+// cookie.
+func openBrowserStream(t *testing.T, client *http.Client, baseURL string) *stream {
+	t.Helper()
+	return openStreamWith(t, client, baseURL+"/events", "")
+}
+
+func openStreamWith(t *testing.T, client *http.Client, url, authorization string) *stream {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/events"+query, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		cancel()
 		t.Fatalf("open stream: %v", err)

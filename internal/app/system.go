@@ -32,6 +32,15 @@ func registerSystem(a *App, apiDoc []byte) {
 		if err := a.DB.Ping(ctx); err != nil {
 			return fault.Wrap(fault.Unavailable, "database_unavailable", "the database does not answer", err)
 		}
+		// Answering reads is not enough to be ready: a full disk or a
+		// read-only database fails every write (503 with its own code,
+		// e.g. disk_full), and a balancer should send writers elsewhere.
+		if err := a.DB.ProbeWrite(ctx); err != nil {
+			if _, ok := fault.As(err); ok {
+				return err
+			}
+			return fault.Wrap(fault.Unavailable, "database_unavailable", "the database does not take writes", err)
+		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, err := w.Write([]byte("ready\n"))
 		return err

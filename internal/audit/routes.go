@@ -40,9 +40,9 @@ func Register(srv *web.Server, d *db.DB) error {
 	}
 	h := &handler{db: d, srv: srv, tpl: tpl}
 	srv.Router.Handle("GET /audit", web.Audit, h.page)
-	srv.Router.Handle("GET /audit/export", web.Audit, h.export)
+	srv.Router.HandleLong("GET /audit/export", web.Audit, h.export)
 	srv.Router.Handle("GET /api/v1/audit", web.Audit, h.apiList)
-	srv.Router.Handle("GET /api/v1/audit/export", web.Audit, h.export)
+	srv.Router.HandleLong("GET /api/v1/audit/export", web.Audit, h.export)
 	return nil
 }
 

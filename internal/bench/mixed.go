@@ -38,7 +38,10 @@ type MixedOptions struct {
 	Posts   int
 	Threads int
 	Seed    uint64 // of the clients' random choices (default 1): the same seed gives every client the same sequence of operations
-	Log     io.Writer
+	// CPUProfile, when set, is a file for the first hub's CPU profile
+	// over the measured load (go tool pprof reads it).
+	CPUProfile string
+	Log        io.Writer
 }
 
 // ReadsOnly as MixedOptions.WriteShare runs the mix without writes.

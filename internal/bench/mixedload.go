@@ -115,9 +115,18 @@ func (r *mixedRun) load(ctx context.Context, writers []*User, res *MixedResult) 
 	t0 := time.Now()
 	r.t0.Store(t0.UnixNano())
 	r.measuring.Store(true)
+	profiled := make(chan error, 1)
+	if r.o.CPUProfile != "" {
+		go func() { profiled <- cpuProfile(ctx, r.servers[0].DebugURL, r.o.Duration, r.o.CPUProfile) }()
+	} else {
+		profiled <- nil
+	}
 	sleep(ctx, r.o.Duration)
 	r.measuring.Store(false)
 	elapsed := time.Since(t0)
+	if err := <-profiled; err != nil {
+		return fmt.Errorf("CPU profile: %w", err)
+	}
 	own1 := ownCPU()
 	if r.dbPID != 0 {
 		if db1, err := treeCPU(r.dbPID); err == nil && db0 > 0 {

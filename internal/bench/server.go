@@ -231,3 +231,30 @@ func (t *tailBuffer) String() string {
 }
 
 func mb(b int64) float64 { return round2(float64(b) / (1 << 20)) }
+
+// cpuProfile stores a hub's CPU profile over d (its diagnostics
+// listener's /debug/pprof/profile) in file.
+func cpuProfile(ctx context.Context, debugURL string, d time.Duration, file string) error {
+	secs := max(1, int(d.Round(time.Second)/time.Second))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", debugURL, secs), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s from the hub's profiler", resp.Status)
+	}
+	f, err := os.Create(file) // #nosec G304 -- the operator names the file
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -26,7 +27,12 @@ type Config struct {
 	TrustProxy bool   // take client addresses from X-Forwarded-For
 	BaseURL    string // how users reach the hub (printed at start)
 	ReadCache  int    // MB of memory for cached API pages (internal/readcache); 0 turns the cache off
+	SearchRate int    // full-text searches a user may run per minute, after a burst of 20 (internal/forum)
 	DebugAddr  string // listen address of the diagnostics (Prometheus metrics, Go profiles); "" for none
+	// TrustedProxies lists the reverse proxies (CIDRs or addresses, comma
+	// separated) whose X-Forwarded-For entries are believed; "" trusts only
+	// the connection's peer. Read with Proxies.
+	TrustedProxies string
 	// StreamHeartbeat overrides the live streams' heartbeat (tests; no
 	// flag): 0 keeps the default of 25 s.
 	StreamHeartbeat time.Duration
@@ -106,9 +112,11 @@ func Flags(fs *flag.FlagSet, env Env) *Config {
 	fs.StringVar(&c.TLSKey, "tls-key", get("TLS_KEY", ""), "TLS private key file (VERBUND_TLS_KEY)")
 	fs.StringVar(&c.LogFormat, "log-format", get("LOG_FORMAT", ""), "log format: text or json (default: text in a terminal, else json)")
 	fs.StringVar(&c.LogLevel, "log-level", get("LOG_LEVEL", "info"), "log level: debug, info, warn, error")
-	fs.BoolVar(&c.TrustProxy, "trust-proxy", on("TRUST_PROXY"), "take client addresses from X-Forwarded-For (behind a reverse proxy, VERBUND_TRUST_PROXY=1)")
+	fs.BoolVar(&c.TrustProxy, "trust-proxy", on("TRUST_PROXY"), "behind a reverse proxy: the client address is the rightmost X-Forwarded-For entry that is not a trusted proxy (VERBUND_TRUST_PROXY=1)")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", get("TRUSTED_PROXIES", ""), "with --trust-proxy: the reverse proxies in front of the hub, CIDR,… (VERBUND_TRUSTED_PROXIES; default: only the connection's peer, one proxy)")
 	fs.StringVar(&c.BaseURL, "base-url", get("BASE_URL", ""), "public URL of the hub, printed at start (default from --addr)")
 	fs.IntVar(&c.ReadCache, "read-cache", num("READ_CACHE", 16), "MB of memory for cached API list pages, 0 to turn the cache off (VERBUND_READ_CACHE)")
+	fs.IntVar(&c.SearchRate, "search-rate", num("SEARCH_RATE", 60), "full-text searches a user may run per minute after a burst of 20 (VERBUND_SEARCH_RATE); a search's time must not be cheap to measure")
 	fs.StringVar(&c.DebugAddr, "debug-addr", get("DEBUG_ADDR", ""), "listen address of the diagnostics: Prometheus /metrics and Go profiles /debug/pprof/ (VERBUND_DEBUG_ADDR; default none; bind it to loopback or a private network)")
 	return c
 }
@@ -136,10 +144,47 @@ func (c *Config) Validate() error {
 	if c.ReadCache < 0 || c.ReadCache > 4096 {
 		return fmt.Errorf("--read-cache must be 0 (off) to 4096 MB")
 	}
+	if c.SearchRate < 1 || c.SearchRate > 1000000 {
+		return fmt.Errorf("--search-rate must be 1 to 1000000 searches a minute")
+	}
 	if c.Addr == "" {
 		return fmt.Errorf("--addr must not be empty")
 	}
+	if _, err := c.Proxies(); err != nil {
+		return err
+	}
+	if c.TrustedProxies != "" && !c.TrustProxy {
+		return fmt.Errorf("--trusted-proxies names the proxies whose X-Forwarded-For is believed: give --trust-proxy too")
+	}
 	return nil
+}
+
+// Proxies reads --trusted-proxies: CIDRs or single addresses, separated by
+// commas. The client address is the rightmost X-Forwarded-For entry that
+// is none of them (web.Server.ClientIP); with none, only the connection's
+// peer is trusted, so the client is the last entry.
+func (c *Config) Proxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(c.TrustedProxies, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f)
+			if aerr != nil {
+				return nil, fmt.Errorf("--trusted-proxies: %q is neither a CIDR like 10.0.0.0/8 nor an address", f)
+			}
+			a = a.Unmap()
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if p.Addr().Is4In6() {
+			p = netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-96, 0))
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // URL is where users reach the hub.

@@ -103,3 +103,38 @@ func TestEnvironmentErrorsFailAtStart(t *testing.T) {
 		t.Errorf("defaults: %+v, %v", cfg, err)
 	}
 }
+
+// TestTrustedProxies (issue 7, item 19): the proxies whose X-Forwarded-For
+// entries are believed.
+func TestTrustedProxies(t *testing.T) {
+	cfg, err := load(t, map[string]string{"VERBUND_TRUST_PROXY": "1", "VERBUND_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7,fd00::/8,::ffff:198.51.100.0/120"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := cfg.Proxies()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range ps {
+		got = append(got, p.String())
+	}
+	if want := "10.0.0.0/8 192.0.2.7/32 fd00::/8 198.51.100.0/24"; strings.Join(got, " ") != want {
+		t.Errorf("proxies %v, want %s", got, want)
+	}
+	if cfg, err := load(t, nil, "--trust-proxy"); err != nil || cfg.TrustedProxies != "" {
+		t.Errorf("default: %q %v", cfg.TrustedProxies, err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--trust-proxy", "--trusted-proxies", "10.0.0.0/33"}, `"10.0.0.0/33" is neither`},
+		{[]string{"--trust-proxy", "--trusted-proxies", "proxy.example"}, `"proxy.example" is neither`},
+		{[]string{"--trusted-proxies", "10.0.0.0/8"}, "give --trust-proxy too"},
+	} {
+		if _, err := load(t, nil, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want %q", c.args, err, c.want)
+		}
+	}
+}

@@ -163,6 +163,32 @@ func (d *DB) Ping(ctx context.Context) error {
 	return Map(d.reader.PingContext(ctx))
 }
 
+// SetQueryOnly makes SQLite's writer refuse writes (or take them again),
+// as a read-only database file would: for the tests of how the hub
+// answers then.
+func (d *DB) SetQueryOnly(ctx context.Context, on bool) error {
+	if d.Dialect != SQLite {
+		return fmt.Errorf("query_only: SQLite only")
+	}
+	v := 0
+	if on {
+		v = 1
+	}
+	_, err := d.writer.ExecContext(ctx, fmt.Sprintf("PRAGMA query_only = %d", v))
+	return err
+}
+
+// ProbeWrite checks that the database takes a write: a full disk, a
+// read-only file or server, or a writer that does not get its turn answer
+// with their fault (for /readyz).
+func (d *DB) ProbeWrite(ctx context.Context) error {
+	return d.Tx(ctx, func(tx *Tx) error {
+		tx.Bookkeeping()
+		_, err := tx.Exec(ctx, `UPDATE health_probe SET at = ? WHERE id = 1`, Now())
+		return err
+	})
+}
+
 // NewID returns a new random, time-ordered identifier (UUIDv7). Time order
 // keeps inserts local in B-trees and makes "newest first" a plain ORDER BY id.
 func NewID() string {

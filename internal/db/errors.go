@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 
@@ -39,6 +40,10 @@ func diskFull(err error) error {
 	return fault.Wrap(fault.Unavailable, "disk_full", "the database's disk is full; tell the hub's operator", err)
 }
 
+func timedOut(err error) error {
+	return fault.Wrap(fault.Unavailable, "database_timeout", "the database did not answer in time; try again shortly", err)
+}
+
 func readOnly(err error) error {
 	return fault.Wrap(fault.Unavailable, "database_read_only", "the database is read-only at the moment; tell the hub's operator", err)
 }
@@ -67,12 +72,19 @@ func Map(err error) error {
 	if errors.As(err, &lite) {
 		return mapSQLite(lite.Code(), err)
 	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		// The request's deadline (internal/web) ran out while the
+		// database did not answer: a stalled server, a long lock.
+		return timedOut(err)
+	}
 	var connect *pgconn.ConnectError
 	var netErr net.Error
 	switch {
 	case errors.As(err, &connect), errors.As(err, &netErr),
 		errors.Is(err, sql.ErrConnDone), errors.Is(err, driver.ErrBadConn),
-		errors.Is(err, pgconn.ErrConnClosed), errors.Is(err, errDBClosed):
+		errors.Is(err, pgconn.ErrConnClosed), errors.Is(err, errDBClosed),
+		// A pooled PostgreSQL connection whose server went away mid-read.
+		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return unavailable(err)
 	}
 	return err

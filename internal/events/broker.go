@@ -21,6 +21,9 @@ const (
 	// accounts changed: cached views must be reloaded before the next
 	// delivery. It carries no data and is not forwarded to browsers.
 	PolicyChanged = "policy.changed"
+	// Resync tells browsers that events may have been missed (a replica's
+	// relay was cut off): they reload their live lists. It carries no data.
+	Resync = "resync"
 )
 
 // Event is one thing that happened.
@@ -33,6 +36,13 @@ type Event struct {
 	Container *policy.Share `json:"container,omitempty"`
 	// Orgs, when Share is nil, restricts delivery to members of these orgs.
 	Orgs []string `json:"orgs,omitempty"`
+	// Everyone, for events that carry no data (Resync), reaches every
+	// stream.
+	Everyone bool `json:"everyone,omitempty"`
+	// Roles, with Orgs, restricts delivery further to people of these
+	// roles (a notice only they may act on, e.g. a join request for the
+	// coordinator's admins).
+	Roles []policy.Role `json:"roles,omitempty"`
 	// Topics lets a stream ask for a subset (e.g. "thread:<id>").
 	Topics []string `json:"topics,omitempty"`
 	// Data is the small payload sent to the browser (ids, a fragment URL).

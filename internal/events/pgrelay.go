@@ -53,9 +53,10 @@ func listenLoop(ctx context.Context, url string, conn *pgx.Conn, b *Broker, log 
 				conn = nil
 				continue
 			}
-			// We may have missed events while disconnected: tell every
-			// subscriber to reload its view at least.
+			// We may have missed events while disconnected: every
+			// subscriber reloads its view, and every browser its lists.
 			b.Deliver(Event{Type: PolicyChanged})
+			b.Deliver(Event{Type: Resync, Everyone: true})
 		}
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
@@ -83,6 +84,7 @@ func listenLoop(ctx context.Context, url string, conn *pgx.Conn, b *Broker, log 
 
 func sendLoop(ctx context.Context, url string, out <-chan Event, log *slog.Logger) {
 	var conn *pgx.Conn
+	lost := false // an event could not be sent: the others must resync
 	defer func() {
 		if conn != nil {
 			_ = conn.Close(context.Background())
@@ -117,7 +119,16 @@ func sendLoop(ctx context.Context, url string, out <-chan Event, log *slog.Logge
 			break
 		}
 		if err != nil && ctx.Err() == nil {
+			// The other replicas miss this event: once notifying works
+			// again, they are told to resync (lost reaches their streams).
 			log.Warn("event relay: notify failed", "err", err, "type", e.Type)
+			lost = true
+		} else if err == nil && lost {
+			if p, err := json.Marshal(Event{Type: Resync, Everyone: true, Origin: e.Origin}); err == nil && conn != nil {
+				if _, err := conn.Exec(ctx, "SELECT pg_notify($1, $2)", pgChannel, string(p)); err == nil {
+					lost = false
+				}
+			}
 		}
 	}
 }

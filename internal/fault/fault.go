@@ -32,6 +32,9 @@ const (
 	RateLimited
 	Unavailable
 	Unsupported
+	// NotAllowed: the address exists but does not take the request's
+	// method (HTTP 405).
+	NotAllowed
 )
 
 // String names the kind for logs.
@@ -55,6 +58,8 @@ func (k Kind) String() string {
 		return "unavailable"
 	case Unsupported:
 		return "unsupported"
+	case NotAllowed:
+		return "not_allowed"
 	}
 	return "internal"
 }

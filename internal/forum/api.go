@@ -151,7 +151,15 @@ func (h *Handler) apiEdit(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) apiDelete(w http.ResponseWriter, r *http.Request) error {
-	if err := h.svc.DeletePost(r.Context(), web.ActorFrom(r), r.PathValue("id")); err != nil {
+	if _, err := h.svc.DeletePost(r.Context(), web.ActorFrom(r), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *Handler) apiDeleteThread(w http.ResponseWriter, r *http.Request) error {
+	if _, err := h.svc.DeleteThread(r.Context(), web.ActorFrom(r), r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -220,7 +220,7 @@ func defaultAudience(ch Channel, tlp string) policy.AudienceKind {
 func (s *Service) preview(ctx context.Context, h db.Handle, a policy.Actor, ch Channel, k *policy.Kind, in policy.Sharing, t *Thread) (Recipients, error) {
 	sh, err := envelope(a, k, ch, in)
 	if err == nil {
-		err = checkChannelScope(ctx, h, ch, sh)
+		err = checkChannelScope(ctx, h, a, ch, sh)
 	}
 	if err == nil && t != nil {
 		sh.Container = t.ID

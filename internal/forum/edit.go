@@ -80,7 +80,7 @@ func (s *Service) UpdatePost(ctx context.Context, a policy.Actor, id string, in 
 			if err != nil {
 				return err
 			}
-			if err := checkChannelScope(ctx, tx.Handle, ch, ns); err != nil {
+			if err := checkChannelScope(ctx, tx.Handle, a, ch, ns); err != nil {
 				return err
 			}
 			d, err := s.posts.Reshare(ctx, tx, a, id, ns.TLP, ns.Audience)
@@ -106,12 +106,25 @@ func (s *Service) UpdatePost(ctx context.Context, a policy.Actor, id string, in 
 	return p, localWithin(err)
 }
 
-// DeletePost removes a post of the actor's org with its history.
-func (s *Service) DeletePost(ctx context.Context, a policy.Actor, id string) error {
-	return s.DB.Tx(ctx, func(tx *db.Tx) error {
+// DeletePost removes a post of the actor's org with its history. The
+// first post opens the thread: deleting it withdraws the thread with every
+// reply (as DeleteThread), so no thread is left listed without posts. It
+// reports what went.
+func (s *Service) DeletePost(ctx context.Context, a policy.Actor, id string) (Deletion, error) {
+	var d Deletion
+	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
 		p, _, channelID, err := s.ownPost(ctx, tx, a, id)
 		if err != nil {
 			return err
+		}
+		d = Deletion{Thread: p.ThreadID, Channel: channelID}
+		var first string
+		if err := tx.QueryRow(ctx, `SELECT MIN(id) FROM posts WHERE thread_id = ?`, p.ThreadID).Scan(&first); err != nil {
+			return fmt.Errorf("find the thread's first post: %w", db.Map(err))
+		}
+		if first == id {
+			d.ThreadGone = true
+			return s.removeThread(ctx, tx, a, p.ThreadID, channelID)
 		}
 		for _, q := range []string{`DELETE FROM post_revisions WHERE post_id = ?`, `DELETE FROM posts WHERE id = ?`} {
 			if _, err := tx.Exec(ctx, q, id); err != nil {
@@ -123,4 +136,52 @@ func (s *Service) DeletePost(ctx context.Context, a policy.Actor, id string) err
 		}
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "forum.post.delete", ObjectType: "post", ObjectID: id, Touches: touches(p.ThreadID, channelID)})
 	})
+	return d, err
+}
+
+// Deletion is what DeletePost removed: a post of Thread in Channel, and
+// with it the thread when it was the first post.
+type Deletion struct {
+	Thread, Channel string
+	ThreadGone      bool
+}
+
+// DeleteThread withdraws a thread of the actor's org with all its posts,
+// replies of other orgs included (they exist only in it). It returns the
+// thread's channel.
+func (s *Service) DeleteThread(ctx context.Context, a policy.Actor, id string) (channelID string, err error) {
+	err = s.DB.Tx(ctx, func(tx *db.Tx) error {
+		if _, err := s.threads.Authorize(ctx, tx, a, id); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `SELECT channel_id FROM threads WHERE id = ?`, id).Scan(&channelID); err != nil {
+			return db.NotFound(err, "load thread")
+		}
+		return s.removeThread(ctx, tx, a, id, channelID)
+	})
+	return channelID, err
+}
+
+// removeThread deletes a thread's rows and withdraws its envelope (the
+// kernel takes its posts' envelopes with it), audited with the number of
+// posts that went.
+func (s *Service) removeThread(ctx context.Context, tx *db.Tx, a policy.Actor, id, channelID string) error {
+	var posts int
+	if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM posts WHERE thread_id = ?`, id).Scan(&posts); err != nil {
+		return fmt.Errorf("count the thread's posts: %w", db.Map(err))
+	}
+	for _, q := range []string{
+		`DELETE FROM post_revisions WHERE post_id IN (SELECT id FROM posts WHERE thread_id = ?)`,
+		`DELETE FROM posts WHERE thread_id = ?`,
+		`DELETE FROM threads WHERE id = ?`,
+	} {
+		if _, err := tx.Exec(ctx, q, id); err != nil {
+			return fmt.Errorf("delete thread: %w", err)
+		}
+	}
+	if err := s.threads.Withdraw(ctx, tx, a, id); err != nil {
+		return err
+	}
+	return audit.Write(ctx, tx, a, audit.Entry{Action: "forum.thread.delete", ObjectType: "thread", ObjectID: id,
+		Detail: map[string]any{"posts": posts}, Touches: touches(id, channelID)})
 }

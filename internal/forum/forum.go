@@ -34,10 +34,20 @@ type Service struct {
 	searches *web.Limiter
 }
 
+// searchBurst is how many searches a user may run at once; then
+// SetSearchRate's rate (default one a second) refills them.
+const searchBurst = 20
+
+// SetSearchRate sets how many searches a user may run per minute after a
+// burst (config --search-rate).
+func (s *Service) SetSearchRate(perMinute int) {
+	s.searches = web.NewLimiter(searchBurst, float64(perMinute)/60)
+}
+
 // New returns the service and registers its kinds with the sharing kernel.
 func New(d *db.DB, b *events.Broker, k *policy.Kernel) *Service {
 	threads := k.Register(policy.KindSpec{Name: "thread", Table: "threads", Category: policy.Knowledge})
-	s := &Service{DB: d, Events: b, threads: threads, searches: web.NewLimiter(20, 1),
+	s := &Service{DB: d, Events: b, threads: threads, searches: web.NewLimiter(searchBurst, 1),
 		// A post belongs to its thread: visible only with it, and never
 		// reaching further (policy.Within).
 		posts: k.Register(policy.KindSpec{Name: "post", Table: "posts", Category: policy.Knowledge, In: threads}),
@@ -218,39 +228,66 @@ func envelope(a policy.Actor, k *policy.Kind, ch Channel, in policy.Sharing) (po
 
 // checkChannelScope keeps a channel's posts inside it: in an org's own
 // channel only its people may be named; in a circle's channel named orgs
-// and people must belong to active members.
-func checkChannelScope(ctx context.Context, h db.Handle, ch Channel, sh policy.Share) error {
-	var orgsToCheck []string
+// and people must belong to active members. A named person outside the
+// channel whom the writer a cannot know answers as one who does not exist
+// (policy.UnknownPerson), not "outside the channel": that would tell which
+// ids are people elsewhere on the hub.
+func checkChannelScope(ctx context.Context, h db.Handle, a policy.Actor, ch Channel, sh policy.Share) error {
+	type named struct{ org, person string }
+	var toCheck []named
 	switch sh.Audience.Kind {
 	case policy.AudOrgs:
-		orgsToCheck = sh.Audience.Orgs
+		for _, o := range sh.Audience.Orgs {
+			toCheck = append(toCheck, named{org: o})
+		}
 	case policy.AudPeople:
 		for _, p := range sh.Audience.People {
 			var o string
 			err := h.QueryRow(ctx, `SELECT org_id FROM users WHERE id = ?`, p).Scan(&o)
 			if errors.Is(err, sql.ErrNoRows) {
-				return fault.BadInput("audience", "unknown_person", `unknown person "{person}" in the audience`).With("person", p)
+				return policy.UnknownPerson(p)
 			}
 			if err != nil {
 				return fmt.Errorf("check audience person: %w", db.Map(err))
 			}
-			orgsToCheck = append(orgsToCheck, o)
+			toCheck = append(toCheck, named{org: o, person: p})
 		}
 	}
-	for _, o := range orgsToCheck {
-		if ch.CommunityID == "" {
-			if o != ch.OrgID {
-				return fault.BadInput("audience", "outside_channel", "this channel is internal: name only people of your organisation")
-			}
+	for _, n := range toCheck {
+		inside, err := channelHas(ctx, h, ch, n.org)
+		if err != nil {
+			return err
+		}
+		if inside {
 			continue
 		}
-		var n int
-		if err := h.QueryRow(ctx, `SELECT COUNT(*) FROM community_members WHERE community_id = ? AND org_id = ? AND status = 'active'`, ch.CommunityID, o).Scan(&n); err != nil {
-			return fmt.Errorf("check audience member: %w", db.Map(err))
+		if n.person != "" {
+			// Only on this error path: whom may the writer know?
+			v, err := policy.LoadView(ctx, h, a, db.Now())
+			if err != nil {
+				return fmt.Errorf("check audience person: %w", err)
+			}
+			if !v.Knows(n.org) {
+				return policy.UnknownPerson(n.person)
+			}
 		}
-		if n != 1 {
-			return fault.BadInput("audience", "outside_channel", "everyone in the audience must belong to this trust circle")
+		if ch.CommunityID == "" {
+			return fault.BadInput("audience", "outside_channel", "this channel is internal: name only people of your organisation")
 		}
+		return fault.BadInput("audience", "outside_channel", "everyone in the audience must belong to this trust circle")
 	}
 	return nil
+}
+
+// channelHas reports whether org is inside channel ch: its own org, or an
+// active member of its circle.
+func channelHas(ctx context.Context, h db.Handle, ch Channel, org string) (bool, error) {
+	if ch.CommunityID == "" {
+		return org == ch.OrgID, nil
+	}
+	var n int
+	if err := h.QueryRow(ctx, `SELECT COUNT(*) FROM community_members WHERE community_id = ? AND org_id = ? AND status = 'active'`, ch.CommunityID, org).Scan(&n); err != nil {
+		return false, fmt.Errorf("check audience member: %w", db.Map(err))
+	}
+	return n == 1, nil
 }

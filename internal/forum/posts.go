@@ -65,7 +65,7 @@ func (s *Service) CreateThread(ctx context.Context, a policy.Actor, channelID st
 		if err != nil {
 			return err
 		}
-		if err := checkChannelScope(ctx, tx.Handle, ch, ts); err != nil {
+		if err := checkChannelScope(ctx, tx.Handle, a, ch, ts); err != nil {
 			return err
 		}
 		d, err := s.threads.Disclose(ctx, tx, a, ts)
@@ -118,14 +118,17 @@ func (s *Service) CreatePost(ctx context.Context, a policy.Actor, threadID strin
 		if err != nil {
 			return err
 		}
-		if err := checkChannelScope(ctx, tx.Handle, ch, ps); err != nil {
+		if err := checkChannelScope(ctx, tx.Handle, a, ch, ps); err != nil {
 			return err
 		}
 		if p, err = s.insertPost(ctx, tx, a, t.ID, "", body, ps); err != nil {
 			return err
 		}
 		p.ThreadTitle = t.Title
-		if _, err := tx.Exec(ctx, `UPDATE threads SET last_post_at = ? WHERE id = ?`, ps.CreatedAt, t.ID); err != nil {
+		// Never back: thread lists rely on last_post_at being at least the
+		// newest post's time (FindThreads), and on PostgreSQL a reply
+		// stamped earlier may commit after one stamped later.
+		if _, err := tx.Exec(ctx, `UPDATE threads SET last_post_at = ? WHERE id = ? AND last_post_at < ?`, ps.CreatedAt, t.ID, ps.CreatedAt); err != nil {
 			return fmt.Errorf("touch thread: %w", err)
 		}
 		tx.AfterCommit(func() { s.publishPost("forum.post", p, t.Share, ch.ID) })

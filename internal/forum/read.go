@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -99,21 +100,20 @@ func (s *Service) FindPosts(ctx context.Context, a policy.Actor, f ListFilter) (
 	case terms != nil:
 		// Newest match first: the index hands out matches by seq, so a
 		// page is found without ranking every match.
-		q = db.Q(`SELECT ` + s.postColumns + `, t.title, p_d.seq FROM `).Append(r.Search(h, s.posts, "p", terms)).
-			Append(r.Join(s.threads, "t", "p.thread_id")).
+		seq := policy.SearchSeq(h, "p")
+		q = db.Q(`SELECT ` + s.postColumns + `, t.title, ` + seq + ` FROM `).Append(r.SearchIn(h, s.posts, "p", "t", terms)).
 			Add(` JOIN users u ON u.id = p.author_id JOIN orgs o ON o.id = p.org_id`)
 		if after != "" {
 			// The cursor is the last post shown; its place in the index
 			// is looked up, never handed out (it counts every document
 			// of the hub, the reader's or not).
-			q.Add(` WHERE p_d.seq < (SELECT d.seq FROM search_docs d WHERE d.id = ?)`, after)
+			q.Add(` WHERE `+seq+` < (SELECT d.seq FROM search_docs d WHERE d.id = ?)`, after)
 		}
-		q.Add(` ORDER BY p_d.seq DESC`)
+		q.Add(` ORDER BY ` + seq + ` DESC`)
 	default:
 		// The thread's title is shown with each post: the thread must be
 		// visible too.
-		q = db.Q(`SELECT ` + s.postColumns + `, t.title, 0 FROM `).Append(r.From(s.posts, "p")).
-			Append(r.Join(s.threads, "t", "p.thread_id")).
+		q = db.Q(`SELECT ` + s.postColumns + `, t.title, 0 FROM `).Append(r.FromIn(s.posts, "p", "t")).
 			Add(` JOIN users u ON u.id = p.author_id JOIN orgs o ON o.id = p.org_id`)
 		if after != "" {
 			q.Add(` WHERE p.id < ?`, after)
@@ -172,8 +172,7 @@ func (s *Service) post(ctx context.Context, h db.Handle, a policy.Actor, id stri
 	if err != nil {
 		return Post{}, err
 	}
-	q := db.Q(`SELECT `+s.postColumns+`, t.title FROM `).Append(r.From(s.posts, "p")).
-		Append(r.Join(s.threads, "t", "p.thread_id")).
+	q := db.Q(`SELECT `+s.postColumns+`, t.title FROM `).Append(r.FromIn(s.posts, "p", "t")).
 		Add(` JOIN users u ON u.id = p.author_id JOIN orgs o ON o.id = p.org_id WHERE p.id = ?`, id)
 	var title string
 	p, err := s.scanPost(h.SelectRow(ctx, q), &title)
@@ -216,15 +215,35 @@ func (s *Service) thread(ctx context.Context, h db.Handle, a policy.Actor, id st
 	return s.findThread(ctx, h, r, id)
 }
 
-// FindThreadByID returns one visible thread.
+// FindThreadByID returns one visible thread, with its post count and last
+// activity as the reader sees them.
 func (s *Service) FindThreadByID(ctx context.Context, a policy.Actor, id string) (Thread, error) {
-	return s.thread(ctx, s.DB.R(), a, id)
+	h := s.DB.R()
+	r, err := policy.NewReader(ctx, h, a, db.Now())
+	if err != nil {
+		return Thread{}, err
+	}
+	t, err := s.findThread(ctx, h, r, id)
+	if err != nil {
+		return t, err
+	}
+	one := []Thread{t}
+	err = s.activity(ctx, h, r, one)
+	return one[0], err
 }
 
 // FindThreads lists the visible threads of a channel, most recently active
 // first, with the number of posts each shows to this reader, one page at a
 // time: after is the cursor of the previous page ("" for the first), and
 // the cursor of the next page is returned ("" at the end).
+//
+// Activity is what this reader can see: a thread's last activity is its
+// newest post visible to the reader (the kernel's tally), never a hidden
+// reply, which would otherwise move the thread up and tell of itself. The
+// stored last_post_at counts every post, so it bounds what any reader
+// sees: threads are read in that order, a batch at a time, and the scan
+// stops once the next stored time cannot reach the page. Usually the first
+// batch decides.
 func (s *Service) FindThreads(ctx context.Context, a policy.Actor, channelID, after string, limit int) ([]Thread, string, error) {
 	if _, err := s.FindChannelByID(ctx, a, channelID); err != nil {
 		return nil, "", err
@@ -236,69 +255,91 @@ func (s *Service) FindThreads(ctx context.Context, a policy.Actor, channelID, af
 	if err != nil {
 		return nil, "", err
 	}
-	r, err := policy.NewReader(ctx, s.DB.R(), a, db.Now())
-	if err != nil {
-		return nil, "", err
-	}
-	q := db.Q(`SELECT `+s.threadColumns+` FROM `).Append(r.From(s.threads, "t")).
-		Add(` JOIN users u ON u.id = t_s.author_id JOIN orgs o ON o.id = t.org_id WHERE t.channel_id = ?`, channelID)
-	if id != "" {
-		// Keyset paging on (last_post_at, id), the order of the list: a
-		// thread that becomes active moves to the first page instead of
-		// shifting every later page.
-		q.Add(` AND (t.last_post_at < ? OR (t.last_post_at = ? AND t.id < ?))`, at, at, id)
-	}
-	q.Add(` ORDER BY t.last_post_at DESC, t.id DESC LIMIT ?`, limit+1)
 	h := s.DB.R()
-	rows, err := h.Select(ctx, q)
-	if err != nil {
-		return nil, "", fmt.Errorf("list threads: %w", err)
-	}
-	out, err := db.CollectN(rows, limit+1, "list threads", func(sc db.Scanner) (Thread, error) { return s.scanThread(sc) })
+	r, err := policy.NewReader(ctx, h, a, db.Now())
 	if err != nil {
 		return nil, "", err
+	}
+	batch := max(limit+1, 50)
+	var page []Thread // the best limit+1 so far, in list order
+	var scanAt int64
+	scanID := ""
+	for {
+		q := s.threadFrom(r).Add(` WHERE t.channel_id = ?`, channelID)
+		if scanID != "" {
+			q.Add(` AND (t.last_post_at < ? OR (t.last_post_at = ? AND t.id < ?))`, scanAt, scanAt, scanID)
+		}
+		q.Add(` ORDER BY t.last_post_at DESC, t.id DESC LIMIT ?`, batch)
+		rows, err := h.Select(ctx, q)
+		if err != nil {
+			return nil, "", fmt.Errorf("list threads: %w", err)
+		}
+		got, err := db.CollectN(rows, batch, "list threads", func(sc db.Scanner) (Thread, error) { return s.scanThread(sc) })
+		if err != nil {
+			return nil, "", err
+		}
+		if len(got) == 0 {
+			break
+		}
+		last := got[len(got)-1]
+		scanAt, scanID = last.LastPostAt, last.ID
+		if err := s.activity(ctx, h, r, got); err != nil {
+			return nil, "", err
+		}
+		for _, t := range got {
+			if id == "" || listedAfter(t, at, id) {
+				page = append(page, t)
+			}
+		}
+		slices.SortFunc(page, func(x, y Thread) int {
+			if listedAfter(x, y.LastPostAt, y.ID) {
+				return 1
+			}
+			return -1
+		})
+		page = page[:min(len(page), limit+1)]
+		// Every thread not read yet was stored before (scanAt, scanID),
+		// so the reader sees it no later than that.
+		if len(got) < batch || len(page) == limit+1 && !listedAfter(page[limit], scanAt, scanID) {
+			break
+		}
+	}
+	next := ""
+	if len(page) > limit {
+		page = page[:limit]
+		last := page[limit-1]
+		next = Cursor(strconv.FormatInt(last.LastPostAt, 10) + ":" + last.ID)
 	}
 	// The named orgs and people of each thread, for the pages.
-	if err := r.Audiences(ctx, h, threadShares(out)); err != nil {
+	if err := r.Audiences(ctx, h, threadShares(page)); err != nil {
 		return nil, "", err
 	}
-	// The posts each thread shows this reader, counted by the kernel's
-	// tally of the threads' posts.
-	ids := make([]string, len(out))
-	for i, t := range out {
+	return page, next, nil
+}
+
+// listedAfter reports whether t comes after position (at, id) in a thread
+// list (later activity first, then the larger id).
+func listedAfter(t Thread, at int64, id string) bool {
+	return t.LastPostAt < at || t.LastPostAt == at && t.ID < id
+}
+
+// activity sets each thread's post count and last activity to what the
+// reader sees of its posts (the kernel's tally; a thread without a visible
+// post was last active when it was opened).
+func (s *Service) activity(ctx context.Context, h db.Handle, r *policy.Reader, ts []Thread) error {
+	ids := make([]string, len(ts))
+	for i, t := range ts {
 		ids[i] = t.ID
 	}
 	tallies, err := r.Tally(ctx, h, s.posts, ids)
 	if err != nil {
-		return nil, "", err
+		return err
 	}
-	for i := range out {
-		out[i].Posts = tallies[out[i].ID].N
+	for i := range ts {
+		c := tallies[ts[i].ID]
+		ts[i].Posts, ts[i].LastPostAt = c.N, max(c.Last, ts[i].CreatedAt)
 	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[limit-1]
-		next = Cursor(strconv.FormatInt(last.LastPostAt, 10) + ":" + last.ID)
-	}
-	return out, next, nil
-}
-
-// FindThreadRow returns one visible thread as its channel's list shows it
-// to this reader: with the number of posts they may see.
-func (s *Service) FindThreadRow(ctx context.Context, a policy.Actor, id string) (Thread, error) {
-	h := s.DB.R()
-	r, err := policy.NewReader(ctx, h, a, db.Now())
-	if err != nil {
-		return Thread{}, err
-	}
-	t, err := s.findThread(ctx, h, r, id)
-	if err != nil {
-		return t, err
-	}
-	tallies, err := r.Tally(ctx, h, s.posts, []string{t.ID})
-	t.Posts = tallies[t.ID].N
-	return t, err
+	return nil
 }
 
 func threadShares(ts []Thread) []*policy.Share {

@@ -54,6 +54,7 @@ func Register(srv *web.Server, svc *Service, pages *readcache.Cache) error {
 	r.Handle("GET /forum/threads/{id}", web.Read, h.threadPage)
 	r.Handle("GET /forum/threads/{id}/fragment", web.Read, h.threadFragment)
 	r.Handle("POST /forum/threads/{id}/posts", web.Write, h.replyForm)
+	r.Handle("POST /forum/threads/{id}/delete", web.Write, h.deleteThreadForm)
 	r.Handle("GET /forum/posts/{id}/fragment", web.Read, h.postFragment)
 	r.Handle("GET /forum/posts/{id}/edit", web.Read, h.editPage)
 	// Who would receive a new thread or a reply shared as asked: the
@@ -68,6 +69,7 @@ func Register(srv *web.Server, svc *Service, pages *readcache.Cache) error {
 	r.Handle("GET /api/v1/channels/{id}/threads", web.Read, h.apiThreads)
 	r.Handle("POST /api/v1/channels/{id}/threads", web.Write, h.apiCreateThread)
 	r.Handle("GET /api/v1/threads/{id}", web.Read, h.apiThread)
+	r.Handle("DELETE /api/v1/threads/{id}", web.Write, h.apiDeleteThread)
 	r.Handle("GET /api/v1/threads/{id}/posts", web.Read, h.apiThreadPosts)
 	r.Handle("POST /api/v1/threads/{id}/posts", web.Write, h.apiReply)
 	r.Handle("GET /api/v1/posts", web.Read, h.apiFeed)
@@ -296,7 +298,7 @@ func (h *Handler) postFragment(w http.ResponseWriter, r *http.Request) error {
 // sees it (posts and last activity over the posts they may see), for a
 // new thread and for a thread a reply moved up.
 func (h *Handler) threadFragment(w http.ResponseWriter, r *http.Request) error {
-	t, err := h.svc.FindThreadRow(r.Context(), web.ActorFrom(r), r.PathValue("id"))
+	t, err := h.svc.FindThreadByID(r.Context(), web.ActorFrom(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -424,8 +426,20 @@ func (h *Handler) deleteForm(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := h.svc.DeletePost(r.Context(), a, p.ID); err != nil {
+	d, err := h.svc.DeletePost(r.Context(), a, p.ID)
+	if err != nil {
 		return err
 	}
+	if d.ThreadGone {
+		return web.Redirect(w, r, "/forum/channels/"+d.Channel, "thread_deleted")
+	}
 	return web.Redirect(w, r, "/forum/threads/"+p.ThreadID, "deleted")
+}
+
+func (h *Handler) deleteThreadForm(w http.ResponseWriter, r *http.Request) error {
+	channel, err := h.svc.DeleteThread(r.Context(), web.ActorFrom(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return web.Redirect(w, r, "/forum/channels/"+channel, "thread_deleted")
 }

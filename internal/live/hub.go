@@ -20,7 +20,7 @@ type sharedView struct {
 	// epoch is the broker epoch read before the view was loaded: it
 	// reflects every policy change up to that epoch.
 	epoch   uint64
-	failed  bool // the last load failed: view is empty (sees nothing) until a retry works
+	failed  bool // the last load failed: its streams wait (events are held) until a retry works
 	streams map[*stream]struct{}
 }
 
@@ -220,7 +220,7 @@ func (h *Hub) deliver(e *events.Event) {
 
 // offerLocked queues he for st if st may and wants to receive it.
 func (h *Hub) offerLocked(st *stream, he *heldEvent) {
-	if !deliverable(st.view.view, *he.e) || !wanted(st.topics, he.e.Topics) {
+	if !deliverable(st.view.view, st.actor.Role, *he.e) || !wanted(st.topics, he.e.Topics) {
 		return
 	}
 	if he.payload == nil {

@@ -104,7 +104,7 @@ type Hub struct {
 	waiting  int  // streams waiting for their re-check
 	want     bool // a re-check of what is behind is wanted
 	wantAll  bool // the heartbeat wants every credential and view re-checked
-	retry    bool // a view failed to load: try again at the next event
+	retry    bool // a credential or view got no answer: try again at the next event
 
 	qmu   sync.Mutex
 	qcond *sync.Cond
@@ -130,7 +130,7 @@ func New(cfg Config) *Hub {
 // Register puts the stream on srv's router: GET /events for every
 // signed-in user, authenticated by the router's guard like every route.
 func Register(srv *web.Server, h *Hub) {
-	srv.Router.Handle("GET /events", web.Read, func(w http.ResponseWriter, r *http.Request) error {
+	srv.Router.HandleLong("GET /events", web.Read, func(w http.ResponseWriter, r *http.Request) error {
 		return h.Serve(w, r, web.ActorFrom(r), srv.Credential(r))
 	})
 }

@@ -7,6 +7,7 @@ import (
 
 	"verbund/internal/db"
 	"verbund/internal/events"
+	"verbund/internal/fault"
 	"verbund/internal/policy"
 	"verbund/internal/web"
 )
@@ -48,9 +49,14 @@ import (
 // effect. Streams of users that were re-checked receive events while
 // others are still waiting for theirs.
 //
-// A database error while checking a credential revokes the stream (as it
-// always did); a view that fails to load becomes the empty view (which
-// sees nothing) and is retried at the next event.
+// A database that does not answer revokes nothing: only a definite answer
+// (the session or token is gone) does. A credential check without an
+// answer keeps the stream's old tag; a view that fails to load leaves its
+// streams waiting: events are held for them (never judged by an old or an
+// empty view) and the load is retried at the next event and heartbeat.
+// When the database answers again the held events are delivered; when
+// the outage outlasts maxHeld events the waiting streams are ended and
+// browsers reconnect and reload.
 
 const (
 	// recheckWorkers is how many users are re-checked at once. The
@@ -77,7 +83,7 @@ type heldEvent struct {
 // processed under, and the view has not expired by the clock.
 func (h *Hub) readyLocked(st *stream, stamp uint64, now int64) bool {
 	sv := st.view
-	return !st.revoked && st.credEpoch >= stamp && sv.epoch >= stamp &&
+	return !st.revoked && !sv.failed && st.credEpoch >= stamp && sv.epoch >= stamp &&
 		(sv.view.Expires == 0 || now < sv.view.Expires)
 }
 
@@ -129,8 +135,12 @@ func (h *Hub) replayLocked(st *stream, now int64) {
 		}
 		he := &h.held[i]
 		if !h.readyLocked(st, he.stamp, now) {
-			if !st.revoked {
-				h.requestLocked(false) // a later change or the clock: check again
+			// A later change or the clock: check again. A view that
+			// failed to load is retried by the next event or heartbeat,
+			// not at once: that would query a database that is down
+			// without pause.
+			if !st.revoked && !st.view.failed {
+				h.requestLocked(false)
 			}
 			return
 		}
@@ -306,10 +316,21 @@ func (h *Hub) applyLocked(j *recheckJob, now int64) {
 			if _, open := h.streams[st]; !open || st.revoked {
 				continue
 			}
-			if c.err != nil {
+			switch {
+			case c.err == nil:
+				if j.epoch > st.credEpoch {
+					st.credEpoch = j.epoch
+				}
+			case credentialGone(c.err):
 				h.revokeLocked(st)
-			} else if j.epoch > st.credEpoch {
-				st.credEpoch = j.epoch
+			default:
+				// No answer (the database is down or slow): the stream
+				// stays open and keeps its old tag, so events after a
+				// policy change wait for it, and the check is retried.
+				// Only a definite "gone" revokes: an outage must not send
+				// every browser to the error page.
+				h.cfg.Log.Warn("live streams: re-check credential", "user", c.actor.UserID, "err", c.err)
+				h.retry = true
 			}
 		}
 	}
@@ -320,7 +341,8 @@ func (h *Hub) applyLocked(j *recheckJob, now int64) {
 		view := j.view
 		if j.loadErr != nil {
 			// Without a current view nothing may be delivered to this
-			// user: the empty view sees nothing; retry at the next event.
+			// user: its streams wait (readyLocked) and the empty view
+			// sees nothing should anything look at it; retry later.
 			h.cfg.Log.Warn("live streams: reload view", "user", sv.actor.UserID, "err", j.loadErr)
 			view = &policy.View{}
 			h.retry = true
@@ -328,4 +350,10 @@ func (h *Hub) applyLocked(j *recheckJob, now int64) {
 		sv.view, sv.epoch, sv.failed = view, j.epoch, j.loadErr != nil
 	}
 	h.replayViewLocked(sv, now)
+}
+
+// credentialGone reports whether a credential check answered that the
+// session or token no longer holds (as opposed to not answering).
+func credentialGone(err error) bool {
+	return fault.Is(err, fault.Unauthenticated) || fault.Is(err, fault.Forbidden)
 }

@@ -3,7 +3,6 @@ package live
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"verbund/internal/events"
+	"verbund/internal/fault"
 	"verbund/internal/policy"
 	"verbund/internal/web"
 )
@@ -26,6 +26,7 @@ type fakeWorld struct {
 	credGate chan struct{}
 	loading  chan string // users whose view load has started (while gated)
 	checking chan string // tokens whose check has started (while gated)
+	down     bool        // the database does not answer: checks and loads fail
 }
 
 func newFakeWorld() *fakeWorld {
@@ -47,6 +48,9 @@ func (w *fakeWorld) loadView(ctx context.Context, a policy.Actor, now int64) (*p
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.down {
+		return nil, fault.New(fault.Unavailable, "database_unavailable", "down")
+	}
 	org, ok := w.reach[a.UserID]
 	if !ok {
 		org = a.OrgID
@@ -68,8 +72,11 @@ func (w *fakeWorld) checkCredential(ctx context.Context, c web.Credential, _ pol
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.down {
+		return fault.New(fault.Unavailable, "database_unavailable", "down")
+	}
 	if w.gone[c.Token] {
-		return errors.New("token revoked")
+		return fault.New(fault.Unauthenticated, "token_revoked", "revoked")
 	}
 	return nil
 }
@@ -336,4 +343,53 @@ func TestHeldEventsAreBounded(t *testing.T) {
 	if len(h.held) != 0 || h.waiting != 0 {
 		t.Errorf("%d events held for %d waiting streams", len(h.held), h.waiting)
 	}
+}
+
+// TestOutageDoesNotRevoke: while the database does not answer, re-checks
+// fail without an answer; no stream is told "revoked" or closed, events
+// wait, and once the database is back they are delivered.
+func TestOutageDoesNotRevoke(t *testing.T) {
+	w := newFakeWorld()
+	h := worldHub(t, w, 100*time.Millisecond) // heartbeats re-check often
+	a := open(t, h, w, "a", "o")
+	w.set(func() { w.down = true })
+	policyChanged(h)
+	publish(h, "e1")
+	time.Sleep(400 * time.Millisecond) // several failed re-checks
+	select {
+	case <-a.closed:
+		t.Fatal("the stream was closed during the outage")
+	default:
+	}
+	w.set(func() { w.down = false })
+	publish(h, "e2")
+	for _, want := range []string{"e1", "e2"} {
+		if got := a.next(t, 5*time.Second); got != want {
+			t.Fatalf("after the outage the stream got %q, want %q", got, want)
+		}
+	}
+}
+
+// TestFailedReloadHoldsEvents: a heartbeat's view reload failed during an
+// outage (no policy change). The first event after the database is back
+// must not be judged by the empty stand-in view (and lost): it waits for
+// the reload and is delivered.
+func TestFailedReloadHoldsEvents(t *testing.T) {
+	w := newFakeWorld()
+	h := worldHub(t, w, 100*time.Millisecond)
+	a := open(t, h, w, "a", "o")
+	w.set(func() { w.down = true })
+	time.Sleep(350 * time.Millisecond) // heartbeats' reloads fail
+	h.mu.Lock()
+	failed := false
+	for _, sv := range h.views {
+		failed = sv.failed
+	}
+	h.mu.Unlock()
+	if !failed {
+		t.Fatal("the view did not fail to reload during the outage")
+	}
+	w.set(func() { w.down = false })
+	publish(h, "e1")
+	a.want(t, "e1")
 }

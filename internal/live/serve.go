@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -118,17 +119,19 @@ func (h *Hub) adoptConn(conn net.Conn, brw *bufio.ReadWriter, hd http.Header, st
 	return nil
 }
 
-// deliverable decides whether the view's user may receive e.
-func deliverable(v *policy.View, e events.Event) bool {
+// deliverable decides whether the view's user, of role role, may receive
+// e.
+func deliverable(v *policy.View, role policy.Role, e events.Event) bool {
+	if e.Everyone {
+		return e.Share == nil && e.Container == nil && len(e.Data) == 0 // never a carrier of data
+	}
 	if e.Share != nil {
 		return v.CanSee(*e.Share) && (e.Container == nil || v.CanSee(*e.Container))
 	}
-	for _, o := range e.Orgs {
-		if o == v.OrgID {
-			return true
-		}
+	if len(e.Roles) > 0 && !slices.Contains(e.Roles, role) {
+		return false
 	}
-	return false
+	return slices.Contains(e.Orgs, v.OrgID)
 }
 
 // wanted reports whether an event matches the stream's topic filter (no

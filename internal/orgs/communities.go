@@ -133,13 +133,15 @@ func (s *Service) FindCommunityByRef(ctx context.Context, ref string) (Community
 }
 
 // FindMembers lists a circle's memberships. Members see active members; the
-// coordinator's people also see requests. Non-members get not found.
+// coordinator's admins, who decide on them, also see requests with their
+// messages (a request is addressed to them, like its live notice).
+// Non-members get not found.
 func (s *Service) FindMembers(ctx context.Context, a policy.Actor, id string) ([]Member, error) {
 	c, err := s.FindCommunityByID(ctx, a, id)
 	if err != nil {
 		return nil, err
 	}
-	coordinator := c.CoordinatorID == a.OrgID
+	coordinator := c.CoordinatorID == a.OrgID && a.Role == policy.Admin
 	if c.MyStatus != "active" && !a.IsSystem() {
 		return nil, fault.ErrNotFound
 	}
@@ -180,7 +182,9 @@ func (s *Service) RequestJoin(ctx context.Context, a policy.Actor, id, message s
 			return fmt.Errorf("request join: %w", err)
 		}
 		tx.AfterCommit(func() {
-			s.Events.Publish(events.Event{Type: "community.join_requested", Orgs: []string{c.CoordinatorID},
+			// For the coordinator's admins, who decide (and alone see
+			// requests: FindMembers).
+			s.Events.Publish(events.Event{Type: "community.join_requested", Orgs: []string{c.CoordinatorID}, Roles: []policy.Role{policy.Admin},
 				Data: map[string]string{"community": id}})
 		})
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "community.join_request", ObjectType: "community", ObjectID: id,
@@ -271,8 +275,30 @@ func (s *Service) Leave(ctx context.Context, a policy.Actor, id, org string) err
 		} else if n != 1 {
 			return fault.ErrNotFound
 		}
+		// Leaving ends the org's acceptance of the circle's charters: an
+		// org that comes back accepts them anew, under the terms then in
+		// force, instead of being covered again at once by a decision made
+		// for an earlier membership.
+		rows, err := tx.Query(ctx, `SELECT agreement_id FROM agreement_parties WHERE org_id = ?
+			AND agreement_id IN (SELECT id FROM agreements WHERE community_id = ? AND kind = 'charter') ORDER BY agreement_id`, org, id)
+		if err != nil {
+			return fmt.Errorf("find charter acceptances: %w", err)
+		}
+		charters, err := db.Collect(rows, "find charter acceptances", func(r db.Scanner) (g string, err error) {
+			err = r.Scan(&g)
+			return g, err
+		})
+		if err != nil {
+			return err
+		}
+		if len(charters) > 0 {
+			if _, err := tx.Exec(ctx, `DELETE FROM agreement_parties WHERE org_id = ?
+				AND agreement_id IN (SELECT id FROM agreements WHERE community_id = ? AND kind = 'charter')`, org, id); err != nil {
+				return fmt.Errorf("end charter acceptance: %w", err)
+			}
+		}
 		tx.AfterCommit(func() { s.Events.Publish(events.Event{Type: events.PolicyChanged}) })
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "community.leave", ObjectType: "community", ObjectID: id,
-			Orgs: []string{org, c.CoordinatorID}, Detail: map[string]string{"org": org}})
+			Orgs: []string{org, c.CoordinatorID}, Detail: map[string]any{"org": org, "charters_no_longer_accepted": charters}})
 	})
 }

@@ -238,9 +238,16 @@ func (k *Kind) Reshare(ctx context.Context, tx *db.Tx, a Actor, id string, tlp T
 // an analyst or admin of the owner org who may see it (else not found).
 // The caller deletes its own rows first, in the same transaction (the
 // shares row is referenced by them), and audits the deletion.
+//
+// Withdrawing a container withdraws what lives in it too, whoever shared
+// it (a thread takes its replies with it: they exist only in it); the
+// caller deletes their rows as well.
 func (k *Kind) Withdraw(ctx context.Context, tx *db.Tx, a Actor, id string) error {
 	old, err := k.owned(ctx, tx, a, id)
 	if err != nil {
+		return err
+	}
+	if err := deleteContents(ctx, tx, id); err != nil {
 		return err
 	}
 	return deleteShare(ctx, tx, old)

@@ -67,12 +67,41 @@ func Terms(q string) ([]string, error) {
 
 // Search names the objects of kind k under alias that match every term,
 // joined with their envelopes and restricted to what the reader may see,
-// like From. The document is aliased "<alias>_d": order by <alias>_d.seq
-// descending for newest first (the engine then stops at a page).
+// like From. The document is aliased "<alias>_d". Order by SearchSeq
+// descending for newest first, and page by comparing it: the index then
+// hands out the matches in that order and the engine stops at a page,
+// instead of sorting every match.
 func (r *Reader) Search(h db.Handle, k *Kind, alias string, terms []string) *db.Query {
+	return r.search(h, k, alias, "", terms)
+}
+
+// SearchSeq is the expression of a search match's place in the index
+// (newer documents have larger ones) for the documents of Search under
+// alias: on SQLite the full-text table's rowid, which FTS5 returns in
+// order and constrains itself; on PostgreSQL the documents' seq.
+func SearchSeq(h db.Handle, alias string) string {
+	if h.Dialect() == db.Postgres {
+		return alias + "_d.seq"
+	}
+	return alias + "_d_f.rowid"
+}
+
+// SearchIn is Search with the container joined under calias, as FromIn.
+func (r *Reader) SearchIn(h db.Handle, k *Kind, alias, calias string, terms []string) *db.Query {
+	if k.container == nil {
+		panic("policy: SearchIn on kind " + k.name + ", which lives in no other")
+	}
+	return r.search(h, k, alias, calias, terms)
+}
+
+func (r *Reader) search(h db.Handle, k *Kind, alias, calias string, terms []string) *db.Query {
 	r.trace.add(k)
 	s, d := shareAlias(alias), alias+"_d"
 	cond, args := r.condition(k, s)
+	if calias != "" {
+		r.trace.add(k.container)
+		cond, args = r.own(k, s)
+	}
 	var q *db.Query
 	if h.Dialect() == db.Postgres {
 		// Both stemmings: a word is found in either language's forms.
@@ -87,5 +116,9 @@ func (r *Reader) Search(h db.Handle, k *Kind, alias string, terms []string) *db.
 		q = db.Q(`search_fts `+d+`_f JOIN search_docs `+d+` ON `+d+`.seq = `+d+`_f.rowid AND `+d+`_f.search_fts MATCH ? AND `+d+`.kind = ?
 			JOIN `+k.table+` `+alias+` ON `+alias+`.id = `+d+`.id`, strings.Join(quoted, " "), k.name)
 	}
-	return q.Add(` JOIN shares `+s+` ON `+s+`.id = `+alias+`.id AND `).Add(cond, args...)
+	q.Add(` JOIN shares `+s+` ON `+s+`.id = `+alias+`.id AND `).Add(cond, args...)
+	if calias != "" {
+		q.Append(r.containerJoin(k.container, calias, s+".container_id"))
+	}
+	return q
 }

@@ -90,6 +90,24 @@ func deleteShare(ctx context.Context, tx *db.Tx, old Share) error {
 	return nil
 }
 
+// deleteContents deletes the envelopes of everything contained in
+// container, with their lists, search documents and the container's tally.
+func deleteContents(ctx context.Context, tx *db.Tx, container string) error {
+	const in = ` IN (SELECT id FROM shares WHERE container_id = ?)`
+	for _, q := range []string{
+		`DELETE FROM share_orgs WHERE share_id` + in,
+		`DELETE FROM share_people WHERE share_id` + in,
+		`DELETE FROM search_docs WHERE id` + in,
+		`DELETE FROM share_tally WHERE container_id = ?`,
+		`DELETE FROM shares WHERE container_id = ?`,
+	} {
+		if _, err := tx.Exec(ctx, q, container); err != nil {
+			return fmt.Errorf("withdraw the contents of %s: %w", container, err)
+		}
+	}
+	return nil
+}
+
 func communityOf(s Share) any {
 	if s.Audience.Kind == AudCommunity {
 		return s.Audience.Community

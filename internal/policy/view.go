@@ -151,11 +151,16 @@ func checkShare(ctx context.Context, h db.Handle, a Actor, v *View, s Share) (un
 		for _, p := range s.Audience.People {
 			var org string
 			var disabled int
-			if err := h.QueryRow(ctx, `SELECT org_id, disabled FROM users WHERE id = ?`, p).Scan(&org, &disabled); err != nil {
-				if errors.Is(err, sql.ErrNoRows) {
-					return nil, fault.BadInput("audience", "unknown_person", `unknown person "{person}" in the audience`).With("person", p)
-				}
+			err := h.QueryRow(ctx, `SELECT org_id, disabled FROM users WHERE id = ?`, p).Scan(&org, &disabled)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return nil, fmt.Errorf("check audience person: %w", db.Map(err))
+			}
+			// A person the writer cannot know (not of an org it may
+			// address, or deactivated elsewhere) answers exactly as one
+			// who does not exist: the answer must not tell a writer which
+			// ids are people of other orgs, nor their state.
+			if err != nil || !v.Knows(org) || disabled != 0 && org != a.OrgID {
+				return nil, UnknownPerson(p)
 			}
 			if disabled != 0 {
 				return nil, fault.BadInput("audience", "person_disabled", "a person in the audience has been deactivated")
@@ -190,6 +195,28 @@ func checkShare(ctx context.Context, h db.Handle, a Actor, v *View, s Share) (un
 		return nil, e
 	}
 	return uncovered, nil
+}
+
+// Knows reports whether the view's org may address the people of org: its
+// own, the orgs that share an active trust circle with it (its directory)
+// and the partners of its active agreements. Write errors about a person
+// of any other org answer as for a person who does not exist.
+func (v *View) Knows(org string) bool {
+	if org == v.OrgID || len(v.Partners[org]) > 0 {
+		return true
+	}
+	for _, members := range v.Communities {
+		if members[org] {
+			return true
+		}
+	}
+	return false
+}
+
+// UnknownPerson is the answer for a named person who does not exist or whom
+// the writer cannot know (View.Knows): the same for both.
+func UnknownPerson(id string) *fault.Error {
+	return fault.BadInput("audience", "unknown_person", `unknown person "{person}" in the audience`).With("person", id)
 }
 
 func (v *View) coversCategory(other string, k Category) bool {

@@ -31,13 +31,21 @@ func (s *Server) Credential(r *http.Request) Credential {
 
 // CheckCredential returns nil while c is still good for a: the token is
 // valid, or the session still belongs to a and has passed its second
-// factor. Any error (including a database error) means it is not.
+// factor, and its person still has a's role (a stream filters notices by
+// role: after a change it ends, and the browser reconnects with the new
+// one). Any error (including a database error) means it is not.
 func (s *Server) CheckCredential(ctx context.Context, c Credential, a policy.Actor) error {
-	if c.Token != "" {
-		_, err := s.Auth.Token(ctx, c.Token, c.IP)
-		return err
-	}
 	ended := fault.New(fault.Unauthenticated, "session_expired", "your session has ended: sign in again")
+	if c.Token != "" {
+		got, err := s.Auth.Token(ctx, c.Token, c.IP)
+		switch {
+		case err != nil:
+			return err
+		case got.UserID != a.UserID || got.OrgID != a.OrgID || got.Role != a.Role:
+			return ended
+		}
+		return nil
+	}
 	if c.Session == "" {
 		return ended
 	}
@@ -45,7 +53,7 @@ func (s *Server) CheckCredential(ctx context.Context, c Credential, a policy.Act
 	switch {
 	case err != nil:
 		return err
-	case sess.MFAPending || got.UserID != a.UserID || got.OrgID != a.OrgID:
+	case sess.MFAPending || got.UserID != a.UserID || got.OrgID != a.OrgID || got.Role != a.Role:
 		return ended
 	}
 	return nil

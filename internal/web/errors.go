@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -32,6 +33,8 @@ func Status(k fault.Kind) int {
 		return http.StatusServiceUnavailable
 	case fault.Unsupported:
 		return http.StatusUnsupportedMediaType
+	case fault.NotAllowed:
+		return http.StatusMethodNotAllowed
 	}
 	return http.StatusInternalServerError
 }
@@ -51,6 +54,12 @@ func publicError(log *slog.Logger, r *http.Request, err error) *fault.Error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return fault.New(fault.TooLarge, "body_too_large", "the request body is larger than {max} bytes").With("max", mbe.Limit)
+	}
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The client went away (a browser abandoned a live-update fetch):
+		// nobody reads the answer, and it is no failure of the hub's.
+		log.Debug("request abandoned by the client", "method", r.Method, "path", r.URL.Path)
+		return fault.New(fault.Unavailable, "request_abandoned", "the request was abandoned")
 	}
 	if e, ok := fault.As(err); ok {
 		if e.Kind == fault.Internal || e.Kind == fault.Unavailable {

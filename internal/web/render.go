@@ -174,11 +174,15 @@ func (p *Page) Fault(e *fault.Error) *ShownFault {
 }
 
 // LangLink is the address of this page in language lang, relative to it:
-// the same query (a sign-in page keeps its next), lang replaced.
+// the same query (a sign-in page keeps its next, if it is one SafeNext
+// lets through), lang replaced.
 func (p *Page) LangLink(lang string) string {
 	q := url.Values{}
 	for k, v := range p.query {
 		q[k] = v
+	}
+	if n := q.Get("next"); n != "" && SafeNext(n) != n {
+		q.Del("next")
 	}
 	q.Set("lang", lang)
 	return "?" + q.Encode()
@@ -352,12 +356,28 @@ func Redirect(w http.ResponseWriter, r *http.Request, target, flash string) erro
 	return nil
 }
 
-// SafeNext returns next if it is a local path, else "/".
+// SafeNext returns next if it is a path on this site, else "/". It is
+// where the browser goes after signing in, so anything a browser could
+// read as another site is refused, not repaired: browsers drop tabs and
+// newlines inside URLs and read a backslash as a slash, so "/\t/evil.example"
+// and "/\\evil.example" both mean "//evil.example" to them. The targets
+// the hub makes itself (RequestURI, query-escaped) are printable ASCII, so
+// nothing else is needed: no control characters, spaces, backslashes or
+// non-ASCII bytes, one leading slash, and no scheme or host when parsed.
 func SafeNext(next string) string {
-	if strings.HasPrefix(next, "/") && !strings.HasPrefix(next, "//") && !strings.HasPrefix(next, "/\\") {
-		return next
+	if len(next) == 0 || next[0] != '/' || len(next) > 1 && next[1] == '/' {
+		return "/"
 	}
-	return "/"
+	for i := 0; i < len(next); i++ {
+		if c := next[i]; c <= ' ' || c >= 0x7f || c == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return "/"
+	}
+	return next
 }
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }

@@ -17,13 +17,27 @@ import (
 const MaxBody = 1 << 20
 
 // DecodeJSON reads a JSON request body into v: unknown fields, trailing
-// data, wrong types and oversize bodies are each a clear 4xx error.
+// data, wrong types and oversize bodies are each a clear 4xx error, and so
+// are a field given twice, a field name in the wrong case and a NUL
+// character in a string (strictJSON).
 func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	ct := r.Header.Get("Content-Type")
 	if ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return fault.New(fault.Unsupported, "unsupported_media_type", "send the body as application/json")
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
+	target, err := decodeTarget(v)
+	if err != nil {
+		return err
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return fault.New(fault.TooLarge, "body_too_large", "the request body is larger than {max} bytes").With("max", MaxBody)
+		}
+		return fault.Wrap(fault.Invalid, "malformed_json", "the body could not be read", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
@@ -49,7 +63,7 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if dec.More() {
 		return fault.New(fault.Invalid, "malformed_json", "the body must hold exactly one JSON object")
 	}
-	return nil
+	return strictJSON(data[:dec.InputOffset()], target)
 }
 
 // Limit reads the "limit" query parameter (default def, at most max).

@@ -7,9 +7,11 @@ package web
 
 import (
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"verbund/internal/policy"
 )
@@ -30,6 +32,11 @@ const (
 	// Self routes let any signed-in user change their own account (profile,
 	// second factor, own tokens, logout); not through a read token.
 	Self Perm = "self"
+	// SessionOnly routes make or change credentials (API tokens, the
+	// password, the second factor): a signed-in browser session only,
+	// never an API token. A stolen token must not mint tokens that outlive
+	// its revocation, nor set up a second factor that locks its person out.
+	SessionOnly Perm = "session"
 	// Write routes need an analyst or admin, not through a read token.
 	Write Perm = "write"
 	// OrgAdmin routes need an admin of the actor's org.
@@ -38,8 +45,13 @@ const (
 	Audit Perm = "audit"
 )
 
+// identifyOnly is no route's permission: it identifies the caller (for
+// the language and navigation of an error page) and enforces nothing. The
+// answer to a request no route takes runs under it (Server.noRoute).
+const identifyOnly Perm = "identify-only"
+
 // Perms lists every permission (for the authorization matrix test).
-func Perms() []Perm { return []Perm{Public, MFA, Read, Self, Write, OrgAdmin, Audit} }
+func Perms() []Perm { return []Perm{Public, MFA, Read, Self, SessionOnly, Write, OrgAdmin, Audit} }
 
 // HandlerFunc is a handler that returns its error; the router renders it.
 type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
@@ -55,9 +67,10 @@ type Route struct {
 // Router wraps http.ServeMux so that no route can be registered without a
 // permission.
 type Router struct {
-	mux    *http.ServeMux
-	routes []Route
-	s      *Server
+	mux     *http.ServeMux
+	routes  []Route
+	methods []string // every method some route takes, sorted
+	s       *Server
 	// kinds are the shareable kinds each route pattern has read (only
 	// with Config.TraceKinds).
 	mu    sync.Mutex
@@ -66,13 +79,34 @@ type Router struct {
 
 // Handle registers h for pattern ("METHOD /path") with permission p.
 func (rt *Router) Handle(pattern string, p Perm, h HandlerFunc) {
+	rt.handle(pattern, p, h, false)
+}
+
+// HandleLong registers a route whose requests may run long (a live
+// stream, an export): it gets no request deadline.
+func (rt *Router) HandleLong(pattern string, p Perm, h HandlerFunc) {
+	rt.handle(pattern, p, h, true)
+}
+
+func (rt *Router) handle(pattern string, p Perm, h HandlerFunc, long bool) {
 	method, path, ok := strings.Cut(pattern, " ")
 	if !ok || p == "" {
 		panic("web: route " + pattern + " needs a method and a permission")
 	}
 	rt.routes = append(rt.routes, Route{Pattern: pattern, Method: method, Path: path, Perm: p})
-	rt.mux.Handle(pattern, rt.s.guard(p, h))
+	if !slices.Contains(rt.methods, method) {
+		rt.methods = append(rt.methods, method)
+		slices.Sort(rt.methods)
+	}
+	rt.mux.Handle(pattern, rt.s.guard(p, h, long))
 }
+
+// DefaultRequestTimeout is how long a request may take
+// (Config.RequestTimeout): a page or an API call answers in milliseconds,
+// so a request still running after it waits for a database that does not
+// answer (a stalled server, a lost network), and is better told so (503,
+// database_timeout) than left hanging.
+const DefaultRequestTimeout = 10 * time.Second
 
 // served notes that a request of route pattern read kinds.
 func (rt *Router) served(pattern string, kinds []string) {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -41,11 +42,18 @@ type Config struct {
 	Catalog       *i18n.Catalog
 	SecureCookies bool // set under TLS
 	Registry      *prometheus.Registry
-	TrustProxy    bool // take the client address from X-Forwarded-For
+	TrustProxy    bool // take the client address from X-Forwarded-For (ClientIP)
+	// TrustedProxies are the reverse proxies in front of the hub whose
+	// X-Forwarded-For entries are believed; empty: only the connection's
+	// peer (one proxy).
+	TrustedProxies []netip.Prefix
 	// TraceKinds records which shareable kinds each route reads (tests:
 	// the authorization matrix insists that the leak harness covers every
 	// route that serves a kind). Off in production.
 	TraceKinds bool
+	// RequestTimeout bounds a request's time (0: DefaultRequestTimeout);
+	// routes registered with HandleLong have none.
+	RequestTimeout time.Duration
 }
 
 // Server is the HTTP side of the hub.
@@ -102,11 +110,57 @@ func NewServer(cfg Config) (*Server, error) {
 // Handler returns the complete handler with the outer middleware.
 func (s *Server) Handler() http.Handler {
 	cop := http.NewCrossOriginProtection()
-	var h http.Handler = s.Router.mux
+	var h http.Handler = s.routes()
 	h = cop.Handler(h)
 	h = s.headers(h)
 	h = s.recoverer(h)
 	return h
+}
+
+// routes is the router's ServeMux, except for a request whose method no
+// route of its address takes: ServeMux answers that with a plain-text 405
+// of its own, outside the hub's error format and language. GET and HEAD
+// always find a route (the catch-all "GET /"), so only other methods are
+// looked up first; the lookup is one more walk of the routing tree before
+// a write.
+func (s *Server) routes() http.Handler {
+	mux := s.Router.mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if _, pattern := mux.Handler(r); pattern == "" {
+				s.noRoute(w, r)
+				return
+			}
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// noRoute answers a request no route takes: 405 with the methods the
+// address does take (Allow), as the hub's error (JSON for the API, the
+// page in the caller's language otherwise, code method_not_allowed), or
+// not found where only the catch-all page would have answered.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range s.Router.methods {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.Router.mux.Handler(probe); pattern != "" && pattern != "GET /" {
+			allow = append(allow, m)
+			if m == http.MethodGet {
+				allow = append(allow, http.MethodHead)
+			}
+		}
+	}
+	s.guard(identifyOnly, func(w http.ResponseWriter, r *http.Request) error {
+		if len(allow) == 0 {
+			return fault.ErrNotFound
+		}
+		list := strings.Join(allow, ", ")
+		w.Header().Set("Allow", list)
+		return fault.New(fault.NotAllowed, "method_not_allowed", "this address does not take {method}: use {allowed}").
+			With("method", r.Method).With("allowed", list)
+	}, false).ServeHTTP(w, r)
 }
 
 // headers sets the security headers of every response.
@@ -140,26 +194,85 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 	})
 }
 
-// ClientIP is the request's client address.
+// ClientIP is the request's client address: the connection's peer, or,
+// behind reverse proxies (TrustProxy), the address they recorded in
+// X-Forwarded-For. Each proxy appends the address it got the request from,
+// and everything to the left of what the proxies appended is whatever the
+// client sent, so the list is read from the right: the client is the
+// rightmost entry that is not a trusted proxy (TrustedProxies; without a
+// list only the peer is one, so it is the last entry). A peer outside the
+// list is no proxy of ours and its header is ignored; an entry that is no
+// address ends the walk at the last good one. The address decides the
+// per-address sign-in limit and is written to the audit trail: taking the
+// leftmost entry let anyone choose theirs.
 func (s *Server) ClientIP(r *http.Request) string {
-	if s.TrustProxy {
-		if f := r.Header.Get("X-Forwarded-For"); f != "" {
-			first, _, _ := strings.Cut(f, ",")
-			return strings.TrimSpace(first)
+	peer := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		peer = host
+	}
+	if !s.TrustProxy {
+		return peer
+	}
+	if a, ok := parseHop(peer); !ok || len(s.TrustedProxies) > 0 && !s.trustedProxy(a) {
+		return peer
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	client := peer
+	for i := len(hops) - 1; i >= 0; i-- {
+		h := strings.TrimSpace(hops[i])
+		if h == "" {
+			continue
+		}
+		a, ok := parseHop(h)
+		if !ok {
+			break
+		}
+		client = a.String()
+		if !s.trustedProxy(a) {
+			break
 		}
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+	return client
+}
+
+// trustedProxy reports whether a is one of the configured proxies.
+func (s *Server) trustedProxy(a netip.Addr) bool {
+	for _, p := range s.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
 	}
-	return host
+	return false
+}
+
+// parseHop reads one X-Forwarded-For entry: an address, possibly with a
+// port (some proxies add it), IPv4 in IPv6 form read as IPv4.
+func parseHop(h string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(h)
+	if err != nil {
+		ap, perr := netip.ParseAddrPort(h)
+		if perr != nil {
+			return netip.Addr{}, false
+		}
+		a = ap.Addr()
+	}
+	return a.Unmap().WithZone(""), true
 }
 
 // guard authenticates the request and enforces the route's permission
 // before the handler runs; then it renders the handler's error, if any.
-func (s *Server) guard(p Perm, h HandlerFunc) http.Handler {
+func (s *Server) guard(p Perm, h HandlerFunc, long bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		if !long {
+			timeout := s.RequestTimeout
+			if timeout <= 0 {
+				timeout = DefaultRequestTimeout
+			}
+			ctx, cancel := context.WithTimeout(r.Context(), timeout)
+			defer cancel()
+			r = r.WithContext(ctx)
+		}
 		sw := &statusWriter{ResponseWriter: w, status: 200}
 		if s.TraceKinds {
 			ctx, trace := policy.WithTrace(r.Context())
@@ -167,6 +280,9 @@ func (s *Server) guard(p Perm, h HandlerFunc) http.Handler {
 			defer func() { s.Router.served(r.Pattern, trace.Kinds()) }()
 		}
 		r, err := s.authorize(sw, r, p)
+		if err == nil {
+			err = checkText(sw, r)
+		}
 		if err == nil {
 			err = h(sw, r)
 		}
@@ -220,6 +336,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, p Perm) (*htt
 	if signedIn {
 		refused = identified()
 	}
+	if p == identifyOnly {
+		return refused, nil
+	}
 	if err := permit(p, actor, haveSession, sess, signedIn, unsafe); err != nil {
 		return refused, err
 	}
@@ -249,6 +368,10 @@ func permit(p Perm, actor policy.Actor, haveSession bool, sess Session, signedIn
 	case Self:
 		if readToken && unsafe {
 			return fault.New(fault.Forbidden, "token_read_only", "this API token may only read; create a write token")
+		}
+	case SessionOnly:
+		if actor.Scope != policy.ScopeSession || !haveSession {
+			return fault.New(fault.Forbidden, "session_required", "sign in with the web interface to do this: API tokens cannot create tokens or change how their person signs in")
 		}
 	case Write:
 		if readToken {

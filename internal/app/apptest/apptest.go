@@ -69,9 +69,19 @@ func Start(t testing.TB, e db.Dialect) *Hub {
 // StartOn builds a hub on an open, migrated database.
 func StartOn(t testing.TB, d *db.DB) *Hub {
 	t.Helper()
+	return StartWith(t, d, nil)
+}
+
+// StartWith is StartOn with settings changed by configure (e.g. behind a
+// proxy) before the hub is built.
+func StartWith(t testing.TB, d *db.DB, configure func(*config.Config)) *Hub {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	cfg := &config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), LogLevel: "error", ReadCache: 16, StreamHeartbeat: time.Second, TraceKinds: true}
+	if configure != nil {
+		configure(cfg)
+	}
 	var logTo io.Writer = io.Discard
 	if os.Getenv("VERBUND_TEST_LOG") != "" {
 		logTo = os.Stderr // VERBUND_TEST_LOG=1 shows the hub's log while debugging a test
@@ -264,14 +274,23 @@ type Browser struct {
 
 var csrfRe = regexp.MustCompile(`name="csrf-token" content="([^"]+)"`)
 
-// Login signs u in through the login form and returns the browser.
-func (h *Hub) Login(t testing.TB, u *User) *Browser {
+// Anonymous returns a browser that has opened the login page: it holds
+// the login form's CSRF cookie and is signed in as nobody. It does not
+// follow redirects.
+func (h *Hub) Anonymous(t testing.TB) *Browser {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	b := &Browser{h: h, Client: c}
 	page := b.Get(t, "/login")
 	b.CSRF = csrfOf(t, page.Body)
+	return b
+}
+
+// Login signs u in through the login form and returns the browser.
+func (h *Hub) Login(t testing.TB, u *User) *Browser {
+	t.Helper()
+	b := h.Anonymous(t)
 	resp := b.PostForm(t, "/login", url.Values{"email": {u.Email}, "password": {Password}})
 	if resp.Status != http.StatusSeeOther {
 		t.Fatalf("login %s: status %d: %s", u.Email, resp.Status, resp.Body)
@@ -279,6 +298,27 @@ func (h *Hub) Login(t testing.TB, u *User) *Browser {
 	home := b.Get(t, "/")
 	if home.Status != http.StatusOK {
 		t.Fatalf("home after login: %d", home.Status)
+	}
+	b.CSRF = csrfOf(t, home.Body)
+	return b
+}
+
+// LoginTOTP signs u in through the login form and the second step with a
+// TOTP code and returns the browser.
+func (h *Hub) LoginTOTP(t testing.TB, u *User, code string) *Browser {
+	t.Helper()
+	b := h.Anonymous(t)
+	resp := b.PostForm(t, "/login", url.Values{"email": {u.Email}, "password": {Password}})
+	if loc := resp.Header.Get("Location"); resp.Status != http.StatusSeeOther || !strings.HasPrefix(loc, "/login/mfa") {
+		t.Fatalf("login %s: status %d to %q, want the second step", u.Email, resp.Status, loc)
+	}
+	b.CSRF = csrfOf(t, b.Get(t, "/login/mfa").Body)
+	if resp := b.PostForm(t, "/login/mfa", url.Values{"code": {code}}); resp.Status != http.StatusSeeOther {
+		t.Fatalf("second step %s: status %d: %s", u.Email, resp.Status, resp.Body)
+	}
+	home := b.Get(t, "/")
+	if home.Status != http.StatusOK {
+		t.Fatalf("home after second step: %d", home.Status)
 	}
 	b.CSRF = csrfOf(t, home.Body)
 	return b

@@ -47,6 +47,17 @@ func newPost(t *testing.T, f *apptest.Fixture) string {
 	return p.ID
 }
 
+// newThread creates a fresh AMBER circle thread by sme.analyst (for
+// deletes, which consume it).
+func newThread(t *testing.T, f *apptest.Fixture) string {
+	th, _, err := f.Hub.App.Forum.CreateThread(context.Background(), f.Hub.Users["sme.analyst"].Actor, f.Hub.CircleChannel,
+		forum.NewThread{Title: "t" + f.Uniq(), Body: "b", Sharing: policy.Sharing{TLP: "AMBER", Audience: "community"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return th.ID
+}
+
 func rows() map[string]apptest.Row {
 	const (
 		objPage = "anon=303 nocontract=404 outsider=404 *=200" // the AMBER circle post: members with agreement
@@ -83,6 +94,8 @@ func rows() map[string]apptest.Row {
 		"POST /forum/threads/{id}/posts":     {Req: send("/forum/threads/{thread}/posts", form("body", "reply")), Want: w(writer + " nocontract=404 outsider=404 *=303")},
 		"POST /forum/posts/{id}/edit":        {Req: fresh(newPost, "/forum/posts/{new}/edit", form("body", "edited")), Want: w(owned + " *=303")},
 		"POST /forum/posts/{id}/delete":      {Req: fresh(newPost, "/forum/posts/{new}/delete", nil), Want: w(owned + " *=303")},
+		"DELETE /api/v1/threads/{id}":        {Req: fresh(newThread, "/api/v1/threads/{new}", nil), Want: w(owned + " *=204")},
+		"POST /forum/threads/{id}/delete":    {Req: fresh(newThread, "/forum/threads/{new}/delete", nil), Want: w(owned + " *=303")},
 		"POST /api/v1/channels":              {Req: send("/api/v1/channels", map[string]any{"name": "UNIQ"}), Want: w(apptest.AdminOnly + " *=201")},
 		"POST /forum/channels":               {Req: send("/forum/channels", form("name", "UNIQ")), Want: w(apptest.AdminOnly + " *=303")},
 	}
@@ -267,14 +280,16 @@ func postKind() apptest.LeakKind {
 				}
 				var list struct {
 					Items []struct {
-						ID    string
-						Posts int
+						ID         string
+						Posts      int
+						LastPostAt int64 `json:"last_post_at"`
 					}
 				}
 				c.Hub.API(t, r.ReadToken, http.MethodGet, "/api/v1/channels/"+c.Hub.CircleChannel+"/threads", nil).JSON(t, &list)
 				for _, it := range list.Items {
 					if it.ID == state(c).carrier {
 						expectCount(t, "the thread list's post count", r, it.Posts, append(objs, carrier(c)...))
+						expectLastActivity(t, c, r, "the thread list", it.LastPostAt)
 					}
 				}
 			}},
@@ -291,23 +306,53 @@ func postKind() apptest.LeakKind {
 				n, _ := strconv.Atoi(m[1])
 				expectCount(t, "the channel page's post count", r, n, append(objs, carrier(c)...))
 			}},
+			{Route: "GET /api/v1/threads/{id}", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+				var th struct {
+					Posts      int
+					LastPostAt int64 `json:"last_post_at"`
+				}
+				c.Hub.API(t, r.ReadToken, http.MethodGet, "/api/v1/threads/"+state(c).carrier, nil).JSON(t, &th)
+				expectCount(t, "the thread's post count", r, th.Posts, append(objs, carrier(c)...))
+				expectLastActivity(t, c, r, "the thread", th.LastPostAt)
+			}},
 			{Route: "GET /forum/threads/{id}/fragment", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
-				// The carrier's row in its channel's list (a live update
-				// after a reply) counts the posts this reader may see.
 				_, row := apptest.Page(t, c, r, "/forum/threads/"+state(c).carrier+"/fragment")
 				m := regexp.MustCompile(`<td class="num">(\d+)</td>`).FindStringSubmatch(row)
 				if m == nil {
-					t.Errorf("the carrier thread's row shows no post count for %s", r.Key)
+					t.Errorf("the thread's list row shows no post count for %s", r.Key)
 					return
 				}
 				n, _ := strconv.Atoi(m[1])
-				expectCount(t, "the thread row's post count", r, n, append(objs, carrier(c)...))
+				expectCount(t, "the thread's list row", r, n, append(objs, carrier(c)...))
 			}},
 			{Route: "GET /{$}", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
 				home(t, c, r, objs, carrier(c))
 			}},
 			{Route: "GET /audit", Check: auditPage},
 		},
+	}
+}
+
+// expectLastActivity checks that a thread's last activity as shown to r is
+// the time of the newest post r can list in it: a later time would tell
+// of a post r may not see.
+func expectLastActivity(t testing.TB, c *apptest.LeakCase, r *apptest.User, what string, shown int64) {
+	var posts struct {
+		Items []struct {
+			Sharing struct {
+				CreatedAt int64 `json:"created_at"`
+			}
+		}
+	}
+	c.Hub.API(t, r.ReadToken, http.MethodGet, "/api/v1/threads/"+c.State.(*leakState).carrier+"/posts?limit=200", nil).JSON(t, &posts)
+	var newest int64
+	for _, p := range posts.Items {
+		newest = max(newest, p.Sharing.CreatedAt)
+	}
+	if shown > newest {
+		t.Errorf("LEAK on %s: %s is shown last activity %d, after the newest post it can see (%d)", what, r.Key, shown, newest)
+	} else if shown < newest {
+		t.Errorf("%s: %s is shown last activity %d, before the newest post it can see (%d)", what, r.Key, shown, newest)
 	}
 }
 

@@ -170,6 +170,7 @@
       var data;
       try { data = JSON.parse(ev.data); } catch (e) { return; }
       if (data && data.type === 'revoked') return reloadForAccessChange();
+      if (data && data.type === 'resync') return resync();
       handle(data);
     };
     es.addEventListener('revoked', reloadForAccessChange);

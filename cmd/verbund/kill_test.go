@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"verbund/internal/audit"
+	"verbund/internal/db"
+	"verbund/internal/db/dbtest"
+)
+
+// childServe, when set, makes the test binary run "verbund" with these
+// arguments (JSON) instead of the tests: TestKillDuringWrites needs the hub
+// in a process of its own, to kill it.
+const childServe = "VERBUND_TEST_CHILD_ARGS"
+
+func TestMain(m *testing.M) {
+	if raw := os.Getenv(childServe); raw != "" {
+		var args []string
+		if err := json.Unmarshal([]byte(raw), &args); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		if err := run(context.Background(), args, func(string) string { return "" }, os.Stdin, os.Stdout, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestKillDuringWrites: the hub is killed (SIGKILL: no shutdown, no
+// flush) while sixteen clients write replies as fast as they can, on each
+// engine. Every reply the hub acknowledged is in the database with its
+// audit record, nothing is half-written (each stored reply has its
+// envelope and its thread's tally counts it), and the audit trail
+// verifies once the records the kill left waiting for their place in the
+// chain are chained, as the next start does: a kill between commit and
+// chaining loses no record.
+func TestKillDuringWrites(t *testing.T) {
+	engines := []db.Dialect{db.SQLite}
+	if os.Getenv("VERBUND_TEST_POSTGRES") != "" {
+		engines = append(engines, db.Postgres)
+	}
+	for _, e := range engines {
+		t.Run(string(e), func(t *testing.T) { killDuringWrites(t, e) })
+	}
+}
+
+func killDuringWrites(t *testing.T, e db.Dialect) {
+	dir := t.TempDir()
+	where := []string{"--data", dir}
+	if e == db.Postgres {
+		where = append(where, "--db", dbtest.NewPostgresDB(t))
+	}
+	args, _ := json.Marshal(append([]string{"serve", "--demo", "--addr", "127.0.0.1:0", "--log-format", "text", "--log-level", "error"}, where...))
+	cmd := exec.Command(os.Args[0], "-test.run=^$") // #nosec G204 -- this test binary, as the hub
+	cmd.Env = append(os.Environ(), childServe+"="+string(args))
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killed := false
+	t.Cleanup(func() {
+		if !killed {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	urlRe := regexp.MustCompile(`open (http://127\.0\.0\.1:\d+)/login`)
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := urlRe.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	var base string
+	select {
+	case base = <-found:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the hub printed no URL: %s", stderr.String())
+	}
+
+	var tok syncBuffer
+	var errOut syncBuffer
+	if err := run(context.Background(), append([]string{"token", "create", "--user", "jonas.weber@mueller-maschinenbau.example", "--scope", "write"}, where...),
+		func(string) string { return "" }, strings.NewReader(""), &tok, &errOut); err != nil {
+		t.Fatalf("token create: %v\n%s", err, errOut.String())
+	}
+	token := strings.TrimSpace(tok.String())
+	client := &http.Client{Timeout: 10 * time.Second}
+	api := func(method, path string, body any) (int, []byte, error) {
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest(method, base+path, bytes.NewReader(b))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, nil, err
+		}
+		defer resp.Body.Close()
+		out, err := io.ReadAll(resp.Body)
+		return resp.StatusCode, out, err
+	}
+	status, body, err := api("GET", "/api/v1/posts?limit=1", nil)
+	var feed struct {
+		Items []struct {
+			ThreadID string `json:"thread_id"`
+		}
+	}
+	if err != nil || status != 200 || json.Unmarshal(body, &feed) != nil || len(feed.Items) == 0 {
+		t.Fatalf("feed: %d %v %s", status, err, body)
+	}
+	thread := feed.Items[0].ThreadID
+
+	var acked sync.Map
+	var ok, lost atomic.Int64
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := range 16 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				status, body, err := api("POST", "/api/v1/threads/"+thread+"/posts", map[string]any{"body": fmt.Sprintf("kill %d-%d", w, i)})
+				switch {
+				case err != nil:
+					lost.Add(1) // killed before it answered: not acknowledged
+					time.Sleep(5 * time.Millisecond)
+				case status == http.StatusCreated:
+					var p struct{ ID string }
+					if json.Unmarshal(body, &p) == nil && p.ID != "" {
+						acked.Store(p.ID, true)
+						ok.Add(1)
+					}
+				default:
+					t.Errorf("a write before the kill got %d: %s", status, body)
+				}
+			}
+		})
+	}
+	time.Sleep(700 * time.Millisecond)
+	_ = cmd.Process.Kill() // SIGKILL
+	_ = cmd.Wait()
+	killed = true
+	close(stop)
+	wg.Wait()
+	if ok.Load() == 0 {
+		t.Fatal("no write was acknowledged before the kill")
+	}
+
+	ctx := context.Background()
+	url := ""
+	if e == db.Postgres {
+		url = where[len(where)-1]
+	}
+	d, err := db.Open(ctx, url, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	h := d.R()
+	missing, unaudited := 0, 0
+	acked.Range(func(k, _ any) bool {
+		var n, a int
+		if err := h.QueryRow(ctx, `SELECT COUNT(*) FROM posts p JOIN shares s ON s.id = p.id WHERE p.id = ?`, k).Scan(&n); err != nil || n != 1 {
+			missing++
+		}
+		if err := h.QueryRow(ctx, `SELECT (SELECT COUNT(*) FROM audit_log WHERE object_id = ?) + (SELECT COUNT(*) FROM audit_pending WHERE object_id = ?)`, k, k).Scan(&a); err != nil || a == 0 {
+			unaudited++
+		}
+		return true
+	})
+	if missing > 0 || unaudited > 0 {
+		t.Errorf("of %d acknowledged replies, %d are missing (or without envelope) and %d without audit record after the kill", ok.Load(), missing, unaudited)
+	}
+	// Nothing half-written: every post has its envelope, and the thread's
+	// tally counts exactly its posts.
+	var orphans, posts, tallied int
+	if err := h.QueryRow(ctx, `SELECT COUNT(*) FROM posts p LEFT JOIN shares s ON s.id = p.id WHERE s.id IS NULL`).Scan(&orphans); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.QueryRow(ctx, `SELECT COUNT(*) FROM posts WHERE thread_id = ?`, thread).Scan(&posts); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.QueryRow(ctx, `SELECT COALESCE(SUM(n), 0) FROM share_tally WHERE container_id = ?`, thread).Scan(&tallied); err != nil {
+		t.Fatal(err)
+	}
+	if orphans != 0 || posts != tallied {
+		t.Errorf("half-written: %d posts without envelope; the thread has %d posts, its tally counts %d", orphans, posts, tallied)
+	}
+	before, err := audit.Verify(ctx, d)
+	if err != nil || !before.OK {
+		t.Fatalf("audit right after the kill: %+v, %v", before, err)
+	}
+	if _, err := audit.Chain(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	after, err := audit.Verify(ctx, d)
+	if err != nil || !after.OK || after.Pending != 0 {
+		t.Errorf("audit once the waiting records are chained: %+v, %v", after, err)
+	}
+	t.Logf("%s: %d acknowledged, %d unanswered at the kill; %d audit records were waiting to be chained", e, ok.Load(), lost.Load(), before.Pending)
+}
