@@ -7,13 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -104,74 +100,17 @@ func killDuringWrites(t *testing.T, e db.Dialect) {
 		t.Fatalf("the hub printed no URL: %s", stderr.String())
 	}
 
-	var tok syncBuffer
-	var errOut syncBuffer
-	if err := run(context.Background(), append([]string{"token", "create", "--user", "jonas.weber@mueller-maschinenbau.example", "--scope", "write"}, where...),
-		func(string) string { return "" }, strings.NewReader(""), &tok, &errOut); err != nil {
-		t.Fatalf("token create: %v\n%s", err, errOut.String())
-	}
-	token := strings.TrimSpace(tok.String())
-	client := &http.Client{Timeout: 10 * time.Second}
-	api := func(method, path string, body any) (int, []byte, error) {
-		b, _ := json.Marshal(body)
-		req, _ := http.NewRequest(method, base+path, bytes.NewReader(b))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := client.Do(req)
-		if err != nil {
-			return 0, nil, err
-		}
-		defer resp.Body.Close()
-		out, err := io.ReadAll(resp.Body)
-		return resp.StatusCode, out, err
-	}
-	status, body, err := api("GET", "/api/v1/posts?limit=1", nil)
-	var feed struct {
-		Items []struct {
-			ThreadID string `json:"thread_id"`
-		}
-	}
-	if err != nil || status != 200 || json.Unmarshal(body, &feed) != nil || len(feed.Items) == 0 {
-		t.Fatalf("feed: %d %v %s", status, err, body)
-	}
-	thread := feed.Items[0].ThreadID
-
-	var acked sync.Map
-	var ok, lost atomic.Int64
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	for w := range 16 {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				status, body, err := api("POST", "/api/v1/threads/"+thread+"/posts", map[string]any{"body": fmt.Sprintf("kill %d-%d", w, i)})
-				switch {
-				case err != nil:
-					lost.Add(1) // killed before it answered: not acknowledged
-					time.Sleep(5 * time.Millisecond)
-				case status == http.StatusCreated:
-					var p struct{ ID string }
-					if json.Unmarshal(body, &p) == nil && p.ID != "" {
-						acked.Store(p.ID, true)
-						ok.Add(1)
-					}
-				default:
-					t.Errorf("a write before the kill got %d: %s", status, body)
-				}
-			}
-		})
-	}
+	c := writeToken(t, base, where...)
+	thread := c.newestThread(t)
+	st := replyStorm(c, thread, "kill", func(status int, body []byte) {
+		t.Errorf("a write before the kill got %d: %s", status, body)
+	})
 	time.Sleep(700 * time.Millisecond)
 	_ = cmd.Process.Kill() // SIGKILL
 	_ = cmd.Wait()
 	killed = true
-	close(stop)
-	wg.Wait()
-	if ok.Load() == 0 {
+	st.end()
+	if st.ok.Load() == 0 {
 		t.Fatal("no write was acknowledged before the kill")
 	}
 
@@ -187,7 +126,7 @@ func killDuringWrites(t *testing.T, e db.Dialect) {
 	defer d.Close()
 	h := d.R()
 	missing, unaudited := 0, 0
-	acked.Range(func(k, _ any) bool {
+	st.acked.Range(func(k, _ any) bool {
 		var n, a int
 		if err := h.QueryRow(ctx, `SELECT COUNT(*) FROM posts p JOIN shares s ON s.id = p.id WHERE p.id = ?`, k).Scan(&n); err != nil || n != 1 {
 			missing++
@@ -198,7 +137,7 @@ func killDuringWrites(t *testing.T, e db.Dialect) {
 		return true
 	})
 	if missing > 0 || unaudited > 0 {
-		t.Errorf("of %d acknowledged replies, %d are missing (or without envelope) and %d without audit record after the kill", ok.Load(), missing, unaudited)
+		t.Errorf("of %d acknowledged replies, %d are missing (or without envelope) and %d without audit record after the kill", st.ok.Load(), missing, unaudited)
 	}
 	// Nothing half-written: every post has its envelope, and the thread's
 	// tally counts exactly its posts.
@@ -226,5 +165,5 @@ func killDuringWrites(t *testing.T, e db.Dialect) {
 	if err != nil || !after.OK || after.Pending != 0 {
 		t.Errorf("audit once the waiting records are chained: %+v, %v", after, err)
 	}
-	t.Logf("%s: %d acknowledged, %d unanswered at the kill; %d audit records were waiting to be chained", e, ok.Load(), lost.Load(), before.Pending)
+	t.Logf("%s: %d acknowledged, %d unanswered at the kill; %d audit records were waiting to be chained", e, st.ok.Load(), st.unanswered.Load(), before.Pending)
 }

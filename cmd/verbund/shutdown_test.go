@@ -3,13 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,53 +39,12 @@ func TestShutdownLetsWritesFinish(t *testing.T) {
 	if base == "" {
 		t.Fatalf("serve printed no URL:\n%s\n%s", out.String(), errOut.String())
 	}
-	jonas := "jonas.weber@mueller-maschinenbau.example"
-	var tok syncBuffer
-	if err := run(context.Background(), []string{"token", "create", "--data", dir, "--user", jonas, "--scope", "write"},
-		func(string) string { return "" }, strings.NewReader(""), &tok, &errOut); err != nil {
-		t.Fatalf("token create: %v\n%s", err, errOut.String())
-	}
-	token := strings.TrimSpace(tok.String())
-	api := func(method, path string, body any) (int, []byte, error) {
-		var rd *strings.Reader
-		if body != nil {
-			b, _ := json.Marshal(body)
-			rd = strings.NewReader(string(b))
-		} else {
-			rd = strings.NewReader("")
-		}
-		req, _ := http.NewRequest(method, base+path, rd)
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return 0, nil, err
-		}
-		defer resp.Body.Close()
-		var b strings.Builder
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			b.WriteString(sc.Text())
-		}
-		return resp.StatusCode, []byte(b.String()), nil
-	}
-	status, body, err := api("GET", "/api/v1/posts?limit=1", nil)
-	if err != nil || status != 200 {
-		t.Fatalf("feed: %d %v %s", status, err, body)
-	}
-	var feed struct {
-		Items []struct {
-			ThreadID string `json:"thread_id"`
-		}
-	}
-	if err := json.Unmarshal(body, &feed); err != nil || len(feed.Items) == 0 {
-		t.Fatalf("feed: %s", body)
-	}
-	thread := feed.Items[0].ThreadID
+	c := writeToken(t, base, "--data", dir)
+	thread := c.newestThread(t)
 
 	// A live stream, to see it end with "shutdown".
 	req, _ := http.NewRequest(http.MethodGet, base+"/events", nil)
-	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Authorization", "Bearer "+c.token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("stream: %v", err)
@@ -105,35 +60,9 @@ func TestShutdownLetsWritesFinish(t *testing.T) {
 		gotShutdown <- seen
 	}()
 
-	var acked sync.Map
-	var ok, refused, failed atomic.Int64
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	for w := range 16 {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				status, body, err := api("POST", "/api/v1/threads/"+thread+"/posts", map[string]any{"body": fmt.Sprintf("drain %d-%d", w, i)})
-				switch {
-				case err != nil:
-					refused.Add(1) // the hub stopped accepting: the client would retry elsewhere
-					time.Sleep(5 * time.Millisecond)
-				case status == http.StatusCreated:
-					var p struct{ ID string }
-					_ = json.Unmarshal(body, &p)
-					acked.Store(p.ID, true)
-					ok.Add(1)
-				default:
-					failed.Add(1)
-					t.Errorf("a write during shutdown got %d: %s", status, body)
-				}
-			}
-		})
-	}
+	st := replyStorm(c, thread, "drain", func(status int, body []byte) {
+		t.Errorf("a write during shutdown got %d: %s", status, body)
+	})
 	time.Sleep(400 * time.Millisecond)
 	cancel() // SIGTERM
 	select {
@@ -144,9 +73,8 @@ func TestShutdownLetsWritesFinish(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop within the drain time")
 	}
-	close(stop)
-	wg.Wait()
-	if ok.Load() == 0 {
+	st.end()
+	if st.ok.Load() == 0 {
 		t.Fatal("no write was acknowledged before the shutdown")
 	}
 	select {
@@ -163,7 +91,7 @@ func TestShutdownLetsWritesFinish(t *testing.T) {
 	}
 	defer d.Close()
 	missing := 0
-	acked.Range(func(k, _ any) bool {
+	st.acked.Range(func(k, _ any) bool {
 		var n int
 		if err := d.R().QueryRow(context.Background(), `SELECT COUNT(*) FROM posts WHERE id = ?`, k).Scan(&n); err != nil || n != 1 {
 			missing++
@@ -177,5 +105,5 @@ func TestShutdownLetsWritesFinish(t *testing.T) {
 	if err != nil || !res.OK || res.Pending != 0 {
 		t.Errorf("audit after the shutdown: %+v, %v", res, err)
 	}
-	t.Logf("%d acknowledged, %d refused after the hub stopped accepting, %d failed", ok.Load(), refused.Load(), failed.Load())
+	t.Logf("%d acknowledged, %d refused after the hub stopped accepting", st.ok.Load(), st.unanswered.Load())
 }

@@ -19,19 +19,8 @@ import (
 // the forum call alone. `verbund bench list` measures the same with the hub
 // in its own process and reports throughput and percentiles.
 func BenchmarkListPosts(b *testing.B) {
-	h := apptest.World(b, db.SQLite)
-	p := bench.Population{Orgs: h.Orgs, Community: h.Circle, CircleChannel: h.CircleChannel, OrgChannel: h.OrgChannel,
-		Authors: map[string]string{}, People: map[string][]string{}}
-	for k := range h.Orgs {
-		p.Authors[k] = h.Users[k+".analyst"].ID
-		p.People[k] = []string{h.Users[k+".analyst"].ID, h.Users[k+".admin"].ID}
-	}
-	p.Threads, p.Posts = h.App.Forum.Kinds()
+	h, s := seededWorld(b, 100000, 10)
 	ctx := context.Background()
-	s, err := bench.SeedPosts(ctx, h.App.DB, p, 100000, 10)
-	if err != nil {
-		b.Fatal(err)
-	}
 	token := h.Users["sme.analyst"].ReadToken
 	actor := h.Users["sme.analyst"].Actor
 	cases := []struct {
@@ -75,4 +64,23 @@ func BenchmarkListPosts(b *testing.B) {
 			}
 		})
 	}
+}
+
+// seededWorld is the test world on SQLite with posts stored over threads
+// as the bench command stores them (bench.SeedPosts).
+func seededWorld(b *testing.B, posts, threads int) (*apptest.Hub, bench.Seeded) {
+	b.Helper()
+	h := apptest.World(b, db.SQLite)
+	p := bench.Population{Orgs: h.Orgs, Community: h.Circle, CircleChannel: h.CircleChannel, OrgChannel: h.OrgChannel,
+		Authors: map[string]string{}, People: map[string][]string{}}
+	for k := range h.Orgs {
+		p.Authors[k] = h.Users[k+".analyst"].ID
+		p.People[k] = []string{h.Users[k+".analyst"].ID, h.Users[k+".admin"].ID}
+	}
+	p.Threads, p.Posts = h.App.Forum.Kinds()
+	s, err := bench.SeedPosts(context.Background(), h.App.DB, p, posts, threads)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return h, s
 }

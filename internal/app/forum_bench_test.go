@@ -5,9 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"verbund/internal/app/apptest"
-	"verbund/internal/bench"
-	"verbund/internal/db"
 	"verbund/internal/forum"
 )
 
@@ -16,19 +13,8 @@ import (
 // a list of 50 threads with each one's visible post count, 50 posts of a
 // thread, 50 posts of the feed, and a reply.
 func BenchmarkForumOperations(b *testing.B) {
-	h := apptest.World(b, db.SQLite)
-	p := bench.Population{Orgs: h.Orgs, Community: h.Circle, CircleChannel: h.CircleChannel, OrgChannel: h.OrgChannel,
-		Authors: map[string]string{}, People: map[string][]string{}}
-	for k := range h.Orgs {
-		p.Authors[k] = h.Users[k+".analyst"].ID
-		p.People[k] = []string{h.Users[k+".analyst"].ID, h.Users[k+".admin"].ID}
-	}
-	p.Threads, p.Posts = h.App.Forum.Kinds()
+	h, s := seededWorld(b, 20000, 200)
 	ctx := context.Background()
-	s, err := bench.SeedPosts(ctx, h.App.DB, p, 20000, 200)
-	if err != nil {
-		b.Fatal(err)
-	}
 	a := h.Users["sme.analyst"].Actor
 	b.Run("threads50", func(b *testing.B) {
 		for b.Loop() {
