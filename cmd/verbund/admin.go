@@ -271,7 +271,7 @@ func (c *cli) communityAdd(args []string) error {
 }
 
 func (c *cli) agreementCreate(args []string) error {
-	fs, cfg := c.flags("agreement create --community N [--between ORG --and ORG] --categories C,… --max-tlp LEVEL",
+	fs, cfg := c.flags("agreement create --community N [--between ORG --and ORG] --categories C,… --max-tlp LEVEL --purpose P",
 		"With --between/--and: an active bilateral agreement between two members of the circle.\nWithout: the circle's charter, accepted by all its current members.")
 	comm := fs.String("community", "", "trust circle (name or id)")
 	between := fs.String("between", "", "first organisation of a bilateral agreement")
@@ -280,7 +280,7 @@ func (c *cli) agreementCreate(args []string) error {
 	maxTLP := fs.String("max-tlp", "", "highest level: CLEAR, GREEN, AMBER, AMBER+STRICT, RED")
 	retention := fs.String("retention", "365d", "how long recipients may keep data, in days (e.g. 365d)")
 	until := fs.String("until", "", "last day of validity, YYYY-MM-DD (default: open-ended)")
-	purpose := fs.String("purpose", "", "purpose of the sharing")
+	purpose := fs.String("purpose", "", "what the data may be used for (required)")
 	title := fs.String("title", "", "title")
 	personal := fs.Bool("personal-data", false, "personal data may be shared")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -333,6 +333,9 @@ func (c *cli) agreementCreate(args []string) error {
 				return fmt.Errorf("both organisations must be active members of %s", cm.Name)
 			}
 		}
+	}
+	if err := in.Validate(); err != nil { // a purpose too, as in the form and the API
+		return err
 	}
 	g, err := a.agreements.Propose(c.ctx, a.op, proposer, in)
 	if err != nil {

@@ -68,7 +68,7 @@ Usage:
   verbund community create --name N --coordinator ORG [--description D]
   verbund community add --community N --org ORG
   verbund agreement create --community N [--between ORG --and ORG] --categories C,… --max-tlp LEVEL
-                           [--retention 365d] [--until YYYY-MM-DD] [--purpose P] [--personal-data]
+                           --purpose P [--retention 365d] [--until YYYY-MM-DD] [--personal-data]
   verbund audit verify
   verbund migrate
   verbund bench startup|list|fanout|mixed|all [--json]   (measures docs/PERFORMANCE.md)

@@ -67,12 +67,13 @@ func adminScript(t *testing.T, env map[string]string) {
 	ok("community", "create", "--name", "Mittelstand Süd", "--coordinator", "CERT Süd")
 	ok("community", "add", "--community", "Mittelstand Süd", "--org", "Müller Maschinenbau GmbH")
 	ok("community", "add", "--community", "Mittelstand Süd", "--org", "Wolke Cloud AG")
-	out = ok("agreement", "create", "--community", "Mittelstand Süd", "--categories", "incident,knowledge", "--max-tlp", "AMBER", "--retention", "365d")
+	out = ok("agreement", "create", "--community", "Mittelstand Süd", "--categories", "incident,knowledge", "--max-tlp", "AMBER", "--retention", "365d",
+		"--purpose", "Frühwarnung im Vertrauenskreis")
 	if !strings.Contains(out, "charter") || !strings.Contains(out, "Wolke Cloud AG") {
 		t.Errorf("charter: %s", out)
 	}
 	out = ok("agreement", "create", "--community", "Mittelstand Süd", "--between", "Müller Maschinenbau GmbH", "--and", "Wolke Cloud AG",
-		"--categories", "log", "--max-tlp", "RED", "--until", "2030-12-31")
+		"--categories", "log", "--max-tlp", "RED", "--until", "2030-12-31", "--purpose", "Vorfallbearbeitung")
 	if !strings.Contains(out, "bilateral") {
 		t.Errorf("bilateral: %s", out)
 	}

@@ -133,9 +133,7 @@ func (c *cli) serve(args []string) error {
 	fmt.Fprintf(c.stdout, "verbund is ready: open %s/login\n", url)
 	if len(logins) > 0 {
 		fmt.Fprintf(c.stdout, "\nDemo logins (also in %s/demo-logins.txt):\n", cfg.DataDir)
-		for _, l := range logins {
-			fmt.Fprintf(c.stdout, "  %-26s %-8s %-44s %s\n", l.Org, l.Role, l.Email, l.Password)
-		}
+		demo.WriteLogins(c.stdout, logins)
 		fmt.Fprintln(c.stdout)
 	}
 	return a.Serve(c.ctx, ln)

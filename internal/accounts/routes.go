@@ -35,6 +35,9 @@ func Register(srv *web.Server, svc *Service) error {
 		return err
 	}
 	h := &Handler{svc: svc, srv: srv, tpl: tpl}
+	for _, t := range h.objectTypes() {
+		srv.AddObjectType(t)
+	}
 	r := srv.Router
 	r.Handle("GET /login", web.Public, h.loginPage)
 	r.Handle("POST /login", web.Public, h.login)
@@ -85,16 +88,18 @@ type loginData struct {
 	Error       *fault.Error
 }
 
+// loginPage shows the sign-in form. A language chosen with ?lang= is
+// remembered by the page renderer (web), on this page as on any other.
 func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) error {
-	if l := r.URL.Query().Get("lang"); l == "de" || l == "en" {
-		http.SetCookie(w, &http.Cookie{Name: "vb_lang", Value: l, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: h.srv.SecureCookies}) // #nosec G124 -- Secure follows SecureCookies (on under TLS, off only for plain-HTTP development and tests)
-		// #nosec G124 -- added to this request only, never sent to the browser
-		r.AddCookie(&http.Cookie{Name: "vb_lang", Value: l})
-	}
 	if web.ActorFrom(r).UserID != "" {
 		return web.Redirect(w, r, "/", "")
 	}
-	return h.tpl.Render(w, r, http.StatusOK, "login", web.Page{Data: loginData{Next: web.SafeNext(r.URL.Query().Get("next"))}})
+	return h.renderLogin(w, r, http.StatusOK, loginData{Next: web.SafeNext(r.URL.Query().Get("next"))})
+}
+
+func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int, d loginData) error {
+	p := web.Page{Data: d, Title: h.srv.Catalog.T(h.srv.Lang(r), "nav.sign_in")}
+	return h.tpl.Render(w, r, status, "login", p)
 }
 
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
@@ -105,8 +110,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 		if !ok || (e.Kind != fault.Unauthenticated && e.Kind != fault.RateLimited) {
 			return err
 		}
-		p := web.Page{Data: loginData{Email: email, Next: next, Error: e}}
-		return h.tpl.Render(w, r, web.Status(e.Kind), "login", p)
+		return h.renderLogin(w, r, web.Status(e.Kind), loginData{Email: email, Next: next, Error: e})
 	}
 	if mfa {
 		h.setSession(w, sid, mfaLifetime)

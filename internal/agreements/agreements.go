@@ -65,8 +65,19 @@ type Agreement struct {
 	partyOrgs []string
 	// Set for the viewer:
 	MyAccepted bool `json:"my_accepted"`
-	CanAccept  bool `json:"can_accept"`
-	CanRevoke  bool `json:"can_revoke"`
+	// AwaitsMyOrg: the viewer's org could accept now (an admin of it
+	// decides); CanAccept and CanRevoke: the viewer may, being an admin.
+	AwaitsMyOrg bool `json:"awaits_my_org"`
+	CanAccept   bool `json:"can_accept"`
+	CanRevoke   bool `json:"can_revoke"`
+	// Ending is what revoking means for the viewer's org now: "revoke"
+	// (an agreement in force), "withdraw_proposal" (its own proposal not
+	// yet accepted), "decline" (a proposal it received) or
+	// "withdraw_acceptance" (a member's acceptance of a charter).
+	Ending string `json:"-"`
+	// Duplicates (answer to a proposal only) are agreements in force or
+	// proposed that the new one repeats (FindDuplicates).
+	Duplicates []string `json:"duplicates,omitempty"`
 }
 
 // TLP returns the agreement's highest level.
@@ -91,6 +102,21 @@ type parsed struct {
 	cats        policy.Category
 	tlp         policy.TLP
 	from, until int64
+}
+
+// Validate checks the fields of a proposal that need no lookup (the
+// partner and the circle are checked when it is proposed), and that it
+// says its purpose: partners agree to a use of the data (GDPR art. 5(1)(b)).
+// The form, the API and the CLI require it; Propose itself still accepts
+// an empty purpose from in-process callers (the load generator's world).
+func (in Input) Validate() error {
+	if _, err := parseInput(in); err != nil {
+		return err
+	}
+	if strings.TrimSpace(in.Purpose) == "" {
+		return fault.BadInput("purpose", "purpose_missing", "say for which purpose the data may be used")
+	}
+	return nil
 }
 
 func parseInput(in Input) (parsed, error) {
@@ -283,6 +309,12 @@ func (s *Service) Revoke(ctx context.Context, a policy.Actor, id string) (Agreem
 		if _, err := tx.Exec(ctx, `UPDATE agreements SET status = 'revoked', revoked_at = ?, revoked_by_org = ? WHERE id = ?`, db.Now(), a.OrgID, id); err != nil {
 			return "", fmt.Errorf("revoke: %w", err)
 		}
+		// The trail says what it meant: a proposal withdrawn or declined
+		// never applied.
+		switch g.Ending {
+		case "withdraw_proposal", "decline":
+			return "agreement." + g.Ending, nil
+		}
 		return "agreement.revoke", nil
 	})
 }
@@ -414,14 +446,19 @@ func (s *Service) complete(ctx context.Context, h db.Handle, a policy.Actor, g *
 	}
 	live := g.Status != "revoked" && g.Status != "expired"
 	isParty := slices.Contains(g.partyOrgs, a.OrgID)
+	var mayRevoke bool
+	g.Ending = "revoke"
 	if g.Kind == "charter" {
 		var member int
 		if err := h.QueryRow(ctx, `SELECT COUNT(*) FROM community_members WHERE community_id = ? AND org_id = ? AND status = 'active'`,
 			g.CommunityID, a.OrgID).Scan(&member); err != nil {
 			return fmt.Errorf("load membership: %w", db.Map(err))
 		}
-		g.CanAccept = live && member == 1 && !g.MyAccepted
-		g.CanRevoke = live && (g.ProposerOrg == a.OrgID || g.MyAccepted)
+		g.AwaitsMyOrg = live && member == 1 && !g.MyAccepted
+		mayRevoke = live && (g.ProposerOrg == a.OrgID || g.MyAccepted)
+		if g.ProposerOrg != a.OrgID {
+			g.Ending = "withdraw_acceptance"
+		}
 		// Who accepted a charter says who is in the circle: that is for
 		// its members. An org that asked to join (or left) reads the
 		// terms it would accept, not the member list (SECURITY.md).
@@ -429,12 +466,23 @@ func (s *Service) complete(ctx context.Context, h db.Handle, a policy.Actor, g *
 			g.Parties = []Party{}
 		}
 	} else {
-		g.CanAccept = live && isParty && !g.MyAccepted
-		g.CanRevoke = live && isParty
+		g.AwaitsMyOrg = live && isParty && !g.MyAccepted
+		mayRevoke = live && isParty
+		if g.Status == "proposed" {
+			g.Ending = "decline"
+			if g.ProposerOrg == a.OrgID {
+				g.Ending = "withdraw_proposal"
+			}
+		}
 	}
 	if a.IsSystem() {
-		g.CanRevoke = live
+		mayRevoke, g.Ending = live, "revoke"
 	}
+	// Only admins decide (POLICY.md "Manage agreements"); the flags say
+	// what this caller may do, not what its organisation could.
+	decides := a.IsSystem() || a.CanAdmin()
+	g.CanAccept = decides && g.AwaitsMyOrg
+	g.CanRevoke = decides && mayRevoke
 	return nil
 }
 

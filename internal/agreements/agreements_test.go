@@ -27,7 +27,7 @@ func TestProposeTellsDatabaseErrorsFromUnknownReferences(t *testing.T) {
 			t.Fatal(err)
 		}
 		in := func(kind, ref string) agreements.Input {
-			return agreements.Input{Kind: kind, Partner: ref, Community: ref, Categories: []string{"knowledge"}, MaxTLP: "AMBER", RetentionDays: 30}
+			return agreements.Input{Kind: kind, Partner: ref, Community: ref, Categories: []string{"knowledge"}, MaxTLP: "AMBER", RetentionDays: 30, Purpose: "test"}
 		}
 		for _, c := range []struct {
 			kind, table, code string

@@ -3,6 +3,7 @@ package agreements
 import (
 	"embed"
 	"net/http"
+	"strings"
 
 	"verbund/internal/fault"
 	"verbund/internal/orgs"
@@ -36,6 +37,7 @@ func Register(srv *web.Server, svc *Service, o *orgs.Service) error {
 		return err
 	}
 	h := &Handler{svc: svc, orgs: o, srv: srv, tpl: tpl}
+	srv.AddObjectType(h.objectType())
 	r := srv.Router
 	r.Handle("GET /agreements", web.Read, h.listPage)
 	r.Handle("POST /agreements", web.OrgAdmin, h.proposeForm)
@@ -58,8 +60,12 @@ type listData struct {
 	Orgs        []orgs.Org
 	Coordinated []orgs.Community
 	Community   string
+	Admins      string // who decides for the reader's org, when the reader does not
 	Error       *fault.Error
 	Form        Input
+	// Duplicates are agreements the proposal in Form would repeat: the
+	// form asks before proposing it again.
+	Duplicates []Agreement
 }
 
 func (h *Handler) listPage(w http.ResponseWriter, r *http.Request) error {
@@ -75,6 +81,9 @@ func (h *Handler) renderList(w http.ResponseWriter, r *http.Request, status int,
 		return err
 	}
 	if d.Flows, err = h.svc.FindFlows(ctx, a); err != nil {
+		return err
+	}
+	if d.Admins, err = h.admins(r); err != nil {
 		return err
 	}
 	if a.CanAdmin() {
@@ -127,12 +136,39 @@ func atoi(s string) int {
 	return n
 }
 
+// admins names the admins of the reader's org for readers who are none
+// ("" for admins): they are who accepts or ends an agreement.
+func (h *Handler) admins(r *http.Request) (string, error) {
+	a := web.ActorFrom(r)
+	if a.CanAdmin() {
+		return "", nil
+	}
+	names, err := h.orgs.FindAdminNames(r.Context(), a)
+	return strings.Join(names, ", "), err
+}
+
 func (h *Handler) proposeForm(w http.ResponseWriter, r *http.Request) error {
 	in, err := formInput(r)
 	if err != nil {
 		return err
 	}
-	g, err := h.svc.Propose(r.Context(), web.ActorFrom(r), "", in)
+	a := web.ActorFrom(r)
+	// A proposal that would be refused is not compared first: its error
+	// comes before any warning.
+	err = in.Validate()
+	if err == nil && r.PostFormValue("duplicate_ok") != "1" {
+		dups, err := h.svc.FindDuplicates(r.Context(), a, in)
+		if err != nil {
+			return err
+		}
+		if len(dups) > 0 {
+			return h.renderList(w, r, http.StatusConflict, listData{Form: in, Duplicates: dups})
+		}
+	}
+	var g Agreement
+	if err == nil {
+		g, err = h.svc.Propose(r.Context(), a, "", in)
+	}
 	if err != nil {
 		if e, ok := fault.As(err); ok && (e.Kind == fault.Invalid || e.Kind == fault.Forbidden) {
 			return h.renderList(w, r, web.Status(e.Kind), listData{Error: e, Form: in})
@@ -142,16 +178,25 @@ func (h *Handler) proposeForm(w http.ResponseWriter, r *http.Request) error {
 	return web.Redirect(w, r, "/agreements/"+g.ID, "proposed")
 }
 
+type detailData struct {
+	Agreement
+	Admins string // who decides for the reader's org, when the reader does not
+}
+
 func (h *Handler) detailPage(w http.ResponseWriter, r *http.Request) error {
 	g, err := h.svc.FindAgreementByID(r.Context(), web.ActorFrom(r), r.PathValue("id"))
 	if err != nil {
+		return err
+	}
+	d := detailData{Agreement: g}
+	if d.Admins, err = h.admins(r); err != nil {
 		return err
 	}
 	title := g.Title
 	if title == "" {
 		title = h.srv.Catalog.T(h.srv.Lang(r), "agreement.singular")
 	}
-	return h.tpl.Render(w, r, http.StatusOK, "agreement", web.Page{Nav: "agreements", Data: g, Title: title})
+	return h.tpl.Render(w, r, http.StatusOK, "agreement", web.Page{Nav: "agreements", Data: d, Title: title})
 }
 
 func (h *Handler) acceptForm(w http.ResponseWriter, r *http.Request) error {
@@ -163,11 +208,21 @@ func (h *Handler) acceptForm(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) revokeForm(w http.ResponseWriter, r *http.Request) error {
-	g, err := h.svc.Revoke(r.Context(), web.ActorFrom(r), r.PathValue("id"))
+	a := web.ActorFrom(r)
+	before, err := h.svc.FindAgreementByID(r.Context(), a, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	return web.Redirect(w, r, "/agreements/"+g.ID, "revoked")
+	g, err := h.svc.Revoke(r.Context(), a, before.ID)
+	if err != nil {
+		return err
+	}
+	// The notice says what happened: revoked, declined, withdrawn.
+	flash := "revoked"
+	if before.Ending != "revoke" {
+		flash = "agreement_" + before.Ending
+	}
+	return web.Redirect(w, r, "/agreements/"+g.ID, flash)
 }
 
 func (h *Handler) apiList(w http.ResponseWriter, r *http.Request) error {
@@ -184,9 +239,21 @@ func (h *Handler) apiPropose(w http.ResponseWriter, r *http.Request) error {
 	if err := web.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	g, err := h.svc.Propose(r.Context(), web.ActorFrom(r), "", in)
+	if err := in.Validate(); err != nil {
+		return err
+	}
+	a := web.ActorFrom(r)
+	dups, err := h.svc.FindDuplicates(r.Context(), a, in)
 	if err != nil {
 		return err
+	}
+	g, err := h.svc.Propose(r.Context(), a, "", in)
+	if err != nil {
+		return err
+	}
+	// A program is told of the agreements it may have repeated.
+	for _, d := range dups {
+		g.Duplicates = append(g.Duplicates, d.ID)
 	}
 	web.WriteJSON(w, http.StatusCreated, g)
 	return nil

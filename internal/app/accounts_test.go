@@ -147,12 +147,20 @@ func TestTOTPEnrolAndSignIn(t *testing.T) {
 	if !strings.Contains(string(page.Body), `id="totp-qr"><svg`) {
 		t.Error("no QR code on the set-up page")
 	}
-	// A wrong code does not enable it.
-	if r := b.PostForm(t, "/profile/totp/enable", url.Values{"code": {"000000"}}); r.Status != http.StatusBadRequest {
+	// A wrong code does not enable it, and keeps the set-up in front of
+	// the user: the same secret and its QR code, the error beside the code.
+	r := b.PostForm(t, "/profile/totp/enable", url.Values{"code": {"000000"}})
+	if r.Status != http.StatusBadRequest {
 		t.Errorf("wrong code: %d", r.Status)
 	}
+	if m := secretRe.FindSubmatch(r.Body); m == nil || string(m[1]) != secret || !strings.Contains(string(r.Body), `id="totp-qr"><svg`) {
+		t.Errorf("after a wrong code the set-up (secret %s and its QR code) is gone", secret)
+	}
+	if !regexp.MustCompile(`(?s)action="/profile/totp/enable".*data-code="invalid_code".*id="code"`).Match(r.Body) {
+		t.Error("the wrong code's error is not shown in the set-up form, before the code field")
+	}
 	code, _ := auth.TOTPCode(secret, time.Now())
-	r := b.PostForm(t, "/profile/totp/enable", url.Values{"code": {code}})
+	r = b.PostForm(t, "/profile/totp/enable", url.Values{"code": {code}})
 	codes := codesRe.FindAllSubmatch(r.Body, -1)
 	if r.Status != http.StatusOK || len(codes) != 10 {
 		t.Fatalf("enable: %d, %d recovery codes", r.Status, len(codes))

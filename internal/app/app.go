@@ -199,7 +199,7 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 	}
 	for _, reg := range []func() error{
 		func() error { return accounts.Register(a.Web, a.Accounts) },
-		func() error { return orgs.Register(a.Web, a.Orgs) },
+		func() error { return orgs.Register(a.Web, a.Orgs, a.Agreements) },
 		func() error { return agreements.Register(a.Web, a.Agreements, a.Orgs) },
 		func() error { return forum.Register(a.Web, a.Forum, a.Pages) },
 		func() error { return audit.Register(a.Web, d) },

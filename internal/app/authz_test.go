@@ -44,7 +44,7 @@ func candidateOrg(t *testing.T, f *apptest.Fixture, join bool) string {
 
 func makeAgreement(t *testing.T, f *apptest.Fixture, active bool) string {
 	ctx := context.Background()
-	in := agreements.Input{Kind: "bilateral", Partner: f.Hub.Orgs["sme"], Categories: []string{"incident"}, MaxTLP: "GREEN", RetentionDays: 30}
+	in := agreements.Input{Kind: "bilateral", Partner: f.Hub.Orgs["sme"], Categories: []string{"incident"}, MaxTLP: "GREEN", RetentionDays: 30, Purpose: "p"}
 	var g agreements.Agreement
 	var err error
 	if active {
@@ -89,7 +89,7 @@ func coreRows() map[string]apptest.Row {
 		ts, _ := f.Hub.App.Accounts.FindTokens(context.Background(), f.Hub.Users["sme.analyst"].Actor)
 		return ts[0].ID
 	}
-	agreement := map[string]any{"kind": "bilateral", "partner_org_id": "{sme}", "categories": []string{"knowledge"}, "max_tlp": "GREEN", "retention_days": 30}
+	agreement := map[string]any{"kind": "bilateral", "partner_org_id": "{sme}", "categories": []string{"knowledge"}, "max_tlp": "GREEN", "retention_days": 30, "purpose": "p"}
 
 	return map[string]apptest.Row{
 		// Public
@@ -168,7 +168,7 @@ func coreRows() map[string]apptest.Row {
 		"POST /communities/{id}/members/{org}/remove":         {Req: post(member, "/communities/{new}/remove", nil), Want: w(adminOnly + " coord=303 *=404")},
 		"POST /people":                                        {Req: send("/people", form("email", "UNIQ", "name", "P", "role", "viewer", "password", apptest.Password)), Want: w(adminOnly + " *=303")},
 		"POST /people/{id}":                                   {Req: send("/people/{analyst2}", form("role", "analyst")), Want: w(adminOnly + " admin=303 *=404")},
-		"POST /agreements":                                    {Req: send("/agreements", form("kind", "bilateral", "partner_org_id", "{sme}", "categories", "knowledge", "max_tlp", "GREEN", "retention_days", "30")), Want: w(adminOnly + " admin=400 *=303")},
+		"POST /agreements":                                    {Req: send("/agreements", form("kind", "bilateral", "partner_org_id", "{sme}", "categories", "exercise", "max_tlp", "GREEN", "retention_days", "30", "purpose", "p")), Want: w(adminOnly + " admin=400 *=303")},
 		"POST /agreements/{id}/accept":                        {Req: post(proposal, "/agreements/{new}/accept", nil), Want: w(adminOnly + " admin=303 *=404")},
 		"POST /agreements/{id}/revoke":                        {Req: post(active, "/agreements/{new}/revoke", nil), Want: w(adminOnly + " admin=303 *=404")},
 	}

@@ -391,8 +391,15 @@ func TestBrowserLiveAmberPost(t *testing.T) {
 	cert.do(t, "own reply", chromedp.WaitVisible(`//ol[@id="posts"]//div[contains(@class, "post-body")][contains(., "Makros blockieren")]`))
 	cert.screenshot(t, "cert-thread")
 
-	sme.open(t, h, "/forum/channels/"+h.CircleChannel, false)
+	sme.open(t, h, "/forum/channels/"+h.CircleChannel, true)
 	sme.do(t, "thread listed", chromedp.WaitVisible(`//tbody[@id="threads"]//a[contains(., "`+title+`")]`))
+	// Another reply moves the thread's row up with its new count, live.
+	cert.do(t, "second reply", chromedp.SetValue(chromedp.ID("r-body"), "Nachtrag: Absender rotieren stündlich."))
+	cert.submit(t, "post the second reply", "post-reply")
+	sme.do(t, "the row is updated live", chromedp.WaitVisible(`//tbody[@id="threads"]/tr[contains(@class, "new-item")][.//a[contains(., "`+title+`")]]/td[@class="num"][.="3"]`))
+	if first := browserGet(t, sme, "first row", chromedp.AttributeValue(chromedp.CSS("#threads > tr"), "id")).Value; first != "thread-"+threadID {
+		t.Errorf("the thread a reply arrived in is not at the top of the list: %s", first)
+	}
 	sme.screenshot(t, "sme-channel")
 
 	out.open(t, h, "/forum", false)

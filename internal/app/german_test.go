@@ -122,12 +122,25 @@ func TestErrorsInGerman(t *testing.T) {
 		}, 400, "red_needs_people", nil},
 		{"agreement without a partner", func(t *testing.T) apptest.Response {
 			return admin.PostForm(t, "/agreements", url.Values{"kind": {"bilateral"}, "partner_org_id": {""}, "categories": {"knowledge"},
-				"max_tlp": {"GREEN"}, "retention_days": {"30"}})
+				"max_tlp": {"GREEN"}, "retention_days": {"30"}, "purpose": {"Frühwarnung"}})
 		}, 400, "partner_missing", nil},
 		{"agreement with a bad date", func(t *testing.T) apptest.Response {
 			return admin.PostForm(t, "/agreements", url.Values{"kind": {"bilateral"}, "partner_org_id": {h.Orgs["cloud"]}, "categories": {"knowledge"},
 				"max_tlp": {"GREEN"}, "retention_days": {"30"}, "valid_until": {"31.12.2026"}})
 		}, 400, "bad_date", []any{"field", cat.T("de", "agreement.valid_until")}},
+		{"agreement without a purpose", func(t *testing.T) apptest.Response {
+			return admin.PostForm(t, "/agreements", url.Values{"kind": {"bilateral"}, "partner_org_id": {h.Orgs["outsider"]}, "categories": {"knowledge"},
+				"max_tlp": {"GREEN"}, "retention_days": {"30"}, "purpose": {"  "}})
+		}, 400, "purpose_missing", nil},
+		{"audit trail filtered by a bad date", func(t *testing.T) apptest.Response { return admin.Get(t, "/audit?until=morgen") },
+			400, "bad_date", []any{"field", cat.T("de", "audit.until")}},
+		{"a reply that reaches further than its thread", func(t *testing.T) apptest.Response {
+			th := newThread(t, h, "sme.analyst", h.CircleChannel, map[string]any{"title": "t", "body": "b", "tlp": "AMBER+STRICT", "audience": "orgs", "orgs": []string{h.Orgs["cloud"]}})
+			return analyst.PostForm(t, "/forum/threads/"+th.thread+"/posts", url.Values{"body": {"x"}, "tlp": {"AMBER+STRICT"}, "audience": {"orgs"}, "orgs": {h.Orgs["cert"]}})
+		}, 400, "audience_beyond_container", []any{"what", cat.T("de", "forum.beyond.named_org")}},
+		{"TLP:RED to someone no agreement reaches at RED", func(t *testing.T) apptest.Response {
+			return analyst.PostForm(t, threads, thread("tlp", "RED", "audience", "people", "people", h.Users["cert.analyst"].ID))
+		}, 403, "agreement_missing", []any{"org", "CERT Süd", "category", cat.T("de", "category.knowledge"), "tlp", "TLP:RED"}},
 		{"too short a password", func(t *testing.T) apptest.Response {
 			return analyst.PostForm(t, "/profile/password", url.Values{"current": {apptest.Password}, "new": {"kurz"}, "confirm": {"kurz"}})
 		}, 400, "weak_password", []any{"min", auth.MinPasswordRunes, "max", auth.MaxPasswordBytes}},
@@ -250,5 +263,52 @@ func TestAPIErrorLanguage(t *testing.T) {
 	r := h.API(t, h.Users["sme.analyst"].ReadToken, "GET", "/api/v1/no-such-thing", nil)
 	if r.Status != 404 || r.ErrorCode() != "not_found" {
 		t.Errorf("unknown API address: %d %s", r.Status, r.Body)
+	}
+}
+
+// Choosing a language takes one click on any signed-out page, also when an
+// earlier choice is in the cookie, and the language links keep where the
+// sign-in leads afterwards.
+func TestLanguageSwitch(t *testing.T) {
+	h := apptest.World(t, db.SQLite)
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(path string) string {
+		t.Helper()
+		resp, err := c.Get(h.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(readBody(t, resp))
+	}
+	htmlLang := regexp.MustCompile(`<html lang="([a-z]+)">`)
+	langOf := func(page string) string {
+		m := htmlLang.FindStringSubmatch(page)
+		if m == nil {
+			t.Fatal("no <html lang>")
+		}
+		return m[1]
+	}
+	if l := langOf(get("/login?lang=en")); l != "en" {
+		t.Fatalf("/login?lang=en is %q", l)
+	}
+	// The cookie says English now; one click on Deutsch is enough.
+	page := get("/login?lang=de&next=%2Fforum")
+	if l := langOf(page); l != "de" {
+		t.Errorf("with an English cookie, /login?lang=de is %q: the choice takes a second click", l)
+	}
+	if l := langOf(get("/login")); l != "de" {
+		t.Errorf("the choice of German is not remembered: %q", l)
+	}
+	// The links keep next (and offer the other language).
+	if !strings.Contains(page, `href="?lang=en&amp;next=%2Fforum"`) {
+		t.Errorf("the language links drop next: %s", regexp.MustCompile(`href="[^"]*lang=[^"]*"`).FindAllString(page, -1))
+	}
+	// Any page takes ?lang=, not only the sign-in page.
+	if l := langOf(get("/gibt/es/nicht?lang=en")); l != "en" {
+		t.Errorf("a signed-out 404 with ?lang=en is %q", l)
+	}
+	if l := langOf(get("/gibt/es/nicht")); l != "en" {
+		t.Errorf("the choice made on the 404 page is not remembered: %q", l)
 	}
 }

@@ -344,7 +344,7 @@ func TestThreadShowsNamedAudience(t *testing.T) {
 	var reply struct{ ID string }
 	r.JSON(t, &reply)
 	cloud := h.Login(t, h.Users["cloud.analyst"])
-	want := `<span class="post-audience small muted">(Wolke Cloud AG)</span>`
+	want := `<span class="audience">Named organisations: Wolke Cloud AG</span>`
 	for _, path := range []string{"/forum/threads/" + g.thread, "/forum/posts/" + reply.ID + "/fragment"} {
 		if page := cloud.Get(t, path); page.Status != 200 || !strings.Contains(string(page.Body), want) {
 			t.Errorf("%s does not name the reply's audience: %d", path, page.Status)

@@ -38,8 +38,10 @@ func TestTemplateKeysExist(t *testing.T) {
 		"token.scope":      {"read", "write"},
 		"agreement.status": {"proposed", "active", "revoked", "expired", "pending"},
 		"agreement.kind":   {"bilateral", "charter"},
+		"agreement.end":    {"revoke", "withdraw_proposal", "decline", "withdraw_acceptance"},
 		"community.status": {"pending", "active", "rejected", "left"},
 		"audience":         {"own_org", "community", "named_orgs", "named_people"},
+		"tlp":              {"clear", "green", "amber", "amber_strict", "red"},
 		"category":         policy.Category(policy.AllCategories).Names(),
 	}
 	own := map[string]map[string]string{} // capability → its own keys

@@ -232,13 +232,22 @@ func scan(s db.Scanner) (Record, error) {
 type Filter struct {
 	OrgID  string // required: only records that concern this org
 	Before int64  // cursor: records with seq < Before (0: newest)
-	Limit  int
-	Action string // prefix match, optional
+	Limit  int    // 1 to MaxList (else 50)
+	// Action matches actions that contain it anywhere, or are one of
+	// Actions (those whose readable name matched), optional.
+	Action  string
+	Actions []string
+	// From and Until bound the time (Unix µs, Until exclusive), optional.
+	From, Until int64
 }
+
+// MaxList is the most records List returns at once: a page of 500 and one
+// more, which tells its caller that a next page exists.
+const MaxList = 501
 
 // List returns the org's records, newest first.
 func List(ctx context.Context, h db.Handle, f Filter) ([]Record, error) {
-	if f.Limit <= 0 || f.Limit > 500 {
+	if f.Limit <= 0 || f.Limit > MaxList {
 		f.Limit = 50
 	}
 	q := `SELECT l.seq, l.at, l.actor_user_id, l.actor_org_id, l.via, l.action, l.object_type, l.object_id, l.orgs, l.detail, l.ip, l.touches, l.nonce, l.prev_hash, l.hash
@@ -248,9 +257,27 @@ func List(ctx context.Context, h db.Handle, f Filter) ([]Record, error) {
 		q += ` AND o.seq < ?`
 		args = append(args, f.Before)
 	}
+	var match []string
 	if f.Action != "" {
-		q += ` AND l.action LIKE ?`
-		args = append(args, escapeLike(f.Action)+"%")
+		match = append(match, `l.action LIKE ?`)
+		args = append(args, "%"+escapeLike(f.Action)+"%")
+	}
+	if len(f.Actions) > 0 {
+		match = append(match, `l.action IN (`+db.Placeholders(len(f.Actions))+`)`)
+		for _, a := range f.Actions {
+			args = append(args, a)
+		}
+	}
+	if len(match) > 0 {
+		q += ` AND (` + strings.Join(match, ` OR `) + `)`
+	}
+	if f.From > 0 {
+		q += ` AND l.at >= ?`
+		args = append(args, f.From)
+	}
+	if f.Until > 0 {
+		q += ` AND l.at < ?`
+		args = append(args, f.Until)
 	}
 	q += ` ORDER BY o.seq DESC LIMIT ?`
 	args = append(args, f.Limit)

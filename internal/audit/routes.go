@@ -4,9 +4,9 @@ import (
 	"bufio"
 	"embed"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"verbund/internal/db"
 	"verbund/internal/fault"
@@ -46,64 +46,79 @@ func Register(srv *web.Server, d *db.DB) error {
 	return nil
 }
 
-func (h *handler) list(r *http.Request) ([]Record, string, error) {
-	limit, err := web.Limit(r, 50, 500)
+// query is what a list of the trail was asked for.
+type query struct {
+	Action, From, Until string // as given (the form shows them again)
+	filter              Filter
+}
+
+// filtered reports whether the list leaves out records of the reader's
+// org, so that gaps in the numbering are not only other orgs' records.
+func (q query) filtered() bool { return q.Action != "" || q.From != "" || q.Until != "" }
+
+// parse reads the list's parameters: cursor, page size, action, period.
+func (h *handler) parse(r *http.Request) (query, int, error) {
+	v := r.URL.Query()
+	q := query{Action: strings.TrimSpace(v.Get("action")), From: v.Get("from"), Until: v.Get("until")}
+	limit, err := web.Limit(r, 50, MaxList-1)
 	if err != nil {
-		return nil, "", err
+		return q, 0, err
 	}
-	var before int64
-	if c := r.URL.Query().Get("next"); c != "" {
-		if before, err = strconv.ParseInt(c, 10, 64); err != nil || before < 1 {
-			return nil, "", fault.BadInput("next", "bad_cursor", "the page cursor is not valid: start from the first page")
+	f := Filter{OrgID: web.ActorFrom(r).OrgID, Limit: limit + 1, Action: q.Action}
+	if c := v.Get("next"); c != "" {
+		if f.Before, err = strconv.ParseInt(c, 10, 64); err != nil || f.Before < 1 {
+			return q, 0, fault.BadInput("next", "bad_cursor", "the page cursor is not valid: start from the first page")
 		}
 	}
-	recs, err := List(r.Context(), h.db.R(), Filter{OrgID: web.ActorFrom(r).OrgID, Before: before, Limit: limit + 1, Action: r.URL.Query().Get("action")})
+	if f.From, _, err = web.Day("from", "from", "audit.from", q.From); err != nil {
+		return q, 0, err
+	}
+	if _, f.Until, err = web.Day("until", "until", "audit.until", q.Until); err != nil {
+		return q, 0, err
+	}
+	if q.Action != "" {
+		// The action's readable name matches too, in the reader's language.
+		f.Actions = h.actionsNamed(h.srv.Lang(r), q.Action)
+	}
+	q.filter = f
+	return q, limit, nil
+}
+
+// actionsNamed lists the actions whose readable name contains s.
+func (h *handler) actionsNamed(lang, s string) []string {
+	var out []string
+	s = strings.ToLower(s)
+	for _, k := range h.srv.Catalog.Keys() {
+		if a, ok := strings.CutPrefix(k, actionKey); ok && strings.Contains(strings.ToLower(h.srv.Catalog.T(lang, k)), s) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// actionKey prefixes the catalogue key of an action's readable name; each
+// capability names its own actions ("audit.action.forum.post.create").
+const actionKey = "audit.action."
+
+func (h *handler) list(r *http.Request) ([]Record, string, query, error) {
+	q, limit, err := h.parse(r)
 	if err != nil {
-		return nil, "", err
+		return nil, "", q, err
+	}
+	recs, err := List(r.Context(), h.db.R(), q.filter)
+	if err != nil {
+		return nil, "", q, err
 	}
 	next := ""
 	if len(recs) > limit {
 		recs = recs[:limit]
 		next = strconv.FormatInt(recs[len(recs)-1].Seq, 10)
 	}
-	return recs, next, nil
-}
-
-type pageData struct {
-	Records []Record
-	Next    string
-	Action  string
-	Names   map[string]string
-}
-
-func (h *handler) page(w http.ResponseWriter, r *http.Request) error {
-	recs, next, err := h.list(r)
-	if err != nil {
-		return err
-	}
-	rows, err := h.db.R().Query(r.Context(), `SELECT id, name FROM users WHERE org_id = ? UNION ALL SELECT id, name FROM orgs`, web.ActorFrom(r).OrgID)
-	if err != nil {
-		return fmt.Errorf("audit page: names: %w", err)
-	}
-	type named struct{ id, name string }
-	list, err := db.Collect(rows, "audit page: names", func(s db.Scanner) (n named, err error) {
-		err = s.Scan(&n.id, &n.name)
-		return n, err
-	})
-	if err != nil {
-		return err
-	}
-	names := make(map[string]string, len(list))
-	for _, n := range list {
-		names[n.id] = n.name
-	}
-	p := web.Page{Nav: "audit", Data: pageData{Records: recs, Next: next, Action: r.URL.Query().Get("action"), Names: names}}
-	p.Title = h.srv.Catalog.T(h.srv.Lang(r), "audit.title")
-	return h.tpl.Render(w, r, http.StatusOK, "audit", p)
+	return recs, next, q, nil
 }
 
 func (h *handler) apiList(w http.ResponseWriter, r *http.Request) error {
-	recs, next, err := h.list(r)
+	recs, next, _, err := h.list(r)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,6 +122,15 @@ func Seed(ctx context.Context, s Services, dataDir string) ([]Login, error) {
 		Purpose: "Vorfallbearbeitung für die bei Wolke Cloud betriebenen Systeme von Müller Maschinenbau", RetentionDays: 90}); err != nil {
 		return nil, fmt.Errorf("demo bilateral: %w", err)
 	}
+	// Reporting an incident to one's CERT, TLP:RED included, is the most
+	// common real flow: Müller and CERT Süd agree on it bilaterally (the
+	// circle's charter stops at AMBER). The forum carries such reports as
+	// knowledge today, so the agreement covers that category too.
+	if _, err := s.Agreements.Propose(ctx, op, mueller, agreements.Input{Kind: "bilateral", Partner: cert, Title: "Meldeweg Müller / CERT Süd",
+		Categories: []string{"incident", "knowledge"}, MaxTLP: "RED",
+		Purpose: "Meldung von Sicherheitsvorfällen an das CERT Süd und ihre gemeinsame Bearbeitung, auch unter TLP:RED", RetentionDays: 180}); err != nil {
+		return nil, fmt.Errorf("demo bilateral with the CERT: %w", err)
+	}
 	if _, err := s.Agreements.Propose(ctx, act("greta.lange@hansa-logistik.example"), "", agreements.Input{Kind: "bilateral", Partner: mueller,
 		Title: "Lieferkette Hansa / Müller", Categories: []string{"incident"}, MaxTLP: "GREEN",
 		Purpose: "Warnungen zu Vorfällen in der gemeinsamen Lieferkette", RetentionDays: 180}); err != nil {
@@ -142,6 +152,7 @@ func Seed(ctx context.Context, s Services, dataDir string) ([]Login, error) {
 		sh               policy.Sharing
 	}
 	tomID, jonasID := actors["tom.richter@wolke-cloud.example"].UserID, actors["jonas.weber@mueller-maschinenbau.example"].UserID
+	maxID, annaID := actors["max.bauer@cert-sued.example"].UserID, actors["anna.mueller@mueller-maschinenbau.example"].UserID
 	posts := []post{
 		{"sabine.hoffmann@cert-sued.example", "Willkommen im Vertrauenskreis Mittelstand Süd",
 			"Hier tauschen wir Warnungen, Erfahrungen und Fragen aus. Bitte kennzeichnen Sie jeden Beitrag mit dem passenden TLP-Wert.",
@@ -155,6 +166,9 @@ func Seed(ctx context.Context, s Services, dataDir string) ([]Login, error) {
 		{"tom.richter@wolke-cloud.example", "Hinweis auf laufende Kompromittierung",
 			"Zugangsdaten eines Ihrer Dienstkonten tauchen in einem Leak auf. Bitte rufen Sie uns an.",
 			policy.Sharing{TLP: "RED", Audience: "people", People: []string{tomID, jonasID}}},
+		{"jonas.weber@mueller-maschinenbau.example", "Verdacht auf Ransomware in der Fertigung",
+			"Zwei Bedienrechner der Fertigung zeigen verschlüsselte Dateien. Wir haben sie vom Netz getrennt und bitten um Unterstützung.",
+			policy.Sharing{TLP: "RED", Audience: "people", People: []string{maxID, annaID}}},
 	}
 	for _, p := range posts {
 		if _, _, err := s.Forum.CreateThread(ctx, act(p.who), circle, forum.NewThread{Title: p.title, Body: p.body, Sharing: p.sh}); err != nil {
@@ -183,12 +197,30 @@ func writeLogins(dir string, logins []Login) error {
 	}
 	var b strings.Builder
 	b.WriteString("# verbund demo logins (random passwords; delete this file when you no longer need it)\n")
-	for _, l := range logins {
-		fmt.Fprintf(&b, "%-28s %-9s %-44s %s\n", l.Org, l.Role, l.Email, l.Password)
-	}
+	WriteLogins(&b, logins)
 	path := filepath.Join(dir, "demo-logins.txt")
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// WriteLogins writes the logins as a table: who each person is, in which
+// organisation and role, the language their pages are in, and how to sign in.
+func WriteLogins(w io.Writer, logins []Login) {
+	fmt.Fprintf(w, "%-26s %-16s %-8s %-8s %-44s %s\n", "organisation", "name", "role", "language", "e-mail", "password")
+	for _, l := range logins {
+		fmt.Fprintf(w, "%-26s %-16s %-8s %-8s %-44s %s\n", l.Org, l.Name, l.Role, LanguageName(l.Lang), l.Email, l.Password)
+	}
+}
+
+// LanguageName names a UI language in itself.
+func LanguageName(lang string) string {
+	switch lang {
+	case "de":
+		return "Deutsch"
+	case "en":
+		return "English"
+	}
+	return lang
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"verbund/internal/app"
@@ -13,6 +16,8 @@ import (
 	"verbund/internal/db"
 	"verbund/internal/db/dbtest"
 	"verbund/internal/demo"
+	"verbund/internal/forum"
+	"verbund/internal/policy"
 )
 
 // The demo is seeded through the services only: on a database from dbtest
@@ -38,4 +43,79 @@ func TestSeedIsAudited(t *testing.T) {
 			t.Fatalf("audit trail after the demo: %+v, %v", res, err)
 		}
 	})
+}
+
+// The demo's story: Müller reports incidents to its CERT up to TLP:RED
+// under a bilateral agreement, every agreement says its purpose, and the
+// logins say who each person is and in which language their pages are.
+func TestDemoStory(t *testing.T) {
+	d := dbtest.Open(t, db.SQLite)
+	ctx := context.Background()
+	a, err := app.New(ctx, &config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), LogLevel: "error"}, d, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Accounts.Password = auth.PasswordParams{Time: 1, MemoryKiB: 64, Threads: 1, KeyLen: 32}
+	dir := t.TempDir()
+	logins, err := demo.Seed(ctx, demo.Services{DB: d, Accounts: a.Accounts, Orgs: a.Orgs, Agreements: a.Agreements, Forum: a.Forum}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	actor := func(email string) policy.Actor {
+		u, err := a.Accounts.FindUserByEmail(ctx, email)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return policy.Actor{UserID: u.ID, OrgID: u.OrgID, Role: u.Role, Scope: policy.ScopeSession}
+	}
+	anna := actor("anna.mueller@mueller-maschinenbau.example")
+	flows, err := a.Agreements.FindFlows(ctx, anna)
+	if err != nil {
+		t.Fatal(err)
+	}
+	red := false
+	for _, f := range flows {
+		for _, c := range f.Categories {
+			red = red || (f.OrgName == "CERT Süd" && c.Category == "incident" && c.MaxTLP == "TLP:RED")
+		}
+	}
+	if !red {
+		t.Errorf("Müller may not report incidents to CERT Süd at TLP:RED: %+v", flows)
+	}
+	gs, err := a.Agreements.FindAgreements(ctx, anna, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range gs {
+		if strings.TrimSpace(g.Purpose) == "" {
+			t.Errorf("agreement %q has no purpose", g.Title)
+		}
+	}
+	// Max Bauer at the CERT reads Jonas's RED report.
+	posts, _, err := a.Forum.FindPosts(ctx, actor("max.bauer@cert-sued.example"), forum.ListFilter{Limit: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, p := range posts {
+		found = found || (p.Share.TLP == policy.Red && p.OrgName == "Müller Maschinenbau GmbH")
+	}
+	if !found {
+		t.Error("the CERT's analyst does not read Müller's TLP:RED report")
+	}
+	file, err := os.ReadFile(filepath.Join(dir, "demo-logins.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range logins {
+		line := ""
+		for _, s := range strings.Split(string(file), "\n") {
+			if strings.Contains(s, l.Email) {
+				line = s
+			}
+		}
+		if !strings.Contains(line, l.Name) || !strings.Contains(line, demo.LanguageName(l.Lang)) || l.Lang == "" {
+			t.Errorf("the logins file does not name %s and the UI language: %q", l.Email, line)
+		}
+	}
 }

@@ -70,6 +70,16 @@ type Channel struct {
 	Name          string `json:"name"`
 	Description   string `json:"description,omitempty"`
 	CreatedAt     int64  `json:"created_at"`
+	OrgName       string `json:"-"` // the owning org (pages name an org's channel by it)
+}
+
+// Title is how pages name the channel: its circle's name or, for an
+// org's own channel, the org's, with the channel's.
+func (c Channel) Title() string {
+	if c.CommunityName != "" {
+		return c.CommunityName + " · " + c.Name
+	}
+	return c.OrgName + " · " + c.Name
 }
 
 // Thread is a topic in a channel.
@@ -83,6 +93,9 @@ type Thread struct {
 	CreatedAt  int64        `json:"created_at"`
 	LastPostAt int64        `json:"last_post_at"`
 	Posts      int          `json:"posts"` // visible to the reader
+	// AudienceNames names the orgs or people of a named audience for the
+	// pages (the API gives their ids in sharing).
+	AudienceNames []string `json:"-"`
 }
 
 // Post is one message.
@@ -118,13 +131,14 @@ const channelVisible = `((ch.community_id IS NULL AND ch.org_id = ?) OR (ch.comm
 
 // FindChannels lists the channels the actor's org can use.
 func (s *Service) FindChannels(ctx context.Context, a policy.Actor) ([]Channel, error) {
-	rows, err := s.DB.R().Query(ctx, `SELECT ch.id, ch.org_id, COALESCE(ch.community_id, ''), COALESCE(c.name, ''), ch.name, ch.description, ch.created_at
-		FROM channels ch LEFT JOIN communities c ON c.id = ch.community_id WHERE `+channelVisible+` ORDER BY ch.community_id IS NULL DESC, c.name, ch.name`, a.OrgID, a.OrgID)
+	rows, err := s.DB.R().Query(ctx, `SELECT ch.id, ch.org_id, COALESCE(ch.community_id, ''), COALESCE(c.name, ''), ch.name, ch.description, ch.created_at, o.name
+		FROM channels ch LEFT JOIN communities c ON c.id = ch.community_id JOIN orgs o ON o.id = ch.org_id WHERE `+channelVisible+`
+		ORDER BY ch.community_id IS NULL DESC, c.name, ch.name`, a.OrgID, a.OrgID)
 	if err != nil {
 		return nil, fmt.Errorf("list channels: %w", err)
 	}
 	return db.Collect(rows, "list channels", func(r db.Scanner) (c Channel, err error) {
-		err = r.Scan(&c.ID, &c.OrgID, &c.CommunityID, &c.CommunityName, &c.Name, &c.Description, &c.CreatedAt)
+		err = r.Scan(&c.ID, &c.OrgID, &c.CommunityID, &c.CommunityName, &c.Name, &c.Description, &c.CreatedAt, &c.OrgName)
 		return c, err
 	})
 }
@@ -137,9 +151,9 @@ func (s *Service) FindChannelByID(ctx context.Context, a policy.Actor, id string
 
 func channel(ctx context.Context, h db.Handle, a policy.Actor, id string) (Channel, error) {
 	var c Channel
-	err := h.QueryRow(ctx, `SELECT ch.id, ch.org_id, COALESCE(ch.community_id, ''), COALESCE(c.name, ''), ch.name, ch.description, ch.created_at
-		FROM channels ch LEFT JOIN communities c ON c.id = ch.community_id WHERE ch.id = ? AND `+channelVisible, id, a.OrgID, a.OrgID).
-		Scan(&c.ID, &c.OrgID, &c.CommunityID, &c.CommunityName, &c.Name, &c.Description, &c.CreatedAt)
+	err := h.QueryRow(ctx, `SELECT ch.id, ch.org_id, COALESCE(ch.community_id, ''), COALESCE(c.name, ''), ch.name, ch.description, ch.created_at, o.name
+		FROM channels ch LEFT JOIN communities c ON c.id = ch.community_id JOIN orgs o ON o.id = ch.org_id WHERE ch.id = ? AND `+channelVisible, id, a.OrgID, a.OrgID).
+		Scan(&c.ID, &c.OrgID, &c.CommunityID, &c.CommunityName, &c.Name, &c.Description, &c.CreatedAt, &c.OrgName)
 	return c, db.NotFound(err, "load channel")
 }
 

@@ -86,7 +86,7 @@ func (s *Service) CreateThread(ctx context.Context, a policy.Actor, channelID st
 		tx.AfterCommit(func() {
 			s.Events.Publish(events.Event{Type: "forum.thread", Share: &ts, Topics: []string{"channel:" + ch.ID, "forum"},
 				Data: map[string]string{"id": ts.ID, "channel": ch.ID, "fragment": "/forum/threads/" + ts.ID + "/fragment",
-					"feed": "/forum/posts/" + p.ID + "/fragment?as=feed"}})
+					"row": "/forum/threads/" + ts.ID + "/fragment", "feed": "/forum/posts/" + p.ID + "/fragment?as=feed"}})
 		})
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "forum.thread.create", ObjectType: "thread", ObjectID: t.ID, Detail: d.Detail(),
 			Touches: touches(t.ID, ch.ID)})
@@ -114,17 +114,7 @@ func (s *Service) CreatePost(ctx context.Context, a policy.Actor, threadID strin
 		if err != nil {
 			return err
 		}
-		// Without a level or audience, a reply has the thread's: whoever
-		// replies, it reaches the thread's readers and no one else.
-		sharing := in.Sharing
-		if sharing.TLP == "" {
-			sharing.TLP = t.Share.TLP.Name()
-		}
-		if sharing.Audience == "" {
-			aud := policy.Inherit(t.Share)
-			sharing = policy.Sharing{TLP: sharing.TLP, Audience: string(aud.Kind), Community: aud.Community, Orgs: aud.Orgs, People: aud.People}
-		}
-		ps, err := envelope(a, s.posts, ch, sharing)
+		ps, err := envelope(a, s.posts, ch, replySharing(in.Sharing, t))
 		if err != nil {
 			return err
 		}
@@ -145,7 +135,7 @@ func (s *Service) CreatePost(ctx context.Context, a policy.Actor, threadID strin
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "forum.post.create", ObjectType: "post", ObjectID: p.ID, Touches: touches(t.ID, ch.ID),
 			Detail: policy.Disclosure{Share: ps, Uncovered: p.NotDeliveredTo}.Detail()})
 	})
-	return p, err
+	return p, localWithin(err)
 }
 
 // touches is what a change to a post of thread in channel touches, for
@@ -158,8 +148,9 @@ func touches(thread, channel string) []string {
 // (thread view) or the feed entry, each through the policy check again.
 func (s *Service) publishPost(typ string, p Post, thread policy.Share, channelID string) {
 	sh := p.Share
+	// row: the thread's line in its channel's list, with the new counts.
 	data := map[string]string{"id": p.ID, "thread": p.ThreadID, "fragment": "/forum/posts/" + p.ID + "/fragment",
-		"feed": "/forum/posts/" + p.ID + "/fragment?as=feed"}
+		"feed": "/forum/posts/" + p.ID + "/fragment?as=feed", "row": "/forum/threads/" + p.ThreadID + "/fragment"}
 	if typ == "forum.post.updated" {
 		data["replace"] = "true"
 	}

@@ -310,6 +310,10 @@ func (s *Service) FindThreads(ctx context.Context, a policy.Actor, channelID, af
 		last := page[limit-1]
 		next = Cursor(strconv.FormatInt(last.LastPostAt, 10) + ":" + last.ID)
 	}
+	// The named orgs and people of each thread, for the pages.
+	if err := r.Audiences(ctx, h, threadShares(page)); err != nil {
+		return nil, "", err
+	}
 	return page, next, nil
 }
 
@@ -336,6 +340,14 @@ func (s *Service) activity(ctx context.Context, h db.Handle, r *policy.Reader, t
 		ts[i].Posts, ts[i].LastPostAt = c.N, max(c.Last, ts[i].CreatedAt)
 	}
 	return nil
+}
+
+func threadShares(ts []Thread) []*policy.Share {
+	out := make([]*policy.Share, len(ts))
+	for i := range ts {
+		out[i] = &ts[i].Share
+	}
+	return out
 }
 
 // decodeThreadCursor reads the (last_post_at, id) position of a thread

@@ -1,10 +1,10 @@
 package forum
 
 import (
-	"context"
 	"embed"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"verbund/internal/fault"
 	"verbund/internal/policy"
@@ -42,6 +42,9 @@ func Register(srv *web.Server, svc *Service, pages *readcache.Cache) error {
 		return err
 	}
 	h := &Handler{svc: svc, srv: srv, tpl: tpl, pages: pages}
+	for _, t := range h.objectTypes() {
+		srv.AddObjectType(t)
+	}
 	srv.AddNav(web.NavItem{Key: "forum", Path: "/forum", Label: "nav.forum", Shortcut: "forum"})
 	r := srv.Router
 	r.Handle("GET /forum", web.Read, h.forumPage)
@@ -54,6 +57,10 @@ func Register(srv *web.Server, svc *Service, pages *readcache.Cache) error {
 	r.Handle("POST /forum/threads/{id}/delete", web.Write, h.deleteThreadForm)
 	r.Handle("GET /forum/posts/{id}/fragment", web.Read, h.postFragment)
 	r.Handle("GET /forum/posts/{id}/edit", web.Read, h.editPage)
+	// Who would receive a new thread or a reply shared as asked: the
+	// compose forms' line "Recipients: …", updated as the form changes.
+	r.Handle("GET /forum/channels/{id}/recipients", web.Read, h.channelRecipients)
+	r.Handle("GET /forum/threads/{id}/recipients", web.Read, h.threadRecipients)
 	r.Handle("POST /forum/posts/{id}/edit", web.Write, h.editForm)
 	r.Handle("POST /forum/posts/{id}/delete", web.Write, h.deleteForm)
 
@@ -73,11 +80,6 @@ func Register(srv *web.Server, svc *Service, pages *readcache.Cache) error {
 	return nil
 }
 
-// options are the orgs and people a post in channel ch may name.
-func (h *Handler) options(ctx context.Context, a policy.Actor, ch Channel) (policy.Choices, error) {
-	return policy.AudienceChoices(ctx, h.svc.DB.R(), a, ch.CommunityID)
-}
-
 // formSharing reads the level and audience fields of a form.
 func formSharing(r *http.Request) (policy.Sharing, error) {
 	if err := r.ParseForm(); err != nil {
@@ -86,11 +88,18 @@ func formSharing(r *http.Request) (policy.Sharing, error) {
 	return policy.Sharing{TLP: r.PostFormValue("tlp"), Audience: r.PostFormValue("audience"), Orgs: r.PostForm["orgs"], People: r.PostForm["people"]}, nil
 }
 
+// querySharing reads the level and audience of a compose form sent as a
+// query (the recipients preview).
+func querySharing(r *http.Request) policy.Sharing {
+	q := r.URL.Query()
+	return policy.Sharing{TLP: q.Get("tlp"), Audience: q.Get("audience"), Orgs: q["orgs"], People: q["people"]}
+}
+
 type forumData struct {
 	Channels []Channel
 	Posts    []Post
 	Next     string
-	Query    string
+	Query    string // a search: the list shows its results, and takes no live inserts
 	Error    *fault.Error
 }
 
@@ -101,11 +110,17 @@ func (h *Handler) forumPage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	posts, next, err := h.svc.FindPosts(r.Context(), a, ListFilter{Query: q.Get("q"), After: q.Get("next"), Limit: 30})
+	posts, next, err := h.svc.FindPosts(r.Context(), a, ListFilter{Query: q.Get("q"), After: q.Get("next"), Limit: 30, Audiences: true})
 	if err != nil {
 		return err
 	}
-	p := web.Page{Nav: "forum", Data: forumData{Channels: chs, Posts: posts, Next: next, Query: q.Get("q")}, Live: "/events?topic=forum"}
+	if err := h.svc.NamePosts(r.Context(), posts); err != nil {
+		return err
+	}
+	p := web.Page{Nav: "forum", Data: forumData{Channels: chs, Posts: posts, Next: next, Query: q.Get("q")}}
+	if q.Get("q") == "" {
+		p.Live = "/events?topic=forum" // the feed; a search's results stay as found
+	}
 	p.Title = h.srv.Catalog.T(h.srv.Lang(r), "forum.title")
 	return h.tpl.Render(w, r, http.StatusOK, "forum", p)
 }
@@ -119,12 +134,13 @@ func (h *Handler) createChannelForm(w http.ResponseWriter, r *http.Request) erro
 }
 
 type channelData struct {
-	Channel Channel
-	Threads []Thread
-	Next    string // cursor of the next page of threads
-	Options policy.Choices
-	Error   *fault.Error
-	Form    NewThread
+	Channel    Channel
+	Threads    []Thread
+	Next       string // cursor of the next page of threads
+	Compose    Compose
+	Recipients Recipients // who the form's sharing reaches as it stands
+	Error      *fault.Error
+	Form       NewThread
 }
 
 func (h *Handler) channelPage(w http.ResponseWriter, r *http.Request) error {
@@ -138,19 +154,30 @@ func (h *Handler) renderChannel(w http.ResponseWriter, r *http.Request, status i
 		return err
 	}
 	d.Channel = ch
-	if d.Threads, d.Next, err = h.svc.FindThreads(r.Context(), a, ch.ID, r.URL.Query().Get("next"), 100); err != nil {
+	ctx := r.Context()
+	if d.Threads, d.Next, err = h.svc.FindThreads(ctx, a, ch.ID, r.URL.Query().Get("next"), 100); err != nil {
 		return err
 	}
-	if d.Options, err = h.options(r.Context(), a, ch); err != nil {
+	if err := h.svc.NameThreads(ctx, d.Threads); err != nil {
 		return err
 	}
-	if d.Form.TLP == "" {
-		d.Form.TLP = "AMBER"
+	if a.CanWrite() {
+		if d.Compose, err = h.svc.FindCompose(ctx, a, ch, nil); err != nil {
+			return err
+		}
+		if d.Form.TLP == "" {
+			d.Form.TLP = "AMBER"
+		}
+		if d.Form.Audience == "" {
+			d.Form.Audience = string(defaultAudience(ch, d.Form.TLP))
+		}
+		if d.Error == nil {
+			if d.Recipients, err = h.svc.PreviewThread(ctx, a, ch.ID, d.Form.Sharing); err != nil {
+				return err
+			}
+		}
 	}
-	title := ch.Name
-	if ch.CommunityName != "" {
-		title = ch.CommunityName + " · " + ch.Name
-	}
+	title := ch.Title()
 	p := web.Page{Nav: "forum", Data: d, Title: title, Live: "/events?topic=channel:" + ch.ID}
 	return h.tpl.Render(w, r, status, "channel", p)
 }
@@ -181,14 +208,15 @@ func partial(p Post) string {
 }
 
 type threadData struct {
-	Thread   Thread
-	Audience []string // names of the named orgs or people, if the thread names them
-	Channel  Channel
-	Posts    []Post
-	Next     string
-	Options  policy.Choices
-	Error    *fault.Error
-	Form     NewPost
+	Thread     Thread
+	Channel    Channel
+	Posts      []Post
+	Next       string
+	Compose    Compose
+	Recipients Recipients // who a reply as the form stands reaches
+	AsThread   string     // the label of the default audience: the thread's
+	Error      *fault.Error
+	Form       NewPost
 }
 
 func (h *Handler) threadPage(w http.ResponseWriter, r *http.Request) error {
@@ -212,16 +240,25 @@ func (h *Handler) renderThread(w http.ResponseWriter, r *http.Request, status in
 	if d.Posts, d.Next, err = h.svc.FindPosts(ctx, a, ListFilter{Thread: t.ID, After: r.URL.Query().Get("next"), Limit: 200, Audiences: true}); err != nil {
 		return err
 	}
-	if err := h.namePostAudiences(ctx, d.Posts); err != nil {
+	if err := h.svc.NamePosts(ctx, d.Posts); err != nil {
 		return err
 	}
-	if d.Channel.ID != "" {
-		if d.Options, err = h.options(ctx, a, d.Channel); err != nil {
+	if d.Thread.AudienceNames, err = policy.AudienceNames(ctx, h.svc.DB.R(), t.Share.Audience); err != nil {
+		return err
+	}
+	if d.Channel.ID != "" && a.CanWrite() {
+		if d.Compose, err = h.svc.FindCompose(ctx, a, d.Channel, &d.Thread); err != nil {
 			return err
 		}
-	}
-	if d.Audience, err = policy.AudienceNames(ctx, h.svc.DB.R(), t.Share.Audience); err != nil {
-		return err
+		if d.Form.TLP == "" {
+			d.Form.TLP = t.Share.TLP.Name()
+		}
+		if d.Error == nil {
+			if d.Recipients, err = h.svc.PreviewReply(ctx, a, t.ID, d.Form.Sharing); err != nil {
+				return err
+			}
+		}
+		d.AsThread = h.asThread(r, d.Thread, d.Channel)
 	}
 	p := web.Page{Nav: "forum", Data: d, Title: t.Title, Live: "/events?topic=thread:" + t.ID}
 	return h.tpl.Render(w, r, status, "thread", p)
@@ -257,19 +294,65 @@ func (h *Handler) postFragment(w http.ResponseWriter, r *http.Request) error {
 	return h.tpl.Fragment(w, r, "post", web.Page{Data: p})
 }
 
+// threadFragment is a thread's row in its channel's list, as this reader
+// sees it (posts and last activity over the posts they may see), for a
+// new thread and for a thread a reply moved up.
 func (h *Handler) threadFragment(w http.ResponseWriter, r *http.Request) error {
 	t, err := h.svc.FindThreadByID(r.Context(), web.ActorFrom(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
+	if t.AudienceNames, err = policy.AudienceNames(r.Context(), h.svc.DB.R(), t.Share.Audience); err != nil {
+		return err
+	}
 	return h.tpl.Fragment(w, r, "threadrow", web.Page{Data: t})
 }
 
+// asThread labels a reply's default audience: the thread's, by name.
+func (h *Handler) asThread(r *http.Request, t Thread, ch Channel) string {
+	lang := h.srv.Lang(r)
+	cat := h.srv.Catalog
+	label := cat.T(lang, "audience.all_orgs")
+	switch {
+	case t.Share.TLP == policy.Clear:
+	case t.Share.Audience.Kind == policy.AudCommunity:
+		label = cat.T(lang, "audience.community") + " " + ch.CommunityName
+	case t.Share.Audience.Kind == policy.AudOrg:
+		label = cat.T(lang, "audience.own_org") + ": " + t.OrgName
+	case t.Share.Audience.Kind == policy.AudOrgs:
+		label = cat.T(lang, "audience.named_orgs") + ": " + strings.Join(append([]string{t.OrgName}, t.AudienceNames...), ", ")
+	case t.Share.Audience.Kind == policy.AudPeople:
+		label = cat.T(lang, "audience.named_people") + ": " + strings.Join(append(t.AudienceNames, t.AuthorName+" ("+t.OrgName+")"), ", ")
+	}
+	return cat.T(lang, "forum.audience_as_thread", "whom", label)
+}
+
+// channelRecipients is the compose form's recipients line for a new
+// thread in the channel.
+func (h *Handler) channelRecipients(w http.ResponseWriter, r *http.Request) error {
+	rc, err := h.svc.PreviewThread(r.Context(), web.ActorFrom(r), r.PathValue("id"), querySharing(r))
+	if err != nil {
+		return err
+	}
+	return h.tpl.Fragment(w, r, "recipients", web.Page{Data: rc})
+}
+
+// threadRecipients is the reply form's recipients line.
+func (h *Handler) threadRecipients(w http.ResponseWriter, r *http.Request) error {
+	rc, err := h.svc.PreviewReply(r.Context(), web.ActorFrom(r), r.PathValue("id"), querySharing(r))
+	if err != nil {
+		return err
+	}
+	return h.tpl.Fragment(w, r, "recipients", web.Page{Data: rc})
+}
+
 type editData struct {
-	Post      Post
-	Revisions []Revision
-	Options   policy.Choices
-	Error     *fault.Error
+	Post       Post
+	Revisions  []Revision
+	Compose    Compose // offered when the reader's org may change the post and uses its channel
+	Sharing    policy.Sharing
+	Recipients Recipients
+	Error      *fault.Error
 }
 
 func (h *Handler) editPage(w http.ResponseWriter, r *http.Request) error {
@@ -295,21 +378,32 @@ func (h *Handler) renderEdit(w http.ResponseWriter, r *http.Request, status int,
 	// history without them.
 	ch, err := h.svc.FindChannelByID(ctx, a, t.ChannelID)
 	switch {
-	case err == nil:
-		if d.Options, err = h.options(ctx, a, ch); err != nil {
+	case err == nil && p.Share.Owner == a.OrgID && a.CanWrite():
+		if d.Compose, err = h.svc.FindCompose(ctx, a, ch, &t); err != nil {
 			return err
 		}
-	case !fault.Is(err, fault.NotFound):
+		d.Compose.Audiences = d.Compose.Audiences[1:] // no "as the thread": the post has its own
+		d.Sharing = policy.SharingOf(p.Share)
+		if d.Recipients, err = h.svc.PreviewReply(ctx, a, t.ID, d.Sharing); err != nil {
+			return err
+		}
+	case err != nil && !fault.Is(err, fault.NotFound):
 		return err
 	}
-	pg := web.Page{Nav: "forum", Data: d, Title: h.srv.Catalog.T(h.srv.Lang(r), "forum.edit_history")}
+	title := "forum.edit_history"
+	if p.Share.Owner == a.OrgID && a.CanWrite() {
+		title = "forum.edit"
+	}
+	pg := web.Page{Nav: "forum", Data: d, Title: h.srv.Catalog.T(h.srv.Lang(r), title)}
 	return h.tpl.Render(w, r, status, "edit", pg)
 }
 
 func (h *Handler) editForm(w http.ResponseWriter, r *http.Request) error {
 	body := r.PostFormValue("body")
 	up := PostUpdate{Body: &body}
-	if r.PostFormValue("tlp") != "" {
+	// The sharing fields are sent with every edit; they change who
+	// receives the post only when the author asked for that.
+	if r.PostFormValue("reshare") == "1" {
 		s, err := formSharing(r)
 		if err != nil {
 			return err
@@ -348,18 +442,4 @@ func (h *Handler) deleteThreadForm(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	return web.Redirect(w, r, "/forum/channels/"+channel, "thread_deleted")
-}
-
-// namePostAudiences names the recipients of the posts with a named
-// audience (a reply may name other orgs or people than its thread); the
-// posts were read with their audience lists.
-func (h *Handler) namePostAudiences(ctx context.Context, posts []Post) error {
-	for i := range posts {
-		p := &posts[i]
-		var err error
-		if p.AudienceNames, err = policy.AudienceNames(ctx, h.svc.DB.R(), p.Share.Audience); err != nil {
-			return err
-		}
-	}
-	return nil
 }

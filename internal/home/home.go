@@ -8,6 +8,7 @@ import (
 	"embed"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"verbund/internal/agreements"
@@ -58,9 +59,10 @@ type data struct {
 	Awaiting    []agreements.Agreement
 	Requests    []joinRequest
 	Communities []orgs.Community
-	Partners    int
+	Partners    []agreements.Flow // orgs an active agreement lets data flow to and from
 	Bars        []Bar
 	Total       int
+	Admins      string // who accepts the awaited agreements, for readers who cannot
 }
 
 type joinRequest struct {
@@ -72,7 +74,10 @@ func (h *handler) page(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	var d data
 	var err error
-	if d.Posts, _, err = h.forum.FindPosts(ctx, a, forum.ListFilter{Limit: 8}); err != nil {
+	if d.Posts, _, err = h.forum.FindPosts(ctx, a, forum.ListFilter{Limit: 8, Audiences: true}); err != nil {
+		return err
+	}
+	if err := h.forum.NamePosts(ctx, d.Posts); err != nil {
 		return err
 	}
 	gs, err := h.agreements.FindAgreements(ctx, a, "")
@@ -80,15 +85,22 @@ func (h *handler) page(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	for _, g := range gs {
-		if g.CanAccept {
+		if g.AwaitsMyOrg {
 			d.Awaiting = append(d.Awaiting, g)
 		}
+	}
+	if len(d.Awaiting) > 0 && !a.CanAdmin() {
+		names, err := h.orgs.FindAdminNames(ctx, a)
+		if err != nil {
+			return err
+		}
+		d.Admins = strings.Join(names, ", ")
 	}
 	flows, err := h.agreements.FindFlows(ctx, a)
 	if err != nil {
 		return err
 	}
-	d.Partners = len(flows)
+	d.Partners = flows
 	cs, err := h.orgs.FindCommunities(ctx, a)
 	if err != nil {
 		return err

@@ -149,3 +149,17 @@ func (s *Service) FindOrgByRef(ctx context.Context, ref string) (Org, error) {
 	}
 	return o, nil
 }
+
+// FindAdminNames names the active admins of the actor's own org: pages say
+// who can do what the actor's role may not (accept an agreement, ask to
+// join a circle).
+func (s *Service) FindAdminNames(ctx context.Context, a policy.Actor) ([]string, error) {
+	rows, err := s.DB.R().Query(ctx, `SELECT name FROM users WHERE org_id = ? AND role = 'admin' AND disabled = 0 ORDER BY name`, a.OrgID)
+	if err != nil {
+		return nil, fmt.Errorf("admins: %w", err)
+	}
+	return db.Collect(rows, "admins", func(r db.Scanner) (n string, err error) {
+		err = r.Scan(&n)
+		return n, err
+	})
+}

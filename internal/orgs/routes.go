@@ -3,6 +3,7 @@ package orgs
 import (
 	"embed"
 	"net/http"
+	"strings"
 
 	"verbund/internal/fault"
 	"verbund/internal/web"
@@ -16,13 +17,15 @@ var files embed.FS
 
 // Handler serves the orgs and communities pages and API.
 type Handler struct {
-	svc *Service
-	srv *web.Server
-	tpl *web.Templates
+	svc      *Service
+	srv      *web.Server
+	tpl      *web.Templates
+	charters Charters
 }
 
-// Register adds the routes.
-func Register(srv *web.Server, svc *Service) error {
+// Register adds the routes; charters tells a circle's page who accepted
+// its charter.
+func Register(srv *web.Server, svc *Service, charters Charters) error {
 	tpl, err := srv.Templates(files, "templates/*.html")
 	if err != nil {
 		return err
@@ -33,7 +36,10 @@ func Register(srv *web.Server, svc *Service) error {
 	if err := srv.AddOpenAPI(files, "openapi.json"); err != nil {
 		return err
 	}
-	h := &Handler{svc: svc, srv: srv, tpl: tpl}
+	h := &Handler{svc: svc, srv: srv, tpl: tpl, charters: charters}
+	for _, t := range h.objectTypes() {
+		srv.AddObjectType(t)
+	}
 	r := srv.Router
 	r.Handle("GET /orgs", web.Read, h.orgsPage)
 	r.Handle("POST /orgs/{id}", web.OrgAdmin, h.updateOrgForm)
@@ -90,6 +96,7 @@ func (h *Handler) updateOrgForm(w http.ResponseWriter, r *http.Request) error {
 
 type communitiesData struct {
 	Communities []Community
+	Admins      string // who may ask to join, for readers who may not
 	Error       *fault.Error
 }
 
@@ -102,7 +109,11 @@ func (h *Handler) renderCommunities(w http.ResponseWriter, r *http.Request, stat
 	if err != nil {
 		return err
 	}
-	p := web.Page{Nav: "communities", Data: communitiesData{Communities: cs, Error: e}}
+	admins, err := h.admins(r)
+	if err != nil {
+		return err
+	}
+	p := web.Page{Nav: "communities", Data: communitiesData{Communities: cs, Admins: admins, Error: e}}
 	p.Title = h.srv.Catalog.T(h.srv.Lang(r), "community.plural")
 	return h.tpl.Render(w, r, status, "communities", p)
 }
@@ -121,20 +132,48 @@ func (h *Handler) createCommunityForm(w http.ResponseWriter, r *http.Request) er
 type communityData struct {
 	Community Community
 	Members   []Member
-	Error     *fault.Error
+	ChannelID string // the circle's forum channel (members only)
+	Charter   Charter
+	// HasCharter: a charter is in force; MyAccepted: the reader's org
+	// accepted it (else it receives only TLP:CLEAR from the members).
+	HasCharter, MyAccepted bool
+	Admins                 string // who decides for the reader's org, for readers who do not
+	Error                  *fault.Error
+}
+
+// admins names the admins of the reader's org for readers who are none
+// ("" for admins): they ask to join circles and accept charters.
+func (h *Handler) admins(r *http.Request) (string, error) {
+	a := web.ActorFrom(r)
+	if a.CanAdmin() {
+		return "", nil
+	}
+	names, err := h.svc.FindAdminNames(r.Context(), a)
+	return strings.Join(names, ", "), err
 }
 
 func (h *Handler) communityPage(w http.ResponseWriter, r *http.Request) error {
 	a := web.ActorFrom(r)
-	c, err := h.svc.FindCommunityByID(r.Context(), a, r.PathValue("id"))
+	ctx := r.Context()
+	c, err := h.svc.FindCommunityByID(ctx, a, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
 	d := communityData{Community: c}
+	if d.Admins, err = h.admins(r); err != nil {
+		return err
+	}
 	if c.MyStatus == "active" {
-		if d.Members, err = h.svc.FindMembers(r.Context(), a, c.ID); err != nil {
+		if d.Members, err = h.svc.FindMembers(ctx, a, c.ID); err != nil {
 			return err
 		}
+		if d.ChannelID, err = h.svc.FindChannelID(ctx, a, c.ID); err != nil {
+			return err
+		}
+		if d.Charter, d.HasCharter, err = h.charters.FindCharter(ctx, a, c.ID); err != nil {
+			return err
+		}
+		d.MyAccepted = d.Charter.Accepted[a.OrgID]
 	}
 	p := web.Page{Nav: "communities", Data: d, Title: c.Name}
 	return h.tpl.Render(w, r, http.StatusOK, "community", p)

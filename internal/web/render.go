@@ -67,6 +67,8 @@ var funcs = template.FuncMap{
 		return "own_org"
 	},
 	"has": slices.Contains[[]string],
+	// tlpKey names a level in catalogue keys: tlp.<key>.desc.
+	"tlpKey": func(t policy.TLP) string { return strings.ReplaceAll(strings.ToLower(t.Name()), "+", "_") },
 }
 
 func parseLayout() (*templateSet, error) {
@@ -135,6 +137,7 @@ type Page struct {
 	NowUnix  int64
 	NavItems []NavItem // the capabilities' entries in the navigation
 	cat      *i18n.Catalog
+	query    url.Values // the request's query, for links to the same page (LangLink)
 }
 
 // NavItem is a capability's entry in the main navigation, added when it
@@ -170,6 +173,21 @@ func (p *Page) Fault(e *fault.Error) *ShownFault {
 	return &ShownFault{Code: e.Code, Message: p.cat.Fault(p.Lang, e), Field: e.Field}
 }
 
+// LangLink is the address of this page in language lang, relative to it:
+// the same query (a sign-in page keeps its next, if it is one SafeNext
+// lets through), lang replaced.
+func (p *Page) LangLink(lang string) string {
+	q := url.Values{}
+	for k, v := range p.query {
+		q[k] = v
+	}
+	if n := q.Get("next"); n != "" && SafeNext(n) != n {
+		q.Del("next")
+	}
+	q.Set("lang", lang)
+	return "?" + q.Encode()
+}
+
 // Time formats a stored timestamp (Unix µs) for the page's language.
 func (p *Page) Time(us int64) string {
 	if us == 0 {
@@ -201,14 +219,33 @@ var berlin = func() *time.Location {
 	return time.UTC
 }()
 
+// Day reads a date (YYYY-MM-DD, as <input type="date"> sends it) in the
+// display time zone: the Unix µs of its first moment and of the next
+// day's ("" gives 0, 0). The error names the field by its label, a
+// catalogue key.
+func Day(field, label, labelKey, s string) (start, next int64, err error) {
+	if s == "" {
+		return 0, 0, nil
+	}
+	t, err := time.ParseInLocation("2006-01-02", s, berlin)
+	if err != nil {
+		return 0, 0, fault.BadInput(field, "bad_date", "{field} must be a date like 2026-12-31").WithKey("field", label, labelKey)
+	}
+	return t.UnixMicro(), t.AddDate(0, 0, 1).UnixMicro(), nil
+}
+
 // Lang decides the language of a request: the user's setting, else the
-// language cookie, else the browser's Accept-Language.
+// language the reader just chose (?lang=, on any page), else the language
+// cookie, else the browser's Accept-Language.
 func (s *Server) Lang(r *http.Request) string {
 	if a := ActorFrom(r); a.Lang != "" {
 		return i18n.Normalize(a.Lang)
 	}
 	if l, _ := r.Context().Value(langKey).(string); l != "" {
 		return i18n.Normalize(l)
+	}
+	if l := chosenLang(r); l != "" {
+		return l
 	}
 	if c, err := r.Cookie("vb_lang"); err == nil {
 		return i18n.Normalize(c.Value)
@@ -244,8 +281,22 @@ func (t *Templates) exec(w http.ResponseWriter, r *http.Request, status int, nam
 	return err
 }
 
+// chosenLang is the supported language a link asked for (?lang=de), or "".
+func chosenLang(r *http.Request) string {
+	l := r.URL.Query().Get("lang")
+	if slices.Contains(i18n.Languages(), l) {
+		return l
+	}
+	return ""
+}
+
 func (s *Server) fillPage(w http.ResponseWriter, r *http.Request, p *Page) {
+	if l := chosenLang(r); l != "" {
+		// Remembered for the next pages; this one reads it from the query.
+		http.SetCookie(w, &http.Cookie{Name: "vb_lang", Value: l, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.SecureCookies}) // #nosec G124 -- Secure follows SecureCookies (on under TLS, off only for plain-HTTP development and tests)
+	}
 	p.Lang = s.Lang(r)
+	p.query = r.URL.Query()
 	p.Actor = ActorFrom(r)
 	p.cat = s.Catalog
 	p.Static = s.staticVersion
@@ -261,9 +312,6 @@ func (s *Server) fillPage(w http.ResponseWriter, r *http.Request, p *Page) {
 		if k := r.URL.Query().Get("ok"); k != "" && s.Catalog.Has("flash."+k) {
 			p.Flash = p.T("flash." + k)
 		}
-	}
-	if p.Title == "" {
-		p.Title = p.T("app.name")
 	}
 }
 

@@ -63,8 +63,9 @@ type Server struct {
 	layout        *templateSet
 	staticVersion string
 	metrics       *metrics
-	apiDoc        map[string]any // the OpenAPI document as merged so far (openapi.go)
-	nav           []NavItem      // capabilities' navigation entries (AddNav)
+	apiDoc        map[string]any        // the OpenAPI document as merged so far (openapi.go)
+	nav           []NavItem             // capabilities' navigation entries (AddNav)
+	objects       map[string]ObjectType // how to name objects of each type (AddObjectType)
 }
 
 // SessionCookie is the name of the session cookie.

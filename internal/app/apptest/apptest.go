@@ -151,7 +151,7 @@ func worldOn(t testing.TB, d *db.DB, categories []string) *Hub {
 		must(t, h.App.Orgs.AddMember(ctx, op, c.ID, h.Orgs[k]))
 	}
 	charter, err := h.App.Agreements.Propose(ctx, h.Users["cert.admin"].Actor, "", agreements.Input{Kind: "charter", Community: c.ID,
-		Categories: charterCats, MaxTLP: "AMBER", RetentionDays: 365})
+		Categories: charterCats, MaxTLP: "AMBER", RetentionDays: 365, Purpose: "early warning within the circle"})
 	must(t, err)
 	h.Charter = charter.ID
 	for _, k := range []string{"sme", "cloud"} {
@@ -159,7 +159,7 @@ func worldOn(t testing.TB, d *db.DB, categories []string) *Hub {
 		must(t, err)
 	}
 	bi, err := h.App.Agreements.Propose(ctx, op, h.Orgs["sme"], agreements.Input{Kind: "bilateral", Partner: h.Orgs["cloud"],
-		Categories: bilateralCats, MaxTLP: "RED", RetentionDays: 90})
+		Categories: bilateralCats, MaxTLP: "RED", RetentionDays: 90, Purpose: "incident handling for hosted systems"})
 	must(t, err)
 	h.Bilateral = bi.ID
 	for k := range h.Orgs {

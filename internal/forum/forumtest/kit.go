@@ -68,19 +68,23 @@ func rows() map[string]apptest.Row {
 	thread := map[string]any{"title": "x", "body": "y", "tlp": "AMBER", "audience": "community"}
 	owned := writer + " partner=403 coord=403 nocontract=404 outsider=404"
 	return map[string]apptest.Row{
-		"GET /forum":                        {Req: apptest.Static("/forum"), Want: w(apptest.PageRead)},
-		"GET /forum/channels/{id}":          {Req: get("/forum/channels/{chan}"), Want: w("anon=303 outsider=404 *=200")},
-		"GET /forum/threads/{id}":           {Req: get("/forum/threads/{thread}"), Want: w(objPage)},
-		"GET /forum/threads/{id}/fragment":  {Req: get("/forum/threads/{thread}/fragment"), Want: w(objPage)},
-		"GET /forum/posts/{id}/fragment":    {Req: get("/forum/posts/{post}/fragment"), Want: w(objPage)},
-		"GET /forum/posts/{id}/edit":        {Req: get("/forum/posts/{post}/edit"), Want: w(objPage)},
-		"GET /api/v1/channels":              {Req: apptest.Static("/api/v1/channels"), Want: w(apptest.APIRead)},
-		"GET /api/v1/channels/{id}/threads": {Req: get("/api/v1/channels/{chan}/threads"), Want: w("anon=401 outsider=404 *=200")},
-		"GET /api/v1/threads/{id}":          {Req: get("/api/v1/threads/{thread}"), Want: w(objAPI)},
-		"GET /api/v1/threads/{id}/posts":    {Req: get("/api/v1/threads/{thread}/posts"), Want: w(objAPI)},
-		"GET /api/v1/posts":                 {Req: apptest.Static("/api/v1/posts"), Want: w(apptest.APIRead)},
-		"GET /api/v1/posts/{id}":            {Req: get("/api/v1/posts/{post}"), Want: w(objAPI)},
-		"GET /api/v1/posts/{id}/revisions":  {Req: get("/api/v1/posts/{post}/revisions"), Want: w(objAPI)},
+		"GET /forum":                       {Req: apptest.Static("/forum"), Want: w(apptest.PageRead)},
+		"GET /forum/channels/{id}":         {Req: get("/forum/channels/{chan}"), Want: w("anon=303 outsider=404 *=200")},
+		"GET /forum/threads/{id}":          {Req: get("/forum/threads/{thread}"), Want: w(objPage)},
+		"GET /forum/threads/{id}/fragment": {Req: get("/forum/threads/{thread}/fragment"), Want: w(objPage)},
+		"GET /forum/posts/{id}/fragment":   {Req: get("/forum/posts/{post}/fragment"), Want: w(objPage)},
+		"GET /forum/posts/{id}/edit":       {Req: get("/forum/posts/{post}/edit"), Want: w(objPage)},
+		// The compose forms' recipients line: the channel's members, the
+		// thread's readers.
+		"GET /forum/channels/{id}/recipients": {Req: get("/forum/channels/{chan}/recipients?tlp=AMBER&audience=community"), Want: w("anon=303 outsider=404 *=200")},
+		"GET /forum/threads/{id}/recipients":  {Req: get("/forum/threads/{thread}/recipients"), Want: w(objPage)},
+		"GET /api/v1/channels":                {Req: apptest.Static("/api/v1/channels"), Want: w(apptest.APIRead)},
+		"GET /api/v1/channels/{id}/threads":   {Req: get("/api/v1/channels/{chan}/threads"), Want: w("anon=401 outsider=404 *=200")},
+		"GET /api/v1/threads/{id}":            {Req: get("/api/v1/threads/{thread}"), Want: w(objAPI)},
+		"GET /api/v1/threads/{id}/posts":      {Req: get("/api/v1/threads/{thread}/posts"), Want: w(objAPI)},
+		"GET /api/v1/posts":                   {Req: apptest.Static("/api/v1/posts"), Want: w(apptest.APIRead)},
+		"GET /api/v1/posts/{id}":              {Req: get("/api/v1/posts/{post}"), Want: w(objAPI)},
+		"GET /api/v1/posts/{id}/revisions":    {Req: get("/api/v1/posts/{post}/revisions"), Want: w(objAPI)},
 
 		"POST /api/v1/channels/{id}/threads": {Req: send("/api/v1/channels/{chan}/threads", thread), Want: w(writer + " outsider=404 *=201")},
 		"POST /api/v1/threads/{id}/posts":    {Req: send("/api/v1/threads/{thread}/posts", map[string]any{"body": "reply"}), Want: w(writer + " nocontract=404 outsider=404 *=201")},
@@ -158,6 +162,7 @@ func threadKind() apptest.LeakKind {
 			detail("GET /api/v1/posts/{id}/revisions", "/api/v1/posts/%s/revisions", true),
 			detail("GET /forum/posts/{id}/fragment", "/forum/posts/%s/fragment", true),
 			detail("GET /forum/posts/{id}/edit", "/forum/posts/%s/edit", true),
+			detail("GET /forum/threads/{id}/recipients", "/forum/threads/%s/recipients", false),
 			{Route: "GET /api/v1/channels/{id}/threads", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
 				if !inChannel(t, c, r, objs) {
 					return
@@ -184,7 +189,28 @@ func threadKind() apptest.LeakKind {
 			{Route: "GET /{$}", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
 				home(t, c, r, firsts(c, objs), nil)
 			}},
+			{Route: "GET /audit", Check: auditPage},
 		},
+	}
+}
+
+// auditPage checks the audit trail's page, which names and links the
+// objects its records refer to: for readers who may read it, an object
+// they may not see is neither named (its marker, in the title) nor linked.
+func auditPage(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+	status, page := apptest.Page(t, c, r, "/audit")
+	if status == http.StatusForbidden {
+		return // analysts and viewers read no audit trail
+	}
+	if status != http.StatusOK {
+		t.Errorf("the audit page answers %s with %d", r.Key, status)
+		return
+	}
+	apptest.ExpectMarkers(t, "the audit page", r, page, objs, false)
+	for _, o := range objs {
+		if !o.Visible && (strings.Contains(page, `href="/forum/threads/`+o.ID) || strings.Contains(page, `#post-`+o.ID+`"`)) {
+			t.Errorf("LEAK on the audit page: %s gets a link to %s", r.Key, o.Envelope)
+		}
 	}
 }
 
@@ -302,6 +328,7 @@ func postKind() apptest.LeakKind {
 			{Route: "GET /{$}", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
 				home(t, c, r, objs, carrier(c))
 			}},
+			{Route: "GET /audit", Check: auditPage},
 		},
 	}
 }

@@ -10,7 +10,7 @@
 
   // ---------- Screen-reader announcements (#live-status, aria-live="polite") ----------
   // Texts come from data attributes the server renders through the i18n catalogue:
-  // data-msg-connected, data-msg-disconnected, data-msg-new, data-msg-reloading, data-msg-copied.
+  // data-msg-connecting, data-msg-connected, data-msg-disconnected, data-msg-new, data-msg-reloading, data-msg-copied.
   var statusEl = doc.getElementById('live-status');
   function msg(name, fallback) { return (statusEl && statusEl.getAttribute('data-msg-' + name)) || fallback; }
   function announce(text) {
@@ -59,7 +59,9 @@
 
   // Lists name the event types they take (space separated) in
   // data-live-list; data-live-view picks another fragment of the same event
-  // (e.g. "feed" uses data.feed instead of data.fragment).
+  // (e.g. "feed" uses data.feed instead of data.fragment); data-live-move
+  // lists (threads by last activity) take a new version of an entry they
+  // show and move it to the top.
   function insertInto(list, html, replace) {
     // Safe: html is a same-origin fragment that the server rendered through
     // html/template (contextual escaping) after the policy check for this
@@ -68,15 +70,21 @@
     tpl.innerHTML = html;
     var nodes = Array.prototype.slice.call(tpl.content.children);
     var asc = list.getAttribute('data-live-order') === 'asc';
+    var move = list.hasAttribute('data-live-move');
     if (!asc) nodes.reverse();
     var added = 0;
     nodes.forEach(function (node) {
       var existing = node.id && doc.getElementById(node.id);
-      if (existing && !replace) return; // already on the page
+      if (existing && !replace && !move) return; // already on the page
       node.classList.add('new-item');
-      if (existing) {
+      if (existing && move) {
+        existing.remove();
+      } else if (existing) {
         existing.replaceWith(node);
-      } else if (asc) {
+        added++;
+        return;
+      }
+      if (asc) {
         list.appendChild(node);
       } else {
         list.insertBefore(node, list.firstElementChild);
@@ -168,9 +176,88 @@
     es.addEventListener('revoked', reloadForAccessChange);
   }
   if (liveURL && 'EventSource' in window && sameOrigin(liveURL)) {
-    setLive('disconnected');
+    setLive('connecting');
     connect();
   }
+
+  // ---------- Compose forms: level, audience, whom to name, who receives it ----------
+  // <div class="sharing" data-recipients="URL"> holds the level (tlp) and
+  // audience selects, the pickers (<fieldset class="picker" data-for=orgs|people>,
+  // each entry with data-max, the highest level that may reach it) and the
+  // line #recipients. Without this script every picker and entry is shown
+  // and the server checks the choice when the form is sent; with it, only
+  // what the chosen level and audience allow is offered, and the server says
+  // who would receive it as the form changes.
+  function levelOf(el) { return parseInt(el.getAttribute('data-max'), 10); }
+  function setupSharing(box) {
+    var tlp = box.querySelector('select[name="tlp"]');
+    var aud = box.querySelector('select[name="audience"]');
+    var line = box.querySelector('.recipients');
+    var url = sameOrigin(box.getAttribute('data-recipients') || '');
+    var form = box.closest('form');
+    var reshare = form && form.querySelector('input[name="reshare"]');
+    if (!tlp || !aud) return;
+    var timer = 0;
+    var asked = 0;
+    function level() {
+      var o = tlp.options[tlp.selectedIndex];
+      return o ? parseInt(o.getAttribute('data-level'), 10) : 0;
+    }
+    function show() {
+      var l = level();
+      box.querySelectorAll('[data-tlp-desc]').forEach(function (p) { p.hidden = p.getAttribute('data-tlp-desc') !== tlp.value; });
+      Array.prototype.forEach.call(aud.options, function (o) { o.disabled = l > levelOf(o); });
+      if (aud.selectedIndex < 0 || aud.options[aud.selectedIndex].disabled) {
+        var first = Array.prototype.find.call(aud.options, function (o) { return !o.disabled; });
+        if (first) aud.value = first.value;
+      }
+      box.querySelectorAll('.picker').forEach(function (fs) {
+        fs.hidden = fs.getAttribute('data-for') !== aud.value;
+        var filter = fs.querySelector('.picker-filter');
+        if (filter) filter.hidden = false;
+        var q = filter ? filter.value.trim().toLowerCase() : '';
+        fs.querySelectorAll('label[data-max]').forEach(function (lb) {
+          var tooHigh = l > levelOf(lb);
+          var input = lb.querySelector('input');
+          if (tooHigh && input) input.checked = false; // the level may not reach them
+          lb.hidden = tooHigh || (q !== '' && lb.textContent.toLowerCase().indexOf(q) < 0);
+        });
+      });
+    }
+    function ask() {
+      if (!url || !line) return;
+      var params = new URLSearchParams();
+      params.set('tlp', tlp.value);
+      params.set('audience', aud.value);
+      box.querySelectorAll('.picker').forEach(function (fs) {
+        if (fs.getAttribute('data-for') !== aud.value) return;
+        fs.querySelectorAll('input[type="checkbox"]:checked').forEach(function (c) { params.append(c.name, c.value); });
+      });
+      var mine = ++asked;
+      fetch(url + '?' + params.toString(), { credentials: 'same-origin', headers: { Accept: 'text/html' } })
+        .then(function (res) { return res.ok && !res.redirected ? res.text() : null; })
+        .then(function (html) {
+          if (html === null || mine !== asked) return; // a later answer is on its way
+          // Safe: rendered by the server through html/template for this user.
+          var t = doc.createElement('template');
+          t.innerHTML = html;
+          line.replaceChildren(t.content);
+        })
+        .catch(function () { /* the line keeps the last answer; the server checks on send */ });
+    }
+    function changed(ev) {
+      show();
+      if (reshare && ev && ev.isTrusted) reshare.checked = true; // changing the sharing means to change it
+      clearTimeout(timer);
+      timer = setTimeout(ask, 150);
+    }
+    box.addEventListener('change', changed);
+    box.addEventListener('input', function (ev) {
+      if (ev.target.classList.contains('picker-filter')) show();
+    });
+    show();
+  }
+  doc.querySelectorAll('.sharing[data-recipients]').forEach(setupSharing);
 
   // ---------- Confirmations ----------
   doc.addEventListener('click', function (ev) {
