@@ -137,7 +137,7 @@ func TestErrorsInGerman(t *testing.T) {
 		{"a reply that reaches further than its thread", func(t *testing.T) apptest.Response {
 			th := newThread(t, h, "sme.analyst", h.CircleChannel, map[string]any{"title": "t", "body": "b", "tlp": "AMBER+STRICT", "audience": "orgs", "orgs": []string{h.Orgs["cloud"]}})
 			return analyst.PostForm(t, "/forum/threads/"+th.thread+"/posts", url.Values{"body": {"x"}, "tlp": {"AMBER+STRICT"}, "audience": {"orgs"}, "orgs": {h.Orgs["cert"]}})
-		}, 400, "audience_beyond_container", []any{"what", cat.T("de", "forum.beyond.named_org")}},
+		}, 400, "audience_beyond_container", []any{"what", cat.T("de", "policy.beyond.named_org")}},
 		{"TLP:RED to someone no agreement reaches at RED", func(t *testing.T) apptest.Response {
 			return analyst.PostForm(t, threads, thread("tlp", "RED", "audience", "people", "people", h.Users["cert.analyst"].ID))
 		}, 403, "agreement_missing", []any{"org", "CERT Süd", "category", cat.T("de", "category.knowledge"), "tlp", "TLP:RED"}},

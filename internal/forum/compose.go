@@ -230,7 +230,7 @@ func (s *Service) preview(ctx context.Context, h db.Handle, a policy.Actor, ch C
 	if err == nil {
 		uncovered, err = policy.CheckShare(ctx, h, a, sh, db.Now())
 	}
-	if e, ok := fault.As(localWithin(err)); ok && (e.Kind == fault.Invalid || e.Kind == fault.Forbidden) {
+	if e, ok := fault.As(err); ok && (e.Kind == fault.Invalid || e.Kind == fault.Forbidden) {
 		return Recipients{Error: e}, nil
 	}
 	if err != nil {

@@ -103,7 +103,7 @@ func (s *Service) UpdatePost(ctx context.Context, a policy.Actor, id string, in 
 		}
 		return audit.Write(ctx, tx, a, audit.Entry{Action: action, ObjectType: "post", ObjectID: id, Detail: detail, Touches: touches(p.ThreadID, channelID)})
 	})
-	return p, localWithin(err)
+	return p, err
 }
 
 // DeletePost removes a post of the actor's org with its history. The

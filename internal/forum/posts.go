@@ -135,7 +135,7 @@ func (s *Service) CreatePost(ctx context.Context, a policy.Actor, threadID strin
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "forum.post.create", ObjectType: "post", ObjectID: p.ID, Touches: touches(t.ID, ch.ID),
 			Detail: policy.Disclosure{Share: ps, Uncovered: p.NotDeliveredTo}.Detail()})
 	})
-	return p, localWithin(err)
+	return p, err
 }
 
 // touches is what a change to a post of thread in channel touches, for

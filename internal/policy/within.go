@@ -47,22 +47,25 @@ func Within(ctx context.Context, h db.Handle, s, c Share) error {
 	case AudPeople:
 		people = append(slices.Clone(c.Audience.People), c.Author)
 	}
-	wider := func(what string) error {
-		return fault.BadInput("audience", "audience_beyond_container", "a contribution cannot reach further than what it belongs to: {what} does not receive it").With("what", what)
+	// what is named in the reader's language (the catalogue's
+	// policy.beyond.* keys), for every capability with contributions.
+	wider := func(what, key string) error {
+		return fault.BadInput("audience", "audience_beyond_container", "a contribution cannot reach further than what it belongs to: {what} does not receive it").
+			WithKey("what", what, "policy.beyond."+key)
 	}
 	switch s.Audience.Kind {
 	case AudOrg:
 		if orgs == nil || !slices.Contains(orgs, s.Owner) {
-			return wider("your organisation")
+			return wider("your organisation", "own_org")
 		}
 	case AudCommunity:
 		if c.Audience.Kind != AudCommunity || s.Audience.Community != c.Audience.Community {
-			return wider("the trust circle")
+			return wider("the trust circle", "circle")
 		}
 	case AudOrgs:
 		for _, o := range s.Audience.Orgs {
 			if !slices.Contains(orgs, o) {
-				return wider("a named organisation")
+				return wider("a named organisation", "named_org")
 			}
 		}
 	case AudPeople:
@@ -76,7 +79,7 @@ func Within(ctx context.Context, h db.Handle, s, c Share) error {
 				return fmt.Errorf("person's organisation: %w", db.Map(err))
 			}
 			if err != nil || !slices.Contains(orgs, org) {
-				return wider("a named person")
+				return wider("a named person", "named_person")
 			}
 		}
 	}
