@@ -304,6 +304,12 @@ func TestLanguageSwitch(t *testing.T) {
 	if !strings.Contains(page, `href="?lang=en&amp;next=%2Fforum"`) {
 		t.Errorf("the language links drop next: %s", regexp.MustCompile(`href="[^"]*lang=[^"]*"`).FindAllString(page, -1))
 	}
+	// So do they on the form shown again after a wrong password.
+	u := h.Users["sme.analyst"]
+	failed := h.Anonymous(t).PostForm(t, "/login", url.Values{"email": {u.Email}, "password": {"wrong"}, "next": {"/forum"}})
+	if !strings.Contains(string(failed.Body), `href="?lang=en&amp;next=%2Fforum"`) {
+		t.Errorf("after a failed sign-in the language links drop next: %s", regexp.MustCompile(`href="[^"]*lang=[^"]*"`).FindAllString(string(failed.Body), -1))
+	}
 	// Any page takes ?lang=, not only the sign-in page.
 	if l := langOf(get("/gibt/es/nicht?lang=en")); l != "en" {
 		t.Errorf("a signed-out 404 with ?lang=en is %q", l)

@@ -297,6 +297,11 @@ func (s *Server) fillPage(w http.ResponseWriter, r *http.Request, p *Page) {
 	}
 	p.Lang = s.Lang(r)
 	p.query = r.URL.Query()
+	if n := r.PostForm.Get("next"); n != "" && p.query.Get("next") == "" {
+		// A form page shown again after a failed POST (a wrong password)
+		// keeps where its user was going in its language links.
+		p.query.Set("next", n)
+	}
 	p.Actor = ActorFrom(r)
 	p.cat = s.Catalog
 	p.Static = s.staticVersion
