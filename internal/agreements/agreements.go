@@ -40,6 +40,23 @@ type Party struct {
 	AcceptedAt int64  `json:"accepted_at,omitempty"`
 }
 
+// Name is what lists and the audit trail call g: its title, else its
+// circle's name (a charter) or its parties' names, which read the same in
+// every language.
+func (g Agreement) Name() string {
+	switch {
+	case g.Title != "":
+		return g.Title
+	case g.CommunityName != "":
+		return g.CommunityName
+	}
+	names := make([]string, 0, len(g.Parties))
+	for _, p := range g.Parties {
+		names = append(names, p.OrgName)
+	}
+	return strings.Join(names, " ↔ ")
+}
+
 // Agreement is an agreement as shown.
 type Agreement struct {
 	ID            string   `json:"id"`

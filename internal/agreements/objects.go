@@ -22,7 +22,7 @@ func (h *Handler) objectType() web.ObjectType {
 				if err != nil {
 					return nil, err
 				}
-				out[id] = web.Ref{Name: g.Title, URL: "/agreements/" + id}
+				out[id] = web.Ref{Name: g.Name(), URL: "/agreements/" + id}
 			}
 			return out, nil
 		}}

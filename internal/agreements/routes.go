@@ -192,7 +192,7 @@ func (h *Handler) detailPage(w http.ResponseWriter, r *http.Request) error {
 	if d.Admins, err = h.admins(r); err != nil {
 		return err
 	}
-	title := g.Title
+	title := g.Name()
 	if title == "" {
 		title = h.srv.Catalog.T(h.srv.Lang(r), "agreement.singular")
 	}

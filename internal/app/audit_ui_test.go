@@ -51,6 +51,10 @@ func TestAuditPage(t *testing.T) {
 	if !strings.Contains(page, `href="/agreements/`+h.Bilateral+`"`) {
 		t.Error("the agreement's record does not link it")
 	}
+	// An agreement without a title is named by its parties, not "öffnen".
+	if m := regexp.MustCompile(`href="/agreements/` + h.Bilateral + `">([^<]*)</a>`).FindStringSubmatch(page); m == nil || !strings.Contains(m[1], "Müller Maschinenbau GmbH ↔ ") {
+		t.Errorf("the untitled agreement's link reads %q, want its parties", m)
+	}
 	if strings.Contains(text, h.Users["sme.analyst"].ID) {
 		t.Error("the page shows a person's id instead of the name")
 	}

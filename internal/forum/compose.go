@@ -162,7 +162,7 @@ func personOrgs(ctx context.Context, h db.Handle, people []policy.Option) (map[s
 type Recipients struct {
 	HubWide   bool     // TLP:CLEAR: every organisation of the hub
 	Orgs      []string // names of the orgs whose people receive it
-	People    int      // how many people receive it, the author not counted
+	People    int      // how many people receive it, the person asking not counted (on an edit page also a colleague who wrote the post is counted: they receive it)
 	Uncovered []string // names of circle members it does not reach (no agreement)
 	// Error is the refusal the write would meet; nothing else is set then.
 	Error *fault.Error
