@@ -420,3 +420,21 @@ func (s *Service) auditAnon(ctx context.Context, action, email, ip string) error
 	}
 	return nil
 }
+
+// BasicToken resolves HTTP Basic credentials as TAXII clients send them:
+// the user's e-mail address and one of their API tokens. A token of
+// another person is refused like an unknown one.
+func (s *Service) BasicToken(ctx context.Context, email, token, ip string) (policy.Actor, error) {
+	a, err := s.Token(ctx, token, ip)
+	if err != nil {
+		return a, err
+	}
+	var own string
+	if err := s.DB.R().QueryRow(ctx, `SELECT email FROM users WHERE id = ?`, a.UserID).Scan(&own); err != nil {
+		return policy.Actor{}, fmt.Errorf("load the token's user: %w", db.Map(err))
+	}
+	if !strings.EqualFold(strings.TrimSpace(email), own) {
+		return policy.Actor{}, fault.New(fault.Unauthenticated, "token_invalid", "the API token is not valid")
+	}
+	return a, nil
+}

@@ -32,6 +32,9 @@ type Authenticator interface {
 	Session(ctx context.Context, id, ip string) (policy.Actor, Session, error)
 	// Token resolves an API token (Authorization: Bearer).
 	Token(ctx context.Context, token, ip string) (policy.Actor, error)
+	// BasicToken resolves HTTP Basic credentials: the e-mail address of
+	// a user and one of their API tokens (Protocol.Basic).
+	BasicToken(ctx context.Context, email, token, ip string) (policy.Actor, error)
 }
 
 // Config is what the web kernel needs.
@@ -66,6 +69,36 @@ type Server struct {
 	apiDoc        map[string]any        // the OpenAPI document as merged so far (openapi.go)
 	nav           []NavItem             // capabilities' navigation entries (AddNav)
 	objects       map[string]ObjectType // how to name objects of each type (AddObjectType)
+	protocols     []Protocol            // standard protocols under their own prefixes (AddProtocol)
+}
+
+// Protocol is a standard protocol the hub serves under a path prefix
+// (TAXII 2.1 under /taxii2/), with the standard's error format and, if
+// it says so, HTTP Basic authentication.
+type Protocol struct {
+	Prefix string // e.g. "/taxii2/"
+	// Basic takes "Authorization: Basic" with the user's e-mail address
+	// and an API token as the password, as TAXII clients send it. Only
+	// under Prefix: a browser keeps Basic credentials and sends them by
+	// itself, so they are accepted only where no cross-site form can
+	// reach (the protocol's writes need a media type forms cannot send,
+	// and cross-origin requests are refused before any route).
+	Basic bool
+	// WriteError writes e (HTTP status) in the protocol's format.
+	WriteError func(w http.ResponseWriter, r *http.Request, status int, e *fault.Error)
+}
+
+// AddProtocol serves p's prefix with its rules.
+func (s *Server) AddProtocol(p Protocol) { s.protocols = append(s.protocols, p) }
+
+// protocol is the protocol whose prefix the request's path has, if any.
+func (s *Server) protocol(r *http.Request) (Protocol, bool) {
+	for _, p := range s.protocols {
+		if strings.HasPrefix(r.URL.Path, p.Prefix) {
+			return p, true
+		}
+	}
+	return Protocol{}, false
 }
 
 // SessionCookie is the name of the session cookie.
@@ -305,7 +338,13 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, p Perm) (*htt
 	var actor policy.Actor
 	var sess Session
 	var haveSession bool
-	if tok, ok := bearer(r); ok {
+	if user, tok, ok := r.BasicAuth(); ok && s.basicAllowed(r) {
+		a, err := s.Auth.BasicToken(ctx, user, tok, ip)
+		if err != nil {
+			return r, err
+		}
+		actor = a
+	} else if tok, ok := bearer(r); ok {
 		a, err := s.Auth.Token(ctx, tok, ip)
 		if err != nil {
 			return r, err
@@ -407,6 +446,9 @@ func (s *Server) checkCSRF(r *http.Request, haveSession bool, sess Session) erro
 	if _, ok := bearer(r); ok {
 		return nil
 	}
+	if _, _, ok := r.BasicAuth(); ok && s.basicAllowed(r) {
+		return nil // see Protocol.Basic
+	}
 	sent := r.Header.Get("X-CSRF-Token")
 	if sent == "" {
 		r.Body = http.MaxBytesReader(nil, r.Body, MaxBody)
@@ -444,11 +486,22 @@ func bearer(r *http.Request) (string, bool) {
 	return "", false
 }
 
-// Error renders err as JSON (API) or as an HTML page.
+// basicAllowed: the request's path is a protocol's that takes Basic.
+func (s *Server) basicAllowed(r *http.Request) bool {
+	p, ok := s.protocol(r)
+	return ok && p.Basic
+}
+
+// Error renders err as JSON (API) or as an HTML page, or in the format of
+// the protocol whose path the request has.
 func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 	e := publicError(s.Log, r, err)
 	if e.Kind == fault.RateLimited {
 		w.Header().Set("Retry-After", "60")
+	}
+	if p, ok := s.protocol(r); ok && p.WriteError != nil {
+		p.WriteError(w, r, Status(e.Kind), e)
+		return
 	}
 	if IsAPI(r) {
 		s.writeAPIError(w, r, e)
