@@ -21,6 +21,7 @@ import (
 	"verbund/internal/db"
 	"verbund/internal/db/dbtest"
 	"verbund/internal/fault"
+	"verbund/internal/forum"
 	"verbund/internal/policy"
 )
 
@@ -606,5 +607,30 @@ func TestMetricsOnlyOnDiagnostics(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "verbund_") {
 		t.Errorf("metrics on the diagnostics address: %d", resp.StatusCode)
+	}
+}
+
+// TestSearchCursorTellsNothing: a search's page cursor names the last post
+// shown. The cursor of a post the reader may not see must answer exactly
+// like one of a post that does not exist; it found the hidden post's place
+// in the index, so one more page or none told whether the id existed.
+func TestSearchCursorTellsNothing(t *testing.T) {
+	h := apptest.World(t, db.SQLite)
+	secret := newThread(t, h, "sme.analyst", h.CircleChannel, map[string]any{"title": "Intern", "body": "vertraulich und geheim", "tlp": "AMBER", "audience": "org"})
+	open := newThread(t, h, "sme.analyst", h.CircleChannel, map[string]any{"title": "Offen", "body": "bekannt und offen", "tlp": "GREEN", "audience": "community"})
+	tok := h.Users["outsider.analyst"].ReadToken
+	fake := "01a23400-0000-7000-8000-000000000000"
+	var answers []string
+	for _, id := range []string{secret.post, fake} {
+		r := h.API(t, tok, "GET", "/api/v1/posts?q=und&next="+forum.Cursor(id), nil)
+		answers = append(answers, fmt.Sprintf("%d %s", r.Status, r.ErrorCode()))
+	}
+	if answers[0] != answers[1] || answers[0] != "400 bad_cursor" {
+		t.Errorf("cursor of a hidden post %q, of no post %q: want both 400 bad_cursor", answers[0], answers[1])
+	}
+	// The cursor of a post the reader sees pages on.
+	r := h.API(t, h.Users["cloud.analyst"].ReadToken, "GET", "/api/v1/posts?q=und&next="+forum.Cursor(open.post), nil)
+	if r.Status != http.StatusOK {
+		t.Errorf("cursor of a visible post: %d %s", r.Status, r.Body)
 	}
 }

@@ -106,7 +106,16 @@ func (s *Service) FindPosts(ctx context.Context, a policy.Actor, f ListFilter) (
 		if after != "" {
 			// The cursor is the last post shown; its place in the index
 			// is looked up, never handed out (it counts every document
-			// of the hub, the reader's or not).
+			// of the hub, the reader's or not). Only a post the reader
+			// may see is a cursor: an id of a hidden post must answer
+			// exactly like an id that does not exist, or the cursor
+			// would tell whether it does.
+			if _, err := r.Envelope(ctx, h, s.posts, after); err != nil {
+				if fault.Is(err, fault.NotFound) {
+					return nil, "", fault.BadInput("next", "bad_cursor", "the page cursor is not valid: start from the first page")
+				}
+				return nil, "", err
+			}
 			q.Add(` WHERE `+seq+` < (SELECT d.seq FROM search_docs d WHERE d.id = ?)`, after)
 		}
 		q.Add(` ORDER BY ` + seq + ` DESC`)
