@@ -91,3 +91,47 @@ func TestDeleteThread(t *testing.T) {
 		}
 	})
 }
+
+// TestDeleteThreadAuditsEachOrg: deleting a thread counts in the deleting
+// org's record only the posts it could see (a RED reply named to a
+// colleague is not one more post in its trail), and each other org whose
+// posts went learns it in its own trail, and only there.
+func TestDeleteThreadAuditsEachOrg(t *testing.T) {
+	h := apptest.World(t, db.SQLite)
+	th := newThread(t, h, "sme.analyst", h.CircleChannel, map[string]any{"title": "geteilt", "body": "b", "tlp": "AMBER", "audience": "community"})
+	r := h.API(t, h.Users["cloud.analyst"].WriteToken, "POST", "/api/v1/threads/"+th.thread+"/posts",
+		map[string]any{"body": "nur für eine", "tlp": "RED", "audience": "people", "people": []string{h.Users["sme.analyst2"].ID}})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("cloud's RED reply: %d %s", r.Status, r.Body)
+	}
+	if r := h.API(t, h.Users["sme.analyst"].WriteToken, "DELETE", "/api/v1/threads/"+th.thread, nil); r.Status != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", r.Status, r.Body)
+	}
+	type record struct {
+		Action   string
+		ObjectID string `json:"object_id"`
+		Detail   map[string]any
+	}
+	trail := func(user string) map[string]record {
+		var page struct{ Items []record }
+		h.API(t, h.Users[user].ReadToken, "GET", "/api/v1/audit?limit=500", nil).JSON(t, &page)
+		out := map[string]record{}
+		for _, rec := range page.Items {
+			if rec.ObjectID == th.thread {
+				out[rec.Action] = rec
+			}
+		}
+		return out
+	}
+	sme := trail("sme.auditor")
+	if d, ok := sme["forum.thread.delete"]; !ok || d.Detail["posts"] != 1.0 {
+		t.Errorf("sme's record of the deletion: %+v, want posts 1 (the RED reply is not sme.analyst's to see)", d)
+	}
+	if _, ok := sme["forum.thread.delete.contributions"]; ok {
+		t.Error("LEAK: sme's trail shows that another org had posts in the thread")
+	}
+	cloud := trail("cloud.admin")
+	if d, ok := cloud["forum.thread.delete.contributions"]; !ok || d.Detail["posts"] != 1.0 || d.Detail["deleted_by_org"] != h.Orgs["sme"] {
+		t.Errorf("cloud's trail does not say that its post was deleted with sme's thread: %+v", cloud)
+	}
+}

@@ -163,12 +163,35 @@ func (s *Service) DeleteThread(ctx context.Context, a policy.Actor, id string) (
 }
 
 // removeThread deletes a thread's rows and withdraws its envelope (the
-// kernel takes its posts' envelopes with it), audited with the number of
-// posts that went.
+// kernel takes its posts' envelopes with it), audited. The deleting org's
+// record counts only the posts it may see: a hidden RED reply of another
+// org must not show up as one more post in its trail. Every other org
+// whose posts went gets a record of its own, in its trail only, with how
+// many of its posts were withdrawn and by whom.
 func (s *Service) removeThread(ctx context.Context, tx *db.Tx, a policy.Actor, id, channelID string) error {
-	var posts int
-	if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM posts WHERE thread_id = ?`, id).Scan(&posts); err != nil {
+	r, err := policy.NewReader(ctx, tx.Handle, a, db.Now())
+	if err != nil {
+		return err
+	}
+	var visible int
+	q := db.Q(`SELECT COUNT(*) FROM `).Append(r.From(s.posts, "p")).Add(` WHERE p.thread_id = ?`, id)
+	if err := tx.SelectRow(ctx, q).Scan(&visible); err != nil {
 		return fmt.Errorf("count the thread's posts: %w", db.Map(err))
+	}
+	rows, err := tx.Query(ctx, `SELECT org_id, COUNT(*) FROM posts WHERE thread_id = ? AND org_id <> ? GROUP BY org_id ORDER BY org_id`, id, a.OrgID)
+	if err != nil {
+		return fmt.Errorf("count the thread's contributions: %w", db.Map(err))
+	}
+	type contribution struct {
+		org   string
+		posts int
+	}
+	others, err := db.Collect(rows, "contributions", func(sc db.Scanner) (c contribution, err error) {
+		err = sc.Scan(&c.org, &c.posts)
+		return c, err
+	})
+	if err != nil {
+		return err
 	}
 	for _, q := range []string{
 		`DELETE FROM post_revisions WHERE post_id IN (SELECT id FROM posts WHERE thread_id = ?)`,
@@ -182,6 +205,16 @@ func (s *Service) removeThread(ctx context.Context, tx *db.Tx, a policy.Actor, i
 	if err := s.threads.Withdraw(ctx, tx, a, id); err != nil {
 		return err
 	}
+	for _, c := range others {
+		// Written by the hub, not the deleting person: a record with an
+		// actor lands in the actor's org's trail too, and this one is
+		// only for the contributor's.
+		if err := audit.Write(ctx, tx, policy.System("forum"), audit.Entry{Action: "forum.thread.delete.contributions", ObjectType: "thread", ObjectID: id,
+			Orgs: []string{c.org}, Detail: map[string]any{"posts": c.posts, "deleted_by_org": a.OrgID},
+			Touches: touches(id, channelID)}); err != nil {
+			return err
+		}
+	}
 	return audit.Write(ctx, tx, a, audit.Entry{Action: "forum.thread.delete", ObjectType: "thread", ObjectID: id,
-		Detail: map[string]any{"posts": posts}, Touches: touches(id, channelID)})
+		Detail: map[string]any{"posts": visible}, Touches: touches(id, channelID)})
 }
