@@ -634,3 +634,39 @@ func TestSearchCursorTellsNothing(t *testing.T) {
 		t.Errorf("cursor of a visible post: %d %s", r.Status, r.Body)
 	}
 }
+
+// TestEveryAnswerIsTheHubs: the static files' folder is not listed, a
+// missing file is the hub's 404, and API answers are not kept by caches.
+func TestEveryAnswerIsTheHubs(t *testing.T) {
+	h := apptest.World(t, db.SQLite)
+	for _, p := range []string{"/static/", "/static/nonexistent.js", "/static/img/"} {
+		resp, err := http.Get(h.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := readBody(t, resp)
+		if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), `data-code="not_found"`) || strings.Contains(string(body), `<a href="app.css">`) {
+			t.Errorf("GET %s: %d %.200s", p, resp.StatusCode, body)
+		}
+	}
+	if resp, err := http.Get(h.URL + "/static/app.css"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /static/app.css: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	r := h.API(t, h.Users["sme.analyst"].ReadToken, "GET", "/api/v1/me", nil)
+	if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("API answer Cache-Control %q, want no-store", cc)
+	}
+	// Invalid UTF-8 in JSON is refused, not stored as U+FFFD.
+	req, _ := http.NewRequest("PATCH", h.URL+"/api/v1/me", strings.NewReader("{\"name\":\"Tom\xc3Richter\"}"))
+	req.Header.Set("Authorization", "Bearer "+h.Users["sme.analyst"].WriteToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readBody(t, resp); resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "bad_text") {
+		t.Errorf("PATCH /api/v1/me with invalid UTF-8: %d %s", resp.StatusCode, body)
+	}
+}

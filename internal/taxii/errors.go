@@ -70,6 +70,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		body = []byte(`{"title":"Internal Server Error","http_status":"500"}`)
 	}
 	w.Header().Set("Content-Type", MediaTAXII)
+	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)

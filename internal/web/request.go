@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"verbund/internal/fault"
 )
@@ -36,6 +37,12 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 			return fault.New(fault.TooLarge, "body_too_large", "the request body is larger than {max} bytes").With("max", MaxBody)
 		}
 		return fault.Wrap(fault.Invalid, "malformed_json", "the body could not be read", err)
+	}
+	// encoding/json turns invalid UTF-8 and lone surrogate escapes into
+	// U+FFFD without a word: the stored text would differ from what the
+	// client sent. Refused like the same bytes in a form.
+	if !utf8.Valid(data) || loneSurrogate(data) {
+		return badText("")
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -115,4 +122,38 @@ func WriteJSONBytes(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+}
+
+// loneSurrogate reports whether data (JSON text) has a \u escape of a
+// UTF-16 surrogate that is not half of a pair. Backslashes occur only in
+// strings, so the escapes are found without tracking them.
+func loneSurrogate(data []byte) bool {
+	hex4 := func(i int) (rune, bool) {
+		if i+6 > len(data) || data[i] != '\\' || data[i+1] != 'u' {
+			return 0, false
+		}
+		v, err := strconv.ParseUint(string(data[i+2:i+6]), 16, 32)
+		return rune(v), err == nil
+	}
+	for i := 0; i < len(data); i++ {
+		if data[i] != '\\' {
+			continue
+		}
+		r, ok := hex4(i)
+		switch {
+		case !ok:
+			i++ // another escape: skip its character (it may be a backslash)
+		case r >= 0xD800 && r <= 0xDBFF:
+			lo, ok := hex4(i + 6)
+			if !ok || lo < 0xDC00 || lo > 0xDFFF {
+				return true
+			}
+			i += 11
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return true
+		default:
+			i += 5
+		}
+	}
+	return false
 }

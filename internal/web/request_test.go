@@ -48,6 +48,16 @@ func TestDecodeJSONIsStrict(t *testing.T) {
 		{`{"title":"a"} {}`, "malformed_json", ""},
 		{`{"title":`, "malformed_json", ""},
 		{``, "body_missing", ""},
+		// Invalid UTF-8 and lone surrogates: json would store U+FFFD.
+		{"{\"body\":\"Tom\xc3Richter\"}", "bad_text", ""},
+		{"{\"body\":\"a\xff\"}", "bad_text", ""},
+		{"{\"b\xffody\":\"a\"}", "bad_text", ""},
+		{`{"body":"a\ud800"}`, "bad_text", ""},
+		{`{"body":"a\udc00b"}`, "bad_text", ""},
+		{`{"body":"a\ud800\u0041"}`, "bad_text", ""},
+		// A valid pair, an escaped backslash before "ud800", and U+FFFD
+		// itself are text.
+		{`{"body":"\ud83d\ude00 \\ud800 \ufffd"}`, "", ""},
 	} {
 		r := httptest.NewRequest("POST", "/api/v1/x", strings.NewReader(c.body))
 		r.Header.Set("Content-Type", "application/json")

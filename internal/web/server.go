@@ -129,6 +129,11 @@ func NewServer(cfg Config) (*Server, error) {
 	static, _ := fs.Sub(staticFS, "static")
 	files := http.StripPrefix("/static/", http.FileServerFS(static))
 	s.Router.Handle("GET /static/", Public, func(w http.ResponseWriter, r *http.Request) error {
+		// Files only: no folder listings, and a missing file is the hub's
+		// 404, not the file server's plain text.
+		if fi, err := fs.Stat(static, strings.TrimPrefix(r.URL.Path, "/static/")); err != nil || !fi.Mode().IsRegular() {
+			return fault.ErrNotFound
+		}
 		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 		files.ServeHTTP(w, r)
 		return nil
