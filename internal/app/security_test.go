@@ -670,3 +670,16 @@ func TestEveryAnswerIsTheHubs(t *testing.T) {
 		t.Errorf("PATCH /api/v1/me with invalid UTF-8: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestOversizedFormSaysTooLarge: a form larger than the hub reads (a
+// pasted log) was answered "the form has expired", because its CSRF
+// token could not be read; it is too large, and the page says so.
+func TestOversizedFormSaysTooLarge(t *testing.T) {
+	h := apptest.World(t, db.SQLite)
+	germanUI(t, h, "sme.analyst")
+	b := h.Login(t, h.Users["sme.analyst"])
+	r := b.PostForm(t, "/forum/channels/"+h.CircleChannel+"/threads", url.Values{"title": {"Log"}, "body": {strings.Repeat("x", 2<<20)}, "tlp": {"AMBER"}})
+	if r.Status != http.StatusRequestEntityTooLarge || !strings.Contains(string(r.Body), "zu groß") {
+		t.Errorf("an oversized form: %d %s", r.Status, readable(string(r.Body)))
+	}
+}

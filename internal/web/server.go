@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -457,6 +458,18 @@ func (s *Server) checkCSRF(r *http.Request, haveSession bool, sess Session) erro
 	sent := r.Header.Get("X-CSRF-Token")
 	if sent == "" {
 		r.Body = http.MaxBytesReader(nil, r.Body, MaxBody)
+		// A form too large to read has no token to check: say that it is
+		// too large (the person can shorten it), not that it expired.
+		err := r.ParseForm()
+		if err == nil {
+			if err = r.ParseMultipartForm(MaxBody); errors.Is(err, http.ErrNotMultipart) {
+				err = nil
+			}
+		}
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return fault.New(fault.TooLarge, "body_too_large", "the request body is larger than {max} bytes").With("max", MaxBody)
+		}
 		sent = r.PostFormValue("_csrf")
 	}
 	want := sess.CSRF
