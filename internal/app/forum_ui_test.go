@@ -138,6 +138,13 @@ func TestRecipientsPreview(t *testing.T) {
 	if got := line("/forum/threads/"+th.thread+"/recipients", url.Values{"tlp": {"AMBER+STRICT"}, "audience": {""}}); got != "Empfänger: Müller Maschinenbau GmbH, Wolke Cloud AG – 8 Personen" {
 		t.Errorf("a reply as its thread: %q", got)
 	}
+	// A send refused for a missing title shows the form again with the
+	// line as the form stands, not "only you".
+	r := b.PostForm(t, "/forum/channels/"+h.CircleChannel+"/threads", url.Values{"title": {" "}, "body": {"b"}, "tlp": {"GREEN"}, "audience": {"community"}})
+	if page := strings.Join(strings.Fields(readable(string(r.Body))), " "); r.Status != http.StatusBadRequest ||
+		!strings.Contains(page, "Empfänger: CERT Süd, Müller Maschinenbau GmbH, Wolke Cloud AG – 12 Personen") {
+		t.Errorf("after a refused send: %d, the line is not the form's: %q", r.Status, page)
+	}
 	// Naming the CERT in a reply reaches further than the thread: refused.
 	if got := line("/forum/threads/"+th.thread+"/recipients", url.Values{"tlp": {"AMBER+STRICT"}, "audience": {"orgs"}, "orgs": {h.Orgs["cert"]}}); !strings.Contains(got, "So nicht möglich:") {
 		t.Errorf("a reply beyond its thread is not refused: %q", got)

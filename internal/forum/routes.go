@@ -171,10 +171,10 @@ func (h *Handler) renderChannel(w http.ResponseWriter, r *http.Request, status i
 		if d.Form.Audience == "" {
 			d.Form.Audience = string(defaultAudience(ch, d.Form.TLP))
 		}
-		if d.Error == nil {
-			if d.Recipients, err = h.svc.PreviewThread(ctx, a, ch.ID, d.Form.Sharing); err != nil {
-				return err
-			}
+		// Also after a refused send: the line says who the form as it
+		// stands would reach (a missing title does not change that).
+		if d.Recipients, err = h.svc.PreviewThread(ctx, a, ch.ID, d.Form.Sharing); err != nil {
+			return err
 		}
 	}
 	title := ch.Title()
@@ -253,10 +253,10 @@ func (h *Handler) renderThread(w http.ResponseWriter, r *http.Request, status in
 		if d.Form.TLP == "" {
 			d.Form.TLP = t.Share.TLP.Name()
 		}
-		if d.Error == nil {
-			if d.Recipients, err = h.svc.PreviewReply(ctx, a, t.ID, d.Form.Sharing); err != nil {
-				return err
-			}
+		// Also after a refused send: the line says who the form as it
+		// stands would reach (a missing title does not change that).
+		if d.Recipients, err = h.svc.PreviewReply(ctx, a, t.ID, d.Form.Sharing); err != nil {
+			return err
 		}
 		d.AsThread = h.asThread(r, d.Thread, d.Channel)
 	}
