@@ -402,6 +402,20 @@ func TestBrowserLiveAmberPost(t *testing.T) {
 	}
 	sme.screenshot(t, "sme-channel")
 
+	// The SME withdraws the thread: the CERT's open thread page says so
+	// and takes no more replies, and the SME's channel list drops it, live.
+	if r := h.API(t, h.Users["sme.analyst"].WriteToken, "DELETE", "/api/v1/threads/"+threadID, nil); r.Status != http.StatusNoContent {
+		t.Fatalf("withdraw the thread: %d %s", r.Status, r.Body)
+	}
+	cert.do(t, "the withdrawal arrives live", chromedp.WaitVisible(chromedp.ID("gone-notice")))
+	if got := browserGet(t, cert, "notice", chromedp.Text(chromedp.ID("gone-notice"))); !strings.Contains(got, "withdrawn") {
+		t.Errorf("the CERT's thread page says %q", got)
+	}
+	if !browserGet(t, cert, "reply field", chromedp.Evaluate[bool](`document.getElementById('r-body').disabled`)) {
+		t.Error("the withdrawn thread's page still takes a reply")
+	}
+	sme.do(t, "the row leaves the list live", chromedp.WaitNotPresent(chromedp.ID("thread-"+threadID)))
+
 	out.open(t, h, "/forum", false)
 	leaked("the forum page at the end")
 	t.Logf("browser test took %s", time.Since(start).Round(time.Millisecond))

@@ -6,6 +6,7 @@ import (
 
 	"verbund/internal/audit"
 	"verbund/internal/db"
+	"verbund/internal/events"
 	"verbund/internal/policy"
 )
 
@@ -113,7 +114,7 @@ func (s *Service) UpdatePost(ctx context.Context, a policy.Actor, id string, in 
 func (s *Service) DeletePost(ctx context.Context, a policy.Actor, id string) (Deletion, error) {
 	var d Deletion
 	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
-		p, _, channelID, err := s.ownPost(ctx, tx, a, id)
+		p, thread, channelID, err := s.ownPost(ctx, tx, a, id)
 		if err != nil {
 			return err
 		}
@@ -124,7 +125,7 @@ func (s *Service) DeletePost(ctx context.Context, a policy.Actor, id string) (De
 		}
 		if first == id {
 			d.ThreadGone = true
-			return s.removeThread(ctx, tx, a, p.ThreadID, channelID)
+			return s.removeThread(ctx, tx, a, thread, channelID)
 		}
 		for _, q := range []string{`DELETE FROM post_revisions WHERE post_id = ?`, `DELETE FROM posts WHERE id = ?`} {
 			if _, err := tx.Exec(ctx, q, id); err != nil {
@@ -134,6 +135,13 @@ func (s *Service) DeletePost(ctx context.Context, a policy.Actor, id string) (De
 		if err := s.posts.Withdraw(ctx, tx, a, id); err != nil {
 			return err
 		}
+		// Who could read the reply sees it go (the thread's page drops it).
+		sh := p.Share
+		tx.AfterCommit(func() {
+			s.Events.Publish(events.Event{Type: "forum.post.deleted", Share: &sh, Container: &thread,
+				Topics: []string{"thread:" + p.ThreadID, "channel:" + channelID, "forum"},
+				Data:   map[string]string{"id": id, "thread": p.ThreadID, "remove": "post-" + id + " feed-" + id, "row": "/forum/threads/" + p.ThreadID + "/fragment"}})
+		})
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "forum.post.delete", ObjectType: "post", ObjectID: id, Touches: touches(p.ThreadID, channelID)})
 	})
 	return d, err
@@ -151,13 +159,14 @@ type Deletion struct {
 // thread's channel.
 func (s *Service) DeleteThread(ctx context.Context, a policy.Actor, id string) (channelID string, err error) {
 	err = s.DB.Tx(ctx, func(tx *db.Tx) error {
-		if _, err := s.threads.Authorize(ctx, tx, a, id); err != nil {
+		o, err := s.threads.Authorize(ctx, tx, a, id)
+		if err != nil {
 			return err
 		}
 		if err := tx.QueryRow(ctx, `SELECT channel_id FROM threads WHERE id = ?`, id).Scan(&channelID); err != nil {
 			return db.NotFound(err, "load thread")
 		}
-		return s.removeThread(ctx, tx, a, id, channelID)
+		return s.removeThread(ctx, tx, a, o.Share, channelID)
 	})
 	return channelID, err
 }
@@ -168,7 +177,8 @@ func (s *Service) DeleteThread(ctx context.Context, a policy.Actor, id string) (
 // org must not show up as one more post in its trail. Every other org
 // whose posts went gets a record of its own, in its trail only, with how
 // many of its posts were withdrawn and by whom.
-func (s *Service) removeThread(ctx context.Context, tx *db.Tx, a policy.Actor, id, channelID string) error {
+func (s *Service) removeThread(ctx context.Context, tx *db.Tx, a policy.Actor, thread policy.Share, channelID string) error {
+	id := thread.ID
 	r, err := policy.NewReader(ctx, tx.Handle, a, db.Now())
 	if err != nil {
 		return err
@@ -215,6 +225,12 @@ func (s *Service) removeThread(ctx context.Context, tx *db.Tx, a policy.Actor, i
 			return err
 		}
 	}
+	// Who could read the thread sees it go: lists drop its row and its
+	// posts' feed entries, its open page says it was withdrawn.
+	tx.AfterCommit(func() {
+		s.Events.Publish(events.Event{Type: "forum.thread.deleted", Share: &thread, Topics: []string{"thread:" + id, "channel:" + channelID, "forum"},
+			Data: map[string]string{"id": id, "channel": channelID, "remove": "thread-" + id, "remove_thread": id, "gone": "/forum/threads/" + id}})
+	})
 	return audit.Write(ctx, tx, a, audit.Entry{Action: "forum.thread.delete", ObjectType: "thread", ObjectID: id,
 		Detail: map[string]any{"posts": visible}, Touches: touches(id, channelID)})
 }

@@ -114,8 +114,10 @@ func (g tallyGroup) remove(ctx context.Context, tx *db.Tx, id string) error {
 // (for the tally's own bookkeeping).
 func loadEnvelope(ctx context.Context, h db.Handle, id string) (Share, error) {
 	var s Share
-	err := h.QueryRow(ctx, `SELECT id, kind, owner_org_id, author_id, tlp, audience, COALESCE(community_id, ''), created_at, COALESCE(container_id, '')
-		FROM shares WHERE id = ?`, id).Scan(&s.ID, &s.Kind, &s.Owner, &s.Author, &s.TLP, &s.Audience.Kind, &s.Audience.Community, &s.CreatedAt, &s.Container)
+	// All of it: the envelope judges readers (View.CanSee needs the
+	// category, or no agreement covers it).
+	err := h.QueryRow(ctx, `SELECT id, kind, owner_org_id, author_id, category, tlp, audience, COALESCE(community_id, ''), created_at, COALESCE(container_id, '')
+		FROM shares WHERE id = ?`, id).Scan(&s.ID, &s.Kind, &s.Owner, &s.Author, &s.Category, &s.TLP, &s.Audience.Kind, &s.Audience.Community, &s.CreatedAt, &s.Container)
 	if err != nil {
 		return s, db.NotFound(err, "load envelope")
 	}

@@ -95,9 +95,36 @@
     return added;
   }
 
+  // withdrawn applies an event that something was deleted: the elements it
+  // names (remove: ids; remove_thread: every entry of that thread) leave
+  // the page, and the page of the thing itself (gone: its path) says so
+  // and stops taking input.
+  function withdrawn(data) {
+    if (typeof data.remove === 'string') {
+      data.remove.split(' ').forEach(function (id) {
+        var el = id && doc.getElementById(id);
+        if (el) el.remove();
+      });
+    }
+    if (typeof data.remove_thread === 'string') {
+      doc.querySelectorAll('[data-thread="' + CSS.escape(data.remove_thread) + '"]').forEach(function (el) { el.remove(); });
+    }
+    if (typeof data.gone === 'string' && data.gone === location.pathname && !doc.getElementById('gone-notice')) {
+      var main = doc.querySelector('main') || body;
+      var note = doc.createElement('div');
+      note.id = 'gone-notice';
+      note.className = 'flash flash-error';
+      note.setAttribute('role', 'alert');
+      note.textContent = msg('gone', 'This has been withdrawn.');
+      main.insertBefore(note, main.firstChild);
+      main.querySelectorAll('form button, form textarea, form input, form select').forEach(function (el) { el.disabled = true; });
+    }
+  }
+
   var queue = Promise.resolve(); // keep arrival order when events come in bursts
   function handle(data) {
     if (!data || typeof data.type !== 'string') return;
+    withdrawn(data);
     var lists = doc.querySelectorAll('[data-live-list~="' + CSS.escape(data.type) + '"]');
     var replace = data.replace === true || data.replace === 'true';
     lists.forEach(function (list) {
