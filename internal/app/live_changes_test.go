@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -41,4 +42,35 @@ func TestChangesReachOtherOrgsLive(t *testing.T) {
 		t.Errorf("cloud got %v for the withdrawal", e)
 	}
 	outsider.never(t, th.thread, 300*time.Millisecond)
+}
+
+// TestViewChangeReachesItsUser: when what a reader may see or send
+// changes (a member of their circle accepts its charter), their open
+// pages are told to catch up; a reader whose reach did not change is not.
+func TestViewChangeReachesItsUser(t *testing.T) {
+	h := apptest.World(t, db.SQLite)
+	sme := openStream(t, h.URL, h.Users["sme.analyst"].ReadToken, "")
+	out := openStream(t, h.URL, h.Users["outsider.analyst"].ReadToken, "")
+	if _, err := h.App.Agreements.Accept(context.Background(), h.Users["nocontract.admin"].Actor, h.Charter); err != nil {
+		t.Fatalf("accept the charter: %v", err)
+	}
+	waitType := func(s *stream, typ string, within time.Duration) bool {
+		deadline := time.After(within)
+		for {
+			select {
+			case e := <-s.events:
+				if e["type"] == typ {
+					return true
+				}
+			case <-deadline:
+				return false
+			}
+		}
+	}
+	if !waitType(sme, "view", 5*time.Second) {
+		t.Error("sme's stream was not told that its reach changed")
+	}
+	if waitType(out, "view", 500*time.Millisecond) {
+		t.Error("the outsider's stream was told of a change that is not its own")
+	}
 }

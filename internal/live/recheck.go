@@ -347,7 +347,19 @@ func (h *Hub) applyLocked(j *recheckJob, now int64) {
 			view = &policy.View{}
 			h.retry = true
 		}
+		changed := j.loadErr == nil && sv.view != nil && !sv.view.SameReach(view)
 		sv.view, sv.epoch, sv.failed = view, j.epoch, j.loadErr != nil
+		if changed {
+			// What this user may see or send changed (an agreement, a
+			// membership): their open pages refresh what depends on it,
+			// such as a compose form's recipients line. Only the user's
+			// own streams hear of it, and nothing about what changed.
+			for st := range sv.streams {
+				if !st.revoked {
+					h.enqueueLocked(st, []byte("data: {\"type\":\"view\"}\n\n"), false)
+				}
+			}
+		}
 	}
 	h.replayViewLocked(sv, now)
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"verbund/internal/db"
@@ -31,6 +32,26 @@ type View struct {
 	Communities map[string]map[string]bool
 	At          int64
 	Expires     int64 // the view must be reloaded after this time (an agreement ends); 0: never
+}
+
+// SameReach reports whether v and o let their user see and send the
+// same: the same org, partners with the same grants, the same circles.
+func (v *View) SameReach(o *View) bool {
+	if v.OrgID != o.OrgID || len(v.Partners) != len(o.Partners) || !maps.EqualFunc(v.Communities, o.Communities, maps.Equal) {
+		return false
+	}
+	for org, gs := range v.Partners {
+		other, ok := o.Partners[org]
+		if !ok || len(gs) != len(other) {
+			return false
+		}
+		for _, g := range gs {
+			if !slices.Contains(other, g) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // LoadView reads the actor's view at time now.

@@ -198,6 +198,12 @@
       try { data = JSON.parse(ev.data); } catch (e) { return; }
       if (data && data.type === 'revoked') return reloadForAccessChange();
       if (data && data.type === 'resync') return resync();
+      if (data && data.type === 'view') {
+        // What this user may see or send changed: lists and compose forms
+        // catch up (events in between were judged with the old view).
+        doc.dispatchEvent(new CustomEvent('verbund:view'));
+        return resync();
+      }
       handle(data);
     };
     es.addEventListener('revoked', reloadForAccessChange);
@@ -279,6 +285,9 @@
       timer = setTimeout(ask, 150);
     }
     box.addEventListener('change', changed);
+    // The reader's agreements or circles changed: who the form as it
+    // stands reaches may have too.
+    doc.addEventListener('verbund:view', ask);
     box.addEventListener('input', function (ev) {
       if (ev.target.classList.contains('picker-filter')) show();
     });
