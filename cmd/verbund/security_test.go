@@ -82,6 +82,20 @@ func TestAdminCommandsNeedTheDatabase(t *testing.T) {
 	if entries, _ := os.ReadDir(empty); len(entries) != 0 {
 		t.Errorf("an admin command created files in an empty data folder: %v", entries)
 	}
+	// An empty file where the database should be is no database either,
+	// and stays as it was.
+	zero := t.TempDir()
+	if err := os.WriteFile(filepath.Join(zero, "verbund.db"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := cmd(t, map[string]string{"VERBUND_DATA": zero}, "audit", "verify"); err == nil || !strings.Contains(message(err), "empty file") {
+		t.Errorf("audit verify on an empty database file: %v %s, want a refusal", err, out)
+	}
+	if entries, _ := os.ReadDir(zero); len(entries) != 1 {
+		t.Errorf("audit verify on an empty database file left %v", entries)
+	} else if fi, _ := os.Stat(filepath.Join(zero, "verbund.db")); fi.Size() != 0 {
+		t.Errorf("audit verify wrote %d bytes into the empty database file", fi.Size())
+	}
 	// migrate creates the database; then the commands work.
 	if out, err := cmd(t, map[string]string{"VERBUND_DATA": empty}, "migrate"); err != nil {
 		t.Fatalf("migrate: %v %s", err, out)

@@ -87,11 +87,17 @@ func OpenExisting(ctx context.Context, cfg *config.Config, migrate bool) (*db.DB
 		if p, ok := strings.CutPrefix(cfg.DB, "sqlite:"); ok && p != "" {
 			path, where = p, "the database file "+p
 		}
-		if _, err := os.Stat(path); err != nil {
+		fi, err := os.Stat(path)
+		if err != nil {
 			if _, derr := os.Stat(filepath.Dir(path)); derr != nil {
 				return nil, fmt.Errorf("%s does not exist: give the folder the hub uses with --data (or VERBUND_DATA), or create a new hub there with verbund migrate", where)
 			}
 			return nil, fmt.Errorf("%s has no verbund database (%s): give the folder the hub uses with --data (or VERBUND_DATA), or create a new hub there with verbund migrate", where, path)
+		}
+		if fi.Size() == 0 {
+			// An empty file is no database; opening it would make it one
+			// (and leave a write-ahead log beside it).
+			return nil, fmt.Errorf("%s has an empty file where the database should be (%s): give the folder the hub uses with --data (or VERBUND_DATA), or create a new hub there with verbund migrate", where, path)
 		}
 	}
 	d, err := db.Open(ctx, cfg.DB, cfg.DataDir)
