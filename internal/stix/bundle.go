@@ -2,6 +2,7 @@ package stix
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,30 +16,28 @@ import (
 // ATT&CK matrices) stay well below 1 MiB.
 const DefaultMaxObjectSize = 4 << 20
 
-// wsSlack is how much whitespace before a value the size limit tolerates.
-const wsSlack = 64 << 10
-
 // Decoder reads the objects of a bundle, {"type":"bundle","id":…,
 // "objects":[…]}, one at a time from a stream, never holding more than
 // one object; the bundle's members may come in any order.
 //
-// Next returns each object in turn. A bad element (not a JSON object, no
-// string type, a property given twice) comes back as an *ObjectError with
-// its index and, if it can be read, its id; the stream goes on. Anything
-// else ends the stream: broken JSON, a read error, an object larger than
-// the limit (the JSON decoder cannot skip it without reading it), or a
-// top-level value that is not a bundle. After the last object Next returns
-// io.EOF; problems with the bundle's own members that do not stop the
-// stream (a malformed id, a spec_version, which 2.1 bundles do not have)
-// are then in BundleErr.
+// Next returns each object in turn. A bad element comes back as an
+// *ObjectError with its index and, if it can be read, its id, and the
+// stream goes on: an element that is no JSON object, has no string type or
+// a property given twice, or is larger than the size limit (it is read
+// past, not kept). Anything else ends the stream: broken JSON, a read error
+// (returned as it is), or a top-level value that is not a bundle. After the
+// last object Next returns io.EOF; problems of the bundle's own members
+// that do not stop the stream (a malformed id, a spec_version, which 2.1
+// bundles do not have, a member given twice) are then in BundleErr.
+// Members other than type, id and objects are skipped.
 type Decoder struct {
-	dec      *json.Decoder
-	in       *limitReader
-	max      int64
+	r        *streamReader
+	max      int
 	state    decState
+	comma    bool // a ',' must come before the next member or element
 	index    int
 	bundleID string
-	sawType  bool
+	seen     map[string]bool
 	problems Errors
 	err      error // sticky: the stream has ended
 }
@@ -54,12 +53,11 @@ const (
 
 // NewDecoder returns a decoder reading a bundle from r.
 func NewDecoder(r io.Reader) *Decoder {
-	in := &limitReader{r: r}
-	return &Decoder{dec: json.NewDecoder(in), in: in, max: DefaultMaxObjectSize}
+	return &Decoder{r: newStreamReader(r), max: DefaultMaxObjectSize, seen: map[string]bool{}}
 }
 
 // SetMaxObjectSize sets the limit on one object's JSON in bytes.
-func (d *Decoder) SetMaxObjectSize(n int64) { d.max = n }
+func (d *Decoder) SetMaxObjectSize(n int) { d.max = n }
 
 // BundleID is the bundle's id, once the decoder has read it (its place in
 // the stream is free, so it may come after the objects).
@@ -105,35 +103,33 @@ func (d *Decoder) next() (*Object, error) {
 	for {
 		switch d.state {
 		case decStart:
-			tok, err := d.token()
-			if err != nil {
-				var e *Error
-				if errors.As(err, &e) && e.Code == CodeBadJSON {
-					return nil, &Error{Code: CodeNotBundle, Message: "the input is not a JSON object", Err: err}
-				}
-				return nil, err
+			c, ok := d.r.peek()
+			if !ok && d.r.err != io.EOF {
+				return nil, d.r.err
 			}
-			if tok != json.Delim('{') {
+			if !ok || c != '{' {
 				return nil, newError(CodeNotBundle, "", "the input is not a JSON object")
 			}
+			d.r.pos++
 			d.state = decMembers
 		case decMembers:
-			if !d.more() {
-				return nil, d.end()
-			}
-			tok, err := d.token()
+			end, err := d.item('}')
 			if err != nil {
 				return nil, err
 			}
-			if err := d.member(tok.(string)); err != nil {
+			if end {
+				return nil, d.end()
+			}
+			if err := d.member(); err != nil {
 				return nil, err
 			}
 		case decObjects:
-			if !d.more() {
-				if err := d.delim(']'); err != nil {
-					return nil, err
-				}
-				d.state = decMembers
+			end, err := d.item(']')
+			if err != nil {
+				return nil, err
+			}
+			if end {
+				d.state, d.comma = decMembers, true
 				continue
 			}
 			return d.object()
@@ -143,58 +139,98 @@ func (d *Decoder) next() (*Object, error) {
 	}
 }
 
-func (d *Decoder) member(name string) error {
-	switch name {
-	case "objects":
-		tok, err := d.token()
-		if err != nil {
-			return err
+// item reads up to the next member or element: past its ',' if one is
+// due, or the closing delimiter, which it reports.
+func (d *Decoder) item(closing byte) (end bool, err error) {
+	c, ok := d.r.peek()
+	if !ok {
+		return false, d.wrap(d.r.endErr())
+	}
+	if c == closing {
+		d.r.pos++
+		return true, nil
+	}
+	if d.comma {
+		if c != ',' {
+			return false, d.syntax("expected ',' or " + string(closing))
 		}
-		if tok != json.Delim('[') {
+		d.r.pos++
+	}
+	d.comma = true
+	return false, nil
+}
+
+func (d *Decoder) member() error {
+	raw, err := d.value()
+	if err != nil {
+		return err
+	}
+	name, ok := rawString(raw)
+	if !ok {
+		return d.syntax("expected a property name")
+	}
+	if c, ok := d.r.peek(); !ok || c != ':' {
+		return d.syntax("expected ':'")
+	}
+	d.r.pos++
+	if d.seen[name] {
+		d.problems = append(d.problems, newError(CodeBadJSON, name, "given twice"))
+	}
+	d.seen[name] = true
+	if name == "objects" {
+		if c, ok := d.r.peek(); !ok || c != '[' {
 			return newError(CodeNotBundle, "objects", "not a list")
 		}
-		d.state = decObjects
+		d.r.pos++
+		d.state, d.comma = decObjects, false
 		return nil
+	}
+	raw, err = d.value()
+	if err != nil {
+		return err
+	}
+	switch name {
 	case "type":
-		var typ string
-		if err := d.value(&typ); err != nil {
-			return err
+		if typ, ok := rawString(raw); !ok || typ != "bundle" {
+			return newError(CodeNotBundle, "type", "is "+string(raw)+", not \"bundle\"")
 		}
-		if typ != "bundle" {
-			return newError(CodeNotBundle, "type", "is "+quote(typ)+", not \"bundle\"")
-		}
-		d.sawType = true
 	case "id":
-		if err := d.value(&d.bundleID); err != nil {
-			return err
-		}
+		d.bundleID, _ = rawString(raw)
 		if typ, _, err := ParseID(d.bundleID); err != nil || typ != "bundle" {
 			d.problems = append(d.problems, newError(CodeBadID, "id", "not a bundle identifier"))
 		}
 	case "spec_version":
 		d.problems = append(d.problems, newError(CodeNotAllowed, "spec_version", "a STIX 2.1 bundle has no spec_version"))
-		fallthrough
-	default:
-		var skip json.RawMessage
-		return d.value(&skip)
 	}
 	return nil
 }
 
-// end reads the bundle's '}' and checks nothing but whitespace follows.
+// value reads one complete, valid JSON value of the bundle's own.
+func (d *Decoder) value() ([]byte, error) {
+	at := d.r.offset()
+	raw, err := d.r.scanValue(d.max)
+	if err == errTooBig {
+		return nil, newError(CodeTooLarge, "", "a member of the bundle is larger than "+strconv.Itoa(d.max)+" bytes")
+	}
+	if err != nil {
+		return nil, d.wrap(err)
+	}
+	if err := checkJSON(raw); err != nil {
+		return nil, &Error{Code: CodeBadJSON, Message: "broken JSON after byte " + strconv.FormatInt(at, 10), Err: err}
+	}
+	return raw, nil
+}
+
+// end checks that nothing but whitespace follows the bundle.
 func (d *Decoder) end() error {
-	if err := d.delim('}'); err != nil {
-		return err
+	if _, ok := d.r.peek(); ok {
+		return d.syntax("data after the bundle")
 	}
-	if !d.sawType {
+	if d.r.err != io.EOF {
+		return d.r.err
+	}
+	if !d.seen["type"] {
 		return newError(CodeNotBundle, "type", "missing")
-	}
-	d.arm()
-	if _, err := d.dec.Token(); err != io.EOF {
-		if err == nil {
-			return newError(CodeBadJSON, "", "data after the bundle")
-		}
-		return d.wrap(err)
 	}
 	d.state = decDone
 	return io.EOF
@@ -203,79 +239,39 @@ func (d *Decoder) end() error {
 func (d *Decoder) object() (*Object, error) {
 	i := d.index
 	d.index++
-	var raw json.RawMessage
-	if err := d.value(&raw); err != nil {
-		return nil, fmt.Errorf("object %d: %w", i, err)
+	at := d.r.offset()
+	raw, err := d.r.scanValue(d.max)
+	if err == errTooBig {
+		return nil, &ObjectError{Index: i, Err: newError(CodeTooLarge, "", "larger than "+strconv.Itoa(d.max)+" bytes")}
 	}
-	o, err := parseObject(raw)
 	if err != nil {
-		return nil, &ObjectError{Index: i, ID: guessID(raw), Err: err}
+		err = d.wrap(err)
+		if e, ok := err.(*Error); ok {
+			e.Message = "object " + strconv.Itoa(i) + ": " + e.Message
+			return nil, e
+		}
+		return nil, fmt.Errorf("stix: object %d: %w", i, err)
+	}
+	data := bytes.Clone(raw)
+	if err := checkJSON(data); err != nil {
+		return nil, &Error{Code: CodeBadJSON, Message: "object " + strconv.Itoa(i) + ": broken JSON after byte " + strconv.FormatInt(at, 10), Err: err}
+	}
+	o, err := parseObject(data)
+	if err != nil {
+		return nil, &ObjectError{Index: i, ID: guessID(data), Err: err}
 	}
 	return o, nil
 }
 
-// token and value read with the size limit armed from the current
-// position, so no single token or value can make the decoder buffer more
-// than the limit.
-func (d *Decoder) token() (json.Token, error) {
-	d.arm()
-	tok, err := d.dec.Token()
-	if err != nil {
-		return nil, d.wrap(err)
-	}
-	return tok, nil
+func (d *Decoder) syntax(msg string) error {
+	return newError(CodeBadJSON, "", msg+" at byte "+strconv.FormatInt(d.r.offset(), 10))
 }
-
-func (d *Decoder) more() bool {
-	d.arm()
-	return d.dec.More()
-}
-
-// delim reads the closing delimiter More announced; More also says false
-// on a read error, which the token read brings to light.
-func (d *Decoder) delim(want json.Delim) error {
-	tok, err := d.token()
-	if err != nil {
-		return err
-	}
-	if tok != want {
-		return newError(CodeBadJSON, "", "expected "+want.String())
-	}
-	return nil
-}
-
-func (d *Decoder) value(v any) error {
-	d.arm()
-	if err := d.dec.Decode(v); err != nil {
-		return d.wrap(err)
-	}
-	if raw, ok := v.(*json.RawMessage); ok && int64(len(*raw)) > d.max {
-		return d.tooLarge()
-	}
-	return nil
-}
-
-func (d *Decoder) arm() { d.in.limit = d.dec.InputOffset() + d.max + wsSlack }
 
 func (d *Decoder) wrap(err error) error {
-	var ue *json.UnmarshalTypeError
-	switch {
-	case errors.Is(err, errLimit):
-		return d.tooLarge()
-	case err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF):
+	if err == io.ErrUnexpectedEOF {
 		return &Error{Code: CodeBadJSON, Message: "the bundle ends early", Err: err}
-	case errors.As(err, &ue):
-		return &Error{Code: CodeBadJSON, Property: ue.Field, Message: "wrong JSON type", Err: err}
-	}
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return &Error{Code: CodeBadJSON, Message: "broken JSON at byte " + strconv.FormatInt(se.Offset, 10), Err: err}
 	}
 	return err // a read error: the caller's, unchanged
-}
-
-func (d *Decoder) tooLarge() error {
-	return newError(CodeTooLarge, "", "larger than "+strconv.FormatInt(d.max, 10)+" bytes")
 }
 
 // guessID reads the id of an element that is no valid object, for the
@@ -289,30 +285,6 @@ func guessID(raw []byte) string {
 	}
 	s, _ := probe.ID.(string)
 	return s
-}
-
-var errLimit = errors.New("stix: size limit reached")
-
-// limitReader stops handing bytes to the JSON decoder past limit (a stream
-// offset), so one oversized value cannot grow the decoder's buffer without
-// bound.
-type limitReader struct {
-	r     io.Reader
-	n     int64 // bytes handed out so far
-	limit int64
-}
-
-func (l *limitReader) Read(p []byte) (int, error) {
-	room := l.limit - l.n
-	if room <= 0 {
-		return 0, errLimit
-	}
-	if int64(len(p)) > room {
-		p = p[:room]
-	}
-	n, err := l.r.Read(p)
-	l.n += int64(n)
-	return n, err
 }
 
 // Encoder writes a bundle object by object, never holding more than one.

@@ -21,7 +21,7 @@ type decoded struct {
 	bundle string
 }
 
-func decodeAll(t *testing.T, r io.Reader, max int64) decoded {
+func decodeAll(t *testing.T, r io.Reader, max int) decoded {
 	t.Helper()
 	d := NewDecoder(r)
 	if max > 0 {
@@ -119,37 +119,31 @@ func TestDecoderFatal(t *testing.T) {
 func TestDecoderSizeLimit(t *testing.T) {
 	big := `{"type":"note","id":"note--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","content":"` + strings.Repeat("a", 200<<10) + `"}`
 	src := `{"type":"bundle","objects":[` + ind1 + `,` + big + `,` + ind2 + `]}`
-	got := decodeAll(t, strings.NewReader(src), 100<<10)
+	// The oversized object is reported and read past; the stream goes on.
+	got := decodeAll(t, iotest.HalfReader(strings.NewReader(src)), 100<<10)
+	if got.fatal != nil || len(got.ids) != 2 || len(got.bad) != 1 {
+		t.Fatalf("fatal %v, ids %v, bad %v", got.fatal, got.ids, got.bad)
+	}
 	var e *Error
-	if !errors.As(got.fatal, &e) || e.Code != CodeTooLarge || len(got.ids) != 1 {
-		t.Fatalf("fatal %v, ids %v", got.fatal, got.ids)
+	if oe := got.bad[0]; oe.Index != 1 || !errors.As(oe, &e) || e.Code != CodeTooLarge {
+		t.Errorf("bad object: %v", oe)
 	}
-	if !strings.Contains(got.fatal.Error(), "object 1") {
-		t.Errorf("the error should name the object: %v", got.fatal)
-	}
-	// A hostile stream without end: the decoder stops at the limit instead
-	// of reading it all.
-	endless := io.MultiReader(strings.NewReader(`{"type":"bundle","objects":[{"type":"x","a":"`), &endlessA{})
-	d := NewDecoder(endless)
+	// A hostile value without end is skipped in constant memory up to the
+	// end of the stream, which then ends early.
+	huge := io.MultiReader(strings.NewReader(`{"type":"bundle","objects":[{"type":"x","a":"`), io.LimitReader(endlessA{}, 50<<20))
+	d := NewDecoder(huge)
 	d.SetMaxObjectSize(1 << 20)
-	if _, err := d.Next(); !errors.As(err, &e) || e.Code != CodeTooLarge {
+	if _, err := d.Next(); !errors.As(err, &e) || e.Code != CodeBadJSON || !strings.Contains(err.Error(), "object 0: the bundle ends early") {
 		t.Fatalf("endless object: %v", err)
+	}
+	if len(d.r.buf) > 4<<20 {
+		t.Errorf("the decoder buffered %d bytes for a 1 MiB limit", len(d.r.buf))
 	}
 	// Within the limit all is well.
 	got = decodeAll(t, strings.NewReader(src), 300<<10)
 	if got.fatal != nil || len(got.ids) != 3 {
 		t.Fatalf("fatal %v, ids %v", got.fatal, got.ids)
 	}
-}
-
-type endlessA struct{ n int }
-
-func (r *endlessA) Read(p []byte) (int, error) {
-	for i := range p {
-		p[i] = 'a'
-	}
-	r.n += len(p)
-	return len(p), nil
 }
 
 func TestDecoderBundleProblems(t *testing.T) {
@@ -244,6 +238,18 @@ func TestObjectLossless(t *testing.T) {
 	}
 }
 
+// FuzzCheckJSON holds the decoder's JSON checker to encoding/json's.
+func FuzzCheckJSON(f *testing.F) {
+	for _, s := range []string{ind1, `[1,-0.5e+3,true,null,"\u00e9\n"]`, `{"a":{}}`, `01`, `1.`, `"\x"`, `[1,]`, "\"\t\"", `{"a" 1}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := checkJSON([]byte(s)) == nil, json.Valid([]byte(s)); got != want {
+			t.Fatalf("checkJSON(%q) = %v, json.Valid = %v", s, got, want)
+		}
+	})
+}
+
 func FuzzDecoder(f *testing.F) {
 	f.Add(`{"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","objects":[` + ind1 + `,` + ind2 + `]}`)
 	f.Add(`{"objects":[1,{"type":"x"},[],{"type":"y","type":"z"}],"type":"bundle"}`)
@@ -269,4 +275,13 @@ func FuzzDecoder(f *testing.F) {
 			_ = Validate(o)
 		}
 	})
+}
+
+type endlessA struct{}
+
+func (endlessA) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'a'
+	}
+	return len(p), nil
 }

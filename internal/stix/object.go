@@ -31,8 +31,8 @@ type member struct {
 // readers could otherwise disagree about which one counts, e.g. for
 // object_marking_refs); the rest is Validate's job. data is copied.
 func ParseObject(data []byte) (*Object, error) {
-	if !json.Valid(data) {
-		return nil, newError(CodeBadJSON, "", "not valid JSON")
+	if err := checkJSON(data); err != nil {
+		return nil, &Error{Code: CodeBadJSON, Message: "not valid JSON", Err: err}
 	}
 	return parseObject(bytes.Clone(data))
 }
@@ -121,10 +121,7 @@ func (o *Object) Strings(name string) []string {
 	if !ok {
 		return nil
 	}
-	var out []string
-	if json.Unmarshal(v, &out) != nil {
-		return nil
-	}
+	out, _ := rawStrings(v)
 	return out
 }
 
@@ -148,11 +145,11 @@ func (o *Object) Bool(name string) bool {
 // Time returns a timestamp property and whether it is present and a valid
 // STIX timestamp.
 func (o *Object) Time(name string) (time.Time, bool) {
-	s, ok := rawString(o.lookup(name))
-	if !ok {
+	v := o.lookup(name)
+	if len(v) < 2 || v[0] != '"' {
 		return time.Time{}, false
 	}
-	t, _, err := ParseTimestamp(s)
+	t, _, err := parseTimestamp(v[1 : len(v)-1])
 	return t, err == nil
 }
 
@@ -270,14 +267,14 @@ func (o *Object) split() error {
 	if i >= len(d) || d[i] != '{' {
 		return newError(CodeBadJSON, "", "not a JSON object")
 	}
-	o.members = make([]member, 0, 16)
+	o.members = make([]member, 0, 24)
 	i = skipWS(d, i+1)
 	if d[i] == '}' {
 		return nil
 	}
 	for {
 		end := endOfString(d, i)
-		name, ok := rawString(d[i:end])
+		name, ok := propertyName(d[i:end])
 		if !ok {
 			return newError(CodeBadJSON, "", "malformed property name")
 		}
@@ -348,6 +345,73 @@ func endOfValue(d []byte, i int) int {
 		}
 	}
 	return i
+}
+
+// commonNames are property names shared by all objects that use them, so
+// splitting an object does not allocate a string per property.
+var commonNames = func() map[string]string {
+	m := map[string]string{}
+	for _, n := range []string{
+		"type", "spec_version", "id", "created", "modified", "created_by_ref", "revoked", "labels",
+		"confidence", "lang", "external_references", "object_marking_refs", "granular_markings",
+		"extensions", "name", "description", "pattern", "pattern_type", "pattern_version",
+		"valid_from", "valid_until", "indicator_types", "kill_chain_phases", "aliases",
+		"sighting_of_ref", "observed_data_refs", "where_sighted_refs", "first_seen", "last_seen",
+		"count", "summary", "relationship_type", "source_ref", "target_ref", "start_time",
+		"stop_time", "value", "hashes", "object_refs", "published", "report_types", "is_family",
+		"malware_types", "source_name", "url", "external_id", "x_mitre_version",
+		"x_mitre_domains", "x_mitre_modified_by_ref", "x_mitre_deprecated",
+		"x_mitre_attack_spec_version", "x_mitre_platforms", "x_mitre_contributors",
+		"x_mitre_is_subtechnique", "x_mitre_detection", "x_mitre_aliases",
+		"definition_type", "definition", "identity_class", "sectors", "roles",
+	} {
+		m[n] = n
+	}
+	return m
+}()
+
+// propertyName decodes a property name, taking the shared string for
+// common names.
+func propertyName(v []byte) (string, bool) {
+	if len(v) >= 2 {
+		if n, ok := commonNames[string(v[1:len(v)-1])]; ok {
+			return n, true
+		}
+	}
+	return rawString(v)
+}
+
+// rawStrings decodes a JSON list of strings without reflection.
+func rawStrings(v []byte) ([]string, bool) {
+	i := skipWS(v, 0)
+	if i >= len(v) || v[i] != '[' {
+		return nil, false
+	}
+	out := []string{}
+	i = skipWS(v, i+1)
+	if i < len(v) && v[i] == ']' {
+		return out, true
+	}
+	for i < len(v) && v[i] == '"' {
+		end := endOfString(v, i)
+		s, ok := rawString(v[i:end])
+		if !ok {
+			return nil, false
+		}
+		out = append(out, s)
+		i = skipWS(v, end)
+		if i >= len(v) {
+			return nil, false
+		}
+		if v[i] == ']' {
+			return out, true
+		}
+		if v[i] != ',' {
+			return nil, false
+		}
+		i = skipWS(v, i+1)
+	}
+	return nil, false
 }
 
 // rawString decodes a JSON string, with a fast path for the common case of

@@ -114,7 +114,7 @@ func lexError(pos int, format string, args ...any) *PatternError {
 // lex splits a whole pattern into tokens. Patterns are short, so one slice
 // is simpler than a pull lexer and lets the parser look ahead freely.
 func lex(src string) ([]token, error) {
-	var toks []token
+	toks := make([]token, 0, len(src)/4+2)
 	i := 0
 	for {
 		i = skipSpace(src, i)

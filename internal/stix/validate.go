@@ -193,13 +193,20 @@ func (c *checker) str(prop string, required bool) (string, bool) {
 }
 
 func (c *checker) timestamp(prop string, required, millis bool) (time.Time, bool) {
-	s, ok := c.str(prop, required)
+	v, ok := c.o.Get(prop)
 	if !ok {
+		if required {
+			c.add(CodeMissing, prop, "required")
+		}
 		return time.Time{}, false
 	}
-	t, frac, err := ParseTimestamp(s)
+	if len(v) < 2 || v[0] != '"' {
+		c.add(CodeBadValue, prop, "not a string")
+		return time.Time{}, false
+	}
+	t, frac, err := parseTimestamp(v[1 : len(v)-1]) // escapes cannot form a valid timestamp
 	if err != nil {
-		c.errs = append(c.errs, &Error{Code: CodeBadTimestamp, Property: prop, Message: quote(s) + " is not a STIX timestamp", Err: err})
+		c.errs = append(c.errs, &Error{Code: CodeBadTimestamp, Property: prop, Message: string(v) + " is not a STIX timestamp", Err: err})
 		return time.Time{}, false
 	}
 	if millis && frac < 3 {
@@ -247,8 +254,8 @@ func (c *checker) refs(prop, want string, ok func(string) bool) {
 	if !present {
 		return
 	}
-	var list []string
-	if json.Unmarshal(v, &list) != nil {
+	list, isList := rawStrings(v)
+	if !isList {
 		c.add(CodeBadValue, prop, "not a list of identifiers")
 		return
 	}
@@ -298,6 +305,6 @@ func (c *checker) granularMarkings() {
 func isBool(v []byte) bool { return string(v) == "true" || string(v) == "false" }
 
 func isStringList(v []byte) bool {
-	var l []string
-	return json.Unmarshal(v, &l) == nil
+	_, ok := rawStrings(v)
+	return ok
 }
