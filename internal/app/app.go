@@ -27,6 +27,7 @@ import (
 	"verbund/internal/forum"
 	"verbund/internal/home"
 	"verbund/internal/i18n"
+	"verbund/internal/intel"
 	"verbund/internal/live"
 	"verbund/internal/orgs"
 	"verbund/internal/policy"
@@ -50,6 +51,7 @@ type App struct {
 	Orgs       *orgs.Service
 	Agreements *agreements.Service
 	Forum      *forum.Service
+	Intel      *intel.Service
 	Sharing    *policy.Kernel   // every shareable kind, registered by its capability
 	Pages      *readcache.Cache // API pages of posts; nil when --read-cache 0
 	Registry   *prometheus.Registry
@@ -161,6 +163,7 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 	if cfg.SearchRate > 0 {
 		a.Forum.SetSearchRate(cfg.SearchRate)
 	}
+	a.Intel = intel.New(d, a.Broker, a.Sharing)
 	if cfg.ReadCache > 0 {
 		// A page is valid until a change that touches it (the audit trail
 		// says what each change touches; internal/readcache) or until an
@@ -208,6 +211,7 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 		func() error { return orgs.Register(a.Web, a.Orgs, a.Agreements) },
 		func() error { return agreements.Register(a.Web, a.Agreements, a.Orgs) },
 		func() error { return forum.Register(a.Web, a.Forum, a.Pages) },
+		func() error { return intel.Register(a.Web, a.Intel) },
 		func() error { return audit.Register(a.Web, d) },
 		func() error { return home.Register(a.Web, d, a.Forum, a.Agreements, a.Orgs) },
 	} {

@@ -115,6 +115,13 @@ func World(t testing.TB, e db.Dialect) *Hub {
 	return WorldOn(t, dbtest.Open(t, e))
 }
 
+// WorldCovering is World with the charter and the bilateral agreement
+// covering every category (a capability's tests need theirs covered).
+func WorldCovering(t testing.TB, e db.Dialect) *Hub {
+	t.Helper()
+	return worldOn(t, dbtest.Open(t, e), policy.AllCategories.Names())
+}
+
 // WorldOn is World on an open, migrated, empty database.
 func WorldOn(t testing.TB, d *db.DB) *Hub {
 	t.Helper()

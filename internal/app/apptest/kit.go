@@ -156,8 +156,14 @@ func Send(p string, body any) func(*testing.T, *Fixture) (string, any) {
 // this one call (edits and deletes consume their object).
 func Fresh(build func(t *testing.T, f *Fixture) string, p string, body any) func(*testing.T, *Fixture) (string, any) {
 	return func(t *testing.T, f *Fixture) (string, any) {
-		return strings.ReplaceAll(p, "{new}", build(t, f)), body
+		return strings.ReplaceAll(f.Expand(p), "{new}", build(t, f)), body
 	}
+}
+
+// Raw is a request body sent as it is, with its media type (a STIX
+// bundle, a TAXII envelope).
+type Raw struct {
+	ContentType, Body string
 }
 
 // Form builds form values from key/value pairs.

@@ -121,6 +121,8 @@ func call(t *testing.T, h *Hub, token, method, path string, body any) (int, stri
 	ct := ""
 	switch b := body.(type) {
 	case nil:
+	case Raw:
+		rd, ct = strings.NewReader(b.Body), b.ContentType
 	case url.Values:
 		rd, ct = strings.NewReader(b.Encode()), "application/x-www-form-urlencoded"
 	default:

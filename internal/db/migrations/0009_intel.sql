@@ -1,0 +1,44 @@
+-- Threat intelligence (internal/intel): every version of every STIX object
+-- an org shared is one shareable object (its envelope in shares, kind
+-- "intel"): owner, TLP (from its markings) and audience per version.
+-- object keeps the JSON as received; the other columns are what queries
+-- filter and sort on. date_added is when the hub got the version (TAXII's
+-- order, Unix µs, increasing within a process); version is the STIX
+-- modified (else created) as written, version_ns the same as a number for
+-- comparisons ('' and 0 for SCOs, which have no versions).
+CREATE TABLE intel_objects (
+  id           TEXT PRIMARY KEY REFERENCES shares(id),
+  org_id       TEXT NOT NULL REFERENCES orgs(id),
+  stix_id      TEXT NOT NULL,
+  stix_type    TEXT NOT NULL,
+  version      TEXT NOT NULL,
+  version_ns   BIGINT NOT NULL,
+  spec_version TEXT NOT NULL,
+  date_added   BIGINT NOT NULL,
+  revoked      INTEGER NOT NULL DEFAULT 0,
+  valid_until  BIGINT NOT NULL DEFAULT 0,
+  name         TEXT NOT NULL DEFAULT '',
+  object       TEXT NOT NULL
+);
+-- One copy of a version per org: a re-import finds it and adds nothing.
+CREATE UNIQUE INDEX intel_objects_version ON intel_objects (org_id, stix_id, version);
+CREATE INDEX intel_objects_stix ON intel_objects (stix_id, version_ns);
+CREATE INDEX intel_objects_added ON intel_objects (date_added, id);
+-- The simple values an object stands for (an indicator's pattern, an
+-- observable's value), normalised, for lookups and correlation.
+CREATE TABLE intel_values (
+  object_id  TEXT NOT NULL REFERENCES intel_objects(id),
+  kind       TEXT NOT NULL,
+  value      TEXT NOT NULL,
+  sufficient INTEGER NOT NULL DEFAULT 1,
+  PRIMARY KEY (kind, value, object_id)
+);
+CREATE INDEX intel_values_object ON intel_values (object_id);
+-- TAXII status resources of POSTs, kept a day or more (TAXII 2.1 §4.3).
+CREATE TABLE taxii_status (
+  id         TEXT PRIMARY KEY,
+  org_id     TEXT NOT NULL REFERENCES orgs(id),
+  user_id    TEXT NOT NULL REFERENCES users(id),
+  created_at BIGINT NOT NULL,
+  body       TEXT NOT NULL
+);

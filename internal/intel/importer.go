@@ -1,0 +1,448 @@
+package intel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+
+	"verbund/internal/audit"
+	"verbund/internal/db"
+	"verbund/internal/fault"
+	"verbund/internal/policy"
+	"verbund/internal/stix"
+)
+
+// batchSize is how many objects one transaction stores: large enough that
+// a transaction's fixed costs (the agreements read once, the audit record,
+// the commit) vanish per object, small enough that the single writer is
+// not held for long and memory stays flat whatever the bundle's size.
+const batchSize = 500
+
+// ImportOptions says how imported objects are shared.
+type ImportOptions struct {
+	// TLP is the level of objects whose markings name none ("": AMBER).
+	// A marked object keeps its own level.
+	TLP string
+	// Community shares the objects with that trust circle; empty: the
+	// importing org only.
+	Community string
+	// Audience, when its kind is set, is the audience instead (named orgs
+	// or people: an import for a partner).
+	Audience policy.Audience
+	// Via names the way in for the audit trail: "api", "cli", "taxii".
+	Via string
+	// Progress, if set, is called after each stored batch with the
+	// objects read so far.
+	Progress func(read int)
+	// Items asks for the outcome of every object (TAXII's status
+	// resource lists them); otherwise only the errors are kept.
+	Items bool
+}
+
+// Report is what an import did: how many objects it took (a version the
+// org already had counts as taken: re-importing is harmless) and which it
+// refused, and why.
+type Report struct {
+	Accepted int          `json:"accepted"`
+	Rejected int          `json:"rejected"`
+	Errors   []ItemError  `json:"errors"`
+	Items    []ItemResult `json:"-"`
+	BundleID string       `json:"bundle_id,omitempty"`
+}
+
+// ItemError is one refused object: its place in the bundle, its id if it
+// has a readable one, and the reason.
+type ItemError struct {
+	Index    int    `json:"index"`
+	ID       string `json:"id,omitempty"`
+	Code     string `json:"code"`
+	Property string `json:"property,omitempty"`
+	Message  string `json:"message"`
+}
+
+// ItemResult is one object's outcome (ImportOptions.Items).
+type ItemResult struct {
+	ID, Version string
+	Error       string // "" when stored (or already there)
+}
+
+// maxReportedErrors bounds the report: a broken million-object bundle
+// must not produce a million-entry answer.
+const maxReportedErrors = 1000
+
+// pending is an object read and checked, waiting for its batch.
+type pending struct {
+	index   int
+	obj     *stix.Object
+	version string
+	tlp     policy.TLP
+}
+
+// Import reads a STIX 2.1 bundle (or a TAXII envelope: both keep their
+// objects in "objects") from r and stores every valid object as actor a's
+// org, shared as opts says. It streams: the bundle is never held in memory.
+// Objects that break the rules are reported and skipped; the others are
+// stored, batch by batch, each batch in one transaction with its audit
+// record. An error that ends the stream (broken JSON, a read error) is
+// returned with the report of what was stored before it.
+func (s *Service) Import(ctx context.Context, a policy.Actor, r io.Reader, opts ImportOptions) (Report, error) {
+	var rep Report
+	if !a.CanWrite() {
+		return rep, fault.New(fault.Forbidden, "role_insufficient", "your role may only read")
+	}
+	unmarked := policy.Amber
+	if opts.TLP != "" {
+		l, err := policy.ParseTLP(opts.TLP)
+		if err != nil {
+			return rep, err
+		}
+		unmarked = l
+	}
+	aud := policy.Audience{Kind: policy.AudOrg}
+	switch {
+	case opts.Audience.Kind != "":
+		aud = opts.Audience
+	case opts.Community != "":
+		aud = policy.Audience{Kind: policy.AudCommunity, Community: opts.Community}
+	}
+	dec := stix.NewDecoder(r)
+	markings := map[string]*stix.Object{} // the bundle's marking definitions, for its objects' references
+	var batch []pending
+	read := 0
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := s.store(ctx, a, aud, opts, batch, &rep)
+		batch = batch[:0]
+		if err == nil && opts.Progress != nil {
+			opts.Progress(read)
+		}
+		return err
+	}
+	for {
+		o, err := dec.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var oe *stix.ObjectError
+		if errors.As(err, &oe) {
+			read++
+			rep.reject(opts, oe.Index, oe.ID, "", oe.Err)
+			continue
+		}
+		if err != nil {
+			if ferr := flush(); ferr != nil {
+				return rep, ferr
+			}
+			return rep, fault.Wrap(fault.Invalid, "bad_bundle", "the bundle cannot be read on: {reason}", err).With("reason", firstLine(err))
+		}
+		index := read
+		read++
+		if err := stix.Validate(o); err != nil {
+			rep.reject(opts, index, o.ID(), versionOf(o), err)
+			continue
+		}
+		if o.Type() == "marking-definition" {
+			markings[o.ID()] = o
+		}
+		m := stix.ResolveTLP(o, func(id string) *stix.Object { return markings[id] })
+		level := unmarked
+		if m.TLP != 0 {
+			level = tlpOf(m.TLP)
+		}
+		batch = append(batch, pending{index: index, obj: o, version: versionOf(o), tlp: level})
+		if len(batch) == batchSize {
+			if err := flush(); err != nil {
+				return rep, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return rep, err
+	}
+	rep.BundleID = dec.BundleID()
+	return rep, nil
+}
+
+// reject notes a refused object.
+func (rep *Report) reject(opts ImportOptions, index int, id, version string, err error) {
+	rep.Rejected++
+	code, prop, msg := "invalid_object", "", firstLine(err)
+	var se *stix.Error
+	var ses stix.Errors
+	var fe *fault.Error
+	switch {
+	case errors.As(err, &ses) && len(ses) > 0:
+		code, prop, msg = string(ses[0].Code), ses[0].Property, ses[0].Message
+	case errors.As(err, &se):
+		code, prop, msg = string(se.Code), se.Property, se.Message
+	case errors.As(err, &fe):
+		code, prop, msg = fe.Code, fe.Field, fe.Message
+	}
+	if len(rep.Errors) < maxReportedErrors {
+		rep.Errors = append(rep.Errors, ItemError{Index: index, ID: id, Code: code, Property: prop, Message: msg})
+	}
+	if opts.Items {
+		rep.Items = append(rep.Items, ItemResult{ID: id, Version: version, Error: msg})
+	}
+}
+
+func firstLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
+}
+
+// versionOf is an object's version as TAXII names it: modified, else
+// created; "" for objects without versions (SCOs).
+func versionOf(o *stix.Object) string {
+	if v := o.String("modified"); v != "" {
+		return v
+	}
+	return o.String("created")
+}
+
+func versionNS(o *stix.Object) int64 {
+	t := o.Modified()
+	if t.IsZero() {
+		t = o.Created()
+	}
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// store writes one batch in one transaction: versions the org already has
+// are skipped (and count as taken), envelopes the rule book refuses are
+// reported, the rest is disclosed, stored, indexed and audited.
+func (s *Service) store(ctx context.Context, a policy.Actor, aud policy.Audience, opts ImportOptions, batch []pending, rep *Report) error {
+	return s.DB.Tx(ctx, func(tx *db.Tx) error {
+		have, err := s.existing(ctx, tx, a.OrgID, batch)
+		if err != nil {
+			return err
+		}
+		now := db.Now()
+		// One rule-book check per level: every object of the batch has
+		// the same audience.
+		refused := map[policy.TLP]error{}
+		var todo []pending
+		seen := map[string]bool{}
+		accepted := rep.Accepted
+		var items []ItemResult
+		for _, p := range batch {
+			key := p.obj.ID() + "\x00" + p.version
+			if have[key] || seen[key] {
+				rep.Accepted++
+				items = append(items, ItemResult{ID: p.obj.ID(), Version: p.version})
+				continue
+			}
+			err, checked := refused[p.tlp]
+			if !checked {
+				_, err = policy.CheckShare(ctx, tx.Handle, a, s.kind.Envelope(a, p.tlp, aud), now)
+				if e, ok := fault.As(err); ok && e.Kind != fault.Invalid && e.Kind != fault.Forbidden {
+					return err
+				}
+				refused[p.tlp] = err
+			}
+			if err != nil {
+				rep.reject(opts, p.index, p.obj.ID(), p.version, err)
+				continue
+			}
+			seen[key] = true
+			todo = append(todo, p)
+		}
+		if len(todo) > 0 {
+			if err := s.insert(ctx, tx, a, aud, todo); err != nil {
+				return err
+			}
+			for _, p := range todo {
+				items = append(items, ItemResult{ID: p.obj.ID(), Version: p.version})
+			}
+		}
+		rep.Accepted += len(todo)
+		if opts.Items {
+			rep.Items = append(rep.Items, items...)
+		}
+		detail := map[string]any{"stored": len(todo), "already_held": rep.Accepted - accepted - len(todo),
+			"audience": aud.Kind, "community": aud.Community}
+		return audit.Write(ctx, tx, a, audit.Entry{Action: "intel.import", ObjectType: "intel_import", Detail: detail, Touches: []string{"intel"}})
+	})
+}
+
+// existing returns which of the batch's versions the org holds already.
+func (s *Service) existing(ctx context.Context, tx *db.Tx, org string, batch []pending) (map[string]bool, error) {
+	ids := make([]any, 0, len(batch)+1)
+	ids = append(ids, org)
+	for _, p := range batch {
+		ids = append(ids, p.obj.ID())
+	}
+	rows, err := tx.Query(ctx, `SELECT stix_id, version FROM intel_objects WHERE org_id = ? AND stix_id IN (`+db.Placeholders(len(batch))+`)`, ids...)
+	if err != nil {
+		return nil, fmt.Errorf("find held versions: %w", err)
+	}
+	held, err := db.Collect(rows, "held versions", func(r db.Scanner) (k string, err error) {
+		var id, v string
+		err = r.Scan(&id, &v)
+		return id + "\x00" + v, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(held))
+	for _, k := range held {
+		out[k] = true
+	}
+	return out, nil
+}
+
+// insert discloses and stores objects that passed every check.
+func (s *Service) insert(ctx context.Context, tx *db.Tx, a policy.Actor, aud policy.Audience, todo []pending) error {
+	shares := make([]policy.Share, len(todo))
+	for i, p := range todo {
+		shares[i] = s.kind.Envelope(a, p.tlp, aud)
+	}
+	if _, err := s.kind.DiscloseAll(ctx, tx, a, shares); err != nil {
+		return err
+	}
+	added := s.added(len(todo))
+	rows := make([]any, 0, 12*len(todo))
+	var values []any
+	var docs []policy.Doc
+	for i, p := range todo {
+		o := p.obj
+		id := shares[i].ID
+		var validUntil int64
+		if t := o.ValidUntil(); !t.IsZero() {
+			validUntil = t.UnixMicro()
+		}
+		spec := o.SpecVersion()
+		if spec == "" {
+			spec = "2.1"
+		}
+		revoked := 0
+		if o.Revoked() {
+			revoked = 1
+		}
+		rows = append(rows, id, a.OrgID, o.ID(), o.Type(), p.version, versionNS(o), spec, added+int64(i), revoked, validUntil, o.Name(), string(o.Raw()))
+		for _, v := range valuesOf(o) {
+			values = append(values, id, v.kind, v.value, boolInt(v.sufficient))
+		}
+		if text := o.Description(); o.Name() != "" || text != "" {
+			docs = append(docs, policy.Doc{ID: id, Title: o.Name(), Body: text})
+		}
+	}
+	if err := tx.InsertMany(ctx, `intel_objects (id, org_id, stix_id, stix_type, version, version_ns, spec_version, date_added, revoked, valid_until, name, object)`, 12, rows); err != nil {
+		return err
+	}
+	if len(values) > 0 {
+		if err := tx.InsertMany(ctx, `intel_values (object_id, kind, value, sufficient)`, 4, values); err != nil {
+			return err
+		}
+	}
+	if len(docs) > 0 {
+		return s.kind.IndexAll(ctx, tx, docs)
+	}
+	return nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// value is one simple value an object stands for.
+type value struct {
+	kind, value string
+	sufficient  bool
+}
+
+// valuesOf lists the values an object stands for, normalised for lookups:
+// an indicator's (STIX pattern) and an observable's own.
+func valuesOf(o *stix.Object) []value {
+	var out []value
+	seen := map[string]bool{}
+	add := func(kind, v string, sufficient bool) {
+		kind, v = normalise(kind, v)
+		if v == "" || seen[kind+v] {
+			return
+		}
+		seen[kind+v] = true
+		out = append(out, value{kind, v, sufficient})
+	}
+	switch o.Type() {
+	case "indicator":
+		if o.PatternType() != "stix" {
+			return nil
+		}
+		p, err := stix.ParsePattern(o.Pattern())
+		if err != nil {
+			return nil // Validate refused it already
+		}
+		for _, ob := range p.Observables() {
+			if ob.Kind != stix.KindOther {
+				add(string(ob.Kind), ob.Value, ob.Sufficient)
+			}
+		}
+	case "ipv4-addr":
+		add("ipv4", o.String("value"), true)
+	case "ipv6-addr":
+		add("ipv6", o.String("value"), true)
+	case "domain-name":
+		add("domain", o.String("value"), true)
+	case "url":
+		add("url", o.String("value"), true)
+	case "email-addr":
+		add("email", o.String("value"), true)
+	case "mac-addr":
+		add("mac", o.String("value"), true)
+	case "file":
+		if raw, ok := o.Get("hashes"); ok {
+			for _, h := range hashValues(raw) {
+				add("hash", h, true)
+			}
+		}
+	}
+	return out
+}
+
+// normalise puts a value in the one form lookups compare: addresses as Go
+// prints them (an address with a prefix length is a CIDR), names, hashes
+// and e-mail addresses in lower case. A value that is not what its kind
+// says is dropped ("").
+func normalise(kind, v string) (string, string) {
+	v = strings.TrimSpace(v)
+	switch kind {
+	case "ipv4", "ipv6", "cidr":
+		if strings.Contains(v, "/") {
+			p, err := netip.ParsePrefix(v)
+			if err != nil {
+				return kind, ""
+			}
+			if p.IsSingleIP() {
+				return addrKind(p.Addr()), p.Addr().String()
+			}
+			return "cidr", p.Masked().String()
+		}
+		ip, err := netip.ParseAddr(v)
+		if err != nil {
+			return kind, ""
+		}
+		return addrKind(ip), ip.String()
+	case "domain", "email", "hash", "mac":
+		return kind, strings.ToLower(strings.TrimSuffix(v, "."))
+	}
+	return kind, v
+}
+
+func addrKind(ip netip.Addr) string {
+	if ip.Unmap().Is4() {
+		return "ipv4"
+	}
+	return "ipv6"
+}

@@ -1,0 +1,198 @@
+package intel
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"verbund/internal/db"
+	"verbund/internal/fault"
+	"verbund/internal/policy"
+)
+
+// Scope is which objects a list covers, beyond what the reader may see:
+// everything, the reader's org's own (audience org), or what was shared
+// with one trust circle.
+type Scope struct {
+	Own       bool   // the reader's org's objects kept in the org
+	Community string // objects shared with this circle
+}
+
+// condition is the scope as SQL on the envelope aliased s.
+func (sc Scope) condition(a policy.Actor, s string) (string, []any) {
+	switch {
+	case sc.Own:
+		return " AND " + s + ".owner_org_id = ? AND " + s + ".audience = 'org'", []any{a.OrgID}
+	case sc.Community != "":
+		return " AND " + s + ".audience = 'community' AND " + s + ".community_id = ?", []any{sc.Community}
+	}
+	return "", nil
+}
+
+// Filter selects versions of objects, oldest date_added first.
+type Filter struct {
+	ID         string // one version, by the hub's id
+	Scope      Scope
+	AddedAfter int64 // Unix µs; 0: from the oldest
+	After      string
+	IDs        []string // STIX ids
+	Types      []string
+	Specs      []string // spec versions
+	// Versions: All, or any of First, Last and exact versions (version_ns);
+	// none set: Last.
+	All, First, Last bool
+	At               []int64
+	Limit            int
+	JSON             bool // read the objects' JSON too
+}
+
+// cursor is a list position: the date_added and id of the last row shown.
+func cursor(o Object) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(o.DateAdded, 10) + "." + o.ID))
+}
+
+func parseCursor(c string) (int64, string, error) {
+	bad := fault.BadInput("next", "bad_cursor", "the page cursor is not valid: start from the first page")
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(b) > 100 {
+		return 0, "", bad
+	}
+	at, id, ok := strings.Cut(string(b), ".")
+	n, err := strconv.ParseInt(at, 10, 64)
+	if !ok || err != nil || id == "" {
+		return 0, "", bad
+	}
+	return n, id, nil
+}
+
+const objectColumns = `o.id, o.stix_id, o.stix_type, o.version, o.spec_version, o.date_added, o.name, o.revoked, o.valid_until, org.name`
+
+// List returns a page of the versions f selects that the reader may see,
+// and the cursor of the next page ("" at the end).
+func (s *Service) List(ctx context.Context, a policy.Actor, f Filter) ([]Object, string, error) {
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	h := s.DB.R()
+	r, err := policy.NewReader(ctx, h, a, db.Now())
+	if err != nil {
+		return nil, "", err
+	}
+	cols := objectColumns + `, ` + s.kind.Columns("o")
+	if f.JSON {
+		cols += `, o.object`
+	}
+	q := db.Q(`SELECT ` + cols + ` FROM `).Append(r.From(s.kind, "o")).Add(` JOIN orgs org ON org.id = o.org_id WHERE 1 = 1`)
+	scope, scopeArgs := f.Scope.condition(a, "o_s")
+	q.Add(scope, scopeArgs...)
+	if f.AddedAfter > 0 {
+		q.Add(` AND o.date_added > ?`, f.AddedAfter)
+	}
+	if f.After != "" {
+		at, id, err := parseCursor(f.After)
+		if err != nil {
+			return nil, "", err
+		}
+		q.Add(` AND (o.date_added > ? OR o.date_added = ? AND o.id > ?)`, at, at, id)
+	}
+	if f.ID != "" {
+		q.Add(` AND o.id = ?`, f.ID)
+	}
+	in(q, "o.stix_id", f.IDs)
+	in(q, "o.stix_type", f.Types)
+	in(q, "o.spec_version", f.Specs)
+	if !f.All {
+		s.versionCondition(q, r, a, f, scope, scopeArgs)
+	}
+	q.Add(` ORDER BY o.date_added, o.id LIMIT ?`, f.Limit+1)
+	rows, err := h.Select(ctx, q)
+	if err != nil {
+		return nil, "", fmt.Errorf("list intel: %w", err)
+	}
+	out, err := db.CollectN(rows, f.Limit+1, "list intel", func(sc db.Scanner) (Object, error) {
+		var o Object
+		var revoked int
+		dest := []any{&o.ID, &o.STIXID, &o.Type, &o.Version, &o.SpecVersion, &o.DateAdded, &o.Name, &revoked, &o.ValidUntil, &o.OrgName}
+		dest = s.kind.Dest(&o.Share, dest)
+		var raw string
+		if f.JSON {
+			dest = append(dest, &raw)
+		}
+		err := sc.Scan(dest...)
+		o.Revoked, o.JSON = revoked != 0, []byte(raw)
+		o.TLP, o.Audience = o.Share.TLP.String(), string(o.Share.Audience.Kind)
+		return o, err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > f.Limit {
+		out = out[:f.Limit]
+		next = cursor(out[len(out)-1])
+	}
+	return out, next, nil
+}
+
+// in adds "AND col IN (…)" for a non-empty list.
+func in(q *db.Query, col string, vals []string) {
+	if len(vals) == 0 {
+		return
+	}
+	args := make([]any, len(vals))
+	for i, v := range vals {
+		args[i] = v
+	}
+	q.Add(` AND `+col+` IN (`+db.Placeholders(len(vals))+`)`, args...)
+}
+
+// versionCondition keeps the versions f asks for: the first or last of
+// each object among the versions the reader may see in the scope (a
+// newer version hidden from the reader does not hide the one it sees),
+// or exact versions. Objects without versions (SCOs) are their own first
+// and last.
+func (s *Service) versionCondition(q *db.Query, r *policy.Reader, a policy.Actor, f Filter, scope string, scopeArgs []any) {
+	last := f.Last || !f.First && len(f.At) == 0
+	var parts []*db.Query
+	edge := func(cmp string) *db.Query {
+		sub := db.Q(`NOT EXISTS (SELECT 1 FROM `).Append(r.From(s.kind, "n")).
+			Add(` WHERE n.stix_id = o.stix_id AND n.version_ns `+cmp+` o.version_ns`+strings.ReplaceAll(scope, "o_s.", "n_s."), scopeArgs...).Add(`)`)
+		return sub
+	}
+	if last {
+		parts = append(parts, edge(">"))
+	}
+	if f.First {
+		parts = append(parts, edge("<"))
+	}
+	if len(f.At) > 0 {
+		args := make([]any, len(f.At))
+		for i, v := range f.At {
+			args[i] = v
+		}
+		parts = append(parts, db.Q(`o.version_ns IN (`+db.Placeholders(len(f.At))+`)`, args...))
+	}
+	q.Add(` AND (`)
+	for i, p := range parts {
+		if i > 0 {
+			q.Add(` OR `)
+		}
+		q.Append(p)
+	}
+	q.Add(`)`)
+}
+
+// FindByID returns one version, by the hub's id, with its JSON, if the
+// reader may see it (else not found).
+func (s *Service) FindByID(ctx context.Context, a policy.Actor, id string) (Object, error) {
+	objs, _, err := s.List(ctx, a, Filter{ID: id, All: true, Limit: 1, JSON: true})
+	if err != nil {
+		return Object{}, err
+	}
+	if len(objs) == 0 {
+		return Object{}, fault.ErrNotFound
+	}
+	return objs[0], nil
+}

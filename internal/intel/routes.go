@@ -1,0 +1,139 @@
+package intel
+
+import (
+	"embed"
+	"encoding/json"
+	"mime"
+	"net/http"
+	"strings"
+
+	"verbund/internal/fault"
+	"verbund/internal/taxii"
+	"verbund/internal/web"
+)
+
+// files are the capability's texts and its part of the API document.
+//
+//go:embed i18n openapi.json
+var files embed.FS
+
+// maxBundle bounds a bundle sent to the API (the CLI reads files of any
+// size): an import streams, so the bound is about abuse, not memory.
+const maxBundle = 1 << 30
+
+type handler struct {
+	svc *Service
+	srv *web.Server
+}
+
+// Register adds the intel routes: the JSON API and the TAXII 2.1 server
+// under /taxii2/ (HTTP Basic with e-mail and API token, or Bearer; errors
+// as TAXII error objects).
+func Register(srv *web.Server, svc *Service) error {
+	if err := srv.Catalog.Add(files, "i18n"); err != nil {
+		return err
+	}
+	if err := srv.AddOpenAPI(files, "openapi.json"); err != nil {
+		return err
+	}
+	h := &handler{svc: svc, srv: srv}
+	r := srv.Router
+	r.HandleLong("POST /api/v1/intel/bundles", web.Write, h.importBundle)
+	r.Handle("GET /api/v1/intel/objects", web.Read, h.listObjects)
+	r.Handle("GET /api/v1/intel/objects/{id}", web.Read, h.getObject)
+	r.Handle("DELETE /api/v1/intel/objects/{id}", web.Write, h.deleteObject)
+
+	srv.AddProtocol(web.Protocol{Prefix: "/taxii2/", Basic: true, WriteError: func(w http.ResponseWriter, _ *http.Request, status int, e *fault.Error) {
+		taxii.WriteError(w, &taxii.Error{Status: status, ErrorCode: e.Code, Description: e.Message})
+	}})
+	ts := svc.taxiiServer(srv)
+	for _, rt := range ts.Routes() {
+		serve := rt.Handler
+		fn := func(w http.ResponseWriter, r *http.Request) error {
+			serve(w, r.WithContext(withActor(r.Context(), web.ActorFrom(r))))
+			return nil
+		}
+		if rt.Write {
+			// A POST of objects is an import: it may take longer than a
+			// page.
+			r.HandleLong(rt.Pattern, web.Write, fn)
+		} else {
+			r.Handle(rt.Pattern, web.Read, fn)
+		}
+	}
+	return nil
+}
+
+// importBundle takes a STIX 2.1 bundle as the body: ?tlp= is the level of
+// objects without a TLP marking (default AMBER), ?community= shares them
+// with a trust circle of the caller's org.
+func (h *handler) importBundle(w http.ResponseWriter, r *http.Request) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		typ, _, err := mime.ParseMediaType(ct)
+		if err != nil || typ != "application/json" && typ != "application/stix+json" && typ != "application/taxii+json" {
+			return fault.New(fault.Unsupported, "unsupported_media_type", "send the bundle as application/stix+json or application/json")
+		}
+	}
+	q := r.URL.Query()
+	rep, err := h.svc.Import(r.Context(), web.ActorFrom(r), http.MaxBytesReader(w, r.Body, maxBundle),
+		ImportOptions{TLP: q.Get("tlp"), Community: q.Get("community"), Via: "api"})
+	if err != nil && rep.Accepted+rep.Rejected == 0 {
+		return err
+	}
+	if rep.Errors == nil {
+		rep.Errors = []ItemError{}
+	}
+	web.WriteJSON(w, http.StatusOK, rep)
+	return nil
+}
+
+type objectList struct {
+	Items []Object `json:"items"`
+	Next  string   `json:"next,omitempty"`
+}
+
+func (h *handler) listObjects(w http.ResponseWriter, r *http.Request) error {
+	limit, err := web.Limit(r, 100, 1000)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	f := Filter{Limit: limit, After: q.Get("next"), All: q.Get("versions") == "all"}
+	if t := q.Get("type"); t != "" {
+		f.Types = strings.Split(t, ",")
+	}
+	if id := q.Get("stix_id"); id != "" {
+		f.IDs = []string{id}
+	}
+	items, next, err := h.svc.List(r.Context(), web.ActorFrom(r), f)
+	if err != nil {
+		return err
+	}
+	if items == nil {
+		items = []Object{}
+	}
+	web.WriteJSON(w, http.StatusOK, objectList{Items: items, Next: next})
+	return nil
+}
+
+type objectDetail struct {
+	Object
+	STIX json.RawMessage `json:"stix"`
+}
+
+func (h *handler) getObject(w http.ResponseWriter, r *http.Request) error {
+	o, err := h.svc.FindByID(r.Context(), web.ActorFrom(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, objectDetail{Object: o, STIX: o.JSON})
+	return nil
+}
+
+func (h *handler) deleteObject(w http.ResponseWriter, r *http.Request) error {
+	if err := h.svc.Delete(r.Context(), web.ActorFrom(r), []string{r.PathValue("id")}); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
