@@ -70,6 +70,7 @@ Usage:
   verbund agreement create --community N [--between ORG --and ORG] --categories C,… --max-tlp LEVEL
                            --purpose P [--retention 365d] [--until YYYY-MM-DD] [--personal-data]
   verbund audit verify
+  verbund intel import FILE|- --org O [--tlp L] [--community C] [--json]
   verbund migrate
   verbund bench startup|list|fanout|mixed|all [--json]   (measures docs/PERFORMANCE.md)
   verbund version
@@ -119,6 +120,8 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 		return c.agreementCreate(rest)
 	case "audit verify":
 		return c.auditVerify(rest)
+	case "intel import":
+		return c.intelImport(rest)
 	case "bench ":
 		return c.bench(rest)
 	case "bench startup", "bench list", "bench fanout", "bench mixed", "bench all":
