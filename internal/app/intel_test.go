@@ -147,3 +147,98 @@ func jsonEqual(a, b any) bool {
 	y, _ := json.Marshal(b)
 	return bytes.Equal(x, y)
 }
+
+// TestIntelLookup: values are found in the indicators and observables the
+// reader may see (an address also in a range that contains it), with
+// their level, confidence and visible sightings; another org's hidden
+// indicator answers like no indicator at all.
+func TestIntelLookup(t *testing.T) {
+	h := apptest.WorldCovering(t, db.SQLite)
+	const bundle = `{"type":"bundle","id":"bundle--0a1b2c3d-0000-4000-8000-000000000001","objects":[
+	 {"type":"indicator","spec_version":"2.1","id":"indicator--11111111-0000-4000-8000-000000000001","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"C2 server","confidence":80,
+	  "pattern":"[ipv4-addr:value = '198.51.100.3'] OR [domain-name:value = 'Evil.Example']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"},
+	 {"type":"indicator","spec_version":"2.1","id":"indicator--11111111-0000-4000-8000-000000000002","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"bad range",
+	  "pattern":"[ipv4-addr:value ISSUBSET '203.0.113.0/24']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"},
+	 {"type":"indicator","spec_version":"2.1","id":"indicator--11111111-0000-4000-8000-000000000003","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"dropper",
+	  "pattern":"[file:hashes.'SHA-256' = 'AEC070645FE53EE3B3763059376134F058CC337247C978ADD178B6CCDFB0019F']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z","valid_until":"2026-02-01T00:00:00Z"},
+	 {"type":"sighting","spec_version":"2.1","id":"sighting--11111111-0000-4000-8000-000000000004","created":"2026-01-02T00:00:00.000Z","modified":"2026-01-02T00:00:00.000Z","sighting_of_ref":"indicator--11111111-0000-4000-8000-000000000001","count":3}]}`
+	post := func(user, query, body string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", h.URL+"/api/v1/intel/bundles?"+query, bytes.NewReader([]byte(body)))
+		req.Header.Set("Authorization", "Bearer "+h.Users[user].WriteToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !bytes.Contains(b, []byte(`"rejected":0`)) {
+			t.Fatalf("import as %s: %d %s", user, resp.StatusCode, b)
+		}
+	}
+	post("cert.analyst", "community="+h.Circle+"&tlp=AMBER", bundle)
+	// sme keeps its own indicator for the same address in the org.
+	post("sme.analyst", "tlp=AMBER", `{"type":"bundle","id":"bundle--0a1b2c3d-0000-4000-8000-000000000002","objects":[
+	 {"type":"indicator","spec_version":"2.1","id":"indicator--22222222-0000-4000-8000-000000000001","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"internal",
+	  "pattern":"[ipv4-addr:value = '198.51.100.3']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}]}`)
+
+	type match struct {
+		STIXID     string `json:"stix_id"`
+		TLP, Via   string
+		Confidence *int
+		Expired    bool
+		Sightings  int
+	}
+	type result struct {
+		Value, Kind string
+		Matches     []match
+	}
+	lookup := func(user string, values ...string) map[string]result {
+		t.Helper()
+		r := h.API(t, h.Users[user].ReadToken, "POST", "/api/v1/intel/lookup", map[string]any{"values": values})
+		if r.Status != 200 {
+			t.Fatalf("lookup as %s: %d %s", user, r.Status, r.Body)
+		}
+		var ans struct {
+			Results []result
+			Matched int
+		}
+		r.JSON(t, &ans)
+		out := map[string]result{}
+		for _, x := range ans.Results {
+			out[x.Value] = x
+		}
+		return out
+	}
+	got := lookup("cloud.analyst", "198.51.100.3", "evil.example.", "203.0.113.77", "aec070645fe53ee3b3763059376134f058cc337247c978add178b6ccdfb0019f", "192.0.2.1", "not a value")
+	ip := got["198.51.100.3"]
+	if len(ip.Matches) != 1 || ip.Matches[0].STIXID != "indicator--11111111-0000-4000-8000-000000000001" || ip.Matches[0].TLP != "TLP:AMBER" ||
+		ip.Matches[0].Confidence == nil || *ip.Matches[0].Confidence != 80 || ip.Matches[0].Sightings != 1 {
+		t.Errorf("cloud's lookup of the C2 address: %+v", ip)
+	}
+	if d := got["evil.example."]; len(d.Matches) != 1 || d.Kind != "domain" {
+		t.Errorf("domain (case and trailing dot folded): %+v", d)
+	}
+	if c := got["203.0.113.77"]; len(c.Matches) != 1 || c.Matches[0].Via != "cidr" {
+		t.Errorf("an address inside an indicator's range: %+v", c)
+	}
+	if hs := got["aec070645fe53ee3b3763059376134f058cc337247c978add178b6ccdfb0019f"]; len(hs.Matches) != 1 || !hs.Matches[0].Expired {
+		t.Errorf("hash of an expired indicator: %+v", hs)
+	}
+	if _, ok := got["192.0.2.1"]; ok {
+		t.Error("a value matching nothing is listed in a batch")
+	}
+	// sme sees its own indicator too; the outsider sees nothing, exactly
+	// like a value nobody has.
+	if m := lookup("sme.analyst", "198.51.100.3")["198.51.100.3"].Matches; len(m) != 2 {
+		t.Errorf("sme's lookup: %+v", m)
+	}
+	if out := lookup("outsider.analyst", "198.51.100.3", "203.0.113.77"); len(out) != 0 {
+		t.Errorf("LEAK: the outsider's lookup finds %+v", out)
+	}
+	one := h.API(t, h.Users["outsider.analyst"].ReadToken, "GET", "/api/v1/intel/lookup?value=198.51.100.3", nil)
+	none := h.API(t, h.Users["outsider.analyst"].ReadToken, "GET", "/api/v1/intel/lookup?value=192.0.2.1", nil)
+	if one.Status != 200 || !bytes.Equal(bytes.ReplaceAll(one.Body, []byte("198.51.100.3"), []byte("192.0.2.1")), none.Body) {
+		t.Errorf("LEAK: a hidden match answers differently from no match: %s vs %s", one.Body, none.Body)
+	}
+}

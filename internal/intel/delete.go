@@ -19,7 +19,7 @@ func (s *Service) Delete(ctx context.Context, a policy.Actor, ids []string) erro
 			if _, err := s.kind.Authorize(ctx, tx, a, id); err != nil {
 				return err
 			}
-			for _, q := range []string{`DELETE FROM intel_values WHERE object_id = ?`, `DELETE FROM intel_objects WHERE id = ?`} {
+			for _, q := range []string{`DELETE FROM intel_values WHERE object_id = ?`, `DELETE FROM intel_refs WHERE object_id = ?`, `DELETE FROM intel_objects WHERE id = ?`} {
 				if _, err := tx.Exec(ctx, q, id); err != nil {
 					return fmt.Errorf("delete intel object: %w", err)
 				}

@@ -310,7 +310,7 @@ func (s *Service) insert(ctx context.Context, tx *db.Tx, a policy.Actor, aud pol
 	}
 	added := s.added(len(todo))
 	rows := make([]any, 0, 12*len(todo))
-	var values []any
+	var values, refs []any
 	var docs []policy.Doc
 	for i, p := range todo {
 		o := p.obj
@@ -331,6 +331,9 @@ func (s *Service) insert(ctx context.Context, tx *db.Tx, a policy.Actor, aud pol
 		for _, v := range valuesOf(o) {
 			values = append(values, id, v.kind, v.value, boolInt(v.sufficient))
 		}
+		for _, r := range refsOf(o) {
+			refs = append(refs, id, r[1], r[0])
+		}
 		if text := o.Description(); o.Name() != "" || text != "" {
 			docs = append(docs, policy.Doc{ID: id, Title: o.Name(), Body: text})
 		}
@@ -343,10 +346,36 @@ func (s *Service) insert(ctx context.Context, tx *db.Tx, a policy.Actor, aud pol
 			return err
 		}
 	}
+	if len(refs) > 0 {
+		if err := tx.InsertMany(ctx, `intel_refs (object_id, ref, role)`, 3, refs); err != nil {
+			return err
+		}
+	}
 	if len(docs) > 0 {
 		return s.kind.IndexAll(ctx, tx, docs)
 	}
 	return nil
+}
+
+// refsOf lists the references of o that pages follow: role and STIX id,
+// each once.
+func refsOf(o *stix.Object) [][2]string {
+	var out [][2]string
+	seen := map[[2]string]bool{}
+	add := func(role, ref string) {
+		k := [2]string{role, ref}
+		if ref != "" && !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	add("source_ref", o.SourceRef())
+	add("target_ref", o.TargetRef())
+	add("sighting_of_ref", o.SightingOfRef())
+	for _, r := range o.Strings("object_refs") {
+		add("object_refs", r)
+	}
+	return out
 }
 
 func boolInt(b bool) int {

@@ -42,6 +42,8 @@ func Register(srv *web.Server, svc *Service) error {
 	r.Handle("GET /api/v1/intel/objects", web.Read, h.listObjects)
 	r.Handle("GET /api/v1/intel/objects/{id}", web.Read, h.getObject)
 	r.Handle("DELETE /api/v1/intel/objects/{id}", web.Write, h.deleteObject)
+	r.Handle("GET /api/v1/intel/lookup", web.Read, h.lookupOne)
+	r.Handle("POST /api/v1/intel/lookup", web.Query, h.lookupMany)
 
 	srv.AddProtocol(web.Protocol{Prefix: "/taxii2/", Basic: true, WriteError: func(w http.ResponseWriter, _ *http.Request, status int, e *fault.Error) {
 		taxii.WriteError(w, &taxii.Error{Status: status, ErrorCode: e.Code, Description: e.Message})
@@ -135,5 +137,54 @@ func (h *handler) deleteObject(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type lookupAnswer struct {
+	Results []Result `json:"results"`
+	Matched int      `json:"matched"` // how many values matched something
+}
+
+func answer(rs []Result, all bool) lookupAnswer {
+	out := lookupAnswer{Results: []Result{}}
+	for _, r := range rs {
+		if len(r.Matches) > 0 {
+			out.Matched++
+		}
+		if all || len(r.Matches) > 0 {
+			out.Results = append(out.Results, r)
+		}
+	}
+	return out
+}
+
+// lookupOne answers GET ?value=V: what the reader may see that stands for V.
+func (h *handler) lookupOne(w http.ResponseWriter, r *http.Request) error {
+	v := r.URL.Query().Get("value")
+	if strings.TrimSpace(v) == "" {
+		return fault.BadInput("value", "value_missing", "name the value to look up: ?value=198.51.100.3")
+	}
+	rs, err := h.svc.Lookup(r.Context(), web.ActorFrom(r), []string{v})
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, answer(rs, true))
+	return nil
+}
+
+// lookupMany answers a batch: {"values":[…]} (up to MaxLookup), listing
+// only the values that matched.
+func (h *handler) lookupMany(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Values []string `json:"values"`
+	}
+	if err := web.DecodeJSONLimit(w, r, &in, 4<<20); err != nil {
+		return err
+	}
+	rs, err := h.svc.Lookup(r.Context(), web.ActorFrom(r), in.Values)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, answer(rs, false))
 	return nil
 }

@@ -22,6 +22,12 @@ const MaxBody = 1 << 20
 // are a field given twice, a field name in the wrong case and a NUL
 // character in a string (strictJSON).
 func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	return DecodeJSONLimit(w, r, v, MaxBody)
+}
+
+// DecodeJSONLimit is DecodeJSON for a body of up to limit bytes (a batch
+// that is larger than a form, such as 10,000 values to look up).
+func DecodeJSONLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
 	ct := r.Header.Get("Content-Type")
 	if ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return fault.New(fault.Unsupported, "unsupported_media_type", "send the body as application/json")
@@ -30,11 +36,11 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if err != nil {
 		return err
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return fault.New(fault.TooLarge, "body_too_large", "the request body is larger than {max} bytes").With("max", MaxBody)
+			return fault.New(fault.TooLarge, "body_too_large", "the request body is larger than {max} bytes").With("max", limit)
 		}
 		return fault.Wrap(fault.Invalid, "malformed_json", "the body could not be read", err)
 	}
@@ -52,7 +58,7 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		var te *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &mbe):
-			return fault.New(fault.TooLarge, "body_too_large", "the request body is larger than {max} bytes").With("max", MaxBody)
+			return fault.New(fault.TooLarge, "body_too_large", "the request body is larger than {max} bytes").With("max", limit)
 		case errors.Is(err, io.EOF):
 			return fault.New(fault.Invalid, "body_missing", "send a JSON object in the request body")
 		case errors.As(err, &se):

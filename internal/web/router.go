@@ -29,6 +29,10 @@ const (
 	MFA Perm = "mfa"
 	// Read routes need a signed-in user of any role.
 	Read Perm = "read"
+	// Query routes are POSTs that only read (a batch lookup whose values
+	// do not fit in a URL): like Read, and a read-only token may call
+	// them.
+	Query Perm = "query"
 	// Self routes let any signed-in user change their own account (profile,
 	// second factor, own tokens, logout); not through a read token.
 	Self Perm = "self"
@@ -51,7 +55,9 @@ const (
 const identifyOnly Perm = "identify-only"
 
 // Perms lists every permission (for the authorization matrix test).
-func Perms() []Perm { return []Perm{Public, MFA, Read, Self, SessionOnly, Write, OrgAdmin, Audit} }
+func Perms() []Perm {
+	return []Perm{Public, MFA, Read, Query, Self, SessionOnly, Write, OrgAdmin, Audit}
+}
 
 // HandlerFunc is a handler that returns its error; the router renders it.
 type HandlerFunc func(w http.ResponseWriter, r *http.Request) error

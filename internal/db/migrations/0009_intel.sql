@@ -34,6 +34,16 @@ CREATE TABLE intel_values (
   PRIMARY KEY (kind, value, object_id)
 );
 CREATE INDEX intel_values_object ON intel_values (object_id);
+-- The references between objects that pages follow both ways: a
+-- relationship's source and target, a sighting's sighting_of_ref, a
+-- report's (or grouping's, note's, opinion's) object_refs.
+CREATE TABLE intel_refs (
+  object_id TEXT NOT NULL REFERENCES intel_objects(id),
+  ref       TEXT NOT NULL,
+  role      TEXT NOT NULL,
+  PRIMARY KEY (ref, object_id, role)
+);
+CREATE INDEX intel_refs_object ON intel_refs (object_id);
 -- TAXII status resources of POSTs, kept a day or more (TAXII 2.1 §4.3).
 CREATE TABLE taxii_status (
   id         TEXT PRIMARY KEY,

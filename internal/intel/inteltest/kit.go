@@ -92,10 +92,13 @@ func rows() map[string]apptest.Row {
 	freshSTIX := func(t *testing.T, f *apptest.Fixture) string { s, _ := fresh(t, f); return s }
 	freshID := func(t *testing.T, f *apptest.Fixture) string { _, id := fresh(t, f); return id }
 	return map[string]apptest.Row{
-		"POST /api/v1/intel/bundles":                               {Req: send("/api/v1/intel/bundles", apptest.Raw{ContentType: "application/stix+json", Body: bundle}), Want: w(writer + " *=200")},
-		"GET /api/v1/intel/objects":                                {Req: static("/api/v1/intel/objects"), Want: w(apptest.APIRead)},
-		"GET /api/v1/intel/objects/{id}":                           {Req: get("/api/v1/intel/objects/{intel}"), Want: w(own)},
-		"DELETE /api/v1/intel/objects/{id}":                        {Req: apptest.Fresh(freshID, "/api/v1/intel/objects/{new}", nil), Want: w(writer + " partner=404 coord=404 nocontract=404 outsider=404 *=204")},
+		"POST /api/v1/intel/bundles":        {Req: send("/api/v1/intel/bundles", apptest.Raw{ContentType: "application/stix+json", Body: bundle}), Want: w(writer + " *=200")},
+		"GET /api/v1/intel/objects":         {Req: static("/api/v1/intel/objects"), Want: w(apptest.APIRead)},
+		"GET /api/v1/intel/objects/{id}":    {Req: get("/api/v1/intel/objects/{intel}"), Want: w(own)},
+		"DELETE /api/v1/intel/objects/{id}": {Req: apptest.Fresh(freshID, "/api/v1/intel/objects/{new}", nil), Want: w(writer + " partner=404 coord=404 nocontract=404 outsider=404 *=204")},
+		"GET /api/v1/intel/lookup":          {Req: static("/api/v1/intel/lookup?value=198.51.100.3"), Want: w(apptest.APIRead)},
+		// A batch lookup only reads: read-only tokens may send it.
+		"POST /api/v1/intel/lookup":                                {Req: send("/api/v1/intel/lookup", map[string]any{"values": []string{"198.51.100.3"}}), Want: w(apptest.APIRead)},
 		"GET /taxii2/{$}":                                          {Req: static("/taxii2/"), Want: w(apptest.APIRead)},
 		"GET /taxii2/{root}/{$}":                                   {Req: get("/taxii2/{circle}/"), Want: w(circle)},
 		"GET /taxii2/{root}/status/{status}/{$}":                   {Req: get("/taxii2/{sme}/status/{status}/"), Want: w(own)},
@@ -194,6 +197,19 @@ func intelKind() apptest.LeakKind {
 					}
 				}
 			}},
+			{Route: "GET /api/v1/intel/lookup", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+				// Each harness object is an indicator for <marker>.example.
+				var values []string
+				var single []string
+				for _, o := range objs {
+					values = append(values, o.Marker+".example")
+					res := c.Hub.API(t, r.ReadToken, http.MethodGet, "/api/v1/intel/lookup?value="+o.Marker+".example", nil)
+					single = append(single, lookupIDs(t, res.Status, res.Body)...)
+				}
+				apptest.ExpectIDs(t, "a lookup", r, single, objs)
+				res := c.Hub.API(t, r.ReadToken, http.MethodPost, "/api/v1/intel/lookup", map[string]any{"values": values})
+				apptest.ExpectIDs(t, "a batch lookup", r, lookupIDs(t, res.Status, res.Body), objs)
+			}},
 			{Route: "GET /taxii2/{root}/collections/{collection}/objects/{object}/versions/{$}", Check: func(testing.TB, *apptest.LeakCase, *apptest.User, []apptest.LeakObject) {
 				// Checked with the object's own path above.
 			}},
@@ -259,4 +275,27 @@ func taxiiList(t testing.TB, c *apptest.LeakCase, r *apptest.User, path string) 
 	}
 	t.Fatalf("GET %s: more than 100 pages", path)
 	return nil
+}
+
+// lookupIDs reads the hub ids of the matches of a lookup answer.
+func lookupIDs(t testing.TB, status int, body []byte) []string {
+	t.Helper()
+	if status != http.StatusOK {
+		t.Fatalf("lookup: %d %s", status, body)
+	}
+	var ans struct {
+		Results []struct {
+			Matches []struct{ ID string }
+		}
+	}
+	if err := json.Unmarshal(body, &ans); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range ans.Results {
+		for _, m := range r.Matches {
+			ids = append(ids, m.ID)
+		}
+	}
+	return ids
 }

@@ -1,0 +1,189 @@
+package intel
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/mail"
+	"net/netip"
+	"net/url"
+	"strings"
+
+	"verbund/internal/db"
+	"verbund/internal/fault"
+	"verbund/internal/policy"
+)
+
+// MaxLookup is how many values one lookup takes.
+const MaxLookup = 10000
+
+// Match is an object a looked-up value is found in, as the reader may
+// see it.
+type Match struct {
+	Object
+	Via        string `json:"via"` // "value" (equal) or "cidr" (an address inside a range the object names)
+	Sufficient bool   `json:"sufficient"`
+	Confidence *int   `json:"confidence,omitempty"`
+	ValidFrom  string `json:"valid_from,omitempty"`
+	Expired    bool   `json:"expired,omitempty"`
+	Sightings  int    `json:"sightings"`
+}
+
+// Result is one looked-up value with what it matched.
+type Result struct {
+	Value   string  `json:"value"`
+	Kind    string  `json:"kind"`
+	Matches []Match `json:"matches"`
+}
+
+// kindOf says what a looked-up value is, in the normalised form the store
+// keeps values in: an address, a range, a URL, an e-mail address, a hash
+// (hex of a known length) or a domain name. "" for none of them.
+func kindOf(v string) (kind, norm string) {
+	v = strings.TrimSpace(v)
+	if v == "" || len(v) > 2048 {
+		return "", ""
+	}
+	if k, n := normalise("ipv4", v); n != "" {
+		return k, n
+	}
+	if u, err := url.Parse(v); err == nil && u.Scheme != "" && u.Host != "" {
+		return "url", v
+	}
+	if a, err := mail.ParseAddress(v); err == nil && a.Address == v {
+		return normalise("email", v)
+	}
+	if _, err := hex.DecodeString(v); err == nil {
+		switch len(v) {
+		case 32, 40, 56, 64, 96, 128:
+			return normalise("hash", v)
+		}
+	}
+	if strings.Contains(v, ".") && !strings.ContainsAny(v, " /:@\\") {
+		return normalise("domain", v)
+	}
+	return "", ""
+}
+
+// prefixes lists the ranges that contain address a, in the form ranges
+// are stored (netip.Prefix.Masked): a range matches iff it is one of them.
+func prefixes(a netip.Addr) []string {
+	out := make([]string, 0, a.BitLen())
+	for bits := a.BitLen() - 1; bits >= 0; bits-- {
+		p, err := a.Prefix(bits)
+		if err == nil {
+			out = append(out, p.String())
+		}
+	}
+	return out
+}
+
+// Lookup finds the objects the reader may see that stand for each of
+// values (an indicator whose pattern names it, an observable that is it,
+// a range that contains an address). Values that are none of the known
+// kinds are answered with kind "" and no matches; a value matching
+// nothing visible is answered like one matching nothing at all.
+func (s *Service) Lookup(ctx context.Context, a policy.Actor, values []string) ([]Result, error) {
+	if len(values) > MaxLookup {
+		return nil, fault.BadInput("values", "too_many_values", "look up at most {max} values at a time").With("max", MaxLookup)
+	}
+	out := make([]Result, len(values))
+	type key struct{ kind, value string }
+	want := map[key][]int{} // stored (kind, value) → results it answers, with how
+	via := map[key]string{}
+	for i, v := range values {
+		k, n := kindOf(v)
+		out[i] = Result{Value: v, Kind: k, Matches: []Match{}}
+		if k == "" {
+			continue
+		}
+		want[key{k, n}] = append(want[key{k, n}], i)
+		via[key{k, n}] = "value"
+		if k == "ipv4" || k == "ipv6" {
+			ip, _ := netip.ParseAddr(n)
+			for _, p := range prefixes(ip) {
+				want[key{"cidr", p}] = append(want[key{"cidr", p}], i)
+				via[key{"cidr", p}] = "cidr"
+			}
+		}
+	}
+	if len(want) == 0 {
+		return out, nil
+	}
+	h := s.DB.R()
+	r, err := policy.NewReader(ctx, h, a, db.Now())
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]key, 0, len(want))
+	for k := range want {
+		keys = append(keys, k)
+	}
+	now := db.Now()
+	// Chunks keep each statement's list short; each value is one probe of
+	// the (kind, value) index, and only rows that match are judged by the
+	// visibility predicate.
+	const chunk = 400
+	for start := 0; start < len(keys); start += chunk {
+		part := keys[start:min(start+chunk, len(keys))]
+		args := make([]any, 0, 2*len(part))
+		conds := make([]string, len(part))
+		for i, k := range part {
+			conds[i] = "(v.kind = ? AND v.value = ?)"
+			args = append(args, k.kind, k.value)
+		}
+		q := db.Q(`SELECT v.kind, v.value, v.sufficient, o.object, `+objectColumns+`, `+s.kind.Columns("o")+` FROM intel_values v`).
+			Append(r.Join(s.kind, "o", "v.object_id")).Add(` JOIN orgs org ON org.id = o.org_id WHERE (`+strings.Join(conds, " OR ")+`)`, args...)
+		rows, err := h.Select(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("look up values: %w", err)
+		}
+		type hit struct {
+			k key
+			m Match
+		}
+		hits, err := db.Collect(rows, "look up values", func(sc db.Scanner) (hit, error) {
+			var x hit
+			var suff, revoked int
+			var raw string
+			o := &x.m.Object
+			dest := []any{&x.k.kind, &x.k.value, &suff, &raw, &o.ID, &o.STIXID, &o.Type, &o.Version, &o.SpecVersion, &o.DateAdded, &o.Name, &revoked, &o.ValidUntil, &o.OrgName}
+			err := sc.Scan(s.kind.Dest(&o.Share, dest)...)
+			o.Revoked, x.m.Sufficient = revoked != 0, suff != 0
+			o.TLP, o.Audience = o.Share.TLP.String(), string(o.Share.Audience.Kind)
+			x.m.Expired = o.ValidUntil != 0 && o.ValidUntil <= now
+			var extra struct {
+				Confidence *int   `json:"confidence"`
+				ValidFrom  string `json:"valid_from"`
+			}
+			_ = json.Unmarshal([]byte(raw), &extra)
+			x.m.Confidence, x.m.ValidFrom = extra.Confidence, extra.ValidFrom
+			return x, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, x := range hits {
+			if x.m.Sightings, err = s.sightings(ctx, h, r, x.m.STIXID); err != nil {
+				return nil, err
+			}
+			x.m.Via = via[x.k]
+			for _, i := range want[x.k] {
+				out[i].Matches = append(out[i].Matches, x.m)
+			}
+		}
+	}
+	return out, nil
+}
+
+// sightings counts the sightings of stixID the reader may see.
+func (s *Service) sightings(ctx context.Context, h db.Handle, r *policy.Reader, stixID string) (int, error) {
+	var n int
+	q := db.Q(`SELECT COUNT(*) FROM intel_refs x`).Append(r.Join(s.kind, "o", "x.object_id")).
+		Add(` WHERE x.ref = ? AND x.role = 'sighting_of_ref'`, stixID)
+	if err := h.SelectRow(ctx, q).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count sightings: %w", db.Map(err))
+	}
+	return n, nil
+}
