@@ -19,6 +19,7 @@ import (
 	"verbund/internal/agreements"
 	"verbund/internal/db"
 	"verbund/internal/forum"
+	"verbund/internal/intel"
 	"verbund/internal/orgs"
 	"verbund/internal/policy"
 )
@@ -30,6 +31,7 @@ type Services struct {
 	Orgs       *orgs.Service
 	Agreements *agreements.Service
 	Forum      *forum.Service
+	Intel      *intel.Service
 }
 
 // Login is one demo account.
@@ -186,6 +188,12 @@ func Seed(ctx context.Context, s Services, dataDir string) ([]Login, error) {
 				Sharing: policy.Sharing{TLP: "AMBER", Audience: "org"}}); err != nil {
 				return nil, fmt.Errorf("demo internal thread: %w", err)
 			}
+		}
+	}
+	if s.Intel != nil {
+		if err := seedIntel(ctx, s.Intel, act("max.bauer@cert-sued.example"), act("jonas.weber@mueller-maschinenbau.example"),
+			act("tom.richter@wolke-cloud.example"), c.ID); err != nil {
+			return nil, err
 		}
 	}
 	return logins, writeLogins(dataDir, logins)

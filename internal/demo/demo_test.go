@@ -17,6 +17,7 @@ import (
 	"verbund/internal/db/dbtest"
 	"verbund/internal/demo"
 	"verbund/internal/forum"
+	"verbund/internal/intel"
 	"verbund/internal/policy"
 )
 
@@ -31,7 +32,7 @@ func TestSeedIsAudited(t *testing.T) {
 			t.Fatal(err)
 		}
 		a.Accounts.Password = auth.PasswordParams{Time: 1, MemoryKiB: 64, Threads: 1, KeyLen: 32} // cheap hashing keeps the test fast
-		logins, err := demo.Seed(ctx, demo.Services{DB: d, Accounts: a.Accounts, Orgs: a.Orgs, Agreements: a.Agreements, Forum: a.Forum}, t.TempDir())
+		logins, err := demo.Seed(ctx, demo.Services{DB: d, Accounts: a.Accounts, Orgs: a.Orgs, Agreements: a.Agreements, Forum: a.Forum, Intel: a.Intel}, t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,7 +58,7 @@ func TestDemoStory(t *testing.T) {
 	}
 	a.Accounts.Password = auth.PasswordParams{Time: 1, MemoryKiB: 64, Threads: 1, KeyLen: 32}
 	dir := t.TempDir()
-	logins, err := demo.Seed(ctx, demo.Services{DB: d, Accounts: a.Accounts, Orgs: a.Orgs, Agreements: a.Agreements, Forum: a.Forum}, dir)
+	logins, err := demo.Seed(ctx, demo.Services{DB: d, Accounts: a.Accounts, Orgs: a.Orgs, Agreements: a.Agreements, Forum: a.Forum, Intel: a.Intel}, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,6 +103,31 @@ func TestDemoStory(t *testing.T) {
 	}
 	if !found {
 		t.Error("the CERT's analyst does not read Müller's TLP:RED report")
+	}
+	// Threat intelligence: the circle's members see CERT Süd's campaign,
+	// Müller's sighting and Wolke's indicator; Hansa sees only the CLEAR
+	// situation report.
+	seen := func(email string) map[string]bool {
+		objs, _, err := a.Intel.List(ctx, actor(email), intel.Filter{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]bool{}
+		for _, o := range objs {
+			out[o.Type+":"+o.TLP] = true
+		}
+		return out
+	}
+	for _, email := range []string{"jonas.weber@mueller-maschinenbau.example", "tom.richter@wolke-cloud.example", "max.bauer@cert-sued.example"} {
+		got := seen(email)
+		for _, want := range []string{"campaign:TLP:AMBER", "malware:TLP:AMBER", "indicator:TLP:AMBER", "sighting:TLP:AMBER", "indicator:TLP:GREEN", "report:TLP:CLEAR", "relationship:TLP:AMBER"} {
+			if !got[want] {
+				t.Errorf("%s does not see a %s", email, want)
+			}
+		}
+	}
+	if got := seen("ole.hansen@hansa-logistik.example"); len(got) != 2 || !got["report:TLP:CLEAR"] || !got["identity:TLP:CLEAR"] {
+		t.Errorf("Hansa sees %v, want only the CLEAR report (and CERT Süd's CLEAR identity)", got)
 	}
 	file, err := os.ReadFile(filepath.Join(dir, "demo-logins.txt"))
 	if err != nil {
