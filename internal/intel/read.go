@@ -38,6 +38,7 @@ type Filter struct {
 	AddedAfter int64 // Unix µs; 0: from the oldest
 	After      string
 	IDs        []string // STIX ids
+	RefersTo   string   // objects that refer to this STIX id (relationships, sightings, reports)
 	Types      []string
 	Specs      []string // spec versions
 	// Versions: All, or any of First, Last and exact versions (version_ns);
@@ -99,6 +100,9 @@ func (s *Service) List(ctx context.Context, a policy.Actor, f Filter) ([]Object,
 	}
 	if f.ID != "" {
 		q.Add(` AND o.id = ?`, f.ID)
+	}
+	if f.RefersTo != "" {
+		q.Add(` AND o.id IN (SELECT object_id FROM intel_refs WHERE ref = ?)`, f.RefersTo)
 	}
 	in(q, "o.stix_id", f.IDs)
 	in(q, "o.stix_type", f.Types)
@@ -195,4 +199,46 @@ func (s *Service) FindByID(ctx context.Context, a policy.Actor, id string) (Obje
 		return Object{}, fault.ErrNotFound
 	}
 	return objs[0], nil
+}
+
+// Search finds the newest objects the reader may see whose name or
+// description has every word of query (by prefix), newest first: the
+// newest version of each object that matches.
+func (s *Service) Search(ctx context.Context, a policy.Actor, query string, limit int) ([]Object, error) {
+	terms, err := policy.Terms(query)
+	if err != nil {
+		return nil, err
+	}
+	h := s.DB.R()
+	r, err := policy.NewReader(ctx, h, a, db.Now())
+	if err != nil {
+		return nil, err
+	}
+	q := db.Q(`SELECT `+objectColumns+`, `+s.kind.Columns("o")+` FROM `).Append(r.Search(h, s.kind, "o", terms)).
+		Add(` JOIN orgs org ON org.id = o.org_id ORDER BY `+policy.SearchSeq(h, "o")+` DESC LIMIT ?`, 4*limit)
+	rows, err := h.Select(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("search intel: %w", err)
+	}
+	all, err := db.Collect(rows, "search intel", func(sc db.Scanner) (Object, error) {
+		var o Object
+		var revoked int
+		err := sc.Scan(s.kind.Dest(&o.Share, []any{&o.ID, &o.STIXID, &o.Type, &o.Version, &o.SpecVersion, &o.DateAdded, &o.Name, &revoked, &o.ValidUntil, &o.OrgName})...)
+		o.Revoked = revoked != 0
+		o.TLP, o.Audience = o.Share.TLP.String(), string(o.Share.Audience.Kind)
+		return o, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	// One line per object: its newest matching version shown first.
+	seen := map[string]bool{}
+	var out []Object
+	for _, o := range all {
+		if !seen[o.STIXID] && len(out) < limit {
+			seen[o.STIXID] = true
+			out = append(out, o)
+		}
+	}
+	return out, nil
 }

@@ -100,6 +100,18 @@ func (h *handler) listObjects(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
+	if text := q.Get("q"); text != "" {
+		// Full-text search: the best page, newest first, no cursor.
+		items, err := h.svc.Search(r.Context(), web.ActorFrom(r), text, limit)
+		if err != nil {
+			return err
+		}
+		if items == nil {
+			items = []Object{}
+		}
+		web.WriteJSON(w, http.StatusOK, objectList{Items: items})
+		return nil
+	}
 	f := Filter{Limit: limit, After: q.Get("next"), All: q.Get("versions") == "all"}
 	if t := q.Get("type"); t != "" {
 		f.Types = strings.Split(t, ",")

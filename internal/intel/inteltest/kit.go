@@ -167,6 +167,7 @@ func intelKind() apptest.LeakKind {
 			}},
 			{Route: "GET /api/v1/intel/objects", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
 				apptest.ExpectIDs(t, "the intel list", r, apptest.ListIDs(t, c, r, "/api/v1/intel/objects?limit=3"), objs)
+				apptest.ExpectIDs(t, "intel search", r, apptest.ListIDs(t, c, r, "/api/v1/intel/objects?q=leakmark"), objs)
 			}},
 			{Route: "GET /taxii2/{root}/collections/{collection}/objects/{$}", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
 				apptest.ExpectIDs(t, "TAXII objects of all", r, taxiiIDs(t, c, r, orgRoot(c, r)+"collections/all/objects/?limit=2"), objs)
