@@ -259,6 +259,27 @@
   }
   doc.querySelectorAll('.sharing[data-recipients]').forEach(setupSharing);
 
+  // ---------- Navigation on a narrow screen: one row that scrolls ----------
+  // The row starts at the current page's entry, and the edge behind which
+  // more entries wait fades (classes more-left / more-right; app.css).
+  var navRow = doc.querySelector('.sidenav ul');
+  function navEdges() {
+    var max = navRow.scrollWidth - navRow.clientWidth;
+    navRow.classList.toggle('more-left', max > 1 && navRow.scrollLeft > 1);
+    navRow.classList.toggle('more-right', max > 1 && navRow.scrollLeft < max - 1);
+  }
+  if (navRow) {
+    var current = navRow.querySelector('[aria-current="page"]');
+    if (current && navRow.scrollWidth > navRow.clientWidth) {
+      var r = current.getBoundingClientRect();
+      var at = r.left - navRow.getBoundingClientRect().left + navRow.scrollLeft;
+      navRow.scrollLeft = Math.max(0, at - (navRow.clientWidth - r.width) / 2);
+    }
+    navRow.addEventListener('scroll', navEdges, { passive: true });
+    window.addEventListener('resize', navEdges);
+    navEdges();
+  }
+
   // ---------- Confirmations ----------
   doc.addEventListener('click', function (ev) {
     var el = ev.target.closest && ev.target.closest('button[data-confirm], a[data-confirm], input[data-confirm]');
