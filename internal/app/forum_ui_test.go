@@ -218,3 +218,24 @@ func TestForumSaysItOnce(t *testing.T) {
 		}
 	}
 }
+
+// An edited post links to its edit history, for its owner too (who also
+// gets the edit link beside it), and the link leads to the history.
+func TestEditHistoryLinked(t *testing.T) {
+	h := apptest.World(t, db.SQLite)
+	germanUI(t, h, "sme.analyst", "cloud.analyst")
+	th := newThread(t, h, "sme.analyst", h.CircleChannel, map[string]any{"title": "t", "body": "erst", "tlp": "AMBER", "audience": "community"})
+	owner := h.Login(t, h.Users["sme.analyst"])
+	if r := owner.PostForm(t, "/forum/posts/"+th.post+"/edit", url.Values{"body": {"dann"}, "tlp": {"AMBER"}, "audience": {"community"}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("edit: %d", r.Status)
+	}
+	history := `<a href="/forum/posts/` + th.post + `/edit#history">Bearbeitungsverlauf (1)</a>`
+	for _, u := range []string{"sme.analyst", "cloud.analyst"} {
+		if page := string(h.Login(t, h.Users[u]).Get(t, "/forum/threads/"+th.thread).Body); !strings.Contains(page, history) {
+			t.Errorf("%s: the edited post does not link to its history", u)
+		}
+	}
+	if page := string(owner.Get(t, "/forum/posts/"+th.post+"/edit").Body); !strings.Contains(page, `id="history"`) {
+		t.Error("the edit page has no #history to link to")
+	}
+}
