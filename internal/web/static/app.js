@@ -189,6 +189,10 @@
   // what the chosen level and audience allow is offered, and the server says
   // who would receive it as the form changes.
   function levelOf(el) { return parseInt(el.getAttribute('data-max'), 10); }
+  // The lowest level an audience is offered at (data-min, default CLEAR):
+  // TLP:CLEAR reaches every organisation, so a narrower audience is not
+  // offered for it.
+  function minOf(el) { return parseInt(el.getAttribute('data-min') || '0', 10); }
   function setupSharing(box) {
     var tlp = box.querySelector('select[name="tlp"]');
     var aud = box.querySelector('select[name="audience"]');
@@ -206,7 +210,7 @@
     function show() {
       var l = level();
       box.querySelectorAll('[data-tlp-desc]').forEach(function (p) { p.hidden = p.getAttribute('data-tlp-desc') !== tlp.value; });
-      Array.prototype.forEach.call(aud.options, function (o) { o.disabled = l > levelOf(o); });
+      Array.prototype.forEach.call(aud.options, function (o) { o.disabled = l > levelOf(o) || l < minOf(o); });
       if (aud.selectedIndex < 0 || aud.options[aud.selectedIndex].disabled) {
         var first = Array.prototype.find.call(aud.options, function (o) { return !o.disabled; });
         if (first) aud.value = first.value;
