@@ -134,6 +134,9 @@ func TestErrorsInGerman(t *testing.T) {
 		}, 400, "purpose_missing", nil},
 		{"audit trail filtered by a bad date", func(t *testing.T) apptest.Response { return admin.Get(t, "/audit?until=morgen") },
 			400, "bad_date", []any{"field", cat.T("de", "audit.until")}},
+		{"audit trail filtered by a period that ends before it starts", func(t *testing.T) apptest.Response {
+			return admin.Get(t, "/audit?from=2026-12-31&until=2026-01-01")
+		}, 400, "period_inverted", nil},
 		{"a reply that reaches further than its thread", func(t *testing.T) apptest.Response {
 			th := newThread(t, h, "sme.analyst", h.CircleChannel, map[string]any{"title": "t", "body": "b", "tlp": "AMBER+STRICT", "audience": "orgs", "orgs": []string{h.Orgs["cloud"]}})
 			return analyst.PostForm(t, "/forum/threads/"+th.thread+"/posts", url.Values{"body": {"x"}, "tlp": {"AMBER+STRICT"}, "audience": {"orgs"}, "orgs": {h.Orgs["cert"]}})
