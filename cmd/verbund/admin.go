@@ -87,7 +87,7 @@ func (c *cli) orgCreate(args []string) error {
 	defer a.d.Close()
 	o, err := a.orgs.CreateOrg(c.ctx, a.op, *name, *kind, *contact)
 	if err != nil {
-		return err
+		return asFlag(err, map[string]string{"security_contact": "contact"})
 	}
 	return c.out(a, o, fmt.Sprintf("created organisation %s (%s) id %s", o.Name, o.Kind, o.ID))
 }
@@ -159,7 +159,7 @@ func (c *cli) userCreate(args []string) error {
 	}
 	u, err := a.accounts.CreateUser(c.ctx, a.op, accounts.NewUser{OrgID: o.ID, Email: *email, Name: *name, Role: *role, Lang: *lang, Password: pw})
 	if err != nil {
-		return err
+		return asFlag(err, map[string]string{"password": "password-file"})
 	}
 	text := fmt.Sprintf("created %s (%s) in %s", u.Email, u.Role, o.Name)
 	out := map[string]any{"user": u}
@@ -190,7 +190,7 @@ func (c *cli) userPassword(args []string) error {
 	// Every session of the person ends (none is kept: the operator has
 	// none); open live streams follow at their next re-check.
 	if err := a.accounts.SetPassword(c.ctx, a.op, u.ID, "", pw, ""); err != nil {
-		return err
+		return asFlag(err, map[string]string{"password": "password-file"})
 	}
 	fmt.Fprintf(c.stdout, "password of %s changed\n", u.Email)
 	return nil
@@ -334,12 +334,14 @@ func (c *cli) agreementCreate(args []string) error {
 			}
 		}
 	}
+	// The services' fields by this command's flags.
+	flags := map[string]string{"tlp": "max-tlp", "max_tlp": "max-tlp", "retention_days": "retention", "valid_until": "until"}
 	if err := in.Validate(); err != nil { // a purpose too, as in the form and the API
-		return err
+		return asFlag(err, flags)
 	}
 	g, err := a.agreements.Propose(c.ctx, a.op, proposer, in)
 	if err != nil {
-		return err
+		return asFlag(err, flags)
 	}
 	var names []string
 	for _, p := range g.Parties {

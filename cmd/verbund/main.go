@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"verbund/internal/fault"
@@ -42,7 +43,9 @@ func message(err error) string {
 	if e, ok := fault.As(err); ok {
 		s := e.Message
 		if e.Field != "" {
-			s = "--" + e.Field + ": " + s
+			// The services name the API's fields (max_tlp); a command
+			// renames those its flags call otherwise (asFlag).
+			s = "--" + strings.ReplaceAll(e.Field, "_", "-") + ": " + s
 		}
 		if e.Kind == fault.Internal || e.Kind == fault.Unavailable {
 			s += " (" + err.Error() + ")"
@@ -50,6 +53,18 @@ func message(err error) string {
 		return s
 	}
 	return err.Error()
+}
+
+// asFlag names the flag of the field a fault concerns where the command's
+// flag is called otherwise than the service's field (--max-tlp for tlp).
+func asFlag(err error, flags map[string]string) error {
+	e, ok := fault.As(err)
+	if !ok || flags[e.Field] == "" {
+		return err
+	}
+	c := *e
+	c.Field = flags[e.Field]
+	return &c
 }
 
 type usageError struct{ msg string }
@@ -75,13 +90,43 @@ Usage:
   verbund bench startup|list|fanout|mixed|all [--json]   (measures docs/PERFORMANCE.md)
   verbund version
 
-Every command takes --data DIR or --db URL to choose the database (default
-./verbund-data with SQLite), and --help. Admin commands take --json for
-machine-readable output. Environment: VERBUND_DB, VERBUND_DATA, VERBUND_ADDR.
+serve, migrate and the admin commands take --data DIR or --db URL to choose
+the database (default ./verbund-data with SQLite); every command takes --help,
+"verbund org --help" lists the commands of a group. Admin commands take --json
+for machine-readable output. Environment: VERBUND_DB, VERBUND_DATA, VERBUND_ADDR.
 `
 
+// command is one of verbund's commands: a name and, for the admin
+// commands, which of its group (org create, org list).
+type command struct {
+	name, sub string
+	summary   string // one line, for the group's usage
+	run       func(c *cli, args []string) error
+}
+
+var commands = []command{
+	{"serve", "", "runs the hub", (*cli).serve},
+	{"migrate", "", "creates or upgrades the database schema", (*cli).migrate},
+	{"org", "create", "registers an organisation on the hub", (*cli).orgCreate},
+	{"org", "list", "lists the organisations", (*cli).orgList},
+	{"user", "create", "adds a person to an organisation (a random password unless --password-file)", (*cli).userCreate},
+	{"user", "password", "sets a person's password and ends their sessions", (*cli).userPassword},
+	{"token", "create", "creates an API token for a person and prints it once", (*cli).tokenCreate},
+	{"community", "create", "founds a trust circle coordinated by an organisation", (*cli).communityCreate},
+	{"community", "add", "makes an organisation an active member of a trust circle", (*cli).communityAdd},
+	{"agreement", "create", "a trust circle's charter, or a bilateral agreement between two of its members", (*cli).agreementCreate},
+	{"audit", "verify", "checks the audit trail's hash chain and names the first bad record", (*cli).auditVerify},
+	{"intel", "import", "imports a STIX 2.1 bundle as an organisation's threat intelligence", (*cli).intelImport},
+	{"bench", "", "measures docs/PERFORMANCE.md", (*cli).bench},
+	{"version", "", "prints the version", func(c *cli, _ []string) error { _, err := fmt.Fprintln(c.stdout, "verbund", Version); return err }},
+}
+
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "--help" || arg == "-help" || arg == "help"
+}
+
 func run(ctx context.Context, args []string, env func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 || isHelp(args[0]) {
 		fmt.Fprint(stdout, usage)
 		if len(args) == 0 {
 			return usageError{"name a command"}
@@ -89,44 +134,55 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 		return nil
 	}
 	c := &cli{ctx: ctx, env: env, stdin: stdin, stdout: stdout, stderr: stderr}
-	cmd, rest := args[0], args[1:]
-	sub := ""
-	if len(rest) > 0 && len(rest[0]) > 0 && rest[0][0] != '-' {
-		sub, rest = rest[0], rest[1:]
+	name, rest := args[0], args[1:]
+	var group []command
+	for _, k := range commands {
+		if k.name == name {
+			group = append(group, k)
+		}
 	}
-	switch cmd + " " + sub {
-	case "serve ":
-		return c.serve(rest)
-	case "version ":
-		fmt.Fprintln(stdout, "verbund", Version)
-		return nil
-	case "migrate ":
-		return c.migrate(rest)
-	case "org create":
-		return c.orgCreate(rest)
-	case "org list":
-		return c.orgList(rest)
-	case "user create":
-		return c.userCreate(rest)
-	case "user password":
-		return c.userPassword(rest)
-	case "token create":
-		return c.tokenCreate(rest)
-	case "community create":
-		return c.communityCreate(rest)
-	case "community add":
-		return c.communityAdd(rest)
-	case "agreement create":
-		return c.agreementCreate(rest)
-	case "audit verify":
-		return c.auditVerify(rest)
-	case "intel import":
-		return c.intelImport(rest)
-	case "bench ":
-		return c.bench(rest)
-	case "bench startup", "bench list", "bench fanout", "bench mixed", "bench all":
-		return c.bench(append([]string{sub}, rest...))
+	switch {
+	case len(group) == 0:
+		fmt.Fprint(stderr, usage)
+		return usageError{fmt.Sprintf("unknown command %q", name)}
+	case group[0].sub == "":
+		return group[0].run(c, rest)
+	case len(rest) > 0 && isHelp(rest[0]):
+		groupUsage(stdout, name, group)
+		return flag.ErrHelp
+	case len(rest) == 0 || strings.HasPrefix(rest[0], "-"):
+		groupUsage(stderr, name, group)
+		return usageError{fmt.Sprintf("%s: name a command: %s", name, subNames(group))}
 	}
-	fmt.Fprint(stderr, usage)
-	return usageError{fmt.Sprintf("unknown command %q", cmd+" "+sub)}
+	for _, k := range group {
+		if k.sub == rest[0] {
+			return k.run(c, rest[1:])
+		}
+	}
+	groupUsage(stderr, name, group)
+	return usageError{fmt.Sprintf("unknown command %q: %s has %s", name+" "+rest[0], name, subNames(group))}
+}
+
+// groupUsage lists the commands of a group (verbund org …) with what each does.
+func groupUsage(w io.Writer, name string, group []command) {
+	fmt.Fprintf(w, "usage: verbund %s <command> [flags]\n\ncommands:\n", name)
+	width := 0
+	for _, k := range group {
+		width = max(width, len(k.sub))
+	}
+	for _, k := range group {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, k.sub, k.summary)
+	}
+	fmt.Fprintf(w, "\n\"verbund %s <command> --help\" lists a command's flags.\n", name)
+}
+
+func subNames(group []command) string {
+	var n []string
+	for _, k := range group {
+		n = append(n, k.sub)
+	}
+	if len(n) == 1 {
+		return n[0]
+	}
+	return strings.Join(n[:len(n)-1], ", ") + " or " + n[len(n)-1]
 }

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -90,7 +91,8 @@ func adminScript(t *testing.T, env map[string]string) {
 		{[]string{"user", "create", "--org", "Nowhere", "--email", "a@b.example", "--role", "viewer"}, "no organisation named"},
 		{[]string{"user", "create", "--org", "CERT Süd", "--email", "b@b.example", "--role", "boss"}, "unknown role"},
 		{[]string{"token", "create", "--user", "nobody@x.example", "--scope", "read"}, "no person"},
-		{[]string{"agreement", "create", "--community", "Mittelstand Süd", "--categories", "log", "--max-tlp", "PURPLE"}, "TLP"},
+		{[]string{"agreement", "create", "--community", "Mittelstand Süd", "--categories", "log", "--max-tlp", "PURPLE", "--purpose", "p"}, "--max-tlp: unknown TLP level"},
+		{[]string{"agreement", "create", "--community", "Mittelstand Süd", "--categories", "log", "--max-tlp", "RED", "--purpose", "p", "--retention", "0d"}, "--retention: "},
 		{[]string{"agreement", "create", "--community", "Mittelstand Süd", "--between", "CERT Süd", "--and", "Hansa", "--categories", "log", "--max-tlp", "RED"}, "members"},
 	} {
 		out, err := cmd(t, env, c.args...)
@@ -157,5 +159,84 @@ func TestEnvironmentErrorsStopEveryCommand(t *testing.T) {
 	}
 	if entries, err := os.ReadDir(data); err != nil || len(entries) != 0 {
 		t.Errorf("a command went on to open the database: %v %v", entries, err)
+	}
+}
+
+// Each command's --help lists its own flags (and --data/--db where it
+// opens the database), not every setting of serve; a group of commands
+// (verbund org) lists its commands: with --help on stdout and status 0,
+// without a command as a usage error that names them.
+func TestCommandHelp(t *testing.T) {
+	serveOnly := []string{"-addr", "-demo", "-tls-cert", "-tls-key", "-debug-addr", "-trust-proxy", "-read-cache", "-search-rate", "-log-level", "-base-url"}
+	for _, c := range []struct {
+		args []string
+		own  []string
+	}{
+		{[]string{"org", "create"}, []string{"-name", "-kind", "-contact", "-json", "-data", "-db"}},
+		{[]string{"org", "list"}, []string{"-json", "-data", "-db"}},
+		{[]string{"user", "create"}, []string{"-org", "-email", "-role", "-password-file", "-data", "-db"}},
+		{[]string{"agreement", "create"}, []string{"-community", "-between", "-and", "-categories", "-max-tlp", "-purpose", "-data", "-db"}},
+		{[]string{"audit", "verify"}, []string{"-json", "-data", "-db"}},
+		{[]string{"migrate"}, []string{"-data", "-db"}},
+	} {
+		out, err := cmd(t, nil, append(c.args, "--help")...)
+		if !errors.Is(err, flag.ErrHelp) {
+			t.Errorf("%v --help: %v", c.args, err)
+		}
+		for _, f := range c.own {
+			if !strings.Contains(out, "  "+f+" ") && !strings.Contains(out, "  "+f+"\n") {
+				t.Errorf("%v --help does not list %s:\n%s", c.args, f, out)
+			}
+		}
+		for _, f := range serveOnly {
+			if strings.Contains(out, "  "+f+" ") || strings.Contains(out, "  "+f+"\n") {
+				t.Errorf("%v --help lists serve's %s", c.args, f)
+			}
+		}
+	}
+	if out, _ := cmd(t, nil, "serve", "--help"); !strings.Contains(out, "  -addr ") || !strings.Contains(out, "  -demo\n") {
+		t.Errorf("serve --help does not list its settings:\n%s", out)
+	}
+	// Settings the command does not offer are refused as flags, still
+	// read from the environment (and checked).
+	if _, err := cmd(t, map[string]string{"VERBUND_DATA": t.TempDir()}, "org", "list", "--addr", ":1"); !errors.As(err, new(usageError)) {
+		t.Errorf("org list --addr: %v, want a usage error", err)
+	}
+
+	for _, c := range []struct {
+		args []string
+		subs []string
+	}{
+		{[]string{"org"}, []string{"create", "list"}},
+		{[]string{"user"}, []string{"create", "password"}},
+		{[]string{"community"}, []string{"create", "add"}},
+		{[]string{"token"}, []string{"create"}},
+		{[]string{"agreement"}, []string{"create"}},
+		{[]string{"audit"}, []string{"verify"}},
+	} {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), append(c.args, "--help"), func(string) string { return "" }, strings.NewReader(""), &out, &errOut)
+		if !errors.Is(err, flag.ErrHelp) || errOut.Len() != 0 {
+			t.Errorf("%v --help: %v (exit status 0 wanted), stderr %q", c.args, err, errOut.String())
+		}
+		for _, s := range c.subs {
+			if !regexp.MustCompile(`(?m)^  ` + s + ` +[a-z]`).MatchString(out.String()) {
+				t.Errorf("%v --help does not describe %s:\n%s", c.args, s, out.String())
+			}
+		}
+		if strings.Contains(out.String(), "verbund serve") {
+			t.Errorf("%v --help prints the whole usage", c.args)
+		}
+		full, err := cmd(t, nil, c.args...)
+		var ue usageError
+		if !errors.As(err, &ue) || !strings.Contains(ue.msg, "name a command: "+c.subs[0]) || strings.Contains(full, "unknown command") {
+			t.Errorf("%v alone: %v, want a usage error naming its commands", c.args, err)
+		}
+	}
+	if _, err := cmd(t, nil, "org", "frob"); err == nil || err.Error() != `unknown command "org frob": org has create or list` {
+		t.Errorf("org frob: %v", err)
+	}
+	if _, err := cmd(t, nil, "frobnicate"); err == nil || err.Error() != `unknown command "frobnicate"` {
+		t.Errorf("frobnicate: %v", err)
 	}
 }

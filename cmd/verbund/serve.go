@@ -24,13 +24,31 @@ type cli struct {
 	stderr io.Writer
 }
 
+// flags is the flag set of an admin command: its own flags, which it
+// adds, and of the hub's settings only where its database is, --data and
+// --db. The other settings are still read from the environment and
+// checked (config.Config.Validate), but neither offered nor listed.
 func (c *cli) flags(name, help string) (*flag.FlagSet, *config.Config) {
+	return c.flagSet(name, help, "data", "db")
+}
+
+// flagSet is the flag set of command name with the settings named (all
+// of them for none: serve).
+func (c *cli) flagSet(name, help string, settings ...string) (*flag.FlagSet, *config.Config) {
 	fs := flag.NewFlagSet("verbund "+name, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
-	cfg := config.Flags(fs, config.Env(c.env))
 	fs.Usage = func() {
 		fmt.Fprintf(c.stderr, "usage: verbund %s\n\n%s\n\nflags:\n", name, help)
 		fs.PrintDefaults()
+	}
+	if len(settings) == 0 {
+		return fs, config.Flags(fs, config.Env(c.env))
+	}
+	all := flag.NewFlagSet("settings", flag.ContinueOnError)
+	cfg := config.Flags(all, config.Env(c.env))
+	for _, n := range settings {
+		f := all.Lookup(n)
+		fs.Var(f.Value, f.Name, f.Usage)
 	}
 	return fs, cfg
 }
@@ -81,7 +99,7 @@ func (c *cli) logger(cfg *config.Config) *slog.Logger {
 }
 
 func (c *cli) serve(args []string) error {
-	fs, cfg := c.flags("serve [flags]", "Runs the hub. With --demo on an empty database it creates the demo ecosystem and prints the logins.")
+	fs, cfg := c.flagSet("serve [flags]", "Runs the hub. With --demo on an empty database it creates the demo ecosystem and prints the logins.")
 	if err := c.parseConfig(fs, cfg, args); err != nil {
 		return err
 	}

@@ -61,6 +61,9 @@ func (h *Handler) saveProfile(w http.ResponseWriter, r *http.Request) error {
 	if _, err := h.svc.UpdateUser(r.Context(), a, a.UserID, UserUpdate{Name: &name, Lang: &lang}); err != nil {
 		return h.profileError(w, r, err)
 	}
+	// The language just saved is this browser's choice too (it would
+	// otherwise lose to an earlier ?lang= link, web.Server.Lang).
+	h.srv.RememberLang(w, lang)
 	return web.Redirect(w, r, "/profile", "saved")
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -68,6 +69,18 @@ func TestAgreementDecisionsAndWording(t *testing.T) {
 	if p := page("sme.analyst", "/agreements/"+g.ID); !strings.Contains(p, "wartet auf Annahme durch Ihre Administration (sme.admin)") ||
 		strings.Contains(p, "wartet auf Ihre Annahme") || strings.Contains(p, "Ablehnen") {
 		t.Errorf("the analyst's page does not say who accepts (or offers a decision): %s", p)
+	}
+	// The list says whose acceptance is pending (not that a party was
+	// "proposed") and names the page once.
+	raw := string(h.Login(t, h.Users["sme.analyst"]).Get(t, "/agreements").Body)
+	if p := readable(raw); !strings.Contains(p, "Müller Maschinenbau GmbH (Annahme ausstehend)") || strings.Contains(p, "(Vorgeschlagen)") {
+		t.Errorf("the list does not say that the SME's acceptance is pending: %s", p)
+	}
+	if n := len(regexp.MustCompile(`<h[1-6][^>]*>Datenfreigabevereinbarungen</h`).FindAllString(raw, -1)); n != 1 {
+		t.Errorf("the agreements page has %d headings \"Datenfreigabevereinbarungen\", want 1", n)
+	}
+	if p := page("sme.analyst", "/agreements/"+g.ID); !strings.Contains(p, "Müller Maschinenbau GmbH — Annahme ausstehend") {
+		t.Errorf("the agreement's page does not say that the SME's acceptance is pending: %s", p)
 	}
 	if p := page("sme.analyst", "/"); !strings.Contains(p, "wartet auf Annahme durch Ihre Administration (sme.admin)") {
 		t.Errorf("the analyst's start page does not say that the agreement waits for the administration: %s", p)

@@ -78,6 +78,30 @@ func TestAuditPage(t *testing.T) {
 	} else if code, text := shownError(t, r.Body); code != "bad_date" || !strings.Contains(text, "Von") {
 		t.Errorf("a bad date is shown as %s %q", code, text)
 	}
+	// A date that is none, or a period that ends before it starts: the
+	// page with its filters and the error at the field, not an error page
+	// nor an empty list.
+	yesterday := time.Now().Add(-36 * time.Hour).Format("2006-01-02")
+	for _, c := range []struct{ query, code, field string }{
+		{"from=gestern", "bad_date", "a-from"},
+		{"from=" + tomorrow + "&until=" + yesterday + "&action=forum", "period_inverted", "a-until"},
+	} {
+		r := b.Get(t, "/audit?"+c.query)
+		page := string(r.Body)
+		code, text := shownError(t, r.Body)
+		if r.Status != http.StatusBadRequest || code != c.code || strings.Contains(page, `class="error-page"`) {
+			t.Errorf("%s: %d %s %q, want 400 %s on the audit page", c.query, r.Status, code, text, c.code)
+		}
+		if !regexp.MustCompile(`id="`+c.field+`"[^>]*aria-invalid="true"`).MatchString(page) || !strings.Contains(page, `id="a-action"`) {
+			t.Errorf("%s: the filter form is not shown with %s marked", c.query, c.field)
+		}
+		if strings.Contains(readable(page), "Keine Einträge passen") {
+			t.Errorf("%s: the page says that nothing matches instead of what is wrong", c.query)
+		}
+	}
+	if code, text := shownError(t, b.Get(t, "/audit?from="+tomorrow+"&until="+yesterday).Body); code != "period_inverted" || text != "„Bis“ darf nicht vor „Von“ liegen." {
+		t.Errorf("an inverted period is shown as %s %q", code, text)
+	}
 	// The chain, checked for the reader.
 	if r := readable(string(b.Get(t, "/audit?verify=1").Body)); !strings.Contains(r, "Kette geprüft") {
 		t.Error("checking the chain shows no result")

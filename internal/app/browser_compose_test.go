@@ -128,3 +128,77 @@ func TestBrowserComposeRecipients(t *testing.T) {
 	}
 	sme.screenshot(t, "compose-reply-de")
 }
+
+// TLP:CLEAR reaches every organisation whatever the audience names, so
+// the compose form offers no narrower audience for it (and never asks to
+// name an organisation for it); a refusal in the recipients line looks
+// like the error it is, not like the blue information it replaces.
+func TestBrowserComposeClearAndRefusal(t *testing.T) {
+	browserPath(t)
+	h := apptest.World(t, db.SQLite)
+	de := "de"
+	u := h.Users["sme.analyst"]
+	if _, err := h.App.Accounts.UpdateUser(context.Background(), u.Actor, u.ID, accounts.UserUpdate{Lang: &de}); err != nil {
+		t.Fatal(err)
+	}
+	clearThread := newThread(t, h, "sme.analyst", h.CircleChannel, map[string]any{"title": "Offen", "body": "b", "tlp": "CLEAR", "audience": "community"}).thread
+	browser := startBrowser(t, "de-DE")
+	sme := newBrowserUser(t, browser, "sme.analyst")
+	defer sme.noProblems(t)
+	sme.login(t, h, u, nil)
+
+	// offered lists the audiences the select offers and the chosen one.
+	offered := func(what string) string {
+		t.Helper()
+		return browserGet(t, sme, what, chromedp.Evaluate[string](`(() => { const s = document.getElementById('f-audience');
+			return Array.from(s.options).filter(o => !o.disabled).map(o => o.value || '(thread)').join(',') + ' chosen ' + (s.value || '(thread)'); })()`))
+	}
+
+	sme.open(t, h, "/forum/channels/"+h.CircleChannel, true)
+	// A refusal: named organisations, none named.
+	sme.do(t, "AMBER+STRICT to no one", choose("#f-tlp", "AMBER+STRICT"), choose("#f-audience", "orgs"))
+	waitLine(t, sme, "no org named", regexp.MustCompile(`^⚠? ?So nicht möglich: .*Organisation`))
+	type colours struct{ Line, LineBorder, Error, ErrorBorder string }
+	c := browserGet(t, sme, "colours", chromedp.Evaluate[colours](`(() => { const p = document.createElement('div'); p.className = 'flash flash-error';
+		document.body.appendChild(p); const e = getComputedStyle(p); const l = getComputedStyle(document.getElementById('recipients'));
+		const out = {Line: l.backgroundColor, LineBorder: l.borderLeftColor, Error: e.backgroundColor, ErrorBorder: e.borderLeftColor}; p.remove(); return out; })()`))
+	if c.Line != c.Error || c.LineBorder != c.ErrorBorder {
+		t.Errorf("the refused recipients line is %s with a %s edge, a form error %s with a %s edge", c.Line, c.LineBorder, c.Error, c.ErrorBorder)
+	}
+
+	// TLP:CLEAR: only the circle, which CLEAR reaches anyway; named
+	// organisations are not offered, even when asked for.
+	sme.do(t, "CLEAR", choose("#f-tlp", "CLEAR"))
+	if got := offered("audiences at CLEAR"); got != "community chosen community" {
+		t.Errorf("at TLP:CLEAR the new thread form offers %q, want only the circle", got)
+	}
+	sme.do(t, "CLEAR to named orgs", choose("#f-audience", "orgs"))
+	if got := offered("audiences at CLEAR"); got != "community chosen community" {
+		t.Errorf("at TLP:CLEAR choosing named organisations leaves %q", got)
+	}
+	line := waitLine(t, sme, "CLEAR", regexp.MustCompile(`^Empfänger: alle Organisationen des Hubs`))
+	if strings.Contains(line, "möglich") {
+		t.Errorf("at TLP:CLEAR the form refuses: %q", line)
+	}
+	if hidden := browserGet(t, sme, "org picker", chromedp.Evaluate[bool](`document.querySelector('.picker[data-for="orgs"]').hidden`)); !hidden {
+		t.Error("at TLP:CLEAR the picker of organisations is shown")
+	}
+	// GREEN offers them again.
+	sme.do(t, "GREEN", choose("#f-tlp", "GREEN"))
+	if got := offered("audiences at GREEN"); got != "org,community,orgs,people chosen community" {
+		t.Errorf("at TLP:GREEN the form offers %q", got)
+	}
+
+	// The org's own channel: its org is the widest audience.
+	sme.open(t, h, "/forum/channels/"+h.OrgChannel["sme"], true)
+	sme.do(t, "CLEAR inside", choose("#f-tlp", "CLEAR"))
+	if got := offered("audiences at CLEAR inside"); got != "org chosen org" {
+		t.Errorf("at TLP:CLEAR the org's channel offers %q, want its org", got)
+	}
+	// A reply to a CLEAR thread: as the thread, or the circle.
+	sme.open(t, h, "/forum/threads/"+clearThread, true)
+	if got := offered("reply audiences at CLEAR"); got != "(thread),community chosen (thread)" {
+		t.Errorf("a reply at TLP:CLEAR offers %q", got)
+	}
+	waitLine(t, sme, "reply at CLEAR", regexp.MustCompile(`^Empfänger: alle Organisationen des Hubs`))
+}

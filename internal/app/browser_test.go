@@ -396,7 +396,7 @@ func TestBrowserLiveAmberPost(t *testing.T) {
 	// Another reply moves the thread's row up with its new count, live.
 	cert.do(t, "second reply", chromedp.SetValue(chromedp.ID("r-body"), "Nachtrag: Absender rotieren stündlich."))
 	cert.submit(t, "post the second reply", "post-reply")
-	sme.do(t, "the row is updated live", chromedp.WaitVisible(`//tbody[@id="threads"]/tr[contains(@class, "new-item")][.//a[contains(., "`+title+`")]]/td[@class="num"][.="3"]`))
+	sme.do(t, "the row is updated live", chromedp.WaitVisible(`//tbody[@id="threads"]/tr[contains(@class, "new-item")][.//a[contains(., "`+title+`")]]/td[contains(@class, "num")][.="3"]`))
 	if first := browserGet(t, sme, "first row", chromedp.AttributeValue(chromedp.CSS("#threads > tr"), "id")).Value; first != "thread-"+threadID {
 		t.Errorf("the thread a reply arrived in is not at the top of the list: %s", first)
 	}

@@ -187,3 +187,62 @@ func TestEditKeepsSharingUnlessAsked(t *testing.T) {
 		t.Errorf("after asking to change the sharing: %v", post["sharing"])
 	}
 }
+
+// The forum says a thing once: an org's own channel named "intern" is not
+// marked "Intern" again, and a reply's default audience is named by its
+// kind, short enough for its select (the names are on the page already).
+func TestForumSaysItOnce(t *testing.T) {
+	h := apptest.World(t, db.SQLite)
+	germanUI(t, h, "sme.analyst")
+	sme := h.Login(t, h.Users["sme.analyst"])
+	page := string(sme.Get(t, "/forum").Body)
+	entry := regexp.MustCompile(`<li><a href="/forum/channels/` + h.OrgChannel["sme"] + `">[^<]*</a>[^\n]*?</li>`).FindString(page)
+	if entry == "" {
+		t.Fatalf("/forum lists no entry for the SME's own channel")
+	}
+	if got := strings.Join(strings.Fields(readable(entry)), " "); got != "Müller Maschinenbau GmbH · intern" {
+		t.Errorf("the SME's own channel is listed as %q", got)
+	}
+	for _, c := range []struct {
+		channel string
+		sharing map[string]any
+		want    string
+	}{
+		{h.OrgChannel["sme"], map[string]any{"tlp": "AMBER", "audience": "org"}, "wie das Thema (Eigene Organisation)"},
+		{h.CircleChannel, map[string]any{"tlp": "AMBER", "audience": "orgs", "orgs": []string{h.Orgs["cloud"], h.Orgs["cert"]}}, "wie das Thema (Benannte Organisationen)"},
+		{h.CircleChannel, map[string]any{"tlp": "RED", "audience": "people", "people": []string{h.Users["sme.analyst2"].ID, h.Users["cloud.analyst"].ID}}, "wie das Thema (Benannte Personen)"},
+		{h.CircleChannel, map[string]any{"tlp": "GREEN", "audience": "community"}, "wie das Thema (Vertrauenskreis Mittelstand Süd)"},
+	} {
+		body := map[string]any{"title": "t", "body": "b"}
+		for k, v := range c.sharing {
+			body[k] = v
+		}
+		th := newThread(t, h, "sme.analyst", c.channel, body)
+		page := string(sme.Get(t, "/forum/threads/"+th.thread).Body)
+		m := regexp.MustCompile(`<option value="" [^>]*>([^<]*)</option>`).FindStringSubmatch(page)
+		if m == nil || readable(m[1]) != c.want {
+			t.Errorf("%v: the reply's default audience reads %q, want %q", c.sharing, m, c.want)
+		}
+	}
+}
+
+// An edited post links to its edit history, for its owner too (who also
+// gets the edit link beside it), and the link leads to the history.
+func TestEditHistoryLinked(t *testing.T) {
+	h := apptest.World(t, db.SQLite)
+	germanUI(t, h, "sme.analyst", "cloud.analyst")
+	th := newThread(t, h, "sme.analyst", h.CircleChannel, map[string]any{"title": "t", "body": "erst", "tlp": "AMBER", "audience": "community"})
+	owner := h.Login(t, h.Users["sme.analyst"])
+	if r := owner.PostForm(t, "/forum/posts/"+th.post+"/edit", url.Values{"body": {"dann"}, "tlp": {"AMBER"}, "audience": {"community"}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("edit: %d", r.Status)
+	}
+	history := `<a href="/forum/posts/` + th.post + `/edit#history">Bearbeitungsverlauf (1)</a>`
+	for _, u := range []string{"sme.analyst", "cloud.analyst"} {
+		if page := string(h.Login(t, h.Users[u]).Get(t, "/forum/threads/"+th.thread).Body); !strings.Contains(page, history) {
+			t.Errorf("%s: the edited post does not link to its history", u)
+		}
+	}
+	if page := string(owner.Get(t, "/forum/posts/"+th.post+"/edit").Body); !strings.Contains(page, `id="history"`) {
+		t.Error("the edit page has no #history to link to")
+	}
+}

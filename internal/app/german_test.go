@@ -134,6 +134,9 @@ func TestErrorsInGerman(t *testing.T) {
 		}, 400, "purpose_missing", nil},
 		{"audit trail filtered by a bad date", func(t *testing.T) apptest.Response { return admin.Get(t, "/audit?until=morgen") },
 			400, "bad_date", []any{"field", cat.T("de", "audit.until")}},
+		{"audit trail filtered by a period that ends before it starts", func(t *testing.T) apptest.Response {
+			return admin.Get(t, "/audit?from=2026-12-31&until=2026-01-01")
+		}, 400, "period_inverted", nil},
 		{"a reply that reaches further than its thread", func(t *testing.T) apptest.Response {
 			th := newThread(t, h, "sme.analyst", h.CircleChannel, map[string]any{"title": "t", "body": "b", "tlp": "AMBER+STRICT", "audience": "orgs", "orgs": []string{h.Orgs["cloud"]}})
 			return analyst.PostForm(t, "/forum/threads/"+th.thread+"/posts", url.Values{"body": {"x"}, "tlp": {"AMBER+STRICT"}, "audience": {"orgs"}, "orgs": {h.Orgs["cert"]}})
@@ -316,5 +319,67 @@ func TestLanguageSwitch(t *testing.T) {
 	}
 	if l := langOf(get("/gibt/es/nicht")); l != "en" {
 		t.Errorf("the choice made on the 404 page is not remembered: %q", l)
+	}
+}
+
+// Signed in, the language links are there too and ?lang= works: the page
+// switches, the choice is remembered for this browser (the cookie, which
+// wins over the profile's setting), and saving the profile's language
+// makes that this browser's choice again. A page that answers a form
+// links to the form's page in the other language, not to the form's
+// address.
+func TestLanguageSwitchSignedIn(t *testing.T) {
+	h := apptest.World(t, db.SQLite)
+	germanUI(t, h, "sme.analyst")
+	b := h.Login(t, h.Users["sme.analyst"])
+	htmlLang := regexp.MustCompile(`<html lang="([a-z]+)">`)
+	langOf := func(path string) (string, string) {
+		t.Helper()
+		page := string(b.Get(t, path).Body)
+		m := htmlLang.FindStringSubmatch(page)
+		if m == nil {
+			t.Fatalf("%s: no <html lang>", path)
+		}
+		return m[1], page
+	}
+	l, page := langOf("/forum")
+	if l != "de" || !strings.Contains(page, `href="?lang=en" hreflang="en" lang="en">English</a>`) || !strings.Contains(page, `href="?lang=de" hreflang="de" lang="de" aria-current="true">Deutsch</a>`) {
+		t.Errorf("signed in, /forum is %q without the language links", l)
+	}
+	if l, page := langOf("/forum?lang=en"); l != "en" || !strings.Contains(page, "Sign out") {
+		t.Errorf("signed in, /forum?lang=en is %q", l)
+	}
+	if l, _ := langOf("/agreements"); l != "en" {
+		t.Errorf("the choice of English is not remembered after signing in: %q (the profile says de)", l)
+	}
+	// Saving the profile's language: the page follows it.
+	r := b.PostForm(t, "/profile", url.Values{"name": {"sme.analyst"}, "lang": {"de"}})
+	if r.Status != http.StatusSeeOther {
+		t.Fatalf("save profile: %d", r.Status)
+	}
+	if l, _ := langOf("/profile"); l != "de" {
+		t.Errorf("after saving German in the profile the page is %q", l)
+	}
+	// "As my browser": the cookie is gone, Accept-Language (none: English) decides.
+	b.PostForm(t, "/profile", url.Values{"name": {"sme.analyst"}, "lang": {""}})
+	if l, _ := langOf("/profile"); l != "en" {
+		t.Errorf("after choosing the browser's language the page is %q", l)
+	}
+	b.PostForm(t, "/profile", url.Values{"name": {"sme.analyst"}, "lang": {"de"}})
+	// A form shown again with its error: the links lead to the form's page.
+	ch := "/forum/channels/" + h.CircleChannel
+	req, err := http.NewRequest(http.MethodPost, h.URL+ch+"/threads", strings.NewReader(url.Values{"_csrf": {b.CSRF}, "title": {"t"}, "body": {"b"}, "tlp": {"PINK"}}.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Referer", h.URL+ch+"?ok=saved")
+	resp, err := b.Client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := string(readBody(t, resp))
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(failed, `href="`+ch+`?lang=en"`) {
+		t.Errorf("a failed form (%d) links to %s", resp.StatusCode, regexp.MustCompile(`href="[^"]*lang=[^"]*"`).FindAllString(failed, -1))
 	}
 }

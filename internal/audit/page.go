@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"verbund/internal/fault"
 	"verbund/internal/web"
 )
 
@@ -28,10 +29,18 @@ type pageData struct {
 	Filtered    bool
 	Verified    bool // the chain was checked on this request
 	Chain       Result
+	Error       *fault.Error // a filter the list cannot use (a date that is none, a period that ends before it starts)
 }
 
 func (h *handler) page(w http.ResponseWriter, r *http.Request) error {
 	recs, next, q, err := h.list(r)
+	if e, ok := fault.As(err); ok && e.Kind == fault.Invalid {
+		// The page with its filters as given and the error on the field,
+		// not an error page instead of it.
+		d := pageData{Action: q.Action, From: q.From, Until: q.Until, Filtered: true, Error: e}
+		p := web.Page{Nav: "audit", Data: d, Title: h.srv.Catalog.T(h.srv.Lang(r), "audit.title")}
+		return h.tpl.Render(w, r, http.StatusBadRequest, "audit", p)
+	}
 	if err != nil {
 		return err
 	}

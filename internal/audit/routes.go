@@ -76,6 +76,10 @@ func (h *handler) parse(r *http.Request) (query, int, error) {
 	if _, f.Until, err = web.Day("until", "until", "audit.until", q.Until); err != nil {
 		return q, 0, err
 	}
+	if f.From != 0 && f.Until != 0 && f.From >= f.Until {
+		// Else nothing would match, and the list would say only that.
+		return q, 0, fault.BadInput("until", "period_inverted", `"until" must not be before "from"`)
+	}
 	if q.Action != "" {
 		// The action's readable name matches too, in the reader's language.
 		f.Actions = h.actionsNamed(h.srv.Lang(r), q.Action)

@@ -20,11 +20,18 @@ type Candidate struct {
 	Max      policy.TLP
 }
 
-// AudienceOption is an audience kind a compose form offers, up to the
-// highest level it allows (POLICY.md's TLP table).
+// AudienceOption is an audience kind a compose form offers, from the
+// lowest level at which it narrows anything to the highest level it
+// allows (POLICY.md's TLP table).
 type AudienceOption struct {
 	Kind policy.AudienceKind // "" (a reply: as its thread), org, community, orgs, people
-	Max  policy.TLP
+	// Min: TLP:CLEAR reaches every organisation whatever the audience
+	// names (POLICY.md rule 2; the server stores a narrower audience and
+	// ignores it), so at CLEAR a form offers only the widest audience it
+	// has — its circle, a reply's "as the thread", an org channel's own
+	// org — and the narrower ones from GREEN on.
+	Min policy.TLP
+	Max policy.TLP
 }
 
 // Compose is what the thread and reply forms offer the author: the levels,
@@ -89,18 +96,25 @@ func (s *Service) FindCompose(ctx context.Context, a policy.Actor, ch Channel, t
 			c.Levels = append(c.Levels, l)
 		}
 	}
-	if inThread.org(a.OrgID) {
-		c.Audiences = append(c.Audiences, AudienceOption{Kind: policy.AudOrg, Max: policy.AmberStrict})
+	circle := ch.CommunityID != "" && (thread == nil || thread.Share.TLP == policy.Clear || thread.Share.Audience.Kind == policy.AudCommunity)
+	// The own org is the widest audience of an org's channel; beside the
+	// circle it is a narrower one.
+	narrower := policy.Clear
+	if circle {
+		narrower = policy.Green
 	}
-	if ch.CommunityID != "" && (thread == nil || thread.Share.TLP == policy.Clear || thread.Share.Audience.Kind == policy.AudCommunity) {
+	if inThread.org(a.OrgID) {
+		c.Audiences = append(c.Audiences, AudienceOption{Kind: policy.AudOrg, Min: narrower, Max: policy.AmberStrict})
+	}
+	if circle {
 		c.Audiences = append(c.Audiences, AudienceOption{Kind: policy.AudCommunity, Max: policy.Amber})
 	}
 	if ch.CommunityID != "" && len(c.Orgs) > 0 {
-		c.Audiences = append(c.Audiences, AudienceOption{Kind: policy.AudOrgs, Max: policy.AmberStrict})
+		c.Audiences = append(c.Audiences, AudienceOption{Kind: policy.AudOrgs, Min: policy.Green, Max: policy.AmberStrict})
 	}
 	// Named people: others, or the author's colleagues; RED needs them.
 	if len(c.People) > 0 {
-		c.Audiences = append(c.Audiences, AudienceOption{Kind: policy.AudPeople, Max: policy.Red})
+		c.Audiences = append(c.Audiences, AudienceOption{Kind: policy.AudPeople, Min: policy.Green, Max: policy.Red})
 	}
 	return c, nil
 }

@@ -82,6 +82,13 @@ func (c Channel) Title() string {
 	return c.OrgName + " · " + c.Name
 }
 
+// MarkInternal reports whether a list marks the channel as internal: an
+// org's own channel, unless its name says so already (every org's first
+// channel is named "intern", internal/orgs).
+func (c Channel) MarkInternal() bool {
+	return c.CommunityID == "" && !strings.EqualFold(c.Name, "intern") && !strings.EqualFold(c.Name, "internal")
+}
+
 // Thread is a topic in a channel.
 type Thread struct {
 	ID         string       `json:"id"`

@@ -4,7 +4,6 @@ import (
 	"embed"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"verbund/internal/fault"
 	"verbund/internal/policy"
@@ -308,7 +307,10 @@ func (h *Handler) threadFragment(w http.ResponseWriter, r *http.Request) error {
 	return h.tpl.Fragment(w, r, "threadrow", web.Page{Data: t})
 }
 
-// asThread labels a reply's default audience: the thread's, by name.
+// asThread labels a reply's default audience: the thread's, by its kind
+// (and a circle by its name). The named orgs or people are not listed: an
+// option of a select cannot wrap, and the page names them above the form
+// (the thread's audience) and below the select (the recipients line).
 func (h *Handler) asThread(r *http.Request, t Thread, ch Channel) string {
 	lang := h.srv.Lang(r)
 	cat := h.srv.Catalog
@@ -318,11 +320,11 @@ func (h *Handler) asThread(r *http.Request, t Thread, ch Channel) string {
 	case t.Share.Audience.Kind == policy.AudCommunity:
 		label = cat.T(lang, "audience.community") + " " + ch.CommunityName
 	case t.Share.Audience.Kind == policy.AudOrg:
-		label = cat.T(lang, "audience.own_org") + ": " + t.OrgName
+		label = cat.T(lang, "audience.own_org")
 	case t.Share.Audience.Kind == policy.AudOrgs:
-		label = cat.T(lang, "audience.named_orgs") + ": " + strings.Join(append([]string{t.OrgName}, t.AudienceNames...), ", ")
+		label = cat.T(lang, "audience.named_orgs")
 	case t.Share.Audience.Kind == policy.AudPeople:
-		label = cat.T(lang, "audience.named_people") + ": " + strings.Join(append(t.AudienceNames, t.AuthorName+" ("+t.OrgName+")"), ", ")
+		label = cat.T(lang, "audience.named_people")
 	}
 	return cat.T(lang, "forum.audience_as_thread", "whom", label)
 }

@@ -138,6 +138,7 @@ type Page struct {
 	NavItems []NavItem // the capabilities' entries in the navigation
 	cat      *i18n.Catalog
 	query    url.Values // the request's query, for links to the same page (LangLink)
+	back     string     // a page shown in answer to a form: the path of the page the form was on ("" for the request's own)
 }
 
 // NavItem is a capability's entry in the main navigation, added when it
@@ -175,7 +176,9 @@ func (p *Page) Fault(e *fault.Error) *ShownFault {
 
 // LangLink is the address of this page in language lang, relative to it:
 // the same query (a sign-in page keeps its next, if it is one SafeNext
-// lets through), lang replaced.
+// lets through), lang replaced. A page that answers a form (a POST shown
+// again with its error) links to the page the form was on instead: the
+// form's address may answer no GET.
 func (p *Page) LangLink(lang string) string {
 	q := url.Values{}
 	for k, v := range p.query {
@@ -184,8 +187,9 @@ func (p *Page) LangLink(lang string) string {
 	if n := q.Get("next"); n != "" && SafeNext(n) != n {
 		q.Del("next")
 	}
+	q.Del("ok") // a notice is said once, not again in the other language
 	q.Set("lang", lang)
-	return "?" + q.Encode()
+	return p.back + "?" + q.Encode()
 }
 
 // Time formats a stored timestamp (Unix µs) for the page's language.
@@ -234,23 +238,41 @@ func Day(field, label, labelKey, s string) (start, next int64, err error) {
 	return t.UnixMicro(), t.AddDate(0, 0, 1).UnixMicro(), nil
 }
 
-// Lang decides the language of a request: the user's setting, else the
-// language the reader just chose (?lang=, on any page), else the language
-// cookie, else the browser's Accept-Language.
+// Lang decides the language of a page: the language the reader just chose
+// (?lang=, on any page, signed in or not), else this browser's last choice
+// (the vb_lang cookie: a ?lang= link or saving the profile's language sets
+// it), else the user's profile setting, else the browser's
+// Accept-Language. The latest explicit choice in this browser wins; the
+// profile's setting is the language everywhere else.
 func (s *Server) Lang(r *http.Request) string {
+	if l := chosenLang(r); l != "" {
+		return l
+	}
+	if c, err := r.Cookie(langCookie); err == nil && slices.Contains(i18n.Languages(), c.Value) {
+		return c.Value
+	}
 	if a := ActorFrom(r); a.Lang != "" {
 		return i18n.Normalize(a.Lang)
 	}
 	if l, _ := r.Context().Value(langKey).(string); l != "" {
 		return i18n.Normalize(l)
 	}
-	if l := chosenLang(r); l != "" {
-		return l
-	}
-	if c, err := r.Cookie("vb_lang"); err == nil {
-		return i18n.Normalize(c.Value)
-	}
 	return i18n.Negotiate(r.Header.Get("Accept-Language"))
+}
+
+// langCookie keeps the language chosen in this browser.
+const langCookie = "vb_lang"
+
+// RememberLang keeps lang as this browser's choice of language (Lang);
+// "" forgets the choice, so that the profile's setting or the browser's
+// language applies again. The profile page calls it when the user saves
+// a language, so that the page follows the setting just saved.
+func (s *Server) RememberLang(w http.ResponseWriter, lang string) {
+	c := &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.SecureCookies} // #nosec G124 -- Secure follows SecureCookies (on under TLS, off only for plain-HTTP development and tests)
+	if !slices.Contains(i18n.Languages(), lang) {
+		c.Value, c.MaxAge = "", -1
+	}
+	http.SetCookie(w, c)
 }
 
 // Render writes page name with status. It renders into a buffer first so a
@@ -293,10 +315,13 @@ func chosenLang(r *http.Request) string {
 func (s *Server) fillPage(w http.ResponseWriter, r *http.Request, p *Page) {
 	if l := chosenLang(r); l != "" {
 		// Remembered for the next pages; this one reads it from the query.
-		http.SetCookie(w, &http.Cookie{Name: "vb_lang", Value: l, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.SecureCookies}) // #nosec G124 -- Secure follows SecureCookies (on under TLS, off only for plain-HTTP development and tests)
+		s.RememberLang(w, l)
 	}
 	p.Lang = s.Lang(r)
 	p.query = r.URL.Query()
+	if back, query, ok := formPage(r); ok {
+		p.back, p.query = back, query
+	}
 	if n := r.PostForm.Get("next"); n != "" && p.query.Get("next") == "" {
 		// A form page shown again after a failed POST (a wrong password)
 		// keeps where its user was going in its language links.
@@ -318,6 +343,20 @@ func (s *Server) fillPage(w http.ResponseWriter, r *http.Request, p *Page) {
 			p.Flash = p.T("flash." + k)
 		}
 	}
+}
+
+// formPage is, for a page that answers a form (not a GET), the page the
+// form was on: the path and query of its Referer (sent for this site's own
+// pages: Referrer-Policy same-origin) when it is a path on this site.
+func formPage(r *http.Request) (string, url.Values, bool) {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead || r.Referer() == "" {
+		return "", nil, false
+	}
+	u, err := url.Parse(r.Referer())
+	if err != nil || u.Host != r.Host || u.Path == "" || SafeNext(u.Path) != u.Path {
+		return "", nil, false
+	}
+	return u.Path, u.Query(), true
 }
 
 func (s *Server) renderError(w http.ResponseWriter, r *http.Request, e *fault.Error) {

@@ -222,6 +222,10 @@
   // what the chosen level and audience allow is offered, and the server says
   // who would receive it as the form changes.
   function levelOf(el) { return parseInt(el.getAttribute('data-max'), 10); }
+  // The lowest level an audience is offered at (data-min, default CLEAR):
+  // TLP:CLEAR reaches every organisation, so a narrower audience is not
+  // offered for it.
+  function minOf(el) { return parseInt(el.getAttribute('data-min') || '0', 10); }
   function setupSharing(box) {
     var tlp = box.querySelector('select[name="tlp"]');
     var aud = box.querySelector('select[name="audience"]');
@@ -239,7 +243,7 @@
     function show() {
       var l = level();
       box.querySelectorAll('[data-tlp-desc]').forEach(function (p) { p.hidden = p.getAttribute('data-tlp-desc') !== tlp.value; });
-      Array.prototype.forEach.call(aud.options, function (o) { o.disabled = l > levelOf(o); });
+      Array.prototype.forEach.call(aud.options, function (o) { o.disabled = l > levelOf(o) || l < minOf(o); });
       if (aud.selectedIndex < 0 || aud.options[aud.selectedIndex].disabled) {
         var first = Array.prototype.find.call(aud.options, function (o) { return !o.disabled; });
         if (first) aud.value = first.value;
@@ -294,6 +298,27 @@
     show();
   }
   doc.querySelectorAll('.sharing[data-recipients]').forEach(setupSharing);
+
+  // ---------- Navigation on a narrow screen: one row that scrolls ----------
+  // The row starts at the current page's entry, and the edge behind which
+  // more entries wait fades (classes more-left / more-right; app.css).
+  var navRow = doc.querySelector('.sidenav ul');
+  function navEdges() {
+    var max = navRow.scrollWidth - navRow.clientWidth;
+    navRow.classList.toggle('more-left', max > 1 && navRow.scrollLeft > 1);
+    navRow.classList.toggle('more-right', max > 1 && navRow.scrollLeft < max - 1);
+  }
+  if (navRow) {
+    var current = navRow.querySelector('[aria-current="page"]');
+    if (current && navRow.scrollWidth > navRow.clientWidth) {
+      var r = current.getBoundingClientRect();
+      var at = r.left - navRow.getBoundingClientRect().left + navRow.scrollLeft;
+      navRow.scrollLeft = Math.max(0, at - (navRow.clientWidth - r.width) / 2);
+    }
+    navRow.addEventListener('scroll', navEdges, { passive: true });
+    window.addEventListener('resize', navEdges);
+    navEdges();
+  }
 
   // ---------- Confirmations ----------
   doc.addEventListener('click', function (ev) {
