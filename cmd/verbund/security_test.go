@@ -128,3 +128,12 @@ func TestAdminCommandsNeedTheDatabase(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpHidesTheDatabasePassword: --help prints each flag's default,
+// which for --db is the environment's VERBUND_DB, password included.
+func TestHelpHidesTheDatabasePassword(t *testing.T) {
+	out, _ := cmd(t, map[string]string{"VERBUND_DB": "postgres://hub:s3cret-pw@127.0.0.1/verbund"}, "org", "list", "--help")
+	if strings.Contains(out, "s3cret-pw") || !strings.Contains(out, "postgres://hub:xxxxx@127.0.0.1/verbund") {
+		t.Errorf("--help shows: %s", out)
+	}
+}

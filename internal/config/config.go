@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -106,7 +107,10 @@ func Flags(fs *flag.FlagSet, env Env) *Config {
 	}
 	fs.StringVar(&c.Addr, "addr", get("ADDR", "127.0.0.1:8080"), "listen address (VERBUND_ADDR)")
 	fs.StringVar(&c.DataDir, "data", get("DATA", "verbund-data"), "data folder for the embedded SQLite database (VERBUND_DATA)")
-	fs.StringVar(&c.DB, "db", get("DB", ""), "PostgreSQL URL postgres://… instead of SQLite (VERBUND_DB, or VERBUND_DB_FILE)")
+	c.DB = get("DB", "")
+	// Its password never shows in --help, which prints the default (the
+	// environment's value).
+	fs.Var(redacted{&c.DB}, "db", "PostgreSQL URL postgres://… instead of SQLite (VERBUND_DB, or VERBUND_DB_FILE)")
 	fs.BoolVar(&c.Demo, "demo", on("DEMO"), "create the demo ecosystem in an empty database (VERBUND_DEMO=1)")
 	fs.StringVar(&c.TLSCert, "tls-cert", get("TLS_CERT", ""), "TLS certificate file (VERBUND_TLS_CERT)")
 	fs.StringVar(&c.TLSKey, "tls-key", get("TLS_KEY", ""), "TLS private key file (VERBUND_TLS_KEY)")
@@ -205,3 +209,22 @@ func (c *Config) URL(actualAddr string) string {
 func (c *Config) Secure() bool {
 	return c.TLSCert != "" || strings.HasPrefix(c.BaseURL, "https://")
 }
+
+// redacted is a string flag whose printed form hides a URL's password.
+type redacted struct{ p *string }
+
+func (r redacted) String() string {
+	if r.p == nil {
+		return ""
+	}
+	u, err := url.Parse(*r.p)
+	if err != nil || u.User == nil {
+		return *r.p
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+func (r redacted) Set(v string) error { *r.p = v; return nil }
