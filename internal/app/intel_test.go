@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
+	"time"
 
 	"verbund/internal/app/apptest"
 	"verbund/internal/db"
@@ -240,5 +243,96 @@ func TestIntelLookup(t *testing.T) {
 	none := h.API(t, h.Users["outsider.analyst"].ReadToken, "GET", "/api/v1/intel/lookup?value=192.0.2.1", nil)
 	if one.Status != 200 || !bytes.Equal(bytes.ReplaceAll(one.Body, []byte("198.51.100.3"), []byte("192.0.2.1")), none.Body) {
 		t.Errorf("LEAK: a hidden match answers differently from no match: %s vs %s", one.Body, none.Body)
+	}
+}
+
+// importAs imports a bundle as user with the query's options and returns
+// the hub id of the version of stixID.
+func importAs(t *testing.T, h *apptest.Hub, user, query, bundle, stixID string) string {
+	t.Helper()
+	req, _ := http.NewRequest("POST", h.URL+"/api/v1/intel/bundles?"+query, bytes.NewReader([]byte(bundle)))
+	req.Header.Set("Authorization", "Bearer "+h.Users[user].WriteToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Contains(b, []byte(`"rejected":0`)) {
+		t.Fatalf("import as %s: %d %s", user, resp.StatusCode, b)
+	}
+	var list struct{ Items []struct{ ID string } }
+	h.API(t, h.Users[user].ReadToken, "GET", "/api/v1/intel/objects?stix_id="+stixID, nil).JSON(t, &list)
+	if len(list.Items) != 1 {
+		t.Fatalf("find %s: %+v", stixID, list)
+	}
+	return list.Items[0].ID
+}
+
+// TestIntelSightings: "we saw this" reaches the owner live and only the
+// owner; a CERT relays a member's sighting without naming it, keeping the
+// member in its own audit trail; only a CERT may relay.
+func TestIntelSightings(t *testing.T) {
+	h := apptest.WorldCovering(t, db.SQLite)
+	const ind = "indicator--33333333-0000-4000-8000-000000000001"
+	id := importAs(t, h, "cloud.analyst", "community="+h.Circle+"&tlp=AMBER", `{"type":"bundle","id":"bundle--33333333-0000-4000-8000-000000000009","objects":[
+	 {"type":"indicator","spec_version":"2.1","id":"`+ind+`","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"scanner",
+	  "pattern":"[ipv4-addr:value = '203.0.113.9']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}]}`, ind)
+	owner := openStream(t, h.URL, h.Users["cloud.analyst"].ReadToken, "")
+	other := openStream(t, h.URL, h.Users["cert.analyst"].ReadToken, "")
+	r := h.API(t, h.Users["sme.analyst"].WriteToken, "POST", "/api/v1/intel/objects/"+id+"/sightings", map[string]any{"count": 4, "description": "an der Firewall"})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("sighting: %d %s", r.Status, r.Body)
+	}
+	var s struct {
+		ID   string
+		STIX map[string]any
+	}
+	r.JSON(t, &s)
+	if s.STIX["sighting_of_ref"] != ind || s.STIX["count"] != 4.0 || s.STIX["where_sighted_refs"] == nil {
+		t.Errorf("the sighting: %v", s.STIX)
+	}
+	owner.waitFor(t, s.ID, 3*time.Second)
+	other.never(t, s.ID, 300*time.Millisecond)
+	sightings := func(user string) int {
+		var ans struct {
+			Results []struct{ Matches []struct{ Sightings int } }
+		}
+		h.API(t, h.Users[user].ReadToken, "GET", "/api/v1/intel/lookup?value=203.0.113.9", nil).JSON(t, &ans)
+		return ans.Results[0].Matches[0].Sightings
+	}
+	if n, m := sightings("cloud.analyst"), sightings("cert.analyst"); n != 1 || m != 0 {
+		t.Errorf("visible sightings: owner %d, another member %d; want 1 and 0", n, m)
+	}
+	// The CERT relays for sme: cloud sees the CERT, not sme.
+	r = h.API(t, h.Users["cert.analyst"].WriteToken, "POST", "/api/v1/intel/objects/"+id+"/sightings", map[string]any{"on_behalf_of": h.Orgs["sme"]})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("relayed sighting: %d %s", r.Status, r.Body)
+	}
+	s.STIX = nil
+	r.JSON(t, &s)
+	if s.STIX["where_sighted_refs"] != nil {
+		t.Errorf("the relayed sighting names where it was seen: %v", s.STIX)
+	}
+	var seen struct {
+		OrgName string `json:"org_name"`
+		STIX    map[string]any
+	}
+	h.API(t, h.Users["cloud.analyst"].ReadToken, "GET", "/api/v1/intel/objects/"+s.ID, nil).JSON(t, &seen)
+	if seen.OrgName != "CERT Süd" || strings.Contains(fmt.Sprint(seen.STIX), h.Orgs["sme"]) {
+		t.Errorf("cloud sees the relayed sighting as %q: %v", seen.OrgName, seen.STIX)
+	}
+	trail := string(h.API(t, h.Users["cert.admin"].ReadToken, "GET", "/api/v1/audit?limit=50", nil).Body)
+	if !strings.Contains(trail, `"on_behalf_of":"`+h.Orgs["sme"]+`"`) {
+		t.Error("the CERT's audit trail does not keep who saw it")
+	}
+	if cloudTrail := string(h.API(t, h.Users["cloud.admin"].ReadToken, "GET", "/api/v1/audit?limit=50", nil).Body); strings.Contains(cloudTrail, "on_behalf_of") {
+		t.Error("LEAK: the owner's audit trail names the relayed reporter")
+	}
+	if r := h.API(t, h.Users["sme.analyst"].WriteToken, "POST", "/api/v1/intel/objects/"+id+"/sightings", map[string]any{"on_behalf_of": h.Orgs["cloud"]}); r.Status != http.StatusForbidden || r.ErrorCode() != "cert_only" {
+		t.Errorf("a company relays: %d %s", r.Status, r.Body)
+	}
+	if r := h.API(t, h.Users["outsider.analyst"].WriteToken, "POST", "/api/v1/intel/objects/"+id+"/sightings", map[string]any{}); r.Status != http.StatusNotFound {
+		t.Errorf("the outsider sights what it cannot see: %d %s", r.Status, r.Body)
 	}
 }

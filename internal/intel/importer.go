@@ -10,6 +10,7 @@ import (
 
 	"verbund/internal/audit"
 	"verbund/internal/db"
+	"verbund/internal/events"
 	"verbund/internal/fault"
 	"verbund/internal/policy"
 	"verbund/internal/stix"
@@ -34,6 +35,11 @@ type ImportOptions struct {
 	Audience policy.Audience
 	// Via names the way in for the audit trail: "api", "cli", "taxii".
 	Via string
+	// Action is the audit record's action ("": intel.import).
+	Action string
+	// OnBehalfOf names, in the audit record only, the org a CERT relays
+	// the objects for (Sight).
+	OnBehalfOf string
 	// Progress, if set, is called after each stored batch with the
 	// objects read so far.
 	Progress func(read int)
@@ -255,8 +261,9 @@ func (s *Service) store(ctx context.Context, a policy.Actor, aud policy.Audience
 			seen[key] = true
 			todo = append(todo, p)
 		}
+		var stored []string
 		if len(todo) > 0 {
-			if err := s.insert(ctx, tx, a, aud, todo); err != nil {
+			if stored, err = s.insert(ctx, tx, a, aud, todo); err != nil {
 				return err
 			}
 			for _, p := range todo {
@@ -268,8 +275,18 @@ func (s *Service) store(ctx context.Context, a policy.Actor, aud policy.Audience
 			rep.Items = append(rep.Items, items...)
 		}
 		detail := map[string]any{"stored": len(todo), "already_held": rep.Accepted - accepted - len(todo),
-			"audience": aud.Kind, "community": aud.Community}
-		return audit.Write(ctx, tx, a, audit.Entry{Action: "intel.import", ObjectType: "intel_import", Detail: detail, Touches: []string{"intel"}})
+			"audience": aud.Kind, "community": aud.Community, "via": opts.Via}
+		action, objectType, objectID := "intel.import", "intel_import", ""
+		if opts.Action != "" {
+			action = opts.Action
+		}
+		if len(todo) == 1 {
+			objectType, objectID = "intel", stored[0]
+		}
+		if opts.OnBehalfOf != "" {
+			detail["on_behalf_of"] = opts.OnBehalfOf
+		}
+		return audit.Write(ctx, tx, a, audit.Entry{Action: action, ObjectType: objectType, ObjectID: objectID, Detail: detail, Touches: []string{"intel"}})
 	})
 }
 
@@ -300,13 +317,15 @@ func (s *Service) existing(ctx context.Context, tx *db.Tx, org string, batch []p
 }
 
 // insert discloses and stores objects that passed every check.
-func (s *Service) insert(ctx context.Context, tx *db.Tx, a policy.Actor, aud policy.Audience, todo []pending) error {
+func (s *Service) insert(ctx context.Context, tx *db.Tx, a policy.Actor, aud policy.Audience, todo []pending) ([]string, error) {
 	shares := make([]policy.Share, len(todo))
+	ids := make([]string, len(todo))
 	for i, p := range todo {
 		shares[i] = s.kind.Envelope(a, p.tlp, aud)
+		ids[i] = shares[i].ID
 	}
 	if _, err := s.kind.DiscloseAll(ctx, tx, a, shares); err != nil {
-		return err
+		return nil, err
 	}
 	added := s.added(len(todo))
 	rows := make([]any, 0, 12*len(todo))
@@ -339,22 +358,41 @@ func (s *Service) insert(ctx context.Context, tx *db.Tx, a policy.Actor, aud pol
 		}
 	}
 	if err := tx.InsertMany(ctx, `intel_objects (id, org_id, stix_id, stix_type, version, version_ns, spec_version, date_added, revoked, valid_until, name, object)`, 12, rows); err != nil {
-		return err
+		return nil, err
 	}
 	if len(values) > 0 {
 		if err := tx.InsertMany(ctx, `intel_values (object_id, kind, value, sufficient)`, 4, values); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if len(refs) > 0 {
 		if err := tx.InsertMany(ctx, `intel_refs (object_id, ref, role)`, 3, refs); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if len(docs) > 0 {
-		return s.kind.IndexAll(ctx, tx, docs)
+		if err := s.kind.IndexAll(ctx, tx, docs); err != nil {
+			return nil, err
+		}
 	}
-	return nil
+	s.announceSightings(tx, todo, shares)
+	return ids, nil
+}
+
+// announceSightings tells, after the commit, everyone who may see a new
+// sighting that it arrived: the owner of what was sighted learns at once
+// that someone saw it.
+func (s *Service) announceSightings(tx *db.Tx, todo []pending, shares []policy.Share) {
+	for i, p := range todo {
+		if p.obj.Type() != "sighting" {
+			continue
+		}
+		sh, of := shares[i], p.obj.SightingOfRef()
+		tx.AfterCommit(func() {
+			s.Events.Publish(events.Event{Type: "intel.sighting", Share: &sh, Topics: []string{"intel", "intel:" + of},
+				Data: map[string]string{"id": sh.ID, "sighting_of": of}})
+		})
+	}
 }
 
 // refsOf lists the references of o that pages follow: role and STIX id,

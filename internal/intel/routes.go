@@ -42,6 +42,7 @@ func Register(srv *web.Server, svc *Service) error {
 	r.Handle("GET /api/v1/intel/objects", web.Read, h.listObjects)
 	r.Handle("GET /api/v1/intel/objects/{id}", web.Read, h.getObject)
 	r.Handle("DELETE /api/v1/intel/objects/{id}", web.Write, h.deleteObject)
+	r.Handle("POST /api/v1/intel/objects/{id}/sightings", web.Write, h.sight)
 	r.Handle("GET /api/v1/intel/lookup", web.Read, h.lookupOne)
 	r.Handle("POST /api/v1/intel/lookup", web.Query, h.lookupMany)
 
@@ -198,5 +199,19 @@ func (h *handler) lookupMany(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	web.WriteJSON(w, http.StatusOK, answer(rs, false))
+	return nil
+}
+
+// sight reports that the caller's org saw an object.
+func (h *handler) sight(w http.ResponseWriter, r *http.Request) error {
+	var in SightingInput
+	if err := web.DecodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	o, err := h.svc.Sight(r.Context(), web.ActorFrom(r), r.PathValue("id"), in)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusCreated, objectDetail{Object: o, STIX: o.JSON})
 	return nil
 }

@@ -96,7 +96,10 @@ func rows() map[string]apptest.Row {
 		"GET /api/v1/intel/objects":         {Req: static("/api/v1/intel/objects"), Want: w(apptest.APIRead)},
 		"GET /api/v1/intel/objects/{id}":    {Req: get("/api/v1/intel/objects/{intel}"), Want: w(own)},
 		"DELETE /api/v1/intel/objects/{id}": {Req: apptest.Fresh(freshID, "/api/v1/intel/objects/{new}", nil), Want: w(writer + " partner=404 coord=404 nocontract=404 outsider=404 *=204")},
-		"GET /api/v1/intel/lookup":          {Req: static("/api/v1/intel/lookup?value=198.51.100.3"), Want: w(apptest.APIRead)},
+		// sme sights its own object (reported to itself, kept in the org).
+		"POST /api/v1/intel/objects/{id}/sightings": {Req: send("/api/v1/intel/objects/{intel}/sightings", map[string]any{"count": 2}),
+			Want: w(writer + " partner=404 coord=404 nocontract=404 outsider=404 *=201")},
+		"GET /api/v1/intel/lookup": {Req: static("/api/v1/intel/lookup?value=198.51.100.3"), Want: w(apptest.APIRead)},
 		// A batch lookup only reads: read-only tokens may send it.
 		"POST /api/v1/intel/lookup":                                {Req: send("/api/v1/intel/lookup", map[string]any{"values": []string{"198.51.100.3"}}), Want: w(apptest.APIRead)},
 		"GET /taxii2/{$}":                                          {Req: static("/taxii2/"), Want: w(apptest.APIRead)},

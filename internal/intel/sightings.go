@@ -1,0 +1,129 @@
+package intel
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"verbund/internal/db"
+	"verbund/internal/fault"
+	"verbund/internal/policy"
+	"verbund/internal/stix"
+)
+
+// SightingInput is a report that an org saw an object ("we saw this").
+type SightingInput struct {
+	Count       int    `json:"count,omitempty"`      // how often (default 1)
+	FirstSeen   string `json:"first_seen,omitempty"` // RFC 3339
+	LastSeen    string `json:"last_seen,omitempty"`
+	Description string `json:"description,omitempty"`
+	TLP         string `json:"tlp,omitempty"` // default AMBER
+	// ShareWith is who receives the sighting: "owner" (default: the org
+	// that shared the object) or "circle" (the circle the object was
+	// shared with).
+	ShareWith string `json:"share_with,omitempty"`
+	// OnBehalfOf lets a CERT relay a sighting for a member that wants to
+	// stay unnamed: recipients see the CERT; the audit trail keeps the
+	// org that saw it (an org's id).
+	OnBehalfOf string `json:"on_behalf_of,omitempty"`
+}
+
+// identityID is the STIX identity that stands for an org of the hub in
+// the objects the hub writes for it (a UUIDv5, the same every time).
+func identityID(org string) string {
+	return "identity--" + uuid.NewSHA1(uuid.MustParse("6ba7b811-9dad-11d1-80b4-00c04fd430c8"), []byte("verbund:org:"+org)).String()
+}
+
+// Sight records that the actor's org saw the object version id (the
+// hub's id): a STIX sighting of it, shared with its owner (or its circle),
+// announced live to those who may see the sighting.
+func (s *Service) Sight(ctx context.Context, a policy.Actor, id string, in SightingInput) (Object, error) {
+	target, err := s.FindByID(ctx, a, id)
+	if err != nil {
+		return Object{}, err
+	}
+	if c := stix.ClassOf(target.Type); c != stix.ClassSDO && c != stix.ClassCustom {
+		return Object{}, fault.BadInput("", "not_sightable", "only indicators, malware and other domain objects can be sighted, not a {type}").With("type", target.Type)
+	}
+	if in.Count == 0 {
+		in.Count = 1
+	}
+	if in.Count < 0 || in.Count > 999999999 {
+		return Object{}, fault.BadInput("count", "bad_count", "the count must be between 1 and 999,999,999")
+	}
+	if len(in.Description) > 10000 {
+		return Object{}, fault.BadInput("description", "description_too_long", "the description is longer than 10,000 characters")
+	}
+	opts := ImportOptions{TLP: in.TLP, Via: "api", Action: "intel.sighting"}
+	switch in.ShareWith {
+	case "", "owner":
+		if target.Share.Owner == a.OrgID {
+			opts.Audience = policy.Audience{Kind: policy.AudOrg}
+		} else {
+			opts.Audience = policy.Audience{Kind: policy.AudOrgs, Orgs: []string{target.Share.Owner}}
+		}
+	case "circle":
+		if target.Share.Audience.Kind != policy.AudCommunity {
+			return Object{}, fault.BadInput("share_with", "not_in_circle", "the object was not shared with a trust circle: report the sighting to its owner")
+		}
+		opts.Audience = policy.Audience{Kind: policy.AudCommunity, Community: target.Share.Audience.Community}
+	default:
+		return Object{}, fault.BadInput("share_with", "bad_share_with", `share_with is "owner" or "circle"`)
+	}
+	if in.OnBehalfOf != "" {
+		var kind string
+		if err := s.DB.R().QueryRow(ctx, `SELECT kind FROM orgs WHERE id = ?`, a.OrgID).Scan(&kind); err != nil {
+			return Object{}, fmt.Errorf("load the reporter's org: %w", db.Map(err))
+		}
+		if kind != "cert" {
+			return Object{}, fault.New(fault.Forbidden, "cert_only", "only a CERT may relay a sighting for another organisation")
+		}
+		var n int
+		if err := s.DB.R().QueryRow(ctx, `SELECT COUNT(*) FROM orgs WHERE id = ?`, in.OnBehalfOf).Scan(&n); err != nil || n == 0 {
+			return Object{}, fault.BadInput("on_behalf_of", "unknown_org", `unknown organisation "{org}"`).With("org", in.OnBehalfOf)
+		}
+		opts.OnBehalfOf = in.OnBehalfOf
+	}
+	tlp := policy.Amber
+	if in.TLP != "" {
+		if tlp, err = policy.ParseTLP(in.TLP); err != nil {
+			return Object{}, err
+		}
+	}
+	now := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
+	me := identityID(a.OrgID)
+	sighting := map[string]any{"type": "sighting", "spec_version": "2.1", "id": "sighting--" + uuid.NewString(), "created": now, "modified": now,
+		"created_by_ref": me, "sighting_of_ref": target.STIXID, "count": in.Count, "object_marking_refs": []string{stix.TLPMarkingID(stixTLP(tlp))}}
+	if in.OnBehalfOf == "" {
+		sighting["where_sighted_refs"] = []string{me}
+	}
+	for k, v := range map[string]string{"first_seen": in.FirstSeen, "last_seen": in.LastSeen, "description": strings.TrimSpace(in.Description)} {
+		if v != "" {
+			sighting[k] = v
+		}
+	}
+	b, err := json.Marshal(map[string]any{"type": "bundle", "id": "bundle--" + uuid.NewString(), "objects": []any{sighting}})
+	if err != nil {
+		return Object{}, fmt.Errorf("encode sighting: %w", err)
+	}
+	rep, err := s.Import(ctx, a, strings.NewReader(string(b)), opts)
+	if err != nil {
+		return Object{}, err
+	}
+	if rep.Rejected > 0 {
+		e := rep.Errors[0]
+		return Object{}, fault.BadInput(e.Property, "bad_sighting", "the sighting is not valid: {reason}").With("reason", e.Message)
+	}
+	objs, _, err := s.List(ctx, a, Filter{IDs: []string{sighting["id"].(string)}, All: true, Limit: 1, JSON: true})
+	if err != nil || len(objs) == 0 {
+		return Object{}, fmt.Errorf("find the new sighting: %w", err)
+	}
+	return objs[0], nil
+}
+
+// stixTLP maps the policy's level to the library's.
+func stixTLP(l policy.TLP) stix.TLP { return stix.TLP(int(l) + 1) }
