@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -164,6 +165,10 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 		a.Forum.SetSearchRate(cfg.SearchRate)
 	}
 	a.Intel = intel.New(d, a.Broker, a.Sharing)
+	if u, err := url.Parse(cfg.BaseURL); err == nil && u.Hostname() != "" {
+		// The hub's own domain never lands on a block list.
+		a.Intel.Benign = intel.NewBenign([]string{u.Hostname()})
+	}
 	if cfg.ReadCache > 0 {
 		// A page is valid until a change that touches it (the audit trail
 		// says what each change touches; internal/readcache) or until an

@@ -336,3 +336,84 @@ func TestIntelSightings(t *testing.T) {
 		t.Errorf("the outsider sights what it cannot see: %d %s", r.Status, r.Body)
 	}
 }
+
+// basicGet fetches path with HTTP Basic (e-mail and read token), as a
+// firewall fetching its block list does.
+func basicGet(t *testing.T, h *apptest.Hub, u *apptest.User, path string) (int, string, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", h.URL+path, nil)
+	req.SetBasicAuth(u.Email, u.ReadToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
+}
+
+// TestIntelExports: block lists carry the valid values the reader may see
+// (expired indicators, revoked objects and known-benign values left out),
+// up to the level asked for; the CSV and the bundle too; an outsider's
+// lists are empty.
+func TestIntelExports(t *testing.T) {
+	h := apptest.WorldCovering(t, db.SQLite)
+	ind := func(n int, name, pattern, extra string) string {
+		return fmt.Sprintf(`{"type":"indicator","spec_version":"2.1","id":"indicator--44444444-0000-4000-8000-0000000000%02d","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":%q,"pattern":%q,"pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"%s}`, n, name, pattern, extra)
+	}
+	green := `,"object_marking_refs":["marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"]`
+	bundle := `{"type":"bundle","id":"bundle--44444444-0000-4000-8000-000000000099","objects":[` + strings.Join([]string{
+		ind(1, "c2", "[ipv4-addr:value = '198.51.100.7']", `,"confidence":90`+green),
+		ind(2, "old", "[ipv4-addr:value = '198.51.100.8']", `,"valid_until":"2026-02-01T00:00:00Z"`),
+		ind(3, "resolver", "[ipv4-addr:value = '8.8.8.8'] OR [ipv4-addr:value = '10.1.2.3']", ""),
+		ind(4, "phish", "[domain-name:value = 'login-bank.example'] OR [url:value = 'https://login-bank.example/x']", `,"confidence":40`),
+		ind(5, "both", "[domain-name:value = 'a.example' AND file:name = 'x']", ""),
+		ind(6, "revoked", "[ipv4-addr:value = '198.51.100.9']", `,"revoked":true`),
+	}, ",") + `]}`
+	importAs(t, h, "cert.analyst", "community="+h.Circle+"&tlp=AMBER", bundle, "indicator--44444444-0000-4000-8000-000000000001")
+	sme := h.Users["sme.analyst"]
+	status, body, hdr := basicGet(t, h, sme, "/api/v1/intel/export/blocklist/ipv4")
+	if status != 200 || body != "198.51.100.7\n" || !strings.HasPrefix(hdr.Get("Content-Type"), "text/plain") {
+		t.Errorf("ipv4 block list: %d %q", status, body)
+	}
+	if _, body, _ := basicGet(t, h, sme, "/api/v1/intel/export/blocklist/domain"); body != "login-bank.example\n" {
+		t.Errorf("domain block list (an AND pattern's value is not enough alone): %q", body)
+	}
+	if _, body, _ := basicGet(t, h, sme, "/api/v1/intel/export/blocklist/domain?min_confidence=50"); body != "" {
+		t.Errorf("min_confidence keeps %q", body)
+	}
+	if _, body, _ := basicGet(t, h, sme, "/api/v1/intel/export/blocklist/ipv4?max_tlp=GREEN"); body != "198.51.100.7\n" {
+		t.Errorf("max_tlp=GREEN: %q", body)
+	}
+	if _, body, _ := basicGet(t, h, sme, "/api/v1/intel/export/blocklist/url?max_tlp=CLEAR"); body != "" {
+		t.Errorf("max_tlp=CLEAR keeps AMBER values: %q", body)
+	}
+	if _, body, _ := basicGet(t, h, h.Users["outsider.analyst"], "/api/v1/intel/export/blocklist/ipv4"); body != "" {
+		t.Errorf("LEAK: the outsider's block list: %q", body)
+	}
+	if status, _, _ := basicGet(t, h, sme, "/api/v1/intel/export/blocklist/colours"); status != 404 {
+		t.Errorf("an unknown block list: %d", status)
+	}
+	req, _ := http.NewRequest("GET", h.URL+"/api/v1/intel/export/blocklist/ipv4", nil)
+	req.SetBasicAuth(h.Users["cloud.analyst"].Email, sme.ReadToken) // another person's token
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 401 {
+		t.Errorf("a token with another person's e-mail: %v %v", resp, err)
+	}
+	_, csvBody, _ := basicGet(t, h, sme, "/api/v1/intel/export/values.csv")
+	if !strings.HasPrefix(csvBody, "kind,value,stix_id,") || !strings.Contains(csvBody, "ipv4,198.51.100.7,indicator--44444444-0000-4000-8000-000000000001,indicator,c2,90,") ||
+		strings.Contains(csvBody, "198.51.100.8") || strings.Contains(csvBody, "198.51.100.9") {
+		t.Errorf("CSV: %s", csvBody)
+	}
+	_, stixBody, _ := basicGet(t, h, sme, "/api/v1/intel/export/bundle?type=indicator")
+	var b struct {
+		Type    string
+		Objects []struct{ ID string }
+	}
+	if err := json.Unmarshal([]byte(stixBody), &b); err != nil || b.Type != "bundle" || len(b.Objects) != 4 {
+		t.Errorf("bundle export (4 valid, not revoked): %v %d %.300s", err, len(b.Objects), stixBody)
+	}
+	_, stixBody, _ = basicGet(t, h, sme, "/api/v1/intel/export/bundle?type=indicator&include_expired=1")
+	if err := json.Unmarshal([]byte(stixBody), &b); err != nil || len(b.Objects) != 5 {
+		t.Errorf("bundle export with expired: %d", len(b.Objects))
+	}
+}

@@ -23,6 +23,9 @@ type Service struct {
 	DB     *db.DB
 	Events *events.Broker
 	kind   *policy.Kind
+	// Benign is what block lists never carry (NewBenign; the app adds the
+	// operator's own domains).
+	Benign *Benign
 
 	// mu guards lastAdded: date_added values are handed out increasing
 	// within the process, so a TAXII client paging by added_after never
@@ -33,7 +36,8 @@ type Service struct {
 
 // New returns the service and registers its kind with the sharing kernel.
 func New(d *db.DB, b *events.Broker, k *policy.Kernel) *Service {
-	return &Service{DB: d, Events: b, kind: k.Register(policy.KindSpec{Name: "intel", Table: "intel_objects", Category: policy.Indicator})}
+	return &Service{DB: d, Events: b, Benign: NewBenign(nil),
+		kind: k.Register(policy.KindSpec{Name: "intel", Table: "intel_objects", Category: policy.Indicator})}
 }
 
 // Kind is the kernel's handle of intel objects (for the leak harness).

@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"mime"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 
 	"verbund/internal/fault"
+	"verbund/internal/policy"
 	"verbund/internal/taxii"
 	"verbund/internal/web"
 )
@@ -43,6 +46,12 @@ func Register(srv *web.Server, svc *Service) error {
 	r.Handle("GET /api/v1/intel/objects/{id}", web.Read, h.getObject)
 	r.Handle("DELETE /api/v1/intel/objects/{id}", web.Write, h.deleteObject)
 	r.Handle("POST /api/v1/intel/objects/{id}/sightings", web.Write, h.sight)
+	r.HandleLong("GET /api/v1/intel/export/bundle", web.Read, h.exportBundle)
+	r.HandleLong("GET /api/v1/intel/export/values.csv", web.Read, h.exportCSV)
+	r.HandleLong("GET /api/v1/intel/export/blocklist/{kind}", web.Read, h.exportBlockList)
+	// Firewalls and proxies fetch block lists at a fixed URL with HTTP
+	// Basic (e-mail and a read token): many cannot send a Bearer header.
+	srv.AddProtocol(web.Protocol{Prefix: "/api/v1/intel/export/", Basic: true})
 	r.Handle("GET /api/v1/intel/lookup", web.Read, h.lookupOne)
 	r.Handle("POST /api/v1/intel/lookup", web.Query, h.lookupMany)
 
@@ -214,4 +223,66 @@ func (h *handler) sight(w http.ResponseWriter, r *http.Request) error {
 	}
 	web.WriteJSON(w, http.StatusCreated, objectDetail{Object: o, STIX: o.JSON})
 	return nil
+}
+
+// exportFilter reads an export's filters: max_tlp (default RED: all the
+// caller may see), type (comma separated), min_confidence,
+// include_expired.
+func exportFilter(r *http.Request) (ExportFilter, error) {
+	q := r.URL.Query()
+	f := ExportFilter{MaxTLP: policy.Red, IncludeExpired: q.Get("include_expired") == "1" || q.Get("include_expired") == "true"}
+	if v := q.Get("max_tlp"); v != "" {
+		l, err := policy.ParseTLP(v)
+		if err != nil {
+			return f, err
+		}
+		f.MaxTLP = l
+	}
+	if v := q.Get("type"); v != "" {
+		f.Types = strings.Split(v, ",")
+	}
+	if v := q.Get("min_confidence"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 100 {
+			return f, fault.BadInput("min_confidence", "bad_confidence", "min_confidence is a number from 0 to 100")
+		}
+		f.MinConfidence = n
+	}
+	return f, nil
+}
+
+func (h *handler) exportBundle(w http.ResponseWriter, r *http.Request) error {
+	f, err := exportFilter(r)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/stix+json;version=2.1")
+	w.Header().Set("Content-Disposition", `attachment; filename="verbund-intel.json"`)
+	w.Header().Set("Cache-Control", "no-store")
+	return h.svc.ExportBundle(r.Context(), web.ActorFrom(r), f, w)
+}
+
+func (h *handler) exportCSV(w http.ResponseWriter, r *http.Request) error {
+	f, err := exportFilter(r)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="verbund-intel.csv"`)
+	w.Header().Set("Cache-Control", "no-store")
+	return h.svc.ExportCSV(r.Context(), web.ActorFrom(r), f, w)
+}
+
+func (h *handler) exportBlockList(w http.ResponseWriter, r *http.Request) error {
+	f, err := exportFilter(r)
+	if err != nil {
+		return err
+	}
+	kind := strings.TrimSuffix(r.PathValue("kind"), ".txt")
+	if !slices.Contains(BlockKinds, kind) {
+		return fault.New(fault.NotFound, "not_found", "no such block list: the kinds are {kinds}").With("kinds", strings.Join(BlockKinds, ", "))
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	return h.svc.ExportBlockList(r.Context(), web.ActorFrom(r), f, kind, h.svc.Benign, w)
 }

@@ -99,7 +99,11 @@ func rows() map[string]apptest.Row {
 		// sme sights its own object (reported to itself, kept in the org).
 		"POST /api/v1/intel/objects/{id}/sightings": {Req: send("/api/v1/intel/objects/{intel}/sightings", map[string]any{"count": 2}),
 			Want: w(writer + " partner=404 coord=404 nocontract=404 outsider=404 *=201")},
-		"GET /api/v1/intel/lookup": {Req: static("/api/v1/intel/lookup?value=198.51.100.3"), Want: w(apptest.APIRead)},
+		// Exports hold what the caller may see: any signed-in caller.
+		"GET /api/v1/intel/export/bundle":           {Req: static("/api/v1/intel/export/bundle"), Want: w(apptest.APIRead)},
+		"GET /api/v1/intel/export/values.csv":       {Req: static("/api/v1/intel/export/values.csv"), Want: w(apptest.APIRead)},
+		"GET /api/v1/intel/export/blocklist/{kind}": {Req: static("/api/v1/intel/export/blocklist/domain"), Want: w(apptest.APIRead)},
+		"GET /api/v1/intel/lookup":                  {Req: static("/api/v1/intel/lookup?value=198.51.100.3"), Want: w(apptest.APIRead)},
 		// A batch lookup only reads: read-only tokens may send it.
 		"POST /api/v1/intel/lookup":                                {Req: send("/api/v1/intel/lookup", map[string]any{"values": []string{"198.51.100.3"}}), Want: w(apptest.APIRead)},
 		"GET /taxii2/{$}":                                          {Req: static("/taxii2/"), Want: w(apptest.APIRead)},
@@ -213,6 +217,18 @@ func intelKind() apptest.LeakKind {
 				apptest.ExpectIDs(t, "a lookup", r, single, objs)
 				res := c.Hub.API(t, r.ReadToken, http.MethodPost, "/api/v1/intel/lookup", map[string]any{"values": values})
 				apptest.ExpectIDs(t, "a batch lookup", r, lookupIDs(t, res.Status, res.Body), objs)
+			}},
+			{Route: "GET /api/v1/intel/export/blocklist/{kind}", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+				_, page := apptest.Page(t, c, r, "/api/v1/intel/export/blocklist/domain")
+				apptest.ExpectMarkers(t, "the domain block list", r, page, objs, true)
+			}},
+			{Route: "GET /api/v1/intel/export/values.csv", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+				_, page := apptest.Page(t, c, r, "/api/v1/intel/export/values.csv")
+				apptest.ExpectMarkers(t, "the CSV export", r, page, objs, true)
+			}},
+			{Route: "GET /api/v1/intel/export/bundle", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+				_, page := apptest.Page(t, c, r, "/api/v1/intel/export/bundle")
+				apptest.ExpectMarkers(t, "the STIX export", r, page, objs, true)
 			}},
 			{Route: "GET /taxii2/{root}/collections/{collection}/objects/{object}/versions/{$}", Check: func(testing.TB, *apptest.LeakCase, *apptest.User, []apptest.LeakObject) {
 				// Checked with the object's own path above.

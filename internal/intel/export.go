@@ -1,0 +1,287 @@
+package intel
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"verbund/internal/db"
+	"verbund/internal/fault"
+	"verbund/internal/policy"
+	"verbund/internal/stix"
+)
+
+// Exports are what firewalls, proxies and SIEMs fetch: a STIX bundle, a
+// CSV of indicator values, and plain-text block lists per kind of value.
+// Each holds only what the caller may see, at most the level asked for,
+// the newest version of each object, and leaves out revoked objects and
+// expired indicators (a block list that grows forever blocks the
+// innocent). Block lists also leave out values on the known-benign list:
+// private and special-purpose ranges, public resolvers and the operator's
+// own domains, so a careless indicator cannot cut an org off its own DNS.
+
+// ExportFilter narrows an export.
+type ExportFilter struct {
+	MaxTLP         policy.TLP // most restrictive level included (Red: everything)
+	Types          []string   // STIX types (bundle export)
+	MinConfidence  int        // indicators below it are left out (0: all)
+	IncludeExpired bool       // keep expired indicators (the bundle export only)
+}
+
+// BlockKinds are the kinds of block lists.
+var BlockKinds = []string{"ipv4", "ipv6", "cidr", "domain", "url", "hash", "email"}
+
+// Benign is the known-benign list: values no block list carries.
+type Benign struct {
+	prefixes []netip.Prefix
+	addrs    map[netip.Addr]bool
+	domains  []string // the domain and every name below it
+}
+
+// NewBenign is the default list plus the operator's own domains.
+func NewBenign(ownDomains []string) *Benign {
+	b := &Benign{addrs: map[netip.Addr]bool{}}
+	for _, p := range []string{
+		"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16",
+		"224.0.0.0/4", "240.0.0.0/4", "255.255.255.255/32", "::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8",
+	} {
+		b.prefixes = append(b.prefixes, netip.MustParsePrefix(p))
+	}
+	// Public resolvers: blocking one takes name resolution away.
+	for _, a := range []string{"1.1.1.1", "1.0.0.1", "8.8.8.8", "8.8.4.4", "9.9.9.9", "149.112.112.112", "208.67.222.222", "208.67.220.220",
+		"2606:4700:4700::1111", "2606:4700:4700::1001", "2001:4860:4860::8888", "2001:4860:4860::8844", "2620:fe::fe", "2620:fe::9"} {
+		b.addrs[netip.MustParseAddr(a)] = true
+	}
+	for _, d := range ownDomains {
+		if d = strings.ToLower(strings.Trim(strings.TrimSpace(d), ".")); d != "" {
+			b.domains = append(b.domains, d)
+		}
+	}
+	return b
+}
+
+// Contains reports whether a value of kind (normalised) is known benign.
+func (b *Benign) Contains(kind, v string) bool {
+	switch kind {
+	case "ipv4", "ipv6":
+		a, err := netip.ParseAddr(v)
+		return err == nil && b.addr(a)
+	case "cidr":
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			return false
+		}
+		// A range is benign if it overlaps the private or special ranges
+		// or holds a resolver: blocking it would block them too.
+		for _, q := range b.prefixes {
+			if q.Overlaps(p) {
+				return true
+			}
+		}
+		for a := range b.addrs {
+			if p.Contains(a) {
+				return true
+			}
+		}
+	case "domain":
+		return b.domain(v)
+	case "url", "email":
+		host := v
+		if kind == "email" {
+			_, host, _ = strings.Cut(v, "@")
+		} else if i := strings.Index(v, "://"); i >= 0 {
+			host = v[i+3:]
+			if j := strings.IndexAny(host, "/?#"); j >= 0 {
+				host = host[:j]
+			}
+			if at := strings.LastIndex(host, "@"); at >= 0 {
+				host = host[at+1:]
+			}
+			if h, _, ok := strings.Cut(host, ":"); ok && !strings.Contains(host, "]") {
+				host = h
+			}
+		}
+		host = strings.ToLower(host)
+		if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+			return b.addr(a)
+		}
+		return b.domain(host)
+	}
+	return false
+}
+
+func (b *Benign) addr(a netip.Addr) bool {
+	a = a.Unmap()
+	if b.addrs[a] {
+		return true
+	}
+	for _, p := range b.prefixes {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func (b *Benign) domain(d string) bool {
+	d = strings.TrimSuffix(strings.ToLower(d), ".")
+	for _, own := range b.domains {
+		if d == own || strings.HasSuffix(d, "."+own) {
+			return true
+		}
+	}
+	return false
+}
+
+// exportQuery selects the newest visible versions the filter keeps.
+// join, if not "", joins more tables after the objects (the values).
+func (s *Service) exportQuery(r *policy.Reader, a policy.Actor, f ExportFilter, cols, join string, now int64) *db.Query {
+	q := db.Q(`SELECT `+cols+` FROM `).Append(r.From(s.kind, "o")).Add(` JOIN orgs org ON org.id = o.org_id`+join+` WHERE o.revoked = 0 AND o_s.tlp <= ?`, int(f.MaxTLP))
+	if !f.IncludeExpired {
+		q.Add(` AND (o.valid_until = 0 OR o.valid_until > ?)`, now)
+	}
+	in(q, "o.stix_type", f.Types)
+	s.versionCondition(q, r, a, Filter{}, "", nil)
+	return q
+}
+
+// ExportBundle writes the objects as a STIX 2.1 bundle, streaming.
+func (s *Service) ExportBundle(ctx context.Context, a policy.Actor, f ExportFilter, w io.Writer) error {
+	h := s.DB.R()
+	now := db.Now()
+	r, err := policy.NewReader(ctx, h, a, now)
+	if err != nil {
+		return err
+	}
+	q := s.exportQuery(r, a, f, `o.object, o.stix_type`, "", now).Add(` ORDER BY o.date_added, o.id`)
+	rows, err := h.Select(ctx, q)
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	defer rows.Close()
+	enc := stix.NewEncoder(w, "")
+	for rows.Next() {
+		var raw, typ string
+		if err := rows.Scan(&raw, &typ); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		o, err := stix.ParseObject([]byte(raw))
+		if err != nil {
+			return fmt.Errorf("export: stored object: %w", err)
+		}
+		if c, ok := o.Confidence(); f.MinConfidence > 0 && typ == "indicator" && (!ok || int(c) < f.MinConfidence) {
+			continue
+		}
+		if err := enc.Encode(o); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	return enc.Close()
+}
+
+// valueRows streams (kind, value, confidence, object columns) of the
+// indicator and observable values the filter keeps, for the CSV and the
+// block lists. kind "" is every kind.
+func (s *Service) valueRows(ctx context.Context, a policy.Actor, f ExportFilter, kind string, fn func(kind, value string, o Object, confidence string) error) error {
+	h := s.DB.R()
+	now := db.Now()
+	r, err := policy.NewReader(ctx, h, a, now)
+	if err != nil {
+		return err
+	}
+	q := s.exportQuery(r, a, f, `v.kind, v.value, o.object, `+objectColumns, ` JOIN intel_values v ON v.object_id = o.id AND v.sufficient = 1`, now)
+	if kind != "" {
+		q.Add(` AND v.kind = ?`, kind)
+	}
+	rows, err := h.Select(ctx, q.Add(` ORDER BY v.kind, v.value`))
+	if err != nil {
+		return fmt.Errorf("export values: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k, v, raw string
+		var o Object
+		var revoked int
+		if err := rows.Scan(&k, &v, &raw, &o.ID, &o.STIXID, &o.Type, &o.Version, &o.SpecVersion, &o.DateAdded, &o.Name, &revoked, &o.ValidUntil, &o.OrgName); err != nil {
+			return fmt.Errorf("export values: %w", err)
+		}
+		conf := ""
+		if obj, err := stix.ParseObject([]byte(raw)); err == nil {
+			if c, ok := obj.Confidence(); ok {
+				if int(c) < f.MinConfidence {
+					continue
+				}
+				conf = strconv.FormatInt(c, 10)
+			} else if f.MinConfidence > 0 {
+				continue
+			}
+		}
+		if err := fn(k, v, o, conf); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// ExportCSV writes one line per indicator or observable value.
+func (s *Service) ExportCSV(ctx context.Context, a policy.Actor, f ExportFilter, w io.Writer) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write([]string{"kind", "value", "stix_id", "type", "name", "confidence", "valid_until", "org"}); err != nil {
+		return err
+	}
+	err := s.valueRows(ctx, a, f, "", func(kind, value string, o Object, conf string) error {
+		until := ""
+		if o.ValidUntil > 0 {
+			until = time.UnixMicro(o.ValidUntil).UTC().Format(time.RFC3339)
+		}
+		return cw.Write([]string{kind, value, o.STIXID, o.Type, csvSafe(o.Name), conf, until, csvSafe(o.OrgName)})
+	})
+	cw.Flush()
+	if err == nil {
+		err = cw.Error()
+	}
+	return err
+}
+
+// csvSafe keeps a spreadsheet from reading a cell as a formula.
+func csvSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+// ExportBlockList writes the values of one kind, one per line, each once,
+// without the known-benign ones.
+func (s *Service) ExportBlockList(ctx context.Context, a policy.Actor, f ExportFilter, kind string, benign *Benign, w io.Writer) error {
+	known := false
+	for _, k := range BlockKinds {
+		known = known || k == kind
+	}
+	if !known {
+		return fault.New(fault.NotFound, "not_found", "no such block list: the kinds are {kinds}").With("kinds", strings.Join(BlockKinds, ", "))
+	}
+	bw := bufio.NewWriter(w)
+	last := ""
+	err := s.valueRows(ctx, a, f, kind, func(_, value string, _ Object, _ string) error {
+		if value == last || benign.Contains(kind, value) {
+			return nil
+		}
+		last = value
+		_, err := bw.WriteString(value + "\n")
+		return err
+	})
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
+	}
+	return err
+}
