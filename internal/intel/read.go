@@ -242,3 +242,35 @@ func (s *Service) Search(ctx context.Context, a policy.Actor, query string, limi
 	}
 	return out, nil
 }
+
+// Correlated lists the other objects the reader may see that stand for
+// one of the same values as object id (an indicator and an observable of
+// the same address, two orgs' indicators of the same domain). The object
+// itself must be visible (else not found), and each object it links to is
+// judged by the predicate: a link exists for the reader only when both
+// ends are theirs to see, so neither a list nor its length tells of
+// hidden objects.
+func (s *Service) Correlated(ctx context.Context, a policy.Actor, id string, limit int) ([]Object, error) {
+	if _, err := s.FindByID(ctx, a, id); err != nil {
+		return nil, err
+	}
+	h := s.DB.R()
+	r, err := policy.NewReader(ctx, h, a, db.Now())
+	if err != nil {
+		return nil, err
+	}
+	q := db.Q(`SELECT DISTINCT `+objectColumns+`, `+s.kind.Columns("o")+` FROM intel_values mine JOIN intel_values v ON v.kind = mine.kind AND v.value = mine.value AND v.object_id <> mine.object_id`).
+		Append(r.Join(s.kind, "o", "v.object_id")).Add(` JOIN orgs org ON org.id = o.org_id WHERE mine.object_id = ? ORDER BY o.date_added DESC, o.id LIMIT ?`, id, limit)
+	rows, err := h.Select(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("correlate: %w", err)
+	}
+	return db.Collect(rows, "correlate", func(sc db.Scanner) (Object, error) {
+		var o Object
+		var revoked int
+		err := sc.Scan(s.kind.Dest(&o.Share, []any{&o.ID, &o.STIXID, &o.Type, &o.Version, &o.SpecVersion, &o.DateAdded, &o.Name, &revoked, &o.ValidUntil, &o.OrgName})...)
+		o.Revoked = revoked != 0
+		o.TLP, o.Audience = o.Share.TLP.String(), string(o.Share.Audience.Kind)
+		return o, err
+	})
+}

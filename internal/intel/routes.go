@@ -46,6 +46,7 @@ func Register(srv *web.Server, svc *Service) error {
 	r.Handle("GET /api/v1/intel/objects/{id}", web.Read, h.getObject)
 	r.Handle("DELETE /api/v1/intel/objects/{id}", web.Write, h.deleteObject)
 	r.Handle("POST /api/v1/intel/objects/{id}/sightings", web.Write, h.sight)
+	r.Handle("GET /api/v1/intel/objects/{id}/correlations", web.Read, h.correlations)
 	r.HandleLong("GET /api/v1/intel/export/bundle", web.Read, h.exportBundle)
 	r.HandleLong("GET /api/v1/intel/export/values.csv", web.Read, h.exportCSV)
 	r.HandleLong("GET /api/v1/intel/export/blocklist/{kind}", web.Read, h.exportBlockList)
@@ -285,4 +286,21 @@ func (h *handler) exportBlockList(w http.ResponseWriter, r *http.Request) error 
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	return h.svc.ExportBlockList(r.Context(), web.ActorFrom(r), f, kind, h.svc.Benign, w)
+}
+
+// correlations lists the visible objects that share a value with one.
+func (h *handler) correlations(w http.ResponseWriter, r *http.Request) error {
+	limit, err := web.Limit(r, 100, 1000)
+	if err != nil {
+		return err
+	}
+	items, err := h.svc.Correlated(r.Context(), web.ActorFrom(r), r.PathValue("id"), limit)
+	if err != nil {
+		return err
+	}
+	if items == nil {
+		items = []Object{}
+	}
+	web.WriteJSON(w, http.StatusOK, objectList{Items: items})
+	return nil
 }

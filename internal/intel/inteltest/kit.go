@@ -6,6 +6,8 @@ package inteltest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"hash/fnv"
 	"io"
 	"net/http"
 	"slices"
@@ -30,7 +32,7 @@ func indicator(name string) (stixID, bundle string) {
 	stixID = "indicator--" + uuid.NewString()
 	now := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
 	obj := map[string]any{"type": "indicator", "spec_version": "2.1", "id": stixID, "created": now, "modified": now,
-		"name": name, "pattern": "[domain-name:value = '" + strings.ReplaceAll(name, " ", "-") + ".example']", "pattern_type": "stix", "valid_from": now}
+		"name": name, "pattern": "[domain-name:value = '" + strings.ReplaceAll(name, " ", "-") + ".example'] OR [ipv4-addr:value = '" + addrOf(name) + "']", "pattern_type": "stix", "valid_from": now}
 	b, _ := json.Marshal(map[string]any{"type": "bundle", "id": "bundle--" + uuid.NewString(), "objects": []any{obj}})
 	return stixID, string(b)
 }
@@ -100,10 +102,11 @@ func rows() map[string]apptest.Row {
 		"POST /api/v1/intel/objects/{id}/sightings": {Req: send("/api/v1/intel/objects/{intel}/sightings", map[string]any{"count": 2}),
 			Want: w(writer + " partner=404 coord=404 nocontract=404 outsider=404 *=201")},
 		// Exports hold what the caller may see: any signed-in caller.
-		"GET /api/v1/intel/export/bundle":           {Req: static("/api/v1/intel/export/bundle"), Want: w(apptest.APIRead)},
-		"GET /api/v1/intel/export/values.csv":       {Req: static("/api/v1/intel/export/values.csv"), Want: w(apptest.APIRead)},
-		"GET /api/v1/intel/export/blocklist/{kind}": {Req: static("/api/v1/intel/export/blocklist/domain"), Want: w(apptest.APIRead)},
-		"GET /api/v1/intel/lookup":                  {Req: static("/api/v1/intel/lookup?value=198.51.100.3"), Want: w(apptest.APIRead)},
+		"GET /api/v1/intel/export/bundle":             {Req: static("/api/v1/intel/export/bundle"), Want: w(apptest.APIRead)},
+		"GET /api/v1/intel/export/values.csv":         {Req: static("/api/v1/intel/export/values.csv"), Want: w(apptest.APIRead)},
+		"GET /api/v1/intel/export/blocklist/{kind}":   {Req: static("/api/v1/intel/export/blocklist/domain"), Want: w(apptest.APIRead)},
+		"GET /api/v1/intel/objects/{id}/correlations": {Req: get("/api/v1/intel/objects/{intel}/correlations"), Want: w(own)},
+		"GET /api/v1/intel/lookup":                    {Req: static("/api/v1/intel/lookup?value=198.51.100.3"), Want: w(apptest.APIRead)},
 		// A batch lookup only reads: read-only tokens may send it.
 		"POST /api/v1/intel/lookup":                                {Req: send("/api/v1/intel/lookup", map[string]any{"values": []string{"198.51.100.3"}}), Want: w(apptest.APIRead)},
 		"GET /taxii2/{$}":                                          {Req: static("/taxii2/"), Want: w(apptest.APIRead)},
@@ -129,6 +132,7 @@ func rows() map[string]apptest.Row {
 type leakState struct {
 	stix     map[string]string
 	audience map[string]policy.AudienceKind
+	twin     string // a TLP:CLEAR indicator of every harness object's value (correlations)
 }
 
 func intelKind() apptest.LeakKind {
@@ -204,6 +208,17 @@ func intelKind() apptest.LeakKind {
 						}
 					}
 				}
+			}},
+			{Route: "GET /api/v1/intel/objects/{id}/correlations", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+				// Every harness object is correlated with the twin the
+				// kind's Setup shares with everyone: the twin's list of
+				// correlations shows exactly the objects the reader sees.
+				apptest.ExpectDetail(t, c, r, "/api/v1/intel/objects/%s/correlations", objs)
+				if state(c).twin == "" {
+					state(c).twin = twin(t, c.Hub, objs)
+				}
+				ids := apptest.ListIDs(t, c, r, "/api/v1/intel/objects/"+state(c).twin+"/correlations")
+				apptest.ExpectIDs(t, "the correlations of a CLEAR twin", r, ids, objs)
 			}},
 			{Route: "GET /api/v1/intel/lookup", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
 				// Each harness object is an indicator for <marker>.example.
@@ -318,4 +333,38 @@ func lookupIDs(t testing.TB, status int, body []byte) []string {
 		}
 	}
 	return ids
+}
+
+// addrOf is an address that stands for a name in indicators: the
+// correlation twin names the addresses, not the names, so that the
+// marker checks of the other paths see only the harness's objects.
+func addrOf(name string) string {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(name))
+	n := h.Sum32()
+	return fmt.Sprintf("198.18.%d.%d", n>>8&0xff, n&0xff)
+}
+
+// twin imports, as cloud.analyst at TLP:CLEAR, one indicator of the
+// addresses of all the harness's objects: each of them correlates with it.
+func twin(t testing.TB, h *apptest.Hub, objs []apptest.LeakObject) string {
+	t.Helper()
+	var parts []string
+	for _, o := range objs {
+		parts = append(parts, "[ipv4-addr:value = '"+addrOf(o.Marker)+"']")
+	}
+	stixID := "indicator--" + uuid.NewString()
+	now := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
+	b, _ := json.Marshal(map[string]any{"type": "bundle", "id": "bundle--" + uuid.NewString(), "objects": []any{map[string]any{
+		"type": "indicator", "spec_version": "2.1", "id": stixID, "created": now, "modified": now, "name": "twin",
+		"pattern": strings.Join(parts, " OR "), "pattern_type": "stix", "valid_from": now}}})
+	a := h.Users["cloud.analyst"].Actor
+	if rep, err := h.App.Intel.Import(context.Background(), a, strings.NewReader(string(b)), intel.ImportOptions{TLP: "CLEAR", Community: h.Circle, Via: "test"}); err != nil || rep.Accepted != 1 {
+		t.Fatalf("import the twin: %v %+v", err, rep)
+	}
+	objsOf, _, err := h.App.Intel.List(context.Background(), a, intel.Filter{IDs: []string{stixID}, All: true, Limit: 1})
+	if err != nil || len(objsOf) != 1 {
+		t.Fatalf("find the twin: %v", err)
+	}
+	return objsOf[0].ID
 }
