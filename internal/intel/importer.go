@@ -241,7 +241,7 @@ func (s *Service) store(ctx context.Context, a policy.Actor, aud policy.Audience
 		var items []ItemResult
 		for _, p := range batch {
 			key := p.obj.ID() + "\x00" + p.version
-			if have[key] || seen[key] {
+			if have.versions[key] || seen[key] {
 				rep.Accepted++
 				items = append(items, ItemResult{ID: p.obj.ID(), Version: p.version})
 				continue
@@ -263,7 +263,7 @@ func (s *Service) store(ctx context.Context, a policy.Actor, aud policy.Audience
 		}
 		var stored []string
 		if len(todo) > 0 {
-			if stored, err = s.insert(ctx, tx, a, aud, todo); err != nil {
+			if stored, err = s.insert(ctx, tx, a, aud, todo, have.newest); err != nil {
 				return err
 			}
 			for _, p := range todo {
@@ -290,34 +290,50 @@ func (s *Service) store(ctx context.Context, a policy.Actor, aud policy.Audience
 	})
 }
 
-// existing returns which of the batch's versions the org holds already.
-func (s *Service) existing(ctx context.Context, tx *db.Tx, org string, batch []pending) (map[string]bool, error) {
+// held is what the org holds already of a batch's objects: which versions,
+// and the newest version of each object (version_ns).
+type held struct {
+	versions map[string]bool  // stix id + "\x00" + version
+	newest   map[string]int64 // stix id → newest version_ns
+}
+
+// existing returns what the org holds already of the batch's objects.
+func (s *Service) existing(ctx context.Context, tx *db.Tx, org string, batch []pending) (held, error) {
 	ids := make([]any, 0, len(batch)+1)
 	ids = append(ids, org)
 	for _, p := range batch {
 		ids = append(ids, p.obj.ID())
 	}
-	rows, err := tx.Query(ctx, `SELECT stix_id, version FROM intel_objects WHERE org_id = ? AND stix_id IN (`+db.Placeholders(len(batch))+`)`, ids...)
+	rows, err := tx.Query(ctx, `SELECT stix_id, version, version_ns FROM intel_objects WHERE org_id = ? AND stix_id IN (`+db.Placeholders(len(batch))+`)`, ids...)
 	if err != nil {
-		return nil, fmt.Errorf("find held versions: %w", err)
+		return held{}, fmt.Errorf("find held versions: %w", err)
 	}
-	held, err := db.Collect(rows, "held versions", func(r db.Scanner) (k string, err error) {
-		var id, v string
-		err = r.Scan(&id, &v)
-		return id + "\x00" + v, err
+	type row struct {
+		id, v string
+		ns    int64
+	}
+	rs, err := db.Collect(rows, "held versions", func(r db.Scanner) (x row, err error) {
+		err = r.Scan(&x.id, &x.v, &x.ns)
+		return x, err
 	})
 	if err != nil {
-		return nil, err
+		return held{}, err
 	}
-	out := make(map[string]bool, len(held))
-	for _, k := range held {
-		out[k] = true
+	out := held{versions: make(map[string]bool, len(rs)), newest: map[string]int64{}}
+	for _, x := range rs {
+		out.versions[x.id+"\x00"+x.v] = true
+		if n, ok := out.newest[x.id]; !ok || x.ns > n {
+			out.newest[x.id] = x.ns
+		}
 	}
 	return out, nil
 }
 
 // insert discloses and stores objects that passed every check.
-func (s *Service) insert(ctx context.Context, tx *db.Tx, a policy.Actor, aud policy.Audience, todo []pending) ([]string, error) {
+// newest is the newest version the org held before (stix id → version_ns):
+// an object's new version is its latest if nothing it holds or that comes
+// in the same batch is newer, and then the one it held stops being.
+func (s *Service) insert(ctx context.Context, tx *db.Tx, a policy.Actor, aud policy.Audience, todo []pending, newest map[string]int64) ([]string, error) {
 	shares := make([]policy.Share, len(todo))
 	ids := make([]string, len(todo))
 	for i, p := range todo {
@@ -328,7 +344,15 @@ func (s *Service) insert(ctx context.Context, tx *db.Tx, a policy.Actor, aud pol
 		return nil, err
 	}
 	added := s.added(len(todo))
-	rows := make([]any, 0, 12*len(todo))
+	top := map[string]int{} // stix id → index in todo of the newest incoming version
+	for i, p := range todo {
+		id := p.obj.ID()
+		if j, ok := top[id]; !ok || versionNS(p.obj) > versionNS(todo[j].obj) {
+			top[id] = i
+		}
+	}
+	var superseded []any // objects whose held latest version an incoming one replaces
+	rows := make([]any, 0, 13*len(todo))
 	var values, refs []any
 	var docs []policy.Doc
 	for i, p := range todo {
@@ -346,7 +370,16 @@ func (s *Service) insert(ctx context.Context, tx *db.Tx, a policy.Actor, aud pol
 		if o.Revoked() {
 			revoked = 1
 		}
-		rows = append(rows, id, a.OrgID, o.ID(), o.Type(), p.version, versionNS(o), spec, added+int64(i), revoked, validUntil, o.Name(), string(o.Raw()))
+		latest := 0
+		if top[o.ID()] == i {
+			if old, ok := newest[o.ID()]; !ok || versionNS(o) >= old {
+				latest = 1
+				if ok {
+					superseded = append(superseded, o.ID())
+				}
+			}
+		}
+		rows = append(rows, id, a.OrgID, o.ID(), o.Type(), p.version, versionNS(o), spec, added+int64(i), revoked, validUntil, o.Name(), latest, string(o.Raw()))
 		for _, v := range valuesOf(o) {
 			values = append(values, id, v.kind, v.value, boolInt(v.sufficient))
 		}
@@ -357,7 +390,12 @@ func (s *Service) insert(ctx context.Context, tx *db.Tx, a policy.Actor, aud pol
 			docs = append(docs, policy.Doc{ID: id, Title: o.Name(), Body: text})
 		}
 	}
-	if err := tx.InsertMany(ctx, `intel_objects (id, org_id, stix_id, stix_type, version, version_ns, spec_version, date_added, revoked, valid_until, name, object)`, 12, rows); err != nil {
+	for _, stixID := range superseded {
+		if _, err := tx.Exec(ctx, `UPDATE intel_objects SET latest = 0 WHERE org_id = ? AND stix_id = ? AND latest = 1`, a.OrgID, stixID); err != nil {
+			return nil, fmt.Errorf("supersede a version: %w", err)
+		}
+	}
+	if err := tx.InsertMany(ctx, `intel_objects (id, org_id, stix_id, stix_type, version, version_ns, spec_version, date_added, revoked, valid_until, name, latest, object)`, 13, rows); err != nil {
 		return nil, err
 	}
 	if len(values) > 0 {

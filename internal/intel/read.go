@@ -85,7 +85,7 @@ func (s *Service) List(ctx context.Context, a policy.Actor, f Filter) ([]Object,
 	if f.JSON {
 		cols += `, o.object`
 	}
-	q := db.Q(`SELECT ` + cols + ` FROM `).Append(r.From(s.kind, "o")).Add(` JOIN orgs org ON org.id = o.org_id WHERE 1 = 1`)
+	q := db.Q(`SELECT ` + cols + ` FROM `).Append(r.FromOrdered(h, s.kind, "o")).Add(` JOIN orgs org ON org.id = o.org_id WHERE 1 = 1`)
 	scope, scopeArgs := f.Scope.condition(a, "o_s")
 	q.Add(scope, scopeArgs...)
 	if f.AddedAfter > 0 {
@@ -159,8 +159,19 @@ func in(q *db.Query, col string, vals []string) {
 // and last.
 func (s *Service) versionCondition(q *db.Query, r *policy.Reader, a policy.Actor, f Filter, scope string, scopeArgs []any) {
 	last := f.Last || !f.First && len(f.At) == 0
+	if last && !f.First && len(f.At) == 0 {
+		// The default: each org's newest version of an object, which its
+		// writers keep marked. (A newer version hidden from the reader
+		// hides the older one too: nothing is shown that the rule book
+		// hides, at worst less than it allows.)
+		q.Add(` AND o.latest = 1`)
+		return
+	}
 	var parts []*db.Query
 	edge := func(cmp string) *db.Query {
+		if cmp == ">" {
+			return db.Q(`o.latest = 1`)
+		}
 		sub := db.Q(`NOT EXISTS (SELECT 1 FROM `).Append(r.From(s.kind, "n")).
 			Add(` WHERE n.stix_id = o.stix_id AND n.version_ns `+cmp+` o.version_ns`+strings.ReplaceAll(scope, "o_s.", "n_s."), scopeArgs...).Add(`)`)
 		return sub

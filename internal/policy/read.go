@@ -48,6 +48,24 @@ func (r *Reader) From(k *Kind, alias string) *db.Query {
 	return q.Add(cond, args...)
 }
 
+// FromOrdered is From for a list that walks kind k's table in the order
+// of one of its indexes and stops at a page (ORDER BY that index LIMIT n):
+// on SQLite the table is made the outer loop (CROSS JOIN). Without
+// statistics the planner takes conditions on the envelope (owner,
+// audience) for selective, scans every envelope and sorts them all
+// instead: 190 ms instead of 9 ms for a page of 1,000 of 50,000 objects.
+// PostgreSQL plans from statistics and gets From.
+func (r *Reader) FromOrdered(h db.Handle, k *Kind, alias string) *db.Query {
+	if h.Dialect() != db.SQLite {
+		return r.From(k, alias)
+	}
+	r.trace.add(k)
+	s := shareAlias(alias)
+	q := db.Q(k.table + " " + alias + " CROSS JOIN shares " + s + " ON " + s + ".id = " + alias + ".id AND ")
+	cond, args := r.condition(k, s)
+	return q.Add(cond, args...)
+}
+
 // Join joins kind k's table under alias on its id = on (a column of a table
 // already named), with its envelope, restricted to visible objects: a row
 // whose joined object the actor may not see is dropped too.

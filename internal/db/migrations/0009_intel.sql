@@ -18,6 +18,9 @@ CREATE TABLE intel_objects (
   revoked      INTEGER NOT NULL DEFAULT 0,
   valid_until  BIGINT NOT NULL DEFAULT 0,
   name         TEXT NOT NULL DEFAULT '',
+  -- 1 for the newest version an org holds of an object: TAXII's and the
+  -- lists' default, kept by the writers (insert, delete).
+  latest       INTEGER NOT NULL DEFAULT 1,
   object       TEXT NOT NULL
 );
 -- One copy of a version per org: a re-import finds it and adds nothing.
