@@ -402,6 +402,9 @@ func (s *Service) insert(ctx context.Context, tx *db.Tx, a policy.Actor, aud pol
 		if err := tx.InsertMany(ctx, `intel_values (object_id, kind, value, sufficient)`, 4, values); err != nil {
 			return nil, err
 		}
+		if err := recordCIDRLengths(ctx, tx, values); err != nil {
+			return nil, err
+		}
 	}
 	if len(refs) > 0 {
 		if err := tx.InsertMany(ctx, `intel_refs (object_id, ref, role)`, 3, refs); err != nil {
@@ -550,4 +553,31 @@ func addrKind(ip netip.Addr) string {
 		return "ipv4"
 	}
 	return "ipv6"
+}
+
+// recordCIDRLengths notes the prefix lengths of the ranges among values
+// (rows of object_id, kind, value, sufficient) in intel_cidr_lengths.
+func recordCIDRLengths(ctx context.Context, tx *db.Tx, values []any) error {
+	seen := map[int]bool{}
+	for i := 0; i+3 < len(values); i += 4 {
+		if values[i+1] != "cidr" {
+			continue
+		}
+		p, err := netip.ParsePrefix(values[i+2].(string))
+		if err != nil {
+			continue
+		}
+		bits := p.Bits()
+		if p.Addr().Is6() {
+			bits += 128
+		}
+		if seen[bits] {
+			continue
+		}
+		seen[bits] = true
+		if _, err := tx.Exec(ctx, `INSERT INTO intel_cidr_lengths (bits) VALUES (?) ON CONFLICT (bits) DO NOTHING`, bits); err != nil {
+			return fmt.Errorf("note a range's length: %w", err)
+		}
+	}
+	return nil
 }

@@ -66,17 +66,37 @@ func kindOf(v string) (kind, norm string) {
 	return "", ""
 }
 
-// prefixes lists the ranges that contain address a, in the form ranges
-// are stored (netip.Prefix.Masked): a range matches iff it is one of them.
-func prefixes(a netip.Addr) []string {
-	out := make([]string, 0, a.BitLen())
-	for bits := a.BitLen() - 1; bits >= 0; bits-- {
-		p, err := a.Prefix(bits)
-		if err == nil {
+// prefixes lists the ranges of the stored lengths (IPv6 lengths count
+// from 128) that contain address a, in the form ranges are stored
+// (netip.Prefix.Masked): a range matches iff it is one of them.
+func prefixes(a netip.Addr, lengths []int) []string {
+	out := make([]string, 0, len(lengths))
+	for _, bits := range lengths {
+		if a.Is6() {
+			if bits < 128 {
+				continue
+			}
+			bits -= 128
+		} else if bits >= 128 {
+			continue
+		}
+		if bits >= a.BitLen() {
+			continue // a whole address is stored as the address, not a range
+		}
+		if p, err := a.Prefix(bits); err == nil {
 			out = append(out, p.String())
 		}
 	}
 	return out
+}
+
+// cidrLengths reads the prefix lengths of the stored ranges.
+func (s *Service) cidrLengths(ctx context.Context, h db.Handle) ([]int, error) {
+	rows, err := h.Query(ctx, `SELECT bits FROM intel_cidr_lengths`)
+	if err != nil {
+		return nil, fmt.Errorf("range lengths: %w", err)
+	}
+	return db.Collect(rows, "range lengths", func(r db.Scanner) (n int, err error) { err = r.Scan(&n); return n, err })
 }
 
 // Lookup finds the objects the reader may see that stand for each of
@@ -89,6 +109,11 @@ func (s *Service) Lookup(ctx context.Context, a policy.Actor, values []string) (
 		return nil, fault.BadInput("values", "too_many_values", "look up at most {max} values at a time").With("max", MaxLookup)
 	}
 	out := make([]Result, len(values))
+	h := s.DB.R()
+	lengths, err := s.cidrLengths(ctx, h)
+	if err != nil {
+		return nil, err
+	}
 	type key struct{ kind, value string }
 	want := map[key][]int{} // stored (kind, value) → results it answers, with how
 	via := map[key]string{}
@@ -102,7 +127,7 @@ func (s *Service) Lookup(ctx context.Context, a policy.Actor, values []string) (
 		via[key{k, n}] = "value"
 		if k == "ipv4" || k == "ipv6" {
 			ip, _ := netip.ParseAddr(n)
-			for _, p := range prefixes(ip) {
+			for _, p := range prefixes(ip, lengths) {
 				want[key{"cidr", p}] = append(want[key{"cidr", p}], i)
 				via[key{"cidr", p}] = "cidr"
 			}
@@ -111,7 +136,6 @@ func (s *Service) Lookup(ctx context.Context, a policy.Actor, values []string) (
 	if len(want) == 0 {
 		return out, nil
 	}
-	h := s.DB.R()
 	r, err := policy.NewReader(ctx, h, a, db.Now())
 	if err != nil {
 		return nil, err
@@ -164,10 +188,16 @@ func (s *Service) Lookup(ctx context.Context, a policy.Actor, values []string) (
 		if err != nil {
 			return nil, err
 		}
+		stixIDs := make([]string, 0, len(hits))
 		for _, x := range hits {
-			if x.m.Sightings, err = s.sightings(ctx, h, r, x.m.STIXID); err != nil {
-				return nil, err
-			}
+			stixIDs = append(stixIDs, x.m.STIXID)
+		}
+		counts, err := s.sightingCounts(ctx, h, r, stixIDs)
+		if err != nil {
+			return nil, err
+		}
+		for _, x := range hits {
+			x.m.Sightings = counts[x.m.STIXID]
 			x.m.Via = via[x.k]
 			for _, i := range want[x.k] {
 				out[i].Matches = append(out[i].Matches, x.m)
@@ -177,13 +207,33 @@ func (s *Service) Lookup(ctx context.Context, a policy.Actor, values []string) (
 	return out, nil
 }
 
-// sightings counts the sightings of stixID the reader may see.
-func (s *Service) sightings(ctx context.Context, h db.Handle, r *policy.Reader, stixID string) (int, error) {
-	var n int
-	q := db.Q(`SELECT COUNT(*) FROM intel_refs x`).Append(r.Join(s.kind, "o", "x.object_id")).
-		Add(` WHERE x.ref = ? AND x.role = 'sighting_of_ref'`, stixID)
-	if err := h.SelectRow(ctx, q).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count sightings: %w", db.Map(err))
+// sightingCounts counts the sightings the reader may see of each of
+// stixIDs, in one query per 500 ids.
+func (s *Service) sightingCounts(ctx context.Context, h db.Handle, r *policy.Reader, stixIDs []string) (map[string]int, error) {
+	out := map[string]int{}
+	for start := 0; start < len(stixIDs); start += 500 {
+		part := stixIDs[start:min(start+500, len(stixIDs))]
+		args := make([]any, len(part))
+		for i, id := range part {
+			args[i] = id
+		}
+		q := db.Q(`SELECT x.ref, COUNT(*) FROM intel_refs x`).Append(r.Join(s.kind, "o", "x.object_id")).
+			Add(` WHERE x.role = 'sighting_of_ref' AND x.ref IN (`+db.Placeholders(len(part))+`) GROUP BY x.ref`, args...)
+		rows, err := h.Select(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("count sightings: %w", err)
+		}
+		type count struct {
+			ref string
+			n   int
+		}
+		cs, err := db.Collect(rows, "count sightings", func(sc db.Scanner) (c count, err error) { err = sc.Scan(&c.ref, &c.n); return c, err })
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			out[c.ref] = c.n
+		}
 	}
-	return n, nil
+	return out, nil
 }

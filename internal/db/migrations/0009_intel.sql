@@ -37,6 +37,11 @@ CREATE TABLE intel_values (
   PRIMARY KEY (kind, value, object_id)
 );
 CREATE INDEX intel_values_object ON intel_values (object_id);
+-- The prefix lengths of the ranges stored (e.g. 24 for 203.0.113.0/24,
+-- 6 bits for IPv6 as 128+len): a looked-up address is compared with its
+-- own prefixes of these lengths only, not all 33 (or 129). Stale lengths
+-- after a delete cost a probe, never a wrong answer.
+CREATE TABLE intel_cidr_lengths (bits INTEGER PRIMARY KEY);
 -- The references between objects that pages follow both ways: a
 -- relationship's source and target, a sighting's sighting_of_ref, a
 -- report's (or grouping's, note's, opinion's) object_refs.
