@@ -235,6 +235,13 @@ func TestTAXIIConformance(t *testing.T) {
 	if m := sme.get(circle + "manifest/"); bytes.Contains([]byte(m.raw), []byte("malware--55555555")) {
 		t.Errorf("the manifest lists a deleted object: %s", m.raw)
 	}
+	// Deleting the newest version makes the one before it the default.
+	if got := cert.do("DELETE", circle+"objects/indicator--55555555-0000-4000-8000-000000000001/?match[version]=2026-01-02T00:00:00.000Z", nil, ""); got.status != 200 {
+		t.Errorf("DELETE a version: %d %s", got.status, got.raw)
+	}
+	if got := sme.get(circle + "objects/indicator--55555555-0000-4000-8000-000000000001/"); len(ids(got, "objects")) != 1 || got.body["objects"].([]any)[0].(map[string]any)["name"] != "v1" {
+		t.Errorf("after deleting v2 the default version is: %s", got.raw)
+	}
 	// The own collection takes the org's objects and keeps them there.
 	own := "/taxii2/" + h.Orgs["sme"] + "/collections/own/"
 	if got := sme.post(own+"objects/", `{"objects":[`+strings.Replace(mal, "55555555-0000-4000-8000-000000000002", "55555555-0000-4000-8000-000000000012", 1)+`]}`); got.status != 202 || got.body["success_count"] != 1.0 {
