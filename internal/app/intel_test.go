@@ -155,8 +155,10 @@ func jsonEqual(a, b any) bool {
 // reader may see (an address also in a range that contains it), with
 // their level, confidence and visible sightings; another org's hidden
 // indicator answers like no indicator at all.
-func TestIntelLookup(t *testing.T) {
-	h := apptest.WorldCovering(t, db.SQLite)
+func TestIntelLookup(t *testing.T) { eachEngine(t, testIntelLookup) }
+
+func testIntelLookup(t *testing.T, e db.Dialect) {
+	h := apptest.WorldCovering(t, e)
 	const bundle = `{"type":"bundle","id":"bundle--0a1b2c3d-0000-4000-8000-000000000001","objects":[
 	 {"type":"indicator","spec_version":"2.1","id":"indicator--11111111-0000-4000-8000-000000000001","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"C2 server","confidence":80,
 	  "pattern":"[ipv4-addr:value = '198.51.100.3'] OR [domain-name:value = 'Evil.Example']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"},
@@ -272,8 +274,10 @@ func importAs(t *testing.T, h *apptest.Hub, user, query, bundle, stixID string) 
 // TestIntelSightings: "we saw this" reaches the owner live and only the
 // owner; a CERT relays a member's sighting without naming it, keeping the
 // member in its own audit trail; only a CERT may relay.
-func TestIntelSightings(t *testing.T) {
-	h := apptest.WorldCovering(t, db.SQLite)
+func TestIntelSightings(t *testing.T) { eachEngine(t, testIntelSightings) }
+
+func testIntelSightings(t *testing.T, e db.Dialect) {
+	h := apptest.WorldCovering(t, e)
 	const ind = "indicator--33333333-0000-4000-8000-000000000001"
 	id := importAs(t, h, "cloud.analyst", "community="+h.Circle+"&tlp=AMBER", `{"type":"bundle","id":"bundle--33333333-0000-4000-8000-000000000009","objects":[
 	 {"type":"indicator","spec_version":"2.1","id":"`+ind+`","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"scanner",
@@ -356,8 +360,10 @@ func basicGet(t *testing.T, h *apptest.Hub, u *apptest.User, path string) (int, 
 // (expired indicators, revoked objects and known-benign values left out),
 // up to the level asked for; the CSV and the bundle too; an outsider's
 // lists are empty.
-func TestIntelExports(t *testing.T) {
-	h := apptest.WorldCovering(t, db.SQLite)
+func TestIntelExports(t *testing.T) { eachEngine(t, testIntelExports) }
+
+func testIntelExports(t *testing.T, e db.Dialect) {
+	h := apptest.WorldCovering(t, e)
 	ind := func(n int, name, pattern, extra string) string {
 		return fmt.Sprintf(`{"type":"indicator","spec_version":"2.1","id":"indicator--44444444-0000-4000-8000-0000000000%02d","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":%q,"pattern":%q,"pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"%s}`, n, name, pattern, extra)
 	}

@@ -84,8 +84,10 @@ func ids(a taxiiAnswer, key string) []string {
 // the hub's TAXII server over HTTP: discovery, API roots, collections,
 // manifests, objects with every filter, versions, paging, status, DELETE,
 // media types, authentication and the error object.
-func TestTAXIIConformance(t *testing.T) {
-	h := apptest.WorldCovering(t, db.SQLite)
+func TestTAXIIConformance(t *testing.T) { eachEngine(t, testTAXIIConformance) }
+
+func testTAXIIConformance(t *testing.T, e db.Dialect) {
+	h := apptest.WorldCovering(t, e)
 	sme := taxiiClient{t, h, h.Users["sme.analyst"]}
 	cert := taxiiClient{t, h, h.Users["cert.analyst"]}
 	circle := "/taxii2/" + h.Circle + "/collections/circle/"
