@@ -96,7 +96,9 @@ func (s *Service) List(ctx context.Context, a policy.Actor, f Filter) ([]Object,
 		if err != nil {
 			return nil, "", err
 		}
-		q.Add(` AND (o.date_added > ? OR o.date_added = ? AND o.id > ?)`, at, at, id)
+		// A row value: the index on (date_added, id) seeks to the position
+		// (an OR of the two comparisons made every page scan from the start).
+		q.Add(` AND (o.date_added, o.id) > (?, ?)`, at, id)
 	}
 	if f.ID != "" {
 		q.Add(` AND o.id = ?`, f.ID)
