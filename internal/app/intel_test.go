@@ -17,6 +17,7 @@ import (
 
 	"verbund/internal/app/apptest"
 	"verbund/internal/db"
+	"verbund/internal/stix"
 )
 
 // sharedData is a file of ../shared/data (real data nobody here wrote).
@@ -421,5 +422,54 @@ func testIntelExports(t *testing.T, e db.Dialect) {
 	_, stixBody, _ = basicGet(t, h, sme, "/api/v1/intel/export/bundle?type=indicator&include_expired=1")
 	if err := json.Unmarshal([]byte(stixBody), &b); err != nil || len(b.Objects) != 5 {
 		t.Errorf("bundle export with expired: %d", len(b.Objects))
+	}
+}
+
+// TestIntelEmitsValidSTIX: what the hub writes itself (a sighting, the
+// demo's bundles as exported) validates against the official STIX 2.1
+// schemas and the specification's rules.
+func TestIntelEmitsValidSTIX(t *testing.T) {
+	h := apptest.WorldCovering(t, db.SQLite)
+	const ind = "indicator--66666666-0000-4000-8000-000000000001"
+	id := importAs(t, h, "cloud.analyst", "community="+h.Circle, `{"type":"bundle","id":"bundle--66666666-0000-4000-8000-000000000009","objects":[
+	 {"type":"indicator","spec_version":"2.1","id":"`+ind+`","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"x",
+	  "pattern":"[ipv4-addr:value = '203.0.113.99']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}]}`, ind)
+	for _, body := range []map[string]any{{}, {"count": 3, "first_seen": "2026-01-02T00:00:00Z", "last_seen": "2026-01-03T00:00:00Z", "description": "d", "tlp": "GREEN"}} {
+		r := h.API(t, h.Users["sme.analyst"].WriteToken, "POST", "/api/v1/intel/objects/"+id+"/sightings", body)
+		if r.Status != http.StatusCreated {
+			t.Fatalf("sighting: %d %s", r.Status, r.Body)
+		}
+		var s struct{ STIX json.RawMessage }
+		r.JSON(t, &s)
+		checkSTIX(t, s.STIX)
+	}
+	_, raw, _ := basicGet(t, h, h.Users["cloud.analyst"], "/api/v1/intel/export/bundle")
+	dec := stix.NewDecoder(strings.NewReader(raw))
+	n := 0
+	for o, err := range dec.All() {
+		if err != nil {
+			t.Fatalf("the exported bundle: %v", err)
+		}
+		checkSTIX(t, o.Raw())
+		n++
+	}
+	if n < 2 || dec.BundleErr() != nil {
+		t.Errorf("the exported bundle: %d objects, %v", n, dec.BundleErr())
+	}
+}
+
+var schemas = stix.NewSchemas()
+
+func checkSTIX(t *testing.T, raw []byte) {
+	t.Helper()
+	o, err := stix.ParseObject(raw)
+	if err != nil {
+		t.Fatalf("not a STIX object: %v: %s", err, raw)
+	}
+	if err := stix.Validate(o); err != nil {
+		t.Errorf("%s breaks the specification's rules: %v", o.ID(), err)
+	}
+	if err := schemas.Validate(o); err != nil {
+		t.Errorf("%s fails the official schema: %v", o.ID(), err)
 	}
 }
