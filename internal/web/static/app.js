@@ -401,7 +401,9 @@
     var el;
     if (pendingG && Date.now() - pendingG < 1500) {
       pendingG = 0;
-      el = goTargets[ev.key] && shortcut(goTargets[ev.key]);
+      // The layout's places, then the capabilities' (data-go on their
+      // navigation entries).
+      el = (goTargets[ev.key] && shortcut(goTargets[ev.key])) || doc.querySelector('[data-go="' + CSS.escape(ev.key) + '"]');
       if (el) { ev.preventDefault(); el.click(); }
       return;
     }
