@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -16,9 +18,10 @@ import (
 // A German analyst in a real browser: signs in, opens the threat
 // intelligence with the keys g i, searches, opens CERT Süd's indicator and
 // clicks „Auch bei uns gesehen“; the page thanks them and lists the
-// sighting, and CERT Süd's open page of the indicator shows it live. On a
-// phone the button comes right after the details, and no page scrolls
-// sideways.
+// sighting, and CERT Süd's open page of the indicator shows it live. A
+// bundle file uploads by script (with its progress) and its report
+// replaces the form. On a phone the button comes right after the details,
+// and no page scrolls sideways.
 func TestBrowserIntelSighting(t *testing.T) {
 	browserPath(t)
 	h := apptest.WorldCovering(t, db.SQLite)
@@ -59,8 +62,24 @@ func TestBrowserIntelSighting(t *testing.T) {
 	}
 	cert.do(t, "the sighting arrives live", chromedp.WaitVisible(`//ul[@id="sighting-list"]/li[contains(@class, "new-item")][contains(., "Müller Maschinenbau GmbH")]`))
 
+	// An import: the upload goes by script with its progress, and the
+	// report replaces the form.
+	file := filepath.Join(t.TempDir(), "lage.json")
+	if err := os.WriteFile(file, []byte(importBundle), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	u.open(t, h, "/intel/import", false)
+	u.do(t, "upload a bundle", chromedp.SetUploadFiles(`#i-bundle`, []string{file}), chromedp.SetValue(chromedp.ID("i-tlp"), "GREEN"),
+		chromedp.Click(chromedp.ID("import-submit")), chromedp.WaitVisible(chromedp.ID("import-report")))
+	if got := browserGet(t, u, "accepted", chromedp.Text(chromedp.ID("accepted"))); got != "1" {
+		t.Errorf("the report counts %s objects taken, want 1", got)
+	}
+	if loc := browserGet(t, u, "location", chromedp.Location()); !strings.HasSuffix(loc, "/intel/import") {
+		t.Errorf("after the upload the browser is on %s", loc)
+	}
+
 	// On a phone: the button right after the details, nothing sideways.
-	u.do(t, "phone", chromedp.EmulateViewport(390, 844), chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("sight")))
+	u.do(t, "phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(h.URL+"/intel/objects/"+id), chromedp.WaitVisible(chromedp.ID("sight")))
 	order := eval[bool](t, u, "order", `(() => {
 		const about = document.querySelector('.intel-about').getBoundingClientRect();
 		const sight = document.querySelector('.intel-sightings').getBoundingClientRect();
