@@ -373,6 +373,7 @@ type objectData struct {
 	Related     []Related
 	Sightings   []Sighting
 	Seen        int  // the sightings' counts, added up
+	Sightable   bool // a domain object (not a relationship, sighting or observable): it can be seen
 	CanSight    bool // the reader may report a sighting of it
 	ToCircle    bool // it was shared with a circle: a sighting may go there
 	Levels      []policy.TLP
@@ -489,7 +490,8 @@ func (p *pages) renderObject(w http.ResponseWriter, r *http.Request, status int,
 		d.JSON = string(o.JSON)
 	}
 	c := stix.ClassOf(o.Type)
-	d.CanSight = a.CanWrite() && (c == stix.ClassSDO || c == stix.ClassCustom)
+	d.Sightable = c == stix.ClassSDO || c == stix.ClassCustom
+	d.CanSight = a.CanWrite() && d.Sightable
 	d.ToCircle = o.Share.Audience.Kind == policy.AudCommunity
 	d.Levels = []policy.TLP{policy.Green, policy.Amber, policy.AmberStrict}
 	pg := web.Page{Nav: "intel", Data: d, Title: d.Label, Live: "/events?topic=intel:" + o.STIXID}
