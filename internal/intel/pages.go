@@ -664,11 +664,18 @@ type importData struct {
 	Community string
 	Levels    []policy.TLP
 	Report    *Report
-	Errors    []ItemError // the first refusals
-	More      int         // refusals not shown
+	Errors    []Refusal // the first refusals
+	More      int       // refusals not shown
 	FileName  string
 	CanImport bool
 	Error     *fault.Error
+}
+
+// Refusal is a refused object as the import's report shows it: its place
+// in the bundle counted from 1.
+type Refusal struct {
+	ItemError
+	Position int
 }
 
 // shownErrors is how many refusals the result page lists.
@@ -688,7 +695,9 @@ func (p *pages) renderImport(w http.ResponseWriter, r *http.Request, status int,
 	// RED is for named people, which an import does not name.
 	d.Levels = []policy.TLP{policy.Clear, policy.Green, policy.Amber, policy.AmberStrict}
 	if d.Report != nil {
-		d.Errors = d.Report.Errors[:min(len(d.Report.Errors), shownErrors)]
+		for _, e := range d.Report.Errors[:min(len(d.Report.Errors), shownErrors)] {
+			d.Errors = append(d.Errors, Refusal{ItemError: e, Position: e.Index + 1})
+		}
 		d.More = d.Report.Rejected - len(d.Errors)
 	}
 	pg := web.Page{Nav: "intel", Data: d, Title: p.t(r, "intel.import.title")}
