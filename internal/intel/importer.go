@@ -67,6 +67,9 @@ type ItemError struct {
 	Code     string `json:"code"`
 	Property string `json:"property,omitempty"`
 	Message  string `json:"message"`
+	// Fault is the refusal when the hub's rules gave it (an audience no
+	// agreement covers, say): pages show it in the reader's language.
+	Fault *fault.Error `json:"-"`
 }
 
 // ItemResult is one object's outcome (ImportOptions.Items).
@@ -190,7 +193,7 @@ func (rep *Report) reject(opts ImportOptions, index int, id, version string, err
 		code, prop, msg = fe.Code, fe.Field, fe.Message
 	}
 	if len(rep.Errors) < maxReportedErrors {
-		rep.Errors = append(rep.Errors, ItemError{Index: index, ID: id, Code: code, Property: prop, Message: msg})
+		rep.Errors = append(rep.Errors, ItemError{Index: index, ID: id, Code: code, Property: prop, Message: msg, Fault: fe})
 	}
 	if opts.Items {
 		rep.Items = append(rep.Items, ItemResult{ID: id, Version: version, Error: msg})
@@ -431,7 +434,7 @@ func (s *Service) announceSightings(tx *db.Tx, todo []pending, shares []policy.S
 		sh, of := shares[i], p.obj.SightingOfRef()
 		tx.AfterCommit(func() {
 			s.Events.Publish(events.Event{Type: "intel.sighting", Share: &sh, Topics: []string{"intel", "intel:" + of},
-				Data: map[string]string{"id": sh.ID, "sighting_of": of}})
+				Data: map[string]string{"id": sh.ID, "sighting_of": of, "fragment": "/intel/objects/" + sh.ID + "/fragment"}})
 		})
 	}
 }

@@ -31,7 +31,8 @@ func (sc Scope) condition(a policy.Actor, s string) (string, []any) {
 	return "", nil
 }
 
-// Filter selects versions of objects, oldest date_added first.
+// Filter selects versions of objects, oldest date_added first (Newest:
+// newest first).
 type Filter struct {
 	ID         string // one version, by the hub's id
 	Scope      Scope
@@ -40,6 +41,7 @@ type Filter struct {
 	IDs        []string // STIX ids
 	RefersTo   string   // objects that refer to this STIX id (relationships, sightings, reports)
 	Types      []string
+	NotTypes   []string // types left out
 	Specs      []string // spec versions
 	// Versions: All, or any of First, Last and exact versions (version_ns);
 	// none set: Last.
@@ -47,6 +49,7 @@ type Filter struct {
 	At               []int64
 	Limit            int
 	JSON             bool // read the objects' JSON too
+	Newest           bool // newest date_added first; After then pages back in time
 }
 
 // cursor is a list position: the date_added and id of the last row shown.
@@ -98,7 +101,11 @@ func (s *Service) List(ctx context.Context, a policy.Actor, f Filter) ([]Object,
 		}
 		// A row value: the index on (date_added, id) seeks to the position
 		// (an OR of the two comparisons made every page scan from the start).
-		q.Add(` AND (o.date_added, o.id) > (?, ?)`, at, id)
+		cmp := ">"
+		if f.Newest {
+			cmp = "<"
+		}
+		q.Add(` AND (o.date_added, o.id) `+cmp+` (?, ?)`, at, id)
 	}
 	if f.ID != "" {
 		q.Add(` AND o.id = ?`, f.ID)
@@ -108,11 +115,22 @@ func (s *Service) List(ctx context.Context, a policy.Actor, f Filter) ([]Object,
 	}
 	in(q, "o.stix_id", f.IDs)
 	in(q, "o.stix_type", f.Types)
+	if len(f.NotTypes) > 0 {
+		args := make([]any, len(f.NotTypes))
+		for i, v := range f.NotTypes {
+			args[i] = v
+		}
+		q.Add(` AND o.stix_type NOT IN (`+db.Placeholders(len(f.NotTypes))+`)`, args...)
+	}
 	in(q, "o.spec_version", f.Specs)
 	if !f.All {
 		s.versionCondition(q, r, a, f, scope, scopeArgs)
 	}
-	q.Add(` ORDER BY o.date_added, o.id LIMIT ?`, f.Limit+1)
+	if f.Newest {
+		q.Add(` ORDER BY o.date_added DESC, o.id DESC LIMIT ?`, f.Limit+1)
+	} else {
+		q.Add(` ORDER BY o.date_added, o.id LIMIT ?`, f.Limit+1)
+	}
 	rows, err := h.Select(ctx, q)
 	if err != nil {
 		return nil, "", fmt.Errorf("list intel: %w", err)
@@ -285,5 +303,32 @@ func (s *Service) Correlated(ctx context.Context, a policy.Actor, id string, lim
 		o.Revoked = revoked != 0
 		o.TLP, o.Audience = o.Share.TLP.String(), string(o.Share.Audience.Kind)
 		return o, err
+	})
+}
+
+// TypeCount is how many objects of a STIX type a reader may see.
+type TypeCount struct {
+	Type  string
+	Count int
+}
+
+// CountByType counts the objects (not versions: an object with a version
+// the reader may see counts once) the reader may see, by type, the most
+// frequent first.
+func (s *Service) CountByType(ctx context.Context, a policy.Actor) ([]TypeCount, error) {
+	h := s.DB.R()
+	r, err := policy.NewReader(ctx, h, a, db.Now())
+	if err != nil {
+		return nil, err
+	}
+	q := db.Q(`SELECT o.stix_type, COUNT(DISTINCT o.stix_id) FROM `).Append(r.From(s.kind, "o")).
+		Add(` GROUP BY o.stix_type ORDER BY COUNT(DISTINCT o.stix_id) DESC, o.stix_type`)
+	rows, err := h.Select(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("count intel by type: %w", err)
+	}
+	return db.Collect(rows, "count intel by type", func(sc db.Scanner) (c TypeCount, err error) {
+		err = sc.Scan(&c.Type, &c.Count)
+		return c, err
 	})
 }

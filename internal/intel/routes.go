@@ -15,9 +15,10 @@ import (
 	"verbund/internal/web"
 )
 
-// files are the capability's texts and its part of the API document.
+// files are the capability's pages, its texts and its part of the API
+// document.
 //
-//go:embed i18n openapi.json
+//go:embed all:templates i18n openapi.json
 var files embed.FS
 
 // maxBundle bounds a bundle sent to the API (the CLI reads files of any
@@ -37,6 +38,9 @@ func Register(srv *web.Server, svc *Service) error {
 		return err
 	}
 	if err := srv.AddOpenAPI(files, "openapi.json"); err != nil {
+		return err
+	}
+	if err := registerPages(srv, svc); err != nil {
 		return err
 	}
 	h := &handler{svc: svc, srv: srv}

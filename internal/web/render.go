@@ -149,6 +149,10 @@ type NavItem struct {
 	Path     string // e.g. "/forum"
 	Label    string // catalogue key of its name
 	Shortcut string // data-shortcut name for app.js ("" for none)
+	// Go is the key that opens it after "g" (app.js reads data-go; the
+	// shortcuts dialog lists it), "" for none. Keys taken by the layout:
+	// h, f, a, c.
+	Go string
 }
 
 // AddNav adds a capability's entry to the navigation, after the ones added

@@ -85,16 +85,29 @@ type Router struct {
 
 // Handle registers h for pattern ("METHOD /path") with permission p.
 func (rt *Router) Handle(pattern string, p Perm, h HandlerFunc) {
-	rt.handle(pattern, p, h, false)
+	rt.handle(pattern, p, h, false, false)
 }
 
 // HandleLong registers a route whose requests may run long (a live
 // stream, an export): it gets no request deadline.
 func (rt *Router) HandleLong(pattern string, p Perm, h HandlerFunc) {
-	rt.handle(pattern, p, h, true)
+	rt.handle(pattern, p, h, true, false)
 }
 
-func (rt *Router) handle(pattern string, p Perm, h HandlerFunc, long bool) {
+// HandleUpload registers a route that takes a file upload: a
+// multipart/form-data body of any size that its handler reads as a stream
+// (r.MultipartReader), without a request deadline like HandleLong. The
+// guard parses no form from such a body (every other route's form is read
+// into memory up to MaxBody before its handler runs): a cookie-signed-in
+// upload sends its CSRF token in the header X-CSRF-Token or as the form's
+// first field, _csrf, which the guard reads and puts back. The handler
+// skips the _csrf part and checks the text of the fields it reads
+// (ValidText).
+func (rt *Router) HandleUpload(pattern string, p Perm, h HandlerFunc) {
+	rt.handle(pattern, p, h, true, true)
+}
+
+func (rt *Router) handle(pattern string, p Perm, h HandlerFunc, long, upload bool) {
 	method, path, ok := strings.Cut(pattern, " ")
 	if !ok || p == "" {
 		panic("web: route " + pattern + " needs a method and a permission")
@@ -104,7 +117,11 @@ func (rt *Router) handle(pattern string, p Perm, h HandlerFunc, long bool) {
 		rt.methods = append(rt.methods, method)
 		slices.Sort(rt.methods)
 	}
-	rt.mux.Handle(pattern, rt.s.guard(p, h, long))
+	g := rt.s.guard(p, h, long)
+	if upload {
+		g = markUpload(g)
+	}
+	rt.mux.Handle(pattern, g)
 }
 
 // DefaultRequestTimeout is how long a request may take
@@ -159,7 +176,8 @@ type ctxKey int
 const (
 	actorKey ctxKey = iota
 	sessionKey
-	langKey // the language of a caller the guard refused (render.go)
+	langKey   // the language of a caller the guard refused (render.go)
+	uploadKey // the route streams a multipart body (HandleUpload)
 )
 
 // Session is the browser session behind a request, if any.

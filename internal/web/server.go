@@ -456,7 +456,9 @@ func (s *Server) checkCSRF(r *http.Request, haveSession bool, sess Session) erro
 		return nil // see Protocol.Basic
 	}
 	sent := r.Header.Get("X-CSRF-Token")
-	if sent == "" {
+	if sent == "" && streamed(r) {
+		sent = uploadToken(r)
+	} else if sent == "" {
 		r.Body = http.MaxBytesReader(nil, r.Body, MaxBody)
 		// A form too large to read has no token to check: say that it is
 		// too large (the person can shorten it), not that it expired.

@@ -44,7 +44,7 @@ func checkText(w http.ResponseWriter, r *http.Request) error {
 	// The form types as net/http reads them (any case, with parameters):
 	// a handler's PostFormValue parses both.
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if r.Body == nil || r.Body == http.NoBody || ct != "application/x-www-form-urlencoded" && ct != "multipart/form-data" {
+	if r.Body == nil || r.Body == http.NoBody || ct != "application/x-www-form-urlencoded" && ct != "multipart/form-data" || streamed(r) {
 		return nil
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)

@@ -4,12 +4,17 @@
 package inteltest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"html"
 	"io"
+	"mime/multipart"
 	"net/http"
+	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -93,7 +98,23 @@ func rows() map[string]apptest.Row {
 	envelope := apptest.Raw{ContentType: "application/taxii+json;version=2.1", Body: bundle}
 	freshSTIX := func(t *testing.T, f *apptest.Fixture) string { s, _ := fresh(t, f); return s }
 	freshID := func(t *testing.T, f *apptest.Fixture) string { _, id := fresh(t, f); return id }
+	upload := apptest.Raw{}
+	upload.ContentType, upload.Body = uploadForm(map[string]string{"tlp": "AMBER"}, bundle)
 	return map[string]apptest.Row{
+		// The pages: every reader has them; sme's own object only sme.
+		"GET /intel":                       {Req: static("/intel"), Want: w(apptest.PageRead)},
+		"GET /intel/objects/{id}":          {Req: get("/intel/objects/{intel}"), Want: w(apptest.OwnOrgPage)},
+		"GET /intel/objects/{id}/fragment": {Req: get("/intel/objects/{intel}/fragment"), Want: w(apptest.OwnOrgPage)},
+		"POST /intel/objects/{id}/sightings": {Req: send("/intel/objects/{intel}/sightings", apptest.Form("count", "2")),
+			Want: w(writer + " partner=404 coord=404 nocontract=404 outsider=404 *=303")},
+		"GET /intel/lookup": {Req: static("/intel/lookup?value=198.51.100.3"), Want: w(apptest.PageRead)},
+		// A lookup of many values only reads: read-only tokens may send it.
+		"POST /intel/lookup": {Req: send("/intel/lookup", apptest.Form("values", "198.51.100.3\nexample.org")), Want: w("anon=401 *=200")},
+		// Readers get the page without the form (their role may only read).
+		"GET /intel/import":  {Req: static("/intel/import"), Want: w(apptest.PageRead)},
+		"POST /intel/import": {Req: send("/intel/import", upload), Want: w(writer + " *=200")},
+		"GET /intel/taxii":   {Req: static("/intel/taxii"), Want: w(apptest.PageRead)},
+
 		"POST /api/v1/intel/bundles":        {Req: send("/api/v1/intel/bundles", apptest.Raw{ContentType: "application/stix+json", Body: bundle}), Want: w(writer + " *=200")},
 		"GET /api/v1/intel/objects":         {Req: static("/api/v1/intel/objects"), Want: w(apptest.APIRead)},
 		"GET /api/v1/intel/objects/{id}":    {Req: get("/api/v1/intel/objects/{intel}"), Want: w(own)},
@@ -248,6 +269,53 @@ func intelKind() apptest.LeakKind {
 			{Route: "GET /taxii2/{root}/collections/{collection}/objects/{object}/versions/{$}", Check: func(testing.TB, *apptest.LeakCase, *apptest.User, []apptest.LeakObject) {
 				// Checked with the object's own path above.
 			}},
+			{Route: "GET /intel/objects/{id}", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+				apptest.ExpectDetail(t, c, r, "/intel/objects/%s", objs)
+			}},
+			{Route: "GET /intel/objects/{id}/fragment", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+				apptest.ExpectDetail(t, c, r, "/intel/objects/%s/fragment", objs)
+			}},
+			{Route: "GET /intel", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+				for _, path := range []string{"/intel", "/intel?type=indicator"} {
+					ids, pages := pageIDs(t, c, r, path)
+					apptest.ExpectIDs(t, "the intel page "+path, r, ids, objs)
+					for _, page := range pages {
+						apptest.ExpectMarkers(t, "the intel page "+path, r, page, objs, false)
+					}
+				}
+				status, page := apptest.Page(t, c, r, "/intel?q=leakmark")
+				if status != http.StatusOK {
+					t.Fatalf("the intel search as %s: %d", r.Key, status)
+				}
+				apptest.ExpectIDs(t, "the intel search page", r, htmlIDs(page, `id="intel-`), objs)
+				apptest.ExpectMarkers(t, "the intel search page", r, page, objs, true)
+			}},
+			{Route: "GET /intel/lookup", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+				// The page of one value, and the form of many (POST).
+				var single, values []string
+				for _, o := range objs {
+					values = append(values, o.Marker+".example")
+					status, page := apptest.Page(t, c, r, "/intel/lookup?value="+url.QueryEscape(o.Marker+".example"))
+					if status != http.StatusOK {
+						t.Fatalf("the lookup page as %s: %d", r.Key, status)
+					}
+					single = append(single, htmlIDs(page, `data-match="`)...)
+				}
+				apptest.ExpectIDs(t, "the lookup page", r, single, objs)
+				req, _ := http.NewRequest("POST", c.Hub.URL+"/intel/lookup", strings.NewReader(url.Values{"values": {strings.Join(values, "\n")}}.Encode()))
+				req.Header.Set("Authorization", "Bearer "+r.ReadToken)
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("the lookup form as %s: %d", r.Key, resp.StatusCode)
+				}
+				apptest.ExpectIDs(t, "the lookup form", r, htmlIDs(string(b), `data-match="`), objs)
+			}},
 		},
 	}
 }
@@ -367,4 +435,53 @@ func twin(t testing.TB, h *apptest.Hub, objs []apptest.LeakObject) string {
 		t.Fatalf("find the twin: %v", err)
 	}
 	return objsOf[0].ID
+}
+
+// uploadForm is a multipart form as the import page sends it: its fields,
+// then the bundle as the file "bundle".
+func uploadForm(fields map[string]string, bundle string) (contentType, body string) {
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	for k, v := range fields {
+		_ = mw.WriteField(k, v)
+	}
+	fw, _ := mw.CreateFormFile("bundle", "bundle.json")
+	_, _ = io.WriteString(fw, bundle)
+	_ = mw.Close()
+	return mw.FormDataContentType(), b.String()
+}
+
+// htmlIDs reads the hub ids a page marks with prefix (`id="intel-`,
+// `data-match="`).
+func htmlIDs(page, prefix string) []string {
+	re := regexp.MustCompile(regexp.QuoteMeta(prefix) + `([0-9a-f-]{36})"`)
+	var ids []string
+	for _, m := range re.FindAllStringSubmatch(page, -1) {
+		ids = append(ids, m[1])
+	}
+	return ids
+}
+
+var nextRe = regexp.MustCompile(`href="(/intel\?next=[^"]+)" rel="next"`)
+
+// pageIDs reads the ids of every page of an intel list page, and the
+// pages.
+func pageIDs(t testing.TB, c *apptest.LeakCase, r *apptest.User, path string) ([]string, []string) {
+	t.Helper()
+	var ids, pages []string
+	for range 100 {
+		status, page := apptest.Page(t, c, r, path)
+		if status != http.StatusOK {
+			t.Fatalf("GET %s as %s: %d", path, r.Key, status)
+		}
+		ids = append(ids, htmlIDs(page, `id="intel-`)...)
+		pages = append(pages, page)
+		m := nextRe.FindStringSubmatch(page)
+		if m == nil {
+			return ids, pages
+		}
+		path = html.UnescapeString(m[1])
+	}
+	t.Fatalf("GET %s: more than 100 pages", path)
+	return nil, nil
 }

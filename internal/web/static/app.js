@@ -368,6 +368,65 @@
     }, function () { /* selection stays so the user can press Ctrl+C */ });
   });
 
+  // ---------- Uploads with progress: <form data-progress enctype="multipart/form-data"> ----------
+  // The form is sent as it would be without script, by XMLHttpRequest so
+  // that the upload's progress can be shown in the form's
+  // .upload-progress (a <progress> and a text with data-msg-upload, where
+  // {percent} is replaced, and data-msg-storing for the wait after the
+  // upload); the page the server answers replaces this one's <main>.
+  // Without script, or if the request fails, the browser sends the form
+  // itself.
+  function setupUpload(form) {
+    var box = form.querySelector('.upload-progress');
+    var bar = box && box.querySelector('progress');
+    var text = box && box.querySelector('[data-msg-upload]');
+    if (!box || !bar || !text || !window.FormData || !window.XMLHttpRequest) return;
+    var sending = false;
+    form.addEventListener('submit', function (ev) {
+      if (ev.defaultPrevented || sending) return;
+      ev.preventDefault();
+      sending = true;
+      var buttons = form.querySelectorAll('button[type="submit"]');
+      buttons.forEach(function (b) { b.disabled = true; });
+      box.hidden = false;
+      var xhr = new XMLHttpRequest();
+      xhr.open('POST', form.action);
+      xhr.setRequestHeader('X-CSRF-Token', csrfToken());
+      xhr.setRequestHeader('Accept', 'text/html');
+      xhr.upload.addEventListener('progress', function (e) {
+        if (!e.lengthComputable) return;
+        var pct = Math.floor(e.loaded * 100 / e.total);
+        bar.value = pct;
+        text.textContent = text.getAttribute('data-msg-upload').replace('{percent}', String(pct));
+      });
+      xhr.upload.addEventListener('load', function () {
+        bar.removeAttribute('value'); // indeterminate while the server stores
+        text.textContent = text.getAttribute('data-msg-storing');
+        announce(text.textContent);
+      });
+      xhr.addEventListener('load', function () {
+        // Safe: the hub's own page, rendered through html/template for
+        // this user; DOMParser runs no scripts.
+        var page = new DOMParser().parseFromString(xhr.responseText, 'text/html');
+        var fresh = page.querySelector('main');
+        var main = doc.querySelector('main');
+        if (!fresh || !main) { location.reload(); return; }
+        main.replaceWith(fresh);
+        if (page.title) doc.title = page.title;
+        fresh.focus();
+        var heading = fresh.querySelector('#form-error, h2, h1');
+        if (heading) announce(heading.textContent);
+      });
+      xhr.addEventListener('error', function () {
+        sending = false;
+        box.hidden = true;
+        form.submit(); // the browser's own upload, without progress
+      });
+      xhr.send(new FormData(form));
+    });
+  }
+  doc.querySelectorAll('form[data-progress]').forEach(setupUpload);
+
   // ---------- Keyboard shortcuts ----------
   var help = doc.getElementById('shortcuts');
   function toggleHelp() {
@@ -401,7 +460,9 @@
     var el;
     if (pendingG && Date.now() - pendingG < 1500) {
       pendingG = 0;
-      el = goTargets[ev.key] && shortcut(goTargets[ev.key]);
+      // The layout's places, then the capabilities' (data-go on their
+      // navigation entries).
+      el = (goTargets[ev.key] && shortcut(goTargets[ev.key])) || doc.querySelector('[data-go="' + CSS.escape(ev.key) + '"]');
       if (el) { ev.preventDefault(); el.click(); }
       return;
     }
