@@ -44,6 +44,9 @@ func Register(srv *web.Server, svc *Service) error {
 		return err
 	}
 	h := &handler{svc: svc, srv: srv}
+	for _, t := range svc.objectTypes() {
+		srv.AddObjectType(t)
+	}
 	r := srv.Router
 	r.HandleLong("POST /api/v1/intel/bundles", web.Write, h.importBundle)
 	r.Handle("GET /api/v1/intel/objects", web.Read, h.listObjects)

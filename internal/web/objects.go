@@ -38,8 +38,8 @@ func (s *Server) ObjectLabel(typ string) string { return s.objects[typ].Label }
 // Resolve names the objects of type typ among ids that a may know of.
 func (s *Server) Resolve(ctx context.Context, a policy.Actor, typ string, ids []string) (map[string]Ref, error) {
 	t, ok := s.objects[typ]
-	if !ok || len(ids) == 0 {
-		return map[string]Ref{}, nil
+	if !ok || len(ids) == 0 || t.Resolve == nil {
+		return map[string]Ref{}, nil // a type with a label only (records of requests)
 	}
 	refs, err := t.Resolve(ctx, a, ids)
 	if err != nil {

@@ -254,6 +254,20 @@ func intelKind() apptest.LeakKind {
 				res := c.Hub.API(t, r.ReadToken, http.MethodPost, "/api/v1/intel/lookup", map[string]any{"values": values})
 				apptest.ExpectIDs(t, "a batch lookup", r, lookupIDs(t, res.Status, res.Body), objs)
 			}},
+			{Route: "GET /audit", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+				// Each harness object's import record names it: only for
+				// readers who may see it, and only those get its link.
+				status, page := apptest.Page(t, c, r, "/audit")
+				if status == http.StatusForbidden {
+					return // analysts and viewers read no audit trail
+				}
+				apptest.ExpectMarkers(t, "the audit page", r, page, objs, false)
+				for _, o := range objs {
+					if !o.Visible && strings.Contains(page, `href="/intel/objects/`+o.ID) {
+						t.Errorf("LEAK on the audit page: %s gets a link to %s", r.Key, o.Envelope)
+					}
+				}
+			}},
 			{Route: "GET /api/v1/intel/export/blocklist/{kind}", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
 				_, page := apptest.Page(t, c, r, "/api/v1/intel/export/blocklist/domain")
 				apptest.ExpectMarkers(t, "the domain block list", r, page, objs, true)
