@@ -165,6 +165,9 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 		a.Forum.SetSearchRate(cfg.SearchRate)
 	}
 	a.Intel = intel.New(d, a.Broker, a.Sharing)
+	if cfg.SearchRate > 0 {
+		a.Intel.SetSearchRate(cfg.SearchRate)
+	}
 	if u, err := url.Parse(cfg.BaseURL); err == nil && u.Hostname() != "" {
 		// The hub's own domain never lands on a block list.
 		a.Intel.Benign = intel.NewBenign([]string{u.Hostname()})

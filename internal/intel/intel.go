@@ -16,6 +16,7 @@ import (
 	"verbund/internal/events"
 	"verbund/internal/policy"
 	"verbund/internal/stix"
+	"verbund/internal/web"
 )
 
 // Service is the intel capability.
@@ -26,6 +27,10 @@ type Service struct {
 	// Benign is what block lists never carry (NewBenign; the app adds the
 	// operator's own domains).
 	Benign *Benign
+	// searches limits each user's full-text searches, as the forum's: a
+	// search takes longer the more documents match, seen or not, and that
+	// time must not be cheap to measure.
+	searches *web.Limiter
 
 	// mu guards lastAdded: date_added values are handed out increasing
 	// within the process, so a TAXII client paging by added_after never
@@ -36,8 +41,14 @@ type Service struct {
 
 // New returns the service and registers its kind with the sharing kernel.
 func New(d *db.DB, b *events.Broker, k *policy.Kernel) *Service {
-	return &Service{DB: d, Events: b, Benign: NewBenign(nil),
+	return &Service{DB: d, Events: b, Benign: NewBenign(nil), searches: web.NewLimiter(20, 1),
 		kind: k.Register(policy.KindSpec{Name: "intel", Table: "intel_objects", Category: policy.Indicator})}
+}
+
+// SetSearchRate sets how many searches a user may run per minute after a
+// burst of 20 (config --search-rate).
+func (s *Service) SetSearchRate(perMinute int) {
+	s.searches = web.NewLimiter(20, float64(perMinute)/60)
 }
 
 // Kind is the kernel's handle of intel objects (for the leak harness).

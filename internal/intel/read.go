@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"verbund/internal/db"
 	"verbund/internal/fault"
@@ -239,6 +240,9 @@ func (s *Service) Search(ctx context.Context, a policy.Actor, query string, limi
 	terms, err := policy.Terms(query)
 	if err != nil {
 		return nil, err
+	}
+	if !s.searches.Allow(a.UserID, time.Now()) {
+		return nil, fault.New(fault.RateLimited, "search_rate", "too many searches in a short time: wait a few seconds")
 	}
 	h := s.DB.R()
 	r, err := policy.NewReader(ctx, h, a, db.Now())
