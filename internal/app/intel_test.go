@@ -337,6 +337,10 @@ func testIntelSightings(t *testing.T, e db.Dialect) {
 	if r := h.API(t, h.Users["sme.analyst"].WriteToken, "POST", "/api/v1/intel/objects/"+id+"/sightings", map[string]any{"on_behalf_of": h.Orgs["cloud"]}); r.Status != http.StatusForbidden || r.ErrorCode() != "cert_only" {
 		t.Errorf("a company relays: %d %s", r.Status, r.Body)
 	}
+	// A sighting does not reach further than the AMBER indicator.
+	if r := h.API(t, h.Users["sme.analyst"].WriteToken, "POST", "/api/v1/intel/objects/"+id+"/sightings", map[string]any{"tlp": "CLEAR"}); r.Status != http.StatusBadRequest || r.ErrorCode() != "tlp_below_object" {
+		t.Errorf("a CLEAR sighting of an AMBER indicator: %d %s", r.Status, r.Body)
+	}
 	if r := h.API(t, h.Users["outsider.analyst"].WriteToken, "POST", "/api/v1/intel/objects/"+id+"/sightings", map[string]any{}); r.Status != http.StatusNotFound {
 		t.Errorf("the outsider sights what it cannot see: %d %s", r.Status, r.Body)
 	}

@@ -88,12 +88,18 @@ func (s *Service) Sight(ctx context.Context, a policy.Actor, id string, in Sight
 		}
 		opts.OnBehalfOf = in.OnBehalfOf
 	}
-	tlp := policy.Amber
+	tlp := max(policy.Amber, target.Share.TLP)
 	if in.TLP != "" {
 		if tlp, err = policy.ParseTLP(in.TLP); err != nil {
 			return Object{}, err
 		}
 	}
+	if tlp < target.Share.TLP {
+		// A sighting tells that the object exists and who saw it: it may
+		// not reach further than the object (POLICY.md, contributions).
+		return Object{}, fault.BadInput("tlp", "tlp_below_object", "a sighting is at least as restricted as what was sighted ({tlp})").With("tlp", target.Share.TLP.String())
+	}
+	opts.TLP = tlp.Name()
 	now := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
 	me := identityID(a.OrgID)
 	sighting := map[string]any{"type": "sighting", "spec_version": "2.1", "id": "sighting--" + uuid.NewString(), "created": now, "modified": now,
