@@ -477,3 +477,46 @@ func checkSTIX(t *testing.T, raw []byte) {
 		t.Errorf("%s fails the official schema: %v", o.ID(), err)
 	}
 }
+
+// TestIntelBlockListsCannotBeSteered: an indicator's value cannot add
+// lines of its own choosing to other orgs' block lists, nor get the hub,
+// a resolver, a private range or half the Internet onto them, however
+// it is written.
+func TestIntelBlockListsCannotBeSteered(t *testing.T) {
+	h := apptest.WorldCovering(t, db.SQLite)
+	var objs []string
+	for i, p := range []string{
+		"[domain-name:value = 'evil.example\n127.0.0.1']",
+		"[url:value = 'http://evil2.example/\nhttp://127.0.0.1:8080/']",
+		"[url:value = 'http://[::1]:443/']",
+		"[url:value = 'http://[::ffff:127.0.0.1]:8080/']",
+		"[url:value = 'http://127.0.0.1:8080\\\\@evil.example/']",
+		"[ipv4-addr:value ISSUBSET '::ffff:10.0.0.0/104']",
+		"[ipv4-addr:value ISSUBSET '::ffff:8.8.8.0/120']",
+		"[ipv4-addr:value ISSUBSET '4.0.0.0/6']",
+		"[domain-name:value = 'dns.google']",
+		"[ipv4-addr:value = '::ffff:8.8.8.8']",
+		"[url:value = 'http://ok.example/x']",
+	} {
+		b, _ := json.Marshal(map[string]any{"type": "indicator", "spec_version": "2.1", "id": fmt.Sprintf("indicator--77777777-0000-4000-8000-0000000000%02d", i),
+			"created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z", "name": "x", "pattern": p, "pattern_type": "stix", "valid_from": "2026-01-01T00:00:00Z"})
+		objs = append(objs, string(b))
+	}
+	bundle := `{"type":"bundle","id":"bundle--77777777-0000-4000-8000-000000000099","objects":[` + strings.Join(objs, ",") + `]}`
+	req, _ := http.NewRequest("POST", h.URL+"/api/v1/intel/bundles?community="+h.Circle+"&tlp=GREEN", strings.NewReader(bundle))
+	req.Header.Set("Authorization", "Bearer "+h.Users["cloud.analyst"].WriteToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	sme := h.Users["sme.analyst"]
+	all := ""
+	for _, kind := range []string{"ipv4", "ipv6", "cidr", "domain", "url"} {
+		_, body, _ := basicGet(t, h, sme, "/api/v1/intel/export/blocklist/"+kind)
+		all += body
+	}
+	if all != "http://ok.example/x\n" {
+		t.Errorf("the block lists carry %q, want only http://ok.example/x", all)
+	}
+}

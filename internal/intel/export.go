@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"verbund/internal/db"
 	"verbund/internal/fault"
@@ -58,6 +60,8 @@ func NewBenign(ownDomains []string) *Benign {
 		"2606:4700:4700::1111", "2606:4700:4700::1001", "2001:4860:4860::8888", "2001:4860:4860::8844", "2620:fe::fe", "2620:fe::9"} {
 		b.addrs[netip.MustParseAddr(a)] = true
 	}
+	// Resolvers by name: blocking one takes name resolution away too.
+	b.domains = append(b.domains, "dns.google", "one.one.one.one", "cloudflare-dns.com", "dns.quad9.net", "resolver1.opendns.com", "resolver2.opendns.com")
 	for _, d := range ownDomains {
 		if d = strings.ToLower(strings.Trim(strings.TrimSpace(d), ".")); d != "" {
 			b.domains = append(b.domains, d)
@@ -66,16 +70,26 @@ func NewBenign(ownDomains []string) *Benign {
 	return b
 }
 
-// Contains reports whether a value of kind (normalised) is known benign.
+// Contains reports whether a value of kind (normalised) is known benign,
+// or no value a block list may carry: one with a control character or a
+// space (it would be two lines), a range wider than an IPv4 /8 or an IPv6
+// /32 (it blocks a continent), a URL whose host cannot be read one way.
 func (b *Benign) Contains(kind, v string) bool {
+	if strings.IndexFunc(v, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) >= 0 {
+		return true
+	}
 	switch kind {
 	case "ipv4", "ipv6":
 		a, err := netip.ParseAddr(v)
-		return err == nil && b.addr(a)
+		return err != nil || b.addr(a)
 	case "cidr":
 		p, err := netip.ParsePrefix(v)
 		if err != nil {
-			return false
+			return true
+		}
+		p = unmapPrefix(p)
+		if p.Addr().Is4() && p.Bits() < 8 || p.Addr().Is6() && p.Bits() < 32 {
+			return true
 		}
 		// A range is benign if it overlaps the private or special ranges
 		// or holds a resolver: blocking it would block them too.
@@ -91,29 +105,26 @@ func (b *Benign) Contains(kind, v string) bool {
 		}
 	case "domain":
 		return b.domain(v)
-	case "url", "email":
-		host := v
-		if kind == "email" {
-			_, host, _ = strings.Cut(v, "@")
-		} else if i := strings.Index(v, "://"); i >= 0 {
-			host = v[i+3:]
-			if j := strings.IndexAny(host, "/?#"); j >= 0 {
-				host = host[:j]
-			}
-			if at := strings.LastIndex(host, "@"); at >= 0 {
-				host = host[at+1:]
-			}
-			if h, _, ok := strings.Cut(host, ":"); ok && !strings.Contains(host, "]") {
-				host = h
-			}
+	case "url":
+		u, err := url.Parse(v)
+		if err != nil || u.Host == "" || strings.ContainsRune(v, '\\') {
+			return true
 		}
-		host = strings.ToLower(host)
-		if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
-			return b.addr(a)
-		}
-		return b.domain(host)
+		return b.host(u.Hostname())
+	case "email":
+		_, host, ok := strings.Cut(v, "@")
+		return !ok || b.host(host)
 	}
 	return false
+}
+
+// host is benign if it is a benign address or a benign name.
+func (b *Benign) host(h string) bool {
+	h = strings.ToLower(strings.Trim(h, "[]"))
+	if a, err := netip.ParseAddr(h); err == nil {
+		return b.addr(a)
+	}
+	return b.domain(h)
 }
 
 func (b *Benign) addr(a netip.Addr) bool {
@@ -243,7 +254,7 @@ func (s *Service) ExportCSV(ctx context.Context, a policy.Actor, f ExportFilter,
 		if o.ValidUntil > 0 {
 			until = time.UnixMicro(o.ValidUntil).UTC().Format(time.RFC3339)
 		}
-		return cw.Write([]string{kind, value, o.STIXID, o.Type, csvSafe(o.Name), conf, until, csvSafe(o.OrgName)})
+		return cw.Write([]string{kind, csvSafe(value), o.STIXID, o.Type, csvSafe(o.Name), conf, until, csvSafe(o.OrgName)})
 	})
 	cw.Flush()
 	if err == nil {
@@ -252,7 +263,8 @@ func (s *Service) ExportCSV(ctx context.Context, a policy.Actor, f ExportFilter,
 	return err
 }
 
-// csvSafe keeps a spreadsheet from reading a cell as a formula.
+// csvSafe keeps a spreadsheet from reading a cell as a formula (a URL
+// value may start with "=" as well as a name).
 func csvSafe(s string) string {
 	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
 		return "'" + s

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"net/url"
 	"strings"
+	"unicode"
 
 	"verbund/internal/audit"
 	"verbund/internal/db"
@@ -528,6 +530,12 @@ func valuesOf(o *stix.Object) []value {
 // says is dropped ("").
 func normalise(kind, v string) (string, string) {
 	v = strings.TrimSpace(v)
+	if strings.IndexFunc(v, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) >= 0 {
+		// A value with a line break or a space in it is no address, name
+		// or hash: in a block list it would be two lines, the second one
+		// chosen by whoever wrote the indicator.
+		return kind, ""
+	}
 	switch kind {
 	case "ipv4", "ipv6", "cidr":
 		if strings.Contains(v, "/") {
@@ -535,6 +543,7 @@ func normalise(kind, v string) (string, string) {
 			if err != nil {
 				return kind, ""
 			}
+			p = unmapPrefix(p)
 			if p.IsSingleIP() {
 				return addrKind(p.Addr()), p.Addr().String()
 			}
@@ -544,11 +553,56 @@ func normalise(kind, v string) (string, string) {
 		if err != nil {
 			return kind, ""
 		}
+		ip = ip.Unmap()
 		return addrKind(ip), ip.String()
-	case "domain", "email", "hash", "mac":
-		return kind, strings.ToLower(strings.TrimSuffix(v, "."))
+	case "domain":
+		v = strings.ToLower(strings.TrimSuffix(v, "."))
+		if !hostname(v) {
+			return kind, ""
+		}
+		return kind, v
+	case "url":
+		u, err := url.Parse(v)
+		if err != nil || u.Host == "" || strings.ContainsRune(v, '\\') {
+			// A backslash is read as a path by some and as the host's end
+			// by others: no value to block.
+			return kind, ""
+		}
+		return kind, v
+	case "email", "hash", "mac":
+		return kind, strings.ToLower(v)
 	}
 	return kind, v
+}
+
+// unmapPrefix turns a range of IPv4-mapped IPv6 addresses into the IPv4
+// range it is.
+func unmapPrefix(p netip.Prefix) netip.Prefix {
+	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+		if q, err := a.Unmap().Prefix(p.Bits() - 96); err == nil {
+			return q
+		}
+	}
+	return p
+}
+
+// hostname reports whether v is a DNS name (letters, also of other
+// scripts, digits, hyphens, underscores, dots; labels of 1–63).
+func hostname(v string) bool {
+	if v == "" || len(v) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(v, ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for _, r := range label {
+			if !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '-' && r != '_' {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func addrKind(ip netip.Addr) string {
