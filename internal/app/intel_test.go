@@ -438,7 +438,7 @@ func TestIntelEmitsValidSTIX(t *testing.T) {
 	id := importAs(t, h, "cloud.analyst", "community="+h.Circle, `{"type":"bundle","id":"bundle--66666666-0000-4000-8000-000000000009","objects":[
 	 {"type":"indicator","spec_version":"2.1","id":"`+ind+`","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"x",
 	  "pattern":"[ipv4-addr:value = '203.0.113.99']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}]}`, ind)
-	for _, body := range []map[string]any{{}, {"count": 3, "first_seen": "2026-01-02T00:00:00Z", "last_seen": "2026-01-03T00:00:00Z", "description": "d", "tlp": "GREEN"}} {
+	for _, body := range []map[string]any{{}, {"count": 3, "first_seen": "2026-01-02T00:00:00Z", "last_seen": "2026-01-03T00:00:00Z", "description": "d", "tlp": "AMBER"}} {
 		r := h.API(t, h.Users["sme.analyst"].WriteToken, "POST", "/api/v1/intel/objects/"+id+"/sightings", body)
 		if r.Status != http.StatusCreated {
 			t.Fatalf("sighting: %d %s", r.Status, r.Body)

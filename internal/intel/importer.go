@@ -24,6 +24,14 @@ import (
 // not held for long and memory stays flat whatever the bundle's size.
 const batchSize = 500
 
+// maxObjectSize is the largest object an import takes (a larger one is
+// refused, the stream goes on), and maxBatchBytes ends a batch early: a
+// bundle of large objects must not make a batch hold gigabytes.
+const (
+	maxObjectSize = 1 << 20
+	maxBatchBytes = 16 << 20
+)
+
 // ImportOptions says how imported objects are shared.
 type ImportOptions struct {
 	// TLP is the level of objects whose markings name none ("": AMBER).
@@ -120,6 +128,8 @@ func (s *Service) Import(ctx context.Context, a policy.Actor, r io.Reader, opts 
 		aud = policy.Audience{Kind: policy.AudCommunity, Community: opts.Community}
 	}
 	dec := stix.NewDecoder(r)
+	dec.SetMaxObjectSize(maxObjectSize)
+	batchBytes := 0
 	markings := map[string]*stix.Object{} // the bundle's marking definitions, for its objects' references
 	var batch []pending
 	read := 0
@@ -166,7 +176,9 @@ func (s *Service) Import(ctx context.Context, a policy.Actor, r io.Reader, opts 
 			level = tlpOf(m.TLP)
 		}
 		batch = append(batch, pending{index: index, obj: o, version: versionOf(o), tlp: level})
-		if len(batch) == batchSize {
+		batchBytes += len(o.Raw())
+		if len(batch) == batchSize || batchBytes >= maxBatchBytes {
+			batchBytes = 0
 			if err := flush(); err != nil {
 				return rep, err
 			}

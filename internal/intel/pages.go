@@ -715,6 +715,8 @@ func (p *pages) importForm(w http.ResponseWriter, r *http.Request) error {
 	_ = rc.SetWriteDeadline(time.Time{})
 	a := web.ActorFrom(r)
 	d := importData{TLP: "AMBER"}
+	// The same bound as the API's: an upload is not a way around it.
+	r.Body = http.MaxBytesReader(w, r.Body, maxBundle)
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return fault.Wrap(fault.Invalid, "bad_form", "the form could not be read", err)
