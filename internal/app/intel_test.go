@@ -520,3 +520,30 @@ func TestIntelBlockListsCannotBeSteered(t *testing.T) {
 		t.Errorf("the block lists carry %q, want only http://ok.example/x", all)
 	}
 }
+
+// TestIntelTruncatedBundle: a bundle that breaks off keeps what came
+// before it and says that it broke off, through the API and over TAXII.
+func TestIntelTruncatedBundle(t *testing.T) {
+	h := apptest.WorldCovering(t, db.SQLite)
+	obj := `{"type":"malware","spec_version":"2.1","id":"malware--88888888-0000-4000-8000-000000000001","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"m","is_family":true}`
+	req, _ := http.NewRequest("POST", h.URL+"/api/v1/intel/bundles", strings.NewReader(`{"type":"bundle","id":"bundle--88888888-0000-4000-8000-000000000009","objects":[`+obj+`,{"type":"malw`))
+	req.Header.Set("Authorization", "Bearer "+h.Users["sme.analyst"].WriteToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Accepted     int
+		StoppedEarly string `json:"stopped_early"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&rep)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || rep.Accepted != 1 || rep.StoppedEarly == "" {
+		t.Errorf("a cut bundle: %d %+v", resp.StatusCode, rep)
+	}
+	sme := taxiiClient{t, h, h.Users["sme.analyst"]}
+	st := sme.post("/taxii2/"+h.Orgs["sme"]+"/collections/own/objects/", `{"objects":[`+strings.Replace(obj, "000000000001", "000000000002", 1)+`,{"type`)
+	if st.status != 202 || st.body["success_count"] != 1.0 || st.body["failure_count"] != 1.0 {
+		t.Errorf("a cut envelope: %d %s", st.status, st.raw)
+	}
+}

@@ -56,6 +56,8 @@ type ImportOptions struct {
 	// Items asks for the outcome of every object (TAXII's status
 	// resource lists them); otherwise only the errors are kept.
 	Items bool
+	// Envelope reads a TAXII envelope instead of a bundle (no type).
+	Envelope bool
 }
 
 // Report is what an import did: how many objects it took (a version the
@@ -67,6 +69,9 @@ type Report struct {
 	Errors   []ItemError  `json:"errors"`
 	Items    []ItemResult `json:"-"`
 	BundleID string       `json:"bundle_id,omitempty"`
+	// StoppedEarly says why the bundle could not be read to its end
+	// (broken JSON, a cut connection): the objects before it were taken.
+	StoppedEarly string `json:"stopped_early,omitempty"`
 }
 
 // ItemError is one refused object: its place in the bundle, its id if it
@@ -129,6 +134,7 @@ func (s *Service) Import(ctx context.Context, a policy.Actor, r io.Reader, opts 
 	}
 	dec := stix.NewDecoder(r)
 	dec.SetMaxObjectSize(maxObjectSize)
+	dec.SetEnvelope(opts.Envelope)
 	batchBytes := 0
 	markings := map[string]*stix.Object{} // the bundle's marking definitions, for its objects' references
 	var batch []pending

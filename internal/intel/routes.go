@@ -100,6 +100,12 @@ func (h *handler) importBundle(w http.ResponseWriter, r *http.Request) error {
 	if err != nil && rep.Accepted+rep.Rejected == 0 {
 		return err
 	}
+	if err != nil {
+		rep.StoppedEarly = firstLine(err)
+		if e, ok := fault.As(err); ok {
+			rep.StoppedEarly = e.Message
+		}
+	}
 	if rep.Errors == nil {
 		rep.Errors = []ItemError{}
 	}

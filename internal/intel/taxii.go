@@ -207,7 +207,7 @@ func (b backend) Records(ctx context.Context, root string, c taxii.Collection, q
 
 func (b backend) Add(ctx context.Context, root string, c taxii.Collection, body io.Reader) (taxii.Status, error) {
 	a := actorOf(ctx)
-	opts := ImportOptions{Via: "taxii", Items: true}
+	opts := ImportOptions{Via: "taxii", Items: true, Envelope: true}
 	if c.Alias == collCircle {
 		opts.Community = root
 	}
@@ -221,6 +221,15 @@ func (b backend) Add(ctx context.Context, root string, c taxii.Collection, body 
 		return taxii.Status{}, taxii.Errorf(http.StatusBadRequest, "bad_envelope", "the body is not a TAXII envelope: "+firstLine(err))
 	}
 	st := taxii.Status{ID: uuid.NewString(), Status: "complete", RequestTimestamp: taxii.Time(requested)}
+	if err != nil {
+		// The envelope broke off: what was read before is stored; the
+		// status says so rather than look complete.
+		msg := "the envelope could not be read to its end: " + firstLine(err)
+		if e, ok := fault.As(err); ok {
+			msg = e.Message
+		}
+		rep.Items = append(rep.Items, ItemResult{Error: msg})
+	}
 	for _, it := range rep.Items {
 		d := taxii.StatusDetail{ID: it.ID, Version: it.Version, Message: it.Error}
 		if it.Error == "" {

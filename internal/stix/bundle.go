@@ -40,6 +40,7 @@ type Decoder struct {
 	seen     map[string]bool
 	problems Errors
 	err      error // sticky: the stream has ended
+	envelope bool  // a TAXII envelope: objects without the bundle's type
 }
 
 type decState uint8
@@ -58,6 +59,10 @@ func NewDecoder(r io.Reader) *Decoder {
 
 // SetMaxObjectSize sets the limit on one object's JSON in bytes.
 func (d *Decoder) SetMaxObjectSize(n int) { d.max = n }
+
+// SetEnvelope reads a TAXII 2.1 envelope ({"objects":[…],"more":…}), which
+// keeps its objects as a bundle does but has no type, instead of a bundle.
+func (d *Decoder) SetEnvelope(on bool) { d.envelope = on }
 
 // BundleID is the bundle's id, once the decoder has read it (its place in
 // the stream is free, so it may come after the objects).
@@ -229,7 +234,7 @@ func (d *Decoder) end() error {
 	if d.r.err != io.EOF {
 		return d.r.err
 	}
-	if !d.seen["type"] {
+	if !d.seen["type"] && !d.envelope {
 		return newError(CodeNotBundle, "type", "missing")
 	}
 	d.state = decDone
