@@ -547,3 +547,42 @@ func TestIntelTruncatedBundle(t *testing.T) {
 		t.Errorf("a cut envelope: %d %s", st.status, st.raw)
 	}
 }
+
+// TestIntelHiddenNewerVersion: a newer version an org keeps to itself
+// neither takes the older shared one away from the circle (which would
+// tell of the newer) nor shows the older to the org as current.
+func TestIntelHiddenNewerVersion(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e db.Dialect) {
+		h := apptest.WorldCovering(t, e)
+		v1 := `{"type":"malware","spec_version":"2.1","id":"malware--99999999-0000-4000-8000-000000000001","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"shared","is_family":true}`
+		v2 := strings.Replace(strings.Replace(v1, `"modified":"2026-01-01T00:00:00.000Z"`, `"modified":"2026-02-01T00:00:00.000Z"`, 1), `"shared"`, `"internal"`, 1)
+		importAs(t, h, "cert.analyst", "community="+h.Circle, `{"type":"bundle","id":"bundle--99999999-0000-4000-8000-000000000008","objects":[`+v1+`]}`, "malware--99999999-0000-4000-8000-000000000001")
+		req, _ := http.NewRequest("POST", h.URL+"/api/v1/intel/bundles", strings.NewReader(`{"type":"bundle","id":"bundle--99999999-0000-4000-8000-000000000009","objects":[`+v2+`]}`))
+		req.Header.Set("Authorization", "Bearer "+h.Users["cert.analyst"].WriteToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		names := func(user, path string) []string {
+			var list struct{ Items []struct{ Name string } }
+			h.API(t, h.Users[user].ReadToken, "GET", path, nil).JSON(t, &list)
+			var out []string
+			for _, it := range list.Items {
+				out = append(out, it.Name)
+			}
+			return out
+		}
+		const q = "/api/v1/intel/objects?stix_id=malware--99999999-0000-4000-8000-000000000001"
+		if got := fmt.Sprint(names("cloud.analyst", q)); got != "[shared]" {
+			t.Errorf("the circle's member sees %s, want [shared]", got)
+		}
+		if got := fmt.Sprint(names("cert.analyst", q)); got != "[internal]" {
+			t.Errorf("the owner sees %s, want [internal]", got)
+		}
+		cloud := taxiiClient{t, h, h.Users["cloud.analyst"]}
+		if got := cloud.get("/taxii2/" + h.Circle + "/collections/circle/objects/malware--99999999-0000-4000-8000-000000000001/"); got.status != 200 {
+			t.Errorf("TAXII: the shared version is gone for the circle: %d", got.status)
+		}
+	})
+}

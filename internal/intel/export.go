@@ -158,7 +158,7 @@ func (s *Service) exportQuery(r *policy.Reader, a policy.Actor, f ExportFilter, 
 		q.Add(` AND (o.valid_until = 0 OR o.valid_until > ?)`, now)
 	}
 	in(q, "o.stix_type", f.Types)
-	s.versionCondition(q, r, a, Filter{}, "", nil)
+	s.versionCondition(q, r, Filter{}, "", nil)
 	return q
 }
 

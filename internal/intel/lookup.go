@@ -217,7 +217,8 @@ func (s *Service) sightingCounts(ctx context.Context, h db.Handle, r *policy.Rea
 		for i, id := range part {
 			args[i] = id
 		}
-		q := db.Q(`SELECT x.ref, COUNT(*) FROM intel_refs x`).Append(r.Join(s.kind, "o", "x.object_id")).
+		// Sightings, not their versions: a sighting edited twice counts once.
+		q := db.Q(`SELECT x.ref, COUNT(DISTINCT o.stix_id) FROM intel_refs x`).Append(r.Join(s.kind, "o", "x.object_id")).
 			Add(` WHERE x.role = 'sighting_of_ref' AND x.ref IN (`+db.Placeholders(len(part))+`) GROUP BY x.ref`, args...)
 		rows, err := h.Select(ctx, q)
 		if err != nil {

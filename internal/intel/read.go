@@ -125,7 +125,7 @@ func (s *Service) List(ctx context.Context, a policy.Actor, f Filter) ([]Object,
 	}
 	in(q, "o.spec_version", f.Specs)
 	if !f.All {
-		s.versionCondition(q, r, a, f, scope, scopeArgs)
+		s.versionCondition(q, r, f, scope, scopeArgs)
 	}
 	if f.Newest {
 		q.Add(` ORDER BY o.date_added DESC, o.id DESC LIMIT ?`, f.Limit+1)
@@ -178,27 +178,23 @@ func in(q *db.Query, col string, vals []string) {
 // newer version hidden from the reader does not hide the one it sees),
 // or exact versions. Objects without versions (SCOs) are their own first
 // and last.
-func (s *Service) versionCondition(q *db.Query, r *policy.Reader, a policy.Actor, f Filter, scope string, scopeArgs []any) {
+func (s *Service) versionCondition(q *db.Query, r *policy.Reader, f Filter, scope string, scopeArgs []any) {
 	last := f.Last || !f.First && len(f.At) == 0
-	if last && !f.First && len(f.At) == 0 {
-		// The default: each org's newest version of an object, which its
-		// writers keep marked. (A newer version hidden from the reader
-		// hides the older one too: nothing is shown that the rule book
-		// hides, at worst less than it allows.)
-		q.Add(` AND o.latest = 1`)
-		return
+	// edge keeps the versions with no other the reader may see (in the
+	// scope) of the same object and org that is newer (">") or older
+	// ("<").
+	edge := func(cmp string) *db.Query {
+		return db.Q(`NOT EXISTS (SELECT 1 FROM `).Append(r.From(s.kind, "n")).
+			Add(` WHERE n.stix_id = o.stix_id AND n.org_id = o.org_id AND n.version_ns `+cmp+` o.version_ns`+strings.ReplaceAll(scope, "o_s.", "n_s."), scopeArgs...).Add(`)`)
 	}
 	var parts []*db.Query
-	edge := func(cmp string) *db.Query {
-		if cmp == ">" {
-			return db.Q(`o.latest = 1`)
-		}
-		sub := db.Q(`NOT EXISTS (SELECT 1 FROM `).Append(r.From(s.kind, "n")).
-			Add(` WHERE n.stix_id = o.stix_id AND n.version_ns `+cmp+` o.version_ns`+strings.ReplaceAll(scope, "o_s.", "n_s."), scopeArgs...).Add(`)`)
-		return sub
-	}
 	if last {
-		parts = append(parts, edge(">"))
+		// The newest version the reader may see. Each org's newest is
+		// marked (latest, kept by its writers) and needs no check; an
+		// older one is the reader's newest when the newer ones are hidden
+		// from them (a stricter level) — else a newer version hidden from
+		// the reader would take the older one away and so tell of itself.
+		parts = append(parts, db.Q(`o.latest = 1 OR `).Append(edge(">")))
 	}
 	if f.First {
 		parts = append(parts, edge("<"))
@@ -215,7 +211,7 @@ func (s *Service) versionCondition(q *db.Query, r *policy.Reader, a policy.Actor
 		if i > 0 {
 			q.Add(` OR `)
 		}
-		q.Append(p)
+		q.Add(`(`).Append(p).Add(`)`)
 	}
 	q.Add(`)`)
 }
