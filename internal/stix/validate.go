@@ -22,6 +22,7 @@ import (
 func Validate(o *Object) error {
 	c := checker{o: o}
 	c.common()
+	c.required()
 	switch o.typ {
 	case "indicator":
 		c.indicator()

@@ -164,3 +164,23 @@ func TestSchemas(t *testing.T) {
 		}
 	}
 }
+
+// TestRequiredByType: each type's own required properties (from the
+// official schemas) are checked without running the schemas.
+func TestRequiredByType(t *testing.T) {
+	for _, c := range []struct{ obj, missing string }{
+		{`{"type":"malware","spec_version":"2.1","id":"malware--0c7b5b88-8ff7-4a4d-aa9d-feb398cd0061","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"x"}`, "is_family"},
+		{`{"type":"report","spec_version":"2.1","id":"report--0c7b5b88-8ff7-4a4d-aa9d-feb398cd0061","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"x","object_refs":["malware--0c7b5b88-8ff7-4a4d-aa9d-feb398cd0061"]}`, "published"},
+		{`{"type":"identity","spec_version":"2.1","id":"identity--0c7b5b88-8ff7-4a4d-aa9d-feb398cd0061","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z"}`, "name"},
+		{`{"type":"ipv4-addr","spec_version":"2.1","id":"ipv4-addr--0c7b5b88-8ff7-5a4d-aa9d-feb398cd0061"}`, "value"},
+	} {
+		o, err := ParseObject([]byte(c.obj))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = Validate(o)
+		if err == nil || !strings.Contains(err.Error(), c.missing) {
+			t.Errorf("%s without %s: %v", o.Type(), c.missing, err)
+		}
+	}
+}
