@@ -586,3 +586,21 @@ func TestIntelHiddenNewerVersion(t *testing.T) {
 		}
 	})
 }
+
+// TestIntelUnmarkedGoesOutMarked: an object that came without any marking
+// leaves the hub (TAXII, the bundle export) with the TLP marking of the
+// level it was given, so the next system does not take it for
+// unrestricted; a marked one leaves as it came.
+func TestIntelUnmarkedGoesOutMarked(t *testing.T) {
+	h := apptest.WorldCovering(t, db.SQLite)
+	mal := `{"type":"malware","spec_version":"2.1","id":"malware--aaaaaaaa-0000-4000-8000-000000000001","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"m","is_family":true}`
+	importAs(t, h, "cert.analyst", "community="+h.Circle+"&tlp=AMBER", `{"type":"bundle","id":"bundle--aaaaaaaa-0000-4000-8000-000000000009","objects":[`+mal+`]}`, "malware--aaaaaaaa-0000-4000-8000-000000000001")
+	const amber = "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421"
+	got := taxiiClient{t, h, h.Users["sme.analyst"]}.get("/taxii2/" + h.Circle + "/collections/circle/objects/malware--aaaaaaaa-0000-4000-8000-000000000001/")
+	if !strings.Contains(got.raw, amber) {
+		t.Errorf("TAXII hands out the AMBER object unmarked: %s", got.raw)
+	}
+	if _, body, _ := basicGet(t, h, h.Users["sme.analyst"], "/api/v1/intel/export/bundle?type=malware"); !strings.Contains(body, amber) {
+		t.Errorf("the export hands out the AMBER object unmarked: %s", body)
+	}
+}

@@ -170,7 +170,7 @@ func (s *Service) ExportBundle(ctx context.Context, a policy.Actor, f ExportFilt
 	if err != nil {
 		return err
 	}
-	q := s.exportQuery(r, a, f, `o.object, o.stix_type`, "", now).Add(` ORDER BY o.date_added, o.id`)
+	q := s.exportQuery(r, a, f, `o.object, o.stix_type, o_s.tlp`, "", now).Add(` ORDER BY o.date_added, o.id`)
 	rows, err := h.Select(ctx, q)
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
@@ -179,10 +179,11 @@ func (s *Service) ExportBundle(ctx context.Context, a policy.Actor, f ExportFilt
 	enc := stix.NewEncoder(w, "")
 	for rows.Next() {
 		var raw, typ string
-		if err := rows.Scan(&raw, &typ); err != nil {
+		var level policy.TLP
+		if err := rows.Scan(&raw, &typ, &level); err != nil {
 			return fmt.Errorf("export: %w", err)
 		}
-		o, err := stix.ParseObject([]byte(raw))
+		o, err := stix.ParseObject(marked([]byte(raw), level))
 		if err != nil {
 			return fmt.Errorf("export: stored object: %w", err)
 		}

@@ -199,8 +199,12 @@ func (b backend) Records(ctx context.Context, root string, c taxii.Collection, q
 	}
 	p := taxii.Page{More: next != "", Next: next}
 	for _, o := range objs {
+		var obj json.RawMessage
+		if q.Want == taxii.WantObjects {
+			obj = marked(o.JSON, o.Share.TLP)
+		}
 		p.Records = append(p.Records, taxii.Record{ID: o.STIXID, Version: o.Version, SpecVersion: o.SpecVersion,
-			DateAdded: time.UnixMicro(o.DateAdded), Object: json.RawMessage(o.JSON)})
+			DateAdded: time.UnixMicro(o.DateAdded), Object: obj})
 	}
 	return p, nil
 }
