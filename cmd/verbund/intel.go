@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -92,7 +93,8 @@ func (c *cli) intelImport(args []string) error {
 	if rep.Errors == nil {
 		rep.Errors = []intel.ItemError{}
 	}
-	text := fmt.Sprintf("imported %d objects as %s in %s, refused %d", rep.Accepted, o.Name, time.Since(start).Round(time.Millisecond), rep.Rejected)
+	text := fmt.Sprintf("imported %d objects as %s in %s (%d new, %d already held), refused %d",
+		rep.Accepted, o.Name, time.Since(start).Round(time.Millisecond), rep.New, rep.Accepted-rep.New, rep.Rejected)
 	for i, e := range rep.Errors {
 		if i == 20 {
 			text += fmt.Sprintf("\n  … and %d more (--json lists up to 1,000)", len(rep.Errors)-20)
@@ -108,6 +110,9 @@ func (c *cli) intelImport(args []string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("import stopped early: %w", err)
+	}
+	if rep.Accepted == 0 && rep.Rejected > 0 {
+		return errors.New("every object was refused (see the report)")
 	}
 	return nil
 }

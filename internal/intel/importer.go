@@ -65,6 +65,7 @@ type ImportOptions struct {
 // refused, and why.
 type Report struct {
 	Accepted int          `json:"accepted"`
+	New      int          `json:"new"` // of the accepted, how many the org did not hold yet
 	Rejected int          `json:"rejected"`
 	Errors   []ItemError  `json:"errors"`
 	Items    []ItemResult `json:"-"`
@@ -165,7 +166,7 @@ func (s *Service) Import(ctx context.Context, a policy.Actor, r io.Reader, opts 
 			if ferr := flush(); ferr != nil {
 				return rep, ferr
 			}
-			return rep, fault.Wrap(fault.Invalid, "bad_bundle", "the bundle cannot be read on: {reason}", err).With("reason", firstLine(err))
+			return rep, fault.Wrap(fault.Invalid, "bad_bundle", "the file is not a STIX 2.1 bundle that can be read to its end: {reason}", err).With("reason", readable(err))
 		}
 		index := read
 		read++
@@ -294,6 +295,7 @@ func (s *Service) store(ctx context.Context, a policy.Actor, aud policy.Audience
 			}
 		}
 		rep.Accepted += len(todo)
+		rep.New += len(todo)
 		if opts.Items {
 			rep.Items = append(rep.Items, items...)
 		}
@@ -655,4 +657,13 @@ func recordCIDRLengths(ctx context.Context, tx *db.Tx, values []any) error {
 		}
 	}
 	return nil
+}
+
+// readable is a decoder's error without the library's prefix and without
+// the cause repeated (stix: … : stix: …).
+func readable(err error) string {
+	msg := firstLine(err)
+	parts := strings.Split(msg, ": stix: ")
+	msg = strings.TrimPrefix(parts[0], "stix: ")
+	return msg
 }
