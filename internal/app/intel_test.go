@@ -604,3 +604,40 @@ func TestIntelUnmarkedGoesOutMarked(t *testing.T) {
 		t.Errorf("the export hands out the AMBER object unmarked: %s", body)
 	}
 }
+
+// TestIntelSearchFindsWhatAnalystsType: an ATT&CK id and a STIX id find
+// their object, relationships stay out of a search unless asked for, the
+// type filter holds with a query, and an object page takes a STIX id.
+func TestIntelSearchFindsWhatAnalystsType(t *testing.T) {
+	h := apptest.WorldCovering(t, db.SQLite)
+	ap := `{"type":"attack-pattern","spec_version":"2.1","id":"attack-pattern--bbbbbbbb-0000-4000-8000-000000000001","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"Phishing","external_references":[{"source_name":"mitre-attack","external_id":"T1660"}]}`
+	rel := `{"type":"relationship","spec_version":"2.1","id":"relationship--bbbbbbbb-0000-4000-8000-000000000002","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","relationship_type":"uses","description":"uses phishing","source_ref":"attack-pattern--bbbbbbbb-0000-4000-8000-000000000001","target_ref":"attack-pattern--bbbbbbbb-0000-4000-8000-000000000001"}`
+	importAs(t, h, "cert.analyst", "community="+h.Circle+"&tlp=GREEN", `{"type":"bundle","id":"bundle--bbbbbbbb-0000-4000-8000-000000000009","objects":[`+ap+`,`+rel+`]}`, "attack-pattern--bbbbbbbb-0000-4000-8000-000000000001")
+	types := func(q string) []string {
+		var list struct{ Items []struct{ Type string } }
+		h.API(t, h.Users["sme.analyst"].ReadToken, "GET", "/api/v1/intel/objects?"+q, nil).JSON(t, &list)
+		var out []string
+		for _, it := range list.Items {
+			out = append(out, it.Type)
+		}
+		return out
+	}
+	for q, want := range map[string]string{
+		"q=phishing":                   "[attack-pattern]",
+		"q=T1660":                      "[attack-pattern]",
+		"q=phishing&type=relationship": "[relationship]",
+		"q=attack-pattern--bbbbbbbb-0000-4000-8000-000000000001": "[attack-pattern]",
+	} {
+		if got := fmt.Sprint(types(q)); got != want {
+			t.Errorf("?%s finds %s, want %s", q, got, want)
+		}
+	}
+	b := h.Login(t, h.Users["sme.analyst"])
+	if r := b.Get(t, "/intel/objects/attack-pattern--bbbbbbbb-0000-4000-8000-000000000001"); r.Status != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/intel/objects/") {
+		t.Errorf("an object page by STIX id: %d %s", r.Status, r.Header.Get("Location"))
+	}
+	out := h.Login(t, h.Users["outsider.analyst"])
+	if r := out.Get(t, "/intel/objects/attack-pattern--bbbbbbbb-0000-4000-8000-000000000001"); r.Status != http.StatusNotFound {
+		t.Errorf("the outsider's object page by STIX id: %d", r.Status)
+	}
+}

@@ -2,6 +2,7 @@ package intel
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -411,7 +412,7 @@ func (s *Service) insert(ctx context.Context, tx *db.Tx, a policy.Actor, aud pol
 		for _, r := range refsOf(o) {
 			refs = append(refs, id, r[1], r[0])
 		}
-		if text := o.Description(); o.Name() != "" || text != "" {
+		if text := searchText(o); o.Name() != "" || text != "" {
 			docs = append(docs, policy.Doc{ID: id, Title: o.Name(), Body: text})
 		}
 	}
@@ -666,4 +667,27 @@ func readable(err error) string {
 	parts := strings.Split(msg, ": stix: ")
 	msg = strings.TrimPrefix(parts[0], "stix: ")
 	return msg
+}
+
+// searchText is what search finds an object by besides its name: its
+// description and the ids of its external references (ATT&CK's T1566,
+// a CVE), which analysts pass around.
+func searchText(o *stix.Object) string {
+	text := o.Description()
+	raw, ok := o.Get("external_references")
+	if !ok {
+		return text
+	}
+	var refs []struct {
+		ExternalID string `json:"external_id"`
+	}
+	if json.Unmarshal(raw, &refs) != nil {
+		return text
+	}
+	for _, r := range refs {
+		if r.ExternalID != "" {
+			text += " " + r.ExternalID
+		}
+	}
+	return text
 }

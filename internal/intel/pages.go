@@ -15,7 +15,6 @@ import (
 	"verbund/internal/db"
 	"verbund/internal/fault"
 	"verbund/internal/policy"
-	"verbund/internal/stix"
 	"verbund/internal/web"
 )
 
@@ -284,7 +283,7 @@ func (p *pages) listPage(w http.ResponseWriter, r *http.Request) error {
 	for _, c := range counts {
 		e := typeEntry{Type: c.Type, Label: p.typeLabel(lang, c.Type), Count: c.Count, Current: c.Type == d.Type}
 		if most > 0 {
-			e.Width = (c.Count*100/most + 4) / 5 * 5
+			e.Width = barWidth(c.Count, most)
 		}
 		d.Types = append(d.Types, e)
 	}
@@ -294,7 +293,7 @@ func (p *pages) listPage(w http.ResponseWriter, r *http.Request) error {
 		for _, e := range d.Types[chartTypes:] {
 			rest.Count += e.Count
 		}
-		rest.Width = (rest.Count*100/most + 4) / 5 * 5
+		rest.Width = barWidth(rest.Count, most)
 		d.Chart = append(slices.Clone(d.Chart), rest)
 	}
 	if d.Type != "" {
@@ -303,7 +302,11 @@ func (p *pages) listPage(w http.ResponseWriter, r *http.Request) error {
 	var objs []Object
 	status := http.StatusOK
 	if d.Query != "" {
-		objs, err = p.svc.Search(ctx, a, d.Query, pageSize)
+		var types []string
+		if d.Type != "" {
+			types = []string{d.Type}
+		}
+		objs, err = p.svc.Search(ctx, a, d.Query, types, pageSize)
 	} else {
 		// Relationships are listed on the pages of the objects they
 		// connect (and under their own type), not among everything: an
@@ -382,6 +385,19 @@ type objectData struct {
 }
 
 func (p *pages) objectPage(w http.ResponseWriter, r *http.Request) error {
+	if id := r.PathValue("id"); strings.Contains(id, "--") {
+		// A STIX id, as analysts pass them around: the newest version of
+		// it the reader may see (none: not found, like any id).
+		objs, _, err := p.svc.List(r.Context(), web.ActorFrom(r), Filter{IDs: []string{id}, Limit: 1, Newest: true})
+		if err != nil {
+			return err
+		}
+		if len(objs) == 0 {
+			return fault.ErrNotFound
+		}
+		http.Redirect(w, r, "/intel/objects/"+objs[0].ID, http.StatusSeeOther)
+		return nil
+	}
 	return p.renderObject(w, r, http.StatusOK, nil)
 }
 
@@ -489,8 +505,7 @@ func (p *pages) renderObject(w http.ResponseWriter, r *http.Request, status int,
 	} else {
 		d.JSON = string(o.JSON)
 	}
-	c := stix.ClassOf(o.Type)
-	d.Sightable = c == stix.ClassSDO || c == stix.ClassCustom
+	d.Sightable = Sightable(o.Type)
 	d.CanSight = a.CanWrite() && d.Sightable
 	d.ToCircle = o.Share.Audience.Kind == policy.AudCommunity
 	d.Levels = []policy.TLP{policy.Green, policy.Amber, policy.AmberStrict}
@@ -852,4 +867,13 @@ func (p *pages) taxiiPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	pg := web.Page{Nav: "intel", Data: d, Title: p.t(r, "intel.taxii.title")}
 	return p.tpl.Render(w, r, http.StatusOK, "taxii", pg)
+}
+
+// barWidth is a bar's width in percent of the longest: rounded, and at
+// least 2 for any count, so that a small type still shows.
+func barWidth(n, most int) int {
+	if n <= 0 || most <= 0 {
+		return 0
+	}
+	return max(2, (n*100+most/2)/most)
 }

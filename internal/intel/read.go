@@ -11,6 +11,7 @@ import (
 	"verbund/internal/db"
 	"verbund/internal/fault"
 	"verbund/internal/policy"
+	"verbund/internal/stix"
 )
 
 // Scope is which objects a list covers, beyond what the reader may see:
@@ -232,7 +233,18 @@ func (s *Service) FindByID(ctx context.Context, a policy.Actor, id string) (Obje
 // Search finds the newest objects the reader may see whose name or
 // description has every word of query (by prefix), newest first: the
 // newest version of each object that matches.
-func (s *Service) Search(ctx context.Context, a policy.Actor, query string, limit int) ([]Object, error) {
+//
+// types narrows the search to those STIX types; without them relationships
+// are left out (an ATT&CK bundle holds more relationships than anything
+// else, and each is listed on the pages of what it connects). A STIX id
+// as the query finds that object.
+func (s *Service) Search(ctx context.Context, a policy.Actor, query string, types []string, limit int) ([]Object, error) {
+	if q := strings.TrimSpace(query); strings.Contains(q, "--") {
+		if _, _, err := stix.ParseID(q); err == nil {
+			objs, _, err := s.List(ctx, a, Filter{IDs: []string{q}, Limit: limit})
+			return objs, err
+		}
+	}
 	terms, err := policy.Terms(query)
 	if err != nil {
 		return nil, err
@@ -245,8 +257,14 @@ func (s *Service) Search(ctx context.Context, a policy.Actor, query string, limi
 	if err != nil {
 		return nil, err
 	}
-	q := db.Q(`SELECT `+objectColumns+`, `+s.kind.Columns("o")+` FROM `).Append(r.Search(h, s.kind, "o", terms)).
-		Add(` JOIN orgs org ON org.id = o.org_id ORDER BY `+policy.SearchSeq(h, "o")+` DESC LIMIT ?`, 4*limit)
+	q := db.Q(`SELECT ` + objectColumns + `, ` + s.kind.Columns("o") + ` FROM `).Append(r.Search(h, s.kind, "o", terms)).
+		Add(` JOIN orgs org ON org.id = o.org_id WHERE 1 = 1`)
+	if len(types) > 0 {
+		in(q, "o.stix_type", types)
+	} else {
+		q.Add(` AND o.stix_type <> 'relationship'`)
+	}
+	q.Add(` ORDER BY `+policy.SearchSeq(h, "o")+` DESC LIMIT ?`, 4*limit)
 	rows, err := h.Select(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("search intel: %w", err)

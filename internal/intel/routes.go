@@ -126,7 +126,11 @@ func (h *handler) listObjects(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	if text := q.Get("q"); text != "" {
 		// Full-text search: the best page, newest first, no cursor.
-		items, err := h.svc.Search(r.Context(), web.ActorFrom(r), text, limit)
+		var types []string
+		if t := q.Get("type"); t != "" {
+			types = strings.Split(t, ",")
+		}
+		items, err := h.svc.Search(r.Context(), web.ActorFrom(r), text, types, limit)
 		if err != nil {
 			return err
 		}

@@ -46,7 +46,7 @@ func (s *Service) Sight(ctx context.Context, a policy.Actor, id string, in Sight
 	if err != nil {
 		return Object{}, err
 	}
-	if c := stix.ClassOf(target.Type); c != stix.ClassSDO && c != stix.ClassCustom {
+	if !Sightable(target.Type) {
 		return Object{}, fault.BadInput("", "not_sightable", "only indicators, malware and other domain objects can be sighted, not a {type}").With("type", target.Type)
 	}
 	if in.Count == 0 {
@@ -133,3 +133,17 @@ func (s *Service) Sight(ctx context.Context, a policy.Actor, id string, in Sight
 
 // stixTLP maps the policy's level to the library's.
 func stixTLP(l policy.TLP) stix.TLP { return stix.TLP(int(l) + 1) }
+
+// Sightable reports whether objects of a type can be sighted: domain
+// objects of what can be seen at work (indicators, malware, tools,
+// infrastructure, actors, campaigns, attack patterns, observed data, …),
+// not relationships, sightings, observables, marking definitions, nor a
+// tactic or matrix of ATT&CK's own types.
+func Sightable(typ string) bool {
+	switch typ {
+	case "indicator", "malware", "tool", "infrastructure", "threat-actor", "intrusion-set", "campaign", "attack-pattern",
+		"observed-data", "vulnerability", "identity", "location", "incident", "course-of-action", "malware-analysis":
+		return true
+	}
+	return false
+}
