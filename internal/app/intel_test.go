@@ -641,3 +641,37 @@ func TestIntelSearchFindsWhatAnalystsType(t *testing.T) {
 		t.Errorf("the outsider's object page by STIX id: %d", r.Status)
 	}
 }
+
+// TestIntelSecondHolderCannotVersion: another org importing a "newer
+// version" of an object under the same STIX id (a forged revocation) does
+// not pass for the creator's update for readers who see the creator's
+// copy; the creator still deletes its own object over TAXII.
+func TestIntelSecondHolderCannotVersion(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e db.Dialect) {
+		h := apptest.WorldCovering(t, e)
+		const id = "indicator--cccccccc-0000-4000-8000-000000000001"
+		v1 := `{"type":"indicator","spec_version":"2.1","id":"` + id + `","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"real","pattern":"[ipv4-addr:value = '198.51.100.61']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}`
+		forged := strings.Replace(strings.Replace(v1, `"modified":"2026-01-01T00:00:00.000Z"`, `"modified":"2026-03-01T00:00:00.000Z","revoked":true`, 1), `"real"`, `"forged"`, 1)
+		importAs(t, h, "cert.analyst", "community="+h.Circle, `{"type":"bundle","id":"bundle--cccccccc-0000-4000-8000-000000000008","objects":[`+v1+`]}`, id)
+		req, _ := http.NewRequest("POST", h.URL+"/api/v1/intel/bundles?community="+h.Circle, strings.NewReader(`{"type":"bundle","id":"bundle--cccccccc-0000-4000-8000-000000000009","objects":[`+forged+`]}`))
+		req.Header.Set("Authorization", "Bearer "+h.Users["cloud.analyst"].WriteToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		sme := taxiiClient{t, h, h.Users["sme.analyst"]}
+		circle := "/taxii2/" + h.Circle + "/collections/circle/objects/" + id + "/"
+		got := sme.get(circle)
+		if len(ids(got, "objects")) != 1 || strings.Contains(got.raw, "forged") {
+			t.Errorf("a circle member gets %s, want the creator's version only", got.raw)
+		}
+		if v := sme.get(circle + "versions/"); fmt.Sprint(v.body["versions"]) != "[2026-01-01T00:00:00.000Z]" {
+			t.Errorf("versions: %s", v.raw)
+		}
+		cert := taxiiClient{t, h, h.Users["cert.analyst"]}
+		if d := cert.do("DELETE", circle, nil, ""); d.status != 200 {
+			t.Errorf("the creator deletes its object: %d %s", d.status, d.raw)
+		}
+	})
+}

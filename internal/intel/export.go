@@ -159,6 +159,7 @@ func (s *Service) exportQuery(r *policy.Reader, a policy.Actor, f ExportFilter, 
 	}
 	in(q, "o.stix_type", f.Types)
 	s.versionCondition(q, r, Filter{}, "", nil)
+	s.firstHolder(q, r)
 	return q
 }
 

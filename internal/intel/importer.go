@@ -288,7 +288,7 @@ func (s *Service) store(ctx context.Context, a policy.Actor, aud policy.Audience
 		}
 		var stored []string
 		if len(todo) > 0 {
-			if stored, err = s.insert(ctx, tx, a, aud, todo, have.newest); err != nil {
+			if stored, err = s.insert(ctx, tx, a, aud, todo, have); err != nil {
 				return err
 			}
 			for _, p := range todo {
@@ -321,6 +321,8 @@ func (s *Service) store(ctx context.Context, a policy.Actor, aud policy.Audience
 type held struct {
 	versions map[string]bool  // stix id + "\x00" + version
 	newest   map[string]int64 // stix id → newest version_ns
+	first    map[string]int64 // stix id → when the org first held it
+	others   map[string]bool  // stix ids other orgs hold too
 }
 
 // existing returns what the org holds already of the batch's objects.
@@ -330,26 +332,36 @@ func (s *Service) existing(ctx context.Context, tx *db.Tx, org string, batch []p
 	for _, p := range batch {
 		ids = append(ids, p.obj.ID())
 	}
-	rows, err := tx.Query(ctx, `SELECT stix_id, version, version_ns FROM intel_objects WHERE org_id = ? AND stix_id IN (`+db.Placeholders(len(batch))+`)`, ids...)
+	// Every org's copies: the org's own tell what it holds, the others'
+	// only that the id is shared (nothing of theirs reaches the importer).
+	rows, err := tx.Query(ctx, `SELECT stix_id, version, version_ns, first_added, org_id = ? FROM intel_objects WHERE stix_id IN (`+db.Placeholders(len(batch))+`)`, ids...)
 	if err != nil {
 		return held{}, fmt.Errorf("find held versions: %w", err)
 	}
 	type row struct {
-		id, v string
-		ns    int64
+		id, v     string
+		ns, first int64
+		mine      bool
 	}
 	rs, err := db.Collect(rows, "held versions", func(r db.Scanner) (x row, err error) {
-		err = r.Scan(&x.id, &x.v, &x.ns)
+		err = r.Scan(&x.id, &x.v, &x.ns, &x.first, &x.mine)
 		return x, err
 	})
 	if err != nil {
 		return held{}, err
 	}
-	out := held{versions: make(map[string]bool, len(rs)), newest: map[string]int64{}}
+	out := held{versions: map[string]bool{}, newest: map[string]int64{}, first: map[string]int64{}, others: map[string]bool{}}
 	for _, x := range rs {
+		if !x.mine {
+			out.others[x.id] = true
+			continue
+		}
 		out.versions[x.id+"\x00"+x.v] = true
 		if n, ok := out.newest[x.id]; !ok || x.ns > n {
 			out.newest[x.id] = x.ns
+		}
+		if f, ok := out.first[x.id]; !ok || x.first < f {
+			out.first[x.id] = x.first
 		}
 	}
 	return out, nil
@@ -359,7 +371,8 @@ func (s *Service) existing(ctx context.Context, tx *db.Tx, org string, batch []p
 // newest is the newest version the org held before (stix id → version_ns):
 // an object's new version is its latest if nothing it holds or that comes
 // in the same batch is newer, and then the one it held stops being.
-func (s *Service) insert(ctx context.Context, tx *db.Tx, a policy.Actor, aud policy.Audience, todo []pending, newest map[string]int64) ([]string, error) {
+func (s *Service) insert(ctx context.Context, tx *db.Tx, a policy.Actor, aud policy.Audience, todo []pending, have held) ([]string, error) {
+	newest := have.newest
 	shares := make([]policy.Share, len(todo))
 	ids := make([]string, len(todo))
 	for i, p := range todo {
@@ -378,7 +391,7 @@ func (s *Service) insert(ctx context.Context, tx *db.Tx, a policy.Actor, aud pol
 		}
 	}
 	var superseded []any // objects whose held latest version an incoming one replaces
-	rows := make([]any, 0, 13*len(todo))
+	rows := make([]any, 0, 15*len(todo))
 	var values, refs []any
 	var docs []policy.Doc
 	for i, p := range todo {
@@ -405,7 +418,12 @@ func (s *Service) insert(ctx context.Context, tx *db.Tx, a policy.Actor, aud pol
 				}
 			}
 		}
-		rows = append(rows, id, a.OrgID, o.ID(), o.Type(), p.version, versionNS(o), spec, added+int64(i), revoked, validUntil, o.Name(), latest, string(o.Raw()))
+		first, ok := have.first[o.ID()]
+		if !ok {
+			first = added + int64(i)
+			have.first[o.ID()] = first // later versions in this batch
+		}
+		rows = append(rows, id, a.OrgID, o.ID(), o.Type(), p.version, versionNS(o), spec, added+int64(i), revoked, validUntil, o.Name(), latest, first, boolInt(have.others[o.ID()]), string(o.Raw()))
 		for _, v := range valuesOf(o) {
 			values = append(values, id, v.kind, v.value, boolInt(v.sufficient))
 		}
@@ -421,8 +439,16 @@ func (s *Service) insert(ctx context.Context, tx *db.Tx, a policy.Actor, aud pol
 			return nil, fmt.Errorf("supersede a version: %w", err)
 		}
 	}
-	if err := tx.InsertMany(ctx, `intel_objects (id, org_id, stix_id, stix_type, version, version_ns, spec_version, date_added, revoked, valid_until, name, latest, object)`, 13, rows); err != nil {
+	if err := tx.InsertMany(ctx, `intel_objects (id, org_id, stix_id, stix_type, version, version_ns, spec_version, date_added, revoked, valid_until, name, latest, first_added, shared_id, object)`, 15, rows); err != nil {
 		return nil, err
+	}
+	// The other orgs' copies of an id this import holds now too are
+	// marked shared (a flag for the reads' first-holder rule; nothing of
+	// theirs changes).
+	for id := range have.others {
+		if _, err := tx.Exec(ctx, `UPDATE intel_objects SET shared_id = 1 WHERE stix_id = ? AND shared_id = 0`, id); err != nil {
+			return nil, fmt.Errorf("mark a shared id: %w", err)
+		}
 	}
 	if len(values) > 0 {
 		if err := tx.InsertMany(ctx, `intel_values (object_id, kind, value, sufficient)`, 4, values); err != nil {

@@ -36,7 +36,11 @@ func (sc Scope) condition(a policy.Actor, s string) (string, []any) {
 // Filter selects versions of objects, oldest date_added first (Newest:
 // newest first).
 type Filter struct {
-	ID         string // one version, by the hub's id
+	ID string // one version, by the hub's id
+	// AllHolders keeps every org's copies of an id (by default a reader
+	// who sees several gets the first holder's: firstHolder).
+	AllHolders bool
+	Org        string // only this org's objects
 	Scope      Scope
 	AddedAfter int64 // Unix µs; 0: from the oldest
 	After      string
@@ -112,6 +116,9 @@ func (s *Service) List(ctx context.Context, a policy.Actor, f Filter) ([]Object,
 	if f.ID != "" {
 		q.Add(` AND o.id = ?`, f.ID)
 	}
+	if f.Org != "" {
+		q.Add(` AND o.org_id = ?`, f.Org)
+	}
 	if f.RefersTo != "" {
 		q.Add(` AND o.id IN (SELECT object_id FROM intel_refs WHERE ref = ?)`, f.RefersTo)
 	}
@@ -127,6 +134,9 @@ func (s *Service) List(ctx context.Context, a policy.Actor, f Filter) ([]Object,
 	in(q, "o.spec_version", f.Specs)
 	if !f.All {
 		s.versionCondition(q, r, f, scope, scopeArgs)
+	}
+	if !f.AllHolders {
+		s.firstHolder(q, r)
 	}
 	if f.Newest {
 		q.Add(` ORDER BY o.date_added DESC, o.id DESC LIMIT ?`, f.Limit+1)
@@ -217,10 +227,22 @@ func (s *Service) versionCondition(q *db.Query, r *policy.Reader, f Filter, scop
 	q.Add(`)`)
 }
 
+// firstHolder keeps, of an object whose STIX id several orgs hold, only
+// the copies of the org that held it first among those the reader may
+// see. STIX lets only an object's creator version it; a second org's
+// "newer version" of an id (a revocation, a changed pattern) would
+// otherwise pass for the first holder's own, in TAXII and in every
+// client that merges versions by id. The check runs only for ids marked
+// shared, and only ever hides a copy the reader sees another of.
+func (s *Service) firstHolder(q *db.Query, r *policy.Reader) {
+	q.Add(` AND (o.shared_id = 0 OR NOT EXISTS (SELECT 1 FROM `).Append(r.From(s.kind, "e")).
+		Add(` WHERE e.stix_id = o.stix_id AND e.org_id <> o.org_id AND (e.first_added < o.first_added OR e.first_added = o.first_added AND e.org_id < o.org_id)))`)
+}
+
 // FindByID returns one version, by the hub's id, with its JSON, if the
 // reader may see it (else not found).
 func (s *Service) FindByID(ctx context.Context, a policy.Actor, id string) (Object, error) {
-	objs, _, err := s.List(ctx, a, Filter{ID: id, All: true, Limit: 1, JSON: true})
+	objs, _, err := s.List(ctx, a, Filter{ID: id, All: true, AllHolders: true, Limit: 1, JSON: true})
 	if err != nil {
 		return Object{}, err
 	}

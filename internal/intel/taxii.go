@@ -284,6 +284,10 @@ func (b backend) Delete(ctx context.Context, root string, c taxii.Collection, q 
 		f.At = append(f.At, t.UnixNano())
 	}
 	a := actorOf(ctx)
+	// Every visible copy of the id, any org's: the caller deletes its own
+	// org's and none of another's (another org holding the same id must
+	// not block the owner's delete).
+	f.AllHolders = true
 	objs, _, err := b.s.List(ctx, a, f)
 	if err != nil {
 		return err
@@ -291,6 +295,16 @@ func (b backend) Delete(ctx context.Context, root string, c taxii.Collection, q 
 	if len(objs) == 0 {
 		return taxii.ErrNotFound
 	}
+	own := objs[:0]
+	for _, o := range objs {
+		if o.Share.Owner == a.OrgID {
+			own = append(own, o)
+		}
+	}
+	if len(own) == 0 {
+		return taxii.Errorf(http.StatusForbidden, "not_owner", "only the organisation that shared an object may delete it")
+	}
+	objs = own
 	ids := make([]string, len(objs))
 	for i, o := range objs {
 		ids[i] = o.ID

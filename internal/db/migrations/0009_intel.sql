@@ -21,6 +21,13 @@ CREATE TABLE intel_objects (
   -- 1 for the newest version an org holds of an object: TAXII's and the
   -- lists' default, kept by the writers (insert, delete).
   latest       INTEGER NOT NULL DEFAULT 1,
+  -- When the org first held the object (its first version's date_added),
+  -- and whether another org holds the same STIX id too: then a reader who
+  -- sees both orgs' copies gets the first holder's only (STIX: only the
+  -- creator versions an object; a second org's "newer version" must not
+  -- pass for the creator's update or revocation).
+  first_added  BIGINT NOT NULL DEFAULT 0,
+  shared_id    INTEGER NOT NULL DEFAULT 0,
   object       TEXT NOT NULL
 );
 -- One copy of a version per org: a re-import finds it and adds nothing.
