@@ -523,8 +523,10 @@ func TestIntelBlockListsCannotBeSteered(t *testing.T) {
 
 // TestIntelTruncatedBundle: a bundle that breaks off keeps what came
 // before it and says that it broke off, through the API and over TAXII.
-func TestIntelTruncatedBundle(t *testing.T) {
-	h := apptest.WorldCovering(t, db.SQLite)
+func TestIntelTruncatedBundle(t *testing.T) { eachEngine(t, testIntelTruncatedBundle) }
+
+func testIntelTruncatedBundle(t *testing.T, e db.Dialect) {
+	h := apptest.WorldCovering(t, e)
 	obj := `{"type":"malware","spec_version":"2.1","id":"malware--88888888-0000-4000-8000-000000000001","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"m","is_family":true}`
 	req, _ := http.NewRequest("POST", h.URL+"/api/v1/intel/bundles", strings.NewReader(`{"type":"bundle","id":"bundle--88888888-0000-4000-8000-000000000009","objects":[`+obj+`,{"type":"malw`))
 	req.Header.Set("Authorization", "Bearer "+h.Users["sme.analyst"].WriteToken)
@@ -591,8 +593,10 @@ func TestIntelHiddenNewerVersion(t *testing.T) {
 // leaves the hub (TAXII, the bundle export) with the TLP marking of the
 // level it was given, so the next system does not take it for
 // unrestricted; a marked one leaves as it came.
-func TestIntelUnmarkedGoesOutMarked(t *testing.T) {
-	h := apptest.WorldCovering(t, db.SQLite)
+func TestIntelUnmarkedGoesOutMarked(t *testing.T) { eachEngine(t, testIntelUnmarkedGoesOutMarked) }
+
+func testIntelUnmarkedGoesOutMarked(t *testing.T, e db.Dialect) {
+	h := apptest.WorldCovering(t, e)
 	mal := `{"type":"malware","spec_version":"2.1","id":"malware--aaaaaaaa-0000-4000-8000-000000000001","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"m","is_family":true}`
 	importAs(t, h, "cert.analyst", "community="+h.Circle+"&tlp=AMBER", `{"type":"bundle","id":"bundle--aaaaaaaa-0000-4000-8000-000000000009","objects":[`+mal+`]}`, "malware--aaaaaaaa-0000-4000-8000-000000000001")
 	const amber = "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421"
@@ -674,4 +678,34 @@ func TestIntelSecondHolderCannotVersion(t *testing.T) {
 			t.Errorf("the creator deletes its object: %d %s", d.status, d.raw)
 		}
 	})
+}
+
+// TestIntelMarkingAfterUse: a marking definition later in a bundle that
+// sets a stricter level takes back the objects that named it before (the
+// order of a bundle must not lower a level); a statement marking at the
+// end, as ATT&CK has, changes nothing.
+func TestIntelMarkingAfterUse(t *testing.T) { eachEngine(t, testIntelMarkingAfterUse) }
+
+func testIntelMarkingAfterUse(t *testing.T, e db.Dialect) {
+	h := apptest.WorldCovering(t, e)
+	const md = "marking-definition--dddddddd-0000-4000-8000-000000000001"
+	obj := `{"type":"malware","spec_version":"2.1","id":"malware--dddddddd-0000-4000-8000-000000000002","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"secret","is_family":true,"object_marking_refs":["` + md + `"]}`
+	red := `{"type":"marking-definition","spec_version":"2.1","id":"` + md + `","created":"2026-01-01T00:00:00.000Z","extensions":{"extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d":{"extension_type":"property-extension","tlp_2_0":"red"}}}`
+	req, _ := http.NewRequest("POST", h.URL+"/api/v1/intel/bundles?community="+h.Circle, strings.NewReader(`{"type":"bundle","id":"bundle--dddddddd-0000-4000-8000-000000000009","objects":[`+obj+`,`+red+`]}`))
+	req.Header.Set("Authorization", "Bearer "+h.Users["cert.analyst"].WriteToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct{ Accepted, Rejected int }
+	_ = json.NewDecoder(resp.Body).Decode(&rep)
+	resp.Body.Close()
+	if rep.Rejected < 1 {
+		t.Errorf("the object marked RED after the fact was kept: %+v", rep)
+	}
+	var list struct{ Items []struct{ Name string } }
+	h.API(t, h.Users["sme.analyst"].ReadToken, "GET", "/api/v1/intel/objects?stix_id=malware--dddddddd-0000-4000-8000-000000000002", nil).JSON(t, &list)
+	if len(list.Items) != 0 {
+		t.Errorf("LEAK: a circle member reads the object its own marking makes RED: %+v", list)
+	}
 }

@@ -105,6 +105,7 @@ type pending struct {
 	obj     *stix.Object
 	version string
 	tlp     policy.TLP
+	unknown []string // marking definitions it names that were not known yet
 }
 
 // Import reads a STIX 2.1 bundle (or a TAXII envelope: both keep their
@@ -177,13 +178,23 @@ func (s *Service) Import(ctx context.Context, a policy.Actor, r io.Reader, opts 
 		}
 		if o.Type() == "marking-definition" {
 			markings[o.ID()] = o
+			// Objects before it that named it were stored without knowing
+			// what it says: if it is a TLP level stricter than theirs,
+			// they are taken back (a bundle's order must not lower a
+			// level).
+			if err := flush(); err != nil {
+				return rep, err
+			}
+			if err := s.resolveMarking(ctx, a, o, &rep, opts); err != nil {
+				return rep, err
+			}
 		}
 		m := stix.ResolveTLP(o, func(id string) *stix.Object { return markings[id] })
 		level := unmarked
 		if m.TLP != 0 {
 			level = tlpOf(m.TLP)
 		}
-		batch = append(batch, pending{index: index, obj: o, version: versionOf(o), tlp: level})
+		batch = append(batch, pending{index: index, obj: o, version: versionOf(o), tlp: level, unknown: m.Unknown})
 		batchBytes += len(o.Raw())
 		if len(batch) == batchSize || batchBytes >= maxBatchBytes {
 			batchBytes = 0
@@ -429,6 +440,9 @@ func (s *Service) insert(ctx context.Context, tx *db.Tx, a policy.Actor, aud pol
 		}
 		for _, r := range refsOf(o) {
 			refs = append(refs, id, r[1], r[0])
+		}
+		for _, m := range p.unknown {
+			refs = append(refs, id, m, "pending_marking")
 		}
 		if text := searchText(o); o.Name() != "" || text != "" {
 			docs = append(docs, policy.Doc{ID: id, Title: o.Name(), Body: text})
@@ -716,4 +730,58 @@ func searchText(o *stix.Object) string {
 		}
 	}
 	return text
+}
+
+// resolveMarking applies a marking definition to the objects of the
+// actor's org stored before it that named it without knowing it: if it
+// sets a TLP level stricter than the one an object was stored at, the
+// object is deleted and reported as refused (import marking definitions
+// before what they mark, as most producers do); then they no longer wait
+// for it.
+func (s *Service) resolveMarking(ctx context.Context, a policy.Actor, md *stix.Object, rep *Report, opts ImportOptions) error {
+	level, isTLP := stix.MarkingTLP(md)
+	if isTLP {
+		rows, err := s.DB.R().Query(ctx, `SELECT x.object_id, o.stix_id, o.version, s.tlp FROM intel_refs x JOIN intel_objects o ON o.id = x.object_id
+			JOIN shares s ON s.id = x.object_id WHERE x.ref = ? AND x.role = 'pending_marking' AND o.org_id = ?`, md.ID(), a.OrgID)
+		if err != nil {
+			return fmt.Errorf("objects waiting for a marking: %w", err)
+		}
+		type waiting struct {
+			id, stixID, version string
+			tlp                 policy.TLP
+		}
+		ws, err := db.Collect(rows, "objects waiting for a marking", func(r db.Scanner) (w waiting, err error) {
+			err = r.Scan(&w.id, &w.stixID, &w.version, &w.tlp)
+			return w, err
+		})
+		if err != nil {
+			return err
+		}
+		var gone []string
+		for _, w := range ws {
+			if w.tlp < tlpOf(level) {
+				gone = append(gone, w.id)
+				rep.Accepted--
+				rep.New--
+				rep.reject(opts, -1, w.stixID, w.version, fault.BadInput("object_marking_refs", "marking_after_use",
+					"its marking definition {marking}, later in the bundle, sets a stricter level: import marking definitions before what they mark").With("marking", md.ID()))
+			}
+		}
+		if len(gone) > 0 {
+			if err := s.Delete(ctx, a, gone); err != nil {
+				return err
+			}
+		}
+	}
+	return s.DB.Tx(ctx, func(tx *db.Tx) error {
+		res, err := tx.Exec(ctx, `DELETE FROM intel_refs WHERE ref = ? AND role = 'pending_marking' AND object_id IN (SELECT id FROM intel_objects WHERE org_id = ?)`, md.ID(), a.OrgID)
+		if err != nil {
+			return fmt.Errorf("resolve a marking: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		return audit.Write(ctx, tx, a, audit.Entry{Action: "intel.marking_resolved", ObjectType: "intel_import",
+			Detail: map[string]any{"marking": md.ID(), "tlp": isTLP}, Touches: []string{"intel"}})
+	})
 }
