@@ -683,3 +683,21 @@ func TestOversizedFormSaysTooLarge(t *testing.T) {
 		t.Errorf("an oversized form: %d %s", r.Status, readable(string(r.Body)))
 	}
 }
+
+// TestCrossOriginRefusedInTheHubsFormat: a cross-site write is refused as
+// the hub's error (a TAXII error object under /taxii2/), not as
+// net/http's plain text.
+func TestCrossOriginRefusedInTheHubsFormat(t *testing.T) {
+	h := apptest.World(t, db.SQLite)
+	req, _ := http.NewRequest("POST", h.URL+"/taxii2/"+h.Circle+"/collections/circle/objects/", strings.NewReader(`{}`))
+	req.Header.Set("Origin", "https://evil.example")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := readBody(t, resp)
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), `"http_status":"403"`) {
+		t.Errorf("cross-site TAXII POST: %d %s", resp.StatusCode, body)
+	}
+}

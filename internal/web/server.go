@@ -149,6 +149,11 @@ func NewServer(cfg Config) (*Server, error) {
 // Handler returns the complete handler with the outer middleware.
 func (s *Server) Handler() http.Handler {
 	cop := http.NewCrossOriginProtection()
+	// Refused in the hub's format (a TAXII error object under /taxii2/,
+	// JSON for the API, the styled page otherwise), not net/http's text.
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.Error(w, r, fault.New(fault.Forbidden, "cross_origin", "requests from other sites are refused: use the hub's own pages or an API token"))
+	}))
 	var h http.Handler = s.routes()
 	h = cop.Handler(h)
 	h = s.headers(h)
