@@ -297,6 +297,14 @@ func testIntelSightings(t *testing.T, e db.Dialect) {
 	if s.STIX["sighting_of_ref"] != ind || s.STIX["count"] != 4.0 || s.STIX["where_sighted_refs"] == nil {
 		t.Errorf("the sighting: %v", s.STIX)
 	}
+	// The identity the sighting names comes with it: the owner resolves it.
+	if refs, _ := s.STIX["where_sighted_refs"].([]any); len(refs) == 1 {
+		var list struct{ Items []struct{ Name string } }
+		h.API(t, h.Users["cloud.analyst"].ReadToken, "GET", "/api/v1/intel/objects?stix_id="+fmt.Sprint(refs[0]), nil).JSON(t, &list)
+		if len(list.Items) != 1 || list.Items[0].Name != "Müller Maschinenbau GmbH" {
+			t.Errorf("the sighting's identity %v: %+v", refs[0], list)
+		}
+	}
 	owner.waitFor(t, s.ID, 3*time.Second)
 	other.never(t, s.ID, 300*time.Millisecond)
 	sightings := func(user string) int {

@@ -275,8 +275,8 @@ func TestIntelPagesInGerman(t *testing.T) {
 	sme := h.Login(t, h.Users["sme.analyst"])
 	for path, want := range map[string][]string{
 		"/intel":                            {"Bedrohungsinformationen", "Mit Ihnen geteilt, nach Typ", "Indikator", "Gültigkeit"},
-		"/intel/objects/" + id:              {"Auch bei uns gesehen", "Sichtungen", "Vertrauenswürdigkeit", "weist hin auf", "Empfängerkreis"},
-		"/intel/lookup?value=198.51.100.77": {"Abfrage", "198.51.100.77 ist bekannt", "IPv4-Adresse", "Vertrauenswürdigkeit 75/100"},
+		"/intel/objects/" + id:              {"Auch bei uns gesehen", "Sichtungen", "Konfidenz", "weist hin auf", "Empfängerkreis"},
+		"/intel/lookup?value=198.51.100.77": {"Abfrage", "198.51.100.77 ist bekannt", "IPv4-Adresse", "Konfidenz 75/100"},
 		"/intel/import":                     {"Bedrohungsinformationen importieren", "TLP für Objekte ohne Markierung", "Vertrauenskreis Mittelstand Süd"},
 		"/intel/taxii":                      {"TAXII-Zugang", "Ihre API-Roots", "Vertrauenskreis"},
 	} {

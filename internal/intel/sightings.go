@@ -112,7 +112,20 @@ func (s *Service) Sight(ctx context.Context, a policy.Actor, id string, in Sight
 			sighting[k] = v
 		}
 	}
-	b, err := json.Marshal(map[string]any{"type": "bundle", "id": "bundle--" + uuid.NewString(), "objects": []any{sighting}})
+	objects := []any{sighting}
+	if in.OnBehalfOf == "" {
+		// The identity the sighting names, so that a client can resolve
+		// it (the same object, version and all, every time).
+		var name string
+		var created int64
+		if err := s.DB.R().QueryRow(ctx, `SELECT name, created_at FROM orgs WHERE id = ?`, a.OrgID).Scan(&name, &created); err != nil {
+			return Object{}, fmt.Errorf("name the reporter's org: %w", db.Map(err))
+		}
+		at := time.UnixMicro(created).UTC().Format("2006-01-02T15:04:05.000Z")
+		objects = append([]any{map[string]any{"type": "identity", "spec_version": "2.1", "id": me, "created": at, "modified": at,
+			"name": name, "identity_class": "organization", "object_marking_refs": []string{stix.TLPMarkingID(stixTLP(tlp))}}}, objects...)
+	}
+	b, err := json.Marshal(map[string]any{"type": "bundle", "id": "bundle--" + uuid.NewString(), "objects": objects})
 	if err != nil {
 		return Object{}, fmt.Errorf("encode sighting: %w", err)
 	}
