@@ -49,7 +49,7 @@ func (c *cli) intelImport(args []string) error {
 	var in io.Reader = c.stdin
 	var size int64
 	if file != "-" {
-		f, err := os.Open(file) // #nosec G304 -- the operator names this file on the command line
+		f, err := os.Open(file) // #nosec G304 G703 -- the operator names this file on the command line
 		if err != nil {
 			return fmt.Errorf("open the bundle: %w", err)
 		}

@@ -145,7 +145,12 @@ func (s *Service) Sight(ctx context.Context, a policy.Actor, id string, in Sight
 }
 
 // stixTLP maps the policy's level to the library's.
-func stixTLP(l policy.TLP) stix.TLP { return stix.TLP(int(l) + 1) }
+func stixTLP(l policy.TLP) stix.TLP {
+	if l < policy.Clear || l > policy.Red {
+		return 0
+	}
+	return stix.TLP(int(l) + 1) // #nosec G115 -- 1..5, checked above
+}
 
 // Sightable reports whether objects of a type can be sighted: domain
 // objects of what can be seen at work (indicators, malware, tools,

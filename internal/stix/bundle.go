@@ -324,9 +324,9 @@ func (e *Encoder) Encode(o *Object) error {
 	}
 	if e.n == 0 {
 		e.head()
-		e.w.WriteString(`,"objects":[`)
+		_, _ = e.w.WriteString(`,"objects":[`) // a write error shows at the next Write or Flush
 	} else {
-		e.w.WriteByte(',')
+		_ = e.w.WriteByte(',')
 	}
 	e.n++
 	_, e.err = e.w.Write(o.raw)
@@ -334,8 +334,8 @@ func (e *Encoder) Encode(o *Object) error {
 }
 
 func (e *Encoder) head() {
-	e.w.WriteString(`{"type":"bundle","id":`)
-	e.w.WriteString(quote(e.id))
+	_, _ = e.w.WriteString(`{"type":"bundle","id":`) // errors show at Flush
+	_, _ = e.w.WriteString(quote(e.id))
 }
 
 // Close ends the bundle and flushes it. An empty bundle has no "objects"
@@ -350,9 +350,9 @@ func (e *Encoder) Close() error {
 	}
 	if e.n == 0 {
 		e.head()
-		e.w.WriteString("}")
+		_, _ = e.w.WriteString("}") // errors show at Flush
 	} else {
-		e.w.WriteString("]}")
+		_, _ = e.w.WriteString("]}")
 	}
 	e.err = e.w.Flush()
 	return e.err

@@ -138,8 +138,8 @@ func loneSurrogate(data []byte) bool {
 		if i+6 > len(data) || data[i] != '\\' || data[i+1] != 'u' {
 			return 0, false
 		}
-		v, err := strconv.ParseUint(string(data[i+2:i+6]), 16, 32)
-		return rune(v), err == nil
+		v, err := strconv.ParseUint(string(data[i+2:i+6]), 16, 16)
+		return rune(v), err == nil // #nosec G115 -- four hex digits: at most 0xFFFF
 	}
 	for i := 0; i < len(data); i++ {
 		if data[i] != '\\' {

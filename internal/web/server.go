@@ -469,7 +469,7 @@ func (s *Server) checkCSRF(r *http.Request, haveSession bool, sess Session) erro
 		// too large (the person can shorten it), not that it expired.
 		err := r.ParseForm()
 		if err == nil {
-			if err = r.ParseMultipartForm(MaxBody); errors.Is(err, http.ErrNotMultipart) {
+			if err = r.ParseMultipartForm(MaxBody); errors.Is(err, http.ErrNotMultipart) { // #nosec G120 -- r.Body is bounded by the MaxBytesReader above
 				err = nil
 			}
 		}
