@@ -168,20 +168,7 @@ func testIntelLookup(t *testing.T, e db.Dialect) {
 	 {"type":"indicator","spec_version":"2.1","id":"indicator--11111111-0000-4000-8000-000000000003","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"dropper",
 	  "pattern":"[file:hashes.'SHA-256' = 'AEC070645FE53EE3B3763059376134F058CC337247C978ADD178B6CCDFB0019F']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z","valid_until":"2026-02-01T00:00:00Z"},
 	 {"type":"sighting","spec_version":"2.1","id":"sighting--11111111-0000-4000-8000-000000000004","created":"2026-01-02T00:00:00.000Z","modified":"2026-01-02T00:00:00.000Z","sighting_of_ref":"indicator--11111111-0000-4000-8000-000000000001","count":3}]}`
-	post := func(user, query, body string) {
-		t.Helper()
-		req, _ := http.NewRequest("POST", h.URL+"/api/v1/intel/bundles?"+query, bytes.NewReader([]byte(body)))
-		req.Header.Set("Authorization", "Bearer "+h.Users[user].WriteToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 || !bytes.Contains(b, []byte(`"rejected":0`)) {
-			t.Fatalf("import as %s: %d %s", user, resp.StatusCode, b)
-		}
-	}
+	post := func(user, query, body string) { t.Helper(); postBundle(t, h, user, query, body) }
 	post("cert.analyst", "community="+h.Circle+"&tlp=AMBER", bundle)
 	// sme keeps its own indicator for the same address in the org.
 	post("sme.analyst", "tlp=AMBER", `{"type":"bundle","id":"bundle--0a1b2c3d-0000-4000-8000-000000000002","objects":[
@@ -253,17 +240,7 @@ func testIntelLookup(t *testing.T, e db.Dialect) {
 // the hub id of the version of stixID.
 func importAs(t *testing.T, h *apptest.Hub, user, query, bundle, stixID string) string {
 	t.Helper()
-	req, _ := http.NewRequest("POST", h.URL+"/api/v1/intel/bundles?"+query, bytes.NewReader([]byte(bundle)))
-	req.Header.Set("Authorization", "Bearer "+h.Users[user].WriteToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !bytes.Contains(b, []byte(`"rejected":0`)) {
-		t.Fatalf("import as %s: %d %s", user, resp.StatusCode, b)
-	}
+	postBundle(t, h, user, query, bundle)
 	var list struct{ Items []struct{ ID string } }
 	h.API(t, h.Users[user].ReadToken, "GET", "/api/v1/intel/objects?stix_id="+stixID, nil).JSON(t, &list)
 	if len(list.Items) != 1 {
@@ -715,5 +692,22 @@ func testIntelMarkingAfterUse(t *testing.T, e db.Dialect) {
 	h.API(t, h.Users["sme.analyst"].ReadToken, "GET", "/api/v1/intel/objects?stix_id=malware--dddddddd-0000-4000-8000-000000000002", nil).JSON(t, &list)
 	if len(list.Items) != 0 {
 		t.Errorf("LEAK: a circle member reads the object its own marking makes RED: %+v", list)
+	}
+}
+
+// postBundle imports a bundle through the API as user and fails the test
+// unless every object was taken.
+func postBundle(t *testing.T, h *apptest.Hub, user, query, bundle string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", h.URL+"/api/v1/intel/bundles?"+query, bytes.NewReader([]byte(bundle)))
+	req.Header.Set("Authorization", "Bearer "+h.Users[user].WriteToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Contains(b, []byte(`"rejected":0`)) {
+		t.Fatalf("import as %s: %d %s", user, resp.StatusCode, b)
 	}
 }

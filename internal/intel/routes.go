@@ -1,8 +1,10 @@
 package intel
 
 import (
+	"context"
 	"embed"
 	"encoding/json"
+	"io"
 	"mime"
 	"net/http"
 	"slices"
@@ -270,25 +272,25 @@ func exportFilter(r *http.Request) (ExportFilter, error) {
 }
 
 func (h *handler) exportBundle(w http.ResponseWriter, r *http.Request) error {
-	f, err := exportFilter(r)
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/stix+json;version=2.1")
-	w.Header().Set("Content-Disposition", `attachment; filename="verbund-intel.json"`)
-	w.Header().Set("Cache-Control", "no-store")
-	return h.svc.ExportBundle(r.Context(), web.ActorFrom(r), f, w)
+	return h.export(w, r, "application/stix+json;version=2.1", "verbund-intel.json", h.svc.ExportBundle)
 }
 
 func (h *handler) exportCSV(w http.ResponseWriter, r *http.Request) error {
+	return h.export(w, r, "text/csv; charset=utf-8", "verbund-intel.csv", h.svc.ExportCSV)
+}
+
+// export answers a download: the filters read, the headers set, the
+// service writes.
+func (h *handler) export(w http.ResponseWriter, r *http.Request, contentType, filename string,
+	write func(context.Context, policy.Actor, ExportFilter, io.Writer) error) error {
 	f, err := exportFilter(r)
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="verbund-intel.csv"`)
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+filename+`"`)
 	w.Header().Set("Cache-Control", "no-store")
-	return h.svc.ExportCSV(r.Context(), web.ActorFrom(r), f, w)
+	return write(r.Context(), web.ActorFrom(r), f, w)
 }
 
 func (h *handler) exportBlockList(w http.ResponseWriter, r *http.Request) error {
