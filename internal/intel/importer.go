@@ -135,6 +135,7 @@ func (s *Service) Import(ctx context.Context, a policy.Actor, r io.Reader, opts 
 	case opts.Community != "":
 		aud = policy.Audience{Kind: policy.AudCommunity, Community: opts.Community}
 	}
+	started := db.Now() // what this import stores is added from now on
 	dec := stix.NewDecoder(r)
 	dec.SetMaxObjectSize(maxObjectSize)
 	dec.SetEnvelope(opts.Envelope)
@@ -185,7 +186,7 @@ func (s *Service) Import(ctx context.Context, a policy.Actor, r io.Reader, opts 
 			if err := flush(); err != nil {
 				return rep, err
 			}
-			if err := s.resolveMarking(ctx, a, o, &rep, opts); err != nil {
+			if err := s.resolveMarking(ctx, a, o, &rep, opts, started); err != nil {
 				return rep, err
 			}
 		}
@@ -738,10 +739,14 @@ func searchText(o *stix.Object) string {
 // object is deleted and reported as refused (import marking definitions
 // before what they mark, as most producers do); then they no longer wait
 // for it.
-func (s *Service) resolveMarking(ctx context.Context, a policy.Actor, md *stix.Object, rep *Report, opts ImportOptions) error {
+//
+// started is when this import began: objects it stored count in its
+// report; objects an earlier import left waiting are taken back too, and
+// reported, but were not counted here.
+func (s *Service) resolveMarking(ctx context.Context, a policy.Actor, md *stix.Object, rep *Report, opts ImportOptions, started int64) error {
 	level, isTLP := stix.MarkingTLP(md)
 	if isTLP {
-		rows, err := s.DB.R().Query(ctx, `SELECT x.object_id, o.stix_id, o.version, s.tlp FROM intel_refs x JOIN intel_objects o ON o.id = x.object_id
+		rows, err := s.DB.R().Query(ctx, `SELECT x.object_id, o.stix_id, o.version, s.tlp, o.date_added FROM intel_refs x JOIN intel_objects o ON o.id = x.object_id
 			JOIN shares s ON s.id = x.object_id WHERE x.ref = ? AND x.role = 'pending_marking' AND o.org_id = ?`, md.ID(), a.OrgID)
 		if err != nil {
 			return fmt.Errorf("objects waiting for a marking: %w", err)
@@ -749,9 +754,10 @@ func (s *Service) resolveMarking(ctx context.Context, a policy.Actor, md *stix.O
 		type waiting struct {
 			id, stixID, version string
 			tlp                 policy.TLP
+			added               int64
 		}
 		ws, err := db.Collect(rows, "objects waiting for a marking", func(r db.Scanner) (w waiting, err error) {
-			err = r.Scan(&w.id, &w.stixID, &w.version, &w.tlp)
+			err = r.Scan(&w.id, &w.stixID, &w.version, &w.tlp, &w.added)
 			return w, err
 		})
 		if err != nil {
@@ -761,8 +767,10 @@ func (s *Service) resolveMarking(ctx context.Context, a policy.Actor, md *stix.O
 		for _, w := range ws {
 			if w.tlp < tlpOf(level) {
 				gone = append(gone, w.id)
-				rep.Accepted--
-				rep.New--
+				if w.added >= started {
+					rep.Accepted--
+					rep.New--
+				}
 				rep.reject(opts, -1, w.stixID, w.version, fault.BadInput("object_marking_refs", "marking_after_use",
 					"its marking definition {marking}, later in the bundle, sets a stricter level: import marking definitions before what they mark").With("marking", md.ID()))
 			}
