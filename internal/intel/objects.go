@@ -3,7 +3,6 @@ package intel
 import (
 	"context"
 
-	"verbund/internal/fault"
 	"verbund/internal/policy"
 	"verbund/internal/web"
 )
@@ -21,20 +20,19 @@ func (s *Service) objectTypes() []web.ObjectType {
 }
 
 func (s *Service) nameObjects(ctx context.Context, a policy.Actor, ids []string) (map[string]web.Ref, error) {
-	out := map[string]web.Ref{}
-	for _, id := range ids {
-		o, err := s.FindByID(ctx, a, id)
-		if fault.Is(err, fault.NotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
+	// One query for the page's records, whatever their number (the audit
+	// page shows up to 500).
+	objs, _, err := s.List(ctx, a, Filter{HubIDs: ids, All: true, AllHolders: true, Limit: len(ids)})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]web.Ref, len(objs))
+	for _, o := range objs {
 		name := o.Name
 		if name == "" {
 			name = o.STIXID
 		}
-		out[id] = web.Ref{Name: name, URL: "/intel/objects/" + id}
+		out[o.ID] = web.Ref{Name: name, URL: "/intel/objects/" + o.ID}
 	}
 	return out, nil
 }

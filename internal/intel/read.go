@@ -36,11 +36,11 @@ func (sc Scope) condition(a policy.Actor, s string) (string, []any) {
 // Filter selects versions of objects, oldest date_added first (Newest:
 // newest first).
 type Filter struct {
-	ID string // one version, by the hub's id
+	ID     string   // one version, by the hub's id
+	HubIDs []string // versions, by the hub's ids
 	// AllHolders keeps every org's copies of an id (by default a reader
 	// who sees several gets the first holder's: firstHolder).
 	AllHolders bool
-	Org        string // only this org's objects
 	Scope      Scope
 	AddedAfter int64 // Unix µs; 0: from the oldest
 	After      string
@@ -116,12 +116,10 @@ func (s *Service) List(ctx context.Context, a policy.Actor, f Filter) ([]Object,
 	if f.ID != "" {
 		q.Add(` AND o.id = ?`, f.ID)
 	}
-	if f.Org != "" {
-		q.Add(` AND o.org_id = ?`, f.Org)
-	}
 	if f.RefersTo != "" {
 		q.Add(` AND o.id IN (SELECT object_id FROM intel_refs WHERE ref = ?)`, f.RefersTo)
 	}
+	in(q, "o.id", f.HubIDs)
 	in(q, "o.stix_id", f.IDs)
 	in(q, "o.stix_type", f.Types)
 	if len(f.NotTypes) > 0 {
