@@ -29,9 +29,6 @@ const (
 	demoC2         = "indicator--6b1c4a70-1f3e-4a57-9d1e-2f0c8e6a1a05"
 	demoDomain     = "indicator--6b1c4a70-1f3e-4a57-9d1e-2f0c8e6a1a06"
 	demoDropper    = "indicator--6b1c4a70-1f3e-4a57-9d1e-2f0c8e6a1a07"
-	demoCERT       = "identity--6b1c4a70-1f3e-4a57-9d1e-2f0c8e6a1a08"
-	demoMueller    = "identity--6b1c4a70-1f3e-4a57-9d1e-2f0c8e6a1a09"
-	demoWolke      = "identity--6b1c4a70-1f3e-4a57-9d1e-2f0c8e6a1a0a"
 	demoScanner    = "indicator--6b1c4a70-1f3e-4a57-9d1e-2f0c8e6a1a0b"
 	demoSighting   = "sighting--6b1c4a70-1f3e-4a57-9d1e-2f0c8e6a1a0c"
 	demoReport     = "report--6b1c4a70-1f3e-4a57-9d1e-2f0c8e6a1a0d"
@@ -64,6 +61,9 @@ func bundle(n int, objects ...obj) string {
 }
 
 func seedIntel(ctx context.Context, svc *intel.Service, cert, mueller, wolke policy.Actor, circle string) error {
+	// Each org's identity is the one the hub names it by in what it writes
+	// for it (a sighting reported in the UI names the same).
+	demoCERT, demoMueller, demoWolke := intel.IdentityID(cert.OrgID), intel.IdentityID(mueller.OrgID), intel.IdentityID(wolke.OrgID)
 	ransomware := bundle(1,
 		sdo("identity", demoCERT, demoT0, demoCERT, tlpClearMarking, obj{"name": "CERT Süd", "identity_class": "organization", "sectors": []string{"government"}}),
 		sdo("identity", demoSector, demoT0, demoCERT, tlpAmberMarking, obj{"name": "Mittelständische Maschinenbauer in Süddeutschland", "identity_class": "class", "sectors": []string{"manufacturing"}}),

@@ -32,9 +32,9 @@ type SightingInput struct {
 	OnBehalfOf string `json:"on_behalf_of,omitempty"`
 }
 
-// identityID is the STIX identity that stands for an org of the hub in
+// IdentityID is the STIX identity that stands for an org of the hub in
 // the objects the hub writes for it (a UUIDv5, the same every time).
-func identityID(org string) string {
+func IdentityID(org string) string {
 	return "identity--" + uuid.NewSHA1(uuid.MustParse("6ba7b811-9dad-11d1-80b4-00c04fd430c8"), []byte("verbund:org:"+org)).String()
 }
 
@@ -101,7 +101,7 @@ func (s *Service) Sight(ctx context.Context, a policy.Actor, id string, in Sight
 	}
 	opts.TLP = tlp.Name()
 	now := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
-	me := identityID(a.OrgID)
+	me := IdentityID(a.OrgID)
 	sighting := map[string]any{"type": "sighting", "spec_version": "2.1", "id": "sighting--" + uuid.NewString(), "created": now, "modified": now,
 		"created_by_ref": me, "sighting_of_ref": target.STIXID, "count": in.Count, "object_marking_refs": []string{stix.TLPMarkingID(stixTLP(tlp))}}
 	if in.OnBehalfOf == "" {
@@ -113,9 +113,14 @@ func (s *Service) Sight(ctx context.Context, a policy.Actor, id string, in Sight
 		}
 	}
 	objects := []any{sighting}
-	if in.OnBehalfOf == "" {
+	var heldIdentity int
+	if err := s.DB.R().QueryRow(ctx, `SELECT COUNT(*) FROM intel_objects WHERE org_id = ? AND stix_id = ?`, a.OrgID, me).Scan(&heldIdentity); err != nil {
+		return Object{}, fmt.Errorf("find the reporter's identity: %w", db.Map(err))
+	}
+	if in.OnBehalfOf == "" && heldIdentity == 0 {
 		// The identity the sighting names, so that a client can resolve
-		// it (the same object, version and all, every time).
+		// it: once, the first time the org reports (the same object every
+		// time; an org that shared its identity already keeps its own).
 		var name string
 		var created int64
 		if err := s.DB.R().QueryRow(ctx, `SELECT name, created_at FROM orgs WHERE id = ?`, a.OrgID).Scan(&name, &created); err != nil {
