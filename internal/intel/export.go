@@ -184,7 +184,7 @@ func (s *Service) ExportBundle(ctx context.Context, a policy.Actor, f ExportFilt
 		if err := rows.Scan(&raw, &typ, &level); err != nil {
 			return fmt.Errorf("export: %w", err)
 		}
-		o, err := stix.ParseObject(marked([]byte(raw), level))
+		o, err := stix.ParseObject(marked([]byte(raw), typ, level))
 		if err != nil {
 			return fmt.Errorf("export: stored object: %w", err)
 		}

@@ -179,7 +179,7 @@ func scope(root string, c taxii.Collection) Scope {
 
 func (b backend) Records(ctx context.Context, root string, c taxii.Collection, q taxii.Query) (taxii.Page, error) {
 	f := Filter{Scope: scope(root, c), Limit: q.Limit, IDs: q.IDs, Types: q.Types, Specs: q.SpecVersions,
-		All: q.Versions.All || q.Want == taxii.WantVersions, First: q.Versions.First, Last: q.Versions.Last, JSON: q.Want == taxii.WantObjects}
+		All: q.Versions.All || q.Want == taxii.WantVersions, First: q.Versions.First, Last: q.Versions.Last, JSON: q.Want == taxii.WantObjects, Handout: true}
 	if !q.AddedAfter.IsZero() {
 		f.AddedAfter = q.AddedAfter.UnixMicro()
 	}
@@ -201,7 +201,7 @@ func (b backend) Records(ctx context.Context, root string, c taxii.Collection, q
 	for _, o := range objs {
 		var obj json.RawMessage
 		if q.Want == taxii.WantObjects {
-			obj = marked(o.JSON, o.Share.TLP)
+			obj = marked(o.JSON, o.Type, o.Share.TLP)
 		}
 		p.Records = append(p.Records, taxii.Record{ID: o.STIXID, Version: o.Version, SpecVersion: o.SpecVersion,
 			DateAdded: time.UnixMicro(o.DateAdded), Object: obj})
