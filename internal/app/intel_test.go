@@ -711,3 +711,49 @@ func postBundle(t *testing.T, h *apptest.Hub, user, query, bundle string) {
 		t.Fatalf("import as %s: %d %s", user, resp.StatusCode, b)
 	}
 }
+
+// TestIntelLookupFollowsTheStore: lookups skip values no org stores (the
+// value filter), and the filter follows every change: a value imported
+// after the first lookup is found, a deleted one is gone, and a value
+// whose row takes the place of a deleted one (SQLite gives the rowids of
+// the newest rows out again once they are deleted) is found too.
+func TestIntelLookupFollowsTheStore(t *testing.T) { eachEngine(t, testIntelLookupFollowsTheStore) }
+
+func testIntelLookupFollowsTheStore(t *testing.T, e db.Dialect) {
+	h := apptest.WorldCovering(t, e)
+	indicator := func(n int, value string) string {
+		return fmt.Sprintf(`{"type":"bundle","id":"bundle--0a1b2c3d-0000-4000-8000-%012d","objects":[
+		 {"type":"indicator","spec_version":"2.1","id":"indicator--33333333-0000-4000-8000-%012d","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"i",
+		  "pattern":"[ipv4-addr:value = '%s']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}]}`, n, n, value)
+	}
+	matches := func(value string) int {
+		t.Helper()
+		r := h.API(t, h.Users["cert.analyst"].ReadToken, "GET", "/api/v1/intel/lookup?value="+value, nil)
+		var ans struct{ Results []struct{ Matches []any } }
+		r.JSON(t, &ans)
+		if r.Status != 200 || len(ans.Results) != 1 {
+			t.Fatalf("lookup %s: %d %s", value, r.Status, r.Body)
+		}
+		return len(ans.Results[0].Matches)
+	}
+	if matches("198.51.100.10") != 0 {
+		t.Fatal("a value nobody stores matches")
+	}
+	first := importAs(t, h, "cert.analyst", "tlp=AMBER", indicator(1, "198.51.100.10"), "indicator--33333333-0000-4000-8000-000000000001")
+	if matches("198.51.100.10") != 1 {
+		t.Error("a value imported after a lookup is not found")
+	}
+	if r := h.API(t, h.Users["cert.analyst"].WriteToken, "DELETE", "/api/v1/intel/objects/"+first, nil); r.Status != 204 {
+		t.Fatalf("delete: %d %s", r.Status, r.Body)
+	}
+	if matches("198.51.100.10") != 0 {
+		t.Error("a deleted value still matches")
+	}
+	importAs(t, h, "cert.analyst", "tlp=AMBER", indicator(2, "198.51.100.11"), "indicator--33333333-0000-4000-8000-000000000002")
+	if matches("198.51.100.11") != 1 {
+		t.Error("a value stored in the place of a deleted one is not found")
+	}
+	if matches("198.51.100.10") != 0 {
+		t.Error("the deleted value matches again")
+	}
+}

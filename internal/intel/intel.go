@@ -31,6 +31,8 @@ type Service struct {
 	// search takes longer the more documents match, seen or not, and that
 	// time must not be cheap to measure.
 	searches *web.Limiter
+	// values lets lookups skip the values no org stores (filter.go).
+	values *valueFilter
 
 	// mu guards lastAdded: date_added values are handed out increasing
 	// within the process, so a TAXII client paging by added_after never
@@ -41,7 +43,7 @@ type Service struct {
 
 // New returns the service and registers its kind with the sharing kernel.
 func New(d *db.DB, b *events.Broker, k *policy.Kernel) *Service {
-	return &Service{DB: d, Events: b, Benign: NewBenign(nil), searches: web.NewLimiter(20, 1),
+	return &Service{DB: d, Events: b, Benign: NewBenign(nil), searches: web.NewLimiter(20, 1), values: newValueFilter(),
 		kind: k.Register(policy.KindSpec{Name: "intel", Table: "intel_objects", Category: policy.Indicator})}
 }
 
