@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"net/netip"
+	"slices"
 	"sync"
 
 	"verbund/internal/db"
@@ -30,9 +32,13 @@ import (
 // (sequence values commit out of order), so there is no filter and every
 // value is probed.
 type valueFilter struct {
-	mu      sync.RWMutex
-	seed    maphash.Seed
-	set     map[uint64]struct{}
+	mu   sync.RWMutex
+	seed maphash.Seed
+	set  map[uint64]struct{}
+	// lengths are the prefix lengths of the stored ranges (IPv6 as
+	// 128+length, as intel_cidr_lengths keeps them): a looked-up address
+	// is compared with its prefixes of these lengths.
+	lengths []int
 	lastRow int64  // the highest rowid read, 0 for none
 	lastObj string // its object_id, to notice a rowid given out again
 	valid   bool
@@ -105,7 +111,7 @@ func (f *valueFilter) catchUp(ctx context.Context, h db.Handle) error {
 	}
 	if from == 0 {
 		clear(f.set)
-		f.lastRow, f.lastObj = 0, ""
+		f.lastRow, f.lastObj, f.lengths = 0, "", nil
 	}
 	rows, err := h.Query(ctx, `SELECT rowid, object_id, kind, value FROM intel_values WHERE rowid > ? ORDER BY rowid`, from)
 	if err != nil {
@@ -119,6 +125,9 @@ func (f *valueFilter) catchUp(ctx context.Context, h db.Handle) error {
 			return fmt.Errorf("value filter: %w", err)
 		}
 		f.set[f.hash(kind, value)] = struct{}{}
+		if kind == "cidr" {
+			f.addLength(value)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		f.valid = false
@@ -126,4 +135,19 @@ func (f *valueFilter) catchUp(ctx context.Context, h db.Handle) error {
 	}
 	f.valid = true
 	return nil
+}
+
+// addLength notes the prefix length of range value. Called with f.mu held.
+func (f *valueFilter) addLength(value string) {
+	p, err := netip.ParsePrefix(value)
+	if err != nil {
+		return
+	}
+	bits := p.Bits()
+	if p.Addr().Is6() {
+		bits += 128
+	}
+	if !slices.Contains(f.lengths, bits) {
+		f.lengths = append(f.lengths, bits)
+	}
 }

@@ -117,12 +117,14 @@ func (s *Service) Lookup(ctx context.Context, a policy.Actor, values []string) (
 	}
 	out := make([]Result, len(values))
 	h := s.DB.R()
-	lengths, err := s.cidrLengths(ctx, h)
+	f, err := s.values.refresh(ctx, h)
 	if err != nil {
 		return nil, err
 	}
-	f, err := s.values.refresh(ctx, h)
-	if err != nil {
+	var lengths []int
+	if f != nil {
+		lengths = f.lengths
+	} else if lengths, err = s.cidrLengths(ctx, h); err != nil {
 		return nil, err
 	}
 	type key struct{ kind, value string }
