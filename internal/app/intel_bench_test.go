@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"verbund/internal/app/apptest"
 	"verbund/internal/bench"
@@ -42,8 +43,10 @@ func BenchmarkIntel(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	start := time.Now()
 	rep, err := h.App.Intel.Import(ctx, cert.Actor, f, intel.ImportOptions{Via: "cli"})
 	f.Close()
+	b.Logf("import: %d objects, %.0f objects/s", n, float64(n)/time.Since(start).Seconds())
 	if err != nil || rep.Accepted != n {
 		b.Fatalf("import: %d accepted, %v", rep.Accepted, err)
 	}
