@@ -757,3 +757,59 @@ func testIntelLookupFollowsTheStore(t *testing.T, e db.Dialect) {
 		t.Error("the deleted value matches again")
 	}
 }
+
+// TestIntelListTakesNewObjectsLive: an import announces its batch to the
+// open intel lists of those who may see it (one event a batch), and the
+// rows the event points to hold only what the reader may see.
+func TestIntelListTakesNewObjectsLive(t *testing.T) {
+	h := apptest.WorldCovering(t, db.SQLite)
+	member := openStream(t, h.URL, h.Users["sme.analyst"].ReadToken, "?topic=intel")
+	outsider := openStream(t, h.URL, h.Users["outsider.analyst"].ReadToken, "?topic=intel")
+	bundle := `{"type":"bundle","id":"bundle--0a1b2c3d-0000-4000-8000-0000000000a1","objects":[
+	 {"type":"indicator","spec_version":"2.1","id":"indicator--44444444-0000-4000-8000-000000000001","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"Livekampagne C2",
+	  "pattern":"[ipv4-addr:value = '198.51.100.44']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"},
+	 {"type":"relationship","spec_version":"2.1","id":"relationship--44444444-0000-4000-8000-000000000002","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","relationship_type":"related-to",
+	  "source_ref":"indicator--44444444-0000-4000-8000-000000000001","target_ref":"indicator--44444444-0000-4000-8000-000000000001"}]}`
+	postBundle(t, h, "cert.analyst", "community="+h.Circle+"&tlp=AMBER", bundle)
+	var fragment string
+	deadline := time.After(5 * time.Second)
+	for fragment == "" {
+		select {
+		case e := <-member.events:
+			if e["type"] == "intel.added" {
+				fragment = e["fragment"]
+			}
+		case <-deadline:
+			t.Fatal("the circle member's intel list got no event for the import")
+		}
+	}
+	page := h.Login(t, h.Users["sme.analyst"]).Get(t, fragment)
+	if page.Status != 200 || !strings.Contains(string(page.Body), "Livekampagne C2") || !strings.Contains(string(page.Body), `<tr id="intel-`) {
+		t.Errorf("the rows of the new objects: %d %s", page.Status, page.Body)
+	}
+	if strings.Contains(string(page.Body), "relationship--") || strings.Count(string(page.Body), "<tr ") != 1 {
+		t.Errorf("the rows list relationships, which the list leaves out: %s", page.Body)
+	}
+	// Outside the circle: no event, and the same rows are empty.
+	select {
+	case e := <-outsider.events:
+		if e["type"] == "intel.added" {
+			t.Errorf("LEAK: the outsider's intel list is told of the import: %v", e)
+		}
+	case <-time.After(300 * time.Millisecond):
+	}
+	if other := h.Login(t, h.Users["outsider.analyst"]).Get(t, fragment); other.Status != 200 || strings.Contains(string(other.Body), "<tr") {
+		t.Errorf("LEAK: the outsider's rows: %d %s", other.Status, other.Body)
+	}
+	// The first page says it takes them; a filtered one does not.
+	b := h.Login(t, h.Users["sme.analyst"])
+	if body := string(b.Get(t, "/intel").Body); !strings.Contains(body, `data-live-list="intel.added"`) || !strings.Contains(body, `data-live="/events?topic=intel"`) {
+		t.Error("the intel list does not take new objects live")
+	}
+	if body := string(b.Get(t, "/intel?type=indicator").Body); strings.Contains(body, `data-live-list="intel.added"`) {
+		t.Error("a filtered intel list takes every new object live")
+	}
+	if r := b.Get(t, "/intel/added?from=5&to=1"); r.Status != 400 {
+		t.Errorf("a range backwards: %d", r.Status)
+	}
+}

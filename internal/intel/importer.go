@@ -488,7 +488,37 @@ func (s *Service) insert(ctx context.Context, tx *db.Tx, a policy.Actor, aud pol
 		}
 	}
 	s.announceSightings(tx, todo, shares)
+	s.announceAdded(tx, todo, shares, added)
 	return ids, nil
+}
+
+// announceAdded tells, after the commit, the open intel lists of everyone
+// who may see some of a batch's objects that new ones arrived: one event
+// per TLP level among them (the batch's objects share owner and audience,
+// so an envelope of each level decides for all of that level), whose
+// fragment lists the newest of the batch as the reader may see them. One
+// event a batch, not one an object: an import of a million objects must
+// not flood every open page.
+func (s *Service) announceAdded(tx *db.Tx, todo []pending, shares []policy.Share, added int64) {
+	byLevel := map[policy.TLP]policy.Share{}
+	for i, p := range todo {
+		if p.obj.Type() == "relationship" {
+			continue // not listed among the newest (listPage)
+		}
+		if _, ok := byLevel[shares[i].TLP]; !ok {
+			byLevel[shares[i].TLP] = shares[i]
+		}
+	}
+	if len(byLevel) == 0 {
+		return
+	}
+	fragment := fmt.Sprintf("/intel/added?from=%d&to=%d", added, added+int64(len(todo))-1)
+	tx.AfterCommit(func() {
+		for _, sh := range byLevel {
+			s.Events.Publish(events.Event{Type: "intel.added", Share: &sh, Topics: []string{"intel"},
+				Data: map[string]string{"fragment": fragment}})
+		}
+	})
 }
 
 // announceSightings tells, after the commit, everyone who may see a new

@@ -49,6 +49,9 @@ func registerPages(srv *web.Server, svc *Service) error {
 	// A sighting as its object's page lists it (live inserts).
 	r.Handle("GET /intel/objects/{id}/fragment", web.Read, p.objectFragment)
 	r.Handle("POST /intel/objects/{id}/sightings", web.Write, p.sightForm)
+	// The newest objects of an import, as the list shows them (live
+	// inserts: announceAdded).
+	r.Handle("GET /intel/added", web.Read, p.addedRows)
 	r.Handle("GET /intel/lookup", web.Read, p.lookupPage)
 	// Many values do not fit in a URL; a lookup only reads.
 	r.Handle("POST /intel/lookup", web.Query, p.lookupForm)
@@ -256,6 +259,7 @@ type listData struct {
 	Next      string // the next page's cursor
 	Later     bool   // a page after the first
 	CanImport bool
+	LiveRows  bool // the list takes new objects live (the unfiltered first page)
 	Error     *fault.Error
 }
 
@@ -326,7 +330,9 @@ func (p *pages) listPage(w http.ResponseWriter, r *http.Request) error {
 	if d.Items, err = p.items(ctx, r, objs); err != nil {
 		return err
 	}
-	pg := web.Page{Nav: "intel", Data: d, Title: p.t(r, "intel.title")}
+	// The unfiltered first page takes new objects live (announceAdded).
+	d.LiveRows = d.Query == "" && d.Type == "" && !d.Later
+	pg := web.Page{Nav: "intel", Data: d, Title: p.t(r, "intel.title"), Live: "/events?topic=intel"}
 	return p.tpl.Render(w, r, status, "list", pg)
 }
 
@@ -543,6 +549,28 @@ func (p *pages) objectFragment(w http.ResponseWriter, r *http.Request) error {
 		s.Count = *f.Count
 	}
 	return p.tpl.Fragment(w, r, "object", web.Page{Data: s})
+}
+
+// addedRows renders, as rows of the list, the newest objects (up to a
+// page, relationships left out like the list does) added between from
+// and to (Unix µs, inclusive) that the reader may see.
+func (p *pages) addedRows(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	from, err1 := strconv.ParseInt(q.Get("from"), 10, 64)
+	to, err2 := strconv.ParseInt(q.Get("to"), 10, 64)
+	if err1 != nil || err2 != nil || from < 1 || to < from {
+		return fault.BadInput("from", "bad_range", "from and to must be times in microseconds, from not after to")
+	}
+	objs, _, err := p.svc.List(r.Context(), web.ActorFrom(r), Filter{Limit: pageSize, JSON: true, Newest: true,
+		NotTypes: []string{"relationship"}, AddedAfter: from - 1, AddedUntil: to})
+	if err != nil {
+		return err
+	}
+	items, err := p.items(r.Context(), r, objs)
+	if err != nil {
+		return err
+	}
+	return p.tpl.Fragment(w, r, "list", web.Page{Data: items})
 }
 
 // sightForm reports that the reader's org saw the object too.

@@ -43,6 +43,7 @@ type Filter struct {
 	AllHolders bool
 	Scope      Scope
 	AddedAfter int64 // Unix µs; 0: from the oldest
+	AddedUntil int64 // Unix µs, inclusive; 0: to the newest
 	After      string
 	IDs        []string // STIX ids
 	RefersTo   string   // objects that refer to this STIX id (relationships, sightings, reports)
@@ -114,6 +115,9 @@ func (s *Service) List(ctx context.Context, a policy.Actor, f Filter) ([]Object,
 	q.Add(scope, scopeArgs...)
 	if f.AddedAfter > 0 {
 		q.Add(` AND o.date_added > ?`, f.AddedAfter)
+	}
+	if f.AddedUntil > 0 {
+		q.Add(` AND o.date_added <= ?`, f.AddedUntil)
 	}
 	if f.After != "" {
 		at, id, err := parseCursor(f.After)
