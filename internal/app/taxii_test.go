@@ -256,3 +256,35 @@ func testTAXIIConformance(t *testing.T, e db.Dialect) {
 		t.Errorf("sme does not see its own object in all: %s", got.raw)
 	}
 }
+
+// TestTAXIITitlesInTheClientsLanguage: roots and collections are titled
+// and described in the language the client asks for (English unless it
+// asks), like the API's error messages.
+func TestTAXIITitlesInTheClientsLanguage(t *testing.T) {
+	h := apptest.WorldCovering(t, db.SQLite)
+	u := h.Users["sme.analyst"]
+	titles := func(lang string) string {
+		req, _ := http.NewRequest("GET", h.URL+"/taxii2/"+u.OrgID+"/collections/", nil)
+		req.Header.Set("Accept", "application/taxii+json;version=2.1")
+		if lang != "" {
+			req.Header.Set("Accept-Language", lang)
+		}
+		req.Header.Set("Authorization", "Bearer "+u.ReadToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("collections (%s): %d %s", lang, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	if en := titles(""); !strings.Contains(en, "Everything you may see") || !strings.Contains(en, ": own") {
+		t.Errorf("English titles: %s", en)
+	}
+	if de := titles("de-DE,de;q=0.9"); !strings.Contains(de, "Alles, was Sie sehen dürfen") || !strings.Contains(de, ": eigene") || strings.Contains(de, "Everything") {
+		t.Errorf("German titles: %s", de)
+	}
+}

@@ -693,7 +693,7 @@ type Root struct {
 
 // roots lists the reader's API roots: their org's, then their circles'.
 func (p *pages) roots(ctx context.Context, a policy.Actor) ([]Root, error) {
-	rs, err := (backend{p.svc}).roots(ctx, a)
+	rs, err := (backend{s: p.svc}).roots(ctx, a)
 	out := make([]Root, len(rs))
 	for i, x := range rs {
 		out[i] = Root{ID: x.name, Name: x.title, Community: x.community}

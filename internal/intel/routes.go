@@ -72,7 +72,7 @@ func Register(srv *web.Server, svc *Service) error {
 	for _, rt := range ts.Routes() {
 		serve := rt.Handler
 		fn := func(w http.ResponseWriter, r *http.Request) error {
-			serve(w, r.WithContext(withActor(r.Context(), web.ActorFrom(r))))
+			serve(w, r.WithContext(withLang(withActor(r.Context(), web.ActorFrom(r)), r)))
 			return nil
 		}
 		if rt.Write {
