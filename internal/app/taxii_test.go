@@ -288,3 +288,24 @@ func TestTAXIITitlesInTheClientsLanguage(t *testing.T) {
 		t.Errorf("German titles: %s", de)
 	}
 }
+
+// TestTAXIIPathsWithoutTheSlash: TAXII's addresses end in a slash; a
+// client that leaves it off gets the resource (not a redirect with an
+// HTML body), and what it may not see stays a TAXII 404.
+func TestTAXIIPathsWithoutTheSlash(t *testing.T) {
+	h := apptest.WorldCovering(t, db.SQLite)
+	u := h.Users["sme.analyst"]
+	for _, path := range []string{"/taxii2", "/taxii2/" + u.OrgID, "/taxii2/" + u.OrgID + "/collections", "/taxii2/" + u.OrgID + "/collections/" + "nope"} {
+		status, header, body := taxiiGet(t, h, u, path)
+		want := 200
+		if strings.HasSuffix(path, "nope") {
+			want = 404
+		}
+		if status != want || !strings.HasPrefix(header.Get("Content-Type"), "application/taxii+json") || body == nil {
+			t.Errorf("GET %s: %d %s %v", path, status, header.Get("Content-Type"), body)
+		}
+	}
+	if status, _, _ := taxiiGet(t, h, h.Users["outsider.analyst"], "/taxii2/"+u.OrgID+"/collections"); status != 404 {
+		t.Errorf("an outsider reads another org's collections without the slash: %d", status)
+	}
+}
