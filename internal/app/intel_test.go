@@ -813,3 +813,43 @@ func TestIntelListTakesNewObjectsLive(t *testing.T) {
 		t.Errorf("a range backwards: %d", r.Status)
 	}
 }
+
+// TestIntelExportLeavesNoDanglingRelationship: the bundle export leaves
+// out revoked objects and, with them, the relationships to them (ATT&CK's
+// revoked-by); a revocation the reader cannot see changes nothing.
+func TestIntelExportLeavesNoDanglingRelationship(t *testing.T) {
+	h := apptest.WorldCovering(t, db.SQLite)
+	const ts = `"created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z"`
+	obj := func(typ, n, extra string) string {
+		return `{"type":"` + typ + `","spec_version":"2.1","id":"` + typ + `--55555555-0000-4000-8000-00000000000` + n + `",` + ts + extra + `}`
+	}
+	rel := func(n, kind, src, dst string) string {
+		return obj("relationship", n, `,"relationship_type":"`+kind+`","source_ref":"`+src+`","target_ref":"`+dst+`"`)
+	}
+	old, successor := "attack-pattern--55555555-0000-4000-8000-000000000001", "attack-pattern--55555555-0000-4000-8000-000000000002"
+	mal := "malware--55555555-0000-4000-8000-000000000003"
+	bundle := `{"type":"bundle","id":"bundle--55555555-0000-4000-8000-0000000000b1","objects":[` +
+		obj("attack-pattern", "1", `,"name":"old technique","revoked":true`) + `,` + obj("attack-pattern", "2", `,"name":"new technique"`) + `,` +
+		obj("malware", "3", `,"name":"m","is_family":true`) + `,` +
+		rel("4", "revoked-by", old, successor) + `,` + rel("5", "uses", mal, successor) + `]}`
+	postBundle(t, h, "cert.analyst", "community="+h.Circle+"&tlp=GREEN", bundle)
+	// sme relates its own malware to a technique cert revoked in its org
+	// only: sme cannot see that revocation.
+	hidden := "attack-pattern--55555555-0000-4000-8000-000000000006"
+	postBundle(t, h, "cert.analyst", "tlp=AMBER", `{"type":"bundle","id":"bundle--55555555-0000-4000-8000-0000000000b2","objects":[`+
+		obj("attack-pattern", "6", `,"name":"cert's own","revoked":true`)+`]}`)
+	postBundle(t, h, "sme.analyst", "tlp=AMBER", `{"type":"bundle","id":"bundle--55555555-0000-4000-8000-0000000000b3","objects":[`+
+		rel("7", "uses", mal, hidden)+`]}`)
+
+	_, body, _ := basicGet(t, h, h.Users["sme.analyst"], "/api/v1/intel/export/bundle")
+	for _, gone := range []string{old, "relationship--55555555-0000-4000-8000-000000000004"} {
+		if strings.Contains(body, `"id":"`+gone+`"`) {
+			t.Errorf("the export holds %s", gone)
+		}
+	}
+	for _, kept := range []string{successor, mal, "relationship--55555555-0000-4000-8000-000000000005", "relationship--55555555-0000-4000-8000-000000000007"} {
+		if !strings.Contains(body, `"id":"`+kept+`"`) {
+			t.Errorf("the export lacks %s", kept)
+		}
+	}
+}
