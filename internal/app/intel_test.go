@@ -322,6 +322,22 @@ func testIntelSightings(t *testing.T, e db.Dialect) {
 	if r := h.API(t, h.Users["sme.analyst"].WriteToken, "POST", "/api/v1/intel/objects/"+id+"/sightings", map[string]any{"on_behalf_of": h.Orgs["cloud"]}); r.Status != http.StatusForbidden || r.ErrorCode() != "cert_only" {
 		t.Errorf("a company relays: %d %s", r.Status, r.Body)
 	}
+	// A CERT relays only for an org it knows: the outsider's org answers
+	// like one that does not exist.
+	for _, org := range []string{h.Orgs["outsider"], "no-such-org"} {
+		if r := h.API(t, h.Users["cert.analyst"].WriteToken, "POST", "/api/v1/intel/objects/"+id+"/sightings", map[string]any{"on_behalf_of": org}); r.Status != http.StatusBadRequest || r.ErrorCode() != "unknown_org" {
+			t.Errorf("the CERT relays for %s, an org it does not know: %d %s", org, r.Status, r.Body)
+		}
+	}
+	// The form offers the relay to the CERT, naming the orgs it knows,
+	// and to no one else.
+	certPage := string(h.Login(t, h.Users["cert.analyst"]).Get(t, "/intel/objects/"+id).Body)
+	if !strings.Contains(certPage, `name="on_behalf_of"`) || !strings.Contains(certPage, `value="`+h.Orgs["sme"]+`"`) || strings.Contains(certPage, `value="`+h.Orgs["outsider"]+`"`) {
+		t.Error("the CERT's sighting form does not offer the relay for the orgs it knows, or offers others")
+	}
+	if strings.Contains(string(h.Login(t, h.Users["sme.analyst"]).Get(t, "/intel/objects/"+id).Body), `name="on_behalf_of"`) {
+		t.Error("a company's sighting form offers the relay")
+	}
 	// A sighting does not reach further than the AMBER indicator.
 	if r := h.API(t, h.Users["sme.analyst"].WriteToken, "POST", "/api/v1/intel/objects/"+id+"/sightings", map[string]any{"tlp": "CLEAR"}); r.Status != http.StatusBadRequest || r.ErrorCode() != "tlp_below_object" {
 		t.Errorf("a CLEAR sighting of an AMBER indicator: %d %s", r.Status, r.Body)

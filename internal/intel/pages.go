@@ -381,10 +381,11 @@ type objectData struct {
 	Contents    []Ref  // a report's objects
 	Related     []Related
 	Sightings   []Sighting
-	Seen        int  // the sightings' counts, added up
-	Sightable   bool // a domain object (not a relationship, sighting or observable): it can be seen
-	CanSight    bool // the reader may report a sighting of it
-	ToCircle    bool // it was shared with a circle: a sighting may go there
+	Seen        int   // the sightings' counts, added up
+	Sightable   bool  // a domain object (not a relationship, sighting or observable): it can be seen
+	CanSight    bool  // the reader may report a sighting of it
+	RelayOrgs   []Org // a CERT's: the orgs it may report it for, unnamed
+	ToCircle    bool  // it was shared with a circle: a sighting may go there
 	Levels      []policy.TLP
 	Error       *fault.Error
 	SightingTLP string
@@ -513,6 +514,11 @@ func (p *pages) renderObject(w http.ResponseWriter, r *http.Request, status int,
 	}
 	d.Sightable = Sightable(o.Type)
 	d.CanSight = a.CanWrite() && d.Sightable
+	if d.CanSight {
+		if d.RelayOrgs, err = p.svc.RelayOrgs(ctx, a); err != nil {
+			return err
+		}
+	}
 	d.ToCircle = o.Share.Audience.Kind == policy.AudCommunity
 	d.Levels = []policy.TLP{policy.Green, policy.Amber, policy.AmberStrict}
 	pg := web.Page{Nav: "intel", Data: d, Title: d.Label, Live: "/events?topic=intel:" + o.STIXID}
@@ -575,7 +581,8 @@ func (p *pages) addedRows(w http.ResponseWriter, r *http.Request) error {
 
 // sightForm reports that the reader's org saw the object too.
 func (p *pages) sightForm(w http.ResponseWriter, r *http.Request) error {
-	in := SightingInput{Description: r.PostFormValue("description"), TLP: r.PostFormValue("tlp"), ShareWith: r.PostFormValue("share_with")}
+	in := SightingInput{Description: r.PostFormValue("description"), TLP: r.PostFormValue("tlp"), ShareWith: r.PostFormValue("share_with"),
+		OnBehalfOf: r.PostFormValue("on_behalf_of")}
 	if c := strings.TrimSpace(r.PostFormValue("count")); c != "" {
 		n, err := strconv.Atoi(c)
 		if err != nil {
