@@ -30,6 +30,7 @@ import (
 	"verbund/internal/i18n"
 	"verbund/internal/intel"
 	"verbund/internal/live"
+	"verbund/internal/notify"
 	"verbund/internal/orgs"
 	"verbund/internal/policy"
 	"verbund/internal/readcache"
@@ -53,6 +54,7 @@ type App struct {
 	Agreements *agreements.Service
 	Forum      *forum.Service
 	Intel      *intel.Service
+	Notify     *notify.Service  // webhooks: the outbox and its deliverer
 	Sharing    *policy.Kernel   // every shareable kind, registered by its capability
 	Pages      *readcache.Cache // API pages of posts; nil when --read-cache 0
 	Registry   *prometheus.Registry
@@ -160,11 +162,15 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 	}
 	go audit.Sequence(ctx, d, time.Second, log)
 	a.Sharing = policy.NewKernel()
+	a.Notify = notify.New(d, log, cfg.WebhookAllowPrivate)
+	go a.Notify.Run(ctx)
 	a.Forum = forum.New(d, a.Broker, a.Sharing)
 	if cfg.SearchRate > 0 {
 		a.Forum.SetSearchRate(cfg.SearchRate)
 	}
 	a.Intel = intel.New(d, a.Broker, a.Sharing)
+	a.Intel.Notify = a.Notify
+	a.Notify.AddEventTypes(intel.EventSighting)
 	if cfg.SearchRate > 0 {
 		a.Intel.SetSearchRate(cfg.SearchRate)
 	}
@@ -220,6 +226,7 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 		func() error { return agreements.Register(a.Web, a.Agreements, a.Orgs) },
 		func() error { return forum.Register(a.Web, a.Forum, a.Pages) },
 		func() error { return intel.Register(a.Web, a.Intel) },
+		func() error { return notify.Register(a.Web, a.Notify) },
 		func() error { return audit.Register(a.Web, d) },
 		func() error { return home.Register(a.Web, d, a.Forum, a.Agreements, a.Orgs) },
 	} {

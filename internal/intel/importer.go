@@ -15,6 +15,7 @@ import (
 	"verbund/internal/db"
 	"verbund/internal/events"
 	"verbund/internal/fault"
+	"verbund/internal/notify"
 	"verbund/internal/policy"
 	"verbund/internal/stix"
 )
@@ -487,7 +488,9 @@ func (s *Service) insert(ctx context.Context, tx *db.Tx, a policy.Actor, aud pol
 			return nil, err
 		}
 	}
-	s.announceSightings(tx, todo, shares)
+	if err := s.announceSightings(ctx, tx, todo, shares); err != nil {
+		return nil, err
+	}
 	s.announceAdded(tx, todo, shares, added)
 	return ids, nil
 }
@@ -524,7 +527,7 @@ func (s *Service) announceAdded(tx *db.Tx, todo []pending, shares []policy.Share
 // announceSightings tells, after the commit, everyone who may see a new
 // sighting that it arrived: the owner of what was sighted learns at once
 // that someone saw it.
-func (s *Service) announceSightings(tx *db.Tx, todo []pending, shares []policy.Share) {
+func (s *Service) announceSightings(ctx context.Context, tx *db.Tx, todo []pending, shares []policy.Share) error {
 	for i, p := range todo {
 		if p.obj.Type() != "sighting" {
 			continue
@@ -534,7 +537,18 @@ func (s *Service) announceSightings(tx *db.Tx, todo []pending, shares []policy.S
 			s.Events.Publish(events.Event{Type: "intel.sighting", Share: &sh, Topics: []string{"intel", "intel:" + of},
 				Data: map[string]string{"id": sh.ID, "sighting_of": of, "fragment": "/intel/objects/" + sh.ID + "/fragment"}})
 		})
+		// Webhooks of the orgs that may see it, in this transaction (the
+		// outbox): their systems learn it even if the hub stops now.
+		count, ok := p.obj.Int("count")
+		if !ok {
+			count = 1
+		}
+		if err := s.Notify.Enqueue(ctx, tx, notify.Event{Type: EventSighting, Share: sh,
+			Data: map[string]any{"id": sh.ID, "stix_id": p.obj.ID(), "sighting_of": of, "count": count, "path": "/intel/objects/" + sh.ID}}); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 // refsOf lists the references of o that pages follow: role and STIX id,

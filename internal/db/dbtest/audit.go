@@ -22,7 +22,7 @@ import (
 // bookkeepingTables are the only tables a bookkeeping transaction may
 // write. PostgreSQL names the tables a transaction wrote, so the check is
 // made there; SQLite can only count the rows.
-var bookkeepingTables = []string{"login_throttle", "tokens", "audit_pending", "audit_log", "audit_orgs", "audit_head", "health_probe"}
+var bookkeepingTables = []string{"login_throttle", "tokens", "audit_pending", "audit_log", "audit_orgs", "audit_head", "health_probe", "webhook_deliveries"}
 
 type unauditedKey struct{}
 
