@@ -6,6 +6,7 @@ import (
 	"verbund/internal/app/apptest"
 	"verbund/internal/forum/forumtest"
 	"verbund/internal/intel/inteltest"
+	"verbund/internal/training/trainingtest"
 )
 
 // kits are what the core and each capability give the hub-wide tests:
@@ -13,7 +14,7 @@ import (
 // line); TestAuthorizationMatrix fails until it does, because its routes
 // have no rows.
 func kits() []apptest.Kit {
-	return []apptest.Kit{coreKit(), forumtest.Kit(), inteltest.Kit()}
+	return []apptest.Kit{coreKit(), forumtest.Kit(), inteltest.Kit(), trainingtest.Kit()}
 }
 
 // TestAuthorizationMatrix calls every registered route as ten kinds of
