@@ -34,6 +34,7 @@ import (
 	"verbund/internal/orgs"
 	"verbund/internal/policy"
 	"verbund/internal/readcache"
+	"verbund/internal/training"
 	"verbund/internal/web"
 )
 
@@ -54,7 +55,8 @@ type App struct {
 	Agreements *agreements.Service
 	Forum      *forum.Service
 	Intel      *intel.Service
-	Notify     *notify.Service  // webhooks: the outbox and its deliverer
+	Notify     *notify.Service // webhooks: the outbox and its deliverer
+	Training   *training.Service
 	Sharing    *policy.Kernel   // every shareable kind, registered by its capability
 	Pages      *readcache.Cache // API pages of posts; nil when --read-cache 0
 	Registry   *prometheus.Registry
@@ -174,6 +176,10 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 	if cfg.SearchRate > 0 {
 		a.Intel.SetSearchRate(cfg.SearchRate)
 	}
+	a.Training = training.New(d, a.Broker, a.Sharing)
+	// Reminders before due dates: live today, by e-mail once the hub
+	// sends e-mail.
+	go a.Training.Reminders(ctx, 10*time.Minute, log)
 	if u, err := url.Parse(cfg.BaseURL); err == nil && u.Hostname() != "" {
 		// The hub's own domain never lands on a block list.
 		a.Intel.Benign = intel.NewBenign([]string{u.Hostname()})
@@ -227,6 +233,7 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 		func() error { return forum.Register(a.Web, a.Forum, a.Pages) },
 		func() error { return intel.Register(a.Web, a.Intel) },
 		func() error { return notify.Register(a.Web, a.Notify) },
+		func() error { return training.Register(a.Web, a.Training) },
 		func() error { return audit.Register(a.Web, d) },
 		func() error { return home.Register(a.Web, d, a.Forum, a.Agreements, a.Orgs) },
 	} {

@@ -7,6 +7,7 @@ import (
 	"verbund/internal/forum/forumtest"
 	"verbund/internal/intel/inteltest"
 	"verbund/internal/notify/notifytest"
+	"verbund/internal/training/trainingtest"
 )
 
 // kits are what the core and each capability give the hub-wide tests:
@@ -14,7 +15,7 @@ import (
 // line); TestAuthorizationMatrix fails until it does, because its routes
 // have no rows.
 func kits() []apptest.Kit {
-	return []apptest.Kit{coreKit(), forumtest.Kit(), inteltest.Kit(), notifytest.Kit()}
+	return []apptest.Kit{coreKit(), forumtest.Kit(), inteltest.Kit(), notifytest.Kit(), trainingtest.Kit()}
 }
 
 // TestAuthorizationMatrix calls every registered route as ten kinds of

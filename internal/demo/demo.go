@@ -2,7 +2,8 @@
 // hub: Müller Maschinenbau GmbH (an SME), its cloud provider Wolke Cloud
 // AG, the regional CERT Süd coordinating the trust circle "Mittelstand
 // Süd", a company outside the circle, agreements between them, people in
-// every role and forum threads at every TLP level. Passwords are random;
+// every role, forum threads at every TLP level, threat intelligence and a
+// phishing-awareness module in the circle's library. Passwords are random;
 // they are printed once and written to a file in the data folder.
 package demo
 
@@ -22,6 +23,7 @@ import (
 	"verbund/internal/intel"
 	"verbund/internal/orgs"
 	"verbund/internal/policy"
+	"verbund/internal/training"
 )
 
 // Services are what the seeder uses.
@@ -32,6 +34,7 @@ type Services struct {
 	Agreements *agreements.Service
 	Forum      *forum.Service
 	Intel      *intel.Service
+	Training   *training.Service
 }
 
 // Login is one demo account.
@@ -193,6 +196,13 @@ func Seed(ctx context.Context, s Services, dataDir string) ([]Login, error) {
 	if s.Intel != nil {
 		if err := seedIntel(ctx, s.Intel, act("max.bauer@cert-sued.example"), act("jonas.weber@mueller-maschinenbau.example"),
 			act("tom.richter@wolke-cloud.example"), c.ID); err != nil {
+			return nil, err
+		}
+	}
+	if s.Training != nil {
+		learners := map[string]policy.Actor{"jonas": act("jonas.weber@mueller-maschinenbau.example"),
+			"petra": act("petra.schmidt@mueller-maschinenbau.example"), "karl": act("karl.pruefer@mueller-maschinenbau.example")}
+		if err := seedTraining(ctx, s.Training, act("max.bauer@cert-sued.example"), act("anna.mueller@mueller-maschinenbau.example"), learners, c.ID); err != nil {
 			return nil, err
 		}
 	}
