@@ -287,7 +287,7 @@ func (p *pages) listPage(w http.ResponseWriter, r *http.Request) error {
 	for _, c := range counts {
 		e := typeEntry{Type: c.Type, Label: p.typeLabel(lang, c.Type), Count: c.Count, Current: c.Type == d.Type}
 		if most > 0 {
-			e.Width = barWidth(c.Count, most)
+			e.Width = web.BarWidth(c.Count, most)
 		}
 		d.Types = append(d.Types, e)
 	}
@@ -297,7 +297,7 @@ func (p *pages) listPage(w http.ResponseWriter, r *http.Request) error {
 		for _, e := range d.Types[chartTypes:] {
 			rest.Count += e.Count
 		}
-		rest.Width = barWidth(rest.Count, most)
+		rest.Width = web.BarWidth(rest.Count, most)
 		d.Chart = append(slices.Clone(d.Chart), rest)
 	}
 	if d.Type != "" {
@@ -902,13 +902,4 @@ func (p *pages) taxiiPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	pg := web.Page{Nav: "intel", Data: d, Title: p.t(r, "intel.taxii.title")}
 	return p.tpl.Render(w, r, http.StatusOK, "taxii", pg)
-}
-
-// barWidth is a bar's width in percent of the longest: rounded, and at
-// least 2 for any count, so that a small type still shows.
-func barWidth(n, most int) int {
-	if n <= 0 || most <= 0 {
-		return 0
-	}
-	return max(2, (n*100+most/2)/most)
 }

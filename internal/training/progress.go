@@ -11,6 +11,7 @@ import (
 	"verbund/internal/db"
 	"verbund/internal/fault"
 	"verbund/internal/policy"
+	"verbund/internal/web"
 )
 
 // PersonProgress is one person's progress on one assignment, for the
@@ -37,12 +38,12 @@ type OrgRate struct {
 	Shares []string `json:"shares"`
 }
 
-// Width is the rate rounded down to a multiple of five (the bar's class).
+// Width is the rate's bar class (web.BarWidth).
 func (o OrgRate) Width() int {
 	if o.Rate == nil {
 		return 0
 	}
-	return *o.Rate / 5 * 5
+	return web.BarWidth(*o.Rate, 100)
 }
 
 // Done is the number of people who completed (0 where not shown).
