@@ -43,6 +43,8 @@ func TestTemplateKeysExist(t *testing.T) {
 		"audience":         {"own_org", "community", "named_orgs", "named_people"},
 		"tlp":              {"clear", "green", "amber", "amber_strict", "red"},
 		"category":         policy.Category(policy.AllCategories).Names(),
+		"notify.state":     {"delivered", "pending", "dead"},
+		"notify.severity":  {"low", "medium", "high", "critical"},
 	}
 	own := map[string]map[string]string{} // capability → its own keys
 	ownKeys := func(pkg string) map[string]string {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -289,4 +290,49 @@ func BenchmarkWebhookDeliveries(b *testing.B) {
 		total += n
 	}
 	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "deliveries/s")
+}
+
+// TestWebhookPages: an admin makes a webhook on the page and sees its
+// secret once, the list names it, its log page shows the deliveries; a
+// non-admin is told who manages them, and the navigation offers the page
+// to admins only.
+func TestWebhookPages(t *testing.T) {
+	h := apptest.WorldCovering(t, db.SQLite)
+	rc := newReceiver(t)
+	admin := h.Login(t, h.Users["cloud.admin"])
+	r := admin.PostForm(t, "/webhooks", url.Values{"url": {rc.srv.URL + "/hook"}, "events": {"intel.sighting"}})
+	body := string(r.Body)
+	if r.Status != http.StatusCreated || !strings.Contains(body, `id="new-secret"`) {
+		t.Fatalf("create on the page: %d %s", r.Status, readable(body))
+	}
+	i := strings.Index(body, "whsec_")
+	rc.secret = body[i : i+strings.IndexByte(body[i:], '<')]
+	list := string(admin.Get(t, "/webhooks").Body)
+	if strings.Contains(list, "whsec_") || !strings.Contains(list, rc.srv.URL+"/hook") || !strings.Contains(list, `href="/webhooks"`) {
+		t.Errorf("the list after: %s", readable(list))
+	}
+	var hooks struct{ Items []struct{ ID string } }
+	h.API(t, h.Users["cloud.admin"].WriteToken, "GET", "/api/v1/webhooks", nil).JSON(t, &hooks)
+	if len(hooks.Items) != 1 {
+		t.Fatalf("webhooks: %+v", hooks)
+	}
+	// A bad address is shown on the form, with what was typed.
+	bad := admin.PostForm(t, "/webhooks", url.Values{"url": {"ftp://x.example/y"}, "events": {"intel.sighting"}})
+	if bad.Status != http.StatusBadRequest || !strings.Contains(string(bad.Body), "ftp://x.example/y") || !strings.Contains(string(bad.Body), `aria-invalid="true"`) {
+		t.Errorf("a bad address: %d", bad.Status)
+	}
+	if page := admin.Get(t, "/webhooks/"+hooks.Items[0].ID); page.Status != 200 || !strings.Contains(string(page.Body), `id="delivery-states"`) {
+		t.Errorf("the log page: %d", page.Status)
+	}
+	analyst := h.Login(t, h.Users["cloud.analyst"])
+	page := string(analyst.Get(t, "/webhooks").Body)
+	if !strings.Contains(page, `id="admins-only"`) || strings.Contains(page, rc.srv.URL) {
+		t.Errorf("an analyst's webhook page: %s", readable(page))
+	}
+	if strings.Contains(string(analyst.Get(t, "/").Body), `href="/webhooks"`) {
+		t.Error("the navigation offers webhooks to an analyst")
+	}
+	if r := admin.PostForm(t, "/webhooks/"+hooks.Items[0].ID+"/delete", url.Values{}); r.Status != http.StatusOK && r.Status != http.StatusSeeOther {
+		t.Errorf("stop on the page: %d", r.Status)
+	}
 }

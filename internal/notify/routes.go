@@ -10,7 +10,7 @@ import (
 	"verbund/internal/web"
 )
 
-//go:embed i18n/*.json openapi.json
+//go:embed i18n/*.json openapi.json templates/*.html
 var files embed.FS
 
 type handler struct{ svc *Service }
@@ -23,6 +23,9 @@ func Register(srv *web.Server, svc *Service) error {
 		return err
 	}
 	srv.AddObjectType(web.ObjectType{Name: "webhook", Label: "notify.webhook", Resolve: svc.resolve})
+	if err := registerPages(srv, svc); err != nil {
+		return err
+	}
 	h := &handler{svc}
 	r := srv.Router
 	r.Handle("POST /api/v1/webhooks", web.OrgAdmin, h.create)

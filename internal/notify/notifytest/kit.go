@@ -6,6 +6,7 @@ package notifytest
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"verbund/internal/app/apptest"
@@ -44,5 +45,11 @@ func rows() map[string]apptest.Row {
 		"GET /api/v1/webhooks":                 {Req: static("/api/v1/webhooks"), Want: w(apptest.AdminOnly + " *=200")},
 		"GET /api/v1/webhooks/{id}/deliveries": {Req: get("/api/v1/webhooks/{webhook}/deliveries"), Want: w(own + " *=200")},
 		"DELETE /api/v1/webhooks/{id}":         {Req: apptest.Fresh(create, "/api/v1/webhooks/{new}", nil), Want: w(own + " *=204")},
+		// The pages: everyone reads why they see no webhooks; only sme's
+		// admins make, read and stop sme's.
+		"GET /webhooks":              {Req: static("/webhooks"), Want: w(apptest.PageRead)},
+		"POST /webhooks":             {Req: send("/webhooks", apptest.Form("url", target, "events", "intel.sighting")), Want: w(apptest.AdminOnly + " *=201")},
+		"GET /webhooks/{id}":         {Req: get("/webhooks/{webhook}"), Want: w(strings.Replace(own, "anon=401", "anon=303", 1) + " *=200")},
+		"POST /webhooks/{id}/delete": {Req: apptest.Fresh(create, "/webhooks/{new}/delete", apptest.Form()), Want: w(own + " *=303")},
 	}
 }
