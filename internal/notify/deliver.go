@@ -22,8 +22,9 @@ import (
 var backoff = []time.Duration{5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute, 30 * time.Minute, 2 * time.Hour, 6 * time.Hour, 12 * time.Hour}
 
 // lease is how long a claimed delivery is left to its sender before
-// another round (or replica) may take it again: longer than a send.
-const lease = time.Minute
+// another round (or replica, or the next process after a crash) may take
+// it again: longer than a send may take (the client gives up after 10 s).
+const lease = 15 * time.Second
 
 // senders is how many deliveries go out at once.
 const senders = 16
