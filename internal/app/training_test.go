@@ -444,3 +444,26 @@ func TestTrainingReminders(t *testing.T) {
 	}
 	done.never(t, as.ID, 300*time.Millisecond)
 }
+
+// TestTrainingAssignedAuthorIsALearner: an author who is assigned the
+// module is a learner of it: no answer key while an assignment covers
+// them (the attack review found that an org-wide or role assignment made
+// the owner's analysts learners who could read the answers).
+func TestTrainingAssignedAuthorIsALearner(t *testing.T) {
+	h := apptest.World(t, db.SQLite)
+	mod := createModule(t, h, "cloud.analyst", phishingModule(map[string]any{"community_id": h.Circle}))
+	path := "/api/v1/training/modules/" + mod
+	if r := h.API(t, h.Users["cloud.admin"].WriteToken, http.MethodPost, path+"/assignments", map[string]any{"target": "role", "role": "analyst"}); r.Status != http.StatusCreated {
+		t.Fatalf("assign to cloud's analysts: %d %s", r.Status, r.Body)
+	}
+	if r := h.API(t, h.Users["cloud.analyst"].ReadToken, http.MethodGet, path, nil); strings.Contains(string(r.Body), `"correct"`) || !strings.Contains(string(r.Body), `"with_answers":false`) {
+		t.Errorf("LEAK: the author, assigned the module, gets its answers: %s", r.Body)
+	}
+	if page := h.API(t, h.Users["cloud.analyst"].ReadToken, http.MethodGet, "/training/modules/"+mod, nil); strings.Contains(string(page.Body), `badge-success">`) {
+		t.Error("LEAK: the module page shows the assigned author the correct answers")
+	}
+	if r := h.API(t, h.Users["cloud.admin"].ReadToken, http.MethodGet, path, nil); !strings.Contains(string(r.Body), `"correct":[0,2]`) {
+		t.Errorf("the author cloud.admin, not assigned, does not get the answers: %s", r.Body)
+	}
+
+}

@@ -474,6 +474,16 @@ func (s *Service) FindModuleByID(ctx context.Context, a policy.Actor, id string)
 	if !isAuthor(a, m) {
 		return m, nil
 	}
+	// An author who is assigned the module takes its quiz like any
+	// learner: no answer key while an assignment covers them (an org-wide
+	// or role assignment covers its analysts and admins too).
+	covering, err := s.covering(ctx, h, a, m.ID)
+	if err != nil {
+		return m, err
+	}
+	if len(covering) > 0 {
+		return m, nil
+	}
 	// The reader is one of its authors: the correct answers, read on their
 	// own (no learner's read touches them).
 	var key string
@@ -492,7 +502,8 @@ func (s *Service) FindModuleByID(ctx context.Context, a policy.Actor, id string)
 }
 
 // isAuthor reports whether a is one of m's authors: an analyst or admin of
-// its organisation (the only readers of its correct answers).
+// its organisation (the only readers of its correct answers, unless an
+// assignment makes them a learner of it: FindModuleByID).
 func isAuthor(a policy.Actor, m Module) bool {
 	return m.Share.Owner == a.OrgID && (a.Role == policy.Analyst || a.Role == policy.Admin)
 }
