@@ -45,6 +45,7 @@ func TestTemplateKeysExist(t *testing.T) {
 		"category":         policy.Category(policy.AllCategories).Names(),
 		"notify.state":     {"delivered", "pending", "dead"},
 		"notify.severity":  {"low", "medium", "high", "critical"},
+		"notify.error":     {"answer", "unreachable", "deleted", "not_visible", "plain_http"},
 	}
 	own := map[string]map[string]string{} // capability → its own keys
 	ownKeys := func(pkg string) map[string]string {

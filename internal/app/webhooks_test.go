@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -175,6 +176,49 @@ func testWebhooks(t *testing.T, e db.Dialect) {
 		t.Errorf("the retried delivery: %+v", got[1])
 	}
 
+	// What the org may no longer see is not sent, however long it waited:
+	// the receiver is down, the sighting is deleted, the receiver comes
+	// back and gets nothing of it (the attack review's finding: the
+	// check was made only when the event was written).
+	cloudRx.answer(http.StatusServiceUnavailable)
+	third := sight()
+	deadline = time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		h.API(t, h.Users["cloud.admin"].WriteToken, "GET", "/api/v1/webhooks/"+hook+"/deliveries", nil).JSON(t, &log)
+		if len(log.Items) == 3 && log.Items[0].Attempts > 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if r := h.API(t, h.Users["sme.analyst"].WriteToken, "DELETE", "/api/v1/intel/objects/"+third, nil); r.Status != http.StatusNoContent {
+		t.Fatalf("delete the sighting: %d %s", r.Status, r.Body)
+	}
+	cloudRx.answer(http.StatusOK)
+	var lastError string
+	deadline = time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		var l struct {
+			Items []struct {
+				State     string
+				LastError string `json:"last_error"`
+			}
+		}
+		h.API(t, h.Users["cloud.admin"].WriteToken, "GET", "/api/v1/webhooks/"+hook+"/deliveries", nil).JSON(t, &l)
+		if len(l.Items) == 3 && l.Items[0].State == "dead" {
+			lastError = l.Items[0].LastError
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if lastError != "not_visible" {
+		t.Errorf("the delivery of a deleted sighting ended with %q, want dead and not_visible", lastError)
+	}
+	for _, d := range cloudRx.deliveries() {
+		if d.Data["id"] == third {
+			t.Error("LEAK: the receiver got a sighting deleted before its delivery")
+		}
+	}
+
 	// Deleted: nothing more arrives; another org's admin cannot delete it.
 	if r := h.API(t, h.Users["outsider.admin"].WriteToken, "DELETE", "/api/v1/webhooks/"+hook, nil); r.Status != http.StatusNotFound {
 		t.Errorf("another org deletes the webhook: %d", r.Status)
@@ -185,7 +229,7 @@ func testWebhooks(t *testing.T, e db.Dialect) {
 	sight()
 	time.Sleep(500 * time.Millisecond)
 	if n := len(cloudRx.deliveries()); n != 2 {
-		t.Errorf("a deleted webhook got %d deliveries, want 2", n)
+		t.Errorf("a deleted webhook got %d deliveries, want 2 (before it was deleted)", n)
 	}
 }
 
@@ -208,6 +252,18 @@ func TestWebhookTargets(t *testing.T) {
 		{"https://169.254.169.254/latest/meta-data", "private_target"},
 		{"https://localhost/x", "private_target"},
 		{"https://intranet/x", "private_target"},
+		// IPv4 in the forms some resolvers take, and addresses Public
+		// once let through (the attack review).
+		{"https://127.1/x", "bad_url"},
+		{"https://0177.0.0.1/x", "bad_url"},
+		{"https://0x7f.1/x", "bad_url"},
+		{"https://2130706433/x", "bad_url"},
+		{"https://127.000.000.001/x", "bad_url"},
+		{"https://１２７.０.０.１/x", "bad_url"},
+		{"https://[::127.0.0.1]/x", "private_target"},
+		{"https://[::ffff:0:7f00:1]/x", "private_target"},
+		{"https://[fec0::1]/x", "private_target"},
+		{"https://[100::1]/x", "private_target"},
 	} {
 		_, err := strict.CreateWebhook(t.Context(), admin, notify.WebhookInput{URL: c.url, Events: []string{"intel.sighting"}})
 		if err == nil || !strings.Contains(err.Error(), c.code) {
@@ -216,6 +272,15 @@ func TestWebhookTargets(t *testing.T) {
 	}
 	if _, err := strict.CreateWebhook(t.Context(), admin, notify.WebhookInput{URL: "https://hooks.example.org/x", Events: []string{"incident.nothing"}}); err == nil || !strings.Contains(err.Error(), "unknown_event") {
 		t.Errorf("an unknown event type: %v", err)
+	}
+	// At most MaxWebhooks an org: each event goes to each of them.
+	for i := range notify.MaxWebhooks {
+		if _, err := strict.CreateWebhook(t.Context(), admin, notify.WebhookInput{URL: fmt.Sprintf("https://hooks%d.example.org/x", i), Events: []string{"intel.sighting"}}); err != nil {
+			t.Fatalf("webhook %d: %v", i, err)
+		}
+	}
+	if _, err := strict.CreateWebhook(t.Context(), admin, notify.WebhookInput{URL: "https://one-more.example.org/x", Events: []string{"intel.sighting"}}); err == nil || !strings.Contains(err.Error(), "too_many_webhooks") {
+		t.Errorf("one webhook too many: %v", err)
 	}
 	if r := h.API(t, h.Users["sme.admin"].WriteToken, "POST", "/api/v1/webhooks", map[string]any{"url": "https://hooks.example.org/x"}); r.Status != 400 || r.ErrorCode() != "no_events" {
 		t.Errorf("no events: %d %s", r.Status, r.Body)

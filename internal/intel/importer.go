@@ -528,6 +528,7 @@ func (s *Service) announceAdded(tx *db.Tx, todo []pending, shares []policy.Share
 // sighting that it arrived: the owner of what was sighted learns at once
 // that someone saw it.
 func (s *Service) announceSightings(ctx context.Context, tx *db.Tx, todo []pending, shares []policy.Share) error {
+	var hooks []notify.Event
 	for i, p := range todo {
 		if p.obj.Type() != "sighting" {
 			continue
@@ -537,18 +538,16 @@ func (s *Service) announceSightings(ctx context.Context, tx *db.Tx, todo []pendi
 			s.Events.Publish(events.Event{Type: "intel.sighting", Share: &sh, Topics: []string{"intel", "intel:" + of},
 				Data: map[string]string{"id": sh.ID, "sighting_of": of, "fragment": "/intel/objects/" + sh.ID + "/fragment"}})
 		})
-		// Webhooks of the orgs that may see it, in this transaction (the
-		// outbox): their systems learn it even if the hub stops now.
 		count, ok := p.obj.Int("count")
 		if !ok {
 			count = 1
 		}
-		if err := s.Notify.Enqueue(ctx, tx, notify.Event{Type: EventSighting, Share: sh,
-			Data: map[string]any{"id": sh.ID, "stix_id": p.obj.ID(), "sighting_of": of, "count": count, "path": "/intel/objects/" + sh.ID}}); err != nil {
-			return err
-		}
+		hooks = append(hooks, notify.Event{Type: EventSighting, Share: sh,
+			Data: map[string]any{"id": sh.ID, "stix_id": p.obj.ID(), "sighting_of": of, "count": count, "path": "/intel/objects/" + sh.ID}})
 	}
-	return nil
+	// Webhooks of the orgs that may see them, in this transaction (the
+	// outbox): their systems learn of them even if the hub stops now.
+	return s.Notify.EnqueueAll(ctx, tx, hooks)
 }
 
 // refsOf lists the references of o that pages follow: role and STIX id,

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"verbund/internal/db"
+	"verbund/internal/policy"
 )
 
 // backoff is how long a delivery waits after its nth failed attempt
@@ -49,6 +50,8 @@ func Public(a netip.Addr) bool {
 }
 
 var reserved = []netip.Prefix{
+	netip.MustParsePrefix("::/96"), netip.MustParsePrefix("::ffff:0:0:0/96"), netip.MustParsePrefix("fec0::/10"),
+	netip.MustParsePrefix("100::/64"), netip.MustParsePrefix("2001::/23"),
 	netip.MustParsePrefix("0.0.0.0/8"), netip.MustParsePrefix("100.64.0.0/10"), netip.MustParsePrefix("192.0.0.0/24"),
 	netip.MustParsePrefix("192.0.2.0/24"), netip.MustParsePrefix("198.18.0.0/15"), netip.MustParsePrefix("198.51.100.0/24"),
 	netip.MustParsePrefix("203.0.113.0/24"), netip.MustParsePrefix("240.0.0.0/4"), netip.MustParsePrefix("64:ff9b::/96"),
@@ -106,12 +109,28 @@ func (s *Service) Run(ctx context.Context) {
 
 // delivery is one claimed delivery.
 type delivery struct {
-	id, typ, payload, url, secret string
-	attempts                      int
-	deleted                       bool
-	status                        int
-	err                           string
+	id, typ, payload, url, secret, org, share string
+	attempts                                  int
+	deleted                                   bool
+	status                                    int
+	err                                       string // an error code (notify.error.*), "" when delivered
 }
+
+// The error codes a delivery's log shows (catalogue notify.error.<code>).
+// A connection's failures are one code whatever the cause (no such
+// name, refused, a private address, a timeout): the log must not let an
+// org's admin map which names the hub's network resolves.
+const (
+	errAnswer      = "answer"      // the receiver answered, but not 2xx (last_status)
+	errUnreachable = "unreachable" // no answer: the receiver could not be reached
+	errDeleted     = "deleted"     // the webhook was deleted
+	errNotVisible  = "not_visible" // the org may no longer see what the event is about
+	errPlainHTTP   = "plain_http"  // an http:// target, allowed only with --webhook-allow-private
+)
+
+// perWebhook is how many of one webhook's due deliveries a round takes at
+// most: every webhook with due deliveries gets its share of each round.
+const perWebhook = 20
 
 // DeliverDue sends up to limit due deliveries and records the outcomes;
 // it returns how many it sent.
@@ -127,21 +146,45 @@ func (s *Service) DeliverDue(ctx context.Context, limit int) (int, error) {
 	var due []*delivery
 	err = s.DB.Tx(ctx, func(tx *db.Tx) error {
 		tx.Bookkeeping() // the enqueue was audited with its change; this is the outbox's own state
-		q := `SELECT d.id, d.type, d.body, d.attempts, w.url, w.secret, w.deleted_at <> 0 FROM webhook_deliveries d
-			JOIN webhooks w ON w.id = d.webhook_id WHERE d.state = 'pending' AND d.next_at <= ? ORDER BY d.next_at LIMIT ?`
-		if tx.Dialect() == db.Postgres {
-			q += ` FOR UPDATE OF d SKIP LOCKED` // replicas take different ones
-		}
-		rows, err := tx.Query(ctx, q, now, limit)
+		due = nil
+		rows, err := tx.Query(ctx, `SELECT id, org_id, url, secret, deleted_at <> 0 FROM webhooks WHERE deleted_at = 0 ORDER BY id`)
 		if err != nil {
 			return fmt.Errorf("claim deliveries: %w", err)
 		}
-		due, err = db.Collect(rows, "claim deliveries", func(r db.Scanner) (*delivery, error) {
-			d := &delivery{}
-			return d, r.Scan(&d.id, &d.typ, &d.payload, &d.attempts, &d.url, &d.secret, &d.deleted)
+		type hook struct {
+			id, org, url, secret string
+			deleted              bool
+		}
+		hooks, err := db.Collect(rows, "claim deliveries", func(r db.Scanner) (h hook, err error) {
+			err = r.Scan(&h.id, &h.org, &h.url, &h.secret, &h.deleted)
+			return h, err
 		})
-		if err != nil || len(due) == 0 {
+		if err != nil {
 			return err
+		}
+		q := `SELECT id, share_id, type, body, attempts FROM webhook_deliveries WHERE webhook_id = ? AND state = 'pending' AND next_at <= ? ORDER BY next_at LIMIT ?`
+		if tx.Dialect() == db.Postgres {
+			q += ` FOR UPDATE SKIP LOCKED` // replicas take different ones
+		}
+		for _, h := range hooks {
+			if len(due) >= limit {
+				break
+			}
+			rows, err := tx.Query(ctx, q, h.id, now, min(perWebhook, limit-len(due)))
+			if err != nil {
+				return fmt.Errorf("claim deliveries: %w", err)
+			}
+			ds, err := db.Collect(rows, "claim deliveries", func(r db.Scanner) (*delivery, error) {
+				d := &delivery{url: h.url, secret: h.secret, org: h.org, deleted: h.deleted}
+				return d, r.Scan(&d.id, &d.share, &d.typ, &d.payload, &d.attempts)
+			})
+			if err != nil {
+				return err
+			}
+			due = append(due, ds...)
+		}
+		if len(due) == 0 {
+			return nil
 		}
 		ids := make([]any, 0, len(due)+1)
 		ids = append(ids, now+lease.Microseconds())
@@ -152,6 +195,9 @@ func (s *Service) DeliverDue(ctx context.Context, limit int) (int, error) {
 		return err
 	})
 	if err != nil || len(due) == 0 {
+		return 0, err
+	}
+	if err := s.stillVisible(ctx, due, now); err != nil {
 		return 0, err
 	}
 	work := make(chan *delivery)
@@ -173,49 +219,85 @@ func (s *Service) DeliverDue(ctx context.Context, limit int) (int, error) {
 	return len(due), s.record(context.WithoutCancel(ctx), due)
 }
 
+// stillVisible judges each delivery again before it is sent: an org that
+// lost sight of the object since the event (a membership ended, an
+// agreement revoked, the object deleted) gets nothing more of it.
+func (s *Service) stillVisible(ctx context.Context, due []*delivery, now int64) error {
+	h := s.DB.R()
+	views := map[string]*policy.View{}
+	for _, d := range due {
+		if d.deleted || d.share == "" {
+			continue
+		}
+		v, ok := views[d.org]
+		if !ok {
+			var err error
+			if v, err = orgView(ctx, h, d.org, now); err != nil {
+				return err
+			}
+			views[d.org] = v
+		}
+		ok, err := v.SeesShare(ctx, h, d.share)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			d.err = errNotVisible
+		}
+	}
+	return nil
+}
+
 // send makes one attempt.
 func (s *Service) send(ctx context.Context, d *delivery) {
-	if d.deleted {
-		d.err = "the webhook was deleted"
+	switch {
+	case d.deleted:
+		d.err = errDeleted
+	case d.err != "":
+		return // not visible any more
+	case !s.AllowPrivate && strings.HasPrefix(d.url, "http:"):
+		d.err = errPlainHTTP
+	}
+	if d.err != "" {
 		return
 	}
 	req, err := request(ctx, d.url, d.secret, d.id, []byte(d.payload), time.Now())
 	if err != nil {
-		d.err = err.Error()
+		d.err = errUnreachable
 		return
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		d.err = err.Error()
-		if errors.Is(err, errPrivate) {
-			d.err = errPrivate.Error()
-		}
+		d.err = errUnreachable
 		return
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	d.status = resp.StatusCode
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		d.err = "the receiver answered " + resp.Status
+		d.err = errAnswer
 	}
 }
 
-// record writes the outcomes of a round in one transaction.
+// record writes the outcomes of a round in one transaction. What cannot
+// succeed later (deleted, not visible, a plain http target) is given up
+// at once.
 func (s *Service) record(ctx context.Context, done []*delivery) error {
 	now := db.Now()
 	return s.DB.Tx(ctx, func(tx *db.Tx) error {
 		tx.Bookkeeping()
 		for _, d := range done {
 			n := d.attempts + 1
+			final := d.err == errDeleted || d.err == errNotVisible || d.err == errPlainHTTP
 			var err error
 			switch {
 			case d.err == "":
 				_, err = tx.Exec(ctx, `UPDATE webhook_deliveries SET state = 'delivered', attempts = ?, last_status = ?, last_error = '', done_at = ? WHERE id = ?`, n, d.status, now, d.id)
-			case d.deleted || n > len(backoff):
-				_, err = tx.Exec(ctx, `UPDATE webhook_deliveries SET state = 'dead', attempts = ?, last_status = ?, last_error = ?, done_at = ? WHERE id = ?`, n, d.status, clip(d.err), now, d.id)
+			case final || n > len(backoff):
+				_, err = tx.Exec(ctx, `UPDATE webhook_deliveries SET state = 'dead', attempts = ?, last_status = ?, last_error = ?, done_at = ? WHERE id = ?`, n, d.status, d.err, now, d.id)
 			default:
 				_, err = tx.Exec(ctx, `UPDATE webhook_deliveries SET attempts = ?, last_status = ?, last_error = ?, next_at = ? WHERE id = ?`,
-					n, d.status, clip(d.err), now+backoff[n-1].Microseconds(), d.id)
+					n, d.status, d.err, now+backoff[n-1].Microseconds(), d.id)
 			}
 			if err != nil {
 				return fmt.Errorf("record a delivery: %w", err)
@@ -223,12 +305,4 @@ func (s *Service) record(ctx context.Context, done []*delivery) error {
 		}
 		return nil
 	})
-}
-
-// clip keeps an error message short for the log.
-func clip(s string) string {
-	if len(s) > 500 {
-		s = s[:500]
-	}
-	return strings.ToValidUTF8(s, "")
 }

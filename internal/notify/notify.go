@@ -122,56 +122,77 @@ type body struct {
 // deliveries commit with the change or not at all. They are sent after
 // the commit.
 func (s *Service) Enqueue(ctx context.Context, tx *db.Tx, e Event) error {
-	if s == nil {
+	return s.EnqueueAll(ctx, tx, []Event{e})
+}
+
+// EnqueueAll is Enqueue for many events (an import's sightings): the
+// webhooks and each org's view are read once.
+func (s *Service) EnqueueAll(ctx context.Context, tx *db.Tx, events []Event) error {
+	if s == nil || len(events) == 0 {
 		return nil
 	}
 	rows, err := tx.Query(ctx, `SELECT id, org_id, events, min_severity FROM webhooks WHERE deleted_at = 0`)
 	if err != nil {
-		return fmt.Errorf("enqueue %s: %w", e.Type, err)
+		return fmt.Errorf("enqueue events: %w", err)
 	}
 	type hook struct {
 		id, org, events string
 		min             Severity
 	}
-	hooks, err := db.Collect(rows, "enqueue "+e.Type, func(r db.Scanner) (h hook, err error) {
+	hooks, err := db.Collect(rows, "enqueue events", func(r db.Scanner) (h hook, err error) {
 		err = r.Scan(&h.id, &h.org, &h.events, &h.min)
 		return h, err
 	})
-	if err != nil {
+	if err != nil || len(hooks) == 0 {
 		return err
 	}
 	now := db.Now()
 	views := map[string]*policy.View{}
-	var payload []byte
-	for _, h := range hooks {
-		if !slices.Contains(strings.Fields(h.events), e.Type) || e.Severity != SeverityNone && e.Severity < h.min {
-			continue
-		}
-		v, ok := views[h.org]
-		if !ok {
-			// The org as a member no one named: a view without a person
-			// of its own (CanSee needs an id that names nobody).
-			if v, err = policy.LoadView(ctx, tx.Handle, policy.Actor{OrgID: h.org}, now); err != nil {
-				return err
+	var values []any
+	for _, e := range events {
+		var payload []byte
+		for _, h := range hooks {
+			if !slices.Contains(strings.Fields(h.events), e.Type) || e.Severity != SeverityNone && e.Severity < h.min {
+				continue
 			}
-			v.UserID = "webhook"
-			views[h.org] = v
-		}
-		if !v.CanSee(e.Share) {
-			continue
-		}
-		if payload == nil {
-			if payload, err = json.Marshal(body{Type: e.Type, Timestamp: time.UnixMicro(now).UTC().Format(time.RFC3339Nano), Data: e.Data}); err != nil {
-				return fmt.Errorf("enqueue %s: %w", e.Type, err)
+			v, ok := views[h.org]
+			if !ok {
+				if v, err = orgView(ctx, tx.Handle, h.org, now); err != nil {
+					return err
+				}
+				views[h.org] = v
 			}
+			if !v.CanSee(e.Share) {
+				continue
+			}
+			if payload == nil {
+				if payload, err = json.Marshal(body{Type: e.Type, Timestamp: time.UnixMicro(now).UTC().Format(time.RFC3339Nano), Data: e.Data}); err != nil {
+					return fmt.Errorf("enqueue %s: %w", e.Type, err)
+				}
+			}
+			values = append(values, "msg_"+db.NewID(), h.id, e.Share.ID, e.Type, string(payload), now, now)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO webhook_deliveries (id, webhook_id, type, body, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			"msg_"+db.NewID(), h.id, e.Type, string(payload), now, now); err != nil {
-			return fmt.Errorf("enqueue %s: %w", e.Type, err)
-		}
+	}
+	if len(values) == 0 {
+		return nil
+	}
+	if err := tx.InsertMany(ctx, `webhook_deliveries (id, webhook_id, share_id, type, body, next_at, created_at)`, 7, values); err != nil {
+		return fmt.Errorf("enqueue events: %w", err)
 	}
 	tx.AfterCommit(s.kick)
 	return nil
+}
+
+// orgView is what an org's webhooks may be told of: the org as a member
+// no one named (CanSee needs a person's id; "webhook" names nobody), so
+// neither TLP:RED nor a named-people audience ever leaves by webhook.
+func orgView(ctx context.Context, h db.Handle, org string, now int64) (*policy.View, error) {
+	v, err := policy.LoadView(ctx, h, policy.Actor{OrgID: org}, now)
+	if err != nil {
+		return nil, err
+	}
+	v.UserID = "webhook"
+	return v, nil
 }
 
 // kick wakes the deliverer.

@@ -37,12 +37,13 @@ type eventType struct {
 }
 
 type listData struct {
-	Hooks      []Webhook
-	New        *Webhook // just made: its secret, shown once
-	Types      []eventType
-	Severities []string
-	Form       WebhookInput
-	Error      *fault.Error
+	Hooks        []Webhook
+	New          *Webhook // just made: its secret, shown once
+	Types        []eventType
+	Severities   []string
+	Form         WebhookInput
+	AllowPrivate bool // the operator allows internal targets (the hint says so)
+	Error        *fault.Error
 }
 
 func (p *pages) listPage(w http.ResponseWriter, r *http.Request) error {
@@ -63,6 +64,7 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, d lis
 		d.Types = append(d.Types, eventType{Type: t, Label: p.srv.Catalog.T(lang, "notify.event."+t), Checked: slices.Contains(d.Form.Events, t)})
 	}
 	d.Severities = severityNames[1:]
+	d.AllowPrivate = p.svc.AllowPrivate
 	pg := web.Page{Nav: "webhooks", Data: d, Title: p.srv.Catalog.T(lang, "notify.title")}
 	return p.tpl.Render(w, r, status, "webhooks", pg)
 }

@@ -16,6 +16,11 @@ import (
 	"verbund/internal/policy"
 )
 
+// MaxWebhooks is how many webhooks an org may have: each event is sent to
+// each of them, so more would let one org make the hub an amplifier and
+// hold up every other org's deliveries.
+const MaxWebhooks = 50
+
 // Webhook is an org's endpoint for events. Secret is set only in the
 // answer that made it.
 type Webhook struct {
@@ -43,7 +48,7 @@ type Delivery struct {
 	State      string `json:"state"` // pending, delivered, dead
 	Attempts   int    `json:"attempts"`
 	LastStatus int    `json:"last_status,omitempty"`
-	LastError  string `json:"last_error,omitempty"`
+	LastError  string `json:"last_error,omitempty"` // a code: answer, unreachable, deleted, not_visible, plain_http
 	CreatedAt  int64  `json:"created_at"`
 	NextAt     int64  `json:"next_at,omitempty"` // pending: the next attempt
 	DoneAt     int64  `json:"done_at,omitempty"`
@@ -63,9 +68,16 @@ func (s *Service) checkTarget(raw string) (string, error) {
 		return "", bad
 	}
 	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if !plainHost(host) {
+		return "", bad
+	}
 	internal := host == "localhost" || strings.HasSuffix(host, ".localhost") || strings.HasSuffix(host, ".internal") || strings.HasSuffix(host, ".local") || !strings.Contains(host, ".")
 	if a, err := netip.ParseAddr(host); err == nil {
 		internal = !Public(a)
+	} else if numeric(host) {
+		// 127.1, 0177.0.0.1, 0x7f.1, 2130706433: IPv4 spelt in the forms
+		// some resolvers take; a webhook names its address plainly.
+		return "", bad
 	}
 	if internal && !s.AllowPrivate {
 		return "", fault.BadInput("url", "private_target", "the webhook URL points to a private or loopback address; the operator allows those with --webhook-allow-private")
@@ -103,6 +115,13 @@ func (s *Service) CreateWebhook(ctx context.Context, a policy.Actor, in WebhookI
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
 		return Webhook{}, fmt.Errorf("webhook secret: %w", err)
+	}
+	var have int
+	if err := s.DB.R().QueryRow(ctx, `SELECT COUNT(*) FROM webhooks WHERE org_id = ? AND deleted_at = 0`, a.OrgID).Scan(&have); err != nil {
+		return Webhook{}, fmt.Errorf("count webhooks: %w", err)
+	}
+	if have >= MaxWebhooks {
+		return Webhook{}, fault.BadInput("url", "too_many_webhooks", "an organisation has at most {max} webhooks: delete one first").With("max", MaxWebhooks)
 	}
 	w := Webhook{ID: db.NewID(), URL: target, Events: events, MinSeverity: sev.String(), Secret: "whsec_" + base64.StdEncoding.EncodeToString(key), CreatedAt: db.Now()}
 	err = s.DB.Tx(ctx, func(tx *db.Tx) error {
@@ -174,7 +193,7 @@ func (s *Service) DeleteWebhook(ctx context.Context, a policy.Actor, id string) 
 		if _, err := tx.Exec(ctx, `UPDATE webhooks SET deleted_at = ? WHERE id = ?`, now, id); err != nil {
 			return fmt.Errorf("delete webhook: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE webhook_deliveries SET state = 'dead', last_error = 'the webhook was deleted', done_at = ? WHERE webhook_id = ? AND state = 'pending'`, now, id); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE webhook_deliveries SET state = 'dead', last_error = 'deleted', done_at = ? WHERE webhook_id = ? AND state = 'pending'`, now, id); err != nil {
 			return fmt.Errorf("delete webhook: %w", err)
 		}
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "webhook.delete", ObjectType: "webhook", ObjectID: id, Touches: audit.Nothing()})
@@ -212,4 +231,29 @@ func hostOf(raw string) string {
 		return ""
 	}
 	return u.Host
+}
+
+// plainHost reports whether host is a name in ASCII letters, digits,
+// hyphens and dots, or an IP address: no full-width digits, no percent
+// signs, nothing a resolver might read differently from this check.
+func plainHost(host string) bool {
+	if _, err := netip.ParseAddr(host); err == nil {
+		return true
+	}
+	if host == "" || len(host) > 253 {
+		return false
+	}
+	for _, c := range host {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// numeric reports whether the last label of host starts with a digit (a
+// top-level domain never does): an address, in whatever form.
+func numeric(host string) bool {
+	last := host[strings.LastIndexByte(host, '.')+1:]
+	return last != "" && last[0] >= '0' && last[0] <= '9'
 }

@@ -248,3 +248,24 @@ func (v *View) coversCategory(other string, k Category) bool {
 	}
 	return false
 }
+
+// SeesShare reports whether the view may see the shared object id now;
+// false for one that no longer exists. It is for what leaves the hub long
+// after the change it tells of (a webhook delivery retried for a day),
+// judged again at each attempt, so that a lost membership, a revoked
+// agreement or a deleted object stops what is still waiting.
+func (v *View) SeesShare(ctx context.Context, h db.Handle, id string) (bool, error) {
+	var s Share
+	err := h.QueryRow(ctx, `SELECT id, kind, owner_org_id, author_id, category, tlp, audience, COALESCE(community_id, ''), created_at
+		FROM shares WHERE id = ?`, id).Scan(&s.ID, &s.Kind, &s.Owner, &s.Author, &s.Category, &s.TLP, &s.Audience.Kind, &s.Audience.Community, &s.CreatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("load an envelope: %w", err)
+	}
+	if err := fillAudience(ctx, h, []*Share{&s}, false); err != nil {
+		return false, err
+	}
+	return v.CanSee(s), nil
+}

@@ -18,10 +18,14 @@ CREATE INDEX webhooks_org ON webhooks (org_id);
 -- in the transaction of the change it tells of (so it is never lost, and
 -- never sent for a change that rolled back), sent after, retried with
 -- backoff, and kept with its outcome. Its id is the webhook-id header:
--- receivers drop repeats by it (delivery is at least once).
+-- receivers drop repeats by it (delivery is at least once). share_id is
+-- the object it tells of: whether the org may still see it is judged
+-- again at every attempt. last_error is a code (notify.error.* in the
+-- catalogue), never a raw message.
 CREATE TABLE webhook_deliveries (
   id          TEXT PRIMARY KEY,
   webhook_id  TEXT NOT NULL REFERENCES webhooks(id),
+  share_id    TEXT NOT NULL,
   type        TEXT NOT NULL,
   body        TEXT NOT NULL,
   state       TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'dead')),
@@ -34,3 +38,6 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_at);
 CREATE INDEX webhook_deliveries_hook ON webhook_deliveries (webhook_id, created_at);
+-- Each round takes a share of every webhook's due deliveries (one org's
+-- flood does not hold up the others).
+CREATE INDEX webhook_deliveries_next ON webhook_deliveries (webhook_id, state, next_at);
