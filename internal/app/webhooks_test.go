@@ -18,8 +18,8 @@ import (
 	"verbund/internal/app/apptest"
 	"verbund/internal/audit"
 	"verbund/internal/db"
+	"verbund/internal/intel"
 	"verbund/internal/notify"
-	"verbund/internal/policy"
 )
 
 // receiver is a webhook receiver on loopback that checks every delivery's
@@ -322,7 +322,16 @@ func BenchmarkWebhookDeliveries(b *testing.B) {
 	}
 	secret = hook.Secret
 	const n = 5000
-	share := h.App.Intel.Kind().Envelope(admin, policy.Amber, policy.Audience{Kind: policy.AudOrg})
+	// A stored object: each attempt checks that the org may still see it.
+	bundle := `{"type":"bundle","id":"bundle--77777777-0000-4000-8000-000000000009","objects":[{"type":"indicator","spec_version":"2.1","id":"indicator--77777777-0000-4000-8000-000000000001","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"bench","pattern":"[ipv4-addr:value = '198.51.100.77']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}]}`
+	if _, err := h.App.Intel.Import(b.Context(), admin, strings.NewReader(bundle), intel.ImportOptions{Via: "test"}); err != nil {
+		b.Fatal(err)
+	}
+	objs, _, err := h.App.Intel.List(b.Context(), admin, intel.Filter{IDs: []string{"indicator--77777777-0000-4000-8000-000000000001"}, Limit: 1})
+	if err != nil || len(objs) != 1 {
+		b.Fatalf("the bench indicator: %v %v", objs, err)
+	}
+	share := objs[0].Share
 	total := 0
 	for b.Loop() {
 		mu.Lock()
