@@ -75,7 +75,7 @@ func TestBrowserTrainingCompletion(t *testing.T) {
 	// The second question is multiple choice: urgency and a foreign domain.
 	learner.do(t, "answer", chromedp.Click(chromedp.ID("q1-o1")), chromedp.Click(chromedp.ID("q2-o0")), chromedp.Click(chromedp.ID("q2-o2")))
 	learner.submit(t, "send the answers", "submit-answers")
-	if txt := learner.text(t); !strings.Contains(txt, "Passed: 100 % (pass mark 100 %)") || !strings.Contains(txt, "certificate of completion is ready") {
+	if txt := learner.text(t); !strings.Contains(txt, "Passed: 100\u00a0% (pass mark 100\u00a0%)") || !strings.Contains(txt, "certificate of completion is ready") {
 		t.Errorf("after sending: %q", txt)
 	}
 	learner.do(t, "open the certificate", chromedp.Click(chromedp.ID("certificate-link")), chromedp.WaitVisible(chromedp.ID("certificate")))
@@ -91,7 +91,7 @@ func TestBrowserTrainingCompletion(t *testing.T) {
 	// a reload.
 	admin.do(t, "the completion arrives live", chromedp.WaitVisible(viewerRow+`[contains(@class, "new-item")]//span[@data-status="passed"]`))
 	admin.do(t, "reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("people")))
-	if txt := admin.text(t); !strings.Contains(txt, "1 von 5 abgeschlossen (20 %)") || !strings.Contains(txt, "Abschlussbescheinigung") {
+	if txt := admin.text(t); !strings.Contains(txt, "1 von 5 abgeschlossen (20\u00a0%)") || !strings.Contains(txt, "Abschlussbescheinigung") {
 		t.Errorf("the admin's progress after the completion: %q", txt)
 	}
 	admin.screenshot(t, "training-progress")

@@ -176,6 +176,11 @@ func testTrainingAssignPassAndProgress(t *testing.T, e db.Dialect) {
 			t.Errorf("%s sees sme's progress before it is shared: %+v", who, p)
 		}
 	}
+	// CLEAR would show them to everyone, not the coordinator alone (the
+	// attack review).
+	if r := h.API(t, h.Users["sme.admin"].WriteToken, http.MethodPost, "/api/v1/training/rate-shares", map[string]any{"coordinator_of": h.Circle, "tlp": "CLEAR"}); r.Status != http.StatusBadRequest || r.ErrorCode() != "rates_clear_to_coordinator" {
+		t.Errorf("rates for the coordinator at CLEAR: %d %s", r.Status, r.Body)
+	}
 	if r := h.API(t, h.Users["sme.admin"].WriteToken, http.MethodPost, "/api/v1/training/rate-shares", map[string]any{"coordinator_of": h.Circle}); r.Status != http.StatusCreated {
 		t.Fatalf("share rates: %d %s", r.Status, r.Body)
 	}

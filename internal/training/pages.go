@@ -441,7 +441,7 @@ func (h *handler) answersForm(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	flash := "quiz_failed"
+	flash := "warn_quiz_failed"
 	if res.Passed {
 		flash = "quiz_passed"
 	}

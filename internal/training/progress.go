@@ -405,6 +405,10 @@ func (s *Service) ShareRates(ctx context.Context, a policy.Actor, in NewRateShar
 			if coordinator == a.OrgID {
 				return fault.BadInput("coordinator_of", "rates_own_circle", "your organisation coordinates this trust circle: its rates are its own; share them with members instead")
 			}
+			if l, err := policy.ParseTLP(in.TLP); err == nil && l == policy.Clear {
+				// CLEAR reaches everyone, not the coordinator alone.
+				return fault.BadInput("tlp", "rates_clear_to_coordinator", "rates for a coordinator go at TLP:GREEN or stricter: TLP:CLEAR would show them to everyone")
+			}
 			sharing = policy.Sharing{TLP: in.TLP, Audience: string(policy.AudOrgs), Orgs: []string{coordinator}}
 		} else if strings.TrimSpace(sharing.Audience) == "" {
 			return fault.BadInput("audience", "rates_audience_missing", "choose whom to show your completion rates: a trust circle's coordinator or an audience")

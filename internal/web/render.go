@@ -128,6 +128,9 @@ type Page struct {
 	Data  any
 	Live  string // SSE URL for live updates, "" for none
 	Flash string // translated flash message
+	// FlashWarn shows Flash as a warning, not a success (flash keys
+	// named warn_…).
+	FlashWarn bool
 
 	Lang     string
 	Actor    policy.Actor
@@ -353,6 +356,9 @@ func (s *Server) fillPage(w http.ResponseWriter, r *http.Request, p *Page) {
 	if p.Flash == "" {
 		if k := r.URL.Query().Get("ok"); k != "" && s.Catalog.Has("flash."+k) {
 			p.Flash = p.T("flash." + k)
+			// A notice that something did not work out (a quiz not
+			// passed) is named warn_…: it is shown as a warning.
+			p.FlashWarn = strings.HasPrefix(k, "warn_")
 		}
 	}
 }
