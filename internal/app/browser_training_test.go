@@ -90,6 +90,9 @@ func TestBrowserTrainingCompletion(t *testing.T) {
 	// The admin's open page shows the completion live, and the count after
 	// a reload.
 	admin.do(t, "the completion arrives live", chromedp.WaitVisible(viewerRow+`[contains(@class, "new-item")]//span[@data-status="passed"]`))
+	// The summary above the table follows (the new-user review: the row
+	// said passed while the count still said none).
+	admin.do(t, "the summary follows live", chromedp.WaitVisible(`//ul[@id="assignments"]//span[contains(., "1 von 5 abgeschlossen")]`))
 	admin.do(t, "reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("people")))
 	if txt := admin.text(t); !strings.Contains(txt, "1 von 5 abgeschlossen (20\u00a0%)") || !strings.Contains(txt, "Abschlussbescheinigung") {
 		t.Errorf("the admin's progress after the completion: %q", txt)

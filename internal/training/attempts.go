@@ -148,7 +148,7 @@ func (s *Service) SubmitAnswers(ctx context.Context, a policy.Actor, moduleID st
 		tx.AfterCommit(func() {
 			for _, c := range mine {
 				s.Events.Publish(events.Event{Type: "training.attempt", Share: &sh, Orgs: []string{a.OrgID}, Roles: []policy.Role{policy.Admin},
-					Topics: []string{"training:" + moduleID}, Data: map[string]string{"id": res.ID, "module": moduleID, "assignment": c, "replace": "true",
+					Topics: []string{"training", "training:" + moduleID}, Data: map[string]string{"id": res.ID, "module": moduleID, "assignment": c, "replace": "true",
 						"a-" + c: "/training/assignments/" + c + "/people/" + a.UserID + "/fragment"}})
 			}
 		})

@@ -122,9 +122,32 @@
   }
 
   var queue = Promise.resolve(); // keep arrival order when events come in bursts
+
+  // Summaries (counts, rates) that an event changes but no fragment
+  // carries name its type in data-live-summary: on such an event the page
+  // is fetched again and each summary takes its fresh content (by id).
+  function refreshSummaries(type) {
+    var sums = doc.querySelectorAll('[data-live-summary~="' + CSS.escape(type) + '"][id]');
+    if (!sums.length) return;
+    queue = queue.then(function () {
+      return fetch(location.href, { credentials: 'same-origin', headers: { Accept: 'text/html' } })
+        .then(function (r) { return r.ok && !r.redirected ? r.text() : null; })
+        .then(function (html) {
+          if (!html) return;
+          var fresh = new DOMParser().parseFromString(html, 'text/html');
+          sums.forEach(function (el) {
+            var other = fresh.getElementById(el.id);
+            if (other) el.innerHTML = other.innerHTML;
+          });
+        })
+        .catch(function () { /* the next page load shows it */ });
+    });
+  }
+
   function handle(data) {
     if (!data || typeof data.type !== 'string') return;
     withdrawn(data);
+    refreshSummaries(data.type);
     var lists = doc.querySelectorAll('[data-live-list~="' + CSS.escape(data.type) + '"]');
     var replace = data.replace === true || data.replace === 'true';
     lists.forEach(function (list) {
