@@ -28,7 +28,7 @@ Die meisten Angriffe auf kleine und mittlere Unternehmen beginnen mit einer E-Ma
 ## Woran Sie Phishing erkennen
 
 - **Zeitdruck oder Drohungen:** „Ihr Konto wird heute gesperrt“, „Rechnung sofort begleichen“.
-- **Absender passt nicht:** Der angezeigte Name stimmt, die Adresse dahinter nicht (z. B. `rechnung@mueller-maschinenbau.example.com`).
+- **Absender passt nicht:** Der angezeigte Name stimmt, die Adresse dahinter nicht (z. B. ` + "`rechnung@mueller-maschinenbau.example.com`" + `).
 - **Unerwartete Anhänge:** ZIP-Dateien, Office-Dokumente mit Makros, Verknüpfungen (.lnk).
 - **Links, die woanders hinführen:** Fahren Sie mit der Maus darüber, bevor Sie klicken.
 
@@ -46,7 +46,7 @@ Most attacks on small and medium-sized companies start with an e-mail. One click
 ## How to spot phishing
 
 - **Urgency or threats:** "Your account will be locked today", "Pay this invoice now".
-- **The sender does not fit:** the name shown is right, the address behind it is not (e.g. `rechnung@mueller-maschinenbau.example.com`).
+- **The sender does not fit:** the name shown is right, the address behind it is not (e.g. ` + "`rechnung@mueller-maschinenbau.example.com`" + `).
 - **Unexpected attachments:** ZIP files, Office documents with macros, shortcuts (.lnk).
 - **Links that lead elsewhere:** hover over them before you click.
 
