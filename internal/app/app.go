@@ -29,10 +29,12 @@ import (
 	"verbund/internal/home"
 	"verbund/internal/i18n"
 	"verbund/internal/intel"
+	"verbund/internal/knowledge"
 	"verbund/internal/live"
 	"verbund/internal/orgs"
 	"verbund/internal/policy"
 	"verbund/internal/readcache"
+	"verbund/internal/search"
 	"verbund/internal/web"
 )
 
@@ -53,6 +55,8 @@ type App struct {
 	Agreements *agreements.Service
 	Forum      *forum.Service
 	Intel      *intel.Service
+	Knowledge  *knowledge.Service
+	Search     *search.Service  // the hub's one search over every searchable kind
 	Sharing    *policy.Kernel   // every shareable kind, registered by its capability
 	Pages      *readcache.Cache // API pages of posts; nil when --read-cache 0
 	Registry   *prometheus.Registry
@@ -168,6 +172,11 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 	if cfg.SearchRate > 0 {
 		a.Intel.SetSearchRate(cfg.SearchRate)
 	}
+	a.Knowledge = knowledge.New(d, a.Broker, a.Sharing)
+	a.Search = search.New(d, a.Sharing)
+	if cfg.SearchRate > 0 {
+		a.Search.SetSearchRate(cfg.SearchRate)
+	}
 	if u, err := url.Parse(cfg.BaseURL); err == nil && u.Hostname() != "" {
 		// The hub's own domain never lands on a block list.
 		a.Intel.Benign = intel.NewBenign([]string{u.Hostname()})
@@ -220,6 +229,8 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 		func() error { return agreements.Register(a.Web, a.Agreements, a.Orgs) },
 		func() error { return forum.Register(a.Web, a.Forum, a.Pages) },
 		func() error { return intel.Register(a.Web, a.Intel) },
+		func() error { return knowledge.Register(a.Web, a.Knowledge) },
+		func() error { return search.Register(a.Web, a.Search) },
 		func() error { return audit.Register(a.Web, d) },
 		func() error { return home.Register(a.Web, d, a.Forum, a.Agreements, a.Orgs) },
 	} {

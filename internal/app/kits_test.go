@@ -6,6 +6,8 @@ import (
 	"verbund/internal/app/apptest"
 	"verbund/internal/forum/forumtest"
 	"verbund/internal/intel/inteltest"
+	"verbund/internal/knowledge/knowledgetest"
+	"verbund/internal/search/searchtest"
 )
 
 // kits are what the core and each capability give the hub-wide tests:
@@ -13,7 +15,7 @@ import (
 // line); TestAuthorizationMatrix fails until it does, because its routes
 // have no rows.
 func kits() []apptest.Kit {
-	return []apptest.Kit{coreKit(), forumtest.Kit(), inteltest.Kit()}
+	return []apptest.Kit{coreKit(), forumtest.Kit(), inteltest.Kit(), knowledgetest.Kit(), searchtest.Kit()}
 }
 
 // TestAuthorizationMatrix calls every registered route as ten kinds of

@@ -42,7 +42,7 @@ type Service struct {
 // New returns the service and registers its kind with the sharing kernel.
 func New(d *db.DB, b *events.Broker, k *policy.Kernel) *Service {
 	return &Service{DB: d, Events: b, Benign: NewBenign(nil), searches: web.NewLimiter(20, 1),
-		kind: k.Register(policy.KindSpec{Name: "intel", Table: "intel_objects", Category: policy.Indicator})}
+		kind: k.Register(policy.KindSpec{Name: "intel", Table: "intel_objects", Category: policy.Indicator, Search: true})}
 }
 
 // SetSearchRate sets how many searches a user may run per minute after a

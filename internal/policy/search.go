@@ -2,22 +2,35 @@ package policy
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode"
 
 	"verbund/internal/db"
 	"verbund/internal/fault"
+	"verbund/internal/words"
 )
 
 // One full-text index for the hub: every shareable object with text to
 // find has a document in search_docs (same id as its envelope), written by
 // its capability through Kind.Index in the object's transaction, deleted
-// with the envelope (Withdraw). Searches go through Reader.Search, which
-// joins the index with the kind's table, its envelope and the visibility
-// predicate like every list: what a reader may not see is never found,
-// nor counted. SQLite searches FTS5, PostgreSQL a German and English
-// tsvector (migration 0004); both by word prefixes, all words required.
+// with the envelope (Withdraw). Searches go through Reader.Search (one
+// kind) and Reader.SearchAll (every searchable kind: the hub's search),
+// which join the index with the kind's table, its envelope and the
+// visibility predicate like every list: what a reader may not see is never
+// found, nor counted, nor quoted.
+//
+// Words are read by internal/words on both sides: a search word finds
+// documents with a word that starts with it (accents folded), that shares
+// its German or English stem ("Angriffe" finds "Angriff"), or whose German
+// stem ends in its own when that has five letters or more (compounds:
+// "Angriff" finds "Ransomwareangriffe"). SQLite searches FTS5 columns
+// title and body (prefixes), stems and tails (computed by the index's
+// triggers, migration 0010); PostgreSQL a tsvector with the German and
+// English stems (weight A) and the tails (weight D). All words are
+// required.
 
 // maxTerms bounds the words of one search.
 const maxTerms = 8
@@ -58,11 +71,11 @@ func (k *Kind) IndexBody(ctx context.Context, tx *db.Tx, id, body string) error 
 // Terms reads a search's words: letters and digits, at most maxTerms. No
 // word is an error the caller shows ("say what to look for").
 func Terms(q string) ([]string, error) {
-	words := strings.FieldsFunc(strings.ToLower(q), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
-	if len(words) == 0 {
+	ws := strings.FieldsFunc(strings.ToLower(q), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+	if len(ws) == 0 {
 		return nil, fault.BadInput("q", "search_empty", "enter a word to search for (letters or digits)")
 	}
-	return words[:min(len(words), maxTerms)], nil
+	return ws[:min(len(ws), maxTerms)], nil
 }
 
 // Search names the objects of kind k under alias that match every term,
@@ -102,23 +115,185 @@ func (r *Reader) search(h db.Handle, k *Kind, alias, calias string, terms []stri
 		r.trace.add(k.container)
 		cond, args = r.own(k, s)
 	}
+	ts := words.Terms(terms)
 	var q *db.Query
 	if h.Dialect() == db.Postgres {
-		// Both stemmings: a word is found in either language's forms.
-		expr := strings.Join(terms, ":* & ") + ":*"
-		q = db.Q(`search_docs `+d+` JOIN `+k.table+` `+alias+` ON `+alias+`.id = `+d+`.id AND `+d+`.kind = ?
-			AND `+d+`.tsv @@ (to_tsquery('german'::regconfig, ?) || to_tsquery('english'::regconfig, ?))`, k.name, expr, expr)
+		expr, targs := tsQuery(ts)
+		q = db.Q(`search_docs `+d+` JOIN `+k.table+` `+alias+` ON `+alias+`.id = `+d+`.id AND `+d+`.kind = ?`, k.name).
+			Add(` AND `+d+`.tsv @@ `+expr, targs...)
 	} else {
-		quoted := make([]string, len(terms))
-		for i, t := range terms {
-			quoted[i] = `"` + t + `"*` // letters and digits only: no quote to escape
-		}
 		q = db.Q(`search_fts `+d+`_f JOIN search_docs `+d+` ON `+d+`.seq = `+d+`_f.rowid AND `+d+`_f.search_fts MATCH ? AND `+d+`.kind = ?
-			JOIN `+k.table+` `+alias+` ON `+alias+`.id = `+d+`.id`, strings.Join(quoted, " "), k.name)
+			JOIN `+k.table+` `+alias+` ON `+alias+`.id = `+d+`.id`, ftsQuery(k.name, ts), k.name)
 	}
 	q.Add(` JOIN shares `+s+` ON `+s+`.id = `+alias+`.id AND `).Add(cond, args...)
 	if calias != "" {
 		q.Append(r.containerJoin(k.container, calias, s+".container_id"))
 	}
 	return q
+}
+
+// ftsQuery is the FTS5 expression for documents of kind that match every
+// term: as a prefix of a word of title or body, by a stem, or as the
+// start of a tail. Terms hold letters and digits only, kinds letters and
+// "_" (the index drops it): nothing needs escaping.
+func ftsQuery(kind string, ts []words.Term) string {
+	var b strings.Builder
+	b.WriteString(`kind : "` + strings.ReplaceAll(kind, "_", "") + `"`)
+	for _, t := range ts {
+		b.WriteString(` AND ({title body} : "` + t.Word + `"*`)
+		if t.German != "" {
+			b.WriteString(` OR stems : ("` + t.German + `" OR "` + t.English + `")`)
+		}
+		if t.Tail != "" {
+			b.WriteString(` OR tails : "` + t.Tail + `"*`)
+		}
+		b.WriteString(`)`)
+	}
+	return b.String()
+}
+
+// tsQuery is the PostgreSQL expression for documents that match every
+// term, as a prefix of a German or English stem of title or body (weight
+// A), or as the start of a tail (weight D).
+func tsQuery(ts []words.Term) (string, []any) {
+	var parts []string
+	var args []any
+	for _, t := range ts {
+		p := `(to_tsquery('german'::regconfig, ?) || to_tsquery('english'::regconfig, ?)`
+		args = append(args, t.Word+":*A", t.Word+":*A")
+		if t.Tail != "" {
+			p += ` || to_tsquery('simple'::regconfig, ?)`
+			args = append(args, t.Tail+":*D")
+		}
+		parts = append(parts, p+`)`)
+	}
+	return `(` + strings.Join(parts, ` && `) + `)`, args
+}
+
+// SearchFilter narrows a search of every searchable kind (SearchAll).
+type SearchFilter struct {
+	Kinds    []*Kind // the kinds to search; none finds nothing
+	Levels   []TLP   // only these levels (none: every level)
+	Owner    string  // only objects of this org ("": any)
+	From, To int64   // only objects shared in [From, To) (Unix µs; 0: open)
+	// After is the last hit of the previous page (its kind and id), which
+	// the reader must still see: an id the reader may not see answers
+	// like one that does not exist.
+	AfterKind, AfterID string
+	Limit              int
+}
+
+// Hit is a document found by SearchAll: the object's envelope and the
+// document's text, for titles and snippets.
+type Hit struct {
+	Share
+	Title, Body string
+}
+
+// SearchAll finds, newest first, the objects of the filter's kinds that
+// match every term and that the reader may see, at most f.Limit, and
+// whether there are more. Each kind is searched with its own predicate
+// (its category's coverage, its container) through Search, in the index's
+// order, and stops at a page; the engine merges the kinds' pages.
+func (r *Reader) SearchAll(ctx context.Context, h db.Handle, terms []string, f SearchFilter) ([]Hit, bool, error) {
+	if len(f.Kinds) == 0 {
+		return nil, false, nil
+	}
+	var after int64
+	if f.AfterID != "" {
+		var err error
+		if after, err = r.searchCursor(ctx, h, f); err != nil {
+			return nil, false, err
+		}
+	}
+	var union *db.Query
+	for i, k := range f.Kinds {
+		seq := SearchSeq(h, "x")
+		q := db.Q(`SELECT * FROM (SELECT ` + seq + ` AS seq, x_d.kind, x_d.title, x_d.body, ` + k.Columns("x") + ` FROM `).
+			Append(r.Search(h, k, "x", terms)).Add(` WHERE 1 = 1`)
+		if len(f.Levels) > 0 {
+			args := make([]any, len(f.Levels))
+			for j, l := range f.Levels {
+				args[j] = int(l)
+			}
+			q.Add(` AND x_s.tlp IN (`+db.Placeholders(len(args))+`)`, args...)
+		}
+		if f.Owner != "" {
+			q.Add(` AND x_s.owner_org_id = ?`, f.Owner)
+		}
+		if f.From > 0 {
+			q.Add(` AND x_s.created_at >= ?`, f.From)
+		}
+		if f.To > 0 {
+			q.Add(` AND x_s.created_at < ?`, f.To)
+		}
+		if after > 0 {
+			q.Add(` AND `+seq+` < ?`, after)
+		}
+		q.Add(fmt.Sprintf(` ORDER BY %s DESC LIMIT ?) k%d`, seq, i), f.Limit+1)
+		if union == nil {
+			union = q
+		} else {
+			union.Add(` UNION ALL `).Append(q)
+		}
+	}
+	union.Add(` ORDER BY 1 DESC LIMIT ?`, f.Limit+1)
+	rows, err := h.Select(ctx, union)
+	if err != nil {
+		return nil, false, fmt.Errorf("search: %w", err)
+	}
+	byName := map[string]*Kind{}
+	for _, k := range f.Kinds {
+		byName[k.name] = k
+	}
+	hits, err := db.Collect(rows, "search", func(sc db.Scanner) (Hit, error) {
+		var hit Hit
+		var seq int64
+		var kind string
+		dest := []any{&seq, &kind, &hit.Title, &hit.Body}
+		dest = append(dest, &hit.ID, &hit.Owner, &hit.Author, &hit.TLP, &hit.Audience.Kind, &hit.Audience.Community, &hit.CreatedAt)
+		err := sc.Scan(dest...)
+		if k := byName[kind]; k != nil {
+			hit.Kind, hit.Category = k.name, k.category
+		}
+		return hit, err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	more := len(hits) > f.Limit
+	return hits[:min(len(hits), f.Limit)], more, nil
+}
+
+// searchCursor is the place in the index of the previous page's last hit,
+// which the reader must see (else the cursor is refused exactly like an
+// unknown one: a cursor must not tell whether a hidden object exists).
+// The place itself is never handed out: it counts every document of the
+// hub, the reader's or not.
+func (r *Reader) searchCursor(ctx context.Context, h db.Handle, f SearchFilter) (int64, error) {
+	bad := fault.BadInput("next", "bad_cursor", "the page cursor is not valid: start from the first page")
+	var k *Kind
+	for _, c := range f.Kinds {
+		if c.name == f.AfterKind {
+			k = c
+		}
+	}
+	if k == nil {
+		return 0, bad
+	}
+	if _, err := r.Envelope(ctx, h, k, f.AfterID); err != nil {
+		if fault.Is(err, fault.NotFound) {
+			return 0, bad
+		}
+		return 0, err
+	}
+	var seq int64
+	err := h.QueryRow(ctx, `SELECT seq FROM search_docs WHERE id = ? AND kind = ?`, f.AfterID, k.name).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, bad
+	}
+	if err != nil {
+		return 0, fmt.Errorf("search cursor: %w", db.Map(err))
+	}
+	return seq, nil
 }

@@ -1,0 +1,269 @@
+// Package words is how the hub's one full-text index reads words, the same
+// way when a document is indexed and when a search is typed: lower case,
+// accents and umlauts folded (ä → a, ß → ss), German and English stems
+// (Snowball, github.com/blevesearch/snowballstem) so that "Angriffe"
+// finds "Angriff" and "policies" finds "policy", and the German stem
+// reversed (a "tail") so that a search for a word also finds the compounds
+// that end in it ("Angriff" finds "Ransomwareangriffe", "Vorfall" finds
+// "Sicherheitsvorfälle") as a prefix search over reversed stems.
+//
+// The package knows no SQL: internal/db gives SQLite its index-side
+// functions (Stems, Tails) for the triggers of the search index, and
+// internal/policy builds the queries from Term. Snippets and highlights
+// (Snippet, Spans) mark the words a search matched, by the same rules.
+package words
+
+import (
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	snowball "github.com/blevesearch/snowballstem"
+	"github.com/blevesearch/snowballstem/english"
+	"github.com/blevesearch/snowballstem/german"
+	"golang.org/x/text/unicode/norm"
+)
+
+// MinTail is the shortest German stem that also finds the compounds ending
+// in it: a shorter one ("satz", "mail") would find too many words that
+// merely end in the same letters.
+const MinTail = 5
+
+// minTailWord is the shortest word whose reversed stem the index keeps: a
+// compound of a head of MinTail letters and at least one more.
+const minTailWord = MinTail + 1
+
+// maxWord bounds the words the stemmers see (hashes and run-on strings
+// are not words).
+const maxWord = 64
+
+// Split returns the words of text in lower case: runs of letters and
+// digits, everything else separates.
+func Split(text string) []string {
+	return strings.FieldsFunc(strings.ToLower(text), notWord)
+}
+
+func notWord(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }
+
+// Fold lower-cases w and takes accents off its letters: "Ä" → "a",
+// "é" → "e", "ß" → "ss", "æ" → "ae", "ø" → "o".
+func Fold(w string) string {
+	ascii := true
+	for i := 0; i < len(w); i++ {
+		if c := w[i]; c >= utf8.RuneSelf || c >= 'A' && c <= 'Z' {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return w
+	}
+	var b strings.Builder
+	b.Grow(len(w))
+	for _, r := range w {
+		r = unicode.ToLower(r)
+		if r < utf8.RuneSelf {
+			b.WriteRune(r)
+			continue
+		}
+		if s, ok := special[r]; ok {
+			b.WriteString(s)
+			continue
+		}
+		for _, d := range norm.NFD.String(string(r)) {
+			if !unicode.Is(unicode.Mn, d) {
+				b.WriteRune(d)
+			}
+		}
+	}
+	return b.String()
+}
+
+// special are letters that NFD does not split into a base and a mark.
+var special = map[rune]string{'ß': "ss", 'æ': "ae", 'œ': "oe", 'ø': "o", 'đ': "d", 'ł': "l", 'þ': "th", 'ð': "d", 'ı': "i"}
+
+// foldGerman is Fold with the umlauts that are written out in German text
+// folded too ("Verschluesselung" reads as "Verschlusselung"), as the
+// German stemmer's input. "ue" after "q" (Quelle) stays.
+func foldGerman(w string) string {
+	w = Fold(w)
+	if !strings.Contains(w, "e") {
+		return w
+	}
+	var b strings.Builder
+	b.Grow(len(w))
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		if i+1 < len(w) && w[i+1] == 'e' && (c == 'a' || c == 'o' || c == 'u' && (i == 0 || w[i-1] != 'q')) {
+			b.WriteByte(c)
+			i++
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// German is the German Snowball stem of word w (folded first).
+func German(w string) string { return stems(w)[0] }
+
+// English is the English Snowball stem of word w (folded first).
+func English(w string) string { return stems(w)[1] }
+
+// cache keeps the stems of words seen lately: texts repeat their words,
+// and stemming is most of the cost of indexing a document.
+var cache = struct {
+	sync.RWMutex
+	m map[string][2]string
+}{m: map[string][2]string{}}
+
+// cacheSize bounds the cache; it starts over when full.
+const cacheSize = 100_000
+
+func stems(w string) [2]string {
+	cache.RLock()
+	s, ok := cache.m[w]
+	cache.RUnlock()
+	if ok {
+		return s
+	}
+	g := snowball.NewEnv(foldGerman(w))
+	german.Stem(g)
+	e := snowball.NewEnv(Fold(w))
+	english.Stem(e)
+	s = [2]string{g.Current(), e.Current()}
+	cache.Lock()
+	if len(cache.m) >= cacheSize {
+		cache.m = make(map[string][2]string, cacheSize)
+	}
+	cache.m[w] = s
+	cache.Unlock()
+	return s
+}
+
+// stemmable reports whether w is a word the stemmers should see: letters
+// only (numbers, addresses, hashes and ids are found by their prefix), and
+// not absurdly long.
+func stemmable(w string) bool {
+	if len(w) > maxWord {
+		return false
+	}
+	for _, r := range w {
+		if !unicode.IsLetter(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// Reverse reverses s by runes.
+func Reverse(s string) string {
+	r := []rune(s)
+	for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
+		r[i], r[j] = r[j], r[i]
+	}
+	return string(r)
+}
+
+// Stems is the index's text of the stems of text: the distinct German and
+// English stems of its words, separated by spaces.
+func Stems(text string) string {
+	seen := map[string]bool{}
+	var b strings.Builder
+	add := func(s string) {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			if b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(s)
+		}
+	}
+	done := map[string]bool{}
+	for _, w := range Split(text) {
+		if done[w] || !stemmable(w) {
+			continue
+		}
+		done[w] = true
+		add(German(w))
+		add(English(w))
+	}
+	return b.String()
+}
+
+// Tails is the index's text of the compound tails of text: the distinct
+// reversed German stems of its longer words. A search for a stem of
+// MinTail letters or more looks for it as a prefix there, which finds
+// every word whose stem ends in it.
+func Tails(text string) string {
+	seen := map[string]bool{}
+	var b strings.Builder
+	for _, w := range Split(text) {
+		if seen[w] || len(w) < minTailWord || !stemmable(w) {
+			continue
+		}
+		seen[w] = true
+		t := Reverse(German(w))
+		if seen["\x00"+t] {
+			continue
+		}
+		seen["\x00"+t] = true
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(t)
+	}
+	return b.String()
+}
+
+// Term is one word of a search with the forms the index is searched for:
+// the word itself as a prefix, its stems, and its reversed German stem as
+// a prefix of the tails when it is long enough.
+type Term struct {
+	Word    string // as typed, lower case (letters and digits)
+	Folded  string // Fold(Word)
+	German  string // "" for a word with digits
+	English string
+	Tail    string // Reverse(German) when German has MinTail letters or more, else ""
+}
+
+// NewTerm reads one search word (lower case letters and digits).
+func NewTerm(w string) Term {
+	t := Term{Word: w, Folded: Fold(w)}
+	if stemmable(w) {
+		t.German, t.English = German(w), English(w)
+		if utf8.RuneCountInString(t.German) >= MinTail {
+			t.Tail = Reverse(t.German)
+		}
+	}
+	return t
+}
+
+// Terms reads the words of a search.
+func Terms(ws []string) []Term {
+	out := make([]Term, len(ws))
+	for i, w := range ws {
+		out[i] = NewTerm(w)
+	}
+	return out
+}
+
+// Matches reports whether a word of a text (any case) is found by the
+// term, by the rules of the index: the word starts with the term, shares
+// its German or English stem, or its German stem ends in the term's (a
+// compound).
+func (t Term) Matches(word string) bool {
+	w := strings.ToLower(word)
+	if strings.HasPrefix(Fold(w), t.Folded) {
+		return true
+	}
+	if t.German == "" || !stemmable(w) {
+		return false
+	}
+	g := German(w)
+	if g == t.German || t.Tail != "" && strings.HasSuffix(g, t.German) {
+		return true
+	}
+	return English(w) == t.English
+}
