@@ -14,6 +14,10 @@ import (
 	"verbund/internal/web"
 )
 
+// maxRequest bounds the JSON of a new or changed article: MaxBody
+// characters of up to four bytes each, and the rest of the fields.
+const maxRequest = 4*MaxBody + 64<<10
+
 func (h *Handler) apiList(w http.ResponseWriter, r *http.Request) error {
 	limit, err := web.Limit(r, 50, 200)
 	if err != nil {
@@ -34,7 +38,7 @@ func (h *Handler) apiList(w http.ResponseWriter, r *http.Request) error {
 
 func (h *Handler) apiCreate(w http.ResponseWriter, r *http.Request) error {
 	var in NewArticle
-	if err := web.DecodeJSONLimit(w, r, &in, 2*MaxBody); err != nil {
+	if err := web.DecodeJSONLimit(w, r, &in, maxRequest); err != nil {
 		return err
 	}
 	ar, err := h.svc.CreateArticle(r.Context(), web.ActorFrom(r), in)
@@ -69,7 +73,7 @@ func (h *Handler) apiGet(w http.ResponseWriter, r *http.Request) error {
 
 func (h *Handler) apiUpdate(w http.ResponseWriter, r *http.Request) error {
 	var in ArticleUpdate
-	if err := web.DecodeJSONLimit(w, r, &in, 2*MaxBody); err != nil {
+	if err := web.DecodeJSONLimit(w, r, &in, maxRequest); err != nil {
 		return err
 	}
 	ar, err := h.svc.UpdateArticle(r.Context(), web.ActorFrom(r), r.PathValue("id"), in)

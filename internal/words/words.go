@@ -5,7 +5,10 @@
 // finds "Angriff" and "policies" finds "policy", and the German stem
 // reversed (a "tail") so that a search for a word also finds the compounds
 // that end in it ("Angriff" finds "Ransomwareangriffe", "Vorfall" finds
-// "Sicherheitsvorfälle") as a prefix search over reversed stems.
+// "Sicherheitsvorfälle") as a prefix search over reversed stems. A tail
+// is only a tail: "Griff" finds "Türgriff" but also "Ransomwareangriff",
+// which ends in it too; without a dictionary of German words that is the
+// price of finding compounds at all.
 //
 // The package knows no SQL: internal/db gives SQLite its index-side
 // functions (Stems, Tails) for the triggers of the search index, and
@@ -30,9 +33,11 @@ import (
 // merely end in the same letters.
 const MinTail = 5
 
-// minTailWord is the shortest word whose reversed stem the index keeps: a
-// compound of a head of MinTail letters and at least one more.
-const minTailWord = MinTail + 1
+// MinHead is the shortest first part of a compound that a word's tail
+// finds: "Griff" does not find "Angriff" (a prefix, not a compound), but
+// "Türgriff", "Ransomwareangriff" and the like. The word itself and its
+// inflections are found by its stems.
+const MinHead = 3
 
 // maxWord bounds the words the stemmers see (hashes and run-on strings
 // are not words).
@@ -192,19 +197,24 @@ func Stems(text string) string {
 	return b.String()
 }
 
-// Tails is the index's text of the compound tails of text: the distinct
-// reversed German stems of its longer words. A search for a stem of
-// MinTail letters or more looks for it as a prefix there, which finds
-// every word whose stem ends in it.
+// Tails is the index's text of the compound tails of text: for each
+// longer word, its German stem without the first MinHead letters,
+// reversed; distinct. A search for a stem of MinTail letters or more looks
+// for it reversed as a prefix there, which finds every word whose stem
+// ends in it after a first part of at least MinHead letters (a compound).
 func Tails(text string) string {
 	seen := map[string]bool{}
 	var b strings.Builder
 	for _, w := range Split(text) {
-		if seen[w] || len(w) < minTailWord || !stemmable(w) {
+		if seen[w] || len(w) < MinHead+MinTail || !stemmable(w) {
 			continue
 		}
 		seen[w] = true
-		t := Reverse(German(w))
+		g := []rune(German(w))
+		if len(g) < MinHead+MinTail {
+			continue
+		}
+		t := Reverse(string(g[MinHead:]))
 		if seen["\x00"+t] {
 			continue
 		}
@@ -262,7 +272,7 @@ func (t Term) Matches(word string) bool {
 		return false
 	}
 	g := German(w)
-	if g == t.German || t.Tail != "" && strings.HasSuffix(g, t.German) {
+	if g == t.German || t.Tail != "" && strings.HasSuffix(g, t.German) && utf8.RuneCountInString(g)-utf8.RuneCountInString(t.German) >= MinHead {
 		return true
 	}
 	return English(w) == t.English

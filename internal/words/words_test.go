@@ -33,6 +33,7 @@ func TestTermMatches(t *testing.T) {
 		not   []string
 	}{
 		{"Angriff", []string{"Angriffe", "Angriffs", "Angriffen", "Ransomwareangriffe", "Ransomware-Angriff", "angriffsvektor"}, []string{"Angebot", "Griff"}},
+		{"Griff", []string{"Griffe", "Türgriffe"}, []string{"Angriff", "Angriffe"}}, // a compound needs a first part of three letters
 		{"Angriffe", []string{"Angriff", "Ransomwareangriff"}, nil},
 		{"Verschlusselung", []string{"Verschlüsselung", "Verschlüsselungen", "Festplattenverschlüsselung"}, []string{"Schlüssel"}},
 		{"Verschluesselung", []string{"Verschlüsselung"}, nil},

@@ -1,13 +1,16 @@
 -- The hub's one full-text index learns compounds (internal/words): the
 -- tsvector keeps the German and English stems of title and body (weight
--- A) and adds the reversed German stems of the longer words (weight D,
--- verbund_tails), so that a search for "Angriff" also finds
--- "Ransomwareangriffe" (its reversed stem starts with "ffirgna", a prefix
--- search restricted to weight D). Recomputed for the rows already there.
+-- A) and adds the longer words' German stems without their first three
+-- letters, reversed (weight D, verbund_tails: words.Tails), so that a
+-- search for "Angriff" also finds "Ransomwareangriffe" (the tail
+-- "ffirgnaerawmos" starts with "ffirgna", a prefix search restricted to
+-- weight D). Recomputed for the rows already there.
 CREATE FUNCTION verbund_tails(t text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT COALESCE(string_agg(DISTINCT reverse(COALESCE((ts_lexize('german_stem', w))[1], w)), ' '), '')
-  FROM unnest(tsvector_to_array(to_tsvector('simple'::regconfig, t))) AS w
-  WHERE length(w) >= 6 AND w ~ '^[[:alpha:]]+$'
+  SELECT COALESCE(string_agg(DISTINCT reverse(substr(s, 4)), ' '), '')
+  FROM (SELECT COALESCE((ts_lexize('german_stem', w))[1], w) AS s
+        FROM unnest(tsvector_to_array(to_tsvector('simple'::regconfig, t))) AS w
+        WHERE w ~ '^[[:alpha:]]+$') AS x
+  WHERE length(s) >= 8
 $$;
 DROP INDEX search_docs_tsv;
 ALTER TABLE search_docs DROP COLUMN tsv;

@@ -2,8 +2,9 @@
 -- besides the words of title and body (prefixes, accents folded by the
 -- tokenizer) it indexes each document's German and English stems (stems:
 -- "Angriffe" and "Angriff" share "angriff") and its longer words' German
--- stems reversed (tails: a search for "Angriff" also finds
--- "Ransomwareangriffe", whose reversed stem starts with "ffirgna"), and its
+-- stems without their first three letters, reversed (tails: a search for
+-- "Angriff" also finds "Ransomwareangriffe", whose tail "ffirgnaerawmos"
+-- starts with "ffirgna"), and its
 -- kind, so that a search in one kind finds its documents in the index
 -- instead of walking every other kind's. The triggers compute stems and
 -- tails with the hub's functions (internal/db/functions.go), so every
