@@ -2,7 +2,8 @@
 // hub: Müller Maschinenbau GmbH (an SME), its cloud provider Wolke Cloud
 // AG, the regional CERT Süd coordinating the trust circle "Mittelstand
 // Süd", a company outside the circle, agreements between them, people in
-// every role and forum threads at every TLP level. Passwords are random;
+// every role, forum threads at every TLP level, threat intelligence and
+// the circle's library of articles. Passwords are random;
 // they are printed once and written to a file in the data folder.
 package demo
 
@@ -20,6 +21,7 @@ import (
 	"verbund/internal/db"
 	"verbund/internal/forum"
 	"verbund/internal/intel"
+	"verbund/internal/knowledge"
 	"verbund/internal/orgs"
 	"verbund/internal/policy"
 )
@@ -32,6 +34,7 @@ type Services struct {
 	Agreements *agreements.Service
 	Forum      *forum.Service
 	Intel      *intel.Service
+	Knowledge  *knowledge.Service
 }
 
 // Login is one demo account.
@@ -193,6 +196,12 @@ func Seed(ctx context.Context, s Services, dataDir string) ([]Login, error) {
 	if s.Intel != nil {
 		if err := seedIntel(ctx, s.Intel, act("max.bauer@cert-sued.example"), act("jonas.weber@mueller-maschinenbau.example"),
 			act("tom.richter@wolke-cloud.example"), c.ID); err != nil {
+			return nil, err
+		}
+	}
+	if s.Knowledge != nil {
+		if err := seedKnowledge(ctx, s.Knowledge, s.Intel, act("max.bauer@cert-sued.example"), act("jonas.weber@mueller-maschinenbau.example"),
+			act("anna.mueller@mueller-maschinenbau.example"), act("tom.richter@wolke-cloud.example"), c.ID); err != nil {
 			return nil, err
 		}
 	}

@@ -18,7 +18,9 @@ import (
 	"verbund/internal/demo"
 	"verbund/internal/forum"
 	"verbund/internal/intel"
+	"verbund/internal/knowledge"
 	"verbund/internal/policy"
+	"verbund/internal/search"
 )
 
 // The demo is seeded through the services only: on a database from dbtest
@@ -32,7 +34,7 @@ func TestSeedIsAudited(t *testing.T) {
 			t.Fatal(err)
 		}
 		a.Accounts.Password = auth.PasswordParams{Time: 1, MemoryKiB: 64, Threads: 1, KeyLen: 32} // cheap hashing keeps the test fast
-		logins, err := demo.Seed(ctx, demo.Services{DB: d, Accounts: a.Accounts, Orgs: a.Orgs, Agreements: a.Agreements, Forum: a.Forum, Intel: a.Intel}, t.TempDir())
+		logins, err := demo.Seed(ctx, demo.Services{DB: d, Accounts: a.Accounts, Orgs: a.Orgs, Agreements: a.Agreements, Forum: a.Forum, Intel: a.Intel, Knowledge: a.Knowledge}, t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,7 +60,7 @@ func TestDemoStory(t *testing.T) {
 	}
 	a.Accounts.Password = auth.PasswordParams{Time: 1, MemoryKiB: 64, Threads: 1, KeyLen: 32}
 	dir := t.TempDir()
-	logins, err := demo.Seed(ctx, demo.Services{DB: d, Accounts: a.Accounts, Orgs: a.Orgs, Agreements: a.Agreements, Forum: a.Forum, Intel: a.Intel}, dir)
+	logins, err := demo.Seed(ctx, demo.Services{DB: d, Accounts: a.Accounts, Orgs: a.Orgs, Agreements: a.Agreements, Forum: a.Forum, Intel: a.Intel, Knowledge: a.Knowledge}, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,6 +131,27 @@ func TestDemoStory(t *testing.T) {
 	if got := seen("ole.hansen@hansa-logistik.example"); len(got) != 2 || !got["report:TLP:CLEAR"] || !got["identity:TLP:CLEAR"] {
 		t.Errorf("Hansa sees %v, want only the CLEAR report (and CERT Süd's CLEAR identity)", got)
 	}
+	// The circle's library: CERT Süd's guide for non-specialists and
+	// Müller's post-incident review, found by the hub's search in German
+	// word forms; Hansa, outside the circle, finds neither.
+	library, _, err := a.Knowledge.FindArticles(ctx, actor("tom.richter@wolke-cloud.example"), knowledge.ListFilter{Library: "community:" + flowsCircle(t, a, anna)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]string{}
+	for _, ar := range library {
+		kinds[ar.Title] = ar.Kind
+	}
+	if kinds["Ransomware – Erste Schritte für KMU"] != "guide" || kinds["Nachbereitung: Kryptonit an zwei Bedienrechnern der Fertigung"] != "post_incident_review" {
+		t.Errorf("the circle's library: %v", kinds)
+	}
+	items, _, err := a.Search.Search(ctx, actor("jonas.weber@mueller-maschinenbau.example"), search.Query{Q: "Wiederherstellung"})
+	if err != nil || len(items) == 0 {
+		t.Errorf("searching the demo for Wiederherstellung: %v %v", items, err)
+	}
+	if items, _, err := a.Search.Search(ctx, actor("ole.hansen@hansa-logistik.example"), search.Query{Q: "Ransomware", Types: []string{"article"}}); err != nil || len(items) != 0 {
+		t.Errorf("Hansa finds articles of the circle: %v %v", items, err)
+	}
 	file, err := os.ReadFile(filepath.Join(dir, "demo-logins.txt"))
 	if err != nil {
 		t.Fatal(err)
@@ -144,4 +167,13 @@ func TestDemoStory(t *testing.T) {
 			t.Errorf("the logins file does not name %s and the UI language: %q", l.Email, line)
 		}
 	}
+}
+
+// flowsCircle is the id of the demo's trust circle.
+func flowsCircle(t *testing.T, a *app.App, who policy.Actor) string {
+	cs, err := a.Orgs.FindCommunities(context.Background(), who)
+	if err != nil || len(cs) == 0 {
+		t.Fatalf("circles: %v %v", cs, err)
+	}
+	return cs[0].ID
 }

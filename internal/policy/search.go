@@ -122,8 +122,8 @@ func (r *Reader) search(h db.Handle, k *Kind, alias, calias string, terms []stri
 		q = db.Q(`search_docs `+d+` JOIN `+k.table+` `+alias+` ON `+alias+`.id = `+d+`.id AND `+d+`.kind = ?`, k.name).
 			Add(` AND `+d+`.tsv @@ `+expr, targs...)
 	} else {
-		q = db.Q(`search_fts `+d+`_f JOIN search_docs `+d+` ON `+d+`.seq = `+d+`_f.rowid AND `+d+`_f.search_fts MATCH ? AND `+d+`.kind = ?
-			JOIN `+k.table+` `+alias+` ON `+alias+`.id = `+d+`.id`, ftsQuery(k.name, ts), k.name)
+		q = db.Q(`search_fts `+d+`_f JOIN search_docs `+d+` ON `+d+`.seq = `+d+`_f.rowid AND `+d+`_f.search_fts MATCH (? || '') AND `+d+`.kind = ?
+			JOIN `+k.table+` `+alias+` ON `+alias+`.id = `+d+`.id`, ftsQuery([]string{k.name}, ts), k.name)
 	}
 	q.Add(` JOIN shares `+s+` ON `+s+`.id = `+alias+`.id AND `).Add(cond, args...)
 	if calias != "" {
@@ -132,15 +132,33 @@ func (r *Reader) search(h db.Handle, k *Kind, alias, calias string, terms []stri
 	return q
 }
 
-// ftsQuery is the FTS5 expression for documents of kind that match every
-// term: as a prefix of a word of title or body, by a stem, or as the
+// ftsQuery is the FTS5 expression for documents of the kinds that match
+// every term: as a prefix of a word of title or body, by a stem, or as the
 // start of a tail. Terms hold letters and digits only, kinds letters and
 // "_" (the index drops it): nothing needs escaping.
-func ftsQuery(kind string, ts []words.Term) string {
+func ftsQuery(kinds []string, ts []words.Term) string {
 	var b strings.Builder
-	b.WriteString(`kind : "` + strings.ReplaceAll(kind, "_", "") + `"`)
-	for _, t := range ts {
-		b.WriteString(` AND ({title body} : "` + t.Word + `"*`)
+	// Without kinds, any kind's: the caller's predicate picks.
+	if len(kinds) > 0 {
+		b.WriteString(`kind : `)
+		if len(kinds) > 1 {
+			b.WriteString(`(`)
+		}
+		for i, k := range kinds {
+			if i > 0 {
+				b.WriteString(` OR `)
+			}
+			b.WriteString(`"` + strings.ReplaceAll(k, "_", "") + `"`)
+		}
+		if len(kinds) > 1 {
+			b.WriteString(`)`)
+		}
+	}
+	for i, t := range ts {
+		if i > 0 || len(kinds) > 0 {
+			b.WriteString(` AND `)
+		}
+		b.WriteString(`({title body} : "` + t.Word + `"*`)
 		if t.German != "" {
 			b.WriteString(` OR stems : ("` + t.German + `" OR "` + t.English + `")`)
 		}
@@ -172,10 +190,13 @@ func tsQuery(ts []words.Term) (string, []any) {
 
 // SearchFilter narrows a search of every searchable kind (SearchAll).
 type SearchFilter struct {
-	Kinds    []*Kind // the kinds to search; none finds nothing
-	Levels   []TLP   // only these levels (none: every level)
-	Owner    string  // only objects of this org ("": any)
-	From, To int64   // only objects shared in [From, To) (Unix µs; 0: open)
+	Kinds []*Kind // the kinds to search; none finds nothing
+	// AllKinds says that Kinds are every kind with documents in the index
+	// (Kernel.Searchable), so the index need not be narrowed by kind.
+	AllKinds bool
+	Levels   []TLP  // only these levels (none: every level)
+	Owner    string // only objects of this org ("": any)
+	From, To int64  // only objects shared in [From, To) (Unix µs; 0: open)
 	// After is the last hit of the previous page (its kind and id), which
 	// the reader must still see: an id the reader may not see answers
 	// like one that does not exist.
@@ -192,9 +213,10 @@ type Hit struct {
 
 // SearchAll finds, newest first, the objects of the filter's kinds that
 // match every term and that the reader may see, at most f.Limit, and
-// whether there are more. Each kind is searched with its own predicate
-// (its category's coverage, its container) through Search, in the index's
-// order, and stops at a page; the engine merges the kinds' pages.
+// whether there are more. It is one walk of the index in its order for
+// every kind at once: each document's envelope is joined and judged by its
+// own kind's predicate (its category's coverage, its container), and the
+// walk stops at a page.
 func (r *Reader) SearchAll(ctx context.Context, h db.Handle, terms []string, f SearchFilter) ([]Hit, bool, error) {
 	if len(f.Kinds) == 0 {
 		return nil, false, nil
@@ -206,53 +228,71 @@ func (r *Reader) SearchAll(ctx context.Context, h db.Handle, terms []string, f S
 			return nil, false, err
 		}
 	}
-	var union *db.Query
+	ts := words.Terms(terms)
+	names := make([]string, len(f.Kinds))
+	byName := map[string]*Kind{}
 	for i, k := range f.Kinds {
-		seq := SearchSeq(h, "x")
-		q := db.Q(`SELECT * FROM (SELECT ` + seq + ` AS seq, x_d.kind, x_d.title, x_d.body, ` + k.Columns("x") + ` FROM `).
-			Append(r.Search(h, k, "x", terms)).Add(` WHERE 1 = 1`)
-		if len(f.Levels) > 0 {
-			args := make([]any, len(f.Levels))
-			for j, l := range f.Levels {
-				args[j] = int(l)
-			}
-			q.Add(` AND x_s.tlp IN (`+db.Placeholders(len(args))+`)`, args...)
-		}
-		if f.Owner != "" {
-			q.Add(` AND x_s.owner_org_id = ?`, f.Owner)
-		}
-		if f.From > 0 {
-			q.Add(` AND x_s.created_at >= ?`, f.From)
-		}
-		if f.To > 0 {
-			q.Add(` AND x_s.created_at < ?`, f.To)
-		}
-		if after > 0 {
-			q.Add(` AND `+seq+` < ?`, after)
-		}
-		q.Add(fmt.Sprintf(` ORDER BY %s DESC LIMIT ?) k%d`, seq, i), f.Limit+1)
-		if union == nil {
-			union = q
-		} else {
-			union.Add(` UNION ALL `).Append(q)
-		}
+		names[i], byName[k.name] = k.name, k
+		r.trace.add(k)
 	}
-	union.Add(` ORDER BY 1 DESC LIMIT ?`, f.Limit+1)
-	rows, err := h.Select(ctx, union)
+	const s = "x_s"
+	seq := SearchSeq(h, "x")
+	q := db.Q(`SELECT ` + seq + `, x_d.kind, x_d.title, x_d.body, ` + s + `.id, ` + s + `.owner_org_id, ` + s + `.author_id, ` + s + `.tlp, ` +
+		s + `.audience, COALESCE(` + s + `.community_id, ''), ` + s + `.created_at FROM `)
+	if h.Dialect() == db.Postgres {
+		expr, targs := tsQuery(ts)
+		q.Add(`search_docs x_d`)
+		q.Add(` JOIN shares `+s+` ON `+s+`.id = x_d.id AND x_d.kind IN (`+db.Placeholders(len(names))+`) AND x_d.tsv @@ `+expr, append(anys(names), targs...)...)
+	} else {
+		// The index narrows to the kinds asked for; asked for all, it
+		// need not (every document is of one of them, and each kind's
+		// predicate below admits only its own).
+		match := names
+		if f.AllKinds {
+			match = nil
+		}
+		q.Add(`search_fts x_d_f JOIN search_docs x_d ON x_d.seq = x_d_f.rowid AND x_d_f.search_fts MATCH (? || '')`, ftsQuery(match, ts))
+		q.Add(` JOIN shares ` + s + ` ON ` + s + `.id = x_d.id`)
+	}
+	// Each document is judged by its own kind's rule.
+	q.Add(` AND (`)
+	for i, k := range f.Kinds {
+		if i > 0 {
+			q.Add(` OR `)
+		}
+		cond, args := r.condition(k, s)
+		q.Add(`(`+s+`.kind = ? AND `, k.name).Add(cond, args...).Add(`)`)
+	}
+	q.Add(`) WHERE 1 = 1`)
+	if len(f.Levels) > 0 {
+		args := make([]any, len(f.Levels))
+		for j, l := range f.Levels {
+			args[j] = int(l)
+		}
+		q.Add(` AND `+s+`.tlp IN (`+db.Placeholders(len(args))+`)`, args...)
+	}
+	if f.Owner != "" {
+		q.Add(` AND `+s+`.owner_org_id = ?`, f.Owner)
+	}
+	if f.From > 0 {
+		q.Add(` AND `+s+`.created_at >= ?`, f.From)
+	}
+	if f.To > 0 {
+		q.Add(` AND `+s+`.created_at < ?`, f.To)
+	}
+	if after > 0 {
+		q.Add(` AND `+seq+` < ?`, after)
+	}
+	q.Add(` ORDER BY `+seq+` DESC LIMIT ?`, f.Limit+1)
+	rows, err := h.Select(ctx, q)
 	if err != nil {
 		return nil, false, fmt.Errorf("search: %w", err)
-	}
-	byName := map[string]*Kind{}
-	for _, k := range f.Kinds {
-		byName[k.name] = k
 	}
 	hits, err := db.Collect(rows, "search", func(sc db.Scanner) (Hit, error) {
 		var hit Hit
 		var seq int64
 		var kind string
-		dest := []any{&seq, &kind, &hit.Title, &hit.Body}
-		dest = append(dest, &hit.ID, &hit.Owner, &hit.Author, &hit.TLP, &hit.Audience.Kind, &hit.Audience.Community, &hit.CreatedAt)
-		err := sc.Scan(dest...)
+		err := sc.Scan(&seq, &kind, &hit.Title, &hit.Body, &hit.ID, &hit.Owner, &hit.Author, &hit.TLP, &hit.Audience.Kind, &hit.Audience.Community, &hit.CreatedAt)
 		if k := byName[kind]; k != nil {
 			hit.Kind, hit.Category = k.name, k.category
 		}
@@ -263,6 +303,14 @@ func (r *Reader) SearchAll(ctx context.Context, h db.Handle, terms []string, f S
 	}
 	more := len(hits) > f.Limit
 	return hits[:min(len(hits), f.Limit)], more, nil
+}
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }
 
 // searchCursor is the place in the index of the previous page's last hit,

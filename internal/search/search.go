@@ -157,7 +157,7 @@ func (s *Service) Search(ctx context.Context, a policy.Actor, q Query) ([]Item, 
 	f := policy.SearchFilter{Limit: q.Limit, Owner: strings.TrimSpace(q.Org)}
 	all := s.Kernel.Searchable()
 	if len(q.Types) == 0 {
-		f.Kinds = all
+		f.Kinds, f.AllKinds = all, true
 	}
 	for _, t := range q.Types {
 		i := slices.IndexFunc(all, func(k *policy.Kind) bool { return k.Name() == t })
