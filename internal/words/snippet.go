@@ -20,6 +20,7 @@ type word struct {
 
 func scan(text []rune, terms []Term) []word {
 	var out []word
+	matched := map[string]bool{} // texts repeat their words
 	for i := 0; i < len(text); {
 		if notWord(text[i]) {
 			i++
@@ -31,12 +32,17 @@ func scan(text []rune, terms []Term) []word {
 		}
 		w := word{start: i, end: j}
 		s := string(text[i:j])
-		for _, t := range terms {
-			if t.Matches(s) {
-				w.hit = true
-				break
+		hit, ok := matched[s]
+		if !ok {
+			for _, t := range terms {
+				if t.Matches(s) {
+					hit = true
+					break
+				}
 			}
+			matched[s] = hit
 		}
+		w.hit = hit
 		out = append(out, w)
 		i = j
 	}

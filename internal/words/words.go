@@ -277,3 +277,63 @@ func (t Term) Matches(word string) bool {
 	}
 	return English(w) == t.English
 }
+
+// Tokens are the distinct words of text as the SQLite index's tokenizer
+// (FTS5 unicode61, remove_diacritics 2) reads them: runs of letters,
+// numbers and private-use characters, lower case, Latin letters without
+// their accents ("ß" and "ø", which have none to take off, stay). The
+// index keeps them in a vocabulary of its own, so that a search word is
+// looked up as the few words it is a prefix of instead of FTS5 merging the
+// documents of every such word (internal/policy). Words longer than
+// maxWord are left out: nobody types their prefix.
+func Tokens(text string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, w := range strings.FieldsFunc(text, notToken) {
+		w = Token(w)
+		if len(w) > maxWord || seen[w] {
+			continue
+		}
+		seen[w] = true
+		out = append(out, w)
+	}
+	return out
+}
+
+func notToken(r rune) bool {
+	return !unicode.IsLetter(r) && !unicode.IsNumber(r) && !unicode.Is(unicode.Co, r)
+}
+
+// Token is one word as the index's tokenizer reads it (see Tokens).
+func Token(w string) string {
+	ascii := true
+	for i := 0; i < len(w); i++ {
+		if w[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return strings.ToLower(w)
+	}
+	var b strings.Builder
+	b.Grow(len(w))
+	for _, r := range w {
+		r = unicode.ToLower(r)
+		if r < utf8.RuneSelf || !unicode.Is(unicode.Latin, r) {
+			b.WriteRune(r)
+			continue
+		}
+		d := []rune(norm.NFD.String(string(r)))
+		b.WriteRune(d[0])
+		for _, m := range d[1:] {
+			if !unicode.Is(unicode.Mn, m) {
+				b.WriteRune(m)
+			}
+		}
+	}
+	return b.String()
+}
+
+// TailList is Tails as a list.
+func TailList(text string) []string { return strings.Fields(Tails(text)) }

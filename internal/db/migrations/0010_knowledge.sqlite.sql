@@ -17,10 +17,21 @@ DROP TRIGGER search_docs_ad;
 DROP TRIGGER search_docs_au;
 DROP TABLE search_fts;
 CREATE VIRTUAL TABLE search_fts USING fts5(title, body, stems, tails, kind, content='', contentless_delete=1, detail=column, tokenize='unicode61 remove_diacritics 2');
-CREATE TRIGGER search_docs_ai AFTER INSERT ON search_docs BEGIN INSERT INTO search_fts (rowid, title, body, stems, tails, kind) VALUES (new.seq, new.title, new.body, verbund_stems(new.title || ' ' || new.body), verbund_tails(new.title || ' ' || new.body), replace(new.kind, '_', '')); END;
+-- The vocabularies: every word of title and body as FTS5 reads it, and
+-- every tail. A search word is looked up here as the words it is a prefix
+-- of, and FTS5 is asked for those (a few words, read newest first as far
+-- as a page needs) instead of for the prefix, for which it merges the
+-- documents of every such word before it hands out the first: 0.3 ms
+-- instead of 14 ms for a common word in 100,000 documents. Words are
+-- never taken out (a word without documents finds none).
+CREATE TABLE search_terms (term TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE search_tails (tail TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TRIGGER search_docs_ai AFTER INSERT ON search_docs BEGIN INSERT INTO search_fts (rowid, title, body, stems, tails, kind) VALUES (new.seq, new.title, new.body, verbund_stems(new.title || ' ' || new.body), verbund_tails(new.title || ' ' || new.body), replace(new.kind, '_', '')); INSERT OR IGNORE INTO search_terms (term) SELECT value FROM json_each(verbund_words(new.title || ' ' || new.body)); INSERT OR IGNORE INTO search_tails (tail) SELECT value FROM json_each(verbund_tail_list(new.title || ' ' || new.body)); END;
 CREATE TRIGGER search_docs_ad AFTER DELETE ON search_docs BEGIN DELETE FROM search_fts WHERE rowid = old.seq; END;
-CREATE TRIGGER search_docs_au AFTER UPDATE ON search_docs BEGIN DELETE FROM search_fts WHERE rowid = old.seq; INSERT INTO search_fts (rowid, title, body, stems, tails, kind) VALUES (new.seq, new.title, new.body, verbund_stems(new.title || ' ' || new.body), verbund_tails(new.title || ' ' || new.body), replace(new.kind, '_', '')); END;
+CREATE TRIGGER search_docs_au AFTER UPDATE ON search_docs BEGIN DELETE FROM search_fts WHERE rowid = old.seq; INSERT INTO search_fts (rowid, title, body, stems, tails, kind) VALUES (new.seq, new.title, new.body, verbund_stems(new.title || ' ' || new.body), verbund_tails(new.title || ' ' || new.body), replace(new.kind, '_', '')); INSERT OR IGNORE INTO search_terms (term) SELECT value FROM json_each(verbund_words(new.title || ' ' || new.body)); INSERT OR IGNORE INTO search_tails (tail) SELECT value FROM json_each(verbund_tail_list(new.title || ' ' || new.body)); END;
 INSERT INTO search_fts (rowid, title, body, stems, tails, kind) SELECT seq, title, body, verbund_stems(title || ' ' || body), verbund_tails(title || ' ' || body), replace(kind, '_', '') FROM search_docs ORDER BY seq;
+INSERT OR IGNORE INTO search_terms (term) SELECT j.value FROM search_docs d, json_each(verbund_words(d.title || ' ' || d.body)) j;
+INSERT OR IGNORE INTO search_tails (tail) SELECT j.value FROM search_docs d, json_each(verbund_tail_list(d.title || ' ' || d.body)) j;
 
 -- The knowledge archive (internal/knowledge): articles in Markdown, each a
 -- shareable object (kind "article", category knowledge) of its owner org,
