@@ -48,7 +48,7 @@ func TestBrowserKnowledgeAndSearch(t *testing.T) {
 	max := newBrowserUser(t, browser, "cert.analyst")
 	max.login(t, h, h.Users["cert.analyst"], nil)
 	max.do(t, "search from the top bar",
-		chromedp.SetValue(chromedp.ID("site-search"), "verschlusselt"),
+		chromedp.SetValue(chromedp.ID("site-search"), "Verschlusselung"),
 		chromedp.Submit(chromedp.ID("site-search")),
 		chromedp.WaitVisible(chromedp.ID("results")),
 	)

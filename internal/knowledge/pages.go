@@ -32,7 +32,7 @@ func (h *Handler) libraryPage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	for i := range as {
-		if as[i].AudienceNames, err = policy.AudienceNames(r.Context(), h.svc.DB.R(), as[i].Share.Audience); err != nil {
+		if as[i].AudienceNames, err = audienceNames(r.Context(), h.svc.DB.R(), as[i].Share.Audience); err != nil {
 			return err
 		}
 	}

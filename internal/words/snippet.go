@@ -92,6 +92,10 @@ func Snippet(text string, terms []Term, max int) (string, []Span) {
 			start, best = from, n
 		}
 	}
+	// A window past the end is moved back: as much text as fits.
+	if start+max > len(rs) {
+		start = max0(len(rs) - max)
+	}
 	end := min(len(rs), start+max)
 	// Whole words only: move the start to the beginning of a word and
 	// the end back to the end of one.

@@ -99,6 +99,9 @@ func TestSnippet(t *testing.T) {
 	if s != "Kurz und gut" || len(spans) != 1 || spans[0] != (Span{9, 12}) {
 		t.Errorf("short text: %q %v", s, spans)
 	}
+	if s, _ := Snippet("Zusammenfassung: zwei Rechner wurden nach einem Angriff verschlüsselt.", Terms([]string{"verschlusselt"}), 200); !strings.HasPrefix(s, "Zusammenfassung") {
+		t.Errorf("a text that fits is quoted whole: %q", s)
+	}
 	if s, spans := Snippet("Ohne Treffer, nur Text.", Terms([]string{"angriff"}), 8); s != "Ohne …" || spans != nil {
 		t.Errorf("no match: %q %v", s, spans)
 	}
