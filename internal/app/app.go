@@ -31,10 +31,12 @@ import (
 	"verbund/internal/intel"
 	"verbund/internal/knowledge"
 	"verbund/internal/live"
+	"verbund/internal/notify"
 	"verbund/internal/orgs"
 	"verbund/internal/policy"
 	"verbund/internal/readcache"
 	"verbund/internal/search"
+	"verbund/internal/training"
 	"verbund/internal/web"
 )
 
@@ -55,6 +57,8 @@ type App struct {
 	Agreements *agreements.Service
 	Forum      *forum.Service
 	Intel      *intel.Service
+	Notify     *notify.Service // webhooks: the outbox and its deliverer
+	Training   *training.Service
 	Knowledge  *knowledge.Service
 	Search     *search.Service  // the hub's one search over every searchable kind
 	Sharing    *policy.Kernel   // every shareable kind, registered by its capability
@@ -164,14 +168,22 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 	}
 	go audit.Sequence(ctx, d, time.Second, log)
 	a.Sharing = policy.NewKernel()
+	a.Notify = notify.New(d, log, cfg.WebhookAllowPrivate)
+	go a.Notify.Run(ctx)
 	a.Forum = forum.New(d, a.Broker, a.Sharing)
 	if cfg.SearchRate > 0 {
 		a.Forum.SetSearchRate(cfg.SearchRate)
 	}
 	a.Intel = intel.New(d, a.Broker, a.Sharing)
+	a.Intel.Notify = a.Notify
+	a.Notify.AddEventTypes(intel.EventSighting)
 	if cfg.SearchRate > 0 {
 		a.Intel.SetSearchRate(cfg.SearchRate)
 	}
+	a.Training = training.New(d, a.Broker, a.Sharing)
+	// Reminders before due dates: live today, by e-mail once the hub
+	// sends e-mail.
+	go a.Training.Reminders(ctx, 10*time.Minute, log)
 	a.Knowledge = knowledge.New(d, a.Broker, a.Sharing)
 	a.Search = search.New(d, a.Sharing)
 	if cfg.SearchRate > 0 {
@@ -229,6 +241,8 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 		func() error { return agreements.Register(a.Web, a.Agreements, a.Orgs) },
 		func() error { return forum.Register(a.Web, a.Forum, a.Pages) },
 		func() error { return intel.Register(a.Web, a.Intel) },
+		func() error { return notify.Register(a.Web, a.Notify) },
+		func() error { return training.Register(a.Web, a.Training) },
 		func() error { return knowledge.Register(a.Web, a.Knowledge) },
 		func() error { return search.Register(a.Web, a.Search) },
 		func() error { return audit.Register(a.Web, d) },

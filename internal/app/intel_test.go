@@ -322,6 +322,22 @@ func testIntelSightings(t *testing.T, e db.Dialect) {
 	if r := h.API(t, h.Users["sme.analyst"].WriteToken, "POST", "/api/v1/intel/objects/"+id+"/sightings", map[string]any{"on_behalf_of": h.Orgs["cloud"]}); r.Status != http.StatusForbidden || r.ErrorCode() != "cert_only" {
 		t.Errorf("a company relays: %d %s", r.Status, r.Body)
 	}
+	// A CERT relays only for an org it knows: the outsider's org answers
+	// like one that does not exist.
+	for _, org := range []string{h.Orgs["outsider"], "no-such-org"} {
+		if r := h.API(t, h.Users["cert.analyst"].WriteToken, "POST", "/api/v1/intel/objects/"+id+"/sightings", map[string]any{"on_behalf_of": org}); r.Status != http.StatusBadRequest || r.ErrorCode() != "unknown_org" {
+			t.Errorf("the CERT relays for %s, an org it does not know: %d %s", org, r.Status, r.Body)
+		}
+	}
+	// The form offers the relay to the CERT, naming the orgs it knows,
+	// and to no one else.
+	certPage := string(h.Login(t, h.Users["cert.analyst"]).Get(t, "/intel/objects/"+id).Body)
+	if !strings.Contains(certPage, `name="on_behalf_of"`) || !strings.Contains(certPage, `value="`+h.Orgs["sme"]+`"`) || strings.Contains(certPage, `value="`+h.Orgs["outsider"]+`"`) {
+		t.Error("the CERT's sighting form does not offer the relay for the orgs it knows, or offers others")
+	}
+	if strings.Contains(string(h.Login(t, h.Users["sme.analyst"]).Get(t, "/intel/objects/"+id).Body), `name="on_behalf_of"`) {
+		t.Error("a company's sighting form offers the relay")
+	}
 	// A sighting does not reach further than the AMBER indicator.
 	if r := h.API(t, h.Users["sme.analyst"].WriteToken, "POST", "/api/v1/intel/objects/"+id+"/sightings", map[string]any{"tlp": "CLEAR"}); r.Status != http.StatusBadRequest || r.ErrorCode() != "tlp_below_object" {
 		t.Errorf("a CLEAR sighting of an AMBER indicator: %d %s", r.Status, r.Body)
@@ -709,5 +725,147 @@ func postBundle(t *testing.T, h *apptest.Hub, user, query, bundle string) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !bytes.Contains(b, []byte(`"rejected":0`)) {
 		t.Fatalf("import as %s: %d %s", user, resp.StatusCode, b)
+	}
+}
+
+// TestIntelLookupFollowsTheStore: lookups skip values no org stores (the
+// value filter), and the filter follows every change: a value imported
+// after the first lookup is found, a deleted one is gone, and a value
+// whose row takes the place of a deleted one (SQLite gives the rowids of
+// the newest rows out again once they are deleted) is found too.
+func TestIntelLookupFollowsTheStore(t *testing.T) { eachEngine(t, testIntelLookupFollowsTheStore) }
+
+func testIntelLookupFollowsTheStore(t *testing.T, e db.Dialect) {
+	h := apptest.WorldCovering(t, e)
+	indicator := func(n int, value string) string {
+		return fmt.Sprintf(`{"type":"bundle","id":"bundle--0a1b2c3d-0000-4000-8000-%012d","objects":[
+		 {"type":"indicator","spec_version":"2.1","id":"indicator--33333333-0000-4000-8000-%012d","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"i",
+		  "pattern":"[ipv4-addr:value = '%s']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}]}`, n, n, value)
+	}
+	matches := func(value string) int {
+		t.Helper()
+		r := h.API(t, h.Users["cert.analyst"].ReadToken, "GET", "/api/v1/intel/lookup?value="+value, nil)
+		var ans struct{ Results []struct{ Matches []any } }
+		r.JSON(t, &ans)
+		if r.Status != 200 || len(ans.Results) != 1 {
+			t.Fatalf("lookup %s: %d %s", value, r.Status, r.Body)
+		}
+		return len(ans.Results[0].Matches)
+	}
+	if matches("198.51.100.10") != 0 {
+		t.Fatal("a value nobody stores matches")
+	}
+	first := importAs(t, h, "cert.analyst", "tlp=AMBER", indicator(1, "198.51.100.10"), "indicator--33333333-0000-4000-8000-000000000001")
+	if matches("198.51.100.10") != 1 {
+		t.Error("a value imported after a lookup is not found")
+	}
+	if r := h.API(t, h.Users["cert.analyst"].WriteToken, "DELETE", "/api/v1/intel/objects/"+first, nil); r.Status != 204 {
+		t.Fatalf("delete: %d %s", r.Status, r.Body)
+	}
+	if matches("198.51.100.10") != 0 {
+		t.Error("a deleted value still matches")
+	}
+	importAs(t, h, "cert.analyst", "tlp=AMBER", indicator(2, "198.51.100.11"), "indicator--33333333-0000-4000-8000-000000000002")
+	if matches("198.51.100.11") != 1 {
+		t.Error("a value stored in the place of a deleted one is not found")
+	}
+	if matches("198.51.100.10") != 0 {
+		t.Error("the deleted value matches again")
+	}
+}
+
+// TestIntelListTakesNewObjectsLive: an import announces its batch to the
+// open intel lists of those who may see it (one event a batch), and the
+// rows the event points to hold only what the reader may see.
+func TestIntelListTakesNewObjectsLive(t *testing.T) {
+	h := apptest.WorldCovering(t, db.SQLite)
+	member := openStream(t, h.URL, h.Users["sme.analyst"].ReadToken, "?topic=intel")
+	outsider := openStream(t, h.URL, h.Users["outsider.analyst"].ReadToken, "?topic=intel")
+	bundle := `{"type":"bundle","id":"bundle--0a1b2c3d-0000-4000-8000-0000000000a1","objects":[
+	 {"type":"indicator","spec_version":"2.1","id":"indicator--44444444-0000-4000-8000-000000000001","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"Livekampagne C2",
+	  "pattern":"[ipv4-addr:value = '198.51.100.44']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"},
+	 {"type":"relationship","spec_version":"2.1","id":"relationship--44444444-0000-4000-8000-000000000002","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","relationship_type":"related-to",
+	  "source_ref":"indicator--44444444-0000-4000-8000-000000000001","target_ref":"indicator--44444444-0000-4000-8000-000000000001"}]}`
+	postBundle(t, h, "cert.analyst", "community="+h.Circle+"&tlp=AMBER", bundle)
+	var fragment string
+	deadline := time.After(5 * time.Second)
+	for fragment == "" {
+		select {
+		case e := <-member.events:
+			if e["type"] == "intel.added" {
+				fragment = e["fragment"]
+			}
+		case <-deadline:
+			t.Fatal("the circle member's intel list got no event for the import")
+		}
+	}
+	page := h.Login(t, h.Users["sme.analyst"]).Get(t, fragment)
+	if page.Status != 200 || !strings.Contains(string(page.Body), "Livekampagne C2") || !strings.Contains(string(page.Body), `<tr id="intel-`) {
+		t.Errorf("the rows of the new objects: %d %s", page.Status, page.Body)
+	}
+	if strings.Contains(string(page.Body), "relationship--") || strings.Count(string(page.Body), "<tr ") != 1 {
+		t.Errorf("the rows list relationships, which the list leaves out: %s", page.Body)
+	}
+	// Outside the circle: no event, and the same rows are empty.
+	select {
+	case e := <-outsider.events:
+		if e["type"] == "intel.added" {
+			t.Errorf("LEAK: the outsider's intel list is told of the import: %v", e)
+		}
+	case <-time.After(300 * time.Millisecond):
+	}
+	if other := h.Login(t, h.Users["outsider.analyst"]).Get(t, fragment); other.Status != 200 || strings.Contains(string(other.Body), "<tr") {
+		t.Errorf("LEAK: the outsider's rows: %d %s", other.Status, other.Body)
+	}
+	// The first page says it takes them; a filtered one does not.
+	b := h.Login(t, h.Users["sme.analyst"])
+	if body := string(b.Get(t, "/intel").Body); !strings.Contains(body, `data-live-list="intel.added"`) || !strings.Contains(body, `data-live="/events?topic=intel"`) {
+		t.Error("the intel list does not take new objects live")
+	}
+	if body := string(b.Get(t, "/intel?type=indicator").Body); strings.Contains(body, `data-live-list="intel.added"`) {
+		t.Error("a filtered intel list takes every new object live")
+	}
+	if r := b.Get(t, "/intel/added?from=5&to=1"); r.Status != 400 {
+		t.Errorf("a range backwards: %d", r.Status)
+	}
+}
+
+// TestIntelExportLeavesNoDanglingRelationship: the bundle export leaves
+// out revoked objects and, with them, the relationships to them (ATT&CK's
+// revoked-by); a revocation the reader cannot see changes nothing.
+func TestIntelExportLeavesNoDanglingRelationship(t *testing.T) {
+	h := apptest.WorldCovering(t, db.SQLite)
+	const ts = `"created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z"`
+	obj := func(typ, n, extra string) string {
+		return `{"type":"` + typ + `","spec_version":"2.1","id":"` + typ + `--55555555-0000-4000-8000-00000000000` + n + `",` + ts + extra + `}`
+	}
+	rel := func(n, kind, src, dst string) string {
+		return obj("relationship", n, `,"relationship_type":"`+kind+`","source_ref":"`+src+`","target_ref":"`+dst+`"`)
+	}
+	old, successor := "attack-pattern--55555555-0000-4000-8000-000000000001", "attack-pattern--55555555-0000-4000-8000-000000000002"
+	mal := "malware--55555555-0000-4000-8000-000000000003"
+	bundle := `{"type":"bundle","id":"bundle--55555555-0000-4000-8000-0000000000b1","objects":[` +
+		obj("attack-pattern", "1", `,"name":"old technique","revoked":true`) + `,` + obj("attack-pattern", "2", `,"name":"new technique"`) + `,` +
+		obj("malware", "3", `,"name":"m","is_family":true`) + `,` +
+		rel("4", "revoked-by", old, successor) + `,` + rel("5", "uses", mal, successor) + `]}`
+	postBundle(t, h, "cert.analyst", "community="+h.Circle+"&tlp=GREEN", bundle)
+	// sme relates its own malware to a technique cert revoked in its org
+	// only: sme cannot see that revocation.
+	hidden := "attack-pattern--55555555-0000-4000-8000-000000000006"
+	postBundle(t, h, "cert.analyst", "tlp=AMBER", `{"type":"bundle","id":"bundle--55555555-0000-4000-8000-0000000000b2","objects":[`+
+		obj("attack-pattern", "6", `,"name":"cert's own","revoked":true`)+`]}`)
+	postBundle(t, h, "sme.analyst", "tlp=AMBER", `{"type":"bundle","id":"bundle--55555555-0000-4000-8000-0000000000b3","objects":[`+
+		rel("7", "uses", mal, hidden)+`]}`)
+
+	_, body, _ := basicGet(t, h, h.Users["sme.analyst"], "/api/v1/intel/export/bundle")
+	for _, gone := range []string{old, "relationship--55555555-0000-4000-8000-000000000004"} {
+		if strings.Contains(body, `"id":"`+gone+`"`) {
+			t.Errorf("the export holds %s", gone)
+		}
+	}
+	for _, kept := range []string{successor, mal, "relationship--55555555-0000-4000-8000-000000000005", "relationship--55555555-0000-4000-8000-000000000007"} {
+		if !strings.Contains(body, `"id":"`+kept+`"`) {
+			t.Errorf("the export lacks %s", kept)
+		}
 	}
 }

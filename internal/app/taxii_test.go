@@ -256,3 +256,56 @@ func testTAXIIConformance(t *testing.T, e db.Dialect) {
 		t.Errorf("sme does not see its own object in all: %s", got.raw)
 	}
 }
+
+// TestTAXIITitlesInTheClientsLanguage: roots and collections are titled
+// and described in the language the client asks for (English unless it
+// asks), like the API's error messages.
+func TestTAXIITitlesInTheClientsLanguage(t *testing.T) {
+	h := apptest.WorldCovering(t, db.SQLite)
+	u := h.Users["sme.analyst"]
+	titles := func(lang string) string {
+		req, _ := http.NewRequest("GET", h.URL+"/taxii2/"+u.OrgID+"/collections/", nil)
+		req.Header.Set("Accept", "application/taxii+json;version=2.1")
+		if lang != "" {
+			req.Header.Set("Accept-Language", lang)
+		}
+		req.Header.Set("Authorization", "Bearer "+u.ReadToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("collections (%s): %d %s", lang, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	if en := titles(""); !strings.Contains(en, "Everything you may see") || !strings.Contains(en, ": own") {
+		t.Errorf("English titles: %s", en)
+	}
+	if de := titles("de-DE,de;q=0.9"); !strings.Contains(de, "Alles, was Sie sehen dürfen") || !strings.Contains(de, ": eigene") || strings.Contains(de, "Everything") {
+		t.Errorf("German titles: %s", de)
+	}
+}
+
+// TestTAXIIPathsWithoutTheSlash: TAXII's addresses end in a slash; a
+// client that leaves it off gets the resource (not a redirect with an
+// HTML body), and what it may not see stays a TAXII 404.
+func TestTAXIIPathsWithoutTheSlash(t *testing.T) {
+	h := apptest.WorldCovering(t, db.SQLite)
+	u := h.Users["sme.analyst"]
+	for _, path := range []string{"/taxii2", "/taxii2/" + u.OrgID, "/taxii2/" + u.OrgID + "/collections", "/taxii2/" + u.OrgID + "/collections/" + "nope"} {
+		status, header, body := taxiiGet(t, h, u, path)
+		want := 200
+		if strings.HasSuffix(path, "nope") {
+			want = 404
+		}
+		if status != want || !strings.HasPrefix(header.Get("Content-Type"), "application/taxii+json") || body == nil {
+			t.Errorf("GET %s: %d %s %v", path, status, header.Get("Content-Type"), body)
+		}
+	}
+	if status, _, _ := taxiiGet(t, h, h.Users["outsider.analyst"], "/taxii2/"+u.OrgID+"/collections"); status != 404 {
+		t.Errorf("an outsider reads another org's collections without the slash: %d", status)
+	}
+}

@@ -44,6 +44,8 @@ func TestTemplateKeysExist(t *testing.T) {
 		"audience":            {"own_org", "community", "named_orgs", "named_people"},
 		"tlp":                 {"clear", "green", "amber", "amber_strict", "red"},
 		"category":            policy.Category(policy.AllCategories).Names(),
+		"notify.state":        {"delivered", "pending", "dead"},
+		"notify.severity":     {"low", "medium", "high", "critical"},
 		"knowledge.kind":      knowledge.Kinds,
 		"knowledge.link_type": {"intel", "article", "thread", "post"},
 	}

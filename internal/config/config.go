@@ -30,6 +30,9 @@ type Config struct {
 	ReadCache  int    // MB of memory for cached API pages (internal/readcache); 0 turns the cache off
 	SearchRate int    // full-text searches a user may run per minute, after a burst of 20 (internal/forum)
 	DebugAddr  string // listen address of the diagnostics (Prometheus metrics, Go profiles); "" for none
+	// WebhookAllowPrivate lets webhooks reach loopback and private
+	// addresses (internal/notify); off, such targets are refused.
+	WebhookAllowPrivate bool
 	// TrustedProxies lists the reverse proxies (CIDRs or addresses, comma
 	// separated) whose X-Forwarded-For entries are believed; "" trusts only
 	// the connection's peer. Read with Proxies.
@@ -121,6 +124,7 @@ func Flags(fs *flag.FlagSet, env Env) *Config {
 	fs.StringVar(&c.BaseURL, "base-url", get("BASE_URL", ""), "public URL of the hub, printed at start (default from --addr)")
 	fs.IntVar(&c.ReadCache, "read-cache", num("READ_CACHE", 16), "MB of memory for cached API list pages, 0 to turn the cache off (VERBUND_READ_CACHE)")
 	fs.IntVar(&c.SearchRate, "search-rate", num("SEARCH_RATE", 60), "full-text searches a user may run per minute after a burst of 20 (VERBUND_SEARCH_RATE); a search's time must not be cheap to measure")
+	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", on("WEBHOOK_ALLOW_PRIVATE"), "let webhooks reach loopback and private addresses (VERBUND_WEBHOOK_ALLOW_PRIVATE=1); off, such targets are refused, so a webhook cannot probe the hub's own network")
 	fs.StringVar(&c.DebugAddr, "debug-addr", get("DEBUG_ADDR", ""), "listen address of the diagnostics: Prometheus /metrics and Go profiles /debug/pprof/ (VERBUND_DEBUG_ADDR; default none; bind it to loopback or a private network)")
 	return c
 }

@@ -113,7 +113,13 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	}
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxIdleTime(0)
-	r, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&mode=ro")
+	// Readers map the file (up to 2 GB) instead of reading pages with a
+	// system call each and copying them into their page cache: lookups
+	// and TAXII pages over a million intel objects touch pages all over
+	// the file. Only readers map it; the writer's errors (a full disk)
+	// stay errors. The file never shrinks under them (no VACUUM, no
+	// auto_vacuum), which is what makes a mapping safe.
+	r, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=mmap_size(2147418112)&_pragma=cache_size(-16384)&mode=ro")
 	if err != nil {
 		_ = w.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)

@@ -10,7 +10,7 @@ import (
 	"verbund/internal/words"
 )
 
-// SQLite functions of the hub's full-text index (migration 0010): the
+// SQLite functions of the hub's full-text index (migration 0013): the
 // triggers that keep search_fts and its vocabularies in step with
 // search_docs give each document's text to them, so that every writer of
 // the index — a capability's Kind.Index, an import's IndexAll, the

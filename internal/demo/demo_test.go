@@ -21,6 +21,7 @@ import (
 	"verbund/internal/knowledge"
 	"verbund/internal/policy"
 	"verbund/internal/search"
+	"verbund/internal/training"
 )
 
 // The demo is seeded through the services only: on a database from dbtest
@@ -34,7 +35,7 @@ func TestSeedIsAudited(t *testing.T) {
 			t.Fatal(err)
 		}
 		a.Accounts.Password = auth.PasswordParams{Time: 1, MemoryKiB: 64, Threads: 1, KeyLen: 32} // cheap hashing keeps the test fast
-		logins, err := demo.Seed(ctx, demo.Services{DB: d, Accounts: a.Accounts, Orgs: a.Orgs, Agreements: a.Agreements, Forum: a.Forum, Intel: a.Intel, Knowledge: a.Knowledge}, t.TempDir())
+		logins, err := demo.Seed(ctx, demo.Services{DB: d, Accounts: a.Accounts, Orgs: a.Orgs, Agreements: a.Agreements, Forum: a.Forum, Intel: a.Intel, Training: a.Training, Knowledge: a.Knowledge}, t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,7 +61,7 @@ func TestDemoStory(t *testing.T) {
 	}
 	a.Accounts.Password = auth.PasswordParams{Time: 1, MemoryKiB: 64, Threads: 1, KeyLen: 32}
 	dir := t.TempDir()
-	logins, err := demo.Seed(ctx, demo.Services{DB: d, Accounts: a.Accounts, Orgs: a.Orgs, Agreements: a.Agreements, Forum: a.Forum, Intel: a.Intel, Knowledge: a.Knowledge}, dir)
+	logins, err := demo.Seed(ctx, demo.Services{DB: d, Accounts: a.Accounts, Orgs: a.Orgs, Agreements: a.Agreements, Forum: a.Forum, Intel: a.Intel, Training: a.Training, Knowledge: a.Knowledge}, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,6 +131,24 @@ func TestDemoStory(t *testing.T) {
 	}
 	if got := seen("ole.hansen@hansa-logistik.example"); len(got) != 2 || !got["report:TLP:CLEAR"] || !got["identity:TLP:CLEAR"] {
 		t.Errorf("Hansa sees %v, want only the CLEAR report (and CERT Süd's CLEAR identity)", got)
+	}
+	// Training: the circle's phishing-awareness module, assigned to all of
+	// Müller's staff, two of four passed; CERT Süd sees Müller's rate,
+	// never who; Hansa, outside the circle, does not see the module.
+	mods, _, err := a.Training.FindModules(ctx, anna, training.ModuleFilter{Library: training.LibraryCommunity})
+	if err != nil || len(mods) != 1 || !mods[0].HasLanguage("de") || !mods[0].HasLanguage("en") {
+		t.Fatalf("the circle's library for Müller: %+v %v", mods, err)
+	}
+	p, err := a.Training.FindProgress(ctx, anna, mods[0].ID, training.ProgressFilter{})
+	if err != nil || len(p.Assignments) != 1 || p.Assignments[0].Assigned != 4 || p.Assignments[0].Completed != 2 || len(p.People) != 4 {
+		t.Errorf("Müller's progress: %+v %v", p, err)
+	}
+	p, err = a.Training.FindProgress(ctx, actor("sabine.hoffmann@cert-sued.example"), mods[0].ID, training.ProgressFilter{})
+	if err != nil || len(p.Orgs) != 1 || p.Orgs[0].OrgName != "Müller Maschinenbau GmbH" || p.Orgs[0].Rate == nil || *p.Orgs[0].Rate != 50 || p.People != nil {
+		t.Errorf("CERT Süd's view of Müller's completion: %+v %v", p, err)
+	}
+	if mods, _, err := a.Training.FindModules(ctx, actor("ole.hansen@hansa-logistik.example"), training.ModuleFilter{}); err != nil || len(mods) != 0 {
+		t.Errorf("Hansa sees training modules: %+v %v", mods, err)
 	}
 	// The circle's library: CERT Süd's guide for non-specialists and
 	// Müller's post-incident review, found by the hub's search in German

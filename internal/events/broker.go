@@ -34,15 +34,20 @@ type Event struct {
 	// Container, when set, is the envelope of what the object belongs to
 	// (a post's thread): delivery needs both visible, as reads do.
 	Container *policy.Share `json:"container,omitempty"`
-	// Orgs, when Share is nil, restricts delivery to members of these orgs.
+	// Orgs restricts delivery to members of these orgs; an event without
+	// Share must name them.
 	Orgs []string `json:"orgs,omitempty"`
 	// Everyone, for events that carry no data (Resync), reaches every
 	// stream.
 	Everyone bool `json:"everyone,omitempty"`
-	// Roles, with Orgs, restricts delivery further to people of these
-	// roles (a notice only they may act on, e.g. a join request for the
+	// Roles restricts delivery further to people of these roles (a
+	// notice only they may act on, e.g. a join request for the
 	// coordinator's admins).
 	Roles []policy.Role `json:"roles,omitempty"`
+	// Users restricts delivery further to these people: a notice meant
+	// for them alone, such as a training reminder to those who have not
+	// completed it. Every restriction of an event applies.
+	Users []string `json:"users,omitempty"`
 	// Topics lets a stream ask for a subset (e.g. "thread:<id>").
 	Topics []string `json:"topics,omitempty"`
 	// Data is the small payload sent to the browser (ids, a fragment URL).

@@ -158,7 +158,7 @@ func (h *handler) byLevel(ctx context.Context, a policy.Actor) ([]Bar, int, erro
 	for _, l := range policy.Levels() {
 		b := Bar{TLP: l, Count: counts[l]}
 		if most > 0 {
-			b.Width = (b.Count*100/most + 4) / 5 * 5
+			b.Width = web.BarWidth(b.Count, most)
 		}
 		bars = append(bars, b)
 	}

@@ -22,8 +22,8 @@ import (
 // Exports are what firewalls, proxies and SIEMs fetch: a STIX bundle, a
 // CSV of indicator values, and plain-text block lists per kind of value.
 // Each holds only what the caller may see, at most the level asked for,
-// the newest version of each object, and leaves out revoked objects and
-// expired indicators (a block list that grows forever blocks the
+// the newest version of each object, and leaves out revoked objects (and
+// the relationships to them) and expired indicators (a block list that grows forever blocks the
 // innocent). Block lists also leave out values on the known-benign list:
 // private and special-purpose ranges, public resolvers and the operator's
 // own domains, so a careless indicator cannot cut an org off its own DNS.
@@ -158,6 +158,12 @@ func (s *Service) exportQuery(r *policy.Reader, a policy.Actor, f ExportFilter, 
 		q.Add(` AND (o.valid_until = 0 OR o.valid_until > ?)`, now)
 	}
 	in(q, "o.stix_type", f.Types)
+	// A relationship to an object left out for being revoked would dangle
+	// (ATT&CK links each revoked technique to its successor with one):
+	// it goes with it. Only revocations the reader sees count, so a
+	// hidden object's revocation changes nothing in the export.
+	q.Add(` AND NOT (o.stix_type = 'relationship' AND EXISTS (SELECT 1 FROM `).Append(r.From(s.kind, "t")).
+		Add(` JOIN intel_refs x ON x.ref = t.stix_id WHERE x.object_id = o.id AND x.role IN ('source_ref', 'target_ref') AND t.revoked = 1))`)
 	s.versionCondition(q, r, Filter{}, "", nil)
 	s.firstHolder(q, r)
 	return q
@@ -184,7 +190,7 @@ func (s *Service) ExportBundle(ctx context.Context, a policy.Actor, f ExportFilt
 		if err := rows.Scan(&raw, &typ, &level); err != nil {
 			return fmt.Errorf("export: %w", err)
 		}
-		o, err := stix.ParseObject(marked([]byte(raw), level))
+		o, err := stix.ParseObject(marked([]byte(raw), typ, level))
 		if err != nil {
 			return fmt.Errorf("export: stored object: %w", err)
 		}

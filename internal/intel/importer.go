@@ -15,6 +15,7 @@ import (
 	"verbund/internal/db"
 	"verbund/internal/events"
 	"verbund/internal/fault"
+	"verbund/internal/notify"
 	"verbund/internal/policy"
 	"verbund/internal/stix"
 )
@@ -23,7 +24,11 @@ import (
 // a transaction's fixed costs (the agreements read once, the audit record,
 // the commit) vanish per object, small enough that the single writer is
 // not held for long and memory stays flat whatever the bundle's size.
-const batchSize = 500
+// 2,000 rather than 500: the value and reference indexes take inserts in
+// random order, and a larger transaction writes a dirtied page once for
+// more of them (about 10 % faster at 100,000 objects; the writer is held
+// for about 100 ms a batch).
+const batchSize = 2000
 
 // maxObjectSize is the largest object an import takes (a larger one is
 // refused, the stream goes on), and maxBatchBytes ends a batch early: a
@@ -483,14 +488,46 @@ func (s *Service) insert(ctx context.Context, tx *db.Tx, a policy.Actor, aud pol
 			return nil, err
 		}
 	}
-	s.announceSightings(tx, todo, shares)
+	if err := s.announceSightings(ctx, tx, todo, shares); err != nil {
+		return nil, err
+	}
+	s.announceAdded(tx, todo, shares, added)
 	return ids, nil
+}
+
+// announceAdded tells, after the commit, the open intel lists of everyone
+// who may see some of a batch's objects that new ones arrived: one event
+// per TLP level among them (the batch's objects share owner and audience,
+// so an envelope of each level decides for all of that level), whose
+// fragment lists the newest of the batch as the reader may see them. One
+// event a batch, not one an object: an import of a million objects must
+// not flood every open page.
+func (s *Service) announceAdded(tx *db.Tx, todo []pending, shares []policy.Share, added int64) {
+	byLevel := map[policy.TLP]policy.Share{}
+	for i, p := range todo {
+		if p.obj.Type() == "relationship" {
+			continue // not listed among the newest (listPage)
+		}
+		if _, ok := byLevel[shares[i].TLP]; !ok {
+			byLevel[shares[i].TLP] = shares[i]
+		}
+	}
+	if len(byLevel) == 0 {
+		return
+	}
+	fragment := fmt.Sprintf("/intel/added?from=%d&to=%d", added, added+int64(len(todo))-1)
+	tx.AfterCommit(func() {
+		for _, sh := range byLevel {
+			s.Events.Publish(events.Event{Type: "intel.added", Share: &sh, Topics: []string{"intel"},
+				Data: map[string]string{"fragment": fragment}})
+		}
+	})
 }
 
 // announceSightings tells, after the commit, everyone who may see a new
 // sighting that it arrived: the owner of what was sighted learns at once
 // that someone saw it.
-func (s *Service) announceSightings(tx *db.Tx, todo []pending, shares []policy.Share) {
+func (s *Service) announceSightings(ctx context.Context, tx *db.Tx, todo []pending, shares []policy.Share) error {
 	for i, p := range todo {
 		if p.obj.Type() != "sighting" {
 			continue
@@ -500,7 +537,18 @@ func (s *Service) announceSightings(tx *db.Tx, todo []pending, shares []policy.S
 			s.Events.Publish(events.Event{Type: "intel.sighting", Share: &sh, Topics: []string{"intel", "intel:" + of},
 				Data: map[string]string{"id": sh.ID, "sighting_of": of, "fragment": "/intel/objects/" + sh.ID + "/fragment"}})
 		})
+		// Webhooks of the orgs that may see it, in this transaction (the
+		// outbox): their systems learn it even if the hub stops now.
+		count, ok := p.obj.Int("count")
+		if !ok {
+			count = 1
+		}
+		if err := s.Notify.Enqueue(ctx, tx, notify.Event{Type: EventSighting, Share: sh,
+			Data: map[string]any{"id": sh.ID, "stix_id": p.obj.ID(), "sighting_of": of, "count": count, "path": "/intel/objects/" + sh.ID}}); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 // refsOf lists the references of o that pages follow: role and STIX id,

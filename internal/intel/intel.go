@@ -14,6 +14,7 @@ import (
 
 	"verbund/internal/db"
 	"verbund/internal/events"
+	"verbund/internal/notify"
 	"verbund/internal/policy"
 	"verbund/internal/stix"
 	"verbund/internal/web"
@@ -31,6 +32,11 @@ type Service struct {
 	// search takes longer the more documents match, seen or not, and that
 	// time must not be cheap to measure.
 	searches *web.Limiter
+	// values lets lookups skip the values no org stores (filter.go).
+	values *valueFilter
+	// Notify takes the events webhooks receive (intel.sighting); nil:
+	// none.
+	Notify *notify.Service
 
 	// mu guards lastAdded: date_added values are handed out increasing
 	// within the process, so a TAXII client paging by added_after never
@@ -40,10 +46,16 @@ type Service struct {
 }
 
 // New returns the service and registers its kind with the sharing kernel.
+//
+// Webhooks may subscribe to its event types: EventSighting.
 func New(d *db.DB, b *events.Broker, k *policy.Kernel) *Service {
-	return &Service{DB: d, Events: b, Benign: NewBenign(nil), searches: web.NewLimiter(20, 1),
+	return &Service{DB: d, Events: b, Benign: NewBenign(nil), searches: web.NewLimiter(20, 1), values: newValueFilter(),
 		kind: k.Register(policy.KindSpec{Name: "intel", Table: "intel_objects", Category: policy.Indicator, Search: true})}
 }
+
+// EventSighting is the webhook event of a sighting: its owner (or circle)
+// learns that someone saw one of its objects.
+const EventSighting = "intel.sighting"
 
 // SetSearchRate sets how many searches a user may run per minute after a
 // burst of 20 (config --search-rate).

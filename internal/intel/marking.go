@@ -17,9 +17,26 @@ import (
 // its level is in the hub's answers (the API's tlp) — adding a marking
 // would change the version its producer published. Marking definitions
 // are left as they are.
-func marked(raw []byte, level policy.TLP) []byte {
-	if bytes.Contains(raw, []byte(`"object_marking_refs"`)) {
+func marked(raw []byte, typ string, level policy.TLP) []byte {
+	if typ == "marking-definition" || bytes.Contains(raw, []byte(`"object_marking_refs"`)) {
 		return raw
+	}
+	// Most objects come unmarked from tools that leave TLP to the channel:
+	// the marking goes in front of the first member, without parsing and
+	// writing the whole object again. Only when the object may spell a
+	// member name with escapes (\u), and so hide an object_marking_refs
+	// from the test above, is it parsed.
+	if !bytes.Contains(raw, []byte(`\u`)) {
+		body := bytes.TrimLeft(raw, " \t\r\n")
+		if len(body) > 1 && body[0] == '{' {
+			if rest := bytes.TrimLeft(body[1:], " \t\r\n"); len(rest) > 0 && rest[0] == '"' {
+				out := make([]byte, 0, len(raw)+96)
+				out = append(out, `{"object_marking_refs":["`...)
+				out = append(out, stix.TLPMarkingID(stixTLP(level))...)
+				out = append(out, `"],`...)
+				return append(out, rest...)
+			}
+		}
 	}
 	o, err := stix.ParseObject(raw)
 	if err != nil || o.Type() == "marking-definition" || len(o.ObjectMarkingRefs()) > 0 {

@@ -49,6 +49,9 @@ func registerPages(srv *web.Server, svc *Service) error {
 	// A sighting as its object's page lists it (live inserts).
 	r.Handle("GET /intel/objects/{id}/fragment", web.Read, p.objectFragment)
 	r.Handle("POST /intel/objects/{id}/sightings", web.Write, p.sightForm)
+	// The newest objects of an import, as the list shows them (live
+	// inserts: announceAdded).
+	r.Handle("GET /intel/added", web.Read, p.addedRows)
 	r.Handle("GET /intel/lookup", web.Read, p.lookupPage)
 	// Many values do not fit in a URL; a lookup only reads.
 	r.Handle("POST /intel/lookup", web.Query, p.lookupForm)
@@ -256,6 +259,7 @@ type listData struct {
 	Next      string // the next page's cursor
 	Later     bool   // a page after the first
 	CanImport bool
+	LiveRows  bool // the list takes new objects live (the unfiltered first page)
 	Error     *fault.Error
 }
 
@@ -283,7 +287,7 @@ func (p *pages) listPage(w http.ResponseWriter, r *http.Request) error {
 	for _, c := range counts {
 		e := typeEntry{Type: c.Type, Label: p.typeLabel(lang, c.Type), Count: c.Count, Current: c.Type == d.Type}
 		if most > 0 {
-			e.Width = barWidth(c.Count, most)
+			e.Width = web.BarWidth(c.Count, most)
 		}
 		d.Types = append(d.Types, e)
 	}
@@ -293,7 +297,7 @@ func (p *pages) listPage(w http.ResponseWriter, r *http.Request) error {
 		for _, e := range d.Types[chartTypes:] {
 			rest.Count += e.Count
 		}
-		rest.Width = barWidth(rest.Count, most)
+		rest.Width = web.BarWidth(rest.Count, most)
 		d.Chart = append(slices.Clone(d.Chart), rest)
 	}
 	if d.Type != "" {
@@ -326,7 +330,9 @@ func (p *pages) listPage(w http.ResponseWriter, r *http.Request) error {
 	if d.Items, err = p.items(ctx, r, objs); err != nil {
 		return err
 	}
-	pg := web.Page{Nav: "intel", Data: d, Title: p.t(r, "intel.title")}
+	// The unfiltered first page takes new objects live (announceAdded).
+	d.LiveRows = d.Query == "" && d.Type == "" && !d.Later
+	pg := web.Page{Nav: "intel", Data: d, Title: p.t(r, "intel.title"), Live: "/events?topic=intel"}
 	return p.tpl.Render(w, r, status, "list", pg)
 }
 
@@ -375,10 +381,11 @@ type objectData struct {
 	Contents    []Ref  // a report's objects
 	Related     []Related
 	Sightings   []Sighting
-	Seen        int  // the sightings' counts, added up
-	Sightable   bool // a domain object (not a relationship, sighting or observable): it can be seen
-	CanSight    bool // the reader may report a sighting of it
-	ToCircle    bool // it was shared with a circle: a sighting may go there
+	Seen        int   // the sightings' counts, added up
+	Sightable   bool  // a domain object (not a relationship, sighting or observable): it can be seen
+	CanSight    bool  // the reader may report a sighting of it
+	RelayOrgs   []Org // a CERT's: the orgs it may report it for, unnamed
+	ToCircle    bool  // it was shared with a circle: a sighting may go there
 	Levels      []policy.TLP
 	Error       *fault.Error
 	SightingTLP string
@@ -507,6 +514,11 @@ func (p *pages) renderObject(w http.ResponseWriter, r *http.Request, status int,
 	}
 	d.Sightable = Sightable(o.Type)
 	d.CanSight = a.CanWrite() && d.Sightable
+	if d.CanSight {
+		if d.RelayOrgs, err = p.svc.RelayOrgs(ctx, a); err != nil {
+			return err
+		}
+	}
 	d.ToCircle = o.Share.Audience.Kind == policy.AudCommunity
 	d.Levels = []policy.TLP{policy.Green, policy.Amber, policy.AmberStrict}
 	pg := web.Page{Nav: "intel", Data: d, Title: d.Label, Live: "/events?topic=intel:" + o.STIXID}
@@ -545,9 +557,32 @@ func (p *pages) objectFragment(w http.ResponseWriter, r *http.Request) error {
 	return p.tpl.Fragment(w, r, "object", web.Page{Data: s})
 }
 
+// addedRows renders, as rows of the list, the newest objects (up to a
+// page, relationships left out like the list does) added between from
+// and to (Unix µs, inclusive) that the reader may see.
+func (p *pages) addedRows(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	from, err1 := strconv.ParseInt(q.Get("from"), 10, 64)
+	to, err2 := strconv.ParseInt(q.Get("to"), 10, 64)
+	if err1 != nil || err2 != nil || from < 1 || to < from {
+		return fault.BadInput("from", "bad_range", "from and to must be times in microseconds, from not after to")
+	}
+	objs, _, err := p.svc.List(r.Context(), web.ActorFrom(r), Filter{Limit: pageSize, JSON: true, Newest: true,
+		NotTypes: []string{"relationship"}, AddedAfter: from - 1, AddedUntil: to})
+	if err != nil {
+		return err
+	}
+	items, err := p.items(r.Context(), r, objs)
+	if err != nil {
+		return err
+	}
+	return p.tpl.Fragment(w, r, "list", web.Page{Data: items})
+}
+
 // sightForm reports that the reader's org saw the object too.
 func (p *pages) sightForm(w http.ResponseWriter, r *http.Request) error {
-	in := SightingInput{Description: r.PostFormValue("description"), TLP: r.PostFormValue("tlp"), ShareWith: r.PostFormValue("share_with")}
+	in := SightingInput{Description: r.PostFormValue("description"), TLP: r.PostFormValue("tlp"), ShareWith: r.PostFormValue("share_with"),
+		OnBehalfOf: r.PostFormValue("on_behalf_of")}
 	if c := strings.TrimSpace(r.PostFormValue("count")); c != "" {
 		n, err := strconv.Atoi(c)
 		if err != nil {
@@ -665,7 +700,7 @@ type Root struct {
 
 // roots lists the reader's API roots: their org's, then their circles'.
 func (p *pages) roots(ctx context.Context, a policy.Actor) ([]Root, error) {
-	rs, err := (backend{p.svc}).roots(ctx, a)
+	rs, err := (backend{s: p.svc}).roots(ctx, a)
 	out := make([]Root, len(rs))
 	for i, x := range rs {
 		out[i] = Root{ID: x.name, Name: x.title, Community: x.community}
@@ -867,13 +902,4 @@ func (p *pages) taxiiPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	pg := web.Page{Nav: "intel", Data: d, Title: p.t(r, "intel.taxii.title")}
 	return p.tpl.Render(w, r, http.StatusOK, "taxii", pg)
-}
-
-// barWidth is a bar's width in percent of the longest: rounded, and at
-// least 2 for any count, so that a small type still shows.
-func barWidth(n, most int) int {
-	if n <= 0 || most <= 0 {
-		return 0
-	}
-	return max(2, (n*100+most/2)/most)
 }

@@ -43,6 +43,7 @@ type Filter struct {
 	AllHolders bool
 	Scope      Scope
 	AddedAfter int64 // Unix µs; 0: from the oldest
+	AddedUntil int64 // Unix µs, inclusive; 0: to the newest
 	After      string
 	IDs        []string // STIX ids
 	RefersTo   string   // objects that refer to this STIX id (relationships, sightings, reports)
@@ -55,7 +56,12 @@ type Filter struct {
 	At               []int64
 	Limit            int
 	JSON             bool // read the objects' JSON too
-	Newest           bool // newest date_added first; After then pages back in time
+	// Handout reads only what TAXII hands out: the ids, version, spec
+	// version, date added, type, level and, with JSON, the JSON. A
+	// page then reads and converts 8 columns a row instead of 22, and
+	// joins no org names.
+	Handout bool
+	Newest  bool // newest date_added first; After then pages back in time
 }
 
 // cursor is a list position: the date_added and id of the last row shown.
@@ -94,11 +100,24 @@ func (s *Service) List(ctx context.Context, a policy.Actor, f Filter) ([]Object,
 	if f.JSON {
 		cols += `, o.object`
 	}
-	q := db.Q(`SELECT ` + cols + ` FROM `).Append(r.FromOrdered(h, s.kind, "o")).Add(` JOIN orgs org ON org.id = o.org_id WHERE 1 = 1`)
+	if f.Handout {
+		cols = `o.id, o.stix_id, o.stix_type, o.version, o.spec_version, o.date_added, o_s.tlp, ''`
+		if f.JSON {
+			cols = strings.Replace(cols, `''`, `o.object`, 1)
+		}
+	}
+	q := db.Q(`SELECT ` + cols + ` FROM `).Append(r.FromOrdered(h, s.kind, "o"))
+	if !f.Handout {
+		q.Add(` JOIN orgs org ON org.id = o.org_id`)
+	}
+	q.Add(` WHERE 1 = 1`)
 	scope, scopeArgs := f.Scope.condition(a, "o_s")
 	q.Add(scope, scopeArgs...)
 	if f.AddedAfter > 0 {
 		q.Add(` AND o.date_added > ?`, f.AddedAfter)
+	}
+	if f.AddedUntil > 0 {
+		q.Add(` AND o.date_added <= ?`, f.AddedUntil)
 	}
 	if f.After != "" {
 		at, id, err := parseCursor(f.After)
@@ -147,6 +166,10 @@ func (s *Service) List(ctx context.Context, a policy.Actor, f Filter) ([]Object,
 	}
 	out, err := db.CollectN(rows, f.Limit+1, "list intel", func(sc db.Scanner) (Object, error) {
 		var o Object
+		if f.Handout {
+			err := sc.Scan(&o.ID, &o.STIXID, &o.Type, &o.Version, &o.SpecVersion, &o.DateAdded, &o.Share.TLP, &o.JSON)
+			return o, err
+		}
 		var revoked int
 		dest := []any{&o.ID, &o.STIXID, &o.Type, &o.Version, &o.SpecVersion, &o.DateAdded, &o.Name, &revoked, &o.ValidUntil, &o.OrgName}
 		dest = s.kind.Dest(&o.Share, dest)

@@ -65,14 +65,14 @@ func Register(srv *web.Server, svc *Service) error {
 	r.Handle("GET /api/v1/intel/lookup", web.Read, h.lookupOne)
 	r.Handle("POST /api/v1/intel/lookup", web.Query, h.lookupMany)
 
-	srv.AddProtocol(web.Protocol{Prefix: "/taxii2/", Basic: true, WriteError: func(w http.ResponseWriter, _ *http.Request, status int, e *fault.Error) {
+	srv.AddProtocol(web.Protocol{Prefix: "/taxii2/", Basic: true, SlashOptional: true, WriteError: func(w http.ResponseWriter, _ *http.Request, status int, e *fault.Error) {
 		taxii.WriteError(w, &taxii.Error{Status: status, ErrorCode: e.Code, Description: e.Message})
 	}})
 	ts := svc.taxiiServer(srv)
 	for _, rt := range ts.Routes() {
 		serve := rt.Handler
 		fn := func(w http.ResponseWriter, r *http.Request) error {
-			serve(w, r.WithContext(withActor(r.Context(), web.ActorFrom(r))))
+			serve(w, r.WithContext(withLang(withActor(r.Context(), web.ActorFrom(r)), r)))
 			return nil
 		}
 		if rt.Write {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +31,51 @@ type SightingInput struct {
 	// stay unnamed: recipients see the CERT; the audit trail keeps the
 	// org that saw it (an org's id).
 	OnBehalfOf string `json:"on_behalf_of,omitempty"`
+}
+
+// Org is an organisation as a form names it.
+type Org struct{ ID, Name string }
+
+// RelayOrgs lists the orgs a CERT may relay a sighting for: those it
+// knows (its agreements' partners and its circles' members), by name.
+// Other orgs' actors get none.
+func (s *Service) RelayOrgs(ctx context.Context, a policy.Actor) ([]Org, error) {
+	h := s.DB.R()
+	var kind string
+	if err := h.QueryRow(ctx, `SELECT kind FROM orgs WHERE id = ?`, a.OrgID).Scan(&kind); err != nil {
+		return nil, fmt.Errorf("load the reporter's org: %w", db.Map(err))
+	}
+	if kind != "cert" {
+		return nil, nil
+	}
+	v, err := policy.LoadView(ctx, h, a, db.Now())
+	if err != nil {
+		return nil, err
+	}
+	var ids []any
+	seen := map[string]bool{a.OrgID: true}
+	add := func(org string) {
+		if !seen[org] {
+			seen[org] = true
+			ids = append(ids, org)
+		}
+	}
+	for org := range v.Partners {
+		add(org)
+	}
+	for _, members := range v.Communities {
+		for org := range members {
+			add(org)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := h.Query(ctx, `SELECT id, name FROM orgs WHERE id IN (`+db.Placeholders(len(ids))+`) ORDER BY name`, ids...)
+	if err != nil {
+		return nil, fmt.Errorf("name the orgs to relay for: %w", err)
+	}
+	return db.Collect(rows, "name the orgs to relay for", func(r db.Scanner) (o Org, err error) { err = r.Scan(&o.ID, &o.Name); return o, err })
 }
 
 // IdentityID is the STIX identity that stands for an org of the hub in
@@ -82,8 +128,14 @@ func (s *Service) Sight(ctx context.Context, a policy.Actor, id string, in Sight
 		if kind != "cert" {
 			return Object{}, fault.New(fault.Forbidden, "cert_only", "only a CERT may relay a sighting for another organisation")
 		}
-		var n int
-		if err := s.DB.R().QueryRow(ctx, `SELECT COUNT(*) FROM orgs WHERE id = ?`, in.OnBehalfOf).Scan(&n); err != nil || n == 0 {
+		// Only an org the CERT knows (a partner, a fellow circle member):
+		// any other answers like one that does not exist, so the relay
+		// tells no one which orgs the hub has.
+		known, err := s.RelayOrgs(ctx, a)
+		if err != nil {
+			return Object{}, err
+		}
+		if !slices.ContainsFunc(known, func(o Org) bool { return o.ID == in.OnBehalfOf }) {
 			return Object{}, fault.BadInput("on_behalf_of", "unknown_org", `unknown organisation "{org}"`).With("org", in.OnBehalfOf)
 		}
 		opts.OnBehalfOf = in.OnBehalfOf

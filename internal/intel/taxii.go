@@ -16,6 +16,7 @@ import (
 	"verbund/internal/audit"
 	"verbund/internal/db"
 	"verbund/internal/fault"
+	"verbund/internal/i18n"
 	"verbund/internal/policy"
 	"verbund/internal/taxii"
 	"verbund/internal/web"
@@ -40,6 +41,22 @@ const (
 // the caller in the request's context (web.ActorFrom).
 type backend struct {
 	s *Service
+	// text gives the titles and descriptions of roots and collections in
+	// the language the client asks for with Accept-Language (English
+	// unless it asks), like the API's error messages.
+	text func(ctx context.Context, key string, args ...any) string
+}
+
+type langKey struct{}
+
+// withLang puts the language the client asked for where the backend
+// finds it.
+func withLang(ctx context.Context, r *http.Request) context.Context {
+	lang := i18n.DefaultLanguage
+	if al := r.Header.Get("Accept-Language"); al != "" {
+		lang = i18n.Negotiate(al)
+	}
+	return context.WithValue(ctx, langKey{}, lang)
 }
 
 type actorKey struct{}
@@ -101,7 +118,7 @@ func (b backend) Discovery(ctx context.Context) (taxii.Discovery, error) {
 	if err != nil {
 		return taxii.Discovery{}, err
 	}
-	d := taxii.Discovery{Title: "verbund", Description: "Threat intelligence shared in this hub, as you may see it: your organisation's API root and one per trust circle of your organisation.",
+	d := taxii.Discovery{Title: "verbund", Description: b.text(ctx, "intel.taxii.discovery_description"),
 		Default: rs[0].name}
 	for _, r := range rs {
 		d.APIRoots = append(d.APIRoots, r.name)
@@ -142,14 +159,14 @@ func (b backend) Collections(ctx context.Context, name string) ([]taxii.Collecti
 	media := []string{taxii.MediaSTIX}
 	if r.community {
 		return []taxii.Collection{{ID: collectionID(r.name, collCircle), Alias: collCircle, Title: r.title,
-			Description: "What the members of this trust circle shared with it; objects added here are shared with the circle.",
+			Description: b.text(ctx, "intel.taxii.circle_description"),
 			CanRead:     true, CanWrite: writer, MediaTypes: media}}, nil
 	}
 	return []taxii.Collection{
-		{ID: collectionID(r.name, collAll), Alias: collAll, Title: "Everything you may see",
-			Description: "Every object shared with you: your organisation's, your trust circles', your partners'.", CanRead: true, MediaTypes: media},
-		{ID: collectionID(r.name, collOwn), Alias: collOwn, Title: r.title + ": own",
-			Description: "What your organisation keeps to itself; objects added here stay in your organisation.", CanRead: true, CanWrite: writer, MediaTypes: media},
+		{ID: collectionID(r.name, collAll), Alias: collAll, Title: b.text(ctx, "intel.taxii.all_title"),
+			Description: b.text(ctx, "intel.taxii.all_description"), CanRead: true, MediaTypes: media},
+		{ID: collectionID(r.name, collOwn), Alias: collOwn, Title: b.text(ctx, "intel.taxii.own_title", "org", r.title),
+			Description: b.text(ctx, "intel.taxii.own_description"), CanRead: true, CanWrite: writer, MediaTypes: media},
 	}, nil
 }
 
@@ -179,7 +196,7 @@ func scope(root string, c taxii.Collection) Scope {
 
 func (b backend) Records(ctx context.Context, root string, c taxii.Collection, q taxii.Query) (taxii.Page, error) {
 	f := Filter{Scope: scope(root, c), Limit: q.Limit, IDs: q.IDs, Types: q.Types, Specs: q.SpecVersions,
-		All: q.Versions.All || q.Want == taxii.WantVersions, First: q.Versions.First, Last: q.Versions.Last, JSON: q.Want == taxii.WantObjects}
+		All: q.Versions.All || q.Want == taxii.WantVersions, First: q.Versions.First, Last: q.Versions.Last, JSON: q.Want == taxii.WantObjects, Handout: true}
 	if !q.AddedAfter.IsZero() {
 		f.AddedAfter = q.AddedAfter.UnixMicro()
 	}
@@ -201,7 +218,7 @@ func (b backend) Records(ctx context.Context, root string, c taxii.Collection, q
 	for _, o := range objs {
 		var obj json.RawMessage
 		if q.Want == taxii.WantObjects {
-			obj = marked(o.JSON, o.Share.TLP)
+			obj = marked(o.JSON, o.Type, o.Share.TLP)
 		}
 		p.Records = append(p.Records, taxii.Record{ID: o.STIXID, Version: o.Version, SpecVersion: o.SpecVersion,
 			DateAdded: time.UnixMicro(o.DateAdded), Object: obj})
@@ -318,7 +335,11 @@ func (b backend) Delete(ctx context.Context, root string, c taxii.Collection, q 
 
 // Server returns the TAXII server of the hub, for its routes.
 func (s *Service) taxiiServer(srv *web.Server) *taxii.Server {
-	return &taxii.Server{Backend: backend{s}, MaxLimit: 1000, OnError: func(r *http.Request, err error) *taxii.Error {
+	text := func(ctx context.Context, key string, args ...any) string {
+		lang, _ := ctx.Value(langKey{}).(string)
+		return srv.Catalog.T(lang, key, args...)
+	}
+	return &taxii.Server{Backend: backend{s, text}, MaxLimit: 1000, OnError: func(r *http.Request, err error) *taxii.Error {
 		if e, ok := fault.As(err); ok && e.Kind != fault.Internal {
 			return taxii.Errorf(web.Status(e.Kind), e.Code, e.Message)
 		}

@@ -120,18 +120,27 @@ func (h *Hub) adoptConn(conn net.Conn, brw *bufio.ReadWriter, hd http.Header, st
 }
 
 // deliverable decides whether the view's user, of role role, may receive
-// e.
+// e. An event's restrictions all apply: the object it carries must be
+// visible (Share, and Container with it), and the reader among its orgs,
+// roles and people where it names them; an event that carries no object
+// must name its orgs.
 func deliverable(v *policy.View, role policy.Role, e events.Event) bool {
 	if e.Everyone {
 		return e.Share == nil && e.Container == nil && len(e.Data) == 0 // never a carrier of data
 	}
-	if e.Share != nil {
-		return v.CanSee(*e.Share) && (e.Container == nil || v.CanSee(*e.Container))
+	if e.Share == nil && len(e.Orgs) == 0 {
+		return false
+	}
+	if e.Share != nil && !(v.CanSee(*e.Share) && (e.Container == nil || v.CanSee(*e.Container))) {
+		return false
+	}
+	if len(e.Orgs) > 0 && !slices.Contains(e.Orgs, v.OrgID) {
+		return false
 	}
 	if len(e.Roles) > 0 && !slices.Contains(e.Roles, role) {
 		return false
 	}
-	return slices.Contains(e.Orgs, v.OrgID)
+	return len(e.Users) == 0 || slices.Contains(e.Users, v.UserID)
 }
 
 // wanted reports whether an event matches the stream's topic filter (no

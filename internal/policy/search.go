@@ -28,7 +28,7 @@ import (
 // stem ends in its own when that has five letters or more (compounds:
 // "Angriff" finds "Ransomwareangriffe"). SQLite searches FTS5 columns
 // title and body (prefixes), stems and tails (computed by the index's
-// triggers, migration 0010); PostgreSQL a tsvector with the German and
+// triggers, migration 0013); PostgreSQL a tsvector with the German and
 // English stems (weight A) and the tails (weight D). All words are
 // required.
 
@@ -147,7 +147,7 @@ type expansion struct {
 }
 
 // expand looks the terms up in the index's vocabularies (SQLite,
-// migration 0010), in one statement. FTS5 answers a prefix query by
+// migration 0013), in one statement. FTS5 answers a prefix query by
 // merging the documents of every word with that prefix before it hands out
 // the newest; asked for those words by name, it reads each one's
 // documents newest first only as far as a page needs (0.3 ms instead of

@@ -2,6 +2,7 @@ package taxii
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -271,11 +272,11 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, want Want, byID bo
 		}
 		writeJSON(w, http.StatusOK, v)
 	default:
-		e := envelope{More: more, Next: next}
-		for _, rec := range p.Records {
-			e.Objects = append(e.Objects, rec.Object)
+		objs := make([]json.RawMessage, len(p.Records))
+		for i, rec := range p.Records {
+			objs[i] = rec.Object
 		}
-		writeJSON(w, http.StatusOK, e)
+		writeEnvelope(w, more, next, objs)
 	}
 }
 

@@ -374,3 +374,32 @@ func asError(err error, e **Error) bool {
 	*e = x
 	return ok
 }
+
+// The hand-written envelope is what encoding/json writes for the envelope
+// type (not escaped for HTML), for every combination of its optional
+// members.
+func TestWriteEnvelopeMatchesMarshal(t *testing.T) {
+	yes, no := true, false
+	objs := []json.RawMessage{json.RawMessage(`{"type":"indicator","id":"indicator--1"}`), json.RawMessage(`{"name":"a \"b\" <c>"}`)}
+	for _, more := range []*bool{nil, &yes, &no} {
+		for _, next := range []string{"", "abc", `a"b<&>`} {
+			for _, o := range [][]json.RawMessage{nil, objs[:1], objs} {
+				var buf strings.Builder
+				enc := json.NewEncoder(&buf)
+				enc.SetEscapeHTML(false)
+				if err := enc.Encode(envelope{More: more, Next: next, Objects: o}); err != nil {
+					t.Fatal(err)
+				}
+				want := strings.TrimSuffix(buf.String(), "\n")
+				rec := httptest.NewRecorder()
+				writeEnvelope(rec, more, next, o)
+				if got := rec.Body.String(); got != want {
+					t.Errorf("more %v next %q objects %d:\n got %s\nwant %s", more, next, len(o), got, want)
+				}
+				if rec.Header().Get("Content-Length") != strconv.Itoa(len(want)) {
+					t.Errorf("Content-Length %s for %d bytes", rec.Header().Get("Content-Length"), len(want))
+				}
+			}
+		}
+	}
+}

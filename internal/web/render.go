@@ -153,6 +153,9 @@ type NavItem struct {
 	// shortcuts dialog lists it), "" for none. Keys taken by the layout:
 	// h, f, a, c.
 	Go string
+	// Admins: shown only to those who may administer their org (its
+	// settings pages).
+	Admins bool
 }
 
 // AddNav adds a capability's entry to the navigation, after the ones added
@@ -336,7 +339,12 @@ func (s *Server) fillPage(w http.ResponseWriter, r *http.Request, p *Page) {
 	p.Static = s.staticVersion
 	p.Path = r.URL.Path
 	p.NowUnix = db.Now()
-	p.NavItems = s.nav
+	p.NavItems = s.nav[:0:0]
+	for _, n := range s.nav {
+		if !n.Admins || p.Actor.CanAdmin() {
+			p.NavItems = append(p.NavItems, n)
+		}
+	}
 	if sess, ok := SessionFrom(r); ok {
 		p.CSRF = sess.CSRF
 	} else {

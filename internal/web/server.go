@@ -87,6 +87,10 @@ type Protocol struct {
 	Basic bool
 	// WriteError writes e (HTTP status) in the protocol's format.
 	WriteError func(w http.ResponseWriter, r *http.Request, status int, e *fault.Error)
+	// SlashOptional serves the protocol's addresses, which end in a slash
+	// (TAXII's do), without it too: a client that leaves it off gets the
+	// resource instead of the router's redirect with an HTML body.
+	SlashOptional bool
 }
 
 // AddProtocol serves p's prefix with its rules.
@@ -170,6 +174,18 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) routes() http.Handler {
 	mux := s.Router.mux
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/") {
+			probe := r.URL.Path + "/"
+			for _, p := range s.protocols {
+				if p.SlashOptional && strings.HasPrefix(probe, p.Prefix) {
+					r.URL.Path = probe
+					if r.URL.RawPath != "" {
+						r.URL.RawPath += "/"
+					}
+					break
+				}
+			}
+		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if _, pattern := mux.Handler(r); pattern == "" {
 				s.noRoute(w, r)

@@ -78,7 +78,9 @@ func StartWith(t testing.TB, d *db.DB, configure func(*config.Config)) *Hub {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	cfg := &config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), LogLevel: "error", ReadCache: 16, StreamHeartbeat: time.Second, TraceKinds: true}
+	// Webhooks may reach loopback: the tests' receivers listen there, and no
+	// test sends anything anywhere else.
+	cfg := &config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), LogLevel: "error", ReadCache: 16, StreamHeartbeat: time.Second, TraceKinds: true, WebhookAllowPrivate: true}
 	if configure != nil {
 		configure(cfg)
 	}

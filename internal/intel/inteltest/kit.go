@@ -105,6 +105,7 @@ func rows() map[string]apptest.Row {
 		"GET /intel":                       {Req: static("/intel"), Want: w(apptest.PageRead)},
 		"GET /intel/objects/{id}":          {Req: get("/intel/objects/{intel}"), Want: w(apptest.OwnOrgPage)},
 		"GET /intel/objects/{id}/fragment": {Req: get("/intel/objects/{intel}/fragment"), Want: w(apptest.OwnOrgPage)},
+		"GET /intel/added":                 {Req: static("/intel/added?from=1&to=9000000000000000"), Want: w(apptest.PageRead)},
 		"POST /intel/objects/{id}/sightings": {Req: send("/intel/objects/{intel}/sightings", apptest.Form("count", "2")),
 			Want: w(writer + " partner=404 coord=404 nocontract=404 outsider=404 *=303")},
 		"GET /intel/lookup": {Req: static("/intel/lookup?value=198.51.100.3"), Want: w(apptest.PageRead)},
@@ -288,6 +289,12 @@ func intelKind() apptest.LeakKind {
 			}},
 			{Route: "GET /intel/objects/{id}/fragment", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
 				apptest.ExpectDetail(t, c, r, "/intel/objects/%s/fragment", objs)
+			}},
+			{Route: "GET /intel/added", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+				// The rows live inserts fetch, over all time: the case's
+				// objects are the newest, so they fit in the page.
+				_, page := apptest.Page(t, c, r, "/intel/added?from=1&to=9000000000000000")
+				apptest.ExpectMarkers(t, "the new rows of the intel list", r, page, objs, true)
 			}},
 			{Route: "GET /intel", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
 				for _, path := range []string{"/intel", "/intel?type=indicator"} {

@@ -336,6 +336,11 @@
     }
   }, true);
 
+  // ---------- Print buttons: <button data-print> (a certificate) ----------
+  doc.addEventListener('click', function (ev) {
+    if (ev.target.closest && ev.target.closest('button[data-print]')) window.print();
+  });
+
   // ---------- Copy buttons: <button data-copy="#token-value"> ----------
   function fallbackCopy(el) {
     var range = doc.createRange();

@@ -1,0 +1,216 @@
+// Package notify tells organisations' systems about events of the hub:
+// webhooks signed the Standard Webhooks way (webhook-id,
+// webhook-timestamp, webhook-signature: HMAC-SHA256), delivered from a
+// durable outbox with retries, backoff and a dead-letter state, with a
+// delivery log per webhook. A capability enqueues an event in the
+// transaction of the change it tells of (Enqueue); every webhook whose
+// org may see the object gets its own delivery, judged by the same rule
+// book as a member of that org who is not named anywhere (TLP:RED and
+// named people never leave by webhook). The deliverer (Run) sends what is
+// due after the commit.
+package notify
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"verbund/internal/db"
+	"verbund/internal/fault"
+	"verbund/internal/policy"
+)
+
+// Severity ranks events that have one (incidents); 0 is none.
+type Severity int
+
+// The severities, in order.
+const (
+	SeverityNone Severity = iota
+	Low
+	Medium
+	High
+	Critical
+)
+
+var severityNames = []string{"", "low", "medium", "high", "critical"}
+
+func (s Severity) String() string {
+	if s < 0 || int(s) >= len(severityNames) {
+		return ""
+	}
+	return severityNames[s]
+}
+
+// ParseSeverity reads "low" … "critical" ("" is none).
+func ParseSeverity(v string) (Severity, error) {
+	if i := slices.Index(severityNames, strings.ToLower(strings.TrimSpace(v))); i >= 0 {
+		return Severity(i), nil
+	}
+	return 0, fault.BadInput("min_severity", "bad_severity", `min_severity is "low", "medium", "high" or "critical"`)
+}
+
+// Event is what a capability tells webhooks about.
+type Event struct {
+	Type     string       // e.g. "intel.sighting", "incident.created"
+	Share    policy.Share // the envelope of what it is about, with its audience's orgs and people
+	Severity Severity     // SeverityNone: every webhook of the type takes it
+	Data     map[string]any
+}
+
+// Service keeps webhooks and delivers events to them.
+type Service struct {
+	DB  *db.DB
+	Log *slog.Logger
+	// AllowPrivate lets webhooks reach loopback and private addresses
+	// (serve --webhook-allow-private): off, a target there is refused when
+	// it is made and again when a delivery connects (a name that resolves
+	// there later).
+	AllowPrivate bool
+	client       *http.Client
+	wake         chan struct{}
+
+	mu    sync.RWMutex
+	types []string // the event types capabilities enqueue (AddEventTypes)
+}
+
+// New returns the service.
+func New(d *db.DB, log *slog.Logger, allowPrivate bool) *Service {
+	s := &Service{DB: d, Log: log, AllowPrivate: allowPrivate, wake: make(chan struct{}, 1)}
+	s.client = newClient(s)
+	return s
+}
+
+// AddEventTypes registers event types a capability enqueues: webhooks may
+// subscribe to them.
+func (s *Service) AddEventTypes(types ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range types {
+		if !slices.Contains(s.types, t) {
+			s.types = append(s.types, t)
+		}
+	}
+	slices.Sort(s.types)
+}
+
+// EventTypes lists the registered event types.
+func (s *Service) EventTypes() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return slices.Clone(s.types)
+}
+
+// body is a delivery's JSON: type, timestamp and data (with data.id).
+type body struct {
+	Type      string         `json:"type"`
+	Timestamp string         `json:"timestamp"`
+	Data      map[string]any `json:"data"`
+}
+
+// Enqueue writes a delivery of e for every webhook that subscribed to its
+// type (at its severity) and whose org may see e.Share, in tx: the
+// deliveries commit with the change or not at all. They are sent after
+// the commit.
+func (s *Service) Enqueue(ctx context.Context, tx *db.Tx, e Event) error {
+	if s == nil {
+		return nil
+	}
+	rows, err := tx.Query(ctx, `SELECT id, org_id, events, min_severity FROM webhooks WHERE deleted_at = 0`)
+	if err != nil {
+		return fmt.Errorf("enqueue %s: %w", e.Type, err)
+	}
+	type hook struct {
+		id, org, events string
+		min             Severity
+	}
+	hooks, err := db.Collect(rows, "enqueue "+e.Type, func(r db.Scanner) (h hook, err error) {
+		err = r.Scan(&h.id, &h.org, &h.events, &h.min)
+		return h, err
+	})
+	if err != nil {
+		return err
+	}
+	now := db.Now()
+	views := map[string]*policy.View{}
+	var payload []byte
+	for _, h := range hooks {
+		if !slices.Contains(strings.Fields(h.events), e.Type) || e.Severity != SeverityNone && e.Severity < h.min {
+			continue
+		}
+		v, ok := views[h.org]
+		if !ok {
+			// The org as a member no one named: a view without a person
+			// of its own (CanSee needs an id that names nobody).
+			if v, err = policy.LoadView(ctx, tx.Handle, policy.Actor{OrgID: h.org}, now); err != nil {
+				return err
+			}
+			v.UserID = "webhook"
+			views[h.org] = v
+		}
+		if !v.CanSee(e.Share) {
+			continue
+		}
+		if payload == nil {
+			if payload, err = json.Marshal(body{Type: e.Type, Timestamp: time.UnixMicro(now).UTC().Format(time.RFC3339Nano), Data: e.Data}); err != nil {
+				return fmt.Errorf("enqueue %s: %w", e.Type, err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO webhook_deliveries (id, webhook_id, type, body, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			"msg_"+db.NewID(), h.id, e.Type, string(payload), now, now); err != nil {
+			return fmt.Errorf("enqueue %s: %w", e.Type, err)
+		}
+	}
+	tx.AfterCommit(s.kick)
+	return nil
+}
+
+// kick wakes the deliverer.
+func (s *Service) kick() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Sign is the webhook-signature of a delivery (Standard Webhooks: "v1,"
+// and the base64 HMAC-SHA256 of "id.timestamp.body" under the secret's
+// key).
+func Sign(secret, id, timestamp string, payload []byte) (string, error) {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+	if err != nil {
+		return "", fmt.Errorf("webhook secret: %w", err)
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(id + "." + timestamp + "."))
+	m.Write(payload)
+	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil)), nil
+}
+
+// request builds a delivery's request.
+func request(ctx context.Context, url, secret, id string, payload []byte, at time.Time) (*http.Request, error) {
+	ts := fmt.Sprint(at.Unix())
+	sig, err := Sign(secret, id, ts, payload)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "verbund-webhooks")
+	req.Header.Set("webhook-id", id)
+	req.Header.Set("webhook-timestamp", ts)
+	req.Header.Set("webhook-signature", sig)
+	return req, nil
+}
