@@ -163,14 +163,24 @@ func (r *Reader) expand(h db.Handle, ts []words.Term) []expansion {
 	}
 	q := db.Q(``)
 	for i, t := range ts {
-		if i > 0 {
-			q.Add(` UNION ALL `)
-		}
+		// What the vocabulary does not hold (numbers, hex strings) stays
+		// a prefix.
 		tok := words.Token(t.Word)
-		q.Add(`SELECT * FROM (SELECT ?, 0, term FROM search_terms WHERE term >= ? AND term < ? LIMIT ?)`, i, tok, tok+"\xff", maxExpansion+1)
-		if t.Tail != "" {
-			q.Add(` UNION ALL SELECT * FROM (SELECT ?, 1, tail FROM search_tails WHERE tail >= ? AND tail < ? LIMIT ?)`, i, t.Tail, t.Tail+"\xff", maxExpansion+1)
+		if words.InVocabulary(tok) {
+			if len(q.SQL()) > 0 {
+				q.Add(` UNION ALL `)
+			}
+			q.Add(`SELECT * FROM (SELECT ?, 0, term FROM search_terms WHERE term >= ? AND term < ? LIMIT ?)`, i, tok, tok+"\xff", maxExpansion+1)
 		}
+		if t.Tail != "" {
+			if len(q.SQL()) > 0 {
+				q.Add(` UNION ALL `)
+			}
+			q.Add(`SELECT * FROM (SELECT ?, 1, tail FROM search_tails WHERE tail >= ? AND tail < ? LIMIT ?)`, i, t.Tail, t.Tail+"\xff", maxExpansion+1)
+		}
+	}
+	if len(q.SQL()) == 0 {
+		return out
 	}
 	rows, err := h.Select(r.ctx, q)
 	if err != nil {
@@ -187,8 +197,8 @@ func (r *Reader) expand(h db.Handle, ts []words.Term) []expansion {
 	if err != nil {
 		return out
 	}
-	for i := range out {
-		out[i] = expansion{}
+	for i, t := range ts {
+		out[i] = expansion{manyWords: !words.InVocabulary(words.Token(t.Word))}
 	}
 	for _, x := range hits {
 		e := &out[x.i]

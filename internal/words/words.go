@@ -279,25 +279,52 @@ func (t Term) Matches(word string) bool {
 }
 
 // Tokens are the distinct words of text as the SQLite index's tokenizer
-// (FTS5 unicode61, remove_diacritics 2) reads them: runs of letters,
+// (FTS5 unicode61, remove_diacritics 2) reads them — runs of letters,
 // numbers and private-use characters, lower case, Latin letters without
-// their accents ("ß" and "ø", which have none to take off, stay). The
-// index keeps them in a vocabulary of its own, so that a search word is
-// looked up as the few words it is a prefix of instead of FTS5 merging the
-// documents of every such word (internal/policy). Words longer than
-// maxWord are left out: nobody types their prefix.
+// their accents ("ß" and "ø", which have none to take off, stay) — that
+// belong in the index's vocabulary (InVocabulary). The index keeps them in
+// a vocabulary of its own, so that a search word is looked up as the few
+// words it is a prefix of instead of FTS5 merging the documents of every
+// such word (internal/policy).
 func Tokens(text string) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, w := range strings.FieldsFunc(text, notToken) {
 		w = Token(w)
-		if len(w) > maxWord || seen[w] {
+		if seen[w] || !InVocabulary(w) {
 			continue
 		}
 		seen[w] = true
 		out = append(out, w)
 	}
 	return out
+}
+
+// InVocabulary reports whether the index's vocabulary holds the token w
+// (Token's form): a word with a letter, not longer than maxWord, that is
+// not a hexadecimal number (a hash, a part of a UUID: only 0-9 and a-f,
+// with a digit). Numbers, addresses and hex strings are many and rarely
+// repeat (an import of threat intelligence would fill the vocabulary with
+// them); a search for one stays a prefix for FTS5 (policy), and so does
+// any search word InVocabulary refuses.
+func InVocabulary(w string) bool {
+	if w == "" || len(w) > maxWord {
+		return false
+	}
+	letter, digit, hex := false, false, true
+	for _, r := range w {
+		switch {
+		case r >= '0' && r <= '9':
+			digit = true
+		case r >= 'a' && r <= 'f':
+			letter = true
+		case unicode.IsLetter(r):
+			letter, hex = true, false
+		default:
+			hex = false
+		}
+	}
+	return letter && !(hex && digit)
 }
 
 func notToken(r rune) bool {

@@ -115,3 +115,15 @@ func BenchmarkStemsAndTails(b *testing.B) {
 		_ = Tails(doc)
 	}
 }
+
+func TestVocabulary(t *testing.T) {
+	for w, want := range map[string]bool{"angriff": true, "t1566": true, "leakmark0xpost": true, "log4j": true, "deadbeef": true,
+		"bab4a63c": false, "0c7c8e1f": false, "2024": false, "198": false, "": false, strings.Repeat("a", 65): false} {
+		if got := InVocabulary(w); got != want {
+			t.Errorf("InVocabulary(%q) = %v, want %v", w, got, want)
+		}
+	}
+	if got := Tokens("Straße Éclair T1566 4bf0d3a5c3e4 198.51.100.3"); strings.Join(got, " ") != "straße eclair t1566" {
+		t.Errorf("Tokens: %v", got)
+	}
+}
