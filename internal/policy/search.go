@@ -356,6 +356,9 @@ func (r *Reader) SearchAll(ctx context.Context, h db.Handle, terms []string, f S
 		if f.AllKinds {
 			match = nil
 		}
+		// MATCH (? || ''), not MATCH ?: FTS5 plans with the value of a
+		// bare parameter, so SQLite prepares the statement again for every
+		// new search (twice the re-preparing in BenchmarkSearch).
 		q.Add(`search_fts x_d_f JOIN search_docs x_d ON x_d.seq = x_d_f.rowid AND x_d_f.search_fts MATCH (? || '')`, ftsQuery(match, ts, r.expand(h, ts)))
 		q.Add(` JOIN shares ` + s + ` ON ` + s + `.id = x_d.id`)
 	}
