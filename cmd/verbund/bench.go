@@ -13,7 +13,7 @@ import (
 	"verbund/internal/bench"
 )
 
-const benchHelp = `usage: verbund bench startup|list|fanout|mixed|all [flags]
+const benchHelp = `usage: verbund bench startup|list|fanout|mixed|intel|search|all [flags]
 
 Measures the performance figures of docs/PERFORMANCE.md on this machine.
 Each scenario creates a fresh SQLite database in a temporary folder, runs
@@ -87,6 +87,17 @@ VERBUND_BENCH_POSTGRES, the default of --postgres).
             half of them stored), single lookups (p50/p99) and
             TAXII paging through every object at limit 1,000 (objects/s,
             first page p99).
+  search    the hub's one search (GET /api/v1/search): stores --docs
+            documents (default 100,000: 60 % forum posts, 20 % articles,
+            20 % threat intelligence indicators, German and English texts
+            with inflections and compounds, the list scenario's mix of TLP
+            levels and audiences), deletes the index and writes it again
+            through the kernel's IndexAll (documents/s: the triggers stem
+            every word), then serves the hub and searches for
+            --search-duration each: one word at a time as sme.analyst
+            (--search-concurrency connections; the p99 goal), two words in
+            articles only, one word with 4 connections, and one word as an
+            outsider (sees TLP:CLEAR only).
   all       runs them all with their defaults; in all, --duration and
             --warmup are list's, and mixed runs 30 s after 2 s.
 
@@ -101,13 +112,14 @@ Examples:
   verbund bench fanout --subscribers 200 --recheck 1000 --recheck-changes 5
   verbund bench mixed --engine sqlite --clients 50 --duration 30s
   eval "$(scripts/pg-start /tmp/pg)"; verbund bench mixed --postgres "$VERBUND_TEST_POSTGRES"
+  verbund bench search --docs 100000
 `
 
 func (c *cli) bench(args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(c.stdout, benchHelp)
 		if len(args) == 0 {
-			return usageError{"name a scenario: startup, list, fanout, mixed, intel or all"}
+			return usageError{"name a scenario: startup, list, fanout, mixed, intel, search or all"}
 		}
 		return flag.ErrHelp
 	}
@@ -128,6 +140,7 @@ func (c *cli) bench(args []string) error {
 	var fo bench.FanoutOptions
 	var mo bench.MixedOptions
 	var io2 bench.IntelOptions
+	var so2 bench.SearchOptions
 	var endpoints, engine, postgres string
 	if scenario == "startup" || scenario == "all" {
 		fs.IntVar(&so.Runs, "runs", 5, "startup: fresh starts to measure")
@@ -165,11 +178,20 @@ func (c *cli) bench(args []string) error {
 		fs.IntVar(&io2.Clients, "clients", 4, "intel: concurrent batch lookup clients")
 		fs.DurationVar(&io2.Duration, "intel-duration", 5*time.Second, "intel: length of each lookup phase")
 	}
+	if scenario == "search" || scenario == "all" {
+		fs.IntVar(&so2.Docs, "docs", 100000, "search: documents in the index")
+		fs.DurationVar(&so2.Duration, "search-duration", 5*time.Second, "search: measured time per phase")
+		fs.DurationVar(&so2.Warmup, "search-warmup", time.Second, "search: unmeasured load before each phase")
+		fs.IntVar(&so2.Concurrency, "search-concurrency", 1, "search: connections of the main phases")
+		if scenario == "search" {
+			fs.BoolVar(&so2.Keep, "keep", false, "search: keep the seeded data folder (printed) for inspection")
+		}
+	}
 	switch scenario {
-	case "startup", "list", "fanout", "mixed", "intel", "all":
+	case "startup", "list", "fanout", "mixed", "intel", "search", "all":
 	default:
 		fmt.Fprint(c.stderr, benchHelp)
-		return usageError{fmt.Sprintf("unknown scenario %q: use startup, list, fanout, mixed, intel or all", scenario)}
+		return usageError{fmt.Sprintf("unknown scenario %q: use startup, list, fanout, mixed, intel, search or all", scenario)}
 	}
 	if err := c.parse(fs, rest); err != nil {
 		return err
@@ -185,8 +207,8 @@ func (c *cli) bench(args []string) error {
 	if *quiet {
 		progress = nil
 	}
-	so.Exe, lo.Exe, fo.Exe, mo.Exe, io2.Exe = *exe, *exe, *exe, *exe, *exe
-	so.Log, lo.Log, fo.Log, mo.Log, io2.Log = progress, progress, progress, progress, progress
+	so.Exe, lo.Exe, fo.Exe, mo.Exe, io2.Exe, so2.Exe = *exe, *exe, *exe, *exe, *exe, *exe
+	so.Log, lo.Log, fo.Log, mo.Log, io2.Log, so2.Log = progress, progress, progress, progress, progress, progress
 	var engines []string
 	var mixedSkipped string
 	if scenario == "mixed" || scenario == "all" {
@@ -211,6 +233,7 @@ func (c *cli) bench(args []string) error {
 		Fanout  *bench.FanoutResult  `json:"fanout,omitempty"`
 		Mixed   []*bench.MixedResult `json:"mixed,omitempty"`
 		Intel   *bench.IntelResult   `json:"intel,omitempty"`
+		Search  *bench.SearchResult  `json:"search,omitempty"`
 		Skipped string               `json:"mixed_skipped,omitempty"` // why a part of mixed did not run
 		Checks  []bench.Check        `json:"checks"`
 	}{Machine: bench.ThisMachine(), Binary: *exe, Skipped: mixedSkipped}
@@ -261,6 +284,13 @@ func (c *cli) bench(args []string) error {
 			return fmt.Errorf("intel: %w", err)
 		}
 		report.Checks = append(report.Checks, report.Intel.Checks...)
+	}
+	if scenario == "search" || scenario == "all" {
+		c.progress(progress, "search:\n")
+		if report.Search, err = bench.Search(c.ctx, so2); err != nil {
+			return fmt.Errorf("search: %w", err)
+		}
+		report.Checks = append(report.Checks, report.Search.Checks...)
 	}
 
 	if *asJSON {
@@ -328,6 +358,15 @@ func (c *cli) bench(args []string) error {
 				in.ImportPerSec, in.ImportSeconds, in.ImportPeakRSSMB, in.BareInsertPerSec, 100*in.ImportVsBare)
 			fmt.Fprintf(w, "  batch lookup:  %.0f values/s (1 %% of them stored); %.0f values/s (half of them stored)\n  single lookup: %s\n", in.LookupPerSec, in.LookupHalfPerSec, in.SingleLookup)
 			fmt.Fprintf(w, "  TAXII paging:  %.0f objects/s (%d objects); first page %s\n", in.TAXIIPerSec, in.TAXIIPaged, in.TAXIIFirstPage)
+		}
+		if sr := report.Search; sr != nil {
+			fmt.Fprintf(w, "\nsearch (%d documents: %d posts, %d articles, %d indicators; %d visible to sme.analyst; stored in %.1f s, database %.0f MB):\n",
+				sr.Docs, sr.Posts, sr.Articles, sr.Intel, sr.VisibleToMain, sr.SeedSeconds, sr.DBSizeMB)
+			fmt.Fprintf(w, "  indexing: %.0f documents/s (%.1f s)\n", sr.IndexPerSec, sr.IndexSeconds)
+			for _, p := range sr.Phases {
+				fmt.Fprintf(w, "  %s\n    %.0f req/s, %d errors, latency %s\n    hub %.0f%% of a core, %.0f µs CPU a search\n",
+					p.Path, p.RPS, p.Errors, p.Latency, p.ServerCPUPct, p.ServerCPUUS)
+			}
 		}
 		fmt.Fprintf(w, "\ngoals:\n%s", bench.Verdict(report.Checks))
 	}

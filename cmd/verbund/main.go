@@ -87,7 +87,7 @@ Usage:
   verbund audit verify
   verbund intel import FILE|- --org O [--tlp L] [--community C] [--json]
   verbund migrate
-  verbund bench startup|list|fanout|mixed|all [--json]   (measures docs/PERFORMANCE.md)
+  verbund bench startup|list|fanout|mixed|intel|search|all [--json]   (measures docs/PERFORMANCE.md)
   verbund version
 
 serve, migrate and the admin commands take --data DIR or --db URL to choose

@@ -29,11 +29,13 @@ import (
 	"verbund/internal/home"
 	"verbund/internal/i18n"
 	"verbund/internal/intel"
+	"verbund/internal/knowledge"
 	"verbund/internal/live"
 	"verbund/internal/notify"
 	"verbund/internal/orgs"
 	"verbund/internal/policy"
 	"verbund/internal/readcache"
+	"verbund/internal/search"
 	"verbund/internal/training"
 	"verbund/internal/web"
 )
@@ -57,6 +59,8 @@ type App struct {
 	Intel      *intel.Service
 	Notify     *notify.Service // webhooks: the outbox and its deliverer
 	Training   *training.Service
+	Knowledge  *knowledge.Service
+	Search     *search.Service  // the hub's one search over every searchable kind
 	Sharing    *policy.Kernel   // every shareable kind, registered by its capability
 	Pages      *readcache.Cache // API pages of posts; nil when --read-cache 0
 	Registry   *prometheus.Registry
@@ -180,6 +184,11 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 	// Reminders before due dates: live today, by e-mail once the hub
 	// sends e-mail.
 	go a.Training.Reminders(ctx, 10*time.Minute, log)
+	a.Knowledge = knowledge.New(d, a.Broker, a.Sharing)
+	a.Search = search.New(d, a.Sharing)
+	if cfg.SearchRate > 0 {
+		a.Search.SetSearchRate(cfg.SearchRate)
+	}
 	if u, err := url.Parse(cfg.BaseURL); err == nil && u.Hostname() != "" {
 		// The hub's own domain never lands on a block list.
 		a.Intel.Benign = intel.NewBenign([]string{u.Hostname()})
@@ -234,6 +243,8 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 		func() error { return intel.Register(a.Web, a.Intel) },
 		func() error { return notify.Register(a.Web, a.Notify) },
 		func() error { return training.Register(a.Web, a.Training) },
+		func() error { return knowledge.Register(a.Web, a.Knowledge) },
+		func() error { return search.Register(a.Web, a.Search) },
 		func() error { return audit.Register(a.Web, d) },
 		func() error { return home.Register(a.Web, d, a.Forum, a.Agreements, a.Orgs) },
 	} {

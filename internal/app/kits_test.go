@@ -6,7 +6,9 @@ import (
 	"verbund/internal/app/apptest"
 	"verbund/internal/forum/forumtest"
 	"verbund/internal/intel/inteltest"
+	"verbund/internal/knowledge/knowledgetest"
 	"verbund/internal/notify/notifytest"
+	"verbund/internal/search/searchtest"
 	"verbund/internal/training/trainingtest"
 )
 
@@ -15,7 +17,7 @@ import (
 // line); TestAuthorizationMatrix fails until it does, because its routes
 // have no rows.
 func kits() []apptest.Kit {
-	return []apptest.Kit{coreKit(), forumtest.Kit(), inteltest.Kit(), notifytest.Kit(), trainingtest.Kit()}
+	return []apptest.Kit{coreKit(), forumtest.Kit(), inteltest.Kit(), notifytest.Kit(), trainingtest.Kit(), knowledgetest.Kit(), searchtest.Kit()}
 }
 
 // TestAuthorizationMatrix calls every registered route as ten kinds of

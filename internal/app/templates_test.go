@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"verbund/internal/i18n"
+	"verbund/internal/knowledge"
 	"verbund/internal/policy"
 )
 
@@ -33,19 +34,21 @@ func TestTemplateKeysExist(t *testing.T) {
 	goStatic := regexp.MustCompile(`\.T\([^()"]*"([a-z0-9_]+(?:\.[a-z0-9_]+)+)"`)
 	dynamic := regexp.MustCompile(`printf "([a-z_.]+)\.%s"`)
 	values := map[string][]string{
-		"role":             {"admin", "analyst", "viewer", "auditor"},
-		"org.kind":         {"company", "provider", "cert", "isac"},
-		"token.scope":      {"read", "write"},
-		"agreement.status": {"proposed", "active", "revoked", "expired", "pending"},
-		"agreement.kind":   {"bilateral", "charter"},
-		"agreement.end":    {"revoke", "withdraw_proposal", "decline", "withdraw_acceptance"},
-		"community.status": {"pending", "active", "rejected", "left"},
-		"audience":         {"own_org", "community", "named_orgs", "named_people"},
-		"tlp":              {"clear", "green", "amber", "amber_strict", "red"},
-		"category":         policy.Category(policy.AllCategories).Names(),
-		"notify.state":     {"delivered", "pending", "dead"},
-		"notify.severity":  {"low", "medium", "high", "critical"},
-		"notify.error":     {"answer", "unreachable", "deleted", "not_visible", "plain_http"},
+		"role":                {"admin", "analyst", "viewer", "auditor"},
+		"org.kind":            {"company", "provider", "cert", "isac"},
+		"token.scope":         {"read", "write"},
+		"agreement.status":    {"proposed", "active", "revoked", "expired", "pending"},
+		"agreement.kind":      {"bilateral", "charter"},
+		"agreement.end":       {"revoke", "withdraw_proposal", "decline", "withdraw_acceptance"},
+		"community.status":    {"pending", "active", "rejected", "left"},
+		"audience":            {"own_org", "community", "named_orgs", "named_people"},
+		"tlp":                 {"clear", "green", "amber", "amber_strict", "red"},
+		"category":            policy.Category(policy.AllCategories).Names(),
+		"knowledge.kind":      knowledge.Kinds,
+		"knowledge.link_type": {"intel", "article", "thread", "post"},
+		"notify.state":        {"delivered", "pending", "dead"},
+		"notify.severity":     {"low", "medium", "high", "critical"},
+		"notify.error":        {"answer", "unreachable", "deleted", "not_visible", "plain_http"},
 	}
 	own := map[string]map[string]string{} // capability → its own keys
 	ownKeys := func(pkg string) map[string]string {

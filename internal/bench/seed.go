@@ -23,6 +23,9 @@ type Population struct {
 	// Threads and Posts are the forum's kinds: envelopes are disclosed
 	// through the sharing kernel like every other.
 	Threads, Posts *policy.Kind
+	// Text writes a post's body of n characters (nil: the English words
+	// of the list benchmark).
+	Text func(rng *rand.Rand, n int) string
 }
 
 // author is the actor of org key's seeded posts.
@@ -63,9 +66,16 @@ func SeedPosts(ctx context.Context, d *db.DB, p Population, n, threads int) (See
 		threads = 2
 	}
 	rng := rand.New(rand.NewPCG(1, 2)) // #nosec G404 -- fixed seed on purpose: the same synthetic data in every benchmark run
+	text := p.Text
+	if text == nil {
+		text = body
+	}
 	bodies := make([]string, 97)
+	if p.Text != nil {
+		bodies = make([]string, 997) // varied texts for searches
+	}
 	for i := range bodies {
-		bodies[i] = body(rng, 80+rng.IntN(520))
+		bodies[i] = text(rng, 80+rng.IntN(520))
 	}
 	now := db.Now() - int64(n)*1000 // posts one ms apart, ending now
 	var out Seeded

@@ -43,6 +43,7 @@ type World struct {
 	OrgChannel    map[string]string // org key → internal channel
 	Threads       *policy.Kind      // the forum's kinds, for seeding
 	Posts         *policy.Kind
+	App           *app.App // the hub built on the database, for seeding other capabilities
 }
 
 // BuildWorld creates the world in an empty, migrated database. readers is
@@ -135,6 +136,7 @@ func BuildWorld(ctx context.Context, d *db.DB, readers int) (*World, error) {
 		}
 	}
 	w.Threads, w.Posts = a.Forum.Kinds()
+	w.App = a
 	if w.CircleChannel == "" {
 		return nil, fmt.Errorf("the circle has no channel")
 	}

@@ -2,8 +2,8 @@
 // hub: Müller Maschinenbau GmbH (an SME), its cloud provider Wolke Cloud
 // AG, the regional CERT Süd coordinating the trust circle "Mittelstand
 // Süd", a company outside the circle, agreements between them, people in
-// every role, forum threads at every TLP level, threat intelligence and a
-// phishing-awareness module in the circle's library. Passwords are random;
+// every role, forum threads at every TLP level, threat intelligence, and
+// the circle's library: a phishing-awareness module and articles. Passwords are random;
 // they are printed once and written to a file in the data folder.
 package demo
 
@@ -21,6 +21,7 @@ import (
 	"verbund/internal/db"
 	"verbund/internal/forum"
 	"verbund/internal/intel"
+	"verbund/internal/knowledge"
 	"verbund/internal/orgs"
 	"verbund/internal/policy"
 	"verbund/internal/training"
@@ -35,6 +36,7 @@ type Services struct {
 	Forum      *forum.Service
 	Intel      *intel.Service
 	Training   *training.Service
+	Knowledge  *knowledge.Service
 }
 
 // Login is one demo account.
@@ -203,6 +205,12 @@ func Seed(ctx context.Context, s Services, dataDir string) ([]Login, error) {
 		learners := map[string]policy.Actor{"jonas": act("jonas.weber@mueller-maschinenbau.example"),
 			"petra": act("petra.schmidt@mueller-maschinenbau.example"), "karl": act("karl.pruefer@mueller-maschinenbau.example")}
 		if err := seedTraining(ctx, s.Training, act("max.bauer@cert-sued.example"), act("anna.mueller@mueller-maschinenbau.example"), learners, c.ID); err != nil {
+			return nil, err
+		}
+	}
+	if s.Knowledge != nil {
+		if err := seedKnowledge(ctx, s.Knowledge, s.Intel, act("max.bauer@cert-sued.example"), act("jonas.weber@mueller-maschinenbau.example"),
+			act("anna.mueller@mueller-maschinenbau.example"), act("tom.richter@wolke-cloud.example"), c.ID); err != nil {
 			return nil, err
 		}
 	}

@@ -18,7 +18,9 @@ import (
 	"verbund/internal/demo"
 	"verbund/internal/forum"
 	"verbund/internal/intel"
+	"verbund/internal/knowledge"
 	"verbund/internal/policy"
+	"verbund/internal/search"
 	"verbund/internal/training"
 )
 
@@ -33,7 +35,7 @@ func TestSeedIsAudited(t *testing.T) {
 			t.Fatal(err)
 		}
 		a.Accounts.Password = auth.PasswordParams{Time: 1, MemoryKiB: 64, Threads: 1, KeyLen: 32} // cheap hashing keeps the test fast
-		logins, err := demo.Seed(ctx, demo.Services{DB: d, Accounts: a.Accounts, Orgs: a.Orgs, Agreements: a.Agreements, Forum: a.Forum, Intel: a.Intel, Training: a.Training}, t.TempDir())
+		logins, err := demo.Seed(ctx, demo.Services{DB: d, Accounts: a.Accounts, Orgs: a.Orgs, Agreements: a.Agreements, Forum: a.Forum, Intel: a.Intel, Training: a.Training, Knowledge: a.Knowledge}, t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,7 +61,7 @@ func TestDemoStory(t *testing.T) {
 	}
 	a.Accounts.Password = auth.PasswordParams{Time: 1, MemoryKiB: 64, Threads: 1, KeyLen: 32}
 	dir := t.TempDir()
-	logins, err := demo.Seed(ctx, demo.Services{DB: d, Accounts: a.Accounts, Orgs: a.Orgs, Agreements: a.Agreements, Forum: a.Forum, Intel: a.Intel, Training: a.Training}, dir)
+	logins, err := demo.Seed(ctx, demo.Services{DB: d, Accounts: a.Accounts, Orgs: a.Orgs, Agreements: a.Agreements, Forum: a.Forum, Intel: a.Intel, Training: a.Training, Knowledge: a.Knowledge}, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,6 +150,27 @@ func TestDemoStory(t *testing.T) {
 	if mods, _, err := a.Training.FindModules(ctx, actor("ole.hansen@hansa-logistik.example"), training.ModuleFilter{}); err != nil || len(mods) != 0 {
 		t.Errorf("Hansa sees training modules: %+v %v", mods, err)
 	}
+	// The circle's library: CERT Süd's guide for non-specialists and
+	// Müller's post-incident review, found by the hub's search in German
+	// word forms; Hansa, outside the circle, finds neither.
+	library, _, err := a.Knowledge.FindArticles(ctx, actor("tom.richter@wolke-cloud.example"), knowledge.ListFilter{Library: "community:" + flowsCircle(t, a, anna)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]string{}
+	for _, ar := range library {
+		kinds[ar.Title] = ar.Kind
+	}
+	if kinds["Ransomware – Erste Schritte für KMU"] != "guide" || kinds["Nachbereitung: Kryptonit an zwei Bedienrechnern der Fertigung"] != "post_incident_review" {
+		t.Errorf("the circle's library: %v", kinds)
+	}
+	items, _, err := a.Search.Search(ctx, actor("jonas.weber@mueller-maschinenbau.example"), search.Query{Q: "Wiederherstellung"})
+	if err != nil || len(items) == 0 {
+		t.Errorf("searching the demo for Wiederherstellung: %v %v", items, err)
+	}
+	if items, _, err := a.Search.Search(ctx, actor("ole.hansen@hansa-logistik.example"), search.Query{Q: "Ransomware", Types: []string{"article"}}); err != nil || len(items) != 0 {
+		t.Errorf("Hansa finds articles of the circle: %v %v", items, err)
+	}
 	file, err := os.ReadFile(filepath.Join(dir, "demo-logins.txt"))
 	if err != nil {
 		t.Fatal(err)
@@ -163,4 +186,13 @@ func TestDemoStory(t *testing.T) {
 			t.Errorf("the logins file does not name %s and the UI language: %q", l.Email, line)
 		}
 	}
+}
+
+// flowsCircle is the id of the demo's trust circle.
+func flowsCircle(t *testing.T, a *app.App, who policy.Actor) string {
+	cs, err := a.Orgs.FindCommunities(context.Background(), who)
+	if err != nil || len(cs) == 0 {
+		t.Fatalf("circles: %v %v", cs, err)
+	}
+	return cs[0].ID
 }

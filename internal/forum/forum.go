@@ -50,7 +50,7 @@ func New(d *db.DB, b *events.Broker, k *policy.Kernel) *Service {
 	s := &Service{DB: d, Events: b, threads: threads, searches: web.NewLimiter(searchBurst, 1),
 		// A post belongs to its thread: visible only with it, and never
 		// reaching further (policy.Within).
-		posts: k.Register(policy.KindSpec{Name: "post", Table: "posts", Category: policy.Knowledge, In: threads}),
+		posts: k.Register(policy.KindSpec{Name: "post", Table: "posts", Category: policy.Knowledge, In: threads, Search: true}),
 	}
 	// Id and creation time come with the envelope (the same values).
 	s.postColumns = `p.thread_id, p.body, COALESCE(p.edited_at, 0), p.revisions, u.name, o.name, ` + s.posts.Columns("p")

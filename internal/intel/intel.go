@@ -50,7 +50,7 @@ type Service struct {
 // Webhooks may subscribe to its event types: EventSighting.
 func New(d *db.DB, b *events.Broker, k *policy.Kernel) *Service {
 	return &Service{DB: d, Events: b, Benign: NewBenign(nil), searches: web.NewLimiter(20, 1), values: newValueFilter(),
-		kind: k.Register(policy.KindSpec{Name: "intel", Table: "intel_objects", Category: policy.Indicator})}
+		kind: k.Register(policy.KindSpec{Name: "intel", Table: "intel_objects", Category: policy.Indicator, Search: true})}
 }
 
 // EventSighting is the webhook event of a sighting: its owner (or circle)

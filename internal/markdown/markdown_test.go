@@ -45,3 +45,48 @@ func TestDropsActiveContent(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckNamesWhatWouldBeDropped(t *testing.T) {
+	r := New()
+	for src, want := range map[string]string{
+		"<script>alert(1)</script>":              "raw_html",
+		"Text <img src=x onerror=alert(1)> mehr": "raw_html",
+		"[klick](javascript:alert(1))":           "link",
+		"[klick](JaVaScript:alert(1))":           "link",
+		"![x](data:image/png;base64,AAAA)":       "link",
+		"<div onclick=\"x()\">\nblock\n</div>":   "raw_html",
+		"Line one\n\n[x](vbscript:msgbox)":       "link",
+		"Auto <javascript:alert(1)>":             "link",
+	} {
+		ps := r.Check(src)
+		if len(ps) == 0 || ps[0].Kind != want {
+			t.Errorf("Check(%q) = %+v, want a %s problem", src, ps, want)
+		}
+	}
+	for _, src := range []string{
+		"# Titel\n\nText mit `<script>` im Code und [BSI](https://www.bsi.bund.de), [Mail](mailto:cert@example.org), [Abschnitt](#schritte), [Seite](/knowledge).",
+		"```html\n<script>alert(1)</script>\n```",
+		"Zeit 10:30 Uhr, Verhältnis 2:1",
+	} {
+		if ps := r.Check(src); ps != nil {
+			t.Errorf("Check(%q) = %+v, want none", src, ps)
+		}
+	}
+	if ps := r.Check("ok\n\nok\n\n<b>fett</b>"); len(ps) == 0 || ps[0].Line != 5 {
+		t.Errorf("line of the problem: %+v", ps)
+	}
+}
+
+func TestText(t *testing.T) {
+	got := New().Text("# Erste Schritte\n\n1. **Netz** trennen\n2. [BSI anrufen](https://bsi.bund.de)\n\n```\nkill -9\n```\n\n| a | b |\n|---|---|\n| Zelle | x |")
+	for _, want := range []string{"Erste Schritte\n", "Netz trennen", "BSI anrufen", "kill -9", "Zelle"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("Text lacks %q: %q", want, got)
+		}
+	}
+	for _, bad := range []string{"**", "https://", "#", "|"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("Text keeps markup %q: %q", bad, got)
+		}
+	}
+}

@@ -272,7 +272,7 @@ func (s *Service) send(ctx context.Context, d *delivery) {
 		return
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
+	_ = resp.Body.Close() // the status decides; a close error changes nothing
 	d.status = resp.StatusCode
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		d.err = errAnswer

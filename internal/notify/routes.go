@@ -18,7 +18,9 @@ type handler struct{ svc *Service }
 // Register adds the webhook API (an org's admins manage their org's
 // webhooks and read their delivery logs).
 func Register(srv *web.Server, svc *Service) error {
-	srv.Catalog.Add(files, "i18n")
+	if err := srv.Catalog.Add(files, "i18n"); err != nil {
+		return err
+	}
 	if err := srv.AddOpenAPI(files, "openapi.json"); err != nil {
 		return err
 	}

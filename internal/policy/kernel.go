@@ -43,6 +43,10 @@ type KindSpec struct {
 	// contributions to it: their envelope must be within the container's
 	// (Within).
 	In *Kind
+	// Search says that the kind's objects have documents in the hub's
+	// full-text index (Kind.Index): the hub's search (Reader.SearchAll
+	// over Kernel.Searchable) looks for them.
+	Search bool
 }
 
 // Kind is a registered kind of shareable object: the only handle through
@@ -52,6 +56,7 @@ type Kind struct {
 	table      string
 	category   Category
 	container  *Kind    // KindSpec.In
+	search     bool     // KindSpec.Search
 	predicates sync.Map // share alias → text of the visibility predicate
 }
 
@@ -68,7 +73,7 @@ func (k *Kernel) Register(s KindSpec) *Kind {
 			panic(fmt.Sprintf("policy: kind %q or table %q registered twice", s.Name, s.Table))
 		}
 	}
-	kind := &Kind{name: s.Name, table: s.Table, category: s.Category, container: s.In}
+	kind := &Kind{name: s.Name, table: s.Table, category: s.Category, container: s.In, search: s.Search}
 	k.kinds[s.Name] = kind
 	return kind
 }
@@ -82,6 +87,18 @@ func (k *Kernel) Kinds() []*Kind {
 		out = append(out, kind)
 	}
 	slices.SortFunc(out, func(a, b *Kind) int { return cmp.Compare(a.name, b.name) })
+	return out
+}
+
+// Searchable lists the kinds whose objects the hub's search finds
+// (KindSpec.Search), by name.
+func (k *Kernel) Searchable() []*Kind {
+	var out []*Kind
+	for _, kind := range k.Kinds() {
+		if kind.search {
+			out = append(out, kind)
+		}
+	}
 	return out
 }
 

@@ -17,6 +17,10 @@ type Reader struct {
 	actor Actor
 	view  *View // the actor's partners and circles at the reader's moment
 	trace *Trace
+	// ctx is the request's, for the look-ups a query needs before it is
+	// run (a search's words in the index's vocabulary): a Reader lives for
+	// one request.
+	ctx context.Context
 }
 
 // NewReader returns the reader for actor a at time now (Unix µs;
@@ -24,7 +28,7 @@ type Reader struct {
 // small queries) once; every query through the reader is given it.
 func NewReader(ctx context.Context, h db.Handle, a Actor, now int64) (*Reader, error) {
 	t, _ := ctx.Value(traceKey{}).(*Trace)
-	r := &Reader{actor: a, trace: t}
+	r := &Reader{actor: a, trace: t, ctx: ctx}
 	if a.UserID == "" || a.OrgID == "" {
 		return r, nil // the operator reads nothing
 	}

@@ -70,7 +70,7 @@ type Service struct {
 // New returns the service and registers its kinds with the sharing kernel.
 func New(d *db.DB, b *events.Broker, k *policy.Kernel) *Service {
 	s := &Service{DB: d, Events: b, md: markdown.New(),
-		modules:  k.Register(policy.KindSpec{Name: "training_module", Table: "training_modules", Category: policy.Knowledge}),
+		modules:  k.Register(policy.KindSpec{Name: "training_module", Table: "training_modules", Category: policy.Knowledge, Search: true}),
 		rates:    k.Register(policy.KindSpec{Name: "training_rates", Table: "training_rate_shares", Category: policy.Knowledge}),
 		attempts: web.NewLimiter(10, 1.0/30),
 		DueSoon:  48 * time.Hour,

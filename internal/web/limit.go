@@ -38,8 +38,13 @@ func (l *Limiter) Allow(key string, now time.Time) bool {
 		b = &bucket{tokens: l.burst, at: now}
 		l.buckets[key] = b
 	}
-	b.tokens = min(l.burst, b.tokens+now.Sub(b.at).Seconds()*l.rate)
-	b.at = now
+	// Callers read the clock before they take the lock: a call may come
+	// in with an earlier time than the one before it, which must not
+	// take tokens away (at a high rate, a millisecond is many of them).
+	if d := now.Sub(b.at); d > 0 {
+		b.tokens = min(l.burst, b.tokens+d.Seconds()*l.rate)
+		b.at = now
+	}
 	if b.tokens < 1 {
 		return false
 	}

@@ -15,14 +15,15 @@ import (
 // transaction writes its audit record — audit.Write in the same
 // transaction, into audit_pending, chained right after the commit — which
 // is also what the read cache (internal/readcache) learns changes from. Two exceptions are explicit: bookkeeping
-// (db.Tx.Bookkeeping: login throttle counters, a token's last-use time)
+// (db.Tx.Bookkeeping: login throttle counters, a token's last-use time,
+// how often each org opened an article)
 // and what a test writes directly to set up or tamper with data
 // (Unaudited).
 
 // bookkeepingTables are the only tables a bookkeeping transaction may
 // write. PostgreSQL names the tables a transaction wrote, so the check is
 // made there; SQLite can only count the rows.
-var bookkeepingTables = []string{"login_throttle", "tokens", "audit_pending", "audit_log", "audit_orgs", "audit_head", "health_probe", "webhook_deliveries"}
+var bookkeepingTables = []string{"login_throttle", "tokens", "audit_pending", "audit_log", "audit_orgs", "audit_head", "health_probe", "webhook_deliveries", "article_reads"}
 
 type unauditedKey struct{}
 

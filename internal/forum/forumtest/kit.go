@@ -153,7 +153,7 @@ func threadKind() apptest.LeakKind {
 			return th
 		},
 		Streamed: true,
-		Paths: []apptest.Path{
+		Paths: append([]apptest.Path{
 			detail("GET /api/v1/threads/{id}", "/api/v1/threads/%s", false),
 			detail("GET /api/v1/threads/{id}/posts", "/api/v1/threads/%s/posts", false),
 			detail("GET /forum/threads/{id}", "/forum/threads/%s", false),
@@ -190,7 +190,7 @@ func threadKind() apptest.LeakKind {
 				home(t, c, r, firsts(c, objs), nil)
 			}},
 			{Route: "GET /audit", Check: auditPage},
-		},
+		}, apptest.SearchPaths("post", firsts)...),
 	}
 }
 
@@ -251,7 +251,7 @@ func postKind() apptest.LeakKind {
 				t.Fatalf("edit %s: %d %s", o.Marker, r.Status, r.Body)
 			}
 		},
-		Paths: []apptest.Path{
+		Paths: append([]apptest.Path{
 			detail("GET /api/v1/posts/{id}", "/api/v1/posts/%s"),
 			detail("GET /api/v1/posts/{id}/revisions", "/api/v1/posts/%s/revisions"),
 			detail("GET /forum/posts/{id}/fragment", "/forum/posts/%s/fragment"),
@@ -329,7 +329,7 @@ func postKind() apptest.LeakKind {
 				home(t, c, r, objs, carrier(c))
 			}},
 			{Route: "GET /audit", Check: auditPage},
-		},
+		}, apptest.SearchPaths("post", nil)...),
 	}
 }
 

@@ -21,7 +21,7 @@ var allowedIdentical = map[string]bool{
 	"TLP:CLEAR": true, "TLP:GREEN": true, "TLP:AMBER": true, "TLP:AMBER+STRICT": true, "TLP:RED": true,
 	"CERT": true, "ISAC": true, "API-Token": true, "JSON Lines": true,
 	"Forum": true, "Name": true, "Status": true, "Organisation": true,
-	"Administrator": true, "Analyst": true, "Webhook": true, "Webhooks": true,
+	"Administrator": true, "Analyst": true, "Webhook": true, "Webhooks": true, "Version": true,
 	"English": true, "Deutsch": true,
 }
 
@@ -49,7 +49,9 @@ var glossary = []struct {
 	{regexp.MustCompile(`(?i)coordinator`), "koordinator"},
 	{regexp.MustCompile(`(?i)\bchannels?\b`), "kan"},
 	{regexp.MustCompile(`(?i)\bthreads?\b`), "them"},
-	{regexp.MustCompile(`(?i)\bposts?\b`), "beitr"},
+	{regexp.MustCompile(`(?i)\bposts?\b([^-]|$)`), "beitr"}, // not "post-incident review" (Nachbereitung)
+	{regexp.MustCompile(`(?i)post-incident review`), "nachbereitung"},
+	{regexp.MustCompile(`(?i)knowledge archive`), "wissensarchiv"},
 	{regexp.MustCompile(`(?i)\bsign out\b`), "abmelden"},
 	{regexp.MustCompile(`(?i)\bsettings\b`), "einstellungen"},
 	{regexp.MustCompile(`(?i)\bcategor(y|ies)\b`), "kategorie"},

@@ -194,7 +194,7 @@ func intelKind() apptest.LeakKind {
 			state(c).stix[id], state(c).audience[id] = stixID, aud.Kind
 			return id
 		},
-		Paths: []apptest.Path{
+		Paths: append([]apptest.Path{
 			{Route: "GET /api/v1/intel/objects/{id}", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
 				apptest.ExpectDetail(t, c, r, "/api/v1/intel/objects/%s", objs)
 			}},
@@ -337,7 +337,7 @@ func intelKind() apptest.LeakKind {
 				}
 				apptest.ExpectIDs(t, "the lookup form", r, htmlIDs(string(b), `data-match="`), objs)
 			}},
-		},
+		}, apptest.SearchPaths("intel", nil)...),
 	}
 }
 

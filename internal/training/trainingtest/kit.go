@@ -222,7 +222,7 @@ func moduleKind() apptest.LeakKind {
 			return m.ID
 		},
 		Streamed: true,
-		Paths: []apptest.Path{
+		Paths: append([]apptest.Path{
 			detail("GET /api/v1/training/modules/{id}", "/api/v1/training/modules/%s"),
 			detail("GET /api/v1/training/modules/{id}/progress", "/api/v1/training/modules/%s/progress"),
 			detail("GET /training/modules/{id}", "/training/modules/%s"),
@@ -312,7 +312,7 @@ func moduleKind() apptest.LeakKind {
 				apptest.ExpectMarkers(t, "the rates page", r, page, want, true)
 			}},
 			{Route: "GET /audit", Check: auditPage},
-		},
+		}, apptest.SearchPaths("training_module", nil)...),
 	}
 }
 
