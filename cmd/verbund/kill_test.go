@@ -1,15 +1,10 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
-	"regexp"
 	"testing"
 	"time"
 
@@ -63,43 +58,7 @@ func killDuringWrites(t *testing.T, e db.Dialect) {
 	if e == db.Postgres {
 		where = append(where, "--db", dbtest.NewPostgresDB(t))
 	}
-	args, _ := json.Marshal(append([]string{"serve", "--demo", "--addr", "127.0.0.1:0", "--log-format", "text", "--log-level", "error"}, where...))
-	cmd := exec.Command(os.Args[0], "-test.run=^$") // #nosec G204 -- this test binary, as the hub
-	cmd.Env = append(os.Environ(), childServe+"="+string(args))
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	killed := false
-	t.Cleanup(func() {
-		if !killed {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
-	urlRe := regexp.MustCompile(`open (http://127\.0\.0\.1:\d+)/login`)
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := urlRe.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
-			}
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
-	var base string
-	select {
-	case base = <-found:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("the hub printed no URL: %s", stderr.String())
-	}
-
+	cmd, base := startHub(t, append([]string{"--demo"}, where...)...)
 	c := writeToken(t, base, where...)
 	thread := c.newestThread(t)
 	st := replyStorm(c, thread, "kill", func(status int, body []byte) {
@@ -108,7 +67,6 @@ func killDuringWrites(t *testing.T, e db.Dialect) {
 	time.Sleep(700 * time.Millisecond)
 	_ = cmd.Process.Kill() // SIGKILL
 	_ = cmd.Wait()
-	killed = true
 	st.end()
 	if st.ok.Load() == 0 {
 		t.Fatal("no write was acknowledged before the kill")
