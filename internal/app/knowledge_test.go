@@ -125,6 +125,11 @@ func TestArticleLifecycle(t *testing.T) {
 			if len(versions.Items) != 2 || versions.Items[0].Version != 2 {
 				t.Errorf("versions: %+v", versions)
 			}
+			// The versions page names each version by its number and links
+			// its changes (the attack review found the whole version printed).
+			if page := string(h.API(t, h.Users["sme.viewer"].ReadToken, http.MethodGet, "/knowledge/"+a.ID+"/versions", nil).Body); !strings.Contains(page, `id="version-2"`) || !strings.Contains(page, "versions?from=1&amp;to=2") {
+				t.Error("the versions page does not name version 2 by its number")
+			}
 			// Only the owner's writers change it.
 			if r := h.API(t, h.Users["sme.analyst"].WriteToken, http.MethodPatch, "/api/v1/articles/"+a.ID, map[string]any{"title": "x"}); r.Status != http.StatusForbidden || r.ErrorCode() != "not_owner" {
 				t.Errorf("another org edits: %d %s", r.Status, r.Body)
