@@ -373,3 +373,33 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestCommentInAnArticleOneCannotSee: a comment lives with its article. An
+// article narrowed away from the commenter's org is not found for it, and
+// neither is its own comment in it: deleting that comment answers 404,
+// like a comment that does not exist (the attack review: 204 told a
+// hidden article from a deleted one and changed inside it).
+func TestCommentInAnArticleOneCannotSee(t *testing.T) {
+	h := apptest.WorldCovering(t, db.SQLite)
+	r := h.API(t, h.Users["sme.analyst"].WriteToken, http.MethodPost, "/api/v1/articles", map[string]any{
+		"title": "Leitfaden: Notfallkontakte", "body": "Wen rufen wir an?", "kind": "guide", "tlp": "GREEN", "audience": "community", "community_id": h.Circle})
+	var a struct{ ID string }
+	r.JSON(t, &a)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("article: %d %s", r.Status, r.Body)
+	}
+	r = h.API(t, h.Users["cloud.analyst"].WriteToken, http.MethodPost, "/api/v1/articles/"+a.ID+"/comments", map[string]any{"body": "Ergänzung von Wolke"})
+	var c struct{ ID string }
+	r.JSON(t, &c)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("comment: %d %s", r.Status, r.Body)
+	}
+	if r := h.API(t, h.Users["sme.analyst"].WriteToken, http.MethodPatch, "/api/v1/articles/"+a.ID, map[string]any{"sharing": map[string]any{"tlp": "AMBER", "audience": "org"}}); r.Status != http.StatusOK {
+		t.Fatalf("narrow the article: %d %s", r.Status, r.Body)
+	}
+	hidden := h.API(t, h.Users["cloud.analyst"].WriteToken, http.MethodDelete, "/api/v1/article-comments/"+c.ID, nil)
+	missing := h.API(t, h.Users["cloud.analyst"].WriteToken, http.MethodDelete, "/api/v1/article-comments/0199aaaa-0000-7000-8000-000000000000", nil)
+	if hidden.Status != http.StatusNotFound || string(hidden.Body) != string(missing.Body) {
+		t.Errorf("LEAK: deleting one's comment in an article one cannot see: %d %s (a missing one: %d %s)", hidden.Status, hidden.Body, missing.Status, missing.Body)
+	}
+}

@@ -317,7 +317,11 @@ func (k *Kind) Authorize(ctx context.Context, tx *db.Tx, a Actor, id string) (Ow
 	if err != nil || k.container == nil {
 		return Owned{Share: s}, err
 	}
-	c, err := k.containerOf(ctx, tx, a, s.Container, false)
+	// The container must be one the actor may see: a reply or comment in a
+	// thread or article that was since narrowed away from its org is not
+	// found, like the container itself (POLICY rule 5), instead of telling
+	// a hidden container from a deleted one and changing inside it.
+	c, err := k.containerOf(ctx, tx, a, s.Container, true)
 	return Owned{Share: s, container: c}, err
 }
 
