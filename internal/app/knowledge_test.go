@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -401,5 +402,35 @@ func TestCommentInAnArticleOneCannotSee(t *testing.T) {
 	missing := h.API(t, h.Users["cloud.analyst"].WriteToken, http.MethodDelete, "/api/v1/article-comments/0199aaaa-0000-7000-8000-000000000000", nil)
 	if hidden.Status != http.StatusNotFound || string(hidden.Body) != string(missing.Body) {
 		t.Errorf("LEAK: deleting one's comment in an article one cannot see: %d %s (a missing one: %d %s)", hidden.Status, hidden.Body, missing.Status, missing.Body)
+	}
+}
+
+// TestArticleEditKeepsWhatTheFormDoesNotShow: saving the edit form keeps
+// its editor in a named-people audience (the form cannot list them) and
+// the links it does not show; a reshare that would hide the article from
+// its editor is refused, not committed and answered 404 (attack review).
+func TestArticleEditKeepsWhatTheFormDoesNotShow(t *testing.T) {
+	h := apptest.WorldCovering(t, db.SQLite)
+	// other writes it, editor (a colleague named in its audience) edits.
+	editor, other := h.Users["sme.analyst"], h.Users["sme.analyst2"]
+	r := h.API(t, other.WriteToken, http.MethodPost, "/api/v1/articles", map[string]any{
+		"title": "Lagebild intern", "body": "Nur für zwei.", "kind": "guide", "tlp": "RED", "audience": "people", "people": []string{editor.ID, other.ID}})
+	var a struct{ ID string }
+	r.JSON(t, &a)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("article: %d %s", r.Status, r.Body)
+	}
+	b := h.Login(t, editor)
+	page := b.PostForm(t, "/knowledge/"+a.ID+"/edit", url.Values{"title": {"Lagebild intern"}, "body": {"Nur für zwei, ergänzt."}, "kind": {"guide"},
+		"tlp": {"RED"}, "audience": {"people"}, "people": {other.ID}})
+	if page.Status != http.StatusOK && page.Status != http.StatusSeeOther {
+		t.Fatalf("save the form: %d", page.Status)
+	}
+	if r := h.API(t, editor.ReadToken, http.MethodGet, "/api/v1/articles/"+a.ID, nil); r.Status != http.StatusOK || !strings.Contains(string(r.Body), "ergänzt") {
+		t.Errorf("after saving the form the editor reads: %d %s", r.Status, r.Body)
+	}
+	r = h.API(t, editor.WriteToken, http.MethodPatch, "/api/v1/articles/"+a.ID, map[string]any{"sharing": map[string]any{"tlp": "RED", "audience": "people", "people": []string{other.ID}}})
+	if r.Status != http.StatusBadRequest || r.ErrorCode() != "reshare_hides_it" {
+		t.Errorf("a reshare hiding the article from its editor: %d %s", r.Status, r.Body)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -223,7 +224,14 @@ func (s *Service) UpdateArticle(ctx context.Context, a policy.Actor, id string, 
 			if err != nil {
 				return err
 			}
-			if err := s.saveLinks(ctx, tx, id, links); err != nil {
+			// Links the editor cannot see stay: an edit replaces what its
+			// editor was shown, not what another reader was (attack
+			// review: a save dropped links to objects hidden from it).
+			hidden, err := s.hiddenLinks(ctx, tx.Handle, a, id)
+			if err != nil {
+				return err
+			}
+			if err := s.saveLinks(ctx, tx, id, append(slices.Clone(links), hidden...)); err != nil {
 				return err
 			}
 			next.Links, detail["links"] = links, len(links)
@@ -243,6 +251,15 @@ func (s *Service) UpdateArticle(ctx context.Context, a policy.Actor, id string, 
 			}
 			next.Share, next.NotDeliveredTo = d.Share, d.Uncovered
 			action = "knowledge.article.reshare"
+			// A reshare that takes the article away from its own editor
+			// would commit and then answer "not found": refused instead.
+			v, err := policy.LoadView(ctx, tx.Handle, a, now)
+			if err != nil {
+				return err
+			}
+			if !v.CanSee(d.Share) {
+				return fault.BadInput("audience", "reshare_hides_it", "with this audience you would no longer see the article yourself: name yourself among the people")
+			}
 		}
 		out = next
 		if len(detail) == 0 {
@@ -255,6 +272,29 @@ func (s *Service) UpdateArticle(ctx context.Context, a policy.Actor, id string, 
 		return Article{}, err
 	}
 	return s.FindArticleByID(ctx, a, id)
+}
+
+// hiddenLinks are the links of article id whose targets a cannot see.
+func (s *Service) hiddenLinks(ctx context.Context, h db.Handle, a policy.Actor, id string) ([]Link, error) {
+	rows, err := h.Query(ctx, `SELECT target_type, target_id FROM article_links WHERE article_id = ?`, id)
+	if err != nil {
+		return nil, fmt.Errorf("read links: %w", err)
+	}
+	all, err := db.Collect(rows, "read links", func(sc db.Scanner) (l Link, err error) { err = sc.Scan(&l.Type, &l.ID); return l, err })
+	if err != nil || len(all) == 0 {
+		return nil, err
+	}
+	seen, err := s.links(ctx, h, a, id)
+	if err != nil {
+		return nil, err
+	}
+	var out []Link
+	for _, l := range all {
+		if !slices.ContainsFunc(seen, func(x Link) bool { return x.Type == l.Type && x.ID == l.ID }) {
+			out = append(out, Link{Type: l.Type, ID: l.ID})
+		}
+	}
+	return out, nil
 }
 
 // current reads an article's own columns (no visibility check: callers

@@ -3,6 +3,7 @@ package knowledge
 import (
 	"net/http"
 	"net/url"
+	"slices"
 
 	"verbund/internal/fault"
 	"verbund/internal/policy"
@@ -198,6 +199,17 @@ func (h *Handler) editForm(w http.ResponseWriter, r *http.Request) error {
 	cur, err := h.svc.FindArticleByID(r.Context(), a, id)
 	if err != nil {
 		return err
+	}
+	// The form shows intel links only: the article's other links stay.
+	for _, l := range cur.Links {
+		if l.Type != "intel" {
+			*up.Links = append(*up.Links, Link{Type: l.Type, ID: l.ID})
+		}
+	}
+	// The form's people list leaves out its editor (they cannot name
+	// themselves away): an editor named in the audience stays in it.
+	if in.Sharing.Audience == string(policy.AudPeople) && slices.Contains(cur.Share.Audience.People, a.UserID) && !slices.Contains(in.Sharing.People, a.UserID) {
+		in.Sharing.People = append(in.Sharing.People, a.UserID)
 	}
 	// The sharing is a new disclosure only when it changed.
 	if s := in.Sharing; s.TLP != cur.Share.TLP.Name() || s.Audience != string(cur.Share.Audience.Kind) ||
