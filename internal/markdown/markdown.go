@@ -9,6 +9,7 @@ package markdown
 import (
 	"bytes"
 	"fmt"
+	"html"
 	"html/template"
 	"strings"
 
@@ -126,6 +127,9 @@ func position(n ast.Node, source []byte) int {
 // safeURL reports whether a link address is one the policy keeps: no
 // scheme (same site, an anchor) or http, https, mailto.
 func safeURL(u string) bool {
+	// Character references first (&#106;avascript:, javascript&#58;):
+	// browsers resolve them in a link's destination, and so does goldmark.
+	u = html.UnescapeString(u)
 	clean := strings.Map(func(r rune) rune {
 		if r <= ' ' || r == 0x7f {
 			return -1

@@ -57,6 +57,11 @@ func TestCheckNamesWhatWouldBeDropped(t *testing.T) {
 		"<div onclick=\"x()\">\nblock\n</div>":   "raw_html",
 		"Line one\n\n[x](vbscript:msgbox)":       "link",
 		"Auto <javascript:alert(1)>":             "link",
+		// Character references a browser resolves (attack review).
+		"[a](&#106;avascript:alert(1))":               "link",
+		"[a](javascript&#58;alert(1))":                "link",
+		"[a](data&#58;text/html;base64,PHNjcmlwdD4=)": "link",
+		"[a][r]\n\n[r]: &#106;avascript:alert(1)":     "link",
 	} {
 		ps := r.Check(src)
 		if len(ps) == 0 || ps[0].Kind != want {
