@@ -331,8 +331,15 @@ func (s *Service) DeleteArticle(ctx context.Context, a policy.Actor, id string) 
 		if err != nil {
 			return err
 		}
+		// The record counts the comments the deleting org could see: the
+		// others exist for it as little as before (attack review).
+		r, err := policy.NewReader(ctx, tx.Handle, a, db.Now())
+		if err != nil {
+			return err
+		}
 		var comments int
-		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM article_comments WHERE article_id = ?`, id).Scan(&comments); err != nil {
+		q := db.Q(`SELECT COUNT(*) FROM `).Append(r.From(s.comments, "c")).Add(` WHERE c.article_id = ?`, id)
+		if err := tx.SelectRow(ctx, q).Scan(&comments); err != nil {
 			return fmt.Errorf("count comments: %w", db.Map(err))
 		}
 		for _, q := range []string{
