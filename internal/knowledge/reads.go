@@ -81,7 +81,14 @@ func (s *Service) FindReads(ctx context.Context, a policy.Actor, id string) (Rea
 	if err != nil {
 		return out, err
 	}
+	// With named people as the audience, another org's count would be its
+	// named person's own (a read receipt, attack review): the owner sees
+	// its own org's count only.
+	people := sh.Audience.Kind == policy.AudPeople
 	for _, r := range all {
+		if people && r.OrgID != a.OrgID {
+			continue
+		}
 		out.Total += r.Reads
 		if v.Knows(r.OrgID) {
 			out.Orgs = append(out.Orgs, r)
