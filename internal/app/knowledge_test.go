@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/net/html"
 
@@ -432,5 +433,32 @@ func TestArticleEditKeepsWhatTheFormDoesNotShow(t *testing.T) {
 	r = h.API(t, editor.WriteToken, http.MethodPatch, "/api/v1/articles/"+a.ID, map[string]any{"sharing": map[string]any{"tlp": "RED", "audience": "people", "people": []string{other.ID}}})
 	if r.Status != http.StatusBadRequest || r.ErrorCode() != "reshare_hides_it" {
 		t.Errorf("a reshare hiding the article from its editor: %d %s", r.Status, r.Body)
+	}
+}
+
+// TestArticleCommentsArriveLive: a comment is announced to the open pages
+// of its article for readers who see it (and the article), and the
+// article page takes it into its comment list; an outsider hears nothing.
+func TestArticleCommentsArriveLive(t *testing.T) {
+	h := apptest.WorldCovering(t, db.SQLite)
+	r := h.API(t, h.Users["sme.analyst"].WriteToken, http.MethodPost, "/api/v1/articles", map[string]any{
+		"title": "Leitfaden: Backups prüfen", "body": "Offline-Kopie?", "kind": "guide", "tlp": "GREEN", "audience": "community", "community_id": h.Circle})
+	var a struct{ ID string }
+	r.JSON(t, &a)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("article: %d %s", r.Status, r.Body)
+	}
+	member := openStream(t, h.URL, h.Users["cloud.analyst"].ReadToken, "?topic=article:"+a.ID)
+	outsider := openStream(t, h.URL, h.Users["outsider.analyst"].ReadToken, "?topic=article:"+a.ID)
+	r = h.API(t, h.Users["cert.analyst"].WriteToken, http.MethodPost, "/api/v1/articles/"+a.ID+"/comments", map[string]any{"body": "Bei uns wöchentlich."})
+	var c struct{ ID string }
+	r.JSON(t, &c)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("comment: %d %s", r.Status, r.Body)
+	}
+	member.waitFor(t, c.ID, 3*time.Second)
+	outsider.never(t, c.ID, 300*time.Millisecond)
+	if page := string(h.Login(t, h.Users["cloud.analyst"]).Get(t, "/knowledge/"+a.ID).Body); !strings.Contains(page, `data-live-summary="knowledge.comment"`) {
+		t.Error("the article page's comment list does not take comments live")
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"verbund/internal/audit"
 	"verbund/internal/db"
+	"verbund/internal/events"
 	"verbund/internal/fault"
 	"verbund/internal/policy"
 )
@@ -86,6 +87,16 @@ func (s *Service) CreateComment(ctx context.Context, a policy.Actor, articleID s
 		c = Comment{ID: sh.ID, ArticleID: articleID, Body: body, Share: sh, AuthorName: a.Name, CreatedAt: sh.CreatedAt, NotDeliveredTo: d.Uncovered}
 		if err := tx.QueryRow(ctx, `SELECT name FROM orgs WHERE id = ?`, a.OrgID).Scan(&c.OrgName); err != nil {
 			return fmt.Errorf("name org: %w", db.Map(err))
+		}
+		// Open pages of the article take the comment (their comment list
+		// is a live summary): only readers who see the comment and its
+		// article are told.
+		if s.Events != nil {
+			ev, container := d.Share, art
+			tx.AfterCommit(func() {
+				s.Events.Publish(events.Event{Type: "knowledge.comment", Share: &ev, Container: &container, Topics: []string{"article:" + articleID},
+					Data: map[string]string{"id": ev.ID}})
+			})
 		}
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "knowledge.comment.create", ObjectType: "article_comment", ObjectID: sh.ID,
 			Detail: d.Detail(), Touches: touches(articleID)})
