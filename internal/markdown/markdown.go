@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"html"
 	"html/template"
+	"regexp"
 	"strings"
 
 	"github.com/microcosm-cc/bluemonday"
@@ -51,8 +52,17 @@ func (r *Renderer) HTML(src string) (template.HTML, error) {
 	if err := r.md.Convert([]byte(src), &buf); err != nil {
 		return "", fmt.Errorf("render markdown: %w", err)
 	}
-	return template.HTML(r.policy.SanitizeBytes(buf.Bytes())), nil // #nosec G203 -- sanitised by the policy
+	out := imgTag.ReplaceAll(r.policy.SanitizeBytes(buf.Bytes()), nil)
+	return template.HTML(out), nil // #nosec G203 -- sanitised by the policy
 }
+
+// imgTag matches an image in the sanitiser's output (which writes tags in
+// one form). Images are left out of pages: the hub's CSP lets a page load
+// images from the hub alone, so an image could only be a request to the
+// hub made by every reader's browser (a read counted, a search run,
+// attack review), never a picture from elsewhere. Files go as
+// attachments.
+var imgTag = regexp.MustCompile(`<img\b[^>]*>`)
 
 // Problem is something in a Markdown source that the hub does not store:
 // raw HTML, which the renderer would drop, or a link or image whose

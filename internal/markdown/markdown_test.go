@@ -30,6 +30,8 @@ func TestDropsActiveContent(t *testing.T) {
 		"<div style=\"background:url(javascript:alert(1))\">x</div>",
 		"<iframe src=\"https://example.org\"></iframe>",
 		"![x](javascript:alert(1))",
+		"![x](/knowledge/abc)",
+		"![x](/search?q=a)",
 		"<svg onload=alert(1)>",
 		"[x](vbscript:msgbox)",
 	} {
@@ -38,7 +40,7 @@ func TestDropsActiveContent(t *testing.T) {
 			t.Fatal(err)
 		}
 		low := strings.ToLower(string(got))
-		for _, bad := range []string{"<script", "onerror", "onload", "javascript:", "vbscript:", "data:text", "<iframe", "style=", "<svg"} {
+		for _, bad := range []string{"<script", "onerror", "onload", "javascript:", "vbscript:", "data:text", "<iframe", "style=", "<svg", "<img"} {
 			if strings.Contains(low, bad) {
 				t.Errorf("%q rendered %q, which holds %q", src, got, bad)
 			}
