@@ -255,7 +255,9 @@ func (s *Service) CreateModule(ctx context.Context, a policy.Actor, in NewModule
 		}
 		var titles, guides []string
 		for _, l := range c.languages {
-			titles, guides = append(titles, c.title[l]), append(guides, c.guide[l])
+			// The guide's text, not its Markdown: snippets quote it
+			// (new-user review: results showed "## Worum es geht").
+			titles, guides = append(titles, c.title[l]), append(guides, s.md.Text(c.guide[l]))
 		}
 		if err := s.modules.Index(ctx, tx, env.ID, strings.Join(titles, " · "), strings.Join(guides, "\n\n")); err != nil {
 			return err
