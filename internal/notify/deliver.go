@@ -111,7 +111,6 @@ func (s *Service) Run(ctx context.Context) {
 type delivery struct {
 	id, typ, payload, url, secret, org, share string
 	attempts                                  int
-	deleted                                   bool
 	status                                    int
 	err                                       string // an error code (notify.error.*), "" when delivered
 }
@@ -123,7 +122,7 @@ type delivery struct {
 const (
 	errAnswer      = "answer"      // the receiver answered, but not 2xx (last_status)
 	errUnreachable = "unreachable" // no answer: the receiver could not be reached
-	errDeleted     = "deleted"     // the webhook was deleted
+	errDeleted     = "deleted"     // the webhook was deleted (DeleteWebhook gives up what waits)
 	errNotVisible  = "not_visible" // the org may no longer see what the event is about
 	errPlainHTTP   = "plain_http"  // an http:// target, allowed only with --webhook-allow-private
 )
@@ -147,16 +146,15 @@ func (s *Service) DeliverDue(ctx context.Context, limit int) (int, error) {
 	err = s.DB.Tx(ctx, func(tx *db.Tx) error {
 		tx.Bookkeeping() // the enqueue was audited with its change; this is the outbox's own state
 		due = nil
-		rows, err := tx.Query(ctx, `SELECT id, org_id, url, secret, deleted_at <> 0 FROM webhooks WHERE deleted_at = 0 ORDER BY id`)
+		rows, err := tx.Query(ctx, `SELECT id, org_id, url, secret FROM webhooks WHERE deleted_at = 0 ORDER BY id`)
 		if err != nil {
 			return fmt.Errorf("claim deliveries: %w", err)
 		}
 		type hook struct {
 			id, org, url, secret string
-			deleted              bool
 		}
 		hooks, err := db.Collect(rows, "claim deliveries", func(r db.Scanner) (h hook, err error) {
-			err = r.Scan(&h.id, &h.org, &h.url, &h.secret, &h.deleted)
+			err = r.Scan(&h.id, &h.org, &h.url, &h.secret)
 			return h, err
 		})
 		if err != nil {
@@ -175,7 +173,7 @@ func (s *Service) DeliverDue(ctx context.Context, limit int) (int, error) {
 				return fmt.Errorf("claim deliveries: %w", err)
 			}
 			ds, err := db.Collect(rows, "claim deliveries", func(r db.Scanner) (*delivery, error) {
-				d := &delivery{url: h.url, secret: h.secret, org: h.org, deleted: h.deleted}
+				d := &delivery{url: h.url, secret: h.secret, org: h.org}
 				return d, r.Scan(&d.id, &d.share, &d.typ, &d.payload, &d.attempts)
 			})
 			if err != nil {
@@ -226,7 +224,7 @@ func (s *Service) stillVisible(ctx context.Context, due []*delivery, now int64) 
 	h := s.DB.R()
 	views := map[string]*policy.View{}
 	for _, d := range due {
-		if d.deleted || d.share == "" {
+		if d.share == "" {
 			continue
 		}
 		v, ok := views[d.org]
@@ -250,15 +248,11 @@ func (s *Service) stillVisible(ctx context.Context, due []*delivery, now int64) 
 
 // send makes one attempt.
 func (s *Service) send(ctx context.Context, d *delivery) {
-	switch {
-	case d.deleted:
-		d.err = errDeleted
-	case d.err != "":
-		return // not visible any more
-	case !s.AllowPrivate && strings.HasPrefix(d.url, "http:"):
-		d.err = errPlainHTTP
-	}
 	if d.err != "" {
+		return // not visible any more
+	}
+	if !s.AllowPrivate && strings.HasPrefix(d.url, "http:") {
+		d.err = errPlainHTTP
 		return
 	}
 	req, err := request(ctx, d.url, d.secret, d.id, []byte(d.payload), time.Now())
@@ -280,7 +274,7 @@ func (s *Service) send(ctx context.Context, d *delivery) {
 }
 
 // record writes the outcomes of a round in one transaction. What cannot
-// succeed later (deleted, not visible, a plain http target) is given up
+// succeed later (not visible, a plain http target) is given up
 // at once.
 func (s *Service) record(ctx context.Context, done []*delivery) error {
 	now := db.Now()
@@ -288,7 +282,7 @@ func (s *Service) record(ctx context.Context, done []*delivery) error {
 		tx.Bookkeeping()
 		for _, d := range done {
 			n := d.attempts + 1
-			final := d.err == errDeleted || d.err == errNotVisible || d.err == errPlainHTTP
+			final := d.err == errNotVisible || d.err == errPlainHTTP
 			var err error
 			switch {
 			case d.err == "":

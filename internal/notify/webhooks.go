@@ -193,7 +193,7 @@ func (s *Service) DeleteWebhook(ctx context.Context, a policy.Actor, id string) 
 		if _, err := tx.Exec(ctx, `UPDATE webhooks SET deleted_at = ? WHERE id = ?`, now, id); err != nil {
 			return fmt.Errorf("delete webhook: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE webhook_deliveries SET state = 'dead', last_error = 'deleted', done_at = ? WHERE webhook_id = ? AND state = 'pending'`, now, id); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE webhook_deliveries SET state = 'dead', last_error = ?, done_at = ? WHERE webhook_id = ? AND state = 'pending'`, errDeleted, now, id); err != nil {
 			return fmt.Errorf("delete webhook: %w", err)
 		}
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "webhook.delete", ObjectType: "webhook", ObjectID: id, Touches: audit.Nothing()})
