@@ -57,6 +57,9 @@ type DB struct {
 	nstmts    atomic.Int32
 	hooks     atomic.Pointer[Hooks] // nil in production
 	wal       *walState             // SQLite: the log's keeper (wal.go)
+	// checkpointer is SQLite's connection for the keeper's passive
+	// checkpoints (nil on PostgreSQL).
+	checkpointer *sql.DB
 }
 
 // Hooks watch write transactions. Only tests install them:
@@ -102,12 +105,15 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// busy_timeout makes a locked database wait instead of failing at once;
 	// _txlock=immediate takes the write lock at BEGIN so two writers never
 	// deadlock upgrading a read lock.
-	pragmas := "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+	pragmas := "_pragma=page_size(16384)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
 	// The writer keeps up to 64 MB of pages (SQLite's default is 2 MB): a
 	// bulk import inserts into indexes in random order (a value's, a
 	// reference's), and with the default most of those inserts read their
 	// page back from the file. Memory is taken only as pages are used.
-	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=cache_size(-65536)&_pragma=journal_size_limit("+strconv.Itoa(walSizeLimit)+")&_txlock=immediate")
+	// It never checkpoints in its commits (wal_autocheckpoint(0)): the
+	// log's keeper copies frames on a connection of its own, on another
+	// core, while the writer goes on (wal.go).
+	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit("+strconv.Itoa(walSizeLimit)+")&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -127,7 +133,17 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	n := max(4, 2*runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	d := &DB{Dialect: SQLite, URL: path, writer: w, reader: r}
+	// The keeper's connection: passive checkpoints only, which never
+	// block the writer or a reader.
+	ck, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=wal_autocheckpoint(0)")
+	if err != nil {
+		_ = w.Close()
+		_ = r.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	ck.SetMaxOpenConns(1)
+	ck.SetConnMaxIdleTime(0)
+	d := &DB{Dialect: SQLite, URL: path, writer: w, reader: r, checkpointer: ck}
 	// The writer must exist before a read-only connection can open the file.
 	if err := w.PingContext(ctx); err != nil {
 		_ = d.Close()
@@ -168,6 +184,9 @@ func (d *DB) Close() error {
 	err := d.writer.Close()
 	if d.reader != d.writer {
 		err = errors.Join(err, d.reader.Close())
+	}
+	if d.checkpointer != nil {
+		err = errors.Join(err, d.checkpointer.Close())
 	}
 	return err
 }

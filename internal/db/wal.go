@@ -8,26 +8,35 @@ import (
 	"time"
 )
 
-// SQLite's write-ahead log grows while readers keep using it: an automatic
-// checkpoint (after each commit that passes 1,000 pages) copies frames
-// into the database file but can only start the log over when no reader
-// still reads an older snapshot, and under steady reads there always is
-// one. Measured under an incident-like load (docs/PERFORMANCE.md), the log
-// reached 111–144 MB next to an 8.5 MB database within 30 s, never shrank,
-// and throughput halved as readers searched the ever longer log.
+// SQLite's write-ahead log grows while readers keep using it: a
+// checkpoint copies frames into the database file but can only start the
+// log over when no reader still reads an older snapshot, and under steady
+// reads there always is one. Measured under an incident-like load
+// (docs/PERFORMANCE.md), the log reached 111–144 MB next to an 8.5 MB
+// database within 30 s, never shrank, and throughput halved as readers
+// searched the ever longer log.
 //
-// So the writer side keeps it bounded itself (walKeeper): when the log
-// passes walCheckpointAt, or when writes stop for a moment and a log is
-// left, it runs a TRUNCATE checkpoint on the one writer connection (so it
-// waits for the write in progress and no write starts meanwhile): it
-// copies every frame, waits (busy_timeout) for readers to leave the old
-// snapshot — reads take milliseconds — and truncates the file.
+// So the writer side keeps it bounded itself (walKeeper), in two ways:
+//   - Copying: the writer never checkpoints in its commits
+//     (wal_autocheckpoint(0)); every walCopyLook after commits the keeper
+//     runs a PASSIVE checkpoint on a connection of its own, which copies
+//     the frames no reader still needs while the writer goes on — on
+//     the other core, not inside a commit (a tenth of a bulk import's
+//     time went into checkpoints in its commits).
+//   - Truncating: when the log passes walCheckpointAt, or when writes
+//     stop for a moment and a log is left, it runs a TRUNCATE checkpoint
+//     on the one writer connection (so it waits for the write in
+//     progress and no write starts meanwhile): it copies what is left,
+//     waits (busy_timeout) for readers to leave the old snapshot — reads
+//     take milliseconds — and truncates the file.
+//
 // journal_size_limit caps what any other checkpoint leaves behind. At open
 // the log of a previous run is checkpointed away.
 const (
-	walCheckpointAt = 16 << 20 // bytes of log that trigger a checkpoint
+	walCheckpointAt = 16 << 20 // bytes of log that trigger a truncating checkpoint
 	walSizeLimit    = 64 << 20 // journal_size_limit: what a reset log may keep
 	walLook         = 250 * time.Millisecond
+	walCopyLook     = 50 * time.Millisecond
 )
 
 // WALStats are the write-ahead log's figures (SQLite; zero on PostgreSQL).
@@ -71,9 +80,11 @@ func (d *DB) startWALKeeper(ctx context.Context) {
 // the opener's: the keeper outlives the call that opened the database).
 func (d *DB) walKeeper(ctx context.Context) {
 	defer close(d.wal.done)
-	t := time.NewTicker(walLook)
+	t := time.NewTicker(walCopyLook)
 	defer t.Stop()
-	last := d.wal.commits.Load()
+	copied := d.wal.commits.Load() // commits up to which frames were copied
+	last := copied                 // commits at the last truncating look
+	lastLook := time.Now()
 	for {
 		select {
 		case <-d.wal.stop:
@@ -81,6 +92,16 @@ func (d *DB) walKeeper(ctx context.Context) {
 		case <-t.C:
 		}
 		commits := d.wal.commits.Load()
+		if commits != copied && d.checkpointer != nil {
+			// Errors are not kept: a passive checkpoint that cannot
+			// copy (a reader's snapshot) leaves the frames for the next.
+			_, _ = d.checkpointer.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+			copied = commits
+		}
+		if time.Since(lastLook) < walLook {
+			continue
+		}
+		lastLook = time.Now()
 		size := d.WAL().Bytes
 		// Over the mark, or a log left while writes paused.
 		if size > walCheckpointAt || (size > 0 && commits == last) {
