@@ -105,7 +105,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// busy_timeout makes a locked database wait instead of failing at once;
 	// _txlock=immediate takes the write lock at BEGIN so two writers never
 	// deadlock upgrading a read lock.
-	pragmas := "_pragma=page_size(16384)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+	pragmas := "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
 	// The writer keeps up to 64 MB of pages (SQLite's default is 2 MB): a
 	// bulk import inserts into indexes in random order (a value's, a
 	// reference's), and with the default most of those inserts read their
