@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -170,6 +171,10 @@ func (c *cli) bench(args []string) error {
 		fs.DurationVar(&fo.RecheckEvery, "recheck-every", 20*time.Millisecond, "fanout: one post this often during the re-check measurement")
 		fs.BoolVar(&fo.RecheckHeartbeat, "recheck-heartbeat", true, "fanout: also measure around the next heartbeat (waits for it: up to 25 s)")
 	}
+	if scenario == "fanout" {
+		fs.StringVar(&postgres, "postgres", "", "fanout: run on a throwaway PostgreSQL database on this server (admin URL, postgres://…) with --replicas hubs")
+		fs.IntVar(&fo.Replicas, "replicas", 2, "fanout: hubs on the PostgreSQL database (with --postgres)")
+	}
 	if scenario == "mixed" || scenario == "all" {
 		mixedFlags(fs, &mo, &engine, &postgres, scenario == "mixed")
 	}
@@ -224,6 +229,9 @@ func (c *cli) bench(args []string) error {
 		}
 	}
 	lo.Endpoints = strings.Split(endpoints, ",")
+	if scenario == "fanout" {
+		fo.Postgres = postgres
+	}
 
 	report := struct {
 		Machine bench.Machine        `json:"machine"`
@@ -231,11 +239,14 @@ func (c *cli) bench(args []string) error {
 		Startup *bench.StartupResult `json:"startup,omitempty"`
 		List    *bench.ListResult    `json:"list,omitempty"`
 		Fanout  *bench.FanoutResult  `json:"fanout,omitempty"`
-		Mixed   []*bench.MixedResult `json:"mixed,omitempty"`
-		Intel   *bench.IntelResult   `json:"intel,omitempty"`
-		Search  *bench.SearchResult  `json:"search,omitempty"`
-		Skipped string               `json:"mixed_skipped,omitempty"` // why a part of mixed did not run
-		Checks  []bench.Check        `json:"checks"`
+		// FanoutReplicas is fanout over replicas on PostgreSQL (all, when
+		// a PostgreSQL server is given).
+		FanoutReplicas *bench.FanoutResult  `json:"fanout_replicas,omitempty"`
+		Mixed          []*bench.MixedResult `json:"mixed,omitempty"`
+		Intel          *bench.IntelResult   `json:"intel,omitempty"`
+		Search         *bench.SearchResult  `json:"search,omitempty"`
+		Skipped        string               `json:"mixed_skipped,omitempty"` // why a part of mixed did not run
+		Checks         []bench.Check        `json:"checks"`
 	}{Machine: bench.ThisMachine(), Binary: *exe, Skipped: mixedSkipped}
 	var err error
 	if scenario == "startup" || scenario == "all" {
@@ -258,6 +269,15 @@ func (c *cli) bench(args []string) error {
 			return err
 		}
 		report.Checks = append(report.Checks, report.Fanout.Checks...)
+	}
+	if scenario == "all" && slices.Contains(engines, "postgres") {
+		c.progress(progress, "fanout over %d replicas on PostgreSQL:\n", mo.Replicas)
+		o := fo
+		o.Postgres, o.Replicas, o.Recheck = postgres, mo.Replicas, 0
+		if report.FanoutReplicas, err = bench.Fanout(c.ctx, o); err != nil {
+			return err
+		}
+		report.Checks = append(report.Checks, report.FanoutReplicas.Checks...)
 	}
 	for _, e := range engines {
 		c.progress(progress, "mixed on %s:\n", e)
@@ -325,14 +345,23 @@ func (c *cli) bench(args []string) error {
 				fmt.Fprintf(w, "  data kept in %s\n", l.DataDir)
 			}
 		}
-		if f := report.Fanout; f != nil {
-			fmt.Fprintf(w, "\nfanout (%d streams: %d may see the post, %d may not; opened in %.1f s):\n",
-				f.Subscribers, f.Authorised, f.Unauthorised, f.OpenSeconds)
+		for _, f := range []*bench.FanoutResult{report.Fanout, report.FanoutReplicas} {
+			if f == nil {
+				continue
+			}
+			where := ""
+			if f.Replicas > 1 {
+				where = fmt.Sprintf(" over %d hubs on PostgreSQL, posted on the first", f.Replicas)
+			}
+			fmt.Fprintf(w, "\nfanout (%d streams%s: %d may see the post, %d may not; opened in %.1f s):\n",
+				f.Subscribers, where, f.Authorised, f.Unauthorised, f.OpenSeconds)
 			fmt.Fprintf(w, "  delivery of %d posts: %s\n", f.Rounds, f.Delivery)
 			fmt.Fprintf(w, "  slowest stream per post (ms): %v; the POST itself: p50 %.1f ms\n", f.RoundMaxMS, f.PublishMS.P50MS)
 			fmt.Fprintf(w, "  missed %d, leaked to unauthorised %d, dropped as slow %.0f\n", f.Missed, f.Leaked, f.Dropped)
-			fmt.Fprintf(w, "  memory per idle stream: RSS %.1f KB (hub %.1f → %.1f MB), Go heap %.1f KB, stacks %.1f KB, %.1f goroutines\n",
-				f.RSSPerSubKB, f.BaseRSSMB, f.StreamsRSSMB, f.HeapPerSubKB, f.StackPerSubKB, f.GoroutinesPerSb)
+			if f.Replicas <= 1 {
+				fmt.Fprintf(w, "  memory per idle stream: RSS %.1f KB (hub %.1f → %.1f MB), Go heap %.1f KB, stacks %.1f KB, %.1f goroutines\n",
+					f.RSSPerSubKB, f.BaseRSSMB, f.StreamsRSSMB, f.HeapPerSubKB, f.StackPerSubKB, f.GoroutinesPerSb)
+			}
 			if r := f.Recheck; r != nil {
 				fmt.Fprintf(w, "\nfanout during re-checks (%d streams of %d distinct users: %d may see the posts; a post every %.0f ms for %.0f ms):\n",
 					r.Streams, r.Streams, r.Authorised, r.IntervalMS, r.WindowMS)
