@@ -69,7 +69,7 @@ func (s *Service) RequestAssistance(ctx context.Context, a policy.Actor, inciden
 	}
 	msg, ok := cleanText(in.Message, false, MaxComment)
 	if !ok {
-		return Assistance{}, fault.BadInput("message", "comment_too_long", "the comment is longer than {max} characters").With("max", MaxComment)
+		return Assistance{}, fault.BadInput("message", "assistance_message_too_long", "the message is longer than {max} characters").With("max", MaxComment)
 	}
 	var as Assistance
 	var err error

@@ -194,7 +194,7 @@ func (s *Service) InviteParticipant(ctx context.Context, a policy.Actor, inciden
 	}
 	role, ok := pick(in.Role, Roles)
 	if !ok {
-		return Participant{}, fault.BadInput("role", "bad_role", `unknown role "{value}": use one of {list}`).With("value", role).With("list", strings.Join(Roles, ", "))
+		return Participant{}, fault.BadInput("role", "bad_participant_role", `unknown role "{value}": use one of {list}`).With("value", role).With("list", strings.Join(Roles, ", "))
 	}
 	var err error
 	if in.AckMinutes < 0 || in.AckMinutes > 60*24*30 || in.UpdateHours < 0 || in.UpdateHours > 24*90 {

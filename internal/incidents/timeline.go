@@ -28,6 +28,10 @@ type Entry struct {
 	AudienceNames []string     `json:"-"`
 }
 
+// EntryKinds are the kinds of timeline entries besides comments (shown
+// with their catalogue text).
+var EntryKinds = []string{"reported", "status", "edited", "participant", "acknowledged", "task", "assistance", "declined", "reported_to_authority"}
+
 // NewComment is the input of a comment. Without a level and audience it
 // inherits its incident's (policy.Inherit).
 type NewComment struct {
@@ -96,10 +100,10 @@ func (s *Service) CreateComment(ctx context.Context, a policy.Actor, incidentID 
 	}
 	body := strings.TrimSpace(strings.ReplaceAll(in.Body, "\r\n", "\n"))
 	if body == "" {
-		return Entry{}, fault.BadInput("body", "comment_missing", "write a comment")
+		return Entry{}, fault.BadInput("body", "incident_comment_missing", "write a comment")
 	}
 	if utf8.RuneCountInString(body) > MaxComment {
-		return Entry{}, fault.BadInput("body", "comment_too_long", "the comment is longer than {max} characters").With("max", MaxComment)
+		return Entry{}, fault.BadInput("body", "incident_comment_too_long", "the comment is longer than {max} characters").With("max", MaxComment)
 	}
 	var e Entry
 	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
