@@ -179,8 +179,57 @@ func (s *Service) widen(ctx context.Context, tx *db.Tx, actor policy.Actor, inc 
 	if err != nil {
 		return nil, err
 	}
+	old := inc.Share
 	inc.Share = d.Share
+	if err := s.widenHistory(ctx, tx, actor, old, d.Share); err != nil {
+		return nil, err
+	}
 	return d.Detail(), nil
+}
+
+// widenHistory lets the owner's own history follow its incident: what
+// the owner's people wrote with the incident's audience (the default of a
+// contribution) is reshared to the new one, so an invited org sees how
+// the incident came about. Contributions of other orgs keep the audience
+// their authors gave them: widening those is their disclosure, not the
+// owner's.
+func (s *Service) widenHistory(ctx context.Context, tx *db.Tx, actor policy.Actor, old, now policy.Share) error {
+	from, to := policy.Inherit(old), policy.Inherit(now)
+	r, err := policy.NewReader(ctx, tx.Handle, actor, db.Now())
+	if err != nil {
+		return err
+	}
+	for _, k := range []*policy.Kind{s.entries, s.tasks, s.evidence} {
+		rows, err := tx.Query(ctx, `SELECT id FROM `+k.Table()+` WHERE incident_id = ? AND org_id = ?`, old.ID, old.Owner)
+		if err != nil {
+			return fmt.Errorf("history: %w", db.Map(err))
+		}
+		ids, err := db.Collect(rows, "history", func(sc db.Scanner) (id string, err error) { err = sc.Scan(&id); return id, err })
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			sh, err := r.Envelope(ctx, tx.Handle, k, id)
+			if fault.Is(err, fault.NotFound) {
+				continue // RED to others: not the actor's to move
+			}
+			if err != nil {
+				return err
+			}
+			if sh.TLP != old.TLP || !sameAudience(sh.Audience, from) {
+				continue // made stricter on purpose: stays so
+			}
+			if _, err := k.Reshare(ctx, tx, actor, id, now.TLP, to); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func sameAudience(a, b policy.Audience) bool {
+	set := func(xs []string) string { c := slices.Clone(xs); slices.Sort(c); return strings.Join(c, ",") }
+	return a.Kind == b.Kind && a.Community == b.Community && set(a.Orgs) == set(b.Orgs) && set(a.People) == set(b.People)
 }
 
 // InviteParticipant adds an org to an incident with a role and response
