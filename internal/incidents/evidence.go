@@ -113,7 +113,7 @@ func (s *Service) AddEvidence(ctx context.Context, a policy.Actor, incidentID, n
 		if n >= MaxEvidenceN {
 			return fault.BadInput("file", "too_much_evidence", "an incident has at most {max} files").With("max", MaxEvidenceN)
 		}
-		tlp, aud, err := inherited(sharing, inc.Share)
+		tlp, aud, err := s.inherited(ctx, tx.Handle, a, sharing, inc.Share)
 		if err != nil {
 			return err
 		}

@@ -101,7 +101,7 @@ func (s *Service) CreateTask(ctx context.Context, a policy.Actor, incidentID str
 			}
 			t.AssigneeOrg = in.AssigneeOrg
 		}
-		tlp, aud, err := inherited(in.Sharing, inc.Share)
+		tlp, aud, err := s.inherited(ctx, tx.Handle, a, in.Sharing, inc.Share)
 		if err != nil {
 			return err
 		}

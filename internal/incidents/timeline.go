@@ -3,6 +3,7 @@ package incidents
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -39,14 +40,42 @@ type NewComment struct {
 	policy.Sharing
 }
 
-// inherited is the sharing of a contribution that asks for none: its
-// incident's level and audience as seen from the contributor.
-func inherited(in policy.Sharing, c policy.Share) (policy.TLP, policy.Audience, error) {
+// inherited is the sharing of a contribution: what the client asked for,
+// else its incident's level and audience as seen from the contributor
+// (policy.Inherit), without the named orgs and people the contributor's
+// agreements no longer reach (an agreement ended since the incident was
+// shared): the incident stays as it was, and what is added to it goes to
+// whom it still may.
+func (s *Service) inherited(ctx context.Context, h db.Handle, a policy.Actor, in policy.Sharing, c policy.Share) (policy.TLP, policy.Audience, error) {
 	if in.TLP == "" {
 		in.TLP = c.TLP.Name()
 	}
 	if in.Audience == "" {
 		aud := policy.Inherit(c)
+		if aud.Kind == policy.AudOrgs || aud.Kind == policy.AudPeople {
+			v, err := policy.LoadView(ctx, h, a, db.Now())
+			if err != nil {
+				return 0, aud, err
+			}
+			reach := func(org string) bool {
+				return org == a.OrgID || c.TLP == policy.Clear || v.Covered(org, policy.Incident, c.TLP)
+			}
+			aud.Orgs = slices.DeleteFunc(aud.Orgs, func(o string) bool { return !reach(o) })
+			var kept []string
+			for _, p := range aud.People {
+				var org string
+				if err := h.QueryRow(ctx, `SELECT org_id FROM users WHERE id = ?`, p).Scan(&org); err == nil && reach(org) {
+					kept = append(kept, p)
+				}
+			}
+			aud.People = kept
+			if aud.Kind == policy.AudOrgs && len(aud.Orgs) == 0 {
+				aud = policy.Audience{Kind: policy.AudOrg}
+			}
+			if aud.Kind == policy.AudPeople && len(aud.People) == 0 {
+				aud.People = []string{a.UserID}
+			}
+		}
 		in = policy.Sharing{TLP: in.TLP, Audience: string(aud.Kind), Community: aud.Community, Orgs: aud.Orgs, People: aud.People}
 	}
 	tlp, aud, err := in.Parse()
@@ -62,7 +91,7 @@ func inherited(in policy.Sharing, c policy.Share) (policy.TLP, policy.Audience, 
 // addEntry writes a timeline entry of the actor in incident c (whose
 // envelope the caller read), with c's sharing.
 func (s *Service) addEntry(ctx context.Context, tx *db.Tx, a policy.Actor, c policy.Share, kind, body string) (policy.Share, error) {
-	tlp, aud, err := inherited(policy.Sharing{}, c)
+	tlp, aud, err := s.inherited(ctx, tx.Handle, a, policy.Sharing{}, c)
 	if err != nil {
 		return policy.Share{}, err
 	}
@@ -115,7 +144,7 @@ func (s *Service) CreateComment(ctx context.Context, a policy.Actor, incidentID 
 		if err != nil {
 			return err
 		}
-		tlp, aud, err := inherited(in.Sharing, inc.Share)
+		tlp, aud, err := s.inherited(ctx, tx.Handle, a, in.Sharing, inc.Share)
 		if err != nil {
 			return err
 		}
