@@ -1,0 +1,220 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"mime/multipart"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"verbund/internal/app/apptest"
+	"verbund/internal/db"
+	"verbund/internal/db/dbtest"
+	"verbund/internal/incidents"
+	"verbund/internal/policy"
+)
+
+func newIncident(t *testing.T, h *apptest.Hub, s policy.Sharing, nis2 bool, detected string) string {
+	t.Helper()
+	inc, err := h.App.Incidents.CreateIncident(context.Background(), h.Users["sme.analyst"].Actor, incidents.NewIncident{Title: "Vorfall", Category: "malware",
+		Severity: "high", NIS2: nis2, DetectedAt: detected, Sharing: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inc.ID
+}
+
+// uploadEvidence posts a file of n bytes (query: extra sharing).
+func uploadEvidence(t *testing.T, h *apptest.Hub, token, incident, query string, content []byte) apptest.Response {
+	t.Helper()
+	var b bytes.Buffer
+	w := multipart.NewWriter(&b)
+	fw, _ := w.CreateFormFile("file", "dump.bin")
+	_, _ = fw.Write(content)
+	_ = w.Close()
+	req, _ := http.NewRequest(http.MethodPost, h.URL+"/api/v1/incidents/"+incident+"/evidence"+query, &b)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	resp, err := h.Server.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out bytes.Buffer
+	_, _ = out.ReadFrom(resp.Body)
+	return apptest.Response{Status: resp.StatusCode, Header: resp.Header, Body: out.Bytes()}
+}
+
+// TestIncidentBadInput: every refusal has its status and stable code and
+// leaves nothing behind.
+func TestIncidentBadInput(t *testing.T) {
+	for _, e := range dbtest.Engines(t) {
+		t.Run(string(e), func(t *testing.T) {
+			h := apptest.World(t, e)
+			tok := h.Users["sme.analyst"].WriteToken
+			base := func(k string, v any) map[string]any {
+				m := map[string]any{"title": "T", "category": "malware", "severity": "low", "tlp": "AMBER", "audience": "org"}
+				m[k] = v
+				return m
+			}
+			for _, c := range []struct {
+				name string
+				body map[string]any
+				code string
+			}{
+				{"no title", base("title", " "), "bad_incident_title"},
+				{"unknown category", base("category", "aliens"), "bad_incident_category"},
+				{"unknown severity", base("severity", "apocalyptic"), "bad_incident_severity"},
+				{"detected in the future", base("detected_at", "2099-01-01T00:00:00Z"), "detected_in_future"},
+				{"bad time", base("detected_at", "yesterday"), "bad_incident_time"},
+				{"uncovered org", base("audience", "orgs"), "orgs_missing"},
+			} {
+				r := h.API(t, tok, http.MethodPost, "/api/v1/incidents", c.body)
+				if r.Status != http.StatusBadRequest || r.ErrorCode() != c.code {
+					t.Errorf("%s: %d %s, want 400 %s", c.name, r.Status, r.Body, c.code)
+				}
+			}
+			var list struct{ Items []any }
+			h.API(t, tok, http.MethodGet, "/api/v1/incidents", nil).JSON(t, &list)
+			if len(list.Items) != 0 {
+				t.Fatalf("refused incidents were stored: %v", list.Items)
+			}
+
+			id := newIncident(t, h, policy.Sharing{TLP: "AMBER", Audience: "community", Community: h.Circle}, false, "")
+			for _, c := range []struct {
+				body   map[string]any
+				status int
+				code   string
+			}{
+				{map[string]any{"status": "closed"}, 409, "bad_transition"},
+				{map[string]any{"status": "finished"}, 400, "bad_status"},
+				{map[string]any{"status": "resolved"}, 200, ""},
+				{map[string]any{"status": "closed", "review": map[string]any{"what_happened": "x"}}, 400, "review_missing"},
+				{map[string]any{"status": "reported"}, 409, "bad_transition"},
+			} {
+				r := h.API(t, tok, http.MethodPatch, "/api/v1/incidents/"+id, c.body)
+				if r.Status != c.status || (c.code != "" && r.ErrorCode() != c.code) {
+					t.Errorf("PATCH %v: %d %s, want %d %s", c.body, r.Status, r.Body, c.status, c.code)
+				}
+			}
+			// Inviting an org without an agreement: the outsider, and the
+			// circle member that never accepted the charter.
+			for _, org := range []string{"outsider", "nocontract"} {
+				r := h.API(t, tok, http.MethodPost, "/api/v1/incidents/"+id+"/participants", map[string]any{"org_id": h.Orgs[org], "role": "affected"})
+				if r.Status != http.StatusBadRequest || r.ErrorCode() != "no_agreement" {
+					t.Errorf("invite %s: %d %s, want 400 no_agreement", org, r.Status, r.Body)
+				}
+			}
+			if r := h.API(t, tok, http.MethodPost, "/api/v1/incidents/"+id+"/assistance", map[string]any{"cert_org": h.Orgs["cloud"]}); r.ErrorCode() != "not_a_cert" {
+				t.Errorf("assistance from a provider: %d %s", r.Status, r.Body)
+			}
+			// Files: empty, too large, less restricted than the incident.
+			if r := uploadEvidence(t, h, tok, id, "", nil); r.Status != http.StatusBadRequest || r.ErrorCode() != "evidence_empty" {
+				t.Errorf("empty file: %d %s", r.Status, r.Body)
+			}
+			if r := uploadEvidence(t, h, tok, id, "", bytes.Repeat([]byte("x"), incidents.MaxEvidence+1)); r.Status != http.StatusRequestEntityTooLarge || r.ErrorCode() != "evidence_too_large" {
+				t.Errorf("oversize file: %d %.200s", r.Status, r.Body)
+			}
+			if r := uploadEvidence(t, h, tok, id, "?tlp=GREEN", []byte("x")); r.Status != http.StatusBadRequest || r.ErrorCode() != "tlp_below_container" {
+				t.Errorf("file below the incident's level: %d %s", r.Status, r.Body)
+			}
+			var files struct{ Items []any }
+			h.API(t, tok, http.MethodGet, "/api/v1/incidents/"+id+"/evidence", nil).JSON(t, &files)
+			if len(files.Items) != 0 {
+				t.Errorf("refused files were stored: %v", files.Items)
+			}
+			r := uploadEvidence(t, h, tok, id, "?tlp=RED&audience=people&people="+h.Users["sme.analyst2"].ID, []byte("memory dump"))
+			if r.Status != http.StatusCreated || !strings.Contains(string(r.Body), "TLP:RED") {
+				t.Fatalf("stricter file: %d %s", r.Status, r.Body)
+			}
+			var ev struct{ ID, SHA256 string }
+			r.JSON(t, &ev)
+			if sum := sha256.Sum256([]byte("memory dump")); ev.SHA256 != hex.EncodeToString(sum[:]) {
+				t.Errorf("sha256 %q", ev.SHA256)
+			}
+			// The circle's partner sees the incident but not the RED file.
+			cert := h.Users["cert.analyst"].ReadToken
+			if r := h.API(t, cert, http.MethodGet, "/api/v1/incidents/"+id+"/evidence/"+ev.ID, nil); r.Status != http.StatusNotFound {
+				t.Errorf("RED file to the partner: %d", r.Status)
+			}
+			if r := h.API(t, h.Users["sme.analyst2"].ReadToken, http.MethodGet, "/api/v1/incidents/"+id+"/evidence/"+ev.ID, nil); r.Status != http.StatusOK || string(r.Body) != "memory dump" {
+				t.Errorf("RED file to the named colleague: %d %s", r.Status, r.Body)
+			}
+		})
+	}
+}
+
+// TestIncidentRound: a missed acknowledgement target is told once (live,
+// webhook) and shown; a NIS2 deadline near is reminded once.
+func TestIncidentRound(t *testing.T) {
+	for _, e := range dbtest.Engines(t) {
+		t.Run(string(e), func(t *testing.T) {
+			h := apptest.World(t, e)
+			ctx := context.Background()
+			rx := newReceiver(t)
+			r := h.API(t, h.Users["cloud.admin"].WriteToken, "POST", "/api/v1/webhooks", map[string]any{"url": rx.srv.URL + "/hook", "events": []string{"incident.breach", "incident.deadline"}})
+			var hook struct{ Secret string }
+			r.JSON(t, &hook)
+			if r.Status != http.StatusCreated {
+				t.Fatalf("webhook: %d %s", r.Status, r.Body)
+			}
+			rx.secret = hook.Secret
+			detected := time.Now().Add(-20 * time.Hour).UTC().Format(time.RFC3339)
+			id := newIncident(t, h, policy.Sharing{TLP: "AMBER", Audience: "org"}, true, detected)
+			if _, err := h.App.Incidents.InviteParticipant(ctx, h.Users["sme.analyst"].Actor, id, incidents.Invitation{OrgID: h.Orgs["cloud"], Role: "responder", AckMinutes: 5}); err != nil {
+				t.Fatal(err)
+			}
+			live := openStream(t, h.URL, h.Users["cloud.analyst"].ReadToken, "")
+			outsider := openStream(t, h.URL, h.Users["outsider.admin"].ReadToken, "")
+			// Ten minutes ago, for the test's sake.
+			err := h.App.DB.Tx(dbtest.Unaudited(ctx), func(tx *db.Tx) error {
+				_, err := tx.Exec(ctx, `UPDATE incident_participants SET invited_at = ? WHERE incident_id = ? AND org_id = ?`, db.Now()-600_000_000, id, h.Orgs["cloud"])
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := h.App.Incidents.Round(ctx)
+			if err != nil || n != 2 { // the breach and the NIS2 early warning due in 4 h
+				t.Fatalf("round: %d %v, want 2", n, err)
+			}
+			if n, err := h.App.Incidents.Round(ctx); err != nil || n != 0 {
+				t.Fatalf("second round: %d %v, want nothing new", n, err)
+			}
+			live.waitFor(t, id, 5*time.Second)
+			outsider.never(t, id, 300*time.Millisecond)
+			got := rx.waitDeliveries(t, 2, 10*time.Second)
+			types := map[string]bool{}
+			for _, d := range got {
+				types[d.Type] = true
+				if d.Data["id"] != id || d.Data["path"] != "/incidents/"+id || d.Data["title"] == nil || d.Data["severity"] != "high" {
+					t.Errorf("delivery data %v", d.Data)
+				}
+			}
+			if !types["incident.breach"] || !types["incident.deadline"] {
+				t.Errorf("delivered %v", types)
+			}
+			ps, err := h.App.Incidents.FindParticipants(ctx, h.Users["cloud.analyst"].Actor, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range ps {
+				if p.OrgID == h.Orgs["cloud"] && !p.AckBreached {
+					t.Errorf("the breach is not shown: %+v", p)
+				}
+			}
+			cs, err := h.App.Incidents.FindClocks(ctx, h.Users["sme.analyst"].Actor, id)
+			if err != nil || len(cs) != 3 || cs[0].Overdue {
+				t.Errorf("clocks %+v %v", cs, err)
+			}
+			d, err := h.App.Incidents.FindDraft(ctx, h.Users["sme.analyst"].Actor, id, "de")
+			if err != nil || !strings.Contains(d.Text, "NIS2") || !strings.Contains(d.Text, "Wolke Cloud AG") {
+				t.Errorf("draft: %v\n%s", err, d.Text)
+			}
+		})
+	}
+}
