@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"verbund/internal/agreements"
 	"verbund/internal/app/apptest"
 	"verbund/internal/db"
 	"verbund/internal/db/dbtest"
@@ -214,6 +215,62 @@ func TestIncidentRound(t *testing.T) {
 			d, err := h.App.Incidents.FindDraft(ctx, h.Users["sme.analyst"].Actor, id, "de")
 			if err != nil || !strings.Contains(d.Text, "NIS2") || !strings.Contains(d.Text, "Wolke Cloud AG") {
 				t.Errorf("draft: %v\n%s", err, d.Text)
+			}
+		})
+	}
+}
+
+// TestLeakReport: a CERT's report of leaked credentials names the
+// affected org and reaches only its security contact (TLP:RED), not its
+// other people nor anyone else, until that contact widens it to the org.
+func TestLeakReport(t *testing.T) {
+	for _, e := range dbtest.Engines(t) {
+		t.Run(string(e), func(t *testing.T) {
+			h := apptest.World(t, e)
+			ctx := context.Background()
+			if _, err := h.App.Agreements.Propose(ctx, policy.System("test"), h.Orgs["cert"], agreements.Input{Kind: "bilateral", Partner: h.Orgs["sme"],
+				Categories: []string{"incident"}, MaxTLP: "RED", RetentionDays: 90, Purpose: "leak reports"}); err != nil {
+				t.Fatal(err)
+			}
+			cert := h.Users["cert.analyst"].WriteToken
+			body := map[string]any{"title": "Zugangsdaten von Müller in einem Leak", "category": "credential_leak", "severity": "high", "affected_org": h.Orgs["sme"], "tlp": "AMBER", "audience": "org"}
+			r := h.API(t, cert, http.MethodPost, "/api/v1/incidents", body)
+			if r.Status != http.StatusCreated {
+				t.Fatalf("leak report: %d %s", r.Status, r.Body)
+			}
+			var inc struct {
+				ID      string
+				Sharing policy.Share
+			}
+			r.JSON(t, &inc)
+			if inc.Sharing.TLP != policy.Red || len(inc.Sharing.Audience.People) != 1 || inc.Sharing.Audience.People[0] != h.Users["sme.admin"].ID {
+				t.Fatalf("leak report envelope %+v, want TLP:RED to sme's admin (no contact e-mail set)", inc.Sharing)
+			}
+			for user, want := range map[string]int{"sme.admin": 200, "sme.analyst": 404, "cloud.analyst": 404, "cert.admin": 404, "outsider.admin": 404, "cert.analyst": 200} {
+				if r := h.API(t, h.Users[user].ReadToken, http.MethodGet, "/api/v1/incidents/"+inc.ID, nil); r.Status != want {
+					t.Errorf("%s reads the leak report: %d, want %d", user, r.Status, want)
+				}
+			}
+			// Not a leak, not a CERT: refused.
+			body["category"] = "malware"
+			if r := h.API(t, cert, http.MethodPost, "/api/v1/incidents", body); r.ErrorCode() != "leak_report_category" {
+				t.Errorf("malware naming an org: %d %s", r.Status, r.Body)
+			}
+			body["category"] = "data_leak"
+			if r := h.API(t, h.Users["cloud.analyst"].WriteToken, http.MethodPost, "/api/v1/incidents", body); r.ErrorCode() != "leak_report_cert" {
+				t.Errorf("a provider reporting a leak of another org: %d %s", r.Status, r.Body)
+			}
+			// The contact widens it to the own org's people (named), in the
+			// CERT's name.
+			people := []string{h.Users["sme.admin"].ID, h.Users["sme.analyst"].ID}
+			if r := h.API(t, h.Users["sme.admin"].WriteToken, http.MethodPatch, "/api/v1/incidents/"+inc.ID, map[string]any{"sharing": map[string]any{"tlp": "RED", "audience": "people", "people": people}}); r.Status != http.StatusOK {
+				t.Fatalf("widen: %d %s", r.Status, r.Body)
+			}
+			if r := h.API(t, h.Users["sme.analyst"].ReadToken, http.MethodGet, "/api/v1/incidents/"+inc.ID, nil); r.Status != http.StatusOK {
+				t.Errorf("after widening, sme.analyst reads it: %d", r.Status)
+			}
+			if r := h.API(t, h.Users["sme.admin"].WriteToken, http.MethodPatch, "/api/v1/incidents/"+inc.ID, map[string]any{"title": "mine now"}); r.Status != http.StatusForbidden {
+				t.Errorf("the affected org edits the CERT's report: %d", r.Status)
 			}
 		})
 	}

@@ -101,7 +101,7 @@ func New(d *db.DB, b *events.Broker, k *policy.Kernel) *Service {
 		evidence: k.Register(policy.KindSpec{Name: "incident_evidence", Table: "incident_evidence", Category: policy.Incident, In: inc}),
 	}
 	s.columns = `i.title, i.description, i.category, i.severity, i.status, i.exercise, i.nis2, i.gdpr, i.detected_at, i.created_at, i.updated_at,
-		i.acknowledged_at, i.contained_at, i.resolved_at, i.closed_at, i.review_happened, i.review_helped, i.review_lessons, o.name, u.name, ` + inc.Columns("i")
+		i.acknowledged_at, i.contained_at, i.resolved_at, i.closed_at, i.review_happened, i.review_helped, i.review_lessons, COALESCE(i.affected_org, ''), o.name, u.name, ` + inc.Columns("i")
 	return s
 }
 
@@ -114,6 +114,7 @@ type Incident struct {
 	Severity       string       `json:"severity"`
 	Status         string       `json:"status"`
 	Exercise       bool         `json:"exercise"`
+	AffectedOrg    string       `json:"affected_org,omitempty"`
 	NIS2           bool         `json:"nis2"`
 	GDPR           bool         `json:"gdpr"`
 	DetectedAt     int64        `json:"detected_at"`
@@ -152,6 +153,10 @@ type NewIncident struct {
 	GDPR        bool   `json:"gdpr,omitempty"`
 	// DetectedAt is RFC 3339 ("" is now).
 	DetectedAt string `json:"detected_at,omitempty"`
+	// AffectedOrg makes a CERT's credential or data leak report: it goes
+	// TLP:RED to the security contacts of this org alone (LeakAudience),
+	// whatever sharing is given, until they widen it.
+	AffectedOrg string `json:"affected_org,omitempty"`
 	policy.Sharing
 }
 
@@ -281,17 +286,22 @@ func (s *Service) CreateIncident(ctx context.Context, a policy.Actor, in NewInci
 	if aud.Kind != policy.AudCommunity {
 		aud.Community = ""
 	}
-	inc.Status, inc.Exercise, inc.NIS2, inc.GDPR = "reported", in.Exercise, in.NIS2, in.GDPR
+	inc.Status, inc.Exercise, inc.NIS2, inc.GDPR, inc.AffectedOrg = "reported", in.Exercise, in.NIS2, in.GDPR, strings.TrimSpace(in.AffectedOrg)
 	err = s.DB.Tx(ctx, func(tx *db.Tx) error {
+		if inc.AffectedOrg != "" {
+			if tlp, aud, err = s.leakAudience(ctx, tx.Handle, a, inc.Category, inc.AffectedOrg); err != nil {
+				return err
+			}
+		}
 		sh := s.incidents.Envelope(a, tlp, aud)
 		d, err := s.incidents.Disclose(ctx, tx, a, sh)
 		if err != nil {
 			return err
 		}
 		inc.ID, inc.Share, inc.CreatedAt, inc.UpdatedAt, inc.NotDeliveredTo = sh.ID, d.Share, sh.CreatedAt, sh.CreatedAt, d.Uncovered
-		if _, err := tx.Exec(ctx, `INSERT INTO incidents (id, org_id, title, description, category, severity, status, exercise, nis2, gdpr, detected_at, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, inc.ID, a.OrgID, inc.Title, inc.Description, inc.Category, inc.Severity, inc.Status,
-			b2i(inc.Exercise), b2i(inc.NIS2), b2i(inc.GDPR), inc.DetectedAt, inc.CreatedAt, inc.UpdatedAt); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO incidents (id, org_id, title, description, category, severity, status, exercise, nis2, gdpr, detected_at, created_at, updated_at, affected_org)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, inc.ID, a.OrgID, inc.Title, inc.Description, inc.Category, inc.Severity, inc.Status,
+			b2i(inc.Exercise), b2i(inc.NIS2), b2i(inc.GDPR), inc.DetectedAt, inc.CreatedAt, inc.UpdatedAt, nullable(inc.AffectedOrg)); err != nil {
 			return fmt.Errorf("insert incident: %w", db.Map(err))
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO incident_participants (incident_id, org_id, role, invited_at, invited_by, acknowledged_at, acknowledged_by, last_update_at)
@@ -306,6 +316,11 @@ func (s *Service) CreateIncident(ctx context.Context, a policy.Actor, in NewInci
 		}
 		if _, err := s.addEntry(ctx, tx, a, inc.Share, "reported", inc.Title); err != nil {
 			return err
+		}
+		if inc.AffectedOrg != "" {
+			if _, err := s.addParticipant(ctx, tx, a, &inc, inc.AffectedOrg, "affected", 0, 0, 0); err != nil {
+				return err
+			}
 		}
 		if err := s.emit(ctx, tx, EventCreated, inc, nil, inc.Title); err != nil {
 			return err
@@ -338,7 +353,7 @@ func scanIncident(k *policy.Kind, sc db.Scanner) (Incident, error) {
 	var rv Review
 	err := sc.Scan(k.Dest(&inc.Share, []any{&inc.Title, &inc.Description, &inc.Category, &inc.Severity, &inc.Status, &ex, &nis2, &gdpr,
 		&inc.DetectedAt, &inc.CreatedAt, &inc.UpdatedAt, &inc.AcknowledgedAt, &inc.ContainedAt, &inc.ResolvedAt, &inc.ClosedAt,
-		&rv.WhatHappened, &rv.WhatHelped, &rv.Lessons, &inc.OrgName, &inc.AuthorName})...)
+		&rv.WhatHappened, &rv.WhatHelped, &rv.Lessons, &inc.AffectedOrg, &inc.OrgName, &inc.AuthorName})...)
 	inc.ID, inc.Exercise, inc.NIS2, inc.GDPR = inc.Share.ID, ex == 1, nis2 == 1, gdpr == 1
 	if rv != (Review{}) {
 		inc.Review = &rv
@@ -454,6 +469,16 @@ func (s *Service) UpdateIncident(ctx context.Context, a policy.Actor, id string,
 		}
 		edits := up.Title != nil || up.Description != nil || up.Category != nil || up.Severity != nil || up.Exercise != nil ||
 			up.NIS2 != nil || up.GDPR != nil || up.Sharing != nil
+		// The org a leak report names may widen it (and only that): in
+		// the reporting CERT's name, checked against its agreements.
+		sharer := a
+		if up.Sharing != nil && inc.AffectedOrg == a.OrgID && inc.Share.Owner != a.OrgID {
+			sharer = a
+			sharer.OrgID, sharer.Role = inc.Share.Owner, policy.Analyst
+			if edits = up.Title != nil || up.Description != nil || up.Category != nil || up.Severity != nil || up.Exercise != nil || up.NIS2 != nil || up.GDPR != nil; edits {
+				return fault.New(fault.Forbidden, "not_owner", "only the organisation that shared it may change or delete it")
+			}
+		}
 		if edits {
 			if _, err := s.incidents.Authorize(ctx, tx, a, id); err != nil {
 				return err
@@ -513,11 +538,12 @@ func (s *Service) UpdateIncident(ctx context.Context, a policy.Actor, id string,
 			if aud.Kind != policy.AudCommunity {
 				aud.Community = ""
 			}
-			d, err := s.incidents.Reshare(ctx, tx, a, id, tlp, aud)
+			d, err := s.incidents.Reshare(ctx, tx, sharer, id, tlp, aud)
 			if err != nil {
 				return err
 			}
 			inc.Share, inc.NotDeliveredTo, disclosure = d.Share, d.Uncovered, d.Detail()
+			disclosure["by_org"] = a.OrgID
 		}
 		from := inc.Status
 		if up.Status != nil && *up.Status != inc.Status {

@@ -13,6 +13,8 @@ CREATE TABLE incidents (
   severity        TEXT NOT NULL CHECK (severity IN ('low', 'medium', 'high', 'critical')),
   status          TEXT NOT NULL CHECK (status IN ('reported', 'acknowledged', 'investigating', 'contained', 'resolved', 'closed')),
   exercise        INTEGER NOT NULL DEFAULT 0,
+  -- A leak report by a CERT names the org whose data leaked.
+  affected_org    TEXT REFERENCES orgs(id),
   nis2            INTEGER NOT NULL DEFAULT 0,
   gdpr            INTEGER NOT NULL DEFAULT 0,
   detected_at     BIGINT NOT NULL,
