@@ -80,7 +80,7 @@ func TestBrowserIncidentFlow(t *testing.T) {
 	cloud.open(t, h, "/incidents/"+id, true)
 	cloud.submit(t, "acknowledge", "acknowledge")
 	waitText(t, sme, "the acknowledgement live", "#participant-"+h.Orgs["cloud"], "bestätigt")
-	waitText(t, cert, "the acknowledgement live", "#participant-"+h.Orgs["cloud"], "acknowledged")
+	waitText(t, cert, "the acknowledgement live", "#participant-"+h.Orgs["cloud"], "bestätigt")
 	if strings.Contains(sme.text(t), "Reaktionsziel überschritten") {
 		t.Errorf("an acknowledgement within the target shows a breach: %s", sme.text(t))
 	}
@@ -90,6 +90,7 @@ func TestBrowserIncidentFlow(t *testing.T) {
 	cert.do(t, "a task for Wolke", chromedp.SetValue(chromedp.ID("t-title"), "Snapshots prüfen"), chromedp.SetValue(chromedp.ID("t-assignee"), "o:"+h.Orgs["cloud"]))
 	cert.submit(t, "add task", "add-task")
 	waitText(t, cloud, "the task live", "#tasks", "Snapshots prüfen")
+	waitText(t, sme, "the task live", "#tasks", "Snapshots prüfen")
 	cloud.do(t, "tick it off", chromedp.Click(chromedp.CSS("#tasks button.task-toggle")), chromedp.WaitVisible(chromedp.ID("tasks")))
 	waitText(t, sme, "the task done live", "#tasks", "1 von 1 erledigt")
 	cloud.open(t, h, "/incidents/"+id, true)

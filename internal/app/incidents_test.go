@@ -73,6 +73,8 @@ func TestIncidentFlow(t *testing.T) {
 			}
 			var task struct{ ID string }
 			call(cert, http.MethodPost, "/api/v1/incidents/"+id+"/tasks", map[string]any{"title": "Backups prüfen", "assignee_org": h.Orgs["cloud"], "due": "2030-01-01T00:00:00Z"}, http.StatusCreated).JSON(t, &task)
+			call(cloud, http.MethodPut, "/api/v1/incident-tasks/"+task.ID+"/done", nil, http.StatusOK)
+			call(sme, http.MethodDelete, "/api/v1/incident-tasks/"+task.ID+"/done", nil, http.StatusOK)
 			call(sme, http.MethodPut, "/api/v1/incident-tasks/"+task.ID+"/done", nil, http.StatusOK)
 			call(cloud, http.MethodPost, "/api/v1/incidents/"+id+"/comments", map[string]any{"body": "Snapshots von gestern sind sauber"}, http.StatusCreated)
 			if code := call(sme, http.MethodPatch, "/api/v1/incidents/"+id, map[string]any{"status": "closed"}, http.StatusConflict).ErrorCode(); code != "bad_transition" {

@@ -179,7 +179,15 @@ func (s *Service) FindEvidence(ctx context.Context, a policy.Actor, incidentID s
 	if err != nil {
 		return nil, fmt.Errorf("list evidence: %w", err)
 	}
-	return db.Collect(rows, "list evidence", func(sc db.Scanner) (Evidence, error) { return s.scanEvidence(sc, nil) })
+	out, err := db.Collect(rows, "list evidence", func(sc db.Scanner) (Evidence, error) { return s.scanEvidence(sc, nil) })
+	if err != nil {
+		return nil, err
+	}
+	shares := make([]*policy.Share, len(out))
+	for i := range out {
+		shares[i] = &out[i].Share
+	}
+	return out, r.Audiences(ctx, h, shares)
 }
 
 // FindEvidenceFile returns a file with its content if the reader may see

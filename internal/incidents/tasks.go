@@ -219,11 +219,21 @@ func (s *Service) findTasks(ctx context.Context, h db.Handle, r *policy.Reader, 
 		return nil, fmt.Errorf("list tasks: %w", err)
 	}
 	now := db.Now()
-	return db.Collect(rows, "list tasks", func(sc db.Scanner) (Task, error) {
+	out, err := db.Collect(rows, "list tasks", func(sc db.Scanner) (Task, error) {
 		var t Task
 		err := sc.Scan(s.tasks.Dest(&t.Share, []any{&t.IncidentID, &t.Title, &t.AssigneeOrg, &t.AssigneeUser, &t.AssigneeName, &t.DueAt, &t.DoneAt, &t.AuthorName, &t.OrgName})...)
 		t.ID, t.CreatedAt = t.Share.ID, t.Share.CreatedAt
 		t.Overdue = t.DoneAt == 0 && t.DueAt != 0 && now > t.DueAt
 		return t, err
 	})
+	if err != nil {
+		return nil, err
+	}
+	// The envelopes' named orgs and people: shown, and judged again for
+	// every recipient of the change's events.
+	shares := make([]*policy.Share, len(out))
+	for i := range out {
+		shares[i] = &out[i].Share
+	}
+	return out, r.Audiences(ctx, h, shares)
 }
