@@ -307,7 +307,7 @@ func (s *Service) addParticipant(ctx context.Context, tx *db.Tx, a policy.Actor,
 		return p, fmt.Errorf("name org: %w", db.Map(err))
 	}
 	p.judge(inc.Status, now)
-	if _, err := s.addEntry(ctx, tx, a, inc.Share, "participant", p.OrgName+" ("+role+")"); err != nil {
+	if _, err := s.addEntry(ctx, tx, a, inc.Share, "participant", p.OrgName); err != nil {
 		return p, err
 	}
 	return p, s.emit(ctx, tx, EventParticipant, *inc, nil, p.OrgName+" ("+role+")")
