@@ -22,6 +22,8 @@ type Clock struct {
 	DueAt      int64  `json:"due_at"`
 	ReportedAt int64  `json:"reported_at,omitempty"`
 	Overdue    bool   `json:"overdue"`
+	// HoursLeft is the countdown in whole hours (negative: overdue).
+	HoursLeft int64 `json:"hours_left"`
 }
 
 // ClockNames lists the clocks in order.
@@ -37,6 +39,7 @@ func clocks(inc Incident, reported map[string]int64, now int64) []Clock {
 	add := func(name string, due time.Time) {
 		c := Clock{Name: name, DueAt: due.UnixMicro(), ReportedAt: reported[name]}
 		c.Overdue = c.ReportedAt == 0 && now > c.DueAt
+		c.HoursLeft = (c.DueAt - now) / int64(time.Hour/time.Microsecond)
 		out = append(out, c)
 	}
 	if inc.NIS2 {
