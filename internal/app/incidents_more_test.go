@@ -275,3 +275,75 @@ func TestLeakReport(t *testing.T) {
 		})
 	}
 }
+
+// TestCertInbox: a CERT declines only with a reason, forwards only to a
+// CERT the reporter has an agreement with (widened in the reporter's
+// name), and the second CERT accepts and coordinates; the first keeps no
+// coordinator's rights.
+func TestCertInbox(t *testing.T) {
+	for _, e := range dbtest.Engines(t) {
+		t.Run(string(e), func(t *testing.T) {
+			h := apptest.World(t, e)
+			ctx := context.Background()
+			op := policy.System("test")
+			o, err := h.App.Orgs.CreateOrg(ctx, op, "CERT Nord", "cert", "cert@nord.example")
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.Orgs["nord"] = o.ID
+			h.AddUser(t, "nord", "analyst", "nord.analyst")
+			id := newIncident(t, h, policy.Sharing{TLP: "AMBER", Audience: "org"}, false, "")
+			var req struct{ ID string }
+			r := h.API(t, h.Users["sme.analyst"].WriteToken, http.MethodPost, "/api/v1/incidents/"+id+"/assistance", map[string]any{"cert_org": h.Orgs["cert"]})
+			r.JSON(t, &req)
+			if r.Status != http.StatusCreated {
+				t.Fatalf("request: %d %s", r.Status, r.Body)
+			}
+			if r := h.API(t, h.Users["sme.analyst"].WriteToken, http.MethodPost, "/api/v1/incidents/"+id+"/assistance", map[string]any{"cert_org": h.Orgs["nord"]}); r.ErrorCode() != "no_agreement" {
+				t.Errorf("request from a CERT without agreement: %d %s", r.Status, r.Body)
+			}
+			cert := h.Users["cert.analyst"].WriteToken
+			if r := h.API(t, cert, http.MethodPost, "/api/v1/cert-inbox/"+req.ID, map[string]any{"action": "decline"}); r.ErrorCode() != "reason_missing" {
+				t.Errorf("decline without a reason: %d %s", r.Status, r.Body)
+			}
+			if r := h.API(t, cert, http.MethodPost, "/api/v1/cert-inbox/"+req.ID, map[string]any{"action": "forward", "to": h.Orgs["nord"], "reason": "Zuständig ist Nord"}); r.ErrorCode() != "no_agreement" {
+				t.Errorf("forward to a CERT the reporter has no agreement with: %d %s", r.Status, r.Body)
+			}
+			if r := h.API(t, h.Users["nord.analyst"].ReadToken, http.MethodGet, "/api/v1/incidents/"+id, nil); r.Status != http.StatusNotFound {
+				t.Fatalf("a refused forward widened the incident: %d", r.Status)
+			}
+			if _, err := h.App.Agreements.Propose(ctx, op, h.Orgs["sme"], agreements.Input{Kind: "bilateral", Partner: h.Orgs["nord"],
+				Categories: []string{"incident"}, MaxTLP: "AMBER", RetentionDays: 90, Purpose: "incident reports"}); err != nil {
+				t.Fatal(err)
+			}
+			if r := h.API(t, cert, http.MethodPost, "/api/v1/cert-inbox/"+req.ID, map[string]any{"action": "forward", "to": h.Orgs["nord"], "reason": "Zuständig ist Nord"}); r.Status != http.StatusOK {
+				t.Fatalf("forward: %d %s", r.Status, r.Body)
+			}
+			var inbox struct{ Items []struct{ ID, Status string } }
+			h.API(t, h.Users["nord.analyst"].ReadToken, http.MethodGet, "/api/v1/cert-inbox", nil).JSON(t, &inbox)
+			if len(inbox.Items) != 1 {
+				t.Fatalf("CERT Nord's inbox: %+v", inbox)
+			}
+			if r := h.API(t, h.Users["nord.analyst"].WriteToken, http.MethodPost, "/api/v1/cert-inbox/"+inbox.Items[0].ID, map[string]any{"action": "accept"}); r.Status != http.StatusOK {
+				t.Fatalf("accept: %d %s", r.Status, r.Body)
+			}
+			// The coordinator invites; the CERT that forwarded does not.
+			if r := h.API(t, h.Users["nord.analyst"].WriteToken, http.MethodPost, "/api/v1/incidents/"+id+"/participants", map[string]any{"org_id": h.Orgs["cloud"], "role": "affected"}); r.Status != http.StatusCreated {
+				t.Errorf("the coordinator invites: %d %s", r.Status, r.Body)
+			}
+			if r := h.API(t, cert, http.MethodPost, "/api/v1/incidents/"+id+"/participants", map[string]any{"org_id": h.Orgs["nocontract"], "role": "affected"}); r.ErrorCode() != "not_coordinator" {
+				t.Errorf("the forwarding CERT invites: %d %s", r.Status, r.Body)
+			}
+			recs := auditRecords(t, h, "sme.admin")
+			found := false
+			for _, rec := range recs {
+				if rec.Action == "incident.participant.invite" && strings.Contains(string(rec.Detail), h.Orgs["sme"]) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("the owner's audit trail does not show the invitation in its name")
+			}
+		})
+	}
+}
