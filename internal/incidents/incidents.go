@@ -680,8 +680,10 @@ func (s *Service) emit(ctx context.Context, tx *db.Tx, typ string, inc Incident,
 		sh, container := share, inc.Share
 		ev.Share = &sh
 		if contribution != nil {
+			// A contribution's event names it (and its incident): what
+			// reaches a stream is exactly what its reader may see.
 			ev.Container = &container
-			ev.Data["object"] = contribution.ID
+			ev.Data = map[string]string{"id": contribution.ID, "incident": inc.ID}
 		}
 		tx.AfterCommit(func() { s.Events.Publish(ev) })
 	}

@@ -317,8 +317,9 @@ func carrier(t testing.TB, c *apptest.LeakCase) any {
 
 func entryKind() apptest.LeakKind {
 	return apptest.LeakKind{
-		Kind:  "incident_entry",
-		Setup: carrier,
+		Kind:     "incident_entry",
+		Setup:    carrier,
+		Streamed: true,
 		Create: func(t testing.TB, c *apptest.LeakCase, s policy.Sharing, marker string) string {
 			h := c.Hub
 			r := h.API(t, h.Users["sme.analyst"].WriteToken, http.MethodPost, "/api/v1/incidents/"+state(c).carrier+"/comments", sharingBody(s, map[string]any{"body": "comment " + marker}))
@@ -351,8 +352,9 @@ func entryKind() apptest.LeakKind {
 
 func taskKind() apptest.LeakKind {
 	return apptest.LeakKind{
-		Kind:  "incident_task",
-		Setup: carrier,
+		Kind:     "incident_task",
+		Setup:    carrier,
+		Streamed: true,
 		Create: func(t testing.TB, c *apptest.LeakCase, s policy.Sharing, marker string) string {
 			h := c.Hub
 			r := h.API(t, h.Users["sme.analyst"].WriteToken, http.MethodPost, "/api/v1/incidents/"+state(c).carrier+"/tasks", sharingBody(s, map[string]any{"title": "task " + marker}))
@@ -392,8 +394,9 @@ func taskKind() apptest.LeakKind {
 
 func evidenceKind() apptest.LeakKind {
 	return apptest.LeakKind{
-		Kind:  "incident_evidence",
-		Setup: carrier,
+		Kind:     "incident_evidence",
+		Setup:    carrier,
+		Streamed: true,
 		Create: func(t testing.TB, c *apptest.LeakCase, s policy.Sharing, marker string) string {
 			return evidence(t, c.Hub, state(c).carrier, marker+".txt", "file of "+marker, s)
 		},
