@@ -347,3 +347,40 @@ func TestCertInbox(t *testing.T) {
 		})
 	}
 }
+
+// TestIncidentLinks: an incident links threat intelligence its reporter
+// may see (else 400, alike for hidden and missing objects), and each
+// reader of the incident is shown only the links to objects they may see.
+func TestIncidentLinks(t *testing.T) {
+	for _, e := range dbtest.Engines(t) {
+		t.Run(string(e), func(t *testing.T) {
+			h := apptest.WorldCovering(t, e)
+			bundle := func(n, ip string) string {
+				return `{"type":"bundle","id":"bundle--77777777-0000-4000-8000-00000000000` + n + `","objects":[{"type":"indicator","spec_version":"2.1","id":"indicator--77777777-0000-4000-8000-00000000000` + n +
+					`","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"c2 ` + n + `","pattern":"[ipv4-addr:value = '` + ip + `']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}]}`
+			}
+			circle := importAs(t, h, "cert.analyst", "community="+h.Circle+"&tlp=AMBER", bundle("1", "203.0.113.71"), "indicator--77777777-0000-4000-8000-000000000001")
+			hidden := importAs(t, h, "cloud.analyst", "tlp=AMBER", bundle("2", "203.0.113.72"), "indicator--77777777-0000-4000-8000-000000000002")
+			tok := h.Users["sme.analyst"].WriteToken
+			base := map[string]any{"title": "C2-Verkehr", "category": "malware", "severity": "high", "tlp": "CLEAR", "audience": "org"}
+			base["links"] = []map[string]any{{"type": "intel", "id": hidden}}
+			if r := h.API(t, tok, http.MethodPost, "/api/v1/incidents", base); r.Status != http.StatusBadRequest || r.ErrorCode() != "incident_link_unknown" {
+				t.Errorf("a link to intelligence sme cannot see: %d %s", r.Status, r.Body)
+			}
+			base["links"] = []map[string]any{{"type": "intel", "id": circle}}
+			r := h.API(t, tok, http.MethodPost, "/api/v1/incidents", base)
+			var inc struct{ ID string }
+			r.JSON(t, &inc)
+			if r.Status != http.StatusCreated {
+				t.Fatalf("create: %d %s", r.Status, r.Body)
+			}
+			for user, want := range map[string]int{"sme.analyst": 1, "cloud.analyst": 1, "outsider.admin": 0} {
+				var got struct{ Links []struct{ ID, URL string } }
+				h.API(t, h.Users[user].ReadToken, http.MethodGet, "/api/v1/incidents/"+inc.ID, nil).JSON(t, &got)
+				if len(got.Links) != want {
+					t.Errorf("%s sees %d links of the CLEAR incident, want %d", user, len(got.Links), want)
+				}
+			}
+		})
+	}
+}

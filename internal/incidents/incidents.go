@@ -24,6 +24,7 @@ import (
 	"verbund/internal/fault"
 	"verbund/internal/notify"
 	"verbund/internal/policy"
+	"verbund/internal/web"
 )
 
 // Limits of what an incident holds.
@@ -88,6 +89,9 @@ type Service struct {
 	// and deleted through these.
 	incidents, entries, tasks, evidence *policy.Kind
 	columns                             string
+	// resolve names objects of other capabilities for a reader (links to
+	// threat intelligence): web.Server.Resolve, set by Register.
+	resolve func(ctx context.Context, a policy.Actor, typ string, ids []string) (map[string]web.Ref, error)
 }
 
 // New returns the service and registers its kinds with the sharing kernel.
@@ -125,6 +129,7 @@ type Incident struct {
 	ResolvedAt     int64        `json:"resolved_at,omitempty"`
 	ClosedAt       int64        `json:"closed_at,omitempty"`
 	Review         *Review      `json:"review,omitempty"`
+	Links          []Link       `json:"links,omitempty"`
 	Share          policy.Share `json:"sharing"`
 	OrgName        string       `json:"org_name"`
 	AuthorName     string       `json:"author_name"`
@@ -157,6 +162,8 @@ type NewIncident struct {
 	// TLP:RED to the security contacts of this org alone (LeakAudience),
 	// whatever sharing is given, until they widen it.
 	AffectedOrg string `json:"affected_org,omitempty"`
+	// Links to threat intelligence the reporter may see.
+	Links []Link `json:"links,omitempty"`
 	policy.Sharing
 }
 
@@ -174,6 +181,7 @@ type Update struct {
 	Status      *string         `json:"status,omitempty"`
 	Note        string          `json:"note,omitempty"` // said in the timeline with a status change
 	Review      *Review         `json:"review,omitempty"`
+	Links       *[]Link         `json:"links,omitempty"`
 	Sharing     *policy.Sharing `json:"sharing,omitempty"`
 }
 
@@ -276,6 +284,9 @@ func (s *Service) CreateIncident(ctx context.Context, a policy.Actor, in NewInci
 	if inc.DetectedAt > db.Now()+int64(time.Minute/time.Microsecond) {
 		return inc, fault.BadInput("detected_at", "detected_in_future", "the incident cannot have been detected in the future")
 	}
+	if inc.Links, err = s.checkLinks(ctx, a, in.Links); err != nil {
+		return inc, err
+	}
 	tlp, aud, err := in.Sharing.Parse()
 	if err != nil {
 		return inc, err
@@ -309,6 +320,9 @@ func (s *Service) CreateIncident(ctx context.Context, a policy.Actor, in NewInci
 			return fmt.Errorf("insert reporter: %w", db.Map(err))
 		}
 		if err := s.incidents.Index(ctx, tx, inc.ID, inc.Title, inc.Description); err != nil {
+			return err
+		}
+		if err := saveLinks(ctx, tx, inc.ID, inc.Links); err != nil {
 			return err
 		}
 		if err := tx.QueryRow(ctx, `SELECT o.name, u.name FROM orgs o, users u WHERE o.id = ? AND u.id = ?`, a.OrgID, a.UserID).Scan(&inc.OrgName, &inc.AuthorName); err != nil {
@@ -368,7 +382,12 @@ func (s *Service) FindIncidentByID(ctx context.Context, a policy.Actor, id strin
 	if err != nil {
 		return Incident{}, err
 	}
-	return s.load(ctx, h, r, id)
+	inc, err := s.load(ctx, h, r, id)
+	if err != nil {
+		return inc, err
+	}
+	inc.Links, err = s.links(ctx, h, a, id)
+	return inc, err
 }
 
 // ListFilter narrows the incident list.
@@ -468,14 +487,14 @@ func (s *Service) UpdateIncident(ctx context.Context, a policy.Actor, id string,
 			return err
 		}
 		edits := up.Title != nil || up.Description != nil || up.Category != nil || up.Severity != nil || up.Exercise != nil ||
-			up.NIS2 != nil || up.GDPR != nil || up.Sharing != nil
+			up.NIS2 != nil || up.GDPR != nil || up.Sharing != nil || up.Links != nil
 		// The org a leak report names may widen it (and only that): in
 		// the reporting CERT's name, checked against its agreements.
 		sharer := a
 		if up.Sharing != nil && inc.AffectedOrg == a.OrgID && inc.Share.Owner != a.OrgID {
 			sharer = a
 			sharer.OrgID, sharer.Role = inc.Share.Owner, policy.Analyst
-			if edits = up.Title != nil || up.Description != nil || up.Category != nil || up.Severity != nil || up.Exercise != nil || up.NIS2 != nil || up.GDPR != nil; edits {
+			if edits = up.Title != nil || up.Description != nil || up.Category != nil || up.Severity != nil || up.Exercise != nil || up.NIS2 != nil || up.GDPR != nil || up.Links != nil; edits {
 				return fault.New(fault.Forbidden, "not_owner", "only the organisation that shared it may change or delete it")
 			}
 		}
@@ -528,6 +547,16 @@ func (s *Service) UpdateIncident(ctx context.Context, a policy.Actor, id string,
 		}
 		if err != nil {
 			return err
+		}
+		if up.Links != nil {
+			links, err := s.checkLinks(ctx, a, *up.Links)
+			if err != nil {
+				return err
+			}
+			if err := saveLinks(ctx, tx, id, links); err != nil {
+				return err
+			}
+			detail["links"] = len(links)
 		}
 		var disclosure map[string]any
 		if up.Sharing != nil {

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 
 	"verbund/internal/fault"
 	"verbund/internal/policy"
@@ -84,6 +85,11 @@ func (h *Handler) createForm(w http.ResponseWriter, r *http.Request) error {
 	in := NewIncident{Title: r.PostFormValue("title"), Description: r.PostFormValue("description"), Category: r.PostFormValue("category"),
 		Severity: r.PostFormValue("severity"), Exercise: r.PostFormValue("exercise") == "1", NIS2: r.PostFormValue("nis2") == "1",
 		GDPR: r.PostFormValue("gdpr") == "1", DetectedAt: r.PostFormValue("detected_at"), Sharing: formSharing(r)}
+	for _, id := range r.PostForm["link_intel"] {
+		if id = strings.TrimSpace(id); id != "" {
+			in.Links = append(in.Links, Link{Type: "intel", ID: id})
+		}
+	}
 	inc, err := h.svc.CreateIncident(r.Context(), web.ActorFrom(r), in)
 	if err != nil {
 		if e, ok := invalid(err); ok {

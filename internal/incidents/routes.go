@@ -35,6 +35,7 @@ func Register(srv *web.Server, svc *Service) error {
 	if err := srv.AddOpenAPI(files, "openapi.json"); err != nil {
 		return err
 	}
+	svc.SetResolver(srv.Resolve)
 	h := &Handler{svc: svc, srv: srv, tpl: tpl}
 	srv.AddObjectType(web.ObjectType{Name: "incident", Label: "incidents.incident", Resolve: svc.nameIncidents})
 	srv.AddObjectType(web.ObjectType{Name: "incident_entry", Label: "incidents.entry", Resolve: svc.nameContained(svc.entries, "timeline")})
