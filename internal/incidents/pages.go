@@ -45,6 +45,7 @@ func (h *Handler) listPage(w http.ResponseWriter, r *http.Request) error {
 }
 
 type formData struct {
+	Incident   Incident // ID "" for a new one
 	Form       NewIncident
 	Compose    Compose
 	Categories []string
@@ -65,7 +66,11 @@ func (h *Handler) renderForm(w http.ResponseWriter, r *http.Request, status int,
 			return err
 		}
 	}
-	p := web.Page{Nav: "incidents", Data: d, Title: h.srv.Catalog.T(h.srv.Lang(r), "incidents.new")}
+	title := "incidents.new"
+	if d.Incident.ID != "" {
+		title = "incidents.edit"
+	}
+	p := web.Page{Nav: "incidents", Data: d, Title: h.srv.Catalog.T(h.srv.Lang(r), title)}
 	return h.tpl.Render(w, r, status, "form", p)
 }
 
@@ -81,7 +86,8 @@ func invalid(err error) (*fault.Error, bool) {
 	return e, ok && (e.Kind == fault.Invalid || e.Kind == fault.Forbidden || e.Kind == fault.Conflict || e.Kind == fault.TooLarge)
 }
 
-func (h *Handler) createForm(w http.ResponseWriter, r *http.Request) error {
+// formIncident reads the incident form.
+func formIncident(r *http.Request) NewIncident {
 	in := NewIncident{Title: r.PostFormValue("title"), Description: r.PostFormValue("description"), Category: r.PostFormValue("category"),
 		Severity: r.PostFormValue("severity"), Exercise: r.PostFormValue("exercise") == "1", NIS2: r.PostFormValue("nis2") == "1",
 		GDPR: r.PostFormValue("gdpr") == "1", DetectedAt: r.PostFormValue("detected_at"), Sharing: formSharing(r)}
@@ -90,6 +96,11 @@ func (h *Handler) createForm(w http.ResponseWriter, r *http.Request) error {
 			in.Links = append(in.Links, Link{Type: "intel", ID: id})
 		}
 	}
+	return in
+}
+
+func (h *Handler) createForm(w http.ResponseWriter, r *http.Request) error {
+	in := formIncident(r)
 	inc, err := h.svc.CreateIncident(r.Context(), web.ActorFrom(r), in)
 	if err != nil {
 		if e, ok := invalid(err); ok {
@@ -98,6 +109,66 @@ func (h *Handler) createForm(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return web.Redirect(w, r, "/incidents/"+inc.ID, "saved")
+}
+
+func (h *Handler) editPage(w http.ResponseWriter, r *http.Request) error {
+	inc, err := h.svc.FindIncidentByID(r.Context(), web.ActorFrom(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	form := NewIncident{Title: inc.Title, Description: inc.Description, Category: inc.Category, Severity: inc.Severity, Exercise: inc.Exercise,
+		NIS2: inc.NIS2, GDPR: inc.GDPR, Links: inc.Links, Sharing: policy.SharingOf(inc.Share)}
+	return h.renderForm(w, r, http.StatusOK, formData{Incident: inc, Form: form})
+}
+
+// editForm saves the owner's edit; the sharing is a new disclosure only
+// when it changed.
+func (h *Handler) editForm(w http.ResponseWriter, r *http.Request) error {
+	a := web.ActorFrom(r)
+	id := r.PathValue("id")
+	cur, err := h.svc.FindIncidentByID(r.Context(), a, id)
+	if err != nil {
+		return err
+	}
+	in := formIncident(r)
+	up := Update{Title: &in.Title, Description: &in.Description, Category: &in.Category, Severity: &in.Severity, Exercise: &in.Exercise,
+		NIS2: &in.NIS2, GDPR: &in.GDPR, Links: &in.Links}
+	if in.Links == nil {
+		up.Links = &[]Link{}
+	}
+	if in.Sharing.Audience == string(policy.AudPeople) && slices.Contains(cur.Share.Audience.People, a.UserID) && !slices.Contains(in.Sharing.People, a.UserID) {
+		in.Sharing.People = append(in.Sharing.People, a.UserID)
+	}
+	if cs := policy.SharingOf(cur.Share); in.Sharing.TLP != cs.TLP || in.Sharing.Audience != cs.Audience || in.Sharing.Community != cs.Community ||
+		!sameSet(in.Sharing.Orgs, cs.Orgs) || !sameSet(in.Sharing.People, cs.People) {
+		up.Sharing = &in.Sharing
+	}
+	if _, err := h.svc.UpdateIncident(r.Context(), a, id, up); err != nil {
+		if e, ok := invalid(err); ok {
+			return h.renderForm(w, r, web.Status(e.Kind), formData{Incident: cur, Form: in, Error: e})
+		}
+		return err
+	}
+	return web.Redirect(w, r, "/incidents/"+id, "saved")
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
+}
+
+func (h *Handler) deleteForm(w http.ResponseWriter, r *http.Request) error {
+	if err := h.svc.DeleteIncident(r.Context(), web.ActorFrom(r), r.PathValue("id")); err != nil {
+		return err
+	}
+	return web.Redirect(w, r, "/incidents", "incident_deleted")
 }
 
 type incidentData struct {

@@ -134,9 +134,15 @@ func rows() map[string]apptest.Row {
 		"GET /incidents/{id}":                 {Req: get("/incidents/{incident}"), Want: w(objPage)},
 		"GET /incidents/{id}/draft":           {Req: get("/incidents/{incident}/draft?report=de"), Want: w(objPage)},
 		"GET /incidents/{id}/evidence/{file}": {Req: get("/incidents/{incident}/evidence/{evidence}"), Want: w(objPage)},
-		"POST /incidents":                     {Req: send("/incidents", form("title", "x", "category", "phishing", "severity", "low", "tlp", "AMBER", "audience", "org")), Want: w(writer + " *=303")},
-		"POST /incidents/{id}/status":         {Req: apptest.Fresh(freshCircle, "/incidents/{new}/status", form("status", "acknowledged")), Want: w(owned + " *=303")},
-		"POST /incidents/{id}/comments":       {Req: send("/incidents/{incident}/comments", form("body", "a remark")), Want: w(writer + " nocontract=404 outsider=404 *=303")},
+		"GET /incidents/{id}/edit":            {Req: get("/incidents/{incident}/edit"), Want: w(objPage)},
+		"POST /incidents/{id}/edit": {Req: func(t *testing.T, f *apptest.Fixture) (string, any) {
+			return "/incidents/" + freshCircle(t, f) + "/edit", form("title", "renamed", "description", "d", "category", "malware", "severity", "high",
+				"tlp", "AMBER", "audience", "community", "community_id", f.Hub.Circle)
+		}, Want: w(owned + " *=303")},
+		"POST /incidents/{id}/delete":   {Req: apptest.Fresh(freshCircle, "/incidents/{new}/delete", nil), Want: w(owned + " *=303")},
+		"POST /incidents":               {Req: send("/incidents", form("title", "x", "category", "phishing", "severity", "low", "tlp", "AMBER", "audience", "org")), Want: w(writer + " *=303")},
+		"POST /incidents/{id}/status":   {Req: apptest.Fresh(freshCircle, "/incidents/{new}/status", form("status", "acknowledged")), Want: w(owned + " *=303")},
+		"POST /incidents/{id}/comments": {Req: send("/incidents/{incident}/comments", form("body", "a remark")), Want: w(writer + " nocontract=404 outsider=404 *=303")},
 		"POST /incidents/{id}/participants": {Req: func(t *testing.T, f *apptest.Fixture) (string, any) {
 			return "/incidents/" + freshOwn(t, f) + "/participants", form("org_id", f.Hub.Orgs["cloud"], "role", "responder", "ack_minutes", "30")
 		}, Want: w(ownOnly + " *=303")},
@@ -262,6 +268,7 @@ func incidentKind() apptest.LeakKind {
 			detail("GET /api/v1/incidents/{id}/draft", "/api/v1/incidents/%s/draft"),
 			detail("GET /incidents/{id}", "/incidents/%s"),
 			detail("GET /incidents/{id}/draft", "/incidents/%s/draft"),
+			detail("GET /incidents/{id}/edit", "/incidents/%s/edit"),
 			download("GET /api/v1/incidents/{id}/evidence/{file}", "/api/v1/incidents/%s/evidence/%s", func(c *apptest.LeakCase, o apptest.LeakObject) (string, string) { return o.ID, state(c).file[o.ID] }),
 			download("GET /incidents/{id}/evidence/{file}", "/incidents/%s/evidence/%s", func(c *apptest.LeakCase, o apptest.LeakObject) (string, string) { return o.ID, state(c).file[o.ID] }),
 			{Route: "GET /api/v1/incidents", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
