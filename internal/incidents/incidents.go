@@ -492,7 +492,6 @@ func (s *Service) UpdateIncident(ctx context.Context, a policy.Actor, id string,
 		// the reporting CERT's name, checked against its agreements.
 		sharer := a
 		if up.Sharing != nil && inc.AffectedOrg == a.OrgID && inc.Share.Owner != a.OrgID {
-			sharer = a
 			sharer.OrgID, sharer.Role = inc.Share.Owner, policy.Analyst
 			if edits = up.Title != nil || up.Description != nil || up.Category != nil || up.Severity != nil || up.Exercise != nil || up.NIS2 != nil || up.GDPR != nil || up.Links != nil; edits {
 				return fault.New(fault.Forbidden, "not_owner", "only the organisation that shared it may change or delete it")
@@ -505,58 +504,64 @@ func (s *Service) UpdateIncident(ctx context.Context, a policy.Actor, id string,
 		}
 		detail := map[string]any{}
 		now := db.Now()
+		// set changes one column; the first failure is kept for after the
+		// checks (a later check must not hide it).
+		var setErr error
 		set := func(col string, v any) {
-			detail[strings.TrimPrefix(col, "review_")] = v
-			if _, e := tx.Exec(ctx, `UPDATE incidents SET `+col+` = ? WHERE id = ?`, v, id); e != nil && err == nil {
-				err = fmt.Errorf("update incident %s: %w", col, db.Map(e))
+			detail[col] = v
+			if _, e := tx.Exec(ctx, `UPDATE incidents SET `+col+` = ? WHERE id = ?`, v, id); e != nil && setErr == nil {
+				setErr = fmt.Errorf("update incident %s: %w", col, db.Map(e))
 			}
 		}
-		if up.Title != nil {
-			if inc.Title, err = checkTitle(*up.Title); err != nil {
+		// Only what changes is written, audited and said in the timeline
+		// (the edit form sends every field).
+		for _, f := range []struct {
+			col   string
+			in    *string
+			cur   *string
+			check func(string) (string, error)
+		}{{"title", up.Title, &inc.Title, checkTitle}, {"description", up.Description, &inc.Description, checkDescription},
+			{"category", up.Category, &inc.Category, checkCategory}, {"severity", up.Severity, &inc.Severity, checkSeverity}} {
+			if f.in == nil {
+				continue
+			}
+			v, err := f.check(*f.in)
+			if err != nil {
 				return err
 			}
-			set("title", inc.Title)
-		}
-		if up.Description != nil {
-			if inc.Description, err = checkDescription(*up.Description); err != nil {
-				return err
+			if v != *f.cur {
+				*f.cur = v
+				set(f.col, v)
 			}
-			set("description", inc.Description)
-		}
-		if up.Category != nil {
-			if inc.Category, err = checkCategory(*up.Category); err != nil {
-				return err
-			}
-			set("category", inc.Category)
-		}
-		if up.Severity != nil {
-			if inc.Severity, err = checkSeverity(*up.Severity); err != nil {
-				return err
-			}
-			set("severity", inc.Severity)
 		}
 		for _, f := range []struct {
 			col string
 			v   *bool
 			dst *bool
 		}{{"exercise", up.Exercise, &inc.Exercise}, {"nis2", up.NIS2, &inc.NIS2}, {"gdpr", up.GDPR, &inc.GDPR}} {
-			if f.v != nil {
+			if f.v != nil && *f.v != *f.dst {
 				*f.dst = *f.v
 				set(f.col, b2i(*f.v))
 			}
 		}
-		if err != nil {
-			return err
+		if setErr != nil {
+			return setErr
 		}
 		if up.Links != nil {
 			links, err := s.checkLinks(ctx, a, *up.Links)
 			if err != nil {
 				return err
 			}
-			if err := saveLinks(ctx, tx, id, links); err != nil {
+			changed, err := linksChanged(ctx, tx.Handle, id, links)
+			if err != nil {
 				return err
 			}
-			detail["links"] = len(links)
+			if changed {
+				if err := saveLinks(ctx, tx, id, links); err != nil {
+					return err
+				}
+				detail["links"] = len(links)
+			}
 		}
 		var disclosure map[string]any
 		if up.Sharing != nil {

@@ -111,3 +111,25 @@ func (s *Service) links(ctx context.Context, h db.Handle, a policy.Actor, incide
 	}
 	return out, nil
 }
+
+// linksChanged reports whether links differ from the incident's stored
+// ones.
+func linksChanged(ctx context.Context, h db.Handle, incident string, links []Link) (bool, error) {
+	rows, err := h.Query(ctx, `SELECT target_id FROM incident_links WHERE incident_id = ?`, incident)
+	if err != nil {
+		return false, fmt.Errorf("read links: %w", err)
+	}
+	cur, err := db.Collect(rows, "read links", func(sc db.Scanner) (id string, err error) { err = sc.Scan(&id); return id, err })
+	if err != nil {
+		return false, err
+	}
+	if len(cur) != len(links) {
+		return true, nil
+	}
+	for _, l := range links {
+		if !slices.Contains(cur, l.ID) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
