@@ -54,6 +54,12 @@ func TestBrowserIncidentFlow(t *testing.T) {
 	if len(id) != 36 || !strings.Contains(sme.text(t), "kritisch") {
 		t.Fatalf("after reporting: %s\n%s", loc, sme.text(t))
 	}
+	sme.open(t, h, "/incidents/"+id+"/edit", false)
+	sme.do(t, "raise nothing, flag NIS2", chromedp.Click(chromedp.CSS(`input[name="nis2"]`)))
+	sme.submit(t, "save the edit", "save-incident")
+	if text := sme.text(t); !strings.Contains(text, "NIS2-Frühwarnung") || !strings.Contains(text, "Bearbeitet: nis2") {
+		t.Errorf("after flagging NIS2 the page shows no deadline or timeline entry: %s", text)
+	}
 	sme.do(t, "ask CERT Süd", chromedp.SetValue(chromedp.ID("as-cert"), h.Orgs["cert"]), chromedp.SetValue(chromedp.ID("as-msg"), "Bitte helfen"))
 	sme.submit(t, "request assistance", "request-assistance")
 	sme.open(t, h, "/incidents/"+id, true)
