@@ -28,6 +28,7 @@ import (
 	"verbund/internal/forum"
 	"verbund/internal/home"
 	"verbund/internal/i18n"
+	"verbund/internal/incidents"
 	"verbund/internal/intel"
 	"verbund/internal/knowledge"
 	"verbund/internal/live"
@@ -60,6 +61,7 @@ type App struct {
 	Notify     *notify.Service // webhooks: the outbox and its deliverer
 	Training   *training.Service
 	Knowledge  *knowledge.Service
+	Incidents  *incidents.Service
 	Search     *search.Service  // the hub's one search over every searchable kind
 	Sharing    *policy.Kernel   // every shareable kind, registered by its capability
 	Pages      *readcache.Cache // API pages of posts; nil when --read-cache 0
@@ -185,6 +187,11 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 	// sends e-mail.
 	go a.Training.Reminders(ctx, 10*time.Minute, log)
 	a.Knowledge = knowledge.New(d, a.Broker, a.Sharing)
+	a.Incidents = incidents.New(d, a.Broker, a.Sharing)
+	a.Incidents.Notify = a.Notify
+	a.Notify.AddEventTypes(incidents.EventTypes()...)
+	// Missed response targets and near reporting deadlines, each told once.
+	go a.Incidents.Rounds(ctx, time.Minute, log)
 	a.Search = search.New(d, a.Sharing)
 	if cfg.SearchRate > 0 {
 		a.Search.SetSearchRate(cfg.SearchRate)
@@ -244,6 +251,7 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 		func() error { return notify.Register(a.Web, a.Notify) },
 		func() error { return training.Register(a.Web, a.Training) },
 		func() error { return knowledge.Register(a.Web, a.Knowledge) },
+		func() error { return incidents.Register(a.Web, a.Incidents) },
 		func() error { return search.Register(a.Web, a.Search) },
 		func() error { return audit.Register(a.Web, d) },
 		func() error { return home.Register(a.Web, d, a.Forum, a.Agreements, a.Orgs) },

@@ -5,6 +5,7 @@ import (
 
 	"verbund/internal/app/apptest"
 	"verbund/internal/forum/forumtest"
+	"verbund/internal/incidents/incidentstest"
 	"verbund/internal/intel/inteltest"
 	"verbund/internal/knowledge/knowledgetest"
 	"verbund/internal/notify/notifytest"
@@ -17,7 +18,7 @@ import (
 // line); TestAuthorizationMatrix fails until it does, because its routes
 // have no rows.
 func kits() []apptest.Kit {
-	return []apptest.Kit{coreKit(), forumtest.Kit(), inteltest.Kit(), notifytest.Kit(), trainingtest.Kit(), knowledgetest.Kit(), searchtest.Kit()}
+	return []apptest.Kit{coreKit(), forumtest.Kit(), inteltest.Kit(), notifytest.Kit(), trainingtest.Kit(), knowledgetest.Kit(), incidentstest.Kit(), searchtest.Kit()}
 }
 
 // TestAuthorizationMatrix calls every registered route as ten kinds of

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"verbund/internal/i18n"
+	"verbund/internal/incidents"
 	"verbund/internal/knowledge"
 	"verbund/internal/policy"
 )
@@ -46,6 +47,13 @@ func TestTemplateKeysExist(t *testing.T) {
 		"category":            policy.Category(policy.AllCategories).Names(),
 		"knowledge.kind":      knowledge.Kinds,
 		"knowledge.link_type": {"intel", "article", "thread", "post"},
+		"incidents.category":  incidents.Categories,
+		"incidents.severity":  incidents.Severities,
+		"incidents.status":    incidents.Statuses,
+		"incidents.clock":     incidents.ClockNames,
+		"incidents.role":      incidents.Roles,
+		"incidents.entry":     incidents.EntryKinds,
+		"incidents.request":   {"pending", "accepted", "declined", "forwarded"},
 		"notify.state":        {"delivered", "pending", "dead"},
 		"notify.severity":     {"low", "medium", "high", "critical"},
 		"notify.error":        {"answer", "unreachable", "deleted", "not_visible", "plain_http"},

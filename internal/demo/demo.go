@@ -3,7 +3,8 @@
 // AG, the regional CERT Süd coordinating the trust circle "Mittelstand
 // Süd", a company outside the circle, agreements between them, people in
 // every role, forum threads at every TLP level, threat intelligence, and
-// the circle's library: a phishing-awareness module and articles. Passwords are random;
+// the circle's library: a phishing-awareness module and articles, and a
+// running and a closed incident of Müller's. Passwords are random;
 // they are printed once and written to a file in the data folder.
 package demo
 
@@ -20,6 +21,7 @@ import (
 	"verbund/internal/agreements"
 	"verbund/internal/db"
 	"verbund/internal/forum"
+	"verbund/internal/incidents"
 	"verbund/internal/intel"
 	"verbund/internal/knowledge"
 	"verbund/internal/orgs"
@@ -37,6 +39,7 @@ type Services struct {
 	Intel      *intel.Service
 	Training   *training.Service
 	Knowledge  *knowledge.Service
+	Incidents  *incidents.Service
 }
 
 // Login is one demo account.
@@ -211,6 +214,12 @@ func Seed(ctx context.Context, s Services, dataDir string) ([]Login, error) {
 	if s.Knowledge != nil {
 		if err := seedKnowledge(ctx, s.Knowledge, s.Intel, act("max.bauer@cert-sued.example"), act("jonas.weber@mueller-maschinenbau.example"),
 			act("anna.mueller@mueller-maschinenbau.example"), act("tom.richter@wolke-cloud.example"), c.ID); err != nil {
+			return nil, err
+		}
+	}
+	if s.Incidents != nil {
+		if err := seedIncidents(ctx, s.Incidents, act("jonas.weber@mueller-maschinenbau.example"), act("anna.mueller@mueller-maschinenbau.example"),
+			act("max.bauer@cert-sued.example"), act("tom.richter@wolke-cloud.example"), cert, wolke); err != nil {
 			return nil, err
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"verbund/internal/db/dbtest"
 	"verbund/internal/demo"
 	"verbund/internal/forum"
+	"verbund/internal/incidents"
 	"verbund/internal/intel"
 	"verbund/internal/knowledge"
 	"verbund/internal/policy"
@@ -35,7 +36,7 @@ func TestSeedIsAudited(t *testing.T) {
 			t.Fatal(err)
 		}
 		a.Accounts.Password = auth.PasswordParams{Time: 1, MemoryKiB: 64, Threads: 1, KeyLen: 32} // cheap hashing keeps the test fast
-		logins, err := demo.Seed(ctx, demo.Services{DB: d, Accounts: a.Accounts, Orgs: a.Orgs, Agreements: a.Agreements, Forum: a.Forum, Intel: a.Intel, Training: a.Training, Knowledge: a.Knowledge}, t.TempDir())
+		logins, err := demo.Seed(ctx, demo.Services{DB: d, Accounts: a.Accounts, Orgs: a.Orgs, Agreements: a.Agreements, Forum: a.Forum, Intel: a.Intel, Training: a.Training, Knowledge: a.Knowledge, Incidents: a.Incidents}, t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -61,7 +62,7 @@ func TestDemoStory(t *testing.T) {
 	}
 	a.Accounts.Password = auth.PasswordParams{Time: 1, MemoryKiB: 64, Threads: 1, KeyLen: 32}
 	dir := t.TempDir()
-	logins, err := demo.Seed(ctx, demo.Services{DB: d, Accounts: a.Accounts, Orgs: a.Orgs, Agreements: a.Agreements, Forum: a.Forum, Intel: a.Intel, Training: a.Training, Knowledge: a.Knowledge}, dir)
+	logins, err := demo.Seed(ctx, demo.Services{DB: d, Accounts: a.Accounts, Orgs: a.Orgs, Agreements: a.Agreements, Forum: a.Forum, Intel: a.Intel, Training: a.Training, Knowledge: a.Knowledge, Incidents: a.Incidents}, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,6 +171,26 @@ func TestDemoStory(t *testing.T) {
 	}
 	if items, _, err := a.Search.Search(ctx, actor("ole.hansen@hansa-logistik.example"), search.Query{Q: "Ransomware", Types: []string{"article"}}); err != nil || len(items) != 0 {
 		t.Errorf("Hansa finds articles of the circle: %v %v", items, err)
+	}
+	// The running incident: Müller, CERT Süd (coordinating) and Wolke
+	// work on it, the closed one carries its review; Hansa sees neither.
+	// (CERT Süd was not asked about the closed one.)
+	for who, n := range map[string]int{"jonas.weber@mueller-maschinenbau.example": 2, "max.bauer@cert-sued.example": 1, "tom.richter@wolke-cloud.example": 2} {
+		list, _, err := a.Incidents.FindIncidents(ctx, actor(who), incidents.ListFilter{})
+		if err != nil || len(list) != n {
+			t.Errorf("%s sees %d incidents (%v), want %d", who, len(list), err, n)
+		}
+	}
+	if list, _, err := a.Incidents.FindIncidents(ctx, actor("ole.hansen@hansa-logistik.example"), incidents.ListFilter{}); err != nil || len(list) != 0 {
+		t.Errorf("Hansa sees incidents: %+v %v", list, err)
+	}
+	if list, _, _ := a.Incidents.FindIncidents(ctx, actor("max.bauer@cert-sued.example"), incidents.ListFilter{Status: "investigating"}); len(list) == 1 {
+		ps, err := a.Incidents.FindParticipants(ctx, actor("max.bauer@cert-sued.example"), list[0].ID)
+		if err != nil || len(ps) != 3 {
+			t.Errorf("the running incident's participants: %+v %v", ps, err)
+		}
+	} else {
+		t.Errorf("CERT Süd does not see the running incident under investigation")
 	}
 	file, err := os.ReadFile(filepath.Join(dir, "demo-logins.txt"))
 	if err != nil {
