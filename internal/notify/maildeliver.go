@@ -86,16 +86,16 @@ func digestStart(now int64, every time.Duration) int64 {
 }
 
 // GatherDigests makes one digest mail per person of the items that
-// waited through a whole digest period (at now); it returns how many
-// digests it made. Replicas may race: an item is gathered once (the
+// waited through a whole digest period (at clock time at, which tests
+// move on); it returns how many digests it made. Replicas may race: an item is gathered once (the
 // update takes only waiting ones), and a digest that got none is
 // dropped.
-func (s *Service) GatherDigests(ctx context.Context, now int64) (int, error) {
+func (s *Service) GatherDigests(ctx context.Context, at int64) (int, error) {
 	m := s.mail
 	if m == nil {
 		return 0, nil
 	}
-	before := digestStart(now, m.cfg.Digest)
+	before, now := digestStart(at, m.cfg.Digest), db.Now()
 	rows, err := s.DB.R().Query(ctx, `SELECT DISTINCT o.user_id, u.org_id FROM mail_outbox o JOIN users u ON u.id = o.user_id
 		WHERE o.state = 'waiting' AND o.created_at < ? LIMIT 500`, before)
 	if err != nil {
@@ -143,11 +143,11 @@ type outMail struct {
 	attempts                         int
 
 	to, name, lang string
-	items          []mailItem // what it tells of (one, or a digest's)
-	skipped        []string   // a digest's items the person may no longer see
-	err            string     // a code; "" when sent
-	final          bool       // the code is final: no retry
-	untried        bool       // the round's time ran out before it
+	items          []mailItem  // what it tells of (one, or a digest's)
+	skipped        [][2]string // a digest's items not sent: id and code (not_visible, off)
+	err            string      // a code; "" when sent
+	final          bool        // the code is final: no retry
+	untried        bool        // the round's time ran out before it
 }
 
 // DeliverMail sends up to limit due mails and records the outcomes; it
@@ -257,7 +257,7 @@ func (s *Service) prepare(ctx context.Context, due []*outMail, now int64) error 
 		reason := mailNotVisible
 		for _, it := range cands {
 			if prefs[GroupOf(it.Type)] == ModeOff {
-				o.skipped = append(o.skipped, it.id)
+				o.skipped = append(o.skipped, [2]string{it.id, mailOff})
 				reason = mailOff
 				continue
 			}
@@ -266,7 +266,7 @@ func (s *Service) prepare(ctx context.Context, due []*outMail, now int64) error 
 				return err
 			}
 			if !ok {
-				o.skipped = append(o.skipped, it.id)
+				o.skipped = append(o.skipped, [2]string{it.id, mailNotVisible})
 				s.Log.Info("mail item skipped", "id", it.id, "mail", o.id, "reason", mailNotVisible)
 				continue
 			}
@@ -424,8 +424,8 @@ func (s *Service) recordMail(ctx context.Context, done []*outMail) error {
 			}
 			// A digest's items share its outcome; those the person may no
 			// longer see were skipped.
-			for _, id := range o.skipped {
-				if _, err := tx.Exec(ctx, `UPDATE mail_outbox SET state = 'skipped', last_error = ?, done_at = ? WHERE id = ?`, mailNotVisible, now, id); err != nil {
+			for _, sk := range o.skipped {
+				if _, err := tx.Exec(ctx, `UPDATE mail_outbox SET state = 'skipped', last_error = ?, done_at = ? WHERE id = ?`, sk[1], now, sk[0]); err != nil {
 					return fmt.Errorf("record a digest: %w", err)
 				}
 			}
