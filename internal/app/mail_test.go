@@ -383,3 +383,35 @@ func TestMailSettings(t *testing.T) {
 		t.Errorf("the change is not audited")
 	}
 }
+
+// TestMailTrainingReminder: the hub's own reminder before a due date
+// goes by mail, in their language, to the assigned people who have not
+// passed and chose it; not to those who passed.
+func TestMailTrainingReminder(t *testing.T) { eachEngine(t, testMailTrainingReminder) }
+
+func testMailTrainingReminder(t *testing.T, e db.Dialect) {
+	srv := notifytest.StartMailServer(t)
+	h := mailHub(t, e, srv)
+	for _, u := range []string{"sme.viewer", "sme.analyst2", "sme.auditor"} {
+		chooseMail(t, h, u, map[string]string{"training": "instant"})
+	}
+	speak(t, h, "sme.viewer", "de")
+	mod := createModule(t, h, "sme.analyst", phishingModule(map[string]any{"tlp": "AMBER", "audience": "org"}))
+	tomorrow := time.Now().AddDate(0, 0, 1).Format("2006-01-02")
+	r := h.API(t, h.Users["sme.admin"].WriteToken, http.MethodPost, "/api/v1/training/modules/"+mod+"/assignments",
+		map[string]any{"target": "people", "people": []string{h.Users["sme.viewer"].ID, h.Users["sme.analyst2"].ID}, "due_date": tomorrow})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("assign: %d %s", r.Status, r.Body)
+	}
+	if r := h.API(t, h.Users["sme.analyst2"].WriteToken, http.MethodPost, "/api/v1/training/modules/"+mod+"/answers", map[string]any{"answers": phishingRight}); r.Status != http.StatusCreated {
+		t.Fatalf("answer: %d %s", r.Status, r.Body)
+	}
+	if n, err := h.App.Training.RemindDue(context.Background()); err != nil || n != 1 {
+		t.Fatalf("remind: %d %v", n, err)
+	}
+	m := srv.Wait(t, 1, 10*time.Second)[0]
+	onlyTo(t, srv, h, "sme.viewer")
+	if !strings.HasPrefix(m.Subject, "[verbund] Schulung: Phishing erkennen ist am ") || !strings.Contains(m.Text, "https://hub.example/training/modules/"+mod) {
+		t.Errorf("the reminder: %q\n%s", m.Subject, m.Text)
+	}
+}

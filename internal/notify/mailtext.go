@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"strings"
+	"time"
 
 	gomail "github.com/wneessen/go-mail"
 
@@ -68,7 +69,11 @@ func (m *mailer) describe(lang string, it mailItem) line {
 	if title == "" {
 		title = m.t(lang, "notify.mail.untitled")
 	}
-	args := []any{"title", title, "status", status, "summary", d["summary"], "due", d["due"]}
+	due := d["due"]
+	if t, err := time.Parse("2006-01-02", due); err == nil {
+		due = i18n.FormatDate(lang, t, time.UTC)
+	}
+	args := []any{"title", title, "status", status, "summary", d["summary"], "due", due}
 	key := "notify.mail.subject." + it.Type
 	if !m.cat.Has(key) {
 		key = "notify.mail.subject.other"
@@ -87,8 +92,8 @@ func (m *mailer) describe(lang string, it mailItem) line {
 	if s := d["summary"]; s != "" {
 		l.Fields = append(l.Fields, m.t(lang, "notify.mail.field.summary", "value", s))
 	}
-	if s := d["due"]; s != "" {
-		l.Fields = append(l.Fields, m.t(lang, "notify.mail.field.due", "value", s))
+	if due != "" {
+		l.Fields = append(l.Fields, m.t(lang, "notify.mail.field.due", "value", due))
 	}
 	return l
 }
