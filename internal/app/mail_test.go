@@ -22,7 +22,7 @@ import (
 
 // mailHub is the test world with e-mail on, sending to srv. The digest
 // comes weekly (the tests gather it by hand) and retries are quick.
-func mailHub(t *testing.T, e db.Dialect, srv *notifytest.MailServer) *apptest.Hub {
+func mailHub(t testing.TB, e db.Dialect, srv *notifytest.MailServer) *apptest.Hub {
 	t.Helper()
 	return apptest.WorldCoveringWith(t, e, func(c *config.Config) {
 		c.SMTP = config.SMTP{Addr: srv.Addr, From: "verbund <hub@verbund.example>", TLS: "none"}
@@ -51,7 +51,7 @@ func speak(t *testing.T, h *apptest.Hub, user, lang string) {
 }
 
 // envelope is the share of a forum thread, as its author reads it.
-func envelope(t *testing.T, h *apptest.Hub, author, thread string) policy.Share {
+func envelope(t testing.TB, h *apptest.Hub, author, thread string) policy.Share {
 	t.Helper()
 	ctx := context.Background()
 	var kind *policy.Kind
