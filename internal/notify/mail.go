@@ -216,11 +216,14 @@ func (s *Service) enqueueMail(ctx context.Context, tx *db.Tx, events []Event) er
 					return fmt.Errorf("mail %s: %w", e.Type, err)
 				}
 			}
-			kind, state, next := "instant", "pending", now
+			// A digest's item waits with next_at at its creation: the
+			// gathering finds those of ended periods on the (state,
+			// next_at) index without reading the others.
+			kind, state := "instant", "pending"
 			if mode == ModeDigest {
-				kind, state, next = "item", "waiting", 0
+				kind, state = "item", "waiting"
 			}
-			values = append(values, "mail_"+db.NewID(), c.id, c.org, kind, e.Type, e.Share.ID, data, state, next, now)
+			values = append(values, "mail_"+db.NewID(), c.id, c.org, kind, e.Type, e.Share.ID, data, state, now, now)
 		}
 	}
 	if len(values) == 0 {

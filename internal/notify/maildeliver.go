@@ -97,7 +97,7 @@ func (s *Service) GatherDigests(ctx context.Context, at int64) (int, error) {
 	}
 	before, now := digestStart(at, m.cfg.Digest), db.Now()
 	rows, err := s.DB.R().Query(ctx, `SELECT DISTINCT o.user_id, u.org_id FROM mail_outbox o JOIN users u ON u.id = o.user_id
-		WHERE o.state = 'waiting' AND o.created_at < ? LIMIT 500`, before)
+		WHERE o.state = 'waiting' AND o.next_at < ? LIMIT 500`, before)
 	if err != nil {
 		return 0, fmt.Errorf("find digests: %w", err)
 	}
@@ -115,7 +115,7 @@ func (s *Service) GatherDigests(ctx context.Context, at int64) (int, error) {
 				id, p[0], p[1], now, now); err != nil {
 				return fmt.Errorf("make a digest: %w", err)
 			}
-			res, err := tx.Exec(ctx, `UPDATE mail_outbox SET state = 'gathered', digest_id = ? WHERE user_id = ? AND state = 'waiting' AND created_at < ?`, id, p[0], before)
+			res, err := tx.Exec(ctx, `UPDATE mail_outbox SET state = 'gathered', digest_id = ? WHERE user_id = ? AND state = 'waiting' AND next_at < ?`, id, p[0], before)
 			if err != nil {
 				return fmt.Errorf("gather a digest: %w", err)
 			}

@@ -109,6 +109,9 @@ func (m *mailer) compose(o *outMail) (subject, text, html string, err error) {
 		v.Outro = m.t(lang, "notify.mail.test_body", "url", m.cfg.BaseURL)
 	case "digest":
 		subject = m.t(lang, "notify.mail.digest_subject", "count", len(o.items))
+		if len(o.items) == 1 {
+			subject = m.t(lang, "notify.mail.digest_subject_one")
+		}
 		v.Outro = m.t(lang, "notify.mail.digest_intro", "count", len(o.items))
 		for _, it := range o.items {
 			v.Lines = append(v.Lines, m.describe(lang, it))

@@ -14,7 +14,9 @@ CREATE TABLE mail_prefs (
 -- after the commit, retried with backoff, kept with its outcome.
 -- kind: instant (one mail of one event), item (an event waiting for the
 -- person's digest: state waiting, then gathered into a digest row named
--- by digest_id), digest (one mail of the items gathered), test.
+-- by digest_id; a waiting item's next_at is its creation, so that the
+-- gathering finds those of ended periods on mail_outbox_due), digest
+-- (one mail of the items gathered), test.
 -- share_id is the object it tells of: whether the person may still see
 -- it is judged again right before sending. data holds only the keys a
 -- mail may show (notify.mailKeys). org_id is the recipient's org when it
