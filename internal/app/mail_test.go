@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -413,5 +414,120 @@ func testMailTrainingReminder(t *testing.T, e db.Dialect) {
 	onlyTo(t, srv, h, "sme.viewer")
 	if !strings.HasPrefix(m.Subject, "[verbund] Schulung: Phishing erkennen ist am ") || !strings.Contains(m.Text, "https://hub.example/training/modules/"+mod) {
 		t.Errorf("the reminder: %q\n%s", m.Subject, m.Text)
+	}
+}
+
+// TestMailLeakTable: the leak harness's table, by e-mail. An incident
+// event about an object of each envelope (a thread's standing in) is
+// mailed to exactly the readers who may see it, as created; and events
+// written while a reader could still see the object are not sent once
+// they no longer may (cloud left the circle; the sme↔cloud agreement
+// revoked): judged again right before sending.
+func TestMailLeakTable(t *testing.T) { eachEngine(t, testMailLeakTable) }
+
+func testMailLeakTable(t *testing.T, e db.Dialect) {
+	srv := notifytest.StartMailServer(t)
+	h := mailHub(t, e, srv)
+	readers := apptest.LeakReaders()
+	for k := range h.Users {
+		mode := "off"
+		if slices.Contains(readers, k) {
+			mode = "instant"
+		}
+		chooseMail(t, h, k, map[string]string{"incidents": mode})
+	}
+	table := apptest.LeakTable(h)
+	var shares []policy.Share
+	for i, row := range table {
+		s := row.Sharing
+		th := newThread(t, h, "sme.analyst", h.CircleChannel, map[string]any{"title": fmt.Sprintf("mailleak%d", i), "body": "b", "tlp": s.TLP, "audience": s.Audience,
+			"community_id": s.Community, "orgs": s.Orgs, "people": s.People})
+		shares = append(shares, envelope(t, h, "sme.analyst", th.thread))
+	}
+	ctx := context.Background()
+	settled := func() {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			var n int
+			if err := h.App.DB.R().QueryRow(ctx, `SELECT COUNT(*) FROM mail_outbox WHERE state = 'pending'`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d mails still pending", n)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	for moment, name := range []string{"as created", "after cloud left the circle", "after the sme-cloud agreement was revoked"} {
+		// The events are written while everyone of the moment before may
+		// still see the objects; the server is down until the change.
+		srv.Stop()
+		before := len(srv.Mails())
+		for i, sh := range shares {
+			enqueue(t, h, notify.Event{Type: "incident.updated", Share: sh,
+				Data: map[string]any{"id": sh.ID, "title": fmt.Sprintf("mailleak%d-m%d", i, moment), "status": "investigating", "path": "/incidents/" + sh.ID}})
+		}
+		// Every mail failed once (the server is down): the change comes
+		// after they were first judged.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			var n int
+			if err := h.App.DB.R().QueryRow(ctx, `SELECT COUNT(*) FROM mail_outbox WHERE state = 'pending' AND attempts = 0`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d mails never tried", n)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		switch moment {
+		case 1:
+			if err := h.App.Orgs.Leave(ctx, h.Users["cloud.admin"].Actor, h.Circle, h.Orgs["cloud"]); err != nil {
+				t.Fatal(err)
+			}
+		case 2:
+			if _, err := h.App.Agreements.Revoke(ctx, h.Users["sme.admin"].Actor, h.Bilateral); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A round that judged before the change fails at the closed port.
+		time.Sleep(300 * time.Millisecond)
+		srv.Start()
+		settled()
+		got := map[string]map[string]bool{}
+		for _, m := range srv.Mails()[before:] {
+			got[m.To[0]] = map[string]bool{}
+		}
+		for _, m := range srv.Mails()[before:] {
+			got[m.To[0]][m.Subject] = true
+		}
+		for _, r := range readers {
+			for i, row := range table {
+				subject := fmt.Sprintf("[verbund] Incident: mailleak%d-m%d — investigating", i, moment)
+				sees, sent := slices.Contains(row.Sees[moment], r), got[h.Users[r].Email][subject]
+				want := sees
+				if row.Sharing.TLP == "CLEAR" {
+					// Mail goes to whom an object is addressed when the
+					// event is written: a CLEAR object of the circle to
+					// the circle's members then (cloud left before the
+					// events of the last moment), not to everyone who may
+					// read it on the hub.
+					want = sees && !strings.HasPrefix(r, "outsider.") && !(moment > 1 && strings.HasPrefix(r, "cloud."))
+				}
+				if sent && !sees {
+					t.Errorf("LEAK by e-mail %s: %s received %s", name, r, row.Name)
+				}
+				if sent != want && sees {
+					t.Errorf("e-mail %s: %s received %s: %v, want %v", name, r, row.Name, sent, want)
+				}
+			}
+		}
 	}
 }

@@ -192,96 +192,89 @@ func (s *Service) DeliverMail(ctx context.Context, limit int) (int, error) {
 	if err != nil || len(due) == 0 {
 		return 0, err
 	}
-	if err := s.prepare(ctx, due, now); err != nil {
-		return 0, err
-	}
 	s.sendAll(ctx, due)
 	return len(due), s.recordMail(context.WithoutCancel(ctx), due)
 }
 
-// prepare judges each mail again right before it is sent (the person's
-// account, their org now, their choice, whether they may still see each
-// object) and fills in what it tells of.
-func (s *Service) prepare(ctx context.Context, due []*outMail, now int64) error {
+// judge judges one mail again right before it is sent (the person's
+// account, their org and standing now, their choice, whether they may
+// still see each object) and fills in what it tells of. It runs for each
+// mail just before its own attempt, with a view loaded then: a change
+// that commits while a round is under way holds for every mail after it.
+func (s *Service) judge(ctx context.Context, o *outMail) error {
 	h := s.DB.R()
-	views := map[string]*policy.View{}
-	for _, o := range due {
-		var org string
-		var disabled int
-		err := h.QueryRow(ctx, `SELECT email, name, lang, org_id, disabled FROM users WHERE id = ?`, o.user).Scan(&o.to, &o.name, &o.lang, &org, &disabled)
-		if err != nil || disabled != 0 {
-			o.err, o.final = mailDisabled, true
-			s.Log.Info("mail skipped", "id", o.id, "reason", o.err)
-			continue
+	var org string
+	var disabled int
+	err := h.QueryRow(ctx, `SELECT email, name, lang, org_id, disabled FROM users WHERE id = ?`, o.user).Scan(&o.to, &o.name, &o.lang, &org, &disabled)
+	if err != nil || disabled != 0 {
+		o.err, o.final = mailDisabled, true
+		s.Log.Info("mail skipped", "id", o.id, "reason", o.err)
+		return nil
+	}
+	if o.kind == "test" {
+		o.items = []mailItem{{Type: o.typ}}
+		return nil
+	}
+	v, err := policy.LoadView(ctx, h, policy.Actor{OrgID: org, UserID: o.user}, db.Now())
+	if err != nil {
+		return err
+	}
+	prefs, err := loadPrefs(ctx, h, o.user)
+	if err != nil {
+		return err
+	}
+	var cands []mailItem
+	if o.kind == "digest" {
+		rows, err := h.Query(ctx, `SELECT id, type, share_id, data FROM mail_outbox WHERE digest_id = ? AND state = 'gathered' ORDER BY created_at, id`, o.id)
+		if err != nil {
+			return fmt.Errorf("load a digest: %w", err)
 		}
-		if o.kind == "test" {
-			o.items = []mailItem{{Type: o.typ}}
-			continue
-		}
-		v, ok := views[org]
-		if !ok {
-			if v, err = policy.LoadView(ctx, h, policy.Actor{OrgID: org}, now); err != nil {
-				return err
+		if cands, err = db.Collect(rows, "load a digest", func(r db.Scanner) (it mailItem, err error) {
+			var data string
+			err = r.Scan(&it.id, &it.Type, &it.share, &data)
+			if err == nil {
+				err = json.Unmarshal([]byte(data), &it.Data)
 			}
-			views[org] = v
+			return it, err
+		}); err != nil {
+			return err
 		}
-		pv := *v
-		pv.UserID = o.user
-		prefs, err := loadPrefs(ctx, h, o.user)
+	} else {
+		it := mailItem{id: o.id, Type: o.typ, share: o.share}
+		if err := json.Unmarshal([]byte(o.data), &it.Data); err != nil {
+			return fmt.Errorf("mail %s: %w", o.id, err)
+		}
+		cands = []mailItem{it}
+	}
+	reason := mailNotVisible
+	o.items, o.skipped = nil, nil
+	for _, it := range cands {
+		if prefs[GroupOf(it.Type)] == ModeOff {
+			o.skipped = append(o.skipped, [2]string{it.id, mailOff})
+			reason = mailOff
+			continue
+		}
+		ok, err := v.SeesShare(ctx, h, it.share)
 		if err != nil {
 			return err
 		}
-		var cands []mailItem
-		if o.kind == "digest" {
-			rows, err := h.Query(ctx, `SELECT id, type, share_id, data FROM mail_outbox WHERE digest_id = ? AND state = 'gathered' ORDER BY created_at, id`, o.id)
-			if err != nil {
-				return fmt.Errorf("load a digest: %w", err)
-			}
-			if cands, err = db.Collect(rows, "load a digest", func(r db.Scanner) (it mailItem, err error) {
-				var data string
-				err = r.Scan(&it.id, &it.Type, &it.share, &data)
-				if err == nil {
-					err = json.Unmarshal([]byte(data), &it.Data)
-				}
-				return it, err
-			}); err != nil {
-				return err
-			}
-		} else {
-			it := mailItem{id: o.id, Type: o.typ, share: o.share}
-			if err := json.Unmarshal([]byte(o.data), &it.Data); err != nil {
-				return fmt.Errorf("mail %s: %w", o.id, err)
-			}
-			cands = []mailItem{it}
+		if !ok {
+			o.skipped = append(o.skipped, [2]string{it.id, mailNotVisible})
+			s.Log.Info("mail item skipped", "id", it.id, "mail", o.id, "reason", mailNotVisible)
+			continue
 		}
-		reason := mailNotVisible
-		for _, it := range cands {
-			if prefs[GroupOf(it.Type)] == ModeOff {
-				o.skipped = append(o.skipped, [2]string{it.id, mailOff})
-				reason = mailOff
-				continue
-			}
-			ok, err := pv.SeesShare(ctx, h, it.share)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				o.skipped = append(o.skipped, [2]string{it.id, mailNotVisible})
-				s.Log.Info("mail item skipped", "id", it.id, "mail", o.id, "reason", mailNotVisible)
-				continue
-			}
-			o.items = append(o.items, it)
-		}
-		if len(o.items) == 0 {
-			o.err, o.final = reason, true
-			s.Log.Info("mail skipped", "id", o.id, "reason", o.err)
-		}
+		o.items = append(o.items, it)
+	}
+	if len(o.items) == 0 {
+		o.err, o.final = reason, true
+		s.Log.Info("mail skipped", "id", o.id, "reason", o.err)
 	}
 	return nil
 }
 
-// sendAll sends the round's mails over one connection (a new one after
-// a failure), until the round's time is up.
+// sendAll judges and sends the round's mails one after the other over
+// one connection (a new one after a failure), until the round's time is
+// up.
 func (s *Service) sendAll(ctx context.Context, due []*outMail) {
 	m := s.mail
 	start := time.Now()
@@ -292,11 +285,16 @@ func (s *Service) sendAll(ctx context.Context, due []*outMail) {
 		}
 	}()
 	for _, o := range due {
-		if o.err != "" {
-			continue
-		}
 		if time.Since(start) > mailBudget || ctx.Err() != nil {
 			o.untried = true
+			continue
+		}
+		if err := s.judge(ctx, o); err != nil {
+			o.untried = true // the database failed us: the mail waits for the next round
+			s.Log.Warn("mail not judged", "id", o.id, "err", err)
+			continue
+		}
+		if o.err != "" {
 			continue
 		}
 		msg, err := m.message(o)
