@@ -2,10 +2,17 @@ package notifytest
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"errors"
 	"io"
 	"log"
+	"math/big"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
@@ -27,6 +34,7 @@ type MailServer struct {
 	Addr string
 
 	t    testing.TB
+	tls  *tls.Config
 	mu   sync.Mutex
 	srv  *smtp.Server
 	got  []Mail
@@ -49,9 +57,28 @@ type Mail struct {
 }
 
 // StartMailServer listens on 127.0.0.1 at a free port.
-func StartMailServer(t testing.TB) *MailServer {
+func StartMailServer(t testing.TB) *MailServer { return start(t, nil) }
+
+// StartTLSMailServer is StartMailServer offering STARTTLS with a
+// self-signed certificate (one no client trusts).
+func StartTLSMailServer(t testing.TB) *MailServer {
 	t.Helper()
-	m := &MailServer{t: t, wait: make(chan struct{}, 1)}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return start(t, &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12})
+}
+
+func start(t testing.TB, tc *tls.Config) *MailServer {
+	t.Helper()
+	m := &MailServer{t: t, wait: make(chan struct{}, 1), tls: tc}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("mail server: %v", err)
@@ -65,6 +92,7 @@ func StartMailServer(t testing.TB) *MailServer {
 func (m *MailServer) serve(ln net.Listener) {
 	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{m: m}, nil }))
 	s.Domain = "localhost"
+	s.TLSConfig = m.tls
 	s.ReadTimeout, s.WriteTimeout = 10*time.Second, 10*time.Second
 	s.MaxMessageBytes = 1 << 20
 	s.ErrorLog = log.New(io.Discard, "", 0)
