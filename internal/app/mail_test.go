@@ -169,6 +169,15 @@ func testMailInstant(t *testing.T, e db.Dialect) {
 	if r := h.API(t, h.Users["sme.analyst"].WriteToken, "GET", "/api/v1/mail/deliveries", nil); r.Status != http.StatusForbidden {
 		t.Errorf("an analyst reads the org's mail log: %d", r.Status)
 	}
+	// The page: the admin's org log with its chart; an analyst's page has
+	// no org log.
+	page := string(h.Login(t, h.Users["sme.admin"]).Get(t, "/profile/mail").Body)
+	if !strings.Contains(page, `id="mail-states"`) || !strings.Contains(page, `id="org-mails"`) || !strings.Contains(page, "An incident changed") || strings.Contains(page, "Ransomware") {
+		t.Errorf("the admin's mail page: %s", page)
+	}
+	if page := string(h.Login(t, h.Users["sme.analyst2"]).Get(t, "/profile/mail").Body); strings.Contains(page, `id="org-mails"`) {
+		t.Errorf("an analyst's page shows the org log")
+	}
 }
 
 // TestMailLeaks: a TLP:RED object for named people is mailed only to

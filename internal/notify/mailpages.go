@@ -18,7 +18,9 @@ type mailPageData struct {
 	Every string // the digest's interval, in words
 	Mine  []MailDelivery
 	Org   []MailDelivery
-	Error *fault.Error
+	// States are the org log's mails by state (a chart).
+	States []stateCount
+	Error  *fault.Error
 }
 
 func (p *pages) mailPage(w http.ResponseWriter, r *http.Request) error {
@@ -40,6 +42,16 @@ func (p *pages) renderMail(w http.ResponseWriter, r *http.Request, status int, f
 	if a.CanAdmin() {
 		if d.Org, err = p.svc.OrgMails(ctx, a, 100); err != nil {
 			return err
+		}
+	}
+	counts, most := map[string]int{}, 0
+	for _, x := range d.Org {
+		counts[x.State]++
+		most = max(most, counts[x.State])
+	}
+	for _, st := range []string{"delivered", "pending", "waiting", "gathered", "skipped", "dead"} {
+		if counts[st] > 0 {
+			d.States = append(d.States, stateCount{State: st, Count: counts[st], Width: web.BarWidth(counts[st], most)})
 		}
 	}
 	for _, rows := range [][]MailDelivery{d.Mine, d.Org} {
