@@ -29,8 +29,9 @@ type line struct {
 
 // mailView is what a mail's text and HTML are made of.
 type mailView struct {
-	Lang, Greeting, Outro, Footer, Open string
-	Lines                               []line
+	Lang, Greeting, Footer, Open string
+	Intro, Outro                 string // before and after the lines ("" for none)
+	Lines                        []line
 }
 
 // link is the hub's page of path: only a path of the hub itself (from
@@ -112,7 +113,7 @@ func (m *mailer) compose(o *outMail) (subject, text, html string, err error) {
 		if len(o.items) == 1 {
 			subject = m.t(lang, "notify.mail.digest_subject_one")
 		}
-		v.Outro = m.t(lang, "notify.mail.digest_intro", "count", len(o.items))
+		v.Intro = m.t(lang, "notify.mail.digest_intro", "count", len(o.items))
 		for _, it := range o.items {
 			v.Lines = append(v.Lines, m.describe(lang, it))
 		}
@@ -124,11 +125,11 @@ func (m *mailer) compose(o *outMail) (subject, text, html string, err error) {
 	subject = "[verbund] " + strings.NewReplacer("\r", " ", "\n", " ").Replace(subject)
 	var b strings.Builder
 	b.WriteString(v.Greeting + "\n\n")
-	if v.Outro != "" && o.kind == "digest" {
-		b.WriteString(v.Outro + "\n\n")
+	if v.Intro != "" {
+		b.WriteString(v.Intro + "\n\n")
 	}
 	for _, l := range v.Lines {
-		if o.kind == "digest" {
+		if v.Intro != "" {
 			b.WriteString("* ")
 		}
 		b.WriteString(l.Headline + "\n")
@@ -143,7 +144,7 @@ func (m *mailer) compose(o *outMail) (subject, text, html string, err error) {
 		}
 		b.WriteString("\n")
 	}
-	if v.Outro != "" && o.kind != "digest" {
+	if v.Outro != "" {
 		b.WriteString(v.Outro + "\n\n")
 	}
 	b.WriteString("-- \n" + v.Footer + "\n")
@@ -159,14 +160,14 @@ var mailHTML = template.Must(template.New("mail").Parse(`<!DOCTYPE html>
 <html lang="{{.Lang}}"><head><meta charset="utf-8"><title>verbund</title></head>
 <body style="font-family: sans-serif; line-height: 1.5; color: #1a1a1a">
 <p>{{.Greeting}}</p>
-{{if .Lines}}{{if gt (len .Lines) 1}}<p>{{.Outro}}</p>{{end}}{{end}}
+{{with .Intro}}<p>{{.}}</p>{{end}}
 {{range .Lines}}<div style="margin: 0 0 1em 0">
 <p style="margin: 0"><strong>{{.Headline}}</strong></p>
 {{with .Intro}}<p style="margin: 0">{{.}}</p>{{end}}
 {{if .Fields}}<ul style="margin: 0.2em 0">{{range .Fields}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{with .Link}}<p style="margin: 0"><a href="{{.}}">{{$.Open}}</a></p>{{end}}
 </div>{{end}}
-{{if not .Lines}}<p>{{.Outro}}</p>{{else if eq (len .Lines) 1}}{{with .Outro}}<p>{{.}}</p>{{end}}{{end}}
+{{with .Outro}}<p>{{.}}</p>{{end}}
 <hr><p style="font-size: small; color: #555">{{.Footer}}</p>
 </body></html>
 `))
