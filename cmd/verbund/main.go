@@ -86,6 +86,7 @@ Usage:
                            --purpose P [--retention 365d] [--until YYYY-MM-DD] [--personal-data]
   verbund audit verify
   verbund intel import FILE|- --org O [--tlp L] [--community C] [--json]
+  verbund mail test --to ADDRESS [--smtp-addr HOST:PORT --smtp-from A --smtp-tls none|starttls|tls --base-url U]
   verbund migrate
   verbund bench startup|list|fanout|mixed|intel|search|all [--json]   (measures docs/PERFORMANCE.md)
   verbund version
@@ -93,7 +94,9 @@ Usage:
 serve, migrate and the admin commands take --data DIR or --db URL to choose
 the database (default ./verbund-data with SQLite); every command takes --help,
 "verbund org --help" lists the commands of a group. Admin commands take --json
-for machine-readable output. Environment: VERBUND_DB, VERBUND_DATA, VERBUND_ADDR.
+for machine-readable output. Environment: VERBUND_DB, VERBUND_DATA, VERBUND_ADDR;
+e-mail: VERBUND_SMTP_ADDR, VERBUND_SMTP_USER, VERBUND_SMTP_PASSWORD(_FILE),
+VERBUND_SMTP_FROM, VERBUND_SMTP_TLS (see "verbund serve --help").
 `
 
 // command is one of verbund's commands: a name and, for the admin
@@ -117,6 +120,7 @@ var commands = []command{
 	{"agreement", "create", "a trust circle's charter, or a bilateral agreement between two of its members", (*cli).agreementCreate},
 	{"audit", "verify", "checks the audit trail's hash chain and names the first bad record", (*cli).auditVerify},
 	{"intel", "import", "imports a STIX 2.1 bundle as an organisation's threat intelligence", (*cli).intelImport},
+	{"mail", "test", "sends one test mail with the hub's mail settings and says what failed", (*cli).mailTest},
 	{"bench", "", "measures docs/PERFORMANCE.md", (*cli).bench},
 	{"version", "", "prints the version", func(c *cli, _ []string) error { _, err := fmt.Fprintln(c.stdout, "verbund", Version); return err }},
 }

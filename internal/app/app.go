@@ -172,6 +172,10 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 	a.Sharing = policy.NewKernel()
 	a.Notify = notify.New(d, log, cfg.WebhookAllowPrivate)
 	go a.Notify.Run(ctx)
+	// E-mail (serve --smtp-*): off without a mail server. Its deliverer
+	// starts once every capability has added its texts (below).
+	a.Notify.SetMail(notify.MailConfig{Addr: cfg.SMTP.Addr, User: cfg.SMTP.User, Password: cfg.SMTP.Password, From: cfg.SMTP.From,
+		TLS: cfg.SMTP.TLS, BaseURL: cfg.BaseURL, Digest: cfg.MailDigest, Backoff: cfg.MailBackoff}, cat)
 	a.Forum = forum.New(d, a.Broker, a.Sharing)
 	if cfg.SearchRate > 0 {
 		a.Forum.SetSearchRate(cfg.SearchRate)
@@ -183,8 +187,9 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 		a.Intel.SetSearchRate(cfg.SearchRate)
 	}
 	a.Training = training.New(d, a.Broker, a.Sharing)
-	// Reminders before due dates: live today, by e-mail once the hub
-	// sends e-mail.
+	a.Training.Notify = a.Notify
+	// Reminders before due dates: live, and by e-mail to those who chose
+	// it (notify, group training).
 	go a.Training.Reminders(ctx, 10*time.Minute, log)
 	a.Knowledge = knowledge.New(d, a.Broker, a.Sharing)
 	a.Incidents = incidents.New(d, a.Broker, a.Sharing)
@@ -266,6 +271,7 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 		return nil, err
 	}
 	registerSystem(a, apiDoc)
+	go a.Notify.RunMail(ctx)
 	return a, nil
 }
 

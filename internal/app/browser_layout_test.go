@@ -119,7 +119,7 @@ func TestBrowserLayout(t *testing.T) {
 
 	pages := []string{"/", "/forum", "/forum?q=Rechnungen", "/forum?q=nirgendwo", "/forum/channels/" + h.CircleChannel, "/forum/channels/" + h.OrgChannel["sme"],
 		"/forum/threads/" + thread, "/agreements", "/agreements/" + h.Bilateral, "/agreements/" + h.Charter, "/communities", "/communities/" + h.Circle,
-		"/orgs", "/people", "/tokens", "/profile", "/audit"}
+		"/orgs", "/people", "/tokens", "/profile", "/profile/mail", "/audit"}
 	for _, key := range []string{"sme.admin", "cloud.admin"} {
 		u := newBrowserUser(t, browser, key)
 		defer u.noProblems(t)

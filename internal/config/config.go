@@ -7,6 +7,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"os"
@@ -33,6 +35,15 @@ type Config struct {
 	// WebhookAllowPrivate lets webhooks reach loopback and private
 	// addresses (internal/notify); off, such targets are refused.
 	WebhookAllowPrivate bool
+	// SMTP is the mail server the hub sends e-mail notifications through
+	// (internal/notify); an empty Addr turns e-mail off.
+	SMTP SMTP
+	// MailDigest is how often people who chose the daily digest get it
+	// (--mail-digest-interval; tests shorten it).
+	MailDigest time.Duration
+	// MailBackoff overrides the mail outbox's retry schedule (tests; no
+	// flag): nil keeps the default of about a day of trying.
+	MailBackoff []time.Duration
 	// TrustedProxies lists the reverse proxies (CIDRs or addresses, comma
 	// separated) whose X-Forwarded-For entries are believed; "" trusts only
 	// the connection's peer. Read with Proxies.
@@ -48,6 +59,17 @@ type Config struct {
 	// unreadable *_FILE, a malformed number); Validate reports them, so
 	// that a setting is never silently replaced by its default.
 	envErrs []error
+}
+
+// SMTP is how the hub reaches its mail server.
+type SMTP struct {
+	Addr     string // host:port; "" for no e-mail
+	User     string // "" for no login
+	Password string // only from VERBUND_SMTP_PASSWORD(_FILE) or --smtp-password-file, never a flag's value
+	From     string // the sender, e.g. "verbund <hub@example.org>"
+	TLS      string // none, starttls or tls
+	// PasswordFile is --smtp-password-file, read by Validate.
+	PasswordFile string
 }
 
 // Env looks up environment variables (injected for tests).
@@ -97,6 +119,18 @@ func Flags(fs *flag.FlagSet, env Env) *Config {
 		}
 		return n
 	}
+	dur := func(name string, def time.Duration) time.Duration {
+		v, from := lookup(name)
+		if from == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			c.envErrs = append(c.envErrs, fmt.Errorf("%s=%q is not a duration like 24h or 30m", from, v))
+			return def
+		}
+		return d
+	}
 	on := func(name string) bool {
 		v, from := lookup(name)
 		switch {
@@ -125,6 +159,13 @@ func Flags(fs *flag.FlagSet, env Env) *Config {
 	fs.IntVar(&c.ReadCache, "read-cache", num("READ_CACHE", 16), "MB of memory for cached API list pages, 0 to turn the cache off (VERBUND_READ_CACHE)")
 	fs.IntVar(&c.SearchRate, "search-rate", num("SEARCH_RATE", 60), "full-text searches a user may run per minute after a burst of 20 (VERBUND_SEARCH_RATE); a search's time must not be cheap to measure")
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", on("WEBHOOK_ALLOW_PRIVATE"), "let webhooks reach loopback and private addresses (VERBUND_WEBHOOK_ALLOW_PRIVATE=1); off, such targets are refused, so a webhook cannot probe the hub's own network")
+	fs.StringVar(&c.SMTP.Addr, "smtp-addr", get("SMTP_ADDR", ""), "mail server for e-mail notifications, host:port (VERBUND_SMTP_ADDR; default none: no e-mail)")
+	fs.StringVar(&c.SMTP.User, "smtp-user", get("SMTP_USER", ""), "login at the mail server (VERBUND_SMTP_USER); its password only from VERBUND_SMTP_PASSWORD, VERBUND_SMTP_PASSWORD_FILE or --smtp-password-file")
+	c.SMTP.Password = get("SMTP_PASSWORD", "")
+	fs.StringVar(&c.SMTP.PasswordFile, "smtp-password-file", "", "file holding the mail server password (instead of VERBUND_SMTP_PASSWORD)")
+	fs.StringVar(&c.SMTP.From, "smtp-from", get("SMTP_FROM", ""), "sender of the hub's mails, e.g. \"verbund <hub@example.org>\" (VERBUND_SMTP_FROM)")
+	fs.StringVar(&c.SMTP.TLS, "smtp-tls", get("SMTP_TLS", ""), "none, starttls or tls: how the connection to the mail server is encrypted (VERBUND_SMTP_TLS; default tls on port 465, else starttls)")
+	fs.DurationVar(&c.MailDigest, "mail-digest-interval", dur("MAIL_DIGEST_INTERVAL", 24*time.Hour), "how often people who chose the digest get it (VERBUND_MAIL_DIGEST_INTERVAL)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", get("DEBUG_ADDR", ""), "listen address of the diagnostics: Prometheus /metrics and Go profiles /debug/pprof/ (VERBUND_DEBUG_ADDR; default none; bind it to loopback or a private network)")
 	return c
 }
@@ -163,6 +204,67 @@ func (c *Config) Validate() error {
 	}
 	if c.TrustedProxies != "" && !c.TrustProxy {
 		return fmt.Errorf("--trusted-proxies names the proxies whose X-Forwarded-For is believed: give --trust-proxy too")
+	}
+	return c.validateMail()
+}
+
+// validateMail checks the mail settings: a hub that would fail at its
+// first mail refuses to start instead, naming the setting.
+func (c *Config) validateMail() error {
+	if c.MailDigest < time.Second || c.MailDigest > 7*24*time.Hour {
+		return fmt.Errorf("--mail-digest-interval must be 1s to 168h (VERBUND_MAIL_DIGEST_INTERVAL), e.g. 24h")
+	}
+	m := &c.SMTP
+	if m.PasswordFile != "" {
+		if m.Password != "" {
+			return fmt.Errorf("--smtp-password-file and VERBUND_SMTP_PASSWORD are both set: give one of them")
+		}
+		b, err := os.ReadFile(m.PasswordFile) // #nosec G304 -- the operator names the password file
+		if err != nil {
+			return fmt.Errorf("--smtp-password-file: %w", err)
+		}
+		m.Password, m.PasswordFile = strings.TrimSpace(string(b)), ""
+	}
+	if m.Addr == "" {
+		if m.User != "" || m.Password != "" || m.From != "" || m.TLS != "" {
+			return fmt.Errorf("--smtp-user, --smtp-from, --smtp-tls and the SMTP password need --smtp-addr (VERBUND_SMTP_ADDR): give the mail server as host:port, or leave them all out for no e-mail")
+		}
+		return nil
+	}
+	host, port, err := net.SplitHostPort(m.Addr)
+	if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 || strings.ContainsAny(host, "/@ ") {
+		return fmt.Errorf("--smtp-addr %q must be host:port of the mail server, e.g. smtp.example.org:587 (VERBUND_SMTP_ADDR)", m.Addr)
+	}
+	if m.TLS == "" {
+		m.TLS = "starttls"
+		if port == "465" {
+			m.TLS = "tls"
+		}
+	}
+	switch m.TLS {
+	case "none", "starttls", "tls":
+	default:
+		return fmt.Errorf("--smtp-tls %q must be none, starttls (the server upgrades port 587 or 25) or tls (port 465) (VERBUND_SMTP_TLS)", m.TLS)
+	}
+	if m.From == "" {
+		return fmt.Errorf("--smtp-from is needed with --smtp-addr: the sender of the hub's mails, e.g. verbund@example.org (VERBUND_SMTP_FROM)")
+	}
+	if _, err := mail.ParseAddress(m.From); err != nil || strings.ContainsAny(m.From, "\r\n") {
+		return fmt.Errorf("--smtp-from %q is no e-mail address: give one like verbund@example.org or \"verbund <hub@example.org>\" (VERBUND_SMTP_FROM)", m.From)
+	}
+	if (m.User == "") != (m.Password == "") {
+		if m.User == "" {
+			return fmt.Errorf("an SMTP password is set but no --smtp-user (VERBUND_SMTP_USER): give the login it belongs to")
+		}
+		return fmt.Errorf("--smtp-user %q needs a password: set VERBUND_SMTP_PASSWORD, VERBUND_SMTP_PASSWORD_FILE or --smtp-password-file", m.User)
+	}
+	if m.TLS == "none" && m.Password != "" {
+		if a, err := netip.ParseAddr(host); host != "localhost" && (err != nil || !a.IsLoopback()) {
+			return fmt.Errorf("--smtp-tls none would send the SMTP password unencrypted to %s: use --smtp-tls starttls or tls", host)
+		}
+	}
+	if c.BaseURL == "" {
+		return fmt.Errorf("--smtp-addr needs --base-url (VERBUND_BASE_URL): mails link to the hub at the address its users reach it by")
 	}
 	return nil
 }

@@ -4,8 +4,10 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSecureBehindProxy(t *testing.T) {
@@ -136,5 +138,56 @@ func TestTrustedProxies(t *testing.T) {
 		if _, err := load(t, nil, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: %v, want %q", c.args, err, c.want)
 		}
+	}
+}
+
+// TestMailSettings: malformed SMTP settings stop the start with a message
+// that names the setting and what to do; good ones are taken, the
+// password only from the environment or a file.
+func TestMailSettings(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "smtp-password")
+	if err := os.WriteFile(pw, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"--base-url", "https://hub.example"}
+	for _, c := range []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{nil, []string{"--smtp-addr", "smtp.example.org"}, `--smtp-addr "smtp.example.org" must be host:port`},
+		{nil, []string{"--smtp-addr", "smtp.example.org:99999"}, "must be host:port"},
+		{nil, []string{"--smtp-addr", ":587"}, "must be host:port"},
+		{nil, []string{"--smtp-addr", "smtp.example.org:587"}, "--smtp-from is needed with --smtp-addr"},
+		{nil, []string{"--smtp-addr", "smtp.example.org:587", "--smtp-from", "not an address"}, `--smtp-from "not an address" is no e-mail address`},
+		{nil, []string{"--smtp-addr", "smtp.example.org:587", "--smtp-from", "hub@example.org", "--smtp-tls", "ssl"}, `--smtp-tls "ssl" must be none, starttls`},
+		{nil, []string{"--smtp-addr", "smtp.example.org:587", "--smtp-from", "hub@example.org", "--smtp-user", "hub"}, `--smtp-user "hub" needs a password: set VERBUND_SMTP_PASSWORD`},
+		{map[string]string{"VERBUND_SMTP_PASSWORD": "x"}, []string{"--smtp-addr", "smtp.example.org:587", "--smtp-from", "hub@example.org"}, "an SMTP password is set but no --smtp-user"},
+		{map[string]string{"VERBUND_SMTP_PASSWORD": "x"}, []string{"--smtp-addr", "smtp.example.org:25", "--smtp-from", "hub@example.org", "--smtp-user", "hub", "--smtp-tls", "none"}, "--smtp-tls none would send the SMTP password unencrypted"},
+		{map[string]string{"VERBUND_SMTP_PASSWORD": "x"}, []string{"--smtp-addr", "smtp.example.org:587", "--smtp-from", "hub@example.org", "--smtp-user", "hub", "--smtp-password-file", pw}, "--smtp-password-file and VERBUND_SMTP_PASSWORD are both set"},
+		{nil, []string{"--smtp-addr", "smtp.example.org:587", "--smtp-from", "hub@example.org", "--smtp-user", "hub", "--smtp-password-file", filepath.Join(dir, "missing")}, "--smtp-password-file: open"},
+		{nil, []string{"--smtp-from", "hub@example.org"}, "need --smtp-addr (VERBUND_SMTP_ADDR)"},
+		{map[string]string{"VERBUND_MAIL_DIGEST_INTERVAL": "daily"}, nil, `VERBUND_MAIL_DIGEST_INTERVAL="daily" is not a duration`},
+		{nil, []string{"--mail-digest-interval", "0s"}, "--mail-digest-interval must be 1s to 168h"},
+	} {
+		_, err := load(t, c.env, append(slices.Clone(base), c.args...)...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v %v: %v, want %q", c.env, c.args, err, c.want)
+		}
+	}
+	if _, err := load(t, nil, "--smtp-addr", "smtp.example.org:587", "--smtp-from", "hub@example.org"); err == nil || !strings.Contains(err.Error(), "--smtp-addr needs --base-url") {
+		t.Errorf("no base URL: %v", err)
+	}
+	cfg, err := load(t, map[string]string{"VERBUND_SMTP_ADDR": "smtp.example.org:465", "VERBUND_SMTP_FROM": "verbund <hub@example.org>", "VERBUND_SMTP_USER": "hub", "VERBUND_SMTP_PASSWORD_FILE": pw}, base...)
+	if err != nil || cfg.SMTP.TLS != "tls" || cfg.SMTP.Password != "s3cret" || cfg.MailDigest != 24*time.Hour {
+		t.Errorf("from the environment: %+v %v", cfg.SMTP, err)
+	}
+	cfg, err = load(t, nil, append(base, "--smtp-addr", "127.0.0.1:2525", "--smtp-from", "hub@example.org", "--smtp-user", "hub", "--smtp-password-file", pw, "--smtp-tls", "none")...)
+	if err != nil || cfg.SMTP.Password != "s3cret" {
+		t.Errorf("a password in clear to loopback: %+v %v", cfg.SMTP, err)
+	}
+	if cfg, err := load(t, nil, "--smtp-addr", "smtp.example.org:587", "--smtp-from", "hub@example.org", "--base-url", "https://h.example"); err != nil || cfg.SMTP.TLS != "starttls" {
+		t.Errorf("default TLS: %+v %v", cfg.SMTP, err)
 	}
 }

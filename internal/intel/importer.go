@@ -488,7 +488,7 @@ func (s *Service) insert(ctx context.Context, tx *db.Tx, a policy.Actor, aud pol
 			return nil, err
 		}
 	}
-	if err := s.announceSightings(ctx, tx, todo, shares); err != nil {
+	if err := s.announceSightings(ctx, tx, a.UserID, todo, shares); err != nil {
 		return nil, err
 	}
 	s.announceAdded(tx, todo, shares, added)
@@ -527,7 +527,7 @@ func (s *Service) announceAdded(tx *db.Tx, todo []pending, shares []policy.Share
 // announceSightings tells, after the commit, everyone who may see a new
 // sighting that it arrived: the owner of what was sighted learns at once
 // that someone saw it.
-func (s *Service) announceSightings(ctx context.Context, tx *db.Tx, todo []pending, shares []policy.Share) error {
+func (s *Service) announceSightings(ctx context.Context, tx *db.Tx, by string, todo []pending, shares []policy.Share) error {
 	var hooks []notify.Event
 	for i, p := range todo {
 		if p.obj.Type() != "sighting" {
@@ -542,11 +542,12 @@ func (s *Service) announceSightings(ctx context.Context, tx *db.Tx, todo []pendi
 		if !ok {
 			count = 1
 		}
-		hooks = append(hooks, notify.Event{Type: EventSighting, Share: sh,
+		hooks = append(hooks, notify.Event{Type: EventSighting, Share: sh, By: by, // the reporter gets no mail of it
 			Data: map[string]any{"id": sh.ID, "stix_id": p.obj.ID(), "sighting_of": of, "count": count, "path": "/intel/objects/" + sh.ID}})
 	}
-	// Webhooks of the orgs that may see them, in this transaction (the
-	// outbox): their systems learn of them even if the hub stops now.
+	// Webhooks of the orgs that may see them, and mails of the people who
+	// chose them, in this transaction (the outboxes): they go out even if
+	// the hub stops now.
 	return s.Notify.EnqueueAll(ctx, tx, hooks)
 }
 

@@ -65,6 +65,13 @@ type Event struct {
 	Share    policy.Share // the envelope of what it is about, with its audience's orgs and people
 	Severity Severity     // SeverityNone: every webhook of the type takes it
 	Data     map[string]any
+	// By is the person whose change it tells of: they get no mail of it
+	// ("" for none).
+	By string
+	// People, when set, are the only people it is mailed to (a training
+	// reminder to those who have not passed yet), each still only if they
+	// may see Share. Webhooks ignore it.
+	People []string
 }
 
 // Service keeps webhooks and delivers events to them.
@@ -81,6 +88,8 @@ type Service struct {
 
 	mu    sync.RWMutex
 	types []string // the event types capabilities enqueue (AddEventTypes)
+
+	mail *mailer // e-mail (SetMail); nil: off
 }
 
 // New returns the service.
@@ -118,19 +127,29 @@ type body struct {
 }
 
 // Enqueue writes a delivery of e for every webhook that subscribed to its
-// type (at its severity) and whose org may see e.Share, in tx: the
-// deliveries commit with the change or not at all. They are sent after
-// the commit.
+// type (at its severity) and whose org may see e.Share, and a mail for
+// every person who chose one for its group and may see e.Share, in tx:
+// both commit with the change or not at all. They are sent after the
+// commit.
 func (s *Service) Enqueue(ctx context.Context, tx *db.Tx, e Event) error {
 	return s.EnqueueAll(ctx, tx, []Event{e})
 }
 
 // EnqueueAll is Enqueue for many events (an import's sightings): the
-// webhooks and each org's view are read once.
+// webhooks and each org's view are read once. With e-mail on it also
+// writes the events' mails (enqueueMail).
 func (s *Service) EnqueueAll(ctx context.Context, tx *db.Tx, events []Event) error {
 	if s == nil || len(events) == 0 {
 		return nil
 	}
+	if err := s.enqueueHooks(ctx, tx, events); err != nil {
+		return err
+	}
+	return s.enqueueMail(ctx, tx, events)
+}
+
+// enqueueHooks writes the webhook deliveries of events.
+func (s *Service) enqueueHooks(ctx context.Context, tx *db.Tx, events []Event) error {
 	rows, err := tx.Query(ctx, `SELECT id, org_id, events, min_severity FROM webhooks WHERE deleted_at = 0`)
 	if err != nil {
 		return fmt.Errorf("enqueue events: %w", err)

@@ -28,6 +28,8 @@ func registerPages(srv *web.Server, svc *Service) error {
 	r.Handle("POST /webhooks", web.OrgAdmin, p.createForm)
 	r.Handle("GET /webhooks/{id}", web.OrgAdmin, p.logPage)
 	r.Handle("POST /webhooks/{id}/delete", web.OrgAdmin, p.deleteForm)
+	r.Handle("GET /profile/mail", web.Read, p.mailPage)
+	r.Handle("POST /profile/mail", web.Self, p.mailForm)
 	return nil
 }
 

@@ -16,7 +16,8 @@ var files embed.FS
 type handler struct{ svc *Service }
 
 // Register adds the webhook API (an org's admins manage their org's
-// webhooks and read their delivery logs).
+// webhooks and read their delivery logs) and the e-mail settings (each
+// person their own).
 func Register(srv *web.Server, svc *Service) error {
 	if err := srv.Catalog.Add(files, "i18n"); err != nil {
 		return err
@@ -34,6 +35,54 @@ func Register(srv *web.Server, svc *Service) error {
 	r.Handle("GET /api/v1/webhooks", web.OrgAdmin, h.list)
 	r.Handle("DELETE /api/v1/webhooks/{id}", web.OrgAdmin, h.delete)
 	r.Handle("GET /api/v1/webhooks/{id}/deliveries", web.OrgAdmin, h.deliveries)
+	// E-mail: each person's own settings and log; the org's log for its
+	// admins.
+	r.Handle("GET /api/v1/me/mail", web.Read, h.mailPrefs)
+	r.Handle("PATCH /api/v1/me/mail", web.Self, h.setMailPrefs)
+	r.Handle("GET /api/v1/me/mail/deliveries", web.Read, h.myMails)
+	r.Handle("GET /api/v1/mail/deliveries", web.OrgAdmin, h.orgMails)
+	return nil
+}
+
+func (h *handler) mailPrefs(w http.ResponseWriter, r *http.Request) error {
+	p, err := h.svc.MailPreferences(r.Context(), web.ActorFrom(r))
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, p)
+	return nil
+}
+
+func (h *handler) setMailPrefs(w http.ResponseWriter, r *http.Request) error {
+	var in MailPrefsInput
+	if err := web.DecodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	p, err := h.svc.SetMailPreferences(r.Context(), web.ActorFrom(r), in)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, p)
+	return nil
+}
+
+func (h *handler) myMails(w http.ResponseWriter, r *http.Request) error {
+	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	ds, err := h.svc.MyMails(r.Context(), web.ActorFrom(r), limit)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, items[MailDelivery]{Items: append([]MailDelivery{}, ds...)})
+	return nil
+}
+
+func (h *handler) orgMails(w http.ResponseWriter, r *http.Request) error {
+	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	ds, err := h.svc.OrgMails(r.Context(), web.ActorFrom(r), limit)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, items[MailDelivery]{Items: append([]MailDelivery{}, ds...)})
 	return nil
 }
 

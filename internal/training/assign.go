@@ -14,6 +14,7 @@ import (
 	"verbund/internal/db"
 	"verbund/internal/events"
 	"verbund/internal/fault"
+	"verbund/internal/notify"
 	"verbund/internal/policy"
 	"verbund/internal/web"
 )
@@ -568,6 +569,9 @@ func (s *Service) RemindDue(ctx context.Context) (int, error) {
 			if err != nil {
 				return err
 			}
+			if err := s.mailReminder(ctx, tx, as, sh, people); err != nil {
+				return err
+			}
 			sent++
 			tx.AfterCommit(func() { s.publishReminder(as, sh, people) })
 			return audit.Write(ctx, tx, policy.System("reminder"), audit.Entry{Action: "training.remind_due", ObjectType: "training_assignment", ObjectID: id,
@@ -579,6 +583,29 @@ func (s *Service) RemindDue(ctx context.Context) (int, error) {
 	}
 	return sent, nil
 }
+
+// mailReminder enqueues the reminder's mails in tx: to the people who
+// have not passed, each only if they may see the module (notify judges
+// it per person) and chose mails for training. The title goes in every
+// language the module has; each mail takes its reader's.
+func (s *Service) mailReminder(ctx context.Context, tx *db.Tx, as Assignment, module policy.Share, people []string) error {
+	if !s.Notify.MailOn() || len(people) == 0 {
+		return nil
+	}
+	var raw string
+	if err := tx.QueryRow(ctx, `SELECT title FROM training_modules WHERE id = ?`, as.ModuleID).Scan(&raw); err != nil {
+		return db.NotFound(err, "load the module's title")
+	}
+	var title Text
+	if err := decodeJSON(raw, &title, "module title"); err != nil {
+		return err
+	}
+	return s.Notify.Enqueue(ctx, tx, notify.Event{Type: EventReminder, Share: module, People: people,
+		Data: map[string]any{"id": as.ID, "title": map[string]string(title), "due": as.DueDate, "path": "/training/modules/" + as.ModuleID}})
+}
+
+// EventReminder is the mail event of a reminder before a due date.
+const EventReminder = "training.reminder"
 
 // Reminders runs RemindDue every interval until ctx ends.
 func (s *Service) Reminders(ctx context.Context, every time.Duration, log *slog.Logger) {

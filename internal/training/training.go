@@ -29,6 +29,7 @@ import (
 	"verbund/internal/events"
 	"verbund/internal/i18n"
 	"verbund/internal/markdown"
+	"verbund/internal/notify"
 	"verbund/internal/policy"
 	"verbund/internal/web"
 )
@@ -65,6 +66,9 @@ type Service struct {
 	// DueSoon is how long before its due date an assignment's people who
 	// have not completed it are reminded by the hub (Remind).
 	DueSoon time.Duration
+	// Notify mails the reminders to those who chose it (group training);
+	// nil: live reminders only.
+	Notify *notify.Service
 }
 
 // New returns the service and registers its kinds with the sharing kernel.

@@ -135,11 +135,23 @@ func WorldOn(t testing.TB, d *db.DB) *Hub {
 // category) instead of knowledge+incident and knowledge+log.
 func worldOn(t testing.TB, d *db.DB, categories []string) *Hub {
 	t.Helper()
+	return worldWith(t, d, categories, nil)
+}
+
+// WorldCoveringWith is WorldCovering with settings changed by configure
+// before the hub is built (a mail server for the e-mail tests).
+func WorldCoveringWith(t testing.TB, e db.Dialect, configure func(*config.Config)) *Hub {
+	t.Helper()
+	return worldWith(t, dbtest.Open(t, e), policy.AllCategories.Names(), configure)
+}
+
+func worldWith(t testing.TB, d *db.DB, categories []string, configure func(*config.Config)) *Hub {
+	t.Helper()
 	charterCats, bilateralCats := []string{"knowledge", "incident"}, []string{"knowledge", "log"}
 	if categories != nil {
 		charterCats, bilateralCats = categories, categories
 	}
-	h := StartOn(t, d)
+	h := StartWith(t, d, configure)
 	ctx := context.Background()
 	op := policy.System("test")
 	kinds := map[string]string{"sme": "company", "cloud": "provider", "cert": "cert", "nocontract": "company", "outsider": "company"}

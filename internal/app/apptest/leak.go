@@ -372,3 +372,22 @@ func Page(t testing.TB, c *LeakCase, reader *User, path string) (int, string) {
 	r := c.Hub.API(t, reader.ReadToken, http.MethodGet, path, nil)
 	return r.Status, string(r.Body)
 }
+
+// LeakRow is one row of the harness's table: a sharing and who of
+// LeakReaders may see an object with it as created, after cloud left the
+// circle, and after the sme↔cloud agreement was revoked too. Tests of
+// ways out that are not routes (e-mail) check themselves against it.
+type LeakRow struct {
+	Name    string
+	Sharing policy.Sharing
+	Sees    [3][]string
+}
+
+// LeakTable is the harness's table for the world h.
+func LeakTable(h *Hub) []LeakRow {
+	var out []LeakRow
+	for _, e := range leakEnvelopes(h) {
+		out = append(out, LeakRow{Name: e.name, Sharing: e.sharing, Sees: e.sees})
+	}
+	return out
+}

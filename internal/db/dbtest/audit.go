@@ -23,7 +23,7 @@ import (
 // bookkeepingTables are the only tables a bookkeeping transaction may
 // write. PostgreSQL names the tables a transaction wrote, so the check is
 // made there; SQLite can only count the rows.
-var bookkeepingTables = []string{"login_throttle", "tokens", "audit_pending", "audit_log", "audit_orgs", "audit_head", "health_probe", "webhook_deliveries", "article_reads"}
+var bookkeepingTables = []string{"login_throttle", "tokens", "audit_pending", "audit_log", "audit_orgs", "audit_head", "health_probe", "webhook_deliveries", "mail_outbox", "article_reads"}
 
 type unauditedKey struct{}
 

@@ -51,5 +51,13 @@ func rows() map[string]apptest.Row {
 		"POST /webhooks":             {Req: send("/webhooks", apptest.Form("url", target, "events", "intel.sighting")), Want: w(apptest.AdminOnly + " *=201")},
 		"GET /webhooks/{id}":         {Req: get("/webhooks/{webhook}"), Want: w(strings.Replace(own, "anon=401", "anon=303", 1) + " *=200")},
 		"POST /webhooks/{id}/delete": {Req: apptest.Fresh(create, "/webhooks/{new}/delete", apptest.Form()), Want: w(own + " *=303")},
+		// E-mail settings: each person their own (not with a read token:
+		// a change); the org's mail log for its admins.
+		"GET /api/v1/me/mail":            {Req: static("/api/v1/me/mail"), Want: w(apptest.APIRead)},
+		"PATCH /api/v1/me/mail":          {Req: send("/api/v1/me/mail", map[string]any{"preferences": map[string]string{"intel": "digest"}}), Want: w(apptest.SelfAPI + " *=200")},
+		"GET /api/v1/me/mail/deliveries": {Req: static("/api/v1/me/mail/deliveries"), Want: w(apptest.APIRead)},
+		"GET /api/v1/mail/deliveries":    {Req: static("/api/v1/mail/deliveries"), Want: w(apptest.AdminOnly + " *=200")},
+		"GET /profile/mail":              {Req: static("/profile/mail"), Want: w(apptest.PageRead)},
+		"POST /profile/mail":             {Req: send("/profile/mail", apptest.Form("intel", "digest")), Want: w("anon=401 readtok=403 *=303")},
 	}
 }
