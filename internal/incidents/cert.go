@@ -120,7 +120,7 @@ func (s *Service) addRequest(ctx context.Context, tx *db.Tx, a policy.Actor, inc
 	if _, err := s.addEntry(ctx, tx, a, inc.Share, "assistance", certName); err != nil {
 		return as, err
 	}
-	return as, s.emit(ctx, tx, EventAssistance, inc, nil, certName)
+	return as, s.emit(ctx, tx, a.UserID, EventAssistance, inc, nil, certName)
 }
 
 // FindCertInbox lists the requests for assistance sent to the actor's
@@ -214,7 +214,7 @@ func (s *Service) DecideAssistance(ctx context.Context, a policy.Actor, requestI
 					db.Now(), incidentID, a.OrgID); err != nil {
 					return fmt.Errorf("make coordinator: %w", db.Map(err))
 				}
-				if err := s.emit(ctx, tx, EventParticipant, inc, nil, certName+" (coordinator)"); err != nil {
+				if err := s.emit(ctx, tx, a.UserID, EventParticipant, inc, nil, certName+" (coordinator)"); err != nil {
 					return err
 				}
 			} else if _, err := s.addParticipant(ctx, tx, a, &inc, a.OrgID, "coordinator", 0, 0, db.Now()); err != nil {
@@ -224,7 +224,7 @@ func (s *Service) DecideAssistance(ctx context.Context, a policy.Actor, requestI
 			if _, err := s.addEntry(ctx, tx, a, inc.Share, "declined", certName+": "+reason); err != nil {
 				return err
 			}
-			if err := s.emit(ctx, tx, EventAssistance, inc, nil, certName+": "+reason); err != nil {
+			if err := s.emit(ctx, tx, a.UserID, EventAssistance, inc, nil, certName+": "+reason); err != nil {
 				return err
 			}
 		case "forward":

@@ -110,7 +110,7 @@ func (s *Service) MarkReported(ctx context.Context, a policy.Actor, incidentID, 
 		if _, err := s.addEntry(ctx, tx, a, inc.Share, "reported_to_authority", clock); err != nil {
 			return err
 		}
-		if err := s.emit(ctx, tx, EventUpdated, inc, nil, clock); err != nil {
+		if err := s.emit(ctx, tx, a.UserID, EventUpdated, inc, nil, clock); err != nil {
 			return err
 		}
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "incident.clock.reported", ObjectType: "incident", ObjectID: incidentID,
@@ -234,7 +234,7 @@ func (s *Service) tellBreach(ctx context.Context, incident, org string) (int, er
 				return nil
 			}
 			told++
-			if err := s.emit(ctx, tx, EventBreach, inc, nil, p.OrgName+": "+what); err != nil {
+			if err := s.emit(ctx, tx, "", EventBreach, inc, nil, p.OrgName+": "+what); err != nil {
 				return err
 			}
 			return audit.Write(ctx, tx, policy.System("incident-round"), audit.Entry{Action: "incident.breach", ObjectType: "incident", ObjectID: incident,
@@ -271,7 +271,7 @@ func (s *Service) remindClocks(ctx context.Context, incident string, now int64) 
 			}
 			told++
 			names = append(names, c.Name)
-			if err := s.emit(ctx, tx, EventDeadline, inc, nil, c.Name+" "+time.UnixMicro(c.DueAt).UTC().Format(time.RFC3339)); err != nil {
+			if err := s.emit(ctx, tx, "", EventDeadline, inc, nil, c.Name+" "+time.UnixMicro(c.DueAt).UTC().Format(time.RFC3339)); err != nil {
 				return err
 			}
 		}

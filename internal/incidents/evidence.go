@@ -134,7 +134,7 @@ func (s *Service) AddEvidence(ctx context.Context, a policy.Actor, incidentID, n
 		if err := s.touchParticipant(ctx, tx, incidentID, a.OrgID, ev.AddedAt); err != nil {
 			return err
 		}
-		if err := s.emit(ctx, tx, EventUpdated, inc, &ev.Share, ev.Name); err != nil {
+		if err := s.emit(ctx, tx, a.UserID, EventUpdated, inc, &ev.Share, ev.Name); err != nil {
 			return err
 		}
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "incident.evidence.add", ObjectType: "incident_evidence", ObjectID: ev.ID,

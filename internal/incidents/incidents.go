@@ -336,7 +336,7 @@ func (s *Service) CreateIncident(ctx context.Context, a policy.Actor, in NewInci
 				return err
 			}
 		}
-		if err := s.emit(ctx, tx, EventCreated, inc, nil, inc.Title); err != nil {
+		if err := s.emit(ctx, tx, a.UserID, EventCreated, inc, nil, inc.Title); err != nil {
 			return err
 		}
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "incident.create", ObjectType: "incident", ObjectID: inc.ID,
@@ -617,7 +617,7 @@ func (s *Service) UpdateIncident(ctx context.Context, a policy.Actor, id string,
 		if from != inc.Status {
 			summary = from + " → " + inc.Status
 		}
-		if err := s.emit(ctx, tx, EventUpdated, inc, nil, summary); err != nil {
+		if err := s.emit(ctx, tx, a.UserID, EventUpdated, inc, nil, summary); err != nil {
 			return err
 		}
 		if disclosure != nil {
@@ -691,7 +691,10 @@ func (s *Service) move(ctx context.Context, tx *db.Tx, a policy.Actor, inc *Inci
 // (the contribution's envelope with its incident's, when it is about
 // one), and for webhooks and e-mail in this transaction with the same
 // envelope, so every recipient is judged by the rule book.
-func (s *Service) emit(ctx context.Context, tx *db.Tx, typ string, inc Incident, contribution *policy.Share, summary string) error {
+//
+// by is the person whose change it is ("" for the clock's round): they
+// get no mail of their own change.
+func (s *Service) emit(ctx context.Context, tx *db.Tx, by, typ string, inc Incident, contribution *policy.Share, summary string) error {
 	share := inc.Share
 	if contribution != nil {
 		share = *contribution
@@ -705,7 +708,7 @@ func (s *Service) emit(ctx context.Context, tx *db.Tx, typ string, inc Incident,
 		if inc.Exercise {
 			data["exercise"] = true
 		}
-		if err := s.Notify.Enqueue(ctx, tx, notify.Event{Type: typ, Share: share, Severity: sev, Data: data}); err != nil {
+		if err := s.Notify.Enqueue(ctx, tx, notify.Event{Type: typ, Share: share, Severity: sev, Data: data, By: by}); err != nil {
 			return err
 		}
 	}

@@ -310,7 +310,7 @@ func (s *Service) addParticipant(ctx context.Context, tx *db.Tx, a policy.Actor,
 	if _, err := s.addEntry(ctx, tx, a, inc.Share, "participant", p.OrgName); err != nil {
 		return p, err
 	}
-	return p, s.emit(ctx, tx, EventParticipant, *inc, nil, p.OrgName+" ("+role+")")
+	return p, s.emit(ctx, tx, a.UserID, EventParticipant, *inc, nil, p.OrgName+" ("+role+")")
 }
 
 // Acknowledge records that the actor's org has taken note of an incident
@@ -352,7 +352,7 @@ func (s *Service) Acknowledge(ctx context.Context, a policy.Actor, incidentID st
 		if _, err := s.addEntry(ctx, tx, a, inc.Share, "acknowledged", p.OrgName); err != nil {
 			return err
 		}
-		if err := s.emit(ctx, tx, EventParticipant, inc, nil, p.OrgName+" acknowledged"); err != nil {
+		if err := s.emit(ctx, tx, a.UserID, EventParticipant, inc, nil, p.OrgName+" acknowledged"); err != nil {
 			return err
 		}
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "incident.participant.acknowledge", ObjectType: "incident", ObjectID: incidentID,

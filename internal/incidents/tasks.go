@@ -119,7 +119,7 @@ func (s *Service) CreateTask(ctx context.Context, a policy.Actor, incidentID str
 		if err := s.touchParticipant(ctx, tx, incidentID, a.OrgID, t.CreatedAt); err != nil {
 			return err
 		}
-		if err := s.emit(ctx, tx, EventTask, inc, &t.Share, t.Title); err != nil {
+		if err := s.emit(ctx, tx, a.UserID, EventTask, inc, &t.Share, t.Title); err != nil {
 			return err
 		}
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "incident.task.create", ObjectType: "incident_task", ObjectID: t.ID,
@@ -182,7 +182,7 @@ func (s *Service) SetTaskDone(ctx context.Context, a policy.Actor, taskID string
 		} else if err := s.touchParticipant(ctx, tx, inc.ID, a.OrgID, db.Now()); err != nil {
 			return err
 		}
-		if err := s.emit(ctx, tx, EventTask, inc, &t.Share, t.Title); err != nil {
+		if err := s.emit(ctx, tx, a.UserID, EventTask, inc, &t.Share, t.Title); err != nil {
 			return err
 		}
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "incident.task.done", ObjectType: "incident_task", ObjectID: taskID,

@@ -156,7 +156,7 @@ func (s *Service) CreateComment(ctx context.Context, a policy.Actor, incidentID 
 		if err := tx.QueryRow(ctx, `SELECT name FROM orgs WHERE id = ?`, a.OrgID).Scan(&e.OrgName); err != nil {
 			return fmt.Errorf("name org: %w", db.Map(err))
 		}
-		if err := s.emit(ctx, tx, EventComment, inc, &sh, body); err != nil {
+		if err := s.emit(ctx, tx, a.UserID, EventComment, inc, &sh, body); err != nil {
 			return err
 		}
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "incident.comment", ObjectType: "incident_entry", ObjectID: sh.ID,
