@@ -55,7 +55,12 @@ VERBUND_BENCH_POSTGRES, the default of --postgres).
             revocations (each publishes policy.changed: every stream's
             token and view are checked again before its next delivery),
             and reports the delivery latency of the posts in those
-            windows.
+            windows. --target incident publishes comments on a TLP:AMBER
+            incident shared with the circle instead (no re-check).
+            --postgres URL runs it on a throwaway PostgreSQL database with
+            --replicas hubs (default 2): the streams are spread over them
+            and the posts published on the first (no memory figures, no
+            re-check).
   mixed     (d) the incident-grade load: stores --mixed-posts posts over
             --mixed-threads threads (as list does), then --clients
             keep-alive API clients, each an analyst of sme, cloud or cert
@@ -100,7 +105,9 @@ VERBUND_BENCH_POSTGRES, the default of --postgres).
             articles only, one word with 4 connections, and one word as an
             outsider (sees TLP:CLEAR only).
   all       runs them all with their defaults; in all, --duration and
-            --warmup are list's, and mixed runs 30 s after 2 s.
+            --warmup are list's, and mixed runs 30 s after 2 s. all also
+            runs fanout of incident comments, and over --replicas hubs on
+            PostgreSQL when a server is given.
 
 The load generator shares the CPU with the hub: numbers are for this
 machine as a whole. Progress goes to stderr; the report (or --json) to
@@ -111,6 +118,7 @@ Examples:
   verbund bench list --posts 100000 --duration 10s --concurrency 16
   verbund bench fanout --subscribers 1000 --json
   verbund bench fanout --subscribers 200 --recheck 1000 --recheck-changes 5
+  verbund bench fanout --target incident --postgres "$VERBUND_TEST_POSTGRES"
   verbund bench mixed --engine sqlite --clients 50 --duration 30s
   eval "$(scripts/pg-start /tmp/pg)"; verbund bench mixed --postgres "$VERBUND_TEST_POSTGRES"
   verbund bench search --docs 100000
@@ -174,6 +182,7 @@ func (c *cli) bench(args []string) error {
 	if scenario == "fanout" {
 		fs.StringVar(&postgres, "postgres", "", "fanout: run on a throwaway PostgreSQL database on this server (admin URL, postgres://…) with --replicas hubs")
 		fs.IntVar(&fo.Replicas, "replicas", 2, "fanout: hubs on the PostgreSQL database (with --postgres)")
+		fs.StringVar(&fo.Target, "target", "post", "fanout: what is published: post (replies to a circle thread) or incident (comments on an incident shared with the circle; no re-check measurement)")
 	}
 	if scenario == "mixed" || scenario == "all" {
 		mixedFlags(fs, &mo, &engine, &postgres, scenario == "mixed")
@@ -239,14 +248,14 @@ func (c *cli) bench(args []string) error {
 		Startup *bench.StartupResult `json:"startup,omitempty"`
 		List    *bench.ListResult    `json:"list,omitempty"`
 		Fanout  *bench.FanoutResult  `json:"fanout,omitempty"`
-		// FanoutReplicas is fanout over replicas on PostgreSQL (all, when
-		// a PostgreSQL server is given).
-		FanoutReplicas *bench.FanoutResult  `json:"fanout_replicas,omitempty"`
-		Mixed          []*bench.MixedResult `json:"mixed,omitempty"`
-		Intel          *bench.IntelResult   `json:"intel,omitempty"`
-		Search         *bench.SearchResult  `json:"search,omitempty"`
-		Skipped        string               `json:"mixed_skipped,omitempty"` // why a part of mixed did not run
-		Checks         []bench.Check        `json:"checks"`
+		// FanoutMore are all's further fan-outs: incident comments on
+		// SQLite, and over replicas on PostgreSQL when a server is given.
+		FanoutMore []*bench.FanoutResult `json:"fanout_more,omitempty"`
+		Mixed      []*bench.MixedResult  `json:"mixed,omitempty"`
+		Intel      *bench.IntelResult    `json:"intel,omitempty"`
+		Search     *bench.SearchResult   `json:"search,omitempty"`
+		Skipped    string                `json:"mixed_skipped,omitempty"` // why a part of mixed did not run
+		Checks     []bench.Check         `json:"checks"`
 	}{Machine: bench.ThisMachine(), Binary: *exe, Skipped: mixedSkipped}
 	var err error
 	if scenario == "startup" || scenario == "all" {
@@ -270,14 +279,25 @@ func (c *cli) bench(args []string) error {
 		}
 		report.Checks = append(report.Checks, report.Fanout.Checks...)
 	}
-	if scenario == "all" && slices.Contains(engines, "postgres") {
-		c.progress(progress, "fanout over %d replicas on PostgreSQL:\n", mo.Replicas)
-		o := fo
-		o.Postgres, o.Replicas, o.Recheck = postgres, mo.Replicas, 0
-		if report.FanoutReplicas, err = bench.Fanout(c.ctx, o); err != nil {
-			return err
+	if scenario == "all" {
+		// Issue "Shared incidents": a comment to 1,000 live viewers of
+		// the incident, on one hub and over two replicas.
+		more := []bench.FanoutOptions{fo}
+		more[0].Target, more[0].Recheck = "incident", 0
+		if slices.Contains(engines, "postgres") {
+			o := more[0]
+			o.Postgres, o.Replicas = postgres, mo.Replicas
+			more = append(more, o)
 		}
-		report.Checks = append(report.Checks, report.FanoutReplicas.Checks...)
+		for _, o := range more {
+			c.progress(progress, "fanout of incident comments (%d hub(s)):\n", max(o.Replicas, 1))
+			r, err := bench.Fanout(c.ctx, o)
+			if err != nil {
+				return err
+			}
+			report.FanoutMore = append(report.FanoutMore, r)
+			report.Checks = append(report.Checks, r.Checks...)
+		}
 	}
 	for _, e := range engines {
 		c.progress(progress, "mixed on %s:\n", e)
@@ -345,7 +365,7 @@ func (c *cli) bench(args []string) error {
 				fmt.Fprintf(w, "  data kept in %s\n", l.DataDir)
 			}
 		}
-		for _, f := range []*bench.FanoutResult{report.Fanout, report.FanoutReplicas} {
+		for _, f := range append([]*bench.FanoutResult{report.Fanout}, report.FanoutMore...) {
 			if f == nil {
 				continue
 			}
@@ -353,10 +373,14 @@ func (c *cli) bench(args []string) error {
 			if f.Replicas > 1 {
 				where = fmt.Sprintf(" over %d hubs on PostgreSQL, posted on the first", f.Replicas)
 			}
-			fmt.Fprintf(w, "\nfanout (%d streams%s: %d may see the post, %d may not; opened in %.1f s):\n",
-				f.Subscribers, where, f.Authorised, f.Unauthorised, f.OpenSeconds)
-			fmt.Fprintf(w, "  delivery of %d posts: %s\n", f.Rounds, f.Delivery)
-			fmt.Fprintf(w, "  slowest stream per post (ms): %v; the POST itself: p50 %.1f ms\n", f.RoundMaxMS, f.PublishMS.P50MS)
+			what, whats := "post", "posts"
+			if f.Target == "incident" {
+				what, whats = "incident comment", "incident comments"
+			}
+			fmt.Fprintf(w, "\nfanout (%d streams%s: %d may see the %s, %d may not; opened in %.1f s):\n",
+				f.Subscribers, where, f.Authorised, what, f.Unauthorised, f.OpenSeconds)
+			fmt.Fprintf(w, "  delivery of %d %s: %s\n", f.Rounds, whats, f.Delivery)
+			fmt.Fprintf(w, "  slowest stream per %s (ms): %v; the POST itself: p50 %.1f ms\n", what, f.RoundMaxMS, f.PublishMS.P50MS)
 			fmt.Fprintf(w, "  missed %d, leaked to unauthorised %d, dropped as slow %.0f\n", f.Missed, f.Leaked, f.Dropped)
 			if f.Replicas <= 1 {
 				fmt.Fprintf(w, "  memory per idle stream: RSS %.1f KB (hub %.1f → %.1f MB), Go heap %.1f KB, stacks %.1f KB, %.1f goroutines\n",

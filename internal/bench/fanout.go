@@ -43,11 +43,16 @@ type FanoutOptions struct {
 	// re-check are measured on one SQLite hub only.
 	Postgres string
 	Replicas int
-	Log      io.Writer
+	// Target is what is published: "post" (replies to a TLP:AMBER
+	// circle thread, the default) or "incident" (comments on a TLP:AMBER
+	// incident shared with the circle: issue "Shared incidents").
+	Target string
+	Log    io.Writer
 }
 
 // FanoutResult is figure (c).
 type FanoutResult struct {
+	Target          string         `json:"target"`
 	Engine          string         `json:"engine"`
 	Replicas        int            `json:"replicas"`
 	Subscribers     int            `json:"subscribers"`
@@ -123,6 +128,9 @@ func Fanout(ctx context.Context, o FanoutOptions) (*FanoutResult, error) {
 		}
 		o.Recheck = 0
 	}
+	if o.Target != "" && o.Target != "post" {
+		o.Recheck = 0 // the re-check measurement posts replies to a thread
+	}
 	dir, err := os.MkdirTemp("", "verbund-bench-fanout-")
 	if err != nil {
 		return nil, err
@@ -173,12 +181,12 @@ func Fanout(ctx context.Context, o FanoutOptions) (*FanoutResult, error) {
 	srv := servers[0]
 	api := &http.Client{Timeout: 10 * time.Second}
 	writer := w.Users["sme.analyst"].WriteToken
-	var created struct {
-		Thread struct{ ID string } `json:"thread"`
+	if o.Target == "" {
+		o.Target = "post"
 	}
-	if err := call(ctx, api, writer, "POST", srv.URL+"/api/v1/channels/"+w.CircleChannel+"/threads",
-		map[string]any{"title": "Fan-out", "body": "live", "tlp": "AMBER", "audience": "community"}, &created); err != nil {
-		return nil, fmt.Errorf("create thread: %w\n%s", err, srv.Log())
+	publishOne, container, err := fanoutTarget(ctx, api, srv.URL, writer, w, o.Target)
+	if err != nil {
+		return nil, fmt.Errorf("%w\n%s", err, srv.Log())
 	}
 	sleep(ctx, time.Second)
 	base, err := memory(srv)
@@ -187,7 +195,7 @@ func Fanout(ctx context.Context, o FanoutOptions) (*FanoutResult, error) {
 	}
 
 	// Streams: the first share go to users who may not see the post.
-	res := &FanoutResult{Engine: string(db.SQLite), Replicas: replicas, Subscribers: o.Subscribers, Rounds: o.Rounds}
+	res := &FanoutResult{Target: o.Target, Engine: string(db.SQLite), Replicas: replicas, Subscribers: o.Subscribers, Rounds: o.Rounds}
 	if dbURL != "" {
 		res.Engine = string(db.Postgres)
 	}
@@ -268,10 +276,8 @@ func Fanout(ctx context.Context, o FanoutOptions) (*FanoutResult, error) {
 	logf("publishing %d posts …\n", o.Rounds)
 	var lat, publish []time.Duration
 	for r := range o.Rounds {
-		var p struct{ ID string }
 		start := time.Now()
-		err := call(ctx, api, writer, "POST", srv.URL+"/api/v1/threads/"+created.Thread.ID+"/posts",
-			map[string]any{"body": fmt.Sprintf("round %d", r+1), "tlp": "AMBER", "audience": "community"}, &p)
+		id, err := publishOne(r)
 		publish = append(publish, time.Since(start))
 		if err != nil {
 			return nil, fmt.Errorf("publish: %w\n%s", err, srv.Log())
@@ -285,7 +291,7 @@ func Fanout(ctx context.Context, o FanoutOptions) (*FanoutResult, error) {
 		for {
 			select {
 			case d := <-got:
-				if d.id != p.ID {
+				if d.id != id {
 					continue // an earlier round's late delivery is counted there as missed
 				}
 				if !allowed[d.stream] {
@@ -342,7 +348,7 @@ func Fanout(ctx context.Context, o FanoutOptions) (*FanoutResult, error) {
 		for i, u := range distinct {
 			allowed[i] = u.Org == "sme" || u.Org == "cloud" || u.Org == "cert"
 		}
-		res.Recheck, err = recheckRun(ctx, srv, api, writer, created.Thread.ID, distinct, allowed, o, logf)
+		res.Recheck, err = recheckRun(ctx, srv, api, writer, container, distinct, allowed, o, logf)
 		if err != nil {
 			return nil, err
 		}
@@ -438,4 +444,43 @@ func call(ctx context.Context, c *http.Client, token, method, url string, body, 
 		return nil
 	}
 	return json.Unmarshal(rb, out)
+}
+
+// fanoutTarget creates what the fan-out publishes to, as sme.analyst
+// (writer): a TLP:AMBER thread in the circle's channel, or a TLP:AMBER
+// incident shared with the circle. publish adds round r's reply or
+// comment (TLP:AMBER to the circle) and returns its id, which is the id
+// of the live event its readers receive.
+func fanoutTarget(ctx context.Context, api *http.Client, url, writer string, w *World, target string) (publish func(r int) (string, error), container string, err error) {
+	var path string
+	switch target {
+	case "post":
+		var created struct {
+			Thread struct{ ID string } `json:"thread"`
+		}
+		if err := call(ctx, api, writer, "POST", url+"/api/v1/channels/"+w.CircleChannel+"/threads",
+			map[string]any{"title": "Fan-out", "body": "live", "tlp": "AMBER", "audience": "community"}, &created); err != nil {
+			return nil, "", fmt.Errorf("create thread: %w", err)
+		}
+		container, path = created.Thread.ID, url+"/api/v1/threads/"+created.Thread.ID+"/posts"
+	case "incident":
+		var created struct{ ID string }
+		if err := call(ctx, api, writer, "POST", url+"/api/v1/incidents",
+			map[string]any{"title": "Fan-out", "description": "live", "category": "malware", "severity": "high",
+				"tlp": "AMBER", "audience": "community", "community_id": w.Circle}, &created); err != nil {
+			return nil, "", fmt.Errorf("create incident: %w", err)
+		}
+		container, path = created.ID, url+"/api/v1/incidents/"+created.ID+"/comments"
+	default:
+		return nil, "", fmt.Errorf("unknown fan-out target %q: use post or incident", target)
+	}
+	return func(r int) (string, error) {
+		var p struct{ ID string }
+		body := map[string]any{"body": fmt.Sprintf("round %d", r+1), "tlp": "AMBER", "audience": "community"}
+		if target == "incident" {
+			body["community_id"] = w.Circle
+		}
+		err := call(ctx, api, writer, "POST", path, body, &p)
+		return p.ID, err
+	}, container, nil
 }
