@@ -207,6 +207,10 @@ func (h *Handler) renderIncident(w http.ResponseWriter, r *http.Request, status 
 	if d.Timeline, err = h.svc.FindTimeline(ctx, a, inc.ID); err != nil {
 		return err
 	}
+	lang := h.srv.Lang(r)
+	for i := range d.Timeline {
+		d.Timeline[i].Body = h.entryWords(lang, d.Timeline[i])
+	}
 	if d.Participants, err = h.svc.participants(ctx, h.svc.DB.R(), inc.ID, inc.Status); err != nil {
 		return err
 	}
@@ -462,4 +466,24 @@ func (h *Handler) figuresPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	p := web.Page{Nav: "incidents", Data: d, Title: h.srv.Catalog.T(lang, "incidents.figures")}
 	return h.tpl.Render(w, r, http.StatusOK, "figures", p)
+}
+
+// entryWords puts the machine words of a status or edit entry ("reported
+// → acknowledged", "severity, title") into the reader's language; the
+// API hands them out as stored.
+func (h *Handler) entryWords(lang string, e Entry) string {
+	var sep, prefix string
+	switch e.Kind {
+	case "status":
+		sep, prefix = " → ", "incidents.status."
+	case "edited":
+		sep, prefix = ", ", "incidents.field."
+	default:
+		return e.Body
+	}
+	words := strings.Split(e.Body, sep)
+	for i, w := range words {
+		words[i] = h.srv.Catalog.T(lang, prefix+w)
+	}
+	return strings.Join(words, sep)
 }
