@@ -22,7 +22,7 @@ import (
 func TestMailsSurviveAKill(t *testing.T) {
 	dir := t.TempDir()
 	srv := notifytest.StartMailServer(t)
-	srv.Slow = 20 * time.Millisecond // mails are in flight when the hub dies
+	srv.SetSlow(20 * time.Millisecond) // mails are in flight when the hub dies
 	// Mails link to the base URL; startHub finds the hub by the URL it
 	// prints, so the base URL is the hub's own address.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

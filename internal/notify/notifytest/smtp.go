@@ -20,6 +20,7 @@ import (
 	"net/mail"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,9 +40,9 @@ type MailServer struct {
 	srv  *smtp.Server
 	got  []Mail
 	wait chan struct{}
-	// Slow delays every DATA (mails are in flight when a test kills the
-	// hub).
-	Slow time.Duration
+	// slow delays every DATA, in nanoseconds (SetSlow: mails are in
+	// flight when a test kills the hub).
+	slow atomic.Int64
 }
 
 // Mail is one received mail, decoded.
@@ -101,6 +102,11 @@ func (m *MailServer) serve(ln net.Listener) {
 	m.mu.Unlock()
 	go func() { _ = s.Serve(ln) }()
 }
+
+// SetSlow makes the server wait d before it answers each mail (a mail
+// in flight for that long). It may be set while the server runs: its
+// sessions read it without a lock the test would have to share.
+func (m *MailServer) SetSlow(d time.Duration) { m.slow.Store(int64(d)) }
 
 // Stop takes the server down: nothing listens at Addr any more.
 func (m *MailServer) Stop() {
@@ -190,8 +196,8 @@ func (s *session) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	if s.m.Slow > 0 {
-		time.Sleep(s.m.Slow)
+	if d := time.Duration(s.m.slow.Load()); d > 0 {
+		time.Sleep(d)
 	}
 	got, err := decode(raw)
 	if err != nil {
