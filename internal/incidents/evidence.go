@@ -107,11 +107,12 @@ func (s *Service) AddEvidence(ctx context.Context, a policy.Actor, incidentID, n
 			return fault.New(fault.Forbidden, "not_participant", "only organisations that take part in the incident may add tasks and evidence")
 		}
 		var n int
-		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM incident_evidence WHERE incident_id = ?`, incidentID).Scan(&n); err != nil {
+		// Counted per org, as tasks are.
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM incident_evidence WHERE incident_id = ? AND org_id = ?`, incidentID, a.OrgID).Scan(&n); err != nil {
 			return fmt.Errorf("count evidence: %w", db.Map(err))
 		}
 		if n >= MaxEvidenceN {
-			return fault.BadInput("file", "too_much_evidence", "an incident has at most {max} files").With("max", MaxEvidenceN)
+			return fault.BadInput("file", "too_much_evidence", "your organisation has added {max} files to this incident, the most it may").With("max", MaxEvidenceN)
 		}
 		tlp, aud, err := s.inherited(ctx, tx.Handle, a, sharing, inc.Share)
 		if err != nil {
@@ -134,11 +135,13 @@ func (s *Service) AddEvidence(ctx context.Context, a policy.Actor, incidentID, n
 		if err := s.touchParticipant(ctx, tx, incidentID, a.OrgID, ev.AddedAt); err != nil {
 			return err
 		}
-		if err := s.emit(ctx, tx, a.UserID, EventUpdated, inc, &ev.Share, ev.Name); err != nil {
+		// The event says a file came, not its name: names are the
+		// file's content as far as notifications go.
+		if err := s.emit(ctx, tx, a.UserID, EventUpdated, inc, &ev.Share, ""); err != nil {
 			return err
 		}
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "incident.evidence.add", ObjectType: "incident_evidence", ObjectID: ev.ID,
-			Orgs: []string{inc.Share.Owner}, Detail: map[string]any{"incident": incidentID, "name": ev.Name, "size": ev.Size, "sha256": ev.SHA256, "sharing": d.Detail()},
+			Orgs: []string{inc.Share.Owner}, Detail: map[string]any{"incident": incidentID, "size": ev.Size, "sha256": ev.SHA256, "sharing": d.Detail()},
 			Touches: touches(incidentID)})
 	})
 	return ev, err

@@ -508,7 +508,15 @@ func (s *Service) UpdateIncident(ctx context.Context, a policy.Actor, id string,
 		// checks (a later check must not hide it).
 		var setErr error
 		set := func(col string, v any) {
-			detail[col] = v
+			// The audit trail says that a text changed, not what it says
+			// now: its readers are the owner org's auditors, not the
+			// incident's (attack review: a TLP:RED description showed in
+			// the audit of people it was not shared with).
+			if col == "title" || col == "description" {
+				detail[col] = "changed"
+			} else {
+				detail[col] = v
+			}
 			if _, e := tx.Exec(ctx, `UPDATE incidents SET `+col+` = ? WHERE id = ?`, v, id); e != nil && setErr == nil {
 				setErr = fmt.Errorf("update incident %s: %w", col, db.Map(e))
 			}
@@ -571,6 +579,11 @@ func (s *Service) UpdateIncident(ctx context.Context, a policy.Actor, id string,
 			}
 			if aud.Kind != policy.AudCommunity {
 				aud.Community = ""
+			}
+			if sharer.OrgID != a.OrgID {
+				if err := s.checkLeakWidening(ctx, tx.Handle, a, id, tlp, aud); err != nil {
+					return err
+				}
 			}
 			d, err := s.incidents.Reshare(ctx, tx, sharer, id, tlp, aud)
 			if err != nil {
@@ -648,6 +661,12 @@ func (s *Service) move(ctx context.Context, tx *db.Tx, a policy.Actor, inc *Inci
 		if role != "coordinator" && role != "responder" {
 			return fault.New(fault.Forbidden, "not_responder", "only the reporting organisation, its coordinator and its responders may change the status")
 		}
+	}
+	if to == "closed" && inc.Share.Owner != a.OrgID {
+		// Closing ends the incident for good and writes its review: the
+		// reporting org's word (attack review: a responder closed the
+		// owner's incident and its NIS2 reminders stopped).
+		return fault.New(fault.Forbidden, "owner_closes", "only the reporting organisation closes the incident and writes its review")
 	}
 	if to == "closed" {
 		if rv == nil {

@@ -2,7 +2,10 @@ package incidents
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"verbund/internal/db"
@@ -27,9 +30,24 @@ func (s *Service) leakAudience(ctx context.Context, h db.Handle, a policy.Actor,
 	if kind != "cert" {
 		return 0, policy.Audience{}, fault.New(fault.Forbidden, "leak_report_cert", "only a CERT reports leaks of another organisation")
 	}
-	var contact string
-	if err := h.QueryRow(ctx, `SELECT security_contact FROM orgs WHERE id = ?`, org).Scan(&contact); err != nil {
-		return 0, policy.Audience{}, fault.BadInput("affected_org", "leak_no_contacts", "the affected organisation has nobody to receive the report")
+	// The CERT must reach the org at RED before anything about the org's
+	// people is read: an org it has no such agreement with is refused
+	// alike whether it exists, with nobody of it named (attack review:
+	// the kernel's refusal named a person of that org).
+	v, err := policy.LoadView(ctx, h, a, db.Now())
+	if err != nil {
+		return 0, policy.Audience{}, err
+	}
+	var contact, name string
+	err = h.QueryRow(ctx, `SELECT security_contact, name FROM orgs WHERE id = ?`, org).Scan(&contact, &name)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, policy.Audience{}, fmt.Errorf("affected org: %w", db.Map(err))
+	}
+	if err != nil || org == a.OrgID || !v.Covered(org, policy.Incident, policy.Red) {
+		if name == "" {
+			name = org
+		}
+		return 0, policy.Audience{}, fault.BadInput("affected_org", "no_agreement", "{org} has no agreement with your organisation that covers incidents at TLP:RED: a leak report goes to its security contacts at RED").With("org", name)
 	}
 	rows, err := h.Query(ctx, `SELECT id FROM users WHERE org_id = ? AND disabled = 0 AND lower(email) = ? ORDER BY id`, org, strings.ToLower(strings.TrimSpace(contact)))
 	if err != nil {
@@ -52,4 +70,39 @@ func (s *Service) leakAudience(ctx context.Context, h db.Handle, a policy.Actor,
 		return 0, policy.Audience{}, fault.BadInput("affected_org", "leak_no_contacts", "the affected organisation has nobody to receive the report")
 	}
 	return policy.Red, policy.Audience{Kind: policy.AudPeople, People: people}, nil
+}
+
+// checkLeakWidening lets the org a leak report names change its sharing
+// in the reporting CERT's name only to widen it: at TLP:AMBER or
+// stricter (the CERT's source data never goes to a community or the
+// public by someone else's hand), and reaching everyone it reaches now —
+// the named people still named, or the org itself among named orgs
+// (attack review: the affected org could lower the report to CLEAR, or
+// pass it to another org and lock itself out).
+func (s *Service) checkLeakWidening(ctx context.Context, h db.Handle, a policy.Actor, id string, tlp policy.TLP, aud policy.Audience) error {
+	refuse := fault.New(fault.Forbidden, "leak_widen_only", "a leak report may only be widened by the organisation it names: keep TLP:AMBER or stricter, and keep everyone who reads it now (its people by name, or your organisation among the named organisations)")
+	if tlp < policy.Amber {
+		return refuse
+	}
+	cur, ok, err := policy.LoadShare(ctx, h, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fault.New(fault.NotFound, "not_found", "not found")
+	}
+	switch aud.Kind {
+	case policy.AudOrgs:
+		if slices.Contains(aud.Orgs, a.OrgID) {
+			return nil
+		}
+	case policy.AudPeople:
+		for _, p := range cur.Audience.People {
+			if !slices.Contains(aud.People, p) {
+				return refuse
+			}
+		}
+		return nil
+	}
+	return refuse
 }

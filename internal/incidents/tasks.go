@@ -75,11 +75,13 @@ func (s *Service) CreateTask(ctx context.Context, a policy.Actor, incidentID str
 			return fault.New(fault.Forbidden, "not_participant", "only organisations that take part in the incident may add tasks and evidence")
 		}
 		var n int
-		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM incident_tasks WHERE incident_id = ?`, incidentID).Scan(&n); err != nil {
+		// Each org's own tasks count against its limit: a total would
+		// tell how many tasks the others keep hidden (attack review).
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM incident_tasks WHERE incident_id = ? AND org_id = ?`, incidentID, a.OrgID).Scan(&n); err != nil {
 			return fmt.Errorf("count tasks: %w", db.Map(err))
 		}
 		if n >= MaxTasks {
-			return fault.BadInput("title", "too_many_tasks", "an incident has at most {max} tasks").With("max", MaxTasks)
+			return fault.BadInput("title", "too_many_tasks", "your organisation has added {max} tasks to this incident, the most it may").With("max", MaxTasks)
 		}
 		t = Task{IncidentID: incidentID, Title: title, DueAt: due}
 		if in.AssigneeUser != "" {

@@ -165,7 +165,7 @@ type candidate struct {
 // and may see the object. The people are read with their choice for the
 // group in one query per audience (not every person of the hub), each
 // org's view once.
-func (s *Service) enqueueMail(ctx context.Context, tx *db.Tx, events []Event) error {
+func (s *Service) enqueueMail(ctx context.Context, tx *db.Tx, events []Event, in containers) error {
 	m := s.mail
 	if m == nil {
 		return nil
@@ -208,7 +208,7 @@ func (s *Service) enqueueMail(ctx context.Context, tx *db.Tx, events []Event) er
 			}
 			pv := *v // the org's standing, as this person
 			pv.UserID = c.id
-			if !pv.CanSee(e.Share) {
+			if !in.sees(&pv, e) {
 				continue
 			}
 			if data == "" {

@@ -142,14 +142,79 @@ func (s *Service) EnqueueAll(ctx context.Context, tx *db.Tx, events []Event) err
 	if s == nil || len(events) == 0 {
 		return nil
 	}
-	if err := s.enqueueHooks(ctx, tx, events); err != nil {
+	cs, err := containersOf(ctx, tx.Handle, events)
+	if err != nil {
 		return err
 	}
-	return s.enqueueMail(ctx, tx, events)
+	if err := s.enqueueHooks(ctx, tx, events, cs); err != nil {
+		return err
+	}
+	return s.enqueueMail(ctx, tx, events, cs)
+}
+
+// containers are the envelopes of the containers events' objects sit in,
+// by the object's id.
+type containers map[string]policy.Share
+
+// containersOf reads, in the change's transaction, the containers of the
+// events' objects as they are now (an incident narrowed since its task
+// was shared): an event about a contained object reaches only who may
+// see its container too, as the kernel answers 404 for the object
+// otherwise (POLICY rule 5). The shares rows say, not the events: an
+// envelope read back from a list may not carry its container.
+func containersOf(ctx context.Context, h db.Handle, events []Event) (containers, error) {
+	ids := make([]any, 0, len(events))
+	for _, e := range events {
+		if e.Share.ID != "" {
+			ids = append(ids, e.Share.ID)
+		}
+	}
+	out := containers{}
+	for len(ids) > 0 {
+		part := ids[:min(len(ids), 500)]
+		ids = ids[len(part):]
+		rows, err := h.Query(ctx, `SELECT id, container_id FROM shares WHERE container_id IS NOT NULL AND id IN (`+db.Placeholders(len(part))+`)`, part...)
+		if err != nil {
+			return nil, fmt.Errorf("find containers: %w", err)
+		}
+		pairs, err := db.Collect(rows, "find containers", func(r db.Scanner) (p [2]string, err error) {
+			err = r.Scan(&p[0], &p[1])
+			return p, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		loaded := map[string]policy.Share{}
+		for _, p := range pairs {
+			c, ok := loaded[p[1]]
+			if !ok {
+				var found bool
+				if c, found, err = policy.LoadShare(ctx, h, p[1]); err != nil {
+					return nil, err
+				}
+				if !found {
+					// A container gone: nobody sees what was in it.
+					c = policy.Share{ID: p[1], TLP: policy.Red, Audience: policy.Audience{Kind: policy.AudPeople}}
+				}
+				loaded[p[1]] = c
+			}
+			out[p[0]] = c
+		}
+	}
+	return out, nil
+}
+
+// sees reports whether v may see e's object and its container.
+func (cs containers) sees(v *policy.View, e Event) bool {
+	if !v.CanSee(e.Share) {
+		return false
+	}
+	c, ok := cs[e.Share.ID]
+	return !ok || v.CanSee(c)
 }
 
 // enqueueHooks writes the webhook deliveries of events.
-func (s *Service) enqueueHooks(ctx context.Context, tx *db.Tx, events []Event) error {
+func (s *Service) enqueueHooks(ctx context.Context, tx *db.Tx, events []Event, cs containers) error {
 	rows, err := tx.Query(ctx, `SELECT id, org_id, events, min_severity FROM webhooks WHERE deleted_at = 0`)
 	if err != nil {
 		return fmt.Errorf("enqueue events: %w", err)
@@ -181,7 +246,7 @@ func (s *Service) enqueueHooks(ctx context.Context, tx *db.Tx, events []Event) e
 				}
 				views[h.org] = v
 			}
-			if !v.CanSee(e.Share) {
+			if !cs.sees(v, e) {
 				continue
 			}
 			if payload == nil {

@@ -250,22 +250,36 @@ func (v *View) coversCategory(other string, k Category) bool {
 }
 
 // SeesShare reports whether the view may see the shared object id now;
-// false for one that no longer exists. It is for what leaves the hub long
-// after the change it tells of (a webhook delivery retried for a day),
-// judged again at each attempt, so that a lost membership, a revoked
-// agreement or a deleted object stops what is still waiting.
+// an object in a container (an incident's task, a thread's reply) only
+// when it may see the container too (POLICY rule 5, as Kind.Authorize):
+// a container narrowed since its contents were shared hides them.
+// An object that no longer exists is not seen.
 func (v *View) SeesShare(ctx context.Context, h db.Handle, id string) (bool, error) {
-	var s Share
-	err := h.QueryRow(ctx, `SELECT id, kind, owner_org_id, author_id, category, tlp, audience, COALESCE(community_id, ''), created_at
-		FROM shares WHERE id = ?`, id).Scan(&s.ID, &s.Kind, &s.Owner, &s.Author, &s.Category, &s.TLP, &s.Audience.Kind, &s.Audience.Community, &s.CreatedAt)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("load an envelope: %w", err)
-	}
-	if err := fillAudience(ctx, h, []*Share{&s}, false); err != nil {
+	s, ok, err := LoadShare(ctx, h, id)
+	if err != nil || !ok || !v.CanSee(s) {
 		return false, err
 	}
-	return v.CanSee(s), nil
+	if s.Container != "" {
+		return v.SeesShare(ctx, h, s.Container)
+	}
+	return true, nil
+}
+
+// LoadShare reads the envelope id with its audience lists and its
+// container, unchecked (ok is false when there is none): for judging
+// another reader than the one asking, e.g. the recipients of a
+// notification.
+func LoadShare(ctx context.Context, h db.Handle, id string) (s Share, ok bool, err error) {
+	err = h.QueryRow(ctx, `SELECT id, kind, owner_org_id, author_id, category, tlp, audience, COALESCE(community_id, ''), created_at, COALESCE(container_id, '')
+		FROM shares WHERE id = ?`, id).Scan(&s.ID, &s.Kind, &s.Owner, &s.Author, &s.Category, &s.TLP, &s.Audience.Kind, &s.Audience.Community, &s.CreatedAt, &s.Container)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, false, nil
+	}
+	if err != nil {
+		return s, false, fmt.Errorf("load an envelope: %w", err)
+	}
+	if err := fillAudience(ctx, h, []*Share{&s}, false); err != nil {
+		return s, false, err
+	}
+	return s, true, nil
 }
