@@ -331,8 +331,13 @@ func TestCertInbox(t *testing.T) {
 			if r := h.API(t, h.Users["nord.analyst"].WriteToken, http.MethodPost, "/api/v1/incidents/"+id+"/participants", map[string]any{"org_id": h.Orgs["cloud"], "role": "affected"}); r.Status != http.StatusCreated {
 				t.Errorf("the coordinator invites: %d %s", r.Status, r.Body)
 			}
-			if r := h.API(t, cert, http.MethodPost, "/api/v1/incidents/"+id+"/participants", map[string]any{"org_id": h.Orgs["nocontract"], "role": "affected"}); r.ErrorCode() != "not_coordinator" {
+			// The CERT that forwarded left the incident with the request
+			// (it was only named for it): it neither invites nor reads.
+			if r := h.API(t, cert, http.MethodPost, "/api/v1/incidents/"+id+"/participants", map[string]any{"org_id": h.Orgs["nocontract"], "role": "affected"}); r.Status != http.StatusNotFound {
 				t.Errorf("the forwarding CERT invites: %d %s", r.Status, r.Body)
+			}
+			if r := h.API(t, cert, http.MethodGet, "/api/v1/incidents/"+id, nil); r.Status != http.StatusNotFound {
+				t.Errorf("the forwarding CERT still reads the incident: %d", r.Status)
 			}
 			recs := auditRecords(t, h, "sme.admin")
 			found := false

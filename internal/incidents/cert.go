@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"verbund/internal/audit"
@@ -227,6 +228,9 @@ func (s *Service) DecideAssistance(ctx context.Context, a policy.Actor, requestI
 			if err := s.emit(ctx, tx, a.UserID, EventAssistance, inc, nil, certName+": "+reason); err != nil {
 				return err
 			}
+			if detail["sharing"], err = s.dropOut(ctx, tx, inc, a.OrgID); err != nil {
+				return err
+			}
 		case "forward":
 			to := strings.TrimSpace(d.To)
 			if to == a.OrgID {
@@ -250,6 +254,9 @@ func (s *Service) DecideAssistance(ctx context.Context, a policy.Actor, requestI
 			}
 			detail["to"], detail["next_request"], detail["sharing"] = to, next.ID, sharing
 			orgs = append(orgs, to)
+			if detail["left"], err = s.dropOut(ctx, tx, inc, a.OrgID); err != nil {
+				return err
+			}
 		}
 		list, err := s.inboxItem(ctx, tx.Handle, requestID)
 		if err != nil {
@@ -294,4 +301,32 @@ func (s *Service) FindCERTs(ctx context.Context, a policy.Actor) ([]policy.Optio
 		}
 	}
 	return out, nil
+}
+
+// dropOut takes a CERT that declined or forwarded a request out of the
+// incident's audience again when the request was all that put it there
+// (a named org, not a participant): it has read the incident, but what
+// is added later is no longer its business (new-user review: a CERT that
+// declined went on seeing every comment). In the owner's name, as the
+// request widened it; nil when nothing changed.
+func (s *Service) dropOut(ctx context.Context, tx *db.Tx, inc Incident, org string) (map[string]any, error) {
+	role, err := s.roleOf(ctx, tx.Handle, inc.ID, org)
+	if err != nil || role != "" {
+		return nil, err
+	}
+	cur, ok, err := policy.LoadShare(ctx, tx.Handle, inc.ID)
+	if err != nil || !ok || cur.Audience.Kind != policy.AudOrgs || !slices.Contains(cur.Audience.Orgs, org) {
+		return nil, err
+	}
+	aud := cur.Audience
+	aud.Orgs = slices.DeleteFunc(slices.Clone(aud.Orgs), func(o string) bool { return o == org })
+	if len(aud.Orgs) == 0 {
+		aud = policy.Audience{Kind: policy.AudOrg}
+	}
+	owner := policy.Actor{OrgID: cur.Owner, UserID: cur.Author, Role: policy.Analyst}
+	d, err := s.incidents.Reshare(ctx, tx, owner, inc.ID, cur.TLP, aud)
+	if err != nil {
+		return nil, err
+	}
+	return d.Detail(), nil
 }
