@@ -37,6 +37,7 @@ import (
 	"verbund/internal/readcache"
 	"verbund/internal/search"
 	"verbund/internal/training"
+	"verbund/internal/vulns"
 	"verbund/internal/web"
 )
 
@@ -60,6 +61,7 @@ type App struct {
 	Notify     *notify.Service // webhooks: the outbox and its deliverer
 	Training   *training.Service
 	Knowledge  *knowledge.Service
+	Vulns      *vulns.Service
 	Search     *search.Service  // the hub's one search over every searchable kind
 	Sharing    *policy.Kernel   // every shareable kind, registered by its capability
 	Pages      *readcache.Cache // API pages of posts; nil when --read-cache 0
@@ -185,6 +187,9 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 	// sends e-mail.
 	go a.Training.Reminders(ctx, 10*time.Minute, log)
 	a.Knowledge = knowledge.New(d, a.Broker, a.Sharing)
+	a.Vulns = vulns.New(d, a.Broker, a.Sharing)
+	a.Vulns.Notify = a.Notify
+	a.Notify.AddEventTypes(vulns.EventMatch)
 	a.Search = search.New(d, a.Sharing)
 	if cfg.SearchRate > 0 {
 		a.Search.SetSearchRate(cfg.SearchRate)
@@ -244,6 +249,7 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 		func() error { return notify.Register(a.Web, a.Notify) },
 		func() error { return training.Register(a.Web, a.Training) },
 		func() error { return knowledge.Register(a.Web, a.Knowledge) },
+		func() error { return vulns.Register(a.Web, a.Vulns) },
 		func() error { return search.Register(a.Web, a.Search) },
 		func() error { return audit.Register(a.Web, d) },
 		func() error { return home.Register(a.Web, d, a.Forum, a.Agreements, a.Orgs) },

@@ -12,6 +12,7 @@ import (
 	"verbund/internal/i18n"
 	"verbund/internal/knowledge"
 	"verbund/internal/policy"
+	"verbund/internal/vulns"
 )
 
 // Every message key a template uses exists in the catalogue (both
@@ -49,6 +50,11 @@ func TestTemplateKeysExist(t *testing.T) {
 		"notify.state":        {"delivered", "pending", "dead"},
 		"notify.severity":     {"low", "medium", "high", "critical"},
 		"notify.error":        {"answer", "unreachable", "deleted", "not_visible", "plain_http"},
+		"vulns.severity":      vulns.SeverityKeys,
+		"vulns.status":        vulns.TrackingStatuses,
+		"vulns.ps":            vulns.ProductStatuses,
+		"vulns.rem":           vulns.RemediationKinds,
+		"vulns.reject":        vulns.RejectCodes,
 	}
 	own := map[string]map[string]string{} // capability → its own keys
 	ownKeys := func(pkg string) map[string]string {

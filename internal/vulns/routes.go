@@ -1,0 +1,51 @@
+package vulns
+
+import (
+	"embed"
+
+	"verbund/internal/web"
+)
+
+// files are the capability's pages, its texts and its part of the API
+// document.
+//
+//go:embed all:templates i18n openapi.json
+var files embed.FS
+
+// handler serves the vulns pages and API.
+type handler struct {
+	svc *Service
+	srv *web.Server
+	tpl *web.Templates
+}
+
+// Register adds the vulns routes, texts, API document and navigation
+// entry.
+func Register(srv *web.Server, svc *Service) error {
+	tpl, err := srv.Templates(files, "templates/*.html")
+	if err != nil {
+		return err
+	}
+	if err := srv.Catalog.Add(files, "i18n"); err != nil {
+		return err
+	}
+	if err := srv.AddOpenAPI(files, "openapi.json"); err != nil {
+		return err
+	}
+	h := &handler{svc: svc, srv: srv, tpl: tpl}
+	srv.AddObjectType(svc.advisoryType())
+	srv.AddObjectType(kevType())
+	srv.AddNav(web.NavItem{Key: "vulns", Path: "/vulns", Label: "nav.vulns", Go: "v"})
+	r := srv.Router
+	r.Handle("GET /vulns", web.Read, h.listPage)
+	r.Handle("GET /vulns/advisories/{id}", web.Read, h.advisoryPage)
+	r.Handle("GET /vulns/import", web.Write, h.importPage)
+	r.HandleUpload("POST /vulns/import", web.Write, h.importForm)
+
+	r.HandleUpload("POST /api/v1/advisories", web.Write, h.apiImport)
+	r.Handle("GET /api/v1/advisories", web.Read, h.apiAdvisories)
+	r.Handle("GET /api/v1/advisories/{id}", web.Read, h.apiAdvisory)
+	r.Handle("GET /api/v1/advisories/{id}/csaf", web.Read, h.apiDocument)
+	r.Handle("GET /api/v1/kev/{cve}", web.Read, h.apiKEV)
+	return nil
+}

@@ -1,0 +1,188 @@
+// Package vulnstest describes the vulns capability to the hub-wide tests
+// (internal/app): the authorization matrix rows of its routes, its
+// shareable kind (advisories) for the leak harness, and small CSAF 2.0
+// documents to import.
+package vulnstest
+
+import (
+	"fmt"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"verbund/internal/app/apptest"
+	"verbund/internal/policy"
+)
+
+// Kit is the vulns capability's kit.
+func Kit() apptest.Kit {
+	return apptest.Kit{Name: "vulns", Setup: setup, Rows: rows(), Kinds: []apptest.LeakKind{advisoryKind()}}
+}
+
+// Document is a small valid CSAF 2.0 security advisory: one product
+// (vendor Wolke, product Wolke Gateway, version 2.4.1, CPE and PURL) and
+// one vulnerability with a CVSS 3.1 vector. tlp is the document's
+// distribution label (WHITE, GREEN, AMBER, RED) or "" for none.
+func Document(trackingID, title, version, tlp string) string {
+	dist := ""
+	if tlp != "" {
+		dist = fmt.Sprintf(`"distribution": {"tlp": {"label": %q}},`, tlp)
+	}
+	return fmt.Sprintf(`{
+  "document": {
+    "category": "csaf_security_advisory",
+    "csaf_version": "2.0",
+    %s
+    "notes": [{"category": "summary", "title": "Summary", "text": "%s allows remote code execution."}],
+    "publisher": {"category": "vendor", "name": "Wolke Cloud AG", "namespace": "https://wolke.example"},
+    "references": [{"category": "self", "summary": "this advisory", "url": "https://wolke.example/csaf/%s.json"}],
+    "title": %q,
+    "tracking": {
+      "current_release_date": "2026-11-%02dT10:00:00.000Z",
+      "id": %q,
+      "initial_release_date": "2026-11-01T10:00:00.000Z",
+      "revision_history": [{"date": "2026-11-01T10:00:00.000Z", "number": "1", "summary": "first"}, {"date": "2026-11-%02dT10:00:00.000Z", "number": %q, "summary": "this"}],
+      "status": "final",
+      "version": %q
+    }
+  },
+  "product_tree": {
+    "branches": [{"category": "vendor", "name": "Wolke", "branches": [{"category": "product_name", "name": "Wolke Gateway", "branches": [
+      {"category": "product_version", "name": "2.4.1", "product": {"name": "Wolke Gateway 2.4.1", "product_id": "WG-241",
+        "product_identification_helper": {"cpe": "cpe:2.3:a:wolke:gateway:2.4.1:*:*:*:*:*:*:*", "purl": "pkg:generic/wolke/gateway@2.4.1"}}},
+      {"category": "product_version", "name": "2.4.2", "product": {"name": "Wolke Gateway 2.4.2", "product_id": "WG-242"}}]}]}]
+  },
+  "vulnerabilities": [{
+    "cve": "CVE-2026-10001",
+    "title": "Remote code execution in %s",
+    "product_status": {"known_affected": ["WG-241"], "fixed": ["WG-242"]},
+    "remediations": [{"category": "vendor_fix", "details": "Update to 2.4.2.", "product_ids": ["WG-241"]}],
+    "scores": [{"products": ["WG-241"], "cvss_v3": {"version": "3.1", "vectorString": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "baseScore": 9.8, "baseSeverity": "CRITICAL"}}]
+  }]
+}`, dist, title, strings.ToLower(trackingID), title, day(version), trackingID, day(version), version, version, title)
+}
+
+// day makes later versions released later ("1" → 2, "2" → 3 …).
+func day(version string) int {
+	n := 1
+	_, _ = fmt.Sscanf(version, "%d", &n)
+	return min(28, n+1)
+}
+
+// Import posts a document through the API as u (its write token) with the
+// query q, and returns the advisory id it got (via the list).
+func Import(t testing.TB, h *apptest.Hub, u *apptest.User, doc string, q url.Values) apptest.Response {
+	t.Helper()
+	return h.API(t, u.WriteToken, http.MethodPost, "/api/v1/advisories?"+q.Encode(), doc)
+}
+
+// create imports an advisory as sme.analyst with sharing s and returns
+// its id.
+func create(t testing.TB, h *apptest.Hub, trackingID, title string, s policy.Sharing) string {
+	t.Helper()
+	q := url.Values{"tlp": {s.TLP}, "audience": {s.Audience}}
+	if s.Community != "" {
+		q.Set("community_id", s.Community)
+	}
+	for _, o := range s.Orgs {
+		q.Add("orgs", o)
+	}
+	for _, p := range s.People {
+		q.Add("people", p)
+	}
+	r := Import(t, h, h.Users["sme.analyst"], Document(trackingID, title, "1", ""), q)
+	if r.Status != http.StatusOK {
+		t.Fatalf("import %s: %d %s", trackingID, r.Status, r.Body)
+	}
+	var list struct {
+		Items []struct {
+			ID         string `json:"id"`
+			TrackingID string `json:"tracking_id"`
+		}
+	}
+	l := h.API(t, h.Users["sme.analyst"].ReadToken, http.MethodGet, "/api/v1/advisories?q="+url.QueryEscape(trackingID), nil)
+	l.JSON(t, &list)
+	for _, it := range list.Items {
+		if it.TrackingID == trackingID {
+			return it.ID
+		}
+	}
+	t.Fatalf("advisory %s not listed after import: %s", trackingID, l.Body)
+	return ""
+}
+
+// setup makes sme's own AMBER advisory ({advisory}).
+func setup(t *testing.T, f *apptest.Fixture) {
+	f.IDs["advisory"] = create(t, f.Hub, "WOLKE-"+f.Uniq(), "Own advisory", policy.Sharing{TLP: "AMBER", Audience: "org"})
+}
+
+func upload(doc string) apptest.Raw {
+	var b strings.Builder
+	w := multipart.NewWriter(&b)
+	_ = w.WriteField("tlp", "AMBER")
+	fw, _ := w.CreateFormFile("files", "wolke-2026-1.json")
+	_, _ = fw.Write([]byte(doc))
+	_ = w.Close()
+	return apptest.Raw{ContentType: w.FormDataContentType(), Body: b.String()}
+}
+
+func rows() map[string]apptest.Row {
+	w, get, static, send := apptest.W, apptest.Get, apptest.Static, apptest.Send
+	writer := apptest.WriterOnly
+	doc := Document("WOLKE-MATRIX-1", "Matrix advisory", "1", "AMBER")
+	return map[string]apptest.Row{
+		"GET /vulns":                       {Req: static("/vulns?q=wolke"), Want: w(apptest.PageRead)},
+		"GET /vulns/advisories/{id}":       {Req: get("/vulns/advisories/{advisory}"), Want: w(apptest.OwnOrgPage)},
+		"GET /vulns/import":                {Req: static("/vulns/import"), Want: w("anon=303 viewer=403 auditor=403 readtok=403 *=200")},
+		"POST /vulns/import":               {Req: send("/vulns/import", upload(Document("WOLKE-MATRIX-2", "Page upload", "1", "AMBER"))), Want: w(writer + " *=200")},
+		"POST /api/v1/advisories":          {Req: send("/api/v1/advisories", apptest.Raw{ContentType: "application/json", Body: doc}), Want: w(writer + " *=200")},
+		"GET /api/v1/advisories":           {Req: static("/api/v1/advisories"), Want: w(apptest.APIRead)},
+		"GET /api/v1/advisories/{id}":      {Req: get("/api/v1/advisories/{advisory}"), Want: w(apptest.OwnOrgAPI)},
+		"GET /api/v1/advisories/{id}/csaf": {Req: get("/api/v1/advisories/{advisory}/csaf"), Want: w(apptest.OwnOrgAPI)},
+		// The KEV catalogue is public reference data; the test world has
+		// none imported, so every signed-in reader gets the plain 404.
+		"GET /api/v1/kev/{cve}": {Req: static("/api/v1/kev/CVE-2021-44228"), Want: w("anon=401 *=404")},
+	}
+}
+
+func advisoryKind() apptest.LeakKind {
+	detail := func(route, path string) apptest.Path {
+		return apptest.Path{Route: route, Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+			apptest.ExpectDetail(t, c, r, path, objs)
+		}}
+	}
+	return apptest.LeakKind{
+		Kind: "vuln_advisory",
+		Create: func(t testing.TB, c *apptest.LeakCase, s policy.Sharing, marker string) string {
+			return create(t, c.Hub, "LEAK-"+marker, "advisory "+marker, s)
+		},
+		Streamed: true,
+		Paths: []apptest.Path{
+			detail("GET /api/v1/advisories/{id}", "/api/v1/advisories/%s"),
+			detail("GET /api/v1/advisories/{id}/csaf", "/api/v1/advisories/%s/csaf"),
+			detail("GET /vulns/advisories/{id}", "/vulns/advisories/%s"),
+			{Route: "GET /api/v1/advisories", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+				apptest.ExpectIDs(t, "the advisory list", r, apptest.ListIDs(t, c, r, "/api/v1/advisories?limit=3"), objs)
+				apptest.ExpectIDs(t, "the advisory search", r, apptest.ListIDs(t, c, r, "/api/v1/advisories?q=leakmark"), objs)
+			}},
+			{Route: "GET /vulns", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+				_, page := apptest.Page(t, c, r, "/vulns")
+				apptest.ExpectMarkers(t, "the advisory list page", r, page, objs, true)
+			}},
+			{Route: "GET /audit", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+				status, page := apptest.Page(t, c, r, "/audit")
+				if status == http.StatusForbidden {
+					return
+				}
+				apptest.ExpectMarkers(t, "the audit page", r, page, objs, false)
+				for _, o := range objs {
+					if !o.Visible && strings.Contains(page, `href="/vulns/advisories/`+o.ID) {
+						t.Errorf("LEAK on the audit page: %s gets a link to %s", r.Key, o.Envelope)
+					}
+				}
+			}},
+		},
+	}
+}
