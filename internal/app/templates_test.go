@@ -55,6 +55,7 @@ func TestTemplateKeysExist(t *testing.T) {
 		"vulns.ps":            vulns.ProductStatuses,
 		"vulns.rem":           vulns.RemediationKinds,
 		"vulns.reject":        vulns.RejectCodes,
+		"vulns.by":            vulns.MatchRules,
 	}
 	own := map[string]map[string]string{} // capability → its own keys
 	ownKeys := func(pkg string) map[string]string {

@@ -121,3 +121,59 @@ func (h *handler) apiKEV(w http.ResponseWriter, r *http.Request) error {
 	web.WriteJSON(w, http.StatusOK, e)
 	return nil
 }
+
+func (h *handler) apiAssets(w http.ResponseWriter, r *http.Request) error {
+	list, err := h.svc.FindAssets(r.Context(), web.ActorFrom(r))
+	if err != nil {
+		return err
+	}
+	web.WriteList(w, list, "")
+	return nil
+}
+
+func (h *handler) apiCreateAsset(w http.ResponseWriter, r *http.Request) error {
+	var in NewAsset
+	if err := web.DecodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	a, err := h.svc.CreateAsset(r.Context(), web.ActorFrom(r), in)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusCreated, a)
+	return nil
+}
+
+// apiImportAssets takes an inventory as the body: CSV (text/csv) or a
+// CycloneDX SBOM (application/vnd.cyclonedx+json or application/json).
+func (h *handler) apiImportAssets(w http.ResponseWriter, r *http.Request) error {
+	typ, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch typ {
+	case "text/csv", "application/vnd.cyclonedx+json", "application/json":
+	default:
+		return fault.New(fault.Unsupported, "unsupported_media_type", "send the body as application/json")
+	}
+	rep, err := h.svc.ImportAssets(r.Context(), web.ActorFrom(r), http.MaxBytesReader(w, r.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, rep)
+	return nil
+}
+
+func (h *handler) apiDeleteAsset(w http.ResponseWriter, r *http.Request) error {
+	if err := h.svc.DeleteAsset(r.Context(), web.ActorFrom(r), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *handler) apiAffected(w http.ResponseWriter, r *http.Request) error {
+	list, err := h.svc.FindAffected(r.Context(), web.ActorFrom(r))
+	if err != nil {
+		return err
+	}
+	web.WriteList(w, list, "")
+	return nil
+}

@@ -318,7 +318,7 @@ func (s *Service) store(ctx context.Context, a policy.Actor, docs []*parsed, lea
 				return err
 			}
 		}
-		if err := s.matchAdvisories(ctx, tx, changed); err != nil {
+		if err := s.matchAdvisories(ctx, tx, a, changed); err != nil {
 			return err
 		}
 		return nil

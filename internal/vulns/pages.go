@@ -1,6 +1,7 @@
 package vulns
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -192,5 +193,110 @@ func kevType() web.ObjectType {
 			out[id] = web.Ref{Name: id}
 		}
 		return out, nil
+	}}
+}
+
+type assetsData struct {
+	Assets []Asset
+	Form   NewAsset
+	Report *AssetReport
+	Error  *fault.Error
+}
+
+func (h *handler) assetsPage(w http.ResponseWriter, r *http.Request) error {
+	return h.renderAssets(w, r, http.StatusOK, assetsData{})
+}
+
+func (h *handler) renderAssets(w http.ResponseWriter, r *http.Request, status int, d assetsData) error {
+	var err error
+	if d.Assets, err = h.svc.FindAssets(r.Context(), web.ActorFrom(r)); err != nil {
+		return err
+	}
+	return h.tpl.Render(w, r, status, "assets", web.Page{Nav: "vulns", Title: h.t(r, "vulns.assets.title"), Data: d})
+}
+
+func (h *handler) createAssetForm(w http.ResponseWriter, r *http.Request) error {
+	in := NewAsset{Name: r.PostFormValue("name"), Vendor: r.PostFormValue("vendor"), Product: r.PostFormValue("product"),
+		Version: r.PostFormValue("version"), CPE: r.PostFormValue("cpe"), PURL: r.PostFormValue("purl")}
+	if _, err := h.svc.CreateAsset(r.Context(), web.ActorFrom(r), in); err != nil {
+		if e, ok := fault.As(err); ok && e.Kind == fault.Invalid {
+			return h.renderAssets(w, r, http.StatusBadRequest, assetsData{Form: in, Error: e})
+		}
+		return err
+	}
+	return web.Redirect(w, r, "/vulns/assets", "asset_added")
+}
+
+func (h *handler) importAssetsForm(w http.ResponseWriter, r *http.Request) error {
+	up, err := readUpload(w, r)
+	if err == nil && len(up.inputs) == 0 {
+		err = fault.BadInput("file", "inventory_missing", "choose a CSV inventory or a CycloneDX SBOM (JSON)")
+	}
+	var rep AssetReport
+	if err == nil {
+		rep, err = h.svc.ImportAssets(r.Context(), web.ActorFrom(r), bytes.NewReader(up.inputs[0].Data))
+	}
+	if err != nil {
+		if e, ok := fault.As(err); ok && e.Kind != fault.Internal {
+			return h.renderAssets(w, r, web.Status(e.Kind), assetsData{Error: e})
+		}
+		return err
+	}
+	return h.renderAssets(w, r, http.StatusOK, assetsData{Report: &rep})
+}
+
+func (h *handler) deleteAssetForm(w http.ResponseWriter, r *http.Request) error {
+	if err := h.svc.DeleteAsset(r.Context(), web.ActorFrom(r), r.PathValue("id")); err != nil {
+		return err
+	}
+	return web.Redirect(w, r, "/vulns/assets", "asset_deleted")
+}
+
+type boardData struct {
+	Affected []Affected
+	Policy   PatchPolicy
+	Overdue  int
+}
+
+func (h *handler) boardPage(w http.ResponseWriter, r *http.Request) error {
+	a := web.ActorFrom(r)
+	list, err := h.svc.FindAffected(r.Context(), a)
+	if err != nil {
+		return err
+	}
+	pol, err := h.svc.FindPolicy(r.Context(), a)
+	if err != nil {
+		return err
+	}
+	d := boardData{Affected: list, Policy: pol}
+	for _, x := range list {
+		if x.Overdue {
+			d.Overdue++
+		}
+	}
+	return h.tpl.Render(w, r, http.StatusOK, "board", web.Page{Nav: "vulns", Title: h.t(r, "vulns.board.title"), Data: d, Live: "/events?topic=vulns.matches"})
+}
+
+// assetType names an org's assets in its audit trail (only for that
+// org's readers).
+func (s *Service) assetType() web.ObjectType {
+	return web.ObjectType{Name: "vuln_asset", Label: "vulns.asset", Resolve: func(ctx context.Context, a policy.Actor, ids []string) (map[string]web.Ref, error) {
+		args := []any{a.OrgID}
+		for _, id := range ids {
+			args = append(args, id)
+		}
+		rows, err := s.DB.R().Query(ctx, `SELECT id, name FROM vuln_assets WHERE org_id = ? AND id IN (`+db.Placeholders(len(ids))+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("name assets: %w", err)
+		}
+		found, err := db.Collect(rows, "name assets", func(r db.Scanner) (v [2]string, err error) {
+			err = r.Scan(&v[0], &v[1])
+			return v, err
+		})
+		out := make(map[string]web.Ref, len(found))
+		for _, v := range found {
+			out[v[0]] = web.Ref{Name: v[1], URL: "/vulns/assets#asset-" + v[0]}
+		}
+		return out, err
 	}}
 }

@@ -35,17 +35,28 @@ func Register(srv *web.Server, svc *Service) error {
 	h := &handler{svc: svc, srv: srv, tpl: tpl}
 	srv.AddObjectType(svc.advisoryType())
 	srv.AddObjectType(kevType())
+	srv.AddObjectType(svc.assetType())
 	srv.AddNav(web.NavItem{Key: "vulns", Path: "/vulns", Label: "nav.vulns", Go: "v"})
 	r := srv.Router
 	r.Handle("GET /vulns", web.Read, h.listPage)
 	r.Handle("GET /vulns/advisories/{id}", web.Read, h.advisoryPage)
 	r.Handle("GET /vulns/import", web.Write, h.importPage)
 	r.HandleUpload("POST /vulns/import", web.Write, h.importForm)
+	r.Handle("GET /vulns/assets", web.Read, h.assetsPage)
+	r.Handle("POST /vulns/assets", web.Write, h.createAssetForm)
+	r.HandleUpload("POST /vulns/assets/import", web.Write, h.importAssetsForm)
+	r.Handle("POST /vulns/assets/{id}/delete", web.Write, h.deleteAssetForm)
+	r.Handle("GET /vulns/board", web.Read, h.boardPage)
 
 	r.HandleUpload("POST /api/v1/advisories", web.Write, h.apiImport)
 	r.Handle("GET /api/v1/advisories", web.Read, h.apiAdvisories)
 	r.Handle("GET /api/v1/advisories/{id}", web.Read, h.apiAdvisory)
 	r.Handle("GET /api/v1/advisories/{id}/csaf", web.Read, h.apiDocument)
 	r.Handle("GET /api/v1/kev/{cve}", web.Read, h.apiKEV)
+	r.Handle("GET /api/v1/assets", web.Read, h.apiAssets)
+	r.Handle("POST /api/v1/assets", web.Write, h.apiCreateAsset)
+	r.HandleUpload("POST /api/v1/assets/import", web.Write, h.apiImportAssets)
+	r.Handle("DELETE /api/v1/assets/{id}", web.Write, h.apiDeleteAsset)
+	r.Handle("GET /api/v1/affected-assets", web.Read, h.apiAffected)
 	return nil
 }

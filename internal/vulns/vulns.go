@@ -51,3 +51,6 @@ var (
 	RemediationKinds = []string{"mitigation", "no_fix_planned", "none_available", "vendor_fix", "workaround"}
 	RejectCodes      = []string{"too_large", "bad_json", "not_csaf", "wrong_version", "schema", "invalid", "bad_cvss", "hash_mismatch", "version_conflict"}
 )
+
+// MatchRules are the values of vuln_matches.matched_by (vulns.by.<…>).
+var MatchRules = []string{"cpe", "purl", "name"}

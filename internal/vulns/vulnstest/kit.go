@@ -5,15 +5,18 @@
 package vulnstest
 
 import (
+	"context"
 	"fmt"
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
 	"verbund/internal/app/apptest"
 	"verbund/internal/policy"
+	"verbund/internal/vulns"
 )
 
 // Kit is the vulns capability's kit.
@@ -128,9 +131,30 @@ func upload(doc string) apptest.Raw {
 	return apptest.Raw{ContentType: w.FormDataContentType(), Body: b.String()}
 }
 
+// freshAsset adds an asset to sme's inventory.
+func freshAsset(t *testing.T, f *apptest.Fixture) string {
+	a, err := f.Hub.App.Vulns.CreateAsset(context.Background(), f.Hub.Users["sme.analyst"].Actor, vulns.NewAsset{Vendor: "Wolke", Product: "Gateway " + f.Uniq()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.ID
+}
+
+// inventory is a page's upload of a CSV inventory.
+func inventory(csv string) apptest.Raw {
+	var b strings.Builder
+	w := multipart.NewWriter(&b)
+	fw, _ := w.CreateFormFile("file", "inventory.csv")
+	_, _ = fw.Write([]byte(csv))
+	_ = w.Close()
+	return apptest.Raw{ContentType: w.FormDataContentType(), Body: b.String()}
+}
+
 func rows() map[string]apptest.Row {
 	w, get, static, send := apptest.W, apptest.Get, apptest.Static, apptest.Send
 	writer := apptest.WriterOnly
+	// sme's own asset: another org's writers do not find it.
+	owned := writer + " partner=404 coord=404 nocontract=404 outsider=404"
 	doc := Document("WOLKE-MATRIX-1", "Matrix advisory", "1", "AMBER")
 	return map[string]apptest.Row{
 		"GET /vulns":                       {Req: static("/vulns?q=wolke"), Want: w(apptest.PageRead)},
@@ -141,6 +165,16 @@ func rows() map[string]apptest.Row {
 		"GET /api/v1/advisories":           {Req: static("/api/v1/advisories"), Want: w(apptest.APIRead)},
 		"GET /api/v1/advisories/{id}":      {Req: get("/api/v1/advisories/{advisory}"), Want: w(apptest.OwnOrgAPI)},
 		"GET /api/v1/advisories/{id}/csaf": {Req: get("/api/v1/advisories/{advisory}/csaf"), Want: w(apptest.OwnOrgAPI)},
+		"GET /vulns/assets":                {Req: static("/vulns/assets"), Want: w(apptest.PageRead)},
+		"GET /vulns/board":                 {Req: static("/vulns/board"), Want: w(apptest.PageRead)},
+		"POST /vulns/assets":               {Req: send("/vulns/assets", apptest.Form("vendor", "Wolke", "product", "Wolke Gateway", "version", "2.4.1")), Want: w(writer + " *=303")},
+		"POST /vulns/assets/import":        {Req: send("/vulns/assets/import", inventory("vendor,product,version\nWolke,Wolke Gateway,2.4.1\n")), Want: w(writer + " *=200")},
+		"POST /vulns/assets/{id}/delete":   {Req: apptest.Fresh(freshAsset, "/vulns/assets/{new}/delete", nil), Want: w(owned + " *=303")},
+		"GET /api/v1/assets":               {Req: static("/api/v1/assets"), Want: w(apptest.APIRead)},
+		"GET /api/v1/affected-assets":      {Req: static("/api/v1/affected-assets"), Want: w(apptest.APIRead)},
+		"POST /api/v1/assets":              {Req: send("/api/v1/assets", map[string]any{"vendor": "Wolke", "product": "Wolke Gateway", "version": "2.4.1"}), Want: w(writer + " *=201")},
+		"POST /api/v1/assets/import":       {Req: send("/api/v1/assets/import", apptest.Raw{ContentType: "text/csv", Body: "product,vendor\nGateway,Wolke\n"}), Want: w(writer + " *=200")},
+		"DELETE /api/v1/assets/{id}":       {Req: apptest.Fresh(freshAsset, "/api/v1/assets/{new}", nil), Want: w(owned + " *=204")},
 		// The KEV catalogue is public reference data; the test world has
 		// none imported, so every signed-in reader gets the plain 404.
 		"GET /api/v1/kev/{cve}": {Req: static("/api/v1/kev/CVE-2021-44228"), Want: w("anon=401 *=404")},
@@ -153,8 +187,29 @@ func advisoryKind() apptest.LeakKind {
 			apptest.ExpectDetail(t, c, r, path, objs)
 		}}
 	}
+	// Every reader's org runs the product the harness's advisories name,
+	// so that each org's matches and board show what it may see, and
+	// nothing of what it may not.
+	setup := func(t testing.TB, c *apptest.LeakCase) any {
+		for _, u := range []string{"sme.analyst", "cloud.analyst", "cert.analyst", "nocontract.analyst", "outsider.analyst"} {
+			if _, err := c.Hub.App.Vulns.CreateAsset(context.Background(), c.Hub.Users[u].Actor, vulns.NewAsset{Vendor: "Wolke", Product: "Wolke Gateway", Version: "2.4.1"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return nil
+	}
+	// Matches are made for what an org as a whole may see (never for
+	// TLP:RED or named people): these paths look for leaks only.
+	noLeak := func(t testing.TB, what string, r *apptest.User, got []string, objs []apptest.LeakObject) {
+		for _, o := range objs {
+			if !o.Visible && slices.Contains(got, o.ID) {
+				t.Errorf("LEAK on %s: %s sees %s (%s)", what, r.Key, o.Envelope, o.ID)
+			}
+		}
+	}
 	return apptest.LeakKind{
-		Kind: "vuln_advisory",
+		Kind:  "vuln_advisory",
+		Setup: setup,
 		Create: func(t testing.TB, c *apptest.LeakCase, s policy.Sharing, marker string) string {
 			return create(t, c.Hub, "LEAK-"+marker, "advisory "+marker, s)
 		},
@@ -166,6 +221,26 @@ func advisoryKind() apptest.LeakKind {
 			{Route: "GET /api/v1/advisories", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
 				apptest.ExpectIDs(t, "the advisory list", r, apptest.ListIDs(t, c, r, "/api/v1/advisories?limit=3"), objs)
 				apptest.ExpectIDs(t, "the advisory search", r, apptest.ListIDs(t, c, r, "/api/v1/advisories?q=leakmark"), objs)
+			}},
+			{Route: "GET /api/v1/affected-assets", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+				var l struct {
+					Items []struct {
+						AdvisoryID string `json:"advisory_id"`
+					}
+				}
+				c.Hub.API(t, r.ReadToken, http.MethodGet, "/api/v1/affected-assets", nil).JSON(t, &l)
+				var ids []string
+				for _, it := range l.Items {
+					ids = append(ids, it.AdvisoryID)
+				}
+				noLeak(t, "the affected assets", r, ids, objs)
+				if len(ids) == 0 && slices.ContainsFunc(objs, func(o apptest.LeakObject) bool { return o.Visible && strings.HasPrefix(o.Envelope, "CLEAR") }) {
+					t.Errorf("the affected assets of %s miss the CLEAR advisory", r.Key)
+				}
+			}},
+			{Route: "GET /vulns/board", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+				_, page := apptest.Page(t, c, r, "/vulns/board")
+				apptest.ExpectMarkers(t, "the patch board", r, page, objs, false)
 			}},
 			{Route: "GET /vulns", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
 				_, page := apptest.Page(t, c, r, "/vulns")
