@@ -56,6 +56,8 @@ func TestTemplateKeysExist(t *testing.T) {
 		"vulns.rem":           vulns.RemediationKinds,
 		"vulns.reject":        vulns.RejectCodes,
 		"vulns.by":            vulns.MatchRules,
+		"vulns.vex":           vulns.VEXStatuses,
+		"vulns.just":          vulns.Justifications,
 	}
 	own := map[string]map[string]string{} // capability → its own keys
 	ownKeys := func(pkg string) map[string]string {

@@ -164,3 +164,74 @@ func TestVulnsAssetImport(t *testing.T) {
 		t.Errorf("not an inventory: %d %s", r.Status, r.Body)
 	}
 }
+
+// TestVulnsStatements: an org states its VEX status on a product (not
+// affected needs a justification); a fixed or not-affected product is
+// never overdue; the org's admins set its patch policy; the org's
+// statements export as OpenVEX with the CVE and the product's PURL and
+// CPE; another org reads none of it.
+func TestVulnsStatements(t *testing.T) { eachEngine(t, testVulnsStatements) }
+
+func testVulnsStatements(t *testing.T, e db.Dialect) {
+	h := apptest.World(t, e)
+	sme := h.Users["sme.analyst"]
+	if r := vulnstest.Import(t, h, h.Users["cloud.analyst"], vulnstest.Document("WOLKE-2026-12", "Gateway flaw", "1", "WHITE"), url.Values{}); r.Status != http.StatusOK {
+		t.Fatalf("import: %d %s", r.Status, r.Body)
+	}
+	var list struct{ Items []vulns.Advisory }
+	h.API(t, sme.ReadToken, "GET", "/api/v1/advisories?q=WOLKE-2026-12", nil).JSON(t, &list)
+	adv := list.Items[0].ID
+	if r := h.API(t, sme.WriteToken, "POST", "/api/v1/assets", map[string]any{"vendor": "Wolke", "product": "Wolke Gateway", "version": "2.4.1"}); r.Status != http.StatusCreated {
+		t.Fatalf("asset: %d %s", r.Status, r.Body)
+	}
+	post := func(u *apptest.User, body map[string]any) apptest.Response {
+		return h.API(t, u.WriteToken, "POST", "/api/v1/advisories/"+adv+"/statements", body)
+	}
+	if r := post(sme, map[string]any{"product_id": "WG-241", "status": "not_affected"}); r.Status != http.StatusBadRequest || r.ErrorCode() != "justification_needed" {
+		t.Errorf("not_affected without justification: %d %s", r.Status, r.Body)
+	}
+	if r := post(sme, map[string]any{"product_id": "nope", "status": "fixed"}); r.Status != http.StatusBadRequest || r.ErrorCode() != "unknown_product" {
+		t.Errorf("unknown product: %d %s", r.Status, r.Body)
+	}
+	if r := post(sme, map[string]any{"product_id": "WG-241", "status": "affected", "note": "patch window friday"}); r.Status != http.StatusOK {
+		t.Fatalf("affected: %d %s", r.Status, r.Body)
+	}
+	var aff struct{ Items []vulns.Affected }
+	h.API(t, sme.ReadToken, "GET", "/api/v1/affected-assets", nil).JSON(t, &aff)
+	if len(aff.Items) != 1 || aff.Items[0].Status != "affected" {
+		t.Fatalf("affected assets: %+v", aff.Items)
+	}
+	// The admin shortens the critical deadline to 2 days.
+	if r := h.API(t, h.Users["sme.admin"].WriteToken, "PUT", "/api/v1/patch-policy", map[string]any{"critical_days": 2, "high_days": 20, "medium_days": 60, "low_days": 120}); r.Status != http.StatusOK {
+		t.Fatalf("policy: %d %s", r.Status, r.Body)
+	}
+	h.API(t, sme.ReadToken, "GET", "/api/v1/affected-assets", nil).JSON(t, &aff)
+	if d := time.Duration(aff.Items[0].Deadline-aff.Items[0].MatchedAt) * time.Microsecond; d != 48*time.Hour {
+		t.Errorf("deadline %v after the match, want 2 days", d)
+	}
+	if r := post(sme, map[string]any{"product_id": "WG-241", "status": "fixed"}); r.Status != http.StatusOK {
+		t.Fatalf("fixed: %d %s", r.Status, r.Body)
+	}
+	var vex vulns.OpenVEX
+	r := h.API(t, sme.ReadToken, "GET", "/api/v1/vex/openvex", nil)
+	r.JSON(t, &vex)
+	if len(vex.Statements) != 1 || vex.Statements[0].Status != "fixed" || vex.Statements[0].Vulnerability.Name != "CVE-2026-10001" ||
+		vex.Statements[0].Products[0].ID != "pkg:generic/wolke/gateway@2.4.1" || vex.Statements[0].Products[0].Identifiers["cpe23"] == "" || vex.Context != "https://openvex.dev/ns/v0.2.0" {
+		t.Errorf("OpenVEX: %s", r.Body)
+	}
+	// The statement is sme's (AMBER, its org): cloud, which published the
+	// advisory, reads no statement and exports none.
+	var sts struct{ Items []vulns.Statement }
+	h.API(t, h.Users["cloud.analyst"].ReadToken, "GET", "/api/v1/advisories/"+adv+"/statements", nil).JSON(t, &sts)
+	if len(sts.Items) != 0 {
+		t.Errorf("LEAK: cloud reads sme's statements: %+v", sts.Items)
+	}
+	h.API(t, h.Users["cloud.analyst"].ReadToken, "GET", "/api/v1/vex/openvex", nil).JSON(t, &vex)
+	if len(vex.Statements) != 0 {
+		t.Errorf("LEAK: cloud exports sme's statements: %+v", vex.Statements)
+	}
+	h.API(t, h.Users["sme.viewer"].ReadToken, "GET", "/api/v1/advisories/"+adv+"/statements", nil).JSON(t, &sts)
+	if len(sts.Items) != 1 || sts.Items[0].Status != "fixed" {
+		t.Errorf("sme's statements: %+v", sts.Items)
+	}
+}

@@ -177,3 +177,57 @@ func (h *handler) apiAffected(w http.ResponseWriter, r *http.Request) error {
 	web.WriteList(w, list, "")
 	return nil
 }
+
+func (h *handler) apiStatements(w http.ResponseWriter, r *http.Request) error {
+	list, err := h.svc.FindStatements(r.Context(), web.ActorFrom(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	web.WriteList(w, list, "")
+	return nil
+}
+
+func (h *handler) apiSetStatement(w http.ResponseWriter, r *http.Request) error {
+	var in StatementInput
+	if err := web.DecodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	st, err := h.svc.SetStatement(r.Context(), web.ActorFrom(r), r.PathValue("id"), in)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, st)
+	return nil
+}
+
+func (h *handler) apiOpenVEX(w http.ResponseWriter, r *http.Request) error {
+	doc, err := h.svc.ExportOpenVEX(r.Context(), web.ActorFrom(r))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Disposition", `attachment; filename="openvex.json"`)
+	web.WriteJSON(w, http.StatusOK, doc)
+	return nil
+}
+
+func (h *handler) apiPolicy(w http.ResponseWriter, r *http.Request) error {
+	p, err := h.svc.FindPolicy(r.Context(), web.ActorFrom(r))
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, p)
+	return nil
+}
+
+func (h *handler) apiSetPolicy(w http.ResponseWriter, r *http.Request) error {
+	var p PatchPolicy
+	if err := web.DecodeJSON(w, r, &p); err != nil {
+		return err
+	}
+	p, err := h.svc.SetPolicy(r.Context(), web.ActorFrom(r), p)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, p)
+	return nil
+}

@@ -9,7 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"verbund/internal/audit"
 	"verbund/internal/db"
+	"verbund/internal/fault"
 	"verbund/internal/policy"
 )
 
@@ -61,6 +63,9 @@ type Affected struct {
 	KEVDue       string  `json:"kev_due_date,omitempty"`
 	Deadline     int64   `json:"deadline"`
 	Overdue      bool    `json:"overdue"`
+	// Status is the org's VEX statement on the product ("" none yet);
+	// fixed and not_affected are never overdue.
+	Status string `json:"vex_status,omitempty"`
 }
 
 // SeverityKey is the catalogue key's last word of the severity.
@@ -110,6 +115,10 @@ func (s *Service) FindAffected(ctx context.Context, a policy.Actor) ([]Affected,
 	if err != nil {
 		return nil, err
 	}
+	own, err := s.ownStatements(ctx, h, r, a.OrgID)
+	if err != nil {
+		return nil, err
+	}
 	var all []string
 	for _, cs := range cves {
 		all = append(all, cs...)
@@ -142,7 +151,8 @@ func (s *Service) FindAffected(ctx context.Context, a policy.Actor) ([]Affected,
 				x.Deadline = t.AddDate(0, 0, 1).UnixMicro()
 			}
 		}
-		x.Overdue = now > x.Deadline
+		x.Status = own[[2]string{x.AdvisoryID, x.ProductID}]
+		x.Overdue = now > x.Deadline && !done(x.Status)
 	}
 	slices.SortStableFunc(out, func(p, q Affected) int {
 		if p.Deadline != q.Deadline {
@@ -151,4 +161,26 @@ func (s *Service) FindAffected(ctx context.Context, a policy.Actor) ([]Affected,
 		return strings.Compare(p.AssetName, q.AssetName)
 	})
 	return out, nil
+}
+
+// SetPolicy sets the actor's org's patch policy (its admins).
+func (s *Service) SetPolicy(ctx context.Context, a policy.Actor, p PatchPolicy) (PatchPolicy, error) {
+	if a.Role != policy.Admin || a.OrgID == "" || !a.CanWrite() {
+		return p, fault.New(fault.Forbidden, "forbidden", "only an organisation's admins set its patch policy")
+	}
+	for _, d := range []int{p.Critical, p.High, p.Medium, p.Low} {
+		if d < 1 || d > 3650 {
+			return p, fault.BadInput("critical_days", "bad_patch_days", "patch deadlines are 1 to 3,650 days")
+		}
+	}
+	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO vuln_policies (org_id, critical_days, high_days, medium_days, low_days, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (org_id) DO UPDATE SET critical_days = excluded.critical_days, high_days = excluded.high_days, medium_days = excluded.medium_days,
+			low_days = excluded.low_days, updated_at = excluded.updated_at`, a.OrgID, p.Critical, p.High, p.Medium, p.Low, db.Now()); err != nil {
+			return fmt.Errorf("save patch policy: %w", err)
+		}
+		return audit.Write(ctx, tx, a, audit.Entry{Action: "vulns.policy.update", ObjectType: "org", ObjectID: a.OrgID, Detail: p,
+			Touches: []string{"vuln_assets:" + a.OrgID}})
+	})
+	return p, err
 }

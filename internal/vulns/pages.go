@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 
 	"verbund/internal/db"
 	"verbund/internal/fault"
@@ -73,19 +74,84 @@ func severityBars(list []Advisory) []bar {
 type advisoryData struct {
 	A Advisory
 	// Names maps product ids to their names, for the product status.
-	Names map[string]string
+	Names      map[string]string
+	Statements []Statement
+	Form       StatementInput
+	Error      *fault.Error
+	// The choices of the statement form.
+	VEXStatuses, Justifications []string
 }
 
 func (h *handler) advisoryPage(w http.ResponseWriter, r *http.Request) error {
+	return h.renderAdvisory(w, r, http.StatusOK, advisoryData{})
+}
+
+func (h *handler) renderAdvisory(w http.ResponseWriter, r *http.Request, status int, d advisoryData) error {
 	a, err := h.svc.FindAdvisoryByID(r.Context(), web.ActorFrom(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	names := map[string]string{}
-	for _, p := range a.Products {
-		names[p.ID] = p.Name
+	if d.Statements, err = h.svc.FindStatements(r.Context(), web.ActorFrom(r), a.ID); err != nil {
+		return err
 	}
-	return h.tpl.Render(w, r, http.StatusOK, "advisory", web.Page{Nav: "vulns", Title: a.TrackingID + " " + a.Title, Data: advisoryData{A: a, Names: names}})
+	d.A, d.Names, d.VEXStatuses, d.Justifications = a, map[string]string{}, VEXStatuses, Justifications
+	for _, p := range a.Products {
+		d.Names[p.ID] = p.Name
+	}
+	return h.tpl.Render(w, r, status, "advisory", web.Page{Nav: "vulns", Title: a.TrackingID + " " + a.Title, Data: d})
+}
+
+func (h *handler) statementForm(w http.ResponseWriter, r *http.Request) error {
+	in := StatementInput{ProductID: r.PostFormValue("product_id"), Status: r.PostFormValue("status"), Justification: r.PostFormValue("justification"), Note: r.PostFormValue("note")}
+	if _, err := h.svc.SetStatement(r.Context(), web.ActorFrom(r), r.PathValue("id"), in); err != nil {
+		if e, ok := fault.As(err); ok && e.Kind == fault.Invalid {
+			return h.renderAdvisory(w, r, http.StatusBadRequest, advisoryData{Form: in, Error: e})
+		}
+		return err
+	}
+	return web.Redirect(w, r, "/vulns/advisories/"+r.PathValue("id")+"#statements", "statement_saved")
+}
+
+func (h *handler) policyForm(w http.ResponseWriter, r *http.Request) error {
+	num := func(k string) int {
+		n, _ := strconv.Atoi(r.PostFormValue(k))
+		return n
+	}
+	if _, err := h.svc.SetPolicy(r.Context(), web.ActorFrom(r), PatchPolicy{Critical: num("critical_days"), High: num("high_days"), Medium: num("medium_days"), Low: num("low_days")}); err != nil {
+		return err
+	}
+	return web.Redirect(w, r, "/vulns/board", "policy_saved")
+}
+
+// statementType names statements in the audit trail for readers who may
+// see them (and their advisory).
+func (s *Service) statementType() web.ObjectType {
+	return web.ObjectType{Name: "vuln_statement", Label: "vulns.statement", Resolve: func(ctx context.Context, a policy.Actor, ids []string) (map[string]web.Ref, error) {
+		h := s.DB.R()
+		r, err := policy.NewReader(ctx, h, a, db.Now())
+		if err != nil {
+			return nil, err
+		}
+		args := make([]any, len(ids))
+		for i, id := range ids {
+			args[i] = id
+		}
+		q := db.Q(`SELECT st.id, adv.tracking_id, st.product_id, st.advisory_id FROM `).Append(r.FromIn(s.statements, "st", "adv")).
+			Add(` WHERE st.id IN (`+db.Placeholders(len(ids))+`)`, args...)
+		rows, err := h.Select(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("name statements: %w", err)
+		}
+		found, err := db.Collect(rows, "name statements", func(r db.Scanner) (v [4]string, err error) {
+			err = r.Scan(&v[0], &v[1], &v[2], &v[3])
+			return v, err
+		})
+		out := make(map[string]web.Ref, len(found))
+		for _, v := range found {
+			out[v[0]] = web.Ref{Name: v[1] + " · " + v[2], URL: "/vulns/advisories/" + v[3] + "#statements"}
+		}
+		return out, err
+	}}
 }
 
 type importData struct {

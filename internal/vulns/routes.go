@@ -36,6 +36,7 @@ func Register(srv *web.Server, svc *Service) error {
 	srv.AddObjectType(svc.advisoryType())
 	srv.AddObjectType(kevType())
 	srv.AddObjectType(svc.assetType())
+	srv.AddObjectType(svc.statementType())
 	srv.AddNav(web.NavItem{Key: "vulns", Path: "/vulns", Label: "nav.vulns", Go: "v"})
 	r := srv.Router
 	r.Handle("GET /vulns", web.Read, h.listPage)
@@ -47,6 +48,8 @@ func Register(srv *web.Server, svc *Service) error {
 	r.HandleUpload("POST /vulns/assets/import", web.Write, h.importAssetsForm)
 	r.Handle("POST /vulns/assets/{id}/delete", web.Write, h.deleteAssetForm)
 	r.Handle("GET /vulns/board", web.Read, h.boardPage)
+	r.Handle("POST /vulns/advisories/{id}/statements", web.Write, h.statementForm)
+	r.Handle("POST /vulns/policy", web.OrgAdmin, h.policyForm)
 
 	r.HandleUpload("POST /api/v1/advisories", web.Write, h.apiImport)
 	r.Handle("GET /api/v1/advisories", web.Read, h.apiAdvisories)
@@ -58,5 +61,10 @@ func Register(srv *web.Server, svc *Service) error {
 	r.HandleUpload("POST /api/v1/assets/import", web.Write, h.apiImportAssets)
 	r.Handle("DELETE /api/v1/assets/{id}", web.Write, h.apiDeleteAsset)
 	r.Handle("GET /api/v1/affected-assets", web.Read, h.apiAffected)
+	r.Handle("GET /api/v1/advisories/{id}/statements", web.Read, h.apiStatements)
+	r.Handle("POST /api/v1/advisories/{id}/statements", web.Write, h.apiSetStatement)
+	r.Handle("GET /api/v1/vex/openvex", web.Read, h.apiOpenVEX)
+	r.Handle("GET /api/v1/patch-policy", web.Read, h.apiPolicy)
+	r.Handle("PUT /api/v1/patch-policy", web.OrgAdmin, h.apiSetPolicy)
 	return nil
 }

@@ -23,6 +23,7 @@ type Service struct {
 	// Notify takes the webhook events (EventMatch); nil: none.
 	Notify     *notify.Service
 	advisories *policy.Kind
+	statements *policy.Kind
 }
 
 // EventMatch is the webhook event that tells an org that an advisory
@@ -33,8 +34,9 @@ const EventMatch = "vuln.match"
 //
 // Webhooks may subscribe to its event types: EventMatch.
 func New(d *db.DB, b *events.Broker, k *policy.Kernel) *Service {
-	return &Service{DB: d, Events: b,
-		advisories: k.Register(policy.KindSpec{Name: "vuln_advisory", Table: "vuln_advisories", Category: policy.Vulnerability}),
+	adv := k.Register(policy.KindSpec{Name: "vuln_advisory", Table: "vuln_advisories", Category: policy.Vulnerability})
+	return &Service{DB: d, Events: b, advisories: adv,
+		statements: k.Register(policy.KindSpec{Name: "vuln_statement", Table: "vuln_statements", Category: policy.Vulnerability, In: adv}),
 	}
 }
 

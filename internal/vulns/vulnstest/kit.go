@@ -21,7 +21,7 @@ import (
 
 // Kit is the vulns capability's kit.
 func Kit() apptest.Kit {
-	return apptest.Kit{Name: "vulns", Setup: setup, Rows: rows(), Kinds: []apptest.LeakKind{advisoryKind()}}
+	return apptest.Kit{Name: "vulns", Setup: setup, Rows: rows(), Kinds: []apptest.LeakKind{advisoryKind(), statementKind()}}
 }
 
 // Document is a small valid CSAF 2.0 security advisory: one product
@@ -175,6 +175,15 @@ func rows() map[string]apptest.Row {
 		"POST /api/v1/assets":              {Req: send("/api/v1/assets", map[string]any{"vendor": "Wolke", "product": "Wolke Gateway", "version": "2.4.1"}), Want: w(writer + " *=201")},
 		"POST /api/v1/assets/import":       {Req: send("/api/v1/assets/import", apptest.Raw{ContentType: "text/csv", Body: "product,vendor\nGateway,Wolke\n"}), Want: w(writer + " *=200")},
 		"DELETE /api/v1/assets/{id}":       {Req: apptest.Fresh(freshAsset, "/api/v1/assets/{new}", nil), Want: w(owned + " *=204")},
+		"POST /vulns/advisories/{id}/statements": {Req: send("/vulns/advisories/{advisory}/statements", apptest.Form("product_id", "WG-241", "status", "affected")),
+			Want: w(writer + " partner=404 coord=404 nocontract=404 outsider=404 *=303")},
+		"POST /vulns/policy":                     {Req: send("/vulns/policy", apptest.Form("critical_days", "5", "high_days", "20", "medium_days", "60", "low_days", "120")), Want: w(apptest.AdminOnly + " *=303")},
+		"GET /api/v1/advisories/{id}/statements": {Req: get("/api/v1/advisories/{advisory}/statements"), Want: w(apptest.OwnOrgAPI)},
+		"POST /api/v1/advisories/{id}/statements": {Req: send("/api/v1/advisories/{advisory}/statements", map[string]any{"product_id": "WG-241", "status": "not_affected", "justification": "component_not_present"}),
+			Want: w(writer + " partner=404 coord=404 nocontract=404 outsider=404 *=200")},
+		"GET /api/v1/vex/openvex":  {Req: static("/api/v1/vex/openvex"), Want: w(apptest.APIRead)},
+		"GET /api/v1/patch-policy": {Req: static("/api/v1/patch-policy"), Want: w(apptest.APIRead)},
+		"PUT /api/v1/patch-policy": {Req: send("/api/v1/patch-policy", map[string]any{"critical_days": 5, "high_days": 20, "medium_days": 60, "low_days": 120}), Want: w(apptest.AdminOnly + " *=200")},
 		// The KEV catalogue is public reference data; the test world has
 		// none imported, so every signed-in reader gets the plain 404.
 		"GET /api/v1/kev/{cve}": {Req: static("/api/v1/kev/CVE-2021-44228"), Want: w("anon=401 *=404")},
@@ -242,6 +251,11 @@ func advisoryKind() apptest.LeakKind {
 				_, page := apptest.Page(t, c, r, "/vulns/board")
 				apptest.ExpectMarkers(t, "the patch board", r, page, objs, false)
 			}},
+			detail("GET /api/v1/advisories/{id}/statements", "/api/v1/advisories/%s/statements"),
+			{Route: "GET /api/v1/vex/openvex", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+				_, doc := apptest.Page(t, c, r, "/api/v1/vex/openvex")
+				apptest.ExpectMarkers(t, "the OpenVEX export", r, doc, objs, false)
+			}},
 			{Route: "GET /vulns", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
 				_, page := apptest.Page(t, c, r, "/vulns")
 				apptest.ExpectMarkers(t, "the advisory list page", r, page, objs, true)
@@ -256,6 +270,101 @@ func advisoryKind() apptest.LeakKind {
 					if !o.Visible && strings.Contains(page, `href="/vulns/advisories/`+o.ID) {
 						t.Errorf("LEAK on the audit page: %s gets a link to %s", r.Key, o.Envelope)
 					}
+				}
+			}},
+		},
+	}
+}
+
+// statementKind: each statement of the harness is sme's on a CLEAR
+// advisory of its own (so only the statement's envelope decides), with
+// the marker in its note.
+func statementKind() apptest.LeakKind {
+	carrier := map[string]string{} // statement → its advisory
+	n := 0
+	return apptest.LeakKind{
+		Kind: "vuln_statement",
+		// sme, cloud and cert run the product the carriers name: their
+		// boards list every carrier; only sme's readers who may see sme's
+		// statement read its status there.
+		Setup: func(t testing.TB, c *apptest.LeakCase) any {
+			for _, u := range []string{"sme.analyst", "cloud.analyst", "cert.analyst"} {
+				if _, err := c.Hub.App.Vulns.CreateAsset(context.Background(), c.Hub.Users[u].Actor, vulns.NewAsset{Vendor: "Wolke", Product: "Wolke Gateway", Version: "2.4.1"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return nil
+		},
+		Create: func(t testing.TB, c *apptest.LeakCase, s policy.Sharing, marker string) string {
+			n++
+			adv := create(t, c.Hub, fmt.Sprintf("CARRIER-%d", n), "carrier", policy.Sharing{TLP: "CLEAR", Audience: "org"})
+			body := map[string]any{"product_id": "WG-241", "status": "not_affected", "justification": "component_not_present", "note": "note " + marker,
+				"tlp": s.TLP, "audience": s.Audience, "community_id": s.Community, "orgs": s.Orgs, "people": s.People}
+			r := c.Hub.API(t, c.Hub.Users["sme.analyst"].WriteToken, http.MethodPost, "/api/v1/advisories/"+adv+"/statements", body)
+			if r.Status != http.StatusOK {
+				t.Fatalf("statement %s: %d %s", marker, r.Status, r.Body)
+			}
+			var st struct{ ID string }
+			r.JSON(t, &st)
+			carrier[st.ID] = adv
+			return st.ID
+		},
+		Paths: []apptest.Path{
+			{Route: "GET /api/v1/advisories/{id}/statements", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+				for _, o := range objs {
+					var l struct{ Items []struct{ ID, Note string } }
+					resp := c.Hub.API(t, r.ReadToken, http.MethodGet, "/api/v1/advisories/"+carrier[o.ID]+"/statements", nil)
+					resp.JSON(t, &l)
+					shown := slices.ContainsFunc(l.Items, func(x struct{ ID, Note string }) bool { return x.ID == o.ID })
+					if shown != o.Visible || !o.Visible && strings.Contains(string(resp.Body), o.Marker) {
+						t.Errorf("statements of %s as %s: shown %v, want %v", o.Envelope, r.Key, shown, o.Visible)
+					}
+				}
+			}},
+			{Route: "GET /vulns/advisories/{id}", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+				for _, o := range objs {
+					_, page := apptest.Page(t, c, r, "/vulns/advisories/"+carrier[o.ID])
+					apptest.ExpectMarkers(t, "the advisory page", r, page, []apptest.LeakObject{o}, true)
+				}
+			}},
+			{Route: "GET /api/v1/vex/openvex", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+				_, doc := apptest.Page(t, c, r, "/api/v1/vex/openvex")
+				apptest.ExpectMarkers(t, "the OpenVEX export", r, doc, objs, false)
+			}},
+			{Route: "GET /api/v1/affected-assets", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+				var l struct {
+					Items []struct {
+						AdvisoryID string `json:"advisory_id"`
+						Status     string `json:"vex_status"`
+					}
+				}
+				c.Hub.API(t, r.ReadToken, http.MethodGet, "/api/v1/affected-assets", nil).JSON(t, &l)
+				if r.Key == "sme.analyst" && len(l.Items) < len(objs) {
+					t.Errorf("sme's affected assets list %d carriers, want %d", len(l.Items), len(objs))
+				}
+				for _, o := range objs {
+					for _, it := range l.Items {
+						if it.AdvisoryID != carrier[o.ID] {
+							continue
+						}
+						want := ""
+						if o.Visible && strings.HasPrefix(r.Key, "sme.") {
+							want = "not_affected"
+						}
+						if it.Status != want {
+							t.Errorf("affected assets of %s: status %q on the carrier of %s, want %q", r.Key, it.Status, o.Envelope, want)
+						}
+					}
+				}
+			}},
+			{Route: "GET /vulns/board", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+				_, page := apptest.Page(t, c, r, "/vulns/board")
+				apptest.ExpectMarkers(t, "the patch board", r, page, objs, false)
+			}},
+			{Route: "GET /audit", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+				status, page := apptest.Page(t, c, r, "/audit")
+				if status != http.StatusForbidden {
+					apptest.ExpectMarkers(t, "the audit page", r, page, objs, false)
 				}
 			}},
 		},
