@@ -25,6 +25,7 @@ func (h *handler) t(r *http.Request, key string, args ...any) string {
 
 type listData struct {
 	Q          string
+	After      string // the cursor of this page ("" the first)
 	Advisories []Advisory
 	Next       string
 	// Severities counts the listed advisories by severity, for the chart.
@@ -44,7 +45,7 @@ func (h *handler) listPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	d := listData{Q: q.Get("q"), Advisories: list, Next: next, Severities: severityBars(list)}
+	d := listData{Q: q.Get("q"), After: q.Get("next"), Advisories: list, Next: next, Severities: severityBars(list)}
 	return h.tpl.Render(w, r, http.StatusOK, "list", web.Page{Nav: "vulns", Title: h.t(r, "vulns.title"), Data: d, Live: "/events?topic=vulns"})
 }
 
