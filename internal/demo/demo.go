@@ -25,6 +25,7 @@ import (
 	"verbund/internal/orgs"
 	"verbund/internal/policy"
 	"verbund/internal/training"
+	"verbund/internal/vulns"
 )
 
 // Services are what the seeder uses.
@@ -37,6 +38,7 @@ type Services struct {
 	Intel      *intel.Service
 	Training   *training.Service
 	Knowledge  *knowledge.Service
+	Vulns      *vulns.Service
 }
 
 // Login is one demo account.
@@ -211,6 +213,11 @@ func Seed(ctx context.Context, s Services, dataDir string) ([]Login, error) {
 	if s.Knowledge != nil {
 		if err := seedKnowledge(ctx, s.Knowledge, s.Intel, act("max.bauer@cert-sued.example"), act("jonas.weber@mueller-maschinenbau.example"),
 			act("anna.mueller@mueller-maschinenbau.example"), act("tom.richter@wolke-cloud.example"), c.ID); err != nil {
+			return nil, err
+		}
+	}
+	if s.Vulns != nil {
+		if err := seedVulns(ctx, s.Vulns, act("tom.richter@wolke-cloud.example"), act("jonas.weber@mueller-maschinenbau.example"), c.ID); err != nil {
 			return nil, err
 		}
 	}
