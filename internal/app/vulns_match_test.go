@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"verbund/internal/app/apptest"
+	"verbund/internal/audit"
 	"verbund/internal/db"
 	"verbund/internal/vulns"
 	"verbund/internal/vulns/vulnstest"
@@ -233,5 +234,23 @@ func testVulnsStatements(t *testing.T, e db.Dialect) {
 	h.API(t, h.Users["sme.viewer"].ReadToken, "GET", "/api/v1/advisories/"+adv+"/statements", nil).JSON(t, &sts)
 	if len(sts.Items) != 1 || sts.Items[0].Status != "fixed" {
 		t.Errorf("sme's statements: %+v", sts.Items)
+	}
+	// Only its owner deletes the advisory; its statements and every
+	// org's matches go with it, and the audit trail stays intact.
+	if r := h.API(t, sme.WriteToken, "DELETE", "/api/v1/advisories/"+adv, nil); r.Status != http.StatusForbidden && r.Status != http.StatusNotFound {
+		t.Errorf("sme deletes cloud's advisory: %d", r.Status)
+	}
+	if r := h.API(t, h.Users["cloud.analyst"].WriteToken, "DELETE", "/api/v1/advisories/"+adv, nil); r.Status != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", r.Status, r.Body)
+	}
+	if r := h.API(t, sme.ReadToken, "GET", "/api/v1/advisories/"+adv+"/statements", nil); r.Status != http.StatusNotFound {
+		t.Errorf("statements of a deleted advisory: %d", r.Status)
+	}
+	h.API(t, sme.ReadToken, "GET", "/api/v1/affected-assets", nil).JSON(t, &aff)
+	if len(aff.Items) != 0 {
+		t.Errorf("matches of a deleted advisory: %+v", aff.Items)
+	}
+	if res, err := audit.Verify(t.Context(), h.App.DB); err != nil || !res.OK {
+		t.Errorf("audit trail: %+v %v", res, err)
 	}
 }

@@ -231,3 +231,11 @@ func (h *handler) apiSetPolicy(w http.ResponseWriter, r *http.Request) error {
 	web.WriteJSON(w, http.StatusOK, p)
 	return nil
 }
+
+func (h *handler) apiDeleteAdvisory(w http.ResponseWriter, r *http.Request) error {
+	if err := h.svc.DeleteAdvisory(r.Context(), web.ActorFrom(r), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -367,3 +367,10 @@ func (s *Service) assetType() web.ObjectType {
 		return out, err
 	}}
 }
+
+func (h *handler) deleteAdvisoryForm(w http.ResponseWriter, r *http.Request) error {
+	if err := h.svc.DeleteAdvisory(r.Context(), web.ActorFrom(r), r.PathValue("id")); err != nil {
+		return err
+	}
+	return web.Redirect(w, r, "/vulns", "advisory_deleted")
+}

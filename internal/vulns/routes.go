@@ -49,11 +49,13 @@ func Register(srv *web.Server, svc *Service) error {
 	r.Handle("POST /vulns/assets/{id}/delete", web.Write, h.deleteAssetForm)
 	r.Handle("GET /vulns/board", web.Read, h.boardPage)
 	r.Handle("POST /vulns/advisories/{id}/statements", web.Write, h.statementForm)
+	r.Handle("POST /vulns/advisories/{id}/delete", web.Write, h.deleteAdvisoryForm)
 	r.Handle("POST /vulns/policy", web.OrgAdmin, h.policyForm)
 
 	r.HandleUpload("POST /api/v1/advisories", web.Write, h.apiImport)
 	r.Handle("GET /api/v1/advisories", web.Read, h.apiAdvisories)
 	r.Handle("GET /api/v1/advisories/{id}", web.Read, h.apiAdvisory)
+	r.Handle("DELETE /api/v1/advisories/{id}", web.Write, h.apiDeleteAdvisory)
 	r.Handle("GET /api/v1/advisories/{id}/csaf", web.Read, h.apiDocument)
 	r.Handle("GET /api/v1/kev/{cve}", web.Read, h.apiKEV)
 	r.Handle("GET /api/v1/assets", web.Read, h.apiAssets)

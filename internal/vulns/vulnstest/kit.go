@@ -140,6 +140,11 @@ func freshAsset(t *testing.T, f *apptest.Fixture) string {
 	return a.ID
 }
 
+// freshAdvisory imports an AMBER advisory of sme's own.
+func freshAdvisory(t *testing.T, f *apptest.Fixture) string {
+	return create(t, f.Hub, "FRESH-"+f.Uniq(), "fresh", policy.Sharing{TLP: "AMBER", Audience: "org"})
+}
+
 // inventory is a page's upload of a CSV inventory.
 func inventory(csv string) apptest.Raw {
 	var b strings.Builder
@@ -157,24 +162,26 @@ func rows() map[string]apptest.Row {
 	owned := writer + " partner=404 coord=404 nocontract=404 outsider=404"
 	doc := Document("WOLKE-MATRIX-1", "Matrix advisory", "1", "AMBER")
 	return map[string]apptest.Row{
-		"GET /vulns":                       {Req: static("/vulns?q=wolke"), Want: w(apptest.PageRead)},
-		"GET /vulns/advisories/{id}":       {Req: get("/vulns/advisories/{advisory}"), Want: w(apptest.OwnOrgPage)},
-		"GET /vulns/import":                {Req: static("/vulns/import"), Want: w("anon=303 viewer=403 auditor=403 readtok=403 *=200")},
-		"POST /vulns/import":               {Req: send("/vulns/import", upload(Document("WOLKE-MATRIX-2", "Page upload", "1", "AMBER"))), Want: w(writer + " *=200")},
-		"POST /api/v1/advisories":          {Req: send("/api/v1/advisories", apptest.Raw{ContentType: "application/json", Body: doc}), Want: w(writer + " *=200")},
-		"GET /api/v1/advisories":           {Req: static("/api/v1/advisories"), Want: w(apptest.APIRead)},
-		"GET /api/v1/advisories/{id}":      {Req: get("/api/v1/advisories/{advisory}"), Want: w(apptest.OwnOrgAPI)},
-		"GET /api/v1/advisories/{id}/csaf": {Req: get("/api/v1/advisories/{advisory}/csaf"), Want: w(apptest.OwnOrgAPI)},
-		"GET /vulns/assets":                {Req: static("/vulns/assets"), Want: w(apptest.PageRead)},
-		"GET /vulns/board":                 {Req: static("/vulns/board"), Want: w(apptest.PageRead)},
-		"POST /vulns/assets":               {Req: send("/vulns/assets", apptest.Form("vendor", "Wolke", "product", "Wolke Gateway", "version", "2.4.1")), Want: w(writer + " *=303")},
-		"POST /vulns/assets/import":        {Req: send("/vulns/assets/import", inventory("vendor,product,version\nWolke,Wolke Gateway,2.4.1\n")), Want: w(writer + " *=200")},
-		"POST /vulns/assets/{id}/delete":   {Req: apptest.Fresh(freshAsset, "/vulns/assets/{new}/delete", nil), Want: w(owned + " *=303")},
-		"GET /api/v1/assets":               {Req: static("/api/v1/assets"), Want: w(apptest.APIRead)},
-		"GET /api/v1/affected-assets":      {Req: static("/api/v1/affected-assets"), Want: w(apptest.APIRead)},
-		"POST /api/v1/assets":              {Req: send("/api/v1/assets", map[string]any{"vendor": "Wolke", "product": "Wolke Gateway", "version": "2.4.1"}), Want: w(writer + " *=201")},
-		"POST /api/v1/assets/import":       {Req: send("/api/v1/assets/import", apptest.Raw{ContentType: "text/csv", Body: "product,vendor\nGateway,Wolke\n"}), Want: w(writer + " *=200")},
-		"DELETE /api/v1/assets/{id}":       {Req: apptest.Fresh(freshAsset, "/api/v1/assets/{new}", nil), Want: w(owned + " *=204")},
+		"GET /vulns":                         {Req: static("/vulns?q=wolke"), Want: w(apptest.PageRead)},
+		"GET /vulns/advisories/{id}":         {Req: get("/vulns/advisories/{advisory}"), Want: w(apptest.OwnOrgPage)},
+		"GET /vulns/import":                  {Req: static("/vulns/import"), Want: w("anon=303 viewer=403 auditor=403 readtok=403 *=200")},
+		"POST /vulns/import":                 {Req: send("/vulns/import", upload(Document("WOLKE-MATRIX-2", "Page upload", "1", "AMBER"))), Want: w(writer + " *=200")},
+		"POST /api/v1/advisories":            {Req: send("/api/v1/advisories", apptest.Raw{ContentType: "application/json", Body: doc}), Want: w(writer + " *=200")},
+		"GET /api/v1/advisories":             {Req: static("/api/v1/advisories"), Want: w(apptest.APIRead)},
+		"GET /api/v1/advisories/{id}":        {Req: get("/api/v1/advisories/{advisory}"), Want: w(apptest.OwnOrgAPI)},
+		"DELETE /api/v1/advisories/{id}":     {Req: apptest.Fresh(freshAdvisory, "/api/v1/advisories/{new}", nil), Want: w(owned + " *=204")},
+		"POST /vulns/advisories/{id}/delete": {Req: apptest.Fresh(freshAdvisory, "/vulns/advisories/{new}/delete", nil), Want: w(owned + " *=303")},
+		"GET /api/v1/advisories/{id}/csaf":   {Req: get("/api/v1/advisories/{advisory}/csaf"), Want: w(apptest.OwnOrgAPI)},
+		"GET /vulns/assets":                  {Req: static("/vulns/assets"), Want: w(apptest.PageRead)},
+		"GET /vulns/board":                   {Req: static("/vulns/board"), Want: w(apptest.PageRead)},
+		"POST /vulns/assets":                 {Req: send("/vulns/assets", apptest.Form("vendor", "Wolke", "product", "Wolke Gateway", "version", "2.4.1")), Want: w(writer + " *=303")},
+		"POST /vulns/assets/import":          {Req: send("/vulns/assets/import", inventory("vendor,product,version\nWolke,Wolke Gateway,2.4.1\n")), Want: w(writer + " *=200")},
+		"POST /vulns/assets/{id}/delete":     {Req: apptest.Fresh(freshAsset, "/vulns/assets/{new}/delete", nil), Want: w(owned + " *=303")},
+		"GET /api/v1/assets":                 {Req: static("/api/v1/assets"), Want: w(apptest.APIRead)},
+		"GET /api/v1/affected-assets":        {Req: static("/api/v1/affected-assets"), Want: w(apptest.APIRead)},
+		"POST /api/v1/assets":                {Req: send("/api/v1/assets", map[string]any{"vendor": "Wolke", "product": "Wolke Gateway", "version": "2.4.1"}), Want: w(writer + " *=201")},
+		"POST /api/v1/assets/import":         {Req: send("/api/v1/assets/import", apptest.Raw{ContentType: "text/csv", Body: "product,vendor\nGateway,Wolke\n"}), Want: w(writer + " *=200")},
+		"DELETE /api/v1/assets/{id}":         {Req: apptest.Fresh(freshAsset, "/api/v1/assets/{new}", nil), Want: w(owned + " *=204")},
 		"POST /vulns/advisories/{id}/statements": {Req: send("/vulns/advisories/{advisory}/statements", apptest.Form("product_id", "WG-241", "status", "affected")),
 			Want: w(writer + " partner=404 coord=404 nocontract=404 outsider=404 *=303")},
 		"POST /vulns/policy":                     {Req: send("/vulns/policy", apptest.Form("critical_days", "5", "high_days", "20", "medium_days", "60", "low_days", "120")), Want: w(apptest.AdminOnly + " *=303")},
