@@ -372,8 +372,22 @@ func (s *Service) writeCurrent(ctx context.Context, tx *db.Tx, a policy.Actor, i
 		}
 	}
 	var prods, vulns, status, rems []any
+	// The hub's search finds an advisory by its tracking id, title,
+	// summary, CVEs, vulnerability titles and product names.
+	body := []string{summary, strings.Join(cves, " ")}
 	for _, p := range d.Products {
 		prods = append(prods, id, p.ID, p.Name, p.Vendor, p.Product, p.Version, p.VersionRange, p.CPE, p.PURL)
+		body = append(body, p.Name)
+	}
+	for _, v := range d.Vulns {
+		body = append(body, v.Title)
+	}
+	text := strings.Join(body, "\n")
+	if len(text) > 100000 {
+		text = text[:100000]
+	}
+	if err := s.advisories.Index(ctx, tx, id, d.TrackingID+" "+d.Title, text); err != nil {
+		return err
 	}
 	for i, v := range d.Vulns {
 		v2, s2 := v.Vector("2")

@@ -34,7 +34,7 @@ const EventMatch = "vuln.match"
 //
 // Webhooks may subscribe to its event types: EventMatch.
 func New(d *db.DB, b *events.Broker, k *policy.Kernel) *Service {
-	adv := k.Register(policy.KindSpec{Name: "vuln_advisory", Table: "vuln_advisories", Category: policy.Vulnerability})
+	adv := k.Register(policy.KindSpec{Name: "vuln_advisory", Table: "vuln_advisories", Category: policy.Vulnerability, Search: true})
 	return &Service{DB: d, Events: b, advisories: adv,
 		statements: k.Register(policy.KindSpec{Name: "vuln_statement", Table: "vuln_statements", Category: policy.Vulnerability, In: adv}),
 	}

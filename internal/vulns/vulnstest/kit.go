@@ -230,7 +230,7 @@ func advisoryKind() apptest.LeakKind {
 			return create(t, c.Hub, "LEAK-"+marker, "advisory "+marker, s)
 		},
 		Streamed: true,
-		Paths: []apptest.Path{
+		Paths: append([]apptest.Path{
 			detail("GET /api/v1/advisories/{id}", "/api/v1/advisories/%s"),
 			detail("GET /api/v1/advisories/{id}/csaf", "/api/v1/advisories/%s/csaf"),
 			detail("GET /vulns/advisories/{id}", "/vulns/advisories/%s"),
@@ -279,7 +279,7 @@ func advisoryKind() apptest.LeakKind {
 					}
 				}
 			}},
-		},
+		}, apptest.SearchPaths("vuln_advisory", nil)...),
 	}
 }
 
