@@ -153,6 +153,7 @@ func TestVulnsBadInput(t *testing.T) {
 					"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "CVSS:3.1/AV:N/AC:L", 1))}},
 				{"tampered hash", "hash_mismatch", vulns.Input{Data: []byte(vulnstest.Document("W-6", "x", "1", "")), SHA256: hex.EncodeToString(sum[:])}},
 				{"changed content, same version", "version_conflict", vulns.Input{Data: []byte(strings.Replace(good, "allows remote", "permits remote", 1))}},
+				{"TLP:RED for the whole org", "sharing", vulns.Input{Data: []byte(vulnstest.Document("W-7", "x", "1", "RED"))}},
 			}
 			var before int
 			count := func() (n int) {

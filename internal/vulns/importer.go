@@ -247,7 +247,19 @@ func (s *Service) store(ctx context.Context, a policy.Actor, docs []*parsed, lea
 					return fmt.Errorf("find advisory %s: %w", d.TrackingID, db.Map(err))
 				}
 				if h.id == "" {
-					sh := s.advisories.Envelope(a, level(d, least), aud)
+					// A level the audience does not allow (a TLP:RED
+					// document for the whole org) refuses this document
+					// alone, not the others disclosed with it.
+					l := level(d, least)
+					if err := policy.ValidateAudience(l, aud); err != nil {
+						msg := err.Error()
+						if e, ok := fault.As(err); ok {
+							msg = e.Message
+						}
+						refused[p] = ItemError{File: p.in.Name, Code: "sharing", Message: fmt.Sprintf("%s is %s: %s", d.TrackingID, l, msg)}
+						continue
+					}
+					sh := s.advisories.Envelope(a, l, aud)
 					h.id, h.created = sh.ID, true
 					fresh = append(fresh, sh)
 				}
