@@ -23,17 +23,19 @@ import (
 // provider's directory distribution, with .sha256/.sha512 files) as an
 // org's advisories.
 func (c *cli) vulnsImport(args []string) error {
-	fs, cfg := c.flags("vulns import FILE|DIR --org O [--user E] [--tlp L] [--community C] [--json]",
+	fs, cfg := c.flags("vulns import FILE|DIR --org O [--user E] [--tlp L] [--community C] [--openpgp-key F] [--json]",
 		"Imports CSAF 2.0 advisories: one file, or every .json file below a folder (a provider's directory\n"+
 			"distribution: X.json.sha256 and X.json.sha512 beside X.json are checked; ROLIE feeds and\n"+
 			"provider metadata are skipped). Each document is validated (CSAF 2.0 schema and rules, CVSS vectors);\n"+
 			"a refused one is reported with its reason and leaves nothing behind. The advisory's TLP is the\n"+
 			"document's (WHITE is CLEAR), raised to --tlp when that is stricter; unmarked documents get --tlp or AMBER.\n"+
-			"Importing the same documents again changes nothing; a new tracking.version is added to its advisory.")
+			"Importing the same documents again changes nothing; a new tracking.version is added to its advisory.\n"+
+			"With --openpgp-key (the provider's armored public key) every X.json.asc beside a document is verified.")
 	org := fs.String("org", "", "the organisation that holds the advisories (name or id)")
 	user := fs.String("user", "", "the person recorded as importer (e-mail; default: the organisation's first admin)")
 	tlp := fs.String("tlp", "", "the least TLP level: CLEAR, GREEN, AMBER, AMBER+STRICT, RED (default: the document's)")
 	community := fs.String("community", "", "share with this trust circle of the organisation (name or id)")
+	keyFile := fs.String("openpgp-key", "", "the provider's OpenPGP public key(s), armored: .asc signatures are verified with it")
 	asJSON := fs.Bool("json", false, `print the report as JSON: {"documents":{"imported":N,"rejected":N},"vulnerabilities":N,"products":N,"errors":[…]}`)
 	path, err := positional(fs, args, c)
 	if err != nil {
@@ -57,6 +59,18 @@ func (c *cli) vulnsImport(args []string) error {
 	if err != nil {
 		return err
 	}
+	var keys csaf.Keys
+	if *keyFile != "" {
+		f, err := os.Open(*keyFile) // #nosec G304 -- the operator names the key file
+		if err != nil {
+			return usageError{fmt.Sprintf("--openpgp-key: %v", err)}
+		}
+		keys, err = csaf.ReadKeys(f)
+		f.Close()
+		if err != nil {
+			return usageError{fmt.Sprintf("--openpgp-key: %v", err)}
+		}
+	}
 	a, err := c.open(cfg, *asJSON)
 	if err != nil {
 		return err
@@ -70,7 +84,7 @@ func (c *cli) vulnsImport(args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := vulns.ImportOptions{TLP: *tlp, Via: "cli"}
+	opts := vulns.ImportOptions{TLP: *tlp, Via: "cli", Keys: keys}
 	if *community != "" {
 		cm, err := a.orgs.FindCommunityByRef(c.ctx, *community)
 		if err != nil {
@@ -192,6 +206,9 @@ func readInputs(files []string) ([]vulns.Input, error) {
 			in.Data = make([]byte, csaf.MaxDocument+1)
 		} else if in.Data, err = os.ReadFile(f); err != nil { // #nosec G304 -- the operator names the file or folder
 			return nil, fmt.Errorf("read %s: %w", f, err)
+		}
+		if sig, err := os.ReadFile(f + ".asc"); err == nil { // #nosec G304 -- beside the document
+			in.Signature = sig
 		}
 		for _, alg := range []string{"sha256", "sha512"} {
 			b, err := os.ReadFile(f + "." + alg) // #nosec G304 -- beside the document

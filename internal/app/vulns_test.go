@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,7 +15,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
+
 	"verbund/internal/app/apptest"
+	"verbund/internal/csaf"
 	"verbund/internal/db/dbtest"
 	"verbund/internal/vulns"
 	"verbund/internal/vulns/vulnstest"
@@ -296,4 +300,37 @@ func postRaw(t *testing.T, h *apptest.Hub, token, path string, body apptest.Raw)
 	b, err := io.ReadAll(resp.Body)
 	must(t, err)
 	return apptest.Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// TestVulnsSignatures: with the provider's OpenPGP key, a document whose
+// .asc verifies is imported, one whose signature does not (a changed
+// document, another key's signature) is refused with bad_signature, and
+// leaves nothing behind.
+func TestVulnsSignatures(t *testing.T) {
+	h := apptest.World(t, "sqlite")
+	provider, err := openpgp.NewEntity("Wolke CSAF", "", "csaf@wolke.example", nil)
+	must(t, err)
+	stranger, err := openpgp.NewEntity("Someone", "", "x@example.org", nil)
+	must(t, err)
+	sign := func(e *openpgp.Entity, doc string) []byte {
+		var b bytes.Buffer
+		must(t, openpgp.ArmoredDetachSign(&b, e, strings.NewReader(doc), nil))
+		return b.Bytes()
+	}
+	good := vulnstest.Document("WOLKE-2026-30", "Signed", "1", "WHITE")
+	changed := vulnstest.Document("WOLKE-2026-31", "Changed after signing", "1", "WHITE")
+	inputs := []vulns.Input{
+		{Name: "good.json", Data: []byte(good), Signature: sign(provider, good)},
+		{Name: "changed.json", Data: []byte(changed), Signature: sign(provider, strings.Replace(changed, "Changed", "Original", 1))},
+		{Name: "stranger.json", Data: []byte(vulnstest.Document("WOLKE-2026-32", "x", "1", "WHITE")), Signature: sign(stranger, vulnstest.Document("WOLKE-2026-32", "x", "1", "WHITE"))},
+	}
+	rep, err := h.App.Vulns.Import(t.Context(), h.Users["cloud.analyst"].Actor, inputs, vulns.ImportOptions{Keys: csaf.Keys{provider}})
+	must(t, err)
+	if rep.Documents.Imported != 1 || rep.Documents.Rejected != 2 || rep.Errors[0].Code != "bad_signature" || rep.Errors[1].Code != "bad_signature" {
+		t.Fatalf("report: %+v", rep)
+	}
+	list, _, err := h.App.Vulns.FindAdvisories(t.Context(), h.Users["cloud.analyst"].Actor, vulns.AdvisoryFilter{Q: "WOLKE-2026-3"})
+	if err != nil || len(list) != 1 || list[0].TrackingID != "WOLKE-2026-30" {
+		t.Errorf("held: %+v %v", list, err)
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
 )
 
 // cisaDir is CISA's published CSAF data (../shared/data beside the repo).
@@ -188,4 +190,33 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "docs/s")
+}
+
+func TestVerify(t *testing.T) {
+	signer, err := openpgp.NewEntity("Wolke CSAF", "", "csaf@wolke.example", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := openpgp.NewEntity("Someone else", "", "x@example.org", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := []byte(`{"document":{}}`)
+	var sig bytes.Buffer
+	if err := openpgp.ArmoredDetachSign(&sig, signer, bytes.NewReader(doc), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := Verify(Keys{signer}, doc, sig.Bytes()); err != nil {
+		t.Errorf("good signature: %v", err)
+	}
+	var p *Problem
+	if err := Verify(Keys{signer}, append(doc, ' '), sig.Bytes()); !errors.As(err, &p) || p.Code != "bad_signature" {
+		t.Errorf("tampered document: %v", err)
+	}
+	if err := Verify(Keys{other}, doc, sig.Bytes()); !errors.As(err, &p) || p.Code != "bad_signature" {
+		t.Errorf("another key: %v", err)
+	}
+	if err := Verify(Keys{signer}, doc, []byte("not a signature")); !errors.As(err, &p) || p.Code != "bad_signature" {
+		t.Errorf("garbage: %v", err)
+	}
 }

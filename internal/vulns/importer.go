@@ -27,6 +27,9 @@ type Input struct {
 	Data   []byte
 	SHA256 string // expected hex digest, "" if none was given
 	SHA512 string
+	// Signature is the detached armored OpenPGP signature (.asc) published
+	// beside it, if any; checked when ImportOptions.Keys are given.
+	Signature []byte
 }
 
 // ImportOptions says how imported advisories are shared.
@@ -39,6 +42,10 @@ type ImportOptions struct {
 	// Sharing is the audience (its TLP is ignored); "" audience: the org.
 	Sharing policy.Sharing
 	Via     string
+	// Keys are the provider's OpenPGP public keys: a document with a
+	// signature (.asc) that does not verify with them is refused. nil:
+	// signatures are not checked.
+	Keys csaf.Keys
 	// Progress, if set, is told how many documents have been handled.
 	Progress func(done int)
 }
@@ -102,7 +109,7 @@ func (s *Service) Import(ctx context.Context, a policy.Actor, inputs []Input, op
 		}
 		least = l
 	}
-	docs := parseAll(inputs)
+	docs := parseAll(inputs, opts.Keys)
 	done := 0
 	for start := 0; start < len(docs); start += batch {
 		part := docs[start:min(start+batch, len(docs))]
@@ -140,14 +147,14 @@ func (s *Service) Import(ctx context.Context, a policy.Actor, inputs []Input, op
 
 // parseAll checks the documents on every core; the result keeps the
 // inputs' order.
-func parseAll(inputs []Input) []*parsed {
+func parseAll(inputs []Input, keys csaf.Keys) []*parsed {
 	out := make([]*parsed, len(inputs))
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range max(1, runtime.GOMAXPROCS(0)) {
 		wg.Go(func() {
 			for i := range next {
-				out[i] = parseOne(inputs[i])
+				out[i] = parseOne(inputs[i], keys)
 			}
 		})
 	}
@@ -159,7 +166,7 @@ func parseAll(inputs []Input) []*parsed {
 	return out
 }
 
-func parseOne(in Input) *parsed {
+func parseOne(in Input, keys csaf.Keys) *parsed {
 	p := &parsed{in: in}
 	refuse := func(code, msg string) *parsed {
 		p.err = &ItemError{File: in.Name, Code: code, Message: msg}
@@ -180,6 +187,11 @@ func parseOne(in Input) *parsed {
 		sum := sha512.Sum512(in.Data)
 		if got := hex.EncodeToString(sum[:]); got != want {
 			return refuse("hash_mismatch", fmt.Sprintf("the SHA-512 of the document is %s, the .sha512 file says %s", got, want))
+		}
+	}
+	if keys != nil && len(in.Signature) > 0 {
+		if err := csaf.Verify(keys, in.Data, in.Signature); err != nil {
+			return refuse("bad_signature", err.Error())
 		}
 	}
 	if _, err := csaf.TLPLevel(doc.TLP); err != nil {

@@ -36,6 +36,7 @@ func readUpload(w http.ResponseWriter, r *http.Request) (upload, error) {
 		return up, fault.Wrap(fault.Invalid, "bad_form", "the form could not be read", err)
 	}
 	digests := map[string]map[string]string{} // document name → algorithm → hex
+	signatures := map[string][]byte{}         // document name → its .asc
 	for {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
@@ -71,6 +72,10 @@ func readUpload(w http.ResponseWriter, r *http.Request) (upload, error) {
 		if len(data) > csaf.MaxDocument {
 			_, _ = io.Copy(io.Discard, part) // refused by its size below, not read into memory
 		}
+		if base, found := strings.CutSuffix(name, ".asc"); found {
+			signatures[base] = data
+			continue
+		}
 		if base, alg, ok := digestOf(name); ok {
 			if digests[base] == nil {
 				digests[base] = map[string]string{}
@@ -84,6 +89,7 @@ func readUpload(w http.ResponseWriter, r *http.Request) (upload, error) {
 		if d := digests[in.Name]; d != nil {
 			up.inputs[i].SHA256, up.inputs[i].SHA512 = d["sha256"], d["sha512"]
 		}
+		up.inputs[i].Signature = signatures[in.Name]
 	}
 	return up, nil
 }

@@ -51,7 +51,7 @@ var (
 	TrackingStatuses = []string{"draft", "final", "interim"}
 	ProductStatuses  = []string{"first_affected", "first_fixed", "fixed", "known_affected", "known_not_affected", "last_affected", "recommended", "under_investigation"}
 	RemediationKinds = []string{"mitigation", "no_fix_planned", "none_available", "vendor_fix", "workaround"}
-	RejectCodes      = []string{"too_large", "bad_json", "not_csaf", "wrong_version", "schema", "invalid", "bad_cvss", "hash_mismatch", "version_conflict", "sharing"}
+	RejectCodes      = []string{"too_large", "bad_json", "not_csaf", "wrong_version", "schema", "invalid", "bad_cvss", "hash_mismatch", "bad_signature", "version_conflict", "sharing"}
 )
 
 // MatchRules are the values of vuln_matches.matched_by (vulns.by.<…>).
