@@ -113,8 +113,8 @@ func (s *Service) SetStatement(ctx context.Context, a policy.Actor, advisoryID s
 				return err
 			}
 			id = env.ID
-			if _, err := tx.Exec(ctx, `INSERT INTO vuln_statements (id, org_id, advisory_id, product_id, status, justification, note, deadline, created_at, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`, id, a.OrgID, advisoryID, in.ProductID, in.Status, in.Justification, in.Note, now, now); err != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO vuln_statements (id, org_id, advisory_id, product_id, status, justification, note, created_at, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, a.OrgID, advisoryID, in.ProductID, in.Status, in.Justification, in.Note, now, now); err != nil {
 				return fmt.Errorf("store statement: %w", err)
 			}
 			if err := audit.Write(ctx, tx, a, audit.Entry{Action: "vulns.statement.create", ObjectType: "vuln_statement", ObjectID: id,

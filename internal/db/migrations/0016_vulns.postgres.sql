@@ -145,8 +145,9 @@ CREATE INDEX vuln_matches_org ON vuln_matches (org_id, advisory_id);
 CREATE INDEX vuln_matches_advisory ON vuln_matches (advisory_id);
 
 -- An org's VEX statement on an (advisory, product): a shareable object
--- (kind "vuln_statement", category vulnerability), by default the org's
--- own. deadline: when the org's policy wants it patched (Unix µs, 0 none).
+-- (kind "vuln_statement", category vulnerability) contained in its
+-- advisory, by default the org's own. Patch deadlines are not stored: the
+-- board computes them from the match, the org's policy and KEV.
 CREATE TABLE vuln_statements (
   id            TEXT PRIMARY KEY REFERENCES shares(id),
   org_id        TEXT NOT NULL REFERENCES orgs(id),
@@ -155,7 +156,6 @@ CREATE TABLE vuln_statements (
   status        TEXT NOT NULL CHECK (status IN ('affected','not_affected','fixed','under_investigation')),
   justification TEXT NOT NULL DEFAULT '',
   note          TEXT NOT NULL DEFAULT '',
-  deadline      BIGINT NOT NULL DEFAULT 0,
   created_at    BIGINT NOT NULL,
   updated_at    BIGINT NOT NULL,
   UNIQUE (org_id, advisory_id, product_id)
