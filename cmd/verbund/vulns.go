@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,6 +17,7 @@ import (
 
 	"verbund/internal/csaf"
 	"verbund/internal/events"
+	"verbund/internal/notify"
 	"verbund/internal/policy"
 	"verbund/internal/vulns"
 )
@@ -93,6 +96,10 @@ func (c *cli) vulnsImport(args []string) error {
 		opts.Sharing = policy.Sharing{Audience: "community", Community: cm.ID}
 	}
 	svc := vulns.New(a.d, events.New("cli"), policy.NewKernel())
+	// Matches are announced to the affected orgs' webhooks through the
+	// durable outbox: the hub's deliverer sends them (at once if it runs,
+	// else when it starts).
+	svc.Notify = notify.New(a.d, slog.New(slog.NewTextHandler(io.Discard, nil)), false)
 	bar := c.progressBar(len(files), "documents")
 	start := time.Now()
 	total := vulns.Report{Errors: []vulns.ItemError{}}
