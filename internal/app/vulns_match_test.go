@@ -104,6 +104,40 @@ func testVulnsMatching(t *testing.T, e db.Dialect) {
 	if s := affected("sme.analyst"); len(s) != 1 {
 		t.Errorf("sme matched an advisory it may not see: %+v", s)
 	}
+	// cloud shares an unmarked advisory anew: TLP:CLEAR reaches sme's
+	// assets, AMBER for cloud alone takes the match away again; an AMBER
+	// document cannot be shared below its marking.
+	if r := vulnstest.Import(t, h, h.Users["cloud.analyst"], vulnstest.Document("WOLKE-2026-13", "Unmarked", "1", ""), url.Values{}); r.Status != http.StatusOK {
+		t.Fatalf("import: %d %s", r.Status, r.Body)
+	}
+	id := func(tracking string) string {
+		list, _, err := h.App.Vulns.FindAdvisories(t.Context(), h.Users["cloud.analyst"].Actor, vulns.AdvisoryFilter{Q: tracking})
+		if err != nil || len(list) != 1 {
+			t.Fatalf("find %s: %v %v", tracking, list, err)
+		}
+		return list[0].ID
+	}
+	reshare := func(tracking string, body map[string]any) apptest.Response {
+		return h.API(t, h.Users["cloud.analyst"].WriteToken, "PATCH", "/api/v1/advisories/"+id(tracking), body)
+	}
+	if s := affected("sme.analyst"); len(s) != 1 {
+		t.Errorf("sme matched cloud's AMBER advisory: %+v", s)
+	}
+	if r := reshare("WOLKE-2026-13", map[string]any{"tlp": "CLEAR", "audience": "org"}); r.Status != http.StatusOK {
+		t.Fatalf("reshare: %d %s", r.Status, r.Body)
+	}
+	if s := affected("sme.analyst"); len(s) != 2 {
+		t.Errorf("after sharing it at CLEAR, sme's affected assets: %+v", s)
+	}
+	if r := reshare("WOLKE-2026-13", map[string]any{"tlp": "AMBER", "audience": "org"}); r.Status != http.StatusOK {
+		t.Fatalf("reshare: %d %s", r.Status, r.Body)
+	}
+	if s := affected("sme.analyst"); len(s) != 1 {
+		t.Errorf("after narrowing it, sme's affected assets: %+v", s)
+	}
+	if r := reshare("WOLKE-2026-10", map[string]any{"tlp": "GREEN", "audience": "org"}); r.Status != http.StatusBadRequest || r.ErrorCode() != "tlp_below_document" {
+		t.Errorf("below the marking: %d %s", r.Status, r.Body)
+	}
 	// Removing the asset removes its match.
 	if r := h.API(t, h.Users["sme.analyst"].WriteToken, "DELETE", "/api/v1/assets/"+smeGW, nil); r.Status != http.StatusNoContent {
 		t.Fatalf("delete: %d %s", r.Status, r.Body)

@@ -239,3 +239,16 @@ func (h *handler) apiDeleteAdvisory(w http.ResponseWriter, r *http.Request) erro
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
+
+func (h *handler) apiReshareAdvisory(w http.ResponseWriter, r *http.Request) error {
+	var in policy.Sharing
+	if err := web.DecodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	a, err := h.svc.ReshareAdvisory(r.Context(), web.ActorFrom(r), r.PathValue("id"), in)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, a)
+	return nil
+}

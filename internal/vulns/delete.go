@@ -5,7 +5,10 @@ import (
 	"fmt"
 
 	"verbund/internal/audit"
+	"verbund/internal/csaf"
 	"verbund/internal/db"
+	"verbund/internal/events"
+	"verbund/internal/fault"
 	"verbund/internal/policy"
 )
 
@@ -53,4 +56,49 @@ func (s *Service) DeleteAdvisory(ctx context.Context, a policy.Actor, id string)
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "vulns.advisory.delete", ObjectType: "vuln_advisory", ObjectID: id,
 			Detail: map[string]any{"tracking_id": tracking, "version": version, "statements": statements}, Touches: []string{"vulns", "vuln_advisory:" + id}})
 	})
+}
+
+// ReshareAdvisory gives an advisory of the actor's org a new level and
+// audience: a new disclosure, checked like a new share. The level may not
+// be below the document's own marking (an importer restricts what the
+// publisher marked, never loosens it). The advisory is matched again for
+// the orgs that may see it now; matches of orgs that may not any more go.
+func (s *Service) ReshareAdvisory(ctx context.Context, a policy.Actor, id string, in policy.Sharing) (Advisory, error) {
+	tlp, aud, err := in.Parse()
+	if err != nil {
+		return Advisory{}, err
+	}
+	if aud.Kind == "" {
+		aud.Kind = policy.AudOrg
+	}
+	var sh policy.Share
+	err = s.DB.Tx(ctx, func(tx *db.Tx) error {
+		if _, err := s.advisories.Authorize(ctx, tx, a, id); err != nil {
+			return err
+		}
+		var label string
+		if err := tx.QueryRow(ctx, `SELECT doc_tlp FROM vuln_advisories WHERE id = ?`, id).Scan(&label); err != nil {
+			return db.NotFound(err, "load advisory")
+		}
+		if name, _ := csaf.TLPLevel(label); name != "" {
+			if marked, _ := policy.ParseTLP(name); tlp < marked {
+				return fault.BadInput("tlp", "tlp_below_document", "the document is marked {tlp}: share it at that level or a stricter one").With("tlp", marked.String())
+			}
+		}
+		d, err := s.advisories.Reshare(ctx, tx, a, id, tlp, aud)
+		if err != nil {
+			return err
+		}
+		sh = d.Share
+		if err := audit.Write(ctx, tx, a, audit.Entry{Action: "vulns.advisory.reshare", ObjectType: "vuln_advisory", ObjectID: id,
+			Detail: d.Detail(), Touches: []string{"vulns", "vuln_advisory:" + id}}); err != nil {
+			return err
+		}
+		return s.matchAdvisories(ctx, tx, a, []string{id})
+	})
+	if err != nil {
+		return Advisory{}, err
+	}
+	s.Events.Publish(events.Event{Type: "vulns.advisory", Share: &sh, Topics: []string{"vulns"}, Data: map[string]string{"id": sh.ID}})
+	return s.FindAdvisoryByID(ctx, a, id)
 }

@@ -56,6 +56,7 @@ func Register(srv *web.Server, svc *Service) error {
 	r.Handle("GET /api/v1/advisories", web.Read, h.apiAdvisories)
 	r.Handle("GET /api/v1/advisories/{id}", web.Read, h.apiAdvisory)
 	r.Handle("DELETE /api/v1/advisories/{id}", web.Write, h.apiDeleteAdvisory)
+	r.Handle("PATCH /api/v1/advisories/{id}", web.Write, h.apiReshareAdvisory)
 	r.Handle("GET /api/v1/advisories/{id}/csaf", web.Read, h.apiDocument)
 	r.Handle("GET /api/v1/kev/{cve}", web.Read, h.apiKEV)
 	r.Handle("GET /api/v1/assets", web.Read, h.apiAssets)

@@ -162,13 +162,16 @@ func rows() map[string]apptest.Row {
 	owned := writer + " partner=404 coord=404 nocontract=404 outsider=404"
 	doc := Document("WOLKE-MATRIX-1", "Matrix advisory", "1", "AMBER")
 	return map[string]apptest.Row{
-		"GET /vulns":                         {Req: static("/vulns?q=wolke"), Want: w(apptest.PageRead)},
-		"GET /vulns/advisories/{id}":         {Req: get("/vulns/advisories/{advisory}"), Want: w(apptest.OwnOrgPage)},
-		"GET /vulns/import":                  {Req: static("/vulns/import"), Want: w("anon=303 viewer=403 auditor=403 readtok=403 *=200")},
-		"POST /vulns/import":                 {Req: send("/vulns/import", upload(Document("WOLKE-MATRIX-2", "Page upload", "1", "AMBER"))), Want: w(writer + " *=200")},
-		"POST /api/v1/advisories":            {Req: send("/api/v1/advisories", apptest.Raw{ContentType: "application/json", Body: doc}), Want: w(writer + " *=200")},
-		"GET /api/v1/advisories":             {Req: static("/api/v1/advisories"), Want: w(apptest.APIRead)},
-		"GET /api/v1/advisories/{id}":        {Req: get("/api/v1/advisories/{advisory}"), Want: w(apptest.OwnOrgAPI)},
+		"GET /vulns":                  {Req: static("/vulns?q=wolke"), Want: w(apptest.PageRead)},
+		"GET /vulns/advisories/{id}":  {Req: get("/vulns/advisories/{advisory}"), Want: w(apptest.OwnOrgPage)},
+		"GET /vulns/import":           {Req: static("/vulns/import"), Want: w("anon=303 viewer=403 auditor=403 readtok=403 *=200")},
+		"POST /vulns/import":          {Req: send("/vulns/import", upload(Document("WOLKE-MATRIX-2", "Page upload", "1", "AMBER"))), Want: w(writer + " *=200")},
+		"POST /api/v1/advisories":     {Req: send("/api/v1/advisories", apptest.Raw{ContentType: "application/json", Body: doc}), Want: w(writer + " *=200")},
+		"GET /api/v1/advisories":      {Req: static("/api/v1/advisories"), Want: w(apptest.APIRead)},
+		"GET /api/v1/advisories/{id}": {Req: get("/api/v1/advisories/{advisory}"), Want: w(apptest.OwnOrgAPI)},
+		"PATCH /api/v1/advisories/{id}": {Req: func(t *testing.T, f *apptest.Fixture) (string, any) {
+			return "/api/v1/advisories/" + freshAdvisory(t, f), map[string]any{"tlp": "AMBER", "audience": "community", "community_id": f.Hub.Circle}
+		}, Want: w(owned + " *=200")},
 		"DELETE /api/v1/advisories/{id}":     {Req: apptest.Fresh(freshAdvisory, "/api/v1/advisories/{new}", nil), Want: w(owned + " *=204")},
 		"POST /vulns/advisories/{id}/delete": {Req: apptest.Fresh(freshAdvisory, "/vulns/advisories/{new}/delete", nil), Want: w(owned + " *=303")},
 		"GET /api/v1/advisories/{id}/csaf":   {Req: get("/api/v1/advisories/{advisory}/csaf"), Want: w(apptest.OwnOrgAPI)},
