@@ -199,6 +199,23 @@ func TestVulnsBadInput(t *testing.T) {
 			if err != nil || a.Version != "2" || len(a.Versions) != 2 || a.Title != "Wolke Gateway flaw, updated" || a.TLP != "AMBER" || a.Severity != "CRITICAL" {
 				t.Errorf("after v2: %+v %v", a, err)
 			}
+			// A new version marked RED narrows the advisory (AMBER to the org
+			// cannot hold RED: refused with its reason); one marked AMBER
+			// on a CLEAR advisory makes it AMBER.
+			red := vulnstest.Document("WOLKE-2026-1", "Wolke Gateway flaw, updated", "3", "RED")
+			rep, err = h.App.Vulns.Import(ctx, u.Actor, []vulns.Input{{Name: "v3.json", Data: []byte(red)}}, vulns.ImportOptions{})
+			if err != nil || rep.Documents.Rejected != 1 || rep.Errors[0].Code != "sharing" {
+				t.Errorf("v3 (RED): %+v %v", rep, err)
+			}
+			if rep, err := h.App.Vulns.Import(ctx, u.Actor, []vulns.Input{{Name: "w1.json", Data: []byte(vulnstest.Document("WOLKE-2026-2", "Public", "1", "WHITE"))}}, vulns.ImportOptions{}); err != nil || rep.Documents.Imported != 1 {
+				t.Fatalf("WHITE v1: %+v %v", rep, err)
+			}
+			if rep, err := h.App.Vulns.Import(ctx, u.Actor, []vulns.Input{{Name: "w2.json", Data: []byte(vulnstest.Document("WOLKE-2026-2", "Restricted now", "2", "AMBER"))}}, vulns.ImportOptions{}); err != nil || rep.Documents.Imported != 1 {
+				t.Fatalf("AMBER v2: %+v %v", rep, err)
+			}
+			if l, _, err := h.App.Vulns.FindAdvisories(ctx, h.Users["outsider.analyst"].Actor, vulns.AdvisoryFilter{Q: "WOLKE-2026-2"}); err != nil || len(l) != 0 {
+				t.Errorf("LEAK: the outsider still reads an advisory its publisher restricted to AMBER: %+v %v", l, err)
+			}
 			// Another org's analyst does not find it (AMBER, the org only).
 			if _, err := h.App.Vulns.FindAdvisoryByID(ctx, h.Users["sme.analyst"].Actor, a.ID); err == nil {
 				t.Error("sme reads cloud's own advisory")

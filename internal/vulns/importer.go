@@ -221,6 +221,9 @@ type held struct {
 	created bool  // created in this transaction
 	// versions are those this transaction stores: version → SHA-256.
 	versions map[string]string
+	// tlp and aud are an existing advisory's envelope.
+	tlp policy.TLP
+	aud policy.Audience
 }
 
 // store writes one batch of checked documents in one transaction. It
@@ -247,6 +250,7 @@ func (s *Service) store(ctx context.Context, a policy.Actor, docs []*parsed, lea
 		}
 		var work []todo
 		var fresh []policy.Share
+		var narrowed []string // existing advisories a new version narrowed
 		for _, p := range ordered {
 			d := p.doc
 			key := d.Namespace + "\x00" + d.TrackingID
@@ -257,6 +261,20 @@ func (s *Service) store(ctx context.Context, a policy.Actor, docs []*parsed, lea
 					a.OrgID, d.Namespace, d.TrackingID).Scan(&h.id, &h.current)
 				if err != nil && !errors.Is(err, sql.ErrNoRows) {
 					return fmt.Errorf("find advisory %s: %w", d.TrackingID, db.Map(err))
+				}
+				if h.id != "" {
+					owned, err := s.advisories.Authorize(ctx, tx, a, h.id)
+					if e, ok := fault.As(err); ok && e.Kind != fault.Internal {
+						// The org's advisory, but not for this person to
+						// change (TLP:RED of a colleague): this document
+						// waits for someone who may.
+						refused[p] = ItemError{File: p.in.Name, Code: "sharing", Message: fmt.Sprintf("%s: %s", d.TrackingID, e.Message)}
+						continue
+					}
+					if err != nil {
+						return err
+					}
+					h.tlp, h.aud = owned.TLP, owned.Audience
 				}
 				if h.id == "" {
 					// A level the audience does not allow (a TLP:RED
@@ -293,6 +311,29 @@ func (s *Service) store(ctx context.Context, a policy.Actor, docs []*parsed, lea
 				refused[p] = ItemError{File: p.in.Name, Code: "version_conflict", Message: fmt.Sprintf(
 					"%s version %s is already held with other content: a changed document needs a new tracking.version", d.TrackingID, d.Version)}
 				continue
+			}
+			// A new version marked more strictly than the advisory is
+			// shared now narrows it (a publisher's restriction is never
+			// lost by an update): a new disclosure, checked and audited.
+			if l := level(d, least); !h.created && l > h.tlp {
+				if err := policy.ValidateAudience(l, h.aud); err != nil {
+					msg := err.Error()
+					if e, ok := fault.As(err); ok {
+						msg = e.Message
+					}
+					refused[p] = ItemError{File: p.in.Name, Code: "sharing", Message: fmt.Sprintf("%s version %s is %s: %s", d.TrackingID, d.Version, l, msg)}
+					continue
+				}
+				dis, err := s.advisories.Reshare(ctx, tx, a, h.id, l, h.aud)
+				if err != nil {
+					return err
+				}
+				if err := audit.Write(ctx, tx, a, audit.Entry{Action: "vulns.advisory.reshare", ObjectType: "vuln_advisory", ObjectID: h.id,
+					Detail: dis.Detail(), Touches: []string{"vulns", "vuln_advisory:" + h.id}}); err != nil {
+					return err
+				}
+				h.tlp = l
+				narrowed = append(narrowed, h.id)
 			}
 			h.versions[d.Version] = d.SHA256
 			cur := d.CurrentRelease.UnixMicro()
@@ -340,6 +381,11 @@ func (s *Service) store(ctx context.Context, a policy.Actor, docs []*parsed, lea
 			if err := audit.Write(ctx, tx, a, audit.Entry{Action: action, ObjectType: "vuln_advisory", ObjectID: t.adv.id,
 				Detail: detail, Touches: []string{"vulns", "vuln_advisory:" + t.adv.id}}); err != nil {
 				return err
+			}
+		}
+		for _, id := range narrowed {
+			if !slices.Contains(changed, id) {
+				changed = append(changed, id)
 			}
 		}
 		if err := s.matchAdvisories(ctx, tx, a, changed); err != nil {
