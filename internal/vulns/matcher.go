@@ -42,12 +42,12 @@ type Index struct {
 	cpe    map[string][]int // "part:vendor:product" → assets
 	purl   map[string][]int // "type/namespace/name" → assets
 	name   map[string][]int // vendor + "\x00" + product, normalised → assets
-	ver    []string         // each asset's version, normalised
+	ver    [][]string       // each asset's version, normalised and split
 }
 
 // NewIndex indexes assets.
 func NewIndex(assets []AssetRef) *Index {
-	ix := &Index{assets: assets, cpe: map[string][]int{}, purl: map[string][]int{}, name: map[string][]int{}, ver: make([]string, len(assets))}
+	ix := &Index{assets: assets, cpe: map[string][]int{}, purl: map[string][]int{}, name: map[string][]int{}, ver: make([][]string, len(assets))}
 	for i, a := range assets {
 		v := a.Version
 		if k, cv, ok := cpeKey(a.CPE); ok {
@@ -65,7 +65,7 @@ func NewIndex(assets []AssetRef) *Index {
 		if k, ok := nameKey(a.Vendor, a.Product); ok {
 			ix.name[k] = append(ix.name[k], i)
 		}
-		ix.ver[i] = normVersion(v)
+		ix.ver[i] = tokens(normVersion(v))
 	}
 	return ix
 }
@@ -84,23 +84,50 @@ func (ix *Index) Match(products []ProductRef) []Hit {
 	}
 	for pi := range products {
 		p := &products[pi]
+		// The product's versions are split once, not once per candidate.
+		var version []string
+		if p.Version != "" {
+			version = tokens(normVersion(p.Version))
+		}
+		var rng *versionRange
+		// fits: an identifier's own version (split, nil for none) decides;
+		// else the product's version; else its range; a product without
+		// any version fits every asset.
+		fits := func(i int, idVersion []string) bool {
+			asset := ix.ver[i]
+			switch {
+			case idVersion != nil:
+				return len(asset) > 0 && compareTokens(asset, idVersion) == 0
+			case p.Version != "":
+				return len(asset) > 0 && compareTokens(asset, version) == 0
+			case p.VersionRange != "":
+				if rng == nil {
+					r := newRange(p.VersionRange)
+					rng = &r
+				}
+				return rng.holds(asset)
+			}
+			return true
+		}
 		if k, cv, ok := cpeKey(p.CPE); ok {
+			id := splitVersion(cv)
 			for _, i := range ix.cpe[k] {
-				if fits(ix.ver[i], cv, p.Version, p.VersionRange) {
+				if fits(i, id) {
 					add(i, p, "cpe")
 				}
 			}
 		}
 		if k, pv, ok := purlKey(p.PURL); ok {
+			id := splitVersion(pv)
 			for _, i := range ix.purl[k] {
-				if fits(ix.ver[i], pv, p.Version, p.VersionRange) {
+				if fits(i, id) {
 					add(i, p, "purl")
 				}
 			}
 		}
 		if k, ok := nameKey(p.Vendor, p.Product); ok {
 			for _, i := range ix.name[k] {
-				if fits(ix.ver[i], "", p.Version, p.VersionRange) {
+				if fits(i, nil) {
 					add(i, p, "name")
 				}
 			}
@@ -109,18 +136,12 @@ func (ix *Index) Match(products []ProductRef) []Hit {
 	return out
 }
 
-// fits: an identifier's own version decides; else the product's version;
-// else its range; a product without any version fits every asset.
-func fits(asset, idVersion, version, rng string) bool {
-	switch {
-	case idVersion != "":
-		return asset != "" && compareVersions(asset, idVersion) == 0
-	case version != "":
-		return asset != "" && compareVersions(asset, version) == 0
-	case rng != "":
-		return inRange(asset, rng)
+// splitVersion splits an identifier's version; nil for none.
+func splitVersion(v string) []string {
+	if v == "" {
+		return nil
 	}
-	return true
+	return tokens(normVersion(v))
 }
 
 // cpeKey reads a CPE 2.3 formatted string or a CPE 2.2 URI: the key of

@@ -65,32 +65,58 @@ func readable(v string) bool {
 
 // inRange reports whether version v is in range r.
 func inRange(v, r string) bool {
-	cs, all, ok := parseRange(r)
-	if !ok || v == "" {
+	if v == "" {
 		return false
 	}
-	if all {
+	return newRange(r).holds(tokens(normVersion(v)))
+}
+
+// versionRange is a range read once and checked against many versions.
+type versionRange struct {
+	cs  []constraint
+	ts  [][]string // each constraint's version, split
+	all bool
+	ok  bool
+}
+
+func newRange(r string) versionRange {
+	cs, all, ok := parseRange(r)
+	vr := versionRange{cs: cs, all: all, ok: ok}
+	for _, c := range cs {
+		vr.ts = append(vr.ts, tokens(normVersion(c.version)))
+	}
+	return vr
+}
+
+// holds reports whether the version split into v is in the range.
+func (vr versionRange) holds(v []string) bool {
+	if !vr.ok || len(v) == 0 {
+		return false
+	}
+	if vr.all {
 		return true
 	}
+	cs := vr.cs
+	check := func(i int) bool { return holdsOp(compareTokens(v, vr.ts[i]), cs[i].op) }
 	for i := 0; i < len(cs); i++ {
 		c := cs[i]
 		if (c.op == ">" || c.op == ">=") && i+1 < len(cs) && (cs[i+1].op == "<" || cs[i+1].op == "<=") {
-			if holds(v, c) && holds(v, cs[i+1]) {
+			if check(i) && check(i+1) {
 				return true
 			}
 			i++
 			continue
 		}
-		if c.op != "!=" && holds(v, c) {
+		if c.op != "!=" && check(i) {
 			return true
 		}
 	}
 	return false
 }
 
-func holds(v string, c constraint) bool {
-	d := compareVersions(v, c.version)
-	switch c.op {
+// holdsOp reports whether a comparison's result d satisfies op.
+func holdsOp(d int, op string) bool {
+	switch op {
 	case "<":
 		return d < 0
 	case "<=":
@@ -118,7 +144,12 @@ func normVersion(v string) string {
 // numbers) and of other characters (as text): 2.10 > 2.9, 4.7 HF29 >
 // 4.7 HF4, 1.0 < 1.0.1.
 func compareVersions(a, b string) int {
-	ta, tb := tokens(normVersion(a)), tokens(normVersion(b))
+	return compareTokens(tokens(normVersion(a)), tokens(normVersion(b)))
+}
+
+// compareTokens compares versions already split by tokens (the matcher
+// splits each asset's and product's version once).
+func compareTokens(ta, tb []string) int {
 	for i := 0; i < len(ta) || i < len(tb); i++ {
 		if i >= len(ta) {
 			return -1
@@ -151,18 +182,12 @@ func compareVersions(a, b string) int {
 }
 
 // tokens splits a version into runs of digits and of letters; dots,
-// dashes, spaces and brackets only separate.
+// dashes, spaces and brackets only separate. The tokens are substrings of
+// v (no copies).
 func tokens(v string) []string {
 	var out []string
-	cur := strings.Builder{}
-	kind := 0 // 1 digits, 2 letters
-	flush := func() {
-		if cur.Len() > 0 {
-			out = append(out, cur.String())
-			cur.Reset()
-		}
-	}
-	for _, r := range v {
+	start, kind := 0, 0 // kind of the run being read: 1 digits, 2 letters, 0 none
+	for i, r := range v {
 		k := 0
 		switch {
 		case unicode.IsDigit(r):
@@ -170,14 +195,16 @@ func tokens(v string) []string {
 		case unicode.IsLetter(r):
 			k = 2
 		}
-		if k == 0 || k != kind {
-			flush()
+		if k == kind {
+			continue
 		}
-		kind = k
-		if k != 0 {
-			cur.WriteRune(r)
+		if kind != 0 {
+			out = append(out, v[start:i])
 		}
+		start, kind = i, k
 	}
-	flush()
+	if kind != 0 {
+		out = append(out, v[start:])
+	}
 	return out
 }
