@@ -14,7 +14,7 @@ import (
 	"verbund/internal/bench"
 )
 
-const benchHelp = `usage: verbund bench startup|list|fanout|mixed|intel|search|all [flags]
+const benchHelp = `usage: verbund bench startup|list|fanout|mixed|intel|search|vulns|all [flags]
 
 Measures the performance figures of docs/PERFORMANCE.md on this machine.
 Each scenario creates a fresh SQLite database in a temporary folder, runs
@@ -104,6 +104,15 @@ VERBUND_BENCH_POSTGRES, the default of --postgres).
             (--search-concurrency connections; the p99 goal), two words in
             articles only, one word with 4 connections, and one word as an
             outsider (sees TLP:CLEAR only).
+  vulns     vulnerability coordination, in this process on a fresh SQLite
+            database: imports --csaf-docs synthetic CSAF 2.0 advisories (or
+            the real documents below --csaf, e.g. CISA's folder) as Wolke
+            Cloud AG with everything an import does (gocsaf schema and
+            rules, CVSS vectors, SHA-512 checks, the kernel's disclosure and
+            an audit record per document, matching against an org's 1,000
+            assets): documents/s; then matches --match-assets assets against
+            --match-advisories advisories of four products each (CPE, PURL,
+            vendor+product, versions and ranges) in memory: seconds.
   all       runs them all with their defaults; in all, --duration and
             --warmup are list's, and mixed runs 30 s after 2 s. all also
             runs fanout of incident comments, and over --replicas hubs on
@@ -128,7 +137,7 @@ func (c *cli) bench(args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(c.stdout, benchHelp)
 		if len(args) == 0 {
-			return usageError{"name a scenario: startup, list, fanout, mixed, intel, search or all"}
+			return usageError{"name a scenario: startup, list, fanout, mixed, intel, search, vulns or all"}
 		}
 		return flag.ErrHelp
 	}
@@ -150,6 +159,7 @@ func (c *cli) bench(args []string) error {
 	var mo bench.MixedOptions
 	var io2 bench.IntelOptions
 	var so2 bench.SearchOptions
+	var vo bench.VulnsOptions
 	var endpoints, engine, postgres string
 	if scenario == "startup" || scenario == "all" {
 		fs.IntVar(&so.Runs, "runs", 5, "startup: fresh starts to measure")
@@ -201,11 +211,17 @@ func (c *cli) bench(args []string) error {
 			fs.BoolVar(&so2.Keep, "keep", false, "search: keep the seeded data folder (printed) for inspection")
 		}
 	}
+	if scenario == "vulns" || scenario == "all" {
+		fs.IntVar(&vo.Documents, "csaf-docs", 2000, "vulns: synthetic CSAF documents to import")
+		fs.StringVar(&vo.CSAF, "csaf", "", "vulns: import the CSAF documents below this folder instead (their .sha512 files checked)")
+		fs.IntVar(&vo.Assets, "match-assets", 10000, "vulns: assets in the matching figure")
+		fs.IntVar(&vo.Advisory, "match-advisories", 10000, "vulns: advisories in the matching figure")
+	}
 	switch scenario {
-	case "startup", "list", "fanout", "mixed", "intel", "search", "all":
+	case "startup", "list", "fanout", "mixed", "intel", "search", "vulns", "all":
 	default:
 		fmt.Fprint(c.stderr, benchHelp)
-		return usageError{fmt.Sprintf("unknown scenario %q: use startup, list, fanout, mixed, intel, search or all", scenario)}
+		return usageError{fmt.Sprintf("unknown scenario %q: use startup, list, fanout, mixed, intel, search, vulns or all", scenario)}
 	}
 	if err := c.parse(fs, rest); err != nil {
 		return err
@@ -222,7 +238,7 @@ func (c *cli) bench(args []string) error {
 		progress = nil
 	}
 	so.Exe, lo.Exe, fo.Exe, mo.Exe, io2.Exe, so2.Exe = *exe, *exe, *exe, *exe, *exe, *exe
-	so.Log, lo.Log, fo.Log, mo.Log, io2.Log, so2.Log = progress, progress, progress, progress, progress, progress
+	so.Log, lo.Log, fo.Log, mo.Log, io2.Log, so2.Log, vo.Log = progress, progress, progress, progress, progress, progress, progress
 	var engines []string
 	var mixedSkipped string
 	if scenario == "mixed" || scenario == "all" {
@@ -254,6 +270,7 @@ func (c *cli) bench(args []string) error {
 		Mixed      []*bench.MixedResult  `json:"mixed,omitempty"`
 		Intel      *bench.IntelResult    `json:"intel,omitempty"`
 		Search     *bench.SearchResult   `json:"search,omitempty"`
+		Vulns      *bench.VulnsResult    `json:"vulns,omitempty"`
 		Skipped    string                `json:"mixed_skipped,omitempty"` // why a part of mixed did not run
 		Checks     []bench.Check         `json:"checks"`
 	}{Machine: bench.ThisMachine(), Binary: *exe, Skipped: mixedSkipped}
@@ -331,6 +348,13 @@ func (c *cli) bench(args []string) error {
 			return fmt.Errorf("search: %w", err)
 		}
 		report.Checks = append(report.Checks, report.Search.Checks...)
+	}
+	if scenario == "vulns" || scenario == "all" {
+		c.progress(progress, "vulns:\n")
+		if report.Vulns, err = bench.Vulns(c.ctx, vo); err != nil {
+			return fmt.Errorf("vulns: %w", err)
+		}
+		report.Checks = append(report.Checks, report.Vulns.Checks...)
 	}
 
 	if *asJSON {
@@ -420,6 +444,13 @@ func (c *cli) bench(args []string) error {
 				fmt.Fprintf(w, "  %s\n    %.0f req/s, %d errors, latency %s\n    hub %.0f%% of a core, %.0f µs CPU a search\n",
 					p.Path, p.RPS, p.Errors, p.Latency, p.ServerCPUPct, p.ServerCPUUS)
 			}
+		}
+		if v := report.Vulns; v != nil {
+			fmt.Fprintf(w, "\nvulns (SQLite, in process):\n")
+			fmt.Fprintf(w, "  CSAF import: %d documents (%s) in %.2f s: %.0f documents/s\n", v.Documents, v.Source, v.ImportSeconds, v.ImportPerSec)
+			fmt.Fprintf(w, "  matching:    %d assets against %d advisories (%d products): %d hits in %.3f s\n", v.Assets, v.Advisories, v.Products, v.Hits, v.MatchSeconds)
+			fmt.Fprintf(w, "  through the database: an inventory of %d assets imported and matched against %d stored advisories: %d matches in %.2f s\n",
+				v.Assets, v.StoredAdvisories, v.StoredMatches, v.StoredMatchSecond)
 		}
 		fmt.Fprintf(w, "\ngoals:\n%s", bench.Verdict(report.Checks))
 	}

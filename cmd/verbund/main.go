@@ -87,6 +87,8 @@ Usage:
   verbund audit verify
   verbund intel import FILE|- --org O [--tlp L] [--community C] [--json]
   verbund mail test --to ADDRESS [--smtp-addr HOST:PORT --smtp-from A --smtp-tls none|starttls|tls --base-url U]
+  verbund vulns import FILE|DIR --org O [--tlp L] [--community C] [--json]
+  verbund vulns kev import FILE [--json]
   verbund migrate
   verbund bench startup|list|fanout|mixed|intel|search|all [--json]   (measures docs/PERFORMANCE.md)
   verbund version
@@ -121,6 +123,8 @@ var commands = []command{
 	{"audit", "verify", "checks the audit trail's hash chain and names the first bad record", (*cli).auditVerify},
 	{"intel", "import", "imports a STIX 2.1 bundle as an organisation's threat intelligence", (*cli).intelImport},
 	{"mail", "test", "sends one test mail with the hub's mail settings and says what failed", (*cli).mailTest},
+	{"vulns", "import", "imports CSAF 2.0 advisories (a file or a provider's folder) as an organisation's", (*cli).vulnsImport},
+	{"vulns", "kev", "imports CISA's catalogue of known exploited vulnerabilities (vulns kev import FILE)", (*cli).vulnsKEV},
 	{"bench", "", "measures docs/PERFORMANCE.md", (*cli).bench},
 	{"version", "", "prints the version", func(c *cli, _ []string) error { _, err := fmt.Fprintln(c.stdout, "verbund", Version); return err }},
 }

@@ -38,6 +38,7 @@ import (
 	"verbund/internal/readcache"
 	"verbund/internal/search"
 	"verbund/internal/training"
+	"verbund/internal/vulns"
 	"verbund/internal/web"
 )
 
@@ -62,6 +63,7 @@ type App struct {
 	Training   *training.Service
 	Knowledge  *knowledge.Service
 	Incidents  *incidents.Service
+	Vulns      *vulns.Service
 	Search     *search.Service  // the hub's one search over every searchable kind
 	Sharing    *policy.Kernel   // every shareable kind, registered by its capability
 	Pages      *readcache.Cache // API pages of posts; nil when --read-cache 0
@@ -197,6 +199,9 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 	a.Notify.AddEventTypes(incidents.EventTypes()...)
 	// Missed response targets and near reporting deadlines, each told once.
 	go a.Incidents.Rounds(ctx, time.Minute, log)
+	a.Vulns = vulns.New(d, a.Broker, a.Sharing)
+	a.Vulns.Notify = a.Notify
+	a.Notify.AddEventTypes(vulns.EventMatch)
 	a.Search = search.New(d, a.Sharing)
 	if cfg.SearchRate > 0 {
 		a.Search.SetSearchRate(cfg.SearchRate)
@@ -257,6 +262,7 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 		func() error { return training.Register(a.Web, a.Training) },
 		func() error { return knowledge.Register(a.Web, a.Knowledge) },
 		func() error { return incidents.Register(a.Web, a.Incidents) },
+		func() error { return vulns.Register(a.Web, a.Vulns) },
 		func() error { return search.Register(a.Web, a.Search) },
 		func() error { return audit.Register(a.Web, d) },
 		func() error { return home.Register(a.Web, d, a.Forum, a.Agreements, a.Orgs) },

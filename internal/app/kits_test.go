@@ -11,6 +11,7 @@ import (
 	"verbund/internal/notify/notifytest"
 	"verbund/internal/search/searchtest"
 	"verbund/internal/training/trainingtest"
+	"verbund/internal/vulns/vulnstest"
 )
 
 // kits are what the core and each capability give the hub-wide tests:
@@ -18,7 +19,7 @@ import (
 // line); TestAuthorizationMatrix fails until it does, because its routes
 // have no rows.
 func kits() []apptest.Kit {
-	return []apptest.Kit{coreKit(), forumtest.Kit(), inteltest.Kit(), notifytest.Kit(), trainingtest.Kit(), knowledgetest.Kit(), incidentstest.Kit(), searchtest.Kit()}
+	return []apptest.Kit{coreKit(), forumtest.Kit(), inteltest.Kit(), notifytest.Kit(), trainingtest.Kit(), knowledgetest.Kit(), incidentstest.Kit(), searchtest.Kit(), vulnstest.Kit()}
 }
 
 // TestAuthorizationMatrix calls every registered route as ten kinds of

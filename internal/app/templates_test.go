@@ -13,6 +13,7 @@ import (
 	"verbund/internal/incidents"
 	"verbund/internal/knowledge"
 	"verbund/internal/policy"
+	"verbund/internal/vulns"
 )
 
 // Every message key a template uses exists in the catalogue (both
@@ -63,6 +64,14 @@ func TestTemplateKeysExist(t *testing.T) {
 		"notify.mail.group_hint": {"incidents", "intel", "training"},
 		"notify.mail.mode":       {"digest", "instant", "off"},
 		"notify.mail.error":      {"auth", "disabled", "not_visible", "off", "rejected", "temporary", "tls", "unreachable"},
+		"vulns.severity":         vulns.SeverityKeys,
+		"vulns.status":           vulns.TrackingStatuses,
+		"vulns.ps":               vulns.ProductStatuses,
+		"vulns.rem":              vulns.RemediationKinds,
+		"vulns.reject":           vulns.RejectCodes,
+		"vulns.by":               vulns.MatchRules,
+		"vulns.vex":              vulns.VEXStatuses,
+		"vulns.just":             vulns.Justifications,
 	}
 	own := map[string]map[string]string{} // capability → its own keys
 	ownKeys := func(pkg string) map[string]string {

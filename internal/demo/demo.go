@@ -27,6 +27,7 @@ import (
 	"verbund/internal/orgs"
 	"verbund/internal/policy"
 	"verbund/internal/training"
+	"verbund/internal/vulns"
 )
 
 // Services are what the seeder uses.
@@ -40,6 +41,7 @@ type Services struct {
 	Training   *training.Service
 	Knowledge  *knowledge.Service
 	Incidents  *incidents.Service
+	Vulns      *vulns.Service
 }
 
 // Login is one demo account.
@@ -220,6 +222,11 @@ func Seed(ctx context.Context, s Services, dataDir string) ([]Login, error) {
 	if s.Incidents != nil {
 		if err := seedIncidents(ctx, s.Incidents, act("jonas.weber@mueller-maschinenbau.example"), act("anna.mueller@mueller-maschinenbau.example"),
 			act("max.bauer@cert-sued.example"), act("tom.richter@wolke-cloud.example"), cert, wolke); err != nil {
+			return nil, err
+		}
+	}
+	if s.Vulns != nil {
+		if err := seedVulns(ctx, s.Vulns, act("tom.richter@wolke-cloud.example"), act("jonas.weber@mueller-maschinenbau.example"), c.ID); err != nil {
 			return nil, err
 		}
 	}

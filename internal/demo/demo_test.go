@@ -23,6 +23,7 @@ import (
 	"verbund/internal/policy"
 	"verbund/internal/search"
 	"verbund/internal/training"
+	"verbund/internal/vulns"
 )
 
 // The demo is seeded through the services only: on a database from dbtest
@@ -36,7 +37,7 @@ func TestSeedIsAudited(t *testing.T) {
 			t.Fatal(err)
 		}
 		a.Accounts.Password = auth.PasswordParams{Time: 1, MemoryKiB: 64, Threads: 1, KeyLen: 32} // cheap hashing keeps the test fast
-		logins, err := demo.Seed(ctx, demo.Services{DB: d, Accounts: a.Accounts, Orgs: a.Orgs, Agreements: a.Agreements, Forum: a.Forum, Intel: a.Intel, Training: a.Training, Knowledge: a.Knowledge, Incidents: a.Incidents}, t.TempDir())
+		logins, err := demo.Seed(ctx, demo.Services{DB: d, Accounts: a.Accounts, Orgs: a.Orgs, Agreements: a.Agreements, Forum: a.Forum, Intel: a.Intel, Training: a.Training, Knowledge: a.Knowledge, Incidents: a.Incidents, Vulns: a.Vulns}, t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,7 +63,7 @@ func TestDemoStory(t *testing.T) {
 	}
 	a.Accounts.Password = auth.PasswordParams{Time: 1, MemoryKiB: 64, Threads: 1, KeyLen: 32}
 	dir := t.TempDir()
-	logins, err := demo.Seed(ctx, demo.Services{DB: d, Accounts: a.Accounts, Orgs: a.Orgs, Agreements: a.Agreements, Forum: a.Forum, Intel: a.Intel, Training: a.Training, Knowledge: a.Knowledge, Incidents: a.Incidents}, dir)
+	logins, err := demo.Seed(ctx, demo.Services{DB: d, Accounts: a.Accounts, Orgs: a.Orgs, Agreements: a.Agreements, Forum: a.Forum, Intel: a.Intel, Training: a.Training, Knowledge: a.Knowledge, Incidents: a.Incidents, Vulns: a.Vulns}, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,6 +75,21 @@ func TestDemoStory(t *testing.T) {
 		return policy.Actor{UserID: u.ID, OrgID: u.OrgID, Role: u.Role, Scope: policy.ScopeSession}
 	}
 	anna := actor("anna.mueller@mueller-maschinenbau.example")
+	// Wolke's gateway advisory names Müller's gateway: it is on Müller's
+	// patch board; Wolke's internal AMBER advisory is not, and Hansa
+	// (outside the circle) reads only the TLP:WHITE one.
+	affected, err := a.Vulns.FindAffected(ctx, anna)
+	if err != nil || len(affected) != 1 || affected[0].TrackingID != "WCSA-2026-0007" || affected[0].AssetName != "edge-gw-01" || affected[0].Severity != "CRITICAL" {
+		t.Errorf("Müller's affected assets: %+v %v", affected, err)
+	}
+	hansa, _, err := a.Vulns.FindAdvisories(ctx, actor("greta.lange@hansa-logistik.example"), vulns.AdvisoryFilter{})
+	if err != nil || len(hansa) != 1 || hansa[0].TrackingID != "WCSA-2026-0007" {
+		t.Errorf("Hansa's advisories: %+v %v", hansa, err)
+	}
+	mine, _, err := a.Vulns.FindAdvisories(ctx, anna, vulns.AdvisoryFilter{})
+	if err != nil || len(mine) != 2 {
+		t.Errorf("Müller's advisories: %d %v, want the WHITE and the circle's GREEN one", len(mine), err)
+	}
 	flows, err := a.Agreements.FindFlows(ctx, anna)
 	if err != nil {
 		t.Fatal(err)
