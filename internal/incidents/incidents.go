@@ -560,6 +560,15 @@ func (s *Service) UpdateIncident(ctx context.Context, a policy.Actor, id string,
 			if err != nil {
 				return err
 			}
+			hidden, err := s.hiddenLinks(ctx, tx.Handle, a, id)
+			if err != nil {
+				return err
+			}
+			for _, l := range hidden {
+				if !slices.ContainsFunc(links, func(x Link) bool { return x.ID == l.ID }) {
+					links = append(links, l)
+				}
+			}
 			changed, err := linksChanged(ctx, tx.Handle, id, links)
 			if err != nil {
 				return err

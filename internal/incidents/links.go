@@ -133,3 +133,32 @@ func linksChanged(ctx context.Context, h db.Handle, incident string, links []Lin
 	}
 	return false, nil
 }
+
+// hiddenLinks are the incident's links to objects the actor cannot see:
+// an edit of the links keeps them, since an editor can neither see nor
+// mean to remove them (attack review: a PATCH replaced every link).
+func (s *Service) hiddenLinks(ctx context.Context, h db.Handle, a policy.Actor, incident string) ([]Link, error) {
+	rows, err := h.Query(ctx, `SELECT target_type, target_id FROM incident_links WHERE incident_id = ? ORDER BY target_id`, incident)
+	if err != nil {
+		return nil, fmt.Errorf("read links: %w", err)
+	}
+	all, err := db.Collect(rows, "read links", func(sc db.Scanner) (l Link, err error) { err = sc.Scan(&l.Type, &l.ID); return l, err })
+	if err != nil || len(all) == 0 || s.resolve == nil {
+		return nil, err
+	}
+	ids := make([]string, len(all))
+	for i, l := range all {
+		ids[i] = l.ID
+	}
+	refs, err := s.resolve(ctx, a, "intel", ids)
+	if err != nil {
+		return nil, err
+	}
+	var out []Link
+	for _, l := range all {
+		if _, ok := refs[l.ID]; !ok {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
