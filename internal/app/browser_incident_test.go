@@ -40,6 +40,17 @@ func TestBrowserIncidentFlow(t *testing.T) {
 	sme := newBrowserUser(t, browser, "sme.analyst")
 	sme.login(t, h, h.Users["sme.analyst"], nil)
 	sme.open(t, h, "/incidents/new", false)
+	// The sharing fields behave as the forum's: RED offers only named
+	// people, and only the chosen audience's picker shows.
+	sme.do(t, "choose RED", chromedp.Evaluate[chromedp.Void](`(() => { const s = document.getElementById('f-tlp'); s.value = 'RED'; s.dispatchEvent(new Event('change', {bubbles: true})); })()`))
+	if got := browserGet(t, sme, "audience at RED", chromedp.Evaluate[string](`[document.getElementById('f-audience').value,
+		document.querySelector('#f-audience option[value="org"]').disabled,
+		document.querySelector('.picker[data-for="people"]').hidden].join(' ')`)); got != "people true false" {
+		t.Errorf("at TLP:RED the audience is not the named people alone (value, org disabled, people picker hidden): %s", got)
+	}
+	if focused := browserGet(t, sme, "focus", chromedp.Evaluate[string](`document.activeElement.id`)); focused != "i-title" {
+		t.Errorf("the new incident form focuses %q, not the title", focused)
+	}
 	sme.do(t, "describe the incident",
 		chromedp.SetValue(chromedp.ID("i-title"), "Ransomware auf dem Dateiserver"),
 		chromedp.SetValue(chromedp.ID("i-desc"), "Dateien mit der Endung .kryptonit"),
@@ -57,7 +68,7 @@ func TestBrowserIncidentFlow(t *testing.T) {
 	sme.open(t, h, "/incidents/"+id+"/edit", false)
 	sme.do(t, "raise nothing, flag NIS2", chromedp.Click(chromedp.CSS(`input[name="nis2"]`)))
 	sme.submit(t, "save the edit", "save-incident")
-	if text := sme.text(t); !strings.Contains(text, "NIS2-Frühwarnung") || !strings.Contains(text, "Bearbeitet: nis2") {
+	if text := sme.text(t); !strings.Contains(text, "NIS2-Frühwarnung") || !strings.Contains(text, "Bearbeitet: NIS2-Meldepflicht") {
 		t.Errorf("after flagging NIS2 the page shows no deadline or timeline entry: %s", text)
 	}
 	sme.do(t, "ask CERT Süd", chromedp.SetValue(chromedp.ID("as-cert"), h.Orgs["cert"]), chromedp.SetValue(chromedp.ID("as-msg"), "Bitte helfen"))
@@ -83,6 +94,8 @@ func TestBrowserIncidentFlow(t *testing.T) {
 
 	cloud := newBrowserUser(t, browser, "cloud.analyst")
 	cloud.login(t, h, h.Users["cloud.analyst"], nil)
+	cloud.open(t, h, "/incidents", false)
+	waitText(t, cloud, "the list says it waits for Wolke", "#incident-"+id, "Bestätigung ausstehend")
 	cloud.open(t, h, "/incidents/"+id, true)
 	cloud.submit(t, "acknowledge", "acknowledge")
 	waitText(t, sme, "the acknowledgement live", "#participant-"+h.Orgs["cloud"], "bestätigt")
@@ -93,8 +106,11 @@ func TestBrowserIncidentFlow(t *testing.T) {
 
 	cert.open(t, h, "/incidents/"+id, true)
 	cloud.open(t, h, "/incidents/"+id, true)
-	cert.do(t, "a task for Wolke", chromedp.SetValue(chromedp.ID("t-title"), "Snapshots prüfen"), chromedp.SetValue(chromedp.ID("t-assignee"), "o:"+h.Orgs["cloud"]))
+	cert.do(t, "a task for Wolke", chromedp.SetValue(chromedp.ID("t-title"), "Snapshots prüfen"), chromedp.SetValue(chromedp.ID("t-assignee"), "o:"+h.Orgs["cloud"]),
+		chromedp.SetValue(chromedp.ID("t-due"), "2030-12-24T10:00"))
 	cert.submit(t, "add task", "add-task")
+	// The due time typed is the one the page shows (both German time).
+	waitText(t, cert, "the due time as typed", "#tasks", "24.12.2030, 10:00")
 	waitText(t, cloud, "the task live", "#tasks", "Snapshots prüfen")
 	waitText(t, sme, "the task live", "#tasks", "Snapshots prüfen")
 	cloud.do(t, "tick it off", chromedp.Click(chromedp.CSS("#tasks button.task-toggle")), chromedp.WaitVisible(chromedp.ID("tasks")))
@@ -105,13 +121,35 @@ func TestBrowserIncidentFlow(t *testing.T) {
 	waitText(t, sme, "the comment live", "#entry-list", "Snapshots are clean")
 	waitText(t, cert, "the comment live", "#entry-list", "Snapshots are clean")
 
-	for _, st := range []string{"investigating", "contained", "resolved"} {
+	// The next forward step is the default: one click moves forward.
+	for _, st := range []string{"acknowledged", "investigating", "contained", "resolved"} {
 		cert.open(t, h, "/incidents/"+id, false)
-		cert.do(t, "status "+st, chromedp.SetValue(chromedp.ID("s-status"), st))
+		if got := browserGet(t, cert, "default status", chromedp.Evaluate[string](`document.getElementById('s-status').value`)); got != st {
+			t.Errorf("the status form's default is %q, want the next step %q", got, st)
+		}
 		cert.submit(t, "move to "+st, "change-status")
 	}
 	waitText(t, sme, "resolved live", "#incident-meta", "behoben")
+	cert.open(t, h, "/incidents/"+id, false)
+	if got := browserGet(t, cert, "the responder's moves", chromedp.Evaluate[string](`[...document.querySelectorAll('#s-status option')].map(o => o.value).join(' ')`)); got != "investigating" {
+		t.Errorf("a coordinator that is not the reporting org is offered %q, want only investigating (only the owner closes)", got)
+	}
 	sme.open(t, h, "/incidents/"+id, false)
+	if got := browserGet(t, sme, "owner's default", chromedp.Evaluate[string](`document.getElementById('s-status').value + ' ' + document.getElementById('review-fields').hidden`)); got != "closed false" {
+		t.Errorf("a resolved incident's status form: default and review hidden %q, want closed and shown", got)
+	}
+	sme.do(t, "back to investigating hides the review", chromedp.Evaluate[chromedp.Void](`(() => { const s = document.getElementById('s-status'); s.value = 'investigating'; s.dispatchEvent(new Event('change', {bubbles: true})); })()`))
+	if hidden := browserGet(t, sme, "review hidden", chromedp.Evaluate[bool](`document.getElementById('review-fields').hidden`)); !hidden {
+		t.Errorf("the review fields show for a move back to investigating")
+	}
+	// Closing without the lessons fails beside the form and keeps what
+	// was chosen and typed.
+	sme.do(t, "close without lessons", chromedp.Evaluate[chromedp.Void](`(() => { const s = document.getElementById('s-status'); s.value = 'closed'; s.dispatchEvent(new Event('change', {bubbles: true})); })()`),
+		chromedp.SetValue(chromedp.ID("r-happened"), "Phishing-Anhang öffnete Kryptonit"))
+	sme.do(t, "send", chromedp.Click(chromedp.ID("change-status")), chromedp.WaitVisible(chromedp.CSS("#status-card #form-error")))
+	if got := browserGet(t, sme, "after the error", chromedp.Evaluate[string](`[document.getElementById('s-status').value, document.getElementById('r-happened').value, location.hash].join('|')`)); got != "closed|Phishing-Anhang öffnete Kryptonit|#status-card" {
+		t.Errorf("after the failed close the form shows %q, want closed, the typed text and the form's anchor", got)
+	}
 	sme.do(t, "close with the review",
 		chromedp.SetValue(chromedp.ID("s-status"), "closed"),
 		chromedp.SetValue(chromedp.ID("r-happened"), "Phishing-Anhang öffnete Kryptonit"),
@@ -120,6 +158,9 @@ func TestBrowserIncidentFlow(t *testing.T) {
 	)
 	sme.submit(t, "close", "change-status")
 	text := sme.text(t)
+	if strings.Contains(text, "Aufgabe hinzufügen") || strings.Contains(text, "Kommentar senden") {
+		t.Errorf("the closed incident still offers its forms: %s", text)
+	}
 	for _, want := range []string{"abgeschlossen", "Nachbereitung", "Makros sperren", "Zeitleiste"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the closed incident's page lacks %q: %s", want, text)
@@ -135,7 +176,7 @@ func TestBrowserIncidentFlow(t *testing.T) {
 	outsider := newBrowserUser(t, browser, "outsider.analyst")
 	outsider.login(t, h, h.Users["outsider.analyst"], nil)
 	outsider.open(t, h, "/incidents", false)
-	if strings.Contains(outsider.text(t), "Ransomware") {
+	if strings.Contains(outsider.text(t), "Ransomware auf dem Dateiserver") {
 		t.Errorf("the outsider's list shows the incident")
 	}
 	outsider.open(t, h, "/incidents/"+id, false)

@@ -212,9 +212,28 @@ func TestIncidentRound(t *testing.T) {
 			if err != nil || len(cs) != 3 || cs[0].Overdue {
 				t.Errorf("clocks %+v %v", cs, err)
 			}
-			d, err := h.App.Incidents.FindDraft(ctx, h.Users["sme.analyst"].Actor, id, "de")
+			words := func(lang, key string) string { return h.App.Web.Catalog.T(lang, key) }
+			d, err := h.App.Incidents.FindDraft(ctx, h.Users["sme.analyst"].Actor, id, "de", words)
 			if err != nil || !strings.Contains(d.Text, "NIS2") || !strings.Contains(d.Text, "Wolke Cloud AG") {
 				t.Errorf("draft: %v\n%s", err, d.Text)
+			}
+			// The draft names categories, statuses, roles and deadlines in
+			// its language, and the zone by its German name.
+			for _, want := range []string{"NIS2-Frühwarnung, Frist:", "Kategorie: Schadsoftware", "Status: ", "(Bearbeiter)"} {
+				if !strings.Contains(d.Text, want) {
+					t.Errorf("the German draft lacks %q:\n%s", want, d.Text)
+				}
+			}
+			if !strings.Contains(d.Text, " MEZ") && !strings.Contains(d.Text, " MESZ") {
+				t.Errorf("the German draft does not name the zone MEZ or MESZ:\n%s", d.Text)
+			}
+			for _, raw := range []string{"nis2_early_warning", "malware", "responder", "CET", ") ("} {
+				if strings.Contains(d.Text, raw) {
+					t.Errorf("the German draft shows %q:\n%s", raw, d.Text)
+				}
+			}
+			if d, err = h.App.Incidents.FindDraft(ctx, h.Users["sme.analyst"].Actor, id, "en", words); err != nil || !strings.Contains(d.Text, "NIS2 early warning due:") || strings.Contains(d.Text, "nis2_") {
+				t.Errorf("the English draft: %v\n%s", err, d.Text)
 			}
 		})
 	}

@@ -289,7 +289,7 @@ func (h *Handler) apiDraft(w http.ResponseWriter, r *http.Request) error {
 	if lang == "" {
 		lang = h.srv.Lang(r)
 	}
-	d, err := h.svc.FindDraft(r.Context(), web.ActorFrom(r), r.PathValue("id"), lang)
+	d, err := h.svc.FindDraft(r.Context(), web.ActorFrom(r), r.PathValue("id"), lang, h.words)
 	if err != nil {
 		return err
 	}

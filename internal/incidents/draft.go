@@ -26,9 +26,18 @@ type Draft struct {
 
 type draftClock struct{ Name, Due, Reported string }
 
+type draftParticipant struct {
+	OrgName, Role string
+	Acknowledged  bool
+}
+
+// Words names catalogue keys (a category, a status, a deadline) in the
+// draft's language; the web handler passes its catalogue.
+type Words func(lang, key string) string
+
 // FindDraft writes the report draft of an incident the reader may see, in
-// lang (de or en).
-func (s *Service) FindDraft(ctx context.Context, a policy.Actor, incidentID, lang string) (Draft, error) {
+// lang (de or en), its machine words named by words.
+func (s *Service) FindDraft(ctx context.Context, a policy.Actor, incidentID, lang string, words Words) (Draft, error) {
 	inc, err := s.FindIncidentByID(ctx, a, incidentID)
 	if err != nil {
 		return Draft{}, err
@@ -53,28 +62,49 @@ func (s *Service) FindDraft(ctx context.Context, a policy.Actor, incidentID, lan
 	if loc == nil {
 		loc = time.UTC
 	}
+	w := func(key string) string { return words(lang, key) }
 	when := func(us int64) string {
 		if us == 0 {
 			return ""
 		}
-		return time.UnixMicro(us).In(loc).Format("2006-01-02 15:04 MST")
+		t := time.UnixMicro(us).In(loc)
+		zone := t.Format("MST")
+		if lang == "de" {
+			// The German names of the zone: MEZ, MESZ.
+			switch zone {
+			case "CET":
+				zone = "MEZ"
+			case "CEST":
+				zone = "MESZ"
+			}
+		}
+		return t.Format("2006-01-02 15:04") + " " + zone
 	}
 	kind := map[string]string{"en": "Incident report", "de": "Meldung eines Sicherheitsvorfalls"}[lang]
+	var laws []string
 	if inc.NIS2 {
-		kind += " (NIS2)"
+		laws = append(laws, "NIS2")
 	}
 	if inc.GDPR {
-		kind += map[string]string{"en": " (GDPR Art. 33)", "de": " (DSGVO Art. 33)"}[lang]
+		laws = append(laws, map[string]string{"en": "GDPR Art. 33", "de": "DSGVO Art. 33"}[lang])
+	}
+	if len(laws) > 0 {
+		kind += " (" + strings.Join(laws, ", ") + ")"
 	}
 	d := struct {
-		Kind, Detected string
-		Incident       Incident
-		Participants   []Participant
-		Clocks         []draftClock
-		Done, Open     []string
-	}{Kind: kind, Detected: when(inc.DetectedAt), Incident: inc, Participants: ps}
+		Kind, Detected             string
+		Category, Severity, Status string
+		Incident                   Incident
+		Participants               []draftParticipant
+		Clocks                     []draftClock
+		Done, Open                 []string
+	}{Kind: kind, Detected: when(inc.DetectedAt), Incident: inc, Category: w("incidents.category." + inc.Category),
+		Severity: w("incidents.severity." + inc.Severity), Status: w("incidents.status." + inc.Status)}
+	for _, p := range ps {
+		d.Participants = append(d.Participants, draftParticipant{OrgName: p.OrgName, Role: w("incidents.role." + p.Role), Acknowledged: p.AcknowledgedAt != 0})
+	}
 	for _, c := range clocks(inc, rep, db.Now()) {
-		d.Clocks = append(d.Clocks, draftClock{Name: c.Name, Due: when(c.DueAt), Reported: when(c.ReportedAt)})
+		d.Clocks = append(d.Clocks, draftClock{Name: w("incidents.clock." + c.Name), Due: when(c.DueAt), Reported: when(c.ReportedAt)})
 	}
 	for _, t := range ts {
 		if t.DoneAt != 0 {

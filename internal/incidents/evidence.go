@@ -101,6 +101,9 @@ func (s *Service) AddEvidence(ctx context.Context, a policy.Actor, incidentID, n
 		if err != nil {
 			return err
 		}
+		if err := writable(inc); err != nil {
+			return err
+		}
 		if role, err := s.roleOf(ctx, tx.Handle, incidentID, a.OrgID); err != nil {
 			return err
 		} else if role == "" {

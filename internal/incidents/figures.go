@@ -14,24 +14,25 @@ import (
 type Figures struct {
 	Incidents []IncidentFigure `json:"incidents"`
 	Parties   []PartyFigure    `json:"parties"`
-	// Medians in minutes (0: nothing measured yet).
-	MedianAck     int64 `json:"median_acknowledge_minutes"`
-	MedianContain int64 `json:"median_contain_minutes"`
-	MedianResolve int64 `json:"median_resolve_minutes"`
-	Breaches      int   `json:"breaches"`
-	ExercisesLeft int   `json:"exercises_left_out"`
-	MaxBarMinutes int64 `json:"-"`
+	// Medians in minutes (nil: nothing reached yet, null in the API; a
+	// 0 would read as "at once").
+	MedianAck     *int64 `json:"median_acknowledge_minutes"`
+	MedianContain *int64 `json:"median_contain_minutes"`
+	MedianResolve *int64 `json:"median_resolve_minutes"`
+	Breaches      int    `json:"breaches"`
+	ExercisesLeft int    `json:"exercises_left_out"`
+	MaxBarMinutes int64  `json:"-"`
 }
 
 // IncidentFigure: minutes from report to acknowledgement, from detection
-// to containment and to resolution (0: not reached).
+// to containment and to resolution (nil: not reached yet).
 type IncidentFigure struct {
 	ID         string `json:"id"`
 	Title      string `json:"title"`
 	Severity   string `json:"severity"`
-	AckMin     int64  `json:"acknowledge_minutes"`
-	ContainMin int64  `json:"contain_minutes"`
-	ResolveMin int64  `json:"resolve_minutes"`
+	AckMin     *int64 `json:"acknowledge_minutes"`
+	ContainMin *int64 `json:"contain_minutes"`
+	ResolveMin *int64 `json:"resolve_minutes"`
 }
 
 // PartyFigure: how an org invited to incidents met its targets.
@@ -39,24 +40,32 @@ type PartyFigure struct {
 	OrgID     string `json:"org_id"`
 	OrgName   string `json:"org_name"`
 	Incidents int    `json:"incidents"`
-	MedianAck int64  `json:"median_acknowledge_minutes"`
+	MedianAck *int64 `json:"median_acknowledge_minutes"`
 	AckBreach int    `json:"acknowledge_breaches"`
 	UpdBreach int    `json:"update_breaches"`
 }
 
-func minutes(from, to int64) int64 {
+// minutes from from to to; nil when the stage is not reached (to 0).
+func minutes(from, to int64) *int64 {
 	if from == 0 || to == 0 || to < from {
-		return 0
+		return nil
 	}
-	return (to - from) / 60_000_000
+	m := (to - from) / 60_000_000
+	return &m
 }
 
-func median(xs []int64) int64 {
+// median of xs (nil for none): the middle value, or the mean of the two
+// middle values of an even count, rounded down.
+func median(xs []int64) *int64 {
 	if len(xs) == 0 {
-		return 0
+		return nil
 	}
 	slices.Sort(xs)
-	return xs[len(xs)/2]
+	m := xs[len(xs)/2]
+	if len(xs)%2 == 0 {
+		m = (xs[len(xs)/2-1] + m) / 2
+	}
+	return &m
 }
 
 // FindFigures computes the figures over the incidents the actor may see.
@@ -96,13 +105,13 @@ func (s *Service) FindFigures(ctx context.Context, a policy.Actor) (Figures, err
 		}
 		x.f.AckMin, x.f.ContainMin, x.f.ResolveMin = minutes(x.created, x.ack), minutes(x.det, x.contain), minutes(x.det, x.resolved)
 		for _, p := range []struct {
-			v    int64
+			v    *int64
 			list *[]int64
 		}{{x.f.AckMin, &acks}, {x.f.ContainMin, &contains}, {x.f.ResolveMin, &resolves}} {
-			if p.v > 0 {
-				*p.list = append(*p.list, p.v)
+			if p.v != nil {
+				*p.list = append(*p.list, *p.v)
+				f.MaxBarMinutes = max(f.MaxBarMinutes, *p.v)
 			}
-			f.MaxBarMinutes = max(f.MaxBarMinutes, p.v)
 		}
 		f.Incidents = append(f.Incidents, x.f)
 		ps, err := s.participants(ctx, h, x.f.ID, x.status)
@@ -119,8 +128,8 @@ func (s *Service) FindFigures(ctx context.Context, a policy.Actor) (Figures, err
 				parties[p.OrgID] = pf
 			}
 			pf.Incidents++
-			if m := minutes(p.InvitedAt, p.AcknowledgedAt); p.AcknowledgedAt != 0 {
-				partyAcks[p.OrgID] = append(partyAcks[p.OrgID], m)
+			if m := minutes(p.InvitedAt, p.AcknowledgedAt); m != nil {
+				partyAcks[p.OrgID] = append(partyAcks[p.OrgID], *m)
 			}
 			if p.AckBreached {
 				pf.AckBreach++

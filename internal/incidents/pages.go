@@ -1,19 +1,22 @@
 package incidents
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
+	"verbund/internal/db"
 	"verbund/internal/fault"
 	"verbund/internal/policy"
 	"verbund/internal/web"
 )
 
 type listData struct {
-	Incidents  []Incident
+	Incidents  []listRow
 	Next       string
 	Filter     ListFilter
 	Query      string
@@ -39,9 +42,43 @@ func (h *Handler) listPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	var kind string
 	_ = h.svc.DB.R().QueryRow(r.Context(), `SELECT kind FROM orgs WHERE id = ?`, a.OrgID).Scan(&kind)
-	d := listData{Incidents: list, Next: next, Filter: f, Query: keep.Encode(), Statuses: Statuses, Severities: Severities, Categories: Categories, IsCERT: kind == "cert"}
+	waiting, err := h.awaitingAck(r, a.OrgID)
+	if err != nil {
+		return err
+	}
+	rows := make([]listRow, len(list))
+	for i, inc := range list {
+		rows[i] = listRow{Incident: inc, Awaiting: waiting[inc.ID]}
+	}
+	d := listData{Incidents: rows, Next: next, Filter: f, Query: keep.Encode(), Statuses: Statuses, Severities: Severities, Categories: Categories, IsCERT: kind == "cert"}
 	p := web.Page{Nav: "incidents", Data: d, Title: h.srv.Catalog.T(h.srv.Lang(r), "incidents.title"), Live: "/events?topic=incidents"}
 	return h.tpl.Render(w, r, http.StatusOK, "list", p)
+}
+
+// listRow is an incident of the list; Awaiting marks one the reader's org
+// was invited to and has not acknowledged yet (it has to act).
+type listRow struct {
+	Incident
+	Awaiting bool
+}
+
+// awaitingAck is the set of incidents org was invited to and has not
+// acknowledged. Only rows of the list (incidents the reader may see) are
+// marked with it.
+func (h *Handler) awaitingAck(r *http.Request, org string) (map[string]bool, error) {
+	rows, err := h.svc.DB.R().Query(r.Context(), `SELECT incident_id FROM incident_participants WHERE org_id = ? AND acknowledged_at = 0 AND role <> 'reporter'`, org)
+	if err != nil {
+		return nil, fmt.Errorf("awaiting acknowledgement: %w", err)
+	}
+	ids, err := db.Collect(rows, "awaiting acknowledgement", func(sc db.Scanner) (id string, err error) { err = sc.Scan(&id); return id, err })
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		out[id] = true
+	}
+	return out, nil
 }
 
 type formData struct {
@@ -51,6 +88,7 @@ type formData struct {
 	Categories []string
 	Severities []string
 	Error      *fault.Error
+	Detected   string // the detected-at field as typed (datetime-local, display zone)
 }
 
 func (h *Handler) newPage(w http.ResponseWriter, r *http.Request) error {
@@ -101,14 +139,16 @@ func formIncident(r *http.Request) NewIncident {
 
 func (h *Handler) createForm(w http.ResponseWriter, r *http.Request) error {
 	in := formIncident(r)
+	typed := in.DetectedAt
+	in.DetectedAt = localTime(typed)
 	inc, err := h.svc.CreateIncident(r.Context(), web.ActorFrom(r), in)
 	if err != nil {
 		if e, ok := invalid(err); ok {
-			return h.renderForm(w, r, web.Status(e.Kind), formData{Form: in, Error: e})
+			return h.renderForm(w, r, web.Status(e.Kind), formData{Form: in, Error: e, Detected: typed})
 		}
 		return err
 	}
-	return web.Redirect(w, r, "/incidents/"+inc.ID, "saved")
+	return web.Redirect(w, r, "/incidents/"+inc.ID, "incident_reported")
 }
 
 func (h *Handler) editPage(w http.ResponseWriter, r *http.Request) error {
@@ -149,7 +189,22 @@ func (h *Handler) editForm(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	return web.Redirect(w, r, "/incidents/"+id, "saved")
+	return web.Redirect(w, r, "/incidents/"+id, "incident_saved")
+}
+
+// localTime reads a datetime-local field ("2006-01-02T15:04") in the
+// display time zone, the one every page shows times in, and writes it as
+// RFC 3339 for the service (which reads zone-less times as UTC, as the
+// API documents). Anything else goes on as typed: the service names the
+// problem.
+func localTime(v string) string {
+	v = strings.TrimSpace(v)
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05"} {
+		if t, err := time.ParseInLocation(layout, v, web.Zone()); err == nil {
+			return t.Format(time.RFC3339)
+		}
+	}
+	return v
 }
 
 func sameSet(a, b []string) bool {
@@ -179,21 +234,50 @@ type incidentData struct {
 	Evidence     []Evidence
 	Clocks       []Clock
 	Compose      Compose
-	Next         []string // the statuses it may move to
+	Next         []string // the statuses it may move to, the next forward step first
 	MyRole       string
 	CanEdit      bool // the owner's analysts
 	CanMove      bool
-	CanInvite    bool
+	CanInvite    bool // may invite (the form shows only with candidates)
+	CanAssist    bool // may ask a CERT for assistance (CERTs lists the ones to ask)
+	CERTs        []policy.Option
 	CanAck       bool
 	Participant  bool
+	Closed       bool
 	DoneTasks    int
 	Roles        []string
 	Error        *fault.Error
+	ErrorAt      string // the id of the section whose form failed ("" at the top)
 	Comment      string
+	Status       string  // the status chosen in the form that failed
+	Review       *Review // the review typed in it
+	Task         NewTask // the task typed in it (Due as typed)
+	Message      string  // the assistance request's message typed
 }
 
 func (h *Handler) incidentPage(w http.ResponseWriter, r *http.Request) error {
 	return h.renderIncident(w, r, http.StatusOK, incidentData{})
+}
+
+// nextStatuses orders the moves from cur for the status form: forward
+// steps first, the next one on top (the select's default: one click must
+// not reopen a resolved incident), then the moves back. Only the
+// reporting org is offered "closed" (the server refuses others).
+func nextStatuses(cur string, owner bool) []string {
+	at := slices.Index(Statuses, cur)
+	var fwd, back []string
+	for _, st := range transitions[cur] {
+		if st == "closed" && !owner {
+			continue
+		}
+		if slices.Index(Statuses, st) > at {
+			fwd = append(fwd, st)
+		} else {
+			back = append(back, st)
+		}
+	}
+	slices.SortFunc(fwd, func(a, b string) int { return slices.Index(Statuses, a) - slices.Index(Statuses, b) })
+	return append(fwd, back...)
 }
 
 func (h *Handler) renderIncident(w http.ResponseWriter, r *http.Request, status int, d incidentData) error {
@@ -203,13 +287,13 @@ func (h *Handler) renderIncident(w http.ResponseWriter, r *http.Request, status 
 	if err != nil {
 		return err
 	}
-	d.Incident, d.Roles = inc, Roles
+	d.Incident, d.Roles, d.Closed = inc, Roles, inc.Status == "closed"
 	if d.Timeline, err = h.svc.FindTimeline(ctx, a, inc.ID); err != nil {
 		return err
 	}
 	lang := h.srv.Lang(r)
 	for i := range d.Timeline {
-		d.Timeline[i].Body = h.entryWords(lang, d.Timeline[i])
+		d.Timeline[i].Kind, d.Timeline[i].Body = h.entryWords(lang, d.Timeline[i])
 	}
 	if d.Participants, err = h.svc.participants(ctx, h.svc.DB.R(), inc.ID, inc.Status); err != nil {
 		return err
@@ -237,11 +321,11 @@ func (h *Handler) renderIncident(w http.ResponseWriter, r *http.Request, status 
 	owner := inc.Share.Owner == a.OrgID
 	d.CanEdit = owner && a.CanWrite()
 	d.CanMove = a.CanWrite() && (owner || d.MyRole == "coordinator" || d.MyRole == "responder")
-	d.CanInvite = a.CanWrite() && inc.Status != "closed" && (owner || d.MyRole == "coordinator")
+	d.CanInvite = a.CanWrite() && !d.Closed && (owner || d.MyRole == "coordinator")
 	if d.CanMove {
-		d.Next = transitions[inc.Status]
+		d.Next = nextStatuses(inc.Status, owner)
 	}
-	if d.CanInvite {
+	if d.CanInvite || d.CanEdit {
 		if d.Compose, err = h.svc.FindCompose(ctx, a); err != nil {
 			return err
 		}
@@ -250,43 +334,126 @@ func (h *Handler) renderIncident(w http.ResponseWriter, r *http.Request, status 
 			return slices.ContainsFunc(d.Participants, func(p Participant) bool { return p.OrgID == c.ID })
 		})
 	}
+	if d.CanEdit && !d.Closed {
+		// Only CERTs that neither take part nor have a request open: the
+		// server refuses the others (assistance_open).
+		asked, err := h.askedCERTs(r, inc.ID)
+		if err != nil {
+			return err
+		}
+		for _, c := range d.Compose.CERTs {
+			if !asked[c.ID] && !slices.ContainsFunc(d.Participants, func(p Participant) bool { return p.OrgID == c.ID }) {
+				d.CERTs = append(d.CERTs, c)
+			}
+		}
+		d.CanAssist = true
+	}
+	if d.Status == "" && len(d.Next) > 0 {
+		d.Status = d.Next[0]
+	}
 	p := web.Page{Nav: "incidents", Data: d, Title: inc.Title, Live: "/events?topic=incident:" + inc.ID}
 	return h.tpl.Render(w, r, status, "incident", p)
 }
 
-// formError shows err on the incident page if it is one a form shows,
-// else returns it.
-func (h *Handler) formError(w http.ResponseWriter, r *http.Request, err error, d incidentData) error {
-	if e, ok := invalid(err); ok {
-		d.Error = e
-		return h.renderIncident(w, r, web.Status(e.Kind), d)
+// askedCERTs is the set of CERTs with a pending or accepted request for
+// assistance with the incident.
+func (h *Handler) askedCERTs(r *http.Request, incident string) (map[string]bool, error) {
+	rows, err := h.svc.DB.R().Query(r.Context(), `SELECT cert_org FROM incident_assistance WHERE incident_id = ? AND status IN ('pending', 'accepted')`, incident)
+	if err != nil {
+		return nil, fmt.Errorf("asked CERTs: %w", err)
 	}
-	return err
+	ids, err := db.Collect(rows, "asked CERTs", func(sc db.Scanner) (id string, err error) { err = sc.Scan(&id); return id, err })
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, id := range ids {
+		out[id] = true
+	}
+	return out, nil
+}
+
+// formError shows err beside the form of section at on the incident page
+// if it is one a form shows, else returns it. The values of machine words
+// in it (statuses, deadlines) get their catalogue names.
+func (h *Handler) formError(w http.ResponseWriter, r *http.Request, err error, at string, d incidentData) error {
+	e, ok := invalid(err)
+	if !ok {
+		return err
+	}
+	d.Error, d.ErrorAt = nameWords(e), at
+	return h.renderIncident(w, r, web.Status(e.Kind), d)
+}
+
+// nameWords gives a fault's status and clock values their catalogue keys,
+// so that a German page says "von abgeschlossen zu in Analyse".
+func nameWords(e *fault.Error) *fault.Error {
+	c := *e
+	c.Params = slices.Clone(e.Params)
+	for i, p := range c.Params {
+		v, ok := p.Value.(string)
+		if !ok || p.Key != "" {
+			continue
+		}
+		switch {
+		case (p.Name == "from" || p.Name == "to" || p.Name == "status") && slices.Contains(Statuses, v):
+			c.Params[i].Key = "incidents.status." + v
+		case p.Name == "clock" && slices.Contains(ClockNames, v):
+			c.Params[i].Key = "incidents.clock." + v
+		}
+	}
+	return &c
 }
 
 func (h *Handler) statusForm(w http.ResponseWriter, r *http.Request) error {
+	a := web.ActorFrom(r)
 	id := r.PathValue("id")
+	cur, err := h.svc.FindIncidentByID(r.Context(), a, id)
+	if err != nil {
+		return err
+	}
 	st := r.PostFormValue("status")
 	up := Update{Status: &st}
+	var rv *Review
 	if st == "closed" {
-		up.Review = &Review{WhatHappened: r.PostFormValue("what_happened"), WhatHelped: r.PostFormValue("what_helped"), Lessons: r.PostFormValue("lessons_learned")}
+		rv = &Review{WhatHappened: r.PostFormValue("what_happened"), WhatHelped: r.PostFormValue("what_helped"), Lessons: r.PostFormValue("lessons_learned")}
+		up.Review = rv
 	}
+	changed := false
 	for _, f := range []struct {
 		name string
 		dst  **bool
-	}{{"nis2", &up.NIS2}, {"gdpr", &up.GDPR}, {"exercise", &up.Exercise}} {
+		cur  bool
+	}{{"nis2", &up.NIS2, cur.NIS2}, {"gdpr", &up.GDPR, cur.GDPR}, {"exercise", &up.Exercise, cur.Exercise}} {
 		if v := r.PostFormValue(f.name); v != "" {
 			b := v == "1"
 			*f.dst = &b
+			changed = changed || b != f.cur
 		}
 	}
-	if st == "" {
+	flash, at := "incident_flags_saved", "clocks"
+	switch {
+	case st == "":
 		up.Status = nil
+	case st == cur.Status:
+		// Someone else made the same move meanwhile: nothing to do, and
+		// the page says so rather than "saved" or "cannot go from
+		// resolved to resolved".
+		up.Status = nil
+		flash, at = "incident_status_unchanged", "status-card"
+	default:
+		changed, flash, at = true, "incident_status_changed", "status-card"
 	}
-	if _, err := h.svc.UpdateIncident(r.Context(), web.ActorFrom(r), id, up); err != nil {
-		return h.formError(w, r, err, incidentData{})
+	if !changed {
+		if flash == "incident_flags_saved" {
+			flash = "incident_unchanged"
+		}
+		return web.Redirect(w, r, "/incidents/"+id+"#"+at, flash)
 	}
-	return web.Redirect(w, r, "/incidents/"+id, "saved")
+	if _, err := h.svc.UpdateIncident(r.Context(), a, id, up); err != nil {
+		return h.formError(w, r, err, at, incidentData{Status: st, Review: rv})
+	}
+	return web.Redirect(w, r, "/incidents/"+id+"#"+at, flash)
 }
 
 func (h *Handler) commentForm(w http.ResponseWriter, r *http.Request) error {
@@ -294,9 +461,9 @@ func (h *Handler) commentForm(w http.ResponseWriter, r *http.Request) error {
 	in := NewComment{Body: r.PostFormValue("body")}
 	e, err := h.svc.CreateComment(r.Context(), web.ActorFrom(r), id, in)
 	if err != nil {
-		return h.formError(w, r, err, incidentData{Comment: in.Body})
+		return h.formError(w, r, err, "timeline", incidentData{Comment: in.Body})
 	}
-	return web.Redirect(w, r, "/incidents/"+id+"#entry-"+e.ID, "saved")
+	return web.Redirect(w, r, "/incidents/"+id+"#entry-"+e.ID, "incident_commented")
 }
 
 func (h *Handler) inviteForm(w http.ResponseWriter, r *http.Request) error {
@@ -304,32 +471,38 @@ func (h *Handler) inviteForm(w http.ResponseWriter, r *http.Request) error {
 	ack, _ := strconv.Atoi(r.PostFormValue("ack_minutes"))
 	upd, _ := strconv.Atoi(r.PostFormValue("update_hours"))
 	in := Invitation{OrgID: r.PostFormValue("org_id"), Role: r.PostFormValue("role"), AckMinutes: ack, UpdateHours: upd, People: r.PostForm["people"]}
-	if _, err := h.svc.InviteParticipant(r.Context(), web.ActorFrom(r), id, in); err != nil {
-		return h.formError(w, r, err, incidentData{})
+	if strings.TrimSpace(in.OrgID) == "" {
+		// An empty choice would come back as "… has no agreement" naming
+		// nobody.
+		return h.formError(w, r, fault.BadInput("org_id", "invite_org_missing", "choose the organisation to invite"), "participants", incidentData{})
 	}
-	return web.Redirect(w, r, "/incidents/"+id+"#participants", "saved")
+	if _, err := h.svc.InviteParticipant(r.Context(), web.ActorFrom(r), id, in); err != nil {
+		return h.formError(w, r, err, "participants", incidentData{})
+	}
+	return web.Redirect(w, r, "/incidents/"+id+"#participants", "incident_invited")
 }
 
 func (h *Handler) acknowledgeForm(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	if _, err := h.svc.Acknowledge(r.Context(), web.ActorFrom(r), id); err != nil {
-		return h.formError(w, r, err, incidentData{})
+		return h.formError(w, r, err, "participants", incidentData{})
 	}
-	return web.Redirect(w, r, "/incidents/"+id+"#participants", "saved")
+	return web.Redirect(w, r, "/incidents/"+id+"#participants", "incident_acknowledged")
 }
 
 func (h *Handler) assistanceForm(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	in := AssistanceRequest{CertOrg: r.PostFormValue("cert_org"), Message: r.PostFormValue("message")}
 	if _, err := h.svc.RequestAssistance(r.Context(), web.ActorFrom(r), id, in); err != nil {
-		return h.formError(w, r, err, incidentData{})
+		return h.formError(w, r, err, "participants", incidentData{Message: in.Message})
 	}
-	return web.Redirect(w, r, "/incidents/"+id+"#participants", "saved")
+	return web.Redirect(w, r, "/incidents/"+id+"#participants", "incident_assistance_requested")
 }
 
 func (h *Handler) taskForm(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	in := NewTask{Title: r.PostFormValue("title"), Due: r.PostFormValue("due")}
+	typed := NewTask{Title: r.PostFormValue("title"), Due: r.PostFormValue("due")}
+	in := NewTask{Title: typed.Title, Due: localTime(typed.Due)}
 	if v := r.PostFormValue("assignee"); len(v) > 2 {
 		switch v[:2] {
 		case "o:":
@@ -338,10 +511,11 @@ func (h *Handler) taskForm(w http.ResponseWriter, r *http.Request) error {
 			in.AssigneeUser = v[2:]
 		}
 	}
+	typed.AssigneeOrg, typed.AssigneeUser = in.AssigneeOrg, in.AssigneeUser
 	if _, err := h.svc.CreateTask(r.Context(), web.ActorFrom(r), id, in); err != nil {
-		return h.formError(w, r, err, incidentData{})
+		return h.formError(w, r, err, "tasks", incidentData{Task: typed})
 	}
-	return web.Redirect(w, r, "/incidents/"+id+"#tasks", "saved")
+	return web.Redirect(w, r, "/incidents/"+id+"#tasks", "incident_task_added")
 }
 
 func (h *Handler) taskDoneForm(w http.ResponseWriter, r *http.Request) error {
@@ -355,17 +529,17 @@ func (h *Handler) taskDoneForm(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) evidenceForm(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	if _, err := h.readUpload(w, r, id); err != nil {
-		return h.formError(w, r, err, incidentData{})
+		return h.formError(w, r, err, "evidence", incidentData{})
 	}
-	return web.Redirect(w, r, "/incidents/"+id+"#evidence", "saved")
+	return web.Redirect(w, r, "/incidents/"+id+"#evidence", "incident_evidence_added")
 }
 
 func (h *Handler) clockForm(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	if err := h.svc.MarkReported(r.Context(), web.ActorFrom(r), id, r.PathValue("clock")); err != nil {
-		return h.formError(w, r, err, incidentData{})
+		return h.formError(w, r, err, "clocks", incidentData{})
 	}
-	return web.Redirect(w, r, "/incidents/"+id+"#clocks", "saved")
+	return web.Redirect(w, r, "/incidents/"+id+"#clocks", "incident_clock_reported")
 }
 
 type draftData struct {
@@ -383,7 +557,7 @@ func (h *Handler) draftPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	d, err := h.svc.FindDraft(r.Context(), a, inc.ID, lang)
+	d, err := h.svc.FindDraft(r.Context(), a, inc.ID, lang, h.words)
 	if err != nil {
 		return err
 	}
@@ -429,21 +603,57 @@ func (h *Handler) decideForm(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if as.Status == "accepted" {
-		return web.Redirect(w, r, "/incidents/"+as.IncidentID, "saved")
+		return web.Redirect(w, r, "/incidents/"+as.IncidentID, "incident_request_accepted")
 	}
-	return web.Redirect(w, r, "/incidents/inbox", "saved")
+	return web.Redirect(w, r, "/incidents/inbox", "incident_request_"+as.Status)
 }
 
 // bar is one row of the figures chart.
 type bar struct {
 	Label string
-	Value int64
+	Value string // in readable units, "—" when nothing is measured
 	Width int
+}
+
+// figureRow is a row of a figures table in readable units.
+type figureRow struct {
+	ID, Title             string
+	Ack, Contain, Resolve string
+	Incidents             int
+	AckBreach, UpdBreach  int
 }
 
 type figuresData struct {
 	Figures Figures
 	Bars    []bar
+	Rows    []figureRow
+	Parties []figureRow
+}
+
+// span says minutes m in units a reader takes in at a glance: minutes up
+// to two hours, hours up to three days, then days ("—": not reached). The
+// chart and the tables use it alike.
+func (h *Handler) span(lang string, m *int64) string {
+	if m == nil {
+		return "—"
+	}
+	n := *m
+	dec := func(x float64) string {
+		s := strconv.FormatFloat(x, 'f', 1, 64)
+		s = strings.TrimSuffix(s, ".0")
+		if lang == "de" {
+			s = strings.Replace(s, ".", ",", 1)
+		}
+		return s
+	}
+	switch {
+	case n < 120:
+		return h.srv.Catalog.T(lang, "incidents.span.minutes", "n", strconv.FormatInt(n, 10))
+	case n < 72*60:
+		return h.srv.Catalog.T(lang, "incidents.span.hours", "n", dec(float64(n)/60))
+	default:
+		return h.srv.Catalog.T(lang, "incidents.span.days", "n", dec(float64(n)/(24*60)))
+	}
 }
 
 func (h *Handler) figuresPage(w http.ResponseWriter, r *http.Request) error {
@@ -453,37 +663,64 @@ func (h *Handler) figuresPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	lang := h.srv.Lang(r)
 	d := figuresData{Figures: f}
-	top := max(f.MedianAck, f.MedianContain, f.MedianResolve)
+	var top int64
+	for _, m := range []*int64{f.MedianAck, f.MedianContain, f.MedianResolve} {
+		if m != nil {
+			top = max(top, *m)
+		}
+	}
 	for _, b := range []struct {
 		key string
-		v   int64
+		v   *int64
 	}{{"incidents.figure.ack", f.MedianAck}, {"incidents.figure.contain", f.MedianContain}, {"incidents.figure.resolve", f.MedianResolve}} {
 		w := 0
-		if top > 0 {
-			w = int(b.v*20/top) * 5
+		if top > 0 && b.v != nil {
+			w = int(*b.v*20/top) * 5
 		}
-		d.Bars = append(d.Bars, bar{Label: h.srv.Catalog.T(lang, b.key), Value: b.v, Width: w})
+		d.Bars = append(d.Bars, bar{Label: h.srv.Catalog.T(lang, b.key), Value: h.span(lang, b.v), Width: w})
+	}
+	for _, x := range f.Incidents {
+		d.Rows = append(d.Rows, figureRow{ID: x.ID, Title: x.Title, Ack: h.span(lang, x.AckMin), Contain: h.span(lang, x.ContainMin), Resolve: h.span(lang, x.ResolveMin)})
+	}
+	for _, x := range f.Parties {
+		d.Parties = append(d.Parties, figureRow{ID: x.OrgID, Title: x.OrgName, Incidents: x.Incidents, Ack: h.span(lang, x.MedianAck), AckBreach: x.AckBreach, UpdBreach: x.UpdBreach})
 	}
 	p := web.Page{Nav: "incidents", Data: d, Title: h.srv.Catalog.T(lang, "incidents.figures")}
 	return h.tpl.Render(w, r, http.StatusOK, "figures", p)
 }
 
-// entryWords puts the machine words of a status or edit entry ("reported
-// → acknowledged", "severity, title") into the reader's language; the
-// API hands them out as stored.
-func (h *Handler) entryWords(lang string, e Entry) string {
+// entryWords puts the machine words of an entry ("reported →
+// acknowledged", "severity, title", a deadline's name) into the reader's
+// language and names the kind it is shown as; the API hands them out as
+// stored. A CERT that joins by accepting a request is the author of its
+// own participant entry: it reads "CERT Süd accepted the request", not
+// "invited".
+func (h *Handler) entryWords(lang string, e Entry) (kind, body string) {
 	var sep, prefix string
 	switch e.Kind {
 	case "status":
 		sep, prefix = " → ", "incidents.status."
 	case "edited":
 		sep, prefix = ", ", "incidents.field."
+	case "reported_to_authority":
+		if slices.Contains(ClockNames, e.Body) {
+			return e.Kind, h.srv.Catalog.T(lang, "incidents.clock."+e.Body)
+		}
+		return e.Kind, e.Body
+	case "participant":
+		if e.Body != "" && e.Body == e.OrgName {
+			return "joined", e.Body
+		}
+		return e.Kind, e.Body
 	default:
-		return e.Body
+		return e.Kind, e.Body
 	}
 	words := strings.Split(e.Body, sep)
 	for i, w := range words {
 		words[i] = h.srv.Catalog.T(lang, prefix+w)
 	}
-	return strings.Join(words, sep)
+	return e.Kind, strings.Join(words, sep)
 }
+
+// words names a catalogue key in lang (a Words for the report draft).
+func (h *Handler) words(lang, key string) string { return h.srv.Catalog.T(lang, key) }

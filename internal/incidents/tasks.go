@@ -69,6 +69,9 @@ func (s *Service) CreateTask(ctx context.Context, a policy.Actor, incidentID str
 		if err != nil {
 			return err
 		}
+		if err := writable(inc); err != nil {
+			return err
+		}
 		if role, err := s.roleOf(ctx, tx.Handle, incidentID, a.OrgID); err != nil {
 			return err
 		} else if role == "" {
@@ -160,6 +163,9 @@ func (s *Service) SetTaskDone(ctx context.Context, a policy.Actor, taskID string
 		t = ts[0]
 		inc, err := s.load(ctx, tx.Handle, r, t.IncidentID)
 		if err != nil {
+			return err
+		}
+		if err := writable(inc); err != nil {
 			return err
 		}
 		if a.OrgID != t.AssigneeOrg && a.OrgID != t.Share.Owner && a.OrgID != inc.Share.Owner {

@@ -144,6 +144,9 @@ func (s *Service) CreateComment(ctx context.Context, a policy.Actor, incidentID 
 		if err != nil {
 			return err
 		}
+		if err := writable(inc); err != nil {
+			return err
+		}
 		tlp, aud, err := s.inherited(ctx, tx.Handle, a, in.Sharing, inc.Share)
 		if err != nil {
 			return err
@@ -206,4 +209,14 @@ func (s *Service) FindTimeline(ctx context.Context, a policy.Actor, incidentID s
 		}
 	}
 	return out, nil
+}
+
+// writable refuses a change to a closed incident's tasks, files and
+// comments: closing with the review ends the record (a 409 that says so,
+// not a silent change to a finished incident).
+func writable(inc Incident) error {
+	if inc.Status == "closed" {
+		return fault.New(fault.Conflict, "incident_closed", "the incident is closed: its tasks, files and comments stay as they are")
+	}
+	return nil
 }

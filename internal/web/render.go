@@ -451,3 +451,8 @@ func randomToken() string {
 }
 
 func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
+
+// Zone is the display time zone: pages show times in it, and a form's
+// datetime-local field is read in it, so that what one types is what the
+// page shows afterwards.
+func Zone() *time.Location { return berlin }

@@ -139,6 +139,7 @@
             var other = fresh.getElementById(el.id);
             if (other) el.innerHTML = other.innerHTML;
           });
+          doc.dispatchEvent(new CustomEvent('verbund:refreshed'));
         })
         .catch(function () { /* the next page load shows it */ });
     });
@@ -321,6 +322,24 @@
     show();
   }
   doc.querySelectorAll('.sharing[data-recipients]').forEach(setupSharing);
+
+  // ---------- Fields for one choice: data-show-when="selectId=value" ----------
+  // Such fields (the review that closing an incident needs) show only while
+  // the select has that value. Without this script they always show and the
+  // server ignores them for other choices. A live refresh may replace the
+  // select (verbund:refreshed), so the choice is read again then.
+  function showWhen() {
+    doc.querySelectorAll('[data-show-when]').forEach(function (el) {
+      var rule = el.getAttribute('data-show-when').split('=');
+      var sel = doc.getElementById(rule[0]);
+      if (sel) el.hidden = sel.value !== rule[1];
+    });
+  }
+  doc.addEventListener('change', function (ev) {
+    if (ev.target instanceof HTMLSelectElement) showWhen();
+  });
+  doc.addEventListener('verbund:refreshed', showWhen);
+  showWhen();
 
   // ---------- Navigation on a narrow screen: one row that scrolls ----------
   // The row starts at the current page's entry, and the edge behind which
