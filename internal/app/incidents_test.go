@@ -98,6 +98,26 @@ func TestIncidentFlow(t *testing.T) {
 			if got.Status != "closed" || got.AcknowledgedAt == 0 || got.ContainedAt == 0 || got.ClosedAt == 0 {
 				t.Errorf("incident after close: %+v", got)
 			}
+			// A closed incident's record is final: no new tasks, ticks,
+			// files or comments.
+			for _, c := range []struct {
+				method, path string
+				body         any
+			}{{http.MethodPost, "/api/v1/incidents/" + id + "/comments", map[string]any{"body": "Nachtrag"}}, {http.MethodPost, "/api/v1/incidents/" + id + "/tasks", map[string]any{"title": "Nachtrag"}},
+				{http.MethodDelete, "/api/v1/incident-tasks/" + task.ID + "/done", nil}} {
+				if code := call(cloud, c.method, c.path, c.body, http.StatusConflict).ErrorCode(); code != "incident_closed" {
+					t.Errorf("%s %s on a closed incident: %s, want incident_closed", c.method, c.path, code)
+				}
+			}
+			if r := uploadEvidence(t, h, cloud.WriteToken, id, "", []byte("log")); r.Status != http.StatusConflict || r.ErrorCode() != "incident_closed" {
+				t.Errorf("evidence on a closed incident: %d %s", r.Status, r.Body)
+			}
+			// Figures: what is not reached is null, not 0.
+			var fig map[string]any
+			call(sme, http.MethodGet, "/api/v1/incident-figures", nil, http.StatusOK).JSON(t, &fig)
+			if items, _ := fig["incidents"].([]any); len(items) != 1 || fig["median_resolve_minutes"] == nil {
+				t.Errorf("figures: %v", fig)
+			}
 			var tl struct{ Items []struct{ Kind string } }
 			call(cloud, http.MethodGet, "/api/v1/incidents/"+id+"/timeline", nil, http.StatusOK).JSON(t, &tl)
 			if len(tl.Items) < 10 {

@@ -2,6 +2,7 @@ package incidents
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -92,5 +93,43 @@ func TestJudge(t *testing.T) {
 	p.judge("resolved", 500*min)
 	if p.UpdateBreached || p.UpdateDue != 0 {
 		t.Errorf("a resolved incident asks for updates: %+v", p)
+	}
+}
+
+// TestFigureArithmetic: a stage not reached is nil (null in the API, "—"
+// on the page), never 0; the median of an even count is the mean of the
+// two middle values.
+func TestFigureArithmetic(t *testing.T) {
+	if m := minutes(60_000_000, 0); m != nil {
+		t.Errorf("minutes to a stage not reached: %d, want nil", *m)
+	}
+	if m := minutes(60_000_000, 180_000_000); m == nil || *m != 2 {
+		t.Errorf("minutes: %v", m)
+	}
+	if m := median(nil); m != nil {
+		t.Errorf("median of nothing: %d, want nil", *m)
+	}
+	for _, c := range []struct {
+		xs   []int64
+		want int64
+	}{{[]int64{30}, 30}, {[]int64{10, 20}, 15}, {[]int64{50, 10, 20}, 20}, {[]int64{40, 10, 30, 20}, 25}} {
+		if m := median(c.xs); m == nil || *m != c.want {
+			t.Errorf("median %v: %v, want %d", c.xs, m, c.want)
+		}
+	}
+}
+
+// TestNextStatuses: the status form offers the next forward step first;
+// only the reporting org is offered "closed".
+func TestNextStatuses(t *testing.T) {
+	for _, c := range []struct {
+		cur   string
+		owner bool
+		want  string
+	}{{"reported", true, "acknowledged investigating contained resolved"}, {"contained", false, "resolved investigating"},
+		{"resolved", true, "closed investigating"}, {"resolved", false, "investigating"}, {"closed", true, ""}} {
+		if got := strings.Join(nextStatuses(c.cur, c.owner), " "); got != c.want {
+			t.Errorf("from %s (owner %v): %q, want %q", c.cur, c.owner, got, c.want)
+		}
 	}
 }
