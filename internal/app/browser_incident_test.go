@@ -48,6 +48,12 @@ func TestBrowserIncidentFlow(t *testing.T) {
 		document.querySelector('.picker[data-for="people"]').hidden].join(' ')`)); got != "people true false" {
 		t.Errorf("at TLP:RED the audience is not the named people alone (value, org disabled, people picker hidden): %s", got)
 	}
+	// The recipients line answers as the forum's does: RED without named
+	// people cannot be sent; the whole org at AMBER reaches colleagues.
+	waitText(t, sme, "the refusal for RED without people", "#recipients", "So nicht möglich")
+	sme.do(t, "back to AMBER for the org", chromedp.Evaluate[chromedp.Void](`(() => { const s = document.getElementById('f-tlp'); s.value = 'AMBER'; s.dispatchEvent(new Event('change', {bubbles: true}));
+		const a = document.getElementById('f-audience'); a.value = 'org'; a.dispatchEvent(new Event('change', {bubbles: true})); })()`))
+	waitText(t, sme, "the org's people", "#recipients", "Empfänger: Müller Maschinenbau GmbH")
 	if focused := browserGet(t, sme, "focus", chromedp.Evaluate[string](`document.activeElement.id`)); focused != "i-title" {
 		t.Errorf("the new incident form focuses %q, not the title", focused)
 	}

@@ -88,11 +88,25 @@ type formData struct {
 	Categories []string
 	Severities []string
 	Error      *fault.Error
-	Detected   string // the detected-at field as typed (datetime-local, display zone)
+	Detected   string      // the detected-at field as typed (datetime-local, display zone)
+	Recipients *Recipients // whom the form's sharing reaches as it stands
 }
 
 func (h *Handler) newPage(w http.ResponseWriter, r *http.Request) error {
 	return h.renderForm(w, r, http.StatusOK, formData{Form: NewIncident{Severity: "medium", Category: "malware", Sharing: policy.Sharing{TLP: "AMBER", Audience: "org"}}})
+}
+
+// recipientsLine is the incident form's line "recipients: … – N people"
+// for the level and audience in the query (app.js asks as the form
+// changes).
+func (h *Handler) recipientsLine(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	rc, err := h.svc.PreviewIncident(r.Context(), web.ActorFrom(r), policy.Sharing{TLP: q.Get("tlp"), Audience: q.Get("audience"),
+		Community: q.Get("community_id"), Orgs: q["orgs"], People: q["people"]})
+	if err != nil {
+		return err
+	}
+	return h.tpl.Fragment(w, r, "recipients", web.Page{Data: rc})
 }
 
 func (h *Handler) renderForm(w http.ResponseWriter, r *http.Request, status int, d formData) error {
@@ -103,6 +117,11 @@ func (h *Handler) renderForm(w http.ResponseWriter, r *http.Request, status int,
 		if d.Compose, err = h.svc.FindCompose(r.Context(), a); err != nil {
 			return err
 		}
+		rc, err := h.svc.PreviewIncident(r.Context(), a, d.Form.Sharing)
+		if err != nil {
+			return err
+		}
+		d.Recipients = &rc
 	}
 	title := "incidents.new"
 	if d.Incident.ID != "" {

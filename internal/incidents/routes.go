@@ -45,6 +45,7 @@ func Register(srv *web.Server, svc *Service) error {
 	r := srv.Router
 	r.Handle("GET /incidents", web.Read, h.listPage)
 	r.Handle("GET /incidents/new", web.Read, h.newPage)
+	r.Handle("GET /incidents/recipients", web.Read, h.recipientsLine)
 	r.Handle("POST /incidents", web.Write, h.createForm)
 	r.Handle("GET /incidents/figures", web.Read, h.figuresPage)
 	r.Handle("GET /incidents/inbox", web.Read, h.inboxPage)

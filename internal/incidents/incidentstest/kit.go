@@ -129,6 +129,7 @@ func rows() map[string]apptest.Row {
 	return map[string]apptest.Row{
 		"GET /incidents":                      {Req: apptest.Static("/incidents?status=reported&severity=high"), Want: w(apptest.PageRead)},
 		"GET /incidents/new":                  {Req: apptest.Static("/incidents/new"), Want: w(apptest.PageRead)},
+		"GET /incidents/recipients":           {Req: apptest.Static("/incidents/recipients?tlp=AMBER&audience=org"), Want: w(apptest.PageRead)},
 		"GET /incidents/figures":              {Req: apptest.Static("/incidents/figures"), Want: w(apptest.PageRead)},
 		"GET /incidents/inbox":                {Req: apptest.Static("/incidents/inbox?status=all"), Want: w(apptest.PageRead)},
 		"GET /incidents/{id}":                 {Req: get("/incidents/{incident}"), Want: w(objPage)},

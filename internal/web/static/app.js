@@ -293,6 +293,8 @@
       box.querySelectorAll('.picker').forEach(function (fs) {
         if (fs.getAttribute('data-for') !== aud.value) return;
         fs.querySelectorAll('input[type="checkbox"]:checked').forEach(function (c) { params.append(c.name, c.value); });
+        // A picker may be a select (the incident form's trust circle).
+        fs.querySelectorAll('select[name]').forEach(function (c) { params.append(c.name, c.value); });
       });
       var mine = ++asked;
       fetch(url + '?' + params.toString(), { credentials: 'same-origin', headers: { Accept: 'text/html' } })
