@@ -10,6 +10,7 @@ import (
 
 	"verbund/internal/app/apptest"
 	"verbund/internal/db"
+	"verbund/internal/incidents"
 	"verbund/internal/policy"
 )
 
@@ -74,6 +75,24 @@ func TestIncidentPagesGerman(t *testing.T) {
 	body = page(http.StatusOK, b.Get(t, "/incidents/figures"), "—", "Zeit bis zur Eindämmung")
 	if strings.Contains(body, "0 Min.") && !strings.Contains(body, "Zeit bis zur Bestätigung") {
 		t.Errorf("figures: %s", body)
+	}
+	// Forms that cannot succeed are not offered: an org without any
+	// agreement has nobody to invite (and is told why), and a CERT asked
+	// already is not offered again.
+	other, err := h.App.Incidents.CreateIncident(context.Background(), h.Users["nocontract.analyst"].Actor, incidents.NewIncident{Title: "Allein", Category: "outage",
+		Severity: "low", Sharing: policy.Sharing{TLP: "AMBER", Audience: "org"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nb := h.Login(t, h.Users["nocontract.analyst"])
+	if body := string(nb.Get(t, "/incidents/"+other.ID).Body); strings.Contains(body, `id="invite-form"`) || !strings.Contains(body, `id="invite-none"`) {
+		t.Errorf("an org without agreements is offered the invitation form, or not told why")
+	}
+	if _, err := h.App.Incidents.RequestAssistance(context.Background(), h.Users["sme.analyst"].Actor, id, incidents.AssistanceRequest{CertOrg: h.Orgs["cert"]}); err != nil {
+		t.Fatal(err)
+	}
+	if body := string(b.Get(t, "/incidents/"+id).Body); strings.Contains(body, `id="assistance-form"`) {
+		t.Errorf("the only CERT, asked already, is offered again")
 	}
 	// The report draft names its words in German.
 	body = page(http.StatusOK, b.Get(t, "/incidents/"+id+"/draft"), "NIS2-Frühwarnung, Frist:", "Kategorie: Schadsoftware")

@@ -348,9 +348,12 @@ func (h *Handler) renderIncident(w http.ResponseWriter, r *http.Request, status 
 		if d.Compose, err = h.svc.FindCompose(ctx, a); err != nil {
 			return err
 		}
-		// Offer only orgs that do not take part yet.
+		// Offer only orgs that do not take part yet and that an agreement
+		// lets the incident reach at its level (the server refuses the
+		// others: no_agreement).
 		d.Compose.Orgs = slices.DeleteFunc(d.Compose.Orgs, func(c Candidate) bool {
-			return slices.ContainsFunc(d.Participants, func(p Participant) bool { return p.OrgID == c.ID })
+			return (inc.Share.TLP > policy.Clear && c.Max < inc.Share.TLP) ||
+				slices.ContainsFunc(d.Participants, func(p Participant) bool { return p.OrgID == c.ID })
 		})
 	}
 	if d.CanEdit && !d.Closed {
