@@ -254,6 +254,7 @@ type incidentData struct {
 	Clocks       []Clock
 	Compose      Compose
 	Next         []string // the statuses it may move to, the next forward step first
+	NoForward    bool     // Next holds only moves back
 	MyRole       string
 	CanEdit      bool // the owner's analysts
 	CanMove      bool
@@ -370,7 +371,11 @@ func (h *Handler) renderIncident(w http.ResponseWriter, r *http.Request, status 
 		}
 		d.CanAssist = true
 	}
-	if d.Status == "" && len(d.Next) > 0 {
+	// The default is the next forward step; where there is none (a
+	// responder on a resolved incident may only reopen it) the select
+	// starts on "choose", so that one click does not reopen it.
+	d.NoForward = len(d.Next) > 0 && slices.Index(Statuses, d.Next[0]) < slices.Index(Statuses, inc.Status)
+	if d.Status == "" && len(d.Next) > 0 && !d.NoForward {
 		d.Status = d.Next[0]
 	}
 	p := web.Page{Nav: "incidents", Data: d, Title: inc.Title, Live: "/events?topic=incident:" + inc.ID}
@@ -457,6 +462,9 @@ func (h *Handler) statusForm(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case st == "":
 		up.Status = nil
+		if r.PostFormValue("nis2") == "" && r.PostFormValue("gdpr") == "" {
+			at = "status-card" // the status form sent with "choose"
+		}
 	case st == cur.Status:
 		// Someone else made the same move meanwhile: nothing to do, and
 		// the page says so rather than "saved" or "cannot go from
