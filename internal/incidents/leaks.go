@@ -47,7 +47,7 @@ func (s *Service) leakAudience(ctx context.Context, h db.Handle, a policy.Actor,
 		if name == "" {
 			name = org
 		}
-		return 0, policy.Audience{}, fault.BadInput("affected_org", "no_agreement", "{org} has no agreement with your organisation that covers incidents at TLP:RED: a leak report goes to its security contacts at RED").With("org", name)
+		return 0, policy.Audience{}, fault.BadInput("affected_org", "no_agreement", "{org} has no agreement with your organisation that covers incidents at {tlp}: a leak report goes to its security contacts at RED").With("org", name).With("tlp", "TLP:RED")
 	}
 	rows, err := h.Query(ctx, `SELECT id FROM users WHERE org_id = ? AND disabled = 0 AND lower(email) = ? ORDER BY id`, org, strings.ToLower(strings.TrimSpace(contact)))
 	if err != nil {
