@@ -17,7 +17,7 @@ import (
 )
 
 // In a real browser, in German: Müller's viewer opens the advisories with
-// "g v", searches Wolke's advisory, reads its CVSS vector in words, and
+// "g s", searches Wolke's advisory, reads its CVSS vector in words, and
 // keeps the patch board open while Wolke publishes another advisory on
 // the gateway Müller runs: the new affected asset appears live, with its
 // deadline. No script or CSP error on any page.
@@ -39,7 +39,7 @@ func TestBrowserVulns(t *testing.T) {
 	viewer := newBrowserUser(t, browser, "sme.viewer")
 	defer viewer.noProblems(t)
 	viewer.login(t, h, h.Users["sme.viewer"], nil)
-	viewer.do(t, "g v opens the advisories", chromedp.KeyEvent("g"), chromedp.KeyEvent("v"), chromedp.WaitVisible(chromedp.ID("advisories")))
+	viewer.do(t, "g s opens the advisories", chromedp.KeyEvent("g"), chromedp.KeyEvent("s"), chromedp.WaitVisible(chromedp.ID("advisories")))
 	viewer.do(t, "search", chromedp.SetValue(chromedp.ID("v-q"), "wolke-2026-20"), chromedp.Submit(chromedp.ID("v-q")),
 		chromedp.WaitVisible(`//tbody[@id="advisory-rows"]//a[contains(., "Gateway takeover")]`))
 	viewer.do(t, "open it", chromedp.Click(`//tbody[@id="advisory-rows"]//a[contains(., "Gateway takeover")]`), chromedp.WaitVisible(chromedp.ID("advisory-title")))

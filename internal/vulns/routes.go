@@ -37,7 +37,7 @@ func Register(srv *web.Server, svc *Service) error {
 	srv.AddObjectType(kevType())
 	srv.AddObjectType(svc.assetType())
 	srv.AddObjectType(svc.statementType())
-	srv.AddNav(web.NavItem{Key: "vulns", Path: "/vulns", Label: "nav.vulns", Go: "v"})
+	srv.AddNav(web.NavItem{Key: "vulns", Path: "/vulns", Label: "nav.vulns", Go: "s"})
 	r := srv.Router
 	r.Handle("GET /vulns", web.Read, h.listPage)
 	r.Handle("GET /vulns/advisories/{id}", web.Read, h.advisoryPage)

@@ -163,7 +163,24 @@ type NavItem struct {
 
 // AddNav adds a capability's entry to the navigation, after the ones added
 // before it.
-func (s *Server) AddNav(n NavItem) { s.nav = append(s.nav, n) }
+//
+// A "g" key that the layout's places (h, f, a, c: app.js) or another
+// entry already take is a programming error: the second would never
+// open, so AddNav panics at start-up, as http.ServeMux does for a
+// pattern registered twice.
+func (s *Server) AddNav(n NavItem) {
+	if n.Go != "" {
+		if strings.Contains("hfac", n.Go) {
+			panic(fmt.Sprintf("web: navigation %q: g %s is the layout's", n.Key, n.Go))
+		}
+		for _, o := range s.nav {
+			if o.Go == n.Go {
+				panic(fmt.Sprintf("web: navigation %q: g %s opens %q already", n.Key, n.Go, o.Key))
+			}
+		}
+	}
+	s.nav = append(s.nav, n)
+}
 
 // T translates key into the page's language.
 func (p *Page) T(key string, args ...any) string { return p.cat.T(p.Lang, key, args...) }
