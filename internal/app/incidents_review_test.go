@@ -126,10 +126,17 @@ func TestIncidentReviewRules(t *testing.T) {
 		if r := call(sme, http.MethodPost, "/api/v1/incidents/"+id+"/participants", map[string]any{"org_id": h.Orgs["cloud"], "role": "responder"}); r.Status != http.StatusCreated {
 			t.Fatalf("invite: %d %s", r.Status, r.Body)
 		}
-		for _, st := range []string{"acknowledged", "investigating", "contained", "resolved"} {
+		for _, st := range []string{"acknowledged", "investigating", "contained"} {
 			if r := call(cloud, http.MethodPatch, "/api/v1/incidents/"+id, map[string]any{"status": st}); r.Status != http.StatusOK {
 				t.Fatalf("responder moves to %s: %d %s", st, r.Status, r.Body)
 			}
+		}
+		// Resolving ends every party's response clocks: not a responder's call.
+		if r := call(cloud, http.MethodPatch, "/api/v1/incidents/"+id, map[string]any{"status": "resolved"}); r.ErrorCode() != "coordinator_resolves" {
+			t.Errorf("a responder resolves: %d %s", r.Status, r.Body)
+		}
+		if r := call(sme, http.MethodPatch, "/api/v1/incidents/"+id, map[string]any{"status": "resolved"}); r.Status != http.StatusOK {
+			t.Fatalf("the owner resolves: %d %s", r.Status, r.Body)
 		}
 		review := map[string]any{"what_happened": "x", "lessons_learned": "y"}
 		if r := call(cloud, http.MethodPatch, "/api/v1/incidents/"+id, map[string]any{"status": "closed", "review": review}); r.ErrorCode() != "owner_closes" {
@@ -184,6 +191,26 @@ func TestIncidentReviewRules(t *testing.T) {
 		if r := h.API(t, sme.ReadToken, http.MethodGet, "/api/v1/incidents/"+rep.ID, nil); r.Status != http.StatusOK {
 			t.Errorf("Müller's analyst after the widening: %d", r.Status)
 		}
+		// Step by step is no way round it (re-check review): once the org
+		// reads it, neither the org nor any of its analysts narrows it
+		// back to people, or to another org.
+		for _, s := range []map[string]any{
+			{"tlp": "AMBER", "audience": "people", "people": []string{cloud.ID}},
+			{"tlp": "RED", "audience": "people", "people": []string{sme.ID}},
+			{"tlp": "AMBER", "audience": "orgs", "orgs": []string{h.Orgs["cloud"]}},
+		} {
+			for _, u := range []*apptest.User{admin, sme} {
+				if r := call(u, http.MethodPatch, "/api/v1/incidents/"+rep.ID, map[string]any{"sharing": s}); r.ErrorCode() != "leak_widen_only" {
+					t.Errorf("%s narrows the widened leak report to %v: %d %s", u.Key, s, r.Status, r.Body)
+				}
+			}
+		}
+		if r := call(admin, http.MethodPatch, "/api/v1/incidents/"+rep.ID, map[string]any{"sharing": map[string]any{"tlp": "AMBER", "audience": "orgs", "orgs": []string{h.Orgs["sme"], h.Orgs["cloud"]}}}); r.Status != http.StatusOK {
+			t.Errorf("the affected org widens to its provider too: %d %s", r.Status, r.Body)
+		}
+		if r := call(admin, http.MethodPatch, "/api/v1/incidents/"+rep.ID, map[string]any{"sharing": map[string]any{"tlp": "AMBER", "audience": "orgs", "orgs": []string{h.Orgs["sme"]}}}); r.ErrorCode() != "leak_widen_only" {
+			t.Errorf("the affected org drops its provider again: %d %s", r.Status, r.Body)
+		}
 
 		// A CERT that declines leaves the incident it was only named for.
 		id2 := newIncident(t, h, policy.Sharing{TLP: "AMBER", Audience: "org"}, false, "")
@@ -201,6 +228,20 @@ func TestIncidentReviewRules(t *testing.T) {
 		}
 		if r := h.API(t, cert.ReadToken, http.MethodGet, "/api/v1/incidents/"+id2, nil); r.Status != http.StatusNotFound {
 			t.Errorf("the CERT that declined still reads the incident: %d", r.Status)
+		}
+		// A CERT the owner had named itself stays when it declines.
+		id3 := newIncident(t, h, policy.Sharing{TLP: "AMBER", Audience: "orgs", Orgs: []string{h.Orgs["cert"]}}, false, "")
+		var req3 struct{ ID string }
+		r = call(sme, http.MethodPost, "/api/v1/incidents/"+id3+"/assistance", map[string]any{"cert_org": h.Orgs["cert"]})
+		if r.Status != http.StatusCreated {
+			t.Fatalf("request: %d %s", r.Status, r.Body)
+		}
+		r.JSON(t, &req3)
+		if r := call(cert, http.MethodPost, "/api/v1/cert-inbox/"+req3.ID, map[string]any{"action": "decline", "reason": "Keine Kapazität"}); r.Status != http.StatusOK {
+			t.Fatalf("decline: %d %s", r.Status, r.Body)
+		}
+		if r := h.API(t, cert.ReadToken, http.MethodGet, "/api/v1/incidents/"+id3, nil); r.Status != http.StatusOK {
+			t.Errorf("a decline undid the owner's own naming of the CERT: %d", r.Status)
 		}
 		var tl struct{ Items []struct{ Kind, Body string } }
 		h.API(t, sme.ReadToken, http.MethodGet, "/api/v1/incidents/"+id2+"/timeline", nil).JSON(t, &tl)

@@ -101,7 +101,7 @@ func (s *Service) RequestAssistance(ctx context.Context, a policy.Actor, inciden
 		if err != nil {
 			return err
 		}
-		as, err = s.addRequest(ctx, tx, a, inc, in.CertOrg, name, msg)
+		as, err = s.addRequest(ctx, tx, a, inc, in.CertOrg, name, msg, detail != nil)
 		if err != nil {
 			return err
 		}
@@ -111,11 +111,12 @@ func (s *Service) RequestAssistance(ctx context.Context, a policy.Actor, inciden
 	return as, err
 }
 
-func (s *Service) addRequest(ctx context.Context, tx *db.Tx, a policy.Actor, inc Incident, cert, certName, msg string) (Assistance, error) {
+// widened says the request put the CERT into the incident's audience.
+func (s *Service) addRequest(ctx context.Context, tx *db.Tx, a policy.Actor, inc Incident, cert, certName, msg string, widened bool) (Assistance, error) {
 	as := Assistance{ID: db.NewID(), IncidentID: inc.ID, IncidentTitle: inc.Title, Severity: inc.Severity, Category: inc.Category,
 		FromOrg: inc.Share.Owner, FromOrgName: inc.OrgName, CertOrg: cert, CertOrgName: certName, Message: msg, Status: "pending", CreatedAt: db.Now()}
-	if _, err := tx.Exec(ctx, `INSERT INTO incident_assistance (id, incident_id, from_org, cert_org, message, status, created_at, created_by) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`,
-		as.ID, inc.ID, as.FromOrg, cert, msg, as.CreatedAt, a.UserID); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO incident_assistance (id, incident_id, from_org, cert_org, message, status, created_at, created_by, widened) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
+		as.ID, inc.ID, as.FromOrg, cert, msg, as.CreatedAt, a.UserID, b2i(widened)); err != nil {
 		return as, fmt.Errorf("insert request: %w", db.Map(err))
 	}
 	if _, err := s.addEntry(ctx, tx, a, inc.Share, "assistance", certName); err != nil {
@@ -180,7 +181,8 @@ func (s *Service) DecideAssistance(ctx context.Context, a policy.Actor, requestI
 	var out Assistance
 	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
 		var incidentID, status string
-		err := tx.QueryRow(ctx, `SELECT incident_id, status FROM incident_assistance WHERE id = ? AND cert_org = ?`, requestID, a.OrgID).Scan(&incidentID, &status)
+		var widened int
+		err := tx.QueryRow(ctx, `SELECT incident_id, status, widened FROM incident_assistance WHERE id = ? AND cert_org = ?`, requestID, a.OrgID).Scan(&incidentID, &status, &widened)
 		if err != nil {
 			return db.NotFound(err, "load request")
 		}
@@ -228,7 +230,7 @@ func (s *Service) DecideAssistance(ctx context.Context, a policy.Actor, requestI
 			if err := s.emit(ctx, tx, a.UserID, EventAssistance, inc, nil, certName+": "+reason); err != nil {
 				return err
 			}
-			if detail["sharing"], err = s.dropOut(ctx, tx, inc, a.OrgID); err != nil {
+			if detail["sharing"], err = s.dropOut(ctx, tx, inc, a.OrgID, widened == 1); err != nil {
 				return err
 			}
 		case "forward":
@@ -248,13 +250,13 @@ func (s *Service) DecideAssistance(ctx context.Context, a policy.Actor, requestI
 			if err != nil {
 				return err
 			}
-			next, err := s.addRequest(ctx, tx, a, inc, to, toName, reason)
+			next, err := s.addRequest(ctx, tx, a, inc, to, toName, reason, sharing != nil)
 			if err != nil {
 				return err
 			}
 			detail["to"], detail["next_request"], detail["sharing"] = to, next.ID, sharing
 			orgs = append(orgs, to)
-			if detail["left"], err = s.dropOut(ctx, tx, inc, a.OrgID); err != nil {
+			if detail["left"], err = s.dropOut(ctx, tx, inc, a.OrgID, widened == 1); err != nil {
 				return err
 			}
 		}
@@ -309,7 +311,14 @@ func (s *Service) FindCERTs(ctx context.Context, a policy.Actor) ([]policy.Optio
 // is added later is no longer its business (new-user review: a CERT that
 // declined went on seeing every comment). In the owner's name, as the
 // request widened it; nil when nothing changed.
-func (s *Service) dropOut(ctx context.Context, tx *db.Tx, inc Incident, org string) (map[string]any, error) {
+//
+// widened is the request's own record of having put the CERT there: a
+// CERT the owner had named before stays (re-check review: one decline
+// undid the owner's sharing).
+func (s *Service) dropOut(ctx context.Context, tx *db.Tx, inc Incident, org string, widened bool) (map[string]any, error) {
+	if !widened {
+		return nil, nil
+	}
 	role, err := s.roleOf(ctx, tx.Handle, inc.ID, org)
 	if err != nil || role != "" {
 		return nil, err

@@ -670,6 +670,13 @@ func (s *Service) move(ctx context.Context, tx *db.Tx, a policy.Actor, inc *Inci
 		if role != "coordinator" && role != "responder" {
 			return fault.New(fault.Forbidden, "not_responder", "only the reporting organisation, its coordinator and its responders may change the status")
 		}
+		// Resolving ends the response clocks of every party (the round
+		// checks open incidents only): the owner's or the coordinator's
+		// call, not a responder's (re-check review: a responder resolved
+		// before acknowledging and its own breach was never told).
+		if to == "resolved" && role != "coordinator" {
+			return fault.New(fault.Forbidden, "coordinator_resolves", "only the reporting organisation and the incident's coordinator mark it resolved")
+		}
 	}
 	if to == "closed" && inc.Share.Owner != a.OrgID {
 		// Closing ends the incident for good and writes its review: the

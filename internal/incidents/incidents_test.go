@@ -120,16 +120,18 @@ func TestFigureArithmetic(t *testing.T) {
 }
 
 // TestNextStatuses: the status form offers the next forward step first;
-// only the reporting org is offered "closed".
+// only the reporting org is offered "closed", and "resolved" only to it
+// and the coordinator.
 func TestNextStatuses(t *testing.T) {
 	for _, c := range []struct {
-		cur   string
-		owner bool
-		want  string
-	}{{"reported", true, "acknowledged investigating contained resolved"}, {"contained", false, "resolved investigating"},
-		{"resolved", true, "closed investigating"}, {"resolved", false, "investigating"}, {"closed", true, ""}} {
-		if got := strings.Join(nextStatuses(c.cur, c.owner), " "); got != c.want {
-			t.Errorf("from %s (owner %v): %q, want %q", c.cur, c.owner, got, c.want)
+		cur                string
+		owner, coordinator bool
+		want               string
+	}{{"reported", true, false, "acknowledged investigating contained resolved"}, {"contained", false, true, "resolved investigating"},
+		{"contained", false, false, "investigating"}, {"reported", false, false, "acknowledged investigating contained"},
+		{"resolved", true, false, "closed investigating"}, {"resolved", false, true, "investigating"}, {"closed", true, false, ""}} {
+		if got := strings.Join(nextStatuses(c.cur, c.owner, c.coordinator), " "); got != c.want {
+			t.Errorf("from %s (owner %v, coordinator %v): %q, want %q", c.cur, c.owner, c.coordinator, got, c.want)
 		}
 	}
 }

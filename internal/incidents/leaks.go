@@ -75,10 +75,11 @@ func (s *Service) leakAudience(ctx context.Context, h db.Handle, a policy.Actor,
 // checkLeakWidening lets the org a leak report names change its sharing
 // in the reporting CERT's name only to widen it: at TLP:AMBER or
 // stricter (the CERT's source data never goes to a community or the
-// public by someone else's hand), and reaching everyone it reaches now —
-// the named people still named, or the org itself among named orgs
-// (attack review: the affected org could lower the report to CLEAR, or
-// pass it to another org and lock itself out).
+// public by someone else's hand), and reaching everyone it reaches now:
+// named people stay named or their orgs become named orgs, named orgs
+// stay named (attack review: the affected org could lower the report to
+// CLEAR or pass it to another org and lock itself out; the re-check
+// review did the same in two steps, through the org itself).
 func (s *Service) checkLeakWidening(ctx context.Context, h db.Handle, a policy.Actor, id string, tlp policy.TLP, aud policy.Audience) error {
 	refuse := fault.New(fault.Forbidden, "leak_widen_only", "a leak report may only be widened by the organisation it names: keep TLP:AMBER or stricter, and keep everyone who reads it now (its people by name, or your organisation among the named organisations)")
 	if tlp < policy.Amber {
@@ -91,14 +92,33 @@ func (s *Service) checkLeakWidening(ctx context.Context, h db.Handle, a policy.A
 	if !ok {
 		return fault.New(fault.NotFound, "not_found", "not found")
 	}
-	switch aud.Kind {
-	case policy.AudOrgs:
-		if slices.Contains(aud.Orgs, a.OrgID) {
-			return nil
+	// Who reads it now, as orgs and people; the new audience must hold
+	// them all.
+	switch {
+	case cur.Audience.Kind == policy.AudOrgs && aud.Kind == policy.AudOrgs:
+		for _, o := range cur.Audience.Orgs {
+			if !slices.Contains(aud.Orgs, o) {
+				return refuse
+			}
 		}
-	case policy.AudPeople:
+		return nil
+	case cur.Audience.Kind == policy.AudPeople && aud.Kind == policy.AudPeople:
 		for _, p := range cur.Audience.People {
 			if !slices.Contains(aud.People, p) {
+				return refuse
+			}
+		}
+		return nil
+	case cur.Audience.Kind == policy.AudPeople && aud.Kind == policy.AudOrgs:
+		if !slices.Contains(aud.Orgs, a.OrgID) {
+			return refuse
+		}
+		for _, p := range cur.Audience.People {
+			var org string
+			if err := h.QueryRow(ctx, `SELECT org_id FROM users WHERE id = ?`, p).Scan(&org); err != nil {
+				return db.NotFound(err, "reader's org")
+			}
+			if org != cur.Owner && !slices.Contains(aud.Orgs, org) {
 				return refuse
 			}
 		}

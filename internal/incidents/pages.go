@@ -282,12 +282,13 @@ func (h *Handler) incidentPage(w http.ResponseWriter, r *http.Request) error {
 // nextStatuses orders the moves from cur for the status form: forward
 // steps first, the next one on top (the select's default: one click must
 // not reopen a resolved incident), then the moves back. Only the
-// reporting org is offered "closed" (the server refuses others).
-func nextStatuses(cur string, owner bool) []string {
+// reporting org is offered "closed", and "resolved" only to it and the
+// coordinator (the server refuses others).
+func nextStatuses(cur string, owner, coordinator bool) []string {
 	at := slices.Index(Statuses, cur)
 	var fwd, back []string
 	for _, st := range transitions[cur] {
-		if st == "closed" && !owner {
+		if st == "closed" && !owner || st == "resolved" && !owner && !coordinator {
 			continue
 		}
 		if slices.Index(Statuses, st) > at {
@@ -343,7 +344,7 @@ func (h *Handler) renderIncident(w http.ResponseWriter, r *http.Request, status 
 	d.CanMove = a.CanWrite() && (owner || d.MyRole == "coordinator" || d.MyRole == "responder")
 	d.CanInvite = a.CanWrite() && !d.Closed && (owner || d.MyRole == "coordinator")
 	if d.CanMove {
-		d.Next = nextStatuses(inc.Status, owner)
+		d.Next = nextStatuses(inc.Status, owner, d.MyRole == "coordinator")
 	}
 	if d.CanInvite || d.CanEdit {
 		if d.Compose, err = h.svc.FindCompose(ctx, a); err != nil {

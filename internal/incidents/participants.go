@@ -329,6 +329,9 @@ func (s *Service) Acknowledge(ctx context.Context, a policy.Actor, incidentID st
 		if err != nil {
 			return err
 		}
+		if err := writable(inc); err != nil {
+			return err
+		}
 		now := db.Now()
 		res, err := tx.Exec(ctx, `UPDATE incident_participants SET acknowledged_at = ?, acknowledged_by = ?, last_update_at = ? WHERE incident_id = ? AND org_id = ? AND acknowledged_at = 0`,
 			now, a.UserID, now, incidentID, a.OrgID)

@@ -106,7 +106,11 @@ CREATE TABLE incident_assistance (
   created_at  BIGINT NOT NULL,
   created_by  TEXT NOT NULL REFERENCES users(id),
   decided_at  BIGINT NOT NULL DEFAULT 0,
-  decided_by  TEXT REFERENCES users(id)
+  decided_by  TEXT REFERENCES users(id),
+  -- 1 when the request is what put the CERT into the incident's audience:
+  -- a CERT that declines or forwards leaves it again only then, never
+  -- when the owner had named it before.
+  widened     INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX incident_assistance_cert ON incident_assistance (cert_org, status, created_at);
 -- Regulatory clocks (NIS2, GDPR) of flagged incidents: when each report
