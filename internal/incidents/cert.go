@@ -73,8 +73,7 @@ func (s *Service) RequestAssistance(ctx context.Context, a policy.Actor, inciden
 		return Assistance{}, fault.BadInput("message", "assistance_message_too_long", "the message is longer than {max} characters").With("max", MaxComment)
 	}
 	var as Assistance
-	var err error
-	err = s.DB.Tx(ctx, func(tx *db.Tx) error {
+	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
 		r, err := policy.NewReader(ctx, tx.Handle, a, db.Now())
 		if err != nil {
 			return err

@@ -158,7 +158,7 @@ func (s *Service) markKEV(ctx context.Context, h db.Handle, advs []Advisory) err
 	for i := range advs {
 		for _, c := range advs[i].CVEs {
 			if known[c] {
-				advs[i].KEV = true
+				advs[i].KEV = true // #nosec G602 -- i ranges over advs
 			}
 		}
 	}
