@@ -14,7 +14,7 @@ import (
 	"verbund/internal/bench"
 )
 
-const benchHelp = `usage: verbund bench startup|list|fanout|mixed|intel|search|vulns|all [flags]
+const benchHelp = `usage: verbund bench startup|list|fanout|mixed|intel|search|vulns|webhooks|all [flags]
 
 Measures the performance figures of docs/PERFORMANCE.md on this machine.
 Each scenario creates a fresh SQLite database in a temporary folder, runs
@@ -113,6 +113,13 @@ VERBUND_BENCH_POSTGRES, the default of --postgres).
             assets): documents/s; then matches --match-assets assets against
             --match-advisories advisories of four products each (CPE, PURL,
             vendor+product, versions and ranges) in memory: seconds.
+  webhooks  the deliverer: --deliveries sighting events wait in a fresh
+            hub's outbox for one webhook of sme to a receiver in this
+            process on 127.0.0.1 (which checks every signature); the hub
+            starts (--webhook-allow-private) and delivers them:
+            deliveries/s from the first to the last. Then again in a new
+            world, with the hub killed (SIGKILL) after a third and started
+            again: every delivery must arrive (at least once).
   all       runs them all with their defaults; in all, --duration and
             --warmup are list's, and mixed runs 30 s after 2 s. all also
             runs fanout of incident comments, and over --replicas hubs on
@@ -137,7 +144,7 @@ func (c *cli) bench(args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(c.stdout, benchHelp)
 		if len(args) == 0 {
-			return usageError{"name a scenario: startup, list, fanout, mixed, intel, search, vulns or all"}
+			return usageError{"name a scenario: startup, list, fanout, mixed, intel, search, vulns, webhooks or all"}
 		}
 		return flag.ErrHelp
 	}
@@ -160,6 +167,7 @@ func (c *cli) bench(args []string) error {
 	var io2 bench.IntelOptions
 	var so2 bench.SearchOptions
 	var vo bench.VulnsOptions
+	var wo bench.WebhooksOptions
 	var endpoints, engine, postgres string
 	if scenario == "startup" || scenario == "all" {
 		fs.IntVar(&so.Runs, "runs", 5, "startup: fresh starts to measure")
@@ -211,6 +219,9 @@ func (c *cli) bench(args []string) error {
 			fs.BoolVar(&so2.Keep, "keep", false, "search: keep the seeded data folder (printed) for inspection")
 		}
 	}
+	if scenario == "webhooks" || scenario == "all" {
+		fs.IntVar(&wo.Deliveries, "deliveries", 5000, "webhooks: deliveries waiting in the outbox")
+	}
 	if scenario == "vulns" || scenario == "all" {
 		fs.IntVar(&vo.Documents, "csaf-docs", 2000, "vulns: synthetic CSAF documents to import")
 		fs.StringVar(&vo.CSAF, "csaf", "", "vulns: import the CSAF documents below this folder instead (their .sha512 files checked)")
@@ -218,10 +229,10 @@ func (c *cli) bench(args []string) error {
 		fs.IntVar(&vo.Advisory, "match-advisories", 10000, "vulns: advisories in the matching figure")
 	}
 	switch scenario {
-	case "startup", "list", "fanout", "mixed", "intel", "search", "vulns", "all":
+	case "startup", "list", "fanout", "mixed", "intel", "search", "vulns", "webhooks", "all":
 	default:
 		fmt.Fprint(c.stderr, benchHelp)
-		return usageError{fmt.Sprintf("unknown scenario %q: use startup, list, fanout, mixed, intel, search, vulns or all", scenario)}
+		return usageError{fmt.Sprintf("unknown scenario %q: use startup, list, fanout, mixed, intel, search, vulns, webhooks or all", scenario)}
 	}
 	if err := c.parse(fs, rest); err != nil {
 		return err
@@ -237,7 +248,8 @@ func (c *cli) bench(args []string) error {
 	if *quiet {
 		progress = nil
 	}
-	so.Exe, lo.Exe, fo.Exe, mo.Exe, io2.Exe, so2.Exe = *exe, *exe, *exe, *exe, *exe, *exe
+	so.Exe, lo.Exe, fo.Exe, mo.Exe, io2.Exe, so2.Exe, wo.Exe = *exe, *exe, *exe, *exe, *exe, *exe, *exe
+	wo.Log = progress
 	so.Log, lo.Log, fo.Log, mo.Log, io2.Log, so2.Log, vo.Log = progress, progress, progress, progress, progress, progress, progress
 	var engines []string
 	var mixedSkipped string
@@ -271,6 +283,7 @@ func (c *cli) bench(args []string) error {
 		Intel      *bench.IntelResult    `json:"intel,omitempty"`
 		Search     *bench.SearchResult   `json:"search,omitempty"`
 		Vulns      *bench.VulnsResult    `json:"vulns,omitempty"`
+		Webhooks   *bench.WebhooksResult `json:"webhooks,omitempty"`
 		Skipped    string                `json:"mixed_skipped,omitempty"` // why a part of mixed did not run
 		Checks     []bench.Check         `json:"checks"`
 	}{Machine: bench.ThisMachine(), Binary: *exe, Skipped: mixedSkipped}
@@ -355,6 +368,14 @@ func (c *cli) bench(args []string) error {
 			return fmt.Errorf("vulns: %w", err)
 		}
 		report.Checks = append(report.Checks, report.Vulns.Checks...)
+	}
+
+	if scenario == "webhooks" || scenario == "all" {
+		c.progress(progress, "webhooks:\n")
+		if report.Webhooks, err = bench.Webhooks(c.ctx, wo); err != nil {
+			return fmt.Errorf("webhooks: %w", err)
+		}
+		report.Checks = append(report.Checks, report.Webhooks.Checks...)
 	}
 
 	if *asJSON {
@@ -451,6 +472,12 @@ func (c *cli) bench(args []string) error {
 			fmt.Fprintf(w, "  matching:    %d assets against %d advisories (%d products): %d hits in %.3f s\n", v.Assets, v.Advisories, v.Products, v.Hits, v.MatchSeconds)
 			fmt.Fprintf(w, "  through the database: an inventory of %d assets imported and matched against %d stored advisories: %d matches in %.2f s\n",
 				v.Assets, v.StoredAdvisories, v.StoredMatches, v.StoredMatchSecond)
+		}
+		if wh := report.Webhooks; wh != nil {
+			fmt.Fprintf(w, "\nwebhooks (SQLite, one hub, a receiver on loopback):\n")
+			fmt.Fprintf(w, "  %d deliveries in %.2f s: %.0f deliveries/s\n", wh.Deliveries, wh.Seconds, wh.PerSecond)
+			fmt.Fprintf(w, "  killed (SIGKILL) after %d, started again: %d of %d received (%d twice), %d lost, %d with a bad signature\n",
+				wh.KilledAfter, wh.Received, wh.Deliveries, wh.Duplicates, wh.Lost, wh.BadSigned)
 		}
 		fmt.Fprintf(w, "\ngoals:\n%s", bench.Verdict(report.Checks))
 	}

@@ -132,6 +132,18 @@ func (s *Server) Stop() error {
 	return nil
 }
 
+// Kill ends the child at once (SIGKILL), as a crash would.
+func (s *Server) Kill() error {
+	if s.cmd.Process == nil {
+		return nil
+	}
+	if err := s.cmd.Process.Kill(); err != nil {
+		return fmt.Errorf("kill the hub: %w", err)
+	}
+	<-s.done
+	return nil
+}
+
 // Log returns the end of the child's log.
 func (s *Server) Log() string { return s.stderr.String() }
 
