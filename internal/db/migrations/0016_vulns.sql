@@ -1,6 +1,5 @@
--- Vulnerability coordination (internal/vulns). The same tables on both
--- engines (this file and 0016_vulns.sqlite.sql are kept identical but
--- for this line).
+-- Vulnerability coordination (internal/vulns). One file for both engines
+-- (SQLite reads DOUBLE PRECISION as REAL).
 --
 -- An advisory is a shareable object (its envelope in shares, kind
 -- "vuln_advisory", category vulnerability): one row per org, publisher
