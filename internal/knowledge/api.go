@@ -4,9 +4,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
-	"net/url"
 	"strconv"
 
 	"verbund/internal/fault"
@@ -279,20 +277,7 @@ func (h *Handler) download(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	hd := w.Header()
-	hd.Set("Content-Type", "application/octet-stream")
-	hd.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": at.Name}))
-	if hd.Get("Content-Disposition") == "" {
-		hd.Set("Content-Disposition", "attachment; filename*=UTF-8''"+url.PathEscape(at.Name))
-	}
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Content-Security-Policy", "default-src 'none'; sandbox")
-	hd.Set("Cache-Control", "private, no-store")
-	hd.Set("Content-Length", strconv.Itoa(len(content)))
-	hd.Set("X-Content-SHA256", at.SHA256)
-	w.WriteHeader(http.StatusOK)
-	_, err = w.Write(content) // #nosec G705 -- a download: application/octet-stream, Content-Disposition attachment, nosniff, a sandboxing CSP
-	return err
+	return web.ServeDownload(w, at.Name, at.SHA256, content)
 }
 
 func (h *Handler) apiDeleteAttachment(w http.ResponseWriter, r *http.Request) error {
