@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -43,38 +42,8 @@ func TestMailsSurviveAKill(t *testing.T) {
 	if err != nil || status != 200 || json.Unmarshal(body, &list) != nil || len(list.Items) == 0 {
 		t.Fatalf("the demo's C2 indicator: %d %v %s", status, err, body)
 	}
-	var mu sync.Mutex
-	var acked []string
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			status, body, err := analyst.do("POST", "/api/v1/intel/objects/"+list.Items[0].ID+"/sightings", map[string]any{"count": 1})
-			var s struct{ ID string }
-			if err == nil && status == 201 && json.Unmarshal(body, &s) == nil {
-				mu.Lock()
-				acked = append(acked, s.ID)
-				mu.Unlock()
-			}
-		}
-	}()
-	time.Sleep(1500 * time.Millisecond)
-	_ = hub.Process.Kill() // SIGKILL
-	_ = hub.Wait()
-	close(stop)
-	<-done
-	mu.Lock()
+	acked := sightUntilKilled(t, hub, analyst, list.Items[0].ID)
 	n := len(acked)
-	mu.Unlock()
-	if n == 0 {
-		t.Fatal("no sighting was acknowledged before the kill")
-	}
 	startHub(t, append([]string{"--data", dir}, mailFlags...)...)
 	// Claimed mails wait out their lease (30 s) before the new process
 	// takes them again.

@@ -96,37 +96,8 @@ func TestWebhooksSurviveAKill(t *testing.T) {
 	if err != nil || status != 200 || json.Unmarshal(body, &list) != nil || len(list.Items) == 0 {
 		t.Fatalf("the demo's C2 indicator: %d %v %s", status, err, body)
 	}
-	var acked []string
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			status, body, err := analyst.do("POST", "/api/v1/intel/objects/"+list.Items[0].ID+"/sightings", map[string]any{"count": 1})
-			var s struct{ ID string }
-			if err == nil && status == 201 && json.Unmarshal(body, &s) == nil {
-				mu.Lock()
-				acked = append(acked, s.ID)
-				mu.Unlock()
-			}
-		}
-	}()
-	time.Sleep(1500 * time.Millisecond)
-	_ = hub.Process.Kill() // SIGKILL
-	_ = hub.Wait()
-	close(stop)
-	<-done
-	mu.Lock()
+	acked := sightUntilKilled(t, hub, analyst, list.Items[0].ID)
 	n := len(acked)
-	mu.Unlock()
-	if n == 0 {
-		t.Fatal("no sighting was acknowledged before the kill")
-	}
 	startHub(t, "--data", dir, "--webhook-allow-private")
 	// Claimed deliveries wait out their lease (15 s) before the new
 	// process takes them again.
@@ -155,4 +126,41 @@ func TestWebhooksSurviveAKill(t *testing.T) {
 	}
 	mu.Unlock()
 	t.Logf("%d sightings acknowledged before the kill, all delivered; %d delivered twice (at least once)", n, repeats)
+}
+
+// sightUntilKilled reports sightings of indicator as analyst, one after
+// the other, for a moment, then kills the hub (SIGKILL) mid-stream and
+// returns the ids of the sightings the hub acknowledged before it died.
+func sightUntilKilled(t *testing.T, hub *exec.Cmd, analyst *apiClient, indicator string) []string {
+	t.Helper()
+	var mu sync.Mutex
+	var acked []string
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			status, body, err := analyst.do("POST", "/api/v1/intel/objects/"+indicator+"/sightings", map[string]any{"count": 1})
+			var s struct{ ID string }
+			if err == nil && status == 201 && json.Unmarshal(body, &s) == nil {
+				mu.Lock()
+				acked = append(acked, s.ID)
+				mu.Unlock()
+			}
+		}
+	}()
+	time.Sleep(1500 * time.Millisecond)
+	_ = hub.Process.Kill() // SIGKILL
+	_ = hub.Wait()
+	close(stop)
+	<-done
+	if len(acked) == 0 {
+		t.Fatal("no sighting was acknowledged before the kill")
+	}
+	return acked
 }
