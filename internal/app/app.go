@@ -201,6 +201,9 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 	go a.Incidents.Rounds(ctx, time.Minute, log)
 	a.Vulns = vulns.New(d, a.Broker, a.Sharing)
 	a.Vulns.Notify = a.Notify
+	// CSAF provider subscriptions: due ones are read each minute.
+	a.Vulns.SetFetch(cfg.CSAFAllowPrivate, nil)
+	go a.Vulns.Rounds(ctx, time.Minute, log)
 	a.Notify.AddEventTypes(vulns.EventMatch)
 	a.Search = search.New(d, a.Sharing)
 	if cfg.SearchRate > 0 {

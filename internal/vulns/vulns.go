@@ -24,6 +24,7 @@ type Service struct {
 	Notify     *notify.Service
 	advisories *policy.Kind
 	statements *policy.Kind
+	fetch      fetchConfig // how subscriptions reach providers (SetFetch)
 }
 
 // EventMatch is the webhook event that tells an org that an advisory
