@@ -200,7 +200,7 @@ func (s *Service) CreateSubscription(ctx context.Context, a policy.Actor, in Sub
 			return fmt.Errorf("save subscription: %w", err)
 		}
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "vulns.subscription.create", ObjectType: "vuln_subscription", ObjectID: sub.ID,
-			Detail: map[string]any{"url": sub.URL, "publisher": sub.Publisher, "tlp": sub.TLP, "community_id": sub.Community},
+			Detail:  map[string]any{"url": sub.URL, "publisher": sub.Publisher, "tlp": sub.TLP, "community_id": sub.Community},
 			Touches: []string{"vuln_subscriptions:" + a.OrgID}})
 	})
 	if err != nil {

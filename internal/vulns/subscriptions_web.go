@@ -11,17 +11,13 @@ import (
 	"verbund/internal/web"
 )
 
-// subFiles are the subscriptions' texts and their part of the API
-// document (kept apart from the capability's others).
+// subFiles is the subscriptions' part of the API document.
 //
-//go:embed i18n/sub openapi_sub.json
+//go:embed openapi_sub.json
 var subFiles embed.FS
 
 // registerSubscriptions adds the subscription pages and API.
 func registerSubscriptions(srv *web.Server, h *handler) error {
-	if err := srv.Catalog.Add(subFiles, "i18n/sub"); err != nil {
-		return err
-	}
 	if err := srv.AddOpenAPI(subFiles, "openapi_sub.json"); err != nil {
 		return err
 	}

@@ -116,9 +116,12 @@ func create(t testing.TB, h *apptest.Hub, trackingID, title string, s policy.Sha
 	return ""
 }
 
-// setup makes sme's own AMBER advisory ({advisory}).
+// setup makes sme's own AMBER advisory ({advisory}) and starts a CSAF
+// provider on loopback for the subscription rows ({provider}: its
+// metadata URL; {subscription}: sme's subscription to it).
 func setup(t *testing.T, f *apptest.Fixture) {
 	f.IDs["advisory"] = create(t, f.Hub, "WOLKE-"+f.Uniq(), "Own advisory", policy.Sharing{TLP: "AMBER", Audience: "org"})
+	subscriptionSetup(t, f)
 }
 
 func upload(doc string) apptest.Raw {
@@ -191,9 +194,18 @@ func rows() map[string]apptest.Row {
 		"GET /api/v1/advisories/{id}/statements": {Req: get("/api/v1/advisories/{advisory}/statements"), Want: w(apptest.OwnOrgAPI)},
 		"POST /api/v1/advisories/{id}/statements": {Req: send("/api/v1/advisories/{advisory}/statements", map[string]any{"product_id": "WG-241", "status": "not_affected", "justification": "component_not_present"}),
 			Want: w(writer + " partner=404 coord=404 nocontract=404 outsider=404 *=200")},
-		"GET /api/v1/vex/openvex":  {Req: static("/api/v1/vex/openvex"), Want: w(apptest.APIRead)},
-		"GET /api/v1/patch-policy": {Req: static("/api/v1/patch-policy"), Want: w(apptest.APIRead)},
-		"PUT /api/v1/patch-policy": {Req: send("/api/v1/patch-policy", map[string]any{"critical_days": 5, "high_days": 20, "medium_days": 60, "low_days": 120}), Want: w(apptest.AdminOnly + " *=200")},
+		"GET /api/v1/vex/openvex":               {Req: static("/api/v1/vex/openvex"), Want: w(apptest.APIRead)},
+		"GET /api/v1/patch-policy":              {Req: static("/api/v1/patch-policy"), Want: w(apptest.APIRead)},
+		"PUT /api/v1/patch-policy":              {Req: send("/api/v1/patch-policy", map[string]any{"critical_days": 5, "high_days": 20, "medium_days": 60, "low_days": 120}), Want: w(apptest.AdminOnly + " *=200")},
+		"GET /vulns/subscriptions":              {Req: static("/vulns/subscriptions"), Want: w(apptest.PageRead)},
+		"POST /vulns/subscriptions":             {Req: freshSubscriptionBody("/vulns/subscriptions", true), Want: w(writer + " *=303")},
+		"POST /vulns/subscriptions/{id}/run":    {Req: get("/vulns/subscriptions/{subscription}/run"), Want: w(writer + " partner=404 coord=404 nocontract=404 outsider=404 *=303")},
+		"POST /vulns/subscriptions/{id}/delete": {Req: apptest.Fresh(freshSubscription, "/vulns/subscriptions/{new}/delete", nil), Want: w(owned + " *=303")},
+		"GET /api/v1/subscriptions":             {Req: static("/api/v1/subscriptions"), Want: w(apptest.APIRead)},
+		"POST /api/v1/subscriptions":            {Req: freshSubscriptionBody("/api/v1/subscriptions", false), Want: w(writer + " *=201")},
+		"GET /api/v1/subscriptions/{id}":        {Req: get("/api/v1/subscriptions/{subscription}"), Want: w(apptest.OwnOrgAPI)},
+		"POST /api/v1/subscriptions/{id}/run":   {Req: get("/api/v1/subscriptions/{subscription}/run"), Want: w(writer + " partner=404 coord=404 nocontract=404 outsider=404 *=200")},
+		"DELETE /api/v1/subscriptions/{id}":     {Req: apptest.Fresh(freshSubscription, "/api/v1/subscriptions/{new}", nil), Want: w(owned + " *=204")},
 		// The KEV catalogue is public reference data; the test world has
 		// none imported, so every signed-in reader gets the plain 404.
 		"GET /api/v1/kev/{cve}": {Req: static("/api/v1/kev/CVE-2021-44228"), Want: w("anon=401 *=404")},

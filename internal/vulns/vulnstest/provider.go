@@ -2,6 +2,7 @@ package vulnstest
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha512"
 	"crypto/x509"
 	"encoding/hex"
@@ -20,6 +21,9 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
+
+	"verbund/internal/app/apptest"
+	"verbund/internal/vulns"
 )
 
 // Provider is a CSAF trusted provider on 127.0.0.1 over TLS that serves
@@ -238,4 +242,36 @@ func (p *Provider) Set(f func(p *Provider)) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	f(p)
+}
+
+// subscriptionSetup starts the provider the subscription rows use and
+// subscribes sme to it ({subscription}).
+func subscriptionSetup(t *testing.T, f *apptest.Fixture) {
+	p := NewProvider(t)
+	f.Hub.App.Vulns.SetFetch(true, p.Roots)
+	f.IDs["provider"] = p.URL
+	f.IDs["subscription"] = freshSubscription(t, f)
+}
+
+// freshSubscription subscribes sme (as its analyst) to another URL of
+// the provider each time (the query makes it another subscription).
+func freshSubscription(t *testing.T, f *apptest.Fixture) string {
+	s, err := f.Hub.App.Vulns.CreateSubscription(context.Background(), f.Hub.Users["sme.analyst"].Actor,
+		vulns.SubscriptionInput{URL: f.IDs["provider"] + "/provider-metadata.json?n=" + f.Uniq()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.ID
+}
+
+// freshSubscriptionBody is a request to subscribe to a URL not yet
+// subscribed (as a form for the page, else as JSON).
+func freshSubscriptionBody(p string, form bool) func(*testing.T, *apptest.Fixture) (string, any) {
+	return func(_ *testing.T, f *apptest.Fixture) (string, any) {
+		u := f.IDs["provider"] + "/provider-metadata.json?n=" + f.Uniq()
+		if form {
+			return p, apptest.Form("url", u)
+		}
+		return p, map[string]any{"url": u}
+	}
 }
