@@ -202,7 +202,11 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 	a.Vulns = vulns.New(d, a.Broker, a.Sharing)
 	a.Vulns.Notify = a.Notify
 	// CSAF provider subscriptions: due ones are read each minute.
-	a.Vulns.SetFetch(cfg.CSAFAllowPrivate, nil)
+	roots, err := vulns.Roots(cfg.CSAFCAFile)
+	if err != nil {
+		return nil, err
+	}
+	a.Vulns.SetFetch(cfg.CSAFAllowPrivate, roots)
 	go a.Vulns.Rounds(ctx, time.Minute, log)
 	a.Notify.AddEventTypes(vulns.EventMatch)
 	a.Search = search.New(d, a.Sharing)

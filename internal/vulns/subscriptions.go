@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -562,4 +563,25 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+// Roots are the system's certificate authorities and those of the PEM
+// file named (serve --csaf-ca-file), for SetFetch; "" the system's alone
+// (nil).
+func Roots(file string) (*x509.CertPool, error) {
+	if file == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(file) // #nosec G304 -- the operator names the file
+	if err != nil {
+		return nil, fmt.Errorf("--csaf-ca-file: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--csaf-ca-file: %s holds no PEM certificate", file)
+	}
+	return pool, nil
 }
