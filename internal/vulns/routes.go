@@ -67,6 +67,7 @@ func Register(srv *web.Server, svc *Service) error {
 	r.Handle("GET /api/v1/advisories/{id}/statements", web.Read, h.apiStatements)
 	r.Handle("POST /api/v1/advisories/{id}/statements", web.Write, h.apiSetStatement)
 	r.Handle("GET /api/v1/vex/openvex", web.Read, h.apiOpenVEX)
+	r.Handle("GET /api/v1/vex/csaf", web.Read, h.apiCSAFVEX)
 	r.Handle("GET /api/v1/patch-policy", web.Read, h.apiPolicy)
 	r.Handle("PUT /api/v1/patch-policy", web.OrgAdmin, h.apiSetPolicy)
 	return registerSubscriptions(srv, h)

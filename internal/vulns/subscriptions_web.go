@@ -11,14 +11,15 @@ import (
 	"verbund/internal/web"
 )
 
-// subFiles is the subscriptions' part of the API document.
+// extraFiles is the API document of subscriptions, the CSAF VEX export
+// and asset editing (a fragment of its own beside openapi.json).
 //
-//go:embed openapi_sub.json
-var subFiles embed.FS
+//go:embed openapi_extra.json
+var extraFiles embed.FS
 
 // registerSubscriptions adds the subscription pages and API.
 func registerSubscriptions(srv *web.Server, h *handler) error {
-	if err := srv.AddOpenAPI(subFiles, "openapi_sub.json"); err != nil {
+	if err := srv.AddOpenAPI(extraFiles, "openapi_extra.json"); err != nil {
 		return err
 	}
 	srv.AddObjectType(h.svc.subscriptionType())

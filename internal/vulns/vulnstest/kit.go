@@ -121,6 +121,10 @@ func create(t testing.TB, h *apptest.Hub, trackingID, title string, s policy.Sha
 // metadata URL; {subscription}: sme's subscription to it).
 func setup(t *testing.T, f *apptest.Fixture) {
 	f.IDs["advisory"] = create(t, f.Hub, "WOLKE-"+f.Uniq(), "Own advisory", policy.Sharing{TLP: "AMBER", Audience: "org"})
+	if _, err := f.Hub.App.Vulns.SetStatement(context.Background(), f.Hub.Users["sme.analyst"].Actor, f.IDs["advisory"],
+		vulns.StatementInput{ProductID: "WG-241", Status: "affected"}); err != nil {
+		t.Fatal(err)
+	}
 	subscriptionSetup(t, f)
 }
 
@@ -194,7 +198,9 @@ func rows() map[string]apptest.Row {
 		"GET /api/v1/advisories/{id}/statements": {Req: get("/api/v1/advisories/{advisory}/statements"), Want: w(apptest.OwnOrgAPI)},
 		"POST /api/v1/advisories/{id}/statements": {Req: send("/api/v1/advisories/{advisory}/statements", map[string]any{"product_id": "WG-241", "status": "not_affected", "justification": "component_not_present"}),
 			Want: w(writer + " partner=404 coord=404 nocontract=404 outsider=404 *=200")},
-		"GET /api/v1/vex/openvex":               {Req: static("/api/v1/vex/openvex"), Want: w(apptest.APIRead)},
+		"GET /api/v1/vex/openvex": {Req: static("/api/v1/vex/openvex"), Want: w(apptest.APIRead)},
+		// sme's statement on {advisory} (setup): the other orgs have none.
+		"GET /api/v1/vex/csaf":                  {Req: static("/api/v1/vex/csaf"), Want: w("anon=401 partner=409 coord=409 nocontract=409 outsider=409 *=200")},
 		"GET /api/v1/patch-policy":              {Req: static("/api/v1/patch-policy"), Want: w(apptest.APIRead)},
 		"PUT /api/v1/patch-policy":              {Req: send("/api/v1/patch-policy", map[string]any{"critical_days": 5, "high_days": 20, "medium_days": 60, "low_days": 120}), Want: w(apptest.AdminOnly + " *=200")},
 		"GET /vulns/subscriptions":              {Req: static("/vulns/subscriptions"), Want: w(apptest.PageRead)},
@@ -274,6 +280,15 @@ func advisoryKind() apptest.LeakKind {
 				apptest.ExpectMarkers(t, "the patch board", r, page, objs, false)
 			}},
 			detail("GET /api/v1/advisories/{id}/statements", "/api/v1/advisories/%s/statements"),
+			{Route: "GET /api/v1/vex/csaf", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+				// The export names the advisories of the org's statements
+				// (the reader's org may have none: no_statements).
+				status, doc := apptest.Page(t, c, r, "/api/v1/vex/csaf")
+				if status != http.StatusOK && status != http.StatusConflict {
+					t.Fatalf("CSAF VEX export as %s: %d %s", r.Key, status, doc)
+				}
+				apptest.ExpectMarkers(t, "the CSAF VEX export", r, doc, objs, false)
+			}},
 			{Route: "GET /api/v1/vex/openvex", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
 				_, doc := apptest.Page(t, c, r, "/api/v1/vex/openvex")
 				apptest.ExpectMarkers(t, "the OpenVEX export", r, doc, objs, false)
@@ -348,6 +363,15 @@ func statementKind() apptest.LeakKind {
 					_, page := apptest.Page(t, c, r, "/vulns/advisories/"+carrier[o.ID])
 					apptest.ExpectMarkers(t, "the advisory page", r, page, []apptest.LeakObject{o}, true)
 				}
+			}},
+			{Route: "GET /api/v1/vex/csaf", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+				// A reader who may see none of the org's statements gets
+				// no_statements; either way no hidden note is in it.
+				status, doc := apptest.Page(t, c, r, "/api/v1/vex/csaf")
+				if status != http.StatusOK && status != http.StatusConflict {
+					t.Fatalf("CSAF VEX export as %s: %d %s", r.Key, status, doc)
+				}
+				apptest.ExpectMarkers(t, "the CSAF VEX export", r, doc, objs, false)
 			}},
 			{Route: "GET /api/v1/vex/openvex", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
 				_, doc := apptest.Page(t, c, r, "/api/v1/vex/openvex")
