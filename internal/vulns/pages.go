@@ -268,6 +268,9 @@ type assetsData struct {
 	Form   NewAsset
 	Report *AssetReport
 	Error  *fault.Error
+	// Editing is the asset whose edit form failed, with what was sent.
+	Editing string
+	Edit    NewAsset
 }
 
 func (h *handler) assetsPage(w http.ResponseWriter, r *http.Request) error {

@@ -191,6 +191,8 @@ func rows() map[string]apptest.Row {
 		"GET /api/v1/affected-assets":        {Req: static("/api/v1/affected-assets"), Want: w(apptest.APIRead)},
 		"POST /api/v1/assets":                {Req: send("/api/v1/assets", map[string]any{"vendor": "Wolke", "product": "Wolke Gateway", "version": "2.4.1"}), Want: w(writer + " *=201")},
 		"POST /api/v1/assets/import":         {Req: send("/api/v1/assets/import", apptest.Raw{ContentType: "text/csv", Body: "product,vendor\nGateway,Wolke\n"}), Want: w(writer + " *=200")},
+		"PATCH /api/v1/assets/{id}":          {Req: apptest.Fresh(freshAsset, "/api/v1/assets/{new}", map[string]any{"version": "2.4.2"}), Want: w(owned + " *=200")},
+		"POST /vulns/assets/{id}":            {Req: apptest.Fresh(freshAsset, "/vulns/assets/{new}", apptest.Form("vendor", "Wolke", "product", "Wolke Gateway", "version", "2.4.2")), Want: w(owned + " *=303")},
 		"DELETE /api/v1/assets/{id}":         {Req: apptest.Fresh(freshAsset, "/api/v1/assets/{new}", nil), Want: w(owned + " *=204")},
 		"POST /vulns/advisories/{id}/statements": {Req: send("/vulns/advisories/{advisory}/statements", apptest.Form("product_id", "WG-241", "status", "affected")),
 			Want: w(writer + " partner=404 coord=404 nocontract=404 outsider=404 *=303")},
