@@ -51,6 +51,7 @@ func Register(srv *web.Server, svc *Service) error {
 	r.Handle("GET /vulns/board", web.Read, h.boardPage)
 	r.Handle("POST /vulns/advisories/{id}/statements", web.Write, h.statementForm)
 	r.Handle("POST /vulns/advisories/{id}/delete", web.Write, h.deleteAdvisoryForm)
+	r.Handle("POST /vulns/advisories/{id}/sharing", web.Write, h.sharingForm)
 	r.Handle("POST /vulns/policy", web.OrgAdmin, h.policyForm)
 
 	r.HandleUpload("POST /api/v1/advisories", web.Write, h.apiImport)

@@ -179,6 +179,9 @@ func rows() map[string]apptest.Row {
 		"PATCH /api/v1/advisories/{id}": {Req: func(t *testing.T, f *apptest.Fixture) (string, any) {
 			return "/api/v1/advisories/" + freshAdvisory(t, f), map[string]any{"tlp": "AMBER", "audience": "community", "community_id": f.Hub.Circle}
 		}, Want: w(owned + " *=200")},
+		"POST /vulns/advisories/{id}/sharing": {Req: func(t *testing.T, f *apptest.Fixture) (string, any) {
+			return "/vulns/advisories/" + freshAdvisory(t, f) + "/sharing", apptest.Form("tlp", "AMBER", "audience", "community", "community_id", f.Hub.Circle)
+		}, Want: w(owned + " *=303")},
 		"DELETE /api/v1/advisories/{id}":     {Req: apptest.Fresh(freshAdvisory, "/api/v1/advisories/{new}", nil), Want: w(owned + " *=204")},
 		"POST /vulns/advisories/{id}/delete": {Req: apptest.Fresh(freshAdvisory, "/vulns/advisories/{new}/delete", nil), Want: w(owned + " *=303")},
 		"GET /api/v1/advisories/{id}/csaf":   {Req: get("/api/v1/advisories/{advisory}/csaf"), Want: w(apptest.OwnOrgAPI)},
