@@ -148,6 +148,7 @@ func (s *Service) CreateSubscription(ctx context.Context, a policy.Actor, in Sub
 		return Subscription{}, fault.New(fault.Forbidden, "forbidden", "only analysts and admins of an organisation subscribe to providers")
 	}
 	f, allow := s.fetcher()
+	defer f.Client.CloseIdleConnections()
 	u, err := netguard.CheckURL(in.URL, allow)
 	switch {
 	case errors.Is(err, netguard.ErrPrivate):
@@ -402,6 +403,7 @@ func (s *Service) run(ctx context.Context, a policy.Actor, sub Subscription) (Ru
 	rctx, cancel := context.WithTimeout(ctx, runLimit)
 	defer cancel()
 	f, _ := s.fetcher()
+	defer f.Client.CloseIdleConnections()
 	fail := func(err error) (RunReport, error) {
 		var p *csaf.Problem
 		if !errors.As(err, &p) {
