@@ -52,14 +52,19 @@ func TestBrowserVulnsManage(t *testing.T) {
 	if err != nil || len(subs) != 1 {
 		t.Fatalf("subscriptions: %v %v; page %q", subs, err, u.text(t))
 	}
+	// One document's digest does not match: refused with its reason.
+	p.Set(func(p *vulnstest.Provider) { p.TamperHash = []string{"va-24-254-01.json"} })
 	u.submit(t, "fetch now", chromedp.ID("run-"+subs[0].ID))
-	if txt := u.text(t); !strings.Contains(txt, "4 gelistet · 4 geprüft · 4 importiert · 0 abgelehnt") || !strings.Contains(txt, "CISA") {
+	if txt := u.text(t); !strings.Contains(txt, "4 gelistet · 4 geprüft · 3 importiert · 1 abgelehnt") || !strings.Contains(txt, "CISA") ||
+		!strings.Contains(txt, "va-24-254-01.json") || !strings.Contains(txt, "passt nicht zu seinem veröffentlichten Hashwert") {
 		t.Errorf("after fetching: %q", txt)
 	}
+	u.screenshot(t, "vulns-subscriptions-de")
 
 	u.open(t, h, "/vulns/assets", false)
 	u.do(t, "edit the asset", chromedp.Click(chromedp.CSS(`#asset-`+asset.ID+` summary`)), chromedp.WaitVisible(chromedp.ID("e-"+asset.ID+"-version")),
 		chromedp.SetValue(chromedp.ID("e-"+asset.ID+"-version"), "2.4.1"))
+	u.screenshot(t, "vulns-asset-edit-de")
 	u.submit(t, "save the asset", chromedp.ID("asset-save-"+asset.ID))
 	if txt := u.text(t); !strings.Contains(txt, "2.4.1") || !strings.Contains(txt, "erneut mit den Advisories abgeglichen") {
 		t.Errorf("after editing: %q", txt)
@@ -76,6 +81,7 @@ func TestBrowserVulnsManage(t *testing.T) {
 	if txt := u.text(t); !strings.Contains(txt, "GREEN") {
 		t.Errorf("refused level: %q", txt)
 	}
+	u.screenshot(t, "vulns-advisory-sharing-de")
 	u.do(t, "share with the circle", chromedp.SetValue(chromedp.ID("sh-tlp"), "GREEN"), chromedp.SetValue(chromedp.ID("sh-audience"), "community"), chromedp.SetValue(chromedp.ID("sh-community"), h.Circle))
 	u.submit(t, "save sharing", "sharing-submit")
 	got, err := h.App.Vulns.FindAdvisoryByID(ctx, sme.Actor, adv)
