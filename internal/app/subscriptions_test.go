@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"verbund/internal/accounts"
 	"verbund/internal/app/apptest"
 	"verbund/internal/audit"
 	"verbund/internal/db"
@@ -123,6 +124,25 @@ func TestVulnsSubscribeCISA(t *testing.T) {
 			}))
 			if n, err := h.App.Vulns.Round(context.Background()); err != nil || n != 1 {
 				t.Errorf("round with one due: %d %v", n, err)
+			}
+			// The person who subscribed becomes a viewer: the round
+			// records owner_gone and imports nothing as them.
+			viewer := "viewer"
+			if _, err := h.App.Accounts.UpdateUser(context.Background(), h.Users["cloud.admin"].Actor, u.ID, accounts.UserUpdate{Role: &viewer}); err != nil {
+				t.Fatal(err)
+			}
+			p.Set(func(p *vulnstest.Provider) { p.Bump = []string{"va-24-254-02.json"} })
+			must(t, h.App.DB.Tx(dbtest.Unaudited(context.Background()), func(tx *db.Tx) error {
+				_, err := tx.Exec(context.Background(), `UPDATE vuln_subscriptions SET next_run = 0 WHERE id = ?`, rolie.ID)
+				return err
+			}))
+			if n, err := h.App.Vulns.Round(context.Background()); err != nil || n != 1 {
+				t.Errorf("round with the owner gone: %d %v", n, err)
+			}
+			var gone vulns.Subscription
+			h.API(t, h.Users["cloud.admin"].ReadToken, http.MethodGet, "/api/v1/subscriptions/"+rolie.ID, nil).JSON(t, &gone)
+			if gone.LastError != "owner_gone" || gone.Checked != 0 {
+				t.Errorf("owner gone: %+v", gone)
 			}
 		})
 	}
