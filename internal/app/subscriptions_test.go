@@ -200,6 +200,19 @@ func TestVulnsSubscribeRefusals(t *testing.T) {
 				t.Errorf("run once served right: %+v", rep)
 			}
 
+			// A TLP:AMBER feed behind the provider's access control is
+			// named; the WHITE feed's documents come in. With only that
+			// feed, the run fails.
+			amber := subscribe(t, h, u, map[string]any{"url": p.URL + "/amber/provider-metadata.json"})
+			if rep = runSub(t, h, u, amber.ID); rep.Error != "" || rep.Listed != 4 || rep.Imported != 4 || rep.Rejected != 0 ||
+				len(rep.Errors) != 1 || rep.Errors[0].Code != "http_status" || !strings.HasSuffix(rep.Errors[0].File, "/amber/feed.json") {
+				t.Errorf("with a protected feed: %+v", rep)
+			}
+			amberOnly := subscribe(t, h, u, map[string]any{"url": p.URL + "/amber-only/provider-metadata.json"})
+			if rep = runSub(t, h, u, amberOnly.ID); rep.Error != "http_status" || !strings.Contains(rep.Message, "401") {
+				t.Errorf("only a protected feed: %+v", rep)
+			}
+
 			refused := func(url, code string) {
 				t.Helper()
 				r := h.API(t, u.WriteToken, http.MethodPost, "/api/v1/subscriptions", map[string]any{"url": url})

@@ -230,22 +230,41 @@ func (f *Fetcher) Keys(ctx context.Context, p *Provider) (Keys, error) {
 // Entries lists the provider's documents: those of its ROLIE feeds if it
 // has any (CSAF 2.0 §7.3: consumers prefer ROLIE), else those of its
 // directory distributions (changes.csv with its times, else index.txt).
-// A URL listed twice is kept once, with its latest time.
-func (f *Fetcher) Entries(ctx context.Context, p *Provider) ([]Entry, error) {
+// A URL listed twice is kept once, with its latest time. A feed or
+// directory that cannot be read (a TLP:AMBER feed behind access control)
+// is named in skipped, and the others are read; when none can be, the
+// first one's problem is the error.
+func (f *Fetcher) Entries(ctx context.Context, p *Provider) (entries []Entry, skipped []Skipped, err error) {
 	var out []Entry
-	var err error
-	if len(p.Feeds) > 0 {
+	read := func(u string, fn func(context.Context, string, []Entry) ([]Entry, error)) error {
+		got, err := fn(ctx, u, out)
+		var pr *Problem
+		if errors.As(err, &pr) {
+			skipped = append(skipped, Skipped{URL: u, Problem: pr})
+			return nil
+		}
+		if err == nil {
+			out = got
+		}
+		return err
+	}
+	sources := len(p.Feeds)
+	if sources > 0 {
 		for _, fd := range p.Feeds {
-			if out, err = f.feed(ctx, fd.URL, out); err != nil {
-				return nil, err
+			if err := read(fd.URL, f.feed); err != nil {
+				return nil, nil, err
 			}
 		}
 	} else {
+		sources = len(p.Directories)
 		for _, d := range p.Directories {
-			if out, err = f.directory(ctx, d, out); err != nil {
-				return nil, err
+			if err := read(d, f.directory); err != nil {
+				return nil, nil, err
 			}
 		}
+	}
+	if len(skipped) == sources {
+		return nil, nil, skipped[0].Problem
 	}
 	seen := map[string]int{}
 	var uniq []Entry
@@ -260,9 +279,15 @@ func (f *Fetcher) Entries(ctx context.Context, p *Provider) ([]Entry, error) {
 		uniq = append(uniq, e)
 	}
 	if len(uniq) > MaxEntries {
-		return nil, problem("too_large", "the provider lists %d documents; the limit is %d", len(uniq), MaxEntries)
+		return nil, nil, problem("too_large", "the provider lists %d documents; the limit is %d", len(uniq), MaxEntries)
 	}
-	return uniq, nil
+	return uniq, skipped, nil
+}
+
+// Skipped is a feed or directory of a provider that could not be read.
+type Skipped struct {
+	URL     string
+	Problem *Problem
 }
 
 // rolieFeed is what the hub reads of a ROLIE feed. A link's relation is

@@ -65,7 +65,8 @@ type Subscription struct {
 	Checked  int `json:"checked"`
 	Imported int `json:"imported"`
 	Rejected int `json:"rejected"`
-	// Errors are the last run's refused documents (only by id).
+	// Errors are the last run's refused documents and unreadable feeds
+	// (only by id).
 	Errors []ItemError `json:"errors,omitempty"`
 }
 
@@ -422,9 +423,14 @@ func (s *Service) run(ctx context.Context, a policy.Actor, sub Subscription) (Ru
 			return fail(err)
 		}
 	}
-	entries, err := f.Entries(rctx, p)
+	entries, skipped, err := f.Entries(rctx, p)
 	if err != nil {
 		return fail(err)
+	}
+	// A feed the hub may not read (TLP:AMBER behind the provider's access
+	// control) is named; the others' documents come in.
+	for _, sk := range skipped {
+		rep.Errors = append(rep.Errors, ItemError{File: sk.URL, Code: sk.Problem.Code, Message: sk.Problem.Message})
 	}
 	rep.Listed = len(entries)
 	seen, err := s.seenDocs(ctx, sub.ID)

@@ -36,6 +36,9 @@ import (
 //	                            distribution (/ot/index.txt, listing them)
 //	/dir/provider-metadata.json the IT documents as a directory
 //	                            distribution (CISA's changes.csv)
+//	/amber/provider-metadata.json the IT feed and a TLP:AMBER feed the
+//	                            provider keeps behind access control (401)
+//	/amber-only/provider-metadata.json only that feed
 //	/key.asc                    the provider's OpenPGP public key
 //
 // CISA's own .asc files are signed with CISA's key, which the data does
@@ -130,6 +133,16 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/provider-metadata.json":
 		_, _ = w.Write(p.metadata(fmt.Sprintf(`{"rolie": {"feeds": [{"summary": "TLP:WHITE", "tlp_label": "WHITE", "url": %q}]}}`,
 			p.URL+"/csaf_files/IT/white/cisa-csaf-it-feed-tlp-white.json")))
+		return
+	case "/amber/provider-metadata.json":
+		_, _ = w.Write(p.metadata(fmt.Sprintf(`{"rolie": {"feeds": [{"summary": "TLP:WHITE", "tlp_label": "WHITE", "url": %q}, {"summary": "TLP:AMBER", "tlp_label": "AMBER", "url": %q}]}}`,
+			p.URL+"/csaf_files/IT/white/cisa-csaf-it-feed-tlp-white.json", p.URL+"/csaf_files/IT/amber/feed.json")))
+		return
+	case "/amber-only/provider-metadata.json":
+		_, _ = w.Write(p.metadata(fmt.Sprintf(`{"rolie": {"feeds": [{"summary": "TLP:AMBER", "tlp_label": "AMBER", "url": %q}]}}`, p.URL+"/csaf_files/IT/amber/feed.json")))
+		return
+	case "/csaf_files/IT/amber/feed.json":
+		http.Error(w, "sign in with a client certificate", http.StatusUnauthorized)
 		return
 	case "/ot/provider-metadata.json":
 		_, _ = w.Write(p.metadata(fmt.Sprintf(`{"directory_url": %q}`, p.URL+"/ot/")))
