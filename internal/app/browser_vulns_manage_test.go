@@ -70,10 +70,13 @@ func TestBrowserVulnsManage(t *testing.T) {
 		t.Errorf("after editing: %q", txt)
 	}
 	u.open(t, h, "/vulns/board", false)
+	u.screenshot(t, "vulns-board-de")
 	if txt := u.text(t); !strings.Contains(txt, "edge-gw-9") || !strings.Contains(txt, "WOLKE-2026-60") || !strings.Contains(txt, "CSAF VEX") {
 		t.Errorf("the board: %q", txt)
 	}
 
+	u.open(t, h, "/vulns", false)
+	u.screenshot(t, "vulns-list-de")
 	u.open(t, h, "/vulns/advisories/"+adv, false)
 	u.do(t, "open the sharing form", chromedp.Click(chromedp.CSS(`#sharing summary`)), chromedp.WaitVisible(chromedp.ID("sh-tlp")),
 		chromedp.SetValue(chromedp.ID("sh-tlp"), "CLEAR"))
