@@ -66,7 +66,7 @@ func TestBrowserVulnsManage(t *testing.T) {
 		chromedp.SetValue(chromedp.ID("e-"+asset.ID+"-version"), "2.4.1"))
 	u.screenshot(t, "vulns-asset-edit-de")
 	u.submit(t, "save the asset", chromedp.ID("asset-save-"+asset.ID))
-	if txt := u.text(t); !strings.Contains(txt, "2.4.1") || !strings.Contains(txt, "erneut mit den Advisories abgeglichen") {
+	if txt := u.text(t); !strings.Contains(txt, "2.4.1") || !strings.Contains(txt, "erneut mit den Sicherheitshinweisen abgeglichen") {
 		t.Errorf("after editing: %q", txt)
 	}
 	u.open(t, h, "/vulns/board", false)
