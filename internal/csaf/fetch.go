@@ -53,13 +53,13 @@ type Provider struct {
 	Namespace string `json:"namespace"`
 	// Feeds are the ROLIE feeds (one per TLP label); Directories the
 	// directory distributions.
-	Feeds       []Feed   `json:"feeds,omitempty"`
-	Directories []string `json:"directories,omitempty"`
-	Keys        []KeyRef `json:"keys,omitempty"`
+	Feeds       []FeedLink `json:"feeds,omitempty"`
+	Directories []string   `json:"directories,omitempty"`
+	Keys        []KeyRef   `json:"keys,omitempty"`
 }
 
-// Feed is one ROLIE feed of a provider.
-type Feed struct {
+// FeedLink is one ROLIE feed of a provider.
+type FeedLink struct {
 	URL string `json:"url"`
 	TLP string `json:"tlp"`
 }
@@ -70,10 +70,10 @@ type KeyRef struct {
 	Fingerprint string `json:"fingerprint"`
 }
 
-// Entry is one document a provider lists, with when it last changed
+// Listed is one document a provider lists, with when it last changed
 // (ROLIE updated, changes.csv time; zero when only index.txt names it)
 // and, from a ROLIE feed, the URLs of its digest and signature.
-type Entry struct {
+type Listed struct {
 	URL       string
 	Updated   time.Time
 	Hash      []string // .sha256/.sha512 URLs ("" none named: tried beside URL)
@@ -169,7 +169,7 @@ func (f *Fetcher) Metadata(ctx context.Context, raw string) (*Provider, error) {
 				if fd.TLPLabel != nil {
 					tlp = string(*fd.TLPLabel)
 				}
-				p.Feeds = append(p.Feeds, Feed{URL: resolve(base, string(*fd.URL)), TLP: tlp})
+				p.Feeds = append(p.Feeds, FeedLink{URL: resolve(base, string(*fd.URL)), TLP: tlp})
 			}
 		}
 		if d.DirectoryURL != "" {
@@ -234,9 +234,9 @@ func (f *Fetcher) Keys(ctx context.Context, p *Provider) (Keys, error) {
 // directory that cannot be read (a TLP:AMBER feed behind access control)
 // is named in skipped, and the others are read; when none can be, the
 // first one's problem is the error.
-func (f *Fetcher) Entries(ctx context.Context, p *Provider) (entries []Entry, skipped []Skipped, err error) {
-	var out []Entry
-	read := func(u string, fn func(context.Context, string, []Entry) ([]Entry, error)) error {
+func (f *Fetcher) Entries(ctx context.Context, p *Provider) (entries []Listed, skipped []Skipped, err error) {
+	var out []Listed
+	read := func(u string, fn func(context.Context, string, []Listed) ([]Listed, error)) error {
 		got, err := fn(ctx, u, out)
 		var pr *Problem
 		if errors.As(err, &pr) {
@@ -267,7 +267,7 @@ func (f *Fetcher) Entries(ctx context.Context, p *Provider) (entries []Entry, sk
 		return nil, nil, skipped[0].Problem
 	}
 	seen := map[string]int{}
-	var uniq []Entry
+	var uniq []Listed
 	for _, e := range out {
 		if i, ok := seen[e.URL]; ok {
 			if e.Updated.After(uniq[i].Updated) {
@@ -294,7 +294,7 @@ type Skipped struct {
 // read from "rel", or from "ref" as CISA's feed spells it.
 type rolieFeed struct {
 	Feed struct {
-		Entry []struct {
+		Listed []struct {
 			Content struct {
 				Src string `json:"src"`
 			} `json:"content"`
@@ -308,7 +308,7 @@ type rolieFeed struct {
 	} `json:"feed"`
 }
 
-func (f *Fetcher) feed(ctx context.Context, raw string, out []Entry) ([]Entry, error) {
+func (f *Fetcher) feed(ctx context.Context, raw string, out []Listed) ([]Listed, error) {
 	b, _, err := f.get(ctx, raw, maxListing)
 	if err != nil {
 		return nil, err
@@ -318,8 +318,8 @@ func (f *Fetcher) feed(ctx context.Context, raw string, out []Entry) ([]Entry, e
 		return nil, problem("bad_feed", "the ROLIE feed %s cannot be read: %v", raw, err)
 	}
 	base, _ := url.Parse(raw)
-	for i, en := range rf.Feed.Entry {
-		e := Entry{Listed: true}
+	for i, en := range rf.Feed.Listed {
+		e := Listed{Listed: true}
 		for _, l := range en.Link {
 			rel := l.Rel
 			if rel == "" {
@@ -353,7 +353,7 @@ func (f *Fetcher) feed(ctx context.Context, raw string, out []Entry) ([]Entry, e
 // directory reads a directory distribution: changes.csv (path, time) if
 // the provider has one, else index.txt (paths). Paths are relative to
 // the directory URL.
-func (f *Fetcher) directory(ctx context.Context, dir string, out []Entry) ([]Entry, error) {
+func (f *Fetcher) directory(ctx context.Context, dir string, out []Listed) ([]Listed, error) {
 	if !strings.HasSuffix(dir, "/") {
 		dir += "/"
 	}
@@ -377,7 +377,7 @@ func (f *Fetcher) directory(ctx context.Context, dir string, out []Entry) ([]Ent
 			if err != nil {
 				return nil, problem("bad_index", "line %d of %schanges.csv: %q is no time", i+1, dir, rec[1])
 			}
-			out = append(out, Entry{URL: resolve(base, rec[0]), Updated: t})
+			out = append(out, Listed{URL: resolve(base, rec[0]), Updated: t})
 		}
 		return out, nil
 	}
@@ -390,7 +390,7 @@ func (f *Fetcher) directory(ctx context.Context, dir string, out []Entry) ([]Ent
 	}
 	for line := range strings.Lines(string(b)) {
 		if line = strings.TrimSpace(line); line != "" {
-			out = append(out, Entry{URL: resolve(base, line)})
+			out = append(out, Listed{URL: resolve(base, line)})
 		}
 	}
 	return out, nil
@@ -400,7 +400,7 @@ func (f *Fetcher) directory(ctx context.Context, dir string, out []Entry) ([]Ent
 // .sha256) and its signature (.asc), where the provider has them. A
 // digest or signature the feed names must be there; beside a document of
 // a directory distribution, a missing one (404) is no error.
-func (f *Fetcher) Document(ctx context.Context, e Entry) (Fetched, error) {
+func (f *Fetcher) Document(ctx context.Context, e Listed) (Fetched, error) {
 	var out Fetched
 	data, _, err := f.get(ctx, e.URL, MaxDocument)
 	if err != nil {
@@ -467,6 +467,6 @@ func ProblemCode(err error) string {
 
 // SortEntries orders entries oldest change first, so that a provider's
 // older versions are imported before newer ones.
-func SortEntries(es []Entry) {
-	slices.SortStableFunc(es, func(a, b Entry) int { return a.Updated.Compare(b.Updated) })
+func SortEntries(es []Listed) {
+	slices.SortStableFunc(es, func(a, b Listed) int { return a.Updated.Compare(b.Updated) })
 }

@@ -437,7 +437,7 @@ func (s *Service) run(ctx context.Context, a policy.Actor, sub Subscription) (Ru
 	if err != nil {
 		return rep, err
 	}
-	var todo []csaf.Entry
+	var todo []csaf.Listed
 	for _, e := range entries {
 		if t, ok := seen[e.URL]; ok && (e.Updated.IsZero() || e.Updated.UnixMicro() <= t) {
 			continue // imported before, unchanged since
@@ -453,7 +453,7 @@ func (s *Service) run(ctx context.Context, a policy.Actor, sub Subscription) (Ru
 	for start := 0; start < len(todo); start += batch {
 		part := todo[start:min(start+batch, len(todo))]
 		var inputs []Input
-		var from []csaf.Entry
+		var from []csaf.Listed
 		for _, e := range part {
 			rep.Checked++
 			doc, err := f.Document(rctx, e)
