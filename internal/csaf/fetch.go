@@ -294,7 +294,7 @@ type Skipped struct {
 // read from "rel", or from "ref" as CISA's feed spells it.
 type rolieFeed struct {
 	Feed struct {
-		Listed []struct {
+		Entries []struct {
 			Content struct {
 				Src string `json:"src"`
 			} `json:"content"`
@@ -318,7 +318,7 @@ func (f *Fetcher) feed(ctx context.Context, raw string, out []Listed) ([]Listed,
 		return nil, problem("bad_feed", "the ROLIE feed %s cannot be read: %v", raw, err)
 	}
 	base, _ := url.Parse(raw)
-	for i, en := range rf.Feed.Listed {
+	for i, en := range rf.Feed.Entries {
 		e := Listed{Listed: true}
 		for _, l := range en.Link {
 			rel := l.Rel
