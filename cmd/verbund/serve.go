@@ -131,6 +131,11 @@ func (c *cli) serve(args []string) error {
 		return fmt.Errorf("listen on %s: %w (choose another with --addr)", cfg.Addr, err)
 	}
 	url := cfg.URL(ln.Addr().String())
+	// The CSAF provider names itself by the address users reach the hub at.
+	a.Vulns.Provider.BaseURL = url
+	if cfg.Demo && a.Vulns.Provider.WellKnown == "" {
+		a.Vulns.Provider.WellKnown = demo.CSAFProvider
+	}
 	engine := "SQLite " + d.URL
 	if d.Dialect == db.Postgres {
 		engine = "PostgreSQL"
