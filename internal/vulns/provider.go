@@ -62,16 +62,41 @@ func scanPub(r db.Scanner, extra ...any) (pub, error) {
 	return p, nil
 }
 
-func (s *Service) providerBase(slug string) string {
-	return strings.TrimRight(s.Provider.BaseURL, "/") + "/csaf/" + slug
+type baseKey struct{}
+
+// baseURL is the hub's external address the provider names itself by:
+// ProviderConfig.BaseURL (serve sets it from --base-url or its
+// listener), else the address the request came to (tests, a hub built
+// without serve).
+func (s *Service) baseURL(ctx context.Context) string {
+	if b := strings.TrimRight(s.Provider.BaseURL, "/"); b != "" {
+		return b
+	}
+	b, _ := ctx.Value(baseKey{}).(string)
+	return b
 }
 
-func (s *Service) folderURL(slug, label string) string {
-	return s.providerBase(slug) + "/" + strings.ToLower(label) + "/"
+// withBase keeps the request's own address for baseURL.
+func withBase(h web.HandlerFunc) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		return h(w, r.WithContext(context.WithValue(r.Context(), baseKey{}, scheme+"://"+r.Host)))
+	}
 }
 
-func (s *Service) documentURL(slug, label string, year int, name string) string {
-	return s.folderURL(slug, label) + strconv.Itoa(year) + "/" + name
+func (s *Service) providerBase(ctx context.Context, slug string) string {
+	return s.baseURL(ctx) + "/csaf/" + slug
+}
+
+func (s *Service) folderURL(ctx context.Context, slug, label string) string {
+	return s.providerBase(ctx, slug) + "/" + strings.ToLower(label) + "/"
+}
+
+func (s *Service) documentURL(ctx context.Context, slug, label string, year int, name string) string {
+	return s.folderURL(ctx, slug, label) + strconv.Itoa(year) + "/" + name
 }
 
 func feedName(label string) string { return "csaf-feed-tlp-" + strings.ToLower(label) + ".json" }
@@ -193,10 +218,10 @@ func (s *Service) labels(ctx context.Context, org string) ([]string, int64, erro
 	return out, last, nil
 }
 
-func (s *Service) feeds(p provider, labels []string) []csaf.FeedRef {
+func (s *Service) feeds(ctx context.Context, p provider, labels []string) []csaf.FeedRef {
 	out := make([]csaf.FeedRef, 0, len(labels))
 	for _, l := range labels {
-		out = append(out, csaf.FeedRef{Label: l, URL: s.folderURL(p.slug, l) + feedName(l), Summary: "TLP:" + l + " advisories"})
+		out = append(out, csaf.FeedRef{Label: l, URL: s.folderURL(ctx, p.slug, l) + feedName(l), Summary: "TLP:" + l + " advisories"})
 	}
 	return out
 }
@@ -215,11 +240,11 @@ func (s *Service) metadata(ctx context.Context, p provider) ([]byte, error) {
 	}
 	dirs := make([]string, 0, len(labels))
 	for _, l := range labels {
-		dirs = append(dirs, s.folderURL(p.slug, l))
+		dirs = append(dirs, s.folderURL(ctx, p.slug, l))
 	}
-	return csaf.ProviderMetadata(csaf.Metadata{CanonicalURL: s.providerBase(p.slug) + "/provider-metadata.json", Publisher: pubr,
-		Fingerprint: p.fingerprint, KeyURL: s.providerBase(p.slug) + "/openpgp/" + p.fingerprint + ".asc",
-		Directories: dirs, Feeds: s.feeds(p, labels), LastUpdated: time.UnixMicro(last)})
+	return csaf.ProviderMetadata(csaf.Metadata{CanonicalURL: s.providerBase(ctx, p.slug) + "/provider-metadata.json", Publisher: pubr,
+		Fingerprint: p.fingerprint, KeyURL: s.providerBase(ctx, p.slug) + "/openpgp/" + p.fingerprint + ".asc",
+		Directories: dirs, Feeds: s.feeds(ctx, p, labels), LastUpdated: time.UnixMicro(last)})
 }
 
 // registerProvider adds the provider's routes. Every address is under a
@@ -238,23 +263,23 @@ func registerProvider(srv *web.Server, h *handler) {
 	srv.AddProtocol(web.Protocol{Prefix: "/csaf/", WriteError: plain})
 	srv.AddProtocol(web.Protocol{Prefix: "/.well-known/csaf/", WriteError: plain})
 	r := srv.Router
-	r.Handle("GET /csaf/{org}/provider-metadata.json", web.Public, h.providerMetadata)
-	r.Handle("GET /csaf/{org}/service.json", web.Public, h.providerService)
-	r.Handle("GET /csaf/{org}/openpgp/{file}", web.Public, h.providerKey)
-	r.Handle("GET /.well-known/csaf/provider-metadata.json", web.Public, h.providerMetadata)
-	r.Handle("GET /.well-known/csaf/service.json", web.Public, h.providerService)
-	r.Handle("GET /.well-known/security.txt", web.Public, h.securityTxt)
+	r.Handle("GET /csaf/{org}/provider-metadata.json", web.Public, withBase(h.providerMetadata))
+	r.Handle("GET /csaf/{org}/service.json", web.Public, withBase(h.providerService))
+	r.Handle("GET /csaf/{org}/openpgp/{file}", web.Public, withBase(h.providerKey))
+	r.Handle("GET /.well-known/csaf/provider-metadata.json", web.Public, withBase(h.providerMetadata))
+	r.Handle("GET /.well-known/csaf/service.json", web.Public, withBase(h.providerService))
+	r.Handle("GET /.well-known/security.txt", web.Public, withBase(h.securityTxt))
 	// A folder's address without its slash is not found rather than
 	// redirected (ServeMux would redirect to a pattern ending in {$}).
-	r.Handle("GET /csaf/{org}/{folder}", web.Public, h.providerNoFolder)
-	r.Handle("GET /csaf/{org}/white/{$}", web.Public, h.providerFolder)
-	r.Handle("GET /csaf/{org}/white/{name}", web.Public, h.providerFolderFile)
-	r.Handle("GET /csaf/{org}/white/{year}/{$}", web.Public, h.providerYear)
-	r.Handle("GET /csaf/{org}/white/{year}/{file}", web.Public, h.providerDocument)
-	r.Handle("GET /csaf/{org}/{tlp}/{$}", web.Read, h.providerFolder)
-	r.Handle("GET /csaf/{org}/{tlp}/{name}", web.Read, h.providerFolderFile)
-	r.Handle("GET /csaf/{org}/{tlp}/{year}/{$}", web.Read, h.providerYear)
-	r.Handle("GET /csaf/{org}/{tlp}/{year}/{file}", web.Read, h.providerDocument)
+	r.Handle("GET /csaf/{org}/{folder}", web.Public, withBase(h.providerNoFolder))
+	r.Handle("GET /csaf/{org}/white/{$}", web.Public, withBase(h.providerFolder))
+	r.Handle("GET /csaf/{org}/white/{name}", web.Public, withBase(h.providerFolderFile))
+	r.Handle("GET /csaf/{org}/white/{year}/{$}", web.Public, withBase(h.providerYear))
+	r.Handle("GET /csaf/{org}/white/{year}/{file}", web.Public, withBase(h.providerDocument))
+	r.Handle("GET /csaf/{org}/{tlp}/{$}", web.Read, withBase(h.providerFolder))
+	r.Handle("GET /csaf/{org}/{tlp}/{name}", web.Read, withBase(h.providerFolderFile))
+	r.Handle("GET /csaf/{org}/{tlp}/{year}/{$}", web.Read, withBase(h.providerYear))
+	r.Handle("GET /csaf/{org}/{tlp}/{year}/{file}", web.Read, withBase(h.providerDocument))
 }
 
 // provider is the provider the request names: /csaf/{org}/ or the
@@ -309,7 +334,7 @@ func (h *handler) providerService(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	b, err := csaf.ServiceDocument("CSAF feeds of "+p.slug, h.svc.feeds(p, labels))
+	b, err := csaf.ServiceDocument("CSAF feeds of "+p.slug, h.svc.feeds(r.Context(), p, labels))
 	if err != nil {
 		return err
 	}
@@ -337,18 +362,20 @@ func (h *handler) securityTxt(w http.ResponseWriter, r *http.Request) error {
 		return db.NotFound(err, "load org")
 	}
 	if contact == "" {
-		contact = h.svc.providerBase(p.slug) + "/provider-metadata.json"
+		contact = h.svc.providerBase(r.Context(), p.slug) + "/provider-metadata.json"
 	} else if strings.Contains(contact, "@") && !strings.Contains(contact, ":") {
 		contact = "mailto:" + contact
 	}
 	// RFC 9116: Expires is required; a year ahead, as the file is made
 	// when asked for.
 	body := fmt.Sprintf("Contact: %s\nExpires: %s\nCSAF: %s\n", contact,
-		time.Now().UTC().AddDate(1, 0, 0).Truncate(24*time.Hour).Format(time.RFC3339), h.svc.providerBase(p.slug)+"/provider-metadata.json")
+		time.Now().UTC().AddDate(1, 0, 0).Truncate(24*time.Hour).Format(time.RFC3339), h.svc.providerBase(r.Context(), p.slug)+"/provider-metadata.json")
 	return serveBytes(w, "text/plain; charset=utf-8", []byte(body))
 }
 
-func (h *handler) providerNoFolder(http.ResponseWriter, *http.Request) error { return fault.ErrNotFound }
+func (h *handler) providerNoFolder(http.ResponseWriter, *http.Request) error {
+	return fault.ErrNotFound
+}
 
 // folder is what a TLP folder request names, with the entries the reader
 // may read there; a protected folder of which the reader may read
@@ -379,10 +406,10 @@ func (h *handler) folder(r *http.Request) (provider, string, []pub, error) {
 	return p, l, es, nil
 }
 
-func (h *handler) csafEntries(p provider, l string, es []pub) []csaf.Entry {
+func (h *handler) csafEntries(ctx context.Context, p provider, l string, es []pub) []csaf.Entry {
 	out := make([]csaf.Entry, len(es))
 	for i, e := range es {
-		out[i] = csaf.Entry{URL: h.svc.documentURL(p.slug, l, e.year, e.name), Title: e.title, TrackingID: e.trackingID, Label: l,
+		out[i] = csaf.Entry{URL: h.svc.documentURL(ctx, p.slug, l, e.year, e.name), Title: e.title, TrackingID: e.trackingID, Label: l,
 			Path: strconv.Itoa(e.year) + "/" + e.name, InitialRelease: e.initial, CurrentRelease: e.current}
 	}
 	return out
@@ -422,7 +449,7 @@ func (h *handler) providerFolderFile(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	entries := h.csafEntries(p, l, es)
+	entries := h.csafEntries(r.Context(), p, l, es)
 	switch r.PathValue("name") {
 	case "index.txt":
 		return serveBytes(w, "text/plain; charset=utf-8", csaf.Index(entries))
@@ -435,7 +462,7 @@ func (h *handler) providerFolderFile(w http.ResponseWriter, r *http.Request) err
 				updated = e.current
 			}
 		}
-		b, err := csaf.Feed(h.svc.folderURL(p.slug, l)+feedName(l), "CSAF feed (TLP:"+l+") of "+p.slug, l, entries, updated)
+		b, err := csaf.Feed(h.svc.folderURL(r.Context(), p.slug, l)+feedName(l), "CSAF feed (TLP:"+l+") of "+p.slug, l, entries, updated)
 		if err != nil {
 			return err
 		}

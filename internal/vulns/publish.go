@@ -114,7 +114,7 @@ func (s *Service) Publish(ctx context.Context, a policy.Actor, id string) (Publi
 			return fmt.Errorf("save publication: %w", err)
 		}
 		p = Publication{AdvisoryID: id, TrackingID: doc.TrackingID, Version: version, Label: label, PublishedAt: now,
-			URL: s.documentURL(prov.slug, label, doc.InitialRelease.UTC().Year(), name)}
+			URL: s.documentURL(ctx, prov.slug, label, doc.InitialRelease.UTC().Year(), name)}
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "vulns.advisory.publish", ObjectType: "vuln_advisory", ObjectID: id,
 			Detail:  map[string]any{"tracking_id": doc.TrackingID, "version": version, "tlp": label, "file": name, "provider": prov.slug},
 			Touches: []string{"vulns", "vuln_advisory:" + id}})
@@ -252,9 +252,15 @@ func (s *Service) FindProvider(ctx context.Context, a policy.Actor) (Provider, e
 	if err := h.QueryRow(ctx, `SELECT slug, fingerprint FROM csaf_providers WHERE org_id = ?`, a.OrgID).Scan(&p.Slug, &p.Fingerprint); err != nil {
 		return p, db.NotFound(err, "load provider")
 	}
-	p.URL = s.providerBase(p.Slug) + "/provider-metadata.json"
-	rows, err := h.Query(ctx, `SELECT p.advisory_id, a.tracking_id, p.version, p.label, p.year, p.filename, p.published_at
-		FROM csaf_publications p JOIN vuln_advisories a ON a.id = p.advisory_id WHERE p.org_id = ? ORDER BY p.published_at DESC, p.advisory_id`, a.OrgID)
+	p.URL = s.providerBase(ctx, p.Slug) + "/provider-metadata.json"
+	// Only what the reader may see of its own org's advisories: a RED
+	// one is its author's and named people's.
+	r, err := policy.NewReader(ctx, h, a, db.Now())
+	if err != nil {
+		return p, err
+	}
+	rows, err := h.Select(ctx, db.Q(`SELECT p.advisory_id, a.tracking_id, p.version, p.label, p.year, p.filename, p.published_at FROM `).
+		Append(r.From(s.advisories, "a")).Add(` JOIN csaf_publications p ON p.advisory_id = a.id WHERE p.org_id = ? ORDER BY p.published_at DESC, p.advisory_id`, a.OrgID))
 	if err != nil {
 		return p, fmt.Errorf("list publications: %w", err)
 	}
@@ -262,7 +268,7 @@ func (s *Service) FindProvider(ctx context.Context, a policy.Actor) (Provider, e
 		var year int
 		var name string
 		err = r.Scan(&x.AdvisoryID, &x.TrackingID, &x.Version, &x.Label, &year, &name, &x.PublishedAt)
-		x.URL = s.documentURL(p.Slug, x.Label, year, name)
+		x.URL = s.documentURL(ctx, p.Slug, x.Label, year, name)
 		return x, err
 	})
 	return p, err
@@ -281,6 +287,6 @@ func (s *Service) published(ctx context.Context, id string) (Publication, bool, 
 	if err != nil {
 		return x, false, fmt.Errorf("load publication: %w", err)
 	}
-	x.AdvisoryID, x.URL = id, s.documentURL(slug, x.Label, year, name)
+	x.AdvisoryID, x.URL = id, s.documentURL(ctx, slug, x.Label, year, name)
 	return x, true, nil
 }

@@ -22,11 +22,11 @@ func registerPublishing(srv *web.Server, h *handler) error {
 		return err
 	}
 	r := srv.Router
-	r.Handle("POST /vulns/advisories/{id}/publish", web.Write, h.publishForm)
-	r.Handle("POST /vulns/advisories/{id}/unpublish", web.Write, h.unpublishForm)
-	r.Handle("PUT /api/v1/advisories/{id}/publication", web.Write, h.apiPublish)
-	r.Handle("DELETE /api/v1/advisories/{id}/publication", web.Write, h.apiUnpublish)
-	r.Handle("GET /api/v1/csaf-provider", web.Read, h.apiProvider)
+	r.Handle("POST /vulns/advisories/{id}/publish", web.Write, withBase(h.publishForm))
+	r.Handle("POST /vulns/advisories/{id}/unpublish", web.Write, withBase(h.unpublishForm))
+	r.Handle("PUT /api/v1/advisories/{id}/publication", web.Write, withBase(h.apiPublish))
+	r.Handle("DELETE /api/v1/advisories/{id}/publication", web.Write, withBase(h.apiUnpublish))
+	r.Handle("GET /api/v1/csaf-provider", web.Read, withBase(h.apiProvider))
 	registerProvider(srv, h)
 	return nil
 }
