@@ -163,7 +163,11 @@ func TestCSAFProviderAccess(t *testing.T) {
 			var pmd struct {
 				Role          string `json:"role"`
 				Distributions []struct {
-					Rolie *struct{ Feeds []struct{ TLPLabel string `json:"tlp_label"` } }
+					Rolie *struct {
+						Feeds []struct {
+							TLPLabel string `json:"tlp_label"`
+						}
+					}
 				}
 				Keys []struct{ Fingerprint, URL string } `json:"public_openpgp_keys"`
 			}
@@ -206,7 +210,10 @@ func TestCSAFProviderAccess(t *testing.T) {
 			// Publishing checks: AMBER+STRICT is not published; a label
 			// that is not the envelope's level is refused; a document
 			// without a label too; nothing is written.
-			bad := []struct{ tracking, label, code string; q url.Values }{
+			bad := []struct {
+				tracking, label, code string
+				q                     url.Values
+			}{
 				{"ACC-Strict-1", "AMBER", "publish_amber_strict", url.Values{"tlp": {"AMBER+STRICT"}}},
 				{"ACC-Mismatch-1", "GREEN", "publish_tlp_mismatch", url.Values{"tlp": {"AMBER"}}},
 				{"ACC-Nolabel-1", "", "publish_no_tlp", url.Values{"tlp": {"AMBER"}}},

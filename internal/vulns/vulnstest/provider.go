@@ -99,7 +99,7 @@ func providerRows() map[string]apptest.Row {
 
 // leakProvider remembers where the harness published each advisory.
 type leakProvider struct {
-	slug  string
+	slug string
 	docs map[string]string // advisory id → its document's path on the provider
 }
 
