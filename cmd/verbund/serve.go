@@ -154,6 +154,9 @@ func (c *cli) serve(args []string) error {
 	}
 	log.Info("verbund ready", "url", url, "db", engine, "startup_ms", time.Since(start).Milliseconds(), "version", Version)
 	fmt.Fprintf(c.stdout, "verbund is ready: open %s/login\n", url)
+	if a.Vulns.Provider.WellKnown != "" {
+		fmt.Fprintf(c.stdout, "CSAF provider of %s: %s/.well-known/csaf/provider-metadata.json\n", a.Vulns.Provider.WellKnown, url)
+	}
 	if len(logins) > 0 {
 		fmt.Fprintf(c.stdout, "\nDemo logins (also in %s/demo-logins.txt):\n", cfg.DataDir)
 		demo.WriteLogins(c.stdout, logins)
