@@ -11,10 +11,12 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
 	"verbund/internal/app/apptest"
+	"verbund/internal/csaf"
 	"verbund/internal/db/dbtest"
 	"verbund/internal/policy"
 	"verbund/internal/vulns/vulnstest"
@@ -62,6 +64,89 @@ func get(t *testing.T, h *apptest.Hub, token, path string) (int, http.Header, []
 	t.Helper()
 	r := h.API(t, token, http.MethodGet, path, nil)
 	return r.Status, r.Header, r.Body
+}
+
+// TestCSAFCompose writes advisories with the API: a complete one is
+// published at once and served as valid CSAF; a draft missing a field,
+// with a bad CVSS vector or that could not be published (AMBER+STRICT)
+// is refused with its code and nothing is written.
+func TestCSAFCompose(t *testing.T) {
+	for _, e := range dbtest.Engines(t) {
+		t.Run(string(e), func(t *testing.T) {
+			h := apptest.WorldCovering(t, e)
+			sme := h.Users["sme.analyst"]
+			draft := func(kv ...any) map[string]any {
+				d := map[string]any{"tracking_id": "SME-2026-0001", "title": "Gateway: remote code execution", "summary": "The gateway runs code it is sent.",
+					"vendor": "Müller", "product": "Gateway", "affected_version": "2.4.1", "fixed_version": "2.4.2", "cve": "CVE-2026-10001",
+					"cvss_v3": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "remediation": "Update to 2.4.2.", "tlp": "CLEAR", "publish": true}
+				for i := 0; i < len(kv); i += 2 {
+					if kv[i+1] == nil {
+						delete(d, kv[i].(string))
+					} else {
+						d[kv[i].(string)] = kv[i+1]
+					}
+				}
+				return d
+			}
+			count := func() int {
+				var n int
+				if err := h.App.DB.R().QueryRow(context.Background(), `SELECT (SELECT COUNT(*) FROM vuln_advisories) + (SELECT COUNT(*) FROM csaf_publications)`).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			for _, b := range []struct {
+				code string
+				d    map[string]any
+			}{
+				{"draft_missing", draft("summary", nil)},
+				{"draft_missing", draft("affected_version", " ")},
+				{"draft_bad_cvss", draft("cvss_v3", "CVSS:3.1/AV:X")},
+				{"draft_invalid", draft("cve", "CVE-26-1")},
+				{"publish_amber_strict", draft("tlp", "AMBER+STRICT")},
+			} {
+				before := count()
+				r := h.API(t, sme.WriteToken, http.MethodPost, "/api/v1/advisories/compose", b.d)
+				if r.Status != http.StatusBadRequest || r.ErrorCode() != b.code {
+					t.Errorf("compose %v: %d %s, want 400 %s", b.d, r.Status, r.Body, b.code)
+				}
+				if count() != before {
+					t.Errorf("a refused draft (%s) wrote something", b.code)
+				}
+			}
+			r := h.API(t, sme.WriteToken, http.MethodPost, "/api/v1/advisories/compose", draft())
+			if r.Status != http.StatusCreated {
+				t.Fatalf("compose: %d %s", r.Status, r.Body)
+			}
+			var c struct {
+				ID          string
+				Publication struct{ URL string }
+			}
+			r.JSON(t, &c)
+			u, err := url.Parse(c.Publication.URL)
+			if err != nil || !strings.HasSuffix(u.Path, "/white/"+time.Now().UTC().Format("2006")+"/sme-2026-0001.json") {
+				t.Fatalf("publication at %q", c.Publication.URL)
+			}
+			status, _, doc := get(t, h, "", u.Path)
+			if status != http.StatusOK {
+				t.Fatalf("GET %s: %d", u.Path, status)
+			}
+			parsed, err := csaf.Parse(doc)
+			if err != nil {
+				t.Fatalf("the written advisory is no valid CSAF: %v", err)
+			}
+			if parsed.TLP != "WHITE" || parsed.Category != "csaf_security_advisory" || len(parsed.Vulns) != 1 || parsed.Vulns[0].CVE != "CVE-2026-10001" || len(parsed.Products) != 2 {
+				t.Errorf("written advisory: %+v", parsed)
+			}
+			if best, ok := parsed.Vulns[0].Best(); !ok || best.Score != 9.8 {
+				t.Errorf("score %+v", best)
+			}
+			// The same tracking id again is the same advisory: a conflict.
+			if r := h.API(t, sme.WriteToken, http.MethodPost, "/api/v1/advisories/compose", draft("title", "other")); r.Status != http.StatusBadRequest {
+				t.Errorf("compose the same id with other content: %d %s", r.Status, r.Body)
+			}
+		})
+	}
 }
 
 // TestCSAFProviderAccess publishes one advisory per TLP label as

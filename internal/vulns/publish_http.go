@@ -27,6 +27,9 @@ func registerPublishing(srv *web.Server, h *handler) error {
 	r.Handle("PUT /api/v1/advisories/{id}/publication", web.Write, withBase(h.apiPublish))
 	r.Handle("DELETE /api/v1/advisories/{id}/publication", web.Write, withBase(h.apiUnpublish))
 	r.Handle("GET /api/v1/csaf-provider", web.Read, withBase(h.apiProvider))
+	r.Handle("GET /vulns/compose", web.Write, h.composePage)
+	r.Handle("POST /vulns/compose", web.Write, withBase(h.composeForm))
+	r.Handle("POST /api/v1/advisories/compose", web.Write, withBase(h.apiCompose))
 	registerProvider(srv, h)
 	return nil
 }

@@ -74,11 +74,18 @@ func providerRows() map[string]apptest.Row {
 	owned := apptest.WriterOnly + " partner=404 coord=404 nocontract=404 outsider=404"
 	public := "*=200"
 	return map[string]apptest.Row{
-		"POST /vulns/advisories/{id}/publish":          {Req: apptest.Fresh(freshAdvisory, "/vulns/advisories/{new}/publish", nil), Want: w(owned + " *=303")},
-		"POST /vulns/advisories/{id}/unpublish":        {Req: apptest.Fresh(published, "/vulns/advisories/{new}/unpublish", nil), Want: w(owned + " *=303")},
-		"PUT /api/v1/advisories/{id}/publication":      {Req: apptest.Fresh(freshAdvisory, "/api/v1/advisories/{new}/publication", nil), Want: w(owned + " *=200")},
-		"DELETE /api/v1/advisories/{id}/publication":   {Req: apptest.Fresh(published, "/api/v1/advisories/{new}/publication", nil), Want: w(owned + " *=204")},
-		"GET /api/v1/csaf-provider":                    {Req: static("/api/v1/csaf-provider"), Want: w(apptest.OwnOrgAPI)},
+		"POST /vulns/advisories/{id}/publish":        {Req: apptest.Fresh(freshAdvisory, "/vulns/advisories/{new}/publish", nil), Want: w(owned + " *=303")},
+		"POST /vulns/advisories/{id}/unpublish":      {Req: apptest.Fresh(published, "/vulns/advisories/{new}/unpublish", nil), Want: w(owned + " *=303")},
+		"PUT /api/v1/advisories/{id}/publication":    {Req: apptest.Fresh(freshAdvisory, "/api/v1/advisories/{new}/publication", nil), Want: w(owned + " *=200")},
+		"DELETE /api/v1/advisories/{id}/publication": {Req: apptest.Fresh(published, "/api/v1/advisories/{new}/publication", nil), Want: w(owned + " *=204")},
+		"GET /api/v1/csaf-provider":                  {Req: static("/api/v1/csaf-provider"), Want: w(apptest.OwnOrgAPI)},
+		"GET /vulns/compose":                         {Req: static("/vulns/compose"), Want: w("anon=303 viewer=403 auditor=403 readtok=403 *=200")},
+		"POST /vulns/compose": {Req: func(_ *testing.T, f *apptest.Fixture) (string, any) {
+			return "/vulns/compose", apptest.Form("tracking_id", "WRITE-"+f.Uniq(), "title", "Written", "summary", "A flaw.", "vendor", "sme",
+				"product", "Gateway", "affected_version", "1.0", "tlp", "AMBER")
+		}, Want: w(apptest.WriterOnly + " *=303")},
+		"POST /api/v1/advisories/compose": {Req: apptest.Send("/api/v1/advisories/compose", map[string]any{"tracking_id": "UNIQ", "title": "Written",
+			"summary": "A flaw.", "vendor": "sme", "product": "Gateway", "affected_version": "1.0", "tlp": "AMBER"}), Want: w(apptest.WriterOnly + " *=201")},
 		"GET /csaf/{org}/provider-metadata.json":       {Req: get("/csaf/{slug}/provider-metadata.json"), Want: w(public)},
 		"GET /csaf/{org}/service.json":                 {Req: get("/csaf/{slug}/service.json"), Want: w(public)},
 		"GET /csaf/{org}/openpgp/{file}":               {Req: get("/csaf/{slug}/openpgp/{fpr}.asc"), Want: w(public)},
