@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"verbund/internal/db"
+	"verbund/internal/db/dbtest"
 )
 
 // checkerVersion is the version of the BSI's CSAF tools the provider is
@@ -82,6 +86,18 @@ func startTLSHub(t *testing.T, args ...string) string {
 	}
 }
 
+// cliTokenAt creates a read token with the CLI on the database of a
+// running hub.
+func cliTokenAt(t *testing.T, where []string, email string) string {
+	t.Helper()
+	var out, errOut syncBuffer
+	if err := run(context.Background(), append([]string{"token", "create", "--user", email, "--scope", "read"}, where...),
+		func(string) string { return "" }, strings.NewReader(""), &out, &errOut); err != nil {
+		t.Fatalf("token create: %v\n%s", err, errOut.String())
+	}
+	return strings.TrimSpace(out.String())
+}
+
 // checkerReport is what the test reads of csaf_checker's JSON report.
 type checkerReport struct {
 	Domains []struct {
@@ -131,13 +147,27 @@ func runChecker(t *testing.T, checker, pmd string, extra ...string) checkerRepor
 // access-protected); every published document passes csaf_validator.
 func TestCSAFCheckerPassesTheDemoProvider(t *testing.T) {
 	checker, validator := csafTools(t)
+	engines := []db.Dialect{db.SQLite}
+	if os.Getenv("VERBUND_TEST_POSTGRES") != "" {
+		engines = append(engines, db.Postgres)
+	}
+	for _, e := range engines {
+		t.Run(string(e), func(t *testing.T) { checkDemoProvider(t, e, checker, validator) })
+	}
+}
+
+func checkDemoProvider(t *testing.T, e db.Dialect, checker, validator string) {
 	dir := t.TempDir()
 	certFile, keyFile := selfSigned(t, dir)
-	base := startTLSHub(t, "--demo", "--data", dir, "--tls-cert", certFile, "--tls-key", keyFile)
+	where := []string{"--data", dir}
+	if e == db.Postgres {
+		where = append(where, "--db", dbtest.NewPostgresDB(t))
+	}
+	base := startTLSHub(t, append([]string{"--demo", "--tls-cert", certFile, "--tls-key", keyFile}, where...)...)
 	pmd := base + "/.well-known/csaf/provider-metadata.json"
 
 	runChecker(t, checker, pmd)
-	token := cliToken(t, dir, "tom.richter@wolke-cloud.example")
+	token := cliTokenAt(t, where, "tom.richter@wolke-cloud.example")
 	r := runChecker(t, checker, pmd, "-H", "Authorization: Bearer "+token)
 	for _, req := range r.Domains[0].Requirements {
 		if req.Num == 5 && (len(req.Messages) == 0 || strings.HasPrefix(req.Messages[0].Text, "No advisories")) {

@@ -194,6 +194,9 @@ func TestCSAFProviderAccess(t *testing.T) {
 				for who, token := range readers {
 					for _, f := range files {
 						status, hdr, body := get(t, h, token, f)
+						if bytes.Contains(body, []byte("PRIVATE KEY")) {
+							t.Fatalf("LEAK: GET %s as %s shows a private key", f, who)
+						}
 						if status != want[label][who] {
 							t.Errorf("GET %s as %s: %d, want %d (%s)", f, who, status, want[label][who], body)
 						}
