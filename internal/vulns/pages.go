@@ -87,6 +87,10 @@ type advisoryData struct {
 	Compose      *policy.Compose
 	Sharing      *policy.Sharing
 	SharingError *fault.Error
+	// Publication is the advisory's on its org's CSAF provider (nil:
+	// not published); PublishError why publishing was refused.
+	Publication  *Publication
+	PublishError *fault.Error
 }
 
 func (h *handler) advisoryPage(w http.ResponseWriter, r *http.Request) error {
@@ -102,6 +106,9 @@ func (h *handler) renderAdvisory(w http.ResponseWriter, r *http.Request, status 
 		return err
 	}
 	d.A, d.Names, d.VEXStatuses, d.Justifications = a, map[string]string{}, VEXStatuses, Justifications
+	if d.Publication, err = h.svc.publicationOf(r.Context(), a); err != nil {
+		return err
+	}
 	if act := web.ActorFrom(r); act.CanWrite() && a.Share.Owner == act.OrgID {
 		c, err := policy.FindCompose(r.Context(), h.svc.DB.R(), act, policy.Vulnerability)
 		if err != nil {

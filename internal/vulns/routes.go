@@ -73,5 +73,8 @@ func Register(srv *web.Server, svc *Service) error {
 	r.Handle("GET /api/v1/vex/csaf", web.Read, h.apiCSAFVEX)
 	r.Handle("GET /api/v1/patch-policy", web.Read, h.apiPolicy)
 	r.Handle("PUT /api/v1/patch-policy", web.OrgAdmin, h.apiSetPolicy)
+	if err := registerPublishing(srv, h); err != nil {
+		return err
+	}
 	return registerSubscriptions(srv, h)
 }

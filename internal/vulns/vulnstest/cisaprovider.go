@@ -262,7 +262,7 @@ func (p *Provider) Set(f func(p *Provider)) {
 func subscriptionSetup(t *testing.T, f *apptest.Fixture) {
 	p := NewProvider(t)
 	f.Hub.App.Vulns.SetFetch(true, p.Roots)
-	f.IDs["provider"] = p.URL
+	f.IDs["cisaprovider"] = p.URL
 	f.IDs["subscription"] = freshSubscription(t, f)
 }
 
@@ -270,7 +270,7 @@ func subscriptionSetup(t *testing.T, f *apptest.Fixture) {
 // the provider each time (the query makes it another subscription).
 func freshSubscription(t *testing.T, f *apptest.Fixture) string {
 	s, err := f.Hub.App.Vulns.CreateSubscription(context.Background(), f.Hub.Users["sme.analyst"].Actor,
-		vulns.SubscriptionInput{URL: f.IDs["provider"] + "/provider-metadata.json?n=" + f.Uniq()})
+		vulns.SubscriptionInput{URL: f.IDs["cisaprovider"] + "/provider-metadata.json?n=" + f.Uniq()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +281,7 @@ func freshSubscription(t *testing.T, f *apptest.Fixture) string {
 // subscribed (as a form for the page, else as JSON).
 func freshSubscriptionBody(p string, form bool) func(*testing.T, *apptest.Fixture) (string, any) {
 	return func(_ *testing.T, f *apptest.Fixture) (string, any) {
-		u := f.IDs["provider"] + "/provider-metadata.json?n=" + f.Uniq()
+		u := f.IDs["cisaprovider"] + "/provider-metadata.json?n=" + f.Uniq()
 		if form {
 			return p, apptest.Form("url", u)
 		}
