@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -276,6 +277,51 @@ func TestVulnsSubscribeRefusals(t *testing.T) {
 			must(t, rows.Err())
 			if !slices.Contains(audited, "vulns.subscription.create") || !slices.Contains(audited, "vulns.subscription.run") {
 				t.Errorf("audit: %v", audited)
+			}
+		})
+	}
+}
+
+// TestVulnsSubscribeOwnHub: cloud subscribes to sme's CSAF provider on
+// this hub (the consumer against the hub's own trusted provider, which
+// csaf_checker passes): the WHITE document comes in with its digests
+// and its signature checked against the provider's key; the GREEN and
+// AMBER feeds, which the provider keeps behind access control from an
+// anonymous consumer, are named and skipped; nothing of them comes in.
+func TestVulnsSubscribeOwnHub(t *testing.T) {
+	for _, e := range dbtest.Engines(t) {
+		t.Run(string(e), func(t *testing.T) {
+			h := apptest.WorldCovering(t, e)
+			h.App.Vulns.SetFetch(true, nil) // the hub in the test speaks http on loopback
+			sme, cloud := h.Users["sme.analyst"], h.Users["cloud.analyst"]
+			_, white := publishAs(t, h, sme, "OWN-White-1", "WHITE", url.Values{"tlp": {"CLEAR"}})
+			publishAs(t, h, sme, "OWN-Green-1", "GREEN", url.Values{"tlp": {"GREEN"}, "audience": {"community"}, "community_id": {h.Circle}})
+			publishAs(t, h, sme, "OWN-Amber-1", "AMBER", url.Values{"tlp": {"AMBER"}})
+			meta := white[:strings.Index(white, "/white/")] + "/provider-metadata.json"
+			sub := subscribe(t, h, cloud, map[string]any{"url": meta})
+			rep := runSub(t, h, cloud, sub.ID)
+			if rep.Error != "" || rep.Listed != 1 || rep.Checked != 1 || rep.Imported != 1 || rep.Rejected != 0 {
+				t.Fatalf("run: %+v", rep)
+			}
+			skipped := map[string]string{}
+			for _, e := range rep.Errors {
+				skipped[e.File[strings.LastIndexByte(e.File, '/')+1:]] = e.Code
+			}
+			for _, f := range []string{"csaf-feed-tlp-green.json", "csaf-feed-tlp-amber.json"} {
+				if skipped[f] != "http_status" {
+					t.Errorf("%s: %q, want http_status (%+v)", f, skipped[f], rep.Errors)
+				}
+			}
+			list, _, err := h.App.Vulns.FindAdvisories(t.Context(), cloud.Actor, vulns.AdvisoryFilter{Q: "OWN"})
+			must(t, err)
+			var held []string
+			for _, a := range list {
+				if a.Share.Owner == h.Orgs["cloud"] {
+					held = append(held, a.TrackingID)
+				}
+			}
+			if len(held) != 1 || held[0] != "OWN-White-1" {
+				t.Errorf("cloud holds %v, want only OWN-White-1", held)
 			}
 		})
 	}
