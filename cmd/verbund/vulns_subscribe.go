@@ -9,6 +9,7 @@ import (
 
 	"verbund/internal/config"
 	"verbund/internal/events"
+	"verbund/internal/fault"
 	"verbund/internal/notify"
 	"verbund/internal/policy"
 	"verbund/internal/vulns"
@@ -61,6 +62,12 @@ func (c *cli) vulnsSubscribe(args []string) error {
 		in.Community = cm.ID
 	}
 	sub, err := svc.CreateSubscription(c.ctx, actor, in)
+	if e, ok := fault.As(err); ok && e.Field == "url" {
+		// The URL is the command's argument, not a flag.
+		c := *e
+		c.Field = ""
+		return &c
+	}
 	if err != nil {
 		return asFlag(err, map[string]string{"tlp": "tlp", "community_id": "community"})
 	}
