@@ -89,6 +89,8 @@ Usage:
   verbund mail test --to ADDRESS [--smtp-addr HOST:PORT --smtp-from A --smtp-tls none|starttls|tls --base-url U]
   verbund vulns import FILE|DIR --org O [--tlp L] [--community C] [--json]
   verbund vulns kev import FILE [--json]
+  verbund vulns subscribe URL --org O [--tlp L] [--community C] [--json]   (a CSAF provider-metadata.json)
+  verbund vulns fetch --org O [--json]
   verbund migrate
   verbund bench startup|list|fanout|mixed|intel|search|all [--json]   (measures docs/PERFORMANCE.md)
   verbund version
@@ -124,6 +126,8 @@ var commands = []command{
 	{"intel", "import", "imports a STIX 2.1 bundle as an organisation's threat intelligence", (*cli).intelImport},
 	{"mail", "test", "sends one test mail with the hub's mail settings and says what failed", (*cli).mailTest},
 	{"vulns", "import", "imports CSAF 2.0 advisories (a file or a provider's folder) as an organisation's", (*cli).vulnsImport},
+	{"vulns", "subscribe", "subscribes an organisation to a CSAF trusted provider (its provider-metadata.json URL) and reads it", (*cli).vulnsSubscribe},
+	{"vulns", "fetch", "reads every CSAF provider an organisation subscribes to now", (*cli).vulnsFetch},
 	{"vulns", "kev", "imports CISA's catalogue of known exploited vulnerabilities (vulns kev import FILE)", (*cli).vulnsKEV},
 	{"bench", "", "measures docs/PERFORMANCE.md", (*cli).bench},
 	{"version", "", "prints the version", func(c *cli, _ []string) error { _, err := fmt.Fprintln(c.stdout, "verbund", Version); return err }},

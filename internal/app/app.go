@@ -202,6 +202,13 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 	a.Vulns = vulns.New(d, a.Broker, a.Sharing)
 	a.Vulns.Notify = a.Notify
 	a.Vulns.Provider = vulns.ProviderConfig{BaseURL: cfg.BaseURL, WellKnown: cfg.CSAFProviderOrg}
+	// CSAF provider subscriptions: due ones are read each minute.
+	roots, err := vulns.Roots(cfg.CSAFCAFile)
+	if err != nil {
+		return nil, err
+	}
+	a.Vulns.SetFetch(cfg.CSAFAllowPrivate, roots)
+	go a.Vulns.Rounds(ctx, time.Minute, log)
 	a.Notify.AddEventTypes(vulns.EventMatch)
 	a.Search = search.New(d, a.Sharing)
 	if cfg.SearchRate > 0 {

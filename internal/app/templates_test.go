@@ -69,6 +69,7 @@ func TestTemplateKeysExist(t *testing.T) {
 		"vulns.ps":               vulns.ProductStatuses,
 		"vulns.rem":              vulns.RemediationKinds,
 		"vulns.reject":           vulns.RejectCodes,
+		"vulns.sub.error":        vulns.SubscriptionErrors,
 		"vulns.by":               vulns.MatchRules,
 		"vulns.vex":              vulns.VEXStatuses,
 		"vulns.just":             vulns.Justifications,

@@ -38,6 +38,12 @@ type Config struct {
 	// WebhookAllowPrivate lets webhooks reach loopback and private
 	// addresses (internal/notify); off, such targets are refused.
 	WebhookAllowPrivate bool
+	// CSAFAllowPrivate lets CSAF provider subscriptions reach plain http
+	// and loopback or private addresses (internal/vulns); off, refused.
+	CSAFAllowPrivate bool
+	// CSAFCAFile names PEM certificates of authorities trusted for CSAF
+	// providers besides the system's (a lab's own CA); "" none.
+	CSAFCAFile string
 	// SMTP is the mail server the hub sends e-mail notifications through
 	// (internal/notify); an empty Addr turns e-mail off.
 	SMTP SMTP
@@ -163,6 +169,8 @@ func Flags(fs *flag.FlagSet, env Env) *Config {
 	fs.IntVar(&c.ReadCache, "read-cache", num("READ_CACHE", 16), "MB of memory for cached API list pages, 0 to turn the cache off (VERBUND_READ_CACHE)")
 	fs.IntVar(&c.SearchRate, "search-rate", num("SEARCH_RATE", 60), "full-text searches a user may run per minute after a burst of 20 (VERBUND_SEARCH_RATE); a search's time must not be cheap to measure")
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", on("WEBHOOK_ALLOW_PRIVATE"), "let webhooks reach loopback and private addresses (VERBUND_WEBHOOK_ALLOW_PRIVATE=1); off, such targets are refused, so a webhook cannot probe the hub's own network")
+	fs.BoolVar(&c.CSAFAllowPrivate, "csaf-allow-private", on("CSAF_ALLOW_PRIVATE"), "let CSAF provider subscriptions reach plain http and loopback or private addresses (VERBUND_CSAF_ALLOW_PRIVATE=1), for a lab; off, such providers are refused")
+	fs.StringVar(&c.CSAFCAFile, "csaf-ca-file", get("CSAF_CA_FILE", ""), "PEM file of certificate authorities trusted for CSAF providers besides the system's, for a lab's own CA (VERBUND_CSAF_CA_FILE)")
 	fs.StringVar(&c.SMTP.Addr, "smtp-addr", get("SMTP_ADDR", ""), "mail server for e-mail notifications, host:port (VERBUND_SMTP_ADDR; default none: no e-mail)")
 	fs.StringVar(&c.SMTP.User, "smtp-user", get("SMTP_USER", ""), "login at the mail server (VERBUND_SMTP_USER); its password only from VERBUND_SMTP_PASSWORD, VERBUND_SMTP_PASSWORD_FILE or --smtp-password-file")
 	c.SMTP.Password = get("SMTP_PASSWORD", "")

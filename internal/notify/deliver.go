@@ -2,18 +2,16 @@ package notify
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"verbund/internal/db"
+	"verbund/internal/netguard"
 	"verbund/internal/policy"
 )
 
@@ -30,53 +28,12 @@ const lease = 15 * time.Second
 // senders is how many deliveries go out at once.
 const senders = 16
 
-// errPrivate refuses a connection to a private or loopback address.
-var errPrivate = errors.New("the target is a private, loopback or otherwise internal address (the operator allows those with --webhook-allow-private)")
-
-// Public reports whether a is an address on the internet: not loopback,
-// private, link-local, shared (CGNAT), multicast or otherwise reserved.
-func Public(a netip.Addr) bool {
-	a = a.Unmap()
-	if !a.IsValid() || a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
-		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() {
-		return false
-	}
-	for _, p := range reserved {
-		if p.Contains(a) {
-			return false
-		}
-	}
-	return true
-}
-
-var reserved = []netip.Prefix{
-	netip.MustParsePrefix("::/96"), netip.MustParsePrefix("::ffff:0:0:0/96"), netip.MustParsePrefix("fec0::/10"),
-	netip.MustParsePrefix("100::/64"), netip.MustParsePrefix("2001::/23"),
-	netip.MustParsePrefix("0.0.0.0/8"), netip.MustParsePrefix("100.64.0.0/10"), netip.MustParsePrefix("192.0.0.0/24"),
-	netip.MustParsePrefix("192.0.2.0/24"), netip.MustParsePrefix("198.18.0.0/15"), netip.MustParsePrefix("198.51.100.0/24"),
-	netip.MustParsePrefix("203.0.113.0/24"), netip.MustParsePrefix("240.0.0.0/4"), netip.MustParsePrefix("64:ff9b::/96"),
-	netip.MustParsePrefix("64:ff9b:1::/48"), netip.MustParsePrefix("2001:db8::/32"), netip.MustParsePrefix("2002::/16"),
-}
-
 // newClient is the deliveries' HTTP client: it checks the address it
 // connects to (after the name was resolved, so a name that points inside
 // later is refused too), uses no proxy from the environment, follows no
 // redirect (a 3xx is a failed attempt) and gives up after 10 s.
 func newClient(s *Service) *http.Client {
-	dialer := &net.Dialer{Timeout: 5 * time.Second, Control: func(_, address string, _ syscall.RawConn) error {
-		host, _, err := net.SplitHostPort(address)
-		if err != nil {
-			return err
-		}
-		a, err := netip.ParseAddr(host)
-		if err != nil {
-			return err
-		}
-		if !s.AllowPrivate && !Public(a) {
-			return errPrivate
-		}
-		return nil
-	}}
+	dialer := &net.Dialer{Timeout: 5 * time.Second, Control: netguard.Control(s.AllowPrivate)}
 	return &http.Client{
 		Timeout:       10 * time.Second,
 		Transport:     &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: senders, IdleConnTimeout: time.Minute, TLSHandshakeTimeout: 5 * time.Second},

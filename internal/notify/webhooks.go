@@ -4,8 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
-	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -13,6 +13,7 @@ import (
 	"verbund/internal/audit"
 	"verbund/internal/db"
 	"verbund/internal/fault"
+	"verbund/internal/netguard"
 	"verbund/internal/policy"
 )
 
@@ -59,28 +60,12 @@ type Delivery struct {
 // private or loopback host (unless allowed). A name is checked again at
 // every connection (newClient).
 func (s *Service) checkTarget(raw string) (string, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	bad := fault.BadInput("url", "bad_url", "the webhook URL must be an https:// address of a server on the internet")
-	if err != nil || len(raw) > 2000 || u.Host == "" || u.User != nil || u.Fragment != "" || u.Opaque != "" {
-		return "", bad
-	}
-	if u.Scheme != "https" && !(u.Scheme == "http" && s.AllowPrivate) {
-		return "", bad
-	}
-	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
-	if !plainHost(host) {
-		return "", bad
-	}
-	internal := host == "localhost" || strings.HasSuffix(host, ".localhost") || strings.HasSuffix(host, ".internal") || strings.HasSuffix(host, ".local") || !strings.Contains(host, ".")
-	if a, err := netip.ParseAddr(host); err == nil {
-		internal = !Public(a)
-	} else if numeric(host) {
-		// 127.1, 0177.0.0.1, 0x7f.1, 2130706433: IPv4 spelt in the forms
-		// some resolvers take; a webhook names its address plainly.
-		return "", bad
-	}
-	if internal && !s.AllowPrivate {
+	u, err := netguard.CheckURL(raw, s.AllowPrivate)
+	if errors.Is(err, netguard.ErrPrivate) {
 		return "", fault.BadInput("url", "private_target", "the webhook URL points to a private or loopback address; the operator allows those with --webhook-allow-private")
+	}
+	if err != nil {
+		return "", fault.BadInput("url", "bad_url", "the webhook URL must be an https:// address of a server on the internet")
 	}
 	return u.String(), nil
 }
@@ -231,29 +216,4 @@ func hostOf(raw string) string {
 		return ""
 	}
 	return u.Host
-}
-
-// plainHost reports whether host is a name in ASCII letters, digits,
-// hyphens and dots, or an IP address: no full-width digits, no percent
-// signs, nothing a resolver might read differently from this check.
-func plainHost(host string) bool {
-	if _, err := netip.ParseAddr(host); err == nil {
-		return true
-	}
-	if host == "" || len(host) > 253 {
-		return false
-	}
-	for _, c := range host {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return true
-}
-
-// numeric reports whether the last label of host starts with a digit (a
-// top-level domain never does): an address, in whatever form.
-func numeric(host string) bool {
-	last := host[strings.LastIndexByte(host, '.')+1:]
-	return last != "" && last[0] >= '0' && last[0] <= '9'
 }

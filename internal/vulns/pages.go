@@ -81,6 +81,12 @@ type advisoryData struct {
 	Error      *fault.Error
 	// The choices of the statement form.
 	VEXStatuses, Justifications []string
+	// Compose is what the sharing form offers (only to the owner org's
+	// writers: nil for others); Sharing what it shows, SharingError why
+	// a change was refused.
+	Compose      *policy.Compose
+	Sharing      *policy.Sharing
+	SharingError *fault.Error
 	// Publication is the advisory's on its org's CSAF provider (nil:
 	// not published); PublishError why publishing was refused.
 	Publication  *Publication
@@ -102,6 +108,17 @@ func (h *handler) renderAdvisory(w http.ResponseWriter, r *http.Request, status 
 	d.A, d.Names, d.VEXStatuses, d.Justifications = a, map[string]string{}, VEXStatuses, Justifications
 	if d.Publication, err = h.svc.publicationOf(r.Context(), a); err != nil {
 		return err
+	}
+	if act := web.ActorFrom(r); act.CanWrite() && a.Share.Owner == act.OrgID {
+		c, err := policy.FindCompose(r.Context(), h.svc.DB.R(), act, policy.Vulnerability)
+		if err != nil {
+			return err
+		}
+		d.Compose = &c
+		if d.Sharing == nil {
+			cur := policy.SharingOf(a.Share)
+			d.Sharing = &cur
+		}
 	}
 	for _, p := range a.Products {
 		d.Names[p.ID] = p.Name
@@ -275,6 +292,9 @@ type assetsData struct {
 	Form   NewAsset
 	Report *AssetReport
 	Error  *fault.Error
+	// Editing is the asset whose edit form failed, with what was sent.
+	Editing string
+	Edit    NewAsset
 }
 
 func (h *handler) assetsPage(w http.ResponseWriter, r *http.Request) error {

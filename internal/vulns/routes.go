@@ -47,9 +47,11 @@ func Register(srv *web.Server, svc *Service) error {
 	r.Handle("POST /vulns/assets", web.Write, h.createAssetForm)
 	r.HandleUpload("POST /vulns/assets/import", web.Write, h.importAssetsForm)
 	r.Handle("POST /vulns/assets/{id}/delete", web.Write, h.deleteAssetForm)
+	r.Handle("POST /vulns/assets/{id}", web.Write, h.updateAssetForm)
 	r.Handle("GET /vulns/board", web.Read, h.boardPage)
 	r.Handle("POST /vulns/advisories/{id}/statements", web.Write, h.statementForm)
 	r.Handle("POST /vulns/advisories/{id}/delete", web.Write, h.deleteAdvisoryForm)
+	r.Handle("POST /vulns/advisories/{id}/sharing", web.Write, h.sharingForm)
 	r.Handle("POST /vulns/policy", web.OrgAdmin, h.policyForm)
 
 	r.HandleUpload("POST /api/v1/advisories", web.Write, h.apiImport)
@@ -63,11 +65,16 @@ func Register(srv *web.Server, svc *Service) error {
 	r.Handle("POST /api/v1/assets", web.Write, h.apiCreateAsset)
 	r.HandleUpload("POST /api/v1/assets/import", web.Write, h.apiImportAssets)
 	r.Handle("DELETE /api/v1/assets/{id}", web.Write, h.apiDeleteAsset)
+	r.Handle("PATCH /api/v1/assets/{id}", web.Write, h.apiUpdateAsset)
 	r.Handle("GET /api/v1/affected-assets", web.Read, h.apiAffected)
 	r.Handle("GET /api/v1/advisories/{id}/statements", web.Read, h.apiStatements)
 	r.Handle("POST /api/v1/advisories/{id}/statements", web.Write, h.apiSetStatement)
 	r.Handle("GET /api/v1/vex/openvex", web.Read, h.apiOpenVEX)
+	r.Handle("GET /api/v1/vex/csaf", web.Read, h.apiCSAFVEX)
 	r.Handle("GET /api/v1/patch-policy", web.Read, h.apiPolicy)
 	r.Handle("PUT /api/v1/patch-policy", web.OrgAdmin, h.apiSetPolicy)
-	return registerPublishing(srv, h)
+	if err := registerPublishing(srv, h); err != nil {
+		return err
+	}
+	return registerSubscriptions(srv, h)
 }

@@ -25,6 +25,7 @@ type Service struct {
 	Provider   ProviderConfig // the CSAF provider's addresses (publish.go)
 	advisories *policy.Kind
 	statements *policy.Kind
+	fetch      fetchConfig // how subscriptions reach providers (SetFetch)
 }
 
 // EventMatch is the webhook event that tells an org that an advisory

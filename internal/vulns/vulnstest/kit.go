@@ -119,9 +119,16 @@ func create(t testing.TB, h *apptest.Hub, trackingID, title string, s policy.Sha
 	return ""
 }
 
-// setup makes sme's own AMBER advisory ({advisory}).
+// setup makes sme's own AMBER advisory ({advisory}) and starts a CSAF
+// provider on loopback for the subscription rows ({cisaprovider}: its
+// metadata URL; {subscription}: sme's subscription to it).
 func setup(t *testing.T, f *apptest.Fixture) {
 	f.IDs["advisory"] = create(t, f.Hub, "WOLKE-"+f.Uniq(), "Own advisory", policy.Sharing{TLP: "AMBER", Audience: "org"})
+	if _, err := f.Hub.App.Vulns.SetStatement(context.Background(), f.Hub.Users["sme.analyst"].Actor, f.IDs["advisory"],
+		vulns.StatementInput{ProductID: "WG-241", Status: "affected"}); err != nil {
+		t.Fatal(err)
+	}
+	subscriptionSetup(t, f)
 	providerSetup(t, f)
 }
 
@@ -176,6 +183,9 @@ func rows() map[string]apptest.Row {
 		"PATCH /api/v1/advisories/{id}": {Req: func(t *testing.T, f *apptest.Fixture) (string, any) {
 			return "/api/v1/advisories/" + freshAdvisory(t, f), map[string]any{"tlp": "AMBER", "audience": "community", "community_id": f.Hub.Circle}
 		}, Want: w(owned + " *=200")},
+		"POST /vulns/advisories/{id}/sharing": {Req: func(t *testing.T, f *apptest.Fixture) (string, any) {
+			return "/vulns/advisories/" + freshAdvisory(t, f) + "/sharing", apptest.Form("tlp", "AMBER", "audience", "community", "community_id", f.Hub.Circle)
+		}, Want: w(owned + " *=303")},
 		"DELETE /api/v1/advisories/{id}":     {Req: apptest.Fresh(freshAdvisory, "/api/v1/advisories/{new}", nil), Want: w(owned + " *=204")},
 		"POST /vulns/advisories/{id}/delete": {Req: apptest.Fresh(freshAdvisory, "/vulns/advisories/{new}/delete", nil), Want: w(owned + " *=303")},
 		"GET /api/v1/advisories/{id}/csaf":   {Req: get("/api/v1/advisories/{advisory}/csaf"), Want: w(apptest.OwnOrgAPI)},
@@ -188,6 +198,8 @@ func rows() map[string]apptest.Row {
 		"GET /api/v1/affected-assets":        {Req: static("/api/v1/affected-assets"), Want: w(apptest.APIRead)},
 		"POST /api/v1/assets":                {Req: send("/api/v1/assets", map[string]any{"vendor": "Wolke", "product": "Wolke Gateway", "version": "2.4.1"}), Want: w(writer + " *=201")},
 		"POST /api/v1/assets/import":         {Req: send("/api/v1/assets/import", apptest.Raw{ContentType: "text/csv", Body: "product,vendor\nGateway,Wolke\n"}), Want: w(writer + " *=200")},
+		"PATCH /api/v1/assets/{id}":          {Req: apptest.Fresh(freshAsset, "/api/v1/assets/{new}", map[string]any{"version": "2.4.2"}), Want: w(owned + " *=200")},
+		"POST /vulns/assets/{id}":            {Req: apptest.Fresh(freshAsset, "/vulns/assets/{new}", apptest.Form("vendor", "Wolke", "product", "Wolke Gateway", "version", "2.4.2")), Want: w(owned + " *=303")},
 		"DELETE /api/v1/assets/{id}":         {Req: apptest.Fresh(freshAsset, "/api/v1/assets/{new}", nil), Want: w(owned + " *=204")},
 		"POST /vulns/advisories/{id}/statements": {Req: send("/vulns/advisories/{advisory}/statements", apptest.Form("product_id", "WG-241", "status", "affected")),
 			Want: w(writer + " partner=404 coord=404 nocontract=404 outsider=404 *=303")},
@@ -195,9 +207,20 @@ func rows() map[string]apptest.Row {
 		"GET /api/v1/advisories/{id}/statements": {Req: get("/api/v1/advisories/{advisory}/statements"), Want: w(apptest.OwnOrgAPI)},
 		"POST /api/v1/advisories/{id}/statements": {Req: send("/api/v1/advisories/{advisory}/statements", map[string]any{"product_id": "WG-241", "status": "not_affected", "justification": "component_not_present"}),
 			Want: w(writer + " partner=404 coord=404 nocontract=404 outsider=404 *=200")},
-		"GET /api/v1/vex/openvex":  {Req: static("/api/v1/vex/openvex"), Want: w(apptest.APIRead)},
-		"GET /api/v1/patch-policy": {Req: static("/api/v1/patch-policy"), Want: w(apptest.APIRead)},
-		"PUT /api/v1/patch-policy": {Req: send("/api/v1/patch-policy", map[string]any{"critical_days": 5, "high_days": 20, "medium_days": 60, "low_days": 120}), Want: w(apptest.AdminOnly + " *=200")},
+		"GET /api/v1/vex/openvex": {Req: static("/api/v1/vex/openvex"), Want: w(apptest.APIRead)},
+		// sme's statement on {advisory} (setup): the other orgs have none.
+		"GET /api/v1/vex/csaf":                  {Req: static("/api/v1/vex/csaf"), Want: w("anon=401 partner=409 coord=409 nocontract=409 outsider=409 *=200")},
+		"GET /api/v1/patch-policy":              {Req: static("/api/v1/patch-policy"), Want: w(apptest.APIRead)},
+		"PUT /api/v1/patch-policy":              {Req: send("/api/v1/patch-policy", map[string]any{"critical_days": 5, "high_days": 20, "medium_days": 60, "low_days": 120}), Want: w(apptest.AdminOnly + " *=200")},
+		"GET /vulns/subscriptions":              {Req: static("/vulns/subscriptions"), Want: w(apptest.PageRead)},
+		"POST /vulns/subscriptions":             {Req: freshSubscriptionBody("/vulns/subscriptions", true), Want: w(writer + " *=303")},
+		"POST /vulns/subscriptions/{id}/run":    {Req: get("/vulns/subscriptions/{subscription}/run"), Want: w(writer + " partner=404 coord=404 nocontract=404 outsider=404 *=303")},
+		"POST /vulns/subscriptions/{id}/delete": {Req: apptest.Fresh(freshSubscription, "/vulns/subscriptions/{new}/delete", nil), Want: w(owned + " *=303")},
+		"GET /api/v1/subscriptions":             {Req: static("/api/v1/subscriptions"), Want: w(apptest.APIRead)},
+		"POST /api/v1/subscriptions":            {Req: freshSubscriptionBody("/api/v1/subscriptions", false), Want: w(writer + " *=201")},
+		"GET /api/v1/subscriptions/{id}":        {Req: get("/api/v1/subscriptions/{subscription}"), Want: w(apptest.OwnOrgAPI)},
+		"POST /api/v1/subscriptions/{id}/run":   {Req: get("/api/v1/subscriptions/{subscription}/run"), Want: w(writer + " partner=404 coord=404 nocontract=404 outsider=404 *=200")},
+		"DELETE /api/v1/subscriptions/{id}":     {Req: apptest.Fresh(freshSubscription, "/api/v1/subscriptions/{new}", nil), Want: w(owned + " *=204")},
 		// The KEV catalogue is public reference data; the test world has
 		// none imported, so every signed-in reader gets the plain 404.
 		"GET /api/v1/kev/{cve}": {Req: static("/api/v1/kev/CVE-2021-44228"), Want: w("anon=401 *=404")},
@@ -269,6 +292,15 @@ func advisoryKind() apptest.LeakKind {
 				apptest.ExpectMarkers(t, "the patch board", r, page, objs, false)
 			}},
 			detail("GET /api/v1/advisories/{id}/statements", "/api/v1/advisories/%s/statements"),
+			{Route: "GET /api/v1/vex/csaf", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+				// The export names the advisories of the org's statements
+				// (the reader's org may have none: no_statements).
+				status, doc := apptest.Page(t, c, r, "/api/v1/vex/csaf")
+				if status != http.StatusOK && status != http.StatusConflict {
+					t.Fatalf("CSAF VEX export as %s: %d %s", r.Key, status, doc)
+				}
+				apptest.ExpectMarkers(t, "the CSAF VEX export", r, doc, objs, false)
+			}},
 			{Route: "GET /api/v1/vex/openvex", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
 				_, doc := apptest.Page(t, c, r, "/api/v1/vex/openvex")
 				apptest.ExpectMarkers(t, "the OpenVEX export", r, doc, objs, false)
@@ -343,6 +375,15 @@ func statementKind() apptest.LeakKind {
 					_, page := apptest.Page(t, c, r, "/vulns/advisories/"+carrier[o.ID])
 					apptest.ExpectMarkers(t, "the advisory page", r, page, []apptest.LeakObject{o}, true)
 				}
+			}},
+			{Route: "GET /api/v1/vex/csaf", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+				// A reader who may see none of the org's statements gets
+				// no_statements; either way no hidden note is in it.
+				status, doc := apptest.Page(t, c, r, "/api/v1/vex/csaf")
+				if status != http.StatusOK && status != http.StatusConflict {
+					t.Fatalf("CSAF VEX export as %s: %d %s", r.Key, status, doc)
+				}
+				apptest.ExpectMarkers(t, "the CSAF VEX export", r, doc, objs, false)
 			}},
 			{Route: "GET /api/v1/vex/openvex", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
 				_, doc := apptest.Page(t, c, r, "/api/v1/vex/openvex")
