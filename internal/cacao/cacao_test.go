@@ -150,11 +150,11 @@ func (d doc) step(t *testing.T, name string) (string, map[string]any) {
 func TestBrokenPlaybooks(t *testing.T) {
 	v := validator(t)
 	cases := []struct {
-		name  string
-		file  string
+		name   string
+		file   string
 		break_ func(t *testing.T, d doc)
-		code  Code
-		field string // the error names this field or step
+		code   Code
+		field  string // the error names this field or step
 	}{
 		{"missing step", "ransomware.json", func(t *testing.T, d doc) {
 			id, _ := d.step(t, "Ask the CERT for assistance")
