@@ -89,6 +89,8 @@ Usage:
   verbund mail test --to ADDRESS [--smtp-addr HOST:PORT --smtp-from A --smtp-tls none|starttls|tls --base-url U]
   verbund vulns import FILE|DIR --org O [--tlp L] [--community C] [--json]
   verbund vulns kev import FILE [--json]
+  verbund playbooks import FILE… --org O [--tlp L] [--community C] [--json]
+  verbund playbooks export CACAO_ID --org O [--modified M]
   verbund migrate
   verbund bench startup|list|fanout|mixed|intel|search|all [--json]   (measures docs/PERFORMANCE.md)
   verbund version
@@ -125,6 +127,8 @@ var commands = []command{
 	{"mail", "test", "sends one test mail with the hub's mail settings and says what failed", (*cli).mailTest},
 	{"vulns", "import", "imports CSAF 2.0 advisories (a file or a provider's folder) as an organisation's", (*cli).vulnsImport},
 	{"vulns", "kev", "imports CISA's catalogue of known exploited vulnerabilities (vulns kev import FILE)", (*cli).vulnsKEV},
+	{"playbooks", "import", "imports CACAO 2.0 playbooks into an organisation's library", (*cli).playbooksImport},
+	{"playbooks", "export", "prints a playbook's CACAO 2.0 document as it was imported", (*cli).playbooksExport},
 	{"bench", "", "measures docs/PERFORMANCE.md", (*cli).bench},
 	{"version", "", "prints the version", func(c *cli, _ []string) error { _, err := fmt.Fprintln(c.stdout, "verbund", Version); return err }},
 }
