@@ -59,7 +59,12 @@ func (e Edge) Label() string {
 }
 
 // Case is a switch case's value ("" for other kinds).
-func (e Edge) Case() string { c, _ := strings.CutPrefix(e.Kind, "case:"); return c }
+func (e Edge) Case() string {
+	if c, ok := strings.CutPrefix(e.Kind, "case:"); ok {
+		return c
+	}
+	return ""
+}
 
 // Steps lists a playbook's steps in reading order with their layout
 // (layer: longest path from the start, ignoring the arrows that go back in
@@ -89,18 +94,7 @@ func Steps(pb *cacao.Playbook) []Step {
 		}
 		steps[i] = x
 	}
-	// Layers: the longest path over the forward arrows.
-	layer := map[string]int{}
-	for _, id := range order { // order is a topological order of the forward arrows
-		for _, e := range pb.Workflow[id].Next() {
-			if back[id+"\x00"+e.To] {
-				continue
-			}
-			if _, ok := place[e.To]; ok && layer[e.To] < layer[id]+1 {
-				layer[e.To] = layer[id] + 1
-			}
-		}
-	}
+	layer := layers(pb, order, back)
 	cols := map[int]int{}
 	for i := range steps {
 		steps[i].layer = layer[steps[i].ID]
@@ -108,6 +102,85 @@ func Steps(pb *cacao.Playbook) []Step {
 		cols[steps[i].layer]++
 	}
 	return steps
+}
+
+// layers places each step on a row: the longest path from the start over
+// the forward arrows (the arrows that close a loop left out), where a
+// decision's or a parallel step's on_completion also waits for the ends of
+// its branches, so that what follows a branching is drawn below all of
+// its branches.
+func layers(pb *cacao.Playbook, order []string, back map[string]bool) map[string]int {
+	succ := map[string][]string{}
+	for _, id := range order {
+		for _, e := range pb.Workflow[id].Next() {
+			if pb.Workflow[e.To] != nil && !back[id+"\x00"+e.To] {
+				succ[id] = append(succ[id], e.To)
+			}
+		}
+	}
+	var extra [][2]string
+	for _, id := range order {
+		st := pb.Workflow[id]
+		after := st.OnCompletion
+		if after == "" || pb.Workflow[after] == nil {
+			continue
+		}
+		switch st.Type {
+		case cacao.StepParallel, cacao.StepIfCondition, cacao.StepSwitchCondition, cacao.StepWhileCondition:
+		default:
+			continue
+		}
+		seen := map[string]bool{after: true, id: true}
+		var stack []string
+		for _, e := range st.Next() {
+			if e.Kind != "on_completion" && !seen[e.To] && pb.Workflow[e.To] != nil {
+				seen[e.To] = true
+				stack = append(stack, e.To)
+			}
+		}
+		for len(stack) > 0 {
+			n := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if len(succ[n]) == 0 {
+				extra = append(extra, [2]string{n, after})
+			}
+			for _, m := range succ[n] {
+				if !seen[m] {
+					seen[m] = true
+					stack = append(stack, m)
+				}
+			}
+		}
+	}
+	for _, x := range extra {
+		succ[x[0]] = append(succ[x[0]], x[1])
+	}
+	// Longest path in topological order (Kahn); steps left in a cycle the
+	// extra arrows made keep the row they had.
+	in := map[string]int{}
+	for _, id := range order {
+		for _, m := range succ[id] {
+			in[m]++
+		}
+	}
+	var queue []string
+	for _, id := range order {
+		if in[id] == 0 {
+			queue = append(queue, id)
+		}
+	}
+	layer := map[string]int{}
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		for _, m := range succ[id] {
+			layer[m] = max(layer[m], layer[id]+1)
+			if in[m]--; in[m] == 0 {
+				queue = append(queue, m)
+			}
+		}
+	}
+	return layer
 }
 
 // walkOrder visits the workflow depth first from the start (then the
@@ -216,9 +289,9 @@ func (f Flow) SVG(steps []Step) template.HTML {
 	esc := template.HTMLEscapeString
 	fmt.Fprintf(&b, `<svg class="playbook-flow" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" role="group" aria-labelledby="flow-title" aria-describedby="flow-desc">`, w, h, w, h)
 	fmt.Fprintf(&b, `<title id="flow-title">%s</title><desc id="flow-desc">%s</desc>`, esc(f.Title), esc(f.Desc))
-	b.WriteString(`<defs><marker id="flow-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="flow-arrowhead"/></marker></defs>`)
+	b.WriteString(`<defs><marker id="flow-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#555f6d"/></marker></defs>`)
 	// Arrows first, so that the steps are drawn over them.
-	b.WriteString(`<g class="flow-edges" aria-hidden="true">`)
+	b.WriteString(`<g class="flow-edges" aria-hidden="true" fill="none" stroke="#555f6d" stroke-width="1.5">`)
 	for i := range steps {
 		s := &steps[i]
 		x1, y1 := pos(s)
@@ -230,27 +303,27 @@ func (f Flow) SVG(steps []Step) template.HTML {
 			x2, y2 := pos(t)
 			sx, sy := x1+nodeW/2, y1+nodeH
 			tx, ty := x2+nodeW/2, y2
-			cls := "flow-edge"
+			cls, dash := "flow-edge", ""
 			if e.Kind == "on_false" || e.Kind == "on_failure" {
-				cls += " flow-edge-alt"
+				cls, dash = cls+" flow-edge-alt", ` stroke-dasharray="5 4"`
 			}
 			if ty > sy {
-				fmt.Fprintf(&b, `<path class="%s" d="M%d,%d C%d,%d %d,%d %d,%d" marker-end="url(#flow-arrow)"/>`, cls, sx, sy, sx, sy+gapY/2, tx, ty-gapY/2, tx, ty)
+				fmt.Fprintf(&b, `<path class="%s"%s d="M%d,%d C%d,%d %d,%d %d,%d" marker-end="url(#flow-arrow)"/>`, cls, dash, sx, sy, sx, sy+gapY/2, tx, ty-gapY/2, tx, ty)
 			} else {
 				// A loop back: around the right of both steps.
 				rx := max(x1, x2) + nodeW + gapX/2
-				fmt.Fprintf(&b, `<path class="%s flow-edge-back" d="M%d,%d C%d,%d %d,%d %d,%d" marker-end="url(#flow-arrow)"/>`, cls, x1+nodeW, y1+nodeH/2, rx, y1+nodeH/2, rx, y2+nodeH/2, x2+nodeW, y2+nodeH/2)
+				fmt.Fprintf(&b, `<path class="%s flow-edge-back"%s d="M%d,%d C%d,%d %d,%d %d,%d" marker-end="url(#flow-arrow)"/>`, cls, dash, x1+nodeW, y1+nodeH/2, rx, y1+nodeH/2, rx, y2+nodeH/2, x2+nodeW, y2+nodeH/2)
 			}
 			if label := f.Edge(e); label != "" {
 				lx, ly := (sx+tx)/2, (sy+ty)/2
 				if ty <= sy {
 					lx, ly = max(x1, x2)+nodeW+gapX/2, (y1+y2)/2+nodeH/2
 				}
-				fmt.Fprintf(&b, `<text class="flow-edge-label" x="%d" y="%d" text-anchor="middle">%s</text>`, lx, ly, esc(clip(label, 18)))
+				fmt.Fprintf(&b, `<text class="flow-edge-label" x="%d" y="%d" text-anchor="middle" fill="#1f2933" stroke="#ffffff" stroke-width="3" paint-order="stroke" font-size="11">%s</text>`, lx, ly, esc(clip(label, 18)))
 			}
 		}
 	}
-	b.WriteString(`</g><g class="flow-steps" role="list">`)
+	b.WriteString(`</g><g class="flow-steps" role="list" font-family="system-ui, sans-serif" font-size="12">`)
 	for i := range steps {
 		s := &steps[i]
 		x, y := pos(s)
@@ -264,6 +337,18 @@ func (f Flow) SVG(steps []Step) template.HTML {
 		}
 		fmt.Fprintf(&b, `<a href="#step-%d" tabindex="-1" class="flow-node flow-%s" role="listitem" aria-label="%s" data-step="%d"><title>%s</title>`, s.N, esc(s.Type), esc(label), s.N, esc(label))
 		cx, cy := x+nodeW/2, y+nodeH/2
+		// Presentation attributes, not style: the pages' CSP allows no
+		// inline styles.
+		fill, stroke := "#ffffff", "#3e4c59"
+		switch s.Type {
+		case cacao.StepStart, cacao.StepEnd:
+			fill, stroke = "#e3f4e8", "#2f6f44"
+		case cacao.StepIfCondition, cacao.StepWhileCondition, cacao.StepSwitchCondition:
+			fill, stroke = "#fff4d6", "#8a5a00"
+		case cacao.StepParallel:
+			fill, stroke = "#e4ecf7", "#2c4f80"
+		}
+		fmt.Fprintf(&b, `<g fill="%s" stroke="%s" stroke-width="1.5">`, fill, stroke)
 		switch s.Type {
 		case cacao.StepStart, cacao.StepEnd:
 			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" rx="%d"/>`, x+30, y+8, nodeW-60, nodeH-16, (nodeH-16)/2)
@@ -274,12 +359,13 @@ func (f Flow) SVG(steps []Step) template.HTML {
 		default:
 			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" rx="6"/>`, x, y, nodeW, nodeH)
 		}
+		b.WriteString(`</g>`)
 		text := clip(fmt.Sprintf("%d. %s", s.N, name), 26)
 		if s.Agent != "" && s.Type == cacao.StepAction {
-			fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">%s</text>`, cx, cy-4, esc(text))
-			fmt.Fprintf(&b, `<text class="flow-agent" x="%d" y="%d" text-anchor="middle">%s</text>`, cx, cy+13, esc(clip(s.Agent, 28)))
+			fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle" fill="#1f2933">%s</text>`, cx, cy-4, esc(text))
+			fmt.Fprintf(&b, `<text class="flow-agent" x="%d" y="%d" text-anchor="middle" fill="#52606d" font-size="11">%s</text>`, cx, cy+13, esc(clip(s.Agent, 28)))
 		} else {
-			fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">%s</text>`, cx, cy+5, esc(clip(text, 22)))
+			fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle" fill="#1f2933">%s</text>`, cx, cy+5, esc(clip(text, 22)))
 		}
 		b.WriteString(`</a>`)
 	}
