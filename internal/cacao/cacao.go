@@ -17,11 +17,10 @@ package cacao
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
-	"strings"
 	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // SpecVersion is the only spec_version this package accepts.
@@ -45,7 +44,8 @@ const CommandManual = "manual"
 // Playbook is one version of a CACAO playbook: the document as given and
 // the fields the hub reads from it.
 type Playbook struct {
-	raw []byte
+	raw  []byte
+	tree any // the parsed document, for the schema validator
 
 	Type              string                  `json:"type"`
 	SpecVersion       string                  `json:"spec_version"`
@@ -130,86 +130,27 @@ type Marking struct {
 }
 
 // Decode reads a document into a Playbook that keeps it byte for byte. It
-// checks only that the document is a JSON object whose known properties
+// checks only that the document is one JSON object whose known properties
 // have their JSON types; Check does the rest.
 func Decode(data []byte) (*Playbook, error) {
 	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) == 0 || t[0] != '{' {
 		return nil, &Error{Code: CodeBadJSON, Message: "not a JSON object"}
 	}
-	p := &Playbook{raw: bytes.Clone(data)}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(p); err != nil {
-		return nil, decodeError(data, err)
+	tree, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return nil, &Error{Code: CodeBadJSON, Message: "not valid JSON", Err: err}
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, &Error{Code: CodeBadJSON, Message: "more than one JSON value"}
+	m, ok := tree.(map[string]any)
+	if !ok {
+		return nil, &Error{Code: CodeBadJSON, Message: "not a JSON object"}
 	}
+	var r reader
+	p := r.playbook(m)
+	if r.err != nil {
+		return nil, r.err
+	}
+	p.raw, p.tree = bytes.Clone(data), tree
 	return p, nil
-}
-
-func decodeError(data []byte, err error) error {
-	if te, ok := err.(*json.UnmarshalTypeError); ok {
-		if te.Field == "" {
-			return &Error{Code: CodeBadJSON, Message: "not a JSON object", Err: err}
-		}
-		field := te.Field
-		if f := locate(data, field); f != "" {
-			field = f
-		}
-		return &Error{Code: CodeBadValue, Field: field, Message: "must be a JSON " + jsonKind(te.Type.Kind().String()) + ", not " + te.Value}
-	}
-	return &Error{Code: CodeBadJSON, Message: "not valid JSON", Err: err}
-}
-
-// locate finds the entry of a dictionary property (the workflow, the
-// definitions) whose value has the wrong JSON type, since the decoder's
-// error names only the dictionary. It runs only when decoding failed.
-func locate(data []byte, field string) string {
-	top, _, _ := strings.Cut(field, ".")
-	var doc map[string]json.RawMessage
-	if json.Unmarshal(data, &doc) != nil {
-		return ""
-	}
-	var entries map[string]json.RawMessage
-	if json.Unmarshal(doc[top], &entries) != nil {
-		return ""
-	}
-	var probe func(json.RawMessage) error
-	switch top {
-	case "workflow":
-		probe = func(r json.RawMessage) error { var s Step; return json.Unmarshal(r, &s) }
-	case "agent_definitions", "target_definitions":
-		probe = func(r json.RawMessage) error { var a AgentTarget; return json.Unmarshal(r, &a) }
-	case "data_marking_definitions":
-		probe = func(r json.RawMessage) error { var m Marking; return json.Unmarshal(r, &m) }
-	case "playbook_variables":
-		probe = func(r json.RawMessage) error { var v Variable; return json.Unmarshal(r, &v) }
-	default:
-		return ""
-	}
-	for _, k := range sortedKeys(entries) {
-		if err := probe(entries[k]); err != nil {
-			if te, ok := err.(*json.UnmarshalTypeError); ok && te.Field != "" {
-				return top + "." + k + "." + te.Field
-			}
-			return top + "." + k
-		}
-	}
-	return ""
-}
-
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "string":
-		return "string"
-	case "map", "struct", "ptr":
-		return "object"
-	case "slice":
-		return "array"
-	case "bool":
-		return "boolean"
-	}
-	return "value"
 }
 
 // Raw is the document as it was decoded (the caller must not change it).

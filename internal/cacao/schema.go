@@ -80,9 +80,12 @@ func (v *Validator) Validate(p *Playbook) error {
 		return Errors{{Code: CodeSpecVersion, Field: "spec_version", Message: fmt.Sprintf("is %q; only %q is supported", p.SpecVersion, SpecVersion)}}
 	}
 	var errs Errors
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(p.raw))
-	if err != nil {
-		return Errors{{Code: CodeBadJSON, Message: "not valid JSON", Err: err}}
+	inst := p.tree
+	if inst == nil {
+		var err error
+		if inst, err = jsonschema.UnmarshalJSON(bytes.NewReader(p.raw)); err != nil {
+			return Errors{{Code: CodeBadJSON, Message: "not valid JSON", Err: err}}
+		}
 	}
 	if err := v.schema.Validate(inst); err != nil {
 		errs = append(errs, schemaErrors(err)...)

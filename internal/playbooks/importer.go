@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"verbund/internal/audit"
@@ -100,19 +99,22 @@ func (s *Service) Import(ctx context.Context, a policy.Actor, inputs []Input, op
 		}
 		least = l
 	}
-	docs := s.checkAll(inputs)
+	// The documents are checked on every core while the batches before
+	// are stored: checking and storing overlap.
+	docs, done := s.checkAll(inputs)
 	for start := 0; start < len(docs); start += batch {
-		part := docs[start:min(start+batch, len(docs))]
+		end := min(start+batch, len(docs))
 		var ok []*parsed
-		for _, p := range part {
-			if p.pb != nil {
-				ok = append(ok, p)
+		for i := start; i < end; i++ {
+			<-done[i]
+			if docs[i].pb != nil {
+				ok = append(ok, docs[i])
 			}
 		}
 		if err := s.store(ctx, a, ok, least, aud); err != nil {
 			return rep, err
 		}
-		for _, p := range part {
+		for _, p := range docs[start:end] {
 			if p.item.Error != "" {
 				rep.Rejected++
 			} else {
@@ -124,25 +126,30 @@ func (s *Service) Import(ctx context.Context, a policy.Actor, inputs []Input, op
 	return rep, nil
 }
 
-// checkAll checks the documents on every core; the result keeps the
-// inputs' order.
-func (s *Service) checkAll(inputs []Input) []*parsed {
+// checkAll starts checking the documents on every core and returns at
+// once: docs[i] is ready when done[i] is closed. The caller waits for each
+// (a batch stops the workers early only by returning, which leaves them
+// to finish the inputs they hold).
+func (s *Service) checkAll(inputs []Input) ([]*parsed, []chan struct{}) {
 	out := make([]*parsed, len(inputs))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range max(1, min(runtime.GOMAXPROCS(0), len(inputs))) {
-		wg.Go(func() {
-			for i := range next {
-				out[i] = s.checkOne(inputs[i])
-			}
-		})
+	done := make([]chan struct{}, len(inputs))
+	for i := range done {
+		done[i] = make(chan struct{})
 	}
+	next := make(chan int, len(inputs))
 	for i := range inputs {
 		next <- i
 	}
 	close(next)
-	wg.Wait()
-	return out
+	for range max(1, min(runtime.GOMAXPROCS(0), len(inputs))) {
+		go func() {
+			for i := range next {
+				out[i] = s.checkOne(inputs[i])
+				close(done[i])
+			}
+		}()
+	}
+	return out, done
 }
 
 func (s *Service) checkOne(in Input) *parsed {
