@@ -245,3 +245,79 @@ func TestPlaybookPages(t *testing.T) {
 		}
 	}
 }
+
+// TestPlaybookEditor: a playbook of manual steps written in the editor
+// (an action, a decision with yes and no, parallel branches, parties of
+// every kind) is saved as valid CACAO into the circle's library; the
+// editor reads it back, and saving again adds a version; a draft that
+// lacks the responsible party is refused naming the field, and nothing
+// is written.
+func TestPlaybookEditor(t *testing.T) {
+	h := apptest.World(t, db.SQLite)
+	b := h.Login(t, h.Users["sme.analyst"])
+	// A change of shape: the form comes back with the new decision's fields.
+	r := b.PostForm(t, "/playbooks/editor", url.Values{"op": {"add:decision"}, "name": {"Erstmaßnahmen"}, "step.len": {"0"}, "party.len": {"0"}})
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `name="step.0.yes.0.name"`) || !strings.Contains(string(r.Body), `autofocus`) {
+		t.Fatalf("add:decision: %d", r.Status)
+	}
+	form := url.Values{"name": {"Ransomware – Erstmaßnahmen"}, "desc": {"Erste Schritte"}, "tlp": {"AMBER"}, "community_id": {h.Circle},
+		"party.len": {"3"}, "party.0.kind": {"organization"}, "party.0.name": {"Müller Maschinenbau GmbH"},
+		"party.1.kind": {"organization"}, "party.1.name": {"Wolke Cloud AG"}, "party.2.kind": {"group"}, "party.2.name": {"IT-Betrieb"},
+		"step.len":    {"3"},
+		"step.0.kind": {"action"}, "step.0.name": {"Systeme isolieren"}, "step.0.party": {"0"}, "step.0.cmds": {"Netzwerkkabel ziehen\nZeit notieren"},
+		"step.1.kind": {"decision"}, "step.1.name": {"Backups unversehrt?"},
+		"step.1.yes.len": {"1"}, "step.1.yes.0.name": {"Wiederherstellen"}, "step.1.yes.0.party": {"1"}, "step.1.yes.0.cmds": {"Snapshot zurückspielen"},
+		"step.1.no.len": {"1"}, "step.1.no.0.name": {"Neu aufbauen"}, "step.1.no.0.party": {"2"}, "step.1.no.0.cmds": {"Server neu aufsetzen"},
+		"step.2.kind": {"parallel"}, "step.2.name": {"Melden"}, "step.2.b.len": {"2"},
+		"step.2.b.0.len": {"1"}, "step.2.b.0.0.name": {"Behörde informieren"}, "step.2.b.0.0.party": {"0"}, "step.2.b.0.0.cmds": {"Meldung nach DSGVO Art. 33"},
+		"step.2.b.1.len": {"1"}, "step.2.b.1.0.name": {"CERT informieren"}, "step.2.b.1.0.party": {"0"}, "step.2.b.1.0.cmds": {"CERT Süd anrufen"},
+	}
+	bad := url.Values{}
+	for k, v := range form {
+		bad[k] = v
+	}
+	bad.Set("step.1.no.0.party", "-1")
+	bad.Set("op", "save")
+	if r := b.PostForm(t, "/playbooks/editor", bad); r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "Choose who is responsible") {
+		t.Errorf("a step without a party: %d", r.Status)
+	}
+	if ids := listAll(t, h, h.Users["sme.analyst"], "/api/v1/playbooks?library=org"); len(ids) != 0 {
+		t.Fatalf("a refused draft wrote %v", ids)
+	}
+	form.Set("op", "save")
+	r = b.PostForm(t, "/playbooks/editor", form)
+	loc := r.Header.Get("Location")
+	if r.Status != http.StatusSeeOther || !strings.HasPrefix(loc, "/playbooks/") {
+		t.Fatalf("save: %d %s %s", r.Status, loc, r.Body)
+	}
+	id := strings.TrimPrefix(strings.SplitN(loc, "?", 2)[0], "/playbooks/")
+	var p playbooks.Playbook
+	h.API(t, h.Users["cert.analyst"].ReadToken, http.MethodGet, "/api/v1/playbooks/"+id, nil).JSON(t, &p)
+	types := map[string]int{}
+	for _, s := range p.Flow {
+		types[s.Type]++
+	}
+	if p.Community != "Mittelstand Süd" || p.ManualSteps != 5 || types["if-condition"] != 1 || types["parallel"] != 1 || types["end"] != 5 {
+		t.Fatalf("the circle's partner reads %+v (%v)", p, types)
+	}
+	// The editor reads it back; saving again is a new version.
+	page := string(b.Get(t, "/playbooks/"+id+"/edit").Body)
+	for _, want := range []string{`value="Backups unversehrt?"`, `value="Behörde informieren"`, `>IT-Betrieb</option>`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the editor lacks %q", want)
+		}
+	}
+	form.Set("id", id)
+	form.Set("step.0.name", "Betroffene Systeme isolieren")
+	if r := b.PostForm(t, "/playbooks/editor", form); r.Status != http.StatusSeeOther {
+		t.Fatalf("save again: %d %s", r.Status, r.Body)
+	}
+	h.API(t, h.Users["sme.analyst"].ReadToken, http.MethodGet, "/api/v1/playbooks/"+id, nil).JSON(t, &p)
+	if len(p.Versions) != 2 || p.Flow[1].Name != "Betroffene Systeme isolieren" {
+		t.Errorf("after editing: %d versions, step 2 %q", len(p.Versions), p.Flow[1].Name)
+	}
+	// Another org's writer may not edit it.
+	if r := h.Login(t, h.Users["cert.analyst"]).Get(t, "/playbooks/"+id+"/edit"); r.Status != http.StatusForbidden {
+		t.Errorf("the partner edits sme's playbook: %d", r.Status)
+	}
+}

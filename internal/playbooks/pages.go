@@ -69,6 +69,7 @@ type playbookData struct {
 	P         Playbook
 	Flow      template.HTML
 	CanDelete bool
+	CanEdit   bool     // the owner's writers, for a playbook the editor can show
 	Audience  []string // names of a named audience
 }
 
@@ -96,6 +97,7 @@ func (h *handler) playbookPage(w http.ResponseWriter, r *http.Request) error {
 		Responsible: func(agent string) string { return t("playbooks.responsible_for", "agent", agent) },
 	}
 	d := playbookData{P: p, Flow: flow.SVG(p.Flow), CanDelete: a.CanWrite() && p.OrgID == a.OrgID}
+	d.CanEdit = d.CanDelete && editable(p.Doc)
 	if d.Audience, err = policy.AudienceNames(r.Context(), h.svc.DB.R(), p.Share.Audience); err != nil {
 		return err
 	}

@@ -173,9 +173,14 @@ func rows() map[string]apptest.Row {
 	// playbook, and the same version again changes nothing.
 	doc := Document(ID("playbook"), "Matrix playbook", "matrix", "2026-01-06T09:00:00.000Z", "TLP:AMBER")
 	return map[string]apptest.Row{
-		"GET /playbooks":                   {Req: static("/playbooks?q=isolate"), Want: w(apptest.PageRead)},
-		"GET /playbooks/{id}":              {Req: get("/playbooks/{playbook}"), Want: w(apptest.OwnOrgPage)},
-		"GET /playbooks/import":            {Req: static("/playbooks/import"), Want: w("anon=303 viewer=403 auditor=403 readtok=403 *=200")},
+		"GET /playbooks":        {Req: static("/playbooks?q=isolate"), Want: w(apptest.PageRead)},
+		"GET /playbooks/{id}":   {Req: get("/playbooks/{playbook}"), Want: w(apptest.OwnOrgPage)},
+		"GET /playbooks/import": {Req: static("/playbooks/import"), Want: w("anon=303 viewer=403 auditor=403 readtok=403 *=200")},
+		"GET /playbooks/new":    {Req: static("/playbooks/new"), Want: w("anon=303 viewer=403 auditor=403 readtok=403 *=200")},
+		"GET /playbooks/{id}/edit": {Req: get("/playbooks/{playbook}/edit"),
+			Want: w("anon=303 viewer=403 auditor=403 readtok=403 partner=404 coord=404 nocontract=404 outsider=404 *=200")},
+		// A change of the draft's shape (no save): the form comes back.
+		"POST /playbooks/editor":           {Req: send("/playbooks/editor", apptest.Form("op", "add:decision", "name", "Matrix draft", "step.len", "0", "party.len", "0")), Want: w(writer + " *=200")},
 		"POST /playbooks/import":           {Req: send("/playbooks/import", upload(doc)), Want: w(writer + " *=200")},
 		"POST /playbooks/{id}/delete":      {Req: apptest.Fresh(freshPlaybook, "/playbooks/{new}/delete", nil), Want: w(owned + " *=303")},
 		"GET /api/v1/playbooks":            {Req: static("/api/v1/playbooks"), Want: w(apptest.APIRead)},
@@ -205,6 +210,7 @@ func playbookKind() apptest.LeakKind {
 			detail("GET /api/v1/playbooks/{id}", "/api/v1/playbooks/%s"),
 			detail("GET /api/v1/playbooks/{id}/cacao", "/api/v1/playbooks/%s/cacao"),
 			detail("GET /playbooks/{id}", "/playbooks/%s"),
+			{Route: "GET /playbooks/{id}/edit", Check: editorPath},
 			{Route: "GET /api/v1/playbooks", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
 				apptest.ExpectIDs(t, "the playbook list", r, apptest.ListIDs(t, c, r, "/api/v1/playbooks?limit=3"), objs)
 				apptest.ExpectIDs(t, "the playbook search", r, apptest.ListIDs(t, c, r, "/api/v1/playbooks?q=leakmark&limit=3"), objs)
@@ -228,5 +234,29 @@ func playbookKind() apptest.LeakKind {
 				}
 			}},
 		}, apptest.SearchPaths("playbook", nil)...),
+	}
+}
+
+// editorPath: the editor opens only for the owner org's writers who may
+// see the playbook; whoever may not see it gets 404 (a viewer 403 first,
+// whatever the object), and no refusal carries the playbook's text.
+func editorPath(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+	token := r.WriteToken
+	if token == "" {
+		token = r.ReadToken
+	}
+	writer := r.WriteToken != "" && (r.Role == policy.Analyst || r.Role == policy.Admin)
+	for _, o := range objs {
+		res := c.Hub.API(t, token, http.MethodGet, "/playbooks/"+o.ID+"/edit", nil)
+		switch {
+		case !o.Visible && res.Status == http.StatusOK:
+			t.Errorf("LEAK on the editor: %s opens %s", r.Key, o.Envelope)
+		case !o.Visible && writer && res.Status != http.StatusNotFound:
+			t.Errorf("the editor answers %s with %d for %s, which it may not see: want 404", r.Key, res.Status, o.Envelope)
+		case res.Status != http.StatusOK && strings.Contains(string(res.Body), o.Marker):
+			t.Errorf("LEAK: the editor's refusal (%d) shows %s to %s", res.Status, o.Envelope, r.Key)
+		case o.Visible && r.OrgID == c.Hub.Orgs["sme"] && writer && res.Status != http.StatusOK:
+			t.Errorf("%s cannot edit its org's %s: %d", r.Key, o.Envelope, res.Status)
+		}
 	}
 }
