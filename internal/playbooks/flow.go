@@ -287,7 +287,7 @@ func (f Flow) SVG(steps []Step) template.HTML {
 	}
 	var b strings.Builder
 	esc := template.HTMLEscapeString
-	fmt.Fprintf(&b, `<svg class="playbook-flow" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" role="group" aria-labelledby="flow-title" aria-describedby="flow-desc">`, w, h, w, h)
+	fmt.Fprintf(&b, `<svg class="playbook-flow" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" role="group" aria-labelledby="flow-title" aria-describedby="flow-desc" font-family="system-ui, sans-serif">`, w, h, w, h)
 	fmt.Fprintf(&b, `<title id="flow-title">%s</title><desc id="flow-desc">%s</desc>`, esc(f.Title), esc(f.Desc))
 	b.WriteString(`<defs><marker id="flow-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#555f6d"/></marker></defs>`)
 	// Arrows first, so that the steps are drawn over them.
@@ -323,7 +323,7 @@ func (f Flow) SVG(steps []Step) template.HTML {
 			}
 		}
 	}
-	b.WriteString(`</g><g class="flow-steps" role="list" font-family="system-ui, sans-serif" font-size="12">`)
+	b.WriteString(`</g><g class="flow-steps" role="list" font-size="12">`)
 	for i := range steps {
 		s := &steps[i]
 		x, y := pos(s)
@@ -351,7 +351,7 @@ func (f Flow) SVG(steps []Step) template.HTML {
 		fmt.Fprintf(&b, `<g fill="%s" stroke="%s" stroke-width="1.5">`, fill, stroke)
 		switch s.Type {
 		case cacao.StepStart, cacao.StepEnd:
-			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" rx="%d"/>`, x+30, y+8, nodeW-60, nodeH-16, (nodeH-16)/2)
+			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" rx="%d"/>`, x+10, y+8, nodeW-20, nodeH-16, (nodeH-16)/2)
 		case cacao.StepIfCondition, cacao.StepWhileCondition, cacao.StepSwitchCondition:
 			fmt.Fprintf(&b, `<polygon points="%d,%d %d,%d %d,%d %d,%d"/>`, cx, y, x+nodeW, cy, cx, y+nodeH, x, cy)
 		case cacao.StepParallel:
