@@ -112,6 +112,19 @@ func TestPlaybookLibrary(t *testing.T) {
 			if status != http.StatusUnprocessableEntity || rep.Rejected != 1 || rep.Items[0].Code != "version_conflict" || rep.Items[0].ID != "" {
 				t.Errorf("a changed version with the same modified: %d %+v", status, rep)
 			}
+			// The author marked it AMBER: the library may not loosen that.
+			if r := h.API(t, sme.WriteToken, http.MethodPatch, "/api/v1/playbooks/"+id, map[string]any{"tlp": "GREEN", "audience": "community", "community_id": h.Circle}); r.Status != http.StatusBadRequest || r.ErrorCode() != "playbook_tlp_below_document" {
+				t.Errorf("reshare below the marking: %d %s", r.Status, r.Body)
+			}
+			if r := h.API(t, sme.WriteToken, http.MethodPatch, "/api/v1/playbooks/"+id, map[string]any{"tlp": "AMBER", "audience": "org"}); r.Status != http.StatusOK {
+				t.Errorf("reshare to the org: %d %s", r.Status, r.Body)
+			}
+			if r := export(partner, ""); r.Status != http.StatusNotFound {
+				t.Errorf("the partner still exports after the playbook went back to the org: %d", r.Status)
+			}
+			if r := h.API(t, sme.WriteToken, http.MethodPatch, "/api/v1/playbooks/"+id, map[string]any{"tlp": "AMBER", "audience": "community", "community_id": h.Circle}); r.Status != http.StatusOK {
+				t.Errorf("reshare to the circle again: %d %s", r.Status, r.Body)
+			}
 			// A version marked RED cannot stay in the circle.
 			red := bytes.Replace(v1, []byte(`"tlpv2_level": "TLP:AMBER"`), []byte(`"tlpv2_level": "TLP:RED"`), 1)
 			red = bytes.ReplaceAll(red, []byte(`marking-tlp--55d920b0-5e8b-4f79-9ee9-91f868d9b421`), []byte(`marking-tlp--e828b379-4e03-4974-9ac4-e53a884c97c1`))

@@ -5,8 +5,10 @@ import (
 	"fmt"
 
 	"verbund/internal/audit"
+	"verbund/internal/cacao"
 	"verbund/internal/db"
 	"verbund/internal/events"
+	"verbund/internal/fault"
 	"verbund/internal/policy"
 )
 
@@ -59,6 +61,18 @@ func (s *Service) ResharePlaybook(ctx context.Context, a policy.Actor, id string
 	err = s.DB.Tx(ctx, func(tx *db.Tx) error {
 		if _, err := s.playbooks.Authorize(ctx, tx, a, id); err != nil {
 			return err
+		}
+		// The author's marking of the current version is the least level:
+		// a library may restrict what the author marked, never loosen it.
+		var doc string
+		if err := tx.QueryRow(ctx, `SELECT v.document FROM playbooks p JOIN playbook_versions v ON v.playbook_id = p.id AND v.modified_at = p.modified_at
+			WHERE p.id = ?`, id).Scan(&doc); err != nil {
+			return db.NotFound(err, "load playbook")
+		}
+		if pb, err := cacao.Decode([]byte(doc)); err == nil {
+			if marked, ok := tlpOf(pb); ok && tlp < marked {
+				return fault.BadInput("tlp", "playbook_tlp_below_document", "the playbook is marked {tlp}: share it at that level or a stricter one").With("tlp", marked.String())
+			}
 		}
 		d, err := s.playbooks.Reshare(ctx, tx, a, id, tlp, aud)
 		if err != nil {
