@@ -14,7 +14,7 @@ import (
 	"verbund/internal/bench"
 )
 
-const benchHelp = `usage: verbund bench startup|list|fanout|mixed|intel|search|vulns|webhooks|all [flags]
+const benchHelp = `usage: verbund bench startup|list|fanout|mixed|intel|search|vulns|playbooks|webhooks|all [flags]
 
 Measures the performance figures of docs/PERFORMANCE.md on this machine.
 Each scenario creates a fresh SQLite database in a temporary folder, runs
@@ -113,6 +113,14 @@ VERBUND_BENCH_POSTGRES, the default of --postgres).
             assets): documents/s; then matches --match-assets assets against
             --match-advisories advisories of four products each (CPE, PURL,
             vendor+product, versions and ranges) in memory: seconds.
+  playbooks CACAO 2.0 playbooks, in this process on a fresh SQLite
+            database: imports --playbooks synthetic playbooks of 14 steps
+            (manual steps for three organisations, a decision, parallel
+            branches, a TLP:AMBER marking) into the trust circle's library
+            as Müller with everything an import does (the official schemas,
+            the semantic checks, the kernel's disclosure, the version's
+            document, the search index, an audit record each):
+            playbooks/s; then the same files again (idempotent re-import).
   webhooks  the deliverer: --deliveries sighting events wait in a fresh
             hub's outbox for one webhook of sme to a receiver in this
             process on 127.0.0.1 (which checks every signature); the hub
@@ -144,7 +152,7 @@ func (c *cli) bench(args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(c.stdout, benchHelp)
 		if len(args) == 0 {
-			return usageError{"name a scenario: startup, list, fanout, mixed, intel, search, vulns, webhooks or all"}
+			return usageError{"name a scenario: startup, list, fanout, mixed, intel, search, vulns, playbooks, webhooks or all"}
 		}
 		return flag.ErrHelp
 	}
@@ -168,6 +176,7 @@ func (c *cli) bench(args []string) error {
 	var so2 bench.SearchOptions
 	var vo bench.VulnsOptions
 	var wo bench.WebhooksOptions
+	var po bench.PlaybooksOptions
 	var endpoints, engine, postgres string
 	if scenario == "startup" || scenario == "all" {
 		fs.IntVar(&so.Runs, "runs", 5, "startup: fresh starts to measure")
@@ -228,11 +237,14 @@ func (c *cli) bench(args []string) error {
 		fs.IntVar(&vo.Assets, "match-assets", 10000, "vulns: assets in the matching figure")
 		fs.IntVar(&vo.Advisory, "match-advisories", 10000, "vulns: advisories in the matching figure")
 	}
+	if scenario == "playbooks" || scenario == "all" {
+		fs.IntVar(&po.Documents, "playbooks", 5000, "playbooks: synthetic CACAO playbooks to import")
+	}
 	switch scenario {
-	case "startup", "list", "fanout", "mixed", "intel", "search", "vulns", "webhooks", "all":
+	case "startup", "list", "fanout", "mixed", "intel", "search", "vulns", "playbooks", "webhooks", "all":
 	default:
 		fmt.Fprint(c.stderr, benchHelp)
-		return usageError{fmt.Sprintf("unknown scenario %q: use startup, list, fanout, mixed, intel, search, vulns, webhooks or all", scenario)}
+		return usageError{fmt.Sprintf("unknown scenario %q: use startup, list, fanout, mixed, intel, search, vulns, playbooks, webhooks or all", scenario)}
 	}
 	if err := c.parse(fs, rest); err != nil {
 		return err
@@ -250,7 +262,7 @@ func (c *cli) bench(args []string) error {
 	}
 	so.Exe, lo.Exe, fo.Exe, mo.Exe, io2.Exe, so2.Exe, wo.Exe = *exe, *exe, *exe, *exe, *exe, *exe, *exe
 	wo.Log = progress
-	so.Log, lo.Log, fo.Log, mo.Log, io2.Log, so2.Log, vo.Log = progress, progress, progress, progress, progress, progress, progress
+	so.Log, lo.Log, fo.Log, mo.Log, io2.Log, so2.Log, vo.Log, po.Log = progress, progress, progress, progress, progress, progress, progress, progress
 	var engines []string
 	var mixedSkipped string
 	if scenario == "mixed" || scenario == "all" {
@@ -278,14 +290,15 @@ func (c *cli) bench(args []string) error {
 		Fanout  *bench.FanoutResult  `json:"fanout,omitempty"`
 		// FanoutMore are all's further fan-outs: incident comments on
 		// SQLite, and over replicas on PostgreSQL when a server is given.
-		FanoutMore []*bench.FanoutResult `json:"fanout_more,omitempty"`
-		Mixed      []*bench.MixedResult  `json:"mixed,omitempty"`
-		Intel      *bench.IntelResult    `json:"intel,omitempty"`
-		Search     *bench.SearchResult   `json:"search,omitempty"`
-		Vulns      *bench.VulnsResult    `json:"vulns,omitempty"`
-		Webhooks   *bench.WebhooksResult `json:"webhooks,omitempty"`
-		Skipped    string                `json:"mixed_skipped,omitempty"` // why a part of mixed did not run
-		Checks     []bench.Check         `json:"checks"`
+		FanoutMore []*bench.FanoutResult  `json:"fanout_more,omitempty"`
+		Mixed      []*bench.MixedResult   `json:"mixed,omitempty"`
+		Intel      *bench.IntelResult     `json:"intel,omitempty"`
+		Search     *bench.SearchResult    `json:"search,omitempty"`
+		Vulns      *bench.VulnsResult     `json:"vulns,omitempty"`
+		Playbooks  *bench.PlaybooksResult `json:"playbooks,omitempty"`
+		Webhooks   *bench.WebhooksResult  `json:"webhooks,omitempty"`
+		Skipped    string                 `json:"mixed_skipped,omitempty"` // why a part of mixed did not run
+		Checks     []bench.Check          `json:"checks"`
 	}{Machine: bench.ThisMachine(), Binary: *exe, Skipped: mixedSkipped}
 	var err error
 	if scenario == "startup" || scenario == "all" {
@@ -368,6 +381,13 @@ func (c *cli) bench(args []string) error {
 			return fmt.Errorf("vulns: %w", err)
 		}
 		report.Checks = append(report.Checks, report.Vulns.Checks...)
+	}
+	if scenario == "playbooks" || scenario == "all" {
+		c.progress(progress, "playbooks:\n")
+		if report.Playbooks, err = bench.Playbooks(c.ctx, po); err != nil {
+			return fmt.Errorf("playbooks: %w", err)
+		}
+		report.Checks = append(report.Checks, report.Playbooks.Checks...)
 	}
 
 	if scenario == "webhooks" || scenario == "all" {
@@ -472,6 +492,11 @@ func (c *cli) bench(args []string) error {
 			fmt.Fprintf(w, "  matching:    %d assets against %d advisories (%d products): %d hits in %.3f s\n", v.Assets, v.Advisories, v.Products, v.Hits, v.MatchSeconds)
 			fmt.Fprintf(w, "  through the database: an inventory of %d assets imported and matched against %d stored advisories: %d matches in %.2f s\n",
 				v.Assets, v.StoredAdvisories, v.StoredMatches, v.StoredMatchSecond)
+		}
+		if p := report.Playbooks; p != nil {
+			fmt.Fprintf(w, "\nplaybooks (SQLite, in process):\n")
+			fmt.Fprintf(w, "  CACAO import: %d playbooks (%d steps, %d bytes each) in %.2f s: %.0f playbooks/s\n", p.Documents, p.Steps, p.Bytes, p.ImportSeconds, p.ImportPerSec)
+			fmt.Fprintf(w, "  again (every version held): %.2f s: %.0f playbooks/s\n", p.AgainSeconds, p.AgainPerSec)
 		}
 		if wh := report.Webhooks; wh != nil {
 			fmt.Fprintf(w, "\nwebhooks (SQLite, one hub, a receiver on loopback):\n")

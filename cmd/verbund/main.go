@@ -91,6 +91,8 @@ Usage:
   verbund vulns kev import FILE [--json]
   verbund vulns subscribe URL --org O [--tlp L] [--community C] [--json]   (a CSAF provider-metadata.json)
   verbund vulns fetch --org O [--json]
+  verbund playbooks import FILE… --org O [--tlp L] [--community C] [--json]
+  verbund playbooks export CACAO_ID --org O [--modified M]
   verbund migrate
   verbund bench startup|list|fanout|mixed|intel|search|all [--json]   (measures docs/PERFORMANCE.md)
   verbund version
@@ -129,6 +131,8 @@ var commands = []command{
 	{"vulns", "subscribe", "subscribes an organisation to a CSAF trusted provider (its provider-metadata.json URL) and reads it", (*cli).vulnsSubscribe},
 	{"vulns", "fetch", "reads every CSAF provider an organisation subscribes to now", (*cli).vulnsFetch},
 	{"vulns", "kev", "imports CISA's catalogue of known exploited vulnerabilities (vulns kev import FILE)", (*cli).vulnsKEV},
+	{"playbooks", "import", "imports CACAO 2.0 playbooks into an organisation's library", (*cli).playbooksImport},
+	{"playbooks", "export", "prints a playbook's CACAO 2.0 document as it was imported", (*cli).playbooksExport},
 	{"bench", "", "measures docs/PERFORMANCE.md", (*cli).bench},
 	{"version", "", "prints the version", func(c *cli, _ []string) error { _, err := fmt.Fprintln(c.stdout, "verbund", Version); return err }},
 }

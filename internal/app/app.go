@@ -34,6 +34,7 @@ import (
 	"verbund/internal/live"
 	"verbund/internal/notify"
 	"verbund/internal/orgs"
+	"verbund/internal/playbooks"
 	"verbund/internal/policy"
 	"verbund/internal/readcache"
 	"verbund/internal/search"
@@ -64,6 +65,7 @@ type App struct {
 	Knowledge  *knowledge.Service
 	Incidents  *incidents.Service
 	Vulns      *vulns.Service
+	Playbooks  *playbooks.Service
 	Search     *search.Service  // the hub's one search over every searchable kind
 	Sharing    *policy.Kernel   // every shareable kind, registered by its capability
 	Pages      *readcache.Cache // API pages of posts; nil when --read-cache 0
@@ -210,6 +212,9 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 	a.Vulns.SetFetch(cfg.CSAFAllowPrivate, roots)
 	go a.Vulns.Rounds(ctx, time.Minute, log)
 	a.Notify.AddEventTypes(vulns.EventMatch)
+	if a.Playbooks, err = playbooks.New(d, a.Broker, a.Sharing); err != nil {
+		return nil, err
+	}
 	a.Search = search.New(d, a.Sharing)
 	if cfg.SearchRate > 0 {
 		a.Search.SetSearchRate(cfg.SearchRate)
@@ -271,6 +276,7 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 		func() error { return knowledge.Register(a.Web, a.Knowledge) },
 		func() error { return incidents.Register(a.Web, a.Incidents) },
 		func() error { return vulns.Register(a.Web, a.Vulns) },
+		func() error { return playbooks.Register(a.Web, a.Playbooks) },
 		func() error { return search.Register(a.Web, a.Search) },
 		func() error { return audit.Register(a.Web, d) },
 		func() error { return home.Register(a.Web, d, a.Forum, a.Agreements, a.Orgs) },

@@ -3,7 +3,8 @@
 // AG, the regional CERT Süd coordinating the trust circle "Mittelstand
 // Süd", a company outside the circle, agreements between them, people in
 // every role, forum threads at every TLP level, threat intelligence, and
-// the circle's library: a phishing-awareness module and articles, and a
+// the circle's library: a phishing-awareness module, articles and the
+// playbook "Ransomware – Erstmaßnahmen" (CACAO 2.0), and a
 // running and a closed incident of Müller's. Passwords are random;
 // they are printed once and written to a file in the data folder.
 package demo
@@ -25,6 +26,7 @@ import (
 	"verbund/internal/intel"
 	"verbund/internal/knowledge"
 	"verbund/internal/orgs"
+	"verbund/internal/playbooks"
 	"verbund/internal/policy"
 	"verbund/internal/training"
 	"verbund/internal/vulns"
@@ -42,6 +44,7 @@ type Services struct {
 	Knowledge  *knowledge.Service
 	Incidents  *incidents.Service
 	Vulns      *vulns.Service
+	Playbooks  *playbooks.Service
 }
 
 // Login is one demo account.
@@ -227,6 +230,11 @@ func Seed(ctx context.Context, s Services, dataDir string) ([]Login, error) {
 	}
 	if s.Vulns != nil {
 		if err := seedVulns(ctx, s.Vulns, act("tom.richter@wolke-cloud.example"), act("jonas.weber@mueller-maschinenbau.example"), c.ID); err != nil {
+			return nil, err
+		}
+	}
+	if s.Playbooks != nil {
+		if err := seedPlaybooks(ctx, s.Playbooks, act("max.bauer@cert-sued.example"), c.ID); err != nil {
 			return nil, err
 		}
 	}

@@ -21,7 +21,7 @@ var allowedIdentical = map[string]bool{
 	"TLP:CLEAR": true, "TLP:GREEN": true, "TLP:AMBER": true, "TLP:AMBER+STRICT": true, "TLP:RED": true,
 	"CERT": true, "ISAC": true, "API-Token": true, "JSON Lines": true,
 	"Forum": true, "Name": true, "Status": true, "Organisation": true,
-	"Administrator": true, "Analyst": true, "Webhook": true, "Webhooks": true, "Version": true,
+	"Administrator": true, "Analyst": true, "Webhook": true, "Webhooks": true, "Version": true, "Playbook": true, "Playbooks": true,
 	"English": true, "Deutsch": true,
 }
 

@@ -1,0 +1,384 @@
+package playbooks
+
+import (
+	"fmt"
+	"html/template"
+	"strings"
+
+	"verbund/internal/cacao"
+)
+
+// Step is one workflow step as the pages and the API show it, in the
+// order a reader follows the flow (from the start, depth first, each
+// step's successors in the order of cacao.Step.Next).
+type Step struct {
+	N           int       `json:"n"` // 1-based place in that order
+	ID          string    `json:"id"`
+	Type        string    `json:"type"`
+	Name        string    `json:"name"`
+	Description string    `json:"description,omitempty"`
+	Condition   string    `json:"condition,omitempty"`
+	Agent       string    `json:"agent,omitempty"`      // the responsible agent's name
+	AgentType   string    `json:"agent_type,omitempty"` // organization, individual, group, …
+	Manual      bool      `json:"manual"`
+	Commands    []Command `json:"commands,omitempty"`
+	Next        []Edge    `json:"next"`
+
+	layer, col int
+}
+
+// Command is one command of an action step.
+type Command struct {
+	Type        string `json:"type"`
+	Description string `json:"description,omitempty"`
+	Text        string `json:"command,omitempty"`
+}
+
+// TypeKey is the catalogue key of the step's type.
+func (s Step) TypeKey() string { return TypeKey(s.Type) }
+
+// TypeKey is the catalogue key of a step type (playbooks.step.if_condition).
+func TypeKey(typ string) string { return "playbooks.step." + strings.ReplaceAll(typ, "-", "_") }
+
+// Edge is an arrow to the next step: Kind is on_true, on_false,
+// next_steps, case:<value>, on_success, on_failure or on_completion.
+type Edge struct {
+	Kind string `json:"kind"`
+	To   string `json:"to"`
+	N    int    `json:"n"` // the next step's place
+}
+
+// Label is the catalogue key of an edge's kind, "" for the plain
+// on_completion and next_steps arrows.
+func (e Edge) Label() string {
+	switch e.Kind {
+	case "on_true", "on_false", "on_success", "on_failure":
+		return "playbooks.edge." + e.Kind
+	}
+	return ""
+}
+
+// Case is a switch case's value ("" for other kinds).
+func (e Edge) Case() string {
+	if c, ok := strings.CutPrefix(e.Kind, "case:"); ok {
+		return c
+	}
+	return ""
+}
+
+// Steps lists a playbook's steps in reading order with their layout
+// (layer: longest path from the start, ignoring the arrows that go back in
+// a loop; column: order of discovery within the layer).
+func Steps(pb *cacao.Playbook) []Step {
+	order, back := walkOrder(pb)
+	place := map[string]int{}
+	for i, id := range order {
+		place[id] = i + 1
+	}
+	steps := make([]Step, len(order))
+	for i, id := range order {
+		st := pb.Workflow[id]
+		x := Step{N: i + 1, ID: id, Type: st.Type, Name: st.Name, Description: st.Description, Condition: st.Condition, Manual: st.Manual()}
+		if st.Type == cacao.StepSwitchCondition {
+			x.Condition = st.Switch
+		}
+		if ag := pb.Agents[st.Agent]; ag != nil {
+			x.Agent, x.AgentType = ag.Name, ag.Type
+		}
+		for _, c := range st.Commands {
+			x.Commands = append(x.Commands, Command{Type: c.Type, Description: c.Description, Text: c.Command})
+		}
+		x.Next = []Edge{}
+		for _, e := range st.Next() {
+			x.Next = append(x.Next, Edge{Kind: e.Kind, To: e.To, N: place[e.To]})
+		}
+		steps[i] = x
+	}
+	layer := layers(pb, order, back)
+	cols := map[int]int{}
+	for i := range steps {
+		steps[i].layer = layer[steps[i].ID]
+		steps[i].col = cols[steps[i].layer]
+		cols[steps[i].layer]++
+	}
+	return steps
+}
+
+// layers places each step on a row: the longest path from the start over
+// the forward arrows (the arrows that close a loop left out), where a
+// decision's or a parallel step's on_completion also waits for the ends of
+// its branches, so that what follows a branching is drawn below all of
+// its branches.
+func layers(pb *cacao.Playbook, order []string, back map[string]bool) map[string]int {
+	succ := map[string][]string{}
+	for _, id := range order {
+		for _, e := range pb.Workflow[id].Next() {
+			if pb.Workflow[e.To] != nil && !back[id+"\x00"+e.To] {
+				succ[id] = append(succ[id], e.To)
+			}
+		}
+	}
+	var extra [][2]string
+	for _, id := range order {
+		st := pb.Workflow[id]
+		after := st.OnCompletion
+		if after == "" || pb.Workflow[after] == nil {
+			continue
+		}
+		switch st.Type {
+		case cacao.StepParallel, cacao.StepIfCondition, cacao.StepSwitchCondition, cacao.StepWhileCondition:
+		default:
+			continue
+		}
+		seen := map[string]bool{after: true, id: true}
+		var stack []string
+		for _, e := range st.Next() {
+			if e.Kind != "on_completion" && !seen[e.To] && pb.Workflow[e.To] != nil {
+				seen[e.To] = true
+				stack = append(stack, e.To)
+			}
+		}
+		for len(stack) > 0 {
+			n := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if len(succ[n]) == 0 {
+				extra = append(extra, [2]string{n, after})
+			}
+			for _, m := range succ[n] {
+				if !seen[m] {
+					seen[m] = true
+					stack = append(stack, m)
+				}
+			}
+		}
+	}
+	for _, x := range extra {
+		succ[x[0]] = append(succ[x[0]], x[1])
+	}
+	// Longest path in topological order (Kahn); steps left in a cycle the
+	// extra arrows made keep the row they had.
+	in := map[string]int{}
+	for _, id := range order {
+		for _, m := range succ[id] {
+			in[m]++
+		}
+	}
+	var queue []string
+	for _, id := range order {
+		if in[id] == 0 {
+			queue = append(queue, id)
+		}
+	}
+	layer := map[string]int{}
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		for _, m := range succ[id] {
+			layer[m] = max(layer[m], layer[id]+1)
+			if in[m]--; in[m] == 0 {
+				queue = append(queue, m)
+			}
+		}
+	}
+	return layer
+}
+
+// walkOrder visits the workflow depth first from the start (then the
+// exception handler, then anything left) and returns the steps in a
+// topological order of the forward arrows (reverse post-order) and the
+// arrows that close a loop.
+func walkOrder(pb *cacao.Playbook) ([]string, map[string]bool) {
+	const (
+		unseen = iota
+		open
+		done
+	)
+	state := map[string]int{}
+	back := map[string]bool{}
+	var post []string
+	var visit func(id string)
+	visit = func(id string) {
+		state[id] = open
+		st := pb.Workflow[id]
+		// Successors in reverse, so that the reverse post-order reads a
+		// decision's true branch before its false branch before what
+		// follows it.
+		next := st.Next()
+		for i := len(next) - 1; i >= 0; i-- {
+			e := next[i]
+			if pb.Workflow[e.To] == nil {
+				continue
+			}
+			switch state[e.To] {
+			case unseen:
+				visit(e.To)
+			case open:
+				back[id+"\x00"+e.To] = true
+			}
+		}
+		state[id] = done
+		post = append(post, id)
+	}
+	roots := []string{pb.WorkflowStart, pb.WorkflowException}
+	roots = append(roots, sortedStepIDs(pb)...)
+	for _, r := range roots {
+		if pb.Workflow[r] != nil && state[r] == unseen {
+			visit(r)
+		}
+	}
+	order := make([]string, len(post))
+	for i, id := range post {
+		order[len(post)-1-i] = id
+	}
+	return order, back
+}
+
+// Flow is the SVG of a playbook's workflow with its texts: Title and Desc
+// (the SVG's accessible name and description) and, per step type, the
+// words that name a step for a screen reader.
+type Flow struct {
+	Title, Desc string
+	// Type names a step type (playbooks.step.<type>); Edge names an
+	// edge kind (the catalogue's text of Edge.Label, or "").
+	Type func(string) string
+	Edge func(Edge) string
+	// Responsible is "responsible: {agent}" for a step's aria label.
+	Responsible func(string) string
+}
+
+// Geometry of the drawing, in SVG user units.
+const (
+	nodeW, nodeH = 190, 54
+	gapX, gapY   = 40, 46
+	margin       = 24
+)
+
+// SVG draws the steps top to bottom: start and end as rounded pills,
+// actions as boxes, decisions (if, while, switch) as diamonds, parallel
+// steps as bars, each a link to its entry in the step list (#step-N) and
+// labelled with its number, type, name and responsible agent; arrows
+// carry their branch's name (yes/no, a case, success/failure). The steps
+// are links for the pointer only (tabindex -1): the keyboard's way
+// through the flow is the step list beside it, which names the same steps
+// in the same order.
+func (f Flow) SVG(steps []Step) template.HTML {
+	byID := map[string]*Step{}
+	layers, width := 0, 0
+	for i := range steps {
+		byID[steps[i].ID] = &steps[i]
+		layers = max(layers, steps[i].layer+1)
+		width = max(width, steps[i].col+1)
+	}
+	w := 2*margin + width*nodeW + (width-1)*gapX
+	h := 2*margin + layers*nodeH + (layers-1)*gapY
+	if len(steps) == 0 {
+		w, h = 2*margin+nodeW, 2*margin+nodeH
+	}
+	// Center each layer.
+	perLayer := map[int]int{}
+	for _, s := range steps {
+		perLayer[s.layer]++
+	}
+	pos := func(s *Step) (x, y int) {
+		n := perLayer[s.layer]
+		rowW := n*nodeW + (n-1)*gapX
+		x0 := (w - rowW) / 2
+		return x0 + s.col*(nodeW+gapX), margin + s.layer*(nodeH+gapY)
+	}
+	var b strings.Builder
+	esc := template.HTMLEscapeString
+	fmt.Fprintf(&b, `<svg class="playbook-flow" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" role="group" aria-labelledby="flow-title" aria-describedby="flow-desc" font-family="system-ui, sans-serif">`, w, h, w, h)
+	fmt.Fprintf(&b, `<title id="flow-title">%s</title><desc id="flow-desc">%s</desc>`, esc(f.Title), esc(f.Desc))
+	b.WriteString(`<defs><marker id="flow-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#555f6d"/></marker></defs>`)
+	// Arrows first, so that the steps are drawn over them.
+	b.WriteString(`<g class="flow-edges" aria-hidden="true" fill="none" stroke="#555f6d" stroke-width="1.5">`)
+	for i := range steps {
+		s := &steps[i]
+		x1, y1 := pos(s)
+		for _, e := range s.Next {
+			t := byID[e.To]
+			if t == nil {
+				continue
+			}
+			x2, y2 := pos(t)
+			sx, sy := x1+nodeW/2, y1+nodeH
+			tx, ty := x2+nodeW/2, y2
+			cls, dash := "flow-edge", ""
+			if e.Kind == "on_false" || e.Kind == "on_failure" {
+				cls, dash = cls+" flow-edge-alt", ` stroke-dasharray="5 4"`
+			}
+			if ty > sy {
+				fmt.Fprintf(&b, `<path class="%s"%s d="M%d,%d C%d,%d %d,%d %d,%d" marker-end="url(#flow-arrow)"/>`, cls, dash, sx, sy, sx, sy+gapY/2, tx, ty-gapY/2, tx, ty)
+			} else {
+				// A loop back: around the right of both steps.
+				rx := max(x1, x2) + nodeW + gapX/2
+				fmt.Fprintf(&b, `<path class="%s flow-edge-back"%s d="M%d,%d C%d,%d %d,%d %d,%d" marker-end="url(#flow-arrow)"/>`, cls, dash, x1+nodeW, y1+nodeH/2, rx, y1+nodeH/2, rx, y2+nodeH/2, x2+nodeW, y2+nodeH/2)
+			}
+			if label := f.Edge(e); label != "" {
+				lx, ly := (sx+tx)/2, (sy+ty)/2
+				if ty <= sy {
+					lx, ly = max(x1, x2)+nodeW+gapX/2, (y1+y2)/2+nodeH/2
+				}
+				fmt.Fprintf(&b, `<text class="flow-edge-label" x="%d" y="%d" text-anchor="middle" fill="#1f2933" stroke="#ffffff" stroke-width="3" paint-order="stroke" font-size="11">%s</text>`, lx, ly, esc(clip(label, 18)))
+			}
+		}
+	}
+	b.WriteString(`</g><g class="flow-steps" role="list" font-size="12">`)
+	for i := range steps {
+		s := &steps[i]
+		x, y := pos(s)
+		name := s.Name
+		if name == "" {
+			name = f.Type(s.Type)
+		}
+		label := fmt.Sprintf("%d. %s: %s", s.N, f.Type(s.Type), name)
+		if s.Agent != "" {
+			label += ", " + f.Responsible(s.Agent)
+		}
+		fmt.Fprintf(&b, `<a href="#step-%d" tabindex="-1" class="flow-node flow-%s" role="listitem" aria-label="%s" data-step="%d"><title>%s</title>`, s.N, esc(s.Type), esc(label), s.N, esc(label))
+		cx, cy := x+nodeW/2, y+nodeH/2
+		// Presentation attributes, not style: the pages' CSP allows no
+		// inline styles.
+		fill, stroke := "#ffffff", "#3e4c59"
+		switch s.Type {
+		case cacao.StepStart, cacao.StepEnd:
+			fill, stroke = "#e3f4e8", "#2f6f44"
+		case cacao.StepIfCondition, cacao.StepWhileCondition, cacao.StepSwitchCondition:
+			fill, stroke = "#fff4d6", "#8a5a00"
+		case cacao.StepParallel:
+			fill, stroke = "#e4ecf7", "#2c4f80"
+		}
+		fmt.Fprintf(&b, `<g fill="%s" stroke="%s" stroke-width="1.5">`, fill, stroke)
+		switch s.Type {
+		case cacao.StepStart, cacao.StepEnd:
+			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" rx="%d"/>`, x+10, y+8, nodeW-20, nodeH-16, (nodeH-16)/2)
+		case cacao.StepIfCondition, cacao.StepWhileCondition, cacao.StepSwitchCondition:
+			fmt.Fprintf(&b, `<polygon points="%d,%d %d,%d %d,%d %d,%d"/>`, cx, y, x+nodeW, cy, cx, y+nodeH, x, cy)
+		case cacao.StepParallel:
+			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" rx="4"/>`, x, y+12, nodeW, nodeH-24)
+		default:
+			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" rx="6"/>`, x, y, nodeW, nodeH)
+		}
+		b.WriteString(`</g>`)
+		text := clip(fmt.Sprintf("%d. %s", s.N, name), 26)
+		if s.Agent != "" && s.Type == cacao.StepAction {
+			fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle" fill="#1f2933">%s</text>`, cx, cy-4, esc(text))
+			fmt.Fprintf(&b, `<text class="flow-agent" x="%d" y="%d" text-anchor="middle" fill="#52606d" font-size="11">%s</text>`, cx, cy+13, esc(clip(s.Agent, 28)))
+		} else {
+			fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle" fill="#1f2933">%s</text>`, cx, cy+5, esc(clip(text, 22)))
+		}
+		b.WriteString(`</a>`)
+	}
+	b.WriteString(`</g></svg>`)
+	return template.HTML(b.String()) // #nosec G203 -- every text is escaped above
+}
+
+// clip shortens a text for a box (the full text is in the step's title
+// and the step list).
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
