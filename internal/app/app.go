@@ -36,6 +36,7 @@ import (
 	"verbund/internal/orgs"
 	"verbund/internal/policy"
 	"verbund/internal/readcache"
+	"verbund/internal/risks"
 	"verbund/internal/search"
 	"verbund/internal/training"
 	"verbund/internal/vulns"
@@ -62,6 +63,7 @@ type App struct {
 	Notify     *notify.Service // webhooks: the outbox and its deliverer
 	Training   *training.Service
 	Knowledge  *knowledge.Service
+	Risks      *risks.Service
 	Incidents  *incidents.Service
 	Vulns      *vulns.Service
 	Search     *search.Service  // the hub's one search over every searchable kind
@@ -202,6 +204,11 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 	a.Vulns = vulns.New(d, a.Broker, a.Sharing)
 	a.Vulns.Notify = a.Notify
 	a.Notify.AddEventTypes(vulns.EventMatch)
+	a.Risks = risks.New(d, a.Broker, a.Sharing)
+	a.Risks.Advisory = func(ctx context.Context, actor policy.Actor, id string) (float64, bool, error) {
+		adv, err := a.Vulns.FindAdvisoryByID(ctx, actor, id)
+		return adv.Score, adv.KEV, err
+	}
 	a.Search = search.New(d, a.Sharing)
 	if cfg.SearchRate > 0 {
 		a.Search.SetSearchRate(cfg.SearchRate)
@@ -263,6 +270,7 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 		func() error { return knowledge.Register(a.Web, a.Knowledge) },
 		func() error { return incidents.Register(a.Web, a.Incidents) },
 		func() error { return vulns.Register(a.Web, a.Vulns) },
+		func() error { return risks.Register(a.Web, a.Risks) },
 		func() error { return search.Register(a.Web, a.Search) },
 		func() error { return audit.Register(a.Web, d) },
 		func() error { return home.Register(a.Web, d, a.Forum, a.Agreements, a.Orgs) },
