@@ -3,8 +3,9 @@
 // AG, the regional CERT Süd coordinating the trust circle "Mittelstand
 // Süd", a company outside the circle, agreements between them, people in
 // every role, forum threads at every TLP level, threat intelligence, and
-// the circle's library: a phishing-awareness module and articles, and a
-// running and a closed incident of Müller's. Passwords are random;
+// the circle's library: a phishing-awareness module and articles, a
+// running and a closed incident of Müller's, and the circle's joint risk
+// register with a finished risk workshop. Passwords are random;
 // they are printed once and written to a file in the data folder.
 package demo
 
@@ -26,6 +27,7 @@ import (
 	"verbund/internal/knowledge"
 	"verbund/internal/orgs"
 	"verbund/internal/policy"
+	"verbund/internal/risks"
 	"verbund/internal/training"
 	"verbund/internal/vulns"
 )
@@ -42,6 +44,7 @@ type Services struct {
 	Knowledge  *knowledge.Service
 	Incidents  *incidents.Service
 	Vulns      *vulns.Service
+	Risks      *risks.Service
 }
 
 // Login is one demo account.
@@ -125,7 +128,7 @@ func Seed(ctx context.Context, s Services, dataDir string) ([]Login, error) {
 		}
 	}
 	if _, err := s.Agreements.Propose(ctx, op, cert, agreements.Input{Kind: "charter", Community: c.ID, Title: "Charta Mittelstand Süd",
-		Categories: []string{"incident", "indicator", "vulnerability", "knowledge", "exercise"}, MaxTLP: "AMBER",
+		Categories: []string{"incident", "indicator", "vulnerability", "knowledge", "exercise", "risk"}, MaxTLP: "AMBER",
 		Purpose: "Frühwarnung und gemeinsame Bewältigung von Sicherheitsvorfällen im Vertrauenskreis", RetentionDays: 365}); err != nil {
 		return nil, fmt.Errorf("demo charter: %w", err)
 	}
@@ -227,6 +230,12 @@ func Seed(ctx context.Context, s Services, dataDir string) ([]Login, error) {
 	}
 	if s.Vulns != nil {
 		if err := seedVulns(ctx, s.Vulns, act("tom.richter@wolke-cloud.example"), act("jonas.weber@mueller-maschinenbau.example"), c.ID); err != nil {
+			return nil, err
+		}
+	}
+	if s.Risks != nil {
+		if err := seedRisks(ctx, s.Risks, act("jonas.weber@mueller-maschinenbau.example"), act("tom.richter@wolke-cloud.example"),
+			act("max.bauer@cert-sued.example"), c.ID, wolke); err != nil {
 			return nil, err
 		}
 	}

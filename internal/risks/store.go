@@ -62,9 +62,9 @@ func (s *Service) checkCoOwners(ctx context.Context, h db.Handle, sh policy.Shar
 		if err := h.QueryRow(ctx, `SELECT name FROM orgs WHERE id = ?`, o).Scan(&name); err != nil {
 			return nil, fault.BadInput("co_owners", "co_owner_cannot_see", `the organisation "{org}" cannot read this risk: share it with its trust circle or name it, under an agreement that covers risks`).With("org", o)
 		}
-		// The org as a whole (no person): named people do not make an org
-		// a co-owner.
-		v, err := policy.LoadView(ctx, h, policy.Actor{OrgID: o, Role: policy.Analyst}, now)
+		// The org as a whole: a reader id that is no person's (ids are
+		// UUIDs), so named people do not make an org a co-owner.
+		v, err := policy.LoadView(ctx, h, policy.Actor{OrgID: o, UserID: "org:" + o, Role: policy.Analyst}, now)
 		if err != nil {
 			return nil, err
 		}
