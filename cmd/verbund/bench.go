@@ -14,7 +14,7 @@ import (
 	"verbund/internal/bench"
 )
 
-const benchHelp = `usage: verbund bench startup|list|fanout|mixed|intel|search|vulns|webhooks|all [flags]
+const benchHelp = `usage: verbund bench startup|list|fanout|mixed|intel|search|vulns|risks|webhooks|all [flags]
 
 Measures the performance figures of docs/PERFORMANCE.md on this machine.
 Each scenario creates a fresh SQLite database in a temporary folder, runs
@@ -113,6 +113,15 @@ VERBUND_BENCH_POSTGRES, the default of --postgres).
             assets): documents/s; then matches --match-assets assets against
             --match-advisories advisories of four products each (CPE, PURL,
             vendor+product, versions and ranges) in memory: seconds.
+  risks     the joint risk register, in this process on a fresh SQLite
+            database behind a real HTTP server on 127.0.0.1: writes
+            --risks risks (default 10,000) through the sharing kernel, then
+            reads the heatmap, the prioritised list's first page and the
+            register page --risk-requests times each as the owner and as
+            the circle's CERT (p99); then --risk-participants people of the
+            circle (default 100) open a workshop's live stream and the
+            facilitator votes --risk-votes times: the time from sending a
+            vote to each participant's stream reading its event (p99).
   webhooks  the deliverer: --deliveries sighting events wait in a fresh
             hub's outbox for one webhook of sme to a receiver in this
             process on 127.0.0.1 (which checks every signature); the hub
@@ -167,6 +176,7 @@ func (c *cli) bench(args []string) error {
 	var io2 bench.IntelOptions
 	var so2 bench.SearchOptions
 	var vo bench.VulnsOptions
+	var ro bench.RisksOptions
 	var wo bench.WebhooksOptions
 	var endpoints, engine, postgres string
 	if scenario == "startup" || scenario == "all" {
@@ -228,11 +238,17 @@ func (c *cli) bench(args []string) error {
 		fs.IntVar(&vo.Assets, "match-assets", 10000, "vulns: assets in the matching figure")
 		fs.IntVar(&vo.Advisory, "match-advisories", 10000, "vulns: advisories in the matching figure")
 	}
+	if scenario == "risks" || scenario == "all" {
+		fs.IntVar(&ro.Risks, "risks", 10000, "risks: risks in the register")
+		fs.IntVar(&ro.Requests, "risk-requests", 100, "risks: requests per read figure")
+		fs.IntVar(&ro.Participants, "risk-participants", 100, "risks: live participants of the workshop")
+		fs.IntVar(&ro.Votes, "risk-votes", 50, "risks: votes measured")
+	}
 	switch scenario {
-	case "startup", "list", "fanout", "mixed", "intel", "search", "vulns", "webhooks", "all":
+	case "startup", "list", "fanout", "mixed", "intel", "search", "vulns", "risks", "webhooks", "all":
 	default:
 		fmt.Fprint(c.stderr, benchHelp)
-		return usageError{fmt.Sprintf("unknown scenario %q: use startup, list, fanout, mixed, intel, search, vulns, webhooks or all", scenario)}
+		return usageError{fmt.Sprintf("unknown scenario %q: use startup, list, fanout, mixed, intel, search, vulns, risks, webhooks or all", scenario)}
 	}
 	if err := c.parse(fs, rest); err != nil {
 		return err
@@ -250,7 +266,7 @@ func (c *cli) bench(args []string) error {
 	}
 	so.Exe, lo.Exe, fo.Exe, mo.Exe, io2.Exe, so2.Exe, wo.Exe = *exe, *exe, *exe, *exe, *exe, *exe, *exe
 	wo.Log = progress
-	so.Log, lo.Log, fo.Log, mo.Log, io2.Log, so2.Log, vo.Log = progress, progress, progress, progress, progress, progress, progress
+	so.Log, lo.Log, fo.Log, mo.Log, io2.Log, so2.Log, vo.Log, ro.Log = progress, progress, progress, progress, progress, progress, progress, progress
 	var engines []string
 	var mixedSkipped string
 	if scenario == "mixed" || scenario == "all" {
@@ -283,6 +299,7 @@ func (c *cli) bench(args []string) error {
 		Intel      *bench.IntelResult    `json:"intel,omitempty"`
 		Search     *bench.SearchResult   `json:"search,omitempty"`
 		Vulns      *bench.VulnsResult    `json:"vulns,omitempty"`
+		Risks      *bench.RisksResult    `json:"risks,omitempty"`
 		Webhooks   *bench.WebhooksResult `json:"webhooks,omitempty"`
 		Skipped    string                `json:"mixed_skipped,omitempty"` // why a part of mixed did not run
 		Checks     []bench.Check         `json:"checks"`
@@ -368,6 +385,13 @@ func (c *cli) bench(args []string) error {
 			return fmt.Errorf("vulns: %w", err)
 		}
 		report.Checks = append(report.Checks, report.Vulns.Checks...)
+	}
+	if scenario == "risks" || scenario == "all" {
+		c.progress(progress, "risks:\n")
+		if report.Risks, err = bench.Risks(c.ctx, ro); err != nil {
+			return fmt.Errorf("risks: %w", err)
+		}
+		report.Checks = append(report.Checks, report.Risks.Checks...)
 	}
 
 	if scenario == "webhooks" || scenario == "all" {
@@ -472,6 +496,13 @@ func (c *cli) bench(args []string) error {
 			fmt.Fprintf(w, "  matching:    %d assets against %d advisories (%d products): %d hits in %.3f s\n", v.Assets, v.Advisories, v.Products, v.Hits, v.MatchSeconds)
 			fmt.Fprintf(w, "  through the database: an inventory of %d assets imported and matched against %d stored advisories: %d matches in %.2f s\n",
 				v.Assets, v.StoredAdvisories, v.StoredMatches, v.StoredMatchSecond)
+		}
+		if r := report.Risks; r != nil {
+			fmt.Fprintf(w, "\nrisks (SQLite, in process, HTTP on loopback; %d risks written in %.1f s):\n", r.Risks, r.SeedSeconds)
+			for _, rd := range r.Reads {
+				fmt.Fprintf(w, "  GET %s as %s (%d visible): %s\n", rd.Path, rd.Reader, rd.Visible, rd.Latency)
+			}
+			fmt.Fprintf(w, "  a workshop vote to %d live participants (%d votes): %s, %d missed\n", r.Participants, r.Votes, r.Delivery, r.Missed)
 		}
 		if wh := report.Webhooks; wh != nil {
 			fmt.Fprintf(w, "\nwebhooks (SQLite, one hub, a receiver on loopback):\n")
