@@ -45,6 +45,7 @@ func TestBrowserRiskWorkshop(t *testing.T) {
 	if got := browserGet(t, sme, "the heatmap cell", chromedp.Evaluate[string](`(document.getElementById('cell-4-5') || {}).getAttribute('aria-label') || ''`)); !strings.Contains(got, "Fehlende Offline-Datensicherung") || !strings.Contains(got, ": 1 Risiken") {
 		t.Errorf("the heatmap's cell 4×5 is labelled %q, want its risk and count", got)
 	}
+	sme.screenshot(t, "risk-register")
 	sme.open(t, h, "/risk-workshops/new", false)
 	sme.do(t, "the workshop", chromedp.SetValue(chromedp.ID("w-title"), "Herbstworkshop"), chromedp.SetValue(chromedp.ID("w-circle"), h.Circle),
 		chromedp.Click(chromedp.CSS(`input[name="risks"][value="`+risk+`"]`)))
@@ -70,7 +71,7 @@ func TestBrowserRiskWorkshop(t *testing.T) {
 	}
 	vote(cloud, "5", "2")
 	waitText(t, sme, "Wolke's vote live", "#voters-"+risk, "1 abgestimmt: cloud.analyst (Wolke Cloud AG)")
-	waitText(t, cert, "Wolke's vote live", "#voters-"+risk, "1 voted: cloud.analyst (Wolke Cloud AG)")
+	waitText(t, cert, "Wolke's vote live", "#voters-"+risk, "1 abgestimmt: cloud.analyst (Wolke Cloud AG)")
 	vote(cert, "3", "3")
 	vote(sme, "4", "4")
 	for _, u := range []*browserUser{sme, cloud, cert} {
@@ -84,20 +85,21 @@ func TestBrowserRiskWorkshop(t *testing.T) {
 	waitText(t, sme, "my own vote", "#my-vote-"+risk, "Eintrittswahrscheinlichkeit 4, Auswirkung 4")
 	sme.submit(t, "reveal", "reveal")
 	sme.open(t, h, page, true)
-	waitText(t, cloud, "the reveal live", "#item-"+risk+" .median-l", "median 4 (from 3 to 5)")
-	waitText(t, cert, "the reveal live", "#item-"+risk+" .median-i", "median 3 (from 2 to 4)")
+	waitText(t, cloud, "the reveal live", "#item-"+risk+" .median-l", "Median 4 (von 3 bis 5)")
+	waitText(t, cert, "the reveal live", "#item-"+risk+" .median-i", "Median 3 (von 2 bis 4)")
 	waitText(t, sme, "the votes", "#item-"+risk, "Median 4 (von 3 bis 5)")
 	if got := browserGet(t, cloud, "the votes table", chromedp.Evaluate[int](`document.querySelectorAll('table.votes tbody tr').length`)); got != 3 {
 		t.Errorf("Wolke's page shows %d votes after the reveal, want 3", got)
 	}
+	cloud.screenshot(t, "risk-workshop-revealed")
 	cert.do(t, "comment", chromedp.SetValue(chromedp.ID("c-body"), "Median passt, Offline-Sicherung priorisieren"))
 	cert.submit(t, "send comment", "send-comment")
 	waitText(t, cloud, "the comment live", "#comment-list", "Offline-Sicherung priorisieren")
 	waitText(t, sme, "the comment live", "#comment-list", "Offline-Sicherung priorisieren")
 	sme.do(t, "the agreed score", chromedp.SetValue(chromedp.ID("a-l-"+risk), "4"), chromedp.SetValue(chromedp.ID("a-i-"+risk), "3"))
 	sme.submit(t, "record the agreement", chromedp.ID("agree-"+risk))
-	waitText(t, cloud, "the agreement live", "#agreed-"+risk, "Agreed: likelihood 4, impact 3 (score 12)")
-	waitText(t, cert, "the workshop closed live", "#workshop-status", "closed")
+	waitText(t, cloud, "the agreement live", "#agreed-"+risk, "Vereinbart: Eintrittswahrscheinlichkeit 4, Auswirkung 3 (Wert 12)")
+	waitText(t, cert, "the workshop closed live", "#workshop-status", "abgeschlossen")
 	sme.open(t, h, "/risks/"+risk, false)
 	text := sme.text(t)
 	if !strings.Contains(text, "12 (Eintrittswahrscheinlichkeit 4, Auswirkung 3)") || !strings.Contains(text, "Herbstworkshop: cert.analyst (CERT Süd), sme.analyst (Müller Maschinenbau GmbH), cloud.analyst (Wolke Cloud AG)") &&
