@@ -500,7 +500,8 @@ func (c *cli) bench(args []string) error {
 		if r := report.Risks; r != nil {
 			fmt.Fprintf(w, "\nrisks (SQLite, in process, HTTP on loopback; %d risks written in %.1f s):\n", r.Risks, r.SeedSeconds)
 			for _, rd := range r.Reads {
-				fmt.Fprintf(w, "  GET %s as %s (%d visible): %s\n", rd.Path, rd.Reader, rd.Visible, rd.Latency)
+				fmt.Fprintf(w, "  GET %s as %s (%d visible): server %s\n", rd.Path, rd.Reader, rd.Visible, rd.Server)
+				fmt.Fprintf(w, "    round trip: %s\n", rd.Latency)
 			}
 			fmt.Fprintf(w, "  a workshop vote to %d live participants (%d votes): %s, %d missed\n", r.Participants, r.Votes, r.Delivery, r.Missed)
 		}

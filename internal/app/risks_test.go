@@ -260,3 +260,61 @@ func TestRiskExportDefusesFormulas(t *testing.T) {
 		t.Errorf("export: %q %v", recs, err)
 	}
 }
+
+// TestRiskMatrixPerOrg: an org's admins set its matrix; its risks are
+// scored on it; each reader's heatmap is drawn on the reader's org's
+// matrix with risks of other sizes placed proportionally.
+func TestRiskMatrixPerOrg(t *testing.T) {
+	for _, e := range dbtest.Engines(t) {
+		t.Run(string(e), func(t *testing.T) {
+			h := apptest.WorldCovering(t, e)
+			m := map[string]any{"likelihood_levels": 3, "impact_levels": 3, "appetite": 4, "labels": map[string]any{
+				"de": map[string]any{"likelihood": []string{"selten", "möglich", "häufig"}, "impact": []string{"klein", "mittel", "groß"}},
+				"en": map[string]any{"likelihood": []string{"rare", "possible", "frequent"}, "impact": []string{"small", "medium", "large"}}}}
+			if r := h.API(t, h.Users["sme.analyst"].WriteToken, http.MethodPut, "/api/v1/risk-matrix", m); r.Status != http.StatusForbidden || r.ErrorCode() != "risk_matrix_admin_only" {
+				t.Errorf("an analyst sets the matrix: %d %s", r.Status, r.Body)
+			}
+			if r := h.API(t, h.Users["sme.admin"].WriteToken, http.MethodPut, "/api/v1/risk-matrix", map[string]any{"likelihood_levels": 9, "impact_levels": 3}); r.Status != http.StatusBadRequest || r.ErrorCode() != "bad_matrix_size" {
+				t.Errorf("a 9×3 matrix: %d %s", r.Status, r.Body)
+			}
+			riskAPI(t, h, "sme.admin", http.MethodPut, "/api/v1/risk-matrix", m, http.StatusOK, nil)
+			circle := func(title string, l, i int) map[string]any {
+				return map[string]any{"title": title, "likelihood": l, "impact": i, "treatment": "mitigate", "tlp": "AMBER", "audience": "community", "community_id": h.Circle}
+			}
+			if r := h.API(t, h.Users["sme.analyst"].WriteToken, http.MethodPost, "/api/v1/risks", circle("too high", 4, 1)); r.Status != http.StatusBadRequest || r.ErrorCode() != "bad_level" {
+				t.Errorf("level 4 on a 3×3 matrix: %d %s", r.Status, r.Body)
+			}
+			var small, big risks.Risk
+			riskAPI(t, h, "sme.analyst", http.MethodPost, "/api/v1/risks", circle("small scale", 3, 3), http.StatusCreated, &small)
+			riskAPI(t, h, "cloud.analyst", http.MethodPost, "/api/v1/risks", circle("big scale", 5, 1), http.StatusCreated, &big)
+			if small.LikelihoodLevels != 3 || small.Appetite != 4 || !small.AboveAppetite || big.LikelihoodLevels != 5 || big.Appetite != 9 {
+				t.Errorf("scored on their owners' matrices: %+v / %+v", small, big)
+			}
+			cell := func(who string, l, i int) (int, []string) {
+				var hm risks.Heatmap
+				riskAPI(t, h, who, http.MethodGet, "/api/v1/risks/heatmap", nil, http.StatusOK, &hm)
+				for _, c := range hm.Cells {
+					if c.Likelihood == l && c.Impact == i {
+						var names []string
+						for _, r := range c.Risks {
+							names = append(names, r.Title)
+						}
+						return c.Count, names
+					}
+				}
+				t.Fatalf("%s's heatmap has no cell %d×%d: %+v", who, l, i, hm)
+				return 0, nil
+			}
+			if n, names := cell("cert.analyst", 5, 5); n != 1 || len(names) != 1 || names[0] != "small scale" {
+				t.Errorf("CERT's 5×5 heatmap, cell 5×5: %d %v, want the 3×3 risk", n, names)
+			}
+			if n, names := cell("sme.analyst", 3, 1); n != 1 || names[0] != "big scale" {
+				t.Errorf("Müller's 3×3 heatmap, cell 3×1: %d %v, want Wolke's 5×1 risk", n, names)
+			}
+			page := h.Login(t, h.Users["sme.analyst"]).Get(t, "/risks")
+			if !strings.Contains(string(page.Body), "frequent") || strings.Count(string(page.Body), `class="heatmap-cell`) != 9 {
+				t.Errorf("Müller's register page does not draw its 3×3 matrix with its labels")
+			}
+		})
+	}
+}

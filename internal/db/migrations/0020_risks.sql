@@ -42,6 +42,10 @@ CREATE TABLE risks (
 	updated_by TEXT NOT NULL REFERENCES users(id)
 );
 CREATE INDEX risks_priority ON risks (residual_score DESC, inherent_score DESC, due_key, id);
+-- A heatmap cell's first risks by priority, for the residual and the
+-- inherent heatmap.
+CREATE INDEX risks_residual_cell ON risks (residual_likelihood, residual_impact, residual_score DESC, inherent_score DESC, due_key, id);
+CREATE INDEX risks_inherent_cell ON risks (likelihood, impact, residual_score DESC, inherent_score DESC, due_key, id);
 CREATE INDEX risks_org ON risks (org_id);
 -- Each owner's part of a risk: the owner org has one, each co-owner one;
 -- an org edits only its own.
