@@ -42,10 +42,11 @@ CREATE TABLE risks (
 	updated_by TEXT NOT NULL REFERENCES users(id)
 );
 CREATE INDEX risks_priority ON risks (residual_score DESC, inherent_score DESC, due_key, id);
--- A heatmap cell's first risks by priority, for the residual and the
--- inherent heatmap.
-CREATE INDEX risks_residual_cell ON risks (residual_likelihood, residual_impact, residual_score DESC, inherent_score DESC, due_key, id);
-CREATE INDEX risks_inherent_cell ON risks (likelihood, impact, residual_score DESC, inherent_score DESC, due_key, id);
+-- The heatmap: counting by cell walks one of these in order (no sort), and
+-- a cell's first risks by priority are a walk that stops at a page; for
+-- the residual and the inherent heatmap.
+CREATE INDEX risks_residual_cell ON risks (residual_likelihood, residual_impact, likelihood_levels, impact_levels, residual_score DESC, inherent_score DESC, due_key, id);
+CREATE INDEX risks_inherent_cell ON risks (likelihood, impact, likelihood_levels, impact_levels, residual_score DESC, inherent_score DESC, due_key, id);
 CREATE INDEX risks_org ON risks (org_id);
 -- Each owner's part of a risk: the owner org has one, each co-owner one;
 -- an org edits only its own.
