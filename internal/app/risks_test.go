@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,8 @@ import (
 	"verbund/internal/app/apptest"
 	"verbund/internal/db/dbtest"
 	"verbund/internal/risks"
+	"verbund/internal/vulns"
+	"verbund/internal/vulns/vulnstest"
 )
 
 // riskAPI calls the API as user key and decodes a 2xx answer into out.
@@ -314,6 +317,62 @@ func TestRiskMatrixPerOrg(t *testing.T) {
 			page := h.Login(t, h.Users["sme.analyst"]).Get(t, "/risks")
 			if !strings.Contains(string(page.Body), "frequent") || strings.Count(string(page.Body), `class="heatmap-cell`) != 9 {
 				t.Errorf("Müller's register page does not draw its 3×3 matrix with its labels")
+			}
+		})
+	}
+}
+
+// TestRiskLinksShowWhatTheReaderMaySee: a risk links an advisory (shown
+// with its CVSS score), an asset of its owner (only the owner's people see
+// it) and a playbook by id; a link to an advisory the writer cannot see is
+// refused like one that does not exist.
+func TestRiskLinksShowWhatTheReaderMaySee(t *testing.T) {
+	for _, e := range dbtest.Engines(t) {
+		t.Run(string(e), func(t *testing.T) {
+			h := apptest.WorldCovering(t, e)
+			advisory := func(u, tracking string, q url.Values) string {
+				if r := vulnstest.Import(t, h, h.Users[u], vulnstest.Document(tracking, "Gateway "+tracking, "1", ""), q); r.Status != http.StatusOK {
+					t.Fatalf("import %s: %d %s", tracking, r.Status, r.Body)
+				}
+				var list struct{ Items []struct{ ID string } }
+				riskAPI(t, h, u, http.MethodGet, "/api/v1/advisories?q="+tracking, nil, http.StatusOK, &list)
+				if len(list.Items) != 1 {
+					t.Fatalf("advisory %s: %+v", tracking, list)
+				}
+				return list.Items[0].ID
+			}
+			shared := advisory("sme.analyst", "WCSA-2026-0101", url.Values{"tlp": {"GREEN"}, "audience": {"community"}, "community_id": {h.Circle}})
+			hidden := advisory("cloud.analyst", "WCSA-2026-0102", url.Values{"tlp": {"AMBER"}, "audience": {"org"}})
+			asset, err := h.App.Vulns.CreateAsset(context.Background(), h.Users["sme.admin"].Actor, vulns.NewAsset{Name: "edge-gw-01", Vendor: "Wolke", Product: "Wolke Gateway", Version: "2.4.1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := map[string]any{"title": "Unpatched VPN appliance", "likelihood": 4, "impact": 5, "treatment": "mitigate", "tlp": "AMBER", "audience": "community", "community_id": h.Circle,
+				"links": []map[string]string{{"type": "vuln_advisory", "id": shared}, {"type": "vuln_asset", "id": asset.ID}, {"type": "playbook", "id": "playbook--ransomware-1"}}}
+			var r risks.Risk
+			riskAPI(t, h, "sme.analyst", http.MethodPost, "/api/v1/risks", body, http.StatusCreated, &r)
+			byType := func(r risks.Risk) map[string]risks.Link {
+				out := map[string]risks.Link{}
+				for _, l := range r.Links {
+					out[l.Type] = l
+				}
+				return out
+			}
+			mine := byType(r)
+			if l := mine["vuln_advisory"]; l.ID != shared || l.CVSS != 9.8 || !strings.Contains(l.Name, "WCSA-2026-0101") {
+				t.Errorf("the advisory link: %+v", l)
+			}
+			if mine["vuln_asset"].Name != "edge-gw-01" || mine["playbook"].ID != "playbook--ransomware-1" {
+				t.Errorf("the owner's links: %+v", r.Links)
+			}
+			var theirs risks.Risk
+			riskAPI(t, h, "cloud.analyst", http.MethodGet, "/api/v1/risks/"+r.ID, nil, http.StatusOK, &theirs)
+			if l := byType(theirs); l["vuln_asset"].ID != "" || l["vuln_advisory"].CVSS != 9.8 || len(theirs.Links) != 2 {
+				t.Errorf("Wolke reads the links %+v, want the advisory and the playbook, not Müller's asset", theirs.Links)
+			}
+			body["links"] = []map[string]string{{"type": "vuln_advisory", "id": hidden}}
+			if resp := h.API(t, h.Users["sme.analyst"].WriteToken, http.MethodPost, "/api/v1/risks", body); resp.Status != http.StatusBadRequest || resp.ErrorCode() != "risk_link_unknown" {
+				t.Errorf("a link to an advisory Müller cannot see: %d %s", resp.Status, resp.Body)
 			}
 		})
 	}
