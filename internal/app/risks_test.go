@@ -262,6 +262,10 @@ func TestRiskExportDefusesFormulas(t *testing.T) {
 	if err != nil || len(recs) != 2 || recs[1][1] != `'=HYPERLINK("http://evil.example","x")` {
 		t.Errorf("export: %q %v", recs, err)
 	}
+	// The register page's export link works signed in with a session.
+	if page := h.Login(t, h.Users["sme.analyst"]).Get(t, "/api/v1/risks/export"); page.Status != http.StatusOK || !strings.Contains(string(page.Body), "'=HYPERLINK") {
+		t.Errorf("the export signed in: %d %s", page.Status, page.Body)
+	}
 }
 
 // TestRiskMatrixPerOrg: an org's admins set its matrix; its risks are
