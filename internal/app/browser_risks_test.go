@@ -69,9 +69,15 @@ func TestBrowserRiskWorkshop(t *testing.T) {
 		u.submit(t, "vote", chromedp.ID("vote-"+risk))
 		u.open(t, h, page, true)
 	}
+	// CERT Süd's analyst is choosing while Wolke votes: the live update
+	// of who voted leaves the choice alone.
+	cert.do(t, "choose", chromedp.SetValue(chromedp.ID("v-l-"+risk), "2"))
 	vote(cloud, "5", "2")
 	waitText(t, sme, "Wolke's vote live", "#voters-"+risk, "1 abgestimmt: cloud.analyst (Wolke Cloud AG)")
 	waitText(t, cert, "Wolke's vote live", "#voters-"+risk, "1 abgestimmt: cloud.analyst (Wolke Cloud AG)")
+	if got := browserGet(t, cert, "the choice", chromedp.Evaluate[string](`document.getElementById('v-l-`+risk+`').value`)); got != "2" {
+		t.Errorf("another's vote reset CERT Süd's choice to %q", got)
+	}
 	vote(cert, "3", "3")
 	vote(sme, "4", "4")
 	for _, u := range []*browserUser{sme, cloud, cert} {
