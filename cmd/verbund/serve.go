@@ -131,6 +131,11 @@ func (c *cli) serve(args []string) error {
 		return fmt.Errorf("listen on %s: %w (choose another with --addr)", cfg.Addr, err)
 	}
 	url := cfg.URL(ln.Addr().String())
+	// The CSAF provider names itself by the address users reach the hub at.
+	a.Vulns.Provider.BaseURL = url
+	if cfg.Demo && a.Vulns.Provider.WellKnown == "" {
+		a.Vulns.Provider.WellKnown = demo.CSAFProvider
+	}
 	engine := "SQLite " + d.URL
 	if d.Dialect == db.Postgres {
 		engine = "PostgreSQL"
@@ -149,6 +154,9 @@ func (c *cli) serve(args []string) error {
 	}
 	log.Info("verbund ready", "url", url, "db", engine, "startup_ms", time.Since(start).Milliseconds(), "version", Version)
 	fmt.Fprintf(c.stdout, "verbund is ready: open %s/login\n", url)
+	if a.Vulns.Provider.WellKnown != "" {
+		fmt.Fprintf(c.stdout, "CSAF provider of %s: %s/.well-known/csaf/provider-metadata.json\n", a.Vulns.Provider.WellKnown, url)
+	}
 	if len(logins) > 0 {
 		fmt.Fprintf(c.stdout, "\nDemo logins (also in %s/demo-logins.txt):\n", cfg.DataDir)
 		demo.WriteLogins(c.stdout, logins)

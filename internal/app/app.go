@@ -203,6 +203,7 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 	go a.Incidents.Rounds(ctx, time.Minute, log)
 	a.Vulns = vulns.New(d, a.Broker, a.Sharing)
 	a.Vulns.Notify = a.Notify
+	a.Vulns.Provider = vulns.ProviderConfig{BaseURL: cfg.BaseURL, WellKnown: cfg.CSAFProviderOrg}
 	a.Notify.AddEventTypes(vulns.EventMatch)
 	a.Risks = risks.New(d, a.Broker, a.Sharing)
 	a.Risks.Advisory = func(ctx context.Context, actor policy.Actor, id string) (float64, bool, error) {

@@ -46,6 +46,7 @@ type Document struct {
 	Category       string // csaf_security_advisory, csaf_vex, csaf_base …
 	Title          string
 	Publisher      string // publisher.name
+	PublisherCat   string // publisher.category (vendor, coordinator …)
 	Namespace      string // publisher.namespace
 	TrackingID     string
 	Version        string // tracking.version
@@ -186,6 +187,7 @@ func (doc *Document) read(adv *gocsaf.Advisory) error {
 	d := adv.Document
 	doc.Category, doc.Title = str(d.Category), strings.TrimSpace(str(d.Title))
 	doc.Publisher, doc.Namespace = str(d.Publisher.Name), str(d.Publisher.Namespace)
+	doc.PublisherCat = str(d.Publisher.Category)
 	t := d.Tracking
 	doc.TrackingID, doc.Version, doc.Status = str(t.ID), str(t.Version), str(t.Status)
 	var err error

@@ -10,8 +10,12 @@ import (
 	"verbund/internal/vulns"
 )
 
+// CSAFProvider is the provider handle of Wolke Cloud AG, whose CSAF
+// provider `serve --demo` also serves at /.well-known/csaf/.
+const CSAFProvider = "wolke-cloud-ag"
+
 // The demo's vulnerability coordination: Wolke Cloud AG publishes three
-// CSAF advisories on its products — a TLP:WHITE one on its gateway
+// CSAF advisories on its products, as a CSAF trusted provider — a TLP:WHITE one on its gateway
 // (every organisation reads it), a GREEN one to the circle on its storage
 // client, an AMBER one it keeps to itself — and Müller Maschinenbau keeps
 // an inventory of what it runs at Wolke: the gateway advisory names
@@ -77,6 +81,9 @@ func seedVulns(ctx context.Context, s *vulns.Service, wolke, mueller policy.Acto
 		}
 		if rep.Documents.Imported != 1 {
 			return fmt.Errorf("demo advisory %s refused: %+v", a.id, rep.Errors)
+		}
+		if _, err := s.Publish(ctx, wolke, rep.Advisories[0]); err != nil {
+			return fmt.Errorf("publish demo advisory %s: %w", a.id, err)
 		}
 	}
 	return nil

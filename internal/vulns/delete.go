@@ -37,6 +37,7 @@ func (s *Service) DeleteAdvisory(ctx context.Context, a policy.Actor, id string)
 			return fmt.Errorf("count statements: %w", db.Map(err))
 		}
 		for _, q := range []string{
+			`DELETE FROM csaf_publications WHERE advisory_id = ?`,
 			`DELETE FROM vuln_matches WHERE advisory_id = ?`,
 			`DELETE FROM vuln_statements WHERE advisory_id = ?`,
 			`DELETE FROM vuln_remediations WHERE advisory_id = ?`,

@@ -81,6 +81,10 @@ type advisoryData struct {
 	Error      *fault.Error
 	// The choices of the statement form.
 	VEXStatuses, Justifications []string
+	// Publication is the advisory's on its org's CSAF provider (nil:
+	// not published); PublishError why publishing was refused.
+	Publication  *Publication
+	PublishError *fault.Error
 }
 
 func (h *handler) advisoryPage(w http.ResponseWriter, r *http.Request) error {
@@ -96,6 +100,9 @@ func (h *handler) renderAdvisory(w http.ResponseWriter, r *http.Request, status 
 		return err
 	}
 	d.A, d.Names, d.VEXStatuses, d.Justifications = a, map[string]string{}, VEXStatuses, Justifications
+	if d.Publication, err = h.svc.publicationOf(r.Context(), a); err != nil {
+		return err
+	}
 	for _, p := range a.Products {
 		d.Names[p.ID] = p.Name
 	}

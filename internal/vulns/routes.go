@@ -69,5 +69,5 @@ func Register(srv *web.Server, svc *Service) error {
 	r.Handle("GET /api/v1/vex/openvex", web.Read, h.apiOpenVEX)
 	r.Handle("GET /api/v1/patch-policy", web.Read, h.apiPolicy)
 	r.Handle("PUT /api/v1/patch-policy", web.OrgAdmin, h.apiSetPolicy)
-	return nil
+	return registerPublishing(srv, h)
 }

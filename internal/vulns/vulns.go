@@ -22,6 +22,7 @@ type Service struct {
 	Events *events.Broker
 	// Notify takes the webhook events (EventMatch); nil: none.
 	Notify     *notify.Service
+	Provider   ProviderConfig // the CSAF provider's addresses (publish.go)
 	advisories *policy.Kind
 	statements *policy.Kind
 }

@@ -7,6 +7,7 @@ package vulnstest
 import (
 	"context"
 	"fmt"
+	"maps"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -21,7 +22,9 @@ import (
 
 // Kit is the vulns capability's kit.
 func Kit() apptest.Kit {
-	return apptest.Kit{Name: "vulns", Setup: setup, Rows: rows(), Kinds: []apptest.LeakKind{advisoryKind(), statementKind()}}
+	rs := rows()
+	maps.Copy(rs, providerRows())
+	return apptest.Kit{Name: "vulns", Setup: setup, Rows: rs, Kinds: []apptest.LeakKind{advisoryKind(), statementKind()}}
 }
 
 // Document is a small valid CSAF 2.0 security advisory: one product
@@ -95,7 +98,7 @@ func create(t testing.TB, h *apptest.Hub, trackingID, title string, s policy.Sha
 	for _, p := range s.People {
 		q.Add("people", p)
 	}
-	r := Import(t, h, h.Users["sme.analyst"], Document(trackingID, title, "1", ""), q)
+	r := Import(t, h, h.Users["sme.analyst"], Document(trackingID, title, "1", docLabel(s.TLP)), q)
 	if r.Status != http.StatusOK {
 		t.Fatalf("import %s: %d %s", trackingID, r.Status, r.Body)
 	}
@@ -119,6 +122,7 @@ func create(t testing.TB, h *apptest.Hub, trackingID, title string, s policy.Sha
 // setup makes sme's own AMBER advisory ({advisory}).
 func setup(t *testing.T, f *apptest.Fixture) {
 	f.IDs["advisory"] = create(t, f.Hub, "WOLKE-"+f.Uniq(), "Own advisory", policy.Sharing{TLP: "AMBER", Audience: "org"})
+	providerSetup(t, f)
 }
 
 func upload(doc string) apptest.Raw {
@@ -226,11 +230,14 @@ func advisoryKind() apptest.LeakKind {
 			}
 		}
 	}
+	lp := &leakProvider{docs: map[string]string{}}
 	return apptest.LeakKind{
 		Kind:  "vuln_advisory",
 		Setup: setup,
 		Create: func(t testing.TB, c *apptest.LeakCase, s policy.Sharing, marker string) string {
-			return create(t, c.Hub, "LEAK-"+marker, "advisory "+marker, s)
+			id := create(t, c.Hub, "LEAK-"+marker, "advisory "+marker, s)
+			lp.publish(t, c, id, "LEAK-"+marker, s.TLP)
+			return id
 		},
 		Streamed: true,
 		Paths: append([]apptest.Path{
@@ -282,7 +289,7 @@ func advisoryKind() apptest.LeakKind {
 					}
 				}
 			}},
-		}, apptest.SearchPaths("vuln_advisory", nil)...),
+		}, append(lp.paths(), apptest.SearchPaths("vuln_advisory", nil)...)...),
 	}
 }
 
