@@ -14,7 +14,7 @@ import (
 	"verbund/internal/bench"
 )
 
-const benchHelp = `usage: verbund bench startup|list|fanout|mixed|intel|search|vulns|playbooks|webhooks|all [flags]
+const benchHelp = `usage: verbund bench startup|list|fanout|mixed|intel|search|vulns|playbooks|risks|webhooks|all [flags]
 
 Measures the performance figures of docs/PERFORMANCE.md on this machine.
 Each scenario creates a fresh SQLite database in a temporary folder, runs
@@ -121,6 +121,15 @@ VERBUND_BENCH_POSTGRES, the default of --postgres).
             the semantic checks, the kernel's disclosure, the version's
             document, the search index, an audit record each):
             playbooks/s; then the same files again (idempotent re-import).
+  risks     the joint risk register, in this process on a fresh SQLite
+            database behind a real HTTP server on 127.0.0.1: writes
+            --risks risks (default 10,000) through the sharing kernel, then
+            reads the heatmap, the prioritised list's first page and the
+            register page --risk-requests times each as the owner and as
+            the circle's CERT (p99); then --risk-participants people of the
+            circle (default 100) open a workshop's live stream and the
+            facilitator votes --risk-votes times: the time from sending a
+            vote to each participant's stream reading its event (p99).
   webhooks  the deliverer: --deliveries sighting events wait in a fresh
             hub's outbox for one webhook of sme to a receiver in this
             process on 127.0.0.1 (which checks every signature); the hub
@@ -175,6 +184,7 @@ func (c *cli) bench(args []string) error {
 	var io2 bench.IntelOptions
 	var so2 bench.SearchOptions
 	var vo bench.VulnsOptions
+	var ro bench.RisksOptions
 	var wo bench.WebhooksOptions
 	var po bench.PlaybooksOptions
 	var endpoints, engine, postgres string
@@ -240,11 +250,17 @@ func (c *cli) bench(args []string) error {
 	if scenario == "playbooks" || scenario == "all" {
 		fs.IntVar(&po.Documents, "playbooks", 5000, "playbooks: synthetic CACAO playbooks to import")
 	}
+	if scenario == "risks" || scenario == "all" {
+		fs.IntVar(&ro.Risks, "risks", 10000, "risks: risks in the register")
+		fs.IntVar(&ro.Requests, "risk-requests", 100, "risks: requests per read figure")
+		fs.IntVar(&ro.Participants, "risk-participants", 100, "risks: live participants of the workshop")
+		fs.IntVar(&ro.Votes, "risk-votes", 50, "risks: votes measured")
+	}
 	switch scenario {
-	case "startup", "list", "fanout", "mixed", "intel", "search", "vulns", "playbooks", "webhooks", "all":
+	case "startup", "list", "fanout", "mixed", "intel", "search", "vulns", "playbooks", "risks", "webhooks", "all":
 	default:
 		fmt.Fprint(c.stderr, benchHelp)
-		return usageError{fmt.Sprintf("unknown scenario %q: use startup, list, fanout, mixed, intel, search, vulns, playbooks, webhooks or all", scenario)}
+		return usageError{fmt.Sprintf("unknown scenario %q: use startup, list, fanout, mixed, intel, search, vulns, playbooks, risks, webhooks or all", scenario)}
 	}
 	if err := c.parse(fs, rest); err != nil {
 		return err
@@ -262,7 +278,7 @@ func (c *cli) bench(args []string) error {
 	}
 	so.Exe, lo.Exe, fo.Exe, mo.Exe, io2.Exe, so2.Exe, wo.Exe = *exe, *exe, *exe, *exe, *exe, *exe, *exe
 	wo.Log = progress
-	so.Log, lo.Log, fo.Log, mo.Log, io2.Log, so2.Log, vo.Log, po.Log = progress, progress, progress, progress, progress, progress, progress, progress
+	so.Log, lo.Log, fo.Log, mo.Log, io2.Log, so2.Log, vo.Log, po.Log, ro.Log = progress, progress, progress, progress, progress, progress, progress, progress, progress
 	var engines []string
 	var mixedSkipped string
 	if scenario == "mixed" || scenario == "all" {
@@ -296,6 +312,7 @@ func (c *cli) bench(args []string) error {
 		Search     *bench.SearchResult    `json:"search,omitempty"`
 		Vulns      *bench.VulnsResult     `json:"vulns,omitempty"`
 		Playbooks  *bench.PlaybooksResult `json:"playbooks,omitempty"`
+		Risks      *bench.RisksResult     `json:"risks,omitempty"`
 		Webhooks   *bench.WebhooksResult  `json:"webhooks,omitempty"`
 		Skipped    string                 `json:"mixed_skipped,omitempty"` // why a part of mixed did not run
 		Checks     []bench.Check          `json:"checks"`
@@ -388,6 +405,13 @@ func (c *cli) bench(args []string) error {
 			return fmt.Errorf("playbooks: %w", err)
 		}
 		report.Checks = append(report.Checks, report.Playbooks.Checks...)
+	}
+	if scenario == "risks" || scenario == "all" {
+		c.progress(progress, "risks:\n")
+		if report.Risks, err = bench.Risks(c.ctx, ro); err != nil {
+			return fmt.Errorf("risks: %w", err)
+		}
+		report.Checks = append(report.Checks, report.Risks.Checks...)
 	}
 
 	if scenario == "webhooks" || scenario == "all" {
@@ -497,6 +521,14 @@ func (c *cli) bench(args []string) error {
 			fmt.Fprintf(w, "\nplaybooks (SQLite, in process):\n")
 			fmt.Fprintf(w, "  CACAO import: %d playbooks (%d steps, %d bytes each) in %.2f s: %.0f playbooks/s\n", p.Documents, p.Steps, p.Bytes, p.ImportSeconds, p.ImportPerSec)
 			fmt.Fprintf(w, "  again (every version held): %.2f s: %.0f playbooks/s\n", p.AgainSeconds, p.AgainPerSec)
+		}
+		if r := report.Risks; r != nil {
+			fmt.Fprintf(w, "\nrisks (SQLite, in process, HTTP on loopback; %d risks written in %.1f s):\n", r.Risks, r.SeedSeconds)
+			for _, rd := range r.Reads {
+				fmt.Fprintf(w, "  GET %s as %s (%d visible): server %s\n", rd.Path, rd.Reader, rd.Visible, rd.Server)
+				fmt.Fprintf(w, "    round trip: %s\n", rd.Latency)
+			}
+			fmt.Fprintf(w, "  a workshop vote to %d live participants (%d votes): %s, %d missed\n", r.Participants, r.Votes, r.Delivery, r.Missed)
 		}
 		if wh := report.Webhooks; wh != nil {
 			fmt.Fprintf(w, "\nwebhooks (SQLite, one hub, a receiver on loopback):\n")

@@ -122,7 +122,7 @@ func (c *cli) serve(args []string) error {
 		}
 		if seeded {
 			log.Info("database already has data: demo not created again", "logins", cfg.DataDir+"/demo-logins.txt")
-		} else if logins, err = demo.Seed(c.ctx, demo.Services{DB: d, Accounts: a.Accounts, Orgs: a.Orgs, Agreements: a.Agreements, Forum: a.Forum, Intel: a.Intel, Training: a.Training, Knowledge: a.Knowledge, Incidents: a.Incidents, Vulns: a.Vulns, Playbooks: a.Playbooks}, cfg.DataDir); err != nil {
+		} else if logins, err = demo.Seed(c.ctx, demo.Services{DB: d, Accounts: a.Accounts, Orgs: a.Orgs, Agreements: a.Agreements, Forum: a.Forum, Intel: a.Intel, Training: a.Training, Knowledge: a.Knowledge, Incidents: a.Incidents, Vulns: a.Vulns, Playbooks: a.Playbooks, Risks: a.Risks}, cfg.DataDir); err != nil {
 			return fmt.Errorf("create demo: %w", err)
 		}
 	}

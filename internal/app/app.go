@@ -37,6 +37,7 @@ import (
 	"verbund/internal/playbooks"
 	"verbund/internal/policy"
 	"verbund/internal/readcache"
+	"verbund/internal/risks"
 	"verbund/internal/search"
 	"verbund/internal/training"
 	"verbund/internal/vulns"
@@ -63,6 +64,7 @@ type App struct {
 	Notify     *notify.Service // webhooks: the outbox and its deliverer
 	Training   *training.Service
 	Knowledge  *knowledge.Service
+	Risks      *risks.Service
 	Incidents  *incidents.Service
 	Vulns      *vulns.Service
 	Playbooks  *playbooks.Service
@@ -215,6 +217,11 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 	if a.Playbooks, err = playbooks.New(d, a.Broker, a.Sharing); err != nil {
 		return nil, err
 	}
+	a.Risks = risks.New(d, a.Broker, a.Sharing)
+	a.Risks.Advisory = func(ctx context.Context, actor policy.Actor, id string) (float64, bool, error) {
+		adv, err := a.Vulns.FindAdvisoryByID(ctx, actor, id)
+		return adv.Score, adv.KEV, err
+	}
 	a.Search = search.New(d, a.Sharing)
 	if cfg.SearchRate > 0 {
 		a.Search.SetSearchRate(cfg.SearchRate)
@@ -277,6 +284,7 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 		func() error { return incidents.Register(a.Web, a.Incidents) },
 		func() error { return vulns.Register(a.Web, a.Vulns) },
 		func() error { return playbooks.Register(a.Web, a.Playbooks) },
+		func() error { return risks.Register(a.Web, a.Risks) },
 		func() error { return search.Register(a.Web, a.Search) },
 		func() error { return audit.Register(a.Web, d) },
 		func() error { return home.Register(a.Web, d, a.Forum, a.Agreements, a.Orgs) },

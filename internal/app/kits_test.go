@@ -10,6 +10,7 @@ import (
 	"verbund/internal/knowledge/knowledgetest"
 	"verbund/internal/notify/notifytest"
 	"verbund/internal/playbooks/playbookstest"
+	"verbund/internal/risks/riskstest"
 	"verbund/internal/search/searchtest"
 	"verbund/internal/training/trainingtest"
 	"verbund/internal/vulns/vulnstest"
@@ -20,7 +21,7 @@ import (
 // line); TestAuthorizationMatrix fails until it does, because its routes
 // have no rows.
 func kits() []apptest.Kit {
-	return []apptest.Kit{coreKit(), forumtest.Kit(), inteltest.Kit(), notifytest.Kit(), trainingtest.Kit(), knowledgetest.Kit(), incidentstest.Kit(), searchtest.Kit(), vulnstest.Kit(), playbookstest.Kit()}
+	return []apptest.Kit{coreKit(), forumtest.Kit(), inteltest.Kit(), notifytest.Kit(), trainingtest.Kit(), knowledgetest.Kit(), incidentstest.Kit(), searchtest.Kit(), vulnstest.Kit(), playbookstest.Kit(), riskstest.Kit()}
 }
 
 // TestAuthorizationMatrix calls every registered route as ten kinds of

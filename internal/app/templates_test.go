@@ -13,6 +13,7 @@ import (
 	"verbund/internal/incidents"
 	"verbund/internal/knowledge"
 	"verbund/internal/policy"
+	"verbund/internal/risks"
 	"verbund/internal/vulns"
 )
 
@@ -73,6 +74,11 @@ func TestTemplateKeysExist(t *testing.T) {
 		"vulns.by":               vulns.MatchRules,
 		"vulns.vex":              vulns.VEXStatuses,
 		"vulns.just":             vulns.Justifications,
+		"risks.treatment":        risks.Treatments,
+		"risks.score":            {"residual", "inherent"},
+		"risks.workshop.status":  risks.WorkshopStatuses,
+		"risks.link":             risks.LinkTypes,
+		"risks.field_name":       risks.HistoryFields,
 	}
 	own := map[string]map[string]string{} // capability → its own keys
 	ownKeys := func(pkg string) map[string]string {

@@ -4,8 +4,9 @@
 // Süd", a company outside the circle, agreements between them, people in
 // every role, forum threads at every TLP level, threat intelligence, and
 // the circle's library: a phishing-awareness module, articles and the
-// playbook "Ransomware – Erstmaßnahmen" (CACAO 2.0), and a
-// running and a closed incident of Müller's. Passwords are random;
+// playbook "Ransomware – Erstmaßnahmen" (CACAO 2.0), a running and a
+// closed incident of Müller's, and the circle's joint risk register
+// with a finished risk workshop. Passwords are random;
 // they are printed once and written to a file in the data folder.
 package demo
 
@@ -28,6 +29,7 @@ import (
 	"verbund/internal/orgs"
 	"verbund/internal/playbooks"
 	"verbund/internal/policy"
+	"verbund/internal/risks"
 	"verbund/internal/training"
 	"verbund/internal/vulns"
 )
@@ -45,6 +47,7 @@ type Services struct {
 	Incidents  *incidents.Service
 	Vulns      *vulns.Service
 	Playbooks  *playbooks.Service
+	Risks      *risks.Service
 }
 
 // Login is one demo account.
@@ -128,7 +131,7 @@ func Seed(ctx context.Context, s Services, dataDir string) ([]Login, error) {
 		}
 	}
 	if _, err := s.Agreements.Propose(ctx, op, cert, agreements.Input{Kind: "charter", Community: c.ID, Title: "Charta Mittelstand Süd",
-		Categories: []string{"incident", "indicator", "vulnerability", "knowledge", "exercise"}, MaxTLP: "AMBER",
+		Categories: []string{"incident", "indicator", "vulnerability", "knowledge", "exercise", "risk"}, MaxTLP: "AMBER",
 		Purpose: "Frühwarnung und gemeinsame Bewältigung von Sicherheitsvorfällen im Vertrauenskreis", RetentionDays: 365}); err != nil {
 		return nil, fmt.Errorf("demo charter: %w", err)
 	}
@@ -235,6 +238,12 @@ func Seed(ctx context.Context, s Services, dataDir string) ([]Login, error) {
 	}
 	if s.Playbooks != nil {
 		if err := seedPlaybooks(ctx, s.Playbooks, act("max.bauer@cert-sued.example"), c.ID); err != nil {
+			return nil, err
+		}
+	}
+	if s.Risks != nil {
+		if err := seedRisks(ctx, s.Risks, act("jonas.weber@mueller-maschinenbau.example"), act("tom.richter@wolke-cloud.example"),
+			act("max.bauer@cert-sued.example"), c.ID, wolke); err != nil {
 			return nil, err
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"verbund/internal/intel"
 	"verbund/internal/knowledge"
 	"verbund/internal/policy"
+	"verbund/internal/risks"
 	"verbund/internal/search"
 	"verbund/internal/training"
 	"verbund/internal/vulns"
@@ -37,7 +38,7 @@ func TestSeedIsAudited(t *testing.T) {
 			t.Fatal(err)
 		}
 		a.Accounts.Password = auth.PasswordParams{Time: 1, MemoryKiB: 64, Threads: 1, KeyLen: 32} // cheap hashing keeps the test fast
-		logins, err := demo.Seed(ctx, demo.Services{DB: d, Accounts: a.Accounts, Orgs: a.Orgs, Agreements: a.Agreements, Forum: a.Forum, Intel: a.Intel, Training: a.Training, Knowledge: a.Knowledge, Incidents: a.Incidents, Vulns: a.Vulns}, t.TempDir())
+		logins, err := demo.Seed(ctx, demo.Services{DB: d, Accounts: a.Accounts, Orgs: a.Orgs, Agreements: a.Agreements, Forum: a.Forum, Intel: a.Intel, Training: a.Training, Knowledge: a.Knowledge, Incidents: a.Incidents, Vulns: a.Vulns, Risks: a.Risks}, t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -63,7 +64,7 @@ func TestDemoStory(t *testing.T) {
 	}
 	a.Accounts.Password = auth.PasswordParams{Time: 1, MemoryKiB: 64, Threads: 1, KeyLen: 32}
 	dir := t.TempDir()
-	logins, err := demo.Seed(ctx, demo.Services{DB: d, Accounts: a.Accounts, Orgs: a.Orgs, Agreements: a.Agreements, Forum: a.Forum, Intel: a.Intel, Training: a.Training, Knowledge: a.Knowledge, Incidents: a.Incidents, Vulns: a.Vulns}, dir)
+	logins, err := demo.Seed(ctx, demo.Services{DB: d, Accounts: a.Accounts, Orgs: a.Orgs, Agreements: a.Agreements, Forum: a.Forum, Intel: a.Intel, Training: a.Training, Knowledge: a.Knowledge, Incidents: a.Incidents, Vulns: a.Vulns, Risks: a.Risks}, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,6 +90,28 @@ func TestDemoStory(t *testing.T) {
 	mine, _, err := a.Vulns.FindAdvisories(ctx, anna, vulns.AdvisoryFilter{})
 	if err != nil || len(mine) != 2 {
 		t.Errorf("Müller's advisories: %d %v, want the WHITE and the circle's GREEN one", len(mine), err)
+	}
+	// The circle's joint register: five risks the circle reads, one owned
+	// by Müller and Wolke in parts; Hansa (outside) reads none; the
+	// workshop is finished and recorded the agreed scores.
+	circleRisks, _, err := a.Risks.FindRisks(ctx, actor("max.bauer@cert-sued.example"), risks.ListFilter{})
+	if err != nil || len(circleRisks) != 5 {
+		t.Errorf("CERT Süd reads %d risks (%v), want the circle's five", len(circleRisks), err)
+	}
+	joint := 0
+	for _, r := range circleRisks {
+		if len(r.Parts) == 2 && r.Parts[0].OrgName == "Müller Maschinenbau GmbH" && r.Parts[1].OrgName == "Wolke Cloud AG" && r.Parts[1].Controls != "" {
+			joint++
+		}
+	}
+	if joint != 1 {
+		t.Errorf("%d risks owned jointly by Müller and Wolke with Wolke's part written, want 1", joint)
+	}
+	if hr, _, err := a.Risks.FindRisks(ctx, actor("greta.lange@hansa-logistik.example"), risks.ListFilter{}); err != nil || len(hr) != 0 {
+		t.Errorf("Hansa reads %d risks (%v), want none", len(hr), err)
+	}
+	if ws, err := a.Risks.FindWorkshops(ctx, anna, 10); err != nil || len(ws) != 1 || ws[0].Status != risks.WorkshopClosed {
+		t.Errorf("Müller's workshops: %+v %v, want one closed", ws, err)
 	}
 	flows, err := a.Agreements.FindFlows(ctx, anna)
 	if err != nil {
