@@ -111,6 +111,88 @@ type pending struct {
 	version string
 	tlp     policy.TLP
 	unknown []string // marking definitions it names that were not known yet
+	// What the reader goroutine took from it for the writer (valuesOf,
+	// refsOf, searchText).
+	values []value
+	refs   [][2]string
+	text   string
+}
+
+// decoded is one item of the bundle as readAhead hands it on: an object
+// that passed Validate (err nil), an object refused (err; obj nil when the
+// decoder could not read it: then only index and id), or, last, the
+// error that ended the stream (fatal).
+type decoded struct {
+	index  int
+	id     string
+	obj    *stix.Object
+	err    error
+	fatal  error
+	values []value
+	refs   [][2]string
+	text   string
+}
+
+// readAhead reads the bundle on a goroutine of its own: decoding,
+// validating and taking apart (values, references, search text) run
+// beside the writer instead of between its batches. Items come in chunks
+// (one channel operation per chunk, not per object) and at most
+// readAheadChunks chunks wait, so memory stays bounded whatever the
+// bundle's size. The channel is closed after the last item, or when stop
+// is closed (the importer gave up).
+func readAhead(dec *stix.Decoder, stop <-chan struct{}) <-chan []decoded {
+	const (
+		chunkObjects    = 256
+		chunkBytes      = 1 << 20
+		readAheadChunks = 4
+	)
+	out := make(chan []decoded, readAheadChunks)
+	go func() {
+		defer close(out)
+		var chunk []decoded
+		size := 0
+		send := func() bool {
+			if len(chunk) == 0 {
+				return true
+			}
+			select {
+			case out <- chunk:
+				chunk, size = nil, 0
+				return true
+			case <-stop:
+				return false
+			}
+		}
+		for index := 0; ; index++ {
+			o, err := dec.Next()
+			if errors.Is(err, io.EOF) {
+				send()
+				return
+			}
+			var oe *stix.ObjectError
+			switch {
+			case errors.As(err, &oe):
+				chunk = append(chunk, decoded{index: oe.Index, id: oe.ID, err: oe.Err})
+			case err != nil:
+				chunk = append(chunk, decoded{fatal: err})
+				send()
+				return
+			default:
+				d := decoded{index: index, obj: o}
+				if d.err = stix.Validate(o); d.err == nil {
+					d.values, d.refs, d.text = valuesOf(o), refsOf(o), searchText(o)
+				}
+				chunk = append(chunk, d)
+				size += len(o.Raw())
+			}
+			if len(chunk) == chunkObjects || size >= chunkBytes {
+				if !send() {
+					return
+				}
+			}
+		}
+	}()
+	return out
 }
 
 // Import reads a STIX 2.1 bundle (or a TAXII envelope: both keep their
@@ -144,6 +226,17 @@ func (s *Service) Import(ctx context.Context, a policy.Actor, r io.Reader, opts 
 	dec := stix.NewDecoder(r)
 	dec.SetMaxObjectSize(maxObjectSize)
 	dec.SetEnvelope(opts.Envelope)
+	// The bundle is read, checked and taken apart on a goroutine of its
+	// own while this one writes: on two cores the writer no longer waits
+	// for the decoder. It stops when told and is waited for, so r is not
+	// read after Import returns.
+	stop := make(chan struct{})
+	items := readAhead(dec, stop)
+	defer func() {
+		close(stop)
+		for range items {
+		}
+	}()
 	batchBytes := 0
 	markings := map[string]*stix.Object{} // the bundle's marking definitions, for its objects' references
 	var batch []pending
@@ -159,53 +252,50 @@ func (s *Service) Import(ctx context.Context, a policy.Actor, r io.Reader, opts 
 		}
 		return err
 	}
-	for {
-		o, err := dec.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		var oe *stix.ObjectError
-		if errors.As(err, &oe) {
+	for chunk := range items {
+		for _, d := range chunk {
+			if d.fatal != nil {
+				if ferr := flush(); ferr != nil {
+					return rep, ferr
+				}
+				return rep, fault.Wrap(fault.Invalid, "bad_bundle", "the file is not a STIX 2.1 bundle that can be read to its end: {reason}", d.fatal).With("reason", readable(d.fatal))
+			}
 			read++
-			rep.reject(opts, oe.Index, oe.ID, "", oe.Err)
-			continue
-		}
-		if err != nil {
-			if ferr := flush(); ferr != nil {
-				return rep, ferr
+			o := d.obj
+			if o == nil {
+				rep.reject(opts, d.index, d.id, "", d.err)
+				continue
 			}
-			return rep, fault.Wrap(fault.Invalid, "bad_bundle", "the file is not a STIX 2.1 bundle that can be read to its end: {reason}", err).With("reason", readable(err))
-		}
-		index := read
-		read++
-		if err := stix.Validate(o); err != nil {
-			rep.reject(opts, index, o.ID(), versionOf(o), err)
-			continue
-		}
-		if o.Type() == "marking-definition" {
-			markings[o.ID()] = o
-			// Objects before it that named it were stored without knowing
-			// what it says: if it is a TLP level stricter than theirs,
-			// they are taken back (a bundle's order must not lower a
-			// level).
-			if err := flush(); err != nil {
-				return rep, err
+			if d.err != nil {
+				rep.reject(opts, d.index, o.ID(), versionOf(o), d.err)
+				continue
 			}
-			if err := s.resolveMarking(ctx, a, o, &rep, opts, started); err != nil {
-				return rep, err
+			if o.Type() == "marking-definition" {
+				markings[o.ID()] = o
+				// Objects before it that named it were stored without knowing
+				// what it says: if it is a TLP level stricter than theirs,
+				// they are taken back (a bundle's order must not lower a
+				// level).
+				if err := flush(); err != nil {
+					return rep, err
+				}
+				if err := s.resolveMarking(ctx, a, o, &rep, opts, started); err != nil {
+					return rep, err
+				}
 			}
-		}
-		m := stix.ResolveTLP(o, func(id string) *stix.Object { return markings[id] })
-		level := unmarked
-		if m.TLP != 0 {
-			level = tlpOf(m.TLP)
-		}
-		batch = append(batch, pending{index: index, obj: o, version: versionOf(o), tlp: level, unknown: m.Unknown})
-		batchBytes += len(o.Raw())
-		if len(batch) == batchSize || batchBytes >= maxBatchBytes {
-			batchBytes = 0
-			if err := flush(); err != nil {
-				return rep, err
+			m := stix.ResolveTLP(o, func(id string) *stix.Object { return markings[id] })
+			level := unmarked
+			if m.TLP != 0 {
+				level = tlpOf(m.TLP)
+			}
+			batch = append(batch, pending{index: d.index, obj: o, version: versionOf(o), tlp: level, unknown: m.Unknown,
+				values: d.values, refs: d.refs, text: d.text})
+			batchBytes += len(o.Raw())
+			if len(batch) == batchSize || batchBytes >= maxBatchBytes {
+				batchBytes = 0
+				if err := flush(); err != nil {
+					return rep, err
+				}
 			}
 		}
 	}
@@ -441,17 +531,17 @@ func (s *Service) insert(ctx context.Context, tx *db.Tx, a policy.Actor, aud pol
 			have.first[o.ID()] = first // later versions in this batch
 		}
 		rows = append(rows, id, a.OrgID, o.ID(), o.Type(), p.version, versionNS(o), spec, added+int64(i), revoked, validUntil, o.Name(), latest, first, boolInt(have.others[o.ID()]), string(o.Raw()))
-		for _, v := range valuesOf(o) {
+		for _, v := range p.values {
 			values = append(values, id, v.kind, v.value, boolInt(v.sufficient))
 		}
-		for _, r := range refsOf(o) {
+		for _, r := range p.refs {
 			refs = append(refs, id, r[1], r[0])
 		}
 		for _, m := range p.unknown {
 			refs = append(refs, id, m, "pending_marking")
 		}
-		if text := searchText(o); o.Name() != "" || text != "" {
-			docs = append(docs, policy.Doc{ID: id, Title: o.Name(), Body: text})
+		if o.Name() != "" || p.text != "" {
+			docs = append(docs, policy.Doc{ID: id, Title: o.Name(), Body: p.text})
 		}
 	}
 	for _, stixID := range superseded {
