@@ -1,6 +1,7 @@
 package intel
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -499,7 +501,8 @@ func (s *Service) insert(ctx context.Context, tx *db.Tx, a policy.Actor, aud pol
 	}
 	var superseded []any // objects whose held latest version an incoming one replaces
 	rows := make([]any, 0, 15*len(todo))
-	var values, refs []any
+	var vrows []valueRow
+	var rrows [][3]string // ref, object id, role: the primary key's order
 	var docs []policy.Doc
 	for i, p := range todo {
 		o := p.obj
@@ -532,13 +535,13 @@ func (s *Service) insert(ctx context.Context, tx *db.Tx, a policy.Actor, aud pol
 		}
 		rows = append(rows, id, a.OrgID, o.ID(), o.Type(), p.version, versionNS(o), spec, added+int64(i), revoked, validUntil, o.Name(), latest, first, boolInt(have.others[o.ID()]), string(o.Raw()))
 		for _, v := range p.values {
-			values = append(values, id, v.kind, v.value, boolInt(v.sufficient))
+			vrows = append(vrows, valueRow{v, id})
 		}
 		for _, r := range p.refs {
-			refs = append(refs, id, r[1], r[0])
+			rrows = append(rrows, [3]string{r[1], id, r[0]})
 		}
 		for _, m := range p.unknown {
-			refs = append(refs, id, m, "pending_marking")
+			rrows = append(rrows, [3]string{m, id, "pending_marking"})
 		}
 		if o.Name() != "" || p.text != "" {
 			docs = append(docs, policy.Doc{ID: id, Title: o.Name(), Body: p.text})
@@ -560,6 +563,7 @@ func (s *Service) insert(ctx context.Context, tx *db.Tx, a policy.Actor, aud pol
 			return nil, fmt.Errorf("mark a shared id: %w", err)
 		}
 	}
+	values, refs := sortedValues(vrows), sortedRefs(rrows)
 	if len(values) > 0 {
 		if err := tx.InsertMany(ctx, `intel_values (object_id, kind, value, sufficient)`, 4, values); err != nil {
 			return nil, err
@@ -583,6 +587,42 @@ func (s *Service) insert(ctx context.Context, tx *db.Tx, a policy.Actor, aud pol
 	}
 	s.announceAdded(tx, todo, shares, added)
 	return ids, nil
+}
+
+// valueRow is a row of intel_values: a value of object id.
+type valueRow struct {
+	value
+	id string
+}
+
+// sortedValues are the rows of intel_values (object_id, kind, value,
+// sufficient) in the order of its primary key. The values of a batch land
+// all over that index (an address, a domain, a hash); inserted in key
+// order, each insert finds the pages of the one before it at hand instead
+// of descending into another part of the tree, and a page takes its new
+// rows in one go.
+func sortedValues(rows []valueRow) []any {
+	slices.SortFunc(rows, func(a, b valueRow) int {
+		return cmp.Or(strings.Compare(a.kind, b.kind), strings.Compare(a.value.value, b.value.value), strings.Compare(a.id, b.id))
+	})
+	out := make([]any, 0, 4*len(rows))
+	for _, r := range rows {
+		out = append(out, r.id, r.kind, r.value.value, boolInt(r.sufficient))
+	}
+	return out
+}
+
+// sortedRefs are the rows of intel_refs (object_id, ref, role) in the
+// order of its primary key (ref, object_id, role), for the same reason.
+func sortedRefs(rows [][3]string) []any {
+	slices.SortFunc(rows, func(a, b [3]string) int {
+		return cmp.Or(strings.Compare(a[0], b[0]), strings.Compare(a[1], b[1]), strings.Compare(a[2], b[2]))
+	})
+	out := make([]any, 0, 3*len(rows))
+	for _, r := range rows {
+		out = append(out, r[1], r[0], r[2])
+	}
+	return out
 }
 
 // announceAdded tells, after the commit, the open intel lists of everyone
