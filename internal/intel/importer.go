@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -437,14 +438,24 @@ type held struct {
 
 // existing returns what the org holds already of the batch's objects.
 func (s *Service) existing(ctx context.Context, tx *db.Tx, org string, batch []pending) (held, error) {
-	ids := make([]any, 0, len(batch)+1)
+	// A shorter batch's list is padded to a power of two with the last id
+	// again, so that batches of any length share a dozen statement texts
+	// instead of preparing and caching one per length.
+	n := batchSize
+	if len(batch) != batchSize {
+		n = 1 << bits.Len(uint(len(batch)-1))
+	}
+	ids := make([]any, 0, n+1)
 	ids = append(ids, org)
 	for _, p := range batch {
 		ids = append(ids, p.obj.ID())
 	}
+	for len(ids) < n+1 {
+		ids = append(ids, ids[len(ids)-1])
+	}
 	// Every org's copies: the org's own tell what it holds, the others'
 	// only that the id is shared (nothing of theirs reaches the importer).
-	rows, err := tx.Query(ctx, `SELECT stix_id, version, version_ns, first_added, org_id = ? FROM intel_objects WHERE stix_id IN (`+db.Placeholders(len(batch))+`)`, ids...)
+	rows, err := tx.Query(ctx, `SELECT stix_id, version, version_ns, first_added, org_id = ? FROM intel_objects WHERE stix_id IN (`+db.Placeholders(n)+`)`, ids...)
 	if err != nil {
 		return held{}, fmt.Errorf("find held versions: %w", err)
 	}
