@@ -344,6 +344,15 @@ type Flow struct {
 	Responsible func(string) string
 }
 
+// MaxDrawn is the most steps the page draws as a flow. Beyond it the
+// drawing would be too wide and tall to follow (and large to send): the
+// page shows the step list alone, with a note. Playbooks in practice have
+// tens of steps.
+const MaxDrawn = 200
+
+// Drawn reports whether the page draws these steps as a flow.
+func Drawn(steps []Step) bool { return len(steps) <= MaxDrawn }
+
 // Geometry of the drawing, in SVG user units.
 const (
 	nodeW, nodeH = 190, 54
