@@ -3,6 +3,7 @@ package playbooks
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"verbund/internal/cacao"
@@ -134,5 +135,51 @@ func BenchmarkStepsFanOut(b *testing.B) {
 	pb := fanout(cacao.MaxSteps-3-5-500, 5, 100)
 	for b.Loop() {
 		Steps(pb)
+	}
+}
+
+// TestLayoutOfAnyShape: on workflows of random shape (loops, shared
+// branches, branches running into one another's on_completion, steps
+// pointing at themselves) every step gets a row, every forward arrow
+// points down and the added arrows stay within steps + arrows.
+func TestLayoutOfAnyShape(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	types := []string{cacao.StepAction, cacao.StepIfCondition, cacao.StepParallel, cacao.StepWhileCondition, cacao.StepSwitchCondition, cacao.StepEnd}
+	for range 300 {
+		n := 2 + rng.IntN(60)
+		name := func(i int) string { return fmt.Sprintf("step-%d", i) }
+		pick := func() string { return name(rng.IntN(n)) }
+		wf := map[string]*cacao.Step{}
+		for i := range n {
+			s := &cacao.Step{Type: types[rng.IntN(len(types))]}
+			switch s.Type {
+			case cacao.StepIfCondition, cacao.StepWhileCondition:
+				s.OnTrue, s.OnFalse = pick(), pick()
+			case cacao.StepParallel:
+				s.NextSteps = []string{pick(), pick(), pick()}
+			case cacao.StepSwitchCondition:
+				s.Cases = map[string]string{"a": pick(), "b": pick()}
+			}
+			if s.Type != cacao.StepEnd && rng.IntN(4) > 0 {
+				s.OnCompletion = pick()
+			}
+			wf[name(i)] = s
+		}
+		pb := &cacao.Playbook{WorkflowStart: name(0), Workflow: wf}
+		order, back := walkOrder(pb)
+		if len(order) != n {
+			t.Fatalf("the walk reached %d of %d steps", len(order), n)
+		}
+		layer, added := layers(pb, order, back)
+		if added > n+arrows(pb) {
+			t.Fatalf("added %d arrows for %d steps and %d arrows", added, n, arrows(pb))
+		}
+		for id, s := range wf {
+			for _, e := range s.Next() {
+				if !back[id+"\x00"+e.To] && layer[e.To] <= layer[id] {
+					t.Fatalf("the arrow %s → %s goes from row %d to %d", id, e.To, layer[id], layer[e.To])
+				}
+			}
+		}
 	}
 }
