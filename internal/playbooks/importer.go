@@ -168,6 +168,8 @@ func (s *Service) checkOne(in Input) *parsed {
 			code = "spec_version"
 		case cacao.CodeSchema:
 			code = "schema"
+		case cacao.CodeLimit:
+			code = "limit"
 		}
 		// The CACAO id, when the document has one, helps to find it.
 		if head, derr := cacao.Decode(in.Data); derr == nil {
