@@ -198,38 +198,38 @@ func (s *Service) FindMatrix(ctx context.Context, h db.Handle, org string) (Matr
 
 // Risk is one risk as a reader sees it.
 type Risk struct {
-	ID                 string       `json:"id"`
-	Title              string       `json:"title"`
-	Description        string       `json:"description"`
-	OrgID              string       `json:"org_id"`
-	OrgName            string       `json:"org_name"`
-	LikelihoodLevels   int          `json:"likelihood_levels"`
-	ImpactLevels       int          `json:"impact_levels"`
-	Likelihood         int          `json:"likelihood"`
-	Impact             int          `json:"impact"`
-	Inherent           int          `json:"inherent_score"`
-	ResidualLikelihood int          `json:"residual_likelihood"`
-	ResidualImpact     int          `json:"residual_impact"`
-	Residual           int          `json:"residual_score"`
-	Treatment          string       `json:"treatment"`
-	Appetite           int          `json:"appetite"`
-	AboveAppetite      bool         `json:"above_appetite"`
-	ReviewDays         int          `json:"review_days"`
-	NextReview         int64        `json:"next_review"`
-	ReviewOverdue      bool         `json:"review_overdue"`
-	DueAt              int64        `json:"due_at,omitempty"`
-	Parts              []Part       `json:"parts"`
-	Links              []Link       `json:"links"`
+	ID                 string `json:"id"`
+	Title              string `json:"title"`
+	Description        string `json:"description"`
+	OrgID              string `json:"org_id"`
+	OrgName            string `json:"org_name"`
+	LikelihoodLevels   int    `json:"likelihood_levels"`
+	ImpactLevels       int    `json:"impact_levels"`
+	Likelihood         int    `json:"likelihood"`
+	Impact             int    `json:"impact"`
+	Inherent           int    `json:"inherent_score"`
+	ResidualLikelihood int    `json:"residual_likelihood"`
+	ResidualImpact     int    `json:"residual_impact"`
+	Residual           int    `json:"residual_score"`
+	Treatment          string `json:"treatment"`
+	Appetite           int    `json:"appetite"`
+	AboveAppetite      bool   `json:"above_appetite"`
+	ReviewDays         int    `json:"review_days"`
+	NextReview         int64  `json:"next_review"`
+	ReviewOverdue      bool   `json:"review_overdue"`
+	DueAt              int64  `json:"due_at,omitempty"`
+	Parts              []Part `json:"parts"`
+	Links              []Link `json:"links"`
 	// WorkshopScores are scores workshops the reader may see agreed for
 	// this risk that its owner org has not applied: an agreement by
 	// anyone outside the owner org changes the risk only when the owner
 	// org applies it (PATCH apply_workshop).
 	WorkshopScores []WorkshopScore `json:"workshop_scores"`
-	Version            int          `json:"version"`
-	CreatedAt          int64        `json:"created_at"`
-	UpdatedAt          int64        `json:"updated_at"`
-	UpdatedByName      string       `json:"updated_by_name"`
-	Share              policy.Share `json:"sharing"`
+	Version        int             `json:"version"`
+	CreatedAt      int64           `json:"created_at"`
+	UpdatedAt      int64           `json:"updated_at"`
+	UpdatedByName  string          `json:"updated_by_name"`
+	Share          policy.Share    `json:"sharing"`
 	// NotDeliveredTo lists circle members the risk did not reach because
 	// no agreement covers them (answer to a write only).
 	NotDeliveredTo []string `json:"not_delivered_to,omitempty"`
