@@ -226,7 +226,7 @@ func TestRiskWorkshopVotesHiddenUntilReveal(t *testing.T) {
 			riskAPI(t, h, "cert.analyst", http.MethodPost, ws+"/comments", map[string]any{"body": "Median is fine"}, http.StatusCreated, nil)
 			nextRiskEvent(t, events, "risks.workshop.comment")
 			riskAPI(t, h, "sme.analyst", http.MethodPost, ws+"/agreements", map[string]any{"risk_id": r.ID, "likelihood": 4, "impact": 3}, http.StatusOK, &w)
-			if w.Status != risks.WorkshopClosed || w.Items[0].Agreed == nil || w.Items[0].Agreed.Score != 12 {
+			if w.Status != risks.WorkshopClosed || w.Items[0].Agreed == nil || w.Items[0].Agreed.Score != 12 || !w.Items[0].Agreed.Applied {
 				t.Errorf("after the agreement: %+v", w)
 			}
 			riskAPI(t, h, "cloud.analyst", http.MethodGet, "/api/v1/risks/"+r.ID, nil, http.StatusOK, &r)
@@ -401,8 +401,11 @@ func TestRiskWorkshopScoreOnlyByTheOwnerOrg(t *testing.T) {
 			riskAPI(t, h, "cloud.analyst", http.MethodPost, ws+"/votes", map[string]any{"risk_id": r.ID, "likelihood": 1, "impact": 1}, http.StatusOK, nil)
 			riskAPI(t, h, "cloud.analyst", http.MethodPost, ws+"/reveal", nil, http.StatusOK, nil)
 			riskAPI(t, h, "cloud.analyst", http.MethodPost, ws+"/agreements", map[string]any{"risk_id": r.ID, "likelihood": 1, "impact": 1}, http.StatusOK, &w)
-			if w.Items[0].Agreed == nil || w.Items[0].Agreed.Score != 1 {
-				t.Errorf("the workshop does not record its agreed score: %+v", w.Items[0])
+			if w.Items[0].Agreed == nil || w.Items[0].Agreed.Score != 1 || w.Items[0].Agreed.Applied {
+				t.Errorf("the workshop does not record its agreed score as offered: %+v", w.Items[0].Agreed)
+			}
+			if page := h.Login(t, h.Users["cloud.analyst"]).Get(t, "/risk-workshops/"+w.ID); !strings.Contains(string(page.Body), `id="offered-`+r.ID+`"`) {
+				t.Errorf("the workshop page does not say the score is offered to the owner")
 			}
 			var now risks.Risk
 			riskAPI(t, h, "sme.analyst", http.MethodGet, path, nil, http.StatusOK, &now)
@@ -444,6 +447,10 @@ func TestRiskWorkshopScoreOnlyByTheOwnerOrg(t *testing.T) {
 			}
 			if resp := h.API(t, h.Users["sme.analyst"].WriteToken, http.MethodPatch, path, map[string]any{"apply_workshop": w.ID}); resp.Status != http.StatusBadRequest || resp.ErrorCode() != "workshop_score_unknown" {
 				t.Errorf("applying the score twice: %d %s", resp.Status, resp.Body)
+			}
+			riskAPI(t, h, "cloud.analyst", http.MethodGet, ws, nil, http.StatusOK, &w)
+			if !w.Items[0].Agreed.Applied {
+				t.Errorf("the workshop does not know its score was applied: %+v", w.Items[0].Agreed)
 			}
 		})
 	}

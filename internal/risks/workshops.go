@@ -92,6 +92,10 @@ type Agreed struct {
 	Score      int    `json:"score"`
 	At         int64  `json:"at"`
 	ByName     string `json:"by_name"`
+	// Applied: the score is the risk's residual (agreed by a facilitator
+	// of the owner org, or applied by it since); else it is offered to
+	// the owner org.
+	Applied bool `json:"applied"`
 }
 
 // Comment is one message of a workshop's side thread.
@@ -285,7 +289,8 @@ func (s *Service) FindWorkshopByID(ctx context.Context, a policy.Actor, id strin
 	if err != nil {
 		return w, db.NotFound(err, "load workshop")
 	}
-	iq := db.Q(`SELECT r.id, r.title, r.likelihood_levels, r.impact_levels, wi.agreed_likelihood, wi.agreed_impact, wi.agreed_at, COALESCE(u.name, '')
+	iq := db.Q(`SELECT r.id, r.title, r.likelihood_levels, r.impact_levels, wi.agreed_likelihood, wi.agreed_impact, wi.agreed_at, COALESCE(u.name, ''),
+		CASE WHEN EXISTS (SELECT 1 FROM risk_history c WHERE c.risk_id = wi.risk_id AND c.note = 'workshop:' || wi.workshop_id) THEN 1 ELSE 0 END
 		FROM risk_workshop_items wi`).Append(rd.Join(s.risks, "r", "wi.risk_id")).
 		Add(` LEFT JOIN users u ON u.id = wi.agreed_by WHERE wi.workshop_id = ? ORDER BY wi.position`, id)
 	rows, err := h.Select(ctx, iq)
@@ -294,7 +299,9 @@ func (s *Service) FindWorkshopByID(ctx context.Context, a policy.Actor, id strin
 	}
 	w.Items, err = db.Collect(rows, "workshop risks", func(sc db.Scanner) (it Item, err error) {
 		var ag Agreed
-		err = sc.Scan(&it.RiskID, &it.Title, &it.LikelihoodLevels, &it.ImpactLevels, &ag.Likelihood, &ag.Impact, &ag.At, &ag.ByName)
+		var applied int
+		err = sc.Scan(&it.RiskID, &it.Title, &it.LikelihoodLevels, &it.ImpactLevels, &ag.Likelihood, &ag.Impact, &ag.At, &ag.ByName, &applied)
+		ag.Applied = applied == 1
 		if ag.At > 0 {
 			ag.Score = ag.Likelihood * ag.Impact
 			it.Agreed = &ag
