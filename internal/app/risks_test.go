@@ -435,7 +435,11 @@ func TestRiskWorkshopScoreOnlyByTheOwnerOrg(t *testing.T) {
 			}
 			// The owner applies it: the history names the workshop and who
 			// took part; the offer is gone and cannot be applied twice.
-			riskAPI(t, h, "sme.analyst", http.MethodPatch, path, map[string]any{"apply_workshop": w.ID}, http.StatusOK, &now)
+			// (the page's button: a form of its own on the risk page)
+			if resp := h.Login(t, h.Users["sme.analyst"]).PostForm(t, "/risks/"+r.ID, url.Values{"apply_workshop": {w.ID}}); resp.Status != http.StatusSeeOther {
+				t.Fatalf("the owner applies the workshop's score on the page: %d %s", resp.Status, resp.Body)
+			}
+			riskAPI(t, h, "sme.analyst", http.MethodGet, path, nil, http.StatusOK, &now)
 			if now.Residual != 1 || now.UpdatedByName != "sme.analyst" || len(now.WorkshopScores) != 0 {
 				t.Errorf("after the owner applied the score: residual %d by %s, offers %+v", now.Residual, now.UpdatedByName, now.WorkshopScores)
 			}
