@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"verbund/internal/app/apptest"
+	"verbund/internal/db"
 	"verbund/internal/db/dbtest"
 	"verbund/internal/vulns"
 	"verbund/internal/vulns/vulnstest"
@@ -121,6 +123,47 @@ func TestVulnsSubscriptionErrorsNameNoAddresses(t *testing.T) {
 			noLeak("the subscriptions page", string(page.Body))
 			if !strings.Contains(string(page.Body), "Der Server war nicht erreichbar.") {
 				t.Error("the subscriptions page does not name the failure in German")
+			}
+		})
+	}
+}
+
+// TestVulnsSubscriptionRoundIsFair: a round runs at most two due
+// subscriptions of one org, the longest waiting first, so that another
+// org's due subscription runs in the same round; the rest wait for the
+// next round.
+func TestVulnsSubscriptionRoundIsFair(t *testing.T) {
+	for _, e := range dbtest.Engines(t) {
+		t.Run(string(e), func(t *testing.T) {
+			h := apptest.World(t, e)
+			p := vulnstest.NewProvider(t)
+			h.App.Vulns.SetFetch(true, p.Roots)
+			cloud, sme := h.Users["cloud.analyst"], h.Users["sme.analyst"]
+			var cloudSubs []string
+			for _, u := range []string{"/provider-metadata.json", "/ot/provider-metadata.json", "/dir/provider-metadata.json"} {
+				cloudSubs = append(cloudSubs, subscribe(t, h, cloud, map[string]any{"url": p.URL + u}).ID)
+			}
+			smeSub := subscribe(t, h, sme, map[string]any{"url": p.URL + "/ot/provider-metadata.json"}).ID
+			// cloud's waited longest, sme's least.
+			for i, id := range append(cloudSubs, smeSub) {
+				must(t, h.App.DB.Tx(dbtest.Unaudited(context.Background()), func(tx *db.Tx) error {
+					_, err := tx.Exec(context.Background(), `UPDATE vuln_subscriptions SET next_run = ? WHERE id = ?`, int64(1000+i), id)
+					return err
+				}))
+			}
+			ran, err := h.App.Vulns.Round(t.Context())
+			must(t, err)
+			lastRun := func(id string) int64 {
+				var at int64
+				must(t, h.App.DB.R().QueryRow(t.Context(), `SELECT last_run FROM vuln_subscriptions WHERE id = ?`, id).Scan(&at))
+				return at
+			}
+			if ran != 3 || lastRun(cloudSubs[0]) == 0 || lastRun(cloudSubs[1]) == 0 || lastRun(smeSub) == 0 || lastRun(cloudSubs[2]) != 0 {
+				t.Errorf("round ran %d: cloud %d %d %d, sme %d; want cloud's two longest waiting and sme's", ran,
+					lastRun(cloudSubs[0]), lastRun(cloudSubs[1]), lastRun(cloudSubs[2]), lastRun(smeSub))
+			}
+			if ran, err = h.App.Vulns.Round(t.Context()); err != nil || ran != 1 || lastRun(cloudSubs[2]) == 0 {
+				t.Errorf("next round ran %d (%v), cloud's third %d", ran, err, lastRun(cloudSubs[2]))
 			}
 		})
 	}
