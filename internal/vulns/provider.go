@@ -227,25 +227,18 @@ func (s *Service) labels(ctx context.Context, org string) ([]string, error) {
 	return slices.Clone(csaf.Labels[:4]), nil
 }
 
-// lastUpdated is the provider metadata's last_updated: the last public
-// change (a WHITE publication still shared CLEAR), else when the
-// provider was made; a protected publication never moves it.
+// lastUpdated is the provider metadata's last_updated: when the last
+// WHITE publication was published (it was public then: a document is
+// published WHITE only while shared CLEAR), else when the provider was
+// made; a protected publication never moves it. One query, however many
+// publications.
 func (s *Service) lastUpdated(ctx context.Context, p provider) (time.Time, error) {
-	es, err := s.entries(ctx, policy.Actor{}, p.org, "WHITE")
-	if err != nil {
-		return time.Time{}, err
-	}
-	var at int64
-	if err := s.DB.R().QueryRow(ctx, `SELECT created_at FROM csaf_providers WHERE org_id = ?`, p.org).Scan(&at); err != nil {
+	var created, white int64
+	if err := s.DB.R().QueryRow(ctx, `SELECT c.created_at, COALESCE((SELECT MAX(published_at) FROM csaf_publications WHERE org_id = c.org_id AND label = 'WHITE'), 0)
+		FROM csaf_providers c WHERE c.org_id = ?`, p.org).Scan(&created, &white); err != nil {
 		return time.Time{}, db.NotFound(err, "load provider")
 	}
-	last := time.UnixMicro(at)
-	for _, e := range es {
-		if e.current.After(last) {
-			last = e.current
-		}
-	}
-	return last, nil
+	return time.UnixMicro(max(created, white)), nil
 }
 
 func (s *Service) feeds(ctx context.Context, p provider, labels []string) []csaf.FeedRef {
