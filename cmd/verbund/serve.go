@@ -136,6 +136,9 @@ func (c *cli) serve(args []string) error {
 	if cfg.Demo && a.Vulns.Provider.WellKnown == "" {
 		a.Vulns.Provider.WellKnown = demo.CSAFProvider
 	}
+	if err := a.Vulns.ResolveWellKnown(c.ctx); err != nil {
+		return err
+	}
 	engine := "SQLite " + d.URL
 	if d.Dialect == db.Postgres {
 		engine = "PostgreSQL"

@@ -205,6 +205,7 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 	go a.Incidents.Rounds(ctx, time.Minute, log)
 	a.Vulns = vulns.New(d, a.Broker, a.Sharing)
 	a.Vulns.Notify = a.Notify
+	a.Vulns.Log = log
 	a.Vulns.Provider = vulns.ProviderConfig{BaseURL: cfg.BaseURL, WellKnown: cfg.CSAFProviderOrg}
 	// CSAF provider subscriptions: due ones are read each minute.
 	roots, err := vulns.Roots(cfg.CSAFCAFile)

@@ -31,6 +31,10 @@ const MaxDocument = 16 << 20
 type Problem struct {
 	Code    string // too_large, bad_json, not_csaf, wrong_version, schema, invalid, bad_cvss
 	Message string
+	// Cause is the underlying error (a network error, with resolved
+	// addresses and the resolver's): for the server's log only, never
+	// shown to users.
+	Cause error
 }
 
 func (p *Problem) Error() string { return p.Message }
