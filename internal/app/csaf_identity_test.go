@@ -132,6 +132,35 @@ func TestCSAFPublisherIdentity(t *testing.T) {
 				t.Errorf("well-known publisher %+v, want sme's %+v", p, pub)
 			}
 			svc.Provider.WellKnown = ""
+
+			// The claim outlives sme's publications: with everything
+			// unpublished, an org that never published cannot
+			// publish under it.
+			rows, err := h.App.DB.R().Query(context.Background(), `SELECT advisory_id FROM csaf_publications WHERE org_id = ?`, sme.OrgID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var published []string
+			for rows.Next() {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					t.Fatal(err)
+				}
+				published = append(published, id)
+			}
+			rows.Close()
+			for _, id := range published {
+				if r := h.API(t, sme.WriteToken, http.MethodDelete, "/api/v1/advisories/"+id+"/publication", nil); r.Status/100 != 2 {
+					t.Fatalf("unpublish %s: %d %s", id, r.Status, r.Body)
+				}
+			}
+			var left int
+			if err := h.App.DB.R().QueryRow(context.Background(), `SELECT COUNT(*) FROM csaf_publications WHERE org_id = ?`, sme.OrgID).Scan(&left); err != nil || left != 0 {
+				t.Fatalf("sme's publications after unpublishing: %d (%v)", left, err)
+			}
+			if r := h.API(t, h.Users["cert.analyst"].WriteToken, http.MethodPost, "/api/v1/advisories/compose", draft("IDN-2026-0009", "https://mueller.example")); r.Status != http.StatusBadRequest || r.ErrorCode() != "publish_namespace_taken" {
+				t.Errorf("CERT Süd composes under sme's namespace after sme unpublished everything: %d %s, want 400 publish_namespace_taken", r.Status, r.Body)
+			}
 		})
 	}
 }

@@ -2,6 +2,8 @@ package vulns
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -13,7 +15,7 @@ import (
 // The publisher identity of an org's provider (document.publisher): its
 // name is the org's name as the hub knows it, its category follows the
 // org's kind, and its namespace is the one the org's first publication
-// claimed (while it has any). Consumers key documents by namespace and
+// claimed (kept from then on). Consumers key documents by namespace and
 // tracking id, so no org may publish under another's name or namespace:
 // Publish refuses a document whose publisher differs
 // (publish_publisher_mismatch) and a namespace another org of the hub
@@ -32,24 +34,47 @@ func identity(ctx context.Context, q db.Handle, org string) (csaf.Publisher, err
 	if kind == "cert" || kind == "isac" {
 		p.Category = "coordinator"
 	}
-	rows, err := q.Query(ctx, `SELECT namespace FROM csaf_publications WHERE org_id = ? ORDER BY published_at, advisory_id LIMIT 1`, org)
-	if err != nil {
+	var ns sql.NullString
+	switch err := q.QueryRow(ctx, `SELECT namespace FROM csaf_providers WHERE org_id = ?`, org).Scan(&ns); {
+	case errors.Is(err, sql.ErrNoRows): // no provider yet
+	case err != nil:
 		return p, fmt.Errorf("load namespace: %w", err)
 	}
-	ns, err := db.Collect(rows, "namespace", func(r db.Scanner) (s string, err error) { return s, r.Scan(&s) })
-	if err != nil {
-		return p, err
-	}
-	if len(ns) > 0 {
-		p.Namespace = ns[0]
-	}
+	p.Namespace = ns.String
 	return p, nil
 }
 
 // sameNamespace compares namespaces as URLs are written: the scheme and
 // host in any case, a trailing slash or not.
 func sameNamespace(a, b string) bool {
-	return strings.EqualFold(strings.TrimRight(strings.TrimSpace(a), "/"), strings.TrimRight(strings.TrimSpace(b), "/"))
+	return namespaceKey(a) == namespaceKey(b)
+}
+
+// namespaceTaken is the refusal of a namespace another org of the hub
+// has; own is the org's provider address, offered instead.
+func namespaceTaken(ns, own string) error {
+	return fault.BadInput("document", "publish_namespace_taken",
+		"the namespace {namespace} belongs to another organisation of this hub: use your organisation's own namespace, e.g. {own}").
+		With("namespace", ns).With("own", own)
+}
+
+// namespaceKey is the form namespaces are compared and claimed in.
+func namespaceKey(ns string) string {
+	return strings.ToLower(strings.TrimRight(strings.TrimSpace(ns), "/"))
+}
+
+// claimNamespace records ns as org's namespace if it has none yet (its
+// first publication). The unique key settles a race between two orgs'
+// first publications: the second is refused like any taken namespace.
+func claimNamespace(ctx context.Context, tx *db.Tx, org, ns string, taken error) error {
+	_, err := tx.Exec(ctx, `UPDATE csaf_providers SET namespace = ?, namespace_key = ? WHERE org_id = ? AND namespace IS NULL`, ns, namespaceKey(ns), org)
+	if e, ok := fault.As(db.Map(err)); ok && e.Kind == fault.Conflict {
+		return taken
+	}
+	if err != nil {
+		return fmt.Errorf("claim namespace: %w", err)
+	}
+	return nil
 }
 
 // checkPublisher refuses a document of org (whose provider handle is
@@ -72,26 +97,18 @@ func (s *Service) checkPublisher(ctx context.Context, q db.Handle, org, slug, na
 	if id.Namespace != "" {
 		return nil // the org's own claim
 	}
-	taken := fault.BadInput("document", "publish_namespace_taken",
-		"the namespace {namespace} belongs to another organisation of this hub: use your organisation's own namespace, e.g. {own}").
-		With("namespace", ns).With("own", s.providerBase(ctx, slug))
+	taken := namespaceTaken(ns, s.providerBase(ctx, slug))
 	// The hub's provider addresses are each their org's.
 	if hub := s.providerBase(ctx, ""); hub != "/csaf/" && strings.HasPrefix(strings.ToLower(strings.TrimRight(ns, "/")+"/"), strings.ToLower(hub)) &&
 		!sameNamespace(ns, s.providerBase(ctx, slug)) {
 		return taken
 	}
-	rows, err := q.Query(ctx, `SELECT DISTINCT namespace FROM csaf_publications WHERE org_id <> ?`, org)
-	if err != nil {
+	var other string
+	switch err := q.QueryRow(ctx, `SELECT org_id FROM csaf_providers WHERE namespace_key = ? AND org_id <> ?`, namespaceKey(ns), org).Scan(&other); {
+	case err == nil:
+		return taken
+	case !errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("check namespace: %w", err)
-	}
-	others, err := db.Collect(rows, "namespaces", func(r db.Scanner) (s string, err error) { return s, r.Scan(&s) })
-	if err != nil {
-		return err
-	}
-	for _, o := range others {
-		if sameNamespace(o, ns) {
-			return taken
-		}
 	}
 	return nil
 }

@@ -91,6 +91,9 @@ func (s *Service) Publish(ctx context.Context, a policy.Actor, id string) (Publi
 		if err := s.checkPublisher(ctx, tx.Handle, a.OrgID, prov.slug, doc.Publisher, doc.Namespace); err != nil {
 			return err
 		}
+		if err := claimNamespace(ctx, tx, a.OrgID, doc.Namespace, namespaceTaken(doc.Namespace, s.providerBase(ctx, prov.slug))); err != nil {
+			return err
+		}
 		sig, err := csaf.Sign([]byte(prov.private), doc.Raw)
 		if err != nil {
 			return err
