@@ -62,6 +62,7 @@ type Run struct {
 	Modified    string         `json:"modified"`
 	StartedBy   string         `json:"started_by"`
 	StartedOrg  string         `json:"started_org"`
+	StarterOrg  string         `json:"-"`
 	StartedAt   int64          `json:"started_at"`
 	Steps       []RunStep      `json:"steps"`
 	Progress    []RunProgress  `json:"progress"`
@@ -400,7 +401,7 @@ func (s *Service) FindRuns(ctx context.Context, a policy.Actor, incidentID strin
 }
 
 func (s *Service) runs(ctx context.Context, h db.Handle, incidentID, runID string) ([]Run, error) {
-	q := db.Q(`SELECT r.id, r.incident_id, r.playbook_id, r.cacao_id, r.name, r.modified, u.name, o.name, r.started_at FROM playbook_runs r
+	q := db.Q(`SELECT r.id, r.incident_id, r.playbook_id, r.cacao_id, r.name, r.modified, u.name, o.name, r.org_id, r.started_at FROM playbook_runs r
 		JOIN users u ON u.id = r.started_by JOIN orgs o ON o.id = r.org_id WHERE `)
 	if runID != "" {
 		q.Add(`r.id = ?`, runID)
@@ -413,7 +414,7 @@ func (s *Service) runs(ctx context.Context, h db.Handle, incidentID, runID strin
 	}
 	out, err := db.Collect(rows, "list runs", func(sc db.Scanner) (Run, error) {
 		var x Run
-		err := sc.Scan(&x.ID, &x.IncidentID, &x.PlaybookID, &x.CACAOID, &x.Name, &x.Modified, &x.StartedBy, &x.StartedOrg, &x.StartedAt)
+		err := sc.Scan(&x.ID, &x.IncidentID, &x.PlaybookID, &x.CACAOID, &x.Name, &x.Modified, &x.StartedBy, &x.StartedOrg, &x.StarterOrg, &x.StartedAt)
 		return x, err
 	})
 	if err != nil {
@@ -507,7 +508,7 @@ func (s *Service) fillRun(ctx context.Context, h db.Handle, x *Run) error {
 
 // runStep loads a run's step for a change: the incident must be visible
 // to the actor and open, the actor an analyst of the step's assignee or
-// of the incident's owner.
+// of the org that started the run or of the incident's owner.
 func (s *Service) runStep(ctx context.Context, tx *db.Tx, a policy.Actor, runID, stepID string) (Incident, Run, RunStep, error) {
 	var inc Incident
 	var st RunStep
@@ -538,7 +539,9 @@ func (s *Service) runStep(ctx context.Context, tx *db.Tx, a policy.Actor, runID,
 	if err := writable(inc); err != nil {
 		return inc, runs[0], st, err
 	}
-	if a.OrgID != st.AssigneeOrg && a.OrgID != inc.Share.Owner {
+	// As for a task: its assignee, its author (the org that started the
+	// run) and the incident's owner.
+	if a.OrgID != st.AssigneeOrg && a.OrgID != runs[0].StarterOrg && a.OrgID != inc.Share.Owner {
 		return inc, runs[0], st, fault.New(fault.Forbidden, "not_assignee", "only the assigned organisation, the task's author and the incident's owner may tick it off")
 	}
 	return inc, runs[0], st, nil
