@@ -15,7 +15,9 @@ import (
 // with the version run, the deviations written beside the steps they
 // concern and the incident's lessons learned in the description. The
 // playbook's owner saves it as a new version; anyone else as a new
-// playbook of their own library (SaveDraft with no id).
+// playbook of their own library (SaveDraft with no id). Like the
+// editor's own changes of shape, it is a form's POST that answers with
+// the editor (nothing is saved until the editor's save).
 
 // Proposals reads what a run suggests (incidents.Service.ProposeFromRun;
 // set by the app).
@@ -28,7 +30,7 @@ func (h *handler) proposePage(w http.ResponseWriter, r *http.Request) error {
 	a := web.ActorFrom(r)
 	ctx := r.Context()
 	id := r.PathValue("id")
-	prop, err := h.svc.Proposals(ctx, a, r.URL.Query().Get("run"))
+	prop, err := h.svc.Proposals(ctx, a, r.PostFormValue("run"))
 	if err != nil {
 		return err
 	}
