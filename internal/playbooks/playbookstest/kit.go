@@ -254,8 +254,12 @@ func runChoicesPath(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []a
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, page := apptest.Page(t, c, r, "/incidents/"+inc.ID)
-	apptest.ExpectMarkers(t, "the incident page's playbooks", r, page, objs, true)
+	// The form is for writers: the page is read with the write token.
+	res := c.Hub.API(t, r.WriteToken, http.MethodGet, "/incidents/"+inc.ID, nil)
+	if res.Status != http.StatusOK {
+		t.Fatalf("%s reads its incident: %d", r.Key, res.Status)
+	}
+	apptest.ExpectMarkers(t, "the incident page's playbooks", r, string(res.Body), objs, true)
 }
 
 // proposal is a closed incident of sme's org in which {playbook} ran,
