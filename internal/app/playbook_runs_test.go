@@ -2,7 +2,9 @@ package app_test
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -43,6 +45,27 @@ func demoPeople(t *testing.T, h *apptest.Hub, emails ...string) map[string]demoP
 		out[strings.SplitN(e, ".", 2)[0]] = demoPerson{actor: policy.Actor{UserID: u.ID, OrgID: u.OrgID, Role: u.Role, Scope: policy.ScopeSession, Name: u.Name}, write: w, read: r}
 	}
 	return out
+}
+
+// postForm posts a page's form with a bearer token (no CSRF token needed).
+func postForm(t *testing.T, h *apptest.Hub, token, path string, form url.Values) apptest.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, h.URL+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := h.Server.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return apptest.Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
 }
 
 // TestPlaybookRunDemo runs the demo playbook "Ransomware – Erstmaßnahmen"
@@ -224,6 +247,38 @@ func TestPlaybookRunDemo(t *testing.T) {
 			h.API(t, tom.read, http.MethodGet, "/api/v1/incidents/"+incident+"/playbook-runs", nil).JSON(t, &runs)
 			if len(runs.Items) != 1 {
 				t.Errorf("refused starts left runs: %d", len(runs.Items))
+			}
+
+			// After the incident: the review proposes a new version. Before
+			// it is closed, nothing to propose.
+			propose := "/playbooks/" + playbook + "/propose"
+			if r := postForm(t, h, max.write, propose, apptest.Form("run", run.ID)); r.Status != http.StatusConflict {
+				t.Errorf("a proposal before the review: %d", r.Status)
+			}
+			for _, st := range []string{"resolved", "closed"} {
+				u := incidents.Update{Status: &st}
+				if st == "closed" {
+					u.Review = &incidents.Review{WhatHappened: "Kryptonit auf dem Dateiserver", WhatHelped: "Snapshots bei Wolke", Lessons: "Offline-Sicherungen monatlich prüfen"}
+				}
+				if _, err := a.Incidents.UpdateIncident(ctx, jonas.actor, incident, u); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if r := h.API(t, max.write, http.MethodPost, "/api/v1/playbook-runs/"+run.ID+"/steps/"+step(run, "Wiederherstellung aus dem letzten sauberen Snapshot").StepID+"/skip", map[string]any{}); r.Status != http.StatusConflict || r.ErrorCode() != "incident_closed" {
+				t.Errorf("a closed incident's run: %d %s", r.Status, r.Body)
+			}
+			for who, token := range map[string]string{"the owner": max.write, "another participant": jonas.write} {
+				r := postForm(t, h, token, propose, apptest.Form("run", run.ID))
+				body := string(r.Body)
+				if r.Status != http.StatusOK || !strings.Contains(body, "Nachbereitung im Kreistreffen") || !strings.Contains(body, "Offline-Sicherungen monatlich prüfen") {
+					t.Errorf("%s's proposal: %d", who, r.Status)
+				}
+				if hasID := strings.Contains(body, `name="id" value="`+playbook+`"`); hasID != (who == "the owner") {
+					t.Errorf("%s's proposal edits the playbook itself: %v", who, hasID)
+				}
+			}
+			if r := postForm(t, h, greta.write, propose, apptest.Form("run", run.ID)); r.Status != http.StatusNotFound {
+				t.Errorf("an outsider's proposal: %d", r.Status)
 			}
 		})
 	}
