@@ -169,7 +169,7 @@ func plan(pb *cacao.Playbook) []*planStep {
 				inner = []string{id}
 			}
 			seen[id] = inner
-			all := slices.Clone(inner)
+			var all []string // the last steps of every branch
 			for _, e := range st.Next() {
 				if e.Kind == "on_completion" || e.Kind == "on_success" || e.Kind == "on_failure" {
 					continue
@@ -181,6 +181,9 @@ func plan(pb *cacao.Playbook) []*planStep {
 					br = append(slices.Clone(branches), tok)
 				}
 				all = union(all, walk(e.To, inner, br))
+			}
+			if len(all) == 0 {
+				all = inner
 			}
 			last = all
 			if st.OnCompletion != "" {
