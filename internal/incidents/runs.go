@@ -284,6 +284,14 @@ func (s *Service) StartRun(ctx context.Context, a policy.Actor, incidentID strin
 		if len(steps) > MaxRunSteps {
 			return fault.BadInput("playbook_id", "run_too_many_steps", "the playbook has more than {max} steps for people").With("max", MaxRunSteps)
 		}
+		// The run's tasks are the starter org's and count against its
+		// limit, as tasks added by hand do.
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM incident_tasks WHERE incident_id = ? AND org_id = ?`, incidentID, a.OrgID).Scan(&n); err != nil {
+			return fmt.Errorf("count tasks: %w", db.Map(err))
+		}
+		if n+len(steps) > MaxTasks {
+			return fault.BadInput("playbook_id", "too_many_tasks", "your organisation has added {max} tasks to this incident, the most it may").With("max", MaxTasks)
+		}
 		parts, err := s.participants(ctx, tx.Handle, incidentID, inc.Status)
 		if err != nil {
 			return err
