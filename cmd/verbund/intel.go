@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -80,6 +81,7 @@ func (c *cli) intelImport(args []string) error {
 		}
 		opts.Community = cm.ID
 	}
+	importGC()
 	counted := &countingReader{r: in}
 	bar := c.importProgress(size, counted)
 	opts.Progress = func(read int) { bar(read, false) }
@@ -115,6 +117,24 @@ func (c *cli) intelImport(args []string) error {
 		return errors.New("every object was refused (see the report)")
 	}
 	return nil
+}
+
+// importGC tunes the collector for an import, a process that does
+// nothing else: an import allocates about 10 KB an object that dies
+// within its batch, and with Go's default (GOGC=100) the collector ran
+// every few batches and took about a fifth of the CPU. The heap may grow
+// to five times what is live, but not past importHeapLimit, which keeps
+// the process well under the 300 MB of docs/PERFORMANCE.md (e) (the
+// writer's 64 MB page cache is outside Go's heap). GOGC or GOMEMLIMIT set
+// by the operator win.
+func importGC() {
+	const importHeapLimit = 160 << 20
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(importHeapLimit)
+	}
 }
 
 // importer is the actor an import runs as: the named person of the org,

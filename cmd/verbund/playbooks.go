@@ -113,8 +113,9 @@ func (c *cli) playbooksImport(args []string) error {
 func (c *cli) playbooksExport(args []string) error {
 	fs, cfg := c.flags("playbooks export CACAO_ID --org O [--user E] [--modified M]",
 		"Prints the CACAO 2.0 document of a playbook exactly as it was imported: the playbook with this CACAO\n"+
-			"id in the organisation's library, or else one shared with it. --modified chooses a version (default:\n"+
-			"the newest).")
+			"id in the organisation's library, or else the first holder's among those shared with it (the copy the\n"+
+			"hub held first: another org importing the same id later cannot take its place). --modified chooses a\n"+
+			"version (default: the newest).")
 	org := fs.String("org", "", "the organisation that reads the playbook (name or id)")
 	user := fs.String("user", "", "the person who reads it (e-mail; default: the organisation's first admin)")
 	modified := fs.String("modified", "", "the version's modified timestamp, e.g. 2026-03-09T14:30:00.000Z")

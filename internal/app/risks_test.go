@@ -226,7 +226,7 @@ func TestRiskWorkshopVotesHiddenUntilReveal(t *testing.T) {
 			riskAPI(t, h, "cert.analyst", http.MethodPost, ws+"/comments", map[string]any{"body": "Median is fine"}, http.StatusCreated, nil)
 			nextRiskEvent(t, events, "risks.workshop.comment")
 			riskAPI(t, h, "sme.analyst", http.MethodPost, ws+"/agreements", map[string]any{"risk_id": r.ID, "likelihood": 4, "impact": 3}, http.StatusOK, &w)
-			if w.Status != risks.WorkshopClosed || w.Items[0].Agreed == nil || w.Items[0].Agreed.Score != 12 {
+			if w.Status != risks.WorkshopClosed || w.Items[0].Agreed == nil || w.Items[0].Agreed.Score != 12 || !w.Items[0].Agreed.Applied {
 				t.Errorf("after the agreement: %+v", w)
 			}
 			riskAPI(t, h, "cloud.analyst", http.MethodGet, "/api/v1/risks/"+r.ID, nil, http.StatusOK, &r)
@@ -377,6 +377,166 @@ func TestRiskLinksShowWhatTheReaderMaySee(t *testing.T) {
 			body["links"] = []map[string]string{{"type": "vuln_advisory", "id": hidden}}
 			if resp := h.API(t, h.Users["sme.analyst"].WriteToken, http.MethodPost, "/api/v1/risks", body); resp.Status != http.StatusBadRequest || resp.ErrorCode() != "risk_link_unknown" {
 				t.Errorf("a link to an advisory Müller cannot see: %d %s", resp.Status, resp.Body)
+			}
+		})
+	}
+}
+
+// TestRiskWorkshopScoreOnlyByTheOwnerOrg: Wolke co-owns Müller's risk and
+// facilitates a workshop on it alone; its agreed score is the workshop's,
+// offered to Müller, and becomes the risk's residual only when Müller
+// applies it — Wolke cannot apply it, nor change the risk through the
+// workshop.
+func TestRiskWorkshopScoreOnlyByTheOwnerOrg(t *testing.T) {
+	for _, e := range dbtest.Engines(t) {
+		t.Run(string(e), func(t *testing.T) {
+			h := apptest.WorldCovering(t, e)
+			var r risks.Risk
+			riskAPI(t, h, "sme.analyst", http.MethodPost, "/api/v1/risks", map[string]any{"title": "Abhängigkeit von Wolke Cloud AG", "likelihood": 4, "impact": 5,
+				"treatment": "mitigate", "co_owners": []string{h.Orgs["cloud"]}, "tlp": "AMBER", "audience": "community", "community_id": h.Circle}, http.StatusCreated, &r)
+			path := "/api/v1/risks/" + r.ID
+			var w risks.Workshop
+			riskAPI(t, h, "cloud.analyst", http.MethodPost, "/api/v1/risk-workshops", map[string]any{"title": "Wolke alone", "risks": []string{r.ID}, "community_id": h.Circle}, http.StatusCreated, &w)
+			ws := "/api/v1/risk-workshops/" + w.ID
+			riskAPI(t, h, "cloud.analyst", http.MethodPost, ws+"/votes", map[string]any{"risk_id": r.ID, "likelihood": 1, "impact": 1}, http.StatusOK, nil)
+			riskAPI(t, h, "cloud.analyst", http.MethodPost, ws+"/reveal", nil, http.StatusOK, nil)
+			riskAPI(t, h, "cloud.analyst", http.MethodPost, ws+"/agreements", map[string]any{"risk_id": r.ID, "likelihood": 1, "impact": 1}, http.StatusOK, &w)
+			if w.Items[0].Agreed == nil || w.Items[0].Agreed.Score != 1 || w.Items[0].Agreed.Applied {
+				t.Errorf("the workshop does not record its agreed score as offered: %+v", w.Items[0].Agreed)
+			}
+			if page := h.Login(t, h.Users["cloud.analyst"]).Get(t, "/risk-workshops/"+w.ID); !strings.Contains(string(page.Body), `id="offered-`+r.ID+`"`) {
+				t.Errorf("the workshop page does not say the score is offered to the owner")
+			}
+			var now risks.Risk
+			riskAPI(t, h, "sme.analyst", http.MethodGet, path, nil, http.StatusOK, &now)
+			if now.Residual != 20 || now.Version != 1 {
+				t.Errorf("a co-owner's workshop changed the owner's risk: residual %d×%d by %s, version %d", now.ResidualLikelihood, now.ResidualImpact, now.UpdatedByName, now.Version)
+			}
+			if len(now.WorkshopScores) != 1 || now.WorkshopScores[0].WorkshopID != w.ID || now.WorkshopScores[0].Score != 1 {
+				t.Fatalf("the owner is not offered the workshop's score: %+v", now.WorkshopScores)
+			}
+			if page := h.Login(t, h.Users["sme.analyst"]).Get(t, "/risks/"+r.ID); !strings.Contains(string(page.Body), `id="apply-`+w.ID+`"`) {
+				t.Errorf("the owner's risk page offers no way to apply the workshop's score")
+			}
+			if page := h.Login(t, h.Users["cloud.analyst"]).Get(t, "/risks/"+r.ID); strings.Contains(string(page.Body), `id="apply-`+w.ID+`"`) {
+				t.Errorf("the co-owner's risk page offers to apply the score")
+			}
+			for _, c := range []struct{ who, code string }{{"cloud.analyst", "risk_owner_only"}, {"cert.analyst", "risk_owner_only"}, {"sme.viewer", "role_insufficient"}} {
+				if resp := h.API(t, h.Users[c.who].WriteToken, http.MethodPatch, path, map[string]any{"apply_workshop": w.ID}); resp.Status != http.StatusForbidden || resp.ErrorCode() != c.code {
+					t.Errorf("%s applies the workshop's score: %d %s, want 403 %s", c.who, resp.Status, resp.Body, c.code)
+				}
+			}
+			if resp := h.API(t, h.Users["sme.analyst"].WriteToken, http.MethodPatch, path, map[string]any{"apply_workshop": "no-such-workshop"}); resp.Status != http.StatusBadRequest || resp.ErrorCode() != "workshop_score_unknown" {
+				t.Errorf("applying an unknown workshop: %d %s", resp.Status, resp.Body)
+			}
+			riskAPI(t, h, "sme.analyst", http.MethodGet, path, nil, http.StatusOK, &now)
+			if now.Residual != 20 || now.Version != 1 {
+				t.Errorf("a refused apply changed the risk: %+v", now)
+			}
+			// The owner applies it: the history names the workshop and who
+			// took part; the offer is gone and cannot be applied twice.
+			// (the page's button: a form of its own on the risk page)
+			if resp := h.Login(t, h.Users["sme.analyst"]).PostForm(t, "/risks/"+r.ID, url.Values{"apply_workshop": {w.ID}}); resp.Status != http.StatusSeeOther {
+				t.Fatalf("the owner applies the workshop's score on the page: %d %s", resp.Status, resp.Body)
+			}
+			riskAPI(t, h, "sme.analyst", http.MethodGet, path, nil, http.StatusOK, &now)
+			if now.Residual != 1 || now.UpdatedByName != "sme.analyst" || len(now.WorkshopScores) != 0 {
+				t.Errorf("after the owner applied the score: residual %d by %s, offers %+v", now.Residual, now.UpdatedByName, now.WorkshopScores)
+			}
+			var hist struct{ Items []risks.Change }
+			riskAPI(t, h, "cert.analyst", http.MethodGet, path+"/history", nil, http.StatusOK, &hist)
+			last := hist.Items[len(hist.Items)-1]
+			if last.Field != "residual_impact" || last.UserName != "sme.analyst" || last.WorkshopID != w.ID || !strings.Contains(last.Note, "Wolke alone: cloud.analyst (Wolke Cloud AG)") {
+				t.Errorf("the history of the applied score: %+v", last)
+			}
+			if resp := h.API(t, h.Users["sme.analyst"].WriteToken, http.MethodPatch, path, map[string]any{"apply_workshop": w.ID}); resp.Status != http.StatusBadRequest || resp.ErrorCode() != "workshop_score_unknown" {
+				t.Errorf("applying the score twice: %d %s", resp.Status, resp.Body)
+			}
+			riskAPI(t, h, "cloud.analyst", http.MethodGet, ws, nil, http.StatusOK, &w)
+			if !w.Items[0].Agreed.Applied {
+				t.Errorf("the workshop does not know its score was applied: %+v", w.Items[0].Agreed)
+			}
+		})
+	}
+}
+
+// TestRiskHistoryShowsWhatTheReaderMaySee: a risk's history shows a
+// reader only the links it may see (a change of hidden links not at
+// all), the trust circle by its name and only to its members, and a
+// workshop's title and participants only to the workshop's readers.
+func TestRiskHistoryShowsWhatTheReaderMaySee(t *testing.T) {
+	for _, e := range dbtest.Engines(t) {
+		t.Run(string(e), func(t *testing.T) {
+			h := apptest.WorldCovering(t, e)
+			asset, err := h.App.Vulns.CreateAsset(context.Background(), h.Users["sme.admin"].Actor, vulns.NewAsset{Name: "erp-db-01", Vendor: "Wolke", Product: "Wolke DB", Version: "1.0"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r risks.Risk
+			riskAPI(t, h, "sme.analyst", http.MethodPost, "/api/v1/risks", map[string]any{"title": "ERP outage", "likelihood": 3, "impact": 4,
+				"treatment": "mitigate", "co_owners": []string{h.Orgs["cloud"]}, "tlp": "AMBER", "audience": "community", "community_id": h.Circle}, http.StatusCreated, &r)
+			path := "/api/v1/risks/" + r.ID
+			riskAPI(t, h, "sme.analyst", http.MethodPatch, path, map[string]any{"links": []map[string]string{{"type": "vuln_asset", "id": asset.ID}}}, http.StatusOK, nil)
+			riskAPI(t, h, "sme.analyst", http.MethodPatch, path, map[string]any{"sharing": map[string]any{"tlp": "GREEN", "audience": "community", "community_id": h.Circle}}, http.StatusOK, nil)
+			var w risks.Workshop
+			riskAPI(t, h, "sme.analyst", http.MethodPost, "/api/v1/risk-workshops", map[string]any{"title": "Müller internal review", "risks": []string{r.ID}, "tlp": "AMBER", "audience": "org"}, http.StatusCreated, &w)
+			ws := "/api/v1/risk-workshops/" + w.ID
+			riskAPI(t, h, "sme.analyst", http.MethodPost, ws+"/votes", map[string]any{"risk_id": r.ID, "likelihood": 2, "impact": 2}, http.StatusOK, nil)
+			riskAPI(t, h, "sme.analyst", http.MethodPost, ws+"/reveal", nil, http.StatusOK, nil)
+			riskAPI(t, h, "sme.analyst", http.MethodPost, ws+"/agreements", map[string]any{"risk_id": r.ID, "likelihood": 2, "impact": 2}, http.StatusOK, nil)
+
+			var circle struct {
+				Name string `json:"name"`
+			}
+			if err := h.App.DB.R().QueryRow(context.Background(), `SELECT name FROM communities WHERE id = ?`, h.Circle).Scan(&circle.Name); err != nil {
+				t.Fatal(err)
+			}
+			history := func(who string) (apptest.Response, map[string]risks.Change) {
+				var hist struct{ Items []risks.Change }
+				resp := riskAPI(t, h, who, http.MethodGet, path+"/history", nil, http.StatusOK, &hist)
+				out := map[string]risks.Change{}
+				for _, c := range hist.Items {
+					out[c.Field] = c
+				}
+				return resp, out
+			}
+			_, mine := history("sme.analyst")
+			if c := mine["links"]; c.New != "vuln_asset:"+asset.ID {
+				t.Errorf("the owner's history of links: %+v", c)
+			}
+			if c := mine["residual_impact"]; c.WorkshopID != w.ID || !strings.Contains(c.Note, "Müller internal review: sme.analyst (Müller Maschinenbau GmbH)") {
+				t.Errorf("the owner's history of the workshop's score: %+v", c)
+			}
+			if c := mine["sharing"]; c.Old != "TLP:AMBER community "+circle.Name || c.New != "TLP:GREEN community "+circle.Name {
+				t.Errorf("the owner's history of sharing: %+v", c)
+			}
+			for _, who := range []string{"cloud.analyst", "cert.analyst"} {
+				resp, theirs := history(who)
+				body := string(resp.Body)
+				for _, hidden := range []string{asset.ID, "vuln_asset", "Müller internal review", w.ID, h.Circle} {
+					if strings.Contains(body, hidden) {
+						t.Errorf("%s reads %q in the risk's history: %s", who, hidden, body)
+					}
+				}
+				if _, ok := theirs["links"]; ok {
+					t.Errorf("%s reads a change of links it cannot see: %+v", who, theirs["links"])
+				}
+				if c := theirs["residual_impact"]; !c.InWorkshop || c.Note != "" || c.New != "2" {
+					t.Errorf("%s's history of the workshop's score: %+v", who, c)
+				}
+				if c := theirs["sharing"]; c.New != "TLP:GREEN community "+circle.Name {
+					t.Errorf("%s's history of sharing: %+v", who, c)
+				}
+				page := string(h.Login(t, h.Users[who]).Get(t, "/risks/"+r.ID).Body)
+				page = page[strings.Index(page, `id="history"`):]
+				for _, hidden := range []string{asset.ID, "Müller internal review", h.Circle} {
+					if strings.Contains(page, hidden) {
+						t.Errorf("%s's risk page shows %q", who, hidden)
+					}
+				}
+				if !strings.Contains(page, "agreed in a workshop") {
+					t.Errorf("%s's risk page does not say the score was agreed in a workshop", who)
+				}
 			}
 		})
 	}

@@ -282,4 +282,5 @@ const (
 	CodeCommandType Code = "cacao_command_type" // a command type outside the vocabulary
 	CodeBadOrder    Code = "cacao_bad_order"    // modified before created
 	CodeMarking     Code = "cacao_marking"      // a TLP marking with a level or id that does not fit
+	CodeLimit       Code = "cacao_limit"        // more steps, or more references in one step, than MaxSteps or MaxStepRefs allow
 )

@@ -74,10 +74,14 @@ func (v *Validator) Check(data []byte) (*Playbook, error) {
 // Validate runs the schema and the semantic rules on a decoded playbook.
 // The semantic rules run even when the schema fails, so one report names
 // every problem; spec_version is checked first and alone, since a document
-// of another version is not read further.
+// of another version is not read further, and so are the Limits, since a
+// document beyond them is not worth the rest of the work.
 func (v *Validator) Validate(p *Playbook) error {
 	if p.SpecVersion != SpecVersion {
 		return Errors{{Code: CodeSpecVersion, Field: "spec_version", Message: fmt.Sprintf("is %q; only %q is supported", p.SpecVersion, SpecVersion)}}
+	}
+	if errs := Limits(p); len(errs) > 0 {
+		return errs
 	}
 	var errs Errors
 	inst := p.tree

@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -421,8 +422,12 @@ func (t *Tx) Audited() bool { return t.audited }
 
 // InsertMany inserts rows into, e.g. "posts (id, thread_id, …)", given as one
 // flat list of values, width per row, in statements of up to 100 rows (a
-// bulk write costs one statement a hundred rows instead of one a row; two
-// statement texts at most, so both stay prepared).
+// bulk write costs one statement a hundred rows instead of one a row). The
+// rows past the last hundred go in statements of 64, 32, … 1 rows: eight
+// statement texts at most, all of which stay prepared, where one of any
+// length from 1 to 99 would be a new text nearly every call, prepared in
+// the writer's time and filling the statement cache (maxStmts) for every
+// other query.
 func (t *Tx) InsertMany(ctx context.Context, into string, width int, values []any) error {
 	const rowsPer = 100
 	if width <= 0 || len(values)%width != 0 {
@@ -430,7 +435,11 @@ func (t *Tx) InsertMany(ctx context.Context, into string, width int, values []an
 	}
 	row := "(" + Placeholders(width) + ")"
 	for len(values) > 0 {
-		n := min(rowsPer, len(values)/width)
+		n := len(values) / width
+		if n < rowsPer {
+			n = 1 << (bits.Len(uint(n)) - 1) // the largest power of two ≤ n
+		}
+		n = min(n, rowsPer)
 		q := "INSERT INTO " + into + " VALUES " + strings.Repeat(row+",", n-1) + row
 		if _, err := t.Exec(ctx, q, values[:n*width]...); err != nil {
 			return fmt.Errorf("insert into %s: %w", strings.Fields(into)[0], err)

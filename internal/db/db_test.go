@@ -3,6 +3,7 @@ package db_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"verbund/internal/db"
 	"verbund/internal/db/dbtest"
@@ -96,5 +97,45 @@ func TestUnreachablePostgresIsUnavailable(t *testing.T) {
 	_, err := db.Open(context.Background(), "postgres://nobody@127.0.0.1:1/x?sslmode=disable&connect_timeout=2", "")
 	if !fault.Is(err, fault.Unavailable) {
 		t.Fatalf("want unavailable, got %v", err)
+	}
+}
+
+// TestInsertManyKeepsFewStatementTexts: bulk inserts of every length from
+// 1 to 250 rows use a handful of statement texts (100, 64, 32, … 1 rows),
+// not one per remainder, which would fill the statement cache for every
+// other query after an import of varying batches.
+func TestInsertManyKeepsFewStatementTexts(t *testing.T) {
+	ctx := dbtest.Unaudited(context.Background())
+	d, err := db.Open(ctx, "sqlite:"+t.TempDir()+"/many.db", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.Tx(ctx, func(tx *db.Tx) error {
+		_, err := tx.Exec(ctx, `CREATE TABLE t (a INTEGER, b TEXT)`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	next := 0
+	for n := 1; n <= 250; n++ {
+		values := make([]any, 0, 2*n)
+		for range n {
+			values = append(values, next, "x")
+			next++
+		}
+		if err := d.Tx(ctx, func(tx *db.Tx) error { return tx.InsertMany(ctx, `t (a, b)`, 2, values) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var count, sum int
+	if err := d.R().QueryRow(ctx, `SELECT COUNT(*), SUM(a) FROM t`).Scan(&count, &sum); err != nil || count != next || sum != next*(next-1)/2 {
+		t.Fatalf("stored %d rows (sum %d), want %d: %v", count, sum, next, err)
+	}
+	// Statements are prepared in the background after the transactions
+	// that ran them unprepared; give that a moment.
+	time.Sleep(200 * time.Millisecond)
+	if n := d.PreparedStatements(); n > 10 {
+		t.Fatalf("%d statements prepared, want at most 10 (8 insert texts and the count)", n)
 	}
 }

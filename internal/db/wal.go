@@ -23,8 +23,9 @@ import (
 //     the frames no reader still needs while the writer goes on — on
 //     the other core, not inside a commit (a tenth of a bulk import's
 //     time went into checkpoints in its commits).
-//   - Truncating: when the log passes walCheckpointAt, or when writes
-//     stop for a moment and a log is left, it runs a TRUNCATE checkpoint
+//   - Truncating: when the log passes walCheckpointAt (looked at every
+//     walCopyLook), or when writes stop for a moment (walLook) and a log
+//     is left, it runs a TRUNCATE checkpoint
 //     on the one writer connection (so it waits for the write in
 //     progress and no write starts meanwhile): it copies what is left,
 //     waits (busy_timeout) for readers to leave the old snapshot — reads
@@ -98,18 +99,20 @@ func (d *DB) walKeeper(ctx context.Context) {
 			_, _ = d.checkpointer.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
 			copied = commits
 		}
-		if time.Since(lastLook) < walLook {
-			continue
-		}
-		lastLook = time.Now()
+		// The mark is looked at every tick (a stat): a bulk writer
+		// fills tens of MB a second, and a look every walLook let the
+		// log run to two or three times the mark before it was cut.
+		// A pause is judged over the longer walLook.
 		size := d.WAL().Bytes
-		// Over the mark, or a log left while writes paused.
-		if size > walCheckpointAt || (size > 0 && commits == last) {
+		pauseLook := time.Since(lastLook) >= walLook
+		if size > walCheckpointAt || (pauseLook && size > 0 && commits == last) {
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			d.checkpoint(cctx)
 			cancel()
 		}
-		last = commits
+		if pauseLook {
+			lastLook, last = time.Now(), commits
+		}
 	}
 }
 

@@ -87,11 +87,7 @@ func (h *handler) apiExport(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Disposition", `attachment; filename="`+FileName(p.CACAOID)+`"`)
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	_, err = w.Write(doc) // #nosec G705 -- a JSON download (attachment, nosniff), never rendered as a page
-	return err
+	return web.ServeJSONDocument(w, FileName(p.CACAOID), doc)
 }
 
 // FileName is the download's file name: the CACAO id (only letters,

@@ -94,7 +94,7 @@ func Steps(pb *cacao.Playbook) []Step {
 		}
 		steps[i] = x
 	}
-	layer := layers(pb, order, back)
+	layer, _ := layers(pb, order, back)
 	cols := map[int]int{}
 	for i := range steps {
 		steps[i].layer = layer[steps[i].ID]
@@ -109,20 +109,46 @@ func Steps(pb *cacao.Playbook) []Step {
 // decision's or a parallel step's on_completion also waits for the ends of
 // its branches, so that what follows a branching is drawn below all of
 // its branches.
-func layers(pb *cacao.Playbook, order []string, back map[string]bool) map[string]int {
-	succ := map[string][]string{}
-	for _, id := range order {
+//
+// The work is linear in steps and arrows, whatever the shape. The
+// branchings are taken innermost first (reverse topological order), and a
+// step belongs to the first branching whose branches reach it. Each
+// branching b gets a join, a row-less point that its branches' dead ends
+// lead to and that leads to b's on_completion. A later (outer) branching
+// whose walk reaches a step b already took does not walk it again: its
+// on_completion waits for b's join instead. So each step is walked once,
+// and the arrows added are at most one per step and one per arrow (a
+// document that shares one branch among many branchings must not cost
+// branchings × ends, as enumerating every branch's ends did).
+//
+// It also returns the number of arrows it added (the test's measure of
+// its work).
+func layers(pb *cacao.Playbook, order []string, back map[string]bool) (map[string]int, int) {
+	v := len(order)
+	index := make(map[string]int, v)
+	for i, id := range order {
+		index[id] = i
+	}
+	// Nodes 0..v-1 are the steps, v+b the join of the branching at b.
+	succ := make([][]int, 2*v)
+	for i, id := range order {
 		for _, e := range pb.Workflow[id].Next() {
-			if pb.Workflow[e.To] != nil && !back[id+"\x00"+e.To] {
-				succ[id] = append(succ[id], e.To)
+			if j, ok := index[e.To]; ok && !back[id+"\x00"+e.To] {
+				succ[i] = append(succ[i], j)
 			}
 		}
 	}
-	var extra [][2]string
-	for _, id := range order {
-		st := pb.Workflow[id]
-		after := st.OnCompletion
-		if after == "" || pb.Workflow[after] == nil {
+	// owner[n] is 1 + the index of the branching whose walk took step n,
+	// 0 while none has; linked[o] is 1 + the walk that last made its
+	// on_completion wait for o's join (so each pair is linked once).
+	owner := make([]int, v)
+	linked := make([]int, v)
+	extra := make([][]int, 2*v)
+	var stack []int
+	for b := v - 1; b >= 0; b-- {
+		st := pb.Workflow[order[b]]
+		a, ok := index[st.OnCompletion]
+		if st.OnCompletion == "" || !ok {
 			continue
 		}
 		switch st.Type {
@@ -130,100 +156,172 @@ func layers(pb *cacao.Playbook, order []string, back map[string]bool) map[string
 		default:
 			continue
 		}
-		seen := map[string]bool{after: true, id: true}
-		var stack []string
+		me := b + 1
+		extra[v+b] = append(extra[v+b], a)
+		take := func(n int) {
+			switch o := owner[n]; {
+			case n == a || n == b || o == me:
+			case o != 0:
+				// Inside a branching walked before: wait for its join.
+				if linked[o-1] != me {
+					linked[o-1] = me
+					extra[v+o-1] = append(extra[v+o-1], a)
+				}
+			default:
+				owner[n] = me
+				stack = append(stack, n)
+			}
+		}
 		for _, e := range st.Next() {
-			if e.Kind != "on_completion" && !seen[e.To] && pb.Workflow[e.To] != nil {
-				seen[e.To] = true
-				stack = append(stack, e.To)
+			if n, ok := index[e.To]; ok && e.Kind != "on_completion" {
+				take(n)
 			}
 		}
 		for len(stack) > 0 {
 			n := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
 			if len(succ[n]) == 0 {
-				extra = append(extra, [2]string{n, after})
+				extra[n] = append(extra[n], v+b)
 			}
 			for _, m := range succ[n] {
-				if !seen[m] {
-					seen[m] = true
-					stack = append(stack, m)
+				take(m)
+			}
+		}
+	}
+	added := 0
+	for n, to := range extra {
+		succ[n] = append(succ[n], to...)
+		added += len(to)
+	}
+	row := longest(succ, v)
+	layer := make(map[string]int, v)
+	for i, id := range order {
+		layer[id] = row[i]
+	}
+	return layer, added
+}
+
+// longest gives each node the longest path to it, in Kahn's topological
+// order: an arrow into a join (a node from v on) adds no row, every other
+// arrow one. The added arrows (from or to a join) can close a cycle, when
+// branches run into one another's on_completion; the nodes left in one
+// then drop the added arrows among themselves and are placed by the
+// workflow's own arrows, which never form one (the loops' arrows back are
+// left out). So every forward arrow points down.
+func longest(succ [][]int, v int) []int {
+	in := make([]int, len(succ))
+	for _, ms := range succ {
+		for _, m := range ms {
+			in[m]++
+		}
+	}
+	var queue []int
+	for i := range succ {
+		if in[i] == 0 {
+			queue = append(queue, i)
+		}
+	}
+	row := make([]int, len(succ))
+	placed := make([]bool, len(succ))
+	dropped := make([]bool, len(succ)) // left in a cycle: its added arrows are dropped
+	drain := func() {
+		for len(queue) > 0 {
+			n := queue[0]
+			queue = queue[1:]
+			placed[n] = true
+			for _, m := range succ[n] {
+				if dropped[n] && dropped[m] && (n >= v || m >= v) {
+					continue
+				}
+				step := 1
+				if m >= v {
+					step = 0
+				}
+				row[m] = max(row[m], row[n]+step)
+				if in[m]--; in[m] == 0 {
+					queue = append(queue, m)
 				}
 			}
 		}
 	}
-	for _, x := range extra {
-		succ[x[0]] = append(succ[x[0]], x[1])
-	}
-	// Longest path in topological order (Kahn); steps left in a cycle the
-	// extra arrows made keep the row they had.
-	in := map[string]int{}
-	for _, id := range order {
-		for _, m := range succ[id] {
-			in[m]++
+	drain()
+	var left []int
+	for n := range succ {
+		if !placed[n] {
+			dropped[n] = true
+			left = append(left, n)
 		}
 	}
-	var queue []string
-	for _, id := range order {
-		if in[id] == 0 {
-			queue = append(queue, id)
-		}
-	}
-	layer := map[string]int{}
-	for len(queue) > 0 {
-		id := queue[0]
-		queue = queue[1:]
-		for _, m := range succ[id] {
-			layer[m] = max(layer[m], layer[id]+1)
-			if in[m]--; in[m] == 0 {
-				queue = append(queue, m)
+	for _, n := range left {
+		for _, m := range succ[n] {
+			if (n >= v || m >= v) && dropped[m] {
+				in[m]--
 			}
 		}
 	}
-	return layer
+	for _, n := range left {
+		if in[n] == 0 {
+			queue = append(queue, n)
+		}
+	}
+	drain()
+	return row
 }
 
 // walkOrder visits the workflow depth first from the start (then the
 // exception handler, then anything left) and returns the steps in a
 // topological order of the forward arrows (reverse post-order) and the
-// arrows that close a loop.
+// arrows that close a loop. The walk keeps its own stack: a chain of
+// steps as long as the document allows must not deepen the goroutine's.
 func walkOrder(pb *cacao.Playbook) ([]string, map[string]bool) {
 	const (
 		unseen = iota
 		open
 		done
 	)
-	state := map[string]int{}
+	type frame struct {
+		id   string
+		next []cacao.Edge
+		i    int // the successor to look at next, counting down
+	}
+	state := make(map[string]int, len(pb.Workflow))
 	back := map[string]bool{}
-	var post []string
-	var visit func(id string)
-	visit = func(id string) {
+	post := make([]string, 0, len(pb.Workflow))
+	var stack []frame
+	push := func(id string) {
 		state[id] = open
-		st := pb.Workflow[id]
-		// Successors in reverse, so that the reverse post-order reads a
-		// decision's true branch before its false branch before what
-		// follows it.
-		next := st.Next()
-		for i := len(next) - 1; i >= 0; i-- {
-			e := next[i]
+		next := pb.Workflow[id].Next()
+		stack = append(stack, frame{id: id, next: next, i: len(next) - 1})
+	}
+	roots := []string{pb.WorkflowStart, pb.WorkflowException}
+	roots = append(roots, sortedStepIDs(pb)...)
+	for _, r := range roots {
+		if pb.Workflow[r] == nil || state[r] != unseen {
+			continue
+		}
+		push(r)
+		for len(stack) > 0 {
+			f := &stack[len(stack)-1]
+			// Successors in reverse, so that the reverse post-order reads
+			// a decision's true branch before its false branch before
+			// what follows it.
+			if f.i < 0 {
+				state[f.id] = done
+				post = append(post, f.id)
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			e := f.next[f.i]
+			f.i--
 			if pb.Workflow[e.To] == nil {
 				continue
 			}
 			switch state[e.To] {
 			case unseen:
-				visit(e.To)
+				push(e.To)
 			case open:
-				back[id+"\x00"+e.To] = true
+				back[f.id+"\x00"+e.To] = true
 			}
-		}
-		state[id] = done
-		post = append(post, id)
-	}
-	roots := []string{pb.WorkflowStart, pb.WorkflowException}
-	roots = append(roots, sortedStepIDs(pb)...)
-	for _, r := range roots {
-		if pb.Workflow[r] != nil && state[r] == unseen {
-			visit(r)
 		}
 	}
 	order := make([]string, len(post))
@@ -245,6 +343,15 @@ type Flow struct {
 	// Responsible is "responsible: {agent}" for a step's aria label.
 	Responsible func(string) string
 }
+
+// MaxDrawn is the most steps the page draws as a flow. Beyond it the
+// drawing would be too wide and tall to follow (and large to send): the
+// page shows the step list alone, with a note. Playbooks in practice have
+// tens of steps.
+const MaxDrawn = 200
+
+// Drawn reports whether the page draws these steps as a flow.
+func Drawn(steps []Step) bool { return len(steps) <= MaxDrawn }
 
 // Geometry of the drawing, in SVG user units.
 const (

@@ -86,18 +86,9 @@ func (s *Service) Import(ctx context.Context, a policy.Actor, inputs []Input, op
 	if !a.CanWrite() || a.OrgID == "" {
 		return rep, fault.New(fault.Forbidden, "forbidden", "only analysts and admins of an organisation import playbooks")
 	}
-	aud := policy.Audience{Kind: policy.AudienceKind(strings.ToLower(strings.TrimSpace(opts.Sharing.Audience))),
-		Community: opts.Sharing.Community, Orgs: opts.Sharing.Orgs, People: opts.Sharing.People}
-	if aud.Kind == "" {
-		aud.Kind = policy.AudOrg
-	}
-	var least policy.TLP = -1
-	if opts.TLP != "" {
-		l, err := policy.ParseTLP(opts.TLP)
-		if err != nil {
-			return rep, err
-		}
-		least = l
+	least, aud, err := policy.ImportSharing(opts.TLP, opts.Sharing)
+	if err != nil {
+		return rep, err
 	}
 	// The documents are checked on every core while the batches before
 	// are stored: checking and storing overlap.
@@ -177,6 +168,8 @@ func (s *Service) checkOne(in Input) *parsed {
 			code = "spec_version"
 		case cacao.CodeSchema:
 			code = "schema"
+		case cacao.CodeLimit:
+			code = "limit"
 		}
 		// The CACAO id, when the document has one, helps to find it.
 		if head, derr := cacao.Decode(in.Data); derr == nil {

@@ -67,7 +67,8 @@ func circles(ctx context.Context, h db.Handle, org string) ([]option, error) {
 
 type playbookData struct {
 	P         Playbook
-	Flow      template.HTML
+	Flow      template.HTML // "" when the playbook is too large to draw (MaxDrawn)
+	MaxDrawn  int
 	CanDelete bool
 	CanEdit   bool     // the owner's writers, for a playbook the editor can show
 	Audience  []string // names of a named audience
@@ -96,7 +97,10 @@ func (h *handler) playbookPage(w http.ResponseWriter, r *http.Request) error {
 		},
 		Responsible: func(agent string) string { return t("playbooks.responsible_for", "agent", agent) },
 	}
-	d := playbookData{P: p, Flow: flow.SVG(p.Flow), CanDelete: a.CanWrite() && p.OrgID == a.OrgID}
+	d := playbookData{P: p, MaxDrawn: MaxDrawn, CanDelete: a.CanWrite() && p.OrgID == a.OrgID}
+	if Drawn(p.Flow) {
+		d.Flow = flow.SVG(p.Flow)
+	}
 	d.CanEdit = d.CanDelete && editable(p.Doc)
 	if d.Audience, err = policy.AudienceNames(r.Context(), h.svc.DB.R(), p.Share.Audience); err != nil {
 		return err

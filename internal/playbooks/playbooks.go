@@ -45,7 +45,7 @@ func (s *Service) Kind() *policy.Kind { return s.playbooks }
 
 // RejectCodes are the codes of a refused document in an import report
 // (playbooks.reject.<code> in the catalogue).
-var RejectCodes = []string{"too_large", "bad_json", "spec_version", "schema", "invalid", "version_conflict", "sharing"}
+var RejectCodes = []string{"too_large", "bad_json", "spec_version", "schema", "limit", "invalid", "version_conflict", "sharing"}
 
 // StepTypes are the CACAO step types the pages name (TypeKey).
 var StepTypes = []string{cacao.StepStart, cacao.StepEnd, cacao.StepAction, cacao.StepPlaybookAction, cacao.StepParallel,

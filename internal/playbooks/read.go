@@ -270,8 +270,14 @@ func (s *Service) FindDocument(ctx context.Context, a policy.Actor, id, modified
 }
 
 // FindDocumentByCACAOID is FindDocument by the playbook's CACAO id: the
-// playbook of the actor's org with that id, else one shared with the
-// actor (the most recently changed).
+// playbook of the actor's org with that id, else its first holder among
+// those shared with the actor: the one the hub held first (created_at,
+// then the hub's id). Only the holding org's writers change a playbook, so
+// "the most recently changed" would let any org in a circle put its own
+// document under another org's CACAO id in front of that org's, by
+// importing (or re-importing) one with the same id; the first holder
+// cannot be displaced that way. This is the rule internal/intel applies to
+// STIX ids (firstHolder).
 func (s *Service) FindDocumentByCACAOID(ctx context.Context, a policy.Actor, cacaoID, modified string) ([]byte, Playbook, error) {
 	h := s.DB.R()
 	r, err := policy.NewReader(ctx, h, a, db.Now())
@@ -279,7 +285,7 @@ func (s *Service) FindDocumentByCACAOID(ctx context.Context, a policy.Actor, cac
 		return nil, Playbook{}, err
 	}
 	q := db.Q(`SELECT p.id FROM `).Append(r.From(s.playbooks, "p")).
-		Add(` WHERE p.cacao_id = ? ORDER BY CASE WHEN p.org_id = ? THEN 0 ELSE 1 END, p.updated_at DESC LIMIT 1`, cacaoID, a.OrgID)
+		Add(` WHERE p.cacao_id = ? ORDER BY CASE WHEN p.org_id = ? THEN 0 ELSE 1 END, p.created_at, p.id LIMIT 1`, cacaoID, a.OrgID)
 	var id string
 	if err := h.SelectRow(ctx, q).Scan(&id); err != nil {
 		return nil, Playbook{}, db.NotFound(err, "find playbook")

@@ -31,6 +31,26 @@ func (in Sharing) Parse() (TLP, Audience, error) {
 	return tlp, aud, nil
 }
 
+// ImportSharing reads the options of a bulk import of standard documents
+// (CSAF advisories, CACAO playbooks): least is the level a document
+// marked less strictly, or not at all, is raised to (-1 for "" : keep the
+// document's own), and the audience of new objects is in's (its TLP is
+// ignored), the importer's org when it names none.
+func ImportSharing(least string, in Sharing) (TLP, Audience, error) {
+	aud := Audience{Kind: AudienceKind(strings.ToLower(strings.TrimSpace(in.Audience))), Community: in.Community, Orgs: in.Orgs, People: in.People}
+	if aud.Kind == "" {
+		aud.Kind = AudOrg
+	}
+	if least == "" {
+		return -1, aud, nil
+	}
+	l, err := ParseTLP(least)
+	if err != nil {
+		return 0, aud, err
+	}
+	return l, aud, nil
+}
+
 // SharingOf is the input that asks for exactly s's level and audience.
 func SharingOf(s Share) Sharing {
 	return Sharing{TLP: s.TLP.Name(), Audience: string(s.Audience.Kind), Community: s.Audience.Community,

@@ -202,7 +202,8 @@ func (h *Handler) editForm(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	u := RiskUpdate{Title: strPtr(r, "title"), Description: strPtr(r, "description"), Likelihood: intPtr(r, "likelihood"), Impact: intPtr(r, "impact"),
 		ResidualLikelihood: intPtr(r, "residual_likelihood"), ResidualImpact: intPtr(r, "residual_impact"), Treatment: strPtr(r, "treatment"),
-		ReviewDays: intPtr(r, "review_days"), Appetite: intPtr(r, "appetite"), Reviewed: r.PostFormValue("reviewed") == "1"}
+		ReviewDays: intPtr(r, "review_days"), Appetite: intPtr(r, "appetite"), Reviewed: r.PostFormValue("reviewed") == "1",
+		ApplyWorkshop: strPtr(r, "apply_workshop")}
 	if _, err := h.svc.UpdateRisk(r.Context(), web.ActorFrom(r), id, u); err != nil {
 		if e, ok := invalid(err); ok {
 			return h.renderRisk(w, r, web.Status(e.Kind), id, e)

@@ -88,11 +88,7 @@ func (h *handler) apiDocument(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Disposition", `attachment; filename="`+FileName(a.TrackingID)+`"`)
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	_, err = w.Write(doc) // #nosec G705 -- a JSON download (attachment, nosniff), never rendered as a page
-	return err
+	return web.ServeJSONDocument(w, FileName(a.TrackingID), doc)
 }
 
 // FileName is the CSAF file name of a tracking id (CSAF 2.0 §5.1): lower

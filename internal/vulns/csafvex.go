@@ -228,9 +228,5 @@ func (h *handler) apiCSAFVEX(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Disposition", `attachment; filename="csaf-vex.json"`)
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	_, err = w.Write(raw) // #nosec G705 -- a JSON download (attachment, nosniff), never rendered as a page
-	return err
+	return web.ServeJSONDocument(w, "csaf-vex.json", raw)
 }

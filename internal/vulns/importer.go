@@ -96,18 +96,9 @@ func (s *Service) Import(ctx context.Context, a policy.Actor, inputs []Input, op
 	if !a.CanWrite() || a.OrgID == "" {
 		return rep, fault.New(fault.Forbidden, "forbidden", "only analysts and admins of an organisation import advisories")
 	}
-	aud := policy.Audience{Kind: policy.AudienceKind(strings.ToLower(strings.TrimSpace(opts.Sharing.Audience))),
-		Community: opts.Sharing.Community, Orgs: opts.Sharing.Orgs, People: opts.Sharing.People}
-	if aud.Kind == "" {
-		aud.Kind = policy.AudOrg
-	}
-	var least policy.TLP = -1
-	if opts.TLP != "" {
-		l, err := policy.ParseTLP(opts.TLP)
-		if err != nil {
-			return rep, err
-		}
-		least = l
+	least, aud, err := policy.ImportSharing(opts.TLP, opts.Sharing)
+	if err != nil {
+		return rep, err
 	}
 	docs := parseAll(inputs, opts.Keys)
 	done := 0

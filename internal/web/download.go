@@ -28,3 +28,16 @@ func ServeDownload(w http.ResponseWriter, name, sha256 string, content []byte) e
 	_, err := w.Write(content) // #nosec G705 -- a download: application/octet-stream, Content-Disposition attachment, nosniff, a sandboxing CSP
 	return err
 }
+
+// ServeJSONDocument answers with a stored standard document (a CSAF
+// advisory, a CACAO playbook, a VEX export) as a JSON download, byte for
+// byte: attachment and nosniff, so it is never rendered as a page of the
+// hub. name must be a plain file name (letters, digits, "-", "_", ".").
+func ServeJSONDocument(w http.ResponseWriter, name string, doc []byte) error {
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	hd.Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	_, err := w.Write(doc) // #nosec G705 -- a JSON download (attachment, nosniff), never rendered as a page
+	return err
+}

@@ -346,7 +346,14 @@ func (s *Server) guard(p Perm, h HandlerFunc, long bool) http.Handler {
 		if err == nil {
 			err = h(sw, r)
 		}
-		if err != nil {
+		if err != nil && sw.wrote {
+			// The answer is already under way (a long export whose client
+			// went away): nothing more can be said to the client, but the
+			// cause is still logged and counted.
+			if e := publicError(s.Log, r, err); e.Kind == fault.Internal {
+				sw.status = http.StatusInternalServerError
+			}
+		} else if err != nil {
 			s.Error(sw, r, err)
 		}
 		s.metrics.observe(r.Pattern, sw.status, time.Since(start))
