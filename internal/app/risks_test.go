@@ -94,6 +94,11 @@ func TestRiskCoOwnersEditOnlyTheirPart(t *testing.T) {
 					t.Errorf("history of %s: %q, want %q", f, fields[f], want)
 				}
 			}
+			// The page writes the history's dates as the hub writes dates.
+			de := string(h.Login(t, h.Users["sme.analyst"]).Get(t, "/risks/"+r.ID+"?lang=de").Body)
+			if !strings.Contains(de, `<span class="new">30.06.2030</span>`) || strings.Contains(de, `<span class="new">2030-06-30</span>`) {
+				t.Errorf("the German history does not write the due date as 30.06.2030")
+			}
 			// A co-owner that cannot read the risk is refused, and nothing
 			// is written.
 			before := len(apptest.ListIDs(t, &apptest.LeakCase{Hub: h}, h.Users["sme.analyst"], "/api/v1/risks"))

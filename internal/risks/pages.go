@@ -4,8 +4,10 @@ import (
 	"html/template"
 	"net/http"
 	"strconv"
+	"time"
 
 	"verbund/internal/fault"
+	"verbund/internal/i18n"
 	"verbund/internal/policy"
 	"verbund/internal/web"
 )
@@ -171,6 +173,7 @@ func (h *Handler) renderRisk(w http.ResponseWriter, r *http.Request, status int,
 	if err != nil {
 		return err
 	}
+	localiseHistory(hist, lang)
 	d := riskData{Risk: rk, History: hist, Likelihood: h.levels(m, lang, "likelihood", rk.LikelihoodLevels), Impact: h.levels(m, lang, "impact", rk.ImpactLevels),
 		Treatments: Treatments, IsOwner: rk.OrgID == a.OrgID, CanEdit: a.CanWrite(), Error: e, Matrix: m}
 	p := web.Page{Nav: "risks", Data: d, Title: rk.Title, Live: "/events?topic=risk:" + rk.ID}
@@ -329,4 +332,23 @@ func (h *Handler) agreeForm(w http.ResponseWriter, r *http.Request) error {
 	risk := r.PostFormValue("risk_id")
 	err := h.svc.Agree(r.Context(), web.ActorFrom(r), r.PathValue("id"), risk, atoi(r.PostFormValue("likelihood")), atoi(r.PostFormValue("impact")))
 	return h.afterWorkshop(w, r, err, "#item-"+risk, "")
+}
+
+// localiseHistory writes the dates of the history (stored, and served by
+// the API, as YYYY-MM-DD) the way the rest of the hub's pages write dates.
+func localiseHistory(hist []Change, lang string) {
+	for i := range hist {
+		switch hist[i].Field {
+		case "part.due", "reviewed":
+			hist[i].Old, hist[i].New = localDay(lang, hist[i].Old), localDay(lang, hist[i].New)
+		}
+	}
+}
+
+func localDay(lang, s string) string {
+	t, err := time.ParseInLocation("2006-01-02", s, web.Zone())
+	if err != nil {
+		return s
+	}
+	return i18n.FormatDate(lang, t, web.Zone())
 }
