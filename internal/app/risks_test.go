@@ -99,6 +99,10 @@ func TestRiskCoOwnersEditOnlyTheirPart(t *testing.T) {
 			if !strings.Contains(de, `<span class="new">30.06.2030</span>`) || strings.Contains(de, `<span class="new">2030-06-30</span>`) {
 				t.Errorf("the German history does not write the due date as 30.06.2030")
 			}
+			// The audience is said once, without a second label before it.
+			if strings.Contains(de, "Empfängerkreis: Vertrauenskreis") {
+				t.Errorf("the risk page labels its audience twice")
+			}
 			// A co-owner that cannot read the risk is refused, and nothing
 			// is written.
 			before := len(apptest.ListIDs(t, &apptest.LeakCase{Hub: h}, h.Users["sme.analyst"], "/api/v1/risks"))
