@@ -550,3 +550,79 @@ func TestRiskHistoryShowsWhatTheReaderMaySee(t *testing.T) {
 		})
 	}
 }
+
+// TestRiskWorkshopChoicesAreDeliberate: a workshop takes no accidental
+// choice — the vote starts empty, the reveal waits for a vote on every
+// risk (409 workshop_no_votes, the button disabled), the agree form starts
+// at the medians, the vote's notice stands in the part the reveal
+// replaces, and agreeing the score a risk already has is shown as
+// confirmed, not as a change.
+func TestRiskWorkshopChoicesAreDeliberate(t *testing.T) {
+	for _, e := range dbtest.Engines(t) {
+		t.Run(string(e), func(t *testing.T) {
+			h := apptest.WorldCovering(t, e)
+			var r risks.Risk
+			riskAPI(t, h, "sme.analyst", http.MethodPost, "/api/v1/risks", map[string]any{"title": "Ransomware on the ERP", "likelihood": 4, "impact": 5,
+				"residual_likelihood": 3, "residual_impact": 5, "treatment": "mitigate", "tlp": "AMBER", "audience": "community", "community_id": h.Circle}, http.StatusCreated, &r)
+			var w risks.Workshop
+			riskAPI(t, h, "sme.analyst", http.MethodPost, "/api/v1/risk-workshops", map[string]any{"title": "Winter workshop", "risks": []string{r.ID}, "community_id": h.Circle}, http.StatusCreated, &w)
+			ws := "/api/v1/risk-workshops/" + w.ID
+			if resp := h.API(t, h.Users["sme.analyst"].WriteToken, http.MethodPost, ws+"/reveal", nil); resp.Status != http.StatusConflict || resp.ErrorCode() != "workshop_no_votes" {
+				t.Errorf("a reveal without votes: %d %s, want 409 workshop_no_votes", resp.Status, resp.Body)
+			}
+			b := h.Login(t, h.Users["sme.analyst"])
+			page := string(b.Get(t, "/risk-workshops/"+w.ID+"?lang=de").Body)
+			if !strings.Contains(page, `id="reveal" disabled`) {
+				t.Errorf("the reveal button is not disabled before any vote")
+			}
+			if !strings.Contains(page, `name="likelihood" required><option value="">– wählen –</option>`) {
+				t.Errorf("the vote does not start with an empty required choice")
+			}
+			resp := b.PostForm(t, "/risk-workshops/"+w.ID+"/votes", url.Values{"risk_id": {r.ID}, "likelihood": {"3"}, "impact": {"5"}})
+			loc := resp.Header.Get("Location")
+			if resp.Status != http.StatusSeeOther || strings.Contains(loc, "ok=") {
+				t.Fatalf("the vote form: %d %s", resp.Status, loc)
+			}
+			page = string(b.Get(t, loc).Body)
+			if !strings.Contains(page, `id="vote-saved-`+r.ID+`"`) || strings.Contains(page, `id="reveal" disabled`) {
+				t.Errorf("after the vote the notice is not beside the form or the reveal is still disabled")
+			}
+			riskAPI(t, h, "cloud.analyst", http.MethodPost, ws+"/votes", map[string]any{"risk_id": r.ID, "likelihood": 3, "impact": 4}, http.StatusOK, nil)
+			riskAPI(t, h, "sme.analyst", http.MethodPost, ws+"/reveal", nil, http.StatusOK, nil)
+			page = string(b.Get(t, loc).Body)
+			if strings.Contains(page, `id="vote-saved-`) {
+				t.Errorf("the vote's notice stays after the reveal")
+			}
+			// Medians 3 and 4.5: the agree form starts at 3 × 5.
+			for _, sel := range []string{`id="a-l-` + r.ID + `"`, `id="a-i-` + r.ID + `"`} {
+				i := strings.Index(page, sel)
+				if i < 0 {
+					t.Fatalf("no agree form %s", sel)
+				}
+				form := page[i : i+strings.Index(page[i:], "</select>")]
+				want := map[bool]string{true: `<option value="3" selected>`, false: `<option value="5" selected>`}[strings.Contains(sel, "a-l-")]
+				if !strings.Contains(form, want) {
+					t.Errorf("the agree form %s does not start at the median: %s", sel, form)
+				}
+			}
+			if !strings.Contains(page, "4,5") {
+				t.Errorf("the German page does not write the median 4.5 as 4,5")
+			}
+			riskAPI(t, h, "sme.analyst", http.MethodPost, ws+"/agreements", map[string]any{"risk_id": r.ID, "likelihood": 3, "impact": 5}, http.StatusOK, nil)
+			var hist struct{ Items []risks.Change }
+			riskAPI(t, h, "sme.analyst", http.MethodGet, "/api/v1/risks/"+r.ID+"/history", nil, http.StatusOK, &hist)
+			for _, c := range hist.Items {
+				if c.Field == "residual_likelihood" || c.Field == "residual_impact" {
+					t.Errorf("an unchanged agreed score is recorded as a change: %+v", c)
+				}
+			}
+			de := string(b.Get(t, "/risks/"+r.ID+"?lang=de").Body)
+			if !strings.Contains(de, "3×5 bestätigt") || strings.Contains(de, "→ <span class=\"new\">3×5") {
+				t.Errorf("the history does not show the unchanged score as confirmed")
+			}
+			if en := string(b.Get(t, "/risk-workshops/"+w.ID+"?lang=en").Body); !strings.Contains(en, `data-status="closed">Closed<`) {
+				t.Errorf("the English status does not start with a capital")
+			}
+		})
+	}
+}

@@ -2,7 +2,9 @@ package risks
 
 import (
 	"html/template"
+	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -272,7 +274,15 @@ type workshopData struct {
 	Workshop Workshop
 	Matrix   Matrix
 	Levels   map[string]levelPair // risk id → its levels
-	Error    *fault.Error
+	// Agree is the score the agree form offers first for each risk: the
+	// rounded medians of the revealed votes.
+	Agree map[string][2]int
+	// CanReveal: every risk has a vote (Reveal refuses before).
+	CanReveal bool
+	// Voted is the risk whose vote was just saved: its notice stands in
+	// the risk's live form part, so the reveal's refresh takes it away.
+	Voted string
+	Error *fault.Error
 }
 
 type levelPair struct{ Likelihood, Impact []Level }
@@ -289,10 +299,17 @@ func (h *Handler) renderWorkshop(w http.ResponseWriter, r *http.Request, status 
 		return err
 	}
 	lv := map[string]levelPair{}
+	agree := map[string][2]int{}
+	canReveal := true
 	for _, it := range ws.Items {
 		lv[it.RiskID] = levelPair{h.levels(m, lang, "likelihood", it.LikelihoodLevels), h.levels(m, lang, "impact", it.ImpactLevels)}
+		if it.Spread != nil {
+			agree[it.RiskID] = [2]int{int(math.Round(it.Spread.MedianLikelihood)), int(math.Round(it.Spread.MedianImpact))}
+		}
+		canReveal = canReveal && len(it.Voters) > 0
 	}
-	p := web.Page{Nav: "risks", Data: workshopData{Workshop: ws, Matrix: m, Levels: lv, Error: e}, Title: ws.Title, Live: "/events?topic=risk-workshop:" + ws.ID}
+	d := workshopData{Workshop: ws, Matrix: m, Levels: lv, Agree: agree, CanReveal: canReveal, Voted: r.URL.Query().Get("voted"), Error: e}
+	p := web.Page{Nav: "risks", Data: d, Title: ws.Title, Live: "/events?topic=risk-workshop:" + ws.ID}
 	return h.tpl.Render(w, r, status, "workshop", p)
 }
 
@@ -316,7 +333,7 @@ func (h *Handler) afterWorkshop(w http.ResponseWriter, r *http.Request, err erro
 func (h *Handler) voteForm(w http.ResponseWriter, r *http.Request) error {
 	risk := r.PostFormValue("risk_id")
 	err := h.svc.Score(r.Context(), web.ActorFrom(r), r.PathValue("id"), risk, atoi(r.PostFormValue("likelihood")), atoi(r.PostFormValue("impact")))
-	return h.afterWorkshop(w, r, err, "#item-"+risk, "vote_saved")
+	return h.afterWorkshop(w, r, err, "?voted="+url.QueryEscape(risk)+"#item-"+risk, "")
 }
 
 func (h *Handler) revealForm(w http.ResponseWriter, r *http.Request) error {
