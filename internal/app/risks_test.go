@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -258,22 +259,61 @@ func TestRiskWorkshopVotesHiddenUntilReveal(t *testing.T) {
 }
 
 // TestRiskExportDefusesFormulas: a title a spreadsheet would run is
-// exported with an apostrophe in front.
+// exported with an apostrophe in front; the file starts with a UTF-8
+// byte order mark (Excel reads umlauts right), separates by commas, or
+// by semicolons on ?sep=semicolon, which the German register links to.
 func TestRiskExportDefusesFormulas(t *testing.T) {
-	h := apptest.WorldCovering(t, "sqlite")
-	riskAPI(t, h, "sme.analyst", http.MethodPost, "/api/v1/risks", map[string]any{"title": `=HYPERLINK("http://evil.example","x")`, "likelihood": 2, "impact": 2,
-		"treatment": "accept", "tlp": "AMBER", "audience": "org"}, http.StatusCreated, nil)
-	resp := riskAPI(t, h, "sme.analyst", http.MethodGet, "/api/v1/risks/export", nil, http.StatusOK, nil)
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/csv") {
-		t.Errorf("export content type %q", ct)
-	}
-	recs, err := csv.NewReader(strings.NewReader(string(resp.Body))).ReadAll()
-	if err != nil || len(recs) != 2 || recs[1][1] != `'=HYPERLINK("http://evil.example","x")` {
-		t.Errorf("export: %q %v", recs, err)
-	}
-	// The register page's export link works signed in with a session.
-	if page := h.Login(t, h.Users["sme.analyst"]).Get(t, "/api/v1/risks/export"); page.Status != http.StatusOK || !strings.Contains(string(page.Body), "'=HYPERLINK") {
-		t.Errorf("the export signed in: %d %s", page.Status, page.Body)
+	for _, e := range dbtest.Engines(t) {
+		t.Run(string(e), func(t *testing.T) {
+			h := apptest.WorldCovering(t, e)
+			riskAPI(t, h, "sme.analyst", http.MethodPost, "/api/v1/risks", map[string]any{"title": `=HYPERLINK("http://evil.example","x")`, "likelihood": 2, "impact": 2,
+				"treatment": "accept", "tlp": "AMBER", "audience": "org"}, http.StatusCreated, nil)
+			riskAPI(t, h, "sme.analyst", http.MethodPost, "/api/v1/risks", map[string]any{"title": "Ausfall der Kühlung; Rechenzentrum", "likelihood": 1, "impact": 1,
+				"treatment": "accept", "tlp": "AMBER", "audience": "org"}, http.StatusCreated, nil)
+			read := func(path string, sep rune) [][]string {
+				t.Helper()
+				resp := riskAPI(t, h, "sme.analyst", http.MethodGet, path, nil, http.StatusOK, nil)
+				if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/csv") {
+					t.Errorf("export content type %q", ct)
+				}
+				body, ok := strings.CutPrefix(string(resp.Body), "\ufeff")
+				if !ok {
+					t.Errorf("%s does not start with a UTF-8 byte order mark: %q", path, resp.Body[:min(8, len(resp.Body))])
+				}
+				cr := csv.NewReader(strings.NewReader(body))
+				cr.Comma = sep
+				recs, err := cr.ReadAll()
+				if err != nil || len(recs) != 3 || len(recs[0]) != 17 {
+					t.Fatalf("%s: %q %v", path, recs, err)
+				}
+				return recs
+			}
+			for path, sep := range map[string]rune{"/api/v1/risks/export": ',', "/api/v1/risks/export?sep=comma": ',', "/api/v1/risks/export?sep=semicolon": ';'} {
+				recs := read(path, sep)
+				titles := []string{recs[1][1], recs[2][1]}
+				if !slices.Contains(titles, `'=HYPERLINK("http://evil.example","x")`) || !slices.Contains(titles, "Ausfall der Kühlung; Rechenzentrum") {
+					t.Errorf("%s: titles %q", path, titles)
+				}
+			}
+			if resp := h.API(t, h.Users["sme.analyst"].ReadToken, http.MethodGet, "/api/v1/risks/export?sep=tab", nil); resp.Status != http.StatusBadRequest || resp.ErrorCode() != "bad_csv_separator" {
+				t.Errorf("an unknown separator: %d %s", resp.Status, resp.Body)
+			}
+			// The register page's export link works signed in with a session;
+			// the German page's link asks for semicolons.
+			b := h.Login(t, h.Users["sme.analyst"])
+			if page := b.Get(t, "/api/v1/risks/export"); page.Status != http.StatusOK || !strings.Contains(string(page.Body), "'=HYPERLINK") {
+				t.Errorf("the export signed in: %d %s", page.Status, page.Body)
+			}
+			if de := string(b.Get(t, "/risks?lang=de").Body); !strings.Contains(de, `href="/api/v1/risks/export?sep=semicolon"`) {
+				t.Errorf("the German register does not link the semicolon export")
+			}
+			if de := string(b.Get(t, "/risks?lang=de&above_appetite=1").Body); !strings.Contains(de, `href="/api/v1/risks/export?above_appetite=1&amp;sep=semicolon"`) {
+				t.Errorf("the German register's export link drops the filter")
+			}
+			if en := string(b.Get(t, "/risks?lang=en").Body); !strings.Contains(en, `href="/api/v1/risks/export"`) {
+				t.Errorf("the English register does not link the comma export")
+			}
+		})
 	}
 }
 

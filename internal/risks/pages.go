@@ -40,6 +40,10 @@ type registerData struct {
 	Impact     []Level
 	Workshops  []Workshop
 	Query      string
+	// ExportURL is the CSV download: the page's filters, and in German
+	// the semicolon German spreadsheets expect. A whole URL, because
+	// html/template escapes "=" and "&" of a query put after a "?".
+	ExportURL string
 }
 
 func (h *Handler) registerPage(w http.ResponseWriter, r *http.Request) error {
@@ -79,7 +83,7 @@ func (h *Handler) registerPage(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	q.Del("next")
 	d := registerData{Risks: rs, Next: next, Filter: f, Circles: c.Circles, Heatmap: hm, SVG: HeatmapSVG(hm, label, t),
-		Likelihood: lk, Impact: h.levels(m, lang, "impact", m.Impact), Workshops: ws, Query: q.Encode()}
+		Likelihood: lk, Impact: h.levels(m, lang, "impact", m.Impact), Workshops: ws, Query: q.Encode(), ExportURL: exportURL(q, lang)}
 	p := web.Page{Nav: "risks", Data: d, Title: t("risks.title"), Live: "/events?topic=risks"}
 	return h.tpl.Render(w, r, http.StatusOK, "register", p)
 }
@@ -368,4 +372,23 @@ func localDay(lang, s string) string {
 		return s
 	}
 	return i18n.FormatDate(lang, t, web.Zone())
+}
+
+// exportURL is the register's CSV download with the page's filters. German
+// Excel reads a comma file as one column (its list separator is the
+// semicolon), so the German page asks for semicolons.
+func exportURL(q url.Values, lang string) string {
+	e := url.Values{}
+	for _, k := range []string{"community_id", "org_id", "above_appetite", "review_overdue"} {
+		if v := q.Get(k); v != "" {
+			e.Set(k, v)
+		}
+	}
+	if lang == "de" {
+		e.Set("sep", "semicolon")
+	}
+	if len(e) == 0 {
+		return "/api/v1/risks/export"
+	}
+	return "/api/v1/risks/export?" + e.Encode()
 }
