@@ -44,6 +44,7 @@ type registerData struct {
 	// the semicolon German spreadsheets expect. A whole URL, because
 	// html/template escapes "=" and "&" of a query put after a "?".
 	ExportURL string
+	NextURL   string // the next page, the same filters (a whole URL, as ExportURL)
 }
 
 func (h *Handler) registerPage(w http.ResponseWriter, r *http.Request) error {
@@ -82,7 +83,12 @@ func (h *Handler) registerPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	q := r.URL.Query()
 	q.Del("next")
-	d := registerData{Risks: rs, Next: next, Filter: f, Circles: c.Circles, Heatmap: hm, SVG: HeatmapSVG(hm, label, t),
+	nq := url.Values{}
+	for k, v := range q {
+		nq[k] = v
+	}
+	nq.Set("next", next)
+	d := registerData{Risks: rs, Next: next, NextURL: "/risks?" + nq.Encode(), Filter: f, Circles: c.Circles, Heatmap: hm, SVG: HeatmapSVG(hm, label, t),
 		Likelihood: lk, Impact: h.levels(m, lang, "impact", m.Impact), Workshops: ws, Query: q.Encode(), ExportURL: exportURL(q, lang)}
 	p := web.Page{Nav: "risks", Data: d, Title: t("risks.title"), Live: "/events?topic=risks"}
 	return h.tpl.Render(w, r, http.StatusOK, "register", p)
