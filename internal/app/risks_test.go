@@ -423,6 +423,14 @@ func TestRiskLinksShowWhatTheReaderMaySee(t *testing.T) {
 			if l := byType(theirs); l["vuln_asset"].ID != "" || l["vuln_advisory"].CVSS != 9.8 || len(theirs.Links) != 2 {
 				t.Errorf("Wolke reads the links %+v, want the advisory and the playbook, not Müller's asset", theirs.Links)
 			}
+			// The page writes the score as the reader's language writes numbers.
+			b := h.Login(t, h.Users["cloud.analyst"])
+			if de := string(b.Get(t, "/risks/"+r.ID+"?lang=de").Body); !strings.Contains(de, `CVSS <span class="cvss">9,8</span>`) {
+				t.Errorf("the German risk page does not write the CVSS score as 9,8")
+			}
+			if en := string(b.Get(t, "/risks/"+r.ID+"?lang=en").Body); !strings.Contains(en, `CVSS <span class="cvss">9.8</span>`) {
+				t.Errorf("the English risk page does not write the CVSS score as 9.8")
+			}
 			body["links"] = []map[string]string{{"type": "vuln_advisory", "id": hidden}}
 			if resp := h.API(t, h.Users["sme.analyst"].WriteToken, http.MethodPost, "/api/v1/risks", body); resp.Status != http.StatusBadRequest || resp.ErrorCode() != "risk_link_unknown" {
 				t.Errorf("a link to an advisory Müller cannot see: %d %s", resp.Status, resp.Body)

@@ -159,6 +159,7 @@ func (h *Handler) createForm(w http.ResponseWriter, r *http.Request) error {
 type riskData struct {
 	Risk       Risk
 	History    []Change
+	CVSS       []string // the links' CVSS scores, written for the page's language
 	Likelihood []Level
 	Impact     []Level
 	Treatments []string
@@ -186,7 +187,11 @@ func (h *Handler) renderRisk(w http.ResponseWriter, r *http.Request, status int,
 		return err
 	}
 	localiseHistory(hist, lang)
-	d := riskData{Risk: rk, History: hist, Likelihood: h.levels(m, lang, "likelihood", rk.LikelihoodLevels), Impact: h.levels(m, lang, "impact", rk.ImpactLevels),
+	cvss := make([]string, len(rk.Links))
+	for i, l := range rk.Links {
+		cvss[i] = i18n.FormatNumber(lang, l.CVSS, 1)
+	}
+	d := riskData{Risk: rk, History: hist, CVSS: cvss, Likelihood: h.levels(m, lang, "likelihood", rk.LikelihoodLevels), Impact: h.levels(m, lang, "impact", rk.ImpactLevels),
 		Treatments: Treatments, IsOwner: rk.OrgID == a.OrgID, CanEdit: a.CanWrite(), Error: e, Matrix: m}
 	p := web.Page{Nav: "risks", Data: d, Title: rk.Title, Live: "/events?topic=risk:" + rk.ID}
 	return h.tpl.Render(w, r, status, "risk", p)
