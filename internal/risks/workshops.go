@@ -464,9 +464,17 @@ func (s *Service) Reveal(ctx context.Context, a policy.Actor, id string) error {
 		if status != WorkshopOpen {
 			return fault.New(fault.Conflict, "workshop_revealed", "the votes of this workshop have been revealed: no more votes are taken")
 		}
-		var votes int
+		var votes, unvoted int
 		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM risk_votes WHERE workshop_id = ?`, id).Scan(&votes); err != nil {
 			return fmt.Errorf("count votes: %w", db.Map(err))
+		}
+		// A risk without a vote has nothing to reveal or to agree from: the
+		// reveal waits until each has one (the page disables its button).
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM risk_workshop_items i WHERE i.workshop_id = ? AND NOT EXISTS (SELECT 1 FROM risk_votes v WHERE v.workshop_id = i.workshop_id AND v.risk_id = i.risk_id)`, id).Scan(&unvoted); err != nil {
+			return fmt.Errorf("count risks without votes: %w", db.Map(err))
+		}
+		if unvoted > 0 {
+			return fault.New(fault.Conflict, "workshop_no_votes", "{n} risks of the workshop have no vote yet: reveal once each has at least one").With("n", unvoted)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE risk_workshops SET status = ?, revealed_at = ? WHERE id = ?`, WorkshopRevealed, s.now(), id); err != nil {
 			return fmt.Errorf("reveal workshop: %w", err)

@@ -70,8 +70,13 @@ func rows() map[string]apptest.Row {
 	fresh := func(t *testing.T, f *apptest.Fixture) string {
 		return NewRisk(t, f.Hub, "fresh "+f.Uniq(), circle(f.Hub, "AMBER"))
 	}
+	// A fresh workshop with the facilitator's vote: the reveal waits for one.
 	freshWS := func(t *testing.T, f *apptest.Fixture) string {
-		return NewWorkshop(t, f.Hub, "fresh "+f.Uniq(), circle(f.Hub, "AMBER"), f.IDs["risk"])
+		id := NewWorkshop(t, f.Hub, "fresh "+f.Uniq(), circle(f.Hub, "AMBER"), f.IDs["risk"])
+		if err := f.Hub.App.Risks.Score(context.Background(), f.Hub.Users["sme.analyst"].Actor, id, f.IDs["risk"], 2, 3); err != nil {
+			t.Fatal(err)
+		}
+		return id
 	}
 	revealed := func(t *testing.T, f *apptest.Fixture) string {
 		id := freshWS(t, f)
