@@ -270,6 +270,13 @@ func (s *Service) StartRun(ctx context.Context, a policy.Actor, incidentID strin
 		if pb.TLP > inc.Share.TLP {
 			return fault.BadInput("playbook_id", "run_playbook_tlp", "the playbook is marked {tlp}, more strictly than the incident").With("tlp", "TLP:"+pb.TLP.Name())
 		}
+		// Every reader of the incident reads the steps: the playbook's
+		// audience must take in the incident's (its owner org, or its
+		// author for RED, and its audience), judged by the kernel's rule
+		// for what lies within a share (policy.Within).
+		if err := runAudienceCovered(ctx, tx.Handle, inc.Share, pb.ID); err != nil {
+			return err
+		}
 		var n int
 		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM playbook_runs WHERE incident_id = ?`, incidentID).Scan(&n); err != nil {
 			return fmt.Errorf("count runs: %w", db.Map(err))
@@ -341,6 +348,33 @@ func (s *Service) StartRun(ctx context.Context, a policy.Actor, incidentID strin
 		}
 	}
 	return run, err
+}
+
+// runAudienceCovered refuses a run whose playbook some reader of the
+// incident may not see: the incident's level and audience, and its owner
+// org (below RED) or its author (RED), must lie within the playbook's
+// share. A TLP:CLEAR playbook is open to all.
+func runAudienceCovered(ctx context.Context, h db.Handle, inc policy.Share, playbookID string) error {
+	pb, ok, err := policy.LoadShare(ctx, h, playbookID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fault.ErrNotFound
+	}
+	if pb.TLP == policy.Clear {
+		return nil
+	}
+	owner := policy.Share{Owner: inc.Owner, TLP: inc.TLP, Audience: policy.Audience{Kind: policy.AudOrg}}
+	if inc.TLP == policy.Red {
+		owner.Audience = policy.Audience{Kind: policy.AudPeople, People: []string{inc.Author}}
+	}
+	for _, s := range []policy.Share{inc, owner} {
+		if err := policy.Within(ctx, h, s, pb); err != nil {
+			return fault.New(fault.Conflict, "run_playbook_audience", "some readers of the incident may not see this playbook: share the playbook with the incident's participants first")
+		}
+	}
+	return nil
 }
 
 func boolInt(b bool) int {

@@ -1,0 +1,97 @@
+package app_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"verbund/internal/app/apptest"
+	"verbund/internal/db"
+	"verbund/internal/db/dbtest"
+	"verbund/internal/demo"
+	"verbund/internal/incidents"
+	"verbund/internal/playbooks/playbookstest"
+	"verbund/internal/policy"
+)
+
+// runAttackWorld is the demo with its running ransomware incident (owned
+// by Müller, AMBER to Wolke and CERT Süd) and people of the three orgs.
+type runAttackWorld struct {
+	h               *apptest.Hub
+	incident        string
+	jonas, tom, max demoPerson
+	greta           demoPerson
+	playbook        string // the demo's playbook (CERT Süd's)
+}
+
+func runAttackSetup(t *testing.T, e db.Dialect) runAttackWorld {
+	t.Helper()
+	h := apptest.Start(t, e)
+	ctx := context.Background()
+	a := h.App
+	if _, err := demo.Seed(ctx, demo.Services{DB: a.DB, Accounts: a.Accounts, Orgs: a.Orgs, Agreements: a.Agreements, Forum: a.Forum, Intel: a.Intel,
+		Training: a.Training, Knowledge: a.Knowledge, Incidents: a.Incidents, Vulns: a.Vulns, Playbooks: a.Playbooks, Risks: a.Risks}, t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	p := demoPeople(t, h, "jonas.weber@mueller-maschinenbau.example", "tom.richter@wolke-cloud.example", "max.bauer@cert-sued.example", "greta.lange@hansa-logistik.example")
+	w := runAttackWorld{h: h, jonas: p["jonas"], tom: p["tom"], max: p["max"], greta: p["greta"]}
+	if err := a.DB.R().QueryRow(ctx, `SELECT id FROM incidents WHERE title = ?`, "Ransomware auf dem Dateiserver der Konstruktion").Scan(&w.incident); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.DB.R().QueryRow(ctx, `SELECT id FROM playbooks WHERE cacao_id = ?`, demo.RansomwarePlaybookID).Scan(&w.playbook); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// importFor imports the kit's playbook (steps "Isolate the servers",
+// "Restore", "Rebuild") as u's org with sharing s.
+func (w runAttackWorld) importFor(t *testing.T, u demoPerson, name string, s policy.Sharing) string {
+	t.Helper()
+	status, rep := playbookstest.Import(t, w.h, &apptest.User{WriteToken: u.write}, playbookstest.Document(playbookstest.ID("playbook"), name, "attack", "2026-01-06T09:00:00.000Z", ""), s)
+	if status != http.StatusOK || rep.Accepted != 1 {
+		t.Fatalf("import: %d %+v", status, rep)
+	}
+	return rep.Items[0].ID
+}
+
+// TestPlaybookRunAudience: a run copies the playbook's steps to every
+// reader of the incident, so a playbook the incident's audience was not
+// given cannot be started in it (409 run_playbook_audience), and nothing
+// of it reaches the incident's other participants.
+func TestPlaybookRunAudience(t *testing.T) {
+	for _, e := range dbtest.Engines(t) {
+		t.Run(string(e), func(t *testing.T) {
+			w := runAttackSetup(t, e)
+			start := "/api/v1/incidents/" + w.incident + "/playbook-runs"
+			// CERT Süd gives a playbook to Müller only; Wolke cannot see it.
+			narrow := w.importFor(t, w.max, "Nur für Müller", policy.Sharing{TLP: "AMBER", Audience: "orgs", Orgs: []string{w.jonas.actor.OrgID}})
+			if r := w.h.API(t, w.tom.read, http.MethodGet, "/api/v1/playbooks/"+narrow, nil); r.Status != http.StatusNotFound {
+				t.Fatalf("Wolke reads the narrow playbook: %d", r.Status)
+			}
+			r := w.h.API(t, w.jonas.write, http.MethodPost, start, map[string]any{"playbook_id": narrow})
+			if r.Status != http.StatusConflict || r.ErrorCode() != "run_playbook_audience" {
+				t.Errorf("a playbook the incident's audience was not given: %d %s", r.Status, r.Body)
+			}
+			// Müller's own playbook for its org alone: the incident reaches
+			// Wolke and CERT Süd, so not either.
+			own := w.importFor(t, w.jonas, "Nur intern", policy.Sharing{TLP: "AMBER", Audience: "org"})
+			if r := w.h.API(t, w.jonas.write, http.MethodPost, start, map[string]any{"playbook_id": own}); r.Status != http.StatusConflict || r.ErrorCode() != "run_playbook_audience" {
+				t.Errorf("an org-only playbook in a shared incident: %d %s", r.Status, r.Body)
+			}
+			for _, path := range []string{start, "/api/v1/incidents/" + w.incident + "/tasks"} {
+				if r := w.h.API(t, w.tom.read, http.MethodGet, path, nil); strings.Contains(string(r.Body), "Isolate the servers") {
+					t.Errorf("Wolke reads the narrow playbook's steps at %s", path)
+				}
+			}
+			// Shared with the incident's participants: it runs.
+			wide := w.importFor(t, w.max, "Für alle Beteiligten", policy.Sharing{TLP: "AMBER", Audience: "orgs", Orgs: []string{w.jonas.actor.OrgID, w.tom.actor.OrgID}})
+			if r := w.h.API(t, w.jonas.write, http.MethodPost, start, map[string]any{"playbook_id": wide}); r.Status != http.StatusCreated {
+				t.Errorf("a playbook the incident's audience was given: %d %s", r.Status, r.Body)
+			}
+		})
+	}
+}
+
+var _ = incidents.Run{}
