@@ -94,4 +94,47 @@ func TestPlaybookRunAudience(t *testing.T) {
 	}
 }
 
-var _ = incidents.Run{}
+
+// TestPlaybookRunAuditNoText: the audit trail is read by the owner's
+// admins and auditors, who need not be in the incident's audience: a
+// skipped step's reason and a decision's answer stay out of it.
+func TestPlaybookRunAuditNoText(t *testing.T) {
+	for _, e := range dbtest.Engines(t) {
+		t.Run(string(e), func(t *testing.T) {
+			w := runAttackSetup(t, e)
+			wide := w.importFor(t, w.max, "Für alle Beteiligten", policy.Sharing{TLP: "AMBER", Audience: "orgs", Orgs: []string{w.jonas.actor.OrgID, w.tom.actor.OrgID}})
+			r := w.h.API(t, w.jonas.write, http.MethodPost, "/api/v1/incidents/"+w.incident+"/playbook-runs", map[string]any{"playbook_id": wide})
+			if r.Status != http.StatusCreated {
+				t.Fatalf("start: %d %s", r.Status, r.Body)
+			}
+			var run incidents.Run
+			r.JSON(t, &run)
+			const reason = "Geheimer Grund XYZZY"
+			if r := w.h.API(t, w.jonas.write, http.MethodPost, "/api/v1/playbook-runs/"+run.ID+"/steps/"+run.Steps[0].StepID+"/skip", map[string]any{"reason": reason}); r.Status != http.StatusOK {
+				t.Fatalf("skip: %d %s", r.Status, r.Body)
+			}
+			if r := w.h.API(t, w.jonas.write, http.MethodPost, "/api/v1/playbook-runs/"+run.ID+"/steps/"+run.Steps[1].StepID+"/decision", map[string]any{"answer": "no"}); r.Status != http.StatusOK {
+				t.Fatalf("decide: %d %s", r.Status, r.Body)
+			}
+			rows, err := w.h.App.DB.R().Query(context.Background(), `SELECT action, detail FROM audit_log WHERE action LIKE 'incident.playbook_run.%'`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			n := 0
+			for rows.Next() {
+				var action, detail string
+				if err := rows.Scan(&action, &detail); err != nil {
+					t.Fatal(err)
+				}
+				n++
+				if strings.Contains(detail, "XYZZY") || strings.Contains(detail, `"answer"`) || strings.Contains(detail, `"reason"`) {
+					t.Errorf("%s records free text: %s", action, detail)
+				}
+			}
+			if n < 3 {
+				t.Errorf("audit records of the run: %d", n)
+			}
+		})
+	}
+}

@@ -649,8 +649,11 @@ func (s *Service) AnswerDecision(ctx context.Context, a policy.Actor, runID, ste
 		if err := s.emit(ctx, tx, a.UserID, EventTask, inc, nil, st.Name); err != nil {
 			return err
 		}
+		// The audit trail's readers are the owner's admins and auditors,
+		// not the incident's audience: ids only, never the text of an
+		// answer (a switch's case is the playbook's words) or a reason.
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "incident.playbook_run.decide", ObjectType: "incident", ObjectID: inc.ID,
-			Orgs: []string{inc.Share.Owner}, Detail: map[string]any{"run": runID, "step": stepID, "answer": answer, "skipped": skip}, Touches: touches(inc.ID)})
+			Orgs: []string{inc.Share.Owner}, Detail: map[string]any{"run": runID, "step": stepID, "answer_index": slices.Index(st.Answers, answer), "skipped": skip}, Touches: touches(inc.ID)})
 	})
 	if err != nil {
 		return Run{}, err
@@ -706,7 +709,7 @@ func (s *Service) SkipStep(ctx context.Context, a policy.Actor, runID, stepID, r
 			return err
 		}
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "incident.playbook_run.skip", ObjectType: "incident", ObjectID: inc.ID,
-			Orgs: []string{inc.Share.Owner}, Detail: map[string]any{"run": runID, "step": stepID, "reason": reason}, Touches: touches(inc.ID)})
+			Orgs: []string{inc.Share.Owner}, Detail: map[string]any{"run": runID, "step": stepID, "has_reason": reason != ""}, Touches: touches(inc.ID)})
 	})
 	if err != nil {
 		return Run{}, err
