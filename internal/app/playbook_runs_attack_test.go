@@ -94,7 +94,6 @@ func TestPlaybookRunAudience(t *testing.T) {
 	}
 }
 
-
 // TestPlaybookRunAuditNoText: the audit trail is read by the owner's
 // admins and auditors, who need not be in the incident's audience: a
 // skipped step's reason and a decision's answer stay out of it.
@@ -134,6 +133,49 @@ func TestPlaybookRunAuditNoText(t *testing.T) {
 			}
 			if n < 3 {
 				t.Errorf("audit records of the run: %d", n)
+			}
+		})
+	}
+}
+
+// TestPlaybookRunDeletes: runs hold up neither the playbook's deletion
+// (the run keeps its copy and stays readable; the playbook's owner learns
+// nothing of where it ran) nor the incident's (its runs go with it).
+func TestPlaybookRunDeletes(t *testing.T) {
+	for _, e := range dbtest.Engines(t) {
+		t.Run(string(e), func(t *testing.T) {
+			w := runAttackSetup(t, e)
+			ctx := context.Background()
+			if r := w.h.API(t, w.max.write, http.MethodDelete, "/api/v1/playbooks/"+w.playbook, nil); r.Status != http.StatusNoContent {
+				t.Fatalf("delete a playbook that ran: %d %s", r.Status, r.Body)
+			}
+			var runs struct{ Items []incidents.Run }
+			r := w.h.API(t, w.tom.read, http.MethodGet, "/api/v1/incidents/"+w.incident+"/playbook-runs", nil)
+			if r.Status != http.StatusOK {
+				t.Fatalf("runs after the playbook's deletion: %d %s", r.Status, r.Body)
+			}
+			r.JSON(t, &runs)
+			if len(runs.Items) != 1 || runs.Items[0].Name == "" || len(runs.Items[0].Steps) == 0 {
+				t.Errorf("the run after the playbook's deletion: %+v", runs.Items)
+			}
+			if r := w.h.API(t, w.jonas.read, http.MethodGet, "/incidents/"+w.incident, nil); r.Status != http.StatusOK {
+				t.Errorf("the incident page after the playbook's deletion: %d", r.Status)
+			}
+			if r := w.h.API(t, w.jonas.write, http.MethodDelete, "/api/v1/incidents/"+w.incident, nil); r.Status != http.StatusNoContent {
+				t.Fatalf("delete an incident with a run: %d %s", r.Status, r.Body)
+			}
+			for _, q := range []string{
+				`SELECT COUNT(*) FROM playbook_runs`,
+				`SELECT COUNT(*) FROM playbook_run_steps`,
+				`SELECT COUNT(*) FROM playbook_run_deviations`,
+			} {
+				var n int
+				if err := w.h.App.DB.R().QueryRow(ctx, q).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				if n != 0 {
+					t.Errorf("%s: %d left", q, n)
+				}
 			}
 		})
 	}
