@@ -180,3 +180,55 @@ func TestPlaybookRunDeletes(t *testing.T) {
 		})
 	}
 }
+
+// TestPlaybookRunProposal: a proposal carries the incident's deviations
+// and lessons no further than the incident. The owner's new version of a
+// playbook shared wider than the incident leaves them out; another
+// participant's new playbook is preselected at the incident's level
+// (AMBER, the playbook GREEN) with a note.
+func TestPlaybookRunProposal(t *testing.T) {
+	for _, e := range dbtest.Engines(t) {
+		t.Run(string(e), func(t *testing.T) {
+			w := runAttackSetup(t, e)
+			ctx := context.Background()
+			var runs struct{ Items []incidents.Run }
+			w.h.API(t, w.tom.read, http.MethodGet, "/api/v1/incidents/"+w.incident+"/playbook-runs", nil).JSON(t, &runs)
+			if len(runs.Items) != 1 {
+				t.Fatalf("the demo's run: %+v", runs.Items)
+			}
+			run := runs.Items[0]
+			const reason, lessons = "Grund QUUX im Vorfall", "Lehre FROBOZZ aus dem Vorfall"
+			var open incidents.RunStep
+			for _, st := range run.Steps {
+				if st.State == "open" && st.Kind == "action" {
+					open = st
+				}
+			}
+			if r := w.h.API(t, w.max.write, http.MethodPost, "/api/v1/playbook-runs/"+run.ID+"/steps/"+open.StepID+"/skip", map[string]any{"reason": reason}); r.Status != http.StatusOK {
+				t.Fatalf("skip: %d %s", r.Status, r.Body)
+			}
+			for _, st := range []string{"resolved", "closed"} {
+				u := incidents.Update{Status: &st}
+				if st == "closed" {
+					u.Review = &incidents.Review{WhatHappened: "x", WhatHelped: "y", Lessons: lessons}
+				}
+				if _, err := w.h.App.Incidents.UpdateIncident(ctx, w.jonas.actor, w.incident, u); err != nil {
+					t.Fatal(err)
+				}
+			}
+			propose := "/playbooks/" + w.playbook + "/propose"
+			owner := string(postForm(t, w.h, w.max.write, propose, apptest.Form("run", run.ID)).Body)
+			if strings.Contains(owner, "QUUX") || strings.Contains(owner, "FROBOZZ") || !strings.Contains(owner, `id="propose-notice"`) {
+				t.Errorf("the owner's new version of a circle-wide playbook carries the AMBER incident's text")
+			}
+			other := postForm(t, w.h, w.jonas.write, propose, apptest.Form("run", run.ID))
+			body := string(other.Body)
+			if other.Status != http.StatusOK || !strings.Contains(body, "QUUX") || !strings.Contains(body, "FROBOZZ") {
+				t.Fatalf("a participant's proposal: %d", other.Status)
+			}
+			if !strings.Contains(body, `<option value="AMBER" selected>`) || strings.Contains(body, `<option value="GREEN" selected>`) {
+				t.Errorf("the proposal is not preselected at the incident's level (AMBER)")
+			}
+		})
+	}
+}

@@ -785,6 +785,9 @@ type Proposal struct {
 	Modified   string
 	Deviations []RunDeviation
 	Lessons    string
+	// Incident is the incident's envelope: what the proposal may carry of
+	// the incident reaches no further than it.
+	Incident policy.Share
 }
 
 // ProposeFromRun gives what a run suggests for a new version of its
@@ -806,5 +809,5 @@ func (s *Service) ProposeFromRun(ctx context.Context, a policy.Actor, runID stri
 	if err != nil {
 		return Proposal{}, err
 	}
-	return Proposal{PlaybookID: run.PlaybookID, Modified: run.Modified, Deviations: run.Deviations, Lessons: strings.TrimSpace(inc.Review.Lessons)}, nil
+	return Proposal{PlaybookID: run.PlaybookID, Modified: run.Modified, Deviations: run.Deviations, Lessons: strings.TrimSpace(inc.Review.Lessons), Incident: inc.Share}, nil
 }
