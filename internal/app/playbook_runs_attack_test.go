@@ -232,3 +232,54 @@ func TestPlaybookRunProposal(t *testing.T) {
 		})
 	}
 }
+
+// TestPlaybookRunIndividualAgent: an individual agent resolves only to a
+// person who may see the incident. In a RED incident for named people
+// (Tom of Wolke), an agent naming Lena of Wolke (a participant org, not
+// named) stays with the owner, flagged unassigned, her name nowhere.
+func TestPlaybookRunIndividualAgent(t *testing.T) {
+	for _, e := range dbtest.Engines(t) {
+		t.Run(string(e), func(t *testing.T) {
+			w := runAttackSetup(t, e)
+			ctx := context.Background()
+			a := w.h.App
+			inc, err := a.Incidents.CreateIncident(ctx, w.jonas.actor, incidents.NewIncident{Title: "Vertraulicher Vorfall", Category: "malware", Severity: "high",
+				DetectedAt: "2026-11-30T08:00:00Z", Sharing: policy.Sharing{TLP: "RED", Audience: "people", People: []string{w.tom.actor.UserID}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.Incidents.InviteParticipant(ctx, w.jonas.actor, inc.ID, incidents.Invitation{OrgID: w.tom.actor.OrgID, Role: "responder", People: []string{w.tom.actor.UserID}}); err != nil {
+				t.Fatal(err)
+			}
+			doc := playbookstest.Document(playbookstest.ID("playbook"), "Rot", "red", "2026-01-06T09:00:00.000Z", "")
+			doc = strings.Replace(doc, `{"type": "organization", "name": "The affected business"}`, `{"type": "individual", "name": "tom.richter@wolke-cloud.example"}`, 1)
+			doc = strings.Replace(doc, `{"type": "organization", "name": "The cloud provider"}`, `{"type": "individual", "name": "lena.koch@wolke-cloud.example"}`, 1)
+			doc = strings.ReplaceAll(doc, `"organization--`, `"individual--`)
+			status, rep := playbookstest.Import(t, w.h, &apptest.User{WriteToken: w.jonas.write}, doc, policy.Sharing{TLP: "RED", Audience: "people", People: []string{w.tom.actor.UserID}})
+			if status != http.StatusOK || rep.Accepted != 1 {
+				t.Fatalf("import: %d %+v", status, rep)
+			}
+			r := w.h.API(t, w.jonas.write, http.MethodPost, "/api/v1/incidents/"+inc.ID+"/playbook-runs", map[string]any{"playbook_id": rep.Items[0].ID})
+			if r.Status != http.StatusCreated {
+				t.Fatalf("start: %d %s", r.Status, r.Body)
+			}
+			var run incidents.Run
+			r.JSON(t, &run)
+			for _, st := range run.Steps {
+				switch st.Name {
+				case "Isolate the servers":
+					if st.AssigneeName != "Tom Richter" || st.Unassigned {
+						t.Errorf("a named person's step: %+v", st)
+					}
+				case "Restore":
+					if st.AssigneeOrg != w.jonas.actor.OrgID || !st.Unassigned || st.AssigneeName == "Lena Koch" {
+						t.Errorf("a step for a person who may not see the incident: %+v", st)
+					}
+				}
+			}
+			if strings.Contains(string(r.Body), "Lena Koch") {
+				t.Errorf("the run names a person who may not see the incident")
+			}
+		})
+	}
+}

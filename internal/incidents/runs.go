@@ -377,6 +377,14 @@ func runAudienceCovered(ctx context.Context, h db.Handle, inc policy.Share, play
 	return nil
 }
 
+func anySlice(xs []string) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
+}
+
 func boolInt(b bool) int {
 	if b {
 		return 1
@@ -413,9 +421,20 @@ func (s *Service) assign(ctx context.Context, h db.Handle, inc Incident, parts [
 			}
 		}
 	case "individual":
+		// Only a person who may see the incident: of an incident for named
+		// people, one of them or its author; else a member of a participant
+		// org (RED reaches named people only). Anyone else is not looked up
+		// at all, so an agent's e-mail probes nothing and a task never goes
+		// to someone who cannot read it.
+		q := db.Q(`SELECT u.id, u.org_id, u.name FROM users u JOIN incident_participants p ON p.org_id = u.org_id AND p.incident_id = ?
+			WHERE u.disabled = 0 AND (LOWER(u.email) = ? OR LOWER(u.name) = ?)`, inc.ID, key, key)
+		if inc.Share.Audience.Kind == policy.AudPeople || inc.Share.TLP == policy.Red {
+			people := append([]any{inc.Share.Author}, anySlice(inc.Share.Audience.People)...)
+			q.Add(` AND u.id IN (`+db.Placeholders(len(people))+`)`, people...)
+		}
+		q.Add(` ORDER BY u.email LIMIT 1`)
 		var org, user, uname string
-		err := h.QueryRow(ctx, `SELECT u.id, u.org_id, u.name FROM users u JOIN incident_participants p ON p.org_id = u.org_id AND p.incident_id = ?
-			WHERE u.disabled = 0 AND (LOWER(u.email) = ? OR LOWER(u.name) = ?) ORDER BY u.email LIMIT 1`, inc.ID, key, key).Scan(&user, &org, &uname)
+		err := h.SelectRow(ctx, q).Scan(&user, &org, &uname)
 		if err == nil {
 			t.AssigneeOrg, t.AssigneeUser, t.AssigneeName = org, user, uname
 			return false, nil
