@@ -272,6 +272,20 @@ func TestVulnsUploadAndKEV(t *testing.T) {
 	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"due_date":"2025-09-15"`) {
 		t.Errorf("KEV look-up: %d %s", r.Status, r.Body)
 	}
+	// The board's deadline is the KEV due date itself, the same day as the
+	// KEV line under it, both in the page's date format (not the next
+	// day's midnight, which shows as 16.09.2025 in Berlin).
+	if r := h.API(t, h.Users["sme.analyst"].WriteToken, http.MethodPost, "/api/v1/assets", map[string]any{"vendor": "Wolke", "product": "Wolke Gateway", "version": "2.4.1", "name": "gw"}); r.Status != http.StatusCreated {
+		t.Fatalf("asset: %d %s", r.Status, r.Body)
+	}
+	board := h.Login(t, h.Users["sme.analyst"]).Get(t, "/vulns/board?lang=de")
+	if bs := string(board.Body); !strings.Contains(bs, "15.09.2025 <span") || !strings.Contains(bs, "KEV-Frist 15.09.2025") || strings.Contains(bs, "16.09.2025") || strings.Contains(bs, "2025-09-15") {
+		t.Errorf("board KEV deadline: %s", bs)
+	}
+	adv := h.Login(t, h.Users["sme.analyst"]).Get(t, "/vulns/advisories/"+list.Items[0].ID+"?lang=de")
+	if !strings.Contains(string(adv.Body), "Frist der CISA: 15.09.2025.") {
+		t.Errorf("advisory KEV box: %s", adv.Body)
+	}
 	// The page upload, signed in with a session (CSRF in the form).
 	b := h.Login(t, u)
 	page := b.Get(t, "/vulns/import")
