@@ -70,6 +70,7 @@ func TestTemplateKeysExist(t *testing.T) {
 		"vulns.ps":               vulns.ProductStatuses,
 		"vulns.rem":              vulns.RemediationKinds,
 		"vulns.reject":           vulns.RejectCodes,
+		"vulns.reject_detail":    vulns.RejectDetails,
 		"vulns.sub.error":        vulns.SubscriptionErrors,
 		"vulns.by":               vulns.MatchRules,
 		"vulns.vex":              vulns.VEXStatuses,

@@ -309,6 +309,38 @@ func TestVulnsUploadAndKEV(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(out.String(), `id="imported">1<`) {
 		t.Errorf("page upload: %d %s", resp.StatusCode, out)
 	}
+
+	// A German report says why in German, with the values: a digest that
+	// does not match, a document without csaf_version (the browser sends
+	// base names; a path from the CLI or a provider wraps at its slashes).
+	body.Reset()
+	w = multipart.NewWriter(&body)
+	_ = w.WriteField("_csrf", b.CSRF)
+	fw, _ = w.CreateFormFile("files", "wolke/2026/wolke-2026-9.json")
+	_, _ = fw.Write([]byte(vulnstest.Document("WOLKE-2026-9", "Digest", "1", "GREEN")))
+	fw, _ = w.CreateFormFile("files", "wolke/2026/wolke-2026-9.json.sha512")
+	_, _ = fw.Write([]byte(strings.Repeat("a", 128) + "  wolke-2026-9.json\n"))
+	fw, _ = w.CreateFormFile("files", "old.json")
+	_, _ = fw.Write([]byte(strings.Replace(vulnstest.Document("WOLKE-2026-10", "Old", "1", "GREEN"), `"csaf_version": "2.0",`, "", 1)))
+	_ = w.Close()
+	req, _ = http.NewRequest(http.MethodPost, h.URL+"/vulns/import?lang=de", strings.NewReader(body.String()))
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	resp2, err := b.Client.Do(req)
+	must(t, err)
+	defer resp2.Body.Close()
+	out.Reset()
+	_, _ = io.Copy(out, resp2.Body)
+	for _, want := range []string{`id="rejected">2<`, "Der SHA-512-Hashwert des Dokuments ist ", ", die .sha512-Datei nennt " + strings.Repeat("a", 128) + ".",
+		"Das Dokument nennt keine CSAF-Version (document.csaf_version); dieser Hub liest CSAF 2.0.", `import-file">wolke-2026-9.json<`} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("German import report lacks %q: %s", want, out)
+		}
+	}
+	for _, english := range []string{"the SHA-512 of the document", "this hub reads"} {
+		if strings.Contains(out.String(), english) {
+			t.Errorf("German import report says %q", english)
+		}
+	}
 }
 
 func must(t testing.TB, err error) {
