@@ -71,6 +71,7 @@ func TestTemplateKeysExist(t *testing.T) {
 		"vulns.rem":              vulns.RemediationKinds,
 		"vulns.reject":           vulns.RejectCodes,
 		"vulns.reject_detail":    vulns.RejectDetails,
+		"vulns.doccat":           vulns.DocCategories,
 		"vulns.sub.error":        vulns.SubscriptionErrors,
 		"vulns.by":               vulns.MatchRules,
 		"vulns.vex":              vulns.VEXStatuses,

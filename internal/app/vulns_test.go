@@ -283,7 +283,8 @@ func TestVulnsUploadAndKEV(t *testing.T) {
 		t.Errorf("board KEV deadline: %s", bs)
 	}
 	adv := h.Login(t, h.Users["sme.analyst"]).Get(t, "/vulns/advisories/"+list.Items[0].ID+"?lang=de")
-	if !strings.Contains(string(adv.Body), "Frist der CISA: 15.09.2025.") {
+	if as := string(adv.Body); !strings.Contains(as, "Frist der CISA: 15.09.2025.") || !strings.Contains(as, `title="csaf_security_advisory">Sicherheitshinweis<`) ||
+		!strings.Contains(as, "<strong>9,8</strong>") || strings.Contains(as, ">9.8<") {
 		t.Errorf("advisory KEV box: %s", adv.Body)
 	}
 	// The page upload, signed in with a session (CSRF in the form).

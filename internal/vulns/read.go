@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -39,6 +40,11 @@ type Advisory struct {
 	Products       []Product       `json:"products,omitempty"`
 	Vulns          []Vulnerability `json:"vulnerabilities,omitempty"`
 }
+
+// CategoryKnown reports whether the document's category is one of CSAF
+// 2.0's profiles, which pages name in their language (vulns.doccat.<…>);
+// another category is shown as written.
+func (a Advisory) CategoryKnown() bool { return slices.Contains(DocCategories, a.Category) }
 
 // Version is one tracking.version the hub holds of an advisory.
 type Version struct {
