@@ -19,6 +19,7 @@ import (
 
 	"verbund/internal/app/apptest"
 	"verbund/internal/csaf"
+	"verbund/internal/db"
 	"verbund/internal/db/dbtest"
 	"verbund/internal/vulns"
 	"verbund/internal/vulns/vulnstest"
@@ -396,5 +397,31 @@ func TestVulnsSignatures(t *testing.T) {
 	list, _, err := h.App.Vulns.FindAdvisories(t.Context(), h.Users["cloud.analyst"].Actor, vulns.AdvisoryFilter{Q: "WOLKE-2026-3"})
 	if err != nil || len(list) != 1 || list[0].TrackingID != "WOLKE-2026-30" {
 		t.Errorf("held: %+v %v", list, err)
+	}
+}
+
+// TestVulnsSearch: the advisory list searches like the hub search (the
+// same index, with stemming): German inflected words and words in any
+// order find the advisory, on both engines.
+func TestVulnsSearch(t *testing.T) { eachEngine(t, testVulnsSearch) }
+
+func testVulnsSearch(t *testing.T, e db.Dialect) {
+	h := apptest.World(t, e)
+	u := h.Users["cloud.analyst"]
+	if r := vulnstest.Import(t, h, u, vulnstest.Document("WOLKE-2026-20", "Zugangsdaten im Protokoll des Gateways", "1", "WHITE"), url.Values{}); r.Status != http.StatusOK {
+		t.Fatalf("import: %d %s", r.Status, r.Body)
+	}
+	if r := vulnstest.Import(t, h, u, vulnstest.Document("WOLKE-2026-21", "Speicherüberlauf", "1", "WHITE"), url.Values{}); r.Status != http.StatusOK {
+		t.Fatalf("import: %d %s", r.Status, r.Body)
+	}
+	for q, want := range map[string]int{"Zugangsdaten Protokoll": 1, "Protokolle": 1, "protokoll zugangsdaten": 1, "Speicherüberlauf": 1, "Feuerwehr": 0, "WOLKE-2026-22": 0, "wolke-2026-21": 1} {
+		list, _, err := h.App.Vulns.FindAdvisories(t.Context(), h.Users["sme.viewer"].Actor, vulns.AdvisoryFilter{Q: q})
+		if err != nil || len(list) != want {
+			t.Errorf("%s: search %q: %d advisories (%v), want %d", e, q, len(list), err, want)
+		}
+		page := h.Login(t, h.Users["sme.viewer"]).Get(t, "/vulns?lang=de&q="+url.QueryEscape(q))
+		if got := strings.Contains(string(page.Body), `href="/vulns/advisories/`); got != (want > 0) {
+			t.Errorf("%s: page search %q shows an advisory: %v", e, q, got)
+		}
 	}
 }

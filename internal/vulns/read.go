@@ -146,11 +146,24 @@ func (s *Service) FindAdvisories(ctx context.Context, a policy.Actor, f Advisory
 	if f.Limit <= 0 {
 		f.Limit = 50
 	}
-	q := db.Q(`SELECT ` + advisoryColumns + `, ` + s.advisories.Columns("a") + ` FROM `).Append(r.From(s.advisories, "a")).
+	// A query is the hub search's (the same index, stemming, every word
+	// must match), so that the list finds what /search finds. A tracking
+	// id or CVE is no words (the engines split it differently): it is
+	// looked for as written.
+	t := strings.ToLower(strings.TrimSpace(f.Q))
+	from := r.From(s.advisories, "a")
+	if t != "" && !isIdentifier(t) {
+		terms, err := policy.Terms(f.Q)
+		if err != nil {
+			return nil, "", err
+		}
+		from = r.Search(h, s.advisories, "a", terms)
+	}
+	q := db.Q(`SELECT ` + advisoryColumns + `, ` + s.advisories.Columns("a") + ` FROM `).Append(from).
 		Add(` JOIN orgs o ON o.id = a.org_id WHERE 1 = 1`)
-	if t := strings.ToLower(strings.TrimSpace(f.Q)); t != "" {
+	if isIdentifier(t) {
 		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(t) + "%"
-		q.Add(` AND (LOWER(a.title) LIKE ? ESCAPE '\' OR LOWER(a.tracking_id) LIKE ? ESCAPE '\' OR LOWER(a.cves) LIKE ? ESCAPE '\')`, like, like, like)
+		q.Add(` AND (LOWER(a.tracking_id) LIKE ? ESCAPE '\' OR LOWER(a.cves) LIKE ? ESCAPE '\')`, like, like)
 	}
 	if f.After != "" {
 		rel, id, ok := strings.Cut(f.After, "_")
@@ -179,6 +192,13 @@ func (s *Service) FindAdvisories(ctx context.Context, a policy.Actor, f Advisory
 		return nil, "", err
 	}
 	return out, next, nil
+}
+
+// isIdentifier reports whether a query is one tracking id or CVE
+// (WOLKE-2026-10, CVE-2025-48384): a single word with a digit and a
+// hyphen.
+func isIdentifier(q string) bool {
+	return q != "" && !strings.ContainsAny(q, " \t") && strings.Contains(q, "-") && strings.ContainsAny(q, "0123456789")
 }
 
 // FindAdvisoryByID reads one advisory with its versions, products and
