@@ -85,10 +85,10 @@ func (s *Service) ImportKEV(ctx context.Context, a policy.Actor, r io.Reader) (K
 	var f kevFile
 	dec := json.NewDecoder(io.LimitReader(r, maxKEV))
 	if err := dec.Decode(&f); err != nil {
-		return KEVReport{}, fault.BadInput("file", "bad_kev", "the KEV catalogue is not valid JSON: {reason}").With("reason", err.Error())
+		return KEVReport{}, fault.BadInput("file", "bad_kev", "the file is not a CISA KEV catalogue: {reason}").With("reason", "not valid JSON ("+err.Error()+")")
 	}
 	if f.CatalogVersion == "" || f.Vulnerabilities == nil {
-		return KEVReport{}, fault.BadInput("file", "bad_kev", "the KEV catalogue is not valid JSON: {reason}").With("reason", "catalogVersion or vulnerabilities missing")
+		return KEVReport{}, fault.BadInput("file", "bad_kev", "the file is not a CISA KEV catalogue: {reason}").With("reason", "catalogVersion or vulnerabilities missing")
 	}
 	rep := KEVReport{CatalogVersion: clean(f.CatalogVersion)}
 	now := db.Now()
