@@ -41,6 +41,16 @@ type Advisory struct {
 	Vulns          []Vulnerability `json:"vulnerabilities,omitempty"`
 }
 
+// listedCVEs is how many CVEs a row of the advisory list names; the
+// rest are counted (CVEsMore), so that the title keeps its column.
+const listedCVEs = 3
+
+// CVEsShown are the CVEs the advisory list names.
+func (a Advisory) CVEsShown() []string { return a.CVEs[:min(len(a.CVEs), listedCVEs)] }
+
+// CVEsMore is how many CVEs the list does not name.
+func (a Advisory) CVEsMore() int { return max(len(a.CVEs)-listedCVEs, 0) }
+
 // CategoryKnown reports whether the document's category is one of CSAF
 // 2.0's profiles, which pages name in their language (vulns.doccat.<…>);
 // another category is shown as written.
