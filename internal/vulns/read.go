@@ -51,6 +51,10 @@ func (a Advisory) CVEsShown() []string { return a.CVEs[:min(len(a.CVEs), listedC
 // CVEsMore is how many CVEs the list does not name.
 func (a Advisory) CVEsMore() int { return max(len(a.CVEs)-listedCVEs, 0) }
 
+// StatementTLP is the marking a statement saved on the page gets: TLP:AMBER,
+// or the advisory's if stricter (statementSharing without a choice).
+func (a Advisory) StatementTLP() string { return max(policy.Amber, a.Share.TLP).String() }
+
 // CategoryKnown reports whether the document's category is one of CSAF
 // 2.0's profiles, which pages name in their language (vulns.doccat.<…>);
 // another category is shown as written.
