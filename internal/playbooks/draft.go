@@ -34,6 +34,10 @@ type Draft struct {
 	Community string // a new playbook's trust circle ("" for the org)
 	Parties   []Party
 	Blocks    []Block
+
+	// prev is the stored document of the version edited: a new version
+	// is it with the editor's parts changed (merge).
+	prev map[string]any
 }
 
 // Party is one responsible party (an agent of type organization, group or
@@ -271,6 +275,9 @@ func (d *Draft) ToCACAO(orgID string, now time.Time) ([]byte, error) {
 	if desc := strings.TrimSpace(d.Desc); desc != "" {
 		doc["description"] = desc
 	}
+	if d.prev != nil {
+		return json.MarshalIndent(merge(d.prev, doc), "", "  ")
+	}
 	if l, ok := stix.ParseTLP(d.TLP); ok && d.ID == "" {
 		id := cacao.TLPMarkingID(l)
 		doc["markings"] = []string{id}
@@ -286,6 +293,25 @@ func (d *Draft) ToCACAO(orgID string, now time.Time) ([]byte, error) {
 // every action manual with an organisation, group or individual as agent.
 // ok is false for any other shape (the editor then says it cannot edit it).
 func DraftOf(pb *cacao.Playbook) (Draft, bool) {
+	d, why := draftOf(pb)
+	return d, why == ""
+}
+
+// draftOf is DraftOf naming what the editor cannot show ("" if nothing):
+// the first step it cannot read, or a step it never reaches.
+func draftOf(pb *cacao.Playbook) (Draft, string) {
+	reached := map[string]bool{}
+	bad := func(id string) string {
+		s := pb.Workflow[id]
+		if s == nil {
+			return "workflow " + id
+		}
+		what := strings.TrimSpace(s.Type + " " + quoteName(s.Name))
+		if s.Type == cacao.StepAction && !s.Manual() {
+			what += " (commands not manual)"
+		}
+		return what
+	}
 	d := Draft{CACAOID: pb.ID, Created: pb.Created, Modified: pb.Modified, Name: pb.Name, Desc: pb.Description}
 	party := map[string]int{}
 	for _, id := range sortedKeys(pb.Agents) {
@@ -305,6 +331,7 @@ func DraftOf(pb *cacao.Playbook) (Draft, bool) {
 		if !s.Manual() || !ok || s.OnSuccess != "" || s.OnFailure != "" {
 			return Action{}, false
 		}
+		reached[id] = true
 		var cmds []string
 		for _, c := range s.Commands {
 			cmds = append(cmds, c.Command)
@@ -320,6 +347,7 @@ func DraftOf(pb *cacao.Playbook) (Draft, bool) {
 				return nil, false
 			}
 			if s.Type == cacao.StepEnd {
+				reached[id] = true
 				return out, true
 			}
 			a, ok := action(id)
@@ -332,52 +360,65 @@ func DraftOf(pb *cacao.Playbook) (Draft, bool) {
 		return nil, false
 	}
 	start := pb.Workflow[pb.WorkflowStart]
-	if start == nil {
-		return d, false
+	if start == nil || start.Type != cacao.StepStart {
+		return d, "workflow_start"
 	}
+	reached[pb.WorkflowStart] = true
 	id := start.OnCompletion
 	for n := 0; n < maxBlocks; n++ {
 		s := pb.Workflow[id]
 		if s == nil {
-			return d, false
+			return d, bad(id)
 		}
 		switch s.Type {
 		case cacao.StepEnd:
-			return d, len(d.Blocks) > 0
+			reached[id] = true
+			if len(d.Blocks) == 0 {
+				return d, bad(id)
+			}
+			return d, uneditable(pb, reached)
 		case cacao.StepAction:
 			a, ok := action(id)
 			if !ok {
-				return d, false
+				return d, bad(id)
 			}
 			d.Blocks = append(d.Blocks, Block{Kind: "action", ID: id, Action: a})
 		case cacao.StepIfCondition:
+			if s.OnSuccess != "" || s.OnFailure != "" {
+				return d, bad(id)
+			}
 			yes, ok := branch(s.OnTrue)
 			if !ok {
-				return d, false
+				return d, bad(id)
 			}
 			var no []Action
 			if s.OnFalse != "" {
 				if no, ok = branch(s.OnFalse); !ok {
-					return d, false
+					return d, bad(id)
 				}
 			}
+			reached[id] = true
 			d.Blocks = append(d.Blocks, Block{Kind: "decision", ID: id, Action: Action{Name: s.Name, Desc: s.Description}, Yes: yes, No: no})
 		case cacao.StepParallel:
+			if s.OnSuccess != "" || s.OnFailure != "" {
+				return d, bad(id)
+			}
 			b := Block{Kind: "parallel", ID: id, Action: Action{Name: s.Name, Desc: s.Description}}
 			for _, n := range s.NextSteps {
 				br, ok := branch(n)
 				if !ok {
-					return d, false
+					return d, bad(id)
 				}
 				b.Branches = append(b.Branches, br)
 			}
+			reached[id] = true
 			d.Blocks = append(d.Blocks, b)
 		default:
-			return d, false
+			return d, bad(id)
 		}
 		id = s.OnCompletion
 	}
-	return d, false
+	return d, "workflow"
 }
 
 func sortedKeys[V any](m map[string]V) []string {
