@@ -12,6 +12,7 @@ import (
 	"golang.org/x/net/html"
 
 	"verbund/internal/app/apptest"
+	"verbund/internal/db"
 	"verbund/internal/db/dbtest"
 	"verbund/internal/demo"
 	"verbund/internal/playbooks"
@@ -175,4 +176,41 @@ func rep1(t *testing.T, h *apptest.Hub, u *apptest.User) string {
 		t.Fatalf("playbooks of the org: %v", ids)
 	}
 	return ids[0]
+}
+
+// TestPlaybookImportListsEveryProblem: a document with several problems
+// (its start leads to a step that does not exist, so no step is reached)
+// is refused with every problem listed, each with a stable code and the
+// path of the property at fault; error still names the first.
+func TestPlaybookImportListsEveryProblem(t *testing.T) {
+	doc, err := demo.RansomwarePlaybook()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(doc, &m); err != nil {
+		t.Fatal(err)
+	}
+	start := m["workflow_start"].(string)
+	m["workflow"].(map[string]any)[start].(map[string]any)["on_completion"] = "action--00000000-0000-4000-8000-000000000000"
+	doc, _ = json.Marshal(m)
+	h := apptest.World(t, db.SQLite)
+	st, rep := importPlaybook(t, h, h.Users["sme.analyst"], doc, url.Values{})
+	if st != http.StatusUnprocessableEntity || len(rep.Items) != 1 {
+		t.Fatalf("import: %d %+v", st, rep)
+	}
+	it := rep.Items[0]
+	if len(it.Problems) < 10 || it.Error == "" || !strings.Contains(it.Error, it.Problems[0].Message) {
+		t.Fatalf("problems: %d, error %q", len(it.Problems), it.Error)
+	}
+	codes := map[string]bool{}
+	for _, p := range it.Problems {
+		if p.Code == "" || p.Field == "" || p.Message == "" {
+			t.Errorf("a problem without code, field or message: %+v", p)
+		}
+		codes[p.Code] = true
+	}
+	if !codes["cacao_reference"] || !codes["cacao_orphan"] {
+		t.Errorf("codes %v", codes)
+	}
 }
