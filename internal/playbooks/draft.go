@@ -301,7 +301,13 @@ func DraftOf(pb *cacao.Playbook) (Draft, bool) {
 // the first step it cannot read, or a step it never reaches.
 func draftOf(pb *cacao.Playbook) (Draft, string) {
 	reached := map[string]bool{}
+	// culprit is the step inside a branch the editor could not read (the
+	// branching is named when it is "").
+	culprit := ""
 	bad := func(id string) string {
+		if culprit != "" {
+			id = culprit
+		}
 		s := pb.Workflow[id]
 		if s == nil {
 			return "workflow " + id
@@ -329,6 +335,7 @@ func draftOf(pb *cacao.Playbook) (Draft, string) {
 		}
 		p, ok := party[s.Agent]
 		if !s.Manual() || !ok || s.OnSuccess != "" || s.OnFailure != "" {
+			culprit = id
 			return Action{}, false
 		}
 		reached[id] = true
@@ -344,6 +351,10 @@ func draftOf(pb *cacao.Playbook) (Draft, string) {
 		for n := 0; n < maxInBlock; n++ {
 			s := pb.Workflow[id]
 			if s == nil {
+				return nil, false
+			}
+			if s.Type != cacao.StepEnd && s.Type != cacao.StepAction {
+				culprit = id
 				return nil, false
 			}
 			if s.Type == cacao.StepEnd {
