@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -138,6 +139,12 @@ func TestPlaybookEditorKeepsContent(t *testing.T) {
 		if !reflect.DeepEqual(before, after) {
 			a, _ := json.MarshalIndent(after, "", " ")
 			t.Errorf("the editor changed the playbook:\n%s", a)
+		}
+
+		// The German page names the playbook types and dates in German.
+		de := string(b.Get(t, "/playbooks/"+id+"?lang=de").Body)
+		if !strings.Contains(de, "Benachrichtigung") || regexp.MustCompile(`>\d{4}-\d\d-\d\dT`).MatchString(de) || strings.Contains(de, "1. 1.") {
+			t.Errorf("the German page shows raw types or ISO dates")
 		}
 
 		// A playbook with a step that is not for people is not opened in the editor.
