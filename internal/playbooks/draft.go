@@ -35,6 +35,10 @@ type Draft struct {
 	Parties   []Party
 	Blocks    []Block
 
+	// words names a place in the editor (catalogue key and arguments) in
+	// the page's language for Check's messages; nil: English.
+	words func(key string, args ...any) string
+
 	// prev is the stored document of the version edited: a new version
 	// is it with the editor's parts changed (merge).
 	prev map[string]any
@@ -106,14 +110,39 @@ func (d *Draft) Check() error {
 			return fault.BadInput(fmt.Sprintf("party.%d.name", i), "playbook_party_unnamed", "name each responsible party and choose its kind")
 		}
 	}
+	words := d.words
+	if words == nil {
+		words = func(key string, args ...any) string {
+			if len(args) == 2 {
+				return englishPlace[key] + fmt.Sprint(args[1])
+			}
+			return englishPlace[key]
+		}
+	}
+	// place is the step at a form field's path as the editor numbers it:
+	// "3", "3 · If yes · 1", "3 · Branch 2 · 1".
+	place := func(prefix string) string {
+		parts := strings.Split(prefix, ".")
+		num := func(i int) int { n, _ := strconv.Atoi(parts[i]); return n + 1 }
+		out := strconv.Itoa(num(1))
+		switch {
+		case len(parts) == 4 && parts[2] == "yes":
+			out += " · " + words("playbooks.editor.if_yes") + " · " + strconv.Itoa(num(3))
+		case len(parts) == 4 && parts[2] == "no":
+			out += " · " + words("playbooks.editor.if_no") + " · " + strconv.Itoa(num(3))
+		case len(parts) == 5 && parts[2] == "b":
+			out += " · " + words("playbooks.editor.branch", "n", num(3)) + " · " + strconv.Itoa(num(4))
+		}
+		return out
+	}
 	action := func(prefix string, a Action) error {
 		switch {
 		case strings.TrimSpace(a.Name) == "":
-			return fault.BadInput(prefix+".name", "playbook_step_unnamed", "name each step")
+			return fault.BadInput(prefix+".name", "playbook_step_unnamed", "name step {step}").With("step", place(prefix))
 		case a.Party < 0 || a.Party >= len(d.Parties):
-			return fault.BadInput(prefix+".party", "playbook_step_unassigned", "choose who is responsible for each step")
+			return fault.BadInput(prefix+".party", "playbook_step_unassigned", "choose who is responsible for step {step}").With("step", place(prefix))
 		case len(lines(a.Commands)) == 0:
-			return fault.BadInput(prefix+".cmds", "playbook_step_empty", "write at least one instruction for each step")
+			return fault.BadInput(prefix+".cmds", "playbook_step_empty", "write at least one instruction for step {step}").With("step", place(prefix))
 		}
 		return nil
 	}
@@ -126,7 +155,7 @@ func (d *Draft) Check() error {
 			}
 		case "decision":
 			if strings.TrimSpace(b.Action.Name) == "" {
-				return fault.BadInput(p+".name", "playbook_step_unnamed", "name each step")
+				return fault.BadInput(p+".name", "playbook_step_unnamed", "name step {step}").With("step", place(p))
 			}
 			if len(b.Yes) == 0 {
 				return fault.BadInput(p+".yes", "playbook_decision_empty", "a decision needs at least one step if the answer is yes")
@@ -143,7 +172,7 @@ func (d *Draft) Check() error {
 			}
 		case "parallel":
 			if strings.TrimSpace(b.Action.Name) == "" {
-				return fault.BadInput(p+".name", "playbook_step_unnamed", "name each step")
+				return fault.BadInput(p+".name", "playbook_step_unnamed", "name step {step}").With("step", place(p))
 			}
 			if len(b.Branches) < 2 {
 				return fault.BadInput(p+".b", "playbook_parallel_short", "parallel steps need at least two branches")
@@ -164,6 +193,10 @@ func (d *Draft) Check() error {
 	}
 	return nil
 }
+
+// englishPlace is the English of the editor's words for a place (a
+// draft checked outside a page).
+var englishPlace = map[string]string{"playbooks.editor.if_yes": "If yes", "playbooks.editor.if_no": "If no", "playbooks.editor.branch": "Branch "}
 
 func lines(s string) []string {
 	var out []string

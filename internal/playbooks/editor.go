@@ -350,6 +350,7 @@ func (h *handler) renderEditor(w http.ResponseWriter, r *http.Request, status in
 // editorForm applies a button of the editor, or saves the draft.
 func (h *handler) editorForm(w http.ResponseWriter, r *http.Request) error {
 	d := parseDraft(r.PostForm)
+	d.words = func(key string, args ...any) string { return h.t(r, key, args...) }
 	op := r.PostFormValue("op")
 	if op != "save" {
 		focus, err := d.apply(op)
