@@ -102,76 +102,78 @@ func TestPlaybookEditorKeepsContent(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range dbtest.Engines(t) {
-		h := apptest.World(t, e)
-		u := h.Users["sme.analyst"]
-		if st, rep := importPlaybook(t, h, u, doc, url.Values{}); st != http.StatusOK || rep.Accepted != 1 {
-			t.Fatalf("import: %d %+v", st, rep)
-		}
-		id := rep1(t, h, u)
-		b := h.Login(t, u)
-		page := b.Get(t, "/playbooks/"+id+"/edit")
-		if page.Status != http.StatusOK {
-			t.Fatalf("edit page: %d", page.Status)
-		}
-		form := formValues(t, page.Body)
-		form.Set("op", "save")
-		if r := b.PostForm(t, "/playbooks/editor", form); r.Status != http.StatusSeeOther {
-			t.Fatalf("save: %d %s", r.Status, r.Body)
-		}
-		var p playbooks.Playbook
-		h.API(t, u.ReadToken, http.MethodGet, "/api/v1/playbooks/"+id, nil).JSON(t, &p)
-		if len(p.Versions) != 2 {
-			t.Fatalf("versions after saving: %d", len(p.Versions))
-		}
-		r := h.API(t, u.ReadToken, http.MethodGet, "/api/v1/playbooks/"+id+"/cacao", nil)
-		var before, after map[string]any
-		if err := json.Unmarshal(doc, &before); err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(r.Body, &after); err != nil {
-			t.Fatalf("document: %d %v", r.Status, err)
-		}
-		if after["modified"] == before["modified"] {
-			t.Errorf("modified unchanged: %v", after["modified"])
-		}
-		delete(before, "modified")
-		delete(after, "modified")
-		if !reflect.DeepEqual(before, after) {
-			a, _ := json.MarshalIndent(after, "", " ")
-			t.Errorf("the editor changed the playbook:\n%s", a)
-		}
-
-		// The German page names the playbook types and dates in German.
-		de := string(b.Get(t, "/playbooks/"+id+"?lang=de").Body)
-		if !strings.Contains(de, "Benachrichtigung") || regexp.MustCompile(`>\d{4}-\d\d-\d\dT`).MatchString(de) || strings.Contains(de, "1. 1.") {
-			t.Errorf("the German page shows raw types or ISO dates")
-		}
-
-		// A playbook with a step that is not for people is not opened in the editor.
-		var m map[string]any
-		_ = json.Unmarshal(doc, &m)
-		wf := m["workflow"].(map[string]any)
-		for _, s := range wf {
-			if st := s.(map[string]any); st["type"] == "action" {
-				st["commands"] = []any{map[string]any{"type": "bash", "command": "isolate.sh"}}
-				break
+		t.Run(string(e), func(t *testing.T) {
+			h := apptest.World(t, e)
+			u := h.Users["sme.analyst"]
+			if st, rep := importPlaybook(t, h, u, doc, url.Values{}); st != http.StatusOK || rep.Accepted != 1 {
+				t.Fatalf("import: %d %+v", st, rep)
 			}
-		}
-		m["id"] = "playbook--6f1d3c2e-8a4b-4c1d-9e2f-3a5b7c9d1e21"
-		doc2, _ := json.Marshal(m)
-		if st, rep := importPlaybook(t, h, u, doc2, url.Values{}); st != http.StatusOK || rep.Accepted != 1 {
-			t.Fatalf("import bash: %d %+v", st, rep)
-		}
-		var id2 string
-		for _, x := range listAll(t, h, u, "/api/v1/playbooks?library=org") {
-			if x != id {
-				id2 = x
+			id := rep1(t, h, u)
+			b := h.Login(t, u)
+			page := b.Get(t, "/playbooks/"+id+"/edit")
+			if page.Status != http.StatusOK {
+				t.Fatalf("edit page: %d", page.Status)
 			}
-		}
-		r = b.Get(t, "/playbooks/"+id2+"/edit")
-		if r.Status != http.StatusConflict || !strings.Contains(string(r.Body), "commands not manual") || !strings.Contains(string(r.Body), "import") {
-			t.Errorf("a bash step in the editor: %d %s", r.Status, r.Body)
-		}
+			form := formValues(t, page.Body)
+			form.Set("op", "save")
+			if r := b.PostForm(t, "/playbooks/editor", form); r.Status != http.StatusSeeOther {
+				t.Fatalf("save: %d %s", r.Status, r.Body)
+			}
+			var p playbooks.Playbook
+			h.API(t, u.ReadToken, http.MethodGet, "/api/v1/playbooks/"+id, nil).JSON(t, &p)
+			if len(p.Versions) != 2 {
+				t.Fatalf("versions after saving: %d", len(p.Versions))
+			}
+			r := h.API(t, u.ReadToken, http.MethodGet, "/api/v1/playbooks/"+id+"/cacao", nil)
+			var before, after map[string]any
+			if err := json.Unmarshal(doc, &before); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(r.Body, &after); err != nil {
+				t.Fatalf("document: %d %v", r.Status, err)
+			}
+			if after["modified"] == before["modified"] {
+				t.Errorf("modified unchanged: %v", after["modified"])
+			}
+			delete(before, "modified")
+			delete(after, "modified")
+			if !reflect.DeepEqual(before, after) {
+				a, _ := json.MarshalIndent(after, "", " ")
+				t.Errorf("the editor changed the playbook:\n%s", a)
+			}
+
+			// The German page names the playbook types and dates in German.
+			de := string(b.Get(t, "/playbooks/"+id+"?lang=de").Body)
+			if !strings.Contains(de, "Benachrichtigung") || regexp.MustCompile(`>\d{4}-\d\d-\d\dT`).MatchString(de) || strings.Contains(de, "1. 1.") {
+				t.Errorf("the German page shows raw types or ISO dates")
+			}
+
+			// A playbook with a step that is not for people is not opened in the editor.
+			var m map[string]any
+			_ = json.Unmarshal(doc, &m)
+			wf := m["workflow"].(map[string]any)
+			for _, s := range wf {
+				if st := s.(map[string]any); st["type"] == "action" {
+					st["commands"] = []any{map[string]any{"type": "bash", "command": "isolate.sh"}}
+					break
+				}
+			}
+			m["id"] = "playbook--6f1d3c2e-8a4b-4c1d-9e2f-3a5b7c9d1e21"
+			doc2, _ := json.Marshal(m)
+			if st, rep := importPlaybook(t, h, u, doc2, url.Values{}); st != http.StatusOK || rep.Accepted != 1 {
+				t.Fatalf("import bash: %d %+v", st, rep)
+			}
+			var id2 string
+			for _, x := range listAll(t, h, u, "/api/v1/playbooks?library=org") {
+				if x != id {
+					id2 = x
+				}
+			}
+			r = b.Get(t, "/playbooks/"+id2+"/edit")
+			if r.Status != http.StatusConflict || !strings.Contains(string(r.Body), "commands not manual") || !strings.Contains(string(r.Body), "import") {
+				t.Errorf("a bash step in the editor: %d %s", r.Status, r.Body)
+			}
+		})
 	}
 }
 
