@@ -126,6 +126,14 @@ func TestHelpAndUsage(t *testing.T) {
 			t.Errorf("%v --help: %v %q", c, err, out)
 		}
 	}
+	// --help is asked for: the usage goes to stdout, every command alike.
+	for _, c := range [][]string{{"org", "create"}, {"playbooks", "import"}, {"playbooks", "export"}} {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), append(c, "--help"), func(string) string { return "" }, strings.NewReader(""), &out, &errOut)
+		if !errors.Is(err, flag.ErrHelp) || !strings.Contains(out.String(), "usage: verbund") || errOut.Len() != 0 {
+			t.Errorf("%v --help: %v, stdout %q, stderr %q", c, err, out.String(), errOut.String())
+		}
+	}
 	if _, err := cmd(t, nil, "frobnicate"); !errors.As(err, new(usageError)) {
 		t.Errorf("unknown command: %v", err)
 	}

@@ -205,6 +205,7 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 	go a.Incidents.Rounds(ctx, time.Minute, log)
 	a.Vulns = vulns.New(d, a.Broker, a.Sharing)
 	a.Vulns.Notify = a.Notify
+	a.Vulns.Log = log
 	a.Vulns.Provider = vulns.ProviderConfig{BaseURL: cfg.BaseURL, WellKnown: cfg.CSAFProviderOrg}
 	// CSAF provider subscriptions: due ones are read each minute.
 	roots, err := vulns.Roots(cfg.CSAFCAFile)
@@ -217,6 +218,7 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 	if a.Playbooks, err = playbooks.New(d, a.Broker, a.Sharing); err != nil {
 		return nil, err
 	}
+	a.Incidents.Playbooks, a.Playbooks.Proposals = a.Playbooks, a.Incidents.ProposeFromRun // playbook runs
 	a.Risks = risks.New(d, a.Broker, a.Sharing)
 	a.Risks.Advisory = func(ctx context.Context, actor policy.Actor, id string) (float64, bool, error) {
 		adv, err := a.Vulns.FindAdvisoryByID(ctx, actor, id)

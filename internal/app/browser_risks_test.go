@@ -105,7 +105,7 @@ func TestBrowserRiskWorkshop(t *testing.T) {
 	sme.do(t, "the agreed score", chromedp.SetValue(chromedp.ID("a-l-"+risk), "4"), chromedp.SetValue(chromedp.ID("a-i-"+risk), "3"))
 	sme.submit(t, "record the agreement", chromedp.ID("agree-"+risk))
 	waitText(t, cloud, "the agreement live", "#agreed-"+risk, "Vereinbart: Eintrittswahrscheinlichkeit 4, Auswirkung 3 (Wert 12)")
-	waitText(t, cert, "the workshop closed live", "#workshop-status", "abgeschlossen")
+	waitText(t, cert, "the workshop closed live", "#workshop-status", "Abgeschlossen")
 	sme.open(t, h, "/risks/"+risk, false)
 	text := sme.text(t)
 	if !strings.Contains(text, "12 (Eintrittswahrscheinlichkeit 4, Auswirkung 3)") || !strings.Contains(text, "Herbstworkshop: cert.analyst (CERT Süd), sme.analyst (Müller Maschinenbau GmbH), cloud.analyst (Wolke Cloud AG)") &&

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -93,6 +94,15 @@ func TestRiskCoOwnersEditOnlyTheirPart(t *testing.T) {
 				if fields[f] != want {
 					t.Errorf("history of %s: %q, want %q", f, fields[f], want)
 				}
+			}
+			// The page writes the history's dates as the hub writes dates.
+			de := string(h.Login(t, h.Users["sme.analyst"]).Get(t, "/risks/"+r.ID+"?lang=de").Body)
+			if !strings.Contains(de, `<span class="new">30.06.2030</span>`) || strings.Contains(de, `<span class="new">2030-06-30</span>`) {
+				t.Errorf("the German history does not write the due date as 30.06.2030")
+			}
+			// The audience is said once, without a second label before it.
+			if strings.Contains(de, "Empfängerkreis: Vertrauenskreis") {
+				t.Errorf("the risk page labels its audience twice")
 			}
 			// A co-owner that cannot read the risk is refused, and nothing
 			// is written.
@@ -226,7 +236,7 @@ func TestRiskWorkshopVotesHiddenUntilReveal(t *testing.T) {
 			riskAPI(t, h, "cert.analyst", http.MethodPost, ws+"/comments", map[string]any{"body": "Median is fine"}, http.StatusCreated, nil)
 			nextRiskEvent(t, events, "risks.workshop.comment")
 			riskAPI(t, h, "sme.analyst", http.MethodPost, ws+"/agreements", map[string]any{"risk_id": r.ID, "likelihood": 4, "impact": 3}, http.StatusOK, &w)
-			if w.Status != risks.WorkshopClosed || w.Items[0].Agreed == nil || w.Items[0].Agreed.Score != 12 {
+			if w.Status != risks.WorkshopClosed || w.Items[0].Agreed == nil || w.Items[0].Agreed.Score != 12 || !w.Items[0].Agreed.Applied {
 				t.Errorf("after the agreement: %+v", w)
 			}
 			riskAPI(t, h, "cloud.analyst", http.MethodGet, "/api/v1/risks/"+r.ID, nil, http.StatusOK, &r)
@@ -249,22 +259,61 @@ func TestRiskWorkshopVotesHiddenUntilReveal(t *testing.T) {
 }
 
 // TestRiskExportDefusesFormulas: a title a spreadsheet would run is
-// exported with an apostrophe in front.
+// exported with an apostrophe in front; the file starts with a UTF-8
+// byte order mark (Excel reads umlauts right), separates by commas, or
+// by semicolons on ?sep=semicolon, which the German register links to.
 func TestRiskExportDefusesFormulas(t *testing.T) {
-	h := apptest.WorldCovering(t, "sqlite")
-	riskAPI(t, h, "sme.analyst", http.MethodPost, "/api/v1/risks", map[string]any{"title": `=HYPERLINK("http://evil.example","x")`, "likelihood": 2, "impact": 2,
-		"treatment": "accept", "tlp": "AMBER", "audience": "org"}, http.StatusCreated, nil)
-	resp := riskAPI(t, h, "sme.analyst", http.MethodGet, "/api/v1/risks/export", nil, http.StatusOK, nil)
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/csv") {
-		t.Errorf("export content type %q", ct)
-	}
-	recs, err := csv.NewReader(strings.NewReader(string(resp.Body))).ReadAll()
-	if err != nil || len(recs) != 2 || recs[1][1] != `'=HYPERLINK("http://evil.example","x")` {
-		t.Errorf("export: %q %v", recs, err)
-	}
-	// The register page's export link works signed in with a session.
-	if page := h.Login(t, h.Users["sme.analyst"]).Get(t, "/api/v1/risks/export"); page.Status != http.StatusOK || !strings.Contains(string(page.Body), "'=HYPERLINK") {
-		t.Errorf("the export signed in: %d %s", page.Status, page.Body)
+	for _, e := range dbtest.Engines(t) {
+		t.Run(string(e), func(t *testing.T) {
+			h := apptest.WorldCovering(t, e)
+			riskAPI(t, h, "sme.analyst", http.MethodPost, "/api/v1/risks", map[string]any{"title": `=HYPERLINK("http://evil.example","x")`, "likelihood": 2, "impact": 2,
+				"treatment": "accept", "tlp": "AMBER", "audience": "org"}, http.StatusCreated, nil)
+			riskAPI(t, h, "sme.analyst", http.MethodPost, "/api/v1/risks", map[string]any{"title": "Ausfall der Kühlung; Rechenzentrum", "likelihood": 1, "impact": 1,
+				"treatment": "accept", "tlp": "AMBER", "audience": "org"}, http.StatusCreated, nil)
+			read := func(path string, sep rune) [][]string {
+				t.Helper()
+				resp := riskAPI(t, h, "sme.analyst", http.MethodGet, path, nil, http.StatusOK, nil)
+				if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/csv") {
+					t.Errorf("export content type %q", ct)
+				}
+				body, ok := strings.CutPrefix(string(resp.Body), "\ufeff")
+				if !ok {
+					t.Errorf("%s does not start with a UTF-8 byte order mark: %q", path, resp.Body[:min(8, len(resp.Body))])
+				}
+				cr := csv.NewReader(strings.NewReader(body))
+				cr.Comma = sep
+				recs, err := cr.ReadAll()
+				if err != nil || len(recs) != 3 || len(recs[0]) != 17 {
+					t.Fatalf("%s: %q %v", path, recs, err)
+				}
+				return recs
+			}
+			for path, sep := range map[string]rune{"/api/v1/risks/export": ',', "/api/v1/risks/export?sep=comma": ',', "/api/v1/risks/export?sep=semicolon": ';'} {
+				recs := read(path, sep)
+				titles := []string{recs[1][1], recs[2][1]}
+				if !slices.Contains(titles, `'=HYPERLINK("http://evil.example","x")`) || !slices.Contains(titles, "Ausfall der Kühlung; Rechenzentrum") {
+					t.Errorf("%s: titles %q", path, titles)
+				}
+			}
+			if resp := h.API(t, h.Users["sme.analyst"].ReadToken, http.MethodGet, "/api/v1/risks/export?sep=tab", nil); resp.Status != http.StatusBadRequest || resp.ErrorCode() != "bad_csv_separator" {
+				t.Errorf("an unknown separator: %d %s", resp.Status, resp.Body)
+			}
+			// The register page's export link works signed in with a session;
+			// the German page's link asks for semicolons.
+			b := h.Login(t, h.Users["sme.analyst"])
+			if page := b.Get(t, "/api/v1/risks/export"); page.Status != http.StatusOK || !strings.Contains(string(page.Body), "'=HYPERLINK") {
+				t.Errorf("the export signed in: %d %s", page.Status, page.Body)
+			}
+			if de := string(b.Get(t, "/risks?lang=de").Body); !strings.Contains(de, `href="/api/v1/risks/export?sep=semicolon"`) {
+				t.Errorf("the German register does not link the semicolon export")
+			}
+			if de := string(b.Get(t, "/risks?lang=de&above_appetite=1").Body); !strings.Contains(de, `href="/api/v1/risks/export?above_appetite=1&amp;sep=semicolon"`) {
+				t.Errorf("the German register's export link drops the filter")
+			}
+			if en := string(b.Get(t, "/risks?lang=en").Body); !strings.Contains(en, `href="/api/v1/risks/export"`) {
+				t.Errorf("the English register does not link the comma export")
+			}
+		})
 	}
 }
 
@@ -374,9 +423,253 @@ func TestRiskLinksShowWhatTheReaderMaySee(t *testing.T) {
 			if l := byType(theirs); l["vuln_asset"].ID != "" || l["vuln_advisory"].CVSS != 9.8 || len(theirs.Links) != 2 {
 				t.Errorf("Wolke reads the links %+v, want the advisory and the playbook, not Müller's asset", theirs.Links)
 			}
+			// The page writes the score as the reader's language writes numbers.
+			b := h.Login(t, h.Users["cloud.analyst"])
+			if de := string(b.Get(t, "/risks/"+r.ID+"?lang=de").Body); !strings.Contains(de, `CVSS <span class="cvss">9,8</span>`) {
+				t.Errorf("the German risk page does not write the CVSS score as 9,8")
+			}
+			if en := string(b.Get(t, "/risks/"+r.ID+"?lang=en").Body); !strings.Contains(en, `CVSS <span class="cvss">9.8</span>`) {
+				t.Errorf("the English risk page does not write the CVSS score as 9.8")
+			}
 			body["links"] = []map[string]string{{"type": "vuln_advisory", "id": hidden}}
 			if resp := h.API(t, h.Users["sme.analyst"].WriteToken, http.MethodPost, "/api/v1/risks", body); resp.Status != http.StatusBadRequest || resp.ErrorCode() != "risk_link_unknown" {
 				t.Errorf("a link to an advisory Müller cannot see: %d %s", resp.Status, resp.Body)
+			}
+		})
+	}
+}
+
+// TestRiskWorkshopScoreOnlyByTheOwnerOrg: Wolke co-owns Müller's risk and
+// facilitates a workshop on it alone; its agreed score is the workshop's,
+// offered to Müller, and becomes the risk's residual only when Müller
+// applies it — Wolke cannot apply it, nor change the risk through the
+// workshop.
+func TestRiskWorkshopScoreOnlyByTheOwnerOrg(t *testing.T) {
+	for _, e := range dbtest.Engines(t) {
+		t.Run(string(e), func(t *testing.T) {
+			h := apptest.WorldCovering(t, e)
+			var r risks.Risk
+			riskAPI(t, h, "sme.analyst", http.MethodPost, "/api/v1/risks", map[string]any{"title": "Abhängigkeit von Wolke Cloud AG", "likelihood": 4, "impact": 5,
+				"treatment": "mitigate", "co_owners": []string{h.Orgs["cloud"]}, "tlp": "AMBER", "audience": "community", "community_id": h.Circle}, http.StatusCreated, &r)
+			path := "/api/v1/risks/" + r.ID
+			var w risks.Workshop
+			riskAPI(t, h, "cloud.analyst", http.MethodPost, "/api/v1/risk-workshops", map[string]any{"title": "Wolke alone", "risks": []string{r.ID}, "community_id": h.Circle}, http.StatusCreated, &w)
+			ws := "/api/v1/risk-workshops/" + w.ID
+			riskAPI(t, h, "cloud.analyst", http.MethodPost, ws+"/votes", map[string]any{"risk_id": r.ID, "likelihood": 1, "impact": 1}, http.StatusOK, nil)
+			riskAPI(t, h, "cloud.analyst", http.MethodPost, ws+"/reveal", nil, http.StatusOK, nil)
+			riskAPI(t, h, "cloud.analyst", http.MethodPost, ws+"/agreements", map[string]any{"risk_id": r.ID, "likelihood": 1, "impact": 1}, http.StatusOK, &w)
+			if w.Items[0].Agreed == nil || w.Items[0].Agreed.Score != 1 || w.Items[0].Agreed.Applied {
+				t.Errorf("the workshop does not record its agreed score as offered: %+v", w.Items[0].Agreed)
+			}
+			if page := h.Login(t, h.Users["cloud.analyst"]).Get(t, "/risk-workshops/"+w.ID); !strings.Contains(string(page.Body), `id="offered-`+r.ID+`"`) {
+				t.Errorf("the workshop page does not say the score is offered to the owner")
+			}
+			var now risks.Risk
+			riskAPI(t, h, "sme.analyst", http.MethodGet, path, nil, http.StatusOK, &now)
+			if now.Residual != 20 || now.Version != 1 {
+				t.Errorf("a co-owner's workshop changed the owner's risk: residual %d×%d by %s, version %d", now.ResidualLikelihood, now.ResidualImpact, now.UpdatedByName, now.Version)
+			}
+			if len(now.WorkshopScores) != 1 || now.WorkshopScores[0].WorkshopID != w.ID || now.WorkshopScores[0].Score != 1 {
+				t.Fatalf("the owner is not offered the workshop's score: %+v", now.WorkshopScores)
+			}
+			if page := h.Login(t, h.Users["sme.analyst"]).Get(t, "/risks/"+r.ID); !strings.Contains(string(page.Body), `id="apply-`+w.ID+`"`) {
+				t.Errorf("the owner's risk page offers no way to apply the workshop's score")
+			}
+			if page := h.Login(t, h.Users["cloud.analyst"]).Get(t, "/risks/"+r.ID); strings.Contains(string(page.Body), `id="apply-`+w.ID+`"`) {
+				t.Errorf("the co-owner's risk page offers to apply the score")
+			}
+			for _, c := range []struct{ who, code string }{{"cloud.analyst", "risk_owner_only"}, {"cert.analyst", "risk_owner_only"}, {"sme.viewer", "role_insufficient"}} {
+				if resp := h.API(t, h.Users[c.who].WriteToken, http.MethodPatch, path, map[string]any{"apply_workshop": w.ID}); resp.Status != http.StatusForbidden || resp.ErrorCode() != c.code {
+					t.Errorf("%s applies the workshop's score: %d %s, want 403 %s", c.who, resp.Status, resp.Body, c.code)
+				}
+			}
+			if resp := h.API(t, h.Users["sme.analyst"].WriteToken, http.MethodPatch, path, map[string]any{"apply_workshop": "no-such-workshop"}); resp.Status != http.StatusBadRequest || resp.ErrorCode() != "workshop_score_unknown" {
+				t.Errorf("applying an unknown workshop: %d %s", resp.Status, resp.Body)
+			}
+			riskAPI(t, h, "sme.analyst", http.MethodGet, path, nil, http.StatusOK, &now)
+			if now.Residual != 20 || now.Version != 1 {
+				t.Errorf("a refused apply changed the risk: %+v", now)
+			}
+			// The owner applies it: the history names the workshop and who
+			// took part; the offer is gone and cannot be applied twice.
+			// (the page's button: a form of its own on the risk page)
+			if resp := h.Login(t, h.Users["sme.analyst"]).PostForm(t, "/risks/"+r.ID, url.Values{"apply_workshop": {w.ID}}); resp.Status != http.StatusSeeOther {
+				t.Fatalf("the owner applies the workshop's score on the page: %d %s", resp.Status, resp.Body)
+			}
+			riskAPI(t, h, "sme.analyst", http.MethodGet, path, nil, http.StatusOK, &now)
+			if now.Residual != 1 || now.UpdatedByName != "sme.analyst" || len(now.WorkshopScores) != 0 {
+				t.Errorf("after the owner applied the score: residual %d by %s, offers %+v", now.Residual, now.UpdatedByName, now.WorkshopScores)
+			}
+			var hist struct{ Items []risks.Change }
+			riskAPI(t, h, "cert.analyst", http.MethodGet, path+"/history", nil, http.StatusOK, &hist)
+			last := hist.Items[len(hist.Items)-1]
+			if last.Field != "residual_impact" || last.UserName != "sme.analyst" || last.WorkshopID != w.ID || !strings.Contains(last.Note, "Wolke alone: cloud.analyst (Wolke Cloud AG)") {
+				t.Errorf("the history of the applied score: %+v", last)
+			}
+			if resp := h.API(t, h.Users["sme.analyst"].WriteToken, http.MethodPatch, path, map[string]any{"apply_workshop": w.ID}); resp.Status != http.StatusBadRequest || resp.ErrorCode() != "workshop_score_unknown" {
+				t.Errorf("applying the score twice: %d %s", resp.Status, resp.Body)
+			}
+			riskAPI(t, h, "cloud.analyst", http.MethodGet, ws, nil, http.StatusOK, &w)
+			if !w.Items[0].Agreed.Applied {
+				t.Errorf("the workshop does not know its score was applied: %+v", w.Items[0].Agreed)
+			}
+		})
+	}
+}
+
+// TestRiskHistoryShowsWhatTheReaderMaySee: a risk's history shows a
+// reader only the links it may see (a change of hidden links not at
+// all), the trust circle by its name and only to its members, and a
+// workshop's title and participants only to the workshop's readers.
+func TestRiskHistoryShowsWhatTheReaderMaySee(t *testing.T) {
+	for _, e := range dbtest.Engines(t) {
+		t.Run(string(e), func(t *testing.T) {
+			h := apptest.WorldCovering(t, e)
+			asset, err := h.App.Vulns.CreateAsset(context.Background(), h.Users["sme.admin"].Actor, vulns.NewAsset{Name: "erp-db-01", Vendor: "Wolke", Product: "Wolke DB", Version: "1.0"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r risks.Risk
+			riskAPI(t, h, "sme.analyst", http.MethodPost, "/api/v1/risks", map[string]any{"title": "ERP outage", "likelihood": 3, "impact": 4,
+				"treatment": "mitigate", "co_owners": []string{h.Orgs["cloud"]}, "tlp": "AMBER", "audience": "community", "community_id": h.Circle}, http.StatusCreated, &r)
+			path := "/api/v1/risks/" + r.ID
+			riskAPI(t, h, "sme.analyst", http.MethodPatch, path, map[string]any{"links": []map[string]string{{"type": "vuln_asset", "id": asset.ID}}}, http.StatusOK, nil)
+			riskAPI(t, h, "sme.analyst", http.MethodPatch, path, map[string]any{"sharing": map[string]any{"tlp": "GREEN", "audience": "community", "community_id": h.Circle}}, http.StatusOK, nil)
+			var w risks.Workshop
+			riskAPI(t, h, "sme.analyst", http.MethodPost, "/api/v1/risk-workshops", map[string]any{"title": "Müller internal review", "risks": []string{r.ID}, "tlp": "AMBER", "audience": "org"}, http.StatusCreated, &w)
+			ws := "/api/v1/risk-workshops/" + w.ID
+			riskAPI(t, h, "sme.analyst", http.MethodPost, ws+"/votes", map[string]any{"risk_id": r.ID, "likelihood": 2, "impact": 2}, http.StatusOK, nil)
+			riskAPI(t, h, "sme.analyst", http.MethodPost, ws+"/reveal", nil, http.StatusOK, nil)
+			riskAPI(t, h, "sme.analyst", http.MethodPost, ws+"/agreements", map[string]any{"risk_id": r.ID, "likelihood": 2, "impact": 2}, http.StatusOK, nil)
+
+			var circle struct {
+				Name string `json:"name"`
+			}
+			if err := h.App.DB.R().QueryRow(context.Background(), `SELECT name FROM communities WHERE id = ?`, h.Circle).Scan(&circle.Name); err != nil {
+				t.Fatal(err)
+			}
+			history := func(who string) (apptest.Response, map[string]risks.Change) {
+				var hist struct{ Items []risks.Change }
+				resp := riskAPI(t, h, who, http.MethodGet, path+"/history", nil, http.StatusOK, &hist)
+				out := map[string]risks.Change{}
+				for _, c := range hist.Items {
+					out[c.Field] = c
+				}
+				return resp, out
+			}
+			_, mine := history("sme.analyst")
+			if c := mine["links"]; c.New != "vuln_asset:"+asset.ID {
+				t.Errorf("the owner's history of links: %+v", c)
+			}
+			if c := mine["residual_impact"]; c.WorkshopID != w.ID || !strings.Contains(c.Note, "Müller internal review: sme.analyst (Müller Maschinenbau GmbH)") {
+				t.Errorf("the owner's history of the workshop's score: %+v", c)
+			}
+			if c := mine["sharing"]; c.Old != "TLP:AMBER community "+circle.Name || c.New != "TLP:GREEN community "+circle.Name {
+				t.Errorf("the owner's history of sharing: %+v", c)
+			}
+			for _, who := range []string{"cloud.analyst", "cert.analyst"} {
+				resp, theirs := history(who)
+				body := string(resp.Body)
+				for _, hidden := range []string{asset.ID, "vuln_asset", "Müller internal review", w.ID, h.Circle} {
+					if strings.Contains(body, hidden) {
+						t.Errorf("%s reads %q in the risk's history: %s", who, hidden, body)
+					}
+				}
+				if _, ok := theirs["links"]; ok {
+					t.Errorf("%s reads a change of links it cannot see: %+v", who, theirs["links"])
+				}
+				if c := theirs["residual_impact"]; !c.InWorkshop || c.Note != "" || c.New != "2" {
+					t.Errorf("%s's history of the workshop's score: %+v", who, c)
+				}
+				if c := theirs["sharing"]; c.New != "TLP:GREEN community "+circle.Name {
+					t.Errorf("%s's history of sharing: %+v", who, c)
+				}
+				page := string(h.Login(t, h.Users[who]).Get(t, "/risks/"+r.ID).Body)
+				page = page[strings.Index(page, `id="history"`):]
+				for _, hidden := range []string{asset.ID, "Müller internal review", h.Circle} {
+					if strings.Contains(page, hidden) {
+						t.Errorf("%s's risk page shows %q", who, hidden)
+					}
+				}
+				if !strings.Contains(page, "agreed in a workshop") {
+					t.Errorf("%s's risk page does not say the score was agreed in a workshop", who)
+				}
+			}
+		})
+	}
+}
+
+// TestRiskWorkshopChoicesAreDeliberate: a workshop takes no accidental
+// choice — the vote starts empty, the reveal waits for a vote on every
+// risk (409 workshop_no_votes, the button disabled), the agree form starts
+// at the medians, the vote's notice stands in the part the reveal
+// replaces, and agreeing the score a risk already has is shown as
+// confirmed, not as a change.
+func TestRiskWorkshopChoicesAreDeliberate(t *testing.T) {
+	for _, e := range dbtest.Engines(t) {
+		t.Run(string(e), func(t *testing.T) {
+			h := apptest.WorldCovering(t, e)
+			var r risks.Risk
+			riskAPI(t, h, "sme.analyst", http.MethodPost, "/api/v1/risks", map[string]any{"title": "Ransomware on the ERP", "likelihood": 4, "impact": 5,
+				"residual_likelihood": 3, "residual_impact": 5, "treatment": "mitigate", "tlp": "AMBER", "audience": "community", "community_id": h.Circle}, http.StatusCreated, &r)
+			var w risks.Workshop
+			riskAPI(t, h, "sme.analyst", http.MethodPost, "/api/v1/risk-workshops", map[string]any{"title": "Winter workshop", "risks": []string{r.ID}, "community_id": h.Circle}, http.StatusCreated, &w)
+			ws := "/api/v1/risk-workshops/" + w.ID
+			if resp := h.API(t, h.Users["sme.analyst"].WriteToken, http.MethodPost, ws+"/reveal", nil); resp.Status != http.StatusConflict || resp.ErrorCode() != "workshop_no_votes" {
+				t.Errorf("a reveal without votes: %d %s, want 409 workshop_no_votes", resp.Status, resp.Body)
+			}
+			b := h.Login(t, h.Users["sme.analyst"])
+			page := string(b.Get(t, "/risk-workshops/"+w.ID+"?lang=de").Body)
+			if !strings.Contains(page, `id="reveal" disabled`) {
+				t.Errorf("the reveal button is not disabled before any vote")
+			}
+			if !strings.Contains(page, `name="likelihood" required><option value="">– wählen –</option>`) {
+				t.Errorf("the vote does not start with an empty required choice")
+			}
+			resp := b.PostForm(t, "/risk-workshops/"+w.ID+"/votes", url.Values{"risk_id": {r.ID}, "likelihood": {"3"}, "impact": {"5"}})
+			loc := resp.Header.Get("Location")
+			if resp.Status != http.StatusSeeOther || strings.Contains(loc, "ok=") {
+				t.Fatalf("the vote form: %d %s", resp.Status, loc)
+			}
+			page = string(b.Get(t, loc).Body)
+			if !strings.Contains(page, `id="vote-saved-`+r.ID+`"`) || strings.Contains(page, `id="reveal" disabled`) {
+				t.Errorf("after the vote the notice is not beside the form or the reveal is still disabled")
+			}
+			riskAPI(t, h, "cloud.analyst", http.MethodPost, ws+"/votes", map[string]any{"risk_id": r.ID, "likelihood": 3, "impact": 4}, http.StatusOK, nil)
+			riskAPI(t, h, "sme.analyst", http.MethodPost, ws+"/reveal", nil, http.StatusOK, nil)
+			page = string(b.Get(t, loc).Body)
+			if strings.Contains(page, `id="vote-saved-`) {
+				t.Errorf("the vote's notice stays after the reveal")
+			}
+			// Medians 3 and 4.5: the agree form starts at 3 × 5.
+			for _, sel := range []string{`id="a-l-` + r.ID + `"`, `id="a-i-` + r.ID + `"`} {
+				i := strings.Index(page, sel)
+				if i < 0 {
+					t.Fatalf("no agree form %s", sel)
+				}
+				form := page[i : i+strings.Index(page[i:], "</select>")]
+				want := map[bool]string{true: `<option value="3" selected>`, false: `<option value="5" selected>`}[strings.Contains(sel, "a-l-")]
+				if !strings.Contains(form, want) {
+					t.Errorf("the agree form %s does not start at the median: %s", sel, form)
+				}
+			}
+			if !strings.Contains(page, "4,5") {
+				t.Errorf("the German page does not write the median 4.5 as 4,5")
+			}
+			riskAPI(t, h, "sme.analyst", http.MethodPost, ws+"/agreements", map[string]any{"risk_id": r.ID, "likelihood": 3, "impact": 5}, http.StatusOK, nil)
+			var hist struct{ Items []risks.Change }
+			riskAPI(t, h, "sme.analyst", http.MethodGet, "/api/v1/risks/"+r.ID+"/history", nil, http.StatusOK, &hist)
+			for _, c := range hist.Items {
+				if c.Field == "residual_likelihood" || c.Field == "residual_impact" {
+					t.Errorf("an unchanged agreed score is recorded as a change: %+v", c)
+				}
+			}
+			de := string(b.Get(t, "/risks/"+r.ID+"?lang=de").Body)
+			if !strings.Contains(de, "3×5 bestätigt") || strings.Contains(de, "→ <span class=\"new\">3×5") {
+				t.Errorf("the history does not show the unchanged score as confirmed")
+			}
+			if en := string(b.Get(t, "/risk-workshops/"+w.ID+"?lang=en").Body); !strings.Contains(en, `data-status="closed">Closed<`) {
+				t.Errorf("the English status does not start with a capital")
 			}
 		})
 	}

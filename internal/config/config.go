@@ -32,7 +32,7 @@ type Config struct {
 	ReadCache  int    // MB of memory for cached API pages (internal/readcache); 0 turns the cache off
 	SearchRate int    // full-text searches a user may run per minute, after a burst of 20 (internal/forum)
 	DebugAddr  string // listen address of the diagnostics (Prometheus metrics, Go profiles); "" for none
-	// CSAFProviderOrg is the org (its provider handle or id) whose CSAF
+	// CSAFProviderOrg is the org (its id or exact name) whose CSAF
 	// provider also answers at /.well-known/csaf/ (internal/vulns).
 	CSAFProviderOrg string
 	// WebhookAllowPrivate lets webhooks reach loopback and private
@@ -165,7 +165,7 @@ func Flags(fs *flag.FlagSet, env Env) *Config {
 	fs.BoolVar(&c.TrustProxy, "trust-proxy", on("TRUST_PROXY"), "behind a reverse proxy: the client address is the rightmost X-Forwarded-For entry that is not a trusted proxy (VERBUND_TRUST_PROXY=1)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", get("TRUSTED_PROXIES", ""), "with --trust-proxy: the reverse proxies in front of the hub, CIDR,… (VERBUND_TRUSTED_PROXIES; default: only the connection's peer, one proxy)")
 	fs.StringVar(&c.BaseURL, "base-url", get("BASE_URL", ""), "public URL of the hub, printed at start (default from --addr)")
-	fs.StringVar(&c.CSAFProviderOrg, "csaf-provider-org", get("CSAF_PROVIDER_ORG", ""), "the organisation (provider handle, e.g. wolke-cloud-ag, or id) whose CSAF provider also answers at /.well-known/csaf/provider-metadata.json and in /.well-known/security.txt (VERBUND_CSAF_PROVIDER_ORG; with --demo: wolke-cloud-ag)")
+	fs.StringVar(&c.CSAFProviderOrg, "csaf-provider-org", get("CSAF_PROVIDER_ORG", ""), "the organisation (its id or exact name, e.g. \"Wolke Cloud AG\") whose CSAF provider also answers at /.well-known/csaf/provider-metadata.json and in /.well-known/security.txt (VERBUND_CSAF_PROVIDER_ORG; with --demo: Wolke Cloud AG)")
 	fs.IntVar(&c.ReadCache, "read-cache", num("READ_CACHE", 16), "MB of memory for cached API list pages, 0 to turn the cache off (VERBUND_READ_CACHE)")
 	fs.IntVar(&c.SearchRate, "search-rate", num("SEARCH_RATE", 60), "full-text searches a user may run per minute after a burst of 20 (VERBUND_SEARCH_RATE); a search's time must not be cheap to measure")
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", on("WEBHOOK_ALLOW_PRIVATE"), "let webhooks reach loopback and private addresses (VERBUND_WEBHOOK_ALLOW_PRIVATE=1); off, such targets are refused, so a webhook cannot probe the hub's own network")

@@ -36,6 +36,10 @@ type Problem struct {
 	// own language (csaf_version_missing, csaf_version, too_large), with
 	// those values in Got and Want; "" for the others.
 	Detail, Got, Want string
+	// Cause is the underlying error (a network error, with resolved
+	// addresses and the resolver's): for the server's log only, never
+	// shown to users.
+	Cause error
 }
 
 func (p *Problem) Error() string { return p.Message }

@@ -3,12 +3,15 @@ package csaf
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -18,6 +21,8 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	gocsaf "github.com/gocsaf/csaf/v3/csaf"
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"verbund/internal/netguard"
 )
 
 // Fetching a trusted provider's documents as a consumer (CSAF 2.0 §7.1,
@@ -110,9 +115,7 @@ func (f *Fetcher) get(ctx context.Context, raw string, limit int64) ([]byte, int
 	req.Header.Set("User-Agent", "verbund-csaf-consumer")
 	resp, err := f.Client.Do(req)
 	if err != nil {
-		// One code whatever the cause (no such name, refused, an internal
-		// address, a timeout): the message says which.
-		return nil, 0, problem("unreachable", "%s could not be reached: %v", raw, err)
+		return nil, 0, netProblem(raw, err)
 	}
 	defer func() { _ = resp.Body.Close() }() // read only
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
@@ -124,12 +127,58 @@ func (f *Fetcher) get(ctx context.Context, raw string, limit int64) ([]byte, int
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return nil, resp.StatusCode, problem("unreachable", "%s: the answer broke off: %v", raw, err)
+		p := netProblem(raw, err)
+		if p.Code == "unreachable" {
+			p.Message = raw + ": the answer broke off"
+		}
+		return nil, resp.StatusCode, p
 	}
 	if int64(len(b)) > limit {
 		return nil, resp.StatusCode, problem("too_large", "%s is larger than %d bytes", raw, limit)
 	}
 	return b, resp.StatusCode, nil
+}
+
+// withCause keeps the cause of err (a Problem's, for the log) in p.
+func withCause(p *Problem, err error) *Problem {
+	var inner *Problem
+	if errors.As(err, &inner) && inner.Cause != nil {
+		p.Cause = inner.Cause
+	} else {
+		p.Cause = err
+	}
+	return p
+}
+
+// NetworkCodes are the codes of a Problem for a server that could not
+// be reached, by cause.
+var NetworkCodes = []string{"unreachable", "dns", "tls", "timeout", "refused_private"}
+
+// netProblem is the Problem of a request to raw that failed with err: a
+// code by its cause and a fixed text. The error's own text names
+// resolved addresses and the hub's resolver (internal network facts), so
+// it is only the Problem's Cause, for the server's log.
+func netProblem(raw string, err error) *Problem {
+	var dns *net.DNSError
+	var verify *tls.CertificateVerificationError
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var record tls.RecordHeaderError
+	var ne net.Error
+	code, why := "unreachable", "the server refused or dropped the connection"
+	switch {
+	case errors.Is(err, netguard.ErrPrivate):
+		code, why = "refused_private", "its address is a private, loopback or otherwise internal one, which the hub does not call"
+	case errors.As(err, &dns):
+		code, why = "dns", "its name could not be resolved"
+	case errors.As(err, &verify), errors.As(err, &unknown), errors.As(err, &host), errors.As(err, &invalid), errors.As(err, &record),
+		strings.Contains(err.Error(), "tls: "):
+		code, why = "tls", "no trusted TLS connection could be made (certificate or handshake)"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		code, why = "timeout", "it did not answer in time"
+	}
+	return &Problem{Code: code, Message: raw + " could not be reached: " + why, Cause: err}
 }
 
 // Metadata reads and validates (the provider schema and gocsaf's rules)
@@ -210,7 +259,7 @@ func (f *Fetcher) Keys(ctx context.Context, p *Provider) (Keys, error) {
 	for _, k := range p.Keys {
 		b, _, err := f.get(ctx, k.URL, maxSigOrKey)
 		if err != nil {
-			return nil, problem("key_unavailable", "the provider's OpenPGP key could not be fetched: %v", err)
+			return nil, withCause(problem("key_unavailable", "the provider's OpenPGP key could not be fetched: %v", err), err)
 		}
 		l, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(b))
 		if err != nil || len(l) == 0 {
@@ -417,7 +466,7 @@ func (f *Fetcher) Document(ctx context.Context, e Listed) (Fetched, error) {
 			if !e.Listed && status == http.StatusNotFound {
 				continue
 			}
-			return out, problem("hash_unavailable", "the digest of %s could not be fetched: %v", e.URL, err)
+			return out, withCause(problem("hash_unavailable", "the digest of %s could not be fetched: %v", e.URL, err), err)
 		}
 		sum := strings.ToLower(firstField(string(b)))
 		switch {
@@ -443,7 +492,7 @@ func (f *Fetcher) Document(ctx context.Context, e Listed) (Fetched, error) {
 			out.Signature = b
 		case !e.Listed && status == http.StatusNotFound:
 		default:
-			return out, problem("signature_unavailable", "the signature of %s could not be fetched: %v", e.URL, err)
+			return out, withCause(problem("signature_unavailable", "the signature of %s could not be fetched: %v", e.URL, err), err)
 		}
 	}
 	return out, nil

@@ -225,8 +225,9 @@ func Seed(ctx context.Context, s Services, dataDir string) ([]Login, error) {
 			return nil, err
 		}
 	}
+	var running string // the running incident, in which the circle's playbook runs
 	if s.Incidents != nil {
-		if err := seedIncidents(ctx, s.Incidents, act("jonas.weber@mueller-maschinenbau.example"), act("anna.mueller@mueller-maschinenbau.example"),
+		if running, err = seedIncidents(ctx, s.Incidents, act("jonas.weber@mueller-maschinenbau.example"), act("anna.mueller@mueller-maschinenbau.example"),
 			act("max.bauer@cert-sued.example"), act("tom.richter@wolke-cloud.example"), cert, wolke); err != nil {
 			return nil, err
 		}
@@ -237,8 +238,15 @@ func Seed(ctx context.Context, s Services, dataDir string) ([]Login, error) {
 		}
 	}
 	if s.Playbooks != nil {
-		if err := seedPlaybooks(ctx, s.Playbooks, act("max.bauer@cert-sued.example"), c.ID); err != nil {
+		pb, err := seedPlaybooks(ctx, s.Playbooks, act("max.bauer@cert-sued.example"), c.ID)
+		if err != nil {
 			return nil, err
+		}
+		if running != "" && s.Incidents.Playbooks != nil {
+			if err := seedRun(ctx, s.Incidents, act("max.bauer@cert-sued.example"), act("jonas.weber@mueller-maschinenbau.example"),
+				act("tom.richter@wolke-cloud.example"), running, pb); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if s.Risks != nil {

@@ -15,7 +15,12 @@ import (
 // the three work their tasks. Beside it a closed phishing incident with
 // its review. Everything is TLP:AMBER between the three: Hansa Logistik
 // sees none of it.
-func seedIncidents(ctx context.Context, svc *incidents.Service, jonas, anna, max, tom policy.Actor, cert, wolke string) error {
+func seedIncidents(ctx context.Context, svc *incidents.Service, jonas, anna, max, tom policy.Actor, cert, wolke string) (running string, err error) {
+	err = seedIncidentStory(ctx, svc, jonas, anna, max, tom, cert, wolke, &running)
+	return running, err
+}
+
+func seedIncidentStory(ctx context.Context, svc *incidents.Service, jonas, anna, max, tom policy.Actor, cert, wolke string, running *string) error {
 	detected := time.Now().Add(-5 * time.Hour).UTC().Format(time.RFC3339)
 	inc, err := svc.CreateIncident(ctx, jonas, incidents.NewIncident{Title: "Ransomware auf dem Dateiserver der Konstruktion",
 		Description: "Seit 6 Uhr lassen sich Konstruktionszeichnungen auf dem Dateiserver nicht mehr öffnen; Dateien tragen die Endung .kryptonit, im Stammverzeichnis liegt eine Lösegeldforderung. Der Server läuft als virtuelle Maschine bei Wolke Cloud AG.",
@@ -23,6 +28,7 @@ func seedIncidents(ctx context.Context, svc *incidents.Service, jonas, anna, max
 	if err != nil {
 		return fmt.Errorf("demo incident: %w", err)
 	}
+	*running = inc.ID
 	req, err := svc.RequestAssistance(ctx, jonas, inc.ID, incidents.AssistanceRequest{CertOrg: cert, Message: "Bitte unterstützen Sie uns bei Eindämmung und Meldung."})
 	if err != nil {
 		return fmt.Errorf("demo assistance: %w", err)

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"verbund/internal/cacao"
+	"verbund/internal/incidents"
 	"verbund/internal/playbooks"
 	"verbund/internal/policy"
 	"verbund/internal/stix"
@@ -109,18 +111,47 @@ func ransomwarePlaybook() ([]byte, error) {
 
 // seedPlaybooks puts the circle's playbook into the library of
 // "Mittelstand Süd": CERT Süd, the circle's coordinator, imports it.
-func seedPlaybooks(ctx context.Context, s *playbooks.Service, cert policy.Actor, circle string) error {
+func seedPlaybooks(ctx context.Context, s *playbooks.Service, cert policy.Actor, circle string) (string, error) {
 	doc, err := ransomwarePlaybook()
 	if err != nil {
-		return err
+		return "", err
 	}
 	rep, err := s.Import(ctx, cert, []playbooks.Input{{Name: "ransomware-erstmassnahmen.json", Data: doc}},
 		playbooks.ImportOptions{Sharing: policy.Sharing{Audience: "community", Community: circle}})
 	if err != nil {
-		return fmt.Errorf("demo playbook: %w", err)
+		return "", fmt.Errorf("demo playbook: %w", err)
 	}
 	if rep.Accepted != 1 {
-		return fmt.Errorf("demo playbook refused: %+v", rep.Items)
+		return "", fmt.Errorf("demo playbook refused: %+v", rep.Items)
+	}
+	return rep.Items[0].ID, nil
+}
+
+// seedRun runs the circle's playbook in the running incident: CERT Süd,
+// the coordinator, starts it; Müller has isolated its systems and Wolke
+// locked the accounts; Müller prepared the reporting duties before the
+// decision on the backups was taken, which the run records as a
+// deviation from the playbook's order.
+func seedRun(ctx context.Context, svc *incidents.Service, cert, jonas, tom policy.Actor, incident, playbook string) error {
+	run, err := svc.StartRun(ctx, cert, incident, incidents.NewRun{PlaybookID: playbook})
+	if err != nil {
+		return fmt.Errorf("demo run: %w", err)
+	}
+	for _, done := range []struct {
+		who  policy.Actor
+		step string
+	}{{jonas, "Betroffene Systeme isolieren"}, {tom, "Cloud-Zugänge sperren und Snapshots sichern"}, {jonas, "Meldepflichten prüfen"}} {
+		i := slices.IndexFunc(run.Steps, func(s incidents.RunStep) bool { return s.Name == done.step })
+		if i < 0 {
+			return fmt.Errorf("demo run: no step %q", done.step)
+		}
+		if _, err := svc.SetTaskDone(ctx, done.who, run.Steps[i].TaskID, true); err != nil {
+			return fmt.Errorf("demo run step: %w", err)
+		}
 	}
 	return nil
 }
+
+// RansomwarePlaybook is the document of the circle's playbook (tests read
+// it: the editor keeps what it does not show).
+func RansomwarePlaybook() ([]byte, error) { return ransomwarePlaybook() }

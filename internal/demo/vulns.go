@@ -10,9 +10,9 @@ import (
 	"verbund/internal/vulns"
 )
 
-// CSAFProvider is the provider handle of Wolke Cloud AG, whose CSAF
+// CSAFProvider names Wolke Cloud AG (by its exact name), whose CSAF
 // provider `serve --demo` also serves at /.well-known/csaf/.
-const CSAFProvider = "wolke-cloud-ag"
+const CSAFProvider = "Wolke Cloud AG"
 
 // The demo's vulnerability coordination: Wolke Cloud AG publishes three
 // CSAF advisories on its products, as a CSAF trusted provider — a TLP:WHITE one on its gateway

@@ -85,6 +85,8 @@ type Service struct {
 	Events *events.Broker
 	// Notify, when set, receives every change's event in its transaction.
 	Notify *notify.Service
+	// Playbooks, when set, is the playbook library runs read (runs.go).
+	Playbooks PlaybookSource
 	// incidents and what lives in them: every envelope is written, read
 	// and deleted through these.
 	incidents, entries, tasks, evidence *policy.Kind

@@ -273,6 +273,8 @@ type incidentData struct {
 	Review       *Review // the review typed in it
 	Task         NewTask // the task typed in it (Due as typed)
 	Message      string  // the assistance request's message typed
+	Runs         []Run
+	RunChoices   []policy.Option // the playbooks the actor may start
 }
 
 func (h *Handler) incidentPage(w http.ResponseWriter, r *http.Request) error {
@@ -330,6 +332,9 @@ func (h *Handler) renderIncident(w http.ResponseWriter, r *http.Request, status 
 	if d.Evidence, err = h.svc.FindEvidence(ctx, a, inc.ID); err != nil {
 		return err
 	}
+	if d.Runs, err = h.svc.FindRuns(ctx, a, inc.ID); err != nil {
+		return err
+	}
 	if d.Clocks, err = h.svc.FindClocks(ctx, a, inc.ID); err != nil {
 		return err
 	}
@@ -343,6 +348,11 @@ func (h *Handler) renderIncident(w http.ResponseWriter, r *http.Request, status 
 	d.CanEdit = owner && a.CanWrite()
 	d.CanMove = a.CanWrite() && (owner || d.MyRole == "coordinator" || d.MyRole == "responder")
 	d.CanInvite = a.CanWrite() && !d.Closed && (owner || d.MyRole == "coordinator")
+	if d.Participant && a.CanWrite() && !d.Closed && h.svc.Playbooks != nil {
+		if d.RunChoices, err = h.svc.Playbooks.RunChoices(ctx, a); err != nil {
+			return err
+		}
+	}
 	if d.CanMove {
 		d.Next = nextStatuses(inc.Status, owner, d.MyRole == "coordinator")
 	}

@@ -65,6 +65,9 @@ func Register(srv *web.Server, svc *Service) error {
 	r.HandleUpload("POST /incidents/{id}/evidence", web.Write, h.evidenceForm)
 	r.Handle("GET /incidents/{id}/evidence/{file}", web.Read, h.download)
 	r.Handle("POST /incidents/{id}/clocks/{clock}", web.Write, h.clockForm)
+	r.Handle("POST /incidents/{id}/playbook-runs", web.Write, h.startRunForm)
+	r.Handle("POST /playbook-runs/{run}/steps/{step}/decision", web.Write, h.answerForm)
+	r.Handle("POST /playbook-runs/{run}/steps/{step}/skip", web.Write, h.skipForm)
 
 	r.Handle("GET /api/v1/incidents", web.Read, h.apiList)
 	r.Handle("POST /api/v1/incidents", web.Write, h.apiCreate)
@@ -90,6 +93,10 @@ func Register(srv *web.Server, svc *Service) error {
 	r.Handle("GET /api/v1/cert-inbox", web.Read, h.apiInbox)
 	r.Handle("POST /api/v1/cert-inbox/{id}", web.Write, h.apiDecide)
 	r.Handle("GET /api/v1/incident-figures", web.Read, h.apiFigures)
+	r.Handle("GET /api/v1/incidents/{id}/playbook-runs", web.Read, h.apiRuns)
+	r.Handle("POST /api/v1/incidents/{id}/playbook-runs", web.Write, h.apiStartRun)
+	r.Handle("POST /api/v1/playbook-runs/{run}/steps/{step}/decision", web.Write, h.apiAnswer)
+	r.Handle("POST /api/v1/playbook-runs/{run}/steps/{step}/skip", web.Write, h.apiSkip)
 	return nil
 }
 

@@ -106,32 +106,43 @@ func (s *Service) CreateTask(ctx context.Context, a policy.Actor, incidentID str
 			}
 			t.AssigneeOrg = in.AssigneeOrg
 		}
-		tlp, aud, err := s.inherited(ctx, tx.Handle, a, in.Sharing, inc.Share)
-		if err != nil {
-			return err
-		}
-		sh := s.tasks.Envelope(a, tlp, aud)
-		sh.Container = incidentID
-		d, err := s.tasks.Disclose(ctx, tx, a, sh)
-		if err != nil {
-			return err
-		}
-		t.ID, t.Share, t.CreatedAt, t.AuthorName = sh.ID, d.Share, sh.CreatedAt, a.Name
-		if _, err := tx.Exec(ctx, `INSERT INTO incident_tasks (id, incident_id, org_id, author_id, title, assignee_org, assignee_user, due_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			t.ID, incidentID, a.OrgID, a.UserID, t.Title, nullable(t.AssigneeOrg), nullable(t.AssigneeUser), t.DueAt, t.CreatedAt); err != nil {
-			return fmt.Errorf("insert task: %w", db.Map(err))
-		}
-		if err := s.touchParticipant(ctx, tx, incidentID, a.OrgID, t.CreatedAt); err != nil {
-			return err
-		}
-		if err := s.emit(ctx, tx, a.UserID, EventTask, inc, &t.Share, t.Title); err != nil {
-			return err
-		}
-		return audit.Write(ctx, tx, a, audit.Entry{Action: "incident.task.create", ObjectType: "incident_task", ObjectID: t.ID,
-			Orgs: []string{inc.Share.Owner}, Detail: map[string]any{"incident": incidentID, "assignee_org": t.AssigneeOrg, "assignee_user": t.AssigneeUser, "due_at": t.DueAt},
-			Touches: touches(incidentID)})
+		return s.addTask(ctx, tx, a, inc, &t, in.Sharing, "")
 	})
 	return t, err
+}
+
+// addTask writes a task (its title and assignee checked) into an
+// incident in tx: the envelope (sharing as given, else the incident's),
+// the row, the participant's activity, the event and the audit record;
+// run names the playbook run that made it ("" none).
+func (s *Service) addTask(ctx context.Context, tx *db.Tx, a policy.Actor, inc Incident, t *Task, in policy.Sharing, run string) error {
+	tlp, aud, err := s.inherited(ctx, tx.Handle, a, in, inc.Share)
+	if err != nil {
+		return err
+	}
+	sh := s.tasks.Envelope(a, tlp, aud)
+	sh.Container = inc.ID
+	d, err := s.tasks.Disclose(ctx, tx, a, sh)
+	if err != nil {
+		return err
+	}
+	t.ID, t.Share, t.CreatedAt, t.AuthorName = sh.ID, d.Share, sh.CreatedAt, a.Name
+	if _, err := tx.Exec(ctx, `INSERT INTO incident_tasks (id, incident_id, org_id, author_id, title, assignee_org, assignee_user, due_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, inc.ID, a.OrgID, a.UserID, t.Title, nullable(t.AssigneeOrg), nullable(t.AssigneeUser), t.DueAt, t.CreatedAt); err != nil {
+		return fmt.Errorf("insert task: %w", db.Map(err))
+	}
+	if err := s.touchParticipant(ctx, tx, inc.ID, a.OrgID, t.CreatedAt); err != nil {
+		return err
+	}
+	if err := s.emit(ctx, tx, a.UserID, EventTask, inc, &t.Share, t.Title); err != nil {
+		return err
+	}
+	detail := map[string]any{"incident": inc.ID, "assignee_org": t.AssigneeOrg, "assignee_user": t.AssigneeUser, "due_at": t.DueAt}
+	if run != "" {
+		detail["playbook_run"] = run
+	}
+	return audit.Write(ctx, tx, a, audit.Entry{Action: "incident.task.create", ObjectType: "incident_task", ObjectID: t.ID,
+		Orgs: []string{inc.Share.Owner}, Detail: detail, Touches: touches(inc.ID)})
 }
 
 func nullable(s string) any {
@@ -183,6 +194,9 @@ func (s *Service) SetTaskDone(ctx context.Context, a policy.Actor, taskID string
 			return fmt.Errorf("tick task: %w", db.Map(err))
 		}
 		t.DoneAt, t.Overdue = at, false
+		if err := s.runTaskDone(ctx, tx, a, taskID, done); err != nil {
+			return err
+		}
 		if done {
 			if _, err := s.addEntry(ctx, tx, a, inc.Share, "task", t.Title); err != nil {
 				return err

@@ -23,6 +23,9 @@ type Service struct {
 	Events    *events.Broker
 	playbooks *policy.Kind
 	validator *cacao.Validator
+	// Proposals, when set, reads what an incident's playbook run proposes
+	// for a new version (propose.go).
+	Proposals Proposals
 }
 
 // New returns the service and registers its kind with the sharing

@@ -42,6 +42,7 @@ func Register(srv *web.Server, svc *Service) error {
 	r.Handle("GET /playbooks/new", web.Write, h.newPage)
 	r.Handle("POST /playbooks/editor", web.Write, h.editorForm)
 	r.Handle("GET /playbooks/{id}/edit", web.Write, h.editPage)
+	r.Handle("POST /playbooks/{id}/propose", web.Write, h.proposePage)
 	r.Handle("GET /playbooks/{id}", web.Read, h.playbookPage)
 	r.Handle("POST /playbooks/{id}/delete", web.Write, h.deleteForm)
 

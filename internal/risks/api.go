@@ -89,10 +89,14 @@ func (h *Handler) apiHeatmap(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) apiExport(w http.ResponseWriter, r *http.Request) error {
 	f := filterOf(r)
 	f.After = ""
+	sep, err := CSVSeparator(r.URL.Query().Get("sep"))
+	if err != nil {
+		return err
+	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="risks.csv"`)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	return h.svc.ExportCSV(r.Context(), web.ActorFrom(r), f, w)
+	return h.svc.ExportCSV(r.Context(), web.ActorFrom(r), f, sep, w)
 }
 
 func (h *Handler) apiMatrix(w http.ResponseWriter, r *http.Request) error {

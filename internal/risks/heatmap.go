@@ -236,10 +236,32 @@ func csvCell(v string) string {
 	return v
 }
 
+// utf8BOM starts the CSV: without it Excel reads the file in the
+// system's legacy code page and garbles every umlaut.
+const utf8BOM = "\ufeff"
+
+// CSVSeparator reads the export's sep parameter: "" or "comma" (RFC 4180,
+// the default) or "semicolon" (what Excel expects where the decimal
+// separator is a comma, as in German).
+func CSVSeparator(sep string) (rune, error) {
+	switch sep {
+	case "", "comma":
+		return ',', nil
+	case "semicolon":
+		return ';', nil
+	}
+	return 0, fault.BadInput("sep", "bad_csv_separator", `"{value}" is no separator: use comma or semicolon`).With("value", sep)
+}
+
 // ExportCSV writes every risk the reader may see (narrowed by f) in
-// priority order as CSV.
-func (s *Service) ExportCSV(ctx context.Context, a policy.Actor, f ListFilter, w io.Writer) error {
+// priority order as CSV: UTF-8 with a byte order mark, fields separated
+// by sep.
+func (s *Service) ExportCSV(ctx context.Context, a policy.Actor, f ListFilter, sep rune, w io.Writer) error {
+	if _, err := io.WriteString(w, utf8BOM); err != nil {
+		return fmt.Errorf("write csv: %w", err)
+	}
 	cw := csv.NewWriter(w)
+	cw.Comma = sep
 	_ = cw.Write([]string{"id", "title", "owner", "co_owners", "likelihood", "impact", "inherent_score", "residual_likelihood", "residual_impact",
 		"residual_score", "appetite", "above_appetite", "treatment", "due", "next_review", "review_overdue", "tlp"})
 	f.Limit = 200

@@ -2,10 +2,14 @@ package risks
 
 import (
 	"html/template"
+	"math"
 	"net/http"
+	"net/url"
 	"strconv"
+	"time"
 
 	"verbund/internal/fault"
+	"verbund/internal/i18n"
 	"verbund/internal/policy"
 	"verbund/internal/web"
 )
@@ -36,6 +40,11 @@ type registerData struct {
 	Impact     []Level
 	Workshops  []Workshop
 	Query      string
+	// ExportURL is the CSV download: the page's filters, and in German
+	// the semicolon German spreadsheets expect. A whole URL, because
+	// html/template escapes "=" and "&" of a query put after a "?".
+	ExportURL string
+	NextURL   string // the next page, the same filters (a whole URL, as ExportURL)
 }
 
 func (h *Handler) registerPage(w http.ResponseWriter, r *http.Request) error {
@@ -74,8 +83,13 @@ func (h *Handler) registerPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	q := r.URL.Query()
 	q.Del("next")
-	d := registerData{Risks: rs, Next: next, Filter: f, Circles: c.Circles, Heatmap: hm, SVG: HeatmapSVG(hm, label, t),
-		Likelihood: lk, Impact: h.levels(m, lang, "impact", m.Impact), Workshops: ws, Query: q.Encode()}
+	nq := url.Values{}
+	for k, v := range q {
+		nq[k] = v
+	}
+	nq.Set("next", next)
+	d := registerData{Risks: rs, Next: next, NextURL: "/risks?" + nq.Encode(), Filter: f, Circles: c.Circles, Heatmap: hm, SVG: HeatmapSVG(hm, label, t),
+		Likelihood: lk, Impact: h.levels(m, lang, "impact", m.Impact), Workshops: ws, Query: q.Encode(), ExportURL: exportURL(q, lang)}
 	p := web.Page{Nav: "risks", Data: d, Title: t("risks.title"), Live: "/events?topic=risks"}
 	return h.tpl.Render(w, r, http.StatusOK, "register", p)
 }
@@ -145,6 +159,7 @@ func (h *Handler) createForm(w http.ResponseWriter, r *http.Request) error {
 type riskData struct {
 	Risk       Risk
 	History    []Change
+	CVSS       []string // the links' CVSS scores, written for the page's language
 	Likelihood []Level
 	Impact     []Level
 	Treatments []string
@@ -171,7 +186,12 @@ func (h *Handler) renderRisk(w http.ResponseWriter, r *http.Request, status int,
 	if err != nil {
 		return err
 	}
-	d := riskData{Risk: rk, History: hist, Likelihood: h.levels(m, lang, "likelihood", rk.LikelihoodLevels), Impact: h.levels(m, lang, "impact", rk.ImpactLevels),
+	localiseHistory(hist, lang)
+	cvss := make([]string, len(rk.Links))
+	for i, l := range rk.Links {
+		cvss[i] = i18n.FormatNumber(lang, l.CVSS, 1)
+	}
+	d := riskData{Risk: rk, History: hist, CVSS: cvss, Likelihood: h.levels(m, lang, "likelihood", rk.LikelihoodLevels), Impact: h.levels(m, lang, "impact", rk.ImpactLevels),
 		Treatments: Treatments, IsOwner: rk.OrgID == a.OrgID, CanEdit: a.CanWrite(), Error: e, Matrix: m}
 	p := web.Page{Nav: "risks", Data: d, Title: rk.Title, Live: "/events?topic=risk:" + rk.ID}
 	return h.tpl.Render(w, r, status, "risk", p)
@@ -202,7 +222,8 @@ func (h *Handler) editForm(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	u := RiskUpdate{Title: strPtr(r, "title"), Description: strPtr(r, "description"), Likelihood: intPtr(r, "likelihood"), Impact: intPtr(r, "impact"),
 		ResidualLikelihood: intPtr(r, "residual_likelihood"), ResidualImpact: intPtr(r, "residual_impact"), Treatment: strPtr(r, "treatment"),
-		ReviewDays: intPtr(r, "review_days"), Appetite: intPtr(r, "appetite"), Reviewed: r.PostFormValue("reviewed") == "1"}
+		ReviewDays: intPtr(r, "review_days"), Appetite: intPtr(r, "appetite"), Reviewed: r.PostFormValue("reviewed") == "1",
+		ApplyWorkshop: strPtr(r, "apply_workshop")}
 	if _, err := h.svc.UpdateRisk(r.Context(), web.ActorFrom(r), id, u); err != nil {
 		if e, ok := invalid(err); ok {
 			return h.renderRisk(w, r, web.Status(e.Kind), id, e)
@@ -268,7 +289,15 @@ type workshopData struct {
 	Workshop Workshop
 	Matrix   Matrix
 	Levels   map[string]levelPair // risk id → its levels
-	Error    *fault.Error
+	// Agree is the score the agree form offers first for each risk: the
+	// rounded medians of the revealed votes.
+	Agree map[string][2]int
+	// CanReveal: every risk has a vote (Reveal refuses before).
+	CanReveal bool
+	// Voted is the risk whose vote was just saved: its notice stands in
+	// the risk's live form part, so the reveal's refresh takes it away.
+	Voted string
+	Error *fault.Error
 }
 
 type levelPair struct{ Likelihood, Impact []Level }
@@ -285,10 +314,17 @@ func (h *Handler) renderWorkshop(w http.ResponseWriter, r *http.Request, status 
 		return err
 	}
 	lv := map[string]levelPair{}
+	agree := map[string][2]int{}
+	canReveal := true
 	for _, it := range ws.Items {
 		lv[it.RiskID] = levelPair{h.levels(m, lang, "likelihood", it.LikelihoodLevels), h.levels(m, lang, "impact", it.ImpactLevels)}
+		if it.Spread != nil {
+			agree[it.RiskID] = [2]int{int(math.Round(it.Spread.MedianLikelihood)), int(math.Round(it.Spread.MedianImpact))}
+		}
+		canReveal = canReveal && len(it.Voters) > 0
 	}
-	p := web.Page{Nav: "risks", Data: workshopData{Workshop: ws, Matrix: m, Levels: lv, Error: e}, Title: ws.Title, Live: "/events?topic=risk-workshop:" + ws.ID}
+	d := workshopData{Workshop: ws, Matrix: m, Levels: lv, Agree: agree, CanReveal: canReveal, Voted: r.URL.Query().Get("voted"), Error: e}
+	p := web.Page{Nav: "risks", Data: d, Title: ws.Title, Live: "/events?topic=risk-workshop:" + ws.ID}
 	return h.tpl.Render(w, r, status, "workshop", p)
 }
 
@@ -312,7 +348,7 @@ func (h *Handler) afterWorkshop(w http.ResponseWriter, r *http.Request, err erro
 func (h *Handler) voteForm(w http.ResponseWriter, r *http.Request) error {
 	risk := r.PostFormValue("risk_id")
 	err := h.svc.Score(r.Context(), web.ActorFrom(r), r.PathValue("id"), risk, atoi(r.PostFormValue("likelihood")), atoi(r.PostFormValue("impact")))
-	return h.afterWorkshop(w, r, err, "#item-"+risk, "vote_saved")
+	return h.afterWorkshop(w, r, err, "?voted="+url.QueryEscape(risk)+"#item-"+risk, "")
 }
 
 func (h *Handler) revealForm(w http.ResponseWriter, r *http.Request) error {
@@ -328,4 +364,42 @@ func (h *Handler) agreeForm(w http.ResponseWriter, r *http.Request) error {
 	risk := r.PostFormValue("risk_id")
 	err := h.svc.Agree(r.Context(), web.ActorFrom(r), r.PathValue("id"), risk, atoi(r.PostFormValue("likelihood")), atoi(r.PostFormValue("impact")))
 	return h.afterWorkshop(w, r, err, "#item-"+risk, "")
+}
+
+// localiseHistory writes the dates of the history (stored, and served by
+// the API, as YYYY-MM-DD) the way the rest of the hub's pages write dates.
+func localiseHistory(hist []Change, lang string) {
+	for i := range hist {
+		switch hist[i].Field {
+		case "part.due", "reviewed":
+			hist[i].Old, hist[i].New = localDay(lang, hist[i].Old), localDay(lang, hist[i].New)
+		}
+	}
+}
+
+func localDay(lang, s string) string {
+	t, err := time.ParseInLocation("2006-01-02", s, web.Zone())
+	if err != nil {
+		return s
+	}
+	return i18n.FormatDate(lang, t, web.Zone())
+}
+
+// exportURL is the register's CSV download with the page's filters. German
+// Excel reads a comma file as one column (its list separator is the
+// semicolon), so the German page asks for semicolons.
+func exportURL(q url.Values, lang string) string {
+	e := url.Values{}
+	for _, k := range []string{"community_id", "org_id", "above_appetite", "review_overdue"} {
+		if v := q.Get(k); v != "" {
+			e.Set(k, v)
+		}
+	}
+	if lang == "de" {
+		e.Set("sep", "semicolon")
+	}
+	if len(e) == 0 {
+		return "/api/v1/risks/export"
+	}
+	return "/api/v1/risks/export?" + e.Encode()
 }

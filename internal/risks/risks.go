@@ -198,33 +198,38 @@ func (s *Service) FindMatrix(ctx context.Context, h db.Handle, org string) (Matr
 
 // Risk is one risk as a reader sees it.
 type Risk struct {
-	ID                 string       `json:"id"`
-	Title              string       `json:"title"`
-	Description        string       `json:"description"`
-	OrgID              string       `json:"org_id"`
-	OrgName            string       `json:"org_name"`
-	LikelihoodLevels   int          `json:"likelihood_levels"`
-	ImpactLevels       int          `json:"impact_levels"`
-	Likelihood         int          `json:"likelihood"`
-	Impact             int          `json:"impact"`
-	Inherent           int          `json:"inherent_score"`
-	ResidualLikelihood int          `json:"residual_likelihood"`
-	ResidualImpact     int          `json:"residual_impact"`
-	Residual           int          `json:"residual_score"`
-	Treatment          string       `json:"treatment"`
-	Appetite           int          `json:"appetite"`
-	AboveAppetite      bool         `json:"above_appetite"`
-	ReviewDays         int          `json:"review_days"`
-	NextReview         int64        `json:"next_review"`
-	ReviewOverdue      bool         `json:"review_overdue"`
-	DueAt              int64        `json:"due_at,omitempty"`
-	Parts              []Part       `json:"parts"`
-	Links              []Link       `json:"links"`
-	Version            int          `json:"version"`
-	CreatedAt          int64        `json:"created_at"`
-	UpdatedAt          int64        `json:"updated_at"`
-	UpdatedByName      string       `json:"updated_by_name"`
-	Share              policy.Share `json:"sharing"`
+	ID                 string `json:"id"`
+	Title              string `json:"title"`
+	Description        string `json:"description"`
+	OrgID              string `json:"org_id"`
+	OrgName            string `json:"org_name"`
+	LikelihoodLevels   int    `json:"likelihood_levels"`
+	ImpactLevels       int    `json:"impact_levels"`
+	Likelihood         int    `json:"likelihood"`
+	Impact             int    `json:"impact"`
+	Inherent           int    `json:"inherent_score"`
+	ResidualLikelihood int    `json:"residual_likelihood"`
+	ResidualImpact     int    `json:"residual_impact"`
+	Residual           int    `json:"residual_score"`
+	Treatment          string `json:"treatment"`
+	Appetite           int    `json:"appetite"`
+	AboveAppetite      bool   `json:"above_appetite"`
+	ReviewDays         int    `json:"review_days"`
+	NextReview         int64  `json:"next_review"`
+	ReviewOverdue      bool   `json:"review_overdue"`
+	DueAt              int64  `json:"due_at,omitempty"`
+	Parts              []Part `json:"parts"`
+	Links              []Link `json:"links"`
+	// WorkshopScores are scores workshops the reader may see agreed for
+	// this risk that its owner org has not applied: an agreement by
+	// anyone outside the owner org changes the risk only when the owner
+	// org applies it (PATCH apply_workshop).
+	WorkshopScores []WorkshopScore `json:"workshop_scores"`
+	Version        int             `json:"version"`
+	CreatedAt      int64           `json:"created_at"`
+	UpdatedAt      int64           `json:"updated_at"`
+	UpdatedByName  string          `json:"updated_by_name"`
+	Share          policy.Share    `json:"sharing"`
 	// NotDeliveredTo lists circle members the risk did not reach because
 	// no agreement covers them (answer to a write only).
 	NotDeliveredTo []string `json:"not_delivered_to,omitempty"`
@@ -307,13 +312,28 @@ type RiskUpdate struct {
 	Links              *[]Link         `json:"links,omitempty"`
 	Sharing            *policy.Sharing `json:"sharing,omitempty"`
 	Part               *PartUpdate     `json:"part,omitempty"`
+	// ApplyWorkshop makes a workshop's agreed score the risk's residual
+	// likelihood and impact (the owner org's action).
+	ApplyWorkshop *string `json:"apply_workshop,omitempty"`
+}
+
+// WorkshopScore is the score a workshop agreed for a risk, not yet
+// applied to it.
+type WorkshopScore struct {
+	WorkshopID    string `json:"workshop_id"`
+	WorkshopTitle string `json:"workshop_title"`
+	Likelihood    int    `json:"likelihood"`
+	Impact        int    `json:"impact"`
+	Score         int    `json:"score"`
+	At            int64  `json:"at"`
+	ByName        string `json:"by_name"`
 }
 
 // ownerFields reports whether u changes anything but the actor's part.
 func (u RiskUpdate) ownerFields() bool {
 	return u.Title != nil || u.Description != nil || u.Likelihood != nil || u.Impact != nil || u.ResidualLikelihood != nil ||
 		u.ResidualImpact != nil || u.Treatment != nil || u.ReviewDays != nil || u.Appetite != nil || u.Reviewed ||
-		u.CoOwners != nil || u.Links != nil || u.Sharing != nil
+		u.CoOwners != nil || u.Links != nil || u.Sharing != nil || u.ApplyWorkshop != nil
 }
 
 // HistoryFields are the fields a risk's history names.
@@ -328,7 +348,11 @@ type Change struct {
 	Field    string `json:"field"`
 	Old      string `json:"old"`
 	New      string `json:"new"`
-	Note     string `json:"note,omitempty"`
+	// Note names the workshop and who took part, for a reader who may
+	// see the workshop (WorkshopID); another reader sees InWorkshop only.
+	Note       string `json:"note,omitempty"`
+	WorkshopID string `json:"workshop_id,omitempty"`
+	InWorkshop bool   `json:"in_workshop,omitempty"`
 }
 
 func checkTitle(t string) (string, error) {

@@ -317,6 +317,9 @@ func (s *Service) UpdateRisk(ctx context.Context, a policy.Actor, id string, u R
 		}
 		pub := sh
 		detail := map[string]any{"fields": ch.fields, "version": next.Version}
+		if u.ApplyWorkshop != nil {
+			detail["workshop"] = *u.ApplyWorkshop
+		}
 		action := "risks.risk.edit"
 		if ch.reshare != nil {
 			for k, v := range ch.reshare.Detail() {
@@ -410,12 +413,27 @@ func (s *Service) applyOwner(ctx context.Context, tx *db.Tx, a policy.Actor, nex
 	} else if next.ReviewDays != cur.ReviewDays {
 		next.NextReview = cur.NextReview + int64(next.ReviewDays-cur.ReviewDays)*86_400_000_000
 	}
+	note := ""
+	if u.ApplyWorkshop != nil {
+		ws, err := s.workshopScores(ctx, tx.Handle, a, next.ID, *u.ApplyWorkshop)
+		if err != nil {
+			return err
+		}
+		if len(ws) == 0 {
+			return fault.BadInput("apply_workshop", "workshop_score_unknown", "no workshop you can see has an agreed score for this risk that is not yet applied")
+		}
+		next.ResidualLikelihood, next.ResidualImpact, note = ws[0].Likelihood, ws[0].Impact, workshopNote(ws[0].WorkshopID)
+	}
 	ch.add("title", cur.Title, next.Title, "")
 	ch.add("description", cur.Description, next.Description, "")
 	ch.add("likelihood", itoa(cur.Likelihood), itoa(next.Likelihood), "")
 	ch.add("impact", itoa(cur.Impact), itoa(next.Impact), "")
-	ch.add("residual_likelihood", itoa(cur.ResidualLikelihood), itoa(next.ResidualLikelihood), "")
-	ch.add("residual_impact", itoa(cur.ResidualImpact), itoa(next.ResidualImpact), "")
+	ch.add("residual_likelihood", itoa(cur.ResidualLikelihood), itoa(next.ResidualLikelihood), note)
+	ch.add("residual_impact", itoa(cur.ResidualImpact), itoa(next.ResidualImpact), note)
+	if note != "" && cur.ResidualLikelihood == next.ResidualLikelihood && cur.ResidualImpact == next.ResidualImpact {
+		// The same score: the entry still records that it was applied.
+		ch.add("workshop", "", fmt.Sprintf("%d×%d", next.ResidualLikelihood, next.ResidualImpact), note)
+	}
 	ch.add("treatment", cur.Treatment, next.Treatment, "")
 	ch.add("review_days", itoa(cur.ReviewDays), itoa(next.ReviewDays), "")
 	ch.add("appetite", itoa(cur.Appetite), itoa(next.Appetite), "")
@@ -433,8 +451,8 @@ func (s *Service) applyOwner(ctx context.Context, tx *db.Tx, a policy.Actor, nex
 				return err
 			}
 			ch.reshare = &d
+			ch.add("sharing", sharingText(sh), sharingText(d.Share), "")
 			sh = d.Share
-			ch.add("sharing", sharingText(cur.Share), sharingText(d.Share), "")
 		}
 	}
 	if u.CoOwners != nil || ch.reshare != nil {
@@ -596,7 +614,7 @@ func (s *Service) scan(sc db.Scanner, now int64) (Risk, error) {
 	r.ID, r.CreatedAt = r.Share.ID, r.Share.CreatedAt
 	r.score()
 	r.ReviewOverdue = r.NextReview < now
-	r.Parts, r.Links = []Part{}, []Link{}
+	r.Parts, r.Links, r.WorkshopScores = []Part{}, []Link{}, []WorkshopScore{}
 	return r, err
 }
 
@@ -622,6 +640,9 @@ func (s *Service) FindRiskByID(ctx context.Context, a policy.Actor, id string) (
 		return r, err
 	}
 	if r.Links, err = s.links(ctx, h, a, id, true); err != nil {
+		return r, err
+	}
+	if r.WorkshopScores, err = s.workshopScores(ctx, h, a, id, ""); err != nil {
 		return r, err
 	}
 	if err := rd.Audiences(ctx, h, []*policy.Share{&r.Share}); err != nil {
@@ -863,10 +884,14 @@ func (s *Service) fillParts(ctx context.Context, h db.Handle, a policy.Actor, rs
 }
 
 // FindHistory lists every change of a risk the reader may see, oldest
-// first.
+// first, showing of each only what the reader may see now: links to
+// objects it may see (a change of hidden links only is left out), a
+// trust circle's name only to its members, a workshop's title and who
+// took part only to readers of the workshop.
 func (s *Service) FindHistory(ctx context.Context, a policy.Actor, id string) ([]Change, error) {
 	h := s.DB.R()
-	rd, err := policy.NewReader(ctx, h, a, s.now())
+	now := s.now()
+	rd, err := policy.NewReader(ctx, h, a, now)
 	if err != nil {
 		return nil, err
 	}
@@ -878,14 +903,196 @@ func (s *Service) FindHistory(ctx context.Context, a policy.Actor, id string) ([
 	if err != nil {
 		return nil, fmt.Errorf("read risk history: %w", err)
 	}
-	out, err := db.Collect(rows, "read risk history", func(sc db.Scanner) (c Change, err error) {
+	all, err := db.Collect(rows, "read risk history", func(sc db.Scanner) (c Change, err error) {
 		err = sc.Scan(&c.At, &c.UserName, &c.OrgName, &c.Field, &c.Old, &c.New, &c.Note)
 		return c, err
 	})
-	if out == nil {
-		out = []Change{}
+	if err != nil {
+		return nil, err
 	}
-	return out, err
+	v, err := policy.LoadView(ctx, h, a, now)
+	if err != nil {
+		return nil, err
+	}
+	hr := &historyReader{s: s, h: h, a: a, rd: rd, view: v, risk: id, notes: map[string]string{}}
+	out := []Change{}
+	for _, c := range all {
+		keep, err := hr.show(ctx, &c)
+		if err != nil {
+			return nil, err
+		}
+		if keep {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// historyReader renders a risk's history for one reader.
+type historyReader struct {
+	s     *Service
+	h     db.Handle
+	a     policy.Actor
+	rd    *policy.Reader
+	view  *policy.View
+	risk  string
+	notes map[string]string // workshop id → its note ("" when hidden)
+}
+
+// show turns c into what the reader may see of it; false: nothing.
+func (hr *historyReader) show(ctx context.Context, c *Change) (bool, error) {
+	var err error
+	switch c.Field {
+	case "links":
+		if c.Old, err = hr.links(ctx, c.Old); err != nil {
+			return false, err
+		}
+		if c.New, err = hr.links(ctx, c.New); err != nil {
+			return false, err
+		}
+		if c.Old == c.New {
+			return false, nil
+		}
+	case "sharing":
+		if c.Old, err = hr.sharing(ctx, c.Old); err != nil {
+			return false, err
+		}
+		if c.New, err = hr.sharing(ctx, c.New); err != nil {
+			return false, err
+		}
+	case "co_owners":
+		if c.Old, err = orgNames(ctx, hr.h, c.Old); err != nil {
+			return false, err
+		}
+		if c.New, err = orgNames(ctx, hr.h, c.New); err != nil {
+			return false, err
+		}
+	}
+	if c.Note == "" {
+		return true, nil
+	}
+	// Every note is a workshop's (an early one held its title and
+	// participants as text: it is shown as a neutral note).
+	ws, ok := strings.CutPrefix(c.Note, "workshop:")
+	c.Note, c.InWorkshop = "", true
+	if !ok {
+		return true, nil
+	}
+	note, seen := hr.notes[ws]
+	if !seen {
+		if note, err = hr.workshopNote(ctx, ws); err != nil {
+			return false, err
+		}
+		hr.notes[ws] = note
+	}
+	if note != "" {
+		c.Note, c.WorkshopID = note, ws
+	}
+	return true, nil
+}
+
+// workshopNote is "title: who took part" for a reader of the workshop,
+// else "".
+func (hr *historyReader) workshopNote(ctx context.Context, ws string) (string, error) {
+	if _, err := hr.rd.Envelope(ctx, hr.h, hr.s.workshops, ws); err != nil {
+		if fault.Is(err, fault.NotFound) {
+			return "", nil
+		}
+		return "", err
+	}
+	var title string
+	if err := hr.h.QueryRow(ctx, `SELECT title FROM risk_workshops WHERE id = ?`, ws).Scan(&title); err != nil {
+		return "", db.NotFound(err, "load workshop")
+	}
+	people, err := participants(ctx, hr.h, ws, hr.risk)
+	if err != nil {
+		return "", err
+	}
+	return title + ": " + strings.Join(people, ", "), nil
+}
+
+// links keeps of a history's "type:id, …" the links the reader may see
+// now (playbook links, like the risk's, by their id).
+func (hr *historyReader) links(ctx context.Context, text string) (string, error) {
+	byType := map[string][]string{}
+	for _, l := range strings.Split(text, ", ") {
+		if typ, id, ok := strings.Cut(l, ":"); ok && id != "" {
+			byType[typ] = append(byType[typ], id)
+		}
+	}
+	var out []Link
+	for _, typ := range LinkTypes {
+		ids := byType[typ]
+		if len(ids) == 0 {
+			continue
+		}
+		if typ == "playbook" {
+			for _, i := range ids {
+				out = append(out, Link{Type: typ, ID: i})
+			}
+			continue
+		}
+		if hr.s.resolve == nil {
+			continue
+		}
+		refs, err := hr.s.resolve(ctx, hr.a, typ, ids)
+		if err != nil {
+			return "", err
+		}
+		for _, i := range ids {
+			if _, ok := refs[i]; ok {
+				out = append(out, Link{Type: typ, ID: i})
+			}
+		}
+	}
+	return linkText(out), nil
+}
+
+// sharing shows a history's "TLP audience [circle id]" with the circle's
+// name for its members and without it for anyone else.
+func (hr *historyReader) sharing(ctx context.Context, text string) (string, error) {
+	f := strings.Fields(text)
+	if len(f) < 3 {
+		return text, nil
+	}
+	out := f[0] + " " + f[1]
+	if hr.view.Communities[f[2]] == nil {
+		return out, nil
+	}
+	var name string
+	if err := hr.h.QueryRow(ctx, `SELECT name FROM communities WHERE id = ?`, f[2]).Scan(&name); err != nil {
+		return out, nil
+	}
+	return out + " " + name, nil
+}
+
+// orgNames names the orgs of a history's "id, id": co-owners are named
+// on the risk to every reader.
+func orgNames(ctx context.Context, h db.Handle, text string) (string, error) {
+	if text == "" {
+		return "", nil
+	}
+	ids := strings.Split(text, ", ")
+	rows, err := h.Query(ctx, `SELECT id, name FROM orgs WHERE id IN (`+db.Placeholders(len(ids))+`)`, idArgs(ids)...)
+	if err != nil {
+		return "", fmt.Errorf("name co-owners: %w", err)
+	}
+	pairs, err := db.Collect(rows, "name co-owners", func(sc db.Scanner) (p [2]string, err error) { err = sc.Scan(&p[0], &p[1]); return p, err })
+	if err != nil {
+		return "", err
+	}
+	byID := map[string]string{}
+	for _, p := range pairs {
+		byID[p[0]] = p[1]
+	}
+	var out []string
+	for _, i := range ids {
+		if n, ok := byID[i]; ok {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, ", "), nil
 }
 
 // SetMatrix sets the risk matrix of the actor's org (its admins): new

@@ -92,6 +92,10 @@ type Agreed struct {
 	Score      int    `json:"score"`
 	At         int64  `json:"at"`
 	ByName     string `json:"by_name"`
+	// Applied: the score is the risk's residual (agreed by a facilitator
+	// of the owner org, or applied by it since); else it is offered to
+	// the owner org.
+	Applied bool `json:"applied"`
 }
 
 // Comment is one message of a workshop's side thread.
@@ -285,7 +289,8 @@ func (s *Service) FindWorkshopByID(ctx context.Context, a policy.Actor, id strin
 	if err != nil {
 		return w, db.NotFound(err, "load workshop")
 	}
-	iq := db.Q(`SELECT r.id, r.title, r.likelihood_levels, r.impact_levels, wi.agreed_likelihood, wi.agreed_impact, wi.agreed_at, COALESCE(u.name, '')
+	iq := db.Q(`SELECT r.id, r.title, r.likelihood_levels, r.impact_levels, wi.agreed_likelihood, wi.agreed_impact, wi.agreed_at, COALESCE(u.name, ''),
+		CASE WHEN EXISTS (SELECT 1 FROM risk_history c WHERE c.risk_id = wi.risk_id AND c.note = 'workshop:' || wi.workshop_id) THEN 1 ELSE 0 END
 		FROM risk_workshop_items wi`).Append(rd.Join(s.risks, "r", "wi.risk_id")).
 		Add(` LEFT JOIN users u ON u.id = wi.agreed_by WHERE wi.workshop_id = ? ORDER BY wi.position`, id)
 	rows, err := h.Select(ctx, iq)
@@ -294,7 +299,9 @@ func (s *Service) FindWorkshopByID(ctx context.Context, a policy.Actor, id strin
 	}
 	w.Items, err = db.Collect(rows, "workshop risks", func(sc db.Scanner) (it Item, err error) {
 		var ag Agreed
-		err = sc.Scan(&it.RiskID, &it.Title, &it.LikelihoodLevels, &it.ImpactLevels, &ag.Likelihood, &ag.Impact, &ag.At, &ag.ByName)
+		var applied int
+		err = sc.Scan(&it.RiskID, &it.Title, &it.LikelihoodLevels, &it.ImpactLevels, &ag.Likelihood, &ag.Impact, &ag.At, &ag.ByName, &applied)
+		ag.Applied = applied == 1
 		if ag.At > 0 {
 			ag.Score = ag.Likelihood * ag.Impact
 			it.Agreed = &ag
@@ -457,9 +464,17 @@ func (s *Service) Reveal(ctx context.Context, a policy.Actor, id string) error {
 		if status != WorkshopOpen {
 			return fault.New(fault.Conflict, "workshop_revealed", "the votes of this workshop have been revealed: no more votes are taken")
 		}
-		var votes int
+		var votes, unvoted int
 		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM risk_votes WHERE workshop_id = ?`, id).Scan(&votes); err != nil {
 			return fmt.Errorf("count votes: %w", db.Map(err))
+		}
+		// A risk without a vote has nothing to reveal or to agree from: the
+		// reveal waits until each has one (the page disables its button).
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM risk_workshop_items i WHERE i.workshop_id = ? AND NOT EXISTS (SELECT 1 FROM risk_votes v WHERE v.workshop_id = i.workshop_id AND v.risk_id = i.risk_id)`, id).Scan(&unvoted); err != nil {
+			return fmt.Errorf("count risks without votes: %w", db.Map(err))
+		}
+		if unvoted > 0 {
+			return fault.New(fault.Conflict, "workshop_no_votes", "{n} risks of the workshop have no vote yet: reveal once each has at least one").With("n", unvoted)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE risk_workshops SET status = ?, revealed_at = ? WHERE id = ?`, WorkshopRevealed, s.now(), id); err != nil {
 			return fmt.Errorf("reveal workshop: %w", err)
@@ -500,12 +515,15 @@ func (s *Service) Comment(ctx context.Context, a policy.Actor, id, body string) 
 }
 
 // Agree records the agreed score of a risk after the reveal (the
-// facilitator only): the risk's residual likelihood and impact become it,
-// its history names the workshop and who took part, and the workshop
-// closes when every risk has its score.
+// facilitator only) with who took part, and closes the workshop when
+// every risk has its score. A facilitator of the risk's owner org makes
+// it the risk's residual likelihood and impact at once (its history
+// refers to the workshop); anyone else's agreement is offered to the
+// owner org, which applies it or not: only the owner org writes a risk's
+// scores.
 func (s *Service) Agree(ctx context.Context, a policy.Actor, id, risk string, likelihood, impact int) error {
 	return s.DB.Tx(ctx, func(tx *db.Tx) error {
-		sh, status, title, err := s.workshopIn(ctx, tx, a, id)
+		sh, status, _, err := s.workshopIn(ctx, tx, a, id)
 		if err != nil {
 			return err
 		}
@@ -542,16 +560,7 @@ func (s *Service) Agree(ctx context.Context, a policy.Actor, id, risk string, li
 		if !ok {
 			return fault.New(fault.Forbidden, "risk_not_owner", "your organisation owns no part of this risk")
 		}
-		rows, err := tx.Query(ctx, `SELECT u.name, o.name FROM risk_votes v JOIN users u ON u.id = v.user_id JOIN orgs o ON o.id = v.org_id
-			WHERE v.workshop_id = ? AND v.risk_id = ? ORDER BY o.name, u.name`, id, risk)
-		if err != nil {
-			return fmt.Errorf("workshop participants: %w", err)
-		}
-		people, err := db.Collect(rows, "workshop participants", func(sc db.Scanner) (p string, err error) {
-			var u, o string
-			err = sc.Scan(&u, &o)
-			return u + " (" + o + ")", err
-		})
+		people, err := participants(ctx, tx.Handle, id, risk)
 		if err != nil {
 			return err
 		}
@@ -564,19 +573,31 @@ func (s *Service) Agree(ctx context.Context, a policy.Actor, id, risk string, li
 			likelihood, impact, now, a.UserID, id, risk); err != nil {
 			return fmt.Errorf("record agreement: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE risks SET residual_likelihood = ?, residual_impact = ?, residual_score = ?, version = version + 1, updated_at = ?, updated_by = ? WHERE id = ?`,
-			likelihood, impact, likelihood*impact, now, a.UserID, risk); err != nil {
-			return fmt.Errorf("update risk: %w", err)
-		}
-		note := fmt.Sprintf("%s: %s", title, strings.Join(people, ", "))
-		ch := &changes{ctx: ctx, tx: tx, a: a, id: risk, at: now}
-		ch.add("residual_likelihood", itoa(cur.ResidualLikelihood), itoa(likelihood), note)
-		ch.add("residual_impact", itoa(cur.ResidualImpact), itoa(impact), note)
-		if len(ch.fields) == 0 {
-			ch.add("workshop", "", fmt.Sprintf("%d×%d", likelihood, impact), note)
-		}
-		if ch.err != nil {
-			return ch.err
+		// Only the owner org writes a risk's scores: a facilitator of the
+		// owner org applies the agreed score at once; anyone else's
+		// agreement stays the workshop's, offered to the owner org
+		// (Risk.WorkshopScores, PATCH apply_workshop).
+		applied := cur.OrgID == a.OrgID
+		if applied {
+			if _, err := s.risks.Authorize(ctx, tx, a, risk); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE risks SET residual_likelihood = ?, residual_impact = ?, residual_score = ?, version = version + 1, updated_at = ?, updated_by = ? WHERE id = ?`,
+				likelihood, impact, likelihood*impact, now, a.UserID, risk); err != nil {
+				return fmt.Errorf("update risk: %w", err)
+			}
+			// The history keeps a reference to the workshop: its title and
+			// who took part are shown only to readers of the workshop.
+			note := workshopNote(id)
+			ch := &changes{ctx: ctx, tx: tx, a: a, id: risk, at: now}
+			ch.add("residual_likelihood", itoa(cur.ResidualLikelihood), itoa(likelihood), note)
+			ch.add("residual_impact", itoa(cur.ResidualImpact), itoa(impact), note)
+			if len(ch.fields) == 0 {
+				ch.add("workshop", "", fmt.Sprintf("%d×%d", likelihood, impact), note)
+			}
+			if ch.err != nil {
+				return ch.err
+			}
 		}
 		var open int
 		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM risk_workshop_items WHERE workshop_id = ? AND agreed_at = 0`, id).Scan(&open); err != nil {
@@ -600,7 +621,55 @@ func (s *Service) Agree(ctx context.Context, a policy.Actor, id, risk string, li
 			s.publish("risks.risk.updated", riskShare, risk)
 		})
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "risks.workshop.agree", ObjectType: "risk_workshop", ObjectID: id,
-			Detail:  map[string]any{"risk": risk, "likelihood": likelihood, "impact": impact, "participants": people},
+			Detail:  map[string]any{"risk": risk, "likelihood": likelihood, "impact": impact, "participants": people, "applied": applied},
 			Touches: append(wsTouches(id), "risk:"+risk)})
 	})
+}
+
+// workshopNote is the history note of a score a workshop agreed: a
+// reference, named on read for readers who may see the workshop.
+func workshopNote(id string) string { return "workshop:" + id }
+
+// participants names who voted on risk in workshop id: "name (org)".
+func participants(ctx context.Context, h db.Handle, id, risk string) ([]string, error) {
+	rows, err := h.Query(ctx, `SELECT u.name, o.name FROM risk_votes v JOIN users u ON u.id = v.user_id JOIN orgs o ON o.id = v.org_id
+		WHERE v.workshop_id = ? AND v.risk_id = ? ORDER BY o.name, u.name`, id, risk)
+	if err != nil {
+		return nil, fmt.Errorf("workshop participants: %w", err)
+	}
+	return db.Collect(rows, "workshop participants", func(sc db.Scanner) (p string, err error) {
+		var u, o string
+		err = sc.Scan(&u, &o)
+		return u + " (" + o + ")", err
+	})
+}
+
+// workshopScores lists the scores workshops a may see agreed for risk and
+// the owner org has not applied (a history entry refers to each applied
+// one), newest first; only workshop's when it is not empty.
+func (s *Service) workshopScores(ctx context.Context, h db.Handle, a policy.Actor, risk, workshop string) ([]WorkshopScore, error) {
+	rd, err := policy.NewReader(ctx, h, a, s.now())
+	if err != nil {
+		return nil, err
+	}
+	q := db.Q(`SELECT wi.workshop_id, w.title, wi.agreed_likelihood, wi.agreed_impact, wi.agreed_at, u.name FROM risk_workshop_items wi`).
+		Append(rd.Join(s.workshops, "w", "wi.workshop_id")).Add(` JOIN users u ON u.id = wi.agreed_by
+		WHERE wi.risk_id = ? AND wi.agreed_at > 0 AND NOT EXISTS (SELECT 1 FROM risk_history c WHERE c.risk_id = wi.risk_id AND c.note = 'workshop:' || wi.workshop_id)`, risk)
+	if workshop != "" {
+		q.Add(` AND wi.workshop_id = ?`, workshop)
+	}
+	q.Add(` ORDER BY wi.agreed_at DESC, wi.workshop_id`)
+	rows, err := h.Select(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("workshop scores: %w", err)
+	}
+	out, err := db.Collect(rows, "workshop scores", func(sc db.Scanner) (w WorkshopScore, err error) {
+		err = sc.Scan(&w.WorkshopID, &w.WorkshopTitle, &w.Likelihood, &w.Impact, &w.At, &w.ByName)
+		w.Score = w.Likelihood * w.Impact
+		return w, err
+	})
+	if out == nil {
+		out = []WorkshopScore{}
+	}
+	return out, err
 }

@@ -31,8 +31,9 @@ type Draft struct {
 	CVE         string `json:"cve,omitempty"`
 	CVSS        string `json:"cvss_v3,omitempty"`
 	Remediation string `json:"remediation,omitempty"`
-	// Namespace is publisher.namespace; "" is the hub's provider address
-	// of the org.
+	// Namespace is publisher.namespace; "" is the org's own (the one it
+	// claimed, else its provider's address on the hub). Another is
+	// refused (publish_publisher_mismatch, publish_namespace_taken).
 	Namespace string `json:"namespace,omitempty"`
 	policy.Sharing
 	// Publish publishes it on the org's CSAF provider at once.
@@ -70,6 +71,11 @@ func (s *Service) Compose(ctx context.Context, a policy.Actor, d Draft) (Compose
 			return Composed{}, err
 		}
 	}
+	ns, err := s.draftNamespace(ctx, a, d)
+	if err != nil {
+		return Composed{}, err
+	}
+	d.Namespace = ns
 	doc, err := s.draftDocument(ctx, a, d, label)
 	if err != nil {
 		return Composed{}, err
@@ -90,6 +96,36 @@ func (s *Service) Compose(ctx context.Context, a policy.Actor, d Draft) (Compose
 		out.Publication = &p
 	}
 	return out, nil
+}
+
+// draftNamespace is the publisher.namespace of a draft: the org's own
+// (the one it claimed, else its provider's address on the hub); a
+// namespace the draft names must be that one, and one not yet claimed
+// must not be another org's.
+func (s *Service) draftNamespace(ctx context.Context, a policy.Actor, d Draft) (string, error) {
+	id, err := identity(ctx, s.DB.R(), a.OrgID)
+	if err != nil {
+		return "", err
+	}
+	ns := strings.TrimSpace(d.Namespace)
+	if ns == "" && id.Namespace != "" {
+		return id.Namespace, nil
+	}
+	slug, err := providerSlug(ctx, s.DB.R(), a.OrgID, id.Name)
+	if err != nil {
+		return "", err
+	}
+	if ns == "" {
+		ns = s.providerBase(ctx, slug)
+		if !strings.HasPrefix(ns, "http") {
+			ns = "https://" + strings.TrimPrefix(ns, "/")
+		}
+		return ns, nil
+	}
+	if err := s.checkPublisher(ctx, s.DB.R(), a.OrgID, slug, id.Name, ns); err != nil {
+		return "", err
+	}
+	return ns, nil
 }
 
 // draftDocument builds the CSAF document of d.
@@ -113,12 +149,6 @@ func (s *Service) draftDocument(ctx context.Context, a policy.Actor, d Draft, la
 		category = "coordinator"
 	}
 	ns := d.Namespace
-	if ns == "" {
-		ns = s.providerBase(ctx, Slug(name))
-		if !strings.HasPrefix(ns, "http") {
-			ns = "https://" + strings.TrimPrefix(ns, "/")
-		}
-	}
 	now := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
 	type obj = map[string]any
 	products := []obj{{"category": "product_version", "name": d.Affected, "product": obj{"name": d.Product + " " + d.Affected, "product_id": "AFFECTED"}}}

@@ -108,16 +108,44 @@ func (s *Service) providerBySlug(ctx context.Context, slug string) (provider, er
 	return p, db.NotFound(err, "load provider")
 }
 
-// wellKnown is the provider the operator named for /.well-known/csaf/.
+// wellKnown is the provider of the org the operator named for
+// /.well-known/csaf/: only that org's, by its id (never by a slug, which
+// another org's name could yield).
 func (s *Service) wellKnown(ctx context.Context) (provider, error) {
+	org, err := s.wellKnownOrg(ctx)
+	if err != nil {
+		return provider{}, err
+	}
+	p := provider{org: org}
+	err = s.DB.R().QueryRow(ctx, `SELECT slug, fingerprint, public_key FROM csaf_providers WHERE org_id = ?`, org).Scan(&p.slug, &p.fingerprint, &p.public)
+	return p, db.NotFound(err, "load provider")
+}
+
+// wellKnownOrg is the id of the org ProviderConfig.WellKnown names by its
+// id or its exact name (not found when it names none).
+func (s *Service) wellKnownOrg(ctx context.Context) (string, error) {
 	name := strings.TrimSpace(s.Provider.WellKnown)
 	if name == "" {
-		return provider{}, fault.ErrNotFound
+		return "", fault.ErrNotFound
 	}
-	var p provider
-	err := s.DB.R().QueryRow(ctx, `SELECT org_id, slug, fingerprint, public_key FROM csaf_providers WHERE slug = ? OR org_id = ?`, name, name).
-		Scan(&p.org, &p.slug, &p.fingerprint, &p.public)
-	return p, db.NotFound(err, "load provider")
+	var id string
+	err := s.DB.R().QueryRow(ctx, `SELECT id FROM orgs WHERE id = ? UNION ALL SELECT id FROM orgs WHERE name = ? AND id <> ? LIMIT 1`, name, name, name).Scan(&id)
+	return id, db.NotFound(err, "find provider org")
+}
+
+// ResolveWellKnown fixes ProviderConfig.WellKnown (serve's
+// --csaf-provider-org: an org's id or exact name) to the org's id at
+// start; an org it does not name is an error.
+func (s *Service) ResolveWellKnown(ctx context.Context) error {
+	if strings.TrimSpace(s.Provider.WellKnown) == "" {
+		return nil
+	}
+	id, err := s.wellKnownOrg(ctx)
+	if err != nil {
+		return fmt.Errorf("--csaf-provider-org %q names no organisation (give its id or its exact name): %w", s.Provider.WellKnown, err)
+	}
+	s.Provider.WellKnown = id
+	return nil
 }
 
 // entries are the publications of org under label that reader a may
@@ -183,39 +211,34 @@ func (s *Service) entries(ctx context.Context, a policy.Actor, org, label string
 	return out, nil
 }
 
-// labels are the TLP labels the org has publications under: WHITE always
-// (a provider has a public feed), the others when used. The provider
-// metadata is the same for everyone, so it names the feeds, not their
-// contents.
-func (s *Service) labels(ctx context.Context, org string) ([]string, int64, error) {
-	rows, err := s.DB.R().Query(ctx, `SELECT label, MAX(published_at) FROM csaf_publications WHERE org_id = ? GROUP BY label`, org)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list feeds: %w", err)
+// labels are the TLP labels of the org's provider: WHITE (public) and
+// GREEN, AMBER and RED (signed-in readers) always, whatever is published
+// under them, so that the public provider metadata tells nothing of
+// what is published where. An org that has published nothing has no
+// provider (not found); that an org is a provider at all is public.
+func (s *Service) labels(ctx context.Context, org string) ([]string, error) {
+	var n int
+	if err := s.DB.R().QueryRow(ctx, `SELECT COUNT(*) FROM csaf_publications WHERE org_id = ?`, org).Scan(&n); err != nil {
+		return nil, fmt.Errorf("count publications: %w", err)
 	}
-	type used struct {
-		label string
-		at    int64
+	if n == 0 {
+		return nil, fault.ErrNotFound
 	}
-	all, err := db.Collect(rows, "feeds", func(r db.Scanner) (u used, err error) { return u, r.Scan(&u.label, &u.at) })
-	if err != nil {
-		return nil, 0, err
+	return slices.Clone(csaf.Labels[:4]), nil
+}
+
+// lastUpdated is the provider metadata's last_updated: when the last
+// WHITE publication was published (it was public then: a document is
+// published WHITE only while shared CLEAR), else when the provider was
+// made; a protected publication never moves it. One query, however many
+// publications.
+func (s *Service) lastUpdated(ctx context.Context, p provider) (time.Time, error) {
+	var created, white int64
+	if err := s.DB.R().QueryRow(ctx, `SELECT c.created_at, COALESCE((SELECT MAX(published_at) FROM csaf_publications WHERE org_id = c.org_id AND label = 'WHITE'), 0)
+		FROM csaf_providers c WHERE c.org_id = ?`, p.org).Scan(&created, &white); err != nil {
+		return time.Time{}, db.NotFound(err, "load provider")
 	}
-	if len(all) == 0 {
-		return nil, 0, fault.ErrNotFound // an org that has published nothing has no provider
-	}
-	out := []string{"WHITE"}
-	var last int64
-	for _, l := range csaf.Labels[1:] {
-		for _, u := range all {
-			if u.label == l {
-				out = append(out, l)
-			}
-		}
-	}
-	for _, u := range all {
-		last = max(last, u.at)
-	}
-	return out, last, nil
+	return time.UnixMicro(max(created, white)), nil
 }
 
 func (s *Service) feeds(ctx context.Context, p provider, labels []string) []csaf.FeedRef {
@@ -228,15 +251,21 @@ func (s *Service) feeds(ctx context.Context, p provider, labels []string) []csaf
 
 // metadata writes provider-metadata.json of p.
 func (s *Service) metadata(ctx context.Context, p provider) ([]byte, error) {
-	labels, last, err := s.labels(ctx, p.org)
+	labels, err := s.labels(ctx, p.org)
 	if err != nil {
 		return nil, err
 	}
-	var pubr csaf.Publisher
-	if err := s.DB.R().QueryRow(ctx, `SELECT p.publisher_cat, p.publisher, p.namespace, o.security_contact FROM csaf_publications p
-		JOIN orgs o ON o.id = p.org_id WHERE p.org_id = ? ORDER BY p.published_at DESC, p.advisory_id LIMIT 1`, p.org).
-		Scan(&pubr.Category, &pubr.Name, &pubr.Namespace, &pubr.Contact); err != nil {
-		return nil, db.NotFound(err, "load publisher")
+	last, err := s.lastUpdated(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	// The publisher is the org's identity, never a document's.
+	pubr, err := identity(ctx, s.DB.R(), p.org)
+	if err != nil {
+		return nil, err
+	}
+	if pubr.Namespace == "" {
+		pubr.Namespace = s.providerBase(ctx, p.slug)
 	}
 	dirs := make([]string, 0, len(labels))
 	for _, l := range labels {
@@ -244,7 +273,7 @@ func (s *Service) metadata(ctx context.Context, p provider) ([]byte, error) {
 	}
 	return csaf.ProviderMetadata(csaf.Metadata{CanonicalURL: s.providerBase(ctx, p.slug) + "/provider-metadata.json", Publisher: pubr,
 		Fingerprint: p.fingerprint, KeyURL: s.providerBase(ctx, p.slug) + "/openpgp/" + p.fingerprint + ".asc",
-		Directories: dirs, Feeds: s.feeds(ctx, p, labels), LastUpdated: time.UnixMicro(last)})
+		Directories: dirs, Feeds: s.feeds(ctx, p, labels), LastUpdated: last})
 }
 
 // registerProvider adds the provider's routes. Every address is under a
@@ -330,7 +359,7 @@ func (h *handler) providerService(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	labels, _, err := h.svc.labels(r.Context(), p.org)
+	labels, err := h.svc.labels(r.Context(), p.org)
 	if err != nil {
 		return err
 	}
@@ -389,7 +418,7 @@ func (h *handler) folder(r *http.Request) (provider, string, []pub, error) {
 	if err != nil {
 		return p, l, nil, err
 	}
-	labels, _, err := h.svc.labels(r.Context(), p.org)
+	labels, err := h.svc.labels(r.Context(), p.org)
 	if err != nil {
 		return p, l, nil, err
 	}
@@ -401,7 +430,20 @@ func (h *handler) folder(r *http.Request) (provider, string, []pub, error) {
 		return p, l, nil, err
 	}
 	if l != "WHITE" && len(es) == 0 {
-		return p, l, nil, fault.ErrNotFound
+		// A feed the metadata names but under which the org has
+		// published nothing is served empty to the org's own people (so
+		// that a checker reading the whole provider finds every feed);
+		// to others a folder of which they may read nothing is not found.
+		if a := web.ActorFrom(r); a.OrgID != p.org {
+			return p, l, nil, fault.ErrNotFound
+		}
+		var n int
+		if err := h.svc.DB.R().QueryRow(r.Context(), `SELECT COUNT(*) FROM csaf_publications WHERE org_id = ? AND label = ?`, p.org, l).Scan(&n); err != nil {
+			return p, l, nil, fmt.Errorf("count publications: %w", err)
+		}
+		if n > 0 {
+			return p, l, nil, fault.ErrNotFound
+		}
 	}
 	return p, l, es, nil
 }

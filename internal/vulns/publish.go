@@ -46,8 +46,9 @@ type Provider struct {
 
 // ProviderConfig says how the provider names itself: BaseURL is the hub's
 // external address (https://…, no trailing slash; serve sets it from
-// --base-url or its listener) and WellKnown the org (slug or id) that also
-// answers at /.well-known/csaf/.
+// --base-url or its listener) and WellKnown the org (id or exact name;
+// ResolveWellKnown fixes it to the id) that also answers at
+// /.well-known/csaf/.
 type ProviderConfig struct {
 	BaseURL   string
 	WellKnown string
@@ -85,6 +86,12 @@ func (s *Service) Publish(ctx context.Context, a policy.Actor, id string) (Publi
 		}
 		prov, err := s.ensureProvider(ctx, tx, a.OrgID)
 		if err != nil {
+			return err
+		}
+		if err := s.checkPublisher(ctx, tx.Handle, a.OrgID, prov.slug, doc.Publisher, doc.Namespace); err != nil {
+			return err
+		}
+		if err := claimNamespace(ctx, tx, a.OrgID, doc.Namespace, namespaceTaken(doc.Namespace, s.providerBase(ctx, prov.slug))); err != nil {
 			return err
 		}
 		sig, err := csaf.Sign([]byte(prov.private), doc.Raw)
@@ -196,17 +203,8 @@ func (s *Service) ensureProvider(ctx context.Context, tx *db.Tx, org string) (pr
 	if err := tx.QueryRow(ctx, `SELECT name, security_contact FROM orgs WHERE id = ?`, org).Scan(&name, &contact); err != nil {
 		return p, fmt.Errorf("load org: %w", db.Map(err))
 	}
-	base := Slug(name)
-	p.slug = base
-	for n := 2; ; n++ {
-		var taken int
-		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM csaf_providers WHERE slug = ?`, p.slug).Scan(&taken); err != nil {
-			return p, fmt.Errorf("check provider handle: %w", err)
-		}
-		if taken == 0 {
-			break
-		}
-		p.slug = fmt.Sprintf("%s-%d", base, n)
+	if p.slug, err = freeSlug(ctx, tx.Handle, name); err != nil {
+		return p, err
 	}
 	key, err := csaf.NewSigningKey(name, contact, time.Now())
 	if err != nil {
@@ -218,6 +216,37 @@ func (s *Service) ensureProvider(ctx context.Context, tx *db.Tx, org string) (pr
 		return p, fmt.Errorf("save provider: %w", err)
 	}
 	return p, nil
+}
+
+// freeSlug is the handle a new provider of the org named name gets: its
+// Slug, with -2, -3 … when another org's provider has it (first come).
+func freeSlug(ctx context.Context, q db.Handle, name string) (string, error) {
+	base := Slug(name)
+	slug := base
+	for n := 2; ; n++ {
+		var taken int
+		if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM csaf_providers WHERE slug = ?`, slug).Scan(&taken); err != nil {
+			return "", fmt.Errorf("check provider handle: %w", err)
+		}
+		if taken == 0 {
+			return slug, nil
+		}
+		slug = fmt.Sprintf("%s-%d", base, n)
+	}
+}
+
+// providerSlug is the org's provider handle, or the one its provider
+// would get now.
+func providerSlug(ctx context.Context, q db.Handle, org, name string) (string, error) {
+	var slug string
+	err := q.QueryRow(ctx, `SELECT slug FROM csaf_providers WHERE org_id = ?`, org).Scan(&slug)
+	if errors.Is(err, sql.ErrNoRows) {
+		return freeSlug(ctx, q, name)
+	}
+	if err != nil {
+		return "", fmt.Errorf("load provider: %w", err)
+	}
+	return slug, nil
 }
 
 // Slug is an org's handle in its provider's addresses: its name in lower

@@ -85,7 +85,10 @@ type RunReport struct {
 	Rejected int         `json:"rejected"`
 	Errors   []ItemError `json:"errors"`
 	// Error and Message say why the run failed as a whole ("" when it
-	// ran): nothing was imported then.
+	// ran): nothing was imported then, except for timeout (the run's
+	// time was up: what came in is kept, the next run goes on). Message
+	// is a fixed text with the URL concerned, never a network error's
+	// own text (which goes to the server's log).
 	Error   string `json:"error,omitempty"`
 	Message string `json:"message,omitempty"`
 }
@@ -93,7 +96,7 @@ type RunReport struct {
 // SubscriptionErrors are the codes a run's failure may have
 // (vulns.sub.error.<code>); a refused document's code is one of
 // RejectCodes (vulns.reject.<code>) or one of these.
-var SubscriptionErrors = []string{"unreachable", "redirect", "http_status", "too_large", "bad_metadata", "no_distribution",
+var SubscriptionErrors = []string{"unreachable", "dns", "tls", "timeout", "refused_private", "redirect", "http_status", "too_large", "bad_metadata", "no_distribution",
 	"bad_feed", "bad_index", "key_unavailable", "bad_key", "key_fingerprint", "bad_url", "owner_gone",
 	"hash_unavailable", "signature_unavailable", "sharing"}
 
@@ -103,8 +106,23 @@ const maxSubscriptions = 50
 // pollEvery is how often a subscription is read again.
 const pollEvery = time.Hour
 
-// runLimit bounds one run.
-const runLimit = 15 * time.Minute
+// runLimit bounds one run: a run cut short records what it imported and
+// is due again at the next round, where it goes on with the rest.
+const runLimit = 2 * time.Minute
+
+// maxManualRuns bounds the runs started by hand (RunSubscription) at
+// once on this process; an org has at most one at a time.
+const maxManualRuns = 4
+
+// perOrgRound bounds how many subscriptions of one org a Round runs, and
+// perRound how many it runs in all (the longest waiting first).
+const (
+	perOrgRound = 2
+	perRound    = 20
+)
+
+// maxBatchBytes bounds the documents imported in one transaction.
+const maxBatchBytes = 64 << 20
 
 // fetchConfig is how the service reaches providers.
 type fetchConfig struct {
@@ -113,8 +131,10 @@ type fetchConfig struct {
 	// addresses (serve --csaf-allow-private).
 	allowPrivate bool
 	roots        *x509.CertPool // nil: the system's
-	// running are the subscriptions this process is reading now.
+	// running are the subscriptions this process is reading now; manual
+	// the orgs with a run started by hand.
 	running map[string]bool
+	manual  map[string]bool
 }
 
 // SetFetch sets whether providers on private, loopback or otherwise
@@ -178,7 +198,7 @@ func (s *Service) CreateSubscription(ctx context.Context, a policy.Actor, in Sub
 	defer cancel()
 	p, err := f.Metadata(mctx, in.URL)
 	if err != nil {
-		return Subscription{}, providerFault(err)
+		return Subscription{}, s.providerFault(err)
 	}
 	sub := Subscription{ID: db.NewID(), URL: in.URL, Publisher: p.Publisher, TLP: in.TLP, Community: in.Community, CreatedBy: a.UserID, CreatedAt: db.Now()}
 	sub.NextRun = sub.CreatedAt
@@ -212,15 +232,26 @@ func (s *Service) CreateSubscription(ctx context.Context, a policy.Actor, in Sub
 	return sub, nil
 }
 
-// providerFault names why a provider's metadata could not be used.
-func providerFault(err error) error {
+// providerFault names why a provider's metadata could not be used: a
+// code and a fixed text; a network error's own text (resolved addresses,
+// the hub's resolver) goes to the server's log only.
+func (s *Service) providerFault(err error) error {
 	var p *csaf.Problem
 	if !errors.As(err, &p) {
 		return err
 	}
+	s.logProblem("csaf provider refused", p)
 	switch p.Code {
 	case "unreachable":
-		return fault.BadInput("url", "provider_unreachable", "the provider could not be reached: {reason}").With("reason", p.Message)
+		return fault.BadInput("url", "provider_unreachable", "the provider could not be reached: it refused or dropped the connection")
+	case "dns":
+		return fault.BadInput("url", "provider_dns", "the provider could not be reached: its name could not be resolved")
+	case "tls":
+		return fault.BadInput("url", "provider_tls", "the provider could not be reached: no trusted TLS connection could be made (certificate or handshake)")
+	case "timeout":
+		return fault.BadInput("url", "provider_timeout", "the provider could not be reached: it did not answer in time")
+	case "refused_private":
+		return fault.BadInput("url", "provider_private", "the provider URL points to a private or loopback address; the operator allows those with --csaf-allow-private")
 	case "redirect":
 		return fault.BadInput("url", "provider_redirect", "the provider answered with a redirect, which CSAF providers must not do: {reason}").With("reason", p.Message)
 	case "bad_metadata", "no_distribution":
@@ -229,6 +260,19 @@ func providerFault(err error) error {
 		return fault.BadInput("url", "provider_url", "the provider URL must be the https:// address of a provider-metadata.json on the internet")
 	}
 	return fault.BadInput("url", "provider_answer", "the provider's answer cannot be used: {reason}").With("reason", p.Message)
+}
+
+// logProblem writes a provider problem with its cause to the server's
+// log (the cause is never shown to users).
+func (s *Service) logProblem(msg string, p *csaf.Problem) {
+	if p.Cause == nil {
+		return
+	}
+	log := s.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	log.Info(msg, "code", p.Code, "problem", p.Message, "err", p.Cause)
 }
 
 const subColumns = `id, url, publisher, tlp, community_id, created_by, created_at, next_run, last_run, last_error, last_message, listed, checked, imported, rejected`
@@ -305,11 +349,39 @@ func (s *Service) RunSubscription(ctx context.Context, a policy.Actor, id string
 	if err != nil {
 		return RunReport{}, err
 	}
+	busy := fault.New(fault.Conflict, "subscription_busy", "a subscription of your organisation is being read right now: try again in a few minutes")
+	if !s.claimManual(a.OrgID) {
+		return RunReport{}, busy
+	}
+	defer s.releaseManual(a.OrgID)
 	if !s.claim(id) {
-		return RunReport{}, fault.New(fault.Conflict, "subscription_busy", "this subscription is being read right now: try again in a few minutes")
+		return RunReport{}, busy
 	}
 	defer s.release(id)
 	return s.run(ctx, a, sub)
+}
+
+// claimManual takes the org's one run by hand, unless the process runs
+// maxManualRuns already; releaseManual gives it back. A run by hand
+// holds its request for minutes: without the bound, an org could hold
+// many of the hub's connections and workers at once.
+func (s *Service) claimManual(org string) bool {
+	s.fetch.mu.Lock()
+	defer s.fetch.mu.Unlock()
+	if s.fetch.manual == nil {
+		s.fetch.manual = map[string]bool{}
+	}
+	if s.fetch.manual[org] || len(s.fetch.manual) >= maxManualRuns {
+		return false
+	}
+	s.fetch.manual[org] = true
+	return true
+}
+
+func (s *Service) releaseManual(org string) {
+	s.fetch.mu.Lock()
+	defer s.fetch.mu.Unlock()
+	delete(s.fetch.manual, org)
 }
 
 // claim takes a subscription for one run of this process; release
@@ -335,10 +407,13 @@ func (s *Service) release(id string) {
 }
 
 // Round runs the subscriptions that are due, each as the person who
-// made it, one after the other; it returns how many ran.
+// made it, one after the other, the longest waiting first: at most
+// perRound, and at most perOrgRound of one org (the others wait for the
+// next round), so that an org with many slow providers cannot hold the
+// poller from the others'. It returns how many ran.
 func (s *Service) Round(ctx context.Context) (int, error) {
 	rows, err := s.DB.R().Query(ctx, `SELECT s.`+strings.ReplaceAll(subColumns, ", ", ", s.")+`, s.org_id, u.role, u.name, u.disabled, u.org_id
-		FROM vuln_subscriptions s JOIN users u ON u.id = s.created_by WHERE s.next_run <= ? ORDER BY s.next_run LIMIT 20`, db.Now())
+		FROM vuln_subscriptions s JOIN users u ON u.id = s.created_by WHERE s.next_run <= ? ORDER BY s.next_run, s.id LIMIT 500`, db.Now())
 	if err != nil {
 		return 0, fmt.Errorf("due subscriptions: %w", err)
 	}
@@ -361,7 +436,15 @@ func (s *Service) Round(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	ran := 0
+	perOrg := map[string]int{}
 	for _, d := range list {
+		if ran >= perRound {
+			break
+		}
+		if perOrg[d.actor.OrgID] >= perOrgRound {
+			continue
+		}
+		perOrg[d.actor.OrgID]++
 		if !s.claim(d.sub.ID) {
 			continue
 		}
@@ -410,6 +493,7 @@ func (s *Service) run(ctx context.Context, a policy.Actor, sub Subscription) (Ru
 		if !errors.As(err, &p) {
 			return rep, err
 		}
+		s.logProblem("csaf subscription failed", p)
 		rep.Error, rep.Message = p.Code, p.Message
 		return rep, s.finish(ctx, a, sub, rep, nil)
 	}
@@ -430,6 +514,7 @@ func (s *Service) run(ctx context.Context, a policy.Actor, sub Subscription) (Ru
 	// A feed the hub may not read (TLP:AMBER behind the provider's access
 	// control) is named; the others' documents come in.
 	for _, sk := range skipped {
+		s.logProblem("csaf subscription feed skipped", sk.Problem)
 		rep.Errors = append(rep.Errors, ItemError{File: sk.URL, Code: sk.Problem.Code, Message: sk.Problem.Message})
 	}
 	rep.Listed = len(entries)
@@ -450,35 +535,24 @@ func (s *Service) run(ctx context.Context, a policy.Actor, sub Subscription) (Ru
 		opts.Sharing = policy.Sharing{Audience: "community", Community: sub.Community}
 	}
 	done := map[string]int64{}
-	for start := 0; start < len(todo); start += batch {
-		part := todo[start:min(start+batch, len(todo))]
-		var inputs []Input
-		var from []csaf.Listed
-		for _, e := range part {
-			rep.Checked++
-			doc, err := f.Document(rctx, e)
-			if err != nil {
-				var pr *csaf.Problem
-				if !errors.As(err, &pr) {
-					return rep, err
-				}
-				rep.Rejected++
-				rep.Errors = append(rep.Errors, ItemError{File: e.URL, Code: pr.Code, Message: pr.Message})
-				continue
-			}
-			inputs = append(inputs, Input{Name: e.URL, Data: doc.Data, SHA256: doc.SHA256, SHA512: doc.SHA512, Signature: doc.Signature})
-			from = append(from, e)
-		}
+	// Documents are imported in batches of at most batch documents and
+	// maxBatchBytes bytes.
+	var inputs []Input
+	var from []csaf.Listed
+	size := 0
+	flush := func() (stop bool, err error) {
 		if len(inputs) == 0 {
-			continue
+			return false, nil
 		}
+		from2 := from
 		ir, err := s.Import(ctx, a, inputs, opts)
+		inputs, from, size = nil, nil, 0
 		if err != nil {
 			if e, ok := fault.As(err); ok && e.Kind != fault.Internal {
 				rep.Error, rep.Message = "sharing", e.Message
-				return rep, s.finish(ctx, a, sub, rep, done)
+				return true, nil
 			}
-			return rep, err
+			return true, err
 		}
 		rep.Imported += ir.Documents.Imported
 		rep.Rejected += ir.Documents.Rejected
@@ -487,11 +561,50 @@ func (s *Service) run(ctx context.Context, a policy.Actor, sub Subscription) (Ru
 		for _, e := range ir.Errors {
 			refused[e.File] = true
 		}
-		for _, e := range from {
+		for _, e := range from2 {
 			if !refused[e.URL] {
 				done[e.URL] = e.Updated.UnixMicro()
 			}
 		}
+		return false, nil
+	}
+	for _, e := range todo {
+		if rctx.Err() != nil {
+			// Out of time: what came in is kept, the rest waits for the
+			// next run.
+			rep.Error, rep.Message = "timeout", fmt.Sprintf("the run took longer than %s and stopped; the next run goes on with the rest", runLimit)
+			break
+		}
+		rep.Checked++
+		doc, err := f.Document(rctx, e)
+		if err != nil {
+			var pr *csaf.Problem
+			if !errors.As(err, &pr) {
+				return rep, err
+			}
+			if rctx.Err() != nil {
+				rep.Checked--
+				continue // out of time: stops above
+			}
+			s.logProblem("csaf subscription document refused", pr)
+			rep.Rejected++
+			rep.Errors = append(rep.Errors, ItemError{File: e.URL, Code: pr.Code, Message: pr.Message})
+			continue
+		}
+		if len(inputs) > 0 && (len(inputs) >= batch || size+len(doc.Data) > maxBatchBytes) {
+			if stop, err := flush(); err != nil || stop {
+				if err != nil {
+					return rep, err
+				}
+				return rep, s.finish(ctx, a, sub, rep, done)
+			}
+		}
+		inputs = append(inputs, Input{Name: e.URL, Data: doc.Data, SHA256: doc.SHA256, SHA512: doc.SHA512, Signature: doc.Signature})
+		from = append(from, e)
+		size += len(doc.Data)
+	}
+	if _, err := flush(); err != nil {
+		return rep, err
 	}
 	return rep, s.finish(ctx, a, sub, rep, done)
 }
@@ -523,9 +636,13 @@ func (s *Service) finish(ctx context.Context, a policy.Actor, sub Subscription, 
 	ctx = context.WithoutCancel(ctx)
 	return s.DB.Tx(ctx, func(tx *db.Tx) error {
 		now := db.Now()
+		next := now + pollEvery.Microseconds()
+		if rep.Error == "timeout" && len(done) > 0 {
+			next = now // cut short after some progress: on at the next round
+		}
 		res, err := tx.Exec(ctx, `UPDATE vuln_subscriptions SET last_run = ?, last_error = ?, last_message = ?, listed = ?, checked = ?, imported = ?, rejected = ?,
 			next_run = ? WHERE id = ?`, now, rep.Error, truncate(rep.Message, 2000), rep.Listed, rep.Checked, rep.Imported, rep.Rejected,
-			now+pollEvery.Microseconds(), sub.ID)
+			next, sub.ID)
 		if err != nil {
 			return fmt.Errorf("record run: %w", err)
 		}

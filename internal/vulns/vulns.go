@@ -10,6 +10,7 @@
 package vulns
 
 import (
+	"log/slog"
 	"verbund/internal/db"
 	"verbund/internal/events"
 	"verbund/internal/notify"
@@ -21,8 +22,11 @@ type Service struct {
 	DB     *db.DB
 	Events *events.Broker
 	// Notify takes the webhook events (EventMatch); nil: none.
-	Notify     *notify.Service
-	Provider   ProviderConfig // the CSAF provider's addresses (publish.go)
+	Notify   *notify.Service
+	Provider ProviderConfig // the CSAF provider's addresses (publish.go)
+	// Log takes what users are not shown (a provider's network errors);
+	// nil: slog.Default.
+	Log        *slog.Logger
 	advisories *policy.Kind
 	statements *policy.Kind
 	fetch      fetchConfig // how subscriptions reach providers (SetFetch)

@@ -12,7 +12,13 @@ CREATE TABLE csaf_providers (
   fingerprint TEXT NOT NULL,
   public_key  TEXT NOT NULL,
   private_key TEXT NOT NULL,
-  created_at  BIGINT NOT NULL
+  created_at  BIGINT NOT NULL,
+  -- The publisher namespace the org's first publication claimed, kept
+  -- when it unpublishes everything; namespace_key (lower case, no
+  -- trailing slash) is unique, so two orgs racing for one namespace
+  -- cannot both have it.
+  namespace     TEXT,
+  namespace_key TEXT UNIQUE
 );
 
 -- A published advisory: the version of its document the provider serves,

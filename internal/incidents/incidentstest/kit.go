@@ -20,6 +20,7 @@ import (
 	"verbund/internal/db"
 	"verbund/internal/db/dbtest"
 	"verbund/internal/incidents"
+	"verbund/internal/playbooks/playbookstest"
 	"verbund/internal/policy"
 )
 
@@ -85,10 +86,19 @@ func request(t *testing.T, f *apptest.Fixture) string {
 
 // setup makes the matrix's objects: an AMBER circle incident of
 // sme.analyst ({incident}) with a task, a comment and a file
-// ({evidence}).
+// ({evidence}), and a playbook sme shares in the circle ({runbook}) run
+// in it.
 func setup(t *testing.T, f *apptest.Fixture) {
 	h := f.Hub
 	f.IDs["incident"] = NewIncident(t, h, "incident "+f.Uniq(), circle(h), true)
+	status, rep := playbookstest.Import(t, h, h.Users["sme.analyst"], playbookstest.Document(playbookstest.ID("playbook"), "Runbook "+f.Uniq(), "run", "2026-01-06T09:00:00.000Z", ""), circle(h))
+	if status != http.StatusOK || rep.Accepted != 1 {
+		t.Fatalf("import the runbook: %d %+v", status, rep)
+	}
+	f.IDs["runbook"] = rep.Items[0].ID
+	if _, err := h.App.Incidents.StartRun(context.Background(), h.Users["sme.analyst"].Actor, f.IDs["incident"], incidents.NewRun{PlaybookID: f.IDs["runbook"]}); err != nil {
+		t.Fatal(err)
+	}
 	f.IDs["evidence"] = evidence(t, h, f.IDs["incident"], "log.txt", "log", policy.Sharing{})
 	task(t, h, f.IDs["incident"])
 	if _, err := h.App.Incidents.CreateComment(context.Background(), h.Users["sme.analyst"].Actor, f.IDs["incident"], incidents.NewComment{Body: "first"}); err != nil {
@@ -125,6 +135,35 @@ func rows() map[string]apptest.Row {
 		return NewIncident(t, f.Hub, "own "+f.Uniq(), own(), false)
 	}
 	freshTask := func(t *testing.T, f *apptest.Fixture) string { return task(t, f.Hub, f.IDs["incident"]) }
+	// freshRun runs {runbook} in a fresh circle incident and names the
+	// path of its decision's route (decision or skip).
+	freshRun := func(prefix, action string) func(t *testing.T, f *apptest.Fixture) (string, any) {
+		return func(t *testing.T, f *apptest.Fixture) (string, any) {
+			run, err := f.Hub.App.Incidents.StartRun(context.Background(), f.Hub.Users["sme.analyst"].Actor, freshCircle(t, f), incidents.NewRun{PlaybookID: f.IDs["runbook"]})
+			if err != nil {
+				t.Fatal(err)
+			}
+			i := slices.IndexFunc(run.Steps, func(s incidents.RunStep) bool { return s.Kind == "decision" })
+			if i < 0 {
+				t.Fatalf("no decision in %+v", run.Steps)
+			}
+			path := prefix + "/playbook-runs/" + run.ID + "/steps/" + run.Steps[i].StepID + "/" + action
+			switch {
+			case prefix == "" && action == "decision":
+				return path, form("answer", "yes")
+			case prefix == "":
+				return path, form("reason", "not needed")
+			case action == "decision":
+				return path, map[string]any{"answer": "no"}
+			}
+			return path, map[string]any{"reason": "not needed"}
+		}
+	}
+	startRun := func(prefix string, body func(f *apptest.Fixture) any) func(t *testing.T, f *apptest.Fixture) (string, any) {
+		return func(t *testing.T, f *apptest.Fixture) (string, any) {
+			return prefix + "/incidents/" + freshCircle(t, f) + "/playbook-runs", body(f)
+		}
+	}
 	incident := map[string]any{"title": "Ransomware", "description": "Files encrypted", "category": "malware", "severity": "critical", "tlp": "AMBER", "audience": "org"}
 	return map[string]apptest.Row{
 		"GET /incidents":                      {Req: apptest.Static("/incidents?status=reported&severity=high"), Want: w(apptest.PageRead)},
@@ -182,9 +221,18 @@ func rows() map[string]apptest.Row {
 		"POST /api/v1/incidents/{id}/assistance": {Req: func(t *testing.T, f *apptest.Fixture) (string, any) {
 			return "/api/v1/incidents/" + freshOwn(t, f) + "/assistance", map[string]any{"cert_org": f.Hub.Orgs["cert"]}
 		}, Want: w(ownOnly + " *=201")},
-		"GET /api/v1/cert-inbox":       {Req: apptest.Static("/api/v1/cert-inbox?status=all"), Want: w(apptest.APIRead)},
-		"POST /api/v1/cert-inbox/{id}": {Req: apptest.Fresh(request, "/api/v1/cert-inbox/{new}", map[string]any{"action": "decline", "reason": "not ours"}), Want: w(certOnly + " *=200")},
-		"GET /api/v1/incident-figures": {Req: apptest.Static("/api/v1/incident-figures"), Want: w(apptest.APIRead)},
+		"GET /api/v1/cert-inbox":                   {Req: apptest.Static("/api/v1/cert-inbox?status=all"), Want: w(apptest.APIRead)},
+		"POST /api/v1/cert-inbox/{id}":             {Req: apptest.Fresh(request, "/api/v1/cert-inbox/{new}", map[string]any{"action": "decline", "reason": "not ours"}), Want: w(certOnly + " *=200")},
+		"GET /api/v1/incident-figures":             {Req: apptest.Static("/api/v1/incident-figures"), Want: w(apptest.APIRead)},
+		"GET /api/v1/incidents/{id}/playbook-runs": {Req: get("/api/v1/incidents/{incident}/playbook-runs"), Want: w(objAPI)},
+		"POST /api/v1/incidents/{id}/playbook-runs": {Req: startRun("/api/v1", func(f *apptest.Fixture) any { return map[string]any{"playbook_id": f.IDs["runbook"]} }),
+			Want: w(participant + " *=201")},
+		"POST /incidents/{id}/playbook-runs": {Req: startRun("", func(f *apptest.Fixture) any { return form("playbook_id", f.IDs["runbook"]) }),
+			Want: w(participant + " *=303")},
+		"POST /api/v1/playbook-runs/{run}/steps/{step}/decision": {Req: freshRun("/api/v1", "decision"), Want: w(participant + " *=200")},
+		"POST /api/v1/playbook-runs/{run}/steps/{step}/skip":     {Req: freshRun("/api/v1", "skip"), Want: w(participant + " *=200")},
+		"POST /playbook-runs/{run}/steps/{step}/decision":        {Req: freshRun("", "decision"), Want: w(participant + " *=303")},
+		"POST /playbook-runs/{run}/steps/{step}/skip":            {Req: freshRun("", "skip"), Want: w(participant + " *=303")},
 		"POST /api/v1/incidents/{id}/evidence": {Req: func(t *testing.T, f *apptest.Fixture) (string, any) {
 			return "/api/v1/incidents/" + f.IDs["incident"] + "/evidence", upload("api.txt", "from the API")
 		}, Want: w(participant + " *=201")},
@@ -264,6 +312,7 @@ func incidentKind() apptest.LeakKind {
 			detail("GET /api/v1/incidents/{id}/timeline", "/api/v1/incidents/%s/timeline"),
 			detail("GET /api/v1/incidents/{id}/participants", "/api/v1/incidents/%s/participants"),
 			detail("GET /api/v1/incidents/{id}/tasks", "/api/v1/incidents/%s/tasks"),
+			detail("GET /api/v1/incidents/{id}/playbook-runs", "/api/v1/incidents/%s/playbook-runs"),
 			detail("GET /api/v1/incidents/{id}/evidence", "/api/v1/incidents/%s/evidence"),
 			detail("GET /api/v1/incidents/{id}/clocks", "/api/v1/incidents/%s/clocks"),
 			detail("GET /api/v1/incidents/{id}/draft", "/api/v1/incidents/%s/draft"),

@@ -5,6 +5,7 @@
 package playbookstest
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
 	"mime/multipart"
@@ -14,6 +15,7 @@ import (
 	"testing"
 
 	"verbund/internal/app/apptest"
+	"verbund/internal/incidents"
 	"verbund/internal/policy"
 )
 
@@ -106,6 +108,12 @@ type Report struct {
 		CACAOID string `json:"cacao_id"`
 		Error   string `json:"error"`
 		Code    string `json:"code"`
+		// Problems is every problem of a refused document.
+		Problems []struct {
+			Code    string `json:"code"`
+			Field   string `json:"field"`
+			Message string `json:"message"`
+		} `json:"problems"`
 	} `json:"items"`
 }
 
@@ -179,6 +187,7 @@ func rows() map[string]apptest.Row {
 		"GET /playbooks/new":    {Req: static("/playbooks/new"), Want: w("anon=303 viewer=403 auditor=403 readtok=403 *=200")},
 		"GET /playbooks/{id}/edit": {Req: get("/playbooks/{playbook}/edit"),
 			Want: w("anon=303 viewer=403 auditor=403 readtok=403 partner=404 coord=404 nocontract=404 outsider=404 *=200")},
+		"POST /playbooks/{id}/propose": {Req: proposal, Want: w(writer + " partner=404 coord=404 nocontract=404 outsider=404 *=200")},
 		// A change of the draft's shape (no save): the form comes back.
 		"POST /playbooks/editor":           {Req: send("/playbooks/editor", apptest.Form("op", "add:decision", "name", "Matrix draft", "step.len", "0", "party.len", "0")), Want: w(writer + " *=200")},
 		"POST /playbooks/import":           {Req: send("/playbooks/import", upload(doc)), Want: w(writer + " *=200")},
@@ -211,6 +220,7 @@ func playbookKind() apptest.LeakKind {
 			detail("GET /api/v1/playbooks/{id}/cacao", "/api/v1/playbooks/%s/cacao"),
 			detail("GET /playbooks/{id}", "/playbooks/%s"),
 			{Route: "GET /playbooks/{id}/edit", Check: editorPath},
+			{Route: "GET /incidents/{id}", Check: runChoicesPath},
 			{Route: "GET /api/v1/playbooks", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
 				apptest.ExpectIDs(t, "the playbook list", r, apptest.ListIDs(t, c, r, "/api/v1/playbooks?limit=3"), objs)
 				apptest.ExpectIDs(t, "the playbook search", r, apptest.ListIDs(t, c, r, "/api/v1/playbooks?q=leakmark&limit=3"), objs)
@@ -235,6 +245,53 @@ func playbookKind() apptest.LeakKind {
 			}},
 		}, apptest.SearchPaths("playbook", nil)...),
 	}
+}
+
+// runChoicesPath: an incident's page offers to start the playbooks its
+// reader may see, and no other (the reader reports an incident of its
+// own org to see the form).
+func runChoicesPath(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+	writer := r.WriteToken != "" && (r.Role == policy.Analyst || r.Role == policy.Admin)
+	if !writer {
+		return // no form: nothing of a playbook on the page
+	}
+	inc, err := c.Hub.App.Incidents.CreateIncident(context.Background(), r.Actor, incidents.NewIncident{Title: "Runs of " + r.Key, Category: "malware", Severity: "low",
+		Sharing: policy.Sharing{TLP: "AMBER", Audience: "org"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The form is for writers: the page is read with the write token.
+	res := c.Hub.API(t, r.WriteToken, http.MethodGet, "/incidents/"+inc.ID, nil)
+	if res.Status != http.StatusOK {
+		t.Fatalf("%s reads its incident: %d", r.Key, res.Status)
+	}
+	apptest.ExpectMarkers(t, "the incident page's playbooks", r, string(res.Body), objs, true)
+}
+
+// proposal is a closed incident of sme's org in which {playbook} ran,
+// with its review: the path of the proposal of a new version.
+func proposal(t *testing.T, f *apptest.Fixture) (string, any) {
+	ctx := context.Background()
+	svc, sme := f.Hub.App.Incidents, f.Hub.Users["sme.analyst"].Actor
+	inc, err := svc.CreateIncident(ctx, sme, incidents.NewIncident{Title: "Run " + f.Uniq(), Category: "malware", Severity: "low", Sharing: policy.Sharing{TLP: "AMBER", Audience: "org"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := svc.StartRun(ctx, sme, inc.ID, incidents.NewRun{PlaybookID: f.IDs["playbook"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.SkipStep(ctx, sme, run.ID, run.Steps[0].StepID, "done before"); err != nil {
+		t.Fatal(err)
+	}
+	resolved, closed := "resolved", "closed"
+	if _, err := svc.UpdateIncident(ctx, sme, inc.ID, incidents.Update{Status: &resolved}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.UpdateIncident(ctx, sme, inc.ID, incidents.Update{Status: &closed, Review: &incidents.Review{WhatHappened: "x", WhatHelped: "y", Lessons: "check backups first"}}); err != nil {
+		t.Fatal(err)
+	}
+	return "/playbooks/" + f.IDs["playbook"] + "/propose", apptest.Form("run", run.ID)
 }
 
 // editorPath: the editor opens only for the owner org's writers who may

@@ -70,8 +70,13 @@ func rows() map[string]apptest.Row {
 	fresh := func(t *testing.T, f *apptest.Fixture) string {
 		return NewRisk(t, f.Hub, "fresh "+f.Uniq(), circle(f.Hub, "AMBER"))
 	}
+	// A fresh workshop with the facilitator's vote: the reveal waits for one.
 	freshWS := func(t *testing.T, f *apptest.Fixture) string {
-		return NewWorkshop(t, f.Hub, "fresh "+f.Uniq(), circle(f.Hub, "AMBER"), f.IDs["risk"])
+		id := NewWorkshop(t, f.Hub, "fresh "+f.Uniq(), circle(f.Hub, "AMBER"), f.IDs["risk"])
+		if err := f.Hub.App.Risks.Score(context.Background(), f.Hub.Users["sme.analyst"].Actor, id, f.IDs["risk"], 2, 3); err != nil {
+			t.Fatal(err)
+		}
+		return id
 	}
 	revealed := func(t *testing.T, f *apptest.Fixture) string {
 		id := freshWS(t, f)
@@ -292,12 +297,30 @@ func workshopKind() apptest.LeakKind {
 	carrier := func(c *apptest.LeakCase) string { return c.State.(string) }
 	return apptest.LeakKind{
 		Kind: "risk_workshop",
+		// The carrier is CERT Süd's risk that Müller co-owns: the score a
+		// workshop of Müller's agrees is offered to CERT Süd on the risk
+		// (Risk.WorkshopScores), shown only to readers of the workshop.
 		Setup: func(t testing.TB, c *apptest.LeakCase) any {
-			return NewRisk(t, c.Hub, "carrier risk", circle(c.Hub, "CLEAR"))
+			r, err := c.Hub.App.Risks.CreateRisk(context.Background(), c.Hub.Users["cert.analyst"].Actor, risks.NewRisk{Title: "carrier risk",
+				Likelihood: 4, Impact: 3, Treatment: "mitigate", CoOwners: []string{c.Hub.Orgs["sme"]}, Sharing: circle(c.Hub, "CLEAR")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r.ID
 		},
 		Create: func(t testing.TB, c *apptest.LeakCase, s policy.Sharing, marker string) string {
 			id := create(t, c.Hub, "/api/v1/risk-workshops", sharingBody(s, map[string]any{"title": "workshop " + marker, "risks": []string{carrier(c)}}))
 			create(t, c.Hub, "/api/v1/risk-workshops/"+id+"/comments", map[string]any{"body": "comment " + marker})
+			ctx, sme := context.Background(), c.Hub.Users["sme.analyst"].Actor
+			if err := c.Hub.App.Risks.Score(ctx, sme, id, carrier(c), 2, 2); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Hub.App.Risks.Reveal(ctx, sme, id); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Hub.App.Risks.Agree(ctx, sme, id, carrier(c), 2, 2); err != nil {
+				t.Fatal(err)
+			}
 			return id
 		},
 		Streamed: true,
@@ -313,6 +336,28 @@ func workshopKind() apptest.LeakKind {
 			}},
 			{Route: "GET /api/v1/risk-workshops", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
 				apptest.ExpectIDs(t, "the workshop list", r, apptest.ListIDs(t, c, r, "/api/v1/risk-workshops"), objs)
+			}},
+			{Route: "GET /api/v1/risks/{id}", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+				resp := c.Hub.API(t, r.ReadToken, http.MethodGet, "/api/v1/risks/"+carrier(c), nil)
+				var rk risks.Risk
+				if resp.Status == http.StatusOK {
+					resp.JSON(t, &rk)
+				}
+				var got []string
+				for _, w := range rk.WorkshopScores {
+					got = append(got, w.WorkshopID)
+				}
+				expectOffered(t, "the carrier risk's workshop scores", r, resp.Status == http.StatusOK, got, objs)
+				for _, o := range objs {
+					if !o.Visible && strings.Contains(string(resp.Body), o.Marker) {
+						t.Errorf("LEAK on the risk API: %s reads %s", r.Key, o.Envelope)
+					}
+				}
+			}},
+			{Route: "GET /risks/{id}", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
+				status, page := apptest.Page(t, c, r, "/risks/"+carrier(c))
+				expectOffered(t, "the carrier risk's page", r, status == http.StatusOK, htmlIDs(page, "offer-"), objs)
+				apptest.ExpectMarkers(t, "the carrier risk's page", r, page, objs, status == http.StatusOK)
 			}},
 			{Route: "GET /risks", Check: func(t testing.TB, c *apptest.LeakCase, r *apptest.User, objs []apptest.LeakObject) {
 				_, page := apptest.Page(t, c, r, "/risks")
@@ -332,5 +377,20 @@ func workshopKind() apptest.LeakKind {
 				}
 			}},
 		},
+	}
+}
+
+// expectOffered checks the workshops whose scores a risk offers: none the
+// reader may not see, and, when the reader reads the risk, each it may.
+func expectOffered(t testing.TB, what string, r *apptest.User, readsRisk bool, got []string, objs []apptest.LeakObject) {
+	t.Helper()
+	if readsRisk {
+		apptest.ExpectIDs(t, what, r, got, objs)
+		return
+	}
+	for _, o := range objs {
+		if slices.Contains(got, o.ID) && !o.Visible {
+			t.Errorf("LEAK on %s: %s sees %s (%s)", what, r.Key, o.Envelope, o.ID)
+		}
 	}
 }

@@ -62,6 +62,10 @@ type Provider struct {
 	Bump []string
 	// WrongFingerprint makes the metadata name another key's fingerprint.
 	WrongFingerprint bool
+	// Hold, while open, holds every request for a ROLIE feed until it is
+	// closed (a slow provider); Held counts the requests it holds.
+	Hold chan struct{}
+	Held int
 }
 
 // CISADir is the folder of CISA's data, or "" when it is not there.
@@ -129,6 +133,18 @@ func (p *Provider) has(list []string, name string) bool {
 // ServeHTTP serves the provider.
 func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	up := r.URL.Path
+	p.mu.Lock()
+	hold := p.Hold
+	p.mu.Unlock()
+	if hold != nil && strings.HasSuffix(up, "-feed-tlp-white.json") {
+		p.Set(func(p *Provider) { p.Held++ })
+		defer p.Set(func(p *Provider) { p.Held-- })
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+			return
+		}
+	}
 	switch up {
 	case "/provider-metadata.json":
 		_, _ = w.Write(p.metadata(fmt.Sprintf(`{"rolie": {"feeds": [{"summary": "TLP:WHITE", "tlp_label": "WHITE", "url": %q}]}}`,

@@ -29,7 +29,9 @@ func Kit() apptest.Kit {
 
 // Document is a small valid CSAF 2.0 security advisory: one product
 // (vendor Wolke, product Wolke Gateway, version 2.4.1, CPE and PURL) and
-// one vulnerability with a CVSS 3.1 vector. tlp is the document's
+// one vulnerability with a CVSS 3.1 vector, published by sme's org
+// (Müller Maschinenbau GmbH at https://mueller.example: sme publishes
+// it). tlp is the document's
 // distribution label (WHITE, GREEN, AMBER, RED) or "" for none.
 func Document(trackingID, title, version, tlp string) string {
 	dist := ""
@@ -42,8 +44,8 @@ func Document(trackingID, title, version, tlp string) string {
     "csaf_version": "2.0",
     %s
     "notes": [{"category": "summary", "title": "Summary", "text": "%s allows remote code execution."}],
-    "publisher": {"category": "vendor", "name": "Wolke Cloud AG", "namespace": "https://wolke.example"},
-    "references": [{"category": "self", "summary": "this advisory", "url": "https://wolke.example/csaf/%s.json"}],
+    "publisher": {"category": "vendor", "name": "Müller Maschinenbau GmbH", "namespace": "https://mueller.example"},
+    "references": [{"category": "self", "summary": "this advisory", "url": "https://mueller.example/csaf/%s.json"}],
     "title": %q,
     "tracking": {
       "current_release_date": "2026-11-%02dT10:00:00.000Z",

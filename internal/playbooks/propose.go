@@ -1,0 +1,73 @@
+package playbooks
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"verbund/internal/fault"
+	"verbund/internal/incidents"
+	"verbund/internal/policy"
+	"verbund/internal/web"
+)
+
+// A run's review proposes the playbook's next version: the editor opens
+// with the version run, the deviations written beside the steps they
+// concern and the incident's lessons learned in the description. The
+// playbook's owner saves it as a new version; anyone else as a new
+// playbook of their own library (SaveDraft with no id). Like the
+// editor's own changes of shape, it is a form's POST that answers with
+// the editor (nothing is saved until the editor's save).
+
+// Proposals reads what a run suggests (incidents.Service.ProposeFromRun;
+// set by the app).
+type Proposals func(ctx context.Context, a policy.Actor, runID string) (incidents.Proposal, error)
+
+func (h *handler) proposePage(w http.ResponseWriter, r *http.Request) error {
+	if h.svc.Proposals == nil {
+		return fault.ErrNotFound
+	}
+	a := web.ActorFrom(r)
+	ctx := r.Context()
+	id := r.PathValue("id")
+	prop, err := h.svc.Proposals(ctx, a, r.PostFormValue("run"))
+	if err != nil {
+		return err
+	}
+	if prop.PlaybookID != id {
+		return fault.ErrNotFound
+	}
+	p, err := h.svc.FindPlaybookByID(ctx, a, id)
+	if err != nil {
+		return err
+	}
+	d, ok := DraftOf(p.Doc)
+	if !ok {
+		return fault.New(fault.Conflict, "playbook_not_editable", "this playbook has steps the editor cannot show: import a changed document instead")
+	}
+	if p.OrgID == a.OrgID {
+		d.ID = id
+	} else {
+		d.TLP = p.TLP
+	}
+	var notes []string
+	for _, dv := range prop.Deviations {
+		note := h.t(r, "playbooks.propose."+dv.Kind, "step", dv.StepName, "org", dv.ByOrg)
+		if dv.Reason != "" {
+			note += " – " + dv.Reason
+		}
+		notes = append(notes, note)
+		d.eachAction(func(x *Action) {
+			if x.ID == dv.StepID {
+				x.Desc = strings.TrimSpace(x.Desc + "\n" + note)
+			}
+		})
+	}
+	if prop.Lessons != "" {
+		notes = append(notes, h.t(r, "playbooks.propose.lessons", "text", prop.Lessons))
+	}
+	if len(notes) > 0 {
+		d.Desc = strings.TrimSpace(d.Desc + "\n\n" + h.t(r, "playbooks.propose.heading") + "\n" + strings.Join(notes, "\n"))
+	}
+	return h.renderEditor(w, r, http.StatusOK, editorData{D: d})
+}
