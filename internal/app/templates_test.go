@@ -72,6 +72,8 @@ func TestTemplateKeysExist(t *testing.T) {
 		"vulns.ps":                vulns.ProductStatuses,
 		"vulns.rem":               vulns.RemediationKinds,
 		"vulns.reject":            vulns.RejectCodes,
+		"vulns.reject_detail":     vulns.RejectDetails,
+		"vulns.doccat":            vulns.DocCategories,
 		"vulns.sub.error":         vulns.SubscriptionErrors,
 		"vulns.by":                vulns.MatchRules,
 		"vulns.vex":               vulns.VEXStatuses,
