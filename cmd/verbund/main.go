@@ -127,7 +127,7 @@ var commands = []command{
 	{"audit", "verify", "checks the audit trail's hash chain and names the first bad record", (*cli).auditVerify},
 	{"intel", "import", "imports a STIX 2.1 bundle as an organisation's threat intelligence", (*cli).intelImport},
 	{"mail", "test", "sends one test mail with the hub's mail settings and says what failed", (*cli).mailTest},
-	{"vulns", "import", "imports CSAF 2.0 advisories (a file or a provider's folder) as an organisation's", (*cli).vulnsImport},
+	{"vulns", "import", "imports CSAF 2.0 advisories (a file or a provider's folder) into an organisation's advisories", (*cli).vulnsImport},
 	{"vulns", "subscribe", "subscribes an organisation to a CSAF trusted provider (its provider-metadata.json URL) and reads it", (*cli).vulnsSubscribe},
 	{"vulns", "fetch", "reads every CSAF provider an organisation subscribes to now", (*cli).vulnsFetch},
 	{"vulns", "kev", "imports CISA's catalogue of known exploited vulnerabilities (vulns kev import FILE)", (*cli).vulnsKEV},
@@ -175,8 +175,8 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 			return k.run(c, rest[1:])
 		}
 	}
-	groupUsage(stderr, name, group)
-	return usageError{fmt.Sprintf("unknown command %q: %s has %s", name+" "+rest[0], name, subNames(group))}
+	// No usage dump here: the message would scroll away above it.
+	return usageError{fmt.Sprintf("unknown command %q: %s has %s (\"verbund %s --help\" says what each does)", name+" "+rest[0], name, subNames(group), name)}
 }
 
 // groupUsage lists the commands of a group (verbund org …) with what each does.

@@ -126,6 +126,14 @@ func TestHelpAndUsage(t *testing.T) {
 			t.Errorf("%v --help: %v %q", c, err, out)
 		}
 	}
+	// --help is asked for: the usage goes to stdout, every command alike.
+	for _, c := range [][]string{{"org", "create"}, {"playbooks", "import"}, {"playbooks", "export"}} {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), append(c, "--help"), func(string) string { return "" }, strings.NewReader(""), &out, &errOut)
+		if !errors.Is(err, flag.ErrHelp) || !strings.Contains(out.String(), "usage: verbund") || errOut.Len() != 0 {
+			t.Errorf("%v --help: %v, stdout %q, stderr %q", c, err, out.String(), errOut.String())
+		}
+	}
 	if _, err := cmd(t, nil, "frobnicate"); !errors.As(err, new(usageError)) {
 		t.Errorf("unknown command: %v", err)
 	}
@@ -233,8 +241,21 @@ func TestCommandHelp(t *testing.T) {
 			t.Errorf("%v alone: %v, want a usage error naming its commands", c.args, err)
 		}
 	}
-	if _, err := cmd(t, nil, "org", "frob"); err == nil || err.Error() != `unknown command "org frob": org has create or list` {
+	if _, err := cmd(t, nil, "org", "frob"); err == nil || err.Error() != `unknown command "org frob": org has create or list ("verbund org --help" says what each does)` {
 		t.Errorf("org frob: %v", err)
+	}
+	// An unknown command is said, not buried under the group's usage.
+	if out, err := cmd(t, nil, "vulns", "frobnicate"); err == nil || !strings.HasPrefix(err.Error(), `unknown command "vulns frobnicate": vulns has import`) || strings.Contains(out, "commands:") {
+		t.Errorf("vulns frobnicate: %v %q", err, out)
+	}
+	if _, err := cmd(t, nil, "vulns", "kev", "--data", "X"); err == nil || err.Error() != "vulns kev: name the command before its flags: verbund vulns kev import FILE --data X" {
+		t.Errorf("vulns kev --data: %v", err)
+	}
+	// Every summary is a whole sentence part, not cut off.
+	for _, k := range commands {
+		if strings.HasSuffix(k.summary, "'s") || strings.HasSuffix(k.summary, " as") || strings.HasSuffix(k.summary, " an") {
+			t.Errorf("%s %s: summary ends mid-sentence: %q", k.name, k.sub, k.summary)
+		}
 	}
 	if _, err := cmd(t, nil, "frobnicate"); err == nil || err.Error() != `unknown command "frobnicate"` {
 		t.Errorf("frobnicate: %v", err)

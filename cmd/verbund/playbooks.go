@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"verbund/internal/events"
+	"verbund/internal/fault"
 	"verbund/internal/playbooks"
 	"verbund/internal/policy"
 )
@@ -22,8 +23,8 @@ func (c *cli) playbooksImport(args []string) error {
 			"target and variable exists, the start step exists, every step reaches an end, no step is orphaned,\n"+
 			"ids have their type's prefix, command types are known); a refused file is reported with the field or\n"+
 			"step at fault and leaves nothing behind. The playbook's TLP is its marking-tlp, raised to --tlp when\n"+
-			"that is stricter (AMBER if unmarked). A later modified of a playbook the organisation holds adds a\n"+
-			"version; importing the same files again changes nothing.")
+			"that is stricter (AMBER if unmarked). A later version (a later modified) of a playbook the\n"+
+			"organisation holds is added as a version; importing the same files again changes nothing.")
 	org := fs.String("org", "", "the organisation whose library takes the playbooks (name or id)")
 	user := fs.String("user", "", "the person recorded as importer (e-mail; default: the organisation's first admin)")
 	tlp := fs.String("tlp", "", "the least TLP level: CLEAR, GREEN, AMBER, AMBER+STRICT, RED (default: the playbook's)")
@@ -150,6 +151,9 @@ func (c *cli) playbooksExport(args []string) error {
 		return err
 	}
 	doc, _, err := svc.FindDocumentByCACAOID(c.ctx, actor, id, *modified)
+	if errors.Is(err, fault.ErrNotFound) {
+		return fmt.Errorf("no playbook with CACAO id %s is visible to %s", id, o.Name)
+	}
 	if err != nil {
 		return asFlag(err, map[string]string{"modified": "modified"})
 	}

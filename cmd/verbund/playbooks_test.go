@@ -59,7 +59,7 @@ func TestPlaybooksCommands(t *testing.T) {
 				var rep struct {
 					Accepted int `json:"accepted"`
 					Rejected int `json:"rejected"`
-					Items    []map[string]string
+					Items    []map[string]any
 				}
 				if err := json.Unmarshal([]byte(out), &rep); err != nil {
 					t.Fatalf("the report is not JSON: %q", out)
@@ -67,21 +67,27 @@ func TestPlaybooksCommands(t *testing.T) {
 				if rep.Accepted != 1 || rep.Rejected != 1 || len(rep.Items) != 2 {
 					t.Fatalf("round %d: %s", round, out)
 				}
-				ok, refused := rep.Items[0], rep.Items[1]
-				for _, k := range []string{"file", "id", "cacao_id", "error"} {
-					if _, has := ok[k]; !has {
-						t.Errorf("item without %q: %s", k, out)
+				// The contract's fields are strings; problems is added.
+				str := func(m map[string]any, k string) string {
+					v, isStr := m[k].(string)
+					if !isStr {
+						t.Errorf("item without the string %q: %s", k, out)
 					}
+					return v
 				}
-				if ok["file"] != goodFile || ok["cacao_id"] != cacaoID || ok["id"] == "" || ok["error"] != "" {
+				ok, refused := rep.Items[0], rep.Items[1]
+				if str(ok, "file") != goodFile || str(ok, "cacao_id") != cacaoID || str(ok, "id") == "" || str(ok, "error") != "" {
 					t.Errorf("accepted item: %v", ok)
 				}
-				if refused["id"] != "" || !strings.Contains(refused["error"], ".agent") || !strings.Contains(refused["error"], "action--") {
+				if str(refused, "id") != "" || str(refused, "file") != badFile || !strings.Contains(str(refused, "error"), ".agent") || !strings.Contains(str(refused, "error"), "action--") {
 					t.Errorf("refused item does not name the step's agent: %v", refused)
 				}
+				if ps, _ := refused["problems"].([]any); len(ps) != 1 {
+					t.Errorf("refused item's problems: %v", refused["problems"])
+				}
 				if round == 0 {
-					firstID = ok["id"]
-				} else if ok["id"] != firstID {
+					firstID = str(ok, "id")
+				} else if str(ok, "id") != firstID {
 					t.Errorf("a second import made another playbook: %s, %s", firstID, ok["id"])
 				}
 			}
@@ -92,8 +98,9 @@ func TestPlaybooksCommands(t *testing.T) {
 			if !bytes.Equal([]byte(out), good) {
 				t.Errorf("export is not the imported document byte for byte")
 			}
-			if out, err := cmd(t, env, "playbooks", "export", "playbook--55555555-5555-4555-8555-555555555555", "--org", "Müller Maschinenbau GmbH"); err == nil {
-				t.Errorf("export of an unknown playbook: %s", out)
+			if out, err := cmd(t, env, "playbooks", "export", "playbook--55555555-5555-4555-8555-555555555555", "--org", "Müller Maschinenbau GmbH"); err == nil ||
+				err.Error() != "no playbook with CACAO id playbook--55555555-5555-4555-8555-555555555555 is visible to Müller Maschinenbau GmbH" {
+				t.Errorf("export of an unknown playbook: %v %s", err, out)
 			}
 			if out, err := cmd(t, env, "audit", "verify"); err != nil {
 				t.Errorf("audit verify: %v %s", err, out)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -38,7 +39,7 @@ func (c *cli) flagSet(name, help string, settings ...string) (*flag.FlagSet, *co
 	fs := flag.NewFlagSet("verbund "+name, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(c.stderr, "usage: verbund %s\n\n%s\n\nflags:\n", name, help)
+		fmt.Fprintf(fs.Output(), "usage: verbund %s\n\n%s\n\nflags:\n", name, help)
 		fs.PrintDefaults()
 	}
 	if len(settings) == 0 {
@@ -54,7 +55,18 @@ func (c *cli) flagSet(name, help string, settings ...string) (*flag.FlagSet, *co
 }
 
 func (c *cli) parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	// The usage asked for (--help) goes to stdout, as the command
+	// groups' does; with a mistake, to stderr.
+	var out bytes.Buffer
+	fs.SetOutput(&out)
+	err := fs.Parse(args)
+	fs.SetOutput(c.stderr)
+	if err == flag.ErrHelp {
+		_, _ = out.WriteTo(c.stdout)
+	} else {
+		_, _ = out.WriteTo(c.stderr)
+	}
+	if err != nil {
 		if err == flag.ErrHelp {
 			return err
 		}

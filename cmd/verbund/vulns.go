@@ -17,6 +17,7 @@ import (
 
 	"verbund/internal/csaf"
 	"verbund/internal/events"
+	"verbund/internal/fault"
 	"verbund/internal/notify"
 	"verbund/internal/policy"
 	"verbund/internal/vulns"
@@ -269,8 +270,12 @@ func (c *cli) vulnsKEV(args []string) error {
 		}
 		return nil
 	}
+	if strings.HasPrefix(args[0], "-") {
+		// verbund vulns kev --data X: the flags belong to import.
+		return usageError{fmt.Sprintf("vulns kev: name the command before its flags: verbund vulns kev import FILE %s", strings.Join(args, " "))}
+	}
 	if args[0] != "import" {
-		return usageError{fmt.Sprintf("unknown command %q: vulns kev has import", "vulns kev "+args[0])}
+		return usageError{fmt.Sprintf("unknown command %q: vulns kev has only import (verbund vulns kev import FILE)", "vulns kev "+args[0])}
 	}
 	fs, cfg := c.flags("vulns kev import FILE [--json]",
 		"Imports CISA's catalogue of known exploited vulnerabilities (known_exploited_vulnerabilities.json).\n"+
@@ -299,6 +304,11 @@ func (c *cli) vulnsKEV(args []string) error {
 	defer a.d.Close()
 	svc := vulns.New(a.d, events.New("cli"), policy.NewKernel())
 	rep, err := svc.ImportKEV(c.ctx, a.op, f)
+	if e, ok := fault.As(err); ok && e.Code == "bad_kev" {
+		// The fault names the API's form field; here the file is the
+		// argument, and the operator knows it by its name.
+		return errors.New(file + strings.TrimPrefix(e.Message, "the file"))
+	}
 	if err != nil {
 		return err
 	}

@@ -78,6 +78,12 @@ func TestVulnsImportCommand(t *testing.T) {
 			if err != nil || !strings.Contains(out, `"entries": 1404`) {
 				t.Errorf("kev: %v %s", err, out)
 			}
+			// A JSON file that is no catalogue is named by its name, not as a flag.
+			notKEV := filepath.Join(t.TempDir(), "phishing.json")
+			must(t, os.WriteFile(notKEV, []byte(`{"title":"phishing"}`), 0o600))
+			if _, err := cmd(t, env, "vulns", "kev", "import", notKEV); err == nil || err.Error() != notKEV+" is not a CISA KEV catalogue: catalogVersion or vulnerabilities missing" {
+				t.Errorf("not a KEV catalogue: %v", err)
+			}
 			if out, err := cmd(t, env, "vulns", "import", "--org", "Wolke Cloud AG"); err == nil || !strings.Contains(err.Error(), "name the CSAF document") {
 				t.Errorf("no file: %v %s", err, out)
 			}

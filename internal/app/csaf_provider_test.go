@@ -102,7 +102,7 @@ func TestCSAFCompose(t *testing.T) {
 				{"draft_missing", draft("summary", nil)},
 				{"draft_missing", draft("affected_version", " ")},
 				{"draft_bad_cvss", draft("cvss_v3", "CVSS:3.1/AV:X")},
-				{"draft_invalid", draft("cve", "CVE-26-1")},
+				{"draft_bad_cve", draft("cve", "CVE-26-1")},
 				{"publish_amber_strict", draft("tlp", "AMBER+STRICT")},
 			} {
 				before := count()

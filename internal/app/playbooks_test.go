@@ -291,7 +291,7 @@ func TestPlaybookEditor(t *testing.T) {
 	}
 	bad.Set("step.1.no.0.party", "-1")
 	bad.Set("op", "save")
-	if r := b.PostForm(t, "/playbooks/editor", bad); r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "Choose who is responsible") {
+	if r := b.PostForm(t, "/playbooks/editor", bad); r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "Choose who is responsible for step 2 · If no · 1.") {
 		t.Errorf("a step without a party: %d", r.Status)
 	}
 	if ids := listAll(t, h, h.Users["sme.analyst"], "/api/v1/playbooks?library=org"); len(ids) != 0 {

@@ -19,6 +19,7 @@ import (
 
 	"verbund/internal/app/apptest"
 	"verbund/internal/csaf"
+	"verbund/internal/db"
 	"verbund/internal/db/dbtest"
 	"verbund/internal/vulns"
 	"verbund/internal/vulns/vulnstest"
@@ -272,6 +273,21 @@ func TestVulnsUploadAndKEV(t *testing.T) {
 	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"due_date":"2025-09-15"`) {
 		t.Errorf("KEV look-up: %d %s", r.Status, r.Body)
 	}
+	// The board's deadline is the KEV due date itself, the same day as the
+	// KEV line under it, both in the page's date format (not the next
+	// day's midnight, which shows as 16.09.2025 in Berlin).
+	if r := h.API(t, h.Users["sme.analyst"].WriteToken, http.MethodPost, "/api/v1/assets", map[string]any{"vendor": "Wolke", "product": "Wolke Gateway", "version": "2.4.1", "name": "gw"}); r.Status != http.StatusCreated {
+		t.Fatalf("asset: %d %s", r.Status, r.Body)
+	}
+	board := h.Login(t, h.Users["sme.analyst"]).Get(t, "/vulns/board?lang=de")
+	if bs := string(board.Body); !strings.Contains(bs, "15.09.2025 <span") || !strings.Contains(bs, "KEV-Frist 15.09.2025") || strings.Contains(bs, "16.09.2025") || strings.Contains(bs, "2025-09-15") {
+		t.Errorf("board KEV deadline: %s", bs)
+	}
+	adv := h.Login(t, h.Users["sme.analyst"]).Get(t, "/vulns/advisories/"+list.Items[0].ID+"?lang=de")
+	if as := string(adv.Body); !strings.Contains(as, "Frist der CISA: 15.09.2025.") || !strings.Contains(as, `title="csaf_security_advisory">Sicherheitshinweis<`) ||
+		!strings.Contains(as, "<strong>9,8</strong>") || strings.Contains(as, ">9.8<") {
+		t.Errorf("advisory KEV box: %s", adv.Body)
+	}
 	// The page upload, signed in with a session (CSRF in the form).
 	b := h.Login(t, u)
 	page := b.Get(t, "/vulns/import")
@@ -294,6 +310,38 @@ func TestVulnsUploadAndKEV(t *testing.T) {
 	_, _ = io.Copy(out, resp.Body)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(out.String(), `id="imported">1<`) {
 		t.Errorf("page upload: %d %s", resp.StatusCode, out)
+	}
+
+	// A German report says why in German, with the values: a digest that
+	// does not match, a document without csaf_version (the browser sends
+	// base names; a path from the CLI or a provider wraps at its slashes).
+	body.Reset()
+	w = multipart.NewWriter(&body)
+	_ = w.WriteField("_csrf", b.CSRF)
+	fw, _ = w.CreateFormFile("files", "wolke/2026/wolke-2026-9.json")
+	_, _ = fw.Write([]byte(vulnstest.Document("WOLKE-2026-9", "Digest", "1", "GREEN")))
+	fw, _ = w.CreateFormFile("files", "wolke/2026/wolke-2026-9.json.sha512")
+	_, _ = fw.Write([]byte(strings.Repeat("a", 128) + "  wolke-2026-9.json\n"))
+	fw, _ = w.CreateFormFile("files", "old.json")
+	_, _ = fw.Write([]byte(strings.Replace(vulnstest.Document("WOLKE-2026-10", "Old", "1", "GREEN"), `"csaf_version": "2.0",`, "", 1)))
+	_ = w.Close()
+	req, _ = http.NewRequest(http.MethodPost, h.URL+"/vulns/import?lang=de", strings.NewReader(body.String()))
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	resp2, err := b.Client.Do(req)
+	must(t, err)
+	defer resp2.Body.Close()
+	out.Reset()
+	_, _ = io.Copy(out, resp2.Body)
+	for _, want := range []string{`id="rejected">2<`, "Der SHA-512-Hashwert des Dokuments ist ", ", die .sha512-Datei nennt " + strings.Repeat("a", 128) + ".",
+		"Das Dokument nennt keine CSAF-Version (document.csaf_version); dieser Hub liest CSAF 2.0.", `import-file">wolke-2026-9.json<`} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("German import report lacks %q: %s", want, out)
+		}
+	}
+	for _, english := range []string{"the SHA-512 of the document", "this hub reads"} {
+		if strings.Contains(out.String(), english) {
+			t.Errorf("German import report says %q", english)
+		}
 	}
 }
 
@@ -349,5 +397,31 @@ func TestVulnsSignatures(t *testing.T) {
 	list, _, err := h.App.Vulns.FindAdvisories(t.Context(), h.Users["cloud.analyst"].Actor, vulns.AdvisoryFilter{Q: "WOLKE-2026-3"})
 	if err != nil || len(list) != 1 || list[0].TrackingID != "WOLKE-2026-30" {
 		t.Errorf("held: %+v %v", list, err)
+	}
+}
+
+// TestVulnsSearch: the advisory list searches like the hub search (the
+// same index, with stemming): German inflected words and words in any
+// order find the advisory, on both engines.
+func TestVulnsSearch(t *testing.T) { eachEngine(t, testVulnsSearch) }
+
+func testVulnsSearch(t *testing.T, e db.Dialect) {
+	h := apptest.World(t, e)
+	u := h.Users["cloud.analyst"]
+	if r := vulnstest.Import(t, h, u, vulnstest.Document("WOLKE-2026-20", "Zugangsdaten im Protokoll des Gateways", "1", "WHITE"), url.Values{}); r.Status != http.StatusOK {
+		t.Fatalf("import: %d %s", r.Status, r.Body)
+	}
+	if r := vulnstest.Import(t, h, u, vulnstest.Document("WOLKE-2026-21", "Speicherüberlauf", "1", "WHITE"), url.Values{}); r.Status != http.StatusOK {
+		t.Fatalf("import: %d %s", r.Status, r.Body)
+	}
+	for q, want := range map[string]int{"Zugangsdaten Protokoll": 1, "Protokolle": 1, "protokoll zugangsdaten": 1, "Speicherüberlauf": 1, "Feuerwehr": 0, "WOLKE-2026-22": 0, "wolke-2026-21": 1} {
+		list, _, err := h.App.Vulns.FindAdvisories(t.Context(), h.Users["sme.viewer"].Actor, vulns.AdvisoryFilter{Q: q})
+		if err != nil || len(list) != want {
+			t.Errorf("%s: search %q: %d advisories (%v), want %d", e, q, len(list), err, want)
+		}
+		page := h.Login(t, h.Users["sme.viewer"]).Get(t, "/vulns?lang=de&q="+url.QueryEscape(q))
+		if got := strings.Contains(string(page.Body), `href="/vulns/advisories/`); got != (want > 0) {
+			t.Errorf("%s: page search %q shows an advisory: %v", e, q, got)
+		}
 	}
 }

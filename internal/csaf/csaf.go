@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +32,10 @@ const MaxDocument = 16 << 20
 type Problem struct {
 	Code    string // too_large, bad_json, not_csaf, wrong_version, schema, invalid, bad_cvss
 	Message string
+	// Detail names the case of a Code whose values a page can say in its
+	// own language (csaf_version_missing, csaf_version, too_large), with
+	// those values in Got and Want; "" for the others.
+	Detail, Got, Want string
 	// Cause is the underlying error (a network error, with resolved
 	// addresses and the resolver's): for the server's log only, never
 	// shown to users.
@@ -134,7 +139,9 @@ func (v Vulnerability) Vector(major string) (string, float64) {
 // *Problem.
 func Parse(raw []byte) (*Document, error) {
 	if len(raw) > MaxDocument {
-		return nil, problem("too_large", "the document has %d bytes; the limit is %d", len(raw), MaxDocument)
+		p := problem("too_large", "the document has %d bytes; the limit is %d", len(raw), MaxDocument)
+		p.Detail, p.Got, p.Want = "too_large", strconv.Itoa(len(raw)), strconv.Itoa(MaxDocument)
+		return nil, p
 	}
 	generic, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
@@ -150,9 +157,13 @@ func Parse(raw []byte) (*Document, error) {
 	}
 	if v, _ := d["csaf_version"].(string); v != "2.0" {
 		if v == "" {
-			return nil, problem("wrong_version", "document.csaf_version is missing; this hub reads CSAF 2.0")
+			p := problem("wrong_version", "document.csaf_version is missing; this hub reads CSAF 2.0")
+			p.Detail = "csaf_version_missing"
+			return nil, p
 		}
-		return nil, problem("wrong_version", "document.csaf_version is %q; this hub reads CSAF 2.0", v)
+		p := problem("wrong_version", "document.csaf_version is %q; this hub reads CSAF 2.0", v)
+		p.Detail, p.Got = "csaf_version", v
+		return nil, p
 	}
 	errs, err := gocsaf.ValidateCSAF(generic)
 	if err != nil {

@@ -34,6 +34,14 @@ type Draft struct {
 	Community string // a new playbook's trust circle ("" for the org)
 	Parties   []Party
 	Blocks    []Block
+
+	// words names a place in the editor (catalogue key and arguments) in
+	// the page's language for Check's messages; nil: English.
+	words func(key string, args ...any) string
+
+	// prev is the stored document of the version edited: a new version
+	// is it with the editor's parts changed (merge).
+	prev map[string]any
 }
 
 // Party is one responsible party (an agent of type organization, group or
@@ -102,14 +110,39 @@ func (d *Draft) Check() error {
 			return fault.BadInput(fmt.Sprintf("party.%d.name", i), "playbook_party_unnamed", "name each responsible party and choose its kind")
 		}
 	}
+	words := d.words
+	if words == nil {
+		words = func(key string, args ...any) string {
+			if len(args) == 2 {
+				return englishPlace[key] + fmt.Sprint(args[1])
+			}
+			return englishPlace[key]
+		}
+	}
+	// place is the step at a form field's path as the editor numbers it:
+	// "3", "3 · If yes · 1", "3 · Branch 2 · 1".
+	place := func(prefix string) string {
+		parts := strings.Split(prefix, ".")
+		num := func(i int) int { n, _ := strconv.Atoi(parts[i]); return n + 1 }
+		out := strconv.Itoa(num(1))
+		switch {
+		case len(parts) == 4 && parts[2] == "yes":
+			out += " · " + words("playbooks.editor.if_yes") + " · " + strconv.Itoa(num(3))
+		case len(parts) == 4 && parts[2] == "no":
+			out += " · " + words("playbooks.editor.if_no") + " · " + strconv.Itoa(num(3))
+		case len(parts) == 5 && parts[2] == "b":
+			out += " · " + words("playbooks.editor.branch", "n", num(3)) + " · " + strconv.Itoa(num(4))
+		}
+		return out
+	}
 	action := func(prefix string, a Action) error {
 		switch {
 		case strings.TrimSpace(a.Name) == "":
-			return fault.BadInput(prefix+".name", "playbook_step_unnamed", "name each step")
+			return fault.BadInput(prefix+".name", "playbook_step_unnamed", "name step {step}").With("step", place(prefix))
 		case a.Party < 0 || a.Party >= len(d.Parties):
-			return fault.BadInput(prefix+".party", "playbook_step_unassigned", "choose who is responsible for each step")
+			return fault.BadInput(prefix+".party", "playbook_step_unassigned", "choose who is responsible for step {step}").With("step", place(prefix))
 		case len(lines(a.Commands)) == 0:
-			return fault.BadInput(prefix+".cmds", "playbook_step_empty", "write at least one instruction for each step")
+			return fault.BadInput(prefix+".cmds", "playbook_step_empty", "write at least one instruction for step {step}").With("step", place(prefix))
 		}
 		return nil
 	}
@@ -122,7 +155,7 @@ func (d *Draft) Check() error {
 			}
 		case "decision":
 			if strings.TrimSpace(b.Action.Name) == "" {
-				return fault.BadInput(p+".name", "playbook_step_unnamed", "name each step")
+				return fault.BadInput(p+".name", "playbook_step_unnamed", "name step {step}").With("step", place(p))
 			}
 			if len(b.Yes) == 0 {
 				return fault.BadInput(p+".yes", "playbook_decision_empty", "a decision needs at least one step if the answer is yes")
@@ -139,7 +172,7 @@ func (d *Draft) Check() error {
 			}
 		case "parallel":
 			if strings.TrimSpace(b.Action.Name) == "" {
-				return fault.BadInput(p+".name", "playbook_step_unnamed", "name each step")
+				return fault.BadInput(p+".name", "playbook_step_unnamed", "name step {step}").With("step", place(p))
 			}
 			if len(b.Branches) < 2 {
 				return fault.BadInput(p+".b", "playbook_parallel_short", "parallel steps need at least two branches")
@@ -160,6 +193,10 @@ func (d *Draft) Check() error {
 	}
 	return nil
 }
+
+// englishPlace is the English of the editor's words for a place (a
+// draft checked outside a page).
+var englishPlace = map[string]string{"playbooks.editor.if_yes": "If yes", "playbooks.editor.if_no": "If no", "playbooks.editor.branch": "Branch "}
 
 func lines(s string) []string {
 	var out []string
@@ -271,6 +308,9 @@ func (d *Draft) ToCACAO(orgID string, now time.Time) ([]byte, error) {
 	if desc := strings.TrimSpace(d.Desc); desc != "" {
 		doc["description"] = desc
 	}
+	if d.prev != nil {
+		return json.MarshalIndent(merge(d.prev, doc), "", "  ")
+	}
 	if l, ok := stix.ParseTLP(d.TLP); ok && d.ID == "" {
 		id := cacao.TLPMarkingID(l)
 		doc["markings"] = []string{id}
@@ -286,6 +326,31 @@ func (d *Draft) ToCACAO(orgID string, now time.Time) ([]byte, error) {
 // every action manual with an organisation, group or individual as agent.
 // ok is false for any other shape (the editor then says it cannot edit it).
 func DraftOf(pb *cacao.Playbook) (Draft, bool) {
+	d, why := draftOf(pb)
+	return d, why == ""
+}
+
+// draftOf is DraftOf naming what the editor cannot show ("" if nothing):
+// the first step it cannot read, or a step it never reaches.
+func draftOf(pb *cacao.Playbook) (Draft, string) {
+	reached := map[string]bool{}
+	// culprit is the step inside a branch the editor could not read (the
+	// branching is named when it is "").
+	culprit := ""
+	bad := func(id string) string {
+		if culprit != "" {
+			id = culprit
+		}
+		s := pb.Workflow[id]
+		if s == nil {
+			return "workflow " + id
+		}
+		what := strings.TrimSpace(s.Type + " " + quoteName(s.Name))
+		if s.Type == cacao.StepAction && !s.Manual() {
+			what += " (commands not manual)"
+		}
+		return what
+	}
 	d := Draft{CACAOID: pb.ID, Created: pb.Created, Modified: pb.Modified, Name: pb.Name, Desc: pb.Description}
 	party := map[string]int{}
 	for _, id := range sortedKeys(pb.Agents) {
@@ -303,8 +368,10 @@ func DraftOf(pb *cacao.Playbook) (Draft, bool) {
 		}
 		p, ok := party[s.Agent]
 		if !s.Manual() || !ok || s.OnSuccess != "" || s.OnFailure != "" {
+			culprit = id
 			return Action{}, false
 		}
+		reached[id] = true
 		var cmds []string
 		for _, c := range s.Commands {
 			cmds = append(cmds, c.Command)
@@ -319,7 +386,12 @@ func DraftOf(pb *cacao.Playbook) (Draft, bool) {
 			if s == nil {
 				return nil, false
 			}
+			if s.Type != cacao.StepEnd && s.Type != cacao.StepAction {
+				culprit = id
+				return nil, false
+			}
 			if s.Type == cacao.StepEnd {
+				reached[id] = true
 				return out, true
 			}
 			a, ok := action(id)
@@ -332,52 +404,65 @@ func DraftOf(pb *cacao.Playbook) (Draft, bool) {
 		return nil, false
 	}
 	start := pb.Workflow[pb.WorkflowStart]
-	if start == nil {
-		return d, false
+	if start == nil || start.Type != cacao.StepStart {
+		return d, "workflow_start"
 	}
+	reached[pb.WorkflowStart] = true
 	id := start.OnCompletion
 	for n := 0; n < maxBlocks; n++ {
 		s := pb.Workflow[id]
 		if s == nil {
-			return d, false
+			return d, bad(id)
 		}
 		switch s.Type {
 		case cacao.StepEnd:
-			return d, len(d.Blocks) > 0
+			reached[id] = true
+			if len(d.Blocks) == 0 {
+				return d, bad(id)
+			}
+			return d, uneditable(pb, reached)
 		case cacao.StepAction:
 			a, ok := action(id)
 			if !ok {
-				return d, false
+				return d, bad(id)
 			}
 			d.Blocks = append(d.Blocks, Block{Kind: "action", ID: id, Action: a})
 		case cacao.StepIfCondition:
+			if s.OnSuccess != "" || s.OnFailure != "" {
+				return d, bad(id)
+			}
 			yes, ok := branch(s.OnTrue)
 			if !ok {
-				return d, false
+				return d, bad(id)
 			}
 			var no []Action
 			if s.OnFalse != "" {
 				if no, ok = branch(s.OnFalse); !ok {
-					return d, false
+					return d, bad(id)
 				}
 			}
+			reached[id] = true
 			d.Blocks = append(d.Blocks, Block{Kind: "decision", ID: id, Action: Action{Name: s.Name, Desc: s.Description}, Yes: yes, No: no})
 		case cacao.StepParallel:
+			if s.OnSuccess != "" || s.OnFailure != "" {
+				return d, bad(id)
+			}
 			b := Block{Kind: "parallel", ID: id, Action: Action{Name: s.Name, Desc: s.Description}}
 			for _, n := range s.NextSteps {
 				br, ok := branch(n)
 				if !ok {
-					return d, false
+					return d, bad(id)
 				}
 				b.Branches = append(b.Branches, br)
 			}
+			reached[id] = true
 			d.Blocks = append(d.Blocks, b)
 		default:
-			return d, false
+			return d, bad(id)
 		}
 		id = s.OnCompletion
 	}
-	return d, false
+	return d, "workflow"
 }
 
 func sortedKeys[V any](m map[string]V) []string {

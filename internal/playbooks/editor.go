@@ -26,22 +26,39 @@ import (
 
 // FindDraft reads a playbook of the actor's org for the editor: not
 // found for those who may not see it, forbidden for those who may not
-// change it; ok false when it is not of the shape the editor reads.
-func (s *Service) FindDraft(ctx context.Context, a policy.Actor, id string) (Draft, bool, error) {
+// change it; a fault naming what the editor cannot show when it is not
+// of the shape the editor reads (the editor never drops content). The
+// draft carries the stored document, which a new version starts from.
+func (s *Service) FindDraft(ctx context.Context, a policy.Actor, id string) (Draft, error) {
 	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
 		_, err := s.playbooks.Authorize(ctx, tx, a, id)
 		return err
 	})
 	if err != nil {
-		return Draft{}, false, err
+		return Draft{}, err
 	}
-	p, err := s.FindPlaybookByID(ctx, a, id)
+	raw, p, err := s.FindDocument(ctx, a, id, "")
 	if err != nil {
-		return Draft{}, false, err
+		return Draft{}, err
 	}
-	d, ok := DraftOf(p.Doc)
+	doc, err := cacao.Decode(raw)
+	if err != nil {
+		return Draft{}, fmt.Errorf("decode stored playbook %s: %w", p.ID, err)
+	}
+	d, why := draftOf(doc)
+	if why != "" {
+		return Draft{}, notEditable(why)
+	}
+	if d.prev, err = decodeTree(raw); err != nil {
+		return Draft{}, err
+	}
 	d.ID = id
-	return d, ok, nil
+	return d, nil
+}
+
+func notEditable(what string) error {
+	return fault.New(fault.Conflict, "playbook_not_editable",
+		"this playbook has {what}, which the editor cannot show: edit the CACAO file and import it as a new version").With("what", what)
 }
 
 // SaveDraft writes a draft as CACAO and imports it: a new version of the
@@ -49,14 +66,11 @@ func (s *Service) FindDraft(ctx context.Context, a policy.Actor, id string) (Dra
 // the draft says. It returns the playbook's id.
 func (s *Service) SaveDraft(ctx context.Context, a policy.Actor, d Draft, now time.Time) (string, error) {
 	if d.ID != "" {
-		cur, ok, err := s.FindDraft(ctx, a, d.ID)
+		cur, err := s.FindDraft(ctx, a, d.ID)
 		if err != nil {
 			return "", err
 		}
-		if !ok {
-			return "", fault.BadInput("id", "playbook_not_editable", "this playbook has steps the editor cannot show: import a changed document instead")
-		}
-		d.CACAOID, d.Created, d.Modified = cur.CACAOID, cur.Created, cur.Modified
+		d.CACAOID, d.Created, d.Modified, d.prev = cur.CACAOID, cur.Created, cur.Modified, cur.prev
 	} else {
 		d.CACAOID, d.Created, d.Modified = "", "", ""
 	}
@@ -311,12 +325,9 @@ func (h *handler) newPage(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handler) editPage(w http.ResponseWriter, r *http.Request) error {
-	d, ok, err := h.svc.FindDraft(r.Context(), web.ActorFrom(r), r.PathValue("id"))
+	d, err := h.svc.FindDraft(r.Context(), web.ActorFrom(r), r.PathValue("id"))
 	if err != nil {
 		return err
-	}
-	if !ok {
-		return fault.New(fault.Conflict, "playbook_not_editable", "this playbook has steps the editor cannot show: import a changed document instead")
 	}
 	return h.renderEditor(w, r, http.StatusOK, editorData{D: d})
 }
@@ -340,6 +351,7 @@ func (h *handler) renderEditor(w http.ResponseWriter, r *http.Request, status in
 // editorForm applies a button of the editor, or saves the draft.
 func (h *handler) editorForm(w http.ResponseWriter, r *http.Request) error {
 	d := parseDraft(r.PostForm)
+	d.words = func(key string, args ...any) string { return h.t(r, key, args...) }
 	op := r.PostFormValue("op")
 	if op != "save" {
 		focus, err := d.apply(op)

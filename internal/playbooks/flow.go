@@ -369,29 +369,8 @@ const (
 // through the flow is the step list beside it, which names the same steps
 // in the same order.
 func (f Flow) SVG(steps []Step) template.HTML {
-	byID := map[string]*Step{}
-	layers, width := 0, 0
-	for i := range steps {
-		byID[steps[i].ID] = &steps[i]
-		layers = max(layers, steps[i].layer+1)
-		width = max(width, steps[i].col+1)
-	}
-	w := 2*margin + width*nodeW + (width-1)*gapX
-	h := 2*margin + layers*nodeH + (layers-1)*gapY
-	if len(steps) == 0 {
-		w, h = 2*margin+nodeW, 2*margin+nodeH
-	}
-	// Center each layer.
-	perLayer := map[int]int{}
-	for _, s := range steps {
-		perLayer[s.layer]++
-	}
-	pos := func(s *Step) (x, y int) {
-		n := perLayer[s.layer]
-		rowW := n*nodeW + (n-1)*gapX
-		x0 := (w - rowW) / 2
-		return x0 + s.col*(nodeW+gapX), margin + s.layer*(nodeH+gapY)
-	}
+	g := layout(steps)
+	pos, w, h := g.pos, g.w, g.h
 	var b strings.Builder
 	esc := template.HTMLEscapeString
 	fmt.Fprintf(&b, `<svg class="playbook-flow" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" role="group" aria-labelledby="flow-title" aria-describedby="flow-desc" font-family="system-ui, sans-serif">`, w, h, w, h)
@@ -399,35 +378,14 @@ func (f Flow) SVG(steps []Step) template.HTML {
 	b.WriteString(`<defs><marker id="flow-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#555f6d"/></marker></defs>`)
 	// Arrows first, so that the steps are drawn over them.
 	b.WriteString(`<g class="flow-edges" aria-hidden="true" fill="none" stroke="#555f6d" stroke-width="1.5">`)
-	for i := range steps {
-		s := &steps[i]
-		x1, y1 := pos(s)
-		for _, e := range s.Next {
-			t := byID[e.To]
-			if t == nil {
-				continue
-			}
-			x2, y2 := pos(t)
-			sx, sy := x1+nodeW/2, y1+nodeH
-			tx, ty := x2+nodeW/2, y2
-			cls, dash := "flow-edge", ""
-			if e.Kind == "on_false" || e.Kind == "on_failure" {
-				cls, dash = cls+" flow-edge-alt", ` stroke-dasharray="5 4"`
-			}
-			if ty > sy {
-				fmt.Fprintf(&b, `<path class="%s"%s d="M%d,%d C%d,%d %d,%d %d,%d" marker-end="url(#flow-arrow)"/>`, cls, dash, sx, sy, sx, sy+gapY/2, tx, ty-gapY/2, tx, ty)
-			} else {
-				// A loop back: around the right of both steps.
-				rx := max(x1, x2) + nodeW + gapX/2
-				fmt.Fprintf(&b, `<path class="%s flow-edge-back"%s d="M%d,%d C%d,%d %d,%d %d,%d" marker-end="url(#flow-arrow)"/>`, cls, dash, x1+nodeW, y1+nodeH/2, rx, y1+nodeH/2, rx, y2+nodeH/2, x2+nodeW, y2+nodeH/2)
-			}
-			if label := f.Edge(e); label != "" {
-				lx, ly := (sx+tx)/2, (sy+ty)/2
-				if ty <= sy {
-					lx, ly = max(x1, x2)+nodeW+gapX/2, (y1+y2)/2+nodeH/2
-				}
-				fmt.Fprintf(&b, `<text class="flow-edge-label" x="%d" y="%d" text-anchor="middle" fill="#1f2933" stroke="#ffffff" stroke-width="3" paint-order="stroke" font-size="11">%s</text>`, lx, ly, esc(clip(label, 18)))
-			}
+	for _, a := range g.arrows {
+		cls, dash := "flow-edge"+a.class, ""
+		if a.e.Kind == "on_false" || a.e.Kind == "on_failure" {
+			cls, dash = cls+" flow-edge-alt", ` stroke-dasharray="5 4"`
+		}
+		fmt.Fprintf(&b, `<path class="%s"%s d="%s" marker-end="url(#flow-arrow)"/>`, cls, dash, a.d())
+		if label := f.Edge(a.e); label != "" {
+			fmt.Fprintf(&b, `<text class="flow-edge-label" x="%d" y="%d" text-anchor="middle" fill="#1f2933" stroke="#ffffff" stroke-width="3" paint-order="stroke" font-size="11">%s</text>`, a.lx, a.ly, esc(clip(label, 18)))
 		}
 	}
 	b.WriteString(`</g><g class="flow-steps" role="list" font-size="12">`)
@@ -478,6 +436,137 @@ func (f Flow) SVG(steps []Step) template.HTML {
 	}
 	b.WriteString(`</g></svg>`)
 	return template.HTML(b.String()) // #nosec G203 -- every text is escaped above
+}
+
+// point is a place in the drawing.
+type point struct{ x, y int }
+
+// arrow is one drawn edge: a cubic curve (curve true: from, two control
+// points, to) or a polyline through pts, and its label's place.
+type arrow struct {
+	e      Edge
+	class  string
+	curve  bool
+	pts    []point
+	lx, ly int
+}
+
+func (a arrow) d() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "M%d,%d", a.pts[0].x, a.pts[0].y)
+	if a.curve {
+		fmt.Fprintf(&b, " C%d,%d %d,%d %d,%d", a.pts[1].x, a.pts[1].y, a.pts[2].x, a.pts[2].y, a.pts[3].x, a.pts[3].y)
+		return b.String()
+	}
+	for _, p := range a.pts[1:] {
+		fmt.Fprintf(&b, " L%d,%d", p.x, p.y)
+	}
+	return b.String()
+}
+
+// geometry is the drawing's layout: where each step is, its size and the
+// arrows.
+type geometry struct {
+	pos    func(*Step) (x, y int)
+	w, h   int
+	arrows []arrow
+}
+
+// layout places the steps (each layer centred) and routes the arrows. An
+// arrow to the next layer is a curve; one that skips layers is a curve if
+// no step lies in its way, else it runs in a lane beside the steps it
+// passes (right of every step of the layers it spans, each such arrow in
+// its own lane, 4 apart), so that it never crosses a step it does not connect:
+// "3 → 6" must not read as "5 → 6". A loop back goes around the right of
+// both steps.
+func layout(steps []Step) geometry {
+	byID := map[string]*Step{}
+	layers, width := 0, 0
+	for i := range steps {
+		byID[steps[i].ID] = &steps[i]
+		layers = max(layers, steps[i].layer+1)
+		width = max(width, steps[i].col+1)
+	}
+	w := 2*margin + width*nodeW + (width-1)*gapX
+	h := 2*margin + layers*nodeH + (layers-1)*gapY
+	if len(steps) == 0 {
+		w, h = 2*margin+nodeW, 2*margin+nodeH
+	}
+	perLayer := map[int]int{}
+	byLayer := map[int][]*Step{}
+	for i := range steps {
+		perLayer[steps[i].layer]++
+		byLayer[steps[i].layer] = append(byLayer[steps[i].layer], &steps[i])
+	}
+	pos := func(s *Step) (x, y int) {
+		n := perLayer[s.layer]
+		rowW := n*nodeW + (n-1)*gapX
+		x0 := (w - rowW) / 2
+		return x0 + s.col*(nodeW+gapX), margin + s.layer*(nodeH+gapY)
+	}
+	g := geometry{pos: pos, w: w, h: h}
+	lanes := 0
+	extra := 0
+	for i := range steps {
+		s := &steps[i]
+		x1, y1 := pos(s)
+		for _, e := range s.Next {
+			t := byID[e.To]
+			if t == nil {
+				continue
+			}
+			x2, y2 := pos(t)
+			sx, sy := x1+nodeW/2, y1+nodeH
+			tx, ty := x2+nodeW/2, y2
+			switch {
+			case ty > sy && !blocked(byLayer, pos, s, t):
+				g.arrows = append(g.arrows, arrow{e: e, curve: true,
+					pts: []point{{sx, sy}, {sx, sy + gapY/2}, {tx, ty - gapY/2}, {tx, ty}}, lx: (sx + tx) / 2, ly: (sy + ty) / 2})
+			case ty > sy:
+				// Down into the gap below s, right to a lane beside every
+				// step of the layers between, down to the gap above t and
+				// into t: the gaps and the lane hold no step.
+				lane := 0
+				for l := s.layer + 1; l < t.layer; l++ {
+					for _, o := range byLayer[l] {
+						ox, _ := pos(o)
+						lane = max(lane, ox+nodeW)
+					}
+				}
+				lanes++
+				k := (lanes - 1) % 4
+				lane = max(lane, sx, tx) + gapX/2 + k*6
+				extra = max(extra, lane+margin-w)
+				fy, gy := sy+gapY/4+k*4, ty-gapY/4-k*4
+				g.arrows = append(g.arrows, arrow{e: e, class: " flow-edge-lane",
+					pts: []point{{sx, sy}, {sx, fy}, {lane, fy}, {lane, gy}, {tx, gy}, {tx, ty}}, lx: lane, ly: (fy + gy) / 2})
+			default:
+				rx := max(x1, x2) + nodeW + gapX/2
+				g.arrows = append(g.arrows, arrow{e: e, class: " flow-edge-back", curve: true,
+					pts: []point{{x1 + nodeW, y1 + nodeH/2}, {rx, y1 + nodeH/2}, {rx, y2 + nodeH/2}, {x2 + nodeW, y2 + nodeH/2}}, lx: rx, ly: (y1+y2)/2 + nodeH/2})
+				extra = max(extra, rx+margin-w)
+			}
+		}
+	}
+	g.w += extra
+	return g
+}
+
+// blocked reports whether a step of a layer between s's and t's lies
+// within the columns the curve from s to t sweeps.
+func blocked(byLayer map[int][]*Step, pos func(*Step) (int, int), s, t *Step) bool {
+	x1, _ := pos(s)
+	x2, _ := pos(t)
+	lo, hi := min(x1, x2)+nodeW/2, max(x1, x2)+nodeW/2
+	for l := s.layer + 1; l < t.layer; l++ {
+		for _, o := range byLayer[l] {
+			ox, _ := pos(o)
+			if ox-gapX/2 <= hi && ox+nodeW+gapX/2 >= lo {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // clip shortens a text for a box (the full text is in the step's title

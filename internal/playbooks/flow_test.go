@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"verbund/internal/cacao"
@@ -180,6 +181,112 @@ func TestLayoutOfAnyShape(t *testing.T) {
 					t.Fatalf("the arrow %s → %s goes from row %d to %d", id, e.To, layer[id], layer[e.To])
 				}
 			}
+		}
+	}
+}
+
+// crossings lists the arrows of a drawing that pass through a step they
+// do not connect (the loops back left out: they go around the right).
+func crossings(steps []Step) []string {
+	g := layout(steps)
+	var out []string
+	inside := func(px, py float64, from, to string) string {
+		for i := range steps {
+			o := &steps[i]
+			if o.ID == from || o.ID == to {
+				continue
+			}
+			x, y := g.pos(o)
+			if px > float64(x) && px < float64(x+nodeW) && py > float64(y) && py < float64(y+nodeH) {
+				return o.ID
+			}
+		}
+		return ""
+	}
+	for _, a := range g.arrows {
+		if a.class == " flow-edge-back" {
+			continue
+		}
+		var from string
+		for i := range steps {
+			for _, e := range steps[i].Next {
+				if e == a.e {
+					from = steps[i].ID
+				}
+			}
+		}
+		var pts [][2]float64
+		if a.curve {
+			p := a.pts
+			for k := 0; k <= 200; k++ {
+				t := float64(k) / 200
+				u := 1 - t
+				bx := u*u*u*float64(p[0].x) + 3*u*u*t*float64(p[1].x) + 3*u*t*t*float64(p[2].x) + t*t*t*float64(p[3].x)
+				by := u*u*u*float64(p[0].y) + 3*u*u*t*float64(p[1].y) + 3*u*t*t*float64(p[2].y) + t*t*t*float64(p[3].y)
+				pts = append(pts, [2]float64{bx, by})
+			}
+		} else {
+			for j := 1; j < len(a.pts); j++ {
+				for k := 0; k <= 100; k++ {
+					t := float64(k) / 100
+					pts = append(pts, [2]float64{float64(a.pts[j-1].x) + t*float64(a.pts[j].x-a.pts[j-1].x), float64(a.pts[j-1].y) + t*float64(a.pts[j].y-a.pts[j-1].y)})
+				}
+			}
+		}
+		for _, p := range pts {
+			if o := inside(p[0], p[1], from, a.e.To); o != "" {
+				out = append(out, fmt.Sprintf("%s → %s through %s", from, a.e.To, o))
+				break
+			}
+		}
+	}
+	return out
+}
+
+// TestArrowsPassNoStep: the "weiter" arrow of a decision with a yes
+// branch only (start → action → if (yes: action → end) → action → end)
+// skips the branch's steps and must not run through them; nor may any
+// arrow of a workflow of random shape.
+func TestArrowsPassNoStep(t *testing.T) {
+	wf := map[string]*cacao.Step{
+		"start":  {Type: cacao.StepStart, OnCompletion: "a1"},
+		"a1":     {Type: cacao.StepAction, OnCompletion: "if"},
+		"if":     {Type: cacao.StepIfCondition, Condition: "[x:y = 1]", OnTrue: "a-yes", OnCompletion: "a-next"},
+		"a-yes":  {Type: cacao.StepAction, OnCompletion: "e-yes"},
+		"e-yes":  {Type: cacao.StepEnd},
+		"a-next": {Type: cacao.StepAction, OnCompletion: "end"},
+		"end":    {Type: cacao.StepEnd},
+	}
+	steps := Steps(&cacao.Playbook{WorkflowStart: "start", Workflow: wf})
+	if c := crossings(steps); len(c) > 0 {
+		t.Fatalf("arrows through steps: %v", c)
+	}
+	if svg := string((Flow{Type: func(s string) string { return s }, Edge: func(Edge) string { return "" }, Responsible: func(s string) string { return s }}).SVG(steps)); !strings.Contains(svg, "flow-edge-lane") {
+		t.Errorf("the arrow past the yes branch is not in a lane: %s", svg)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	types := []string{cacao.StepAction, cacao.StepIfCondition, cacao.StepParallel, cacao.StepEnd}
+	for range 300 {
+		n := 2 + rng.IntN(40)
+		name := func(i int) string { return fmt.Sprintf("step-%d", i) }
+		pick := func() string { return name(rng.IntN(n)) }
+		wf := map[string]*cacao.Step{}
+		for i := range n {
+			s := &cacao.Step{Type: types[rng.IntN(len(types))]}
+			switch s.Type {
+			case cacao.StepIfCondition:
+				s.OnTrue, s.OnFalse = pick(), pick()
+			case cacao.StepParallel:
+				s.NextSteps = []string{pick(), pick()}
+			}
+			if s.Type != cacao.StepEnd && rng.IntN(4) > 0 {
+				s.OnCompletion = pick()
+			}
+			wf[name(i)] = s
+		}
+		steps := Steps(&cacao.Playbook{WorkflowStart: name(0), Workflow: wf})
+		if c := crossings(steps); len(c) > 0 {
+			t.Fatalf("arrows through steps: %v", c)
 		}
 	}
 }

@@ -58,7 +58,26 @@ type Item struct {
 	CACAOID string `json:"cacao_id"`
 	Error   string `json:"error"`
 	Code    string `json:"code,omitempty"`
+	// Problems is every problem the CACAO checks found (Error names the
+	// first and counts the others).
+	Problems []Problem `json:"problems,omitempty"`
 }
+
+// Problem is one problem of a refused document: a stable code (the
+// cacao package's), the property at fault as a dotted path, the English
+// text.
+type Problem struct {
+	Code    string `json:"code"`
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Key is the catalogue key of the problem's text.
+func (p Problem) Key() string { return "playbooks.problem." + p.Code }
+
+// maxProblems is the most problems an item lists (a broken document of
+// MaxSteps steps would otherwise make a report of megabytes).
+const maxProblems = 200
 
 // RejectKey is the catalogue key of a refused document's reason.
 func (it Item) RejectKey() string { return "playbooks.reject." + it.Code }
@@ -176,6 +195,13 @@ func (s *Service) checkOne(in Input) *parsed {
 			p.item.CACAOID = head.ID
 		}
 		p.refuse(code, errs.Error())
+		for _, e := range errs[:min(len(errs), maxProblems)] {
+			msg := e.Message
+			if e.Err != nil {
+				msg += ": " + e.Err.Error()
+			}
+			p.item.Problems = append(p.item.Problems, Problem{Code: string(e.Code), Field: e.Field, Message: msg})
+		}
 		return p
 	}
 	sum := sha256.Sum256(in.Data)

@@ -72,6 +72,7 @@ type playbookData struct {
 	CanDelete bool
 	CanEdit   bool     // the owner's writers, for a playbook the editor can show
 	Audience  []string // names of a named audience
+	Types     []string // the playbook_types in the page's language
 }
 
 func (h *handler) playbookPage(w http.ResponseWriter, r *http.Request) error {
@@ -102,6 +103,14 @@ func (h *handler) playbookPage(w http.ResponseWriter, r *http.Request) error {
 		d.Flow = flow.SVG(p.Flow)
 	}
 	d.CanEdit = d.CanDelete && editable(p.Doc)
+	// playbook_types is an open vocabulary: a type outside CACAO's is
+	// shown as written.
+	for _, typ := range p.Types {
+		if k := "playbooks.ptype." + typ; h.srv.Catalog.Has(k) {
+			typ = t(k)
+		}
+		d.Types = append(d.Types, typ)
+	}
 	if d.Audience, err = policy.AudienceNames(r.Context(), h.svc.DB.R(), p.Share.Audience); err != nil {
 		return err
 	}

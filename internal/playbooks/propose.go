@@ -41,9 +41,9 @@ func (h *handler) proposePage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	d, ok := DraftOf(p.Doc)
-	if !ok {
-		return fault.New(fault.Conflict, "playbook_not_editable", "this playbook has steps the editor cannot show: import a changed document instead")
+	d, why := draftOf(p.Doc)
+	if why != "" {
+		return notEditable(why)
 	}
 	// The deviations and lessons are the incident's text: they go no
 	// further than the incident. A new version keeps the playbook's level

@@ -45,6 +45,7 @@ type Playbook struct {
 // Version is one version the hub holds of a playbook.
 type Version struct {
 	Modified     string `json:"modified"`
+	ModifiedAt   int64  `json:"-"` // Modified in Unix µs (the page formats it)
 	SHA256       string `json:"sha256"`
 	ImportedAt   int64  `json:"imported_at"`
 	ImportedBy   string `json:"imported_by"`
@@ -210,13 +211,13 @@ func (s *Service) FindPlaybookByID(ctx context.Context, a policy.Actor, id strin
 	if err := r.Audiences(ctx, h, []*policy.Share{&x.Share}); err != nil {
 		return x, err
 	}
-	rows, err := h.Query(ctx, `SELECT v.modified, v.sha256, v.imported_at, v.imported_by, COALESCE(u.name, '') FROM playbook_versions v
+	rows, err := h.Query(ctx, `SELECT v.modified, v.modified_at, v.sha256, v.imported_at, v.imported_by, COALESCE(u.name, '') FROM playbook_versions v
 		LEFT JOIN users u ON u.id = v.imported_by WHERE v.playbook_id = ? ORDER BY v.modified_at DESC`, id)
 	if err != nil {
 		return x, fmt.Errorf("read versions: %w", err)
 	}
 	if x.Versions, err = db.Collect(rows, "read versions", func(r db.Scanner) (v Version, err error) {
-		err = r.Scan(&v.Modified, &v.SHA256, &v.ImportedAt, &v.ImportedByID, &v.ImportedBy)
+		err = r.Scan(&v.Modified, &v.ModifiedAt, &v.SHA256, &v.ImportedAt, &v.ImportedByID, &v.ImportedBy)
 		return v, err
 	}); err != nil {
 		return x, err

@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"verbund/internal/audit"
 	"verbund/internal/db"
 	"verbund/internal/fault"
 	"verbund/internal/policy"
+	"verbund/internal/web"
 )
 
 // The patch board: the actor's org's assets that advisories it may see
@@ -61,6 +61,7 @@ type Affected struct {
 	Score        float64 `json:"score"`
 	KEV          bool    `json:"known_exploited"`
 	KEVDue       string  `json:"kev_due_date,omitempty"`
+	KEVDueAt     int64   `json:"-"` // KEVDue's first moment (Unix µs, display zone), for the page's date format
 	Deadline     int64   `json:"deadline"`
 	Overdue      bool    `json:"overdue"`
 	// Status is the org's VEX statement on the product ("" none yet);
@@ -146,9 +147,15 @@ func (s *Service) FindAffected(ctx context.Context, a policy.Actor) ([]Affected,
 			}
 		}
 		if x.KEVDue != "" {
-			// A KEV due date ends with its day (UTC).
-			if t, err := time.Parse(time.DateOnly, x.KEVDue); err == nil && t.AddDate(0, 0, 1).UnixMicro() < x.Deadline {
-				x.Deadline = t.AddDate(0, 0, 1).UnixMicro()
+			// A KEV due date is a calendar day; it ends with the last
+			// moment of that day in the display time zone, so that the
+			// deadline column shows the same day as the KEV line under it
+			// (the next midnight would show as the day after).
+			if start, next, err := web.Day("", "", "", x.KEVDue); err == nil {
+				x.KEVDueAt = start
+				if next-1 < x.Deadline {
+					x.Deadline = next - 1
+				}
 			}
 		}
 		x.Status = own[[2]string{x.AdvisoryID, x.ProductID}]

@@ -159,6 +159,9 @@ func (s *Service) draftDocument(ctx context.Context, a policy.Actor, d Draft, la
 	}
 	vuln := obj{"title": d.Title, "product_status": status, "notes": []obj{{"category": "description", "title": "Description", "text": d.Summary}}}
 	if d.CVE != "" {
+		if !cvePattern.MatchString(d.CVE) { // said here, not as the schema's English error
+			return nil, fault.BadInput("cve", "draft_bad_cve", "{cve} is no CVE identifier (CVE-YYYY-NNNN)").With("cve", d.CVE)
+		}
 		vuln["cve"] = d.CVE
 	}
 	if d.CVSS != "" {

@@ -69,8 +69,18 @@ type Report struct {
 type ItemError struct {
 	File    string `json:"file"`
 	Code    string `json:"code"`
-	Message string `json:"message"`
+	Message string `json:"message"` // English, for the API and the CLI
+	// Detail (vulns.reject_detail.<Detail>, one of RejectDetails) with
+	// Got, Want and Subject is Message as a page says it in its
+	// language; "" when the page says only the Code's text.
+	Detail    string `json:"-"`
+	Got, Want string `json:"-"`
+	Subject   string `json:"-"`
 }
+
+// FileParts is File cut after each slash: the page lets a long path
+// wrap there (<wbr>) rather than anywhere.
+func (e ItemError) FileParts() []string { return strings.SplitAfter(e.File, "/") }
 
 // batch is how many documents share one transaction: a commit per
 // document would bound an import by the disk's syncs.
@@ -167,17 +177,23 @@ func parseOne(in Input, keys csaf.Keys) *parsed {
 	if err != nil {
 		var pr *csaf.Problem
 		if errors.As(err, &pr) {
-			return refuse(pr.Code, pr.Message)
+			refuse(pr.Code, pr.Message)
+			p.err.Detail, p.err.Got, p.err.Want = pr.Detail, pr.Got, pr.Want
+			return p
 		}
 		return refuse("invalid", err.Error())
 	}
 	if want := strings.ToLower(strings.TrimSpace(in.SHA256)); want != "" && want != doc.SHA256 {
-		return refuse("hash_mismatch", fmt.Sprintf("the SHA-256 of the document is %s, the .sha256 file says %s", doc.SHA256, want))
+		refuse("hash_mismatch", fmt.Sprintf("the SHA-256 of the document is %s, the .sha256 file says %s", doc.SHA256, want))
+		p.err.Detail, p.err.Got, p.err.Want = "sha256", doc.SHA256, want
+		return p
 	}
 	if want := strings.ToLower(strings.TrimSpace(in.SHA512)); want != "" {
 		sum := sha512.Sum512(in.Data)
 		if got := hex.EncodeToString(sum[:]); got != want {
-			return refuse("hash_mismatch", fmt.Sprintf("the SHA-512 of the document is %s, the .sha512 file says %s", got, want))
+			refuse("hash_mismatch", fmt.Sprintf("the SHA-512 of the document is %s, the .sha512 file says %s", got, want))
+			p.err.Detail, p.err.Got, p.err.Want = "sha512", got, want
+			return p
 		}
 	}
 	if keys != nil && len(in.Signature) > 0 {
@@ -277,7 +293,8 @@ func (s *Service) store(ctx context.Context, a policy.Actor, docs []*parsed, lea
 						if e, ok := fault.As(err); ok {
 							msg = e.Message
 						}
-						refused[p] = ItemError{File: p.in.Name, Code: "sharing", Message: fmt.Sprintf("%s is %s: %s", d.TrackingID, l, msg)}
+						refused[p] = ItemError{File: p.in.Name, Code: "sharing", Message: fmt.Sprintf("%s is %s: %s", d.TrackingID, l, msg),
+							Detail: "sharing_level", Subject: d.TrackingID, Got: l.String()}
 						continue
 					}
 					sh := s.advisories.Envelope(a, l, aud)
@@ -300,7 +317,8 @@ func (s *Service) store(ctx context.Context, a policy.Actor, docs []*parsed, lea
 				continue
 			case known:
 				refused[p] = ItemError{File: p.in.Name, Code: "version_conflict", Message: fmt.Sprintf(
-					"%s version %s is already held with other content: a changed document needs a new tracking.version", d.TrackingID, d.Version)}
+					"%s version %s is already held with other content: a changed document needs a new tracking.version", d.TrackingID, d.Version),
+					Detail: "version_conflict", Subject: d.TrackingID, Got: d.Version}
 				continue
 			}
 			// A new version marked more strictly than the advisory is
@@ -312,7 +330,8 @@ func (s *Service) store(ctx context.Context, a policy.Actor, docs []*parsed, lea
 					if e, ok := fault.As(err); ok {
 						msg = e.Message
 					}
-					refused[p] = ItemError{File: p.in.Name, Code: "sharing", Message: fmt.Sprintf("%s version %s is %s: %s", d.TrackingID, d.Version, l, msg)}
+					refused[p] = ItemError{File: p.in.Name, Code: "sharing", Message: fmt.Sprintf("%s version %s is %s: %s", d.TrackingID, d.Version, l, msg),
+						Detail: "sharing_version", Subject: d.TrackingID, Got: l.String(), Want: d.Version}
 					continue
 				}
 				dis, err := s.advisories.Reshare(ctx, tx, a, h.id, l, h.aud)

@@ -13,6 +13,7 @@ import (
 	"verbund/internal/db"
 	"verbund/internal/fault"
 	"verbund/internal/policy"
+	"verbund/internal/web"
 )
 
 // KEVEntry is a CVE in CISA's catalogue of known exploited
@@ -28,6 +29,16 @@ type KEVEntry struct {
 	DueDate        string `json:"due_date"`
 	Ransomware     string `json:"known_ransomware_campaign_use,omitempty"`
 	Notes          string `json:"notes,omitempty"`
+}
+
+// DueAt is the due date's first moment (Unix µs, display zone), 0 when
+// it is no date: pages format it like every other date.
+func (e KEVEntry) DueAt() int64 {
+	start, _, err := web.Day("", "", "", e.DueDate)
+	if err != nil {
+		return 0
+	}
+	return start
 }
 
 // KEVReport is what a catalogue import did.
@@ -74,10 +85,10 @@ func (s *Service) ImportKEV(ctx context.Context, a policy.Actor, r io.Reader) (K
 	var f kevFile
 	dec := json.NewDecoder(io.LimitReader(r, maxKEV))
 	if err := dec.Decode(&f); err != nil {
-		return KEVReport{}, fault.BadInput("file", "bad_kev", "the KEV catalogue is not valid JSON: {reason}").With("reason", err.Error())
+		return KEVReport{}, fault.BadInput("file", "bad_kev", "the file is not a CISA KEV catalogue: {reason}").With("reason", "not valid JSON ("+err.Error()+")")
 	}
 	if f.CatalogVersion == "" || f.Vulnerabilities == nil {
-		return KEVReport{}, fault.BadInput("file", "bad_kev", "the KEV catalogue is not valid JSON: {reason}").With("reason", "catalogVersion or vulnerabilities missing")
+		return KEVReport{}, fault.BadInput("file", "bad_kev", "the file is not a CISA KEV catalogue: {reason}").With("reason", "catalogVersion or vulnerabilities missing")
 	}
 	rep := KEVReport{CatalogVersion: clean(f.CatalogVersion)}
 	now := db.Now()

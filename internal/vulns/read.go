@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -39,6 +40,25 @@ type Advisory struct {
 	Products       []Product       `json:"products,omitempty"`
 	Vulns          []Vulnerability `json:"vulnerabilities,omitempty"`
 }
+
+// listedCVEs is how many CVEs a row of the advisory list names; the
+// rest are counted (CVEsMore), so that the title keeps its column.
+const listedCVEs = 3
+
+// CVEsShown are the CVEs the advisory list names.
+func (a Advisory) CVEsShown() []string { return a.CVEs[:min(len(a.CVEs), listedCVEs)] }
+
+// CVEsMore is how many CVEs the list does not name.
+func (a Advisory) CVEsMore() int { return max(len(a.CVEs)-listedCVEs, 0) }
+
+// StatementTLP is the marking a statement saved on the page gets: TLP:AMBER,
+// or the advisory's if stricter (statementSharing without a choice).
+func (a Advisory) StatementTLP() string { return max(policy.Amber, a.Share.TLP).String() }
+
+// CategoryKnown reports whether the document's category is one of CSAF
+// 2.0's profiles, which pages name in their language (vulns.doccat.<…>);
+// another category is shown as written.
+func (a Advisory) CategoryKnown() bool { return slices.Contains(DocCategories, a.Category) }
 
 // Version is one tracking.version the hub holds of an advisory.
 type Version struct {
@@ -140,11 +160,24 @@ func (s *Service) FindAdvisories(ctx context.Context, a policy.Actor, f Advisory
 	if f.Limit <= 0 {
 		f.Limit = 50
 	}
-	q := db.Q(`SELECT ` + advisoryColumns + `, ` + s.advisories.Columns("a") + ` FROM `).Append(r.From(s.advisories, "a")).
+	// A query is the hub search's (the same index, stemming, every word
+	// must match), so that the list finds what /search finds. A tracking
+	// id or CVE is no words (the engines split it differently): it is
+	// looked for as written.
+	t := strings.ToLower(strings.TrimSpace(f.Q))
+	from := r.From(s.advisories, "a")
+	if t != "" && !isIdentifier(t) {
+		terms, err := policy.Terms(f.Q)
+		if err != nil {
+			return nil, "", err
+		}
+		from = r.Search(h, s.advisories, "a", terms)
+	}
+	q := db.Q(`SELECT ` + advisoryColumns + `, ` + s.advisories.Columns("a") + ` FROM `).Append(from).
 		Add(` JOIN orgs o ON o.id = a.org_id WHERE 1 = 1`)
-	if t := strings.ToLower(strings.TrimSpace(f.Q)); t != "" {
+	if isIdentifier(t) {
 		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(t) + "%"
-		q.Add(` AND (LOWER(a.title) LIKE ? ESCAPE '\' OR LOWER(a.tracking_id) LIKE ? ESCAPE '\' OR LOWER(a.cves) LIKE ? ESCAPE '\')`, like, like, like)
+		q.Add(` AND (LOWER(a.tracking_id) LIKE ? ESCAPE '\' OR LOWER(a.cves) LIKE ? ESCAPE '\')`, like, like)
 	}
 	if f.After != "" {
 		rel, id, ok := strings.Cut(f.After, "_")
@@ -173,6 +206,13 @@ func (s *Service) FindAdvisories(ctx context.Context, a policy.Actor, f Advisory
 		return nil, "", err
 	}
 	return out, next, nil
+}
+
+// isIdentifier reports whether a query is one tracking id or CVE
+// (WOLKE-2026-10, CVE-2025-48384): a single word with a digit and a
+// hyphen.
+func isIdentifier(q string) bool {
+	return q != "" && !strings.ContainsAny(q, " \t") && strings.Contains(q, "-") && strings.ContainsAny(q, "0123456789")
 }
 
 // FindAdvisoryByID reads one advisory with its versions, products and

@@ -50,13 +50,16 @@ func New(d *db.DB, b *events.Broker, k *policy.Kernel) *Service {
 func (s *Service) Advisories() *policy.Kind { return s.advisories }
 
 // The values the pages build catalogue keys from (vulns.severity.<…>,
-// vulns.status.<…>, vulns.ps.<…>, vulns.rem.<…>, vulns.reject.<…>): the
+// vulns.status.<…>, vulns.ps.<…>, vulns.rem.<…>, vulns.reject.<…>,
+// vulns.reject_detail.<…>, vulns.doccat.<…>): the
 // template test checks each has its text.
 var (
 	SeverityKeys     = []string{"critical", "high", "medium", "low", "none"}
 	TrackingStatuses = []string{"draft", "final", "interim"}
 	ProductStatuses  = []string{"first_affected", "first_fixed", "fixed", "known_affected", "known_not_affected", "last_affected", "recommended", "under_investigation"}
 	RemediationKinds = []string{"mitigation", "no_fix_planned", "none_available", "vendor_fix", "workaround"}
+	DocCategories    = []string{"csaf_base", "csaf_security_advisory", "csaf_vex", "csaf_security_incident_response", "csaf_informational_advisory"}
+	RejectDetails    = []string{"too_large", "csaf_version_missing", "csaf_version", "sha256", "sha512", "sharing_level", "sharing_version", "version_conflict"}
 	RejectCodes      = []string{"too_large", "bad_json", "not_csaf", "wrong_version", "schema", "invalid", "bad_cvss", "hash_mismatch", "bad_signature", "version_conflict", "sharing"}
 )
 

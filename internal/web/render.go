@@ -235,6 +235,10 @@ func (p *Page) Date(us int64) string {
 	return i18n.FormatDate(p.Lang, db.Time(us), berlin)
 }
 
+// Decimal formats a number with this many decimals for the page's
+// language (5,5 in German), as the catalogue formats a number argument.
+func (p *Page) Decimal(f float64, decimals int) string { return i18n.FormatNumber(p.Lang, f, decimals) }
+
 // ISO formats a stored timestamp for <time datetime>.
 func (p *Page) ISO(us int64) string { return db.Time(us).Format(time.RFC3339) }
 

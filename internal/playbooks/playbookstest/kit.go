@@ -108,6 +108,12 @@ type Report struct {
 		CACAOID string `json:"cacao_id"`
 		Error   string `json:"error"`
 		Code    string `json:"code"`
+		// Problems is every problem of a refused document.
+		Problems []struct {
+			Code    string `json:"code"`
+			Field   string `json:"field"`
+			Message string `json:"message"`
+		} `json:"problems"`
 	} `json:"items"`
 }
 
