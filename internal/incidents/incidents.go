@@ -779,6 +779,16 @@ func (s *Service) DeleteIncident(ctx context.Context, a policy.Actor, id string)
 		if _, err := s.incidents.Authorize(ctx, tx, a, id); err != nil {
 			return err
 		}
+		// A playbook run's rows first: its steps name the incident's tasks.
+		for _, q := range []string{
+			`DELETE FROM playbook_run_deviations WHERE run_id IN (SELECT id FROM playbook_runs WHERE incident_id = ?)`,
+			`DELETE FROM playbook_run_steps WHERE run_id IN (SELECT id FROM playbook_runs WHERE incident_id = ?)`,
+			`DELETE FROM playbook_runs WHERE incident_id = ?`,
+		} {
+			if _, err := tx.Exec(ctx, q, id); err != nil {
+				return fmt.Errorf("delete playbook runs: %w", db.Map(err))
+			}
+		}
 		for _, t := range []string{"incident_entries", "incident_tasks", "incident_evidence", "incident_participants", "incident_links", "incident_assistance", "incident_clocks"} {
 			if _, err := tx.Exec(ctx, `DELETE FROM `+t+` WHERE incident_id = ?`, id); err != nil {
 				return fmt.Errorf("delete %s: %w", t, db.Map(err))

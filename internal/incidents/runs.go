@@ -270,6 +270,13 @@ func (s *Service) StartRun(ctx context.Context, a policy.Actor, incidentID strin
 		if pb.TLP > inc.Share.TLP {
 			return fault.BadInput("playbook_id", "run_playbook_tlp", "the playbook is marked {tlp}, more strictly than the incident").With("tlp", "TLP:"+pb.TLP.Name())
 		}
+		// Every reader of the incident reads the steps: the playbook's
+		// audience must take in the incident's (its owner org, or its
+		// author for RED, and its audience), judged by the kernel's rule
+		// for what lies within a share (policy.Within).
+		if err := runAudienceCovered(ctx, tx.Handle, inc.Share, pb.ID); err != nil {
+			return err
+		}
 		var n int
 		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM playbook_runs WHERE incident_id = ?`, incidentID).Scan(&n); err != nil {
 			return fmt.Errorf("count runs: %w", db.Map(err))
@@ -343,6 +350,41 @@ func (s *Service) StartRun(ctx context.Context, a policy.Actor, incidentID strin
 	return run, err
 }
 
+// runAudienceCovered refuses a run whose playbook some reader of the
+// incident may not see: the incident's level and audience, and its owner
+// org (below RED) or its author (RED), must lie within the playbook's
+// share. A TLP:CLEAR playbook is open to all.
+func runAudienceCovered(ctx context.Context, h db.Handle, inc policy.Share, playbookID string) error {
+	pb, ok, err := policy.LoadShare(ctx, h, playbookID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fault.ErrNotFound
+	}
+	if pb.TLP == policy.Clear {
+		return nil
+	}
+	owner := policy.Share{Owner: inc.Owner, TLP: inc.TLP, Audience: policy.Audience{Kind: policy.AudOrg}}
+	if inc.TLP == policy.Red {
+		owner.Audience = policy.Audience{Kind: policy.AudPeople, People: []string{inc.Author}}
+	}
+	for _, s := range []policy.Share{inc, owner} {
+		if err := policy.Within(ctx, h, s, pb); err != nil {
+			return fault.New(fault.Conflict, "run_playbook_audience", "some readers of the incident may not see this playbook: share the playbook with the incident's participants first")
+		}
+	}
+	return nil
+}
+
+func anySlice(xs []string) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
+}
+
 func boolInt(b bool) int {
 	if b {
 		return 1
@@ -379,9 +421,20 @@ func (s *Service) assign(ctx context.Context, h db.Handle, inc Incident, parts [
 			}
 		}
 	case "individual":
+		// Only a person who may see the incident: of an incident for named
+		// people, one of them or its author; else a member of a participant
+		// org (RED reaches named people only). Anyone else is not looked up
+		// at all, so an agent's e-mail probes nothing and a task never goes
+		// to someone who cannot read it.
+		q := db.Q(`SELECT u.id, u.org_id, u.name FROM users u JOIN incident_participants p ON p.org_id = u.org_id AND p.incident_id = ?
+			WHERE u.disabled = 0 AND (LOWER(u.email) = ? OR LOWER(u.name) = ?)`, inc.ID, key, key)
+		if inc.Share.Audience.Kind == policy.AudPeople || inc.Share.TLP == policy.Red {
+			people := append([]any{inc.Share.Author}, anySlice(inc.Share.Audience.People)...)
+			q.Add(` AND u.id IN (`+db.Placeholders(len(people))+`)`, people...)
+		}
+		q.Add(` ORDER BY u.email LIMIT 1`)
 		var org, user, uname string
-		err := h.QueryRow(ctx, `SELECT u.id, u.org_id, u.name FROM users u JOIN incident_participants p ON p.org_id = u.org_id AND p.incident_id = ?
-			WHERE u.disabled = 0 AND (LOWER(u.email) = ? OR LOWER(u.name) = ?) ORDER BY u.email LIMIT 1`, inc.ID, key, key).Scan(&user, &org, &uname)
+		err := h.SelectRow(ctx, q).Scan(&user, &org, &uname)
 		if err == nil {
 			t.AssigneeOrg, t.AssigneeUser, t.AssigneeName = org, user, uname
 			return false, nil
@@ -615,8 +668,11 @@ func (s *Service) AnswerDecision(ctx context.Context, a policy.Actor, runID, ste
 		if err := s.emit(ctx, tx, a.UserID, EventTask, inc, nil, st.Name); err != nil {
 			return err
 		}
+		// The audit trail's readers are the owner's admins and auditors,
+		// not the incident's audience: ids only, never the text of an
+		// answer (a switch's case is the playbook's words) or a reason.
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "incident.playbook_run.decide", ObjectType: "incident", ObjectID: inc.ID,
-			Orgs: []string{inc.Share.Owner}, Detail: map[string]any{"run": runID, "step": stepID, "answer": answer, "skipped": skip}, Touches: touches(inc.ID)})
+			Orgs: []string{inc.Share.Owner}, Detail: map[string]any{"run": runID, "step": stepID, "answer_index": slices.Index(st.Answers, answer), "skipped": skip}, Touches: touches(inc.ID)})
 	})
 	if err != nil {
 		return Run{}, err
@@ -672,7 +728,7 @@ func (s *Service) SkipStep(ctx context.Context, a policy.Actor, runID, stepID, r
 			return err
 		}
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "incident.playbook_run.skip", ObjectType: "incident", ObjectID: inc.ID,
-			Orgs: []string{inc.Share.Owner}, Detail: map[string]any{"run": runID, "step": stepID, "reason": reason}, Touches: touches(inc.ID)})
+			Orgs: []string{inc.Share.Owner}, Detail: map[string]any{"run": runID, "step": stepID, "has_reason": reason != ""}, Touches: touches(inc.ID)})
 	})
 	if err != nil {
 		return Run{}, err
@@ -748,6 +804,9 @@ type Proposal struct {
 	Modified   string
 	Deviations []RunDeviation
 	Lessons    string
+	// Incident is the incident's envelope: what the proposal may carry of
+	// the incident reaches no further than it.
+	Incident policy.Share
 }
 
 // ProposeFromRun gives what a run suggests for a new version of its
@@ -769,5 +828,5 @@ func (s *Service) ProposeFromRun(ctx context.Context, a policy.Actor, runID stri
 	if err != nil {
 		return Proposal{}, err
 	}
-	return Proposal{PlaybookID: run.PlaybookID, Modified: run.Modified, Deviations: run.Deviations, Lessons: strings.TrimSpace(inc.Review.Lessons)}, nil
+	return Proposal{PlaybookID: run.PlaybookID, Modified: run.Modified, Deviations: run.Deviations, Lessons: strings.TrimSpace(inc.Review.Lessons), Incident: inc.Share}, nil
 }

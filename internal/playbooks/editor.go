@@ -304,6 +304,7 @@ type editorData struct {
 	Circles []option
 	Error   *fault.Error
 	Kinds   []kindOption
+	Notice  string // a proposal's note on the incident's content
 }
 
 // kindOption is a party kind with the catalogue key of its name.

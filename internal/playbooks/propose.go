@@ -45,10 +45,33 @@ func (h *handler) proposePage(w http.ResponseWriter, r *http.Request) error {
 	if why != "" {
 		return notEditable(why)
 	}
+	// The deviations and lessons are the incident's text: they go no
+	// further than the incident. A new version keeps the playbook's level
+	// and audience, so it carries them only when the playbook's readers are
+	// among the incident's (policy.Within, the incident as the container);
+	// else the editor opens with the version alone and says why. A new
+	// playbook of the actor's library is preselected at the stricter of the
+	// playbook's and the incident's levels, for the actor's own org, with a
+	// note that it holds the incident's text.
+	var notice string
+	withIncident := true
 	if p.OrgID == a.OrgID {
 		d.ID = id
+		sh, ok, err := policy.LoadShare(ctx, h.svc.DB.R(), id)
+		if err != nil {
+			return err
+		}
+		if !ok || policy.Within(ctx, h.svc.DB.R(), sh, prop.Incident) != nil {
+			withIncident = false
+			notice = h.t(r, "playbooks.propose.withheld")
+		}
 	} else {
-		d.TLP = p.TLP
+		l := max(p.Share.TLP, prop.Incident.TLP)
+		d.TLP, d.Community = l.Name(), ""
+		notice = h.t(r, "playbooks.propose.incident_text", "tlp", l.String())
+	}
+	if !withIncident {
+		return h.renderEditor(w, r, http.StatusOK, editorData{D: d, Notice: notice})
 	}
 	var notes []string
 	for _, dv := range prop.Deviations {
@@ -69,5 +92,5 @@ func (h *handler) proposePage(w http.ResponseWriter, r *http.Request) error {
 	if len(notes) > 0 {
 		d.Desc = strings.TrimSpace(d.Desc + "\n\n" + h.t(r, "playbooks.propose.heading") + "\n" + strings.Join(notes, "\n"))
 	}
-	return h.renderEditor(w, r, http.StatusOK, editorData{D: d})
+	return h.renderEditor(w, r, http.StatusOK, editorData{D: d, Notice: notice})
 }

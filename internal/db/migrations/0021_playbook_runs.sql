@@ -5,11 +5,14 @@
 -- its rows are read only with the incident (the reader must see it), and
 -- its steps' checklist items are the incident's tasks (shareable objects
 -- in the incident, kind incident_task). The version of the playbook used
--- is kept by its modified.
+-- is kept by its modified. playbook_id has no foreign key: a run keeps
+-- its own copy of what it shows (name, CACAO id, version, steps), so the
+-- playbook's owner may delete the playbook without learning that it was
+-- run in an incident the owner may not see; the run stays readable.
 CREATE TABLE playbook_runs (
   id          TEXT PRIMARY KEY,
   incident_id TEXT NOT NULL REFERENCES incidents(id),
-  playbook_id TEXT NOT NULL REFERENCES playbooks(id),
+  playbook_id TEXT NOT NULL,
   cacao_id    TEXT NOT NULL,
   name        TEXT NOT NULL,
   modified    TEXT NOT NULL,
