@@ -46,7 +46,7 @@ func TestBrowserCSAFPublish(t *testing.T) {
 	)
 	u.submit(t, "save and publish", "compose-submit")
 	txt := u.text(t)
-	if !strings.Contains(txt, "Veröffentlicht: Fassung 1 im TLP:WHITE-Feed") || !strings.Contains(txt, "WCSA-2026-0042") {
+	if !strings.Contains(txt, "Veröffentlicht: Version 1 im TLP:WHITE-Feed") || !strings.Contains(txt, "WCSA-2026-0042") {
 		t.Fatalf("the advisory page after publishing: %q", txt)
 	}
 	href := browserGet(t, u, "the document's address", chromedp.Evaluate[string](`document.querySelector('#publication-state a').getAttribute('href')`))
