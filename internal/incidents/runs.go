@@ -119,14 +119,12 @@ type NewRun struct {
 
 // planStep is a step for people found walking the workflow.
 type planStep struct {
-	id, kind   string
-	step       *cacao.Step
-	seq        int
-	waits      []string
-	branches   []string
-	edges      []string // a decision's answers
-	doneWalked bool
-	last       []string
+	id, kind string
+	step     *cacao.Step
+	seq      int
+	waits    []string
+	branches []string
+	edges    []string // a decision's answers
 }
 
 // plan walks a playbook from its start in flow order and lists its
