@@ -359,7 +359,7 @@ func (s *Service) load(ctx context.Context, h db.Handle, r *policy.Reader, id st
 	if err := r.Audiences(ctx, h, shares); err != nil {
 		return inc, err
 	}
-	inc.AudienceNames, err = audienceNames(ctx, h, inc.Share.Audience)
+	inc.AudienceNames, err = policy.AudienceNamesWithCircle(ctx, h, inc.Share.Audience)
 	return inc, err
 }
 
@@ -452,22 +452,11 @@ func (s *Service) FindIncidents(ctx context.Context, a policy.Actor, f ListFilte
 		return nil, "", err
 	}
 	for i := range out {
-		if out[i].AudienceNames, err = audienceNames(ctx, h, out[i].Share.Audience); err != nil {
+		if out[i].AudienceNames, err = policy.AudienceNamesWithCircle(ctx, h, out[i].Share.Audience); err != nil {
 			return nil, "", err
 		}
 	}
 	return out, next, nil
-}
-
-func audienceNames(ctx context.Context, h db.Handle, aud policy.Audience) ([]string, error) {
-	if aud.Kind != policy.AudCommunity {
-		return policy.AudienceNames(ctx, h, aud)
-	}
-	var name string
-	if err := h.QueryRow(ctx, `SELECT name FROM communities WHERE id = ?`, aud.Community).Scan(&name); err != nil {
-		return nil, db.NotFound(err, "name trust circle")
-	}
-	return []string{name}, nil
 }
 
 // UpdateIncident edits an incident or moves its status. The owner's

@@ -203,7 +203,7 @@ func (s *Service) FindTimeline(ctx context.Context, a policy.Actor, incidentID s
 	}
 	for i := range out {
 		if out[i].Share.TLP > policy.Clear && out[i].Share.Audience.Kind == policy.AudPeople {
-			if out[i].AudienceNames, err = audienceNames(ctx, h, out[i].Share.Audience); err != nil {
+			if out[i].AudienceNames, err = policy.AudienceNamesWithCircle(ctx, h, out[i].Share.Audience); err != nil {
 				return nil, err
 			}
 		}

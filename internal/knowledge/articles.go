@@ -422,21 +422,8 @@ func (s *Service) FindArticleByID(ctx context.Context, a policy.Actor, id string
 	if err := r.Audiences(ctx, h, []*policy.Share{&ar.Share}); err != nil {
 		return ar, err
 	}
-	ar.AudienceNames, err = audienceNames(ctx, h, ar.Share.Audience)
+	ar.AudienceNames, err = policy.AudienceNamesWithCircle(ctx, h, ar.Share.Audience)
 	return ar, err
-}
-
-// audienceNames names an audience for pages: the named orgs or people, or
-// the trust circle (whose library the article is in).
-func audienceNames(ctx context.Context, h db.Handle, aud policy.Audience) ([]string, error) {
-	if aud.Kind != policy.AudCommunity {
-		return policy.AudienceNames(ctx, h, aud)
-	}
-	var name string
-	if err := h.QueryRow(ctx, `SELECT name FROM communities WHERE id = ?`, aud.Community).Scan(&name); err != nil {
-		return nil, db.NotFound(err, "name trust circle")
-	}
-	return []string{name}, nil
 }
 
 // links lists an article's links to objects the reader may see, named as

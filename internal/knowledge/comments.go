@@ -138,7 +138,7 @@ func (s *Service) FindComments(ctx context.Context, a policy.Actor, articleID st
 		return nil, err
 	}
 	for i := range out {
-		if out[i].AudienceNames, err = audienceNames(ctx, h, out[i].Share.Audience); err != nil {
+		if out[i].AudienceNames, err = policy.AudienceNamesWithCircle(ctx, h, out[i].Share.Audience); err != nil {
 			return nil, err
 		}
 	}

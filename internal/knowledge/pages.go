@@ -33,7 +33,7 @@ func (h *Handler) libraryPage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	for i := range as {
-		if as[i].AudienceNames, err = audienceNames(r.Context(), h.svc.DB.R(), as[i].Share.Audience); err != nil {
+		if as[i].AudienceNames, err = policy.AudienceNamesWithCircle(r.Context(), h.svc.DB.R(), as[i].Share.Audience); err != nil {
 			return err
 		}
 	}

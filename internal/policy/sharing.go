@@ -120,6 +120,20 @@ func AudienceNames(ctx context.Context, h db.Handle, aud Audience) ([]string, er
 	return names, err
 }
 
+// AudienceNamesWithCircle is AudienceNames that also names a trust
+// circle audience by the circle's name (the pages of incidents, articles
+// and risks show it; the forum shows the channel instead).
+func AudienceNamesWithCircle(ctx context.Context, h db.Handle, aud Audience) ([]string, error) {
+	if aud.Kind != AudCommunity {
+		return AudienceNames(ctx, h, aud)
+	}
+	var name string
+	if err := h.QueryRow(ctx, `SELECT name FROM communities WHERE id = ?`, aud.Community).Scan(&name); err != nil {
+		return nil, db.NotFound(err, "name trust circle")
+	}
+	return []string{name}, nil
+}
+
 func options(ctx context.Context, h db.Handle, q *db.Query, what string) ([]Option, error) {
 	rows, err := h.Select(ctx, q)
 	if err != nil {

@@ -648,21 +648,8 @@ func (s *Service) FindRiskByID(ctx context.Context, a policy.Actor, id string) (
 	if err := rd.Audiences(ctx, h, []*policy.Share{&r.Share}); err != nil {
 		return r, err
 	}
-	r.AudienceNames, err = audienceNames(ctx, h, r.Share.Audience)
+	r.AudienceNames, err = policy.AudienceNamesWithCircle(ctx, h, r.Share.Audience)
 	return r, err
-}
-
-// audienceNames names an audience for pages: the named orgs or people, or
-// the trust circle.
-func audienceNames(ctx context.Context, h db.Handle, aud policy.Audience) ([]string, error) {
-	if aud.Kind != policy.AudCommunity {
-		return policy.AudienceNames(ctx, h, aud)
-	}
-	var name string
-	if err := h.QueryRow(ctx, `SELECT name FROM communities WHERE id = ?`, aud.Community).Scan(&name); err != nil {
-		return nil, db.NotFound(err, "name trust circle")
-	}
-	return []string{name}, nil
 }
 
 // parts reads the parts of risk id (the owner's first).
