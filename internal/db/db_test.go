@@ -21,6 +21,12 @@ func TestRebind(t *testing.T) {
 	if q := `SELECT ?`; s.Rebind(q) != q {
 		t.Fatalf("sqlite must not rebind")
 	}
+	// SQLite's LIMIT placeholders get a unary plus (no re-prepare when
+	// another page size is bound); a literal stays as it is.
+	got = s.Rebind(`SELECT a FROM t WHERE b = 'LIMIT ?' AND c = ? LIMIT ?`)
+	if want := `SELECT a FROM t WHERE b = 'LIMIT ?' AND c = ? LIMIT +?`; got != want {
+		t.Fatalf("sqlite limit:\n got %s\nwant %s", got, want)
+	}
 }
 
 func TestMigrateIdempotentAndRefusesNewer(t *testing.T) {
