@@ -201,6 +201,7 @@ func (c *cli) bench(args []string) error {
 		fs.StringVar(&lo.Reader, "reader", "sme.analyst", "list: reading user: <org>.analyst|admin|viewer, org sme, cloud, cert, nocontract or outsider")
 		fs.StringVar(&endpoints, "endpoint", "thread,feed,search", "list: endpoints to load, comma separated: thread, feed, search")
 		fs.BoolVar(&lo.Keep, "keep", false, "list: keep the seeded data folder (printed) for inspection")
+		fs.StringVar(&lo.CPUProfile, "cpuprofile", "", "list: write the hub's CPU profile over each endpoint's measured load to this file, suffixed .thread, .feed or .search (for go tool pprof)")
 		fs.IntVar(&lo.ReadCache, "read-cache", 16, "list: the hub's read cache in MB; 0 turns it off, so every page is built from the database")
 		fs.Float64Var(&lo.Writes, "writes", 0, "list: posts per second written during the load (each empties the read cache)")
 	}

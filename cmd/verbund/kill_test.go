@@ -11,6 +11,7 @@ import (
 	"verbund/internal/audit"
 	"verbund/internal/db"
 	"verbund/internal/db/dbtest"
+	"verbund/internal/policy"
 )
 
 // childServe, when set, makes the test binary run "verbund" with these
@@ -106,7 +107,7 @@ func killDuringWrites(t *testing.T, e db.Dialect) {
 	if err := h.QueryRow(ctx, `SELECT COUNT(*) FROM posts WHERE thread_id = ?`, thread).Scan(&posts); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.QueryRow(ctx, `SELECT COALESCE(SUM(n), 0) FROM share_tally WHERE container_id = ?`, thread).Scan(&tallied); err != nil {
+	if tallied, err = policy.TallyTotal(ctx, h, thread); err != nil {
 		t.Fatal(err)
 	}
 	if orphans != 0 || posts != tallied {

@@ -29,7 +29,11 @@ type ListOptions struct {
 	Keep        bool          // keep the data folder
 	ReadCache   int           // the hub's --read-cache in MB; 0: off, every page is built from the database
 	Writes      float64       // posts per second written through the API during the load (each one invalidates the read cache)
-	Log         io.Writer
+	// CPUProfile, when set, is a file name for the hub's CPU profile over
+	// each endpoint's measured load: "<name>.<endpoint>" (go tool pprof
+	// reads it).
+	CPUProfile string
+	Log        io.Writer
 }
 
 // Phase is the load on one endpoint.
@@ -175,7 +179,11 @@ func List(ctx context.Context, o ListOptions) (*ListResult, error) {
 		logf("loading %s with %d connections for %s (read cache %d MB, %.0f writes/s) …\n", shown, o.Concurrency, o.Duration, o.ReadCache, o.Writes)
 		m0, _ := Metrics(srv.DebugURL, cacheHits, cacheMisses)
 		stopWriter := writer(ctx, srv.URL, w.Users["sme.analyst"].WriteToken, seeded.Threads, o.Writes)
-		ph := load(ctx, client, srv, token, path, o)
+		po := o
+		if o.CPUProfile != "" {
+			po.CPUProfile = o.CPUProfile + "." + ep
+		}
+		ph := load(ctx, client, srv, token, path, po)
 		ph.Written = stopWriter()
 		m1, _ := Metrics(srv.DebugURL, cacheHits, cacheMisses)
 		if hits, misses := m1[cacheHits]-m0[cacheHits], m1[cacheMisses]-m0[cacheMisses]; hits+misses > 0 {
@@ -354,10 +362,19 @@ func load(ctx context.Context, c *http.Client, srv *Server, token string, path f
 	own0 := ownCPU()
 	t0 := time.Now()
 	measuring.Store(true)
+	profiled := make(chan error, 1)
+	if o.CPUProfile != "" {
+		go func() { profiled <- cpuProfile(ctx, srv.DebugURL, o.Duration, o.CPUProfile) }()
+	} else {
+		profiled <- nil
+	}
 	sleep(ctx, o.Duration)
 	measuring.Store(false)
 	elapsed := time.Since(t0)
 	u1, s1, _ := srv.CPU()
+	if err := <-profiled; err != nil {
+		firstErr.CompareAndSwap(nil, "CPU profile: "+err.Error())
+	}
 	own1 := ownCPU()
 	close(stop)
 	wg.Wait()

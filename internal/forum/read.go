@@ -86,13 +86,19 @@ func (s *Service) FindPosts(ctx context.Context, a policy.Actor, f ListFilter) (
 	var title string
 	switch {
 	case f.Thread != "":
-		// The thread is checked once; its posts need not join it again.
+		// The thread is checked once (its title is shown); its posts
+		// are judged by their own envelopes (Contents).
 		t, err := s.findThread(ctx, h, r, f.Thread)
 		if err != nil {
 			return nil, "", err
 		}
 		title = t.Title
-		q = s.postFrom(r).Add(` WHERE p.thread_id = ?`, f.Thread)
+		from, err := r.Contents(ctx, h, s.posts, "p", f.Thread)
+		if err != nil {
+			return nil, "", err
+		}
+		q = db.Q(`SELECT `+s.postColumns+` FROM `).Append(from).
+			Add(` JOIN users u ON u.id = p.author_id JOIN orgs o ON o.id = p.org_id WHERE p.thread_id = ?`, f.Thread)
 		if after != "" {
 			q.Add(` AND p.id > ?`, after)
 		}

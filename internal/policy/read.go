@@ -105,6 +105,37 @@ func (r *Reader) FromIn(k *Kind, alias, calias string) *db.Query {
 	return q.Append(r.containerJoin(c, calias, s+".container_id"))
 }
 
+// Contents is From for the objects of kind k inside one container (a
+// thread's posts), restricted to that container: it checks once that the
+// actor may see the container (fault.ErrNotFound otherwise, exactly as for
+// one that does not exist), so that each row is judged by its own envelope
+// only, instead of judging the same container again for every row (half
+// of a thread page's predicate). The check and the list are two
+// statements: a container hidden between them shows the page of a moment
+// earlier, as a request a moment earlier would have.
+//
+// On SQLite the table is the outer loop (CROSS JOIN, see FromOrdered):
+// the capability walks its own index of the container's objects.
+func (r *Reader) Contents(ctx context.Context, h db.Handle, k *Kind, alias, container string) (*db.Query, error) {
+	c := k.container
+	if c == nil {
+		panic("policy: Contents on kind " + k.name + ", which lives in no other")
+	}
+	r.trace.add(k)
+	var one int
+	q := db.Q(`SELECT 1 FROM `).Append(r.From(c, "x")).Add(` WHERE x.id = ?`, container)
+	if err := h.SelectRow(ctx, q).Scan(&one); err != nil {
+		return nil, db.NotFound(err, "load "+c.name)
+	}
+	join := " JOIN "
+	if h.Dialect() == db.SQLite {
+		join = " CROSS JOIN "
+	}
+	s := shareAlias(alias)
+	cond, args := r.own(k, s)
+	return db.Q(k.table+" "+alias+join+"shares "+s+" ON "+s+".id = "+alias+".id AND "+s+".container_id = ? AND ", container).Add(cond, args...), nil
+}
+
 // containerJoin joins container kind c's table under calias on its id =
 // on, with its envelope, restricted to what the actor may see (its own
 // container included, should it have one).

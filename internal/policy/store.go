@@ -34,8 +34,8 @@ func saveShares(ctx context.Context, tx *db.Tx, ss []Share) error {
 	if err := tx.InsertMany(ctx, `shares (id, kind, owner_org_id, author_id, category, tlp, audience, community_id, created_at, container_id)`, 10, shares); err != nil {
 		return err
 	}
-	for g, c := range groups {
-		if err := g.add(ctx, tx, c); err != nil {
+	if len(groups) > 0 {
+		if err := changeTally(ctx, tx, groups); err != nil {
 			return err
 		}
 	}
