@@ -172,7 +172,12 @@ func (s *Service) checkOne(in Input) *parsed {
 		p.refuse("bad_json", "the document is not UTF-8 text")
 		return p
 	}
-	pb, err := s.validator.Check(in.Data)
+	v, err := s.validator()
+	if err != nil {
+		p.refuse("invalid", err.Error()) // the embedded schema does not compile: a build error, never the document's
+		return p
+	}
+	pb, err := v.Check(in.Data)
 	if err != nil {
 		var errs cacao.Errors
 		if !errors.As(err, &errs) || len(errs) == 0 {

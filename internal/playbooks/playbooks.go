@@ -9,7 +9,7 @@
 package playbooks
 
 import (
-	"fmt"
+	"sync"
 
 	"verbund/internal/cacao"
 	"verbund/internal/db"
@@ -22,20 +22,18 @@ type Service struct {
 	DB        *db.DB
 	Events    *events.Broker
 	playbooks *policy.Kind
-	validator *cacao.Validator
+	// validator compiles the CACAO schema at its first use (30 ms and
+	// 10 MB of allocations the hub's start need not pay).
+	validator func() (*cacao.Validator, error)
 	// Proposals, when set, reads what an incident's playbook run proposes
 	// for a new version (propose.go).
 	Proposals Proposals
 }
 
 // New returns the service and registers its kind with the sharing
-// kernel. The CACAO schema is compiled here, once.
+// kernel.
 func New(d *db.DB, b *events.Broker, k *policy.Kernel) (*Service, error) {
-	v, err := cacao.NewValidator()
-	if err != nil {
-		return nil, fmt.Errorf("playbooks: %w", err)
-	}
-	return &Service{DB: d, Events: b, validator: v,
+	return &Service{DB: d, Events: b, validator: sync.OnceValues(cacao.NewValidator),
 		playbooks: k.Register(policy.KindSpec{Name: "playbook", Table: "playbooks", Category: policy.Knowledge, Search: true}),
 	}, nil
 }

@@ -199,13 +199,23 @@ func walkRefs(v any, at string, fn func(at, ref string)) {
 				fn(at, s)
 				continue
 			}
-			walkRefs(x[k], at+"/"+strings.NewReplacer("~", "~0", "/", "~1").Replace(k), fn)
+			walkRefs(x[k], at+"/"+pointerToken(k), fn)
 		}
 	case []any:
 		for i, e := range x {
 			walkRefs(e, fmt.Sprintf("%s/%d", at, i), fn)
 		}
 	}
+}
+
+// pointerToken escapes a key for a JSON pointer (RFC 6901: "~" as "~0",
+// "/" as "~1"). Most keys need nothing: building a replacer for each of
+// them took a fifth of the hub's start.
+func pointerToken(k string) string {
+	if !strings.ContainsAny(k, "~/") {
+		return k
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(k, "~", "~0"), "/", "~1")
 }
 
 // resolveRef follows a local JSON pointer ("#/components/schemas/Post").
