@@ -3,6 +3,8 @@ package policy
 import (
 	"cmp"
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -157,17 +159,10 @@ func changeTally(ctx context.Context, tx *db.Tx, change map[tallyGroup]tallyCoun
 	keys := slices.SortedFunc(maps.Keys(byRow), func(a, b containerKey) int {
 		return cmp.Or(cmp.Compare(a.container, b.container), cmp.Compare(a.kind, b.kind))
 	})
-	lock := ""
-	if tx.Dialect() == db.Postgres {
-		lock = " FOR UPDATE"
-	}
 	for _, k := range keys {
-		if _, err := tx.Exec(ctx, `INSERT INTO share_tally (container_id, kind, groups) VALUES (?, ?, '') ON CONFLICT (container_id, kind) DO NOTHING`, k.container, k.kind); err != nil {
-			return fmt.Errorf("tally share: %w", err)
-		}
-		var text string
-		if err := tx.QueryRow(ctx, `SELECT groups FROM share_tally WHERE container_id = ? AND kind = ?`+lock, k.container, k.kind).Scan(&text); err != nil {
-			return fmt.Errorf("tally share: %w", err)
+		text, err := lockTally(ctx, tx, k)
+		if err != nil {
+			return err
 		}
 		row, err := parseTally(text)
 		if err != nil {
@@ -194,6 +189,32 @@ func changeTally(ctx context.Context, tx *db.Tx, change map[tallyGroup]tallyCoun
 	return nil
 }
 
+// lockTally returns the text of container k's row, created empty if it
+// is missing, locked until the transaction ends (FOR UPDATE on
+// PostgreSQL; SQLite has one writer). A row that a concurrent writer
+// deleted while this one waited for it (its last group gone) is created
+// again: the wait returns no row then, and the write used to fail.
+func lockTally(ctx context.Context, tx *db.Tx, k containerKey) (string, error) {
+	lock := ""
+	if tx.Dialect() == db.Postgres {
+		lock = " FOR UPDATE"
+	}
+	for attempt := 0; ; attempt++ {
+		if _, err := tx.Exec(ctx, `INSERT INTO share_tally (container_id, kind, groups) VALUES (?, ?, '') ON CONFLICT (container_id, kind) DO NOTHING`, k.container, k.kind); err != nil {
+			return "", fmt.Errorf("tally share: %w", err)
+		}
+		var text string
+		err := tx.QueryRow(ctx, `SELECT groups FROM share_tally WHERE container_id = ? AND kind = ?`+lock, k.container, k.kind).Scan(&text)
+		if errors.Is(err, sql.ErrNoRows) && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("tally share: %w", err)
+		}
+		return text, nil
+	}
+}
+
 // add counts c more envelopes in the group.
 func (g tallyGroup) add(ctx context.Context, tx *db.Tx, c tallyCount) error {
 	return changeTally(ctx, tx, map[tallyGroup]tallyCount{g: c})
@@ -202,6 +223,15 @@ func (g tallyGroup) add(ctx context.Context, tx *db.Tx, c tallyCount) error {
 // remove takes envelope id (still in shares, as the group has it) out of
 // the group: one less, and the newest of the others.
 func (g tallyGroup) remove(ctx context.Context, tx *db.Tx, id string) error {
+	// The row is locked before the group's other members are read: every
+	// writer that moves an object into or out of the group takes this lock
+	// after changing its envelope, so what is read below is the group as
+	// it is once every earlier writer has committed. Read before the lock,
+	// a concurrent reshare's object still counted as the group's newest,
+	// and its time was written back for readers it no longer reaches.
+	if _, err := lockTally(ctx, tx, containerKey{g.container, g.kind}); err != nil {
+		return err
+	}
 	var last int64
 	rows, err := tx.Query(ctx, `SELECT id, created_at, author_id FROM shares WHERE container_id = ? AND kind = ? AND owner_org_id = ? AND tlp = ? AND audience = ? AND id <> ?`,
 		g.container, g.kind, g.owner, int(g.tlp), string(g.audience), id)
