@@ -39,13 +39,6 @@ func decodeCursor(c string) (string, error) {
 	return string(b), nil
 }
 
-// postFrom names the posts the reader may see, with their authors, for
-// the columns of s.postColumns.
-func (s *Service) postFrom(r *policy.Reader) *db.Query {
-	return db.Q(`SELECT ` + s.postColumns + ` FROM `).Append(r.From(s.posts, "p")).
-		Add(` JOIN users u ON u.id = p.author_id JOIN orgs o ON o.id = p.org_id`)
-}
-
 func (s *Service) scanPost(r db.Scanner, extra ...any) (Post, error) {
 	var p Post
 	dest := make([]any, 0, 16)
