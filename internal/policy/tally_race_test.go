@@ -78,21 +78,7 @@ func TestTallyRemoveRacesAReshare(t *testing.T) {
 		go func() {
 			done <- d.Tx(dbtest.Unaudited(ctx), func(tx *db.Tx) error { return notes.Withdraw(ctx, tx, u1, withdrawn.ID) })
 		}()
-		// Wait until the withdrawal waits for the reshare's lock.
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			var n int
-			if err := d.R().QueryRow(ctx, `SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`).Scan(&n); err != nil {
-				t.Fatal(err)
-			}
-			if n > 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("the withdrawal never waited for the reshare")
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		waitForLockWaiter(ctx, t, d, "the withdrawal never waited for the reshare")
 		close(release)
 		for range 2 {
 			if err := <-done; err != nil {
@@ -189,20 +175,7 @@ func TestTallyRowDeletedWhileWaiting(t *testing.T) {
 				return err
 			})
 		}()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			var n int
-			if err := d.R().QueryRow(ctx, `SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`).Scan(&n); err != nil {
-				t.Fatal(err)
-			}
-			if n > 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("the second writer never waited for the first")
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		waitForLockWaiter(ctx, t, d, "the second writer never waited for the first")
 		close(release)
 		for range 2 {
 			if err := <-done; err != nil {
@@ -217,4 +190,25 @@ func TestTallyRowDeletedWhileWaiting(t *testing.T) {
 			t.Errorf("the tally counts %d objects in the box, want 2", n)
 		}
 	})
+}
+
+// waitForLockWaiter waits (up to 10 s) until a transaction of the test's
+// PostgreSQL database waits for a lock; it fails the test with msg if
+// none does.
+func waitForLockWaiter(ctx context.Context, t *testing.T, d *db.DB, msg string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n int
+		if err := d.R().QueryRow(ctx, `SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(msg)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
