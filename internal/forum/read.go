@@ -79,14 +79,9 @@ func (s *Service) FindPosts(ctx context.Context, a policy.Actor, f ListFilter) (
 	var title string
 	switch {
 	case f.Thread != "":
-		// The thread is checked once (its title is shown); its posts
-		// are judged by their own envelopes (Contents).
-		t, err := s.findThread(ctx, h, r, f.Thread)
-		if err != nil {
-			return nil, "", err
-		}
-		title = t.Title
-		from, err := r.Contents(ctx, h, s.posts, "p", f.Thread)
+		// The thread is checked once, reading its title to show with
+		// each post; its posts are judged by their own envelopes.
+		from, err := r.Contents(ctx, h, s.posts, "p", f.Thread, "x.title", &title)
 		if err != nil {
 			return nil, "", err
 		}

@@ -110,21 +110,26 @@ func (r *Reader) FromIn(k *Kind, alias, calias string) *db.Query {
 // actor may see the container (fault.ErrNotFound otherwise, exactly as for
 // one that does not exist), so that each row is judged by its own envelope
 // only, instead of judging the same container again for every row (half
-// of a thread page's predicate). The check and the list are two
-// statements: a container hidden between them shows the page of a moment
-// earlier, as a request a moment earlier would have.
+// of a thread page's predicate). The check reads cols of the container's
+// table (aliased "x", e.g. "x.title") into dest, for a page that shows
+// them; "" reads nothing. The check and the list are two statements: a
+// container hidden between them shows the page of a moment earlier, as a
+// request a moment earlier would have.
 //
 // On SQLite the table is the outer loop (CROSS JOIN, see FromOrdered):
 // the capability walks its own index of the container's objects.
-func (r *Reader) Contents(ctx context.Context, h db.Handle, k *Kind, alias, container string) (*db.Query, error) {
+func (r *Reader) Contents(ctx context.Context, h db.Handle, k *Kind, alias, container, cols string, dest ...any) (*db.Query, error) {
 	c := k.container
 	if c == nil {
 		panic("policy: Contents on kind " + k.name + ", which lives in no other")
 	}
 	r.trace.add(k)
-	var one int
-	q := db.Q(`SELECT 1 FROM `).Append(r.From(c, "x")).Add(` WHERE x.id = ?`, container)
-	if err := h.SelectRow(ctx, q).Scan(&one); err != nil {
+	if cols == "" {
+		var one int
+		cols, dest = "1", []any{&one}
+	}
+	q := db.Q(`SELECT `+cols+` FROM `).Append(r.From(c, "x")).Add(` WHERE x.id = ?`, container)
+	if err := h.SelectRow(ctx, q).Scan(dest...); err != nil {
 		return nil, db.NotFound(err, "load "+c.name)
 	}
 	join := " JOIN "

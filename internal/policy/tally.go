@@ -146,9 +146,8 @@ func groupShare(key string) (Share, error) {
 // containerKey names one container's row.
 type containerKey struct{ container, kind string }
 
-// changeTally applies change to the rows of the containers it names (each
-// group's count added; a negative count takes objects out, with the newest
-// of the rest as last), locking each row while it is changed, containers
+// changeTally adds change to the rows of the containers it names (each
+// group's count added), locking each row while it is changed, containers
 // in order so that two writers never wait on each other.
 func changeTally(ctx context.Context, tx *db.Tx, change map[tallyGroup]tallyCount) error {
 	byRow := map[containerKey][]tallyGroup{}
@@ -160,48 +159,50 @@ func changeTally(ctx context.Context, tx *db.Tx, change map[tallyGroup]tallyCoun
 		return cmp.Or(cmp.Compare(a.container, b.container), cmp.Compare(a.kind, b.kind))
 	})
 	for _, k := range keys {
-		text, err := lockTally(ctx, tx, k)
-		if err != nil {
-			return err
-		}
-		row, err := parseTally(text)
+		row, err := lockTally(ctx, tx, k)
 		if err != nil {
 			return err
 		}
 		for _, g := range byRow[k] {
 			c, line := change[g], g.line()
 			old := row[line]
-			if c.n < 0 {
-				row[line] = tallyCount{n: old.n + c.n, last: c.last}
-			} else {
-				row[line] = tallyCount{n: old.n + c.n, last: max(old.last, c.last)}
-			}
+			row[line] = tallyCount{n: old.n + c.n, last: max(old.last, c.last)}
 		}
-		if text = row.text(); text == "" {
-			_, err = tx.Exec(ctx, `DELETE FROM share_tally WHERE container_id = ? AND kind = ?`, k.container, k.kind)
-		} else {
-			_, err = tx.Exec(ctx, `UPDATE share_tally SET groups = ? WHERE container_id = ? AND kind = ?`, text, k.container, k.kind)
-		}
-		if err != nil {
-			return fmt.Errorf("tally share: %w", err)
+		if err := storeTally(ctx, tx, k, row); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// lockTally returns the text of container k's row, created empty if it
-// is missing, locked until the transaction ends (FOR UPDATE on
+// storeTally writes container k's row back (deletes it when no group is
+// left).
+func storeTally(ctx context.Context, tx *db.Tx, k containerKey, row tallyRow) error {
+	var err error
+	if text := row.text(); text == "" {
+		_, err = tx.Exec(ctx, `DELETE FROM share_tally WHERE container_id = ? AND kind = ?`, k.container, k.kind)
+	} else {
+		_, err = tx.Exec(ctx, `UPDATE share_tally SET groups = ? WHERE container_id = ? AND kind = ?`, text, k.container, k.kind)
+	}
+	if err != nil {
+		return fmt.Errorf("tally share: %w", err)
+	}
+	return nil
+}
+
+// lockTally returns container k's row, created empty if it is missing,
+// locked until the transaction ends (FOR UPDATE on
 // PostgreSQL; SQLite has one writer). A row that a concurrent writer
 // deleted while this one waited for it (its last group gone) is created
 // again: the wait returns no row then, and the write used to fail.
-func lockTally(ctx context.Context, tx *db.Tx, k containerKey) (string, error) {
+func lockTally(ctx context.Context, tx *db.Tx, k containerKey) (tallyRow, error) {
 	lock := ""
 	if tx.Dialect() == db.Postgres {
 		lock = " FOR UPDATE"
 	}
 	for attempt := 0; ; attempt++ {
 		if _, err := tx.Exec(ctx, `INSERT INTO share_tally (container_id, kind, groups) VALUES (?, ?, '') ON CONFLICT (container_id, kind) DO NOTHING`, k.container, k.kind); err != nil {
-			return "", fmt.Errorf("tally share: %w", err)
+			return nil, fmt.Errorf("tally share: %w", err)
 		}
 		var text string
 		err := tx.QueryRow(ctx, `SELECT groups FROM share_tally WHERE container_id = ? AND kind = ?`+lock, k.container, k.kind).Scan(&text)
@@ -209,9 +210,9 @@ func lockTally(ctx context.Context, tx *db.Tx, k containerKey) (string, error) {
 			continue
 		}
 		if err != nil {
-			return "", fmt.Errorf("tally share: %w", err)
+			return nil, fmt.Errorf("tally share: %w", err)
 		}
-		return text, nil
+		return parseTally(text)
 	}
 }
 
@@ -229,7 +230,9 @@ func (g tallyGroup) remove(ctx context.Context, tx *db.Tx, id string) error {
 	// it is once every earlier writer has committed. Read before the lock,
 	// a concurrent reshare's object still counted as the group's newest,
 	// and its time was written back for readers it no longer reaches.
-	if _, err := lockTally(ctx, tx, containerKey{g.container, g.kind}); err != nil {
+	k := containerKey{g.container, g.kind}
+	row, err := lockTally(ctx, tx, k)
+	if err != nil {
 		return err
 	}
 	var last int64
@@ -263,7 +266,9 @@ func (g tallyGroup) remove(ctx context.Context, tx *db.Tx, id string) error {
 			last = o.at
 		}
 	}
-	return changeTally(ctx, tx, map[tallyGroup]tallyCount{g: {n: -1, last: last}})
+	line := g.line()
+	row[line] = tallyCount{n: row[line].n - 1, last: last}
+	return storeTally(ctx, tx, k, row)
 }
 
 // loadEnvelope reads one envelope with its lists and container, unchecked
