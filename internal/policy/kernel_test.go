@@ -2,7 +2,6 @@ package policy_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"go/ast"
@@ -286,23 +285,7 @@ func TestKernelRefusesUncoveredShares(t *testing.T) {
 func TestTallyFollowsWrites(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		err := d.Tx(dbtest.Unaudited(ctx), func(tx *db.Tx) error {
-			for _, q := range []string{
-				`INSERT INTO orgs (id, name, name_key, kind, created_at) VALUES ('o1', 'O1', 'o1', 'company', 0), ('o2', 'O2', 'o2', 'company', 0)`,
-				`INSERT INTO users (id, org_id, email, name, role, created_at) VALUES ('u1', 'o1', 'u1@x', 'U1', 'analyst', 0), ('w1', 'o1', 'w1@x', 'W1', 'analyst', 0),
-					('u2', 'o2', 'u2@x', 'U2', 'analyst', 0), ('w2', 'o2', 'w2@x', 'W2', 'analyst', 0)`,
-				`INSERT INTO agreements (id, kind, proposer_org, categories, max_tlp, retention_days, valid_from, status, created_at) VALUES ('g', 'bilateral', 'o1', 64, 4, 30, 0, 'active', 0)`,
-				`INSERT INTO agreement_parties (agreement_id, org_id, accepted_at) VALUES ('g', 'o1', 0), ('g', 'o2', 0)`,
-			} {
-				if _, err := tx.Exec(ctx, q); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		tallyWorld(ctx, t, d)
 		k := policy.NewKernel()
 		notes := k.Register(policy.KindSpec{Name: "note", Table: "notes_test", Category: policy.Knowledge})
 		actor := func(u, o string) policy.Actor {
@@ -319,22 +302,8 @@ func TestTallyFollowsWrites(t *testing.T) {
 		check := func(step string) {
 			t.Helper()
 			for _, a := range readers {
-				r, err := policy.NewReader(ctx, d.R(), a, db.Now())
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, err := r.Tally(ctx, d.R(), notes, []string{"box"})
-				if err != nil {
-					t.Fatal(err)
-				}
-				pred, args := policy.ReferenceForTest("s", a, db.Now())
-				var n int
-				var last sql.NullInt64
-				if err := d.R().QueryRow(ctx, `SELECT COUNT(*), MAX(s.created_at) FROM shares s WHERE s.container_id = 'box' AND `+pred, args...).Scan(&n, &last); err != nil {
-					t.Fatal(err)
-				}
-				if got["box"].N != n || got["box"].Last != last.Int64 {
-					t.Errorf("%s: %s's tally %+v, the predicate counts %d (newest %d)", step, a.UserID, got["box"], n, last.Int64)
+				if got, n, last := boxTally(ctx, t, d, notes, a); got.N != n || got.Last != last {
+					t.Errorf("%s: %s's tally %+v, the predicate counts %d (newest %d)", step, a.UserID, got, n, last)
 				}
 			}
 		}

@@ -25,22 +25,7 @@ func TestTallyRemoveRacesAReshare(t *testing.T) {
 			t.Skip("SQLite has one writer: no concurrent withdrawal")
 		}
 		ctx := context.Background()
-		err := d.Tx(dbtest.Unaudited(ctx), func(tx *db.Tx) error {
-			for _, q := range []string{
-				`INSERT INTO orgs (id, name, name_key, kind, created_at) VALUES ('o1', 'O1', 'o1', 'company', 0), ('o2', 'O2', 'o2', 'company', 0)`,
-				`INSERT INTO users (id, org_id, email, name, role, created_at) VALUES ('u1', 'o1', 'u1@x', 'U1', 'analyst', 0), ('u2', 'o2', 'u2@x', 'U2', 'analyst', 0)`,
-				`INSERT INTO agreements (id, kind, proposer_org, categories, max_tlp, retention_days, valid_from, status, created_at) VALUES ('g', 'bilateral', 'o1', 64, 4, 30, 0, 'active', 0)`,
-				`INSERT INTO agreement_parties (agreement_id, org_id, accepted_at) VALUES ('g', 'o1', 0), ('g', 'o2', 0)`,
-			} {
-				if _, err := tx.Exec(ctx, q); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		tallyWorld(ctx, t, d)
 		k := policy.NewKernel()
 		notes := k.Register(policy.KindSpec{Name: "note", Table: "notes_test", Category: policy.Knowledge})
 		u1 := policy.Actor{UserID: "u1", OrgID: "o1", Role: policy.Analyst, Scope: policy.ScopeWrite}
@@ -86,22 +71,8 @@ func TestTallyRemoveRacesAReshare(t *testing.T) {
 			}
 		}
 
-		r, err := policy.NewReader(ctx, d.R(), u2, db.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := r.Tally(ctx, d.R(), notes, []string{"box"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		pred, args := policy.ReferenceForTest("s", u2, db.Now())
-		var n int
-		var last sql.NullInt64
-		if err := d.R().QueryRow(ctx, `SELECT COUNT(*), MAX(s.created_at) FROM shares s WHERE s.container_id = 'box' AND `+pred, args...).Scan(&n, &last); err != nil {
-			t.Fatal(err)
-		}
-		if got["box"].N != n || got["box"].Last != last.Int64 {
-			t.Errorf("o2's tally %+v, the predicate counts %d (newest %d): the time of the post narrowed away from o2 shows", got["box"], n, last.Int64)
+		if got, n, last := boxTally(ctx, t, d, notes, u2); got.N != n || got.Last != last {
+			t.Errorf("o2's tally %+v, the predicate counts %d (newest %d): the time of the post narrowed away from o2 shows", got, n, last)
 		}
 	})
 }
@@ -117,20 +88,7 @@ func TestTallyRowDeletedWhileWaiting(t *testing.T) {
 			t.Skip("SQLite has one writer")
 		}
 		ctx := context.Background()
-		err := d.Tx(dbtest.Unaudited(ctx), func(tx *db.Tx) error {
-			for _, q := range []string{
-				`INSERT INTO orgs (id, name, name_key, kind, created_at) VALUES ('o1', 'O1', 'o1', 'company', 0)`,
-				`INSERT INTO users (id, org_id, email, name, role, created_at) VALUES ('u1', 'o1', 'u1@x', 'U1', 'analyst', 0)`,
-			} {
-				if _, err := tx.Exec(ctx, q); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		tallyWorld(ctx, t, d)
 		k := policy.NewKernel()
 		notes := k.Register(policy.KindSpec{Name: "note", Table: "notes_test", Category: policy.Knowledge})
 		u1 := policy.Actor{UserID: "u1", OrgID: "o1", Role: policy.Analyst, Scope: policy.ScopeWrite}
@@ -211,4 +169,50 @@ func waitForLockWaiter(ctx context.Context, t *testing.T, d *db.DB, msg string) 
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// tallyWorld writes the tally tests' world: orgs o1 and o2, analysts u1
+// and w1 of o1, u2 and w2 of o2, and an active bilateral agreement g
+// between the orgs for knowledge up to RED.
+func tallyWorld(ctx context.Context, t *testing.T, d *db.DB) {
+	t.Helper()
+	err := d.Tx(dbtest.Unaudited(ctx), func(tx *db.Tx) error {
+		for _, q := range []string{
+			`INSERT INTO orgs (id, name, name_key, kind, created_at) VALUES ('o1', 'O1', 'o1', 'company', 0), ('o2', 'O2', 'o2', 'company', 0)`,
+			`INSERT INTO users (id, org_id, email, name, role, created_at) VALUES ('u1', 'o1', 'u1@x', 'U1', 'analyst', 0), ('w1', 'o1', 'w1@x', 'W1', 'analyst', 0),
+				('u2', 'o2', 'u2@x', 'U2', 'analyst', 0), ('w2', 'o2', 'w2@x', 'W2', 'analyst', 0)`,
+			`INSERT INTO agreements (id, kind, proposer_org, categories, max_tlp, retention_days, valid_from, status, created_at) VALUES ('g', 'bilateral', 'o1', 64, 4, 30, 0, 'active', 0)`,
+			`INSERT INTO agreement_parties (agreement_id, org_id, accepted_at) VALUES ('g', 'o1', 0), ('g', 'o2', 0)`,
+		} {
+			if _, err := tx.Exec(ctx, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// boxTally is the kernel's tally of container "box" for actor a, and what
+// the rule book's reference predicate counts there: how many and the
+// newest's time.
+func boxTally(ctx context.Context, t *testing.T, d *db.DB, k *policy.Kind, a policy.Actor) (policy.Tally, int, int64) {
+	t.Helper()
+	r, err := policy.NewReader(ctx, d.R(), a, db.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.Tally(ctx, d.R(), k, []string{"box"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pred, args := policy.ReferenceForTest("s", a, db.Now())
+	var n int
+	var last sql.NullInt64
+	if err := d.R().QueryRow(ctx, `SELECT COUNT(*), MAX(s.created_at) FROM shares s WHERE s.container_id = 'box' AND `+pred, args...).Scan(&n, &last); err != nil {
+		t.Fatal(err)
+	}
+	return got["box"], n, last.Int64
 }
