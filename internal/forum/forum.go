@@ -15,6 +15,7 @@ import (
 	"verbund/internal/db"
 	"verbund/internal/events"
 	"verbund/internal/fault"
+	"verbund/internal/jsonenc"
 	"verbund/internal/policy"
 	"verbund/internal/web"
 )
@@ -297,4 +298,30 @@ func channelHas(ctx context.Context, h db.Handle, ch Channel, org string) (bool,
 		return false, fmt.Errorf("check audience member: %w", db.Map(err))
 	}
 	return n == 1, nil
+}
+
+// AppendJSON appends the post as encoding/json writes it: pages of posts
+// are the hub's most read answers (package jsonenc says why).
+func (p *Post) AppendJSON(b []byte) ([]byte, error) {
+	b = jsonenc.String(jsonenc.Field(append(b, '{'), "id", true), p.ID)
+	b = jsonenc.String(jsonenc.Field(b, "thread_id", false), p.ThreadID)
+	if p.ThreadTitle != "" {
+		b = jsonenc.String(jsonenc.Field(b, "thread_title", false), p.ThreadTitle)
+	}
+	b = jsonenc.String(jsonenc.Field(b, "body", false), p.Body)
+	b, err := p.Share.AppendJSON(jsonenc.Field(b, "sharing", false))
+	if err != nil {
+		return b, err
+	}
+	b = jsonenc.String(jsonenc.Field(b, "author_name", false), p.AuthorName)
+	b = jsonenc.String(jsonenc.Field(b, "org_name", false), p.OrgName)
+	b = jsonenc.Int(jsonenc.Field(b, "created_at", false), p.CreatedAt)
+	if p.EditedAt != 0 {
+		b = jsonenc.Int(jsonenc.Field(b, "edited_at", false), p.EditedAt)
+	}
+	b = jsonenc.Int(jsonenc.Field(b, "revisions", false), int64(p.Revisions))
+	if len(p.NotDeliveredTo) > 0 {
+		b = jsonenc.Strings(jsonenc.Field(b, "not_delivered_to", false), p.NotDeliveredTo)
+	}
+	return append(b, '}'), nil
 }

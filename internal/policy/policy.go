@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"verbund/internal/fault"
+	"verbund/internal/jsonenc"
 )
 
 // Role is a user's role in their organisation.
@@ -350,4 +351,39 @@ func (c *Category) UnmarshalJSON(b []byte) error {
 	}
 	*c = set
 	return nil
+}
+
+// AppendJSON appends the envelope as encoding/json writes it (package
+// jsonenc: pages of objects append their envelopes this way).
+func (s *Share) AppendJSON(b []byte) ([]byte, error) {
+	b = jsonenc.String(jsonenc.Field(append(b, '{'), "id", true), s.ID)
+	b = jsonenc.String(jsonenc.Field(b, "kind", false), s.Kind)
+	b = jsonenc.String(jsonenc.Field(b, "owner", false), s.Owner)
+	b = jsonenc.String(jsonenc.Field(b, "author", false), s.Author)
+	c, err := s.Category.MarshalJSON()
+	if err != nil {
+		return b, err
+	}
+	b = append(jsonenc.Field(b, "category", false), c...)
+	t, err := s.TLP.MarshalJSON()
+	if err != nil {
+		return b, err
+	}
+	b = append(jsonenc.Field(b, "tlp", false), t...)
+	b = jsonenc.Field(b, "audience", false)
+	b = jsonenc.String(jsonenc.Field(append(b, '{'), "kind", true), string(s.Audience.Kind))
+	if s.Audience.Community != "" {
+		b = jsonenc.String(jsonenc.Field(b, "community", false), s.Audience.Community)
+	}
+	if len(s.Audience.Orgs) > 0 {
+		b = jsonenc.Strings(jsonenc.Field(b, "orgs", false), s.Audience.Orgs)
+	}
+	if len(s.Audience.People) > 0 {
+		b = jsonenc.Strings(jsonenc.Field(b, "people", false), s.Audience.People)
+	}
+	b = jsonenc.Int(jsonenc.Field(append(b, '}'), "created_at", false), s.CreatedAt)
+	if s.Container != "" {
+		b = jsonenc.String(jsonenc.Field(b, "container", false), s.Container)
+	}
+	return append(b, '}'), nil
 }

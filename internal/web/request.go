@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"verbund/internal/fault"
+	"verbund/internal/jsonenc"
 )
 
 // MaxBody is the largest request body accepted by default (1 MiB).
@@ -101,15 +102,56 @@ type List[T any] struct {
 // WriteList writes a page of items (an empty list, never null) with the
 // cursor of the next page.
 func WriteList[T any](w http.ResponseWriter, items []T, next string) {
+	if body, ok := appendList(items, next); ok {
+		WriteJSONBytes(w, http.StatusOK, body)
+		return
+	}
 	if items == nil {
 		items = []T{}
 	}
 	WriteJSON(w, http.StatusOK, List[T]{Items: items, Next: next})
 }
 
+// jsonAppender is a type that appends its own JSON, byte for byte as
+// encoding/json would write it (package jsonenc).
+type jsonAppender interface {
+	AppendJSON(b []byte) ([]byte, error)
+}
+
+// appendList encodes a page of items that append their own JSON (ok false
+// for other types, or if one of them fails: encoding/json then reports it).
+// The answer is the same bytes as List[T] through WriteJSON's encoder.
+func appendList[T any](items []T, next string) (body []byte, ok bool) {
+	if len(items) == 0 {
+		return nil, false
+	}
+	if _, ok := any(&items[0]).(jsonAppender); !ok {
+		return nil, false
+	}
+	b := make([]byte, 0, 1024*len(items))
+	b = append(b, `{"items":[`...)
+	for i := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = any(&items[i]).(jsonAppender).AppendJSON(b); err != nil {
+			return nil, false
+		}
+	}
+	b = append(b, ']')
+	if next != "" {
+		b = jsonenc.String(append(b, `,"next":`...), next)
+	}
+	return append(b, '}', '\n'), true
+}
+
 // ListJSON encodes a page of items exactly as WriteList writes it, for
 // responses that are kept (internal/readcache).
 func ListJSON[T any](items []T, next string) ([]byte, error) {
+	if body, ok := appendList(items, next); ok {
+		return body, nil
+	}
 	if items == nil {
 		items = []T{}
 	}
@@ -125,6 +167,7 @@ func ListJSON[T any](items []T, next string) ([]byte, error) {
 // WriteJSONBytes writes an already encoded JSON body with status.
 func WriteJSONBytes(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store") // as WriteJSON: per caller, often TLP-marked
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
