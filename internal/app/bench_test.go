@@ -68,7 +68,7 @@ func BenchmarkListPosts(b *testing.B) {
 
 // seededWorld is the test world on SQLite with posts stored over threads
 // as the bench command stores them (bench.SeedPosts).
-func seededWorld(b *testing.B, posts, threads int) (*apptest.Hub, bench.Seeded) {
+func seededWorld(b testing.TB, posts, threads int) (*apptest.Hub, bench.Seeded) {
 	b.Helper()
 	h := apptest.World(b, db.SQLite)
 	p := bench.Population{Orgs: h.Orgs, Community: h.Circle, CircleChannel: h.CircleChannel, OrgChannel: h.OrgChannel,

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"verbund/internal/db"
+	"verbund/internal/search"
 )
 
 // ListOptions configures List.
@@ -279,9 +280,17 @@ func prepareOn(ctx context.Context, dbURL, dir string, readers int, fill func(*d
 	}
 	var s Seeded
 	if fill != nil {
-		s, err = fill(d, w)
+		if s, err = fill(d, w); err != nil {
+			return w, s, err
+		}
 	}
-	return w, s, err
+	// A hub merges its full-text index at its first quiet moment
+	// (internal/search, merge.go): the benchmarks measure the index as the
+	// hub leaves it, not a hub busy merging it meanwhile.
+	if _, err := search.MergeIndex(ctx, d, nil); err != nil {
+		return w, s, err
+	}
+	return w, s, nil
 }
 
 // pageSize fetches one page and returns how many items it holds.

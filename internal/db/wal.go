@@ -57,6 +57,16 @@ type walState struct {
 	stopOnce    sync.Once
 }
 
+// Commits is how many write transactions this process has committed
+// (SQLite; 0 on PostgreSQL): background work looks at it to notice that
+// the hub is idle.
+func (d *DB) Commits() uint64 {
+	if d.wal == nil {
+		return 0
+	}
+	return d.wal.commits.Load()
+}
+
 // WAL returns the log's figures.
 func (d *DB) WAL() WALStats {
 	if d.Dialect != SQLite || d.wal == nil {
