@@ -60,3 +60,14 @@ func FuzzString(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkString is a post's body of 400 characters, German text with
+// some umlauts and one line break.
+func BenchmarkString(b *testing.B) {
+	s := "Seit heute Morgen sehen wir gehäufte Anmeldeversuche auf die VPN-Zugänge unserer Kunden aus dem Mittelstand.\nDie Quelladressen wechseln alle paar Minuten, die Nutzernamen stammen offenbar aus einem älteren Datenabfluss. Wir haben die Sperrschwelle gesenkt und empfehlen allen Partnern, die Protokolle der letzten sieben Tage auf dieselben Muster zu prüfen und Auffälligkeiten hier zu melden, damit wir ein gemeinsames Lagebild haben."
+	b.SetBytes(int64(len(s)))
+	buf := make([]byte, 0, 1024)
+	for b.Loop() {
+		buf = String(buf[:0], s)
+	}
+}
