@@ -65,7 +65,7 @@ func killDuringWrites(t *testing.T, e db.Dialect) {
 	st := replyStorm(c, thread, "kill", func(status int, body []byte) {
 		t.Errorf("a write before the kill got %d: %s", status, body)
 	})
-	time.Sleep(700 * time.Millisecond)
+	st.flowing(700 * time.Millisecond)
 	_ = cmd.Process.Kill() // SIGKILL
 	_ = cmd.Wait()
 	st.end()

@@ -105,6 +105,17 @@ func replyStorm(c *apiClient, thread, label string, report func(status int, body
 	return s
 }
 
+// flowing waits until the hub has acknowledged a few writes (at most 30 s:
+// a loaded machine, the whole suite under -race, took longer than a
+// fixed pause for the first), then for more: the caller's kill or signal
+// then comes while writes flow.
+func (s *storm) flowing(more time.Duration) {
+	for deadline := time.Now().Add(30 * time.Second); s.ok.Load() < 3 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(more)
+}
+
 // end stops the writers and waits for them.
 func (s *storm) end() {
 	close(s.stop)

@@ -63,7 +63,7 @@ func TestShutdownLetsWritesFinish(t *testing.T) {
 	st := replyStorm(c, thread, "drain", func(status int, body []byte) {
 		t.Errorf("a write during shutdown got %d: %s", status, body)
 	})
-	time.Sleep(400 * time.Millisecond)
+	st.flowing(400 * time.Millisecond)
 	cancel() // SIGTERM
 	select {
 	case err := <-done:
