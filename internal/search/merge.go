@@ -142,6 +142,7 @@ func KeepIndexMerged(ctx context.Context, d *db.DB, log *slog.Logger) {
 	defer t.Stop()
 	last := d.Commits()
 	merged := false // nothing was indexed since the index was last merged
+	failing := ""   // the last error logged: a database that refuses writes (a full disk) is logged once, not every look
 	for {
 		select {
 		case <-ctx.Done():
@@ -169,7 +170,11 @@ func KeepIndexMerged(ctx context.Context, d *db.DB, log *slog.Logger) {
 			return c != mine
 		}
 		done, err := MergeIndex(ctx, d, busy)
-		if err != nil && ctx.Err() == nil {
+		switch {
+		case err == nil:
+			failing = ""
+		case ctx.Err() == nil && err.Error() != failing:
+			failing = err.Error()
 			log.Warn("search index merge", "err", err)
 		}
 		merged = done
