@@ -227,7 +227,9 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 	a.Search = search.New(d, a.Sharing)
 	// SQLite's full-text index is merged into one segment whenever the
 	// hub is idle: a search then costs half (internal/search, merge.go).
-	go search.KeepIndexMerged(ctx, d, log)
+	if cfg.IndexMergeLook >= 0 {
+		go search.KeepIndexMerged(ctx, d, log, cfg.IndexMergeLook)
+	}
 	if cfg.SearchRate > 0 {
 		a.Search.SetSearchRate(cfg.SearchRate)
 	}

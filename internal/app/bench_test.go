@@ -71,6 +71,13 @@ func BenchmarkListPosts(b *testing.B) {
 func seededWorld(b testing.TB, posts, threads int) (*apptest.Hub, bench.Seeded) {
 	b.Helper()
 	h := apptest.World(b, db.SQLite)
+	return h, seedPosts(b, h, posts, threads)
+}
+
+// seedPosts stores posts over threads in h's world as the bench command
+// stores them (bench.SeedPosts).
+func seedPosts(b testing.TB, h *apptest.Hub, posts, threads int) bench.Seeded {
+	b.Helper()
 	p := bench.Population{Orgs: h.Orgs, Community: h.Circle, CircleChannel: h.CircleChannel, OrgChannel: h.OrgChannel,
 		Authors: map[string]string{}, People: map[string][]string{}}
 	for k := range h.Orgs {
@@ -82,5 +89,5 @@ func seededWorld(b testing.TB, posts, threads int) (*apptest.Hub, bench.Seeded) 
 	if err != nil {
 		b.Fatal(err)
 	}
-	return h, s
+	return s
 }

@@ -3,11 +3,13 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"testing"
 	"time"
 
 	"verbund/internal/app/apptest"
+	"verbund/internal/config"
 	"verbund/internal/db"
 	"verbund/internal/search"
 )
@@ -18,7 +20,9 @@ import (
 // its first step, and the keeper merges them all once writes stop, with
 // every search finding what it found before.
 func TestSearchIndexMergesWhenIdle(t *testing.T) {
-	h := apptest.World(t, db.SQLite)
+	// The hub's own keeper is off: it must not merge before the index has
+	// been looked at; this test runs one.
+	h := apptest.WorldCoveringWith(t, db.SQLite, func(c *config.Config) { c.IndexMergeLook = -1 })
 	h.App.Search.SetSearchRate(1_000_000)
 	ctx := context.Background()
 	for i := range 24 {
@@ -45,7 +49,10 @@ func TestSearchIndexMergesWhenIdle(t *testing.T) {
 	if n, _ := search.Segments(ctx, h.App.DB); n != segs {
 		t.Fatalf("a busy merge changed the index: %d segments, were %d", n, segs)
 	}
-	// Idle: the hub's keeper merges within a few looks.
+	// Idle: the keeper merges within a few looks.
+	kctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go search.KeepIndexMerged(kctx, h.App.DB, slog.New(slog.DiscardHandler), 50*time.Millisecond)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		n, err := search.Segments(ctx, h.App.DB)
@@ -73,7 +80,8 @@ func TestSearchIndexMergesWhenIdle(t *testing.T) {
 // ones only once they add up to a quarter of it: a few posts after a large
 // import are merged among themselves and the import's segment stays.
 func TestSearchIndexMergesSmallSegmentsAmongThemselves(t *testing.T) {
-	h, _ := seededWorld(t, 5000, 10)
+	h := apptest.WorldCoveringWith(t, db.SQLite, func(c *config.Config) { c.IndexMergeLook = -1 })
+	seedPosts(t, h, 5000, 10)
 	ctx := context.Background()
 	if _, err := search.MergeIndex(ctx, h.App.DB, nil); err != nil {
 		t.Fatal(err)
@@ -110,5 +118,29 @@ func TestSearchIndexMergesSmallSegmentsAmongThemselves(t *testing.T) {
 	}
 	if segs > 2 {
 		t.Errorf("%d segments left: the posts' segments were not merged among themselves", segs)
+	}
+}
+
+// The hub starts its keeper: posts written one by one end up in one
+// segment once the hub is idle (FTS5's own merging would leave several).
+func TestHubKeepsItsIndexMerged(t *testing.T) {
+	h := apptest.World(t, db.SQLite)
+	for i := range 6 {
+		newThread(t, h, "sme.analyst", h.CircleChannel, map[string]any{"title": fmt.Sprintf("Meldung %d", i),
+			"body": "Phishing-Welle gegen Kunden", "tlp": "AMBER", "audience": "community"})
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		n, err := search.Segments(context.Background(), h.App.DB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the idle hub left %d segments", n)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

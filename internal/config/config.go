@@ -32,6 +32,10 @@ type Config struct {
 	ReadCache  int    // MB of memory for cached API pages (internal/readcache); 0 turns the cache off
 	SearchRate int    // full-text searches a user may run per minute, after a burst of 20 (internal/forum)
 	DebugAddr  string // listen address of the diagnostics (Prometheus metrics, Go profiles); "" for none
+	// IndexMergeLook is how often the hub looks whether its full-text
+	// index is idle, to merge it (internal/search, merge.go): 0 is every
+	// 2 s, negative never (tests that watch the index themselves).
+	IndexMergeLook time.Duration
 	// CSAFProviderOrg is the org (its id or exact name) whose CSAF
 	// provider also answers at /.well-known/csaf/ (internal/vulns).
 	CSAFProviderOrg string

@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 
 	"verbund/internal/audit"
@@ -299,6 +300,10 @@ func channelHas(ctx context.Context, h db.Handle, ch Channel, org string) (bool,
 	}
 	return n == 1, nil
 }
+
+// AppendsJSONOf tells web.WriteList that AppendJSON writes a Post's fields
+// (and not those of a struct that embeds one).
+func (p *Post) AppendsJSONOf() reflect.Type { return reflect.TypeFor[Post]() }
 
 // AppendJSON appends the post as encoding/json writes it: pages of posts
 // are the hub's most read answers (package jsonenc says why).

@@ -71,3 +71,21 @@ func TestPostsWithBadLevelAreRefused(t *testing.T) {
 		t.Error("a post with TLP 99 was encoded")
 	}
 }
+
+// A struct that embeds a Post inherits its AppendJSON, which knows only the
+// post's fields: its pages go through encoding/json, with its own fields.
+func TestEmbeddedPostsKeepTheirFields(t *testing.T) {
+	type hit struct {
+		Post
+		Score int `json:"score"`
+	}
+	items := []hit{{Post: Post{ID: "p1", Share: policy.Share{TLP: policy.Green, Audience: policy.Audience{Kind: policy.AudOrg}}}, Score: 7}}
+	got, err := web.ListJSON(items, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.Marshal(web.List[hit]{Items: items})
+	if string(got) != string(want)+"\n" {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}

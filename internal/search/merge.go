@@ -2,6 +2,8 @@ package search
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -20,10 +22,13 @@ import (
 // statement again and again; merged into one segment, a search costs half
 // (docs/PERFORMANCE.md, the ninth session).
 //
-// So when the hub is idle, no write committed in this process for
-// mergeLook, KeepIndexMerged merges segments, mergePages pages per write
-// transaction, and stops as soon as writes come in again (the next quiet
-// moment goes on where it stopped). Merging rewrites what it merges, so it
+// So when the index is idle, unchanged for a look (mergeLook: FTS5's
+// structure record, the list of its segments, is the same as a look
+// before; bookkeeping commits such as a token's last use do not count),
+// KeepIndexMerged merges segments, mergePages pages per write transaction,
+// and stops when another write of this process has committed meanwhile
+// (the next look goes on where it stopped; a write waiting for the writer
+// waits for one step at most). Merging rewrites what it merges, so it
 // merges like a log-structured store: all segments into one only when the
 // smaller ones together have grown to a quarter of the largest (so the
 // largest is rewritten each time the index has grown by a quarter, not
@@ -105,8 +110,10 @@ func MergeIndex(ctx context.Context, d *db.DB, busy func() bool) (bool, error) {
 		worked := false
 		err := d.Tx(ctx, func(tx *db.Tx) error {
 			tx.Bookkeeping()
-			if _, err := tx.Exec(ctx, `INSERT INTO search_fts (search_fts, rank) VALUES ('usermerge', 2)`); err != nil {
-				return err
+			if pages > 0 {
+				if err := setUsermerge(ctx, tx); err != nil {
+					return err
+				}
 			}
 			var before, after int64
 			if err := tx.QueryRow(ctx, `SELECT total_changes()`).Scan(&before); err != nil {
@@ -132,34 +139,60 @@ func MergeIndex(ctx context.Context, d *db.DB, busy func() bool) (bool, error) {
 	}
 }
 
-// KeepIndexMerged merges the index whenever the hub is idle, until ctx
-// ends (SQLite; it returns at once on PostgreSQL).
-func KeepIndexMerged(ctx context.Context, d *db.DB, log *slog.Logger) {
+// setUsermerge makes FTS5's "merge" take two segments of a level (its
+// default is four), once: writing the setting makes every connection read
+// the index's configuration again.
+func setUsermerge(ctx context.Context, tx *db.Tx) error {
+	var v string
+	err := tx.QueryRow(ctx, `SELECT CAST(v AS TEXT) FROM search_fts_config WHERE k = 'usermerge'`).Scan(&v)
+	if err == nil && v == "2" {
+		return nil
+	}
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO search_fts (search_fts, rank) VALUES ('usermerge', 2)`)
+	return err
+}
+
+// structure is FTS5's structure record of the index: it changes whenever a
+// segment is added, merged or removed ("" if there is none yet).
+func structure(ctx context.Context, d *db.DB) (string, error) {
+	var b []byte
+	err := d.R().QueryRow(ctx, `SELECT block FROM search_fts_data WHERE id = 10`).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read the index's structure: %w", db.Map(err))
+	}
+	return string(b), nil
+}
+
+// KeepIndexMerged merges the index whenever it is idle, looking every look
+// (mergeLook if 0), until ctx ends (SQLite; it returns at once on
+// PostgreSQL).
+func KeepIndexMerged(ctx context.Context, d *db.DB, log *slog.Logger, look time.Duration) {
 	if d.Dialect != db.SQLite {
 		return
 	}
-	t := time.NewTicker(mergeLook)
+	if look <= 0 {
+		look = mergeLook
+	}
+	t := time.NewTicker(look)
 	defer t.Stop()
-	last := d.Commits()
-	merged := false // nothing was indexed since the index was last merged
-	failing := ""   // the last error logged: a database that refuses writes (a full disk) is logged once, not every look
+	last := ""    // the structure at the last look
+	settled := "" // a structure with nothing left to merge
+	failing := "" // the last error logged: a database that refuses writes (a full disk) is logged once, not every look
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		now := d.Commits()
-		if now != last {
-			last, merged = now, false
-			continue
-		}
-		if merged {
-			continue
-		}
-		n, err := Segments(ctx, d)
-		if err != nil || n <= 1 {
-			merged = err == nil
+		now, err := structure(ctx, d)
+		if err != nil || now != last || now == settled {
+			last = now
 			continue
 		}
 		// Writes of others show as commits beyond the merge's own one.
@@ -177,7 +210,8 @@ func KeepIndexMerged(ctx context.Context, d *db.DB, log *slog.Logger) {
 			failing = err.Error()
 			log.Warn("search index merge", "err", err)
 		}
-		merged = done
-		last = d.Commits()
+		if last, _ = structure(ctx, d); done {
+			settled = last
+		}
 	}
 }

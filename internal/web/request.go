@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -113,9 +114,13 @@ func WriteList[T any](w http.ResponseWriter, items []T, next string) {
 }
 
 // jsonAppender is a type that appends its own JSON, byte for byte as
-// encoding/json would write it (package jsonenc).
+// encoding/json would write it (package jsonenc). AppendsJSONOf names the
+// type whose fields AppendJSON writes: a struct that embeds such a type
+// inherits both methods, and its own fields would be left out, so the
+// methods are used only for the type they name.
 type jsonAppender interface {
 	AppendJSON(b []byte) ([]byte, error)
+	AppendsJSONOf() reflect.Type
 }
 
 // appendList encodes a page of items that append their own JSON (ok false
@@ -125,7 +130,7 @@ func appendList[T any](items []T, next string) (body []byte, ok bool) {
 	if len(items) == 0 {
 		return nil, false
 	}
-	if _, ok := any(&items[0]).(jsonAppender); !ok {
+	if a, ok := any(&items[0]).(jsonAppender); !ok || a.AppendsJSONOf() != reflect.TypeFor[T]() {
 		return nil, false
 	}
 	b := make([]byte, 0, 1024*len(items))

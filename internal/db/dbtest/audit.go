@@ -16,7 +16,7 @@ import (
 // transaction, into audit_pending, chained right after the commit — which
 // is also what the read cache (internal/readcache) learns changes from. Two exceptions are explicit: bookkeeping
 // (db.Tx.Bookkeeping: login throttle counters, a token's last-use time,
-// how often each org opened an article)
+// how often each org opened an article, merging SQLite's full-text index)
 // and what a test writes directly to set up or tamper with data
 // (Unaudited).
 
