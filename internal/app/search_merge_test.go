@@ -53,20 +53,7 @@ func TestSearchIndexMergesWhenIdle(t *testing.T) {
 	kctx, stop := context.WithCancel(ctx)
 	defer stop()
 	go search.KeepIndexMerged(kctx, h.App.DB, slog.New(slog.DiscardHandler), 50*time.Millisecond)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		n, err := search.Segments(ctx, h.App.DB)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the idle hub left %d segments of %d", n, segs)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitOneSegment(t, h, 20*time.Second)
 	if after := found(); after != before {
 		t.Errorf("the merged index finds other posts:\nbefore %s\nafter  %s", before, after)
 	}
@@ -129,8 +116,13 @@ func TestHubKeepsItsIndexMerged(t *testing.T) {
 		newThread(t, h, "sme.analyst", h.CircleChannel, map[string]any{"title": fmt.Sprintf("Meldung %d", i),
 			"body": "Phishing-Welle gegen Kunden", "tlp": "AMBER", "audience": "community"})
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	waitOneSegment(t, h, 30*time.Second)
+}
+
+// waitOneSegment waits until the index is one segment, at most within.
+func waitOneSegment(t *testing.T, h *apptest.Hub, within time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(within); ; time.Sleep(100 * time.Millisecond) {
 		n, err := search.Segments(context.Background(), h.App.DB)
 		if err != nil {
 			t.Fatal(err)
@@ -141,6 +133,5 @@ func TestHubKeepsItsIndexMerged(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the idle hub left %d segments", n)
 		}
-		time.Sleep(200 * time.Millisecond)
 	}
 }
