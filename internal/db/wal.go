@@ -58,8 +58,8 @@ type walState struct {
 }
 
 // Commits is how many write transactions this process has committed
-// (SQLite; 0 on PostgreSQL): background work looks at it to notice that
-// the hub is idle.
+// (SQLite; 0 on PostgreSQL): background work looks at it to notice
+// that other writes came in (internal/search, merge.go).
 func (d *DB) Commits() uint64 {
 	if d.wal == nil {
 		return 0

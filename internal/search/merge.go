@@ -81,7 +81,7 @@ func wholeMerge(sizes []int) bool {
 
 // MergeIndex merges the full-text index's segments, a transaction of
 // mergePages pages at a time, until there is nothing left to merge or busy
-// says that other writes are waiting: every segment into one when
+// says that other writes have committed since the last step: every segment into one when
 // wholeMerge says so, else the segments of each level. Each step is
 // bookkeeping: it changes how the index is stored, not what it holds. It
 // reports whether it finished.

@@ -92,12 +92,17 @@ func (s *Server) writeAPIError(w http.ResponseWriter, r *http.Request, e *fault.
 	WriteJSON(w, Status(e.Kind), body)
 }
 
+// jsonHeaders sets the headers of every JSON answer. Answers are per
+// caller and often TLP-marked: no shared or disk cache keeps them (pages
+// say the same).
+func jsonHeaders(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+}
+
 // WriteJSON writes v as JSON with status.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	// Answers are per caller and often TLP-marked: no shared or disk
-	// cache keeps them (pages say the same).
-	w.Header().Set("Cache-Control", "no-store")
+	jsonHeaders(w)
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(true)

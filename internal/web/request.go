@@ -171,8 +171,7 @@ func ListJSON[T any](items []T, next string) ([]byte, error) {
 
 // WriteJSONBytes writes an already encoded JSON body with status.
 func WriteJSONBytes(w http.ResponseWriter, status int, body []byte) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store") // as WriteJSON: per caller, often TLP-marked
+	jsonHeaders(w)
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
