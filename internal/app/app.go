@@ -266,7 +266,7 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 		return nil, err
 	}
 	a.Web, err = web.NewServer(web.Config{Log: log, DB: d, Auth: a.Accounts, Catalog: cat,
-		SecureCookies: cfg.Secure(), Registry: a.Registry, TrustProxy: cfg.TrustProxy, TrustedProxies: proxies, TraceKinds: cfg.TraceKinds})
+		SecureCookies: cfg.Secure(), Registry: a.Registry, TrustProxy: cfg.TrustProxy, TrustedProxies: proxies, TraceKinds: cfg.TraceKinds, MaxActive: cfg.MaxActive})
 	if err != nil {
 		return nil, err
 	}

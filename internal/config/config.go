@@ -31,6 +31,7 @@ type Config struct {
 	BaseURL    string // how users reach the hub (printed at start)
 	ReadCache  int    // MB of memory for cached API pages (internal/readcache); 0 turns the cache off
 	SearchRate int    // full-text searches a user may run per minute, after a burst of 20 (internal/forum)
+	MaxActive  int    // requests worked on at once, writes first (internal/web, admission.go); 0: 3 per core
 	DebugAddr  string // listen address of the diagnostics (Prometheus metrics, Go profiles); "" for none
 	// IndexMergeLook is how often the hub looks whether its full-text
 	// index is idle, to merge it (internal/search, merge.go): 0 is every
@@ -171,6 +172,7 @@ func Flags(fs *flag.FlagSet, env Env) *Config {
 	fs.StringVar(&c.BaseURL, "base-url", get("BASE_URL", ""), "public URL of the hub, printed at start (default from --addr)")
 	fs.StringVar(&c.CSAFProviderOrg, "csaf-provider-org", get("CSAF_PROVIDER_ORG", ""), "the organisation (its id or exact name, e.g. \"Wolke Cloud AG\") whose CSAF provider also answers at /.well-known/csaf/provider-metadata.json and in /.well-known/security.txt (VERBUND_CSAF_PROVIDER_ORG; with --demo: Wolke Cloud AG)")
 	fs.IntVar(&c.ReadCache, "read-cache", num("READ_CACHE", 16), "MB of memory for cached API list pages, 0 to turn the cache off (VERBUND_READ_CACHE)")
+	fs.IntVar(&c.MaxActive, "max-active", num("MAX_ACTIVE", 0), "requests the hub works on at once, writes before reads; the rest wait their turn (VERBUND_MAX_ACTIVE; default 0: 3 per CPU core, at least 4; live streams do not count)")
 	fs.IntVar(&c.SearchRate, "search-rate", num("SEARCH_RATE", 60), "full-text searches a user may run per minute after a burst of 20 (VERBUND_SEARCH_RATE); a search's time must not be cheap to measure")
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", on("WEBHOOK_ALLOW_PRIVATE"), "let webhooks reach loopback and private addresses (VERBUND_WEBHOOK_ALLOW_PRIVATE=1); off, such targets are refused, so a webhook cannot probe the hub's own network")
 	fs.BoolVar(&c.CSAFAllowPrivate, "csaf-allow-private", on("CSAF_ALLOW_PRIVATE"), "let CSAF provider subscriptions reach plain http and loopback or private addresses (VERBUND_CSAF_ALLOW_PRIVATE=1), for a lab; off, such providers are refused")
@@ -208,6 +210,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ReadCache < 0 || c.ReadCache > 4096 {
 		return fmt.Errorf("--read-cache must be 0 (off) to 4096 MB")
+	}
+	if c.MaxActive < 0 || c.MaxActive > 100000 {
+		return fmt.Errorf("--max-active must be 0 (3 per CPU core) to 100000 requests")
 	}
 	if c.SearchRate < 1 || c.SearchRate > 1000000 {
 		return fmt.Errorf("--search-rate must be 1 to 1000000 searches a minute")

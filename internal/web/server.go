@@ -58,6 +58,9 @@ type Config struct {
 	// RequestTimeout bounds a request's time (0: DefaultRequestTimeout);
 	// routes registered with HandleLong have none.
 	RequestTimeout time.Duration
+	// MaxActive is how many requests the hub works on at once, writes
+	// first (admission.go); 0: DefaultActive per core.
+	MaxActive int
 }
 
 // Server is the HTTP side of the hub.
@@ -67,6 +70,7 @@ type Server struct {
 	layout        *templateSet
 	staticVersion string
 	metrics       *metrics
+	gate          *admission
 	apiDoc        map[string]any        // the OpenAPI document as merged so far (openapi.go)
 	nav           []NavItem             // capabilities' navigation entries (AddNav)
 	objects       map[string]ObjectType // how to name objects of each type (AddObjectType)
@@ -115,7 +119,7 @@ const preCookie = "vb_pre"
 // NewServer builds the kernel; capabilities then register their routes on
 // s.Router.
 func NewServer(cfg Config) (*Server, error) {
-	s := &Server{Config: cfg}
+	s := &Server{Config: cfg, gate: newAdmission(cfg.MaxActive)}
 	s.Router = &Router{mux: http.NewServeMux(), s: s}
 	var err error
 	if s.layout, err = parseLayout(); err != nil {
@@ -131,6 +135,10 @@ func NewServer(cfg Config) (*Server, error) {
 	})
 	s.staticVersion = hex.EncodeToString(sum.Sum(nil))[:12]
 	s.metrics = newMetrics(cfg.Registry)
+	if cfg.Registry != nil {
+		cfg.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "verbund_http_requests_waiting",
+			Help: "Requests waiting for their turn (--max-active)."}, func() float64 { return float64(s.gate.waiting()) }))
+	}
 	static, _ := fs.Sub(staticFS, "static")
 	files := http.StripPrefix("/static/", http.FileServerFS(static))
 	s.Router.Handle("GET /static/", Public, func(w http.ResponseWriter, r *http.Request) error {
@@ -334,6 +342,19 @@ func (s *Server) guard(p Perm, h HandlerFunc, long bool) http.Handler {
 			r = r.WithContext(ctx)
 		}
 		sw := &statusWriter{ResponseWriter: w, status: 200}
+		if !long {
+			write := r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions
+			if !s.gate.acquire(r.Context(), write) {
+				err := r.Context().Err()
+				if !errors.Is(err, context.Canceled) {
+					err = errBusy
+				}
+				s.Error(sw, r, err)
+				s.metrics.observe(r.Pattern, sw.status, time.Since(start))
+				return
+			}
+			defer s.gate.release(write)
+		}
 		if s.TraceKinds {
 			ctx, trace := policy.WithTrace(r.Context())
 			r = r.WithContext(ctx)
@@ -544,8 +565,11 @@ func (s *Server) basicAllowed(r *http.Request) bool {
 // the protocol whose path the request has.
 func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 	e := publicError(s.Log, r, err)
-	if e.Kind == fault.RateLimited {
+	switch {
+	case e.Kind == fault.RateLimited:
 		w.Header().Set("Retry-After", "60")
+	case e.Code == errBusy.Code:
+		w.Header().Set("Retry-After", "1")
 	}
 	if p, ok := s.protocol(r); ok && p.WriteError != nil {
 		p.WriteError(w, r, Status(e.Kind), e)
