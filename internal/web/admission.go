@@ -1,7 +1,11 @@
 package web
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"io"
+	"net/http"
 	"runtime"
 	"sync"
 
@@ -22,9 +26,60 @@ import (
 // quickly: reply p50 46 → 11–15 ms, p99 of all requests 150 → 75–80 ms,
 // at the same or better throughput.
 //
-// Long requests (live streams, exports; HandleLong) are not counted: they
-// mostly wait. Writes may take all places but one, so a burst of writes
-// (they queue for the one writer anyway) never stops every read.
+// Long requests (live streams, exports, uploads; HandleLong) are not
+// counted: they mostly wait. Writes may take all places but one, so a
+// burst of writes (they queue for the one writer anyway) never stops
+// every read. A place is held only while the hub works: a write's body is
+// read before its turn, and the place is given back as the answer starts,
+// so a client that sends or reads slowly holds none (else a few such
+// clients, signed in, could stop everybody's writes).
+
+// run runs the handler of a request that passed its checks, in its turn
+// unless long.
+func (s *Server) run(w *statusWriter, r *http.Request, h HandlerFunc, long bool) error {
+	if long {
+		return h(w, r)
+	}
+	write := r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions
+	if write && !readBody(r) {
+		// Larger than any form or JSON body: it streams in at the
+		// client's pace, as before, and is not counted.
+		return h(w, r)
+	}
+	if !s.gate.acquire(r.Context(), write) {
+		if err := r.Context().Err(); errors.Is(err, context.Canceled) {
+			return err // the client went away
+		}
+		return errBusy
+	}
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			s.gate.release(write)
+		}
+	}
+	defer release()
+	w.answering = release
+	return h(w, r)
+}
+
+// readBody reads a request's body into memory, up to MaxBody, and puts it
+// back for the handler; false if the body is larger (or broke off: the
+// handler meets the same error reading on).
+func readBody(r *http.Request) bool {
+	if r.Body == nil || r.Body == http.NoBody {
+		return true
+	}
+	head, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
+	r.Body = readCloser{Reader: io.MultiReader(bytes.NewReader(head), r.Body), Closer: r.Body}
+	return err == nil && len(head) <= MaxBody
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
 
 // errBusy answers a request that waited its whole time for a place.
 var errBusy = fault.New(fault.Unavailable, "hub_busy", "the hub is too busy to answer in time: try again in a moment")

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -136,5 +137,94 @@ func TestBusyHubAnswers503(t *testing.T) {
 	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/ping", nil))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("after the place was freed: status %d, body %s", rec.Code, rec.Body)
+	}
+}
+
+// A client that sends its body slowly, or reads its answer slowly, holds
+// no place: the body is read before the turn, the place given back as the
+// answer starts.
+func TestSlowClientsHoldNoPlace(t *testing.T) {
+	s := &Server{gate: newAdmission(1)}
+	body, send := io.Pipe()
+	post := httptest.NewRequest(http.MethodPost, "/api/v1/things", body)
+	ran := make(chan []byte, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- s.run(&statusWriter{ResponseWriter: httptest.NewRecorder()}, post, func(w http.ResponseWriter, r *http.Request) error {
+			b, err := io.ReadAll(r.Body)
+			ran <- b
+			return err
+		}, false)
+	}()
+	if _, err := send.Write([]byte(`{"body":`)); err != nil {
+		t.Fatal(err)
+	}
+	// The body is still coming: the one place is free for another request.
+	short, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if !s.gate.acquire(short, false) {
+		t.Fatal("a request waits while the only other one is still receiving its body")
+	}
+	if s.gate.free != 0 {
+		t.Fatalf("free places %d while a slow body comes in and one read runs; want 0", s.gate.free)
+	}
+	s.gate.release(false)
+	if _, err := send.Write([]byte(`"hello"}`)); err != nil {
+		t.Fatal(err)
+	}
+	send.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := string(<-ran); got != `{"body":"hello"}` {
+		t.Fatalf("the handler read %q, want the whole body", got)
+	}
+
+	// The answer has started: the place is back although the handler
+	// still runs (its client reads slowly).
+	answered, finish := make(chan struct{}), make(chan struct{})
+	go func() {
+		done <- s.run(&statusWriter{ResponseWriter: httptest.NewRecorder()}, httptest.NewRequest(http.MethodGet, "/api/v1/things", nil),
+			func(w http.ResponseWriter, r *http.Request) error {
+				w.WriteHeader(http.StatusOK)
+				close(answered)
+				<-finish
+				return nil
+			}, false)
+	}()
+	<-answered
+	short, cancel = context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if !s.gate.acquire(short, false) {
+		t.Fatal("the place was not given back when the answer started")
+	}
+	s.gate.release(false)
+	close(finish)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if s.gate.free != 1 {
+		t.Fatalf("free places %d after everything ended; want 1 (a place released twice or lost)", s.gate.free)
+	}
+}
+
+// A body larger than any form streams in as before, uncounted.
+func TestLargeBodiesAreNotCounted(t *testing.T) {
+	s := &Server{gate: newAdmission(1)}
+	if !s.gate.acquire(context.Background(), true) {
+		t.Fatal("no place")
+	}
+	big := strings.Repeat("x", MaxBody+10)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	var got int
+	err := s.run(&statusWriter{ResponseWriter: httptest.NewRecorder()}, httptest.NewRequestWithContext(ctx, http.MethodPost, "/api/v1/bundles", strings.NewReader(big)),
+		func(w http.ResponseWriter, r *http.Request) error {
+			b, err := io.ReadAll(r.Body)
+			got = len(b)
+			return err
+		}, false)
+	if err != nil || got != len(big) {
+		t.Fatalf("large body: err %v, handler read %d bytes; want it run at once with all %d", err, got, len(big))
 	}
 }

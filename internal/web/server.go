@@ -342,19 +342,6 @@ func (s *Server) guard(p Perm, h HandlerFunc, long bool) http.Handler {
 			r = r.WithContext(ctx)
 		}
 		sw := &statusWriter{ResponseWriter: w, status: 200}
-		if !long {
-			write := r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions
-			if !s.gate.acquire(r.Context(), write) {
-				err := r.Context().Err()
-				if !errors.Is(err, context.Canceled) {
-					err = errBusy
-				}
-				s.Error(sw, r, err)
-				s.metrics.observe(r.Pattern, sw.status, time.Since(start))
-				return
-			}
-			defer s.gate.release(write)
-		}
 		if s.TraceKinds {
 			ctx, trace := policy.WithTrace(r.Context())
 			r = r.WithContext(ctx)
@@ -365,7 +352,7 @@ func (s *Server) guard(p Perm, h HandlerFunc, long bool) http.Handler {
 			err = checkText(sw, r)
 		}
 		if err == nil {
-			err = h(sw, r)
+			err = s.run(sw, r, h, long)
 		}
 		if err != nil && sw.wrote {
 			// The answer is already under way (a long export whose client
@@ -590,9 +577,20 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 	wrote  bool
+	// answering, if set, runs once as the answer starts (the request
+	// gives back its place, see Server.run).
+	answering func()
+}
+
+func (w *statusWriter) start() {
+	if f := w.answering; f != nil {
+		w.answering = nil
+		f()
+	}
 }
 
 func (w *statusWriter) WriteHeader(code int) {
+	w.start()
 	if !w.wrote {
 		w.status, w.wrote = code, true
 	}
@@ -600,6 +598,7 @@ func (w *statusWriter) WriteHeader(code int) {
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
+	w.start()
 	w.wrote = true
 	return w.ResponseWriter.Write(b)
 }
