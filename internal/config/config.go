@@ -211,8 +211,8 @@ func (c *Config) Validate() error {
 	if c.ReadCache < 0 || c.ReadCache > 4096 {
 		return fmt.Errorf("--read-cache must be 0 (off) to 4096 MB")
 	}
-	if c.MaxActive < 0 || c.MaxActive > 100000 {
-		return fmt.Errorf("--max-active must be 0 (3 per CPU core) to 100000 requests")
+	if c.MaxActive < 0 || c.MaxActive == 1 || c.MaxActive > 100000 {
+		return fmt.Errorf("--max-active must be 0 (3 per CPU core) or 2 to 100000 requests (one place is always kept for reads)")
 	}
 	if c.SearchRate < 1 || c.SearchRate > 1000000 {
 		return fmt.Errorf("--search-rate must be 1 to 1000000 searches a minute")

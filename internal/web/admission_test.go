@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"verbund/internal/i18n"
+	"verbund/internal/policy"
 )
 
 // admitted reports whether ch receives within a short wait.
@@ -24,11 +25,11 @@ func admitted(ch <-chan bool) bool {
 }
 
 // queue starts acquire in the background and waits until it is queued.
-func queue(t *testing.T, a *admission, ctx context.Context, write bool) <-chan bool {
+func queue(t *testing.T, a *admission, ctx context.Context, key string, write bool) <-chan bool {
 	t.Helper()
 	before := a.waiting()
 	ch := make(chan bool, 1)
-	go func() { ch <- a.acquire(ctx, write) }()
+	go func() { ch <- a.acquire(ctx, key, write) }()
 	for deadline := time.Now().Add(5 * time.Second); a.waiting() == before; {
 		if time.Now().After(deadline) {
 			t.Fatal("the request did not queue")
@@ -41,26 +42,26 @@ func queue(t *testing.T, a *admission, ctx context.Context, write bool) <-chan b
 func TestAdmissionWritesGoFirst(t *testing.T) {
 	ctx := context.Background()
 	a := newAdmission(2)
-	if !a.acquire(ctx, false) || !a.acquire(ctx, false) {
+	if !a.acquire(ctx, "a", false) || !a.acquire(ctx, "b", false) {
 		t.Fatal("two free places were not taken at once")
 	}
-	read := queue(t, a, ctx, false)
-	write := queue(t, a, ctx, true)
-	a.release(false)
+	read := queue(t, a, ctx, "c", false)
+	write := queue(t, a, ctx, "d", true)
+	a.release("a", false)
 	if !admitted(write) {
 		t.Fatal("a freed place went to the read that waited longer, not to the waiting write")
 	}
 	if admitted(read) {
 		t.Fatal("the read got a place that was not free")
 	}
-	a.release(false)
+	a.release("b", false)
 	if !admitted(read) {
 		t.Fatal("the read did not get the next free place")
 	}
-	a.release(true)
-	a.release(false)
-	if a.free != 2 || a.writing != 0 || a.waiting() != 0 {
-		t.Fatalf("after every release: free %d, writing %d, waiting %d; want 2, 0, 0", a.free, a.writing, a.waiting())
+	a.release("d", true)
+	a.release("c", false)
+	if a.free != 2 || a.writing != 0 || a.waiting() != 0 || len(a.held) != 0 {
+		t.Fatalf("after every release: free %d, writing %d, waiting %d, held %v; want 2, 0, 0, none", a.free, a.writing, a.waiting(), a.held)
 	}
 }
 
@@ -68,34 +69,66 @@ func TestAdmissionWritesGoFirst(t *testing.T) {
 // burst of writes, which queue for the one writer anyway.
 func TestAdmissionKeepsAPlaceForReads(t *testing.T) {
 	ctx := context.Background()
-	a := newAdmission(3)
-	if !a.acquire(ctx, true) || !a.acquire(ctx, true) {
-		t.Fatal("writes did not take two of three places")
+	a := newAdmission(6)
+	for _, k := range []string{"a", "b", "c", "d", "e"} {
+		if !a.acquire(ctx, k, true) {
+			t.Fatal("writes did not take five of six places")
+		}
 	}
-	write := queue(t, a, ctx, true)
-	if !a.acquire(ctx, false) {
+	write := queue(t, a, ctx, "f", true)
+	if !a.acquire(ctx, "g", false) {
 		t.Fatal("a read waited although one place is kept for reads")
 	}
 	if admitted(write) {
-		t.Fatal("a third write took the place kept for reads")
+		t.Fatal("a sixth write took the place kept for reads")
 	}
-	a.release(false)
+	a.release("g", false)
 	if admitted(write) {
 		t.Fatal("the place a read gave back went to a write beyond the writes' share")
 	}
-	a.release(true)
+	a.release("a", true)
 	if !admitted(write) {
 		t.Fatal("the waiting write did not get the place a write gave back")
 	}
 }
 
+// While others wait, one org gets half of the places: its slow requests
+// cannot stop everybody else's. Alone, it may use them all.
+func TestAdmissionSharesPlacesAmongOrgs(t *testing.T) {
+	ctx := context.Background()
+	a := newAdmission(4)
+	for range 4 {
+		if !a.acquire(ctx, "a", false) {
+			t.Fatal("an org alone did not get every place")
+		}
+	}
+	other := queue(t, a, ctx, "b", true)
+	again := queue(t, a, ctx, "a", true)
+	later := queue(t, a, ctx, "b", false)
+	a.release("a", false)
+	if !admitted(other) {
+		t.Fatal("the place went to the org that holds more than its share, not to the other org")
+	}
+	a.release("a", false)
+	if !admitted(later) {
+		t.Fatal("an org beyond its share got a place before the other org, which holds less, though it came first")
+	}
+	if admitted(again) {
+		t.Fatal("an org beyond its share got a place that was not free")
+	}
+	a.release("a", false)
+	if !admitted(again) {
+		t.Fatal("the org's waiting write did not get a place once nobody else waited")
+	}
+}
+
 func TestAdmissionGivesUpWithItsRequest(t *testing.T) {
-	a := newAdmission(1)
-	if !a.acquire(context.Background(), false) {
-		t.Fatal("the free place was not taken")
+	a := newAdmission(2)
+	if !a.acquire(context.Background(), "a", false) || !a.acquire(context.Background(), "b", false) {
+		t.Fatal("the free places were not taken")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	waiter := queue(t, a, ctx, true)
+	waiter := queue(t, a, ctx, "c", true)
 	cancel()
 	if ok := <-waiter; ok {
 		t.Fatal("a request whose context ended was admitted")
@@ -103,9 +136,17 @@ func TestAdmissionGivesUpWithItsRequest(t *testing.T) {
 	if a.waiting() != 0 {
 		t.Fatal("the request that gave up still waits")
 	}
-	a.release(false)
-	if !a.acquire(context.Background(), false) {
+	a.release("a", false)
+	if !a.acquire(context.Background(), "c", false) {
 		t.Fatal("the place was lost with the request that gave up")
+	}
+	// Too many waiting: told at once.
+	a.maxWait = 1
+	queue(t, a, context.Background(), "d", false)
+	short, stop := context.WithTimeout(context.Background(), time.Minute)
+	defer stop()
+	if a.acquire(short, "e", false) {
+		t.Fatal("a request was queued beyond the queue's bound")
 	}
 }
 
@@ -124,15 +165,15 @@ func TestBusyHubAnswers503(t *testing.T) {
 		_, err := w.Write([]byte("{}"))
 		return err
 	})
-	if !s.gate.acquire(context.Background(), true) {
-		t.Fatal("the one place was not taken")
+	if !s.gate.acquire(context.Background(), "a", true) || !s.gate.acquire(context.Background(), "b", false) {
+		t.Fatal("the two places were not taken")
 	}
 	rec := httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/ping", nil))
 	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), `"hub_busy"`) || rec.Header().Get("Retry-After") != "1" {
 		t.Fatalf("busy hub: status %d, Retry-After %q, body %s; want 503 hub_busy with Retry-After 1", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
 	}
-	s.gate.release(true)
+	s.gate.release("a", true)
 	rec = httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/ping", nil))
 	if rec.Code != http.StatusOK {
@@ -140,17 +181,22 @@ func TestBusyHubAnswers503(t *testing.T) {
 	}
 }
 
+// signedIn is r as a request of an analyst of org "o".
+func signedIn(r *http.Request) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), actorKey, policy.Actor{UserID: "u", OrgID: "o"}))
+}
+
 // A client that sends its body slowly, or reads its answer slowly, holds
 // no place: the body is read before the turn, the place given back as the
 // answer starts.
 func TestSlowClientsHoldNoPlace(t *testing.T) {
-	s := &Server{gate: newAdmission(1)}
+	s := &Server{gate: newAdmission(2)}
 	body, send := io.Pipe()
-	post := httptest.NewRequest(http.MethodPost, "/api/v1/things", body)
+	post := signedIn(httptest.NewRequest(http.MethodPost, "/api/v1/things", body))
 	ran := make(chan []byte, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- s.run(&statusWriter{ResponseWriter: httptest.NewRecorder()}, post, func(w http.ResponseWriter, r *http.Request) error {
+		done <- s.run(&statusWriter{ResponseWriter: httptest.NewRecorder()}, post, Write, func(w http.ResponseWriter, r *http.Request) error {
 			b, err := io.ReadAll(r.Body)
 			ran <- b
 			return err
@@ -159,16 +205,10 @@ func TestSlowClientsHoldNoPlace(t *testing.T) {
 	if _, err := send.Write([]byte(`{"body":`)); err != nil {
 		t.Fatal(err)
 	}
-	// The body is still coming: the one place is free for another request.
-	short, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	if !s.gate.acquire(short, false) {
-		t.Fatal("a request waits while the only other one is still receiving its body")
+	// The body is still coming: it holds no place.
+	if s.gate.free != 2 {
+		t.Fatalf("free places %d while a slow body comes in; want 2", s.gate.free)
 	}
-	if s.gate.free != 0 {
-		t.Fatalf("free places %d while a slow body comes in and one read runs; want 0", s.gate.free)
-	}
-	s.gate.release(false)
 	if _, err := send.Write([]byte(`"hello"}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +224,7 @@ func TestSlowClientsHoldNoPlace(t *testing.T) {
 	// still runs (its client reads slowly).
 	answered, finish := make(chan struct{}), make(chan struct{})
 	go func() {
-		done <- s.run(&statusWriter{ResponseWriter: httptest.NewRecorder()}, httptest.NewRequest(http.MethodGet, "/api/v1/things", nil),
+		done <- s.run(&statusWriter{ResponseWriter: httptest.NewRecorder()}, signedIn(httptest.NewRequest(http.MethodGet, "/api/v1/things", nil)), Read,
 			func(w http.ResponseWriter, r *http.Request) error {
 				w.WriteHeader(http.StatusOK)
 				close(answered)
@@ -193,38 +233,45 @@ func TestSlowClientsHoldNoPlace(t *testing.T) {
 			}, false)
 	}()
 	<-answered
-	short, cancel = context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	if !s.gate.acquire(short, false) {
-		t.Fatal("the place was not given back when the answer started")
+	if s.gate.free != 2 {
+		t.Fatalf("free places %d once the answer started; want 2", s.gate.free)
 	}
-	s.gate.release(false)
 	close(finish)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if s.gate.free != 1 {
-		t.Fatalf("free places %d after everything ended; want 1 (a place released twice or lost)", s.gate.free)
+	if s.gate.free != 2 || len(s.gate.held) != 0 {
+		t.Fatalf("free places %d, held %v after everything ended; want 2, none (a place released twice or lost)", s.gate.free, s.gate.held)
 	}
 }
 
-// A body larger than any form streams in as before, uncounted.
-func TestLargeBodiesAreNotCounted(t *testing.T) {
-	s := &Server{gate: newAdmission(1)}
-	if !s.gate.acquire(context.Background(), true) {
-		t.Fatal("no place")
+// A body larger than any form streams in as before, uncounted; so does a
+// write of somebody not signed in (its body is not read before the
+// guard's checks).
+func TestLargeAndSignedOutWritesAreNotCounted(t *testing.T) {
+	s := &Server{gate: newAdmission(2)}
+	if !s.gate.acquire(context.Background(), "a", true) || !s.gate.acquire(context.Background(), "b", false) {
+		t.Fatal("no places")
 	}
 	big := strings.Repeat("x", MaxBody+10)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	var got int
-	err := s.run(&statusWriter{ResponseWriter: httptest.NewRecorder()}, httptest.NewRequestWithContext(ctx, http.MethodPost, "/api/v1/bundles", strings.NewReader(big)),
-		func(w http.ResponseWriter, r *http.Request) error {
-			b, err := io.ReadAll(r.Body)
-			got = len(b)
-			return err
-		}, false)
-	if err != nil || got != len(big) {
-		t.Fatalf("large body: err %v, handler read %d bytes; want it run at once with all %d", err, got, len(big))
+	for _, c := range []struct {
+		name string
+		r    *http.Request
+	}{
+		{"large body", signedIn(httptest.NewRequest(http.MethodPost, "/api/v1/bundles", strings.NewReader(big)))},
+		{"signed out", httptest.NewRequest(http.MethodPost, "/login", strings.NewReader("x"))},
+	} {
+		ctx, cancel := context.WithTimeout(c.r.Context(), time.Second)
+		var got int
+		err := s.run(&statusWriter{ResponseWriter: httptest.NewRecorder()}, c.r.WithContext(ctx), Write,
+			func(w http.ResponseWriter, r *http.Request) error {
+				b, err := io.ReadAll(r.Body)
+				got = len(b)
+				return err
+			}, false)
+		cancel()
+		if err != nil || got == 0 {
+			t.Fatalf("%s: err %v, handler read %d bytes; want it run at once", c.name, err, got)
+		}
 	}
 }

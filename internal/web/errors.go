@@ -62,7 +62,11 @@ func publicError(log *slog.Logger, r *http.Request, err error) *fault.Error {
 		return fault.New(fault.Unavailable, "request_abandoned", "the request was abandoned")
 	}
 	if e, ok := fault.As(err); ok {
-		if e.Kind == fault.Internal || e.Kind == fault.Unavailable {
+		switch {
+		case e.Code == errBusy.Code:
+			// Counted (verbund_http_requests_total by status), not
+			// logged: under an overload it would fill the log.
+		case e.Kind == fault.Internal || e.Kind == fault.Unavailable:
 			log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		}
 		return e

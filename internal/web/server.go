@@ -352,7 +352,7 @@ func (s *Server) guard(p Perm, h HandlerFunc, long bool) http.Handler {
 			err = checkText(sw, r)
 		}
 		if err == nil {
-			err = s.run(sw, r, h, long)
+			err = s.run(sw, r, p, h, long)
 		}
 		if err != nil && sw.wrote {
 			// The answer is already under way (a long export whose client
