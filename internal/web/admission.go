@@ -48,7 +48,7 @@ func (s *Server) run(w *statusWriter, r *http.Request, p Perm, h HandlerFunc, lo
 		return h(w, r)
 	}
 	a := ActorFrom(r)
-	unsafe := r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions
+	unsafe := changes(r)
 	write := unsafe && p != Query // a batch look-up is a read sent as a POST
 	key := a.OrgID
 	if key == "" {

@@ -405,7 +405,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, p Perm) (*htt
 		}
 	}
 	signedIn := actor.UserID != "" && !sess.MFAPending
-	unsafe := r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions
+	unsafe := changes(r)
 	identified := func() *http.Request {
 		ctx := context.WithValue(ctx, actorKey, actor)
 		if haveSession {
@@ -429,6 +429,13 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, p Perm) (*htt
 		}
 	}
 	return identified(), nil
+}
+
+// changes reports whether the request's method may change state (HTTP's
+// unsafe methods): CSRF is checked for it, and it counts as a write for
+// admission unless its route only reads (Query).
+func changes(r *http.Request) bool {
+	return r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions
 }
 
 // permit is the permission p applied to the caller.
