@@ -48,6 +48,11 @@ import (
 // signal to stop.
 const drainTime = 20 * time.Second
 
+// threadCachePosts is how many of a thread's first posts the thread cache
+// keeps: twenty full pages of 50; a page further on is read from the
+// database.
+const threadCachePosts = 1000
+
 // App is a running hub's parts.
 type App struct {
 	Config     *config.Config
@@ -236,6 +241,19 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 	if u, err := url.Parse(cfg.BaseURL); err == nil && u.Hostname() != "" {
 		// The hub's own domain never lands on a block list.
 		a.Intel.Benign = intel.NewBenign([]string{u.Hostname()})
+	}
+	if cfg.ThreadCache > 0 {
+		// Threads' first posts in memory, judged per reader with the
+		// view (internal/forum, threadcache.go).
+		perThread := cfg.ThreadCachePosts
+		if perThread <= 0 {
+			perThread = threadCachePosts
+		}
+		a.Forum.CacheThreads(cfg.ThreadCache<<20, perThread)
+		a.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "verbund_thread_cache_hits_total", Help: "Thread pages cut from the thread cache."},
+			func() float64 { h, _ := a.Forum.ThreadCacheStats(); return float64(h) }))
+		a.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "verbund_thread_cache_misses_total", Help: "Thread pages read from the database because the thread cache could not answer."},
+			func() float64 { _, m := a.Forum.ThreadCacheStats(); return float64(m) }))
 	}
 	if cfg.ReadCache > 0 {
 		// A page is valid until a change that touches it (the audit trail

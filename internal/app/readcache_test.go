@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"verbund/internal/app/apptest"
+	"verbund/internal/config"
 	"verbund/internal/db"
 	"verbund/internal/db/dbtest"
 )
@@ -37,8 +38,8 @@ func listIDs(t *testing.T, h *apptest.Hub, token, path string) (ids []string, bo
 // and a change made on another replica. Pages are never shared between
 // readers.
 func TestCachedPagesFollowPolicy(t *testing.T) {
-	eachEngine(t, func(t *testing.T, e db.Dialect) {
-		h := apptest.World(t, e)
+	eachCacheMode(t, func(t *testing.T, e db.Dialect, caches func(*config.Config)) {
+		h := apptest.WorldWith(t, e, caches)
 		ctx := context.Background()
 		strict, amber := strictAndAmber(t, h)
 		cloud := h.Users["cloud.analyst"].ReadToken
@@ -116,9 +117,25 @@ func TestCachedPagesFollowPolicy(t *testing.T) {
 // write, when an agreement reaches its end date. A cached page must not
 // outlive it.
 func TestCachedPagesEndWithAgreement(t *testing.T) {
-	h := apptest.World(t, db.SQLite)
+	for _, m := range cacheModes {
+		t.Run(m.name, func(t *testing.T) { cachedPagesEndWithAgreement(t, m.caches) })
+	}
+}
+
+func cachedPagesEndWithAgreement(t *testing.T, caches func(*config.Config)) {
+	h := apptest.WorldWith(t, db.SQLite, caches)
 	ctx := context.Background()
 	strict := newThread(t, h, "sme.analyst", h.CircleChannel, map[string]any{"title": "strict", "body": "b", "tlp": "AMBER+STRICT", "audience": "orgs", "orgs": []string{h.Orgs["cloud"]}})
+	// An AMBER+STRICT reply in an AMBER thread: the thread stays visible
+	// to cloud through the charter, the reply only through the bilateral.
+	amber := newThread(t, h, "sme.analyst", h.CircleChannel, map[string]any{"title": "amber", "body": "b", "tlp": "AMBER", "audience": "community"})
+	rp := h.API(t, h.Users["sme.analyst"].WriteToken, "POST", "/api/v1/threads/"+amber.thread+"/posts", map[string]any{"body": "strict reply", "tlp": "AMBER+STRICT", "audience": "orgs", "orgs": []string{h.Orgs["cloud"]}})
+	if rp.Status != 201 {
+		t.Fatalf("reply: %d %s", rp.Status, rp.Body)
+	}
+	var reply struct{ ID string }
+	rp.JSON(t, &reply)
+	amberList := "/api/v1/threads/" + amber.thread + "/posts"
 	// The bilateral agreement (the only one covering AMBER+STRICT) ends in
 	// 1.5 s. Set directly, as if it had been agreed with that end date.
 	end := time.Now().Add(1500 * time.Millisecond)
@@ -134,9 +151,37 @@ func TestCachedPagesEndWithAgreement(t *testing.T) {
 			t.Fatalf("before the end: %v", ids)
 		}
 	}
+	for range 2 {
+		if ids, _ := listIDs(t, h, cloud, amberList); !slices.Contains(ids, reply.ID) {
+			t.Fatalf("before the end: thread %v", ids)
+		}
+	}
 	time.Sleep(time.Until(end) + 50*time.Millisecond)
 	if ids, _ := listIDs(t, h, cloud, path); slices.Contains(ids, strict.post) {
 		t.Errorf("the agreement ended, the page still lists %s", strict.post)
+	}
+	if ids, _ := listIDs(t, h, cloud, amberList); slices.Contains(ids, reply.ID) || !slices.Contains(ids, amber.post) {
+		t.Errorf("the agreement ended, the thread's page lists %v (reply %s must be gone)", ids, reply.ID)
+	}
+}
+
+// cacheModes are the ways the hub caches what readers read: API pages per
+// reader over the thread cache (the default), and the thread cache alone
+// (its pages are cut for each reader from posts shared by all).
+var cacheModes = []struct {
+	name   string
+	caches func(*config.Config)
+}{
+	{"pages", nil},
+	{"threads", func(c *config.Config) { c.ReadCache, c.ThreadCache = 0, 16 }},
+}
+
+// eachCacheMode runs fn on each engine in each cache mode.
+func eachCacheMode(t *testing.T, fn func(t *testing.T, e db.Dialect, caches func(*config.Config))) {
+	for _, m := range cacheModes {
+		t.Run(m.name, func(t *testing.T) {
+			eachEngine(t, func(t *testing.T, e db.Dialect) { fn(t, e, m.caches) })
+		})
 	}
 }
 

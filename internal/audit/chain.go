@@ -189,17 +189,20 @@ func ReadState(ctx context.Context, h db.Handle) (State, error) {
 type Change struct {
 	Seq     int64
 	Touches string // comma list of tags; "*": everything
+	// What changed: a cache that patches what it holds (the forum's
+	// thread cache re-reads one post) instead of dropping it needs it.
+	Action, ObjectType, ObjectID string
 }
 
 // Changes lists the chained records after seq from up to seq to, oldest
 // first.
 func Changes(ctx context.Context, h db.Handle, from, to int64) ([]Change, error) {
-	rows, err := h.Query(ctx, `SELECT seq, touches FROM audit_log WHERE seq > ? AND seq <= ? ORDER BY seq`, from, to)
+	rows, err := h.Query(ctx, `SELECT seq, touches, action, object_type, object_id FROM audit_log WHERE seq > ? AND seq <= ? ORDER BY seq`, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("audit: read changes: %w", err)
 	}
 	return db.Collect(rows, "audit: read changes", func(s db.Scanner) (c Change, err error) {
-		err = s.Scan(&c.Seq, &c.Touches)
+		err = s.Scan(&c.Seq, &c.Touches, &c.Action, &c.ObjectType, &c.ObjectID)
 		return c, err
 	})
 }

@@ -30,9 +30,16 @@ type Config struct {
 	TrustProxy bool   // take client addresses from X-Forwarded-For
 	BaseURL    string // how users reach the hub (printed at start)
 	ReadCache  int    // MB of memory for cached API pages (internal/readcache); 0 turns the cache off
-	SearchRate int    // full-text searches a user may run per minute, after a burst of 20 (internal/forum)
-	MaxActive  int    // requests worked on at once, writes first (internal/web, admission.go); 0: 3 per core
-	DebugAddr  string // listen address of the diagnostics (Prometheus metrics, Go profiles); "" for none
+	// ThreadCache is MB of memory for threads' first posts, judged for
+	// each reader in memory (internal/forum, threadcache.go); 0: off.
+	ThreadCache int
+	// ThreadCachePosts is how many of a thread's first posts the thread
+	// cache keeps (0: 1,000). No flag: tests set it small to reach its
+	// edge.
+	ThreadCachePosts int
+	SearchRate       int    // full-text searches a user may run per minute, after a burst of 20 (internal/forum)
+	MaxActive        int    // requests worked on at once, writes first (internal/web, admission.go); 0: 3 per core
+	DebugAddr        string // listen address of the diagnostics (Prometheus metrics, Go profiles); "" for none
 	// IndexMergeLook is how often the hub looks whether its full-text
 	// index is idle, to merge it (internal/search, merge.go): 0 is every
 	// 2 s, negative never (tests that watch the index themselves).
@@ -172,6 +179,7 @@ func Flags(fs *flag.FlagSet, env Env) *Config {
 	fs.StringVar(&c.BaseURL, "base-url", get("BASE_URL", ""), "public URL of the hub, printed at start (default from --addr)")
 	fs.StringVar(&c.CSAFProviderOrg, "csaf-provider-org", get("CSAF_PROVIDER_ORG", ""), "the organisation (its id or exact name, e.g. \"Wolke Cloud AG\") whose CSAF provider also answers at /.well-known/csaf/provider-metadata.json and in /.well-known/security.txt (VERBUND_CSAF_PROVIDER_ORG; with --demo: Wolke Cloud AG)")
 	fs.IntVar(&c.ReadCache, "read-cache", num("READ_CACHE", 16), "MB of memory for cached API list pages, 0 to turn the cache off (VERBUND_READ_CACHE)")
+	fs.IntVar(&c.ThreadCache, "thread-cache", num("THREAD_CACHE", 32), "MB of memory for the first posts of threads being read, judged for each reader in memory; 0 to turn it off (VERBUND_THREAD_CACHE)")
 	fs.IntVar(&c.MaxActive, "max-active", num("MAX_ACTIVE", 0), "requests the hub works on at once, writes before reads; the rest wait their turn (VERBUND_MAX_ACTIVE; default 0: 3 per CPU core, at least 4; live streams do not count)")
 	fs.IntVar(&c.SearchRate, "search-rate", num("SEARCH_RATE", 60), "full-text searches a user may run per minute after a burst of 20 (VERBUND_SEARCH_RATE); a search's time must not be cheap to measure")
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", on("WEBHOOK_ALLOW_PRIVATE"), "let webhooks reach loopback and private addresses (VERBUND_WEBHOOK_ALLOW_PRIVATE=1); off, such targets are refused, so a webhook cannot probe the hub's own network")
@@ -210,6 +218,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ReadCache < 0 || c.ReadCache > 4096 {
 		return fmt.Errorf("--read-cache must be 0 (off) to 4096 MB")
+	}
+	if c.ThreadCache < 0 || c.ThreadCache > 4096 {
+		return fmt.Errorf("--thread-cache must be 0 (off) to 4096 MB")
 	}
 	if c.MaxActive < 0 || c.MaxActive == 1 || c.MaxActive > 100000 {
 		return fmt.Errorf("--max-active must be 0 (3 per CPU core) or 2 to 100000 requests (one place is always kept for reads)")

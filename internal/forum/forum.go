@@ -34,6 +34,30 @@ type Service struct {
 	// longer the more documents match, seen or not, and that time must not
 	// be cheap to measure.
 	searches *web.Limiter
+	// cache keeps the first posts of threads being read (CacheThreads);
+	// nil: every thread page is read from the database.
+	cache *threadCache
+}
+
+// CacheThreads keeps up to maxBytes of threads' first posts in memory,
+// perThread posts of a thread at most (threadcache.go). It learns of
+// changes from the audit trail.
+func (s *Service) CacheThreads(maxBytes, perThread int) {
+	s.cache = newThreadCache(s, maxBytes, perThread, threadCacheSource{
+		state: func(ctx context.Context) (audit.State, error) { return audit.ReadState(ctx, s.DB.R()) },
+		changes: func(ctx context.Context, from, to int64) ([]audit.Change, error) {
+			return audit.Changes(ctx, s.DB.R(), from, to)
+		},
+	})
+}
+
+// ThreadCacheStats reports the thread cache's hits and misses (0, 0 when
+// it is off), for the metrics.
+func (s *Service) ThreadCacheStats() (hits, misses uint64) {
+	if s.cache == nil {
+		return 0, 0
+	}
+	return s.cache.Hits.Load(), s.cache.Misses.Load()
 }
 
 // searchBurst is how many searches a user may run at once; then
@@ -125,7 +149,15 @@ type Post struct {
 	// AudienceNames names the orgs or people of a named audience for the
 	// pages (the API gives their ids in sharing).
 	AudienceNames []string `json:"-"`
+	// encoded is the post's JSON made once by the thread cache for every
+	// reader, without its thread's title and audience lists (AppendJSON
+	// adds the title); nil for a post read otherwise.
+	encoded *postJSON
 }
+
+// postJSON is a post's JSON in two parts: before its thread's title and
+// after it.
+type postJSON struct{ head, tail []byte }
 
 // Revision is an earlier text of a post.
 type Revision struct {
@@ -308,6 +340,13 @@ func (p *Post) AppendsJSONOf() reflect.Type { return reflect.TypeFor[Post]() }
 // AppendJSON appends the post as encoding/json writes it: pages of posts
 // are the hub's most read answers (package jsonenc says why).
 func (p *Post) AppendJSON(b []byte) ([]byte, error) {
+	if e := p.encoded; e != nil && len(p.Share.Audience.Orgs) == 0 && len(p.Share.Audience.People) == 0 && len(p.NotDeliveredTo) == 0 {
+		b = append(b, e.head...)
+		if p.ThreadTitle != "" {
+			b = jsonenc.String(jsonenc.Field(b, "thread_title", false), p.ThreadTitle)
+		}
+		return append(b, e.tail...), nil
+	}
 	b = jsonenc.String(jsonenc.Field(append(b, '{'), "id", true), p.ID)
 	b = jsonenc.String(jsonenc.Field(b, "thread_id", false), p.ThreadID)
 	if p.ThreadTitle != "" {

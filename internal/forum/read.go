@@ -85,6 +85,15 @@ func (s *Service) FindPosts(ctx context.Context, a policy.Actor, f ListFilter) (
 		if err != nil {
 			return nil, "", err
 		}
+		if s.cache != nil {
+			out, ok, err := s.cache.page(ctx, r, f.Thread, after, f.Limit)
+			if err != nil {
+				return nil, "", err
+			}
+			if ok {
+				return cachedPage(out, title, f)
+			}
+		}
 		q = db.Q(`SELECT `+s.postColumns+` FROM `).Append(from).
 			Add(` JOIN users u ON u.id = p.author_id JOIN orgs o ON o.id = p.org_id WHERE p.thread_id = ?`, f.Thread)
 		if after != "" {
@@ -154,6 +163,27 @@ func (s *Service) FindPosts(ctx context.Context, a policy.Actor, f ListFilter) (
 		next = Cursor(out[len(out)-1].ID)
 	}
 	return out, next, nil
+}
+
+// cachedPage finishes a page of the thread cache: the posts are the
+// cache's (shared by every reader), so they are copied before the
+// thread's title is set, and their audience lists are left out unless
+// asked for, as the database's page leaves them.
+func cachedPage(ps []Post, title string, f ListFilter) ([]Post, string, error) {
+	for i := range ps {
+		ps[i].ThreadTitle = title
+		if f.Audiences {
+			ps[i].encoded = nil // the lists are part of the answer
+		} else {
+			ps[i].Share.Audience.Orgs, ps[i].Share.Audience.People = nil, nil
+		}
+	}
+	next := ""
+	if len(ps) > f.Limit {
+		ps = ps[:f.Limit]
+		next = Cursor(ps[len(ps)-1].ID)
+	}
+	return ps, next, nil
 }
 
 func postShares(ps []Post) []*policy.Share {

@@ -80,7 +80,7 @@ func StartWith(t testing.TB, d *db.DB, configure func(*config.Config)) *Hub {
 	t.Cleanup(cancel)
 	// Webhooks may reach loopback: the tests' receivers listen there, and no
 	// test sends anything anywhere else.
-	cfg := &config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), LogLevel: "error", ReadCache: 16, StreamHeartbeat: time.Second, TraceKinds: true, WebhookAllowPrivate: true}
+	cfg := &config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), LogLevel: "error", ReadCache: 16, ThreadCache: 16, StreamHeartbeat: time.Second, TraceKinds: true, WebhookAllowPrivate: true}
 	if configure != nil {
 		configure(cfg)
 	}
@@ -136,6 +136,13 @@ func WorldOn(t testing.TB, d *db.DB) *Hub {
 func worldOn(t testing.TB, d *db.DB, categories []string) *Hub {
 	t.Helper()
 	return worldWith(t, d, categories, nil)
+}
+
+// WorldWith is World with settings changed by configure before the hub
+// is built (which caches it runs with, say).
+func WorldWith(t testing.TB, e db.Dialect, configure func(*config.Config)) *Hub {
+	t.Helper()
+	return worldWith(t, dbtest.Open(t, e), nil, configure)
 }
 
 // WorldCoveringWith is WorldCovering with settings changed by configure
@@ -202,11 +209,18 @@ func worldWith(t testing.TB, d *db.DB, categories []string, configure func(*conf
 // data. It shares h's world maps.
 func (h *Hub) Replica(t testing.TB) *Hub {
 	t.Helper()
+	return h.ReplicaWith(t, nil)
+}
+
+// ReplicaWith is Replica with settings changed by configure (a replica
+// without caches, to compare answers with).
+func (h *Hub) ReplicaWith(t testing.TB, configure func(*config.Config)) *Hub {
+	t.Helper()
 	d, err := db.Open(context.Background(), h.App.DB.URL, "")
 	must(t, err)
 	t.Cleanup(func() { _ = d.Close() })
 	dbtest.CheckAudited(d)
-	r := StartOn(t, d)
+	r := StartWith(t, d, configure)
 	r.Orgs, r.Users, r.OrgChannel = h.Orgs, h.Users, h.OrgChannel
 	r.Circle, r.CircleChannel, r.Charter, r.Bilateral = h.Circle, h.CircleChannel, h.Charter, h.Bilateral
 	return r
