@@ -203,6 +203,7 @@ func (c *cli) bench(args []string) error {
 		fs.BoolVar(&lo.Keep, "keep", false, "list: keep the seeded data folder (printed) for inspection")
 		fs.StringVar(&lo.CPUProfile, "cpuprofile", "", "list: write the hub's CPU profile over each endpoint's measured load to this file, suffixed .thread, .feed or .search (for go tool pprof)")
 		fs.IntVar(&lo.ReadCache, "read-cache", 16, "list: the hub's read cache in MB; 0 turns it off, so every page is built from the database")
+		fs.IntVar(&lo.ThreadCache, "thread-cache", 32, "list: the hub's thread cache in MB (threads' first posts, judged per reader in memory); 0 turns it off")
 		fs.Float64Var(&lo.Writes, "writes", 0, "list: posts per second written during the load (each empties the read cache)")
 	}
 	if scenario == "fanout" || scenario == "all" {
@@ -446,7 +447,7 @@ func (c *cli) bench(args []string) error {
 				fmt.Fprintf(w, "    %.0f req/s over %.1f s, %d errors\n    latency %s\n", p.RPS, p.Seconds, p.Errors, p.Latency)
 				fmt.Fprintf(w, "    CPU: hub %.0f%% of a core (%.0f%% in the kernel; %.0f µs per request), load generator %.0f%%\n",
 					p.ServerCPUPct, p.ServerSysPct, p.ServerCPUUS, p.LoadCPUPct)
-				fmt.Fprintf(w, "    read cache: %.1f%% of pages served from it; %d posts written meanwhile\n", p.CacheHitPct, p.Written)
+				fmt.Fprintf(w, "    read cache: %.1f%% of pages served from it; thread cache: %.1f%% of the pages it was asked for; %d posts written meanwhile\n", p.CacheHitPct, p.ThreadHitPct, p.Written)
 				if p.FirstError != "" {
 					fmt.Fprintf(w, "    first error: %s\n", p.FirstError)
 				}

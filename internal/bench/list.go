@@ -29,6 +29,7 @@ type ListOptions struct {
 	Endpoints   []string      // "thread", "feed", "search" (default all three)
 	Keep        bool          // keep the data folder
 	ReadCache   int           // the hub's --read-cache in MB; 0: off, every page is built from the database
+	ThreadCache int           // the hub's --thread-cache in MB; 0: off, every thread page is read from the database
 	Writes      float64       // posts per second written through the API during the load (each one invalidates the read cache)
 	// CPUProfile, when set, is a file name for the hub's CPU profile over
 	// each endpoint's measured load: "<name>.<endpoint>" (go tool pprof
@@ -53,7 +54,10 @@ type Phase struct {
 	ServerCPUUS  float64   `json:"server_cpu_us_per_request"`
 	ItemsPerPage int       `json:"items_per_page"`
 	CacheHitPct  float64   `json:"read_cache_hit_percent"` // of the hub's list pages, from /metrics
-	Written      int       `json:"posts_written"`          // by the concurrent writer (Writes)
+	// ThreadHitPct is the share of thread pages the thread cache cut
+	// (internal/forum, threadcache.go), of those that reached it.
+	ThreadHitPct float64 `json:"thread_cache_hit_percent"`
+	Written      int     `json:"posts_written"` // by the concurrent writer (Writes)
 }
 
 // ListResult is figure (b).
@@ -138,7 +142,7 @@ func List(ctx context.Context, o ListOptions) (*ListResult, error) {
 
 	// The reader searches far more often than a person would: the hub's
 	// per-user limit on searches is lifted for the measurement.
-	srv, err := StartServer(ctx, o.Exe, dir, "--read-cache", strconv.Itoa(o.ReadCache), "--search-rate", "1000000")
+	srv, err := StartServer(ctx, o.Exe, dir, "--read-cache", strconv.Itoa(o.ReadCache), "--thread-cache", strconv.Itoa(o.ThreadCache), "--search-rate", "1000000")
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +182,7 @@ func List(ctx context.Context, o ListOptions) (*ListResult, error) {
 			return nil, fmt.Errorf("%s: %w\n%s", shown, err, srv.Log())
 		}
 		logf("loading %s with %d connections for %s (read cache %d MB, %.0f writes/s) …\n", shown, o.Concurrency, o.Duration, o.ReadCache, o.Writes)
-		m0, _ := Metrics(srv.DebugURL, cacheHits, cacheMisses)
+		m0, _ := Metrics(srv.DebugURL, cacheHits, cacheMisses, threadHits, threadMisses)
 		stopWriter := writer(ctx, srv.URL, w.Users["sme.analyst"].WriteToken, seeded.Threads, o.Writes)
 		po := o
 		if o.CPUProfile != "" {
@@ -186,12 +190,15 @@ func List(ctx context.Context, o ListOptions) (*ListResult, error) {
 		}
 		ph := load(ctx, client, srv, token, path, po)
 		ph.Written = stopWriter()
-		m1, _ := Metrics(srv.DebugURL, cacheHits, cacheMisses)
+		m1, _ := Metrics(srv.DebugURL, cacheHits, cacheMisses, threadHits, threadMisses)
 		if hits, misses := m1[cacheHits]-m0[cacheHits], m1[cacheMisses]-m0[cacheMisses]; hits+misses > 0 {
 			ph.CacheHitPct = round2(100 * hits / (hits + misses))
 		}
+		if hits, misses := m1[threadHits]-m0[threadHits], m1[threadMisses]-m0[threadMisses]; hits+misses > 0 {
+			ph.ThreadHitPct = round2(100 * hits / (hits + misses))
+		}
 		ph.Endpoint, ph.Path, ph.ItemsPerPage = ep, shown, n
-		logf("  %.0f req/s, %s, %d errors, read cache hits %.1f %%, %d posts written\n", ph.RPS, ph.Latency, ph.Errors, ph.CacheHitPct, ph.Written)
+		logf("  %.0f req/s, %s, %d errors, read cache hits %.1f %%, thread cache hits %.1f %%, %d posts written\n", ph.RPS, ph.Latency, ph.Errors, ph.CacheHitPct, ph.ThreadHitPct, ph.Written)
 		res.Phases = append(res.Phases, ph)
 	}
 	for _, ph := range res.Phases {
@@ -215,8 +222,10 @@ func List(ctx context.Context, o ListOptions) (*ListResult, error) {
 var searchWords = []string{"phishing", "ransomware", "firmware", "exfiltration", "containment", "advisory", "mitigation", "beacon", "credential", "supplier"}
 
 const (
-	cacheHits   = "verbund_read_cache_hits_total"
-	cacheMisses = "verbund_read_cache_misses_total"
+	cacheHits    = "verbund_read_cache_hits_total"
+	cacheMisses  = "verbund_read_cache_misses_total"
+	threadHits   = "verbund_thread_cache_hits_total"
+	threadMisses = "verbund_thread_cache_misses_total"
 )
 
 // writer posts replies as sme.analyst (GREEN, to the circle) into the

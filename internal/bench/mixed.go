@@ -112,6 +112,9 @@ type ServerLoad struct {
 	CPUUS       float64 `json:"cpu_us_per_request"`
 	RSSMB       float64 `json:"rss_mb"` // at the end
 	CacheHitPct float64 `json:"read_cache_hit_percent"`
+	// ThreadHitPct: thread pages the thread cache cut, of those that
+	// reached it.
+	ThreadHitPct float64 `json:"thread_cache_hit_percent"`
 }
 
 // Mixed stores Posts posts on Engine, starts Replicas hubs on the database
