@@ -251,9 +251,11 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 		}
 		a.Forum.CacheThreads(cfg.ThreadCache<<20, perThread)
 		a.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "verbund_thread_cache_hits_total", Help: "Thread pages cut from the thread cache."},
-			func() float64 { h, _ := a.Forum.ThreadCacheStats(); return float64(h) }))
+			func() float64 { return float64(a.Forum.CacheStats().Hits) }))
 		a.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "verbund_thread_cache_misses_total", Help: "Thread pages read from the database because the thread cache could not answer."},
-			func() float64 { _, m := a.Forum.ThreadCacheStats(); return float64(m) }))
+			func() float64 { return float64(a.Forum.CacheStats().Misses) }))
+		a.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "verbund_thread_cache_bytes", Help: "Memory the thread cache holds (estimated)."},
+			func() float64 { return float64(a.Forum.CacheStats().Bytes) }))
 	}
 	if cfg.ReadCache > 0 {
 		// A page is valid until a change that touches it (the audit trail

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -16,15 +17,16 @@ import (
 )
 
 // TestThreadCacheAgreesWithDatabase is the thread cache's differential
-// test (internal/forum, threadcache.go). Hub A answers thread pages from
-// the thread cache (its page cache off, and at most 4 posts a thread
-// kept, so pages run past the posts kept and replies land at its edge);
-// replica B on the same database reads every page from the database
-// through the visibility predicate. Random replies, edits, reshares and
-// deletions of people of every org, then a circle left and an agreement
-// revoked, are made through A or B; after each, every page of every thread
-// (every cursor, two page sizes) is read by every reader from both hubs,
-// and both answers must be the same bytes, 404s included.
+// test (internal/forum, threadcache.go). Hub A answers thread pages and
+// the feed from the thread cache (its page cache off, and at most 4 posts
+// an entry kept, so pages run past the posts kept and replies land at its
+// edge); replica B on the same database reads every page from the
+// database through the visibility predicate. Random replies, edits,
+// reshares and deletions, new and deleted threads of people of every org,
+// then a circle left and an agreement revoked, are made through A or B;
+// after each, every page of every thread and of the feed (every cursor,
+// two page sizes) is read by every reader from both hubs, and both
+// answers must be the same bytes, 404s included.
 func TestThreadCacheAgreesWithDatabase(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e db.Dialect) {
 		a := apptest.WorldWith(t, e, func(c *config.Config) { c.ReadCache, c.ThreadCache, c.ThreadCachePosts = 0, 16, 4 })
@@ -63,27 +65,32 @@ func TestThreadCacheAgreesWithDatabase(t *testing.T) {
 			}
 			return s
 		}
-		threads := []string{
-			newThread(t, a, "sme.analyst", a.CircleChannel, map[string]any{"title": "green", "body": "first", "tlp": "GREEN", "audience": "community"}).thread,
-			newThread(t, a, "cloud.analyst", a.CircleChannel, map[string]any{"title": "amber", "body": "first", "tlp": "AMBER", "audience": "community"}).thread,
-			newThread(t, a, "sme.analyst", a.CircleChannel, map[string]any{"title": "strict", "body": "first", "tlp": "AMBER+STRICT", "audience": "orgs", "orgs": []string{a.Orgs["cloud"]}}).thread,
-			newThread(t, a, "sme.analyst", a.OrgChannel["sme"], map[string]any{"title": "internal", "body": "first", "tlp": "AMBER", "audience": "org"}).thread,
+		type thread struct{ id, author string }
+		threads := []thread{
+			{newThread(t, a, "sme.analyst", a.CircleChannel, map[string]any{"title": "green", "body": "first", "tlp": "GREEN", "audience": "community"}).thread, "sme.analyst"},
+			{newThread(t, a, "cloud.analyst", a.CircleChannel, map[string]any{"title": "amber", "body": "first", "tlp": "AMBER", "audience": "community"}).thread, "cloud.analyst"},
+			{newThread(t, a, "sme.analyst", a.CircleChannel, map[string]any{"title": "strict", "body": "first", "tlp": "AMBER+STRICT", "audience": "orgs", "orgs": []string{a.Orgs["cloud"]}}).thread, "sme.analyst"},
+			{newThread(t, a, "sme.analyst", a.OrgChannel["sme"], map[string]any{"title": "internal", "body": "first", "tlp": "AMBER", "audience": "org"}).thread, "sme.analyst"},
 		}
 		// Changes go through either hub: B's reach A's cache through the
 		// audit trail alone.
 		via := func() *apptest.Hub { return []*apptest.Hub{a, b}[rng.IntN(2)] }
-		type post struct{ id, author string }
+		type post struct{ id, author, thread string }
 		var posts []post // replies, which their authors may edit, reshare or delete
 
 		compare := func(step string) {
 			t.Helper()
 			for _, rd := range readers {
 				tok := a.Users[rd].ReadToken
+				lists := []string{"/api/v1/posts"} // the feed, then every thread's
 				for _, th := range threads {
+					lists = append(lists, "/api/v1/threads/"+th.id+"/posts")
+				}
+				for _, list := range lists {
 					for _, limit := range []int{2, 50} {
 						next, pages := "", 0
 						for {
-							path := fmt.Sprintf("/api/v1/threads/%s/posts?limit=%d", th, limit)
+							path := fmt.Sprintf("%s?limit=%d", list, limit)
 							if next != "" {
 								path += "&next=" + next
 							}
@@ -105,11 +112,30 @@ func TestThreadCacheAgreesWithDatabase(t *testing.T) {
 			}
 		}
 		compare("start")
-		for step := range 45 {
+		for step := range 40 {
 			var what string
-			switch op := rng.IntN(10); {
+			switch op := rng.IntN(12); {
+			case op == 10: // a new thread in the circle
+				w, s := writers[rng.IntN(len(writers))], sharing()
+				s["title"], s["body"] = fmt.Sprintf("thread %d", step), "first"
+				r := via().API(t, a.Users[w].WriteToken, "POST", "/api/v1/channels/"+a.CircleChannel+"/threads", s)
+				what = fmt.Sprintf("new thread by %s (%v): %d", w, s, r.Status)
+				if r.Status == http.StatusCreated {
+					var out struct{ Thread struct{ ID string } }
+					r.JSON(t, &out)
+					threads = append(threads, thread{out.Thread.ID, w})
+				}
+			case op == 11 && len(threads) > 2: // a thread deleted
+				i := rng.IntN(len(threads))
+				th := threads[i]
+				r := via().API(t, a.Users[th.author].WriteToken, "DELETE", "/api/v1/threads/"+th.id, nil)
+				what = fmt.Sprintf("deletion of thread %s: %d", th.id, r.Status)
+				if r.Status/100 == 2 {
+					threads = slices.Delete(threads, i, i+1)
+					posts = slices.DeleteFunc(posts, func(p post) bool { return p.thread == th.id })
+				}
 			case op < 5 || len(posts) == 0: // a reply
-				w, th := writers[rng.IntN(len(writers))], threads[rng.IntN(len(threads))]
+				w, th := writers[rng.IntN(len(writers))], threads[rng.IntN(len(threads))].id
 				body := map[string]any{} // the thread's envelope, or another
 				if rng.IntN(3) > 0 {
 					body = sharing()
@@ -120,7 +146,7 @@ func TestThreadCacheAgreesWithDatabase(t *testing.T) {
 				if r.Status == http.StatusCreated {
 					var p struct{ ID string }
 					r.JSON(t, &p)
-					posts = append(posts, post{p.ID, w})
+					posts = append(posts, post{p.ID, w, th})
 				}
 			case op < 7: // an edit
 				p := posts[rng.IntN(len(posts))]
@@ -140,6 +166,15 @@ func TestThreadCacheAgreesWithDatabase(t *testing.T) {
 			}
 			compare(fmt.Sprintf("step %d, after the %s", step, what))
 		}
+		// A reply that cloud may see through the bilateral agreement in a
+		// thread it may see only as a member of the circle: once cloud has
+		// left, the feed must not show the reply (its thread is hidden).
+		g := newThread(t, a, "sme.analyst", a.CircleChannel, map[string]any{"title": "circle only", "body": "first", "tlp": "GREEN", "audience": "community"})
+		threads = append(threads, thread{g.thread, "sme.analyst"})
+		if r := a.API(t, a.Users["sme.analyst"].WriteToken, "POST", "/api/v1/threads/"+g.thread+"/posts", map[string]any{"body": "for cloud", "tlp": "AMBER+STRICT", "audience": "orgs", "orgs": []string{a.Orgs["cloud"]}}); r.Status != http.StatusCreated {
+			t.Fatalf("reply for cloud: %d %s", r.Status, r.Body)
+		}
+		compare("after a reply for cloud in a circle thread")
 		if r := a.API(t, a.Users["cloud.admin"].WriteToken, "DELETE", "/api/v1/communities/"+a.Circle+"/members/"+a.Orgs["cloud"], nil); r.Status >= 300 {
 			t.Fatalf("cloud leaves the circle: %d %s", r.Status, r.Body)
 		}
@@ -148,8 +183,9 @@ func TestThreadCacheAgreesWithDatabase(t *testing.T) {
 			t.Fatalf("revoke: %d %s", r.Status, r.Body)
 		}
 		compare("after the bilateral agreement was revoked")
-		hits, misses := a.App.Forum.ThreadCacheStats()
-		t.Logf("%d replies kept of 45 steps; thread cache: %d pages answered, %d read from the database", len(posts), hits, misses)
+		st := a.App.Forum.CacheStats()
+		hits, misses := st.Hits, st.Misses
+		t.Logf("%d replies kept of 40 steps; thread cache: %d pages answered, %d read from the database", len(posts), hits, misses)
 		if hits == 0 {
 			t.Error("the thread cache answered no page: the test compared the database with itself")
 		}
@@ -157,8 +193,8 @@ func TestThreadCacheAgreesWithDatabase(t *testing.T) {
 }
 
 // TestThreadCacheUnderConcurrentReplies: replies, edits and reads of one
-// thread at once (run under -race in the suite), then every reader's
-// pages from the cache are the database's.
+// thread and of the feed at once (run under -race in the suite), then
+// every reader's pages from the cache are the database's.
 func TestThreadCacheUnderConcurrentReplies(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e db.Dialect) {
 		a := apptest.WorldWith(t, e, func(c *config.Config) { c.ReadCache, c.ThreadCache, c.ThreadCachePosts = 0, 16, 30 })
@@ -188,8 +224,12 @@ func TestThreadCacheUnderConcurrentReplies(t *testing.T) {
 		}
 		for _, rd := range []string{"sme.viewer", "cloud.viewer", "cert.analyst"} {
 			wg.Go(func() {
-				for range 30 {
-					if r := a.API(t, a.Users[rd].ReadToken, "GET", path, nil); r.Status != http.StatusOK {
+				for i := range 30 {
+					p := path
+					if i%2 == 1 {
+						p = "/api/v1/posts?limit=20"
+					}
+					if r := a.API(t, a.Users[rd].ReadToken, "GET", p, nil); r.Status != http.StatusOK {
 						t.Errorf("read: %d %s", r.Status, r.Body)
 						return
 					}
@@ -198,10 +238,112 @@ func TestThreadCacheUnderConcurrentReplies(t *testing.T) {
 		}
 		wg.Wait()
 		for _, rd := range []string{"sme.analyst", "sme.viewer", "cloud.analyst", "cloud.viewer", "cert.analyst", "outsider.analyst"} {
-			ra, rb := a.API(t, a.Users[rd].ReadToken, "GET", path, nil), b.API(t, a.Users[rd].ReadToken, "GET", path, nil)
-			if ra.Status != rb.Status || !bytes.Equal(ra.Body, rb.Body) {
-				t.Errorf("%s reads the hot thread\ncache:    %d %s\ndatabase: %d %s", rd, ra.Status, ra.Body, rb.Status, rb.Body)
+			for _, p := range []string{path, "/api/v1/posts?limit=50"} {
+				ra, rb := a.API(t, a.Users[rd].ReadToken, "GET", p, nil), b.API(t, a.Users[rd].ReadToken, "GET", p, nil)
+				if ra.Status != rb.Status || !bytes.Equal(ra.Body, rb.Body) {
+					t.Errorf("%s reads %s\ncache:    %d %s\ndatabase: %d %s", rd, p, ra.Status, ra.Body, rb.Status, rb.Body)
+				}
 			}
 		}
 	})
+}
+
+// TestThreadCacheReshareRace: readers of another org read a thread all
+// the time while its author narrows replies to RED (through either hub)
+// and deletes some: once the change has been answered, no read that
+// starts afterwards may show the reply.
+func TestThreadCacheReshareRace(t *testing.T) {
+	a := apptest.WorldWith(t, db.SQLite, func(c *config.Config) { c.ReadCache, c.ThreadCache = 0, 16 })
+	b := a.ReplicaWith(t, func(c *config.Config) { c.ReadCache, c.ThreadCache = 0, 0 })
+	th := newThread(t, a, "sme.analyst", a.CircleChannel, map[string]any{"title": "hot", "body": "first", "tlp": "AMBER", "audience": "community"}).thread
+	path := "/api/v1/threads/" + th + "/posts?limit=200"
+	cloud := a.Users["cloud.analyst"].ReadToken
+	var mu sync.Mutex
+	hidden := map[string]bool{} // replies whose narrowing has been answered
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				mu.Lock()
+				before := maps.Clone(hidden)
+				mu.Unlock()
+				r := a.API(t, cloud, "GET", path, nil)
+				if r.Status != http.StatusOK {
+					t.Errorf("read: %d %s", r.Status, r.Body)
+					return
+				}
+				var page struct{ Items []struct{ ID, Body string } }
+				r.JSON(t, &page)
+				for _, p := range page.Items {
+					if before[p.ID] {
+						t.Errorf("cloud reads %s (%q) after it was reshared to RED", p.ID, p.Body)
+					}
+				}
+			}
+		})
+	}
+	for i := range 40 {
+		via := []*apptest.Hub{a, b}[i%2]
+		r := via.API(t, a.Users["sme.analyst"].WriteToken, "POST", "/api/v1/threads/"+th+"/posts", map[string]any{"body": fmt.Sprintf("reply %d", i)})
+		if r.Status != http.StatusCreated {
+			t.Fatalf("reply: %d %s", r.Status, r.Body)
+		}
+		var p struct{ ID string }
+		r.JSON(t, &p)
+		a.API(t, cloud, "GET", path, nil) // kept with the reply
+		if r := via.API(t, a.Users["sme.analyst"].WriteToken, "PATCH", "/api/v1/posts/"+p.ID, map[string]any{"body": fmt.Sprintf("secret %d", i),
+			"sharing": map[string]any{"tlp": "RED", "audience": "people", "people": []string{a.Users["sme.analyst2"].ID}}}); r.Status != http.StatusOK {
+			t.Fatalf("reshare: %d %s", r.Status, r.Body)
+		}
+		mu.Lock()
+		hidden[p.ID] = true
+		mu.Unlock()
+		if i%5 == 0 {
+			if r := via.API(t, a.Users["sme.analyst"].WriteToken, "DELETE", "/api/v1/posts/"+p.ID, nil); r.Status >= 300 {
+				t.Fatalf("delete: %d %s", r.Status, r.Body)
+			}
+		}
+	}
+	close(stop)
+	wg.Wait()
+}
+
+// TestThreadCacheStaysWithinItsMemory: long replies to threads already
+// kept are read into them one by one; the cache still holds no more than
+// its limit, and an entry no more than a quarter of it (its last posts
+// go; their pages are read from the database, the same bytes).
+func TestThreadCacheStaysWithinItsMemory(t *testing.T) {
+	a := apptest.WorldWith(t, db.SQLite, func(c *config.Config) { c.ReadCache, c.ThreadCache = 0, 1 })
+	b := a.ReplicaWith(t, func(c *config.Config) { c.ReadCache, c.ThreadCache = 0, 0 })
+	reader := a.Users["sme.viewer"].ReadToken
+	var threads []string
+	for i := range 4 {
+		th := newThread(t, a, "cloud.analyst", a.CircleChannel, map[string]any{"title": fmt.Sprint("thread ", i), "body": "first", "tlp": "GREEN", "audience": "community"}).thread
+		threads = append(threads, th)
+		a.API(t, reader, "GET", "/api/v1/threads/"+th+"/posts?limit=1", nil) // kept
+	}
+	long := strings.Repeat("<", 20000) // 120 KB of JSON
+	for _, th := range threads {
+		for range 15 {
+			if r := a.API(t, a.Users["cloud.analyst"].WriteToken, "POST", "/api/v1/threads/"+th+"/posts", map[string]any{"body": long}); r.Status != http.StatusCreated {
+				t.Fatalf("reply: %d %s", r.Status, r.Body)
+			}
+		}
+	}
+	for _, th := range threads {
+		path := "/api/v1/threads/" + th + "/posts?limit=50"
+		ra, rb := a.API(t, reader, "GET", path, nil), b.API(t, reader, "GET", path, nil)
+		if ra.Status != rb.Status || !bytes.Equal(ra.Body, rb.Body) {
+			t.Fatalf("%s: the cached hub answers %d (%d bytes), the database %d (%d bytes)", path, ra.Status, len(ra.Body), rb.Status, len(rb.Body))
+		}
+		if st := a.App.Forum.CacheStats(); st.Bytes > st.MaxBytes {
+			t.Errorf("the thread cache holds %d bytes (estimated), more than its %d", st.Bytes, st.MaxBytes)
+		}
+	}
 }

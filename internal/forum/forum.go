@@ -34,16 +34,16 @@ type Service struct {
 	// longer the more documents match, seen or not, and that time must not
 	// be cheap to measure.
 	searches *web.Limiter
-	// cache keeps the first posts of threads being read (CacheThreads);
-	// nil: every thread page is read from the database.
+	// cache keeps the first posts of threads being read and the feed's
+	// newest (CacheThreads); nil: every page is read from the database.
 	cache *threadCache
 }
 
-// CacheThreads keeps up to maxBytes of threads' first posts in memory,
-// perThread posts of a thread at most (threadcache.go). It learns of
-// changes from the audit trail.
-func (s *Service) CacheThreads(maxBytes, perThread int) {
-	s.cache = newThreadCache(s, maxBytes, perThread, threadCacheSource{
+// CacheThreads keeps up to maxBytes of posts in memory, judged for each
+// reader there (threadcache.go): at most perEntry of a thread (its first)
+// and of the feed (its newest). It learns of changes from the audit trail.
+func (s *Service) CacheThreads(maxBytes, perEntry int) {
+	s.cache = newThreadCache(s, maxBytes, perEntry, threadCacheSource{
 		state: func(ctx context.Context) (audit.State, error) { return audit.ReadState(ctx, s.DB.R()) },
 		changes: func(ctx context.Context, from, to int64) ([]audit.Change, error) {
 			return audit.Changes(ctx, s.DB.R(), from, to)
@@ -51,13 +51,22 @@ func (s *Service) CacheThreads(maxBytes, perThread int) {
 	})
 }
 
-// ThreadCacheStats reports the thread cache's hits and misses (0, 0 when
-// it is off), for the metrics.
-func (s *Service) ThreadCacheStats() (hits, misses uint64) {
-	if s.cache == nil {
-		return 0, 0
+// ThreadCacheStats is what the thread cache has done and holds.
+type ThreadCacheStats struct {
+	Hits, Misses    uint64 // pages cut from it; pages it could not answer
+	Bytes, MaxBytes int    // held (estimated) and allowed
+}
+
+// CacheStats reports the thread cache's figures (zero when it is off),
+// for the metrics.
+func (s *Service) CacheStats() ThreadCacheStats {
+	c := s.cache
+	if c == nil {
+		return ThreadCacheStats{}
 	}
-	return s.cache.Hits.Load(), s.cache.Misses.Load()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return ThreadCacheStats{Hits: c.Hits.Load(), Misses: c.Misses.Load(), Bytes: c.size, MaxBytes: c.max}
 }
 
 // searchBurst is how many searches a user may run at once; then
@@ -153,6 +162,9 @@ type Post struct {
 	// reader, without its thread's title and audience lists (AppendJSON
 	// adds the title); nil for a post read otherwise.
 	encoded *postJSON
+	// thread is the post's thread as the thread cache keeps it for the
+	// feed (its envelope, judged with the post's); nil otherwise.
+	thread *keptThread
 }
 
 // postJSON is a post's JSON in two parts: before its thread's title and

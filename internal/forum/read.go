@@ -86,7 +86,7 @@ func (s *Service) FindPosts(ctx context.Context, a policy.Actor, f ListFilter) (
 			return nil, "", err
 		}
 		if s.cache != nil {
-			out, ok, err := s.cache.page(ctx, r, f.Thread, after, f.Limit)
+			out, ok, err := s.cache.threadPage(ctx, r, f.Thread, after, f.Limit)
 			if err != nil {
 				return nil, "", err
 			}
@@ -123,6 +123,15 @@ func (s *Service) FindPosts(ctx context.Context, a policy.Actor, f ListFilter) (
 		}
 		q.Add(` ORDER BY ` + seq + ` DESC`)
 	default:
+		if s.cache != nil {
+			out, ok, err := s.cache.feedPage(ctx, r, after, f.Limit)
+			if err != nil {
+				return nil, "", err
+			}
+			if ok {
+				return cachedPage(out, "", f)
+			}
+		}
 		// The thread's title is shown with each post: the thread must be
 		// visible too.
 		q = db.Q(`SELECT ` + s.postColumns + `, t.title, 0 FROM `).Append(r.FromIn(s.posts, "p", "t")).
@@ -165,13 +174,15 @@ func (s *Service) FindPosts(ctx context.Context, a policy.Actor, f ListFilter) (
 	return out, next, nil
 }
 
-// cachedPage finishes a page of the thread cache: the posts are the
-// cache's (shared by every reader), so they are copied before the
-// thread's title is set, and their audience lists are left out unless
-// asked for, as the database's page leaves them.
+// cachedPage finishes a page of the thread cache (a thread's, with its
+// title; the feed's, whose posts carry theirs): the posts are copies of
+// the cache's, and their audience lists are left out unless asked for,
+// as the database's page leaves them.
 func cachedPage(ps []Post, title string, f ListFilter) ([]Post, string, error) {
 	for i := range ps {
-		ps[i].ThreadTitle = title
+		if title != "" {
+			ps[i].ThreadTitle = title
+		}
 		if f.Audiences {
 			ps[i].encoded = nil // the lists are part of the answer
 		} else {

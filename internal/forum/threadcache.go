@@ -17,31 +17,37 @@ import (
 	"verbund/internal/policy"
 )
 
-// The thread cache keeps the first posts of recently read threads in
-// memory, each with its whole envelope, once for every reader. A page is
-// cut from it for one reader by judging each post with policy's
-// Reader.Sees (View.CanSee, the tested twin of the SQL predicate) after
-// the thread itself was checked in the database (Reader.Contents). So a
-// thread page costs no query over its posts, and a reply to a hot thread
-// (during an incident, several a second) does not throw the thread away
-// as the read cache's pages are: the cache re-reads that one post.
+// The thread cache keeps posts in memory, each with its whole envelope,
+// once for every reader: the first posts of recently read threads, and
+// the newest posts of the hub for the feed (each with its thread's
+// envelope and title). A page is cut from it for one reader by judging
+// each post with policy's Reader.Sees (View.CanSee, the tested twin of
+// the SQL predicate): for a thread's page after the thread itself was
+// checked in the database (Reader.Contents), for the feed together with
+// each post's thread, as the predicate joins it. So a page costs no query
+// over its posts, and a reply to a hot thread (during an incident,
+// several a second) does not throw the thread or the feed away as the
+// read cache's pages are: the cache reads that one post again.
 //
 // It learns of changes the way internal/readcache does, from the audit
 // trail (every change is an audit record that says what it touches):
 //
 //   - chained records (up to the trail's head): a record of one post
-//     (created, edited, reshared, deleted) makes the cache read that post
-//     again, or drop it; any other record touching "thread:<id>" drops the
-//     thread; a record touching everything ("*") drops every thread;
-//   - records still waiting to be chained (committed a moment ago): a
-//     thread one of them touches is read from the database instead.
+//     (created, edited, reshared, deleted) makes every entry it touches
+//     ("thread:<id>", "feed") read that post again, or drop it; a record
+//     of a thread (created, deleted) makes the feed read that thread's
+//     posts again and drops the thread's own entry; any other record drops
+//     the entries it touches, and one touching everything ("*") drops all;
+//   - records still waiting to be chained (committed a moment ago): an
+//     entry one of them touches is not used; the page is read from the
+//     database.
 //
-// The state is read before the thread is judged, and every entry is
-// filed under the head it was read after; a change chained meanwhile is
-// applied to it before it is kept (history). What a reader may see is
-// decided at every request from the reader's view of that moment, so a
-// revoked agreement or a left circle takes effect at once without any
-// record touching the threads. docs/SECURITY.md item 7 has the argument.
+// The state is read before anything is judged, and every entry is filed
+// under the head it was read after; a change chained meanwhile is applied
+// to it before it is kept (history). What a reader may see is decided at
+// every request from the reader's view of that moment, so a revoked
+// agreement or a left circle takes effect at once without any record
+// touching the posts. docs/SECURITY.md item 7 has the argument.
 
 // threadCacheSource tells the cache about changes (package audit).
 type threadCacheSource struct {
@@ -49,21 +55,23 @@ type threadCacheSource struct {
 	changes func(ctx context.Context, from, to int64) ([]audit.Change, error)
 }
 
-// threadCache holds threads' first posts.
+// threadCache holds the entries.
 type threadCache struct {
 	svc *Service
 	src threadCacheSource
-	// perThread is how many posts of a thread are kept at most (its first
-	// ones); a page further on is read from the database.
-	perThread int
+	// perEntry is how many posts an entry keeps at most: a thread's first
+	// ones, the feed's newest ones. A page further on is read from the
+	// database.
+	perEntry int
 
-	catching sync.Mutex // one catch-up at a time; held while a post is re-read
+	catching sync.Mutex // one catch-up at a time; held while posts are read again
 
 	mu      sync.Mutex
 	max     int // bytes kept at most (estimated)
 	size    int
 	seen    int64
-	history []audit.Change // the last changes applied, for entries built before them
+	history []audit.Change // the changes applied after floor, for entries read before them
+	floor   int64          // an entry read after an older head cannot be kept
 	entries map[string]*threadEntry
 	tick    uint64 // last use, for eviction
 
@@ -72,63 +80,74 @@ type threadCache struct {
 	Hits, Misses atomic.Uint64
 }
 
-// threadEntry is one thread's first posts, oldest first. posts is
-// replaced, never changed in place, but for appending past its length
-// (readers hold shorter slices of the same array).
+// feedTag names the feed's entry, as the records touching it name it.
+const feedTag = "feed"
+
+// threadEntry is a thread's first posts, or the feed's newest ones,
+// oldest first. posts is replaced, never changed in place, but for
+// appending past its length (readers hold shorter slices of the same
+// array).
 type threadEntry struct {
-	thread   string
+	tag      string // "thread:<id>" or "feed"
+	thread   string // the thread's id; "" for the feed
 	posts    []Post // each with its envelope and audience lists
-	complete bool   // posts holds every post of the thread
+	complete bool   // posts holds every post of the thread (of the hub, for the feed)
 	version  int64  // the head its builder read first
 	size     int
 	used     uint64
 }
 
-// cachedPostCost estimates a kept post's memory beyond its text.
-const cachedPostCost = 400
+// keptThread is a feed post's thread: its envelope (with audience lists)
+// and title.
+type keptThread struct {
+	share policy.Share
+	title string
+}
 
+// cachedPostCost estimates a kept post's memory beyond its text, its
+// JSON and its lists.
+const cachedPostCost = 600
+
+// postCost is a kept post's memory, estimated.
 func postCost(p *Post) int {
-	n := cachedPostCost + 2*len(p.Body) + len(p.AuthorName) + len(p.OrgName)
+	n := cachedPostCost + len(p.Body) + len(p.AuthorName) + len(p.OrgName)
+	if e := p.encoded; e != nil {
+		n += len(e.head) + len(e.tail)
+	}
 	for _, o := range p.Share.Audience.Orgs {
 		n += len(o) + 16
 	}
 	for _, u := range p.Share.Audience.People {
 		n += len(u) + 16
 	}
+	if t := p.thread; t != nil {
+		n += len(t.title) + 16*(len(t.share.Audience.Orgs)+len(t.share.Audience.People))
+	}
 	return n
 }
 
-func newThreadCache(s *Service, maxBytes, perThread int, src threadCacheSource) *threadCache {
-	return &threadCache{svc: s, src: src, max: maxBytes, perThread: perThread, entries: map[string]*threadEntry{}}
+// entryMax is how much one entry may hold: a quarter of the cache. An
+// entry of long posts keeps fewer of them.
+func (c *threadCache) entryMax() int { return c.max / 4 }
+
+func newThreadCache(s *Service, maxBytes, perEntry int, src threadCacheSource) *threadCache {
+	return &threadCache{svc: s, src: src, max: maxBytes, perEntry: perEntry, entries: map[string]*threadEntry{}}
 }
 
-// page returns a page of thread's posts after the post id after (""
+// threadPage returns a page of thread's posts after the post id after (""
 // from the start) for reader r, who may see the thread: up to limit+1
 // posts, so the caller knows whether a next page exists. ok is false when
 // the cache cannot answer (a change to the thread is waiting to be
 // chained, or the page reaches past the posts kept): read the database.
-func (c *threadCache) page(ctx context.Context, r *policy.Reader, thread, after string, limit int) ([]Post, bool, error) {
-	st, err := c.src.state(ctx)
-	if err != nil {
+func (c *threadCache) threadPage(ctx context.Context, r *policy.Reader, thread, after string, limit int) ([]Post, bool, error) {
+	kept, ok, err := c.entry(ctx, "thread:"+thread, thread)
+	if !ok || err != nil {
 		return nil, false, err
 	}
-	tag := "thread:" + thread
-	for _, w := range st.Waiting {
-		if touchesTag(w, tag) {
-			c.Misses.Add(1)
-			return nil, false, nil
-		}
-	}
-	if err := c.catchUp(ctx, st.Head); err != nil {
-		return nil, false, err
-	}
-	posts, complete, err := c.thread(ctx, thread, st.Head)
-	if err != nil {
-		return nil, false, err
-	}
+	posts := kept.posts
 	i := 0
 	if after != "" {
-		i, _ = slices.BinarySearchFunc(posts, after, func(p Post, id string) int { return strings.Compare(p.ID, id) })
+		i = place(posts, after)
 		if i < len(posts) && posts[i].ID == after {
 			i++
 		}
@@ -139,12 +158,96 @@ func (c *threadCache) page(ctx context.Context, r *policy.Reader, thread, after 
 			out = append(out, posts[i])
 		}
 	}
-	if len(out) <= limit && !complete {
+	if len(out) <= limit && !kept.complete {
 		c.Misses.Add(1)
 		return nil, false, nil // the page goes on past the posts kept
 	}
 	c.Hits.Add(1)
 	return out, true, nil
+}
+
+// feedPage returns a page of the feed for reader r: the newest posts
+// before the post id before ("" from the newest) that r may see in
+// threads r may see, each with its thread's title; up to limit+1 posts.
+// ok as for threadPage.
+func (c *threadCache) feedPage(ctx context.Context, r *policy.Reader, before string, limit int) ([]Post, bool, error) {
+	kept, ok, err := c.entry(ctx, feedTag, "")
+	if !ok || err != nil {
+		return nil, false, err
+	}
+	posts := kept.posts
+	i := len(posts)
+	if before != "" {
+		i = place(posts, before)
+	}
+	threads := map[*keptThread]bool{} // judged for this reader
+	out := make([]Post, 0, limit+1)
+	for i--; i >= 0 && len(out) <= limit; i-- {
+		p := &posts[i]
+		visible, judged := threads[p.thread]
+		if !judged {
+			visible = r.Sees(c.svc.threads, p.thread.share)
+			threads[p.thread] = visible
+		}
+		if visible && r.Sees(c.svc.posts, p.Share) {
+			q := *p
+			q.ThreadTitle = p.thread.title
+			out = append(out, q)
+		}
+	}
+	if len(out) <= limit && !kept.complete {
+		c.Misses.Add(1)
+		return nil, false, nil
+	}
+	c.Hits.Add(1)
+	return out, true, nil
+}
+
+// place is where a post with id belongs among posts (oldest first).
+func place(posts []Post, id string) int {
+	i, _ := slices.BinarySearchFunc(posts, id, func(p Post, id string) int { return strings.Compare(p.ID, id) })
+	return i
+}
+
+// entry returns the posts of the entry tag (a thread's, thread; the
+// feed's, ""), up to date with the trail's head, reading them if none are
+// kept (once for concurrent readers). ok is false when a change touching
+// it is waiting to be chained.
+func (c *threadCache) entry(ctx context.Context, tag, thread string) (snapshot, bool, error) {
+	st, err := c.src.state(ctx)
+	if err != nil {
+		return snapshot{}, false, err
+	}
+	for _, w := range st.Waiting {
+		if touchesTag(w, tag) {
+			c.Misses.Add(1)
+			return snapshot{}, false, nil
+		}
+	}
+	if err := c.catchUp(ctx, st.Head); err != nil {
+		return snapshot{}, false, err
+	}
+	c.mu.Lock()
+	if e := c.entries[tag]; e != nil {
+		c.tick++
+		e.used = c.tick
+		kept := snapshot{e.posts, e.complete}
+		c.mu.Unlock()
+		return kept, true, nil
+	}
+	c.mu.Unlock()
+	v, err, _ := c.flights.Do(strconv.FormatInt(st.Head, 10)+"\x00"+tag, func() (any, error) {
+		// The reading outlives a request that gives up: others wait for it.
+		e, err := c.read(context.WithoutCancel(ctx), tag, thread, st.Head)
+		if err != nil {
+			return nil, err
+		}
+		return c.keep(ctx, e), nil
+	})
+	if err != nil {
+		return snapshot{}, false, err
+	}
+	return v.(snapshot), true, nil
 }
 
 // touchesTag reports whether a record's touches (comma list, "*") name tag.
@@ -160,89 +263,103 @@ func touchesTag(touches, tag string) bool {
 	return false
 }
 
-// thread returns the kept posts of a thread, reading them if none are
-// kept (once for concurrent readers).
-func (c *threadCache) thread(ctx context.Context, thread string, head int64) ([]Post, bool, error) {
-	c.mu.Lock()
-	if e := c.entries[thread]; e != nil {
-		c.tick++
-		e.used = c.tick
-		posts, complete := e.posts, e.complete
-		c.mu.Unlock()
-		return posts, complete, nil
-	}
-	c.mu.Unlock()
-	v, err, _ := c.flights.Do(strconv.FormatInt(head, 10)+"\x00"+thread, func() (any, error) {
-		// The reading outlives a request that gives up: others wait for it.
-		e, err := c.read(context.WithoutCancel(ctx), thread, head)
-		if err != nil {
-			return nil, err
-		}
-		return c.keep(ctx, e), nil
-	})
-	if err != nil {
-		return nil, false, err
-	}
-	kept := v.(snapshot)
-	return kept.posts, kept.complete, nil
-}
-
 // snapshot is an entry's posts at one moment.
 type snapshot struct {
 	posts    []Post
 	complete bool
 }
 
-// read reads a thread's first posts with their envelopes, unjudged.
-func (c *threadCache) read(ctx context.Context, thread string, head int64) (*threadEntry, error) {
+// read reads an entry's posts with their envelopes, unjudged: a thread's
+// first ones, or the feed's newest ones.
+func (c *threadCache) read(ctx context.Context, tag, thread string, head int64) (*threadEntry, error) {
+	e := &threadEntry{tag: tag, thread: thread, version: head}
+	q := c.query(e)
+	if thread != "" {
+		q.Add(` WHERE p.thread_id = ? ORDER BY p.id LIMIT ?`, thread, c.perEntry+1)
+	} else {
+		q.Add(` ORDER BY p.id DESC LIMIT ?`, c.perEntry+1)
+	}
+	posts, err := c.collect(ctx, e, q, c.perEntry+1)
+	if err != nil {
+		return nil, err
+	}
+	e.complete = len(posts) <= c.perEntry
+	// Newest first for the feed: keep the first ones that fit, as many
+	// as an entry keeps and within its share of the memory.
+	for i := range posts {
+		cost := postCost(&posts[i])
+		if i == c.perEntry || e.size+cost > c.entryMax() {
+			posts, e.complete = posts[:i], false
+			break
+		}
+		e.size += cost
+	}
+	if thread == "" {
+		slices.Reverse(posts)
+	}
+	e.posts = posts
+	return e, nil
+}
+
+// query is the unjudged SELECT of an entry's posts, for the feed with
+// each post's thread.
+func (c *threadCache) query(e *threadEntry) *db.Query {
 	s := c.svc
-	h := s.DB.R()
-	q := db.Q(`SELECT `+s.postColumns+` FROM `).Append(s.posts.Unjudged("p")).
-		Add(` JOIN users u ON u.id = p.author_id JOIN orgs o ON o.id = p.org_id WHERE p.thread_id = ? ORDER BY p.id LIMIT ?`, thread, c.perThread+1)
+	cols, from := s.postColumns, s.posts.Unjudged("p")
+	if e.thread == "" {
+		cols += `, t.title, ` + s.threads.Columns("t")
+		from.Append(s.threads.JoinUnjudged("t", "p.thread_id"))
+	}
+	return db.Q(`SELECT ` + cols + ` FROM `).Append(from).Add(` JOIN users u ON u.id = p.author_id JOIN orgs o ON o.id = p.org_id`)
+}
+
+// collect reads the posts q selects (at most max) for entry e, with
+// their audience lists (and their threads', for the feed) and their JSON.
+func (c *threadCache) collect(ctx context.Context, e *threadEntry, q *db.Query, max int) ([]Post, error) {
+	s, h := c.svc, c.svc.DB.R()
 	rows, err := h.Select(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("thread cache: read posts: %w", err)
 	}
-	posts, err := db.CollectN(rows, c.perThread+1, "thread cache: read posts", func(sc db.Scanner) (Post, error) { return s.scanPost(sc) })
+	threads := map[string]*keptThread{}
+	// Not CollectN: a thread of three posts must not hold room for max.
+	posts, err := db.Collect(rows, "thread cache: read posts", func(sc db.Scanner) (Post, error) {
+		if e.thread != "" {
+			return s.scanPost(sc)
+		}
+		var t keptThread
+		p, err := s.scanPost(sc, s.threads.Dest(&t.share, []any{&t.title})...)
+		if err != nil {
+			return p, err
+		}
+		if threads[p.ThreadID] == nil {
+			threads[p.ThreadID] = &t
+		}
+		p.thread = threads[p.ThreadID]
+		return p, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	e := &threadEntry{thread: thread, version: head, complete: len(posts) <= c.perThread}
-	if !e.complete {
-		posts = posts[:c.perThread]
+	if len(posts) > max {
+		return nil, fmt.Errorf("thread cache: more than %d posts", max)
 	}
 	if err := policy.LoadAudiences(ctx, h, postShares(posts)); err != nil {
+		return nil, err
+	}
+	shares := make([]*policy.Share, 0, len(threads))
+	for _, t := range threads {
+		shares = append(shares, &t.share)
+	}
+	if err := policy.LoadAudiences(ctx, h, shares); err != nil {
 		return nil, err
 	}
 	for i := range posts {
 		if err := encodePost(&posts[i]); err != nil {
 			return nil, err
 		}
-		e.size += postCost(&posts[i])
 	}
-	e.posts = posts
-	return e, nil
-}
-
-// readPost reads one post of thread with its envelope, unjudged; ok false
-// if it is gone.
-func (c *threadCache) readPost(ctx context.Context, thread, id string) (Post, bool, error) {
-	s := c.svc
-	h := s.DB.R()
-	q := db.Q(`SELECT `+s.postColumns+` FROM `).Append(s.posts.Unjudged("p")).
-		Add(` JOIN users u ON u.id = p.author_id JOIN orgs o ON o.id = p.org_id WHERE p.id = ? AND p.thread_id = ?`, id, thread)
-	rows, err := h.Select(ctx, q)
-	if err != nil {
-		return Post{}, false, fmt.Errorf("thread cache: read post: %w", err)
-	}
-	ps, err := db.CollectN(rows, 1, "thread cache: read post", func(sc db.Scanner) (Post, error) { return s.scanPost(sc) })
-	if err != nil || len(ps) == 0 {
-		return Post{}, false, err
-	}
-	if err := policy.LoadAudiences(ctx, h, postShares(ps)); err != nil {
-		return Post{}, false, err
-	}
-	return ps[0], true, encodePost(&ps[0])
+	return posts, nil
 }
 
 // encodePost makes a kept post's JSON once for every reader: as
@@ -272,14 +389,14 @@ func (c *threadCache) keep(ctx context.Context, e *threadEntry) snapshot {
 	defer c.catching.Unlock()
 	c.mu.Lock()
 	var missed []audit.Change
-	remembered := len(c.history) == 0 || c.history[0].Seq <= e.version+1
+	remembered := e.version >= c.floor
 	for _, ch := range c.history {
 		if ch.Seq > e.version {
 			missed = append(missed, ch)
 		}
 	}
 	c.mu.Unlock()
-	keep := remembered && c.max > 0 && e.size <= c.max/4
+	keep := remembered && c.max > 0
 	for _, ch := range missed {
 		if !c.patch(ctx, e, ch) {
 			keep = false
@@ -289,12 +406,12 @@ func (c *threadCache) keep(ctx context.Context, e *threadEntry) snapshot {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if keep {
-		if old := c.entries[e.thread]; old != nil {
+		if old := c.entries[e.tag]; old != nil {
 			c.dropLocked(old)
 		}
 		c.tick++
 		e.used = c.tick
-		c.entries[e.thread] = e
+		c.entries[e.tag] = e
 		c.size += e.size
 		for c.size > c.max {
 			c.evictLocked()
@@ -314,6 +431,17 @@ func (c *threadCache) catchUp(ctx context.Context, head int64) error {
 	c.catching.Lock()
 	defer c.catching.Unlock()
 	c.mu.Lock()
+	seen = c.seen
+	if head-seen > historyLen {
+		// More changes than the cache remembers (the first request after
+		// the start, or after a long pause): reading them would cost more
+		// than reading the entries again. Start afresh at head; an entry
+		// read after an older head is then not kept (floor).
+		for _, e := range c.entries {
+			c.dropLocked(e)
+		}
+		c.history, c.floor, c.seen = nil, head, head
+	}
 	seen = c.seen
 	c.mu.Unlock()
 	if head <= seen {
@@ -340,8 +468,9 @@ const historyLen = 4096
 func (c *threadCache) apply(ctx context.Context, ch audit.Change) error {
 	c.mu.Lock()
 	c.history = append(c.history, ch)
-	if len(c.history) > historyLen {
-		c.history = slices.Delete(c.history, 0, len(c.history)-historyLen)
+	if n := len(c.history) - historyLen; n > 0 {
+		c.floor = c.history[n-1].Seq
+		c.history = slices.Delete(c.history, 0, n)
 	}
 	var hit []*threadEntry
 	if ch.Touches == "*" {
@@ -350,10 +479,8 @@ func (c *threadCache) apply(ctx context.Context, ch audit.Change) error {
 		}
 	} else {
 		for tag := range strings.SplitSeq(ch.Touches, ",") {
-			if id, ok := strings.CutPrefix(tag, "thread:"); ok {
-				if e := c.entries[id]; e != nil && e.version < ch.Seq {
-					hit = append(hit, e)
-				}
+			if e := c.entries[tag]; e != nil && e.version < ch.Seq {
+				hit = append(hit, e)
 			}
 		}
 	}
@@ -372,76 +499,137 @@ func (c *threadCache) apply(ctx context.Context, ch audit.Change) error {
 }
 
 // postChanges are the records of one post that the cache follows by
-// reading that post again; any other record touching a thread drops it.
+// reading that post again.
 var postChanges = map[string]bool{
 	"forum.post.create": true, "forum.post.edit": true, "forum.post.reshare": true, "forum.post.delete": true,
 }
 
-// patch brings entry e up to date with change ch, which touches it: it
-// reads the changed post again (or learns it is gone). It reports false
-// when the entry cannot be patched and must go (not a post's change, or
-// the post could not be read). Callers hold c.catching; e may be kept
-// or not yet.
+// patch brings entry e up to date with change ch: it reads the changed
+// post again (or learns it is gone), or for the feed every post of a
+// changed thread. It reports false when the entry cannot be patched and
+// must go (a change of another kind, or the posts could not be read).
+// Callers hold c.catching; e may be kept or not yet.
 func (c *threadCache) patch(ctx context.Context, e *threadEntry, ch audit.Change) bool {
 	if ch.Touches == "*" {
 		return false
 	}
-	if !touchesTag(ch.Touches, "thread:"+e.thread) {
+	if !touchesTag(ch.Touches, e.tag) {
 		return true
 	}
-	if ch.ObjectType != "post" || !postChanges[ch.Action] || ch.ObjectID == "" {
+	ctx = context.WithoutCancel(ctx)
+	q := c.query(e)
+	var changed func(*Post) bool
+	switch {
+	case ch.ObjectType == "post" && postChanges[ch.Action] && ch.ObjectID != "":
+		q.Add(` WHERE p.id = ?`, ch.ObjectID)
+		if e.thread != "" {
+			q.Add(` AND p.thread_id = ?`, e.thread)
+		}
+		changed = func(p *Post) bool { return p.ID == ch.ObjectID }
+	case e.thread == "" && ch.ObjectType == "thread" && ch.ObjectID != "":
+		// A thread created or deleted: its posts in the feed are read again,
+		// as far back as the feed keeps.
+		q.Add(` WHERE p.thread_id = ?`, ch.ObjectID)
+		c.mu.Lock()
+		if !e.complete && len(e.posts) > 0 {
+			q.Add(` AND p.id >= ?`, e.posts[0].ID)
+		}
+		c.mu.Unlock()
+		q.Add(` ORDER BY p.id LIMIT ?`, 4*c.perEntry+1)
+		changed = func(p *Post) bool { return p.ThreadID == ch.ObjectID }
+	default:
 		return false
 	}
-	p, ok, err := c.readPost(context.WithoutCancel(ctx), e.thread, ch.ObjectID)
-	if err != nil {
+	fresh, err := c.collect(ctx, e, q, 4*c.perEntry+1)
+	if err != nil || len(fresh) > 4*c.perEntry {
 		return false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	posts := e.posts
-	i, found := slices.BinarySearchFunc(posts, ch.ObjectID, func(p Post, id string) int { return strings.Compare(p.ID, id) })
-	delta := 0
-	switch {
-	case found && !ok: // deleted
-		delta = -postCost(&posts[i])
-		posts = slices.Concat(posts[:i], posts[i+1:])
-	case found: // changed
-		delta = postCost(&p) - postCost(&posts[i])
-		posts = slices.Clone(posts)
-		posts[i] = p
-	case !ok:
-		return true // gone, and never kept
-	case i == len(posts) && !e.complete:
-		return true // after the posts kept
-	case len(posts) >= c.perThread:
-		// One more than kept: the last kept one goes, unless the new one
-		// comes after it.
-		e.complete = false
-		if i == len(posts) {
-			return true
+	c.replaceLocked(e, changed, fresh)
+	return true
+}
+
+// replaceLocked takes the posts changed reports out of e and puts fresh
+// in, within what e keeps: a thread its first posts, the feed its newest.
+// Callers hold c.mu.
+func (c *threadCache) replaceLocked(e *threadEntry, changed func(*Post) bool, fresh []Post) {
+	posts, copied := e.posts, false
+	before := e.size
+	if slices.IndexFunc(posts, func(p Post) bool { return changed(&p) }) >= 0 {
+		kept := make([]Post, 0, len(posts)+len(fresh))
+		for i := range posts {
+			if changed(&posts[i]) {
+				e.size -= postCost(&posts[i])
+			} else {
+				kept = append(kept, posts[i])
+			}
 		}
-		delta = postCost(&p) - postCost(&posts[len(posts)-1])
-		posts = slices.Concat(posts[:i], []Post{p}, posts[i:len(posts)-1])
-	case i == len(posts):
-		// Appended in place: readers hold slices no longer than before.
-		delta = postCost(&p)
-		posts = append(posts, p)
-	default:
-		delta = postCost(&p)
-		posts = slices.Concat(posts[:i], []Post{p}, posts[i:])
+		posts, copied = kept, true
+	}
+	for _, p := range fresh {
+		i := place(posts, p.ID)
+		switch {
+		case e.thread != "" && i == len(posts) && !e.complete:
+			continue // after the thread's posts kept
+		case e.thread == "" && i == 0 && len(posts) > 0 && !e.complete:
+			continue // before the feed's posts kept
+		case e.thread != "" && len(posts) >= c.perEntry:
+			// One more than a thread keeps: its last one goes, unless the
+			// new one comes after it.
+			e.complete = false
+			if i == len(posts) {
+				continue
+			}
+			e.size -= postCost(&posts[len(posts)-1])
+			posts = slices.Insert(slices.Clone(posts[:len(posts)-1]), i, p)
+			copied = true
+		case i == len(posts):
+			// Appended in place: readers hold slices no longer than before.
+			posts = append(posts, p)
+		default:
+			if !copied {
+				posts, copied = slices.Clone(posts), true
+			}
+			posts = slices.Insert(posts, i, p)
+		}
+		e.size += postCost(&p)
+	}
+	if e.thread == "" && len(posts) > 2*c.perEntry {
+		// The feed keeps its newest posts: the oldest go now and then.
+		for i := range len(posts) - c.perEntry {
+			e.size -= postCost(&posts[i])
+		}
+		posts, e.complete = slices.Clone(posts[len(posts)-c.perEntry:]), false
+	}
+	// Within its share of the memory: a thread loses its last posts, the
+	// feed its oldest.
+	if e.size > c.entryMax() {
+		lo, hi := 0, len(posts)
+		for e.size > c.entryMax() && lo < hi {
+			if e.thread != "" {
+				hi--
+				e.size -= postCost(&posts[hi])
+			} else {
+				e.size -= postCost(&posts[lo])
+				lo++
+			}
+		}
+		posts, e.complete = slices.Clone(posts[lo:hi]), false
 	}
 	e.posts = posts
-	e.size += delta
-	if c.entries[e.thread] == e {
-		c.size += delta
+	if c.entries[e.tag] == e {
+		c.size += e.size - before
+		for c.size > c.max && len(c.entries) > 0 {
+			c.evictLocked()
+		}
 	}
-	return true
 }
 
 // dropLocked removes an entry. Callers hold c.mu.
 func (c *threadCache) dropLocked(e *threadEntry) {
-	if c.entries[e.thread] == e {
-		delete(c.entries, e.thread)
+	if c.entries[e.tag] == e {
+		delete(c.entries, e.tag)
 		c.size -= e.size
 	}
 }

@@ -42,3 +42,11 @@ func (r *Reader) Sees(k *Kind, s Share) bool {
 	s.Kind, s.Category = k.name, k.category
 	return r.view.CanSee(s)
 }
+
+// JoinUnjudged joins kind k's table under alias on its id = on, with its
+// envelope and no visibility condition (Unjudged's join form: a post's
+// thread for a store of posts).
+func (k *Kind) JoinUnjudged(alias, on string) *db.Query {
+	s := shareAlias(alias)
+	return db.Q(" JOIN " + k.table + " " + alias + " ON " + alias + ".id = " + on + " JOIN shares " + s + " ON " + s + ".id = " + alias + ".id")
+}

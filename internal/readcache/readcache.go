@@ -160,6 +160,16 @@ func (c *Cache) catchUp(ctx context.Context, head int64) error {
 	defer c.catching.Unlock()
 	c.mu.Lock()
 	seen = c.seen
+	if head-seen > historyLen {
+		// More changes than the cache remembers (the first request after
+		// the start, or after a long pause): reading them all would hold
+		// every other request up. Start afresh at head; a page built
+		// before it is not kept (put finds no history for it).
+		for k := range c.entries {
+			c.dropLocked(k)
+		}
+		c.history, c.seen, seen = nil, head, head
+	}
 	c.mu.Unlock()
 	if head <= seen {
 		return nil // another request caught up meanwhile

@@ -144,6 +144,37 @@ func TestPageBuiltBeforeAChangeIsNotKept(t *testing.T) {
 	}
 }
 
+// TestLongTrailSkipped: the first page after a start (or a long pause)
+// does not read the whole trail: past what the cache remembers it starts
+// afresh, drops what it had, and keeps no page built before that head.
+func TestLongTrailSkipped(t *testing.T) {
+	tr := &trail{}
+	c := New(1<<20, tr.source())
+	c.put("kept", 0, 0, []string{"thread:1"}, []byte("x"))
+	read := 0
+	src := tr.source()
+	c.src.Changes = func(ctx context.Context, from, to int64) ([]Change, error) {
+		read += int(to - from)
+		return src.Changes(ctx, from, to)
+	}
+	for range historyLen + 10 {
+		tr.chain("thread:2")
+	}
+	if err := c.catchUp(context.Background(), historyLen+10); err != nil {
+		t.Fatal(err)
+	}
+	if read != 0 || c.seen != historyLen+10 {
+		t.Errorf("%d changes read, seen %d", read, c.seen)
+	}
+	if _, ok := c.get("kept", 0); ok {
+		t.Error("a page from before the skipped changes is still served")
+	}
+	c.put("late", 5, 0, []string{"thread:3"}, []byte("y")) // built before the head skipped to
+	if _, ok := c.get("late", 0); ok {
+		t.Error("a page built before the skipped changes was kept")
+	}
+}
+
 func TestPageEndsWithAgreement(t *testing.T) {
 	tr := &trail{next: 20}
 	p := &pager{c: New(1<<20, tr.source()), builds: map[string]int{}}
