@@ -188,11 +188,29 @@ func (c *cli) bench(args []string) error {
 	var wo bench.WebhooksOptions
 	var po bench.PlaybooksOptions
 	var endpoints, engine, postgres string
+	// In "bench all" each scenario registers its flags apart; they are
+	// then merged, a name another scenario took first getting the
+	// scenario's in front (--intel-clients).
+	type scenarioSet struct {
+		name string
+		set  *flag.FlagSet
+	}
+	var sets []scenarioSet
+	sub := func(name string) *flag.FlagSet {
+		if scenario != "all" {
+			return fs
+		}
+		set := flag.NewFlagSet(name, flag.ContinueOnError)
+		sets = append(sets, scenarioSet{name, set})
+		return set
+	}
 	if scenario == "startup" || scenario == "all" {
+		fs := sub("startup")
 		fs.IntVar(&so.Runs, "runs", 5, "startup: fresh starts to measure")
 		fs.DurationVar(&so.Idle, "idle", 2*time.Second, "startup: idle time before reading memory")
 	}
 	if scenario == "list" || scenario == "all" {
+		fs := sub("list")
 		fs.IntVar(&lo.Posts, "posts", 100000, "list: posts to store")
 		fs.IntVar(&lo.Threads, "threads", 10, "list: threads to spread them over (one of them internal to sme)")
 		fs.DurationVar(&lo.Duration, "duration", 10*time.Second, "list: measured load per endpoint")
@@ -207,6 +225,7 @@ func (c *cli) bench(args []string) error {
 		fs.Float64Var(&lo.Writes, "writes", 0, "list: posts per second written during the load (each empties the read cache)")
 	}
 	if scenario == "fanout" || scenario == "all" {
+		fs := sub("fanout")
 		fs.IntVar(&fo.Subscribers, "subscribers", 1000, "fanout: live streams to open")
 		fs.Float64Var(&fo.Unauthorised, "unauthorised", 0.2, "fanout: share of streams whose user may not see the post")
 		fs.IntVar(&fo.Readers, "readers", 20, "fanout: reader accounts per org to spread the streams over")
@@ -224,14 +243,17 @@ func (c *cli) bench(args []string) error {
 		fs.StringVar(&fo.Target, "target", "post", "fanout: what is published: post (replies to a circle thread) or incident (comments on an incident shared with the circle; no re-check measurement)")
 	}
 	if scenario == "mixed" || scenario == "all" {
+		fs := sub("mixed")
 		mixedFlags(fs, &mo, &engine, &postgres, scenario == "mixed")
 	}
 	if scenario == "intel" || scenario == "all" {
+		fs := sub("intel")
 		fs.IntVar(&io2.Objects, "objects", 1000000, "intel: objects in the synthetic bundle (indicators, observables, relationships)")
 		fs.IntVar(&io2.Clients, "clients", 4, "intel: concurrent batch lookup clients")
 		fs.DurationVar(&io2.Duration, "intel-duration", 5*time.Second, "intel: length of each lookup phase")
 	}
 	if scenario == "search" || scenario == "all" {
+		fs := sub("search")
 		fs.IntVar(&so2.Docs, "docs", 100000, "search: documents in the index")
 		fs.DurationVar(&so2.Duration, "search-duration", 5*time.Second, "search: measured time per phase")
 		fs.DurationVar(&so2.Warmup, "search-warmup", time.Second, "search: unmeasured load before each phase")
@@ -241,18 +263,22 @@ func (c *cli) bench(args []string) error {
 		}
 	}
 	if scenario == "webhooks" || scenario == "all" {
+		fs := sub("webhooks")
 		fs.IntVar(&wo.Deliveries, "deliveries", 5000, "webhooks: deliveries waiting in the outbox")
 	}
 	if scenario == "vulns" || scenario == "all" {
+		fs := sub("vulns")
 		fs.IntVar(&vo.Documents, "csaf-docs", 2000, "vulns: synthetic CSAF documents to import")
 		fs.StringVar(&vo.CSAF, "csaf", "", "vulns: import the CSAF documents below this folder instead (their .sha512 files checked)")
 		fs.IntVar(&vo.Assets, "match-assets", 10000, "vulns: assets in the matching figure")
 		fs.IntVar(&vo.Advisory, "match-advisories", 10000, "vulns: advisories in the matching figure")
 	}
 	if scenario == "playbooks" || scenario == "all" {
+		fs := sub("playbooks")
 		fs.IntVar(&po.Documents, "playbooks", 5000, "playbooks: synthetic CACAO playbooks to import")
 	}
 	if scenario == "risks" || scenario == "all" {
+		fs := sub("risks")
 		fs.IntVar(&ro.Risks, "risks", 10000, "risks: risks in the register")
 		fs.IntVar(&ro.Requests, "risk-requests", 100, "risks: requests per read figure")
 		fs.IntVar(&ro.Participants, "risk-participants", 100, "risks: live participants of the workshop")
@@ -263,6 +289,15 @@ func (c *cli) bench(args []string) error {
 	default:
 		fmt.Fprint(c.stderr, benchHelp)
 		return usageError{fmt.Sprintf("unknown scenario %q: use startup, list, fanout, mixed, intel, search, vulns, playbooks, risks, webhooks or all", scenario)}
+	}
+	for _, ss := range sets {
+		ss.set.VisitAll(func(f *flag.Flag) {
+			name := f.Name
+			if fs.Lookup(name) != nil {
+				name = ss.name + "-" + name
+			}
+			fs.Var(f.Value, name, f.Usage)
+		})
 	}
 	if err := c.parse(fs, rest); err != nil {
 		return err

@@ -17,7 +17,6 @@ func mixedFlags(fs *flag.FlagSet, mo *bench.MixedOptions, engine, postgres *stri
 	fs.IntVar(&mo.Clients, "clients", 50, "mixed: keep-alive API clients, each its own analyst of sme, cloud or cert")
 	fs.Float64Var(&mo.WriteShare, "write-share", 0.2, "mixed: share of operations that write (replies and new threads), 0 to 1")
 	fs.IntVar(&mo.Posts, "mixed-posts", 20000, "mixed: posts to store before the load")
-	fs.StringVar(&mo.CPUProfile, "cpuprofile", "", "mixed: write the first hub's CPU profile over the measured load to this file (for go tool pprof)")
 	fs.IntVar(&mo.Threads, "mixed-threads", 200, "mixed: threads to spread them over (one of them internal to sme)")
 	fs.Uint64Var(&mo.Seed, "seed", 1, "mixed: seed of the clients' random choices (the same seed, the same operations)")
 	fs.StringVar(engine, "engine", "both", "mixed: sqlite, postgres, or both (PostgreSQL only when --postgres is given)")
@@ -25,7 +24,12 @@ func mixedFlags(fs *flag.FlagSet, mo *bench.MixedOptions, engine, postgres *stri
 	// default: the help would print it, password and all.
 	fs.StringVar(postgres, "postgres", "", "mixed: admin URL of a PostgreSQL server for a throwaway database, postgres://… (default VERBUND_BENCH_POSTGRES)")
 	fs.IntVar(&mo.Replicas, "replicas", 2, "mixed: hubs on the one PostgreSQL database (SQLite always has one)")
+	mo.ThreadCache = -1
 	if own {
+		// In "bench all" these belong to list (and mixed keeps the hub's
+		// default cache).
+		fs.StringVar(&mo.CPUProfile, "cpuprofile", "", "mixed: write the first hub's CPU profile over the measured load to this file (for go tool pprof)")
+		fs.IntVar(&mo.ThreadCache, "thread-cache", -1, "mixed: the hubs' thread cache in MB (0 turns it off); -1 leaves the hub's default")
 		fs.DurationVar(&mo.Duration, "duration", 30*time.Second, "mixed: measured load")
 		fs.DurationVar(&mo.Warmup, "warmup", 2*time.Second, "mixed: unmeasured load before it")
 	} else {

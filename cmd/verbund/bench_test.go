@@ -45,9 +45,20 @@ func TestBenchMixedEngines(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("bench mixed --help: %v", err)
 	}
-	for _, f := range []string{"-clients", "-duration", "-warmup", "-write-share", "-mixed-posts", "-mixed-threads", "-postgres", "-replicas", "-engine", "-seed"} {
+	for _, f := range []string{"-clients", "-duration", "-warmup", "-write-share", "-mixed-posts", "-mixed-threads", "-postgres", "-replicas", "-engine", "-seed", "-thread-cache", "-cpuprofile"} {
 		if !strings.Contains(out, f) {
 			t.Errorf("bench mixed --help does not mention %s", f)
+		}
+	}
+	// "bench all" takes every scenario's flags at once: a name two use
+	// gets the later one's scenario in front.
+	out, err = cmd(t, nil, "bench", "all", "--help")
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("bench all --help: %v", err)
+	}
+	for _, f := range []string{"-posts ", "-clients ", "-intel-clients ", "-mixed-posts ", "-search-duration ", "-check "} {
+		if !strings.Contains(out, f) {
+			t.Errorf("bench all --help does not mention %s", f)
 		}
 	}
 }

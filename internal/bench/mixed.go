@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"verbund/internal/db"
@@ -38,6 +39,9 @@ type MixedOptions struct {
 	Posts   int
 	Threads int
 	Seed    uint64 // of the clients' random choices (default 1): the same seed gives every client the same sequence of operations
+	// ThreadCache is the hubs' --thread-cache in MB; negative: their
+	// default.
+	ThreadCache int
 	// CPUProfile, when set, is a file for the first hub's CPU profile
 	// over the measured load (go tool pprof reads it).
 	CPUProfile string
@@ -246,7 +250,11 @@ func Mixed(ctx context.Context, o MixedOptions) (*MixedResult, error) {
 		if dbURL != "" {
 			data = filepath.Join(dir, fmt.Sprintf("replica-%d", i+1))
 		}
-		s, err := StartServerOn(ctx, o.Exe, data, dbURL)
+		var extra []string
+		if o.ThreadCache >= 0 {
+			extra = append(extra, "--thread-cache", strconv.Itoa(o.ThreadCache))
+		}
+		s, err := StartServerOn(ctx, o.Exe, data, dbURL, extra...)
 		if err != nil {
 			return nil, fmt.Errorf("start hub %d: %w", i+1, err)
 		}

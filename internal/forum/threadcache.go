@@ -550,13 +550,24 @@ func (c *threadCache) patch(ctx context.Context, e *threadEntry, ch audit.Change
 	return true
 }
 
+// anyOf reports whether changed reports any of posts (by index: a Post
+// is too large to copy for each).
+func anyOf(posts []Post, changed func(*Post) bool) bool {
+	for i := range posts {
+		if changed(&posts[i]) {
+			return true
+		}
+	}
+	return false
+}
+
 // replaceLocked takes the posts changed reports out of e and puts fresh
 // in, within what e keeps: a thread its first posts, the feed its newest.
 // Callers hold c.mu.
 func (c *threadCache) replaceLocked(e *threadEntry, changed func(*Post) bool, fresh []Post) {
 	posts, copied := e.posts, false
 	before := e.size
-	if slices.IndexFunc(posts, func(p Post) bool { return changed(&p) }) >= 0 {
+	if anyOf(posts, changed) {
 		kept := make([]Post, 0, len(posts)+len(fresh))
 		for i := range posts {
 			if changed(&posts[i]) {
