@@ -221,7 +221,7 @@ func (c *cli) bench(args []string) error {
 		fs.BoolVar(&lo.Keep, "keep", false, "list: keep the seeded data folder (printed) for inspection")
 		fs.StringVar(&lo.CPUProfile, "cpuprofile", "", "list: write the hub's CPU profile over each endpoint's measured load to this file, suffixed .thread, .feed or .search (for go tool pprof)")
 		fs.IntVar(&lo.ReadCache, "read-cache", 16, "list: the hub's read cache in MB; 0 turns it off, so every page is built from the database")
-		fs.IntVar(&lo.ThreadCache, "thread-cache", 32, "list: the hub's thread cache in MB (threads' first posts, judged per reader in memory); 0 turns it off")
+		fs.IntVar(&lo.ThreadCache, "thread-cache", 64, "list: the hub's thread cache in MB (threads' first posts, judged per reader in memory); 0 turns it off")
 		fs.Float64Var(&lo.Writes, "writes", 0, "list: posts per second written during the load (each empties the read cache)")
 	}
 	if scenario == "fanout" || scenario == "all" {

@@ -179,7 +179,7 @@ func Flags(fs *flag.FlagSet, env Env) *Config {
 	fs.StringVar(&c.BaseURL, "base-url", get("BASE_URL", ""), "public URL of the hub, printed at start (default from --addr)")
 	fs.StringVar(&c.CSAFProviderOrg, "csaf-provider-org", get("CSAF_PROVIDER_ORG", ""), "the organisation (its id or exact name, e.g. \"Wolke Cloud AG\") whose CSAF provider also answers at /.well-known/csaf/provider-metadata.json and in /.well-known/security.txt (VERBUND_CSAF_PROVIDER_ORG; with --demo: Wolke Cloud AG)")
 	fs.IntVar(&c.ReadCache, "read-cache", num("READ_CACHE", 16), "MB of memory for cached API list pages, 0 to turn the cache off (VERBUND_READ_CACHE)")
-	fs.IntVar(&c.ThreadCache, "thread-cache", num("THREAD_CACHE", 32), "MB of memory for the first posts of threads being read, judged for each reader in memory; 0 to turn it off (VERBUND_THREAD_CACHE)")
+	fs.IntVar(&c.ThreadCache, "thread-cache", num("THREAD_CACHE", 64), "MB of memory for the first posts of threads being read and the feed's newest, judged for each reader in memory; 0 to turn it off (VERBUND_THREAD_CACHE)")
 	fs.IntVar(&c.MaxActive, "max-active", num("MAX_ACTIVE", 0), "requests the hub works on at once, writes before reads; the rest wait their turn (VERBUND_MAX_ACTIVE; default 0: 3 per CPU core, at least 4; live streams do not count)")
 	fs.IntVar(&c.SearchRate, "search-rate", num("SEARCH_RATE", 60), "full-text searches a user may run per minute after a burst of 20 (VERBUND_SEARCH_RATE); a search's time must not be cheap to measure")
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", on("WEBHOOK_ALLOW_PRIVATE"), "let webhooks reach loopback and private addresses (VERBUND_WEBHOOK_ALLOW_PRIVATE=1); off, such targets are refused, so a webhook cannot probe the hub's own network")
