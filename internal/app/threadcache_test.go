@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -344,6 +345,64 @@ func TestThreadCacheStaysWithinItsMemory(t *testing.T) {
 		}
 		if st := a.App.Forum.CacheStats(); st.Bytes > st.MaxBytes {
 			t.Errorf("the thread cache holds %d bytes (estimated), more than its %d", st.Bytes, st.MaxBytes)
+		}
+	}
+}
+
+// TestThreadCacheFeedHasNoGap: the feed keeps the hub's newest posts; when
+// they were one thread's and that thread is deleted, the kept feed is
+// empty but still ends where it ended. Old posts edited afterwards must
+// not move into it: the feed (API, home page, forum page) would then be
+// cut from them and hide every newer post in between.
+func TestThreadCacheFeedHasNoGap(t *testing.T) {
+	a := apptest.WorldWith(t, db.SQLite, func(c *config.Config) { c.ReadCache, c.ThreadCache, c.ThreadCachePosts = 0, 16, 10 })
+	b := a.ReplicaWith(t, func(c *config.Config) { c.ReadCache, c.ThreadCache = 0, 0 })
+	sme := a.Users["sme.analyst"].WriteToken
+	reply := func(thread, body string) string {
+		t.Helper()
+		r := a.API(t, sme, "POST", "/api/v1/threads/"+thread+"/posts", map[string]any{"body": body})
+		if r.Status != http.StatusCreated {
+			t.Fatalf("reply: %d %s", r.Status, r.Body)
+		}
+		var p struct{ ID string }
+		r.JSON(t, &p)
+		return p.ID
+	}
+	old := newThread(t, a, "sme.analyst", a.CircleChannel, map[string]any{"title": "old", "body": "old 0", "tlp": "GREEN", "audience": "community"})
+	olds := []string{old.post}
+	for i := 1; i < 10; i++ {
+		olds = append(olds, reply(old.thread, fmt.Sprint("old ", i)))
+	}
+	warn := newThread(t, a, "cloud.analyst", a.CircleChannel, map[string]any{"title": "warning", "body": "patch now", "tlp": "GREEN", "audience": "community"})
+	for i := range 5 {
+		a.API(t, a.Users["cloud.analyst"].WriteToken, "POST", "/api/v1/threads/"+warn.thread+"/posts", map[string]any{"body": fmt.Sprint("warning ", i)})
+	}
+	flood := newThread(t, a, "sme.analyst", a.CircleChannel, map[string]any{"title": "flood", "body": "flood", "tlp": "GREEN", "audience": "community"})
+	for i := range 10 {
+		reply(flood.thread, fmt.Sprint("flood ", i))
+	}
+	reader := a.Users["cert.analyst"].ReadToken
+	a.API(t, reader, "GET", "/api/v1/posts?limit=1", nil) // the feed kept: the flood's 10
+	if r := a.API(t, sme, "DELETE", "/api/v1/threads/"+flood.thread, nil); r.Status/100 != 2 {
+		t.Fatalf("delete: %d %s", r.Status, r.Body)
+	}
+	a.API(t, reader, "GET", "/api/v1/posts?limit=1", nil) // the deletion applied
+	for i, id := range olds {
+		if r := a.API(t, sme, "PATCH", "/api/v1/posts/"+id, map[string]any{"body": fmt.Sprint("old, edited ", i)}); r.Status != http.StatusOK {
+			t.Fatalf("edit: %d %s", r.Status, r.Body)
+		}
+	}
+	feedIDs := regexp.MustCompile(`id="feed-([0-9a-f-]+)"`)
+	for _, rd := range []string{"cert.analyst", "cloud.analyst", "sme.viewer"} {
+		tok := a.Users[rd].ReadToken
+		if ra, rb := a.API(t, tok, "GET", "/api/v1/posts?limit=5", nil), b.API(t, tok, "GET", "/api/v1/posts?limit=5", nil); !bytes.Equal(ra.Body, rb.Body) {
+			t.Errorf("%s reads the feed\ncache:    %s\ndatabase: %s", rd, ra.Body, rb.Body)
+		}
+		for _, page := range []string{"/", "/forum"} {
+			pa, pb := a.Login(t, a.Users[rd]).Get(t, page), b.Login(t, a.Users[rd]).Get(t, page)
+			if ia, ib := feedIDs.FindAllSubmatch(pa.Body, -1), feedIDs.FindAllSubmatch(pb.Body, -1); fmt.Sprint(ia) != fmt.Sprint(ib) {
+				t.Errorf("%s reads %s: the cached hub lists %s, the database %s", rd, page, ia, ib)
+			}
 		}
 	}
 }

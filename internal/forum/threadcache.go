@@ -92,6 +92,12 @@ type threadEntry struct {
 	thread   string // the thread's id; "" for the feed
 	posts    []Post // each with its envelope and audience lists
 	complete bool   // posts holds every post of the thread (of the hub, for the feed)
+	// edge bounds what an entry that is not complete covers: a thread
+	// every post before it (id < edge), the feed every post after it
+	// (id > edge). It is the first post left out, and stays when the
+	// posts next to it go, so that an old post changed later never
+	// lands in a gap.
+	edge string
 	version  int64  // the head its builder read first
 	size     int
 	used     uint64
@@ -279,20 +285,16 @@ func (c *threadCache) read(ctx context.Context, tag, thread string, head int64) 
 	} else {
 		q.Add(` ORDER BY p.id DESC LIMIT ?`, c.perEntry+1)
 	}
-	posts, err := c.collect(ctx, e, q, c.perEntry+1)
+	// A thread's first posts, the feed's newest, as many as an entry
+	// keeps and within its share of the memory: the reading stops at the
+	// first post left out, which becomes the edge.
+	posts, left, err := c.collect(ctx, e, q, c.perEntry, c.entryMax())
 	if err != nil {
 		return nil, err
 	}
-	e.complete = len(posts) <= c.perEntry
-	// Newest first for the feed: keep the first ones that fit, as many
-	// as an entry keeps and within its share of the memory.
+	e.complete, e.edge = left == "", left
 	for i := range posts {
-		cost := postCost(&posts[i])
-		if i == c.perEntry || e.size+cost > c.entryMax() {
-			posts, e.complete = posts[:i], false
-			break
-		}
-		e.size += cost
+		e.size += postCost(&posts[i])
 	}
 	if thread == "" {
 		slices.Reverse(posts)
@@ -313,53 +315,58 @@ func (c *threadCache) query(e *threadEntry) *db.Query {
 	return db.Q(`SELECT ` + cols + ` FROM `).Append(from).Add(` JOIN users u ON u.id = p.author_id JOIN orgs o ON o.id = p.org_id`)
 }
 
-// collect reads the posts q selects (at most max) for entry e, with
-// their audience lists (and their threads', for the feed) and their JSON.
-func (c *threadCache) collect(ctx context.Context, e *threadEntry, q *db.Query, max int) ([]Post, error) {
+// collect reads the posts q selects for entry e, with their audience
+// lists (and their threads', for the feed) and their JSON: at most max,
+// and (budget > 0) no more than budget bytes of them. left is the id of
+// the first post read and left out ("" if none was).
+func (c *threadCache) collect(ctx context.Context, e *threadEntry, q *db.Query, max, budget int) (posts []Post, left string, err error) {
 	s, h := c.svc, c.svc.DB.R()
 	rows, err := h.Select(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("thread cache: read posts: %w", err)
+		return nil, "", fmt.Errorf("thread cache: read posts: %w", err)
 	}
+	defer rows.Close()
 	threads := map[string]*keptThread{}
-	// Not CollectN: a thread of three posts must not hold room for max.
-	posts, err := db.Collect(rows, "thread cache: read posts", func(sc db.Scanner) (Post, error) {
+	size := 0
+	for rows.Next() {
+		var p Post
 		if e.thread != "" {
-			return s.scanPost(sc)
+			p, err = s.scanPost(rows)
+		} else {
+			var t keptThread
+			if p, err = s.scanPost(rows, s.threads.Dest(&t.share, []any{&t.title})...); err == nil {
+				if threads[p.ThreadID] == nil {
+					threads[p.ThreadID] = &t
+				}
+				p.thread = threads[p.ThreadID]
+			}
 		}
-		var t keptThread
-		p, err := s.scanPost(sc, s.threads.Dest(&t.share, []any{&t.title})...)
 		if err != nil {
-			return p, err
+			return nil, "", fmt.Errorf("thread cache: read posts: %w", err)
 		}
-		if threads[p.ThreadID] == nil {
-			threads[p.ThreadID] = &t
+		if err := encodePost(&p); err != nil {
+			return nil, "", err
 		}
-		p.thread = threads[p.ThreadID]
-		return p, nil
-	})
-	if err != nil {
-		return nil, err
+		if size += postCost(&p); len(posts) == max || budget > 0 && size > budget {
+			left = p.ID
+			break
+		}
+		posts = append(posts, p)
 	}
-	if len(posts) > max {
-		return nil, fmt.Errorf("thread cache: more than %d posts", max)
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("thread cache: read posts: %w", db.Map(err))
 	}
 	if err := policy.LoadAudiences(ctx, h, postShares(posts)); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	shares := make([]*policy.Share, 0, len(threads))
 	for _, t := range threads {
 		shares = append(shares, &t.share)
 	}
 	if err := policy.LoadAudiences(ctx, h, shares); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	for i := range posts {
-		if err := encodePost(&posts[i]); err != nil {
-			return nil, err
-		}
-	}
-	return posts, nil
+	return posts, left, nil
 }
 
 // encodePost makes a kept post's JSON once for every reader: as
@@ -531,8 +538,8 @@ func (c *threadCache) patch(ctx context.Context, e *threadEntry, ch audit.Change
 		// as far back as the feed keeps.
 		q.Add(` WHERE p.thread_id = ?`, ch.ObjectID)
 		c.mu.Lock()
-		if !e.complete && len(e.posts) > 0 {
-			q.Add(` AND p.id >= ?`, e.posts[0].ID)
+		if !e.complete {
+			q.Add(` AND p.id > ?`, e.edge)
 		}
 		c.mu.Unlock()
 		q.Add(` ORDER BY p.id LIMIT ?`, 4*c.perEntry+1)
@@ -540,8 +547,8 @@ func (c *threadCache) patch(ctx context.Context, e *threadEntry, ch audit.Change
 	default:
 		return false
 	}
-	fresh, err := c.collect(ctx, e, q, 4*c.perEntry+1)
-	if err != nil || len(fresh) > 4*c.perEntry {
+	fresh, left, err := c.collect(ctx, e, q, 4*c.perEntry, 0)
+	if err != nil || left != "" {
 		return false
 	}
 	c.mu.Lock()
@@ -581,19 +588,22 @@ func (c *threadCache) replaceLocked(e *threadEntry, changed func(*Post) bool, fr
 	for _, p := range fresh {
 		i := place(posts, p.ID)
 		switch {
-		case e.thread != "" && i == len(posts) && !e.complete:
+		case e.thread != "" && !e.complete && p.ID >= e.edge:
 			continue // after the thread's posts kept
-		case e.thread == "" && i == 0 && len(posts) > 0 && !e.complete:
+		case e.thread == "" && !e.complete && p.ID <= e.edge:
 			continue // before the feed's posts kept
 		case e.thread != "" && len(posts) >= c.perEntry:
-			// One more than a thread keeps: its last one goes, unless the
-			// new one comes after it.
+			// One more than a thread keeps: the last one goes (or the new
+			// one, if it comes after it) and marks the edge.
 			e.complete = false
 			if i == len(posts) {
+				e.edge = p.ID
 				continue
 			}
-			e.size -= postCost(&posts[len(posts)-1])
-			posts = slices.Insert(slices.Clone(posts[:len(posts)-1]), i, p)
+			last := len(posts) - 1
+			e.edge = posts[last].ID
+			e.size -= postCost(&posts[last])
+			posts = slices.Insert(slices.Clone(posts[:last]), i, p)
 			copied = true
 		case i == len(posts):
 			// Appended in place: readers hold slices no longer than before.
@@ -608,10 +618,12 @@ func (c *threadCache) replaceLocked(e *threadEntry, changed func(*Post) bool, fr
 	}
 	if e.thread == "" && len(posts) > 2*c.perEntry {
 		// The feed keeps its newest posts: the oldest go now and then.
-		for i := range len(posts) - c.perEntry {
+		cut := len(posts) - c.perEntry
+		for i := range cut {
 			e.size -= postCost(&posts[i])
 		}
-		posts, e.complete = slices.Clone(posts[len(posts)-c.perEntry:]), false
+		e.edge, e.complete = posts[cut-1].ID, false
+		posts = slices.Clone(posts[cut:])
 	}
 	// Within its share of the memory: a thread loses its last posts, the
 	// feed its oldest.
@@ -621,8 +633,10 @@ func (c *threadCache) replaceLocked(e *threadEntry, changed func(*Post) bool, fr
 			if e.thread != "" {
 				hi--
 				e.size -= postCost(&posts[hi])
+				e.edge = posts[hi].ID
 			} else {
 				e.size -= postCost(&posts[lo])
+				e.edge = posts[lo].ID
 				lo++
 			}
 		}
