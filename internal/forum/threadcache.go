@@ -97,10 +97,10 @@ type threadEntry struct {
 	// (id > edge). It is the first post left out, and stays when the
 	// posts next to it go, so that an old post changed later never
 	// lands in a gap.
-	edge string
-	version  int64  // the head its builder read first
-	size     int
-	used     uint64
+	edge    string
+	version int64 // the head its builder read first
+	size    int
+	used    uint64
 }
 
 // keptThread is a feed post's thread: its envelope (with audience lists)
