@@ -406,3 +406,32 @@ func TestThreadCacheFeedHasNoGap(t *testing.T) {
 		}
 	}
 }
+
+// TestThreadCacheColdReadsAtOnce: many threads read for the first time at
+// once (each read into the cache by its own request) must not starve the
+// database's pool of readers: every page answers.
+func TestThreadCacheColdReadsAtOnce(t *testing.T) {
+	// Longer threads than an entry keeps: the reading stops before the
+	// last row.
+	a := apptest.WorldWith(t, db.SQLite, func(c *config.Config) { c.ReadCache, c.ThreadCache, c.ThreadCachePosts = 0, 16, 2 })
+	var paths []string
+	for i := range 12 {
+		th := newThread(t, a, "sme.analyst", a.CircleChannel, map[string]any{"title": fmt.Sprint("thread ", i), "body": "first", "tlp": "GREEN", "audience": "orgs", "orgs": []string{a.Orgs["cloud"]}})
+		for j := range 3 {
+			if r := a.API(t, a.Users["sme.analyst"].WriteToken, "POST", "/api/v1/threads/"+th.thread+"/posts", map[string]any{"body": fmt.Sprint("reply ", j)}); r.Status != http.StatusCreated {
+				t.Fatalf("reply: %d %s", r.Status, r.Body)
+			}
+		}
+		paths = append(paths, "/api/v1/threads/"+th.thread+"/posts?limit=1")
+	}
+	paths = append(paths, "/api/v1/posts?limit=1")
+	var wg sync.WaitGroup
+	for _, p := range paths {
+		wg.Go(func() {
+			if r := a.API(t, a.Users["cloud.analyst"].ReadToken, "GET", p, nil); r.Status != http.StatusOK {
+				t.Errorf("%s: %d %s", p, r.Status, r.Body)
+			}
+		})
+	}
+	wg.Wait()
+}

@@ -325,36 +325,45 @@ func (c *threadCache) collect(ctx context.Context, e *threadEntry, q *db.Query, 
 	if err != nil {
 		return nil, "", fmt.Errorf("thread cache: read posts: %w", err)
 	}
-	defer rows.Close()
 	threads := map[string]*keptThread{}
-	size := 0
-	for rows.Next() {
-		var p Post
-		if e.thread != "" {
-			p, err = s.scanPost(rows)
-		} else {
-			var t keptThread
-			if p, err = s.scanPost(rows, s.threads.Dest(&t.share, []any{&t.title})...); err == nil {
-				if threads[p.ThreadID] == nil {
-					threads[p.ThreadID] = &t
+	// The rows are closed before the audiences are read: a reader holding
+	// its connection while it waits for another would starve the pool.
+	err = func() error {
+		defer rows.Close()
+		size := 0
+		for rows.Next() {
+			var p Post
+			var err error
+			if e.thread != "" {
+				p, err = s.scanPost(rows)
+			} else {
+				var t keptThread
+				if p, err = s.scanPost(rows, s.threads.Dest(&t.share, []any{&t.title})...); err == nil {
+					if threads[p.ThreadID] == nil {
+						threads[p.ThreadID] = &t
+					}
+					p.thread = threads[p.ThreadID]
 				}
-				p.thread = threads[p.ThreadID]
 			}
+			if err != nil {
+				return fmt.Errorf("thread cache: read posts: %w", err)
+			}
+			if err := encodePost(&p); err != nil {
+				return err
+			}
+			if size += postCost(&p); len(posts) == max || budget > 0 && size > budget {
+				left = p.ID
+				return nil
+			}
+			posts = append(posts, p)
 		}
-		if err != nil {
-			return nil, "", fmt.Errorf("thread cache: read posts: %w", err)
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("thread cache: read posts: %w", db.Map(err))
 		}
-		if err := encodePost(&p); err != nil {
-			return nil, "", err
-		}
-		if size += postCost(&p); len(posts) == max || budget > 0 && size > budget {
-			left = p.ID
-			break
-		}
-		posts = append(posts, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("thread cache: read posts: %w", db.Map(err))
+		return nil
+	}()
+	if err != nil {
+		return nil, "", err
 	}
 	if err := policy.LoadAudiences(ctx, h, postShares(posts)); err != nil {
 		return nil, "", err
