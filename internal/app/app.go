@@ -48,9 +48,9 @@ import (
 // signal to stop.
 const drainTime = 20 * time.Second
 
-// threadCachePosts is how many of a thread's first posts the thread cache
-// keeps: twenty full pages of 50; a page further on is read from the
-// database.
+// threadCachePosts is how many posts an entry of the thread cache keeps
+// (a thread's first, the feed's newest): twenty full pages of 50; a page
+// further on is read from the database.
 const threadCachePosts = 1000
 
 // App is a running hub's parts.
@@ -243,16 +243,16 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 		a.Intel.Benign = intel.NewBenign([]string{u.Hostname()})
 	}
 	if cfg.ThreadCache > 0 {
-		// Threads' first posts in memory, judged per reader with the
-		// view (internal/forum, threadcache.go).
-		perThread := cfg.ThreadCachePosts
-		if perThread <= 0 {
-			perThread = threadCachePosts
+		// Threads' first posts and the feed's newest in memory, judged
+		// per reader with the view (internal/forum, threadcache.go).
+		perEntry := cfg.ThreadCachePosts
+		if perEntry <= 0 {
+			perEntry = threadCachePosts
 		}
-		a.Forum.CacheThreads(cfg.ThreadCache<<20, perThread)
-		a.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "verbund_thread_cache_hits_total", Help: "Thread pages cut from the thread cache."},
+		a.Forum.CacheThreads(cfg.ThreadCache<<20, perEntry)
+		a.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "verbund_thread_cache_hits_total", Help: "Thread and feed pages cut from the thread cache."},
 			func() float64 { return float64(a.Forum.CacheStats().Hits) }))
-		a.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "verbund_thread_cache_misses_total", Help: "Thread pages read from the database because the thread cache could not answer."},
+		a.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "verbund_thread_cache_misses_total", Help: "Thread and feed pages read from the database because the thread cache could not answer."},
 			func() float64 { return float64(a.Forum.CacheStats().Misses) }))
 		a.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "verbund_thread_cache_bytes", Help: "Memory the thread cache holds (estimated)."},
 			func() float64 { return float64(a.Forum.CacheStats().Bytes) }))
