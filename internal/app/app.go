@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -242,6 +243,41 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 		// The hub's own domain never lands on a block list.
 		a.Intel.Benign = intel.NewBenign([]string{u.Hostname()})
 	}
+	// The caches below follow the audit trail through one Trail: within
+	// a safe request its state is read once, and the newest records are
+	// read once for all of them.
+	trail := audit.NewTrail(d)
+	var readContext func(context.Context) context.Context
+	if cfg.ViewCache || cfg.ThreadCache > 0 || cfg.ReadCache > 0 {
+		readContext = audit.Remember
+	}
+	if cfg.ViewCache {
+		// Orgs' views between requests, until a change to memberships or
+		// agreements or an agreement's start or end (policy, views.go).
+		views := policy.NewViews(policy.ViewSource{
+			State: func(ctx context.Context) (int64, bool, error) {
+				st, err := trail.State(ctx)
+				return st.Head, slices.Contains(st.Waiting, "*"), err
+			},
+			LastAll: func(ctx context.Context, from, to int64) (int64, error) {
+				cs, err := trail.Changes(ctx, from, to)
+				last := int64(0)
+				for _, c := range cs {
+					if c.Touches == "*" {
+						last = c.Seq
+					}
+				}
+				return last, err
+			},
+		})
+		readContext = func(ctx context.Context) context.Context {
+			return policy.WithViews(audit.Remember(ctx), views)
+		}
+		a.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "verbund_view_cache_hits_total", Help: "Readers' views (circles, partners) taken from memory."},
+			func() float64 { return float64(views.Hits.Load()) }))
+		a.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "verbund_view_cache_misses_total", Help: "Readers' views read from the database."},
+			func() float64 { return float64(views.Misses.Load()) }))
+	}
 	if cfg.ThreadCache > 0 {
 		// Threads' first posts and the feed's newest in memory, judged
 		// per reader with the view (internal/forum, threadcache.go).
@@ -249,7 +285,7 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 		if perEntry <= 0 {
 			perEntry = threadCachePosts
 		}
-		a.Forum.CacheThreads(cfg.ThreadCache<<20, perEntry)
+		a.Forum.CacheThreads(cfg.ThreadCache<<20, perEntry, trail)
 		a.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "verbund_thread_cache_hits_total", Help: "Thread and feed pages cut from the thread cache."},
 			func() float64 { return float64(a.Forum.CacheStats().Hits) }))
 		a.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "verbund_thread_cache_misses_total", Help: "Thread and feed pages read from the database because the thread cache could not answer."},
@@ -263,11 +299,11 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 		// agreement starts or ends by the clock.
 		a.Pages = readcache.New(cfg.ReadCache<<20, readcache.Source{
 			State: func(ctx context.Context) (int64, []string, error) {
-				st, err := audit.ReadState(ctx, d.R())
+				st, err := trail.State(ctx)
 				return st.Head, st.Waiting, err
 			},
 			Changes: func(ctx context.Context, from, to int64) ([]readcache.Change, error) {
-				cs, err := audit.Changes(ctx, d.R(), from, to)
+				cs, err := trail.Changes(ctx, from, to)
 				out := make([]readcache.Change, len(cs))
 				for i, c := range cs {
 					out[i] = readcache.Change{Seq: c.Seq, Touches: c.Touches}
@@ -286,7 +322,7 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 		return nil, err
 	}
 	a.Web, err = web.NewServer(web.Config{Log: log, DB: d, Auth: a.Accounts, Catalog: cat,
-		SecureCookies: cfg.Secure(), Registry: a.Registry, TrustProxy: cfg.TrustProxy, TrustedProxies: proxies, TraceKinds: cfg.TraceKinds, MaxActive: cfg.MaxActive})
+		SecureCookies: cfg.Secure(), Registry: a.Registry, ReadContext: readContext, TrustProxy: cfg.TrustProxy, TrustedProxies: proxies, TraceKinds: cfg.TraceKinds, MaxActive: cfg.MaxActive})
 	if err != nil {
 		return nil, err
 	}

@@ -31,7 +31,7 @@ import (
 func TestThreadCacheAgreesWithDatabase(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e db.Dialect) {
 		a := apptest.WorldWith(t, e, func(c *config.Config) { c.ReadCache, c.ThreadCache, c.ThreadCachePosts = 0, 16, 4 })
-		b := a.ReplicaWith(t, func(c *config.Config) { c.ReadCache, c.ThreadCache = 0, 0 })
+		b := a.ReplicaWith(t, func(c *config.Config) { c.ReadCache, c.ThreadCache, c.ViewCache = 0, 0, false })
 		rng := rand.New(rand.NewPCG(8, uint64(len(e))))
 		writers := []string{"sme.analyst", "sme.analyst2", "cloud.analyst", "cert.analyst", "nocontract.analyst"}
 		readers := []string{"sme.analyst", "sme.analyst2", "sme.viewer", "cloud.analyst", "cloud.viewer", "cert.analyst", "nocontract.analyst", "outsider.analyst"}
@@ -199,7 +199,7 @@ func TestThreadCacheAgreesWithDatabase(t *testing.T) {
 func TestThreadCacheUnderConcurrentReplies(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e db.Dialect) {
 		a := apptest.WorldWith(t, e, func(c *config.Config) { c.ReadCache, c.ThreadCache, c.ThreadCachePosts = 0, 16, 30 })
-		b := a.ReplicaWith(t, func(c *config.Config) { c.ReadCache, c.ThreadCache = 0, 0 })
+		b := a.ReplicaWith(t, func(c *config.Config) { c.ReadCache, c.ThreadCache, c.ViewCache = 0, 0, false })
 		th := newThread(t, a, "sme.analyst", a.CircleChannel, map[string]any{"title": "hot", "body": "first", "tlp": "GREEN", "audience": "community"}).thread
 		path := "/api/v1/threads/" + th + "/posts?limit=50"
 		var wg sync.WaitGroup
@@ -255,7 +255,7 @@ func TestThreadCacheUnderConcurrentReplies(t *testing.T) {
 // starts afterwards may show the reply.
 func TestThreadCacheReshareRace(t *testing.T) {
 	a := apptest.WorldWith(t, db.SQLite, func(c *config.Config) { c.ReadCache, c.ThreadCache = 0, 16 })
-	b := a.ReplicaWith(t, func(c *config.Config) { c.ReadCache, c.ThreadCache = 0, 0 })
+	b := a.ReplicaWith(t, func(c *config.Config) { c.ReadCache, c.ThreadCache, c.ViewCache = 0, 0, false })
 	th := newThread(t, a, "sme.analyst", a.CircleChannel, map[string]any{"title": "hot", "body": "first", "tlp": "AMBER", "audience": "community"}).thread
 	path := "/api/v1/threads/" + th + "/posts?limit=200"
 	cloud := a.Users["cloud.analyst"].ReadToken
@@ -321,7 +321,7 @@ func TestThreadCacheReshareRace(t *testing.T) {
 // go; their pages are read from the database, the same bytes).
 func TestThreadCacheStaysWithinItsMemory(t *testing.T) {
 	a := apptest.WorldWith(t, db.SQLite, func(c *config.Config) { c.ReadCache, c.ThreadCache = 0, 1 })
-	b := a.ReplicaWith(t, func(c *config.Config) { c.ReadCache, c.ThreadCache = 0, 0 })
+	b := a.ReplicaWith(t, func(c *config.Config) { c.ReadCache, c.ThreadCache, c.ViewCache = 0, 0, false })
 	reader := a.Users["sme.viewer"].ReadToken
 	var threads []string
 	for i := range 4 {
@@ -356,7 +356,7 @@ func TestThreadCacheStaysWithinItsMemory(t *testing.T) {
 // cut from them and hide every newer post in between.
 func TestThreadCacheFeedHasNoGap(t *testing.T) {
 	a := apptest.WorldWith(t, db.SQLite, func(c *config.Config) { c.ReadCache, c.ThreadCache, c.ThreadCachePosts = 0, 16, 10 })
-	b := a.ReplicaWith(t, func(c *config.Config) { c.ReadCache, c.ThreadCache = 0, 0 })
+	b := a.ReplicaWith(t, func(c *config.Config) { c.ReadCache, c.ThreadCache, c.ViewCache = 0, 0, false })
 	sme := a.Users["sme.analyst"].WriteToken
 	reply := func(thread, body string) string {
 		t.Helper()

@@ -226,6 +226,8 @@ const (
 	cacheMisses  = "verbund_read_cache_misses_total"
 	threadHits   = "verbund_thread_cache_hits_total"
 	threadMisses = "verbund_thread_cache_misses_total"
+	viewHits     = "verbund_view_cache_hits_total"
+	viewMisses   = "verbund_view_cache_misses_total"
 )
 
 // writer posts replies as sme.analyst (GREEN, to the circle) into the

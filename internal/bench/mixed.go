@@ -119,6 +119,9 @@ type ServerLoad struct {
 	// ThreadHitPct: thread pages the thread cache cut, of those that
 	// reached it.
 	ThreadHitPct float64 `json:"thread_cache_hit_percent"`
+	// ViewHitPct: readers' views taken from memory, of all views read
+	// outside a transaction.
+	ViewHitPct float64 `json:"view_cache_hit_percent"`
 }
 
 // Mixed stores Posts posts on Engine, starts Replicas hubs on the database

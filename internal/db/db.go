@@ -275,6 +275,11 @@ type Handle struct {
 // R returns a handle for reads outside a transaction.
 func (d *DB) R() Handle { return Handle{q: d.reader, db: d, reader: true} }
 
+// Pooled reports whether h reads from the reader pool, outside any
+// transaction: what it reads may be older than what a transaction of the
+// same request would (caches may answer for it).
+func (h Handle) Pooled() bool { return h.reader && h.tx == nil }
+
 // Exec runs a statement.
 func (h Handle) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if st := h.prepared(ctx, query); st != nil {

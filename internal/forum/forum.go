@@ -42,13 +42,8 @@ type Service struct {
 // CacheThreads keeps up to maxBytes of posts in memory, judged for each
 // reader there (threadcache.go): at most perEntry of a thread (its first)
 // and of the feed (its newest). It learns of changes from the audit trail.
-func (s *Service) CacheThreads(maxBytes, perEntry int) {
-	s.cache = newThreadCache(s, maxBytes, perEntry, threadCacheSource{
-		state: func(ctx context.Context) (audit.State, error) { return audit.ReadState(ctx, s.DB.R()) },
-		changes: func(ctx context.Context, from, to int64) ([]audit.Change, error) {
-			return audit.Changes(ctx, s.DB.R(), from, to)
-		},
-	})
+func (s *Service) CacheThreads(maxBytes, perEntry int, trail *audit.Trail) {
+	s.cache = newThreadCache(s, maxBytes, perEntry, threadCacheSource{state: trail.State, changes: trail.Changes})
 }
 
 // ThreadCacheStats is what the thread cache has done and holds.

@@ -32,7 +32,13 @@ func NewReader(ctx context.Context, h db.Handle, a Actor, now int64) (*Reader, e
 	if a.UserID == "" || a.OrgID == "" {
 		return r, nil // the operator reads nothing
 	}
-	v, err := LoadView(ctx, h, a, now)
+	var v *View
+	var err error
+	if vs, ok := ctx.Value(viewsKey{}).(*Views); ok && h.Pooled() {
+		v, err = vs.Load(ctx, h, a, now)
+	} else {
+		v, err = LoadView(ctx, h, a, now)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -61,6 +61,11 @@ type Config struct {
 	// MaxActive is how many requests the hub works on at once, writes
 	// first (admission.go); 0: DefaultActive per core.
 	MaxActive int
+	// ReadContext prepares a safe request's context (GET, HEAD; not a
+	// stream or any other long request): within it the app's caches read
+	// the audit trail's state once and share orgs' views (audit.Remember,
+	// policy.WithViews). nil: nothing is shared.
+	ReadContext func(context.Context) context.Context
 }
 
 // Server is the HTTP side of the hub.
@@ -339,6 +344,9 @@ func (s *Server) guard(p Perm, h HandlerFunc, long bool) http.Handler {
 			}
 			ctx, cancel := context.WithTimeout(r.Context(), timeout)
 			defer cancel()
+			if s.ReadContext != nil && !changes(r) {
+				ctx = s.ReadContext(ctx)
+			}
 			r = r.WithContext(ctx)
 		}
 		sw := &statusWriter{ResponseWriter: w, status: 200}

@@ -80,7 +80,7 @@ func StartWith(t testing.TB, d *db.DB, configure func(*config.Config)) *Hub {
 	t.Cleanup(cancel)
 	// Webhooks may reach loopback: the tests' receivers listen there, and no
 	// test sends anything anywhere else.
-	cfg := &config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), LogLevel: "error", ReadCache: 16, ThreadCache: 16, StreamHeartbeat: time.Second, TraceKinds: true, WebhookAllowPrivate: true}
+	cfg := &config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), LogLevel: "error", ReadCache: 16, ThreadCache: 16, ViewCache: true, StreamHeartbeat: time.Second, TraceKinds: true, WebhookAllowPrivate: true}
 	if configure != nil {
 		configure(cfg)
 	}
