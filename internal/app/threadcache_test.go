@@ -83,7 +83,10 @@ func TestThreadCacheAgreesWithDatabase(t *testing.T) {
 			t.Helper()
 			for _, rd := range readers {
 				tok := a.Users[rd].ReadToken
-				lists := []string{"/api/v1/posts"} // the feed, then every thread's
+				// The feed, the channels' thread lists, then every thread's
+				// posts.
+				lists := []string{"/api/v1/posts", "/api/v1/channels/" + a.CircleChannel + "/threads",
+					"/api/v1/channels/" + a.OrgChannel["sme"] + "/threads", "/api/v1/channels/" + a.OrgChannel["cloud"] + "/threads"}
 				for _, th := range threads {
 					lists = append(lists, "/api/v1/threads/"+th.id+"/posts")
 				}
@@ -167,6 +170,21 @@ func TestThreadCacheAgreesWithDatabase(t *testing.T) {
 			}
 			compare(fmt.Sprintf("step %d, after the %s", step, what))
 		}
+		// RED replies to the two circle threads with the oldest activity:
+		// they become the newest for sme.analyst2 alone, and every other
+		// reader's list must still be ordered by the activity they see (a
+		// walk that stops as soon as its page is full gets this wrong).
+		var circle struct{ Items []struct{ ID string } }
+		b.API(t, a.Users["cloud.analyst"].ReadToken, "GET", "/api/v1/channels/"+a.CircleChannel+"/threads?limit=50", nil).JSON(t, &circle)
+		if len(circle.Items) < 4 {
+			t.Fatalf("the circle channel has %d threads cloud sees; the next step needs 4", len(circle.Items))
+		}
+		for _, old := range circle.Items[len(circle.Items)-2:] {
+			if r := a.API(t, a.Users["sme.analyst"].WriteToken, "POST", "/api/v1/threads/"+old.ID+"/posts", map[string]any{"body": "red", "tlp": "RED", "audience": "people", "people": []string{a.Users["sme.analyst2"].ID}}); r.Status != http.StatusCreated {
+				t.Fatalf("RED reply to an old thread: %d %s", r.Status, r.Body)
+			}
+		}
+		compare("after RED replies to the threads with the oldest activity")
 		// A reply that cloud may see through the bilateral agreement in a
 		// thread it may see only as a member of the circle: once cloud has
 		// left, the feed must not show the reply (its thread is hidden).

@@ -304,6 +304,16 @@ func (s *Service) FindThreads(ctx context.Context, a policy.Actor, channelID, af
 	if err != nil {
 		return nil, "", err
 	}
+	if s.cache != nil {
+		page, ok, err := s.cache.threadList(ctx, r, channelID, at, id, limit)
+		if err != nil {
+			return nil, "", err
+		}
+		if ok {
+			page, next := cutThreads(page, limit)
+			return page, next, nil // kept with their audience lists
+		}
+	}
 	batch := max(limit+1, 50)
 	var page []Thread // the best limit+1 so far, in list order
 	var scanAt int64
@@ -348,17 +358,23 @@ func (s *Service) FindThreads(ctx context.Context, a policy.Actor, channelID, af
 			break
 		}
 	}
-	next := ""
-	if len(page) > limit {
-		page = page[:limit]
-		last := page[limit-1]
-		next = Cursor(strconv.FormatInt(last.LastPostAt, 10) + ":" + last.ID)
-	}
+	page, next := cutThreads(page, limit)
 	// The named orgs and people of each thread, for the pages.
 	if err := r.Audiences(ctx, h, threadShares(page)); err != nil {
 		return nil, "", err
 	}
 	return page, next, nil
+}
+
+// cutThreads cuts a list of up to limit+1 threads to a page and the
+// cursor of the next ("" if none).
+func cutThreads(page []Thread, limit int) ([]Thread, string) {
+	if len(page) <= limit {
+		return page, ""
+	}
+	page = page[:limit]
+	last := page[limit-1]
+	return page, Cursor(strconv.FormatInt(last.LastPostAt, 10) + ":" + last.ID)
 }
 
 // listedAfter reports whether t comes after position (at, id) in a thread

@@ -97,7 +97,12 @@ type threadEntry struct {
 	// (id > edge). It is the first post left out, and stays when the
 	// posts next to it go, so that an old post changed later never
 	// lands in a gap.
-	edge    string
+	edge string
+	// A channel's thread list (channelcache.go): its threads, latest
+	// activity first; edgeAt with edge is the first thread left out.
+	channel string
+	list    []*listed
+	edgeAt  int64
 	version int64 // the head its builder read first
 	size    int
 	used    uint64
@@ -220,6 +225,11 @@ func place(posts []Post, id string) int {
 // kept (once for concurrent readers). ok is false when a change touching
 // it is waiting to be chained.
 func (c *threadCache) entry(ctx context.Context, tag, thread string) (snapshot, bool, error) {
+	return c.entryOf(ctx, tag, func(ctx context.Context, head int64) (*threadEntry, error) { return c.read(ctx, tag, thread, head) })
+}
+
+// entryOf is entry for any kind of entry, read by read.
+func (c *threadCache) entryOf(ctx context.Context, tag string, read func(ctx context.Context, head int64) (*threadEntry, error)) (snapshot, bool, error) {
 	st, err := c.src.state(ctx)
 	if err != nil {
 		return snapshot{}, false, err
@@ -237,14 +247,14 @@ func (c *threadCache) entry(ctx context.Context, tag, thread string) (snapshot, 
 	if e := c.entries[tag]; e != nil {
 		c.tick++
 		e.used = c.tick
-		kept := snapshot{e.posts, e.complete}
+		kept := e.snap()
 		c.mu.Unlock()
 		return kept, true, nil
 	}
 	c.mu.Unlock()
 	v, err, _ := c.flights.Do(strconv.FormatInt(st.Head, 10)+"\x00"+tag, func() (any, error) {
 		// The reading outlives a request that gives up: others wait for it.
-		e, err := c.read(context.WithoutCancel(ctx), tag, thread, st.Head)
+		e, err := read(context.WithoutCancel(ctx), st.Head)
 		if err != nil {
 			return nil, err
 		}
@@ -269,10 +279,18 @@ func touchesTag(touches, tag string) bool {
 	return false
 }
 
-// snapshot is an entry's posts at one moment.
+// snapshot is an entry's posts (or threads) at one moment.
 type snapshot struct {
 	posts    []Post
+	list     []*listed
 	complete bool
+	edgeAt   int64
+	edge     string
+}
+
+// snap is e's snapshot. Callers hold c.mu (or own e alone).
+func (e *threadEntry) snap() snapshot {
+	return snapshot{posts: e.posts, list: e.list, complete: e.complete, edgeAt: e.edgeAt, edge: e.edge}
 }
 
 // read reads an entry's posts with their envelopes, unjudged: a thread's
@@ -433,7 +451,7 @@ func (c *threadCache) keep(ctx context.Context, e *threadEntry) snapshot {
 			c.evictLocked()
 		}
 	}
-	return snapshot{e.posts, e.complete}
+	return e.snap()
 }
 
 // catchUp applies the chained changes up to head.
@@ -533,6 +551,9 @@ func (c *threadCache) patch(ctx context.Context, e *threadEntry, ch audit.Change
 		return true
 	}
 	ctx = context.WithoutCancel(ctx)
+	if e.channel != "" {
+		return c.patchList(ctx, e, ch)
+	}
 	q := c.query(e)
 	var changed func(*Post) bool
 	switch {

@@ -2,6 +2,8 @@ package policy
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"verbund/internal/db"
 )
@@ -49,4 +51,85 @@ func (r *Reader) Sees(k *Kind, s Share) bool {
 func (k *Kind) JoinUnjudged(alias, on string) *db.Query {
 	s := shareAlias(alias)
 	return db.Q(" JOIN " + k.table + " " + alias + " ON " + alias + ".id = " + on + " JOIN shares " + s + " ON " + s + ".id = " + alias + ".id")
+}
+
+// Groups is a container's tally kept in memory (a thread's posts for a
+// cached thread list): each group's envelope, how many objects it has and
+// the newest one's time, unjudged. Reader.Count judges it.
+type Groups []KeptGroup
+
+// KeptGroup is one group of Groups. Key identifies it among all
+// containers' groups (the same envelope recurs in many).
+type KeptGroup struct {
+	Key   string
+	share Share
+	N     int64
+	Last  int64
+}
+
+// ReadGroups reads the tallies of kind k in containers, unjudged, for a
+// store in memory whose every reader counts them with Reader.Count. A
+// container without contents has none.
+func ReadGroups(ctx context.Context, h db.Handle, k *Kind, containers []string) (map[string]Groups, error) {
+	out := make(map[string]Groups, len(containers))
+	if len(containers) == 0 {
+		return out, nil
+	}
+	args := make([]any, 0, len(containers)+1)
+	args = append(args, k.name)
+	for _, c := range containers {
+		args = append(args, c)
+	}
+	rows, err := h.Query(ctx, `SELECT container_id, groups FROM share_tally WHERE kind = ? AND container_id IN (`+db.Placeholders(len(containers))+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read tally: %w", err)
+	}
+	type row struct{ container, groups string }
+	list, err := db.Collect(rows, "read tally", func(sc db.Scanner) (r row, err error) {
+		err = sc.Scan(&r.container, &r.groups)
+		return r, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range list {
+		var gs Groups
+		for l := range strings.Lines(c.groups) {
+			key, n, err := splitTallyLine(strings.TrimSuffix(l, "\n"))
+			if err != nil {
+				return nil, err
+			}
+			s, err := groupShare(key)
+			if err != nil {
+				return nil, err
+			}
+			s.Category = k.category // as Tally judges it
+			gs = append(gs, KeptGroup{Key: key, share: s, N: n.n, Last: n.last})
+		}
+		out[c.container] = gs
+	}
+	return out, nil
+}
+
+// Count is what the reader may see of a container whose tally is gs (as
+// Tally counts it from the database). judged remembers each group's
+// judgement across the containers of one page: the same few recur.
+func (r *Reader) Count(k *Kind, gs Groups, judged map[string]bool) Tally {
+	r.trace.add(k)
+	var t Tally
+	if r.view == nil {
+		return t
+	}
+	for _, g := range gs {
+		ok, done := judged[g.Key]
+		if !done {
+			ok = r.view.CanSee(g.share)
+			judged[g.Key] = ok
+		}
+		if ok {
+			t.N += int(g.N)
+			t.Last = max(t.Last, g.Last)
+		}
+	}
+	return t
 }
