@@ -101,8 +101,18 @@ func TestEnvironmentErrorsFailAtStart(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `VERBUND_READ_CACHE_FILE="postgres://u@h/db" is not a number`) {
 		t.Errorf("read cache from a file with a URL: %v", err)
 	}
-	if cfg, err = load(t, nil); err != nil || cfg.ReadCache != 16 || cfg.DB != "" || cfg.Demo {
+	if cfg, err = load(t, nil); err != nil || cfg.ReadCache != 16 || cfg.DB != "" || cfg.Demo || !cfg.ViewCache {
 		t.Errorf("defaults: %+v, %v", cfg, err)
+	}
+	// The view cache is on unless turned off.
+	if cfg, err = load(t, map[string]string{"VERBUND_VIEW_CACHE": "0"}); err != nil || cfg.ViewCache {
+		t.Errorf("VERBUND_VIEW_CACHE=0: %+v, %v", cfg, err)
+	}
+	if cfg, err = load(t, nil, "--view-cache=false"); err != nil || cfg.ViewCache {
+		t.Errorf("--view-cache=false: %+v, %v", cfg, err)
+	}
+	if _, err = load(t, map[string]string{"VERBUND_VIEW_CACHE": "off"}); err == nil || !strings.Contains(err.Error(), `VERBUND_VIEW_CACHE="off": use 1 (on) or 0 (off)`) {
+		t.Errorf("VERBUND_VIEW_CACHE=off: %v", err)
 	}
 }
 
