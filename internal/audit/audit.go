@@ -64,13 +64,15 @@ func touchesText(t []string) string {
 	return strings.Join(uniqueSorted(t), ",")
 }
 
-// Write records a change inside tx, the change's own transaction: the
-// record waits in audit_pending and is chained (given its place and hash)
-// by Chain right after the commit, so writers never wait on one another
-// for the chain. A record is never lost: it commits or rolls back with the
-// change; a crash between commit and chaining leaves it waiting, and the
-// next Chain (the next write, the background sequencer, the start of the
-// hub, `audit verify`) chains it.
+// Write records a change inside tx, the change's own transaction. On
+// PostgreSQL the record waits in audit_pending and is chained (given its
+// place and hash) by Chain right after the commit, so writers of several
+// replicas never wait on one another for the chain; a crash between commit
+// and chaining leaves it waiting, and the next Chain (the next write, the
+// background sequencer, the start of the hub, `audit verify`) chains it.
+// On SQLite, whose one writer takes turns anyway, it is chained within tx.
+// Either way a record is never lost: it commits or rolls back with the
+// change.
 func Write(ctx context.Context, tx *db.Tx, a policy.Actor, e Entry) error {
 	detail := []byte("{}")
 	if e.Detail != nil {
@@ -94,7 +96,17 @@ func Write(ctx context.Context, tx *db.Tx, a policy.Actor, e Entry) error {
 		string(detail), a.IP, touchesText(e.Touches)); err != nil {
 		return fmt.Errorf("audit: insert: %w", err)
 	}
-	if tx.MarkAudited() {
+	first := tx.MarkAudited()
+	if tx.Dialect() == db.SQLite {
+		// SQLite has one writer: chaining in the writer's own transaction
+		// makes no writer wait for another, and the record never waits
+		// (the caches that follow the trail would read around every
+		// waiting record from the database: under an incident's writes,
+		// one was waiting most of the time).
+		_, err := chainOnce(ctx, tx)
+		return err
+	}
+	if first {
 		// Chain as soon as the change has committed, before the request
 		// answers (a cached page is then current at the next request);
 		// with a context of its own, so a client that hangs up does not
