@@ -75,6 +75,9 @@ func (s *Server) run(w *statusWriter, r *http.Request, p Perm, h HandlerFunc, lo
 	}
 	defer release()
 	w.answering = release
+	if s.ReadContext != nil && !unsafe {
+		r = r.WithContext(s.ReadContext(r.Context()))
+	}
 	return h(w, r)
 }
 

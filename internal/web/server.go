@@ -62,9 +62,11 @@ type Config struct {
 	// first (admission.go); 0: DefaultActive per core.
 	MaxActive int
 	// ReadContext prepares a safe request's context (GET, HEAD; not a
-	// stream or any other long request): within it the app's caches read
-	// the audit trail's state once and share orgs' views (audit.Remember,
-	// policy.WithViews). nil: nothing is shared.
+	// stream or any other long request) once it has its turn (admission.go):
+	// within it the app's caches read the audit trail's state once and
+	// share orgs' views (audit.Remember, policy.WithViews). After the
+	// wait, so that the state a request remembers is read when its work
+	// begins, not before a queue. nil: nothing is shared.
 	ReadContext func(context.Context) context.Context
 }
 
@@ -344,9 +346,6 @@ func (s *Server) guard(p Perm, h HandlerFunc, long bool) http.Handler {
 			}
 			ctx, cancel := context.WithTimeout(r.Context(), timeout)
 			defer cancel()
-			if s.ReadContext != nil && !changes(r) {
-				ctx = s.ReadContext(ctx)
-			}
 			r = r.WithContext(ctx)
 		}
 		sw := &statusWriter{ResponseWriter: w, status: 200}
