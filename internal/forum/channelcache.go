@@ -131,11 +131,11 @@ func (c *threadCache) readChannel(ctx context.Context, channel string, head int6
 }
 
 // threadQuery is the unjudged SELECT of threads with their envelopes,
-// authors' and orgs' names.
+// authors' and orgs' names, and their posts' tallies.
 func (c *threadCache) threadQuery() *db.Query {
 	s := c.svc
-	return db.Q(`SELECT ` + s.threadColumns + ` FROM `).Append(s.threads.Unjudged("t")).
-		Add(` JOIN users u ON u.id = t_s.author_id JOIN orgs o ON o.id = t.org_id`)
+	return db.Q(`SELECT ` + s.threadColumns + `, COALESCE(g.groups, '') FROM `).Append(s.threads.Unjudged("t")).
+		Add(` JOIN users u ON u.id = t_s.author_id JOIN orgs o ON o.id = t.org_id`).Append(s.posts.JoinGroups("g", "t.id"))
 }
 
 // collectThreads reads the threads q selects with their audience lists
@@ -146,25 +146,32 @@ func (c *threadCache) collectThreads(ctx context.Context, q *db.Query) ([]*liste
 	if err != nil {
 		return nil, fmt.Errorf("thread cache: read threads: %w", err)
 	}
-	// Closed before the audiences and tallies are read (see collect).
-	ts, err := db.Collect(rows, "thread cache: read threads", func(sc db.Scanner) (Thread, error) { return s.scanThread(sc) })
+	// Closed before the audiences are read (see collect).
+	type row struct {
+		t      Thread
+		groups string
+	}
+	rs, err := db.Collect(rows, "thread cache: read threads", func(sc db.Scanner) (r row, err error) {
+		r.t, err = s.scanThread(sc, &r.groups)
+		return r, err
+	})
 	if err != nil {
 		return nil, err
+	}
+	ts := make([]Thread, len(rs))
+	for i := range rs {
+		ts[i] = rs[i].t
 	}
 	if err := policy.LoadAudiences(ctx, h, threadShares(ts)); err != nil {
 		return nil, err
 	}
-	ids := make([]string, len(ts))
-	for i, t := range ts {
-		ids[i] = t.ID
-	}
-	groups, err := policy.ReadGroups(ctx, h, s.posts, ids)
-	if err != nil {
-		return nil, err
-	}
 	out := make([]*listed, len(ts))
 	for i, t := range ts {
-		l := &listed{t: t, groups: groups[t.ID]}
+		groups, err := s.posts.ParseGroups(rs[i].groups)
+		if err != nil {
+			return nil, err
+		}
+		l := &listed{t: t, groups: groups}
 		l.cost = listedCost(l)
 		out[i] = l
 	}

@@ -2,7 +2,6 @@ package policy
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"verbund/internal/db"
@@ -67,48 +66,30 @@ type KeptGroup struct {
 	Last  int64
 }
 
-// ReadGroups reads the tallies of kind k in containers, unjudged, for a
-// store in memory whose every reader counts them with Reader.Count. A
-// container without contents has none.
-func ReadGroups(ctx context.Context, h db.Handle, k *Kind, containers []string) (map[string]Groups, error) {
-	out := make(map[string]Groups, len(containers))
-	if len(containers) == 0 {
-		return out, nil
-	}
-	args := make([]any, 0, len(containers)+1)
-	args = append(args, k.name)
-	for _, c := range containers {
-		args = append(args, c)
-	}
-	rows, err := h.Query(ctx, `SELECT container_id, groups FROM share_tally WHERE kind = ? AND container_id IN (`+db.Placeholders(len(containers))+`)`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("read tally: %w", err)
-	}
-	type row struct{ container, groups string }
-	list, err := db.Collect(rows, "read tally", func(sc db.Scanner) (r row, err error) {
-		err = sc.Scan(&r.container, &r.groups)
-		return r, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range list {
-		var gs Groups
-		for l := range strings.Lines(c.groups) {
-			key, n, err := splitTallyLine(strings.TrimSuffix(l, "\n"))
-			if err != nil {
-				return nil, err
-			}
-			s, err := groupShare(key)
-			if err != nil {
-				return nil, err
-			}
-			s.Category = k.category // as Tally judges it
-			gs = append(gs, KeptGroup{Key: key, share: s, N: n.n, Last: n.last})
+// JoinGroups left-joins, under alias, the tally of kind k's objects in the
+// container whose id is on: its text is column "<alias>.groups" (NULL for
+// a container without contents), for ParseGroups. Unjudged: for a store
+// in memory whose every reader counts them with Reader.Count.
+func (k *Kind) JoinGroups(alias, on string) *db.Query {
+	return db.Q(` LEFT JOIN share_tally `+alias+` ON `+alias+`.kind = ? AND `+alias+`.container_id = `+on, k.name)
+}
+
+// ParseGroups reads a container's tally text (JoinGroups) into Groups.
+func (k *Kind) ParseGroups(text string) (Groups, error) {
+	var gs Groups
+	for l := range strings.Lines(text) {
+		key, n, err := splitTallyLine(strings.TrimSuffix(l, "\n"))
+		if err != nil {
+			return nil, err
 		}
-		out[c.container] = gs
+		s, err := groupShare(key)
+		if err != nil {
+			return nil, err
+		}
+		s.Category = k.category // as Tally judges it
+		gs = append(gs, KeptGroup{Key: key, share: s, N: n.n, Last: n.last})
 	}
-	return out, nil
+	return gs, nil
 }
 
 // Count is what the reader may see of a container whose tally is gs (as
