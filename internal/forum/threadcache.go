@@ -432,7 +432,7 @@ func (c *threadCache) keep(ctx context.Context, e *threadEntry) snapshot {
 	c.mu.Unlock()
 	keep := remembered && c.max > 0
 	for _, ch := range missed {
-		if !c.patch(ctx, e, ch) {
+		if !c.patch(ctx, e, ch, nil) {
 			keep = false
 			break
 		}
@@ -519,8 +519,11 @@ func (c *threadCache) apply(ctx context.Context, ch audit.Change) error {
 		}
 	}
 	c.mu.Unlock()
+	// A record of one post touches its thread, its channel and the feed:
+	// the post is read once for the thread's entry and the feed's.
+	shared := &postRead{}
 	for _, e := range hit {
-		if !c.patch(ctx, e, ch) {
+		if !c.patch(ctx, e, ch, shared) {
 			c.mu.Lock()
 			c.dropLocked(e)
 			c.mu.Unlock()
@@ -542,8 +545,9 @@ var postChanges = map[string]bool{
 // post again (or learns it is gone), or for the feed every post of a
 // changed thread. It reports false when the entry cannot be patched and
 // must go (a change of another kind, or the posts could not be read).
-// Callers hold c.catching; e may be kept or not yet.
-func (c *threadCache) patch(ctx context.Context, e *threadEntry, ch audit.Change) bool {
+// Callers hold c.catching; e may be kept or not yet. shared (nil: none)
+// keeps a post read for one entry for the next entries of the same record.
+func (c *threadCache) patch(ctx context.Context, e *threadEntry, ch audit.Change, shared *postRead) bool {
 	if ch.Touches == "*" {
 		return false
 	}
@@ -558,11 +562,27 @@ func (c *threadCache) patch(ctx context.Context, e *threadEntry, ch audit.Change
 	var changed func(*Post) bool
 	switch {
 	case ch.ObjectType == "post" && postChanges[ch.Action] && ch.ObjectID != "":
+		changed = func(p *Post) bool { return p.ID == ch.ObjectID }
+		if shared != nil {
+			fresh, ok := c.readPost(ctx, ch.ObjectID, shared)
+			if !ok {
+				return false
+			}
+			if e.thread != "" {
+				fresh = slices.DeleteFunc(fresh, func(p Post) bool { return p.ThreadID != e.thread })
+				for i := range fresh {
+					fresh[i].thread = nil // a thread's entry keeps no thread with its posts
+				}
+			}
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.replaceLocked(e, changed, fresh)
+			return true
+		}
 		q.Add(` WHERE p.id = ?`, ch.ObjectID)
 		if e.thread != "" {
 			q.Add(` AND p.thread_id = ?`, e.thread)
 		}
-		changed = func(p *Post) bool { return p.ID == ch.ObjectID }
 	case e.thread == "" && ch.ObjectType == "thread" && ch.ObjectID != "":
 		// A thread created or deleted: its posts in the feed are read again,
 		// as far back as the feed keeps.
@@ -585,6 +605,25 @@ func (c *threadCache) patch(ctx context.Context, e *threadEntry, ch audit.Change
 	defer c.mu.Unlock()
 	c.replaceLocked(e, changed, fresh)
 	return true
+}
+
+// postRead is one post read for every entry a record touches.
+type postRead struct {
+	done, ok bool
+	posts    []Post // the post with its thread (as the feed keeps it); none if gone
+}
+
+// readPost reads post id once for all entries of one record: in the
+// feed's form (with its thread's envelope and title), which a thread's
+// entry takes without the thread. It returns a copy each entry may keep.
+func (c *threadCache) readPost(ctx context.Context, id string, r *postRead) ([]Post, bool) {
+	if !r.done {
+		r.done = true
+		feed := &threadEntry{tag: feedTag}
+		posts, left, err := c.collect(ctx, feed, c.query(feed).Add(` WHERE p.id = ?`, id), 1, 0)
+		r.posts, r.ok = posts, err == nil && left == ""
+	}
+	return slices.Clone(r.posts), r.ok
 }
 
 // anyOf reports whether changed reports any of posts (by index: a Post
