@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -452,4 +453,128 @@ func TestThreadCacheColdReadsAtOnce(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestThreadCacheReadsAroundWaitingRecords: changes whose audit records
+// still wait to be chained (replica B leaves them waiting, as a writer
+// whose chaining pass failed does; on PostgreSQL every write has such a
+// moment) must show in hub A's next page, which the thread cache answers
+// by reading the posts and threads the waiting records name around its
+// entries (overlay.go). After each change made through B, every page of
+// the feed, the circle's thread list and every thread (two page sizes,
+// every cursor) read by six readers from A must be the bytes replica C,
+// without caches, reads from the database.
+func TestThreadCacheReadsAroundWaitingRecords(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e db.Dialect) {
+		a := apptest.WorldWith(t, e, func(c *config.Config) { c.ReadCache, c.ThreadCache, c.ThreadCachePosts = 0, 16, 4 })
+		b := a.ReplicaWith(t, func(c *config.Config) { c.ReadCache, c.ThreadCache, c.ViewCache = 0, 0, false })
+		c := a.ReplicaWith(t, func(c *config.Config) { c.ReadCache, c.ThreadCache, c.ViewCache = 0, 0, false })
+		b.App.DB.HoldChain.Store(true)
+		readers := []string{"sme.analyst", "sme.analyst2", "cloud.analyst", "cert.analyst", "nocontract.analyst", "outsider.analyst"}
+		var threads []string
+		for i := range 5 {
+			threads = append(threads, newThread(t, a, "sme.analyst", a.CircleChannel, map[string]any{"title": fmt.Sprint("t", i), "body": "first", "tlp": "GREEN", "audience": "community"}).thread)
+		}
+		waiting := func() int {
+			var n int
+			if err := a.App.DB.R().QueryRow(context.Background(), `SELECT COUNT(*) FROM audit_pending`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		compare := func(step string) {
+			t.Helper()
+			lists := []string{"/api/v1/posts", "/api/v1/channels/" + a.CircleChannel + "/threads"}
+			for _, th := range threads {
+				lists = append(lists, "/api/v1/threads/"+th+"/posts")
+			}
+			for _, rd := range readers {
+				tok := a.Users[rd].ReadToken
+				for _, list := range lists {
+					for _, limit := range []int{2, 50} {
+						next := ""
+						for range 20 {
+							path := fmt.Sprintf("%s?limit=%d", list, limit)
+							if next != "" {
+								path += "&next=" + next
+							}
+							ra, rc := a.API(t, tok, "GET", path, nil), c.API(t, tok, "GET", path, nil)
+							if ra.Status != rc.Status || !bytes.Equal(ra.Body, rc.Body) {
+								t.Fatalf("%s: %s reads %s\ncache:    %d %s\ndatabase: %d %s", step, rd, path, ra.Status, ra.Body, rc.Status, rc.Body)
+							}
+							var page struct{ Next string }
+							if ra.Status != http.StatusOK {
+								break
+							}
+							ra.JSON(t, &page)
+							if next = page.Next; next == "" {
+								break
+							}
+						}
+					}
+				}
+			}
+		}
+		compare("start") // fills A's entries
+		var replies []string
+		steps := []func() string{
+			func() string { // a reply visible to the circle
+				r := b.API(t, a.Users["cloud.analyst"].WriteToken, "POST", "/api/v1/threads/"+threads[0]+"/posts", map[string]any{"body": "circle reply"})
+				var p struct{ ID string }
+				r.JSON(t, &p)
+				replies = append(replies, p.ID)
+				return fmt.Sprintf("a circle reply: %d", r.Status)
+			},
+			func() string { // a RED reply to one person, in the thread with the oldest activity
+				r := b.API(t, a.Users["sme.analyst"].WriteToken, "POST", "/api/v1/threads/"+threads[4]+"/posts", map[string]any{"body": "red", "tlp": "RED", "audience": "people", "people": []string{a.Users["sme.analyst2"].ID}})
+				var p struct{ ID string }
+				r.JSON(t, &p)
+				replies = append(replies, p.ID)
+				return fmt.Sprintf("a RED reply: %d", r.Status)
+			},
+			func() string { // an edit
+				r := b.API(t, a.Users["cloud.analyst"].WriteToken, "PATCH", "/api/v1/posts/"+replies[0], map[string]any{"body": "edited"})
+				return fmt.Sprintf("an edit: %d", r.Status)
+			},
+			func() string { // a reshare narrowing the circle reply to cloud's own org
+				r := b.API(t, a.Users["cloud.analyst"].WriteToken, "PATCH", "/api/v1/posts/"+replies[0], map[string]any{"sharing": map[string]any{"tlp": "AMBER", "audience": "org"}})
+				return fmt.Sprintf("a reshare: %d", r.Status)
+			},
+			func() string { // a new thread
+				r := b.API(t, a.Users["cert.analyst"].WriteToken, "POST", "/api/v1/channels/"+a.CircleChannel+"/threads", map[string]any{"title": "new", "body": "first", "tlp": "AMBER", "audience": "community"})
+				var out struct{ Thread struct{ ID string } }
+				r.JSON(t, &out)
+				threads = append(threads, out.Thread.ID)
+				return fmt.Sprintf("a new thread: %d", r.Status)
+			},
+			func() string { // a deleted post
+				r := b.API(t, a.Users["sme.analyst"].WriteToken, "DELETE", "/api/v1/posts/"+replies[1], nil)
+				return fmt.Sprintf("a deletion: %d", r.Status)
+			},
+			func() string { // an old post edited, far behind the feed's kept posts
+				r := b.API(t, a.Users["sme.analyst"].WriteToken, "GET", "/api/v1/threads/"+threads[2]+"/posts?limit=1", nil)
+				var page struct{ Items []struct{ ID string } }
+				r.JSON(t, &page)
+				r = b.API(t, a.Users["sme.analyst"].WriteToken, "PATCH", "/api/v1/posts/"+page.Items[0].ID, map[string]any{"body": "old, edited"})
+				return fmt.Sprintf("an old post's edit: %d", r.Status)
+			},
+			func() string { // the new thread deleted: its post was among the feed's newest
+				last := len(threads) - 1
+				r := b.API(t, a.Users["cert.analyst"].WriteToken, "DELETE", "/api/v1/threads/"+threads[last], nil)
+				threads = threads[:last]
+				return fmt.Sprintf("a thread deleted: %d", r.Status)
+			},
+		}
+		sawWaiting := false
+		for _, step := range steps {
+			what := step()
+			sawWaiting = sawWaiting || waiting() > 0
+			compare("after " + what)
+		}
+		st := a.App.Forum.CacheStats()
+		t.Logf("records seen waiting: %v; thread cache: %d pages answered (%d read around waiting records), %d read from the database", sawWaiting, st.Hits, st.Overlaid, st.Misses)
+		if sawWaiting && st.Overlaid == 0 {
+			t.Error("records waited, but no page was read around them: the test did not reach the overlay")
+		}
+	})
 }

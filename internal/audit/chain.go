@@ -155,21 +155,26 @@ func Sequence(ctx context.Context, d *db.DB, every time.Duration, log *slog.Logg
 type State struct {
 	Head    int64
 	Waiting []string // the touches of waiting records ("*": everything)
+	// WaitingChanges are the waiting records as changes (no place yet),
+	// in the order of Waiting: a cache that reads a changed object again
+	// can read around a waiting record instead of the whole page.
+	WaitingChanges []Change
 }
 
 // ReadState reads the state.
 func ReadState(ctx context.Context, h db.Handle) (State, error) {
-	rows, err := h.Query(ctx, `SELECT seq, '' FROM audit_head WHERE id = 1 UNION ALL SELECT -1, touches FROM audit_pending`)
+	rows, err := h.Query(ctx, `SELECT seq, '', '', '', '' FROM audit_head WHERE id = 1
+		UNION ALL SELECT -1, touches, action, object_type, object_id FROM audit_pending`)
 	if err != nil {
 		return State{}, fmt.Errorf("audit: read state: %w", err)
 	}
 	var st State
 	type row struct {
-		seq     int64
-		touches string
+		seq int64
+		c   Change
 	}
 	rs, err := db.Collect(rows, "audit: read state", func(s db.Scanner) (r row, err error) {
-		err = s.Scan(&r.seq, &r.touches)
+		err = s.Scan(&r.seq, &r.c.Touches, &r.c.Action, &r.c.ObjectType, &r.c.ObjectID)
 		return r, err
 	})
 	if err != nil {
@@ -179,7 +184,8 @@ func ReadState(ctx context.Context, h db.Handle) (State, error) {
 		if r.seq >= 0 {
 			st.Head = r.seq
 		} else {
-			st.Waiting = append(st.Waiting, r.touches)
+			st.Waiting = append(st.Waiting, r.c.Touches)
+			st.WaitingChanges = append(st.WaitingChanges, r.c)
 		}
 	}
 	return st, nil

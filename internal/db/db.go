@@ -44,9 +44,13 @@ type DB struct {
 	// process (internal/audit): one pass at a time, each for everybody
 	// who committed before it began.
 	Chaining SharedRun
-	writer   *sql.DB
-	reader   *sql.DB
-	rebinds  sync.Map // query → rebound query (PostgreSQL; SQLite's LIMITs)
+	// HoldChain (tests) leaves audit records waiting after their commit,
+	// as a writer whose chaining pass failed does, until something else
+	// chains them (another replica, the background round).
+	HoldChain atomic.Bool
+	writer    *sql.DB
+	reader    *sql.DB
+	rebinds   sync.Map // query → rebound query (PostgreSQL; SQLite's LIMITs)
 	// stmts caches prepared reads on SQLite: query → *sql.Stmt on the
 	// reader pool. Parsing and planning the visibility predicate costs
 	// more than running it (docs/PERFORMANCE.md).

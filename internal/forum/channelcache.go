@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 
 	"verbund/internal/audit"
 	"verbund/internal/db"
@@ -178,21 +177,38 @@ func (c *threadCache) collectThreads(ctx context.Context, q *db.Query) ([]*liste
 	return out, nil
 }
 
+// mergeListed returns list (a channel's kept threads) without the threads
+// in ids and with fresh in their places: those the kept part covers (all
+// if complete, else those before the edge (edgeAt, edge)). list is not
+// changed: readers may hold it.
+func mergeListed(list []*listed, ids map[string]bool, fresh []*listed, complete bool, edgeAt int64, edge string) []*listed {
+	out := make([]*listed, 0, len(list)+len(fresh))
+	for _, l := range list {
+		if !ids[l.t.ID] {
+			out = append(out, l)
+		}
+	}
+	for _, l := range fresh {
+		if !complete && !listedAfter(Thread{ID: edge, LastPostAt: edgeAt}, l.t.LastPostAt, l.t.ID) {
+			continue // behind the edge: not among the threads kept
+		}
+		i, _ := slices.BinarySearchFunc(out, l, func(x, y *listed) int {
+			if listedAfter(x.t, y.t.LastPostAt, y.t.ID) {
+				return 1
+			}
+			return -1
+		})
+		out = slices.Insert(out, i, l)
+	}
+	return out
+}
+
 // patchList brings a channel's entry up to date with change ch, which
 // touches it: it reads the thread ch names again. false: the entry must
 // go (ch names no thread, or the thread could not be read). Callers hold
 // c.catching.
 func (c *threadCache) patchList(ctx context.Context, e *threadEntry, ch audit.Change) bool {
-	thread := ""
-	if ch.ObjectType == "thread" {
-		thread = ch.ObjectID
-	} else {
-		for tag := range strings.SplitSeq(ch.Touches, ",") {
-			if id, ok := strings.CutPrefix(tag, "thread:"); ok {
-				thread = id
-			}
-		}
-	}
+	thread := waitingThread(ch) // the thread a record names
 	if thread == "" {
 		return false
 	}
@@ -203,25 +219,9 @@ func (c *threadCache) patchList(ctx context.Context, e *threadEntry, ch audit.Ch
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	before := e.size
-	list := make([]*listed, 0, len(e.list)+1)
-	for _, l := range e.list {
-		if l.t.ID == thread {
-			e.size -= l.cost
-		} else {
-			list = append(list, l)
-		}
-	}
-	for _, l := range fresh {
-		if !e.complete && !listedAfter(Thread{ID: e.edge, LastPostAt: e.edgeAt}, l.t.LastPostAt, l.t.ID) {
-			continue // behind the edge: not among the threads kept
-		}
-		i, _ := slices.BinarySearchFunc(list, l, func(x, y *listed) int {
-			if listedAfter(x.t, y.t.LastPostAt, y.t.ID) {
-				return 1
-			}
-			return -1
-		})
-		list = slices.Insert(list, i, l)
+	list := mergeListed(e.list, map[string]bool{thread: true}, fresh, e.complete, e.edgeAt, e.edge)
+	e.size = 0
+	for _, l := range list {
 		e.size += l.cost
 	}
 	// Within what an entry keeps: the threads with the oldest activity go.

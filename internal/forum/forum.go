@@ -49,6 +49,7 @@ func (s *Service) CacheThreads(maxBytes, perEntry int, trail *audit.Trail) {
 // ThreadCacheStats is what the thread cache has done and holds.
 type ThreadCacheStats struct {
 	Hits, Misses    uint64 // pages cut from it; pages it could not answer
+	Overlaid        uint64 // of the hits, pages read around waiting records (overlay.go)
 	Bytes, MaxBytes int    // held (estimated) and allowed
 }
 
@@ -61,7 +62,7 @@ func (s *Service) CacheStats() ThreadCacheStats {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return ThreadCacheStats{Hits: c.Hits.Load(), Misses: c.Misses.Load(), Bytes: c.size, MaxBytes: c.max}
+	return ThreadCacheStats{Hits: c.Hits.Load(), Misses: c.Misses.Load(), Overlaid: c.Overlaid.Load(), Bytes: c.size, MaxBytes: c.max}
 }
 
 // searchBurst is how many searches a user may run at once; then

@@ -78,6 +78,7 @@ type threadCache struct {
 	flights singleflight.Group
 
 	Hits, Misses atomic.Uint64
+	Overlaid     atomic.Uint64 // entries read around waiting records (overlay.go)
 }
 
 // feedTag names the feed's entry, as the records touching it name it.
@@ -155,20 +156,13 @@ func (c *threadCache) threadPage(ctx context.Context, r *policy.Reader, thread, 
 	if !ok || err != nil {
 		return nil, false, err
 	}
-	posts := kept.posts
-	i := 0
-	if after != "" {
-		i = place(posts, after)
-		if i < len(posts) && posts[i].ID == after {
-			i++
-		}
-	}
 	out := make([]Post, 0, limit+1)
-	for ; i < len(posts) && len(out) <= limit; i++ {
-		if r.Sees(c.svc.posts, posts[i].Share) {
-			out = append(out, posts[i])
+	kept.ascend(after, func(p *Post) bool {
+		if r.Sees(c.svc.posts, p.Share) {
+			out = append(out, *p)
 		}
-	}
+		return len(out) <= limit
+	})
 	if len(out) <= limit && !kept.complete {
 		c.Misses.Add(1)
 		return nil, false, nil // the page goes on past the posts kept
@@ -186,15 +180,9 @@ func (c *threadCache) feedPage(ctx context.Context, r *policy.Reader, before str
 	if !ok || err != nil {
 		return nil, false, err
 	}
-	posts := kept.posts
-	i := len(posts)
-	if before != "" {
-		i = place(posts, before)
-	}
 	threads := map[*keptThread]bool{} // judged for this reader
 	out := make([]Post, 0, limit+1)
-	for i--; i >= 0 && len(out) <= limit; i-- {
-		p := &posts[i]
+	kept.descend(before, func(p *Post) bool {
 		visible, judged := threads[p.thread]
 		if !judged {
 			visible = r.Sees(c.svc.threads, p.thread.share)
@@ -205,7 +193,8 @@ func (c *threadCache) feedPage(ctx context.Context, r *policy.Reader, before str
 			q.ThreadTitle = p.thread.title
 			out = append(out, q)
 		}
-	}
+		return len(out) <= limit
+	})
 	if len(out) <= limit && !kept.complete {
 		c.Misses.Add(1)
 		return nil, false, nil
@@ -234,14 +223,35 @@ func (c *threadCache) entryOf(ctx context.Context, tag string, read func(ctx con
 	if err != nil {
 		return snapshot{}, false, err
 	}
-	for _, w := range st.Waiting {
+	var waiting []audit.Change // the waiting records touching the entry
+	for i, w := range st.Waiting {
 		if touchesTag(w, tag) {
-			c.Misses.Add(1)
-			return snapshot{}, false, nil
+			waiting = append(waiting, st.WaitingChanges[i])
 		}
 	}
-	if err := c.catchUp(ctx, st.Head); err != nil {
-		return snapshot{}, false, err
+	if len(waiting) > 0 && !canOverlay(tag, waiting) {
+		c.Misses.Add(1)
+		return snapshot{}, false, nil
+	}
+	kept, err := c.current(ctx, tag, st.Head, read)
+	if err != nil || len(waiting) == 0 {
+		return kept, err == nil, err
+	}
+	kept, ok, err := c.readOverlay(ctx, tag, waiting, kept)
+	switch {
+	case ok:
+		c.Overlaid.Add(1)
+	case err == nil:
+		c.Misses.Add(1)
+	}
+	return kept, ok, err
+}
+
+// current returns entry tag's snapshot up to date with head: kept, or
+// read (once for concurrent readers) and kept.
+func (c *threadCache) current(ctx context.Context, tag string, head int64, read func(ctx context.Context, head int64) (*threadEntry, error)) (snapshot, error) {
+	if err := c.catchUp(ctx, head); err != nil {
+		return snapshot{}, err
 	}
 	c.mu.Lock()
 	if e := c.entries[tag]; e != nil {
@@ -249,21 +259,21 @@ func (c *threadCache) entryOf(ctx context.Context, tag string, read func(ctx con
 		e.used = c.tick
 		kept := e.snap()
 		c.mu.Unlock()
-		return kept, true, nil
+		return kept, nil
 	}
 	c.mu.Unlock()
-	v, err, _ := c.flights.Do(strconv.FormatInt(st.Head, 10)+"\x00"+tag, func() (any, error) {
+	v, err, _ := c.flights.Do(strconv.FormatInt(head, 10)+"\x00"+tag, func() (any, error) {
 		// The reading outlives a request that gives up: others wait for it.
-		e, err := read(context.WithoutCancel(ctx), st.Head)
+		e, err := read(context.WithoutCancel(ctx), head)
 		if err != nil {
 			return nil, err
 		}
 		return c.keep(ctx, e), nil
 	})
 	if err != nil {
-		return snapshot{}, false, err
+		return snapshot{}, err
 	}
-	return v.(snapshot), true, nil
+	return v.(snapshot), nil
 }
 
 // touchesTag reports whether a record's touches (comma list, "*") name tag.
@@ -286,6 +296,7 @@ type snapshot struct {
 	complete bool
 	edgeAt   int64
 	edge     string
+	over     *overlay // read around waiting records for one request (overlay.go); nil: none
 }
 
 // snap is e's snapshot. Callers hold c.mu (or own e alone).
