@@ -96,42 +96,42 @@ func Write(ctx context.Context, tx *db.Tx, a policy.Actor, e Entry) error {
 		string(detail), a.IP, touchesText(e.Touches)); err != nil {
 		return fmt.Errorf("audit: insert: %w", err)
 	}
-	first := tx.MarkAudited()
-	if tx.DB().HoldChain.Load() {
-		return nil // tests: the record waits
+	if !tx.MarkAudited() || tx.DB().HoldChain.Load() {
+		return nil // chained once per transaction; tests may hold it
 	}
 	if tx.Dialect() == db.SQLite {
-		// SQLite has one writer: chaining in the writer's own transaction
-		// makes no writer wait for another, and the record never waits
-		// (the caches that follow the trail would read around every
-		// waiting record from the database: under an incident's writes,
+		// SQLite has one writer: chaining in the writer's own transaction,
+		// once its work is done, makes no writer wait for another, and
+		// no record ever waits (the caches that follow the trail would
+		// read around every waiting record: under an incident's writes,
 		// one was waiting most of the time).
-		for {
-			// Records a crash left waiting go with it (a batch at a time).
-			n, err := chainOnce(ctx, tx)
-			if err != nil || n < chainBatch {
-				return err
+		tx.BeforeCommit(func() error {
+			for {
+				// Records a crash left waiting go with it, a batch at a time.
+				n, err := chainOnce(ctx, tx)
+				if err != nil || n < chainBatch {
+					return err
+				}
 			}
-		}
-	}
-	if first {
-		// Chain as soon as the change has committed, before the request
-		// answers (a cached page is then current at the next request);
-		// with a context of its own, so a client that hangs up does not
-		// leave the record waiting for the background sequencer.
-		d := tx.DB()
-		tx.AfterCommit(func() {
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			// One pass for every write that committed before it: a burst
-			// of writes takes two passes, not one each (and on PostgreSQL
-			// not one lock wait each on the head's row).
-			_ = d.Chaining.Do(cctx, func(ctx context.Context) error {
-				_, err := Chain(ctx, d)
-				return err // a failure leaves records waiting: the sequencer retries
-			})
 		})
+		return nil
 	}
+	// Chain as soon as the change has committed, before the request
+	// answers (a cached page is then current at the next request);
+	// with a context of its own, so a client that hangs up does not
+	// leave the record waiting for the background sequencer.
+	d := tx.DB()
+	tx.AfterCommit(func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		// One pass for every write that committed before it: a burst
+		// of writes takes two passes, not one each (and on PostgreSQL
+		// not one lock wait each on the head's row).
+		_ = d.Chaining.Do(cctx, func(ctx context.Context) error {
+			_, err := Chain(ctx, d)
+			return err // a failure leaves records waiting: the sequencer retries
+		})
+	})
 	return nil
 }
 

@@ -132,3 +132,39 @@ func TestVerifyWhileWriting(t *testing.T) {
 		wg.Wait()
 	})
 }
+
+// TestOneTransactionManyRecords: the records of one transaction are
+// chained together, in the order written, none left waiting; a rolled
+// back transaction leaves none.
+func TestOneTransactionManyRecords(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		write := func(fail bool) error {
+			return d.Tx(ctx, func(tx *db.Tx) error {
+				for i := range 3 {
+					if err := audit.Write(ctx, tx, policy.Actor{UserID: "u", OrgID: "o", Via: "api"}, audit.Entry{Action: "test.write", ObjectID: fmt.Sprint(i)}); err != nil {
+						return err
+					}
+				}
+				if fail {
+					return fmt.Errorf("on purpose")
+				}
+				return nil
+			})
+		}
+		if err := write(false); err != nil {
+			t.Fatal(err)
+		}
+		if err := write(true); err == nil {
+			t.Fatal("the failing transaction committed")
+		}
+		res, err := audit.Verify(ctx, d)
+		if err != nil || !res.OK || res.Records != 3 || res.Pending != 0 {
+			t.Fatalf("verify: %+v, %v; want 3 records chained, none waiting", res, err)
+		}
+		cs, err := audit.Changes(ctx, d.R(), 0, 3)
+		if err != nil || len(cs) != 3 || cs[0].ObjectID != "0" || cs[2].ObjectID != "2" {
+			t.Fatalf("changes %+v, %v", cs, err)
+		}
+	})
+}

@@ -439,6 +439,7 @@ func (d *DB) Rebind(q string) string { return d.rebind(q) }
 // told about a change that was rolled back.
 type Tx struct {
 	Handle
+	before      []func() error
 	after       []func()
 	bookkeeping bool
 	audited     bool
@@ -493,6 +494,10 @@ func (t *Tx) InsertMany(ctx context.Context, into string, width int, values []an
 // AfterCommit registers f to run after a successful commit.
 func (t *Tx) AfterCommit(f func()) { t.after = append(t.after, f) }
 
+// BeforeCommit registers f to run inside the transaction once its work is
+// done, just before the commit; an error rolls it back.
+func (t *Tx) BeforeCommit(f func() error) { t.before = append(t.before, f) }
+
 // Bookkeeping marks the transaction as writing only bookkeeping that
 // changes no right and no data, so that it writes no audit record: the
 // login throttle counters (every failure they count is audited on its
@@ -530,6 +535,12 @@ func (d *DB) tx(ctx context.Context, fn func(*Tx) error, hooks *Hooks) error {
 	if err := fn(tx); err != nil {
 		_ = sqlTx.Rollback()
 		return err
+	}
+	for _, f := range tx.before {
+		if err := f(); err != nil {
+			_ = sqlTx.Rollback()
+			return err
+		}
 	}
 	if beforeCommit != nil {
 		if err := beforeCommit(); err != nil {
