@@ -93,17 +93,8 @@ func (c *threadCache) readOverlay(ctx context.Context, tag string, ws []audit.Ch
 			threads = append(threads, w.ObjectID)
 		}
 	}
-	feed := &threadEntry{tag: feedTag}
-	q := c.query(feed).Add(` WHERE (1 = 0`)
-	if len(posts) > 0 {
-		q.Add(` OR p.id IN (`+db.Placeholders(len(posts))+`)`, posts...)
-	}
-	if len(threads) > 0 {
-		q.Add(` OR p.thread_id IN (`+db.Placeholders(len(threads))+`)`, threads...)
-	}
-	q.Add(`) ORDER BY p.id LIMIT ?`, 4*c.perEntry+1)
-	fresh, left, err := c.collect(context.WithoutCancel(ctx), feed, q, 4*c.perEntry, 0)
-	if err != nil || left != "" {
+	fresh, ok, err := c.freshPosts(context.WithoutCancel(ctx), posts, threads)
+	if !ok {
 		return s, false, err
 	}
 	if thread, ok := strings.CutPrefix(tag, "thread:"); ok {
@@ -119,6 +110,24 @@ func (c *threadCache) readOverlay(ctx context.Context, tag string, ws []audit.Ch
 	o.fresh = fresh
 	s.over = o
 	return s, true, nil
+}
+
+// freshPosts reads the posts with ids posts and the posts of the threads
+// with ids threads, oldest first, in the feed's form (each with its
+// thread's envelope and title; a thread's entry drops the thread). ok is
+// false when they are more than an entry may take at once.
+func (c *threadCache) freshPosts(ctx context.Context, posts, threads []any) ([]Post, bool, error) {
+	feed := &threadEntry{tag: feedTag}
+	q := c.query(feed).Add(` WHERE (1 = 0`)
+	if len(posts) > 0 {
+		q.Add(` OR p.id IN (`+db.Placeholders(len(posts))+`)`, posts...)
+	}
+	if len(threads) > 0 {
+		q.Add(` OR p.thread_id IN (`+db.Placeholders(len(threads))+`)`, threads...)
+	}
+	q.Add(`) ORDER BY p.id LIMIT ?`, 4*c.perEntry+1)
+	fresh, left, err := c.collect(ctx, feed, q, 4*c.perEntry, 0)
+	return fresh, err == nil && left == "", err
 }
 
 // overlayList reads again the threads the waiting records ws name and

@@ -630,9 +630,7 @@ type postRead struct {
 func (c *threadCache) readPost(ctx context.Context, id string, r *postRead) ([]Post, bool) {
 	if !r.done {
 		r.done = true
-		feed := &threadEntry{tag: feedTag}
-		posts, left, err := c.collect(ctx, feed, c.query(feed).Add(` WHERE p.id = ?`, id), 1, 0)
-		r.posts, r.ok = posts, err == nil && left == ""
+		r.posts, r.ok, _ = c.freshPosts(ctx, []any{id}, nil)
 	}
 	return slices.Clone(r.posts), r.ok
 }

@@ -318,29 +318,13 @@ func (r *Reader) Tally(ctx context.Context, h db.Handle, k *Kind, containers []s
 		return nil, err
 	}
 	// The same few groups recur in every container: each is judged once.
-	seen := map[string]bool{}
+	judged := map[string]bool{}
 	for _, c := range list {
-		for l := range strings.Lines(c.groups) {
-			key, n, err := splitTallyLine(strings.TrimSuffix(l, "\n"))
-			if err != nil {
-				return nil, err
-			}
-			ok, judged := seen[key]
-			if !judged {
-				s, err := groupShare(key)
-				if err != nil {
-					return nil, err
-				}
-				s.Category = k.category
-				ok = r.view.CanSee(s)
-				seen[key] = ok
-			}
-			if !ok {
-				continue
-			}
-			t := out[c.container]
-			t.N += int(n.n)
-			t.Last = max(t.Last, n.last)
+		gs, err := k.ParseGroups(c.groups)
+		if err != nil {
+			return nil, err
+		}
+		if t := r.Count(k, gs, judged); t != (Tally{}) {
 			out[c.container] = t
 		}
 	}
