@@ -118,14 +118,21 @@ func (c *threadCache) readOverlay(ctx context.Context, tag string, ws []audit.Ch
 // false when they are more than an entry may take at once.
 func (c *threadCache) freshPosts(ctx context.Context, posts, threads []any) ([]Post, bool, error) {
 	feed := &threadEntry{tag: feedTag}
-	q := c.query(feed).Add(` WHERE (1 = 0`)
-	if len(posts) > 0 {
-		q.Add(` OR p.id IN (`+db.Placeholders(len(posts))+`)`, posts...)
+	// Each term on its own, never "1 = 0 OR …": SQLite then plans a scan of
+	// every post instead of the index look-ups (a read per reply did that).
+	q := c.query(feed)
+	switch {
+	case len(posts) > 0 && len(threads) > 0:
+		q.Add(` WHERE (p.id IN (`+db.Placeholders(len(posts))+`)`, posts...)
+		q.Add(` OR p.thread_id IN (`+db.Placeholders(len(threads))+`))`, threads...)
+	case len(posts) > 0:
+		q.Add(` WHERE p.id IN (`+db.Placeholders(len(posts))+`)`, posts...)
+	case len(threads) > 0:
+		q.Add(` WHERE p.thread_id IN (`+db.Placeholders(len(threads))+`)`, threads...)
+	default:
+		return nil, true, nil
 	}
-	if len(threads) > 0 {
-		q.Add(` OR p.thread_id IN (`+db.Placeholders(len(threads))+`)`, threads...)
-	}
-	q.Add(`) ORDER BY p.id LIMIT ?`, 4*c.perEntry+1)
+	q.Add(` ORDER BY p.id LIMIT ?`, 4*c.perEntry+1)
 	fresh, left, err := c.collect(ctx, feed, q, 4*c.perEntry, 0)
 	return fresh, err == nil && left == "", err
 }
