@@ -94,6 +94,9 @@ func writeMixed(w io.Writer, r *bench.MixedResult) {
 	for i, s := range r.Servers {
 		fmt.Fprintf(w, "  hub %d: %d requests, CPU %.0f%% of a core (%.0f%% in the kernel; %.0f µs per request), RSS %.0f MB, read cache hits %.1f%%, thread cache hits %.1f%%, view cache hits %.1f%%\n",
 			i+1, s.Requests, s.CPUPct, s.SysPct, s.CPUUS, s.RSSMB, s.CacheHitPct, s.ThreadHitPct, s.ViewHitPct)
+		if s.WritesPerGroup > 0 {
+			fmt.Fprintf(w, "    writes committed together (group commit): %.2f a transaction\n", s.WritesPerGroup)
+		}
 	}
 	if r.DBServerCPUPct > 0 {
 		fmt.Fprintf(w, "  PostgreSQL server (all its processes, on this machine): CPU %.0f%% of a core\n", r.DBServerCPUPct)

@@ -167,6 +167,10 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 	}
 	a.Registry = prometheus.NewRegistry()
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "verbund_write_groups_total", Help: "SQLite: transactions that committed short writes together (group commit)."},
+		func() float64 { g, _ := a.DB.GroupStats(); return float64(g) }))
+	a.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "verbund_grouped_writes_total", Help: "SQLite: short writes committed in groups (divided by verbund_write_groups_total: the mean group)."},
+		func() float64 { _, w := a.DB.GroupStats(); return float64(w) }))
 	a.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "verbund_sse_subscribers", Help: "Open live-update streams."},
 		func() float64 { return float64(a.Live.Streams()) }))
 	a.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "verbund_sse_dropped_total", Help: "Streams dropped for being too slow."},

@@ -228,6 +228,8 @@ const (
 	threadMisses = "verbund_thread_cache_misses_total"
 	viewHits     = "verbund_view_cache_hits_total"
 	viewMisses   = "verbund_view_cache_misses_total"
+	writeGroups  = "verbund_write_groups_total"
+	groupWrites  = "verbund_grouped_writes_total"
 )
 
 // writer posts replies as sme.analyst (GREEN, to the circle) into the

@@ -122,6 +122,9 @@ type ServerLoad struct {
 	// ViewHitPct: readers' views taken from memory, of all views read
 	// outside a transaction.
 	ViewHitPct float64 `json:"view_cache_hit_percent"`
+	// WritesPerGroup: SQLite's mean group of writes committed together
+	// (db.GroupTx), 0 when none was grouped.
+	WritesPerGroup float64 `json:"writes_per_group"`
 }
 
 // Mixed stores Posts posts on Engine, starts Replicas hubs on the database

@@ -105,7 +105,7 @@ func (r *mixedRun) load(ctx context.Context, writers []*User, res *MixedResult) 
 	m0 := make([]map[string]float64, len(r.servers))
 	for i, s := range r.servers {
 		before[i].user, before[i].sys, _ = s.CPU()
-		m0[i], _ = Metrics(s.DebugURL, cacheHits, cacheMisses, threadHits, threadMisses, viewHits, viewMisses)
+		m0[i], _ = Metrics(s.DebugURL, cacheHits, cacheMisses, threadHits, threadMisses, viewHits, viewMisses, writeGroups, groupWrites)
 	}
 	own0 := ownCPU()
 	var db0 time.Duration
@@ -142,7 +142,7 @@ func (r *mixedRun) load(ctx context.Context, writers []*User, res *MixedResult) 
 		used[i] = u + sy - before[i].user - before[i].sys
 		sl.CPUPct = round2(100 * float64(used[i]) / float64(elapsed))
 		sl.SysPct = round2(100 * float64(sy-before[i].sys) / float64(elapsed))
-		m1, _ := Metrics(s.DebugURL, cacheHits, cacheMisses, threadHits, threadMisses, viewHits, viewMisses)
+		m1, _ := Metrics(s.DebugURL, cacheHits, cacheMisses, threadHits, threadMisses, viewHits, viewMisses, writeGroups, groupWrites)
 		h, mi := m1[cacheHits]-m0[i][cacheHits], m1[cacheMisses]-m0[i][cacheMisses]
 		if h+mi > 0 {
 			sl.CacheHitPct = round2(100 * h / (h + mi))
@@ -153,6 +153,9 @@ func (r *mixedRun) load(ctx context.Context, writers []*User, res *MixedResult) 
 		}
 		if vh, vm := m1[viewHits]-m0[i][viewHits], m1[viewMisses]-m0[i][viewMisses]; vh+vm > 0 {
 			sl.ViewHitPct = round2(100 * vh / (vh + vm))
+		}
+		if g := m1[writeGroups] - m0[i][writeGroups]; g > 0 {
+			sl.WritesPerGroup = round2((m1[groupWrites] - m0[i][groupWrites]) / g)
 		}
 		if rss, err := s.RSS(); err == nil {
 			sl.RSSMB = mb(rss)

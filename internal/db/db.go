@@ -62,6 +62,7 @@ type DB struct {
 	preparing atomic.Bool
 	nstmts    atomic.Int32
 	hooks     atomic.Pointer[Hooks] // nil in production
+	group     grouper               // SQLite: writes waiting to be committed together (group.go)
 	wal       *walState             // SQLite: the log's keeper (wal.go)
 	// checkpointer is SQLite's connection for the keeper's passive
 	// checkpoints (nil on PostgreSQL).
@@ -274,6 +275,18 @@ type Handle struct {
 	db     *DB
 	reader bool    // the reader pool: queries may use the statement cache
 	tx     *sql.Tx // a write transaction: statements prepared on the writer serve it
+	// detached: a grouped write's statements keep their context's values
+	// but not its end (group.go: an interrupted statement would roll back
+	// the other writes of its group).
+	detached bool
+}
+
+// ctx is the context h's statements run with.
+func (h Handle) ctx(ctx context.Context) context.Context {
+	if h.detached {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 
 // R returns a handle for reads outside a transaction.
@@ -286,6 +299,7 @@ func (h Handle) Pooled() bool { return h.reader && h.tx == nil }
 
 // Exec runs a statement.
 func (h Handle) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = h.ctx(ctx)
 	if st := h.prepared(ctx, query); st != nil {
 		res, err := st.ExecContext(ctx, args...)
 		return res, Map(err)
@@ -296,6 +310,7 @@ func (h Handle) Exec(ctx context.Context, query string, args ...any) (sql.Result
 
 // Query runs a query returning rows.
 func (h Handle) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = h.ctx(ctx)
 	if st := h.prepared(ctx, query); st != nil {
 		rows, err := st.QueryContext(ctx, args...)
 		return rows, Map(err)
@@ -306,6 +321,7 @@ func (h Handle) Query(ctx context.Context, query string, args ...any) (*sql.Rows
 
 // QueryRow runs a query returning at most one row; Scan reports sql.ErrNoRows.
 func (h Handle) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx = h.ctx(ctx)
 	if st := h.prepared(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}

@@ -56,7 +56,8 @@ func (s *Service) CreateThread(ctx context.Context, a policy.Actor, channelID st
 	}
 	var t Thread
 	var p Post
-	err = s.DB.Tx(ctx, func(tx *db.Tx) error {
+	// A short write: committed together with others waiting (db.GroupTx).
+	err = s.DB.GroupTx(ctx, func(tx *db.Tx) error {
 		ch, err := channel(ctx, tx.Handle, a, channelID)
 		if err != nil {
 			return err
@@ -105,7 +106,8 @@ func (s *Service) CreatePost(ctx context.Context, a policy.Actor, threadID strin
 		return Post{}, err
 	}
 	var p Post
-	err = s.DB.Tx(ctx, func(tx *db.Tx) error {
+	// A short write: committed together with others waiting (db.GroupTx).
+	err = s.DB.GroupTx(ctx, func(tx *db.Tx) error {
 		t, err := s.thread(ctx, tx.Handle, a, threadID)
 		if err != nil {
 			return err

@@ -1,0 +1,301 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// Group commit on SQLite.
+//
+// Why: SQLite has one writer, and under an incident's load the write
+// transactions are the queue every reply waits in. A transaction's fixed
+// costs (BEGIN, the commit writing every changed page to the log, the
+// full-text index flushing its pending terms, chaining the audit trail)
+// were about 40 % of a short write's time in the writer (a reply:
+// docs/PERFORMANCE.md, thirteenth session). Writes that wait for the
+// writer while one runs are committed together in its next transaction:
+// each in a savepoint of its own, so that one failing rolls back only
+// itself, and the others pay the fixed costs once. A write alone goes at
+// once, as before; the busier the writer, the larger the groups, which
+// is what lets it catch up.
+//
+// Only callers that opt in (GroupTx) are grouped: their statements run
+// with their context's values but without its cancellation. SQLite rolls
+// back the whole transaction when a statement in it is interrupted, so
+// one request that gives up must not take the others' writes with it. A
+// grouped write is therefore short by contract (a reply, a comment); a
+// long import stays a transaction of its own (Tx), which its context can
+// still stop.
+
+// maxGroup bounds the writes committed together, so that the last of a
+// group does not wait for too many before it.
+const maxGroup = 32
+
+// grouper queues the writes waiting for the next group. One waiting
+// goroutine at a time leads: it waits for the writer's connection, takes
+// the queue as its group, runs it, and hands the lead to the next waiter.
+type grouper struct {
+	mu      sync.Mutex
+	queue   []*groupJob
+	leading bool // some goroutine holds the lead
+	// Counted for the metrics: groups run, and the writes they ran.
+	groups, writes atomic.Int64
+}
+
+// GroupStats returns how many groups GroupTx has run and how many writes
+// they held (writes/groups is the mean group's size).
+func (d *DB) GroupStats() (groups, writes int64) {
+	return d.group.groups.Load(), d.group.writes.Load()
+}
+
+type groupJob struct {
+	ctx   context.Context
+	fn    func(*Tx) error
+	hooks *Hooks
+	wake  chan bool // true: lead now; false: done (err, panicked set)
+	taken bool      // under grouper.mu: in a leader's group, its end is coming
+	// Set by the leader before the job is woken as done.
+	err      error
+	panicked any
+	after    []func()
+	before   []func() error
+}
+
+// GroupTx runs fn in a write transaction that may be committed together
+// with other GroupTx writes waiting at the same time (SQLite; on
+// PostgreSQL, whose writers run side by side, it is Tx). fn's work is
+// its own savepoint: an error from fn, or from the hooks, rolls back that
+// savepoint only, and GroupTx returns it; an error of the whole
+// transaction (its commit, the work before it) fails every write in it.
+// fn's AfterCommit functions run once everything is committed; a panic in
+// fn is raised again in the caller's goroutine.
+//
+// fn must be short: its statements are not interrupted when ctx ends
+// (see above); ctx bounds only the wait for the writer.
+func (d *DB) GroupTx(ctx context.Context, fn func(*Tx) error) error {
+	if d.Dialect != SQLite {
+		return d.Tx(ctx, fn)
+	}
+	j := &groupJob{ctx: ctx, fn: fn, hooks: d.hooks.Load(), wake: make(chan bool, 1)}
+	g := &d.group
+	g.mu.Lock()
+	g.queue = append(g.queue, j)
+	lead := !g.leading
+	g.leading = true
+	g.mu.Unlock()
+	if !lead {
+		select {
+		case lead = <-j.wake:
+		case <-ctx.Done():
+			g.mu.Lock()
+			if !j.taken {
+				// Not begun: leave the queue. If the lead was handed to
+				// this job meanwhile, hand it on.
+				g.queue = removeJob(g.queue, j)
+				select {
+				case <-j.wake:
+					g.handOff()
+				default:
+				}
+				g.mu.Unlock()
+				return Map(fmt.Errorf("wait for the writer: %w", ctx.Err()))
+			}
+			g.mu.Unlock()
+			// In a group already: its outcome is on the way.
+			lead = <-j.wake
+		}
+	}
+	if lead {
+		d.lead(j)
+	}
+	if j.panicked != nil {
+		panic(j.panicked)
+	}
+	return j.err
+}
+
+// lead runs one group, the leader's own write j first, and hands the
+// lead on. j is done when it returns.
+func (d *DB) lead(j *groupJob) {
+	g := &d.group
+	conn, err := d.writer.Conn(j.ctx)
+	g.mu.Lock()
+	if err != nil {
+		g.queue = removeJob(g.queue, j)
+		g.handOff()
+		g.mu.Unlock()
+		j.err = Map(fmt.Errorf("begin: %w", err))
+		return
+	}
+	// The waiters since the lead was taken come along: j is the queue's
+	// first (a new leader found it empty; a handed lead goes to the first).
+	n := min(len(g.queue), maxGroup)
+	jobs := append([]*groupJob(nil), g.queue[:n]...)
+	g.queue = append(g.queue[:0:0], g.queue[n:]...)
+	for _, o := range jobs {
+		o.taken = true
+	}
+	g.mu.Unlock()
+
+	g.groups.Add(1)
+	g.writes.Add(int64(len(jobs)))
+	d.runGroup(conn, jobs)
+	_ = conn.Close()
+	d.afterTx()
+
+	g.mu.Lock()
+	g.handOff()
+	g.mu.Unlock()
+	for _, o := range jobs {
+		if o != j {
+			o.wake <- false
+		}
+	}
+}
+
+// handOff gives the lead to the first waiter, or gives it up. Callers
+// hold g.mu.
+func (g *grouper) handOff() {
+	if len(g.queue) == 0 {
+		g.leading = false
+		return
+	}
+	g.queue[0].wake <- true
+}
+
+// runGroup runs jobs in one transaction on conn and sets each job's
+// outcome.
+func (d *DB) runGroup(conn *sql.Conn, jobs []*groupJob) {
+	// The transaction belongs to no one request: it must outlive any
+	// one's context (database/sql rolls a transaction back when its
+	// context ends).
+	sqlTx, err := conn.BeginTx(context.WithoutCancel(jobs[0].ctx), nil)
+	if err != nil {
+		failAll(jobs, Map(fmt.Errorf("begin: %w", err)))
+		return
+	}
+	var done []*groupJob
+	for _, j := range jobs {
+		if err := j.ctx.Err(); err != nil {
+			j.err = Map(fmt.Errorf("wait for the writer: %w", err))
+			continue
+		}
+		if err := d.runJob(sqlTx, j); err != nil {
+			// The savepoint could not be released or rolled back: the
+			// transaction is broken (SQLite rolls back the whole of it on
+			// a full disk, for one). Nothing of the group is kept.
+			_ = sqlTx.Rollback()
+			failAll(jobs, err)
+			return
+		}
+		if j.err == nil && j.panicked == nil {
+			done = append(done, j)
+		}
+	}
+	for _, j := range done {
+		for _, f := range j.before {
+			if err := f(); err != nil {
+				_ = sqlTx.Rollback()
+				failAll(done, err)
+				return
+			}
+		}
+	}
+	if err := sqlTx.Commit(); err != nil {
+		failAll(done, Map(fmt.Errorf("commit: %w", err)))
+		return
+	}
+	if d.wal != nil {
+		d.wal.commits.Add(1)
+	}
+	for _, j := range done {
+		j.runAfter()
+	}
+}
+
+// runJob runs one write of a group in a savepoint of its own. Its own
+// failure (an error or a panic) is left in j and rolls back only its
+// savepoint; the error returned is the transaction's, which can no longer
+// go on.
+func (d *DB) runJob(sqlTx *sql.Tx, j *groupJob) error {
+	if _, err := sqlTx.ExecContext(context.WithoutCancel(j.ctx), `SAVEPOINT grouped`); err != nil {
+		return Map(fmt.Errorf("savepoint: %w", err))
+	}
+	tx := &Tx{Handle: Handle{q: sqlTx, db: d, tx: sqlTx, detached: true}}
+	j.err, j.panicked = j.work(tx)
+	ctx := context.WithoutCancel(j.ctx)
+	if j.err == nil && j.panicked == nil {
+		if _, err := sqlTx.ExecContext(ctx, `RELEASE grouped`); err != nil {
+			j.err = Map(fmt.Errorf("release savepoint: %w", err))
+			return j.err
+		}
+		j.before, j.after = tx.before, tx.after
+		return nil
+	}
+	if _, err := sqlTx.ExecContext(ctx, `ROLLBACK TO grouped`); err != nil {
+		return Map(fmt.Errorf("roll back a grouped write: %w", err))
+	}
+	if _, err := sqlTx.ExecContext(ctx, `RELEASE grouped`); err != nil {
+		return Map(fmt.Errorf("release savepoint: %w", err))
+	}
+	return nil
+}
+
+// work runs the job's hooks and fn on tx, turning a panic into a value
+// the caller raises again.
+func (j *groupJob) work(tx *Tx) (err error, panicked any) {
+	defer func() {
+		if v := recover(); v != nil {
+			panicked = v
+		}
+	}()
+	var check func() error
+	if j.hooks != nil && j.hooks.Begin != nil {
+		if check, err = j.hooks.Begin(j.ctx, tx); err != nil {
+			return err, nil
+		}
+	}
+	if err := j.fn(tx); err != nil {
+		return err, nil
+	}
+	if check != nil {
+		return check(), nil
+	}
+	return nil, nil
+}
+
+// runAfter runs the job's AfterCommit functions; a panic is raised again
+// in the job's own goroutine, not in the leader's.
+func (j *groupJob) runAfter() {
+	defer func() {
+		if v := recover(); v != nil {
+			j.panicked = v
+		}
+	}()
+	for _, f := range j.after {
+		f()
+	}
+}
+
+// failAll sets err as the outcome of every job that has none yet, and
+// drops their AfterCommit functions.
+func failAll(jobs []*groupJob, err error) {
+	for _, j := range jobs {
+		if j.err == nil && j.panicked == nil {
+			j.err = err
+		}
+		j.after = nil
+	}
+}
+
+func removeJob(q []*groupJob, j *groupJob) []*groupJob {
+	for i, o := range q {
+		if o == j {
+			return append(q[:i:i], q[i+1:]...)
+		}
+	}
+	return q
+}
