@@ -105,7 +105,7 @@ func Write(ctx context.Context, tx *db.Tx, a policy.Actor, e Entry) error {
 		// no record ever waits (the caches that follow the trail would
 		// read around every waiting record: under an incident's writes,
 		// one was waiting most of the time).
-		tx.BeforeCommit(func() error {
+		tx.BeforeCommitOnce("audit.chain", func() error {
 			for {
 				// Records a crash left waiting go with it, a batch at a time.
 				n, err := chainOnce(ctx, tx)

@@ -168,3 +168,54 @@ func TestOneTransactionManyRecords(t *testing.T) {
 		}
 	})
 }
+
+// TestGroupedWritesChained: writes committed together (db.GroupTx) have
+// their records chained once for the group, in order, none left waiting,
+// and nothing of a write that failed in the group.
+func TestGroupedWritesChained(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		const writers, each = 16, 10
+		var wg sync.WaitGroup
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for k := range each {
+					i := w*each + k
+					err := d.GroupTx(ctx, func(tx *db.Tx) error {
+						if err := audit.Write(ctx, tx, policy.Actor{UserID: "u", OrgID: "o", Via: "api"}, audit.Entry{Action: "test.write", ObjectID: fmt.Sprint(i)}); err != nil {
+							return err
+						}
+						if i%5 == 0 {
+							return fmt.Errorf("on purpose")
+						}
+						return nil
+					})
+					if (err != nil) != (i%5 == 0) {
+						t.Errorf("write %d: %v", i, err)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		const want = writers * each * 4 / 5
+		res, err := audit.Verify(ctx, d)
+		if err != nil || !res.OK || res.Records != want || res.Pending != 0 {
+			t.Fatalf("verify: %+v, %v; want %d records chained, none waiting", res, err, want)
+		}
+		cs, err := audit.Changes(ctx, d.R(), 0, want)
+		if err != nil || len(cs) != want {
+			t.Fatalf("%d changes, %v", len(cs), err)
+		}
+		for _, c := range cs {
+			var i int
+			if _, err := fmt.Sscan(c.ObjectID, &i); err != nil || i%5 == 0 {
+				t.Errorf("record of write %q chained", c.ObjectID)
+			}
+		}
+		if g, w := d.GroupStats(); d.Dialect == db.SQLite {
+			t.Logf("%d groups for %d writes", g, w)
+		}
+	})
+}

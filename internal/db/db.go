@@ -455,7 +455,7 @@ func (d *DB) Rebind(q string) string { return d.rebind(q) }
 // told about a change that was rolled back.
 type Tx struct {
 	Handle
-	before      []func() error
+	before      []beforeCommit
 	after       []func()
 	bookkeeping bool
 	audited     bool
@@ -512,7 +512,19 @@ func (t *Tx) AfterCommit(f func()) { t.after = append(t.after, f) }
 
 // BeforeCommit registers f to run inside the transaction once its work is
 // done, just before the commit; an error rolls it back.
-func (t *Tx) BeforeCommit(f func() error) { t.before = append(t.before, f) }
+func (t *Tx) BeforeCommit(f func() error) { t.before = append(t.before, beforeCommit{f: f}) }
+
+// BeforeCommitOnce is BeforeCommit for work a transaction needs once,
+// however many writes it holds (GroupTx): of the functions registered
+// under key by the writes committed together, only the first runs.
+func (t *Tx) BeforeCommitOnce(key string, f func() error) {
+	t.before = append(t.before, beforeCommit{key: key, f: f})
+}
+
+type beforeCommit struct {
+	key string // "" for every time
+	f   func() error
+}
 
 // Bookkeeping marks the transaction as writing only bookkeeping that
 // changes no right and no data, so that it writes no audit record: the
@@ -552,8 +564,8 @@ func (d *DB) tx(ctx context.Context, fn func(*Tx) error, hooks *Hooks) error {
 		_ = sqlTx.Rollback()
 		return err
 	}
-	for _, f := range tx.before {
-		if err := f(); err != nil {
+	for _, b := range tx.before {
+		if err := b.f(); err != nil {
 			_ = sqlTx.Rollback()
 			return err
 		}

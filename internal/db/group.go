@@ -61,7 +61,7 @@ type groupJob struct {
 	err      error
 	panicked any
 	after    []func()
-	before   []func() error
+	before   []beforeCommit
 }
 
 // GroupTx runs fn in a write transaction that may be committed together
@@ -177,13 +177,17 @@ func (d *DB) runGroup(conn *sql.Conn, jobs []*groupJob) {
 		failAll(jobs, Map(fmt.Errorf("begin: %w", err)))
 		return
 	}
+	// A write alone needs no savepoint: its failure rolls back the whole
+	// transaction, as Tx's does.
+	h := Handle{q: sqlTx, db: d, tx: sqlTx, detached: true}
+	alone := len(jobs) == 1
 	var done []*groupJob
 	for _, j := range jobs {
 		if err := j.ctx.Err(); err != nil {
 			j.err = Map(fmt.Errorf("wait for the writer: %w", err))
 			continue
 		}
-		if err := d.runJob(sqlTx, j); err != nil {
+		if err := d.runJob(h, j, alone); err != nil {
 			// The savepoint could not be released or rolled back: the
 			// transaction is broken (SQLite rolls back the whole of it on
 			// a full disk, for one). Nothing of the group is kept.
@@ -195,9 +199,18 @@ func (d *DB) runGroup(conn *sql.Conn, jobs []*groupJob) {
 			done = append(done, j)
 		}
 	}
+	if len(done) == 0 {
+		_ = sqlTx.Rollback()
+		return
+	}
+	once := map[string]bool{}
 	for _, j := range done {
-		for _, f := range j.before {
-			if err := f(); err != nil {
+		for _, b := range j.before {
+			if b.key != "" && once[b.key] {
+				continue
+			}
+			once[b.key] = true
+			if err := b.f(); err != nil {
 				_ = sqlTx.Rollback()
 				failAll(done, err)
 				return
@@ -216,30 +229,38 @@ func (d *DB) runGroup(conn *sql.Conn, jobs []*groupJob) {
 	}
 }
 
-// runJob runs one write of a group in a savepoint of its own. Its own
-// failure (an error or a panic) is left in j and rolls back only its
-// savepoint; the error returned is the transaction's, which can no longer
-// go on.
-func (d *DB) runJob(sqlTx *sql.Tx, j *groupJob) error {
-	if _, err := sqlTx.ExecContext(context.WithoutCancel(j.ctx), `SAVEPOINT grouped`); err != nil {
-		return Map(fmt.Errorf("savepoint: %w", err))
+// runJob runs one write of a group on h's transaction, in a savepoint of
+// its own unless alone. Its own failure (an error or a panic) is left in
+// j and rolls back only its savepoint; the error returned is the
+// transaction's, which can no longer go on.
+func (d *DB) runJob(h Handle, j *groupJob, alone bool) error {
+	ctx := j.ctx
+	if !alone {
+		if _, err := h.Exec(ctx, `SAVEPOINT grouped`); err != nil {
+			return fmt.Errorf("savepoint: %w", err)
+		}
 	}
-	tx := &Tx{Handle: Handle{q: sqlTx, db: d, tx: sqlTx, detached: true}}
+	tx := &Tx{Handle: h}
 	j.err, j.panicked = j.work(tx)
-	ctx := context.WithoutCancel(j.ctx)
 	if j.err == nil && j.panicked == nil {
-		if _, err := sqlTx.ExecContext(ctx, `RELEASE grouped`); err != nil {
-			j.err = Map(fmt.Errorf("release savepoint: %w", err))
+		j.before, j.after = tx.before, tx.after
+		if alone {
+			return nil
+		}
+		if _, err := h.Exec(ctx, `RELEASE grouped`); err != nil {
+			j.err = fmt.Errorf("release savepoint: %w", err)
 			return j.err
 		}
-		j.before, j.after = tx.before, tx.after
 		return nil
 	}
-	if _, err := sqlTx.ExecContext(ctx, `ROLLBACK TO grouped`); err != nil {
-		return Map(fmt.Errorf("roll back a grouped write: %w", err))
+	if alone {
+		return nil // the group's transaction is rolled back with nothing in it
 	}
-	if _, err := sqlTx.ExecContext(ctx, `RELEASE grouped`); err != nil {
-		return Map(fmt.Errorf("release savepoint: %w", err))
+	if _, err := h.Exec(ctx, `ROLLBACK TO grouped`); err != nil {
+		return fmt.Errorf("roll back a grouped write: %w", err)
+	}
+	if _, err := h.Exec(ctx, `RELEASE grouped`); err != nil {
+		return fmt.Errorf("release savepoint: %w", err)
 	}
 	return nil
 }

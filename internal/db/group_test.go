@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -95,6 +96,7 @@ func TestGroupTx(t *testing.T) {
 	panics := make([]any, n)
 	var mu sync.Mutex
 	var after []int
+	var before, once atomic.Int32
 	ctxs := make([]context.Context, n)
 	cancels := make([]context.CancelFunc, n)
 	for i := range n {
@@ -124,6 +126,8 @@ func TestGroupTx(t *testing.T) {
 					after = append(after, i)
 					mu.Unlock()
 				})
+				tx.BeforeCommit(func() error { before.Add(1); return nil })
+				tx.BeforeCommitOnce("once", func() error { once.Add(1); return nil })
 				switch i {
 				case 3:
 					return boom
@@ -170,6 +174,9 @@ func TestGroupTx(t *testing.T) {
 	slices.Sort(after)
 	if !slices.Equal(after, []int{0, 1, 2, 4, 7, 8}) {
 		t.Errorf("AfterCommit ran for %v, want the committed writes only", after)
+	}
+	if before.Load() != 6 || once.Load() != 1 {
+		t.Errorf("BeforeCommit ran %d times, BeforeCommitOnce %d; want 6 (the committed writes) and 1", before.Load(), once.Load())
 	}
 	g1, w1 := d.GroupStats()
 	if g1-g0 != 1 || w1-w0 != n-1 {
