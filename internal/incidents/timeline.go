@@ -135,7 +135,9 @@ func (s *Service) CreateComment(ctx context.Context, a policy.Actor, incidentID 
 		return Entry{}, fault.BadInput("body", "incident_comment_too_long", "the comment is longer than {max} characters").With("max", MaxComment)
 	}
 	var e Entry
-	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
+	// A short write, the commonest during an incident: committed together
+	// with others waiting (db.GroupTx).
+	err := s.DB.GroupTx(ctx, func(tx *db.Tx) error {
 		r, err := policy.NewReader(ctx, tx.Handle, a, db.Now())
 		if err != nil {
 			return err
