@@ -34,7 +34,8 @@ type Service struct {
 	Throttle *Throttle
 	Password auth.PasswordParams
 
-	lastUsed sync.Map // token id → unix seconds of the last last_used_at write
+	lastUsed sync.Map    // token id → unix seconds of the last last_used_at write
+	tokens   *tokenCache // nil: every token is read (tokencache.go)
 }
 
 // New returns the service with default settings.

@@ -267,6 +267,12 @@ func (s *Service) Token(ctx context.Context, token, ip string) (policy.Actor, er
 	var scope, role string
 	var expires, revoked sql.NullInt64
 	var disabled int
+	// Kept (tokencache.go) as read after the trail's head, read first.
+	var at int64
+	keep := false
+	if s.tokens != nil {
+		at, keep = s.tokens.head(ctx)
+	}
 	err := s.DB.R().QueryRow(ctx, `SELECT t.id, t.user_id, t.scope, t.expires_at, t.revoked_at, u.org_id, u.role, u.name, u.lang, u.disabled
 		FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?`, auth.HashSecret(token)).
 		Scan(&a.Token, &a.UserID, &scope, &expires, &revoked, &a.OrgID, &role, &a.Name, &a.Lang, &disabled)
@@ -284,6 +290,9 @@ func (s *Service) Token(ctx context.Context, token, ip string) (policy.Actor, er
 		return policy.Actor{}, fault.New(fault.Unauthenticated, "token_invalid", "the API token is not valid")
 	}
 	a.Role, a.Scope, a.Via, a.IP = policy.Role(role), policy.Scope(scope), "token:"+a.Token, ip
+	if keep {
+		s.tokens.keep(token, a, expires.Int64, at)
+	}
 	s.touchToken(ctx, a.Token, now)
 	return a, nil
 }

@@ -277,6 +277,31 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 		readContext = func(ctx context.Context) context.Context {
 			return policy.WithViews(audit.Remember(ctx), views)
 		}
+		// API tokens' holders too, confirmed against the same state
+		// (internal/accounts, tokencache.go).
+		a.Accounts.CacheTokens(accounts.TokenSource{
+			State: func(ctx context.Context) (int64, bool, error) {
+				st, err := trail.State(ctx)
+				for _, c := range st.WaitingChanges {
+					if accounts.ChangesTokens(c.ObjectType, c.Touches) {
+						return st.Head, true, err
+					}
+				}
+				return st.Head, false, err
+			},
+			LastChange: func(ctx context.Context, from, to int64) (int64, error) {
+				cs, err := trail.Changes(ctx, from, to)
+				last := int64(0)
+				for _, c := range cs {
+					if accounts.ChangesTokens(c.ObjectType, c.Touches) {
+						last = c.Seq
+					}
+				}
+				return last, err
+			},
+		})
+		a.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "verbund_token_cache_hits_total", Help: "API tokens answered from memory (then confirmed or read again)."},
+			func() float64 { h, _ := a.Accounts.TokenCacheStats(); return float64(h) }))
 		a.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "verbund_view_cache_hits_total", Help: "Readers' views (circles, partners) taken from memory."},
 			func() float64 { return float64(views.Hits.Load()) }))
 		a.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "verbund_view_cache_misses_total", Help: "Readers' views read from the database."},

@@ -37,8 +37,9 @@ type Config struct {
 	// cache keeps (0: 1,000). No flag: tests set it small to reach its
 	// edge.
 	ThreadCachePosts int
-	// ViewCache keeps orgs' views (circles, partners) in memory between
-	// requests (policy.Views); off, every request reads its view.
+	// ViewCache keeps orgs' views (circles, partners) and API tokens'
+	// holders in memory between requests (policy.Views,
+	// accounts.CacheTokens); off, every request reads both.
 	ViewCache  bool
 	SearchRate int    // full-text searches a user may run per minute, after a burst of 20 (internal/forum)
 	MaxActive  int    // requests worked on at once, writes first (internal/web, admission.go); 0: 3 per core
@@ -186,7 +187,7 @@ func Flags(fs *flag.FlagSet, env Env) *Config {
 	fs.StringVar(&c.CSAFProviderOrg, "csaf-provider-org", get("CSAF_PROVIDER_ORG", ""), "the organisation (its id or exact name, e.g. \"Wolke Cloud AG\") whose CSAF provider also answers at /.well-known/csaf/provider-metadata.json and in /.well-known/security.txt (VERBUND_CSAF_PROVIDER_ORG; with --demo: Wolke Cloud AG)")
 	fs.IntVar(&c.ReadCache, "read-cache", num("READ_CACHE", 16), "MB of memory for cached API list pages, 0 to turn the cache off (VERBUND_READ_CACHE)")
 	fs.IntVar(&c.ThreadCache, "thread-cache", num("THREAD_CACHE", 64), "MB of memory for the first posts of threads being read, the feed's newest and channels' thread lists, judged for each reader in memory; 0 to turn it off (VERBUND_THREAD_CACHE)")
-	fs.BoolVar(&c.ViewCache, "view-cache", onOr("VIEW_CACHE", true), "keep each organisation's circles and agreements in memory between requests, until a change to them is recorded or an agreement starts or ends; --view-cache=false to read them on every request (VERBUND_VIEW_CACHE=0)")
+	fs.BoolVar(&c.ViewCache, "view-cache", onOr("VIEW_CACHE", true), "keep each organisation's circles and agreements, and each API token's holder, in memory between requests, until a change to them is recorded or an agreement starts or ends; --view-cache=false to read them on every request (VERBUND_VIEW_CACHE=0)")
 	fs.IntVar(&c.MaxActive, "max-active", num("MAX_ACTIVE", 0), "requests the hub works on at once, writes before reads; the rest wait their turn (VERBUND_MAX_ACTIVE; default 0: 3 per CPU core, at least 4; live streams do not count)")
 	fs.IntVar(&c.SearchRate, "search-rate", num("SEARCH_RATE", 60), "full-text searches a user may run per minute after a burst of 20 (VERBUND_SEARCH_RATE); a search's time must not be cheap to measure")
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", on("WEBHOOK_ALLOW_PRIVATE"), "let webhooks reach loopback and private addresses (VERBUND_WEBHOOK_ALLOW_PRIVATE=1); off, such targets are refused, so a webhook cannot probe the hub's own network")

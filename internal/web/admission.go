@@ -45,6 +45,10 @@ import (
 // unless long.
 func (s *Server) run(w *statusWriter, r *http.Request, p Perm, h HandlerFunc, long bool) error {
 	if long {
+		r, err := s.confirmToken(r, p)
+		if err != nil {
+			return err
+		}
 		return h(w, r)
 	}
 	a := ActorFrom(r)
@@ -77,6 +81,12 @@ func (s *Server) run(w *statusWriter, r *http.Request, p Perm, h HandlerFunc, lo
 	w.answering = release
 	if s.ReadContext != nil && !unsafe {
 		r = r.WithContext(s.ReadContext(r.Context()))
+	}
+	// A token answered from memory counts from here: it is confirmed
+	// with the state the request's caches read (after the queue).
+	r, err := s.confirmToken(r, p)
+	if err != nil {
+		return err
 	}
 	return h(w, r)
 }

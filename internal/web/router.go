@@ -178,6 +178,10 @@ const (
 	sessionKey
 	langKey   // the language of a caller the guard refused (render.go)
 	uploadKey // the route streams a multipart body (HandleUpload)
+	// pendingKey: the bearer token was answered from memory, to be
+	// confirmed once the request has its place (confirmToken).
+	pendingKey
+	noTokenCacheKey // read the token, even if it is kept
 )
 
 // Session is the browser session behind a request, if any.

@@ -394,11 +394,24 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, p Perm) (*htt
 		}
 		actor = a
 	} else if tok, ok := bearer(r); ok {
-		a, err := s.Auth.Token(ctx, tok, ip)
-		if err != nil {
-			return r, err
+		var pending *pendingToken
+		if tc, ok := s.Auth.(TokenCache); ok && !changes(r) && r.Context().Value(noTokenCacheKey) == nil {
+			if a, at, ok := tc.CachedToken(ctx, tok, ip); ok {
+				actor, pending = a, &pendingToken{token: tok, ip: ip, at: at}
+				ctx = context.WithValue(ctx, pendingKey, pending)
+			}
 		}
-		actor = a
+		if pending == nil {
+			a, err := s.Auth.Token(ctx, tok, ip)
+			if err != nil {
+				return r, err
+			}
+			actor = a
+		} else if err := permit(p, actor, false, Session{}, true, false); err != nil && p != identifyOnly {
+			// Refused with the kept answer: the refusal must rest on the
+			// token as it is now.
+			return s.authorize(w, r.WithContext(context.WithValue(r.Context(), noTokenCacheKey, true)), p)
+		}
 	} else if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
 		a, se, err := s.Auth.Session(ctx, c.Value, ip)
 		switch {
@@ -436,6 +449,52 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, p Perm) (*htt
 		}
 	}
 	return identified(), nil
+}
+
+// TokenCache is what an Authenticator may add to answer the bearer token
+// of a request that only reads from memory (internal/accounts,
+// tokencache.go): CachedToken before the admission queue, TokenFresh
+// (with the request's read context) once the request has its place; only
+// then does the kept answer count (confirmToken).
+type TokenCache interface {
+	CachedToken(ctx context.Context, token, ip string) (a policy.Actor, at int64, ok bool)
+	TokenFresh(ctx context.Context, at int64) (bool, error)
+}
+
+// pendingToken is a bearer token answered from memory and not yet
+// confirmed.
+type pendingToken struct {
+	token, ip string
+	at        int64
+}
+
+// confirmToken confirms the kept answer of r's token, if it was one: when
+// a change that may alter it has been recorded since, the token is read
+// again and the route's permission checked again with what it stands for
+// now.
+func (s *Server) confirmToken(r *http.Request, p Perm) (*http.Request, error) {
+	pt, ok := r.Context().Value(pendingKey).(*pendingToken)
+	if !ok {
+		return r, nil
+	}
+	ctx := context.WithValue(r.Context(), pendingKey, nil)
+	fresh, err := s.Auth.(TokenCache).TokenFresh(ctx, pt.at)
+	if err != nil {
+		return r, err
+	}
+	if fresh {
+		return r.WithContext(ctx), nil
+	}
+	a, err := s.Auth.Token(ctx, pt.token, pt.ip)
+	if err != nil {
+		return r, err
+	}
+	if p != identifyOnly {
+		if err := permit(p, a, false, Session{}, true, false); err != nil {
+			return r, err
+		}
+	}
+	return r.WithContext(context.WithValue(ctx, actorKey, a)), nil
 }
 
 // changes reports whether the request's method may change state (HTTP's
