@@ -456,6 +456,8 @@ func (d *DB) Rebind(q string) string { return d.rebind(q) }
 type Tx struct {
 	Handle
 	before      []beforeCommit
+	grouped     bool           // one write of several in a GroupTx transaction
+	batched     []func() error // Batched work, for the group's end
 	after       []func()
 	bookkeeping bool
 	audited     bool
@@ -521,6 +523,21 @@ func (t *Tx) BeforeCommitOnce(key string, f func() error) {
 	t.before = append(t.before, beforeCommit{key: key, f: f})
 }
 
+// Batched runs f now, or, when the transaction is a group of writes
+// (GroupTx), once every write of the group is done, outside their
+// savepoints, and only for a write that is kept: SQLite's full-text index
+// writes its pending terms at every savepoint, so indexing inside them
+// would write a segment a write instead of one a group. An error from f
+// then fails every write of the group. Only for work no later statement
+// of the same write depends on (a search document).
+func (t *Tx) Batched(f func() error) error {
+	if t.grouped {
+		t.batched = append(t.batched, f)
+		return nil
+	}
+	return f()
+}
+
 type beforeCommit struct {
 	key string // "" for every time
 	f   func() error
@@ -564,7 +581,14 @@ func (d *DB) tx(ctx context.Context, fn func(*Tx) error, hooks *Hooks) error {
 		_ = sqlTx.Rollback()
 		return err
 	}
+	once := map[string]bool{}
 	for _, b := range tx.before {
+		if b.key != "" {
+			if once[b.key] {
+				continue
+			}
+			once[b.key] = true
+		}
 		if err := b.f(); err != nil {
 			_ = sqlTx.Rollback()
 			return err

@@ -3,7 +3,9 @@ package db
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -61,7 +63,9 @@ type groupJob struct {
 	err      error
 	panicked any
 	after    []func()
-	before   []beforeCommit
+	once     []beforeCommit // BeforeCommitOnce functions, run at the group's end
+	batched  []func() error // Tx.Batched work, run at the group's end
+	pcs      []uintptr      // where GroupTx was called (the tests' audit check names it)
 }
 
 // GroupTx runs fn in a write transaction that may be committed together
@@ -80,6 +84,10 @@ func (d *DB) GroupTx(ctx context.Context, fn func(*Tx) error) error {
 		return d.Tx(ctx, fn)
 	}
 	j := &groupJob{ctx: ctx, fn: fn, hooks: d.hooks.Load(), wake: make(chan bool, 1)}
+	if j.hooks != nil {
+		j.pcs = make([]uintptr, 32)
+		j.pcs = j.pcs[:runtime.Callers(2, j.pcs)]
+	}
 	g := &d.group
 	g.mu.Lock()
 	g.queue = append(g.queue, j)
@@ -140,20 +148,29 @@ func (d *DB) lead(j *groupJob) {
 	}
 	g.mu.Unlock()
 
+	// Whatever happens in the group (a panic no write owns, a write that
+	// ends its goroutine), the writer is given back, the lead handed on
+	// and every write told its outcome.
+	finished := false
+	defer func() {
+		if !finished {
+			failAll(jobs, writeConflict(errors.New("a grouped write ended its goroutine")))
+		}
+		_ = conn.Close()
+		d.afterTx()
+		g.mu.Lock()
+		g.handOff()
+		g.mu.Unlock()
+		for _, o := range jobs {
+			if o != j {
+				o.wake <- false
+			}
+		}
+	}()
 	g.groups.Add(1)
 	g.writes.Add(int64(len(jobs)))
 	d.runGroup(conn, jobs)
-	_ = conn.Close()
-	d.afterTx()
-
-	g.mu.Lock()
-	g.handOff()
-	g.mu.Unlock()
-	for _, o := range jobs {
-		if o != j {
-			o.wake <- false
-		}
-	}
+	finished = true
 }
 
 // handOff gives the lead to the first waiter, or gives it up. Callers
@@ -177,6 +194,12 @@ func (d *DB) runGroup(conn *sql.Conn, jobs []*groupJob) {
 		failAll(jobs, Map(fmt.Errorf("begin: %w", err)))
 		return
 	}
+	committed := false
+	defer func() {
+		if !committed {
+			_ = sqlTx.Rollback()
+		}
+	}()
 	// A write alone needs no savepoint: its failure rolls back the whole
 	// transaction, as Tx's does.
 	h := Handle{q: sqlTx, db: d, tx: sqlTx, detached: true}
@@ -190,9 +213,10 @@ func (d *DB) runGroup(conn *sql.Conn, jobs []*groupJob) {
 		if err := d.runJob(h, j, alone); err != nil {
 			// The savepoint could not be released or rolled back: the
 			// transaction is broken (SQLite rolls back the whole of it on
-			// a full disk, for one). Nothing of the group is kept.
-			_ = sqlTx.Rollback()
-			failAll(jobs, err)
+			// a full disk, for one). Nothing of the group is kept; the
+			// write that broke it keeps its own error, the others learn
+			// only that they may try again.
+			failAll(jobs, writeConflict(err))
 			return
 		}
 		if j.err == nil && j.panicked == nil {
@@ -200,19 +224,36 @@ func (d *DB) runGroup(conn *sql.Conn, jobs []*groupJob) {
 		}
 	}
 	if len(done) == 0 {
-		_ = sqlTx.Rollback()
 		return
+	}
+	// The kept writes' batched work (their search documents), then what
+	// the transaction needs once (chaining the audit records), outside
+	// the savepoints.
+	for _, j := range done {
+		for _, f := range j.batched {
+			if err, p := recovered(f); err != nil || p != nil {
+				j.err, j.panicked = err, p
+				if p != nil {
+					err = fmt.Errorf("panic: %v", p)
+				}
+				failAll(done, writeConflict(err))
+				return
+			}
+		}
 	}
 	once := map[string]bool{}
 	for _, j := range done {
-		for _, b := range j.before {
-			if b.key != "" && once[b.key] {
+		for _, b := range j.once {
+			if once[b.key] {
 				continue
 			}
 			once[b.key] = true
-			if err := b.f(); err != nil {
-				_ = sqlTx.Rollback()
-				failAll(done, err)
+			if err, p := recovered(b.f); err != nil || p != nil {
+				j.err, j.panicked = err, p
+				if p != nil {
+					err = fmt.Errorf("panic: %v", p)
+				}
+				failAll(done, writeConflict(fmt.Errorf("%s: %w", b.key, err)))
 				return
 			}
 		}
@@ -221,6 +262,7 @@ func (d *DB) runGroup(conn *sql.Conn, jobs []*groupJob) {
 		failAll(done, Map(fmt.Errorf("commit: %w", err)))
 		return
 	}
+	committed = true
 	if d.wal != nil {
 		d.wal.commits.Add(1)
 	}
@@ -229,25 +271,45 @@ func (d *DB) runGroup(conn *sql.Conn, jobs []*groupJob) {
 	}
 }
 
+// recovered runs f, turning a panic into a value.
+func recovered(f func() error) (err error, panicked any) {
+	defer func() {
+		if v := recover(); v != nil {
+			panicked = v
+		}
+	}()
+	return f(), nil
+}
+
+// savepoint names each write's savepoint in a group; grouped writes must
+// not open one of that name themselves.
+const savepoint = "verbund_grouped_write"
+
 // runJob runs one write of a group on h's transaction, in a savepoint of
-// its own unless alone. Its own failure (an error or a panic) is left in
-// j and rolls back only its savepoint; the error returned is the
-// transaction's, which can no longer go on.
+// its own unless alone. Its own failure (an error or a panic, from its
+// work or its BeforeCommit functions) is left in j and rolls back only its
+// savepoint; the error returned is the transaction's, which can no longer
+// go on.
 func (d *DB) runJob(h Handle, j *groupJob, alone bool) error {
 	ctx := j.ctx
 	if !alone {
-		if _, err := h.Exec(ctx, `SAVEPOINT grouped`); err != nil {
+		if _, err := h.Exec(ctx, `SAVEPOINT `+savepoint); err != nil {
 			return fmt.Errorf("savepoint: %w", err)
 		}
 	}
-	tx := &Tx{Handle: h}
+	tx := &Tx{Handle: h, grouped: !alone}
 	j.err, j.panicked = j.work(tx)
 	if j.err == nil && j.panicked == nil {
-		j.before, j.after = tx.before, tx.after
+		j.after, j.batched = tx.after, tx.batched
+		for _, b := range tx.before {
+			if b.key != "" {
+				j.once = append(j.once, b)
+			}
+		}
 		if alone {
 			return nil
 		}
-		if _, err := h.Exec(ctx, `RELEASE grouped`); err != nil {
+		if _, err := h.Exec(ctx, `RELEASE `+savepoint); err != nil {
 			j.err = fmt.Errorf("release savepoint: %w", err)
 			return j.err
 		}
@@ -256,17 +318,18 @@ func (d *DB) runJob(h Handle, j *groupJob, alone bool) error {
 	if alone {
 		return nil // the group's transaction is rolled back with nothing in it
 	}
-	if _, err := h.Exec(ctx, `ROLLBACK TO grouped`); err != nil {
+	if _, err := h.Exec(ctx, `ROLLBACK TO `+savepoint); err != nil {
 		return fmt.Errorf("roll back a grouped write: %w", err)
 	}
-	if _, err := h.Exec(ctx, `RELEASE grouped`); err != nil {
+	if _, err := h.Exec(ctx, `RELEASE `+savepoint); err != nil {
 		return fmt.Errorf("release savepoint: %w", err)
 	}
 	return nil
 }
 
-// work runs the job's hooks and fn on tx, turning a panic into a value
-// the caller raises again.
+// work runs the job's hooks, fn and its BeforeCommit functions (those
+// not under a key: their error is this write's) on tx, turning a panic
+// into a value the caller raises again.
 func (j *groupJob) work(tx *Tx) (err error, panicked any) {
 	defer func() {
 		if v := recover(); v != nil {
@@ -275,12 +338,19 @@ func (j *groupJob) work(tx *Tx) (err error, panicked any) {
 	}()
 	var check func() error
 	if j.hooks != nil && j.hooks.Begin != nil {
-		if check, err = j.hooks.Begin(j.ctx, tx); err != nil {
+		if check, err = j.hooks.Begin(j.callers(), tx); err != nil {
 			return err, nil
 		}
 	}
 	if err := j.fn(tx); err != nil {
 		return err, nil
+	}
+	for _, b := range tx.before {
+		if b.key == "" {
+			if err := b.f(); err != nil {
+				return err, nil
+			}
+		}
 	}
 	if check != nil {
 		return check(), nil
@@ -299,6 +369,21 @@ func (j *groupJob) runAfter() {
 	for _, f := range j.after {
 		f()
 	}
+}
+
+// callers is the job's context with where GroupTx was called, for the
+// hooks: they run in the leader's goroutine.
+func (j *groupJob) callers() context.Context {
+	return context.WithValue(j.ctx, callersKey{}, j.pcs)
+}
+
+type callersKey struct{}
+
+// Callers returns where the write transaction whose hooks see ctx was
+// asked for, when it ran in another goroutine (GroupTx); nil otherwise.
+func Callers(ctx context.Context) []uintptr {
+	pcs, _ := ctx.Value(callersKey{}).([]uintptr)
+	return pcs
 }
 
 // failAll sets err as the outcome of every job that has none yet, and

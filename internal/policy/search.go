@@ -38,11 +38,14 @@ const maxTerms = 8
 // Index writes (or replaces) the searchable text of object id of this
 // kind, in the caller's transaction.
 func (k *Kind) Index(ctx context.Context, tx *db.Tx, id, title, body string) error {
-	if _, err := tx.Exec(ctx, `INSERT INTO search_docs (id, kind, title, body) VALUES (?, ?, ?, ?)
+	// Batched: in a group of writes, at the group's end (db.Tx.Batched).
+	return tx.Batched(func() error {
+		if _, err := tx.Exec(ctx, `INSERT INTO search_docs (id, kind, title, body) VALUES (?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET title = excluded.title, body = excluded.body`, id, k.name, title, body); err != nil {
-		return fmt.Errorf("index %s: %w", k.name, err)
-	}
-	return nil
+			return fmt.Errorf("index %s: %w", k.name, err)
+		}
+		return nil
+	})
 }
 
 // Doc is an object's searchable text.

@@ -52,7 +52,7 @@ func CheckAudited(d *db.DB) {
 			if err != nil {
 				return fmt.Errorf("dbtest: audit check before commit: %w", err)
 			}
-			return checkWrites(tx, before, after)
+			return checkWrites(ctx, tx, before, after)
 		}, nil
 	}})
 }
@@ -122,7 +122,7 @@ func between(before, after writes) done {
 	return d
 }
 
-func checkWrites(tx *db.Tx, before, after writes) error {
+func checkWrites(ctx context.Context, tx *db.Tx, before, after writes) error {
 	wrote := between(before, after)
 	if wrote.changes == 0 {
 		return nil
@@ -131,7 +131,7 @@ func checkWrites(tx *db.Tx, before, after writes) error {
 		for _, t := range wrote.tables {
 			if !slices.Contains(bookkeepingTables, t) {
 				return fmt.Errorf("dbtest: a bookkeeping transaction (begun at %s) wrote %s: only %s are bookkeeping (db.Tx.Bookkeeping)",
-					caller(), wrote, strings.Join(bookkeepingTables, " and "))
+					caller(ctx), wrote, strings.Join(bookkeepingTables, " and "))
 			}
 		}
 		return nil
@@ -143,7 +143,7 @@ func checkWrites(tx *db.Tx, before, after writes) error {
 	if !audited {
 		return fmt.Errorf("dbtest: unaudited write: the transaction begun at %s wrote %s but no audit record "+
 			"(write the audit record in the same transaction with audit.Write; bookkeeping is db.Tx.Bookkeeping; "+
-			"a test's own set-up is dbtest.Unaudited)", caller(), wrote)
+			"a test's own set-up is dbtest.Unaudited)", caller(ctx), wrote)
 	}
 	return nil
 }
@@ -151,9 +151,13 @@ func checkWrites(tx *db.Tx, before, after writes) error {
 // caller names the code that called db.DB.Tx: the first frame outside
 // the db package and this one. The check runs inside Tx, before the
 // commit, so that code is still on the stack.
-func caller() string {
-	pc := make([]uintptr, 32)
-	frames := runtime.CallersFrames(pc[:runtime.Callers(2, pc)])
+func caller(ctx context.Context) string {
+	pc := db.Callers(ctx) // a grouped write's hooks run in another goroutine
+	if pc == nil {
+		pc = make([]uintptr, 32)
+		pc = pc[:runtime.Callers(2, pc)]
+	}
+	frames := runtime.CallersFrames(pc)
 	for {
 		f, more := frames.Next()
 		if !strings.HasPrefix(f.Function, "verbund/internal/db.") && !strings.HasPrefix(f.Function, "verbund/internal/db/dbtest.") {
