@@ -457,7 +457,7 @@ type Tx struct {
 	Handle
 	before      []beforeCommit
 	grouped     bool           // one write of several in a GroupTx transaction
-	batched     []func() error // Batched work, for the group's end
+	batched     []batchedRow   // InsertBatched rows, for the group's end
 	after       []func()
 	bookkeeping bool
 	audited     bool
@@ -489,6 +489,11 @@ func (t *Tx) Audited() bool { return t.audited }
 // the writer's time and filling the statement cache (maxStmts) for every
 // other query.
 func (t *Tx) InsertMany(ctx context.Context, into string, width int, values []any) error {
+	return t.insertRows(ctx, into, "", width, values)
+}
+
+// insertRows is InsertMany with a suffix after the rows (ON CONFLICT …).
+func (t *Tx) insertRows(ctx context.Context, into, suffix string, width int, values []any) error {
 	const rowsPer = 100
 	if width <= 0 || len(values)%width != 0 {
 		return fmt.Errorf("insert into %s: %d values are no whole rows of %d", into, len(values), width)
@@ -501,6 +506,9 @@ func (t *Tx) InsertMany(ctx context.Context, into string, width int, values []an
 		}
 		n = min(n, rowsPer)
 		q := "INSERT INTO " + into + " VALUES " + strings.Repeat(row+",", n-1) + row
+		if suffix != "" {
+			q += " " + suffix
+		}
 		if _, err := t.Exec(ctx, q, values[:n*width]...); err != nil {
 			return fmt.Errorf("insert into %s: %w", strings.Fields(into)[0], err)
 		}
@@ -523,19 +531,30 @@ func (t *Tx) BeforeCommitOnce(key string, f func() error) {
 	t.before = append(t.before, beforeCommit{key: key, f: f})
 }
 
-// Batched runs f now, or, when the transaction is a group of writes
-// (GroupTx), once every write of the group is done, outside their
-// savepoints, and only for a write that is kept: SQLite's full-text index
-// writes its pending terms at every savepoint, so indexing inside them
-// would write a segment a write instead of one a group. An error from f
-// then fails every write of the group. Only for work no later statement
-// of the same write depends on (a search document).
-func (t *Tx) Batched(f func() error) error {
+// InsertBatched inserts one row, given as values, with statement
+// "INSERT INTO <into> VALUES (…) <suffix>" (suffix: an ON CONFLICT
+// clause, or ""): now, or, when the transaction is a group of writes
+// (GroupTx), once every write of the group is done, together with the
+// rows of the same into and suffix of the group's other kept writes, in
+// InsertMany's statements (100, 64, 32, … rows), outside the writes'
+// savepoints.
+// Why: SQLite's full-text index writes its pending terms to a segment of
+// its own at every savepoint and at every statement that fires its
+// trigger, so indexing inside each write wrote a segment a write (and
+// the merging that follows); a group's documents in one statement write
+// one. An error then fails every write of the group. Only for rows no
+// later statement of the same write reads or changes (search documents).
+func (t *Tx) InsertBatched(ctx context.Context, into, suffix string, values ...any) error {
 	if t.grouped {
-		t.batched = append(t.batched, f)
+		t.batched = append(t.batched, batchedRow{into: into, suffix: suffix, values: values})
 		return nil
 	}
-	return f()
+	return t.insertRows(ctx, into, suffix, len(values), values)
+}
+
+type batchedRow struct {
+	into, suffix string
+	values       []any
 }
 
 type beforeCommit struct {

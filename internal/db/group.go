@@ -64,7 +64,7 @@ type groupJob struct {
 	panicked any
 	after    []func()
 	once     []beforeCommit // BeforeCommitOnce functions, run at the group's end
-	batched  []func() error // Tx.Batched work, run at the group's end
+	batched  []batchedRow   // Tx.InsertBatched rows, inserted at the group's end
 	pcs      []uintptr      // where GroupTx was called (the tests' audit check names it)
 }
 
@@ -203,6 +203,7 @@ func (d *DB) runGroup(conn *sql.Conn, jobs []*groupJob) {
 	// A write alone needs no savepoint: its failure rolls back the whole
 	// transaction, as Tx's does.
 	h := Handle{q: sqlTx, db: d, tx: sqlTx, detached: true}
+	ctx := jobs[0].ctx
 	alone := len(jobs) == 1
 	var done []*groupJob
 	for _, j := range jobs {
@@ -226,20 +227,12 @@ func (d *DB) runGroup(conn *sql.Conn, jobs []*groupJob) {
 	if len(done) == 0 {
 		return
 	}
-	// The kept writes' batched work (their search documents), then what
+	// The kept writes' batched rows (their search documents), then what
 	// the transaction needs once (chaining the audit records), outside
 	// the savepoints.
-	for _, j := range done {
-		for _, f := range j.batched {
-			if err, p := recovered(f); err != nil || p != nil {
-				j.err, j.panicked = err, p
-				if p != nil {
-					err = fmt.Errorf("panic: %v", p)
-				}
-				failAll(done, writeConflict(err))
-				return
-			}
-		}
+	if err := insertBatched(ctx, &Tx{Handle: h}, done); err != nil {
+		failAll(done, writeConflict(err))
+		return
 	}
 	once := map[string]bool{}
 	for _, j := range done {
@@ -269,6 +262,39 @@ func (d *DB) runGroup(conn *sql.Conn, jobs []*groupJob) {
 	for _, j := range done {
 		j.runAfter()
 	}
+}
+
+// insertBatched inserts the rows the kept writes batched, those of one
+// statement (into and suffix) together, in the order first met.
+func insertBatched(ctx context.Context, tx *Tx, done []*groupJob) error {
+	type batch struct {
+		into, suffix string
+		width        int
+		values       []any
+	}
+	var order []*batch
+	byKey := map[string]*batch{}
+	for _, j := range done {
+		for _, r := range j.batched {
+			key := r.into + "\x00" + r.suffix
+			b := byKey[key]
+			if b == nil {
+				b = &batch{into: r.into, suffix: r.suffix, width: len(r.values)}
+				byKey[key] = b
+				order = append(order, b)
+			}
+			if len(r.values) != b.width {
+				return fmt.Errorf("insert into %s: rows of %d and %d values", r.into, b.width, len(r.values))
+			}
+			b.values = append(b.values, r.values...)
+		}
+	}
+	for _, b := range order {
+		if err := tx.insertRows(ctx, b.into, b.suffix, b.width, b.values); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // recovered runs f, turning a panic into a value.

@@ -403,24 +403,34 @@ func TestGroupTxGoexit(t *testing.T) {
 	writerWorks(t, d, ctx)
 }
 
-// TestGroupTxBatched: Batched work of a group's writes runs at its end,
-// outside the savepoints, for the kept writes only: a group of eight
-// writes adds one full-text segment, not eight (FTS5 writes its pending
-// terms at every savepoint: the attack review counted a segment a write).
+// TestGroupTxBatched: rows a group's writes batch are inserted at its
+// end, outside the savepoints, in one statement, for the kept writes
+// only: a group of eight kept writes adds one full-text segment, not
+// eight (InsertMany's statements: 100, 64, 32, … rows).
+// FTS5 writes its pending terms to a segment at every savepoint (the
+// attack review counted a segment a write) and at every statement that
+// fires its trigger (as search_docs does).
 func TestGroupTxBatched(t *testing.T) {
 	d, ctx := groupDB(t)
 	if err := d.Tx(ctx, func(tx *db.Tx) error {
-		_, err := tx.Exec(ctx, `CREATE VIRTUAL TABLE f USING fts5(body)`)
-		return err
+		for _, q := range []string{
+			`CREATE TABLE docs (seq INTEGER PRIMARY KEY, id TEXT UNIQUE, body TEXT)`,
+			`CREATE VIRTUAL TABLE f USING fts5(body, content='')`,
+			`CREATE TRIGGER docs_ai AFTER INSERT ON docs BEGIN INSERT INTO f (rowid, body) VALUES (new.seq, new.body); END`,
+			`INSERT INTO f (f, rank) VALUES ('automerge', 0)`,
+		} {
+			if _, err := tx.Exec(ctx, q); err != nil {
+				return err
+			}
+		}
+		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
 	refused := errors.New("refused")
-	errs, _ := queueGroup(t, d, ctx, 8, func(i int, tx *db.Tx) error {
-		if err := tx.Batched(func() error {
-			_, err := tx.Exec(ctx, `INSERT INTO f (rowid, body) VALUES (?, ?)`, i, fmt.Sprint("word", i, " incident"))
-			return err
-		}); err != nil {
+	errs, _ := queueGroup(t, d, ctx, 9, func(i int, tx *db.Tx) error {
+		if err := tx.InsertBatched(ctx, `docs (id, body)`, `ON CONFLICT (id) DO UPDATE SET body = excluded.body`,
+			fmt.Sprint("doc", i), fmt.Sprint("word", i, " incident")); err != nil {
 			return err
 		}
 		if i == 5 {
@@ -433,15 +443,15 @@ func TestGroupTxBatched(t *testing.T) {
 			t.Errorf("write %d: %v", i, err)
 		}
 	}
-	r, err := d.R().Query(ctx, `SELECT rowid FROM f WHERE f MATCH 'incident' ORDER BY rowid`)
+	r, err := d.R().Query(ctx, `SELECT d.id FROM f JOIN docs d ON d.seq = f.rowid WHERE f MATCH 'incident' ORDER BY d.id`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	docs, err := db.Collect(r, "f", func(s db.Scanner) (id int, err error) { return id, s.Scan(&id) })
+	docs, err := db.Collect(r, "f", func(s db.Scanner) (id string, err error) { return id, s.Scan(&id) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []int{0, 1, 2, 3, 4, 6, 7}; !slices.Equal(docs, want) {
+	if want := []string{"doc0", "doc1", "doc2", "doc3", "doc4", "doc6", "doc7", "doc8"}; !slices.Equal(docs, want) {
 		t.Errorf("documents %v, want %v (the refused write's is not kept)", docs, want)
 	}
 	var segments int
@@ -449,6 +459,19 @@ func TestGroupTxBatched(t *testing.T) {
 		t.Fatal(err)
 	}
 	if segments != 1 {
-		t.Errorf("a group of eight writes wrote %d full-text segments, want 1", segments)
+		t.Errorf("a group of eight kept writes wrote %d full-text segments, want 1", segments)
+	}
+	// Alone, the row is inserted at once (a later statement may rely on it).
+	if err := d.GroupTx(ctx, func(tx *db.Tx) error {
+		if err := tx.InsertBatched(ctx, `docs (id, body)`, ``, "alone", "alone"); err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM docs WHERE id = 'alone'`).Scan(&n); err != nil || n != 1 {
+			return fmt.Errorf("alone: %d rows, %v", n, err)
+		}
+		return nil
+	}); err != nil {
+		t.Error(err)
 	}
 }

@@ -38,14 +38,13 @@ const maxTerms = 8
 // Index writes (or replaces) the searchable text of object id of this
 // kind, in the caller's transaction.
 func (k *Kind) Index(ctx context.Context, tx *db.Tx, id, title, body string) error {
-	// Batched: in a group of writes, at the group's end (db.Tx.Batched).
-	return tx.Batched(func() error {
-		if _, err := tx.Exec(ctx, `INSERT INTO search_docs (id, kind, title, body) VALUES (?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET title = excluded.title, body = excluded.body`, id, k.name, title, body); err != nil {
-			return fmt.Errorf("index %s: %w", k.name, err)
-		}
-		return nil
-	})
+	// In a group of writes, with the group's other documents at its end
+	// (db.Tx.InsertBatched: one full-text segment a group).
+	if err := tx.InsertBatched(ctx, `search_docs (id, kind, title, body)`,
+		`ON CONFLICT (id) DO UPDATE SET title = excluded.title, body = excluded.body`, id, k.name, title, body); err != nil {
+		return fmt.Errorf("index %s: %w", k.name, err)
+	}
+	return nil
 }
 
 // Doc is an object's searchable text.
