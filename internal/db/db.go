@@ -456,8 +456,8 @@ func (d *DB) Rebind(q string) string { return d.rebind(q) }
 type Tx struct {
 	Handle
 	before      []beforeCommit
-	grouped     bool           // one write of several in a GroupTx transaction
-	batched     []batchedRow   // InsertBatched rows, for the group's end
+	grouped     bool         // one write of several in a GroupTx transaction
+	batched     []batchedRow // InsertBatched rows, for the group's end
 	after       []func()
 	bookkeeping bool
 	audited     bool
