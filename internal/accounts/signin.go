@@ -277,6 +277,9 @@ func (s *Service) Token(ctx context.Context, token, ip string) (policy.Actor, er
 		FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?`, auth.HashSecret(token)).
 		Scan(&a.Token, &a.UserID, &scope, &expires, &revoked, &a.OrgID, &role, &a.Name, &a.Lang, &disabled)
 	now := db.Now()
+	if s.tokens != nil && (err != nil || revoked.Valid || expires.Valid && expires.Int64 <= now || disabled != 0) {
+		s.tokens.forget(token)
+	}
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return policy.Actor{}, fault.New(fault.Unauthenticated, "token_invalid", "the API token is not valid")

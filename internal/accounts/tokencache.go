@@ -45,11 +45,30 @@ type TokenSource struct {
 	LastChange func(ctx context.Context, from, to int64) (int64, error)
 }
 
-// ChangesTokens reports whether a record of objectType touching touches
-// may change what a token stands for: a token's revocation, a change of a
-// user (role, name, disabled) or an org, and every change of everything.
-func ChangesTokens(objectType, touches string) bool {
-	return touches == "*" || objectType == "token" || objectType == "user" || objectType == "org"
+// ChangesTokens reports whether a record (its action, object type and
+// touches) may change what a token stands for: every record of a token,
+// a user or an org but those known to change no token's answer (sign-ins,
+// second factors, passwords, a new token: an attack review showed that
+// anyone could otherwise empty the cache with failed sign-ins), and every
+// change of everything. A new kind of record of a user counts until it
+// is named here.
+func ChangesTokens(action, objectType, touches string) bool {
+	if touches == "*" {
+		return true
+	}
+	if objectType != "token" && objectType != "user" && objectType != "org" {
+		return false
+	}
+	return !tokenNeutral[action]
+}
+
+// tokenNeutral are the records of tokens and users that change no
+// token's answer (the token's holder, scope, expiry, revocation).
+var tokenNeutral = map[string]bool{
+	"auth.login": true, "auth.login.failed": true, "auth.login.password_ok": true, "auth.login.throttled": true,
+	"auth.logout": true, "auth.logout_all": true, "auth.mfa.ok": true, "auth.mfa.failed": true, "auth.throttled": true,
+	"user.password": true, "user.totp.start": true, "user.totp.enable": true, "user.totp.disable": true,
+	"token.create": true, "mail.preferences": true,
 }
 
 type tokenCache struct {
@@ -97,7 +116,10 @@ func (s *Service) CachedToken(ctx context.Context, token, ip string) (a policy.A
 	now := db.Now()
 	c.mu.Lock()
 	e, ok := c.entries[auth.HashSecret(token)]
-	if ok && e.expires != 0 && e.expires <= now {
+	// Expired, or already known to be stale: read before the queue, so
+	// that a revoked token is refused there, as an unknown one is (an
+	// attack review: a revoked token kept its place in the queue).
+	if ok && (e.expires != 0 && e.expires <= now || e.at < c.last) {
 		ok = false
 	}
 	if ok {
@@ -111,13 +133,13 @@ func (s *Service) CachedToken(ctx context.Context, token, ip string) (a policy.A
 	}
 	a = e.a
 	a.Via, a.IP = "token:"+a.Token, ip
-	s.touchToken(ctx, a.Token, now)
 	return a, e.at, true
 }
 
 // TokenFresh reports whether no record that may change a token's answer
-// has been chained after at, nor waits to be.
-func (s *Service) TokenFresh(ctx context.Context, at int64) (bool, error) {
+// has been chained after at, nor waits to be; if so, a's token counts as
+// used (only a confirmed answer marks it: a refused one must not).
+func (s *Service) TokenFresh(ctx context.Context, a policy.Actor, at int64) (bool, error) {
 	c := s.tokens
 	if c == nil {
 		return false, nil
@@ -127,7 +149,19 @@ func (s *Service) TokenFresh(ctx context.Context, at int64) (bool, error) {
 		return false, err
 	}
 	last, err := c.lastChange(ctx, head)
-	return err == nil && last <= at, err
+	if err != nil || last > at {
+		return false, err
+	}
+	s.touchToken(ctx, a.Token, db.Now())
+	return true, nil
+}
+
+// forget drops token's answer (it was found revoked, expired, disabled
+// or unknown).
+func (c *tokenCache) forget(token string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.entries, auth.HashSecret(token))
 }
 
 // lastChange returns the last record up to head that changes tokens,

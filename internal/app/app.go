@@ -283,7 +283,7 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 			State: func(ctx context.Context) (int64, bool, error) {
 				st, err := trail.State(ctx)
 				for _, c := range st.WaitingChanges {
-					if accounts.ChangesTokens(c.ObjectType, c.Touches) {
+					if accounts.ChangesTokens(c.Action, c.ObjectType, c.Touches) {
 						return st.Head, true, err
 					}
 				}
@@ -293,7 +293,7 @@ func New(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) (*
 				cs, err := trail.Changes(ctx, from, to)
 				last := int64(0)
 				for _, c := range cs {
-					if accounts.ChangesTokens(c.ObjectType, c.Touches) {
+					if accounts.ChangesTokens(c.Action, c.ObjectType, c.Touches) {
 						last = c.Seq
 					}
 				}

@@ -60,6 +60,11 @@ func TestTokenCacheFollowsChanges(t *testing.T) {
 			if r := h.API(t, secret, "GET", "/api/v1/me", nil); r.Status != 401 || r.ErrorCode() != "token_revoked" {
 				t.Errorf("revoked token: %d %s", r.Status, r.Body)
 			}
+			// Once found revoked it is no longer kept: refused before the
+			// admission queue, as an unknown token is.
+			if _, _, ok := h.App.Accounts.CachedToken(ctx, secret, ""); ok {
+				t.Error("a revoked token's holder is still kept")
+			}
 
 			// A role given: the admin's page is refused with the kept
 			// answer, so the token is read again before it is refused.

@@ -369,7 +369,7 @@ func (s *Server) guard(p Perm, h HandlerFunc, long bool) http.Handler {
 				sw.status = http.StatusInternalServerError
 			}
 		} else if err != nil {
-			s.Error(sw, r, err)
+			s.Error(sw, errorRequest(r), err)
 		}
 		s.metrics.observe(r.Pattern, sw.status, time.Since(start))
 	})
@@ -458,14 +458,30 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, p Perm) (*htt
 // then does the kept answer count (confirmToken).
 type TokenCache interface {
 	CachedToken(ctx context.Context, token, ip string) (a policy.Actor, at int64, ok bool)
-	TokenFresh(ctx context.Context, at int64) (bool, error)
+	TokenFresh(ctx context.Context, a policy.Actor, at int64) (bool, error)
 }
 
 // pendingToken is a bearer token answered from memory and not yet
-// confirmed.
+// confirmed. confirmToken notes the outcome for the error page.
 type pendingToken struct {
 	token, ip string
 	at        int64
+	confirmed *policy.Actor // nil until confirmed (or read again)
+}
+
+// errorRequest is r as its error page may show it: the caller a kept
+// token stands for only once confirmed (else only its language), what
+// it stands for now when it was read again.
+func errorRequest(r *http.Request) *http.Request {
+	pt, ok := r.Context().Value(pendingKey).(*pendingToken)
+	if !ok {
+		return r
+	}
+	if pt.confirmed != nil {
+		return r.WithContext(context.WithValue(r.Context(), actorKey, *pt.confirmed))
+	}
+	ctx := context.WithValue(r.Context(), actorKey, policy.Actor{})
+	return r.WithContext(context.WithValue(ctx, langKey, ActorFrom(r).Lang))
 }
 
 // confirmToken confirms the kept answer of r's token, if it was one: when
@@ -478,17 +494,20 @@ func (s *Server) confirmToken(r *http.Request, p Perm) (*http.Request, error) {
 		return r, nil
 	}
 	ctx := context.WithValue(r.Context(), pendingKey, nil)
-	fresh, err := s.Auth.(TokenCache).TokenFresh(ctx, pt.at)
+	a := ActorFrom(r)
+	fresh, err := s.Auth.(TokenCache).TokenFresh(ctx, a, pt.at)
 	if err != nil {
 		return r, err
 	}
 	if fresh {
+		pt.confirmed = &a
 		return r.WithContext(ctx), nil
 	}
-	a, err := s.Auth.Token(ctx, pt.token, pt.ip)
+	a, err = s.Auth.Token(ctx, pt.token, pt.ip)
 	if err != nil {
 		return r, err
 	}
+	pt.confirmed = &a
 	if p != identifyOnly {
 		if err := permit(p, a, false, Session{}, true, false); err != nil {
 			return r, err
