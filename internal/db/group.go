@@ -241,7 +241,7 @@ func (d *DB) runGroup(conn *sql.Conn, jobs []*groupJob) {
 				continue
 			}
 			once[b.key] = true
-			if err, p := recovered(b.f); err != nil || p != nil {
+			if p, err := recovered(b.f); err != nil || p != nil {
 				j.err, j.panicked = err, p
 				if p != nil {
 					err = fmt.Errorf("panic: %v", p)
@@ -298,13 +298,13 @@ func insertBatched(ctx context.Context, tx *Tx, done []*groupJob) error {
 }
 
 // recovered runs f, turning a panic into a value.
-func recovered(f func() error) (err error, panicked any) {
+func recovered(f func() error) (panicked any, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			panicked = v
 		}
 	}()
-	return f(), nil
+	return nil, f()
 }
 
 // savepoint names each write's savepoint in a group; grouped writes must
@@ -324,7 +324,7 @@ func (d *DB) runJob(h Handle, j *groupJob, alone bool) error {
 		}
 	}
 	tx := &Tx{Handle: h, grouped: !alone}
-	j.err, j.panicked = j.work(tx)
+	j.panicked, j.err = j.work(tx)
 	if j.err == nil && j.panicked == nil {
 		j.after, j.batched = tx.after, tx.batched
 		for _, b := range tx.before {
@@ -356,7 +356,7 @@ func (d *DB) runJob(h Handle, j *groupJob, alone bool) error {
 // work runs the job's hooks, fn and its BeforeCommit functions (those
 // not under a key: their error is this write's) on tx, turning a panic
 // into a value the caller raises again.
-func (j *groupJob) work(tx *Tx) (err error, panicked any) {
+func (j *groupJob) work(tx *Tx) (panicked any, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			panicked = v
@@ -365,21 +365,21 @@ func (j *groupJob) work(tx *Tx) (err error, panicked any) {
 	var check func() error
 	if j.hooks != nil && j.hooks.Begin != nil {
 		if check, err = j.hooks.Begin(j.callers(), tx); err != nil {
-			return err, nil
+			return nil, err
 		}
 	}
 	if err := j.fn(tx); err != nil {
-		return err, nil
+		return nil, err
 	}
 	for _, b := range tx.before {
 		if b.key == "" {
 			if err := b.f(); err != nil {
-				return err, nil
+				return nil, err
 			}
 		}
 	}
 	if check != nil {
-		return check(), nil
+		return nil, check()
 	}
 	return nil, nil
 }
