@@ -192,28 +192,13 @@ func TestGroupTx(t *testing.T) {
 // the writer then works as before.
 func TestGroupTxBroken(t *testing.T) {
 	d, ctx := groupDB(t)
-	release := holdWriter(t, d, ctx)
-	errs := make([]error, 3)
-	var wg sync.WaitGroup
-	for i := range 3 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = d.GroupTx(ctx, func(tx *db.Tx) error {
-				if _, err := tx.Exec(ctx, `INSERT INTO t (a) VALUES (?)`, i); err != nil {
-					return err
-				}
-				if i == 1 {
-					_, err := tx.Exec(ctx, `ROLLBACK`)
-					return err
-				}
-				return nil
-			})
-		}()
-		waitQueued(t, d, i+1)
-	}
-	release()
-	wg.Wait()
+	errs, _ := queueGroup(t, d, ctx, 3, func(i int, tx *db.Tx) error {
+		if i == 1 {
+			_, err := tx.Exec(ctx, `ROLLBACK`)
+			return err
+		}
+		return nil
+	})
 	for i, err := range errs {
 		if err == nil {
 			t.Errorf("write %d of a broken group succeeded", i)
