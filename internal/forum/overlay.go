@@ -2,6 +2,7 @@ package forum
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"verbund/internal/audit"
@@ -117,24 +118,53 @@ func (c *threadCache) readOverlay(ctx context.Context, tag string, ws []audit.Ch
 // thread's envelope and title; a thread's entry drops the thread). ok is
 // false when they are more than an entry may take at once.
 func (c *threadCache) freshPosts(ctx context.Context, posts, threads []any) ([]Post, bool, error) {
-	feed := &threadEntry{tag: feedTag}
-	// Each term on its own, never "1 = 0 OR …": SQLite then plans a scan of
-	// every post instead of the index look-ups (a read per reply did that).
-	q := c.query(feed)
-	switch {
-	case len(posts) > 0 && len(threads) > 0:
-		q.Add(` WHERE (p.id IN (`+db.Placeholders(len(posts))+`)`, posts...)
-		q.Add(` OR p.thread_id IN (`+db.Placeholders(len(threads))+`))`, threads...)
-	case len(posts) > 0:
-		q.Add(` WHERE p.id IN (`+db.Placeholders(len(posts))+`)`, posts...)
-	case len(threads) > 0:
-		q.Add(` WHERE p.thread_id IN (`+db.Placeholders(len(threads))+`)`, threads...)
-	default:
+	max := 4 * c.perEntry
+	if len(threads) > 0 {
+		// The posts of the threads are looked up by id first. Asked for in
+		// one statement with the joins, PostgreSQL expects a thread's
+		// hundred posts and (its statistics stale while threads are being
+		// opened) merges the threads with every share: 15–100 ms a read,
+		// once per new thread. By id, every join is a look-up.
+		var err error
+		if posts, err = c.postsOf(ctx, posts, threads, max); err != nil || len(posts) > max {
+			return nil, false, err
+		}
+	}
+	if len(posts) == 0 {
 		return nil, true, nil
 	}
-	q.Add(` ORDER BY p.id LIMIT ?`, 4*c.perEntry+1)
-	fresh, left, err := c.collect(ctx, feed, q, 4*c.perEntry, 0)
+	feed := &threadEntry{tag: feedTag}
+	q := c.query(feed).Add(` WHERE p.id IN (`+db.Placeholders(len(posts))+`) ORDER BY p.id LIMIT ?`, append(posts, max+1)...)
+	fresh, left, err := c.collect(ctx, feed, q, max, 0)
 	return fresh, err == nil && left == "", err
+}
+
+// postsOf returns the ids of the posts with ids posts (those that exist)
+// and of the posts of the threads with ids threads: at most max+1 of them.
+func (c *threadCache) postsOf(ctx context.Context, posts, threads []any, max int) ([]any, error) {
+	// Each term on its own, never "1 = 0 OR …": SQLite then plans a scan of
+	// every post instead of the index look-ups.
+	q := db.Q(`SELECT id FROM posts WHERE thread_id IN (`+db.Placeholders(len(threads))+`)`, threads...)
+	if len(posts) > 0 {
+		q.Add(` OR id IN (`+db.Placeholders(len(posts))+`)`, posts...)
+	}
+	rows, err := c.svc.DB.R().Select(ctx, q.Add(` LIMIT ?`, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("thread cache: find fresh posts: %w", err)
+	}
+	defer rows.Close()
+	var ids []any
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("thread cache: find fresh posts: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("thread cache: find fresh posts: %w", db.Map(err))
+	}
+	return ids, nil
 }
 
 // overlayList reads again the threads the waiting records ws name and
