@@ -85,9 +85,25 @@ type Cache struct {
 	byTag   map[string]map[string]bool // tag → keys of the entries with it
 	order   []string                   // keys in insertion order, for eviction (oldest first)
 
+	// lastAll is the place of the last change applied that touches
+	// everything (agreements, memberships: whatever can move the next
+	// moment visibility changes by the clock); next remembers the last
+	// answer of Source.NextChange, which holds until such a change or
+	// until its moment (under writes nearly every page is built, and the
+	// question was a statement each).
+	lastAll int64
+	next    nextChange
+
 	flights singleflight.Group
 
 	Hits, Misses atomic.Uint64
+}
+
+// nextChange is an answer of Source.NextChange: asked at now after the
+// changes up to version, the next moment is next (0: none).
+type nextChange struct {
+	version, at, next int64
+	known             bool
 }
 
 type entry struct {
@@ -129,7 +145,7 @@ func (c *Cache) Page(ctx context.Context, a policy.Actor, now int64, parts, tags
 		return b, nil
 	}
 	v, err, shared := c.flights.Do(strconv.FormatInt(head, 10)+"\x00"+key, func() (any, error) {
-		until, err := c.src.NextChange(ctx, now)
+		until, err := c.nextChange(ctx, head, now)
 		if err != nil {
 			return nil, err
 		}
@@ -146,6 +162,32 @@ func (c *Cache) Page(ctx context.Context, a policy.Actor, now int64, parts, tags
 	}
 	body, _ := v.([]byte)
 	return body, err
+}
+
+// nextChange returns the next moment after now at which visibility
+// changes by the clock alone, for a page built after head (the cache has
+// applied the changes up to it). The remembered answer holds while no
+// change touching everything has been applied since it was asked for, and
+// for a now between its asking and its moment: in that span the
+// agreements' times are the same, and none lies between.
+func (c *Cache) nextChange(ctx context.Context, head, now int64) (int64, error) {
+	c.mu.Lock()
+	n := c.next
+	valid := n.known && c.lastAll <= n.version && now >= n.at && (n.next == 0 || now < n.next)
+	c.mu.Unlock()
+	if valid {
+		return n.next, nil
+	}
+	next, err := c.src.NextChange(ctx, now)
+	if err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	if head >= c.next.version {
+		c.next = nextChange{version: head, at: now, next: next, known: true}
+	}
+	c.mu.Unlock()
+	return next, nil
 }
 
 // catchUp applies the chained changes up to head.
@@ -169,6 +211,7 @@ func (c *Cache) catchUp(ctx context.Context, head int64) error {
 			c.dropLocked(k)
 		}
 		c.history, c.seen, seen = nil, head, head
+		c.lastAll = head // what the skipped changes were is not known
 	}
 	c.mu.Unlock()
 	if head <= seen {
@@ -195,6 +238,7 @@ func (c *Cache) apply(ch Change) {
 		c.history = slices.Delete(c.history, 0, len(c.history)-historyLen)
 	}
 	if ch.Touches == "*" {
+		c.lastAll = ch.Seq
 		for k, e := range c.entries {
 			if e.version < ch.Seq {
 				c.dropLocked(k)

@@ -18,6 +18,7 @@ type trail struct {
 	changes []Change // chained, seq 1, 2, …
 	waiting []string
 	next    int64
+	asked   int // NextChange calls
 }
 
 func (tr *trail) chain(touches string) {
@@ -38,7 +39,12 @@ func (tr *trail) source() Source {
 			defer tr.mu.Unlock()
 			return append([]Change(nil), tr.changes[from:to]...), nil
 		},
-		NextChange: func(context.Context, int64) (int64, error) { return tr.next, nil },
+		NextChange: func(context.Context, int64) (int64, error) {
+			tr.mu.Lock()
+			defer tr.mu.Unlock()
+			tr.asked++
+			return tr.next, nil
+		},
 	}
 }
 
@@ -183,6 +189,44 @@ func TestPageEndsWithAgreement(t *testing.T) {
 	p.page(t, 20, "x", "feed")
 	if p.builds["x"] != 2 {
 		t.Errorf("built %d times, want 2: the page must end when an agreement does", p.builds["x"])
+	}
+}
+
+// The next moment an agreement starts or ends is asked for again only
+// when it may have moved: after a change that touches everything, at or
+// after that moment, or for an earlier now.
+func TestNextChangeRemembered(t *testing.T) {
+	tr := &trail{next: 20}
+	p := &pager{c: New(1<<20, tr.source()), builds: map[string]int{}}
+	asked := func(want int, why string) {
+		t.Helper()
+		if tr.asked != want {
+			t.Fatalf("%s: NextChange asked %d times, want %d", why, tr.asked, want)
+		}
+	}
+	p.page(t, 10, "a", "thread:1")
+	asked(1, "first page")
+	tr.chain("thread:1")
+	p.page(t, 11, "a", "thread:1")
+	p.page(t, 12, "b", "feed")
+	asked(1, "pages built after a change touching a thread")
+	if p.builds["a"] != 2 {
+		t.Fatalf("page a built %d times, want 2", p.builds["a"])
+	}
+	p.page(t, 9, "c", "feed")
+	asked(2, "a page for an earlier moment")
+	tr.next = 30
+	p.page(t, 20, "d", "feed")
+	asked(3, "a page at the remembered moment")
+	// An agreement that starts at 25 is written (it touches everything).
+	tr.next = 25
+	tr.chain("*")
+	p.page(t, 21, "e", "feed")
+	asked(4, "a page after a change touching everything")
+	p.page(t, 24, "e", "feed")
+	p.page(t, 25, "e", "feed")
+	if p.builds["e"] != 2 {
+		t.Errorf("page e built %d times, want 2: it must end when the new agreement starts", p.builds["e"])
 	}
 }
 
