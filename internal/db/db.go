@@ -279,6 +279,57 @@ type Handle struct {
 	// but not its end (group.go: an interrupted statement would roll back
 	// the other writes of its group).
 	detached bool
+	// memo: what a write transaction read and may take again unchanged
+	// until it writes (nil outside write transactions).
+	memo *memo
+}
+
+// memo holds values a write read in its transaction (policy's views: a
+// reply's checks read the writer's view three times). Any statement but a
+// SELECT empties it, so a value read back has been read since the
+// transaction last wrote: it is what a new read would find, on SQLite
+// (one writer) and on PostgreSQL alike (read committed: a concurrent
+// commit in between could as well have come just after the read).
+type memo struct {
+	mu sync.Mutex
+	m  map[any]any
+}
+
+// Recall returns the value remembered under key in h's write, if there is
+// one and nothing was written since it was remembered.
+func (h Handle) Recall(key any) (any, bool) {
+	if h.memo == nil {
+		return nil, false
+	}
+	h.memo.mu.Lock()
+	defer h.memo.mu.Unlock()
+	v, ok := h.memo.m[key]
+	return v, ok
+}
+
+// Remember keeps v under key for Recall until h's write writes anything
+// (outside a write transaction it keeps nothing).
+func (h Handle) Remember(key, v any) {
+	if h.memo == nil {
+		return
+	}
+	h.memo.mu.Lock()
+	defer h.memo.mu.Unlock()
+	if h.memo.m == nil {
+		h.memo.m = map[any]any{}
+	}
+	h.memo.m[key] = v
+}
+
+// forget empties the memo before any statement that may write: every one
+// but a SELECT.
+func (h Handle) forget(query string) {
+	if h.memo == nil || strings.HasPrefix(strings.TrimLeft(query, " \t\r\n"), "SELECT ") {
+		return
+	}
+	h.memo.mu.Lock()
+	h.memo.m = nil
+	h.memo.mu.Unlock()
 }
 
 // ctx is the context h's statements run with.
@@ -299,6 +350,7 @@ func (h Handle) Pooled() bool { return h.reader && h.tx == nil }
 
 // Exec runs a statement.
 func (h Handle) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	h.forget(query)
 	ctx = h.ctx(ctx)
 	if st := h.prepared(ctx, query); st != nil {
 		res, err := st.ExecContext(ctx, args...)
@@ -310,6 +362,7 @@ func (h Handle) Exec(ctx context.Context, query string, args ...any) (sql.Result
 
 // Query runs a query returning rows.
 func (h Handle) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	h.forget(query)
 	ctx = h.ctx(ctx)
 	if st := h.prepared(ctx, query); st != nil {
 		rows, err := st.QueryContext(ctx, args...)
@@ -321,6 +374,7 @@ func (h Handle) Query(ctx context.Context, query string, args ...any) (*sql.Rows
 
 // QueryRow runs a query returning at most one row; Scan reports sql.ErrNoRows.
 func (h Handle) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	h.forget(query)
 	ctx = h.ctx(ctx)
 	if st := h.prepared(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
@@ -587,7 +641,7 @@ func (d *DB) tx(ctx context.Context, fn func(*Tx) error, hooks *Hooks) error {
 	if err != nil {
 		return Map(fmt.Errorf("begin: %w", err))
 	}
-	tx := &Tx{Handle: Handle{q: sqlTx, db: d, tx: sqlTx}}
+	tx := &Tx{Handle: Handle{q: sqlTx, db: d, tx: sqlTx, memo: &memo{}}}
 	defer d.afterTx()
 	var beforeCommit func() error
 	if hooks != nil && hooks.Begin != nil {

@@ -323,6 +323,7 @@ func (d *DB) runJob(h Handle, j *groupJob, alone bool) error {
 			return fmt.Errorf("savepoint: %w", err)
 		}
 	}
+	h.memo = &memo{} // each write its own
 	tx := &Tx{Handle: h, grouped: !alone}
 	j.panicked, j.err = j.work(tx)
 	if j.err == nil && j.panicked == nil {

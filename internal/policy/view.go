@@ -32,7 +32,21 @@ type View struct {
 	Communities map[string]map[string]bool
 	At          int64
 	Expires     int64 // the view must be reloaded after this time (an agreement ends); 0: never
+	// Starts is the first moment after At at which an agreement of the
+	// org (active, its parties agreed) starts; 0: none. Until then and
+	// Expires the view is the same at every moment, but for writes.
+	Starts int64
 }
+
+// holds reports whether v, read at v.At, is the view at now too (no
+// agreement of the org starts or ends in between).
+func (v *View) holds(now int64) bool {
+	return v.At <= now && (v.Expires == 0 || now < v.Expires) && (v.Starts == 0 || now < v.Starts)
+}
+
+// writersView is the key under which a write transaction remembers an
+// org's view (db.Handle.Remember).
+type writersView struct{ org string }
 
 // SameReach reports whether v and o let their user see and send the
 // same: the same org, partners with the same grants, the same circles.
@@ -54,13 +68,31 @@ func (v *View) SameReach(o *View) bool {
 	return true
 }
 
-// LoadView reads the actor's view at time now.
+// LoadView reads the actor's view at time now. Within a write
+// transaction, a view it read before and has not written since is taken
+// again while it holds (a reply checks the thread, its channel and its
+// audience, each against the writer's view).
 func LoadView(ctx context.Context, h db.Handle, a Actor, now int64) (*View, error) {
+	if a.OrgID == "" {
+		return &View{UserID: a.UserID, At: now, Partners: map[string][]Grant{}, Communities: map[string]map[string]bool{}}, nil
+	}
+	if kept, ok := h.Recall(writersView{a.OrgID}); ok && kept.(*View).holds(now) {
+		v := *kept.(*View) // the maps are shared and never changed after loading
+		v.UserID, v.At = a.UserID, now
+		return &v, nil
+	}
+	v, err := loadView(ctx, h, a, now)
+	if err != nil {
+		return nil, err
+	}
+	h.Remember(writersView{a.OrgID}, v)
+	return v, nil
+}
+
+// loadView reads the actor's view at time now from the database.
+func loadView(ctx context.Context, h db.Handle, a Actor, now int64) (*View, error) {
 	v := &View{UserID: a.UserID, OrgID: a.OrgID, At: now,
 		Partners: map[string][]Grant{}, Communities: map[string]map[string]bool{}}
-	if a.OrgID == "" {
-		return v, nil
-	}
 	rows, err := h.Query(ctx, `SELECT m2.community_id, m2.org_id FROM community_members m1
 		JOIN community_members m2 ON m2.community_id = m1.community_id AND m2.status = 'active'
 		WHERE m1.org_id = ? AND m1.status = 'active'`, a.OrgID)
@@ -81,12 +113,13 @@ func LoadView(ctx context.Context, h db.Handle, a Actor, now int64) (*View, erro
 		v.Communities[m[0]][m[1]] = true
 	}
 
-	rows, err = h.Query(ctx, `SELECT other.org_id, ag.id, ag.categories, ag.max_tlp, COALESCE(ag.valid_until, 0), COALESCE(ag.community_id, '')
+	// Agreements yet to start are read too, for v.Starts.
+	rows, err = h.Query(ctx, `SELECT other.org_id, ag.id, ag.categories, ag.max_tlp, COALESCE(ag.valid_until, 0), COALESCE(ag.community_id, ''), ag.valid_from
 		FROM agreement_parties me
 		JOIN agreements ag ON ag.id = me.agreement_id
 		JOIN agreement_parties other ON other.agreement_id = ag.id AND other.org_id <> me.org_id AND other.accepted_at IS NOT NULL
 		WHERE me.org_id = ? AND me.accepted_at IS NOT NULL AND ag.status = 'active'
-		  AND ag.valid_from <= ? AND (ag.valid_until IS NULL OR ag.valid_until > ?)`, a.OrgID, now, now)
+		  AND (ag.valid_until IS NULL OR ag.valid_until > ?)`, a.OrgID, now)
 	if err != nil {
 		return nil, fmt.Errorf("load agreements: %w", db.Map(err))
 	}
@@ -94,8 +127,15 @@ func LoadView(ctx context.Context, h db.Handle, a Actor, now int64) (*View, erro
 	for rows.Next() {
 		var other, community string
 		var g Grant
-		if err := rows.Scan(&other, &g.Agreement, &g.Categories, &g.MaxTLP, &g.Until, &community); err != nil {
+		var from int64
+		if err := rows.Scan(&other, &g.Agreement, &g.Categories, &g.MaxTLP, &g.Until, &community, &from); err != nil {
 			return nil, fmt.Errorf("scan agreement: %w", err)
+		}
+		if from > now {
+			if v.Starts == 0 || from < v.Starts {
+				v.Starts = from
+			}
+			continue
 		}
 		if community != "" && !(v.Communities[community][a.OrgID] && v.Communities[community][other]) {
 			continue // a charter covers only active members of its circle

@@ -3,6 +3,7 @@ package policy_test
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"testing"
 
 	"verbund/internal/db"
@@ -40,6 +41,35 @@ func (tr *trailForTest) record(touches string) {
 	tr.touches[tr.head] = touches
 }
 
+// viewsWorld writes o1, o2, o3 (users u1 and w1 of o1): o1 and o2 agree
+// from the start; o1 and o3 from 1,000 to 2,000; all three share a circle.
+// It returns a function running statements in a transaction.
+func viewsWorld(t *testing.T, d *db.DB) (exec func(qs ...string)) {
+	t.Helper()
+	ctx := context.Background()
+	exec = func(qs ...string) {
+		t.Helper()
+		if err := d.Tx(dbtest.Unaudited(ctx), func(tx *db.Tx) error {
+			for _, q := range qs {
+				if _, err := tx.Exec(ctx, q); err != nil {
+					return fmt.Errorf("%s: %w", q, err)
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec(`INSERT INTO orgs (id, name, name_key, kind, created_at) VALUES ('o1', 'O1', 'o1', 'company', 0), ('o2', 'O2', 'o2', 'company', 0), ('o3', 'O3', 'o3', 'company', 0)`,
+		`INSERT INTO users (id, org_id, email, name, role, created_at) VALUES ('u1', 'o1', 'u1@x', 'U1', 'analyst', 0), ('w1', 'o1', 'w1@x', 'W1', 'analyst', 0)`,
+		`INSERT INTO agreements (id, kind, proposer_org, categories, max_tlp, retention_days, valid_from, status, created_at) VALUES ('g', 'bilateral', 'o1', 64, 4, 30, 0, 'active', 0)`,
+		`INSERT INTO agreements (id, kind, proposer_org, categories, max_tlp, retention_days, valid_from, valid_until, status, created_at) VALUES ('h', 'bilateral', 'o1', 64, 3, 30, 1000, 2000, 'active', 0)`,
+		`INSERT INTO agreement_parties (agreement_id, org_id, accepted_at) VALUES ('g', 'o1', 0), ('g', 'o2', 0), ('h', 'o1', 0), ('h', 'o3', 0)`,
+		`INSERT INTO communities (id, name, name_key, coordinator_org_id, created_at) VALUES ('c', 'C', 'c', 'o1', 0)`,
+		`INSERT INTO community_members (community_id, org_id, status, requested_at) VALUES ('c', 'o1', 'active', 0), ('c', 'o2', 'active', 0), ('c', 'o3', 'active', 0)`)
+	return exec
+}
+
 // TestViewsAgreeWithLoadView: a view taken from Views must be the one
 // LoadView reads at that moment, whatever happened since it was kept: an
 // agreement starting or ending by the clock (moments before, at and after
@@ -51,28 +81,7 @@ func (tr *trailForTest) record(touches string) {
 func TestViewsAgreeWithLoadView(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		exec := func(qs ...string) {
-			t.Helper()
-			if err := d.Tx(dbtest.Unaudited(ctx), func(tx *db.Tx) error {
-				for _, q := range qs {
-					if _, err := tx.Exec(ctx, q); err != nil {
-						return fmt.Errorf("%s: %w", q, err)
-					}
-				}
-				return nil
-			}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		// o1 and o2 agree from the start; o1 and o3 from 1,000 to 2,000;
-		// o1, o2 and o3 share a circle.
-		exec(`INSERT INTO orgs (id, name, name_key, kind, created_at) VALUES ('o1', 'O1', 'o1', 'company', 0), ('o2', 'O2', 'o2', 'company', 0), ('o3', 'O3', 'o3', 'company', 0)`,
-			`INSERT INTO users (id, org_id, email, name, role, created_at) VALUES ('u1', 'o1', 'u1@x', 'U1', 'analyst', 0), ('w1', 'o1', 'w1@x', 'W1', 'analyst', 0)`,
-			`INSERT INTO agreements (id, kind, proposer_org, categories, max_tlp, retention_days, valid_from, status, created_at) VALUES ('g', 'bilateral', 'o1', 64, 4, 30, 0, 'active', 0)`,
-			`INSERT INTO agreements (id, kind, proposer_org, categories, max_tlp, retention_days, valid_from, valid_until, status, created_at) VALUES ('h', 'bilateral', 'o1', 64, 3, 30, 1000, 2000, 'active', 0)`,
-			`INSERT INTO agreement_parties (agreement_id, org_id, accepted_at) VALUES ('g', 'o1', 0), ('g', 'o2', 0), ('h', 'o1', 0), ('h', 'o3', 0)`,
-			`INSERT INTO communities (id, name, name_key, coordinator_org_id, created_at) VALUES ('c', 'C', 'c', 'o1', 0)`,
-			`INSERT INTO community_members (community_id, org_id, status, requested_at) VALUES ('c', 'o1', 'active', 0), ('c', 'o2', 'active', 0), ('c', 'o3', 'active', 0)`)
+		exec := viewsWorld(t, d)
 		tr := &trailForTest{head: 10, touches: map[int64]string{}}
 		vs := policy.NewViews(tr.source())
 		u1 := policy.Actor{UserID: "u1", OrgID: "o1", Role: policy.Analyst}
@@ -134,5 +143,59 @@ func TestViewsAgreeWithLoadView(t *testing.T) {
 		tr.head += 5000
 		check("far behind", u1, 5000, false)
 		check("caught up", u1, 5000, true)
+	})
+}
+
+// TestWritersViewRemembered: within a write transaction a view is read
+// again from memory (the same maps) only while it holds: a later moment
+// before the next agreement boundary, and nothing written since. Every
+// view must be the one the database gives at its moment.
+func TestWritersViewRemembered(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		viewsWorld(t, d)
+		u1 := policy.Actor{UserID: "u1", OrgID: "o1", Role: policy.Analyst}
+		w1 := policy.Actor{UserID: "w1", OrgID: "o1", Role: policy.Analyst}
+		err := d.Tx(dbtest.Unaudited(ctx), func(tx *db.Tx) error {
+			var last *policy.View
+			check := func(step string, h db.Handle, a policy.Actor, now int64, wantKept bool, partners int) {
+				t.Helper()
+				v, err := policy.LoadView(ctx, h, a, now)
+				if err != nil {
+					t.Fatal(err)
+				}
+				kept := last != nil && reflect.ValueOf(v.Partners).Pointer() == reflect.ValueOf(last.Partners).Pointer()
+				if kept != wantKept {
+					t.Errorf("%s (%s at %d): taken from memory %v, want %v", step, a.UserID, now, kept, wantKept)
+				}
+				if v.UserID != a.UserID || v.At != now || len(v.Partners) != partners {
+					t.Errorf("%s (%s at %d): view of %s at %d with %d partners, want %d", step, a.UserID, now, v.UserID, v.At, len(v.Partners), partners)
+				}
+				last = v
+			}
+			check("first", tx.Handle, u1, 500, false, 1)
+			if v := last; v.Starts != 1000 || v.Expires != 0 {
+				t.Errorf("view at 500: starts %d, expires %d; want 1000 and 0", v.Starts, v.Expires)
+			}
+			check("later, a colleague", tx.Handle, w1, 999, true, 1)
+			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM orgs`).Scan(new(int)); err != nil {
+				t.Fatal(err)
+			}
+			check("after a read", tx.Handle, u1, 999, true, 1)
+			check("h starts", tx.Handle, u1, 1000, false, 2)
+			check("within h", tx.Handle, u1, 1500, true, 2)
+			check("back before h", tx.Handle, u1, 999, false, 1)
+			check("outside the transaction", d.R(), u1, 999, false, 1)
+			check("h again", tx.Handle, u1, 1999, false, 2)
+			check("h ends", tx.Handle, u1, 2000, false, 1)
+			if _, err := tx.Exec(ctx, `UPDATE agreements SET status = 'revoked' WHERE id = 'g'`); err != nil {
+				t.Fatal(err)
+			}
+			check("g revoked in the transaction", tx.Handle, u1, 2000, false, 0)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	})
 }
