@@ -207,14 +207,19 @@ func mergeListed(list []*listed, ids map[string]bool, fresh []*listed, complete 
 // touches it: it reads the thread ch names again. false: the entry must
 // go (ch names no thread, or the thread could not be read). Callers hold
 // c.catching.
-func (c *threadCache) patchList(ctx context.Context, e *threadEntry, ch audit.Change) bool {
+func (c *threadCache) patchList(ctx context.Context, e *threadEntry, ch audit.Change, ahead map[string][]*listed) bool {
 	thread := waitingThread(ch) // the thread a record names
 	if thread == "" {
 		return false
 	}
-	fresh, err := c.collectThreads(ctx, c.threadQuery().Add(` WHERE t.id = ? AND t.channel_id = ?`, thread, e.channel))
-	if err != nil {
-		return false
+	fresh, ok := ahead[thread]
+	if ok {
+		fresh = slices.DeleteFunc(slices.Clone(fresh), func(l *listed) bool { return l.t.ChannelID != e.channel })
+	} else {
+		var err error
+		if fresh, err = c.collectThreads(ctx, c.threadQuery().Add(` WHERE t.id = ? AND t.channel_id = ?`, thread, e.channel)); err != nil {
+			return false
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -496,12 +496,78 @@ func (c *threadCache) catchUp(ctx context.Context, head int64) error {
 	if err != nil {
 		return err
 	}
+	pre := c.readAhead(context.WithoutCancel(ctx), changes)
 	for _, ch := range changes {
-		if err := c.apply(ctx, ch); err != nil {
+		if err := c.apply(ctx, ch, pre); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// readAhead is what one catch-up reads at once for the records it
+// applies, instead of a statement per record and entry: the posts they
+// name (by id) and the threads (by id, for the channels' lists), each
+// only if an entry the record touches is kept. They are read after every
+// one of the records was chained, so a record's patch may take what a
+// later record changed too: applying that one again is harmless.
+type readAhead struct {
+	posts   map[string]*postRead
+	threads map[string][]*listed // absent: not read ahead
+}
+
+// readAhead reads ahead for changes (nothing it could not read: the
+// entries then read for themselves).
+func (c *threadCache) readAhead(ctx context.Context, changes []audit.Change) *readAhead {
+	pre := &readAhead{posts: map[string]*postRead{}, threads: map[string][]*listed{}}
+	var posts, threads []any
+	seen := map[string]bool{}
+	c.mu.Lock()
+	for _, ch := range changes {
+		if ch.Touches == "*" || ch.ObjectID == "" {
+			continue
+		}
+		for tag := range strings.SplitSeq(ch.Touches, ",") {
+			if c.entries[tag] == nil {
+				continue
+			}
+			switch {
+			case strings.HasPrefix(tag, "channel:"):
+				if t := waitingThread(ch); t != "" && !seen["t"+t] {
+					seen["t"+t] = true
+					threads = append(threads, t)
+				}
+			case ch.ObjectType == "post" && postChanges[ch.Action] && !seen["p"+ch.ObjectID]:
+				seen["p"+ch.ObjectID] = true
+				posts = append(posts, ch.ObjectID)
+			}
+		}
+	}
+	c.mu.Unlock()
+	// One record alone is read as before: there is nothing to share.
+	if len(posts) > 1 && len(posts) <= 4*c.perEntry {
+		if fresh, ok, _ := c.freshPosts(ctx, posts, nil); ok {
+			for _, id := range posts {
+				pre.posts[id.(string)] = &postRead{done: true, ok: true}
+			}
+			for _, p := range fresh {
+				r := pre.posts[p.ID]
+				r.posts = append(r.posts, p)
+			}
+		}
+	}
+	if len(threads) > 1 && len(threads) <= 4*c.perEntry {
+		fresh, err := c.collectThreads(ctx, c.threadQuery().Add(` WHERE t.id IN (`+db.Placeholders(len(threads))+`)`, threads...))
+		if err == nil {
+			for _, id := range threads {
+				pre.threads[id.(string)] = nil
+			}
+			for _, l := range fresh {
+				pre.threads[l.t.ID] = append(pre.threads[l.t.ID], l)
+			}
+		}
+	}
+	return pre
 }
 
 // historyLen is how many applied changes the cache remembers.
@@ -510,7 +576,7 @@ const historyLen = 4096
 // apply applies one chained change to every entry it touches; only then
 // does the cache count it as seen (a reader who finds it seen finds the
 // entries patched). Callers hold c.catching.
-func (c *threadCache) apply(ctx context.Context, ch audit.Change) error {
+func (c *threadCache) apply(ctx context.Context, ch audit.Change, pre *readAhead) error {
 	c.mu.Lock()
 	c.history = append(c.history, ch)
 	if n := len(c.history) - historyLen; n > 0 {
@@ -532,7 +598,11 @@ func (c *threadCache) apply(ctx context.Context, ch audit.Change) error {
 	c.mu.Unlock()
 	// A record of one post touches its thread, its channel and the feed:
 	// the post is read once for the thread's entry and the feed's.
-	shared := &postRead{}
+	shared := pre.posts[ch.ObjectID]
+	if shared == nil || ch.ObjectType != "post" {
+		shared = &postRead{}
+	}
+	shared.threads = pre.threads
 	for _, e := range hit {
 		if !c.patch(ctx, e, ch, shared) {
 			c.mu.Lock()
@@ -567,7 +637,11 @@ func (c *threadCache) patch(ctx context.Context, e *threadEntry, ch audit.Change
 	}
 	ctx = context.WithoutCancel(ctx)
 	if e.channel != "" {
-		return c.patchList(ctx, e, ch)
+		var ahead map[string][]*listed
+		if shared != nil {
+			ahead = shared.threads
+		}
+		return c.patchList(ctx, e, ch, ahead)
 	}
 	q := c.query(e)
 	var changed func(*Post) bool
@@ -618,10 +692,12 @@ func (c *threadCache) patch(ctx context.Context, e *threadEntry, ch audit.Change
 	return true
 }
 
-// postRead is one post read for every entry a record touches.
+// postRead is one post read for every entry a record touches (or read
+// ahead for a catch-up's records), with the threads read ahead.
 type postRead struct {
 	done, ok bool
 	posts    []Post // the post with its thread (as the feed keeps it); none if gone
+	threads  map[string][]*listed
 }
 
 // readPost reads post id once for all entries of one record: in the
