@@ -3,8 +3,6 @@ package policy
 import (
 	"cmp"
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -191,29 +189,18 @@ func storeTally(ctx context.Context, tx *db.Tx, k containerKey, row tallyRow) er
 }
 
 // lockTally returns container k's row, created empty if it is missing,
-// locked until the transaction ends (FOR UPDATE on
-// PostgreSQL; SQLite has one writer). A row that a concurrent writer
-// deleted while this one waited for it (its last group gone) is created
-// again: the wait returns no row then, and the write used to fail.
+// locked until the transaction ends: one statement, whose ON CONFLICT
+// branch locks the row on PostgreSQL (as FOR UPDATE would; SQLite has one
+// writer). A row that a concurrent writer deleted while this one waited
+// for it (its last group gone) is inserted again by PostgreSQL itself.
 func lockTally(ctx context.Context, tx *db.Tx, k containerKey) (tallyRow, error) {
-	lock := ""
-	if tx.Dialect() == db.Postgres {
-		lock = " FOR UPDATE"
+	var text string
+	err := tx.QueryRow(ctx, `INSERT INTO share_tally (container_id, kind, groups) VALUES (?, ?, '')
+		ON CONFLICT (container_id, kind) DO UPDATE SET groups = share_tally.groups RETURNING groups`, k.container, k.kind).Scan(&text)
+	if err != nil {
+		return nil, fmt.Errorf("tally share: %w", db.Map(err))
 	}
-	for attempt := 0; ; attempt++ {
-		if _, err := tx.Exec(ctx, `INSERT INTO share_tally (container_id, kind, groups) VALUES (?, ?, '') ON CONFLICT (container_id, kind) DO NOTHING`, k.container, k.kind); err != nil {
-			return nil, fmt.Errorf("tally share: %w", err)
-		}
-		var text string
-		err := tx.QueryRow(ctx, `SELECT groups FROM share_tally WHERE container_id = ? AND kind = ?`+lock, k.container, k.kind).Scan(&text)
-		if errors.Is(err, sql.ErrNoRows) && attempt < 3 {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("tally share: %w", err)
-		}
-		return parseTally(text)
-	}
+	return parseTally(text)
 }
 
 // add counts c more envelopes in the group.
