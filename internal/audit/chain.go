@@ -87,7 +87,9 @@ func chainOnce(ctx context.Context, tx *db.Tx) (int, error) {
 	if err != nil || len(ws) == 0 {
 		return 0, err
 	}
-	for _, w := range ws {
+	rs := make([]Record, len(ws))
+	ids := make([]any, len(ws))
+	for i, w := range ws {
 		r := w.r
 		seq++
 		r.Seq, r.PrevHash = seq, prev
@@ -98,10 +100,16 @@ func chainOnce(ctx context.Context, tx *db.Tx) (int, error) {
 		r.Nonce = hex.EncodeToString(nonce)
 		r.Hash = hashOf(r)
 		prev = r.Hash
-		if _, err := tx.Exec(ctx, `INSERT INTO audit_log (seq, at, actor_user_id, actor_org_id, via, action, object_type, object_id, orgs, detail, ip, touches, nonce, prev_hash, hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			r.Seq, r.At, r.ActorUserID, r.ActorOrgID, r.Via, r.Action, r.ObjectType, r.ObjectID,
-			strings.Join(r.Orgs, ","), string(r.Detail), r.IP, r.Touches, r.Nonce, r.PrevHash, r.Hash); err != nil {
+		rs[i], ids[i] = r, w.id
+	}
+	if tx.Dialect() == db.Postgres && len(rs) <= chainTogether {
+		if err := moveTogether(ctx, tx, rs, ids, seq, prev); err != nil {
+			return 0, err
+		}
+		return len(rs), nil
+	}
+	for _, r := range rs {
+		if _, err := tx.Exec(ctx, `INSERT INTO audit_log (`+logColumns+`) VALUES (`+db.Placeholders(15)+`)`, logValues(r)...); err != nil {
 			return 0, fmt.Errorf("audit: chain record: %w", err)
 		}
 		for _, o := range r.Orgs {
@@ -113,10 +121,6 @@ func chainOnce(ctx context.Context, tx *db.Tx) (int, error) {
 	// Exactly the records chained: on PostgreSQL a writer that took a
 	// smaller id may commit while this runs, and its record must wait for
 	// the next round, not vanish.
-	ids := make([]any, len(ws))
-	for i, w := range ws {
-		ids[i] = w.id
-	}
 	if _, err := tx.Exec(ctx, `DELETE FROM audit_pending WHERE id IN (`+db.Placeholders(len(ids))+`)`, ids...); err != nil {
 		return 0, fmt.Errorf("audit: take waiting records: %w", err)
 	}
@@ -124,6 +128,62 @@ func chainOnce(ctx context.Context, tx *db.Tx) (int, error) {
 		return 0, fmt.Errorf("audit: move head: %w", err)
 	}
 	return len(ws), nil
+}
+
+// chainTogether is how many records PostgreSQL chains in one statement
+// (moveTogether); more go a statement a row (a text per count: few stay
+// in the driver's statement cache).
+const chainTogether = 8
+
+const logColumns = `seq, at, actor_user_id, actor_org_id, via, action, object_type, object_id, orgs, detail, ip, touches, nonce, prev_hash, hash`
+
+// logValues are r's values for logColumns.
+func logValues(r Record) []any {
+	return []any{r.Seq, r.At, r.ActorUserID, r.ActorOrgID, r.Via, r.Action, r.ObjectType, r.ObjectID,
+		strings.Join(r.Orgs, ","), string(r.Detail), r.IP, r.Touches, r.Nonce, r.PrevHash, r.Hash}
+}
+
+// moveTogether writes chained records rs into audit_log and audit_orgs,
+// takes them (ids) out of audit_pending and moves the head to seq and
+// hash, in one statement on PostgreSQL: its parts run as one, and the
+// foreign keys are checked at its end. Under an incident's writes each
+// pass chains a record or two, and the round trips were most of its cost.
+func moveTogether(ctx context.Context, tx *db.Tx, rs []Record, ids []any, seq int64, hash string) error {
+	var b strings.Builder
+	var args []any
+	b.WriteString(`WITH l AS (INSERT INTO audit_log (` + logColumns + `) VALUES `)
+	for i, r := range rs {
+		if i > 0 {
+			b.WriteString(`, `)
+		}
+		b.WriteString(`(` + db.Placeholders(15) + `)`)
+		args = append(args, logValues(r)...)
+	}
+	b.WriteString(`)`)
+	first := true
+	for _, r := range rs {
+		for _, o := range r.Orgs {
+			if first {
+				b.WriteString(`, o AS (INSERT INTO audit_orgs (org_id, seq) VALUES `)
+				first = false
+			} else {
+				b.WriteString(`, `)
+			}
+			b.WriteString(`(?, ?)`)
+			args = append(args, o, r.Seq)
+		}
+	}
+	if !first {
+		b.WriteString(`)`)
+	}
+	b.WriteString(`, d AS (DELETE FROM audit_pending WHERE id IN (` + db.Placeholders(len(ids)) + `))`)
+	args = append(args, ids...)
+	b.WriteString(` UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`)
+	args = append(args, seq, hash)
+	if _, err := tx.Exec(ctx, b.String(), args...); err != nil {
+		return fmt.Errorf("audit: chain records: %w", err)
+	}
+	return nil
 }
 
 // Sequence chains waiting records every interval until ctx ends: records
