@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -25,17 +26,21 @@ func StartPostgresRelay(ctx context.Context, url string, b *Broker, log *slog.Lo
 		return err
 	}
 	out := make(chan Event, 4096)
+	dropped := &atomic.Bool{}
 	b.SetRelay(func(e Event) {
 		select {
 		case out <- e:
 		default:
+			// The other replicas miss it: the send loop tells them to
+			// resync with its next batch.
+			dropped.Store(true)
 			log.Warn("event relay queue full; event not forwarded to other replicas", "type", e.Type)
 		}
 	})
 	// Both loops run until the caller's ctx ends; context.Background is only
 	// used to close a connection once ctx is done.
-	go sendLoop(ctx, url, out, log)         // #nosec G118 -- loop runs on ctx, see above
-	go listenLoop(ctx, url, listen, b, log) // #nosec G118 -- loop runs on ctx, see above
+	go sendLoop(ctx, url, out, dropped, log) // #nosec G118 -- loop runs on ctx, see above
+	go listenLoop(ctx, url, listen, b, log)  // #nosec G118 -- loop runs on ctx, see above
 	return nil
 }
 
@@ -82,7 +87,12 @@ func listenLoop(ctx context.Context, url string, conn *pgx.Conn, b *Broker, log 
 	}
 }
 
-func sendLoop(ctx context.Context, url string, out <-chan Event, log *slog.Logger) {
+// relayBatch is how many events one NOTIFY statement sends at most: under
+// an incident's writes events queue while one is sent, and a statement
+// each was a round trip each.
+const relayBatch = 64
+
+func sendLoop(ctx context.Context, url string, out <-chan Event, dropped *atomic.Bool, log *slog.Logger) {
 	var conn *pgx.Conn
 	lost := false // an event could not be sent: the others must resync
 	defer func() {
@@ -97,12 +107,26 @@ func sendLoop(ctx context.Context, url string, out <-chan Event, log *slog.Logge
 			return
 		case e = <-out:
 		}
-		payload, err := json.Marshal(e)
-		if err != nil || len(payload) > 7900 {
-			// NOTIFY payloads are limited to 8000 bytes; a share with a huge
-			// audience is reduced to a policy refresh for the other replicas.
-			payload, _ = json.Marshal(Event{Type: PolicyChanged, Origin: e.Origin})
+		payloads := []string{relayPayload(e)}
+	more:
+		for len(payloads) < relayBatch {
+			select {
+			case e = <-out:
+				payloads = append(payloads, relayPayload(e))
+			default:
+				break more
+			}
 		}
+		if dropped.Swap(false) {
+			lost = true
+		}
+		if lost {
+			// Sent after the batch: a replica that resyncs then has
+			// missed nothing the batch holds.
+			p, _ := json.Marshal(Event{Type: Resync, Everyone: true, Origin: e.Origin})
+			payloads = append(payloads, string(p))
+		}
+		var err error
 		for attempt := 0; attempt < 3; attempt++ {
 			if conn == nil {
 				if conn, err = pgx.Connect(ctx, url); err != nil {
@@ -111,26 +135,36 @@ func sendLoop(ctx context.Context, url string, out <-chan Event, log *slog.Logge
 					continue
 				}
 			}
-			if _, err = conn.Exec(ctx, "SELECT pg_notify($1, $2)", pgChannel, string(payload)); err != nil {
+			// One statement, the notifications in their order; delivered
+			// together when it commits.
+			if _, err = conn.Exec(ctx, "SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS x(p, n) ORDER BY n", pgChannel, payloads); err != nil {
 				_ = conn.Close(context.Background())
 				conn = nil
 				continue
 			}
 			break
 		}
-		if err != nil && ctx.Err() == nil {
-			// The other replicas miss this event: once notifying works
+		switch {
+		case err != nil && ctx.Err() == nil:
+			// The other replicas miss these events: once notifying works
 			// again, they are told to resync (lost reaches their streams).
-			log.Warn("event relay: notify failed", "err", err, "type", e.Type)
+			log.Warn("event relay: notify failed", "err", err, "events", len(payloads))
 			lost = true
-		} else if err == nil && lost {
-			if p, err := json.Marshal(Event{Type: Resync, Everyone: true, Origin: e.Origin}); err == nil && conn != nil {
-				if _, err := conn.Exec(ctx, "SELECT pg_notify($1, $2)", pgChannel, string(p)); err == nil {
-					lost = false
-				}
-			}
+		case err == nil:
+			lost = false
 		}
 	}
+}
+
+// relayPayload is e as a NOTIFY payload.
+func relayPayload(e Event) string {
+	payload, err := json.Marshal(e)
+	if err != nil || len(payload) > 7900 {
+		// NOTIFY payloads are limited to 8000 bytes; a share with a huge
+		// audience is reduced to a policy refresh for the other replicas.
+		payload, _ = json.Marshal(Event{Type: PolicyChanged, Origin: e.Origin})
+	}
+	return string(payload)
 }
 
 func sleep(ctx context.Context, d time.Duration) {
