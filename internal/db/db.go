@@ -178,6 +178,15 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 	if _, set := cfg.RuntimeParams["plan_cache_mode"]; !set {
 		cfg.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
 	}
+	// No merge joins: a generic plan cannot see the ids a statement looks
+	// up, and with statistics a little stale (ids grow with time, so every
+	// new row lies past the histogram) PostgreSQL merged a few threads with
+	// every share, expecting to stop early: 27 ms where the index look-ups
+	// take 0.2. The hub's statements look up or page through few rows;
+	// hash joins remain for the large ones. An operator's setting wins.
+	if _, set := cfg.RuntimeParams["enable_mergejoin"]; !set {
+		cfg.RuntimeParams["enable_mergejoin"] = "off"
+	}
 	p := stdlib.OpenDB(*cfg)
 	// A few connections per hub, all kept open: PostgreSQL serves a
 	// connection with a process of its own, so more connections than the
