@@ -54,6 +54,10 @@ type Event struct {
 	Data map[string]string `json:"data,omitempty"`
 	// Origin is the replica that published it (set by the broker).
 	Origin string `json:"origin,omitempty"`
+	// Relay numbers the events the PostgreSQL relay sends: PostgreSQL
+	// delivers identical notifications of one transaction once, and a
+	// batch is one transaction.
+	Relay uint64 `json:"relay,omitempty"`
 }
 
 // Broker fans events out to subscribers.

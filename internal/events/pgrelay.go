@@ -95,6 +95,7 @@ const relayBatch = 64
 func sendLoop(ctx context.Context, url string, out <-chan Event, dropped *atomic.Bool, log *slog.Logger) {
 	var conn *pgx.Conn
 	lost := false // an event could not be sent: the others must resync
+	var sent uint64
 	defer func() {
 		if conn != nil {
 			_ = conn.Close(context.Background())
@@ -107,12 +108,14 @@ func sendLoop(ctx context.Context, url string, out <-chan Event, dropped *atomic
 			return
 		case e = <-out:
 		}
-		payloads := []string{relayPayload(e)}
+		sent++
+		payloads := []string{relayPayload(e, sent)}
 	more:
 		for len(payloads) < relayBatch {
 			select {
 			case e = <-out:
-				payloads = append(payloads, relayPayload(e))
+				sent++
+				payloads = append(payloads, relayPayload(e, sent))
 			default:
 				break more
 			}
@@ -121,10 +124,15 @@ func sendLoop(ctx context.Context, url string, out <-chan Event, dropped *atomic
 			lost = true
 		}
 		if lost {
-			// Sent after the batch: a replica that resyncs then has
-			// missed nothing the batch holds.
-			p, _ := json.Marshal(Event{Type: Resync, Everyone: true, Origin: e.Origin})
-			payloads = append(payloads, string(p))
+			// Sent after the batch, so that a replica has missed nothing
+			// the batch holds when it acts on them. The lost events may
+			// have changed who sees what: every stream's view is checked
+			// again (as after a reconnect of the listener), and every
+			// page reloads its lists.
+			for _, typ := range []string{PolicyChanged, Resync} {
+				sent++
+				payloads = append(payloads, relayPayload(Event{Type: typ, Everyone: typ == Resync, Origin: e.Origin}, sent))
+			}
 		}
 		var err error
 		for attempt := 0; attempt < 3; attempt++ {
@@ -156,13 +164,14 @@ func sendLoop(ctx context.Context, url string, out <-chan Event, dropped *atomic
 	}
 }
 
-// relayPayload is e as a NOTIFY payload.
-func relayPayload(e Event) string {
+// relayPayload is e as a NOTIFY payload, the n-th the relay sends.
+func relayPayload(e Event, n uint64) string {
+	e.Relay = n
 	payload, err := json.Marshal(e)
 	if err != nil || len(payload) > 7900 {
 		// NOTIFY payloads are limited to 8000 bytes; a share with a huge
 		// audience is reduced to a policy refresh for the other replicas.
-		payload, _ = json.Marshal(Event{Type: PolicyChanged, Origin: e.Origin})
+		payload, _ = json.Marshal(Event{Type: PolicyChanged, Origin: e.Origin, Relay: n})
 	}
 	return string(payload)
 }
