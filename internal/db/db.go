@@ -50,7 +50,8 @@ type DB struct {
 	HoldChain atomic.Bool
 	writer    *sql.DB
 	reader    *sql.DB
-	rebinds   sync.Map // query → rebound query (PostgreSQL; SQLite's LIMITs)
+	rebinds   sync.Map     // query → rebound query (PostgreSQL; SQLite's LIMITs)
+	rebound   atomic.Int64 // texts in rebinds (at most maxRebinds)
 	// stmts caches prepared reads on SQLite: query → *sql.Stmt on the
 	// reader pool. Parsing and planning the visibility predicate costs
 	// more than running it (docs/PERFORMANCE.md).
@@ -506,9 +507,16 @@ func (d *DB) rebind(q string) string {
 		}
 	}
 	out := b.String()
-	d.rebinds.Store(q, out)
+	// Lists of ids make a text for every length: past maxRebinds texts
+	// the rest are rebound at every use rather than kept for ever.
+	if d.rebound.Add(1) <= maxRebinds {
+		d.rebinds.Store(q, out)
+	}
 	return out
 }
+
+// maxRebinds is how many rebound statement texts a DB keeps.
+const maxRebinds = 8192
 
 // Rebind is exported for tests of the rebinding itself.
 func (d *DB) Rebind(q string) string { return d.rebind(q) }
