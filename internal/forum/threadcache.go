@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -205,8 +206,8 @@ func (c *threadCache) feedPage(ctx context.Context, r *policy.Reader, before str
 
 // place is where a post with id belongs among posts (oldest first).
 func place(posts []Post, id string) int {
-	i, _ := slices.BinarySearchFunc(posts, id, func(p Post, id string) int { return strings.Compare(p.ID, id) })
-	return i
+	// By index: a Post is too large to copy for each comparison.
+	return sort.Search(len(posts), func(i int) bool { return posts[i].ID >= id })
 }
 
 // entry returns the posts of the entry tag (a thread's, thread; the
@@ -644,10 +645,10 @@ func (c *threadCache) patch(ctx context.Context, e *threadEntry, ch audit.Change
 		return c.patchList(ctx, e, ch, ahead)
 	}
 	q := c.query(e)
-	var changed func(*Post) bool
+	var changed changedPosts
 	switch {
 	case ch.ObjectType == "post" && postChanges[ch.Action] && ch.ObjectID != "":
-		changed = func(p *Post) bool { return p.ID == ch.ObjectID }
+		changed = changedPosts{post: ch.ObjectID}
 		if shared != nil {
 			fresh, ok := c.readPost(ctx, ch.ObjectID, shared)
 			if !ok {
@@ -678,7 +679,7 @@ func (c *threadCache) patch(ctx context.Context, e *threadEntry, ch audit.Change
 		}
 		c.mu.Unlock()
 		q.Add(` ORDER BY p.id LIMIT ?`, 4*c.perEntry+1)
-		changed = func(p *Post) bool { return p.ThreadID == ch.ObjectID }
+		changed = changedPosts{thread: ch.ObjectID}
 	default:
 		return false
 	}
@@ -711,11 +712,28 @@ func (c *threadCache) readPost(ctx context.Context, id string, r *postRead) ([]P
 	return slices.Clone(r.posts), r.ok
 }
 
-// anyOf reports whether changed reports any of posts (by index: a Post
-// is too large to copy for each).
-func anyOf(posts []Post, changed func(*Post) bool) bool {
+// changedPosts names the posts a record changed: one post, or every post
+// of a thread.
+type changedPosts struct{ post, thread string }
+
+// has reports whether p is among them.
+func (c changedPosts) has(p *Post) bool {
+	if c.post != "" {
+		return p.ID == c.post
+	}
+	return p.ThreadID == c.thread
+}
+
+// in reports whether any of posts (in id order) is among them: one post
+// is looked up, not searched for (a reply is new to every entry, and
+// each entry was walked for it).
+func (c changedPosts) in(posts []Post) bool {
+	if c.post != "" {
+		i := place(posts, c.post)
+		return i < len(posts) && posts[i].ID == c.post
+	}
 	for i := range posts {
-		if changed(&posts[i]) {
+		if c.has(&posts[i]) {
 			return true
 		}
 	}
@@ -725,13 +743,13 @@ func anyOf(posts []Post, changed func(*Post) bool) bool {
 // replaceLocked takes the posts changed reports out of e and puts fresh
 // in, within what e keeps: a thread its first posts, the feed its newest.
 // Callers hold c.mu.
-func (c *threadCache) replaceLocked(e *threadEntry, changed func(*Post) bool, fresh []Post) {
+func (c *threadCache) replaceLocked(e *threadEntry, changed changedPosts, fresh []Post) {
 	posts, copied := e.posts, false
 	before := e.size
-	if anyOf(posts, changed) {
+	if changed.in(posts) {
 		kept := make([]Post, 0, len(posts)+len(fresh))
 		for i := range posts {
-			if changed(&posts[i]) {
+			if changed.has(&posts[i]) {
 				e.size -= postCost(&posts[i])
 			} else {
 				kept = append(kept, posts[i])
