@@ -402,6 +402,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, p Perm) (*htt
 			}
 		}
 		if pending == nil {
+			if changes(r) {
+				ctx = context.WithValue(ctx, writingKey{}, true)
+			}
 			a, err := s.Auth.Token(ctx, tok, ip)
 			if err != nil {
 				return r, err
@@ -519,6 +522,14 @@ func (s *Server) confirmToken(r *http.Request, p Perm) (*http.Request, error) {
 // changes reports whether the request's method may change state (HTTP's
 // unsafe methods): CSRF is checked for it, and it counts as a write for
 // admission unless its route only reads (Query).
+type writingKey struct{}
+
+// Writing reports whether ctx is that of a request that may change
+// something (not GET, HEAD or OPTIONS), as authorize passes it to
+// Authenticator.Token: a write never takes a kept token, so there is no
+// answer to keep for it.
+func Writing(ctx context.Context) bool { return ctx.Value(writingKey{}) != nil }
+
 func changes(r *http.Request) bool {
 	return r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions
 }
