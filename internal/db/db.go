@@ -90,7 +90,8 @@ func (d *DB) SetHooks(h Hooks) { d.hooks.Store(&h) }
 const maxStmts = 256
 
 // pgPool is how many connections a hub keeps to PostgreSQL: one more than
-// the cores it may use (see openPostgres).
+// the cores it may use (see openPostgres), and never fewer than two:
+// Migrate holds one for its advisory lock while it works on another.
 func pgPool() int { return max(2, runtime.GOMAXPROCS(0)+1) }
 
 // Open opens the database named by url: "" or a path or "sqlite:PATH" for
