@@ -124,15 +124,17 @@ func sendLoop(ctx context.Context, url string, out <-chan Event, dropped *atomic
 			lost = true
 		}
 		if lost {
-			// Sent after the batch, so that a replica has missed nothing
-			// the batch holds when it acts on them. The lost events may
-			// have changed who sees what: every stream's view is checked
-			// again (as after a reconnect of the listener), and every
-			// page reloads its lists.
-			for _, typ := range []string{PolicyChanged, Resync} {
-				sent++
-				payloads = append(payloads, relayPayload(Event{Type: typ, Everyone: typ == Resync, Origin: e.Origin}, sent))
-			}
+			// The lost events may have changed who sees what, and the
+			// batch may hold events newer than them (a failed batch's
+			// successors; events queued after an overflow): the policy
+			// change goes first, so that every stream's view is checked
+			// again (as after a reconnect of the listener) before any of
+			// the batch is offered to it; the resync last, so that a page
+			// reloading its lists has missed nothing the batch holds.
+			sent++
+			first := relayPayload(Event{Type: PolicyChanged, Origin: e.Origin}, sent)
+			sent++
+			payloads = append(append([]string{first}, payloads...), relayPayload(Event{Type: Resync, Everyone: true, Origin: e.Origin}, sent))
 		}
 		var err error
 		for attempt := 0; attempt < 3; attempt++ {
