@@ -519,9 +519,6 @@ func (s *Server) confirmToken(r *http.Request, p Perm) (*http.Request, error) {
 	return r.WithContext(context.WithValue(ctx, actorKey, a)), nil
 }
 
-// changes reports whether the request's method may change state (HTTP's
-// unsafe methods): CSRF is checked for it, and it counts as a write for
-// admission unless its route only reads (Query).
 type writingKey struct{}
 
 // Writing reports whether ctx is that of a request that may change
@@ -530,6 +527,9 @@ type writingKey struct{}
 // answer to keep for it.
 func Writing(ctx context.Context) bool { return ctx.Value(writingKey{}) != nil }
 
+// changes reports whether the request's method may change state (HTTP's
+// unsafe methods): CSRF is checked for it, and it counts as a write for
+// admission unless its route only reads (Query).
 func changes(r *http.Request) bool {
 	return r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions
 }
