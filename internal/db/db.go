@@ -90,13 +90,14 @@ func (d *DB) SetHooks(h Hooks) { d.hooks.Store(&h) }
 const maxStmts = 256
 
 // pgPool is how many connections a hub keeps to PostgreSQL (see
-// openPostgres). More than the requests the hub works on at once
-// (web.DefaultActive a core): some writes read through the pool while
-// their transaction holds a connection (an incident's or an article's
-// links resolved inside the update; Migrate holds one for its lock), and
-// with as few connections as such writes at once they wait for each
-// other until the database timeout.
-const pgPool = 8
+// openPostgres): eight, and always more than the requests the hub works
+// on at once by default (web.DefaultActive, three a core): some writes
+// read through the pool while their transaction holds a connection (an
+// incident's or an article's links resolved inside the update; Migrate
+// holds one for its lock), and with as few connections as such writes at
+// once they wait for each other until the database timeout
+// (docs/SECURITY.md, known residuals).
+func pgPool() int { return max(8, 3*runtime.GOMAXPROCS(0)+2) }
 
 // Open opens the database named by url: "" or a path or "sqlite:PATH" for
 // SQLite (dataDir/verbund.db when url is empty), "postgres://…" for
@@ -203,8 +204,8 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 	// than 8; 3 the same as 8, with a reply's median 18–20 ms instead of
 	// 27–28 (a write's twenty statements wait less for the server's
 	// CPU), but see pgPool.
-	p.SetMaxOpenConns(pgPool)
-	p.SetMaxIdleConns(pgPool)
+	p.SetMaxOpenConns(pgPool())
+	p.SetMaxIdleConns(pgPool())
 	p.SetConnMaxIdleTime(5 * time.Minute)
 	d := &DB{Dialect: Postgres, URL: url, writer: p, reader: p}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
