@@ -152,19 +152,11 @@ func (c *threadCache) postsOf(ctx context.Context, posts, threads []any, max int
 	if err != nil {
 		return nil, fmt.Errorf("thread cache: find fresh posts: %w", err)
 	}
-	defer rows.Close()
-	var ids []any
-	for rows.Next() {
+	return db.Collect(rows, "thread cache: find fresh posts", func(r db.Scanner) (any, error) {
 		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("thread cache: find fresh posts: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("thread cache: find fresh posts: %w", db.Map(err))
-	}
-	return ids, nil
+		err := r.Scan(&id)
+		return id, err
+	})
 }
 
 // overlayList reads again the threads the waiting records ws name and
