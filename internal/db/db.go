@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -23,6 +24,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"verbund/internal/fault"
 )
 
 // Dialect names the engine.
@@ -172,6 +175,10 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 }
 
 func openPostgres(ctx context.Context, url string) (*DB, error) {
+	url, pool, err := poolSize(url)
+	if err != nil {
+		return nil, err
+	}
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		return nil, Map(fmt.Errorf("connect to postgres: %w", err))
@@ -204,8 +211,8 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 	// than 8; 3 the same as 8, with a reply's median 18–20 ms instead of
 	// 27–28 (a write's twenty statements wait less for the server's
 	// CPU), but see pgPool.
-	p.SetMaxOpenConns(pgPool())
-	p.SetMaxIdleConns(pgPool())
+	p.SetMaxOpenConns(pool)
+	p.SetMaxIdleConns(pool)
 	p.SetConnMaxIdleTime(5 * time.Minute)
 	d := &DB{Dialect: Postgres, URL: url, writer: p, reader: p}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -215,6 +222,29 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 		return nil, Map(fmt.Errorf("connect to postgres: %w", err))
 	}
 	return d, nil
+}
+
+// poolSize takes the hub's own parameter pool_max_conns (the name
+// pgxpool gives it) out of a PostgreSQL URL: the server would refuse it
+// as an unknown setting. It returns the URL without it and the pool size
+// (pgPool's when absent).
+func poolSize(raw string) (string, int, error) {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return "", 0, fault.New(fault.Invalid, "bad_database_url", "the PostgreSQL URL cannot be read: {error}").With("error", err.Error())
+	}
+	q := u.Query()
+	v, set := q["pool_max_conns"]
+	if !set {
+		return raw, pgPool(), nil
+	}
+	n, err := strconv.Atoi(v[0])
+	if err != nil || n < 1 || n > 1000 {
+		return "", 0, fault.New(fault.Invalid, "bad_pool_max_conns", "pool_max_conns in the PostgreSQL URL must be a number from 1 to 1000, not {value}").With("value", v[0])
+	}
+	q.Del("pool_max_conns")
+	u.RawQuery = q.Encode()
+	return u.String(), n, nil
 }
 
 // Close closes both pools.

@@ -2,6 +2,8 @@ package db_test
 
 import (
 	"context"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -143,5 +145,35 @@ func TestInsertManyKeepsFewStatementTexts(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if n := d.PreparedStatements(); n > 10 {
 		t.Fatalf("%d statements prepared, want at most 10 (8 insert texts and the count)", n)
+	}
+}
+
+// TestPoolSizeInURL: pool_max_conns sets the PostgreSQL pool and is taken
+// out of the URL (the server refuses unknown settings); a bad value is
+// refused by name before any connection is tried.
+func TestPoolSizeInURL(t *testing.T) {
+	for _, v := range []string{"0", "-1", "x", "1001"} {
+		_, err := db.Open(context.Background(), "postgres://127.0.0.1:1/x?pool_max_conns="+v, "")
+		if e, ok := fault.As(err); !ok || e.Code != "bad_pool_max_conns" {
+			t.Errorf("pool_max_conns=%s: %v, want bad_pool_max_conns", v, err)
+		}
+	}
+	u, err := url.Parse(dbtest.NewPostgresDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("pool_max_conns", "2")
+	u.RawQuery = q.Encode()
+	d, err := db.Open(context.Background(), u.String(), "")
+	if err != nil {
+		t.Fatalf("open with pool_max_conns=2: %v", err)
+	}
+	defer d.Close()
+	if strings.Contains(d.URL, "pool_max_conns") {
+		t.Errorf("the URL kept for LISTEN connections still has pool_max_conns: %s", d.URL)
+	}
+	if _, err := d.Migrate(context.Background()); err != nil {
+		t.Fatalf("migrate with two connections: %v", err)
 	}
 }

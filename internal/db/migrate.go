@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"verbund/internal/fault"
 )
 
@@ -186,16 +188,18 @@ func (d *DB) Migrate(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	if d.Dialect == Postgres {
-		// Several replicas may start at once; one migrates, the others wait.
-		conn, err := d.writer.Conn(ctx)
+		// Several replicas may start at once; one migrates, the others
+		// wait. The lock is held on a connection outside the pool, which
+		// may have a single connection (pool_max_conns) that the
+		// migrations need.
+		conn, err := pgx.Connect(ctx, d.URL)
 		if err != nil {
-			return 0, Map(err)
+			return 0, Map(fmt.Errorf("connect to lock for migration: %w", err))
 		}
-		defer conn.Close()
-		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(7240001)`); err != nil {
+		defer conn.Close(context.WithoutCancel(ctx)) // closing the session drops the lock
+		if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(7240001)`); err != nil {
 			return 0, Map(fmt.Errorf("lock for migration: %w", err))
 		}
-		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(7240001)`) //nolint:errcheck
 	}
 	cur, err := d.Version(ctx)
 	if err != nil {

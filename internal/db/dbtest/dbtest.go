@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"strconv"
 	"testing"
 
 	"verbund/internal/db"
@@ -61,6 +62,32 @@ func Open(t testing.TB, e db.Dialect) *db.DB {
 	return d
 }
 
+// OpenPostgresPool returns a fresh migrated PostgreSQL database whose pool
+// has n connections (pool_max_conns), removed after the test. It fails
+// the test when PostgreSQL is required but not set, and skips it when not.
+func OpenPostgresPool(t testing.TB, n int) *db.DB {
+	t.Helper()
+	Engines(t)
+	u, err := url.Parse(NewPostgresDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("pool_max_conns", strconv.Itoa(n))
+	u.RawQuery = q.Encode()
+	ctx := context.Background()
+	d, err := db.Open(ctx, u.String(), "")
+	if err != nil {
+		t.Fatalf("open postgres with %d connections: %v", n, err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	if _, err := d.Migrate(ctx); err != nil {
+		t.Fatalf("migrate postgres with %d connections: %v", n, err)
+	}
+	CheckAudited(d)
+	return d
+}
+
 // NewPostgresDB creates an empty database on the test server and returns
 // its URL; it is dropped when the test ends.
 func NewPostgresDB(t testing.TB) string {
@@ -93,5 +120,15 @@ func NewPostgresDB(t testing.TB) string {
 		t.Fatalf("parse VERBUND_TEST_POSTGRES: %v", err)
 	}
 	pu.Path = "/" + name
+	// VERBUND_TEST_PG_POOL runs the tests with that many connections a
+	// hub: with 1, a request that holds a connection while it asks the
+	// pool for another (a write that reads outside its transaction, a
+	// read that queries inside a loop over rows) waits until the
+	// database timeout and fails its test.
+	if n := os.Getenv("VERBUND_TEST_PG_POOL"); n != "" {
+		q := pu.Query()
+		q.Set("pool_max_conns", n)
+		pu.RawQuery = q.Encode()
+	}
 	return pu.String()
 }
