@@ -467,6 +467,20 @@ func (s *Service) UpdateIncident(ctx context.Context, a policy.Actor, id string,
 	if !a.CanWrite() {
 		return Incident{}, fault.New(fault.Forbidden, "role_insufficient", "your role may only read")
 	}
+	// New links are checked before the transaction: naming them reads
+	// through the pool (another capability's objects), and a write that
+	// asks the pool for a second connection while it holds one waits for
+	// itself when the pool is small.
+	var links, shown []Link
+	if up.Links != nil {
+		var err error
+		if links, err = s.checkLinks(ctx, a, *up.Links); err != nil {
+			return Incident{}, err
+		}
+		if shown, err = s.links(ctx, s.DB.R(), a, id); err != nil {
+			return Incident{}, err
+		}
+	}
 	var out Incident
 	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
 		r, err := policy.NewReader(ctx, tx.Handle, a, db.Now())
@@ -547,11 +561,8 @@ func (s *Service) UpdateIncident(ctx context.Context, a policy.Actor, id string,
 			return setErr
 		}
 		if up.Links != nil {
-			links, err := s.checkLinks(ctx, a, *up.Links)
-			if err != nil {
-				return err
-			}
-			hidden, err := s.hiddenLinks(ctx, tx.Handle, a, id)
+			links := slices.Clone(links) // a retried transaction starts again from the checked links
+			hidden, err := s.hiddenLinks(ctx, tx.Handle, id, shown)
 			if err != nil {
 				return err
 			}

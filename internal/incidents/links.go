@@ -137,26 +137,21 @@ func linksChanged(ctx context.Context, h db.Handle, incident string, links []Lin
 // hiddenLinks are the incident's links to objects the actor cannot see:
 // an edit of the links keeps them, since an editor can neither see nor
 // mean to remove them (attack review: a PATCH replaced every link).
-func (s *Service) hiddenLinks(ctx context.Context, h db.Handle, a policy.Actor, incident string) ([]Link, error) {
+// shown are the links the editor was shown (links, read before the
+// edit's transaction: naming them reads through the pool); a link added
+// since is kept as one they did not see.
+func (s *Service) hiddenLinks(ctx context.Context, h db.Handle, incident string, shown []Link) ([]Link, error) {
 	rows, err := h.Query(ctx, `SELECT target_type, target_id FROM incident_links WHERE incident_id = ? ORDER BY target_id`, incident)
 	if err != nil {
 		return nil, fmt.Errorf("read links: %w", err)
 	}
 	all, err := db.Collect(rows, "read links", func(sc db.Scanner) (l Link, err error) { err = sc.Scan(&l.Type, &l.ID); return l, err })
-	if err != nil || len(all) == 0 || s.resolve == nil {
-		return nil, err
-	}
-	ids := make([]string, len(all))
-	for i, l := range all {
-		ids[i] = l.ID
-	}
-	refs, err := s.resolve(ctx, a, "intel", ids)
-	if err != nil {
+	if err != nil || s.resolve == nil {
 		return nil, err
 	}
 	var out []Link
 	for _, l := range all {
-		if _, ok := refs[l.ID]; !ok {
+		if !slices.ContainsFunc(shown, func(x Link) bool { return x.Type == l.Type && x.ID == l.ID }) {
 			out = append(out, l)
 		}
 	}

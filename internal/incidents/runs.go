@@ -239,6 +239,12 @@ func (s *Service) StartRun(ctx context.Context, a policy.Actor, incidentID strin
 	if strings.TrimSpace(in.PlaybookID) == "" {
 		return Run{}, fault.BadInput("playbook_id", "run_playbook_required", "name the playbook to run")
 	}
+	// The playbook is read before the transaction (the library reads
+	// through the pool, and a write that asks the pool for a second
+	// connection while it holds one waits for itself when the pool is
+	// small), but its answer is given only after the incident's: who
+	// cannot see the incident learns nothing of the playbook.
+	pb, pbErr := s.Playbooks.RunDocument(ctx, a, in.PlaybookID, in.Modified)
 	var run Run
 	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
 		r, err := policy.NewReader(ctx, tx.Handle, a, db.Now())
@@ -249,11 +255,8 @@ func (s *Service) StartRun(ctx context.Context, a policy.Actor, incidentID strin
 		if err != nil {
 			return err
 		}
-		// The playbook is read after the incident: who cannot see the
-		// incident learns nothing of the playbook.
-		pb, err := s.Playbooks.RunDocument(ctx, a, in.PlaybookID, in.Modified)
-		if err != nil {
-			return err
+		if pbErr != nil {
+			return pbErr
 		}
 		if err := writable(inc); err != nil {
 			return err

@@ -163,6 +163,20 @@ func (s *Service) publish(typ string, sh policy.Share, data map[string]string) {
 // audience is a new disclosure (policy's Reshare), checked against the
 // agreements like a new article and audited with both envelopes.
 func (s *Service) UpdateArticle(ctx context.Context, a policy.Actor, id string, in ArticleUpdate) (Article, error) {
+	// New links are checked before the transaction: naming them reads
+	// other capabilities' objects through the pool, and a write that asks
+	// the pool for a second connection while it holds one waits for
+	// itself when the pool is small.
+	var links, shown []Link
+	if in.Links != nil {
+		var err error
+		if links, err = s.checkLinks(ctx, a, *in.Links); err != nil {
+			return Article{}, err
+		}
+		if shown, err = s.links(ctx, s.DB.R(), a, id); err != nil {
+			return Article{}, err
+		}
+	}
 	var out Article
 	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
 		o, err := s.articles.Authorize(ctx, tx, a, id)
@@ -220,14 +234,10 @@ func (s *Service) UpdateArticle(ctx context.Context, a policy.Actor, id string, 
 			detail["version"] = next.Version
 		}
 		if in.Links != nil {
-			links, err := s.checkLinks(ctx, a, *in.Links)
-			if err != nil {
-				return err
-			}
 			// Links the editor cannot see stay: an edit replaces what its
 			// editor was shown, not what another reader was (attack
 			// review: a save dropped links to objects hidden from it).
-			hidden, err := s.hiddenLinks(ctx, tx.Handle, a, id)
+			hidden, err := s.hiddenLinks(ctx, tx.Handle, id, shown)
 			if err != nil {
 				return err
 			}
@@ -274,23 +284,22 @@ func (s *Service) UpdateArticle(ctx context.Context, a policy.Actor, id string, 
 	return s.FindArticleByID(ctx, a, id)
 }
 
-// hiddenLinks are the links of article id whose targets a cannot see.
-func (s *Service) hiddenLinks(ctx context.Context, h db.Handle, a policy.Actor, id string) ([]Link, error) {
+// hiddenLinks are the links of article id whose targets the editor cannot
+// see. shown are the links they were shown (links, read before the edit's
+// transaction: naming them reads through the pool); a link added since is
+// kept as one they did not see.
+func (s *Service) hiddenLinks(ctx context.Context, h db.Handle, id string, shown []Link) ([]Link, error) {
 	rows, err := h.Query(ctx, `SELECT target_type, target_id FROM article_links WHERE article_id = ?`, id)
 	if err != nil {
 		return nil, fmt.Errorf("read links: %w", err)
 	}
 	all, err := db.Collect(rows, "read links", func(sc db.Scanner) (l Link, err error) { err = sc.Scan(&l.Type, &l.ID); return l, err })
-	if err != nil || len(all) == 0 {
-		return nil, err
-	}
-	seen, err := s.links(ctx, h, a, id)
-	if err != nil {
+	if err != nil || s.resolve == nil {
 		return nil, err
 	}
 	var out []Link
 	for _, l := range all {
-		if !slices.ContainsFunc(seen, func(x Link) bool { return x.Type == l.Type && x.ID == l.ID }) {
+		if !slices.ContainsFunc(shown, func(x Link) bool { return x.Type == l.Type && x.ID == l.ID }) {
 			out = append(out, Link{Type: l.Type, ID: l.ID})
 		}
 	}

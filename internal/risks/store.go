@@ -244,6 +244,22 @@ func (s *Service) publish(typ string, sh policy.Share, id string) {
 // who does not see the risk gets not found. Every changed field is a row
 // of the risk's history; nothing is written when a check fails.
 func (s *Service) UpdateRisk(ctx context.Context, a policy.Actor, id string, u RiskUpdate) (Risk, error) {
+	// New links are checked before the transaction: naming them reads
+	// other capabilities' objects through the pool, and a write that asks
+	// the pool for a second connection while it holds one waits for
+	// itself when the pool is small.
+	var le linkEdit
+	if u.Links != nil {
+		var err error
+		if le.want, err = s.checkLinks(ctx, a, *u.Links); err != nil {
+			return Risk{}, err
+		}
+		// What the editor is shown now (named the same way): a link
+		// added after this is kept as one they did not see.
+		if le.shown, err = s.links(ctx, s.DB.R(), a, id, false); err != nil {
+			return Risk{}, err
+		}
+	}
 	err := s.DB.Tx(ctx, func(tx *db.Tx) error {
 		r, err := policy.NewReader(ctx, tx.Handle, a, s.now())
 		if err != nil {
@@ -284,7 +300,7 @@ func (s *Service) UpdateRisk(ctx context.Context, a policy.Actor, id string, u R
 			if _, err := s.risks.Authorize(ctx, tx, a, id); err != nil {
 				return err
 			}
-			if err := s.applyOwner(ctx, tx, a, &next, sh, u, ch); err != nil {
+			if err := s.applyOwner(ctx, tx, a, &next, sh, u, le, ch); err != nil {
 				return err
 			}
 		}
@@ -361,8 +377,12 @@ func (c *changes) add(field, old, new, note string) {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
+// linkEdit is an edit's new links, checked (checkLinks), and the links the
+// editor was shown before it, both read before the edit's transaction.
+type linkEdit struct{ want, shown []Link }
+
 // applyOwner applies the owner's fields of u to next.
-func (s *Service) applyOwner(ctx context.Context, tx *db.Tx, a policy.Actor, next *Risk, sh policy.Share, u RiskUpdate, ch *changes) error {
+func (s *Service) applyOwner(ctx context.Context, tx *db.Tx, a policy.Actor, next *Risk, sh policy.Share, u RiskUpdate, le linkEdit, ch *changes) error {
 	cur := *next
 	var err error
 	if u.Title != nil {
@@ -461,31 +481,29 @@ func (s *Service) applyOwner(ctx context.Context, tx *db.Tx, a policy.Actor, nex
 		}
 	}
 	if u.Links != nil {
-		links, err := s.checkLinks(ctx, a, *u.Links)
-		if err != nil {
-			return err
-		}
 		// Links the editor cannot see stay: an edit replaces what its
 		// editor was shown.
 		all, err := s.allLinks(ctx, tx.Handle, next.ID)
 		if err != nil {
 			return err
 		}
-		seen, err := s.links(ctx, tx.Handle, a, next.ID, false)
-		if err != nil {
-			return err
-		}
-		keep := links
+		same := func(l Link) func(Link) bool { return func(x Link) bool { return x.Type == l.Type && x.ID == l.ID } }
+		var seen []Link
+		keep := slices.Clone(le.want) // a retried transaction starts again from the checked links
 		for _, l := range all {
-			if !slices.ContainsFunc(seen, func(x Link) bool { return x.Type == l.Type && x.ID == l.ID }) &&
-				!slices.ContainsFunc(keep, func(x Link) bool { return x.Type == l.Type && x.ID == l.ID }) {
+			if slices.ContainsFunc(le.shown, same(l)) {
+				seen = append(seen, l)
+			} else if !slices.ContainsFunc(keep, same(l)) {
 				keep = append(keep, l)
 			}
 		}
-		if err := saveLinks(ctx, tx, next.ID, keep); err != nil {
-			return err
+		// The same links again write nothing (and so need no record).
+		if linkText(keep) != linkText(all) {
+			if err := saveLinks(ctx, tx, next.ID, keep); err != nil {
+				return err
+			}
 		}
-		ch.add("links", linkText(seen), linkText(links), "")
+		ch.add("links", linkText(seen), linkText(le.want), "")
 	}
 	return nil
 }
