@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -137,6 +138,47 @@ func TestIntelATTACKRoundTrip(t *testing.T) {
 			t.Errorf("%s does not come back as it was sent", head.ID)
 			break
 		}
+	}
+	// The bundle export reads its pages (500 objects each) by key: every
+	// object not revoked, and no relationship to a revoked one, once.
+	type head struct {
+		ID                   string
+		Revoked              bool
+		SourceRef, TargetRef string
+	}
+	heads := make([]head, len(bundle.Objects))
+	revoked := map[string]bool{}
+	for i, o := range bundle.Objects {
+		var x struct {
+			ID        string
+			Revoked   bool
+			SourceRef string `json:"source_ref"`
+			TargetRef string `json:"target_ref"`
+		}
+		_ = json.Unmarshal(o, &x)
+		heads[i] = head(x)
+		revoked[x.ID] = x.Revoked
+	}
+	want := map[string]bool{}
+	for _, o := range heads {
+		if !o.Revoked && !revoked[o.SourceRef] && !revoked[o.TargetRef] {
+			want[o.ID] = true
+		}
+	}
+	_, exported, _ := basicGet(t, h, sme, "/api/v1/intel/export/bundle")
+	dec := stix.NewDecoder(strings.NewReader(exported))
+	seen := map[string]bool{}
+	for o, err := range dec.All() {
+		if err != nil {
+			t.Fatalf("the exported bundle: %v", err)
+		}
+		if seen[o.ID()] || !want[o.ID()] {
+			t.Fatalf("the export has %s twice or should not have it (revoked: %v)", o.ID(), revoked[o.ID()])
+		}
+		seen[o.ID()] = true
+	}
+	if len(seen) != len(want) || len(want) < 1500 {
+		t.Errorf("the export holds %d objects, want %d (of %d)", len(seen), len(want), len(bundle.Objects))
 	}
 	if status, _, _ := taxiiGet(t, h, h.Users["outsider.analyst"], circleRoot); status != 404 {
 		t.Errorf("the outsider reads the circle's API root: %d", status)
@@ -868,4 +910,49 @@ func TestIntelExportLeavesNoDanglingRelationship(t *testing.T) {
 			t.Errorf("the export lacks %s", kept)
 		}
 	}
+}
+
+// TestIntelExportPages: the CSV and block-list exports read their values
+// a page (500) at a time by the values' key (kind, value, object): 700
+// indicators over 300 addresses, two or three objects to an address, come
+// out as 700 CSV lines and 300 block-list lines, each once, in order.
+func TestIntelExportPages(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e db.Dialect) {
+		h := apptest.WorldCovering(t, e)
+		var b strings.Builder
+		b.WriteString(`{"type":"bundle","id":"bundle--88888888-0000-4000-8000-000000000000","objects":[`)
+		addr := func(i int) string {
+			if i < 256 {
+				return fmt.Sprintf("198.51.100.%d", i)
+			}
+			return fmt.Sprintf("203.0.113.%d", i-256)
+		}
+		for i := range 700 {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, `{"type":"indicator","spec_version":"2.1","id":"indicator--88888888-0000-4000-8000-%012d","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"n%d","pattern":"[ipv4-addr:value = '%s']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}`, i, i, addr(i%300))
+		}
+		b.WriteString("]}")
+		importAs(t, h, "cert.analyst", "community="+h.Circle+"&tlp=GREEN", b.String(), "indicator--88888888-0000-4000-8000-000000000000")
+		sme := h.Users["sme.analyst"]
+		_, csvBody, _ := basicGet(t, h, sme, "/api/v1/intel/export/values.csv")
+		lines := strings.Split(strings.TrimSpace(csvBody), "\n")[1:]
+		seen := map[string]bool{}
+		for _, l := range lines {
+			f := strings.Split(l, ",")
+			if len(f) < 3 || seen[f[1]+" "+f[2]] {
+				t.Fatalf("a CSV line twice or short: %q", l)
+			}
+			seen[f[1]+" "+f[2]] = true
+		}
+		if len(lines) != 700 {
+			t.Errorf("the CSV export has %d lines, want 700", len(lines))
+		}
+		_, block, _ := basicGet(t, h, sme, "/api/v1/intel/export/blocklist/ipv4")
+		values := strings.Fields(block)
+		if len(values) != 300 || !slices.IsSorted(values) || len(slices.Compact(slices.Clone(values))) != 300 {
+			t.Errorf("the block list has %d addresses (want 300, each once, sorted)", len(values))
+		}
+	})
 }

@@ -331,26 +331,32 @@ func List(ctx context.Context, h db.Handle, f Filter) ([]Record, error) {
 }
 
 // Each calls fn for every record of the org, oldest first (for export).
+// It reads a page of records, gives the connection back, then hands the
+// page to fn: an export to a client that reads slowly holds no database
+// connection while it waits.
 func Each(ctx context.Context, h db.Handle, orgID string, fn func(Record) error) error {
-	rows, err := h.Query(ctx, `SELECT l.seq, l.at, l.actor_user_id, l.actor_org_id, l.via, l.action, l.object_type, l.object_id, l.orgs, l.detail, l.ip, l.touches, l.nonce, l.prev_hash, l.hash
-		FROM audit_orgs o JOIN audit_log l ON l.seq = o.seq WHERE o.org_id = ? ORDER BY o.seq`, orgID)
-	if err != nil {
-		return fmt.Errorf("audit: export: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		r, err := scan(rows)
+	const page = 500
+	var after int64 = -1
+	for {
+		rows, err := h.Query(ctx, `SELECT l.seq, l.at, l.actor_user_id, l.actor_org_id, l.via, l.action, l.object_type, l.object_id, l.orgs, l.detail, l.ip, l.touches, l.nonce, l.prev_hash, l.hash
+		FROM audit_orgs o JOIN audit_log l ON l.seq = o.seq WHERE o.org_id = ? AND o.seq > ? ORDER BY o.seq LIMIT ?`, orgID, after, page)
+		if err != nil {
+			return fmt.Errorf("audit: export: %w", err)
+		}
+		recs, err := db.Collect(rows, "audit: export", scan)
 		if err != nil {
 			return err
 		}
-		if err := fn(r.shownTo(orgID)); err != nil {
-			return err
+		for _, r := range recs {
+			if err := fn(r.shownTo(orgID)); err != nil {
+				return err
+			}
 		}
+		if len(recs) < page {
+			return nil
+		}
+		after = recs[len(recs)-1].Seq
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("audit: export: %w", db.Map(err))
-	}
-	return nil
 }
 
 func escapeLike(s string) string {

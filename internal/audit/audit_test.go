@@ -96,3 +96,27 @@ func TestListOnlyConcernedOrgs(t *testing.T) {
 		}
 	})
 }
+
+// TestEachReadsEveryPage: the export reads the org's records 500 at a
+// time; 1,203 records come out each once, oldest first.
+func TestEachReadsEveryPage(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		seed(t, d, 1203)
+		var seqs []int64
+		err := audit.Each(context.Background(), d.R(), "o2", func(r audit.Record) error {
+			seqs = append(seqs, r.Seq)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 1; i < len(seqs); i++ {
+			if seqs[i] <= seqs[i-1] {
+				t.Fatalf("record %d after %d", seqs[i], seqs[i-1])
+			}
+		}
+		if len(seqs) != 1203 {
+			t.Errorf("the export has %d records, want 1203", len(seqs))
+		}
+	})
+}

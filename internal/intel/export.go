@@ -169,6 +169,12 @@ func (s *Service) exportQuery(r *policy.Reader, a policy.Actor, f ExportFilter, 
 	return q
 }
 
+// exportPage is how many rows an export reads at once. It reads a page,
+// gives the connection back, then writes the page: a client that reads
+// slowly holds no database connection while it waits (the pool is a few
+// connections a hub, and an export's route has no deadline).
+const exportPage = 500
+
 // ExportBundle writes the objects as a STIX 2.1 bundle, streaming.
 func (s *Service) ExportBundle(ctx context.Context, a policy.Actor, f ExportFilter, w io.Writer) error {
 	h := s.DB.R()
@@ -177,39 +183,51 @@ func (s *Service) ExportBundle(ctx context.Context, a policy.Actor, f ExportFilt
 	if err != nil {
 		return err
 	}
-	q := s.exportQuery(r, a, f, `o.object, o.stix_type, o_s.tlp`, "", now).Add(` ORDER BY o.date_added, o.id`)
-	rows, err := h.Select(ctx, q)
-	if err != nil {
-		return fmt.Errorf("export: %w", err)
+	type row struct {
+		raw, typ, id string
+		level        policy.TLP
+		added        int64
 	}
-	defer rows.Close()
 	enc := stix.NewEncoder(w, "")
-	for rows.Next() {
-		var raw, typ string
-		var level policy.TLP
-		if err := rows.Scan(&raw, &typ, &level); err != nil {
+	var last *row
+	for {
+		q := s.exportQuery(r, a, f, `o.object, o.stix_type, o_s.tlp, o.date_added, o.id`, "", now)
+		if last != nil {
+			q.Add(` AND (o.date_added > ? OR (o.date_added = ? AND o.id > ?))`, last.added, last.added, last.id)
+		}
+		rows, err := h.Select(ctx, q.Add(` ORDER BY o.date_added, o.id LIMIT ?`, exportPage))
+		if err != nil {
 			return fmt.Errorf("export: %w", err)
 		}
-		o, err := stix.ParseObject(marked([]byte(raw), typ, level))
+		page, err := db.Collect(rows, "export", func(sc db.Scanner) (x row, err error) {
+			err = sc.Scan(&x.raw, &x.typ, &x.level, &x.added, &x.id)
+			return x, err
+		})
 		if err != nil {
-			return fmt.Errorf("export: stored object: %w", err)
-		}
-		if c, ok := o.Confidence(); f.MinConfidence > 0 && typ == "indicator" && (!ok || int(c) < f.MinConfidence) {
-			continue
-		}
-		if err := enc.Encode(o); err != nil {
 			return err
 		}
+		for _, x := range page {
+			o, err := stix.ParseObject(marked([]byte(x.raw), x.typ, x.level))
+			if err != nil {
+				return fmt.Errorf("export: stored object: %w", err)
+			}
+			if c, ok := o.Confidence(); f.MinConfidence > 0 && x.typ == "indicator" && (!ok || int(c) < f.MinConfidence) {
+				continue
+			}
+			if err := enc.Encode(o); err != nil {
+				return err
+			}
+		}
+		if len(page) < exportPage {
+			return enc.Close()
+		}
+		last = &page[len(page)-1]
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	return enc.Close()
 }
 
 // valueRows streams (kind, value, confidence, object columns) of the
 // indicator and observable values the filter keeps, for the CSV and the
-// block lists. kind "" is every kind.
+// block lists, a page at a time (exportPage). kind "" is every kind.
 func (s *Service) valueRows(ctx context.Context, a policy.Actor, f ExportFilter, kind string, fn func(kind, value string, o Object, confidence string) error) error {
 	h := s.DB.R()
 	now := db.Now()
@@ -217,38 +235,54 @@ func (s *Service) valueRows(ctx context.Context, a policy.Actor, f ExportFilter,
 	if err != nil {
 		return err
 	}
-	q := s.exportQuery(r, a, f, `v.kind, v.value, o.object, `+objectColumns, ` JOIN intel_values v ON v.object_id = o.id AND v.sufficient = 1`, now)
-	if kind != "" {
-		q.Add(` AND v.kind = ?`, kind)
+	type row struct {
+		kind, value, raw string
+		o                Object
 	}
-	rows, err := h.Select(ctx, q.Add(` ORDER BY v.kind, v.value`))
-	if err != nil {
-		return fmt.Errorf("export values: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var k, v, raw string
-		var o Object
-		var revoked int
-		if err := rows.Scan(&k, &v, &raw, &o.ID, &o.STIXID, &o.Type, &o.Version, &o.SpecVersion, &o.DateAdded, &o.Name, &revoked, &o.ValidUntil, &o.OrgName); err != nil {
+	var last *row
+	for {
+		q := s.exportQuery(r, a, f, `v.kind, v.value, o.object, `+objectColumns, ` JOIN intel_values v ON v.object_id = o.id AND v.sufficient = 1`, now)
+		if kind != "" {
+			q.Add(` AND v.kind = ?`, kind)
+		}
+		// The values' key (kind, value, object) orders the pages.
+		if last != nil {
+			q.Add(` AND (v.kind > ? OR (v.kind = ? AND (v.value > ? OR (v.value = ? AND v.object_id > ?))))`,
+				last.kind, last.kind, last.value, last.value, last.o.ID)
+		}
+		rows, err := h.Select(ctx, q.Add(` ORDER BY v.kind, v.value, v.object_id LIMIT ?`, exportPage))
+		if err != nil {
 			return fmt.Errorf("export values: %w", err)
 		}
-		conf := ""
-		if obj, err := stix.ParseObject([]byte(raw)); err == nil {
-			if c, ok := obj.Confidence(); ok {
-				if int(c) < f.MinConfidence {
-					continue
-				}
-				conf = strconv.FormatInt(c, 10)
-			} else if f.MinConfidence > 0 {
-				continue
-			}
-		}
-		if err := fn(k, v, o, conf); err != nil {
+		page, err := db.Collect(rows, "export values", func(sc db.Scanner) (x row, err error) {
+			var revoked int
+			err = sc.Scan(&x.kind, &x.value, &x.raw, &x.o.ID, &x.o.STIXID, &x.o.Type, &x.o.Version, &x.o.SpecVersion, &x.o.DateAdded, &x.o.Name, &revoked, &x.o.ValidUntil, &x.o.OrgName)
+			return x, err
+		})
+		if err != nil {
 			return err
 		}
+		for _, x := range page {
+			conf := ""
+			if obj, err := stix.ParseObject([]byte(x.raw)); err == nil {
+				if c, ok := obj.Confidence(); ok {
+					if int(c) < f.MinConfidence {
+						continue
+					}
+					conf = strconv.FormatInt(c, 10)
+				} else if f.MinConfidence > 0 {
+					continue
+				}
+			}
+			if err := fn(x.kind, x.value, x.o, conf); err != nil {
+				return err
+			}
+		}
+		if len(page) < exportPage {
+			return nil
+		}
+		last = &page[len(page)-1]
 	}
-	return rows.Err()
 }
 
 // ExportCSV writes one line per indicator or observable value.
