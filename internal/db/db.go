@@ -92,15 +92,17 @@ func (d *DB) SetHooks(h Hooks) { d.hooks.Store(&h) }
 // prepared per call as before.
 const maxStmts = 256
 
-// pgPool is how many connections a hub keeps to PostgreSQL (see
-// openPostgres): eight, and always more than the requests the hub works
-// on at once by default (web.DefaultActive, three a core): some writes
-// read through the pool while their transaction holds a connection (an
-// incident's or an article's links resolved inside the update; Migrate
-// holds one for its lock), and with as few connections as such writes at
-// once they wait for each other until the database timeout
-// (docs/SECURITY.md, known residuals).
-func pgPool() int { return max(8, 3*runtime.GOMAXPROCS(0)+2) }
+// pgPool is how many connections a hub keeps to PostgreSQL by default
+// (pool_max_conns in the URL sets it): one a core, at least two. More
+// only queue inside the server, which serves each connection with a
+// process of its own: under the mixed load on two cores (two hubs and the
+// server on one machine), 2 connections a hub gave a reply's median
+// 17.5–18.3 ms, 3 gave 19–20, 8 gave 28.5, all at the same throughput.
+// A request holds at most one connection at a time (a write names other
+// capabilities' objects before its transaction, an export gives its
+// connection back between pages), so any size is free of deadlock;
+// TestOneDatabaseConnection runs the demo on one.
+func pgPool() int { return max(2, runtime.GOMAXPROCS(0)) }
 
 // Open opens the database named by url: "" or a path or "sqlite:PATH" for
 // SQLite (dataDir/verbund.db when url is empty), "postgres://…" for
@@ -202,15 +204,9 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 		cfg.RuntimeParams["enable_mergejoin"] = "off"
 	}
 	p := stdlib.OpenDB(*cfg)
-	// A few connections per hub, all kept open: PostgreSQL serves a
-	// connection with a process of its own, so more connections than the
-	// server has cores only queue inside it, and a connection closed
-	// because too many were idle is a new process and a cold statement
-	// cache when it is opened again. Under the mixed load on two cores
-	// (two hubs and the server), 32 a hub served 30 % fewer requests/s
-	// than 8; 3 the same as 8, with a reply's median 18–20 ms instead of
-	// 27–28 (a write's twenty statements wait less for the server's
-	// CPU), but see pgPool.
+	// A few connections per hub, all kept open: a connection closed
+	// because too many were idle is a new server process and a cold
+	// statement cache when it is opened again (see pgPool).
 	p.SetMaxOpenConns(pool)
 	p.SetMaxIdleConns(pool)
 	p.SetConnMaxIdleTime(5 * time.Minute)
