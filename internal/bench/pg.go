@@ -32,6 +32,8 @@ func throwawayPostgres(ctx context.Context, adminURL string) (string, func() err
 		return "", nil, err
 	}
 	name := "vb_bench_" + hex.EncodeToString(b) // letters and digits only: safe to write into the statement
+	// The hubs get the URL's pool size; the server refuses it as a setting.
+	adminURL = withoutPool(adminURL)
 	admin, err := sql.Open("pgx", adminURL)
 	if err != nil {
 		return "", nil, fmt.Errorf("open the PostgreSQL admin URL: %w", err)
@@ -61,6 +63,19 @@ func throwawayPostgres(ctx context.Context, adminURL string) (string, func() err
 	return u.String(), drop, nil
 }
 
+// withoutPool is a PostgreSQL URL without the hub's own pool_max_conns,
+// for the bench's own connections.
+func withoutPool(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	q := u.Query()
+	q.Del("pool_max_conns")
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
 // postgresPID returns the process id of the local PostgreSQL server that
 // dbURL reaches (its postmaster), or 0 when the server is not on this
 // machine or its processes cannot be read: then its CPU is not measured.
@@ -76,7 +91,7 @@ func postgresPID(ctx context.Context, dbURL string) int {
 	default:
 		return 0 // a backend id of another machine
 	}
-	c, err := sql.Open("pgx", dbURL)
+	c, err := sql.Open("pgx", withoutPool(dbURL))
 	if err != nil {
 		return 0
 	}
