@@ -227,7 +227,8 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 func poolSize(raw string) (string, int, error) {
 	u, err := neturl.Parse(raw)
 	if err != nil {
-		return "", 0, fault.New(fault.Invalid, "bad_database_url", "the PostgreSQL URL cannot be read: {error}").With("error", err.Error())
+		// Not the parser's message: it quotes the URL, password and all.
+		return "", 0, fault.New(fault.Invalid, "bad_database_url", "the PostgreSQL URL cannot be read: write it as postgres://user:password@host:port/database")
 	}
 	q := u.Query()
 	v, set := q["pool_max_conns"]
