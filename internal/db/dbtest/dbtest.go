@@ -43,20 +43,24 @@ func Each(t *testing.T, fn func(t *testing.T, d *db.DB)) {
 // Open returns a fresh migrated database on engine e, removed after the test.
 func Open(t testing.TB, e db.Dialect) *db.DB {
 	t.Helper()
-	ctx := context.Background()
-	var u string
 	if e == db.Postgres {
-		u = NewPostgresDB(t)
-	} else {
-		u = "sqlite:" + t.TempDir() + "/test.db"
+		return openURL(t, NewPostgresDB(t))
 	}
+	return openURL(t, "sqlite:"+t.TempDir()+"/test.db")
+}
+
+// openURL opens and migrates the empty database u, closed after the test,
+// with every write checked for its audit record (CheckAudited).
+func openURL(t testing.TB, u string) *db.DB {
+	t.Helper()
+	ctx := context.Background()
 	d, err := db.Open(ctx, u, "")
 	if err != nil {
-		t.Fatalf("open %s: %v", e, err)
+		t.Fatalf("open the test database: %v", err)
 	}
 	t.Cleanup(func() { _ = d.Close() })
 	if _, err := d.Migrate(ctx); err != nil {
-		t.Fatalf("migrate %s: %v", e, err)
+		t.Fatalf("migrate %s: %v", d.Dialect, err)
 	}
 	CheckAudited(d)
 	return d
@@ -75,17 +79,7 @@ func OpenPostgresPool(t testing.TB, n int) *db.DB {
 	q := u.Query()
 	q.Set("pool_max_conns", strconv.Itoa(n))
 	u.RawQuery = q.Encode()
-	ctx := context.Background()
-	d, err := db.Open(ctx, u.String(), "")
-	if err != nil {
-		t.Fatalf("open postgres with %d connections: %v", n, err)
-	}
-	t.Cleanup(func() { _ = d.Close() })
-	if _, err := d.Migrate(ctx); err != nil {
-		t.Fatalf("migrate postgres with %d connections: %v", n, err)
-	}
-	CheckAudited(d)
-	return d
+	return openURL(t, u.String())
 }
 
 // NewPostgresDB creates an empty database on the test server and returns
