@@ -16,8 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"context"
 	"verbund/internal/app/apptest"
 	"verbund/internal/db"
+	"verbund/internal/intel"
+	"verbund/internal/policy"
 	"verbund/internal/stix"
 )
 
@@ -953,6 +956,66 @@ func TestIntelExportPages(t *testing.T) {
 		values := strings.Fields(block)
 		if len(values) != 300 || !slices.IsSorted(values) || len(slices.Compact(slices.Clone(values))) != 300 {
 			t.Errorf("the block list has %d addresses (want 300, each once, sorted)", len(values))
+		}
+	})
+}
+
+// writeHook calls fn before the first write that reaches it.
+type writeHook struct {
+	w    io.Writer
+	fn   func()
+	done bool
+}
+
+func (h *writeHook) Write(p []byte) (int, error) {
+	if !h.done {
+		h.done = true
+		h.fn()
+	}
+	return h.w.Write(p)
+}
+
+// TestIntelExportEndsWithTheAgreement: an export reads a page at a time
+// for up to a minute; when the reader's org leaves the agreement that
+// gave it the circle's intelligence while it runs, what it reads next is
+// judged by the new state (attack review: an indicator shared after the
+// revocation still came out).
+func TestIntelExportEndsWithTheAgreement(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e db.Dialect) {
+		h := apptest.WorldCovering(t, e)
+		bundle := func(from, n int) string {
+			var b strings.Builder
+			b.WriteString(`{"type":"bundle","id":"bundle--99999999-0000-4000-8000-000000000000","objects":[`)
+			for i := from; i < from+n; i++ {
+				if i > from {
+					b.WriteString(",")
+				}
+				fmt.Fprintf(&b, `{"type":"indicator","spec_version":"2.1","id":"indicator--99999999-0000-4000-8000-%012d","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"n%d","pattern":"[ipv4-addr:value = '198.51.100.%d']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}`, i, i, i%250)
+			}
+			b.WriteString("]}")
+			return b.String()
+		}
+		const late = "indicator--99999999-0000-4000-8000-000000099999"
+		importAs(t, h, "cert.analyst", "community="+h.Circle+"&tlp=GREEN", bundle(0, 600), "indicator--99999999-0000-4000-8000-000000000000")
+		ctx := context.Background()
+		var out strings.Builder
+		w := &writeHook{w: &out, fn: func() {
+			if _, err := h.App.Agreements.Revoke(ctx, h.Users["sme.admin"].Actor, h.Charter); err != nil {
+				t.Errorf("sme leaves the charter: %v", err)
+			}
+			importAs(t, h, "cert.analyst", "community="+h.Circle+"&tlp=GREEN", bundle(99999, 1), late)
+		}}
+		if err := h.App.Intel.ExportBundle(ctx, h.Users["sme.analyst"].Actor, intel.ExportFilter{MaxTLP: policy.Red}, w); err != nil {
+			t.Fatal(err)
+		}
+		if !w.done {
+			t.Fatal("the export wrote nothing")
+		}
+		if strings.Contains(out.String(), late) {
+			t.Error("the export carried an indicator shared after sme left the charter")
+		}
+		if n := strings.Count(out.String(), `"type":"indicator"`); n >= 600 {
+			t.Errorf("the export went on with the old agreement: %d indicators", n)
 		}
 	})
 }

@@ -333,11 +333,18 @@ func List(ctx context.Context, h db.Handle, f Filter) ([]Record, error) {
 // Each calls fn for every record of the org, oldest first (for export).
 // It reads a page of records, gives the connection back, then hands the
 // page to fn: an export to a client that reads slowly holds no database
-// connection while it waits.
-func Each(ctx context.Context, h db.Handle, orgID string, fn func(Record) error) error {
+// connection while it waits. recheck, if not nil, is asked before every
+// page after the first and stops the export with its error (the reader's
+// credential or role has ended while it ran).
+func Each(ctx context.Context, h db.Handle, orgID string, recheck func(context.Context) error, fn func(Record) error) error {
 	const page = 500
 	var after int64 = -1
 	for {
+		if after >= 0 && recheck != nil {
+			if err := recheck(ctx); err != nil {
+				return err
+			}
+		}
 		rows, err := h.Query(ctx, `SELECT l.seq, l.at, l.actor_user_id, l.actor_org_id, l.via, l.action, l.object_type, l.object_id, l.orgs, l.detail, l.ip, l.touches, l.nonce, l.prev_hash, l.hash
 		FROM audit_orgs o JOIN audit_log l ON l.seq = o.seq WHERE o.org_id = ? AND o.seq > ? ORDER BY o.seq LIMIT ?`, orgID, after, page)
 		if err != nil {

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bufio"
+	"context"
 	"embed"
 	"encoding/json"
 	"net/http"
@@ -143,7 +144,9 @@ func (h *handler) export(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Disposition", `attachment; filename="verbund-audit.jsonl"`)
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(bw)
-	err := Each(r.Context(), h.db.R(), a.OrgID, func(rec Record) error { return enc.Encode(rec) })
+	c := h.srv.Credential(r)
+	recheck := func(ctx context.Context) error { return h.srv.CheckCredential(ctx, c, a) }
+	err := Each(r.Context(), h.db.R(), a.OrgID, recheck, func(rec Record) error { return enc.Encode(rec) })
 	if err != nil {
 		return err
 	}

@@ -222,26 +222,35 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 
 // poolSize takes the hub's own parameter pool_max_conns (the name
 // pgxpool gives it) out of a PostgreSQL URL: the server would refuse it
-// as an unknown setting. It returns the URL without it and the pool size
-// (pgPool's when absent).
+// as an unknown setting. It returns the URL without it, every other byte
+// as given (decoding and encoding the query again changed what pgx reads:
+// a space written %20 became "+"), and the pool size (pgPool's when
+// absent).
 func poolSize(raw string) (string, int, error) {
-	u, err := neturl.Parse(raw)
-	if err != nil {
-		// Not the parser's message: it quotes the URL, password and all.
-		return "", 0, fault.New(fault.Invalid, "bad_database_url", "the PostgreSQL URL cannot be read: write it as postgres://user:password@host:port/database")
-	}
-	q := u.Query()
-	v, set := q["pool_max_conns"]
-	if !set {
+	base, query, ok := strings.Cut(raw, "?")
+	if !ok {
 		return raw, pgPool(), nil
 	}
-	n, err := strconv.Atoi(v[0])
-	if err != nil || n < 1 || n > 1000 {
-		return "", 0, fault.New(fault.Invalid, "bad_pool_max_conns", "pool_max_conns in the PostgreSQL URL must be a number from 1 to 1000, not {value}").With("value", v[0])
+	n := pgPool()
+	var kept []string
+	for _, p := range strings.Split(query, "&") {
+		name, v, _ := strings.Cut(p, "=")
+		if name != "pool_max_conns" {
+			kept = append(kept, p)
+			continue
+		}
+		var err error
+		if v, err = neturl.QueryUnescape(v); err == nil {
+			n, err = strconv.Atoi(v)
+		}
+		if err != nil || n < 1 || n > 1000 {
+			return "", 0, fault.New(fault.Invalid, "bad_pool_max_conns", "pool_max_conns in the PostgreSQL URL must be a number from 1 to 1000, not {value}").With("value", v)
+		}
 	}
-	q.Del("pool_max_conns")
-	u.RawQuery = q.Encode()
-	return u.String(), n, nil
+	if len(kept) == 0 {
+		return base, n, nil
+	}
+	return base + "?" + strings.Join(kept, "&"), n, nil
 }
 
 // Close closes both pools.

@@ -162,16 +162,21 @@ func TestPoolSizeInURL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := u.Query()
-	q.Set("pool_max_conns", "2")
-	u.RawQuery = q.Encode()
+	// The rest of the query stays as written (a space as %20: pgx reads
+	// "+" as a plus).
+	rest := "options=-c%20search_path%3Dpublic&application_name=verbund%20test"
+	u.RawQuery += "&pool_max_conns=2&" + rest
 	d, err := db.Open(context.Background(), u.String(), "")
 	if err != nil {
 		t.Fatalf("open with pool_max_conns=2: %v", err)
 	}
 	defer d.Close()
-	if strings.Contains(d.URL, "pool_max_conns") {
-		t.Errorf("the URL kept for LISTEN connections still has pool_max_conns: %s", d.URL)
+	if strings.Contains(d.URL, "pool_max_conns") || !strings.HasSuffix(d.URL, "&"+rest) {
+		t.Errorf("the URL kept for LISTEN connections: %s", d.URL)
+	}
+	var app string
+	if err := d.R().QueryRow(context.Background(), `SELECT current_setting('application_name')`).Scan(&app); err != nil || app != "verbund test" {
+		t.Errorf("application_name: %q %v", app, err)
 	}
 	if _, err := d.Migrate(context.Background()); err != nil {
 		t.Fatalf("migrate with two connections: %v", err)

@@ -34,6 +34,10 @@ type ExportFilter struct {
 	Types          []string   // STIX types (bundle export)
 	MinConfidence  int        // indicators below it are left out (0: all)
 	IncludeExpired bool       // keep expired indicators (the bundle export only)
+	// Recheck, if set, is asked before every page after the first and
+	// stops the export with its error: the reader's credential has ended
+	// (a revoked token, a changed role) while the export ran.
+	Recheck func(context.Context) error
 }
 
 // BlockKinds are the kinds of block lists.
@@ -175,14 +179,24 @@ func (s *Service) exportQuery(r *policy.Reader, a policy.Actor, f ExportFilter, 
 // connections a hub, and an export's route has no deadline).
 const exportPage = 500
 
+// pageReader returns the reader a page of an export is judged with, read
+// for each page: an export of up to a minute is not one snapshot, so an
+// agreement or membership that ends while it runs, or a credential, must
+// end what it reads next, not only the next request (attack review).
+func (s *Service) pageReader(ctx context.Context, a policy.Actor, f ExportFilter, first bool) (*policy.Reader, int64, error) {
+	if !first && f.Recheck != nil {
+		if err := f.Recheck(ctx); err != nil {
+			return nil, 0, err
+		}
+	}
+	now := db.Now()
+	r, err := policy.NewReader(ctx, s.DB.R(), a, now)
+	return r, now, err
+}
+
 // ExportBundle writes the objects as a STIX 2.1 bundle, streaming.
 func (s *Service) ExportBundle(ctx context.Context, a policy.Actor, f ExportFilter, w io.Writer) error {
 	h := s.DB.R()
-	now := db.Now()
-	r, err := policy.NewReader(ctx, h, a, now)
-	if err != nil {
-		return err
-	}
 	type row struct {
 		raw, typ, id string
 		level        policy.TLP
@@ -191,6 +205,10 @@ func (s *Service) ExportBundle(ctx context.Context, a policy.Actor, f ExportFilt
 	enc := stix.NewEncoder(w, "")
 	var last *row
 	for {
+		r, now, err := s.pageReader(ctx, a, f, last == nil)
+		if err != nil {
+			return err
+		}
 		q := s.exportQuery(r, a, f, `o.object, o.stix_type, o_s.tlp, o.date_added, o.id`, "", now)
 		if last != nil {
 			q.Add(` AND (o.date_added > ? OR (o.date_added = ? AND o.id > ?))`, last.added, last.added, last.id)
@@ -230,17 +248,16 @@ func (s *Service) ExportBundle(ctx context.Context, a policy.Actor, f ExportFilt
 // block lists, a page at a time (exportPage). kind "" is every kind.
 func (s *Service) valueRows(ctx context.Context, a policy.Actor, f ExportFilter, kind string, fn func(kind, value string, o Object, confidence string) error) error {
 	h := s.DB.R()
-	now := db.Now()
-	r, err := policy.NewReader(ctx, h, a, now)
-	if err != nil {
-		return err
-	}
 	type row struct {
 		kind, value, raw string
 		o                Object
 	}
 	var last *row
 	for {
+		r, now, err := s.pageReader(ctx, a, f, last == nil)
+		if err != nil {
+			return err
+		}
 		q := s.exportQuery(r, a, f, `v.kind, v.value, o.object, `+objectColumns, ` JOIN intel_values v ON v.object_id = o.id AND v.sufficient = 1`, now)
 		if kind != "" {
 			q.Add(` AND v.kind = ?`, kind)

@@ -241,7 +241,16 @@ func (s *Service) UpdateArticle(ctx context.Context, a policy.Actor, id string, 
 			if err != nil {
 				return err
 			}
-			if err := s.saveLinks(ctx, tx, id, append(slices.Clone(links), hidden...)); err != nil {
+			// A link added since the editor was shown the links counts as
+			// hidden; they may have sent it too (attack review: saved
+			// twice, 409).
+			keep := slices.Clone(links)
+			for _, l := range hidden {
+				if !slices.ContainsFunc(keep, func(x Link) bool { return x.Type == l.Type && x.ID == l.ID }) {
+					keep = append(keep, l)
+				}
+			}
+			if err := s.saveLinks(ctx, tx, id, keep); err != nil {
 				return err
 			}
 			next.Links, detail["links"] = links, len(links)

@@ -15,13 +15,16 @@ import (
 // still good.
 type Credential struct {
 	Token, Session, IP string
+	BasicUser          string // with Token: the user name of HTTP Basic (protocols that take it)
 }
 
 // Credential copies the request's credential out of it (the copy outlives
 // the request, whose memory is not kept).
 func (s *Server) Credential(r *http.Request) Credential {
 	c := Credential{IP: strings.Clone(s.ClientIP(r))}
-	if tok, ok := bearer(r); ok {
+	if user, tok, ok := r.BasicAuth(); ok && s.basicAllowed(r) {
+		c.BasicUser, c.Token = strings.Clone(user), strings.Clone(tok)
+	} else if tok, ok := bearer(r); ok {
 		c.Token = strings.Clone(tok)
 	} else if ck, err := r.Cookie(SessionCookie); err == nil {
 		c.Session = strings.Clone(ck.Value)
@@ -37,7 +40,13 @@ func (s *Server) Credential(r *http.Request) Credential {
 func (s *Server) CheckCredential(ctx context.Context, c Credential, a policy.Actor) error {
 	ended := fault.New(fault.Unauthenticated, "session_expired", "your session has ended: sign in again")
 	if c.Token != "" {
-		got, err := s.Auth.Token(ctx, c.Token, c.IP)
+		var got policy.Actor
+		var err error
+		if c.BasicUser != "" {
+			got, err = s.Auth.BasicToken(ctx, c.BasicUser, c.Token, c.IP)
+		} else {
+			got, err = s.Auth.Token(ctx, c.Token, c.IP)
+		}
 		switch {
 		case err != nil:
 			return err
