@@ -17,11 +17,14 @@ import (
 	"time"
 
 	"context"
+	"verbund/internal/accounts"
 	"verbund/internal/app/apptest"
 	"verbund/internal/db"
+	"verbund/internal/fault"
 	"verbund/internal/intel"
 	"verbund/internal/policy"
 	"verbund/internal/stix"
+	"verbund/internal/web"
 )
 
 // sharedData is a file of ../shared/data (real data nobody here wrote).
@@ -1018,4 +1021,54 @@ func TestIntelExportEndsWithTheAgreement(t *testing.T) {
 			t.Errorf("the export went on with the old agreement: %d indicators", n)
 		}
 	})
+}
+
+// TestIntelExportRechecksTheCredential: before each page after the first
+// an export asks whether its reader's credential is still good, and ends
+// with the answer when it is not; the routes ask the hub
+// (web.Server.CheckCredential), here a revoked token answers.
+func TestIntelExportRechecksTheCredential(t *testing.T) {
+	h := apptest.WorldCovering(t, db.SQLite)
+	raw, err := os.ReadFile(sharedData(t, "attack/mobile-attack-17.1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	postBundle(t, h, "cert.analyst", "community="+h.Circle+"&tlp=GREEN", string(raw))
+	ctx := context.Background()
+	sme := h.Users["sme.analyst"]
+	tok, secret, err := h.App.Accounts.CreateToken(ctx, policy.System("test"), sme.ID, accounts.NewToken{Scope: "read"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred := web.Credential{Token: secret, IP: "127.0.0.1"}
+	// The block lists take HTTP Basic: its user name must still be the
+	// token's holder.
+	basic := web.Credential{BasicUser: sme.Email, Token: sme.ReadToken, IP: "127.0.0.1"}
+	if err := h.App.Web.CheckCredential(ctx, basic, sme.Actor); err != nil {
+		t.Errorf("a good Basic credential: %v", err)
+	}
+	basic.BasicUser = h.Users["cloud.analyst"].Email
+	if err := h.App.Web.CheckCredential(ctx, basic, sme.Actor); err == nil {
+		t.Error("a Basic credential with another person's name passed")
+	}
+	var out strings.Builder
+	asked := 0
+	f := intel.ExportFilter{MaxTLP: policy.Red, Recheck: func(ctx context.Context) error {
+		asked++
+		if asked == 2 {
+			if err := h.App.Accounts.RevokeToken(ctx, sme.Actor, tok.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return h.App.Web.CheckCredential(ctx, cred, sme.Actor)
+	}}
+	err = h.App.Intel.ExportBundle(ctx, sme.Actor, f, &out)
+	if e, ok := fault.As(err); !ok || e.Kind != fault.Unauthenticated {
+		t.Errorf("the export after its token was revoked: %v, want unauthenticated", err)
+	}
+	// ATT&CK's objects have a spec_version but for a few: the first two
+	// pages hold at most 1,000 of them, the whole export about 2,000.
+	if n := strings.Count(out.String(), `"spec_version"`); asked != 2 || n <= 500 || n > 1000 {
+		t.Errorf("asked %d times, %d objects written; want 2 and the first two pages", asked, n)
+	}
 }
