@@ -1043,7 +1043,7 @@ func TestIntelExportRechecksTheCredential(t *testing.T) {
 	cred := web.Credential{Token: secret, IP: "127.0.0.1"}
 	// The block lists take HTTP Basic: its user name must still be the
 	// token's holder.
-	basic := web.Credential{BasicUser: sme.Email, Token: sme.ReadToken, IP: "127.0.0.1"}
+	basic := web.Credential{Basic: true, BasicUser: sme.Email, Token: sme.ReadToken, IP: "127.0.0.1"}
 	if err := h.App.Web.CheckCredential(ctx, basic, sme.Actor); err != nil {
 		t.Errorf("a good Basic credential: %v", err)
 	}
@@ -1070,5 +1070,43 @@ func TestIntelExportRechecksTheCredential(t *testing.T) {
 	// pages hold at most 1,000 of them, the whole export about 2,000.
 	if n := strings.Count(out.String(), `"spec_version"`); asked != 2 || n <= 500 || n > 1000 {
 		t.Errorf("asked %d times, %d objects written; want 2 and the first two pages", asked, n)
+	}
+}
+
+// TestIntelExportCutIsBroken: a download cut short (here: its token was
+// revoked while its first page waited for the client) must not end like a
+// whole one: the hub breaks the connection off, and the client's read
+// fails instead of returning a shorter bundle.
+func TestIntelExportCutIsBroken(t *testing.T) {
+	h := apptest.WorldCovering(t, db.SQLite)
+	raw, err := os.ReadFile(sharedData(t, "attack/mobile-attack-17.1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	postBundle(t, h, "cert.analyst", "community="+h.Circle+"&tlp=GREEN", string(raw))
+	ctx := context.Background()
+	sme := h.Users["sme.analyst"]
+	tok, secret, err := h.App.Accounts.CreateToken(ctx, policy.System("test"), sme.ID, accounts.NewToken{Scope: "read"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", h.URL+"/api/v1/intel/export/bundle", nil)
+	req.Header.Set("Authorization", "Bearer "+secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	// The first page (500 objects, about a megabyte) does not fit the
+	// sockets' buffers while nothing is read: the hub waits inside it.
+	if err := h.App.Accounts.RevokeToken(ctx, sme.Actor, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || err == nil {
+		t.Errorf("an export cut by its revoked token: status %d, read error %v, %d bytes (want a broken-off answer)", resp.StatusCode, err, len(body))
+	}
+	if n := strings.Count(string(body), `"spec_version"`); n > 1500 {
+		t.Errorf("the export went on after its token was revoked: %d objects", n)
 	}
 }

@@ -227,10 +227,20 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 // a space written %20 became "+"), and the pool size (pgPool's when
 // absent).
 func poolSize(raw string) (string, int, error) {
-	base, query, ok := strings.Cut(raw, "?")
-	if !ok {
+	// The query starts at the first "?" after the user information,
+	// which may hold one in a password.
+	from := 0
+	if i := strings.Index(raw, "://"); i >= 0 {
+		from = i + 3
+		if j := strings.IndexByte(raw[from:], '/'); j >= 0 {
+			from += strings.LastIndexByte(raw[from:from+j], '@') + 1
+		}
+	}
+	q := strings.IndexByte(raw[from:], '?')
+	if q < 0 {
 		return raw, pgPool(), nil
 	}
+	base, query := raw[:from+q], raw[from+q+1:]
 	n := pgPool()
 	var kept []string
 	for _, p := range strings.Split(query, "&") {

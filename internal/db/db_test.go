@@ -152,6 +152,10 @@ func TestInsertManyKeepsFewStatementTexts(t *testing.T) {
 // out of the URL (the server refuses unknown settings); a bad value is
 // refused by name before any connection is tried.
 func TestPoolSizeInURL(t *testing.T) {
+	// A "?" in the password is not where the query starts.
+	if _, err := db.Open(context.Background(), "postgres://u:pa?ss@127.0.0.1:1/x?pool_max_conns=0", ""); err == nil || !strings.Contains(err.Error(), "bad_pool_max_conns") {
+		t.Errorf("pool_max_conns after a password with \"?\": %v", err)
+	}
 	for _, v := range []string{"0", "-1", "x", "1001"} {
 		_, err := db.Open(context.Background(), "postgres://127.0.0.1:1/x?pool_max_conns="+v, "")
 		if e, ok := fault.As(err); !ok || e.Code != "bad_pool_max_conns" {

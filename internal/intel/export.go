@@ -315,11 +315,11 @@ func (s *Service) ExportCSV(ctx context.Context, a policy.Actor, f ExportFilter,
 		}
 		return cw.Write([]string{kind, csvSafe(value), o.STIXID, o.Type, csvSafe(o.Name), conf, until, csvSafe(o.OrgName)})
 	})
-	cw.Flush()
-	if err == nil {
-		err = cw.Error()
+	if err != nil {
+		return err // what is buffered stays: a cut export ends broken off (web's guard)
 	}
-	return err
+	cw.Flush()
+	return cw.Error()
 }
 
 // csvSafe keeps a spreadsheet from reading a cell as a formula (a URL
@@ -351,8 +351,8 @@ func (s *Service) ExportBlockList(ctx context.Context, a policy.Actor, f ExportF
 		_, err := bw.WriteString(value + "\n")
 		return err
 	})
-	if ferr := bw.Flush(); err == nil {
-		err = ferr
+	if err != nil {
+		return err // what is buffered stays: a cut list ends broken off (web's guard)
 	}
-	return err
+	return bw.Flush()
 }

@@ -15,7 +15,10 @@ import (
 // still good.
 type Credential struct {
 	Token, Session, IP string
-	BasicUser          string // with Token: the user name of HTTP Basic (protocols that take it)
+	// Basic: Token came as the password of HTTP Basic (protocols that
+	// take it), with BasicUser as its user name.
+	Basic     bool
+	BasicUser string
 }
 
 // Credential copies the request's credential out of it (the copy outlives
@@ -23,7 +26,7 @@ type Credential struct {
 func (s *Server) Credential(r *http.Request) Credential {
 	c := Credential{IP: strings.Clone(s.ClientIP(r))}
 	if user, tok, ok := r.BasicAuth(); ok && s.basicAllowed(r) {
-		c.BasicUser, c.Token = strings.Clone(user), strings.Clone(tok)
+		c.Basic, c.BasicUser, c.Token = true, strings.Clone(user), strings.Clone(tok)
 	} else if tok, ok := bearer(r); ok {
 		c.Token = strings.Clone(tok)
 	} else if ck, err := r.Cookie(SessionCookie); err == nil {
@@ -42,7 +45,7 @@ func (s *Server) CheckCredential(ctx context.Context, c Credential, a policy.Act
 	if c.Token != "" {
 		var got policy.Actor
 		var err error
-		if c.BasicUser != "" {
+		if c.Basic {
 			got, err = s.Auth.BasicToken(ctx, c.BasicUser, c.Token, c.IP)
 		} else {
 			got, err = s.Auth.Token(ctx, c.Token, c.IP)

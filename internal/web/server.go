@@ -363,11 +363,16 @@ func (s *Server) guard(p Perm, h HandlerFunc, long bool) http.Handler {
 		}
 		if err != nil && sw.wrote {
 			// The answer is already under way (a long export whose client
-			// went away): nothing more can be said to the client, but the
-			// cause is still logged and counted.
+			// went away, or whose credential ended between two pages):
+			// nothing more can be said to the client, but the cause is
+			// still logged and counted, and the answer is broken off, not
+			// ended as if whole: a block list cut at a revoked token must
+			// not look like a complete one.
 			if e := publicError(s.Log, r, err); e.Kind == fault.Internal {
 				sw.status = http.StatusInternalServerError
 			}
+			s.metrics.observe(r.Pattern, sw.status, time.Since(start))
+			panic(http.ErrAbortHandler)
 		} else if err != nil {
 			s.Error(sw, errorRequest(r), err)
 		}
