@@ -1110,3 +1110,74 @@ func TestIntelExportCutIsBroken(t *testing.T) {
 		t.Errorf("the export went on after its token was revoked: %d objects", n)
 	}
 }
+
+// revokeAt is a request body that calls fn once its reader has passed at
+// bytes.
+type revokeAt struct {
+	r    io.Reader
+	at   int
+	read int
+	fn   func()
+}
+
+func (b *revokeAt) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if b.read < b.at && b.read+n >= b.at {
+		b.fn()
+	}
+	b.read += n
+	return n, err
+}
+
+// TestIntelImportEndsWithItsToken: a long import stores batch by batch
+// (5,000 objects each); a token revoked while it runs ends it before its
+// next batch, as for an export's next page (static review).
+func TestIntelImportEndsWithItsToken(t *testing.T) {
+	h := apptest.WorldCovering(t, db.SQLite)
+	ctx := context.Background()
+	cert := h.Users["cert.analyst"]
+	tok, secret, err := h.App.Accounts.CreateToken(ctx, policy.System("test"), cert.ID, accounts.NewToken{Scope: "write"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.WriteString(`{"type":"bundle","id":"bundle--aaaaaaaa-0000-4000-8000-000000000000","objects":[`)
+	for i := range 6000 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"type":"indicator","spec_version":"2.1","id":"indicator--aaaaaaaa-0000-4000-8000-%012d","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"n%d","pattern":"[ipv4-addr:value = '198.51.100.%d']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}`, i, i, i%250)
+	}
+	b.WriteString("]}")
+	// At 95 % of the body the hub has had the first 5,000 objects to
+	// read; the body waits until it has stored them, then the token is
+	// revoked (revoked earlier, the request would be refused whole).
+	body := &revokeAt{r: strings.NewReader(b.String()), at: b.Len() * 95 / 100, fn: func() {
+		for range 200 {
+			var n int
+			if err := h.App.DB.R().QueryRow(ctx, `SELECT COUNT(*) FROM intel_objects WHERE org_id = ?`, cert.OrgID).Scan(&n); err == nil && n >= 5000 {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if err := h.App.Accounts.RevokeToken(ctx, cert.Actor, tok.ID); err != nil {
+			t.Error(err)
+		}
+	}}
+	req, _ := http.NewRequest("POST", h.URL+"/api/v1/intel/bundles?community="+h.Circle+"&tlp=GREEN", body)
+	req.Header.Set("Authorization", "Bearer "+secret)
+	req.Header.Set("Content-Type", "application/stix+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var rep struct {
+		Accepted     int
+		StoppedEarly string `json:"stopped_early"`
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(raw, &rep); err != nil || rep.Accepted != 5000 || rep.StoppedEarly == "" {
+		t.Errorf("an import whose token was revoked at 95 %%: %d %.300s (want the first batch only, and why it stopped)", resp.StatusCode, raw)
+	}
+}

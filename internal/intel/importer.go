@@ -21,6 +21,7 @@ import (
 	"verbund/internal/notify"
 	"verbund/internal/policy"
 	"verbund/internal/stix"
+	"verbund/internal/web"
 )
 
 // batchSize is how many objects one transaction stores: large enough that
@@ -245,10 +246,19 @@ func (s *Service) Import(ctx context.Context, a policy.Actor, r io.Reader, opts 
 	markings := map[string]*stix.Object{} // the bundle's marking definitions, for its objects' references
 	var batch []pending
 	read := 0
+	stored := false
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
+		// A token revoked (or a role changed) while a long import runs
+		// ends it before its next batch, as for an export's next page.
+		if stored {
+			if err := web.Recheck(ctx); err != nil {
+				return err
+			}
+		}
+		stored = true
 		err := s.store(ctx, a, aud, opts, batch, &rep)
 		batch = batch[:0]
 		if err == nil && opts.Progress != nil {

@@ -70,3 +70,26 @@ func (s *Server) CheckCredential(ctx context.Context, c Credential, a policy.Act
 	}
 	return nil
 }
+
+type recheckKey struct{}
+
+// withRecheck gives a long request (HandleLong: an import or export that
+// works batch by batch for up to a minute) the means to ask, between its
+// batches, whether the credential it authenticated with is still good
+// (Recheck).
+func withRecheck(ctx context.Context, s *Server, r *http.Request) context.Context {
+	c, a := s.Credential(r), ActorFrom(r)
+	return context.WithValue(ctx, recheckKey{}, func(ctx context.Context) error { return s.CheckCredential(ctx, c, a) })
+}
+
+// Recheck returns nil while the credential of the long request whose
+// context ctx is is still good for its actor (CheckCredential), and nil
+// outside such a request (the command line, tests). Work that stores or
+// reads batch by batch asks it before each batch after the first: a token
+// revoked, or a role changed, while it runs ends it there.
+func Recheck(ctx context.Context) error {
+	if f, ok := ctx.Value(recheckKey{}).(func(context.Context) error); ok {
+		return f(ctx)
+	}
+	return nil
+}

@@ -355,6 +355,9 @@ func (s *Server) guard(p Perm, h HandlerFunc, long bool) http.Handler {
 			defer func() { s.Router.served(r.Pattern, trace.Kinds()) }()
 		}
 		r, err := s.authorize(sw, r, p)
+		if err == nil && long {
+			r = r.WithContext(withRecheck(r.Context(), s, r))
+		}
 		if err == nil {
 			err = checkText(sw, r)
 		}
