@@ -1023,23 +1023,31 @@ func TestIntelExportEndsWithTheAgreement(t *testing.T) {
 	})
 }
 
-// TestIntelExportRechecksTheCredential: before each page after the first
-// an export asks whether its reader's credential is still good, and ends
-// with the answer when it is not; the routes ask the hub
-// (web.Server.CheckCredential), here a revoked token answers.
-func TestIntelExportRechecksTheCredential(t *testing.T) {
+// attackForSME is a world with the ATT&CK bundle shared in the circle and
+// a read token of sme.analyst's made for the test to revoke.
+func attackForSME(t *testing.T) (*apptest.Hub, accounts.Token, string) {
+	t.Helper()
 	h := apptest.WorldCovering(t, db.SQLite)
 	raw, err := os.ReadFile(sharedData(t, "attack/mobile-attack-17.1.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	postBundle(t, h, "cert.analyst", "community="+h.Circle+"&tlp=GREEN", string(raw))
-	ctx := context.Background()
-	sme := h.Users["sme.analyst"]
-	tok, secret, err := h.App.Accounts.CreateToken(ctx, policy.System("test"), sme.ID, accounts.NewToken{Scope: "read"})
+	tok, secret, err := h.App.Accounts.CreateToken(context.Background(), policy.System("test"), h.Users["sme.analyst"].ID, accounts.NewToken{Scope: "read"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return h, tok, secret
+}
+
+// TestIntelExportRechecksTheCredential: before each page after the first
+// an export asks whether its reader's credential is still good, and ends
+// with the answer when it is not; the routes ask the hub
+// (web.Server.CheckCredential), here a revoked token answers.
+func TestIntelExportRechecksTheCredential(t *testing.T) {
+	h, tok, secret := attackForSME(t)
+	ctx := context.Background()
+	sme := h.Users["sme.analyst"]
 	cred := web.Credential{Token: secret, IP: "127.0.0.1"}
 	// The block lists take HTTP Basic: its user name must still be the
 	// token's holder.
@@ -1062,7 +1070,7 @@ func TestIntelExportRechecksTheCredential(t *testing.T) {
 		}
 		return h.App.Web.CheckCredential(ctx, cred, sme.Actor)
 	}}
-	err = h.App.Intel.ExportBundle(ctx, sme.Actor, f, &out)
+	err := h.App.Intel.ExportBundle(ctx, sme.Actor, f, &out)
 	if e, ok := fault.As(err); !ok || e.Kind != fault.Unauthenticated {
 		t.Errorf("the export after its token was revoked: %v, want unauthenticated", err)
 	}
@@ -1078,18 +1086,9 @@ func TestIntelExportRechecksTheCredential(t *testing.T) {
 // whole one: the hub breaks the connection off, and the client's read
 // fails instead of returning a shorter bundle.
 func TestIntelExportCutIsBroken(t *testing.T) {
-	h := apptest.WorldCovering(t, db.SQLite)
-	raw, err := os.ReadFile(sharedData(t, "attack/mobile-attack-17.1.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	postBundle(t, h, "cert.analyst", "community="+h.Circle+"&tlp=GREEN", string(raw))
+	h, tok, secret := attackForSME(t)
 	ctx := context.Background()
 	sme := h.Users["sme.analyst"]
-	tok, secret, err := h.App.Accounts.CreateToken(ctx, policy.System("test"), sme.ID, accounts.NewToken{Scope: "read"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	req, _ := http.NewRequest("GET", h.URL+"/api/v1/intel/export/bundle", nil)
 	req.Header.Set("Authorization", "Bearer "+secret)
 	resp, err := http.DefaultClient.Do(req)
