@@ -24,6 +24,7 @@ func TestTallyRemoveRacesAReshare(t *testing.T) {
 		if d.Dialect != db.Postgres {
 			t.Skip("SQLite has one writer: no concurrent withdrawal")
 		}
+		d = raceDB(t)
 		ctx := context.Background()
 		tallyWorld(ctx, t, d)
 		k := policy.NewKernel()
@@ -87,6 +88,7 @@ func TestTallyRowDeletedWhileWaiting(t *testing.T) {
 		if d.Dialect != db.Postgres {
 			t.Skip("SQLite has one writer")
 		}
+		d = raceDB(t)
 		ctx := context.Background()
 		tallyWorld(ctx, t, d)
 		k := policy.NewKernel()
@@ -149,6 +151,11 @@ func TestTallyRowDeletedWhileWaiting(t *testing.T) {
 		}
 	})
 }
+
+// raceDB is a PostgreSQL database for a race of two transactions: each
+// holds a connection while the test watches the server's locks on a
+// third, and a hub keeps two by default (one a core).
+func raceDB(t *testing.T) *db.DB { return dbtest.OpenPostgresPool(t, 4) }
 
 // waitForLockWaiter waits (up to 10 s) until a transaction of the test's
 // PostgreSQL database waits for a lock; it fails the test with msg if
