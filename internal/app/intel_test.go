@@ -1061,7 +1061,7 @@ func TestIntelExportRechecksTheCredential(t *testing.T) {
 	}
 	var out strings.Builder
 	asked := 0
-	f := intel.ExportFilter{MaxTLP: policy.Red, Recheck: func(ctx context.Context) error {
+	rctx := web.WithRecheck(ctx, func(ctx context.Context) error {
 		asked++
 		if asked == 2 {
 			if err := h.App.Accounts.RevokeToken(ctx, sme.Actor, tok.ID); err != nil {
@@ -1069,8 +1069,8 @@ func TestIntelExportRechecksTheCredential(t *testing.T) {
 			}
 		}
 		return h.App.Web.CheckCredential(ctx, cred, sme.Actor)
-	}}
-	err := h.App.Intel.ExportBundle(ctx, sme.Actor, f, &out)
+	})
+	err := h.App.Intel.ExportBundle(rctx, sme.Actor, intel.ExportFilter{MaxTLP: policy.Red}, &out)
 	if e, ok := fault.As(err); !ok || e.Kind != fault.Unauthenticated {
 		t.Errorf("the export after its token was revoked: %v, want unauthenticated", err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"verbund/internal/db"
 	"verbund/internal/policy"
+	"verbund/internal/web"
 )
 
 // Entry is what a caller records.
@@ -333,15 +334,15 @@ func List(ctx context.Context, h db.Handle, f Filter) ([]Record, error) {
 // Each calls fn for every record of the org, oldest first (for export).
 // It reads a page of records, gives the connection back, then hands the
 // page to fn: an export to a client that reads slowly holds no database
-// connection while it waits. recheck, if not nil, is asked before every
-// page after the first and stops the export with its error (the reader's
-// credential or role has ended while it ran).
-func Each(ctx context.Context, h db.Handle, orgID string, recheck func(context.Context) error, fn func(Record) error) error {
+// connection while it waits. Before every page after the first it asks
+// web.Recheck, and stops with its error (the reader's credential or role
+// has ended while it ran).
+func Each(ctx context.Context, h db.Handle, orgID string, fn func(Record) error) error {
 	const page = 500
 	var after int64 = -1
 	for {
-		if after >= 0 && recheck != nil {
-			if err := recheck(ctx); err != nil {
+		if after >= 0 {
+			if err := web.Recheck(ctx); err != nil {
 				return err
 			}
 		}

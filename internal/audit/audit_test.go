@@ -103,7 +103,7 @@ func TestEachReadsEveryPage(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		seed(t, d, 1203)
 		var seqs []int64
-		err := audit.Each(context.Background(), d.R(), "o2", nil, func(r audit.Record) error {
+		err := audit.Each(context.Background(), d.R(), "o2", func(r audit.Record) error {
 			seqs = append(seqs, r.Seq)
 			return nil
 		})

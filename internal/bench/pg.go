@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"verbund/internal/db"
 )
 
 // throwawayPostgres creates an empty database vb_bench_<random> on the
@@ -64,16 +66,13 @@ func throwawayPostgres(ctx context.Context, adminURL string) (string, func() err
 }
 
 // withoutPool is a PostgreSQL URL without the hub's own pool_max_conns,
-// for the bench's own connections.
+// for the bench's own connections (as the hub takes it out: db.PoolSize).
 func withoutPool(raw string) string {
-	u, err := url.Parse(raw)
+	u, _, err := db.PoolSize(raw)
 	if err != nil {
-		return raw
+		return raw // the hubs refuse it by name
 	}
-	q := u.Query()
-	q.Del("pool_max_conns")
-	u.RawQuery = q.Encode()
-	return u.String()
+	return u
 }
 
 // postgresPID returns the process id of the local PostgreSQL server that

@@ -177,7 +177,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 }
 
 func openPostgres(ctx context.Context, url string) (*DB, error) {
-	url, pool, err := poolSize(url)
+	url, pool, err := PoolSize(url)
 	if err != nil {
 		return nil, err
 	}
@@ -220,13 +220,13 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 	return d, nil
 }
 
-// poolSize takes the hub's own parameter pool_max_conns (the name
+// PoolSize takes the hub's own parameter pool_max_conns (the name
 // pgxpool gives it) out of a PostgreSQL URL: the server would refuse it
 // as an unknown setting. It returns the URL without it, every other byte
 // as given (decoding and encoding the query again changed what pgx reads:
 // a space written %20 became "+"), and the pool size (pgPool's when
 // absent).
-func poolSize(raw string) (string, int, error) {
+func PoolSize(raw string) (string, int, error) {
 	// The query starts at the first "?" after the user information,
 	// which may hold one in a password.
 	from := 0

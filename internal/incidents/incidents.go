@@ -561,7 +561,6 @@ func (s *Service) UpdateIncident(ctx context.Context, a policy.Actor, id string,
 			return setErr
 		}
 		if up.Links != nil {
-			links := slices.Clone(links) // a retried transaction starts again from the checked links
 			hidden, err := s.hiddenLinks(ctx, tx.Handle, id, shown)
 			if err != nil {
 				return err

@@ -17,6 +17,7 @@ import (
 	"verbund/internal/fault"
 	"verbund/internal/policy"
 	"verbund/internal/stix"
+	"verbund/internal/web"
 )
 
 // Exports are what firewalls, proxies and SIEMs fetch: a STIX bundle, a
@@ -34,10 +35,6 @@ type ExportFilter struct {
 	Types          []string   // STIX types (bundle export)
 	MinConfidence  int        // indicators below it are left out (0: all)
 	IncludeExpired bool       // keep expired indicators (the bundle export only)
-	// Recheck, if set, is asked before every page after the first and
-	// stops the export with its error: the reader's credential has ended
-	// (a revoked token, a changed role) while the export ran.
-	Recheck func(context.Context) error
 }
 
 // BlockKinds are the kinds of block lists.
@@ -181,11 +178,12 @@ const exportPage = 500
 
 // pageReader returns the reader a page of an export is judged with, read
 // for each page: an export of up to a minute is not one snapshot, so an
-// agreement or membership that ends while it runs, or a credential, must
-// end what it reads next, not only the next request (attack review).
-func (s *Service) pageReader(ctx context.Context, a policy.Actor, f ExportFilter, first bool) (*policy.Reader, int64, error) {
-	if !first && f.Recheck != nil {
-		if err := f.Recheck(ctx); err != nil {
+// agreement or membership that ends while it runs, or a credential
+// (web.Recheck, before every page but the first), must end what it reads
+// next, not only the next request (attack review).
+func (s *Service) pageReader(ctx context.Context, a policy.Actor, first bool) (*policy.Reader, int64, error) {
+	if !first {
+		if err := web.Recheck(ctx); err != nil {
 			return nil, 0, err
 		}
 	}
@@ -205,7 +203,7 @@ func (s *Service) ExportBundle(ctx context.Context, a policy.Actor, f ExportFilt
 	enc := stix.NewEncoder(w, "")
 	var last *row
 	for {
-		r, now, err := s.pageReader(ctx, a, f, last == nil)
+		r, now, err := s.pageReader(ctx, a, last == nil)
 		if err != nil {
 			return err
 		}
@@ -254,7 +252,7 @@ func (s *Service) valueRows(ctx context.Context, a policy.Actor, f ExportFilter,
 	}
 	var last *row
 	for {
-		r, now, err := s.pageReader(ctx, a, f, last == nil)
+		r, now, err := s.pageReader(ctx, a, last == nil)
 		if err != nil {
 			return err
 		}

@@ -287,18 +287,10 @@ func (h *handler) export(w http.ResponseWriter, r *http.Request, contentType, fi
 	if err != nil {
 		return err
 	}
-	f.Recheck = h.recheck(r)
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Content-Disposition", `attachment; filename="`+filename+`"`)
 	w.Header().Set("Cache-Control", "no-store")
 	return write(r.Context(), web.ActorFrom(r), f, w)
-}
-
-// recheck asks whether the request's credential is still good, for an
-// export's later pages.
-func (h *handler) recheck(r *http.Request) func(context.Context) error {
-	c, a := h.srv.Credential(r), web.ActorFrom(r)
-	return func(ctx context.Context) error { return h.srv.CheckCredential(ctx, c, a) }
 }
 
 func (h *handler) exportBlockList(w http.ResponseWriter, r *http.Request) error {
@@ -310,7 +302,6 @@ func (h *handler) exportBlockList(w http.ResponseWriter, r *http.Request) error 
 	if !slices.Contains(BlockKinds, kind) {
 		return fault.New(fault.NotFound, "not_found", "no such block list: the kinds are {kinds}").With("kinds", strings.Join(BlockKinds, ", "))
 	}
-	f.Recheck = h.recheck(r)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	return h.svc.ExportBlockList(r.Context(), web.ActorFrom(r), f, kind, h.svc.Benign, w)

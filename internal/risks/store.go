@@ -489,7 +489,7 @@ func (s *Service) applyOwner(ctx context.Context, tx *db.Tx, a policy.Actor, nex
 		}
 		same := func(l Link) func(Link) bool { return func(x Link) bool { return x.Type == l.Type && x.ID == l.ID } }
 		var seen []Link
-		keep := slices.Clone(le.want) // a retried transaction starts again from the checked links
+		keep := slices.Clone(le.want)
 		for _, l := range all {
 			if slices.ContainsFunc(le.shown, same(l)) {
 				seen = append(seen, l)

@@ -73,13 +73,13 @@ func (s *Server) CheckCredential(ctx context.Context, c Credential, a policy.Act
 
 type recheckKey struct{}
 
-// withRecheck gives a long request (HandleLong: an import or export that
-// works batch by batch for up to a minute) the means to ask, between its
-// batches, whether the credential it authenticated with is still good
-// (Recheck).
-func withRecheck(ctx context.Context, s *Server, r *http.Request) context.Context {
-	c, a := s.Credential(r), ActorFrom(r)
-	return context.WithValue(ctx, recheckKey{}, func(ctx context.Context) error { return s.CheckCredential(ctx, c, a) })
+// WithRecheck gives work done in ctx the means to ask, between its
+// batches, whether its credential is still good (Recheck). The guard gives
+// every long request (HandleLong: an import or export that works batch by
+// batch for up to a minute) a check of the credential it authenticated
+// with (CheckCredential).
+func WithRecheck(ctx context.Context, check func(context.Context) error) context.Context {
+	return context.WithValue(ctx, recheckKey{}, check)
 }
 
 // Recheck returns nil while the credential of the long request whose

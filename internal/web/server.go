@@ -356,7 +356,8 @@ func (s *Server) guard(p Perm, h HandlerFunc, long bool) http.Handler {
 		}
 		r, err := s.authorize(sw, r, p)
 		if err == nil && long {
-			r = r.WithContext(withRecheck(r.Context(), s, r))
+			c, a := s.Credential(r), ActorFrom(r)
+			r = r.WithContext(WithRecheck(r.Context(), func(ctx context.Context) error { return s.CheckCredential(ctx, c, a) }))
 		}
 		if err == nil {
 			err = checkText(sw, r)
