@@ -29,8 +29,8 @@ import (
 // "Angriff" finds "Ransomwareangriffe"). SQLite searches FTS5 columns
 // title and body (prefixes), stems and tails (computed by the index's
 // triggers, migration 0013); PostgreSQL a tsvector with the German and
-// English stems (weight A) and the tails (weight D). All words are
-// required.
+// English stems (weight A) and the tails (weight D, written by Index:
+// migration 0023). All words are required.
 
 // maxTerms bounds the words of one search.
 const maxTerms = 8
@@ -40,11 +40,32 @@ const maxTerms = 8
 func (k *Kind) Index(ctx context.Context, tx *db.Tx, id, title, body string) error {
 	// In a group of writes, with the group's other documents at its end
 	// (db.Tx.InsertBatched: one full-text segment a group).
-	if err := tx.InsertBatched(ctx, `search_docs (id, kind, title, body)`,
-		`ON CONFLICT (id) DO UPDATE SET title = excluded.title, body = excluded.body`, id, k.name, title, body); err != nil {
+	into, set := docColumns(tx.Dialect())
+	if err := tx.InsertBatched(ctx, into, `ON CONFLICT (id) DO UPDATE SET title = excluded.title, body = excluded.body`+set,
+		docRow(tx.Dialect(), id, k.name, title, body)...); err != nil {
 		return fmt.Errorf("index %s: %w", k.name, err)
 	}
 	return nil
+}
+
+// docColumns are the columns of a written document, and what else an
+// update of its text sets. PostgreSQL's documents carry their compound
+// tails, computed here (words.Tails, migration 0023): in the database
+// they cost more than the rest of the insert. SQLite's index triggers
+// take them from the same function (internal/db/functions.go).
+func docColumns(d db.Dialect) (into, set string) {
+	if d == db.Postgres {
+		return `search_docs (id, kind, title, body, tails)`, `, tails = excluded.tails`
+	}
+	return `search_docs (id, kind, title, body)`, ``
+}
+
+// docRow is a document's values for docColumns.
+func docRow(d db.Dialect, id, kind, title, body string) []any {
+	if d == db.Postgres {
+		return []any{id, kind, title, body, words.Tails(title + " " + body)}
+	}
+	return []any{id, kind, title, body}
 }
 
 // Doc is an object's searchable text.
@@ -53,16 +74,27 @@ type Doc struct{ ID, Title, Body string }
 // IndexAll writes the searchable text of many new objects of this kind
 // (imports), a hundred a statement.
 func (k *Kind) IndexAll(ctx context.Context, tx *db.Tx, docs []Doc) error {
-	values := make([]any, 0, 4*len(docs))
+	into, _ := docColumns(tx.Dialect())
+	width := len(docRow(tx.Dialect(), "", "", "", ""))
+	values := make([]any, 0, width*len(docs))
 	for _, d := range docs {
-		values = append(values, d.ID, k.name, d.Title, d.Body)
+		values = append(values, docRow(tx.Dialect(), d.ID, k.name, d.Title, d.Body)...)
 	}
-	return tx.InsertMany(ctx, `search_docs (id, kind, title, body)`, 4, values)
+	return tx.InsertMany(ctx, into, width, values)
 }
 
 // IndexBody replaces the body of object id's document and keeps its title
 // (an edited text).
 func (k *Kind) IndexBody(ctx context.Context, tx *db.Tx, id, body string) error {
+	if tx.Dialect() == db.Postgres {
+		// The tails are the title's and the body's: the title is read.
+		var title string
+		err := tx.QueryRow(ctx, `SELECT title FROM search_docs WHERE id = ?`, id).Scan(&title)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("index %s: read title: %w", k.name, err)
+		}
+		return k.Index(ctx, tx, id, title, body)
+	}
 	if _, err := tx.Exec(ctx, `INSERT INTO search_docs (id, kind, body) VALUES (?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET body = excluded.body`, id, k.name, body); err != nil {
 		return fmt.Errorf("index %s: %w", k.name, err)
