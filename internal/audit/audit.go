@@ -91,11 +91,13 @@ func Write(ctx context.Context, tx *db.Tx, a policy.Actor, e Entry) error {
 	if via == "" {
 		via = "system"
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO audit_pending (at, actor_user_id, actor_org_id, via, action, object_type, object_id, orgs, detail, ip, touches)
+	// Sent with the transaction's next statement or its commit (on
+	// PostgreSQL: db.Tx.ExecLater); a failure fails the transaction.
+	if err := tx.ExecLater(ctx, "audit: insert", `INSERT INTO audit_pending (at, actor_user_id, actor_org_id, via, action, object_type, object_id, orgs, detail, ip, touches)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		db.Now(), a.UserID, a.OrgID, via, e.Action, e.ObjectType, e.ObjectID, strings.Join(uniqueSorted(orgs), ","),
 		string(detail), a.IP, touchesText(e.Touches)); err != nil {
-		return fmt.Errorf("audit: insert: %w", err)
+		return err
 	}
 	if !tx.MarkAudited() || tx.DB().HoldChain.Load() {
 		return nil // chained once per transaction; tests may hold it

@@ -347,6 +347,9 @@ type Handle struct {
 	// memo: what a write transaction read and may take again unchanged
 	// until it writes (nil outside write transactions).
 	memo *memo
+	// pipe: a PostgreSQL write transaction's statements sent later
+	// (pipeline.go; nil elsewhere).
+	pipe *pipeline
 }
 
 // memo holds values a write read in its transaction (policy's views: a
@@ -417,6 +420,9 @@ func (h Handle) Pooled() bool { return h.reader && h.tx == nil }
 func (h Handle) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	h.forget(query)
 	ctx = h.ctx(ctx)
+	if err := h.flush(ctx); err != nil {
+		return nil, err
+	}
 	if st := h.prepared(ctx, query); st != nil {
 		res, err := st.ExecContext(ctx, args...)
 		return res, Map(err)
@@ -429,6 +435,9 @@ func (h Handle) Exec(ctx context.Context, query string, args ...any) (sql.Result
 func (h Handle) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	h.forget(query)
 	ctx = h.ctx(ctx)
+	if err := h.flush(ctx); err != nil {
+		return nil, err
+	}
 	if st := h.prepared(ctx, query); st != nil {
 		rows, err := st.QueryContext(ctx, args...)
 		return rows, Map(err)
@@ -441,6 +450,10 @@ func (h Handle) Query(ctx context.Context, query string, args ...any) (*sql.Rows
 func (h Handle) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	h.forget(query)
 	ctx = h.ctx(ctx)
+	// A failure of the statements sent first fails this query too (the
+	// transaction is aborted); the transaction then returns that
+	// failure, not this one (DB.tx).
+	_ = h.flush(ctx)
 	if st := h.prepared(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
@@ -675,6 +688,14 @@ func (t *Tx) InsertBatched(ctx context.Context, into, suffix string, values ...a
 		t.batched = append(t.batched, batchedRow{into: into, suffix: suffix, values: values})
 		return nil
 	}
+	if t.pipe != nil {
+		// PostgreSQL: with the transaction's next statement (pipeline.go).
+		q := "INSERT INTO " + into + " VALUES (" + Placeholders(len(values)) + ")"
+		if suffix != "" {
+			q += " " + suffix
+		}
+		return t.ExecLater(ctx, "insert into "+strings.Fields(into)[0], q, values...)
+	}
 	return t.insertRows(ctx, into, suffix, len(values), values)
 }
 
@@ -709,22 +730,48 @@ func (d *DB) Tx(ctx context.Context, fn func(*Tx) error) error {
 
 // tx is Tx with the hooks to run (nil: none).
 func (d *DB) tx(ctx context.Context, fn func(*Tx) error, hooks *Hooks) error {
-	sqlTx, err := d.writer.BeginTx(ctx, nil)
+	var pipe *pipeline
+	begin := d.writer.BeginTx
+	// release gives the transaction's connection back to the pool as soon
+	// as it has ended, before the AfterCommit functions (which may take
+	// one of their own: a request never holds two).
+	release := func() {}
+	if d.Dialect == Postgres {
+		// A connection of its own, whose statements ExecLater sends in
+		// batches (pipeline.go).
+		conn, err := d.writer.Conn(ctx)
+		if err != nil {
+			return Map(fmt.Errorf("begin: %w", err))
+		}
+		release = func() { _ = conn.Close() } // a second Close does nothing
+		defer release()
+		pipe, begin = &pipeline{conn: conn}, conn.BeginTx
+	}
+	sqlTx, err := begin(ctx, nil)
 	if err != nil {
 		return Map(fmt.Errorf("begin: %w", err))
 	}
-	tx := &Tx{Handle: Handle{q: sqlTx, db: d, tx: sqlTx, memo: &memo{}}}
+	tx := &Tx{Handle: Handle{q: sqlTx, db: d, tx: sqlTx, memo: &memo{}, pipe: pipe}}
 	defer d.afterTx()
+	// failed is a failure to give back: the first of the statements sent
+	// later (ExecLater) if one failed, since what followed it failed
+	// only because the transaction was aborted.
+	failed := func(err error) error {
+		_ = sqlTx.Rollback()
+		release()
+		if pipe != nil && pipe.err != nil {
+			return pipe.err
+		}
+		return err
+	}
 	var beforeCommit func() error
 	if hooks != nil && hooks.Begin != nil {
 		if beforeCommit, err = hooks.Begin(ctx, tx); err != nil {
-			_ = sqlTx.Rollback()
-			return err
+			return failed(err)
 		}
 	}
 	if err := fn(tx); err != nil {
-		_ = sqlTx.Rollback()
-		return err
+		return failed(err)
 	}
 	once := map[string]bool{}
 	for _, b := range tx.before {
@@ -735,17 +782,20 @@ func (d *DB) tx(ctx context.Context, fn func(*Tx) error, hooks *Hooks) error {
 			once[b.key] = true
 		}
 		if err := b.f(); err != nil {
-			_ = sqlTx.Rollback()
-			return err
+			return failed(err)
 		}
 	}
 	if beforeCommit != nil {
 		if err := beforeCommit(); err != nil {
-			_ = sqlTx.Rollback()
-			return err
+			return failed(err)
 		}
 	}
-	if err := sqlTx.Commit(); err != nil {
+	if err := tx.flush(ctx); err != nil {
+		return failed(err)
+	}
+	err = sqlTx.Commit()
+	release()
+	if err != nil {
 		return Map(fmt.Errorf("commit: %w", err))
 	}
 	if d.wal != nil {

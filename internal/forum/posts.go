@@ -130,8 +130,8 @@ func (s *Service) CreatePost(ctx context.Context, a policy.Actor, threadID strin
 		// Never back: thread lists rely on last_post_at being at least the
 		// newest post's time (FindThreads), and on PostgreSQL a reply
 		// stamped earlier may commit after one stamped later.
-		if _, err := tx.Exec(ctx, `UPDATE threads SET last_post_at = ? WHERE id = ? AND last_post_at < ?`, ps.CreatedAt, t.ID, ps.CreatedAt); err != nil {
-			return fmt.Errorf("touch thread: %w", err)
+		if err := tx.ExecLater(ctx, "touch thread", `UPDATE threads SET last_post_at = ? WHERE id = ? AND last_post_at < ?`, ps.CreatedAt, t.ID, ps.CreatedAt); err != nil {
+			return err
 		}
 		tx.AfterCommit(func() { s.publishPost("forum.post", p, t.Share, ch.ID) })
 		return audit.Write(ctx, tx, a, audit.Entry{Action: "forum.post.create", ObjectType: "post", ObjectID: p.ID, Touches: touches(t.ID, ch.ID),
@@ -167,9 +167,9 @@ func (s *Service) insertPost(ctx context.Context, tx *db.Tx, a policy.Actor, thr
 	if err != nil {
 		return Post{}, err
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO posts (id, thread_id, org_id, author_id, body, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+	if err := tx.ExecLater(ctx, "insert post", `INSERT INTO posts (id, thread_id, org_id, author_id, body, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		ps.ID, threadID, a.OrgID, a.UserID, body, ps.CreatedAt); err != nil {
-		return Post{}, fmt.Errorf("insert post: %w", err)
+		return Post{}, err
 	}
 	if err := s.posts.Index(ctx, tx, ps.ID, title, body); err != nil {
 		return Post{}, err

@@ -176,16 +176,13 @@ func changeTally(ctx context.Context, tx *db.Tx, change map[tallyGroup]tallyCoun
 // storeTally writes container k's row back (deletes it when no group is
 // left).
 func storeTally(ctx context.Context, tx *db.Tx, k containerKey, row tallyRow) error {
-	var err error
-	if text := row.text(); text == "" {
-		_, err = tx.Exec(ctx, `DELETE FROM share_tally WHERE container_id = ? AND kind = ?`, k.container, k.kind)
-	} else {
-		_, err = tx.Exec(ctx, `UPDATE share_tally SET groups = ? WHERE container_id = ? AND kind = ?`, text, k.container, k.kind)
+	// The row is locked (lockTally): nothing the caller does next
+	// depends on how this went, so it goes with the next statement.
+	text := row.text()
+	if text == "" {
+		return tx.ExecLater(ctx, "tally share", `DELETE FROM share_tally WHERE container_id = ? AND kind = ?`, k.container, k.kind)
 	}
-	if err != nil {
-		return fmt.Errorf("tally share: %w", err)
-	}
-	return nil
+	return tx.ExecLater(ctx, "tally share", `UPDATE share_tally SET groups = ? WHERE container_id = ? AND kind = ?`, text, k.container, k.kind)
 }
 
 // lockTally returns container k's row, created empty if it is missing,
