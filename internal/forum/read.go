@@ -248,7 +248,11 @@ func (s *Service) findThread(ctx context.Context, h db.Handle, r *policy.Reader,
 	if err != nil {
 		return t, db.NotFound(err, "load thread")
 	}
-	return t, r.Audiences(ctx, h, []*policy.Share{&t.Share})
+	if err := r.Audiences(ctx, h, []*policy.Share{&t.Share}); err != nil {
+		return t, err
+	}
+	r.Saw(h, s.threads, t.Share) // a reply's Disclose takes it as its container
+	return t, nil
 }
 
 func (s *Service) thread(ctx context.Context, h db.Handle, a policy.Actor, id string) (Thread, error) {

@@ -189,7 +189,11 @@ func (k *Kind) DiscloseAll(ctx context.Context, tx *db.Tx, a Actor, ss []Share) 
 				}
 				containers[s.Container] = c
 			}
-			if err := Within(ctx, tx.Handle, s, c); err != nil {
+			var circle map[string]bool // its members, when the writer's org is one
+			if c.Audience.Kind == AudCommunity {
+				circle = v.Communities[c.Audience.Community]
+			}
+			if err := within(ctx, tx.Handle, s, c, circle); err != nil {
 				return nil, err
 			}
 		}

@@ -229,6 +229,9 @@ func (k *Kind) Dest(s *Share, dest []any) []any {
 // orgs and people of its audience, if the actor may see it; else
 // fault.ErrNotFound, exactly as for an id that does not exist.
 func (r *Reader) Envelope(ctx context.Context, h db.Handle, k *Kind, id string) (Share, error) {
+	if v, ok := h.Recall(seenKey{r.actor.UserID, r.actor.OrgID, k.name, id}); ok {
+		return v.(Share), nil
+	}
 	var s Share
 	q := db.Q(`SELECT `+k.Columns("x")+` FROM `).Append(r.From(k, "x")).Add(` WHERE x.id = ?`, id)
 	if err := h.SelectRow(ctx, q).Scan(k.Dest(&s, nil)...); err != nil {
@@ -238,6 +241,20 @@ func (r *Reader) Envelope(ctx context.Context, h db.Handle, k *Kind, id string) 
 		return s, err
 	}
 	return s, nil
+}
+
+// seenKey files an envelope its reader was shown in a write transaction
+// (Reader.Saw).
+type seenKey struct{ user, org, kind, id string }
+
+// Saw notes that r's actor may see envelope s of kind k (with its
+// audience lists), as the caller has just read it through r.From in h's
+// write transaction: Envelope then takes it from there instead of reading
+// it again (a reply's thread is read by the forum, then by Disclose as
+// the reply's container), until the transaction writes anything
+// (db.Handle.Recall). Outside a write transaction it keeps nothing.
+func (r *Reader) Saw(h db.Handle, k *Kind, s Share) {
+	h.Remember(seenKey{r.actor.UserID, r.actor.OrgID, k.name, s.ID}, s)
 }
 
 // Audiences fills in the named orgs and people of shares the actor has

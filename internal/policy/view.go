@@ -93,60 +93,66 @@ func LoadView(ctx context.Context, h db.Handle, a Actor, now int64) (*View, erro
 func loadView(ctx context.Context, h db.Handle, a Actor, now int64) (*View, error) {
 	v := &View{UserID: a.UserID, OrgID: a.OrgID, At: now,
 		Partners: map[string][]Grant{}, Communities: map[string]map[string]bool{}}
-	rows, err := h.Query(ctx, `SELECT m2.community_id, m2.org_id FROM community_members m1
+	// One statement, so one round trip (a write loads the writer's view
+	// in its transaction) and one snapshot: the org's circles with their
+	// active members (kind 0), then its agreements (kind 1), those yet to
+	// start too, for v.Starts.
+	rows, err := h.Query(ctx, `SELECT 0, m2.community_id, m2.org_id, 0, 0, 0, '', 0
+		FROM community_members m1
 		JOIN community_members m2 ON m2.community_id = m1.community_id AND m2.status = 'active'
-		WHERE m1.org_id = ? AND m1.status = 'active'`, a.OrgID)
-	if err != nil {
-		return nil, fmt.Errorf("load memberships: %w", err)
-	}
-	members, err := db.Collect(rows, "load memberships", func(r db.Scanner) (m [2]string, err error) {
-		err = r.Scan(&m[0], &m[1])
-		return m, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	for _, m := range members {
-		if v.Communities[m[0]] == nil {
-			v.Communities[m[0]] = map[string]bool{}
-		}
-		v.Communities[m[0]][m[1]] = true
-	}
-
-	// Agreements yet to start are read too, for v.Starts.
-	rows, err = h.Query(ctx, `SELECT other.org_id, ag.id, ag.categories, ag.max_tlp, COALESCE(ag.valid_until, 0), COALESCE(ag.community_id, ''), ag.valid_from
+		WHERE m1.org_id = ? AND m1.status = 'active'
+		UNION ALL
+		SELECT 1, other.org_id, ag.id, ag.categories, ag.max_tlp, COALESCE(ag.valid_until, 0), COALESCE(ag.community_id, ''), ag.valid_from
 		FROM agreement_parties me
 		JOIN agreements ag ON ag.id = me.agreement_id
 		JOIN agreement_parties other ON other.agreement_id = ag.id AND other.org_id <> me.org_id AND other.accepted_at IS NOT NULL
 		WHERE me.org_id = ? AND me.accepted_at IS NOT NULL AND ag.status = 'active'
-		  AND (ag.valid_until IS NULL OR ag.valid_until > ?)`, a.OrgID, now)
+		  AND (ag.valid_until IS NULL OR ag.valid_until > ?)`, a.OrgID, a.OrgID, now)
 	if err != nil {
-		return nil, fmt.Errorf("load agreements: %w", db.Map(err))
+		return nil, fmt.Errorf("load view: %w", db.Map(err))
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var other, community string
-		var g Grant
-		var from int64
-		if err := rows.Scan(&other, &g.Agreement, &g.Categories, &g.MaxTLP, &g.Until, &community, &from); err != nil {
-			return nil, fmt.Errorf("scan agreement: %w", err)
+	type row struct {
+		kind            int
+		a, b, community string
+		g               Grant
+		from            int64
+	}
+	all, err := db.Collect(rows, "load view", func(r db.Scanner) (x row, err error) {
+		err = r.Scan(&x.kind, &x.a, &x.b, &x.g.Categories, &x.g.MaxTLP, &x.g.Until, &x.community, &x.from)
+		return x, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Memberships first: a charter's grant needs both orgs in its circle.
+	for _, x := range all {
+		if x.kind != 0 {
+			continue
 		}
-		if from > now {
-			if v.Starts == 0 || from < v.Starts {
-				v.Starts = from
+		if v.Communities[x.a] == nil {
+			v.Communities[x.a] = map[string]bool{}
+		}
+		v.Communities[x.a][x.b] = true
+	}
+	for _, x := range all {
+		if x.kind != 1 {
+			continue
+		}
+		other, g := x.a, x.g
+		g.Agreement = x.b
+		if x.from > now {
+			if v.Starts == 0 || x.from < v.Starts {
+				v.Starts = x.from
 			}
 			continue
 		}
-		if community != "" && !(v.Communities[community][a.OrgID] && v.Communities[community][other]) {
+		if x.community != "" && !(v.Communities[x.community][a.OrgID] && v.Communities[x.community][other]) {
 			continue // a charter covers only active members of its circle
 		}
 		v.Partners[other] = append(v.Partners[other], g)
 		if g.Until != 0 && (v.Expires == 0 || g.Until < v.Expires) {
 			v.Expires = g.Until
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load agreements: %w", db.Map(err))
 	}
 	return v, nil
 }

@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 
 	"verbund/internal/db"
@@ -18,6 +19,14 @@ import (
 // author. A TLP:CLEAR container is open to all, so any audience is within
 // it. The error names what is wider.
 func Within(ctx context.Context, h db.Handle, s, c Share) error {
+	return within(ctx, h, s, c, nil)
+}
+
+// within is Within with the active members of c's circle when the
+// caller has them (the writer's view, loaded in the same transaction,
+// holds its own circles' members): one query less for a reply in a
+// circle's thread. nil: they are read.
+func within(ctx context.Context, h db.Handle, s, c Share, circle map[string]bool) error {
 	if s.TLP < c.TLP {
 		return fault.BadInput("tlp", "tlp_below_container", "a contribution cannot be less restricted than what it belongs to ({tlp})").With("tlp", c.TLP.String())
 	}
@@ -34,12 +43,16 @@ func Within(ctx context.Context, h db.Handle, s, c Share) error {
 	case AudOrgs:
 		orgs = append([]string{c.Owner}, c.Audience.Orgs...)
 	case AudCommunity:
-		rows, err := h.Query(ctx, `SELECT org_id FROM community_members WHERE community_id = ? AND status = 'active'`, c.Audience.Community)
-		if err != nil {
-			return fmt.Errorf("circle members: %w", err)
-		}
-		if orgs, err = db.Collect(rows, "circle members", func(sc db.Scanner) (o string, err error) { err = sc.Scan(&o); return o, err }); err != nil {
-			return err
+		if circle != nil {
+			orgs = slices.Sorted(maps.Keys(circle))
+		} else {
+			rows, err := h.Query(ctx, `SELECT org_id FROM community_members WHERE community_id = ? AND status = 'active'`, c.Audience.Community)
+			if err != nil {
+				return fmt.Errorf("circle members: %w", err)
+			}
+			if orgs, err = db.Collect(rows, "circle members", func(sc db.Scanner) (o string, err error) { err = sc.Scan(&o); return o, err }); err != nil {
+				return err
+			}
 		}
 		if !slices.Contains(orgs, c.Owner) {
 			orgs = append(orgs, c.Owner)
