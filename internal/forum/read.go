@@ -79,20 +79,21 @@ func (s *Service) FindPosts(ctx context.Context, a policy.Actor, f ListFilter) (
 	var title string
 	switch {
 	case f.Thread != "":
-		// The thread is checked once, reading its title to show with
-		// each post; its posts are judged by their own envelopes.
-		from, err := r.Contents(ctx, h, s.posts, "p", f.Thread, "x.title", &title)
-		if err != nil {
-			return nil, "", err
-		}
 		if s.cache != nil {
-			out, ok, err := s.cache.threadPage(ctx, r, f.Thread, after, f.Limit)
+			// The thread and its posts judged in memory.
+			out, title, ok, err := s.cache.threadPage(ctx, r, f.Thread, after, f.Limit)
 			if err != nil {
 				return nil, "", err
 			}
 			if ok {
 				return cachedPage(out, title, f)
 			}
+		}
+		// The thread is checked once, reading its title to show with
+		// each post; its posts are judged by their own envelopes.
+		from, err := r.Contents(ctx, h, s.posts, "p", f.Thread, "x.title", &title)
+		if err != nil {
+			return nil, "", err
 		}
 		q = db.Q(`SELECT `+s.postColumns+` FROM `).Append(from).
 			Add(` JOIN users u ON u.id = p.author_id JOIN orgs o ON o.id = p.org_id WHERE p.thread_id = ?`, f.Thread)

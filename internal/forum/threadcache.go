@@ -2,6 +2,8 @@ package forum
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -105,6 +107,9 @@ type threadEntry struct {
 	channel string
 	list    []*listed
 	edgeAt  int64
+	// head is a thread's entry's thread: its envelope (with audience
+	// lists) and title, read with the posts; nil if it was not found.
+	head    *keptThread
 	version int64 // the head its builder read first
 	size    int
 	used    uint64
@@ -148,14 +153,22 @@ func newThreadCache(s *Service, maxBytes, perEntry int, src threadCacheSource) *
 }
 
 // threadPage returns a page of thread's posts after the post id after (""
-// from the start) for reader r, who may see the thread: up to limit+1
-// posts, so the caller knows whether a next page exists. ok is false when
-// the cache cannot answer (a change to the thread is waiting to be
-// chained, or the page reaches past the posts kept): read the database.
-func (c *threadCache) threadPage(ctx context.Context, r *policy.Reader, thread, after string, limit int) ([]Post, bool, error) {
+// from the start) for reader r, with the thread's title: up to limit+1
+// posts, so the caller knows whether a next page exists. The thread
+// itself is judged first, in memory like its posts (the entry keeps its
+// envelope: a thread's envelope never changes, and its deletion is a
+// record that drops the entry). ok is false when the cache cannot answer
+// (a change to the thread is waiting to be chained, the page reaches past
+// the posts kept, or r may not see the thread: the database says "not
+// found" as it does for a thread that does not exist): read the database.
+func (c *threadCache) threadPage(ctx context.Context, r *policy.Reader, thread, after string, limit int) ([]Post, string, bool, error) {
 	kept, ok, err := c.entry(ctx, "thread:"+thread, thread)
 	if !ok || err != nil {
-		return nil, false, err
+		return nil, "", false, err
+	}
+	if kept.head == nil || !r.Sees(c.svc.threads, kept.head.share) {
+		c.Misses.Add(1)
+		return nil, "", false, nil
 	}
 	out := make([]Post, 0, limit+1)
 	kept.ascend(after, func(p *Post) bool {
@@ -166,10 +179,10 @@ func (c *threadCache) threadPage(ctx context.Context, r *policy.Reader, thread, 
 	})
 	if len(out) <= limit && !kept.complete {
 		c.Misses.Add(1)
-		return nil, false, nil // the page goes on past the posts kept
+		return nil, "", false, nil // the page goes on past the posts kept
 	}
 	c.Hits.Add(1)
-	return out, true, nil
+	return out, kept.head.title, true, nil
 }
 
 // feedPage returns a page of the feed for reader r: the newest posts
@@ -297,12 +310,13 @@ type snapshot struct {
 	complete bool
 	edgeAt   int64
 	edge     string
+	head     *keptThread
 	over     *overlay // read around waiting records for one request (overlay.go); nil: none
 }
 
 // snap is e's snapshot. Callers hold c.mu (or own e alone).
 func (e *threadEntry) snap() snapshot {
-	return snapshot{posts: e.posts, list: e.list, complete: e.complete, edgeAt: e.edgeAt, edge: e.edge}
+	return snapshot{posts: e.posts, list: e.list, complete: e.complete, edgeAt: e.edgeAt, edge: e.edge, head: e.head}
 }
 
 // read reads an entry's posts with their envelopes, unjudged: a thread's
@@ -326,11 +340,38 @@ func (c *threadCache) read(ctx context.Context, tag, thread string, head int64) 
 	for i := range posts {
 		e.size += postCost(&posts[i])
 	}
+	if thread != "" {
+		if e.head, err = c.readThread(ctx, thread); err != nil {
+			return nil, err
+		}
+		if e.head != nil {
+			e.size += len(e.head.title) + cachedPostCost
+		}
+	}
 	if thread == "" {
 		slices.Reverse(posts)
 	}
 	e.posts = posts
 	return e, nil
+}
+
+// readThread reads thread id's envelope (with audience lists) and title,
+// unjudged; nil if there is no such thread.
+func (c *threadCache) readThread(ctx context.Context, id string) (*keptThread, error) {
+	s, h := c.svc, c.svc.DB.R()
+	var t keptThread
+	q := db.Q(`SELECT t.title, ` + s.threads.Columns("t") + ` FROM `).Append(s.threads.Unjudged("t")).Add(` WHERE t.id = ?`, id)
+	err := h.SelectRow(ctx, q).Scan(s.threads.Dest(&t.share, []any{&t.title})...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("thread cache: read thread: %w", db.Map(err))
+	}
+	if err := policy.LoadAudiences(ctx, h, []*policy.Share{&t.share}); err != nil {
+		return nil, err
+	}
+	return &t, nil
 }
 
 // query is the unjudged SELECT of an entry's posts, for the feed with
