@@ -196,12 +196,31 @@ func TestRevokingHidesAtOnce(t *testing.T) {
 		if r.Status != http.StatusForbidden || r.ErrorCode() != "agreement_missing" || !strings.Contains(string(r.Body), "Wolke Cloud AG") {
 			t.Errorf("share without agreement: %d %s", r.Status, r.Body)
 		}
-		// Membership: cloud leaves the circle; the AMBER circle post hides.
+		// The circle's channel: its threads listed for a member (its row
+		// is then kept in memory), not for an outsider.
+		threads := "/api/v1/channels/" + h.CircleChannel + "/threads"
+		if r := h.API(t, cloud, "GET", threads, nil); r.Status != 200 {
+			t.Fatalf("a member lists the circle's threads: %d %s", r.Status, r.Body)
+		}
+		if r := h.API(t, h.Users["outsider.analyst"].ReadToken, "GET", threads, nil); r.Status != 404 {
+			t.Errorf("an outsider lists the circle's threads: %d, want 404", r.Status)
+		}
+		// Membership: cloud leaves the circle; the AMBER circle post hides,
+		// and so do the circle's channel and its threads.
 		if err := h.App.Orgs.Leave(ctx, h.Users["cloud.admin"].Actor, h.Circle, h.Orgs["cloud"]); err != nil {
 			t.Fatal(err)
 		}
 		if r := h.API(t, cloud, "GET", "/api/v1/posts/"+amber.post, nil); r.Status != 404 {
 			t.Errorf("after leaving the circle, amber post: %d, want 404", r.Status)
+		}
+		if r := h.API(t, cloud, "GET", threads, nil); r.Status != 404 {
+			t.Errorf("after leaving the circle, its channel's threads: %d, want 404", r.Status)
+		}
+		if r := h.API(t, h.Users["cloud.analyst"].WriteToken, "POST", threads, map[string]any{"title": "x", "body": "y", "tlp": "GREEN", "audience": "community"}); r.Status != 404 {
+			t.Errorf("after leaving the circle, a new thread in its channel: %d %s, want 404", r.Status, r.Body)
+		}
+		if r := h.API(t, h.Users["cloud.analyst"].WriteToken, "POST", "/api/v1/threads/"+amber.thread+"/posts", map[string]any{"body": "y"}); r.Status != 404 {
+			t.Errorf("after leaving the circle, a reply in its thread: %d %s, want 404", r.Status, r.Body)
 		}
 		var feed struct{ Items []struct{ ID string } }
 		h.API(t, cloud, "GET", "/api/v1/posts", nil).JSON(t, &feed)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 
 	"verbund/internal/audit"
 	"verbund/internal/db"
@@ -37,6 +38,8 @@ type Service struct {
 	// cache keeps the first posts of threads being read and the feed's
 	// newest (CacheThreads); nil: every page is read from the database.
 	cache *threadCache
+	// channelRows keeps the channels read by usableChannel (id → Channel).
+	channelRows sync.Map
 }
 
 // CacheThreads keeps up to maxBytes of posts in memory, judged for each
@@ -196,6 +199,33 @@ func (s *Service) FindChannels(ctx context.Context, a policy.Actor) ([]Channel, 
 // found).
 func (s *Service) FindChannelByID(ctx context.Context, a policy.Actor, id string) (Channel, error) {
 	return channel(ctx, s.DB.R(), a, id)
+}
+
+// usableChannel returns channel id when the org of the view's reader may
+// use it, judged in memory as channelVisible judges it in SQL: an org's
+// own channel, or a circle's channel when the org is an active member of
+// the circle (by the reader's view: at the request's moment on a read,
+// in the transaction on a write, which loads its view anyway). The row is
+// kept once read: a channel is never changed or deleted (nor are the
+// names it shows), so only who may use it needs judging. A channel the
+// reader may not use answers like one that does not exist.
+func (s *Service) usableChannel(ctx context.Context, h db.Handle, org string, inCircle func(string) bool, id string) (Channel, error) {
+	v, ok := s.channelRows.Load(id)
+	if !ok {
+		var c Channel
+		err := h.QueryRow(ctx, `SELECT ch.id, ch.org_id, COALESCE(ch.community_id, ''), COALESCE(c.name, ''), ch.name, ch.description, ch.created_at, o.name
+			FROM channels ch LEFT JOIN communities c ON c.id = ch.community_id JOIN orgs o ON o.id = ch.org_id WHERE ch.id = ?`, id).
+			Scan(&c.ID, &c.OrgID, &c.CommunityID, &c.CommunityName, &c.Name, &c.Description, &c.CreatedAt, &c.OrgName)
+		if err != nil {
+			return Channel{}, db.NotFound(err, "load channel")
+		}
+		v, _ = s.channelRows.LoadOrStore(id, c)
+	}
+	c := v.(Channel)
+	if c.CommunityID == "" && c.OrgID == org || c.CommunityID != "" && inCircle(c.CommunityID) {
+		return c, nil
+	}
+	return Channel{}, db.NotFound(sql.ErrNoRows, "load channel")
 }
 
 func channel(ctx context.Context, h db.Handle, a policy.Actor, id string) (Channel, error) {

@@ -294,18 +294,18 @@ func (s *Service) FindThreadByID(ctx context.Context, a policy.Actor, id string)
 // stops once the next stored time cannot reach the page. Usually the first
 // batch decides.
 func (s *Service) FindThreads(ctx context.Context, a policy.Actor, channelID, after string, limit int) ([]Thread, string, error) {
-	if _, err := s.FindChannelByID(ctx, a, channelID); err != nil {
+	h := s.DB.R()
+	r, err := policy.NewReader(ctx, h, a, db.Now())
+	if err != nil {
+		return nil, "", err
+	}
+	if _, err := s.usableChannel(ctx, h, a.OrgID, r.InCircle, channelID); err != nil {
 		return nil, "", err
 	}
 	if limit <= 0 || limit > 200 {
 		limit = 100
 	}
 	at, id, err := decodeThreadCursor(after)
-	if err != nil {
-		return nil, "", err
-	}
-	h := s.DB.R()
-	r, err := policy.NewReader(ctx, h, a, db.Now())
 	if err != nil {
 		return nil, "", err
 	}

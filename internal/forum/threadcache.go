@@ -360,7 +360,7 @@ func (c *threadCache) read(ctx context.Context, tag, thread string, head int64) 
 func (c *threadCache) readThread(ctx context.Context, id string) (*keptThread, error) {
 	s, h := c.svc, c.svc.DB.R()
 	var t keptThread
-	q := db.Q(`SELECT t.title, ` + s.threads.Columns("t") + ` FROM `).Append(s.threads.Unjudged("t")).Add(` WHERE t.id = ?`, id)
+	q := db.Q(`SELECT t.title, `+s.threads.Columns("t")+` FROM `).Append(s.threads.Unjudged("t")).Add(` WHERE t.id = ?`, id)
 	err := h.SelectRow(ctx, q).Scan(s.threads.Dest(&t.share, []any{&t.title})...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
