@@ -751,6 +751,10 @@ func (d *DB) tx(ctx context.Context, fn func(*Tx) error, hooks *Hooks) error {
 	if err != nil {
 		return Map(fmt.Errorf("begin: %w", err))
 	}
+	// A panic in fn rolls back before the connection goes (its Close
+	// waits for the transaction to end: it would hang); after a commit
+	// or a rollback this does nothing.
+	defer func() { _ = sqlTx.Rollback() }()
 	tx := &Tx{Handle: Handle{q: sqlTx, db: d, tx: sqlTx, memo: &memo{}, pipe: pipe}}
 	defer d.afterTx()
 	// failed is a failure to give back: the first of the statements sent

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"verbund/internal/db"
 	"verbund/internal/db/dbtest"
@@ -83,6 +84,44 @@ func TestExecLater(t *testing.T) {
 		}
 		if n := count(d.R()); n != 4 {
 			t.Fatalf("%d orgs after the failed commit, want 4", n)
+		}
+	})
+}
+
+// TestPanicInTxRollsBack: a panic inside a write transaction reaches the
+// caller at once, rolls the transaction back and gives its connection
+// back (on PostgreSQL the transaction has a connection of its own, whose
+// Close waits for the transaction: attack review).
+func TestPanicInTxRollsBack(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := dbtest.Unaudited(context.Background())
+		for i := range 4 { // more than a pool of two
+			done := make(chan any, 1)
+			go func() {
+				defer func() { done <- recover() }()
+				_ = d.Tx(ctx, func(tx *db.Tx) error {
+					if err := tx.ExecLater(ctx, "add org", `INSERT INTO orgs (id, name, name_key, kind, created_at) VALUES (?, ?, ?, 'company', 0)`,
+						"p"+strings.Repeat("x", i), "P"+strings.Repeat("x", i), "p"+strings.Repeat("x", i)); err != nil {
+						return err
+					}
+					panic("boom")
+				})
+			}()
+			select {
+			case p := <-done:
+				if p != "boom" {
+					t.Fatalf("recovered %v, want the panic", p)
+				}
+			case <-time.After(time.Minute): // a hang, not a timing
+				t.Fatal("Tx did not return after its function panicked")
+			}
+		}
+		var n int
+		if err := d.R().QueryRow(ctx, `SELECT COUNT(*) FROM orgs`).Scan(&n); err != nil || n != 0 {
+			t.Fatalf("%d orgs after four panics (%v), want none", n, err)
+		}
+		if err := d.Tx(ctx, func(tx *db.Tx) error { return nil }); err != nil {
+			t.Fatalf("a transaction after the panics: %v", err)
 		}
 	})
 }
