@@ -368,6 +368,34 @@ func TestThreadCacheStaysWithinItsMemory(t *testing.T) {
 	}
 }
 
+// TestThreadCacheKeepsNoMadeUpThreads: a thread's page is judged in memory,
+// so the cache is asked before the database has said the thread exists;
+// ids nobody made (any text, each a 404) must take no room, or a reader
+// could fill the hub's memory with them (attack review). A hidden thread
+// still answers 404 like a missing one.
+func TestThreadCacheKeepsNoMadeUpThreads(t *testing.T) {
+	h := apptest.WorldWith(t, db.SQLite, func(c *config.Config) { c.ReadCache, c.ThreadCache = 0, 1 })
+	outsider := h.Users["outsider.analyst"].ReadToken
+	hidden := newThread(t, h, "sme.analyst", h.CircleChannel, map[string]any{"title": "circle", "body": "first", "tlp": "AMBER", "audience": "community"}).thread
+	before := h.App.Forum.CacheStats()
+	for i := range 300 {
+		id := fmt.Sprintf("%08d-0000-7000-8000-%s", i, strings.Repeat("f", 12+i%200))
+		if r := h.API(t, outsider, "GET", "/api/v1/threads/"+id+"/posts", nil); r.Status != http.StatusNotFound {
+			t.Fatalf("a made-up thread: %d %s", r.Status, r.Body)
+		}
+	}
+	if r := h.API(t, outsider, "GET", "/api/v1/threads/"+hidden+"/posts", nil); r.Status != http.StatusNotFound || r.ErrorCode() != "not_found" {
+		t.Errorf("a hidden thread: %d %s, want 404 not_found", r.Status, r.Body)
+	}
+	after := h.App.Forum.CacheStats()
+	if after.Entries > before.Entries+1 {
+		t.Errorf("%d entries after 300 made-up threads and a hidden one, %d before", after.Entries, before.Entries)
+	}
+	if after.Entries > 0 && after.Bytes == 0 {
+		t.Errorf("%d entries cost nothing", after.Entries)
+	}
+}
+
 // TestThreadCacheFeedHasNoGap: the feed keeps the hub's newest posts; when
 // they were one thread's and that thread is deleted, the kept feed is
 // empty but still ends where it ended. Old posts edited afterwards must

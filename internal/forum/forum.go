@@ -54,6 +54,7 @@ type ThreadCacheStats struct {
 	Hits, Misses    uint64 // pages cut from it; pages it could not answer
 	Overlaid        uint64 // of the hits, pages read around waiting records (overlay.go)
 	Bytes, MaxBytes int    // held (estimated) and allowed
+	Entries         int    // threads, channels and the feed kept
 }
 
 // CacheStats reports the thread cache's figures (zero when it is off),
@@ -65,7 +66,7 @@ func (s *Service) CacheStats() ThreadCacheStats {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return ThreadCacheStats{Hits: c.Hits.Load(), Misses: c.Misses.Load(), Overlaid: c.Overlaid.Load(), Bytes: c.size, MaxBytes: c.max}
+	return ThreadCacheStats{Hits: c.Hits.Load(), Misses: c.Misses.Load(), Overlaid: c.Overlaid.Load(), Bytes: c.size, MaxBytes: c.max, Entries: len(c.entries)}
 }
 
 // searchBurst is how many searches a user may run at once; then

@@ -323,6 +323,18 @@ func (e *threadEntry) snap() snapshot {
 // first ones, or the feed's newest ones.
 func (c *threadCache) read(ctx context.Context, tag, thread string, head int64) (*threadEntry, error) {
 	e := &threadEntry{tag: tag, thread: thread, version: head}
+	if thread != "" {
+		// The thread first: a thread that does not exist has no posts to
+		// read, and its entry is not kept (keep), whatever the id asked.
+		var err error
+		if e.head, err = c.readThread(ctx, thread); err != nil {
+			return nil, err
+		}
+		if e.head == nil {
+			return e, nil
+		}
+		e.size += len(e.head.title) + cachedPostCost
+	}
 	q := c.query(e)
 	if thread != "" {
 		q.Add(` WHERE p.thread_id = ? ORDER BY p.id LIMIT ?`, thread, c.perEntry+1)
@@ -340,14 +352,7 @@ func (c *threadCache) read(ctx context.Context, tag, thread string, head int64) 
 	for i := range posts {
 		e.size += postCost(&posts[i])
 	}
-	if thread != "" {
-		if e.head, err = c.readThread(ctx, thread); err != nil {
-			return nil, err
-		}
-		if e.head != nil {
-			e.size += len(e.head.title) + cachedPostCost
-		}
-	}
+
 	if thread == "" {
 		slices.Reverse(posts)
 	}
@@ -483,7 +488,9 @@ func (c *threadCache) keep(ctx context.Context, e *threadEntry) snapshot {
 		}
 	}
 	c.mu.Unlock()
-	keep := remembered && c.max > 0
+	// A thread's entry is kept only for a thread that exists: ids a
+	// reader makes up (any text, 404 from the database) take no room.
+	keep := remembered && c.max > 0 && (e.thread == "" || e.head != nil)
 	for _, ch := range missed {
 		if !c.patch(ctx, e, ch, nil) {
 			keep = false
@@ -496,6 +503,9 @@ func (c *threadCache) keep(ctx context.Context, e *threadEntry) snapshot {
 		if old := c.entries[e.tag]; old != nil {
 			c.dropLocked(old)
 		}
+		// Every entry costs its tag and its bookkeeping, also when it
+		// holds nothing (a channel without threads).
+		e.size += len(e.tag) + cachedPostCost
 		c.tick++
 		e.used = c.tick
 		c.entries[e.tag] = e
