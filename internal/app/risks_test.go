@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -13,10 +14,14 @@ import (
 	"time"
 
 	"verbund/internal/app/apptest"
+	"verbund/internal/db"
 	"verbund/internal/db/dbtest"
+	"verbund/internal/fault"
+	"verbund/internal/policy"
 	"verbund/internal/risks"
 	"verbund/internal/vulns"
 	"verbund/internal/vulns/vulnstest"
+	"verbund/internal/web"
 )
 
 // riskAPI calls the API as user key and decodes a 2xx answer into out.
@@ -672,5 +677,40 @@ func TestRiskWorkshopChoicesAreDeliberate(t *testing.T) {
 				t.Errorf("the English status does not start with a capital")
 			}
 		})
+	}
+}
+
+// TestRiskExportEndsWithItsCredential: the register's export is pages of
+// 200, each judged afresh; before each page but the first it asks whether
+// the request's credential still holds (web.Recheck, which the long
+// route's guard provides) and ends with the answer when it does not, and
+// the route runs without the request's remembered state (a long route).
+func TestRiskExportEndsWithItsCredential(t *testing.T) {
+	h := apptest.WorldCovering(t, db.SQLite)
+	ctx := context.Background()
+	sme := h.Users["sme.analyst"]
+	for i := range 201 {
+		if _, err := h.App.Risks.CreateRisk(ctx, sme.Actor, risks.NewRisk{Title: fmt.Sprintf("risk %d", i), Likelihood: 2, Impact: 2,
+			Treatment: "accept", Sharing: policy.Sharing{TLP: "AMBER", Audience: "org"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Whole, over HTTP: a header and 201 rows.
+	resp := riskAPI(t, h, "sme.analyst", http.MethodGet, "/api/v1/risks/export", nil, http.StatusOK, nil)
+	if recs, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(string(resp.Body), "\ufeff"))).ReadAll(); err != nil || len(recs) != 202 {
+		t.Fatalf("the export: %d records, %v; want 202", len(recs), err)
+	}
+	asked := 0
+	rctx := web.WithRecheck(ctx, func(context.Context) error {
+		asked++
+		return fault.New(fault.Unauthenticated, "token_revoked", "revoked")
+	})
+	var out strings.Builder
+	err := h.App.Risks.ExportCSV(rctx, sme.Actor, risks.ListFilter{}, ',', &out)
+	if e, ok := fault.As(err); !ok || e.Kind != fault.Unauthenticated {
+		t.Errorf("the export after its credential ended: %v, want unauthenticated", err)
+	}
+	if n := strings.Count(out.String(), "\n"); asked != 1 || n != 201 {
+		t.Errorf("asked %d times, %d lines written; want 1 and the header with the first page", asked, n)
 	}
 }

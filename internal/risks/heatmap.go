@@ -15,6 +15,7 @@ import (
 	"verbund/internal/db"
 	"verbund/internal/fault"
 	"verbund/internal/policy"
+	"verbund/internal/web"
 )
 
 // MaxNamed is how many risks a heatmap cell names (by priority); the
@@ -255,7 +256,11 @@ func CSVSeparator(sep string) (rune, error) {
 
 // ExportCSV writes every risk the reader may see (narrowed by f) in
 // priority order as CSV: UTF-8 with a byte order mark, fields separated
-// by sep.
+// by sep. It is not one snapshot: each page of 200 is judged with the
+// reader's view of its moment, and before each page but the first the
+// request's credential is checked again (web.Recheck), so an agreement,
+// a membership or a token that ends while it runs ends what it writes
+// next (as the intel exports do).
 func (s *Service) ExportCSV(ctx context.Context, a policy.Actor, f ListFilter, sep rune, w io.Writer) error {
 	if _, err := io.WriteString(w, utf8BOM); err != nil {
 		return fmt.Errorf("write csv: %w", err)
@@ -265,7 +270,12 @@ func (s *Service) ExportCSV(ctx context.Context, a policy.Actor, f ListFilter, s
 	_ = cw.Write([]string{"id", "title", "owner", "co_owners", "likelihood", "impact", "inherent_score", "residual_likelihood", "residual_impact",
 		"residual_score", "appetite", "above_appetite", "treatment", "due", "next_review", "review_overdue", "tlp"})
 	f.Limit = 200
-	for {
+	for first := true; ; first = false {
+		if !first {
+			if err := web.Recheck(ctx); err != nil {
+				return err
+			}
+		}
 		rs, next, err := s.FindRisks(ctx, a, f)
 		if err != nil {
 			return err

@@ -59,7 +59,9 @@ func Register(srv *web.Server, svc *Service) error {
 	r.Handle("GET /api/v1/risks", web.Read, h.apiList)
 	r.Handle("POST /api/v1/risks", web.Write, h.apiCreate)
 	r.Handle("GET /api/v1/risks/heatmap", web.Read, h.apiHeatmap)
-	r.Handle("GET /api/v1/risks/export", web.Read, h.apiExport)
+	// Long: a register of thousands is many pages, each judged afresh
+	// (ExportCSV), which a request's remembered state would keep old.
+	r.HandleLong("GET /api/v1/risks/export", web.Read, h.apiExport)
 	r.Handle("GET /api/v1/risks/{id}", web.Read, h.apiGet)
 	r.Handle("PATCH /api/v1/risks/{id}", web.Write, h.apiUpdate)
 	r.Handle("GET /api/v1/risks/{id}/history", web.Read, h.apiHistory)
