@@ -216,7 +216,11 @@ func (h *Hub) Replica(t testing.TB) *Hub {
 // without caches, to compare answers with).
 func (h *Hub) ReplicaWith(t testing.TB, configure func(*config.Config)) *Hub {
 	t.Helper()
-	d, err := db.Open(context.Background(), h.App.DB.URL, "")
+	dbURL := h.App.DB.URL
+	if dbURL != "" && h.App.DB.Dialect == db.Postgres {
+		dbURL = dbtest.PoolURL(dbURL) // DB.URL no longer names the pool's size
+	}
+	d, err := db.Open(context.Background(), dbURL, "")
 	must(t, err)
 	t.Cleanup(func() { _ = d.Close() })
 	dbtest.CheckAudited(d)

@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 
 	"verbund/internal/db"
@@ -114,15 +115,23 @@ func NewPostgresDB(t testing.TB) string {
 		t.Fatalf("parse VERBUND_TEST_POSTGRES: %v", err)
 	}
 	pu.Path = "/" + name
-	// VERBUND_TEST_PG_POOL runs the tests with that many connections a
-	// hub: with 1, a request that holds a connection while it asks the
-	// pool for another (a write that reads outside its transaction, a
-	// read that queries inside a loop over rows) waits until the
-	// database timeout and fails its test.
-	if n := os.Getenv("VERBUND_TEST_PG_POOL"); n != "" {
-		q := pu.Query()
-		q.Set("pool_max_conns", n)
-		pu.RawQuery = q.Encode()
+	return PoolURL(pu.String())
+}
+
+// PoolURL is the PostgreSQL URL u with the pool size the tests run with:
+// VERBUND_TEST_PG_POOL runs them with that many connections a hub (a
+// replica too). With 1, a request that holds a connection while it asks
+// the pool for another (a write that reads outside its transaction, a
+// read that queries inside a loop over rows) waits until the database
+// timeout and fails its test. Unset: u as it is.
+func PoolURL(u string) string {
+	n := os.Getenv("VERBUND_TEST_PG_POOL")
+	if n == "" {
+		return u
 	}
-	return pu.String()
+	sep := "?"
+	if strings.Contains(u, "?") {
+		sep = "&"
+	}
+	return u + sep + "pool_max_conns=" + url.QueryEscape(n)
 }
