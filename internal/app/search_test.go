@@ -192,7 +192,16 @@ func searchRelevance(t *testing.T, e db.Dialect) {
 	}
 }
 
-func day(offset int) string { return time.Now().AddDate(0, 0, offset).Format("2006-01-02") }
+// day is today plus offset days in the hub's display time zone, the zone
+// in which it reads a search's dates (web.Day): in UTC, the last hour
+// before midnight is already tomorrow in Berlin.
+func day(offset int) string {
+	loc, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		loc = time.UTC // as the hub falls back
+	}
+	return time.Now().In(loc).AddDate(0, 0, offset).Format("2006-01-02")
+}
 
 // TestSearchCursorAndInputTellNothing: the hub search's cursor names the
 // last result shown; a cursor naming a document the reader may not see
