@@ -189,7 +189,7 @@ type Recipients struct {
 // with sharing in.
 func (s *Service) PreviewThread(ctx context.Context, a policy.Actor, channelID string, in policy.Sharing) (Recipients, error) {
 	h := s.DB.R()
-	ch, err := channel(ctx, h, a, channelID)
+	ch, err := s.channel(ctx, h, a, channelID)
 	if err != nil {
 		return Recipients{}, err
 	}
@@ -207,7 +207,7 @@ func (s *Service) PreviewReply(ctx context.Context, a policy.Actor, threadID str
 	if err != nil {
 		return Recipients{}, err
 	}
-	ch, err := channel(ctx, h, a, t.ChannelID)
+	ch, err := s.channel(ctx, h, a, t.ChannelID)
 	if fault.Is(err, fault.NotFound) {
 		return Recipients{NoReply: true}, nil
 	}

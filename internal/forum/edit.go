@@ -73,7 +73,7 @@ func (s *Service) UpdatePost(ctx context.Context, a policy.Actor, id string, in 
 		if in.Sharing != nil {
 			// Changing who receives it needs the channel (its circle's
 			// members are who may be named).
-			ch, err := channel(ctx, tx.Handle, a, channelID)
+			ch, err := s.channel(ctx, tx.Handle, a, channelID)
 			if err != nil {
 				return err
 			}

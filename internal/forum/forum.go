@@ -199,18 +199,29 @@ func (s *Service) FindChannels(ctx context.Context, a policy.Actor) ([]Channel, 
 // FindChannelByID returns one channel the actor's org can use (else not
 // found).
 func (s *Service) FindChannelByID(ctx context.Context, a policy.Actor, id string) (Channel, error) {
-	return channel(ctx, s.DB.R(), a, id)
+	return s.channel(ctx, s.DB.R(), a, id)
 }
 
-// usableChannel returns channel id when the org of the view's reader may
-// use it, judged in memory as channelVisible judges it in SQL: an org's
-// own channel, or a circle's channel when the org is an active member of
-// the circle (by the reader's view: at the request's moment on a read,
-// in the transaction on a write, which loads its view anyway). The row is
-// kept once read: a channel is never changed or deleted (nor are the
-// names it shows), so only who may use it needs judging. A channel the
-// reader may not use answers like one that does not exist.
-func (s *Service) usableChannel(ctx context.Context, h db.Handle, org string, inCircle func(string) bool, id string) (Channel, error) {
+// channel returns channel id when actor a's org may use it (else not
+// found), judged with a's view as h reads it: the request's (kept
+// between requests) outside a transaction, the one a write's transaction
+// loads inside it (and Disclose takes again: db.Handle.Recall).
+func (s *Service) channel(ctx context.Context, h db.Handle, a policy.Actor, id string) (Channel, error) {
+	r, err := policy.NewReader(ctx, h, a, db.Now())
+	if err != nil {
+		return Channel{}, err
+	}
+	return s.usableChannel(ctx, h, r, a.OrgID, id)
+}
+
+// usableChannel returns channel id when org, reading through r, may use
+// it, judged in memory as channelVisible judges it in SQL: an org's own
+// channel, or a circle's channel when the org is an active member of the
+// circle by r's view. The row is kept once read: a channel is never
+// changed or deleted (nor are the names it shows; TestKeptRowsNeverChange),
+// so only who may use it needs judging. A channel the reader may not use
+// answers like one that does not exist.
+func (s *Service) usableChannel(ctx context.Context, h db.Handle, r *policy.Reader, org, id string) (Channel, error) {
 	v, ok := s.channelRows.Load(id)
 	if !ok {
 		var c Channel
@@ -223,18 +234,10 @@ func (s *Service) usableChannel(ctx context.Context, h db.Handle, org string, in
 		v, _ = s.channelRows.LoadOrStore(id, c)
 	}
 	c := v.(Channel)
-	if c.CommunityID == "" && c.OrgID == org || c.CommunityID != "" && inCircle(c.CommunityID) {
+	if c.CommunityID == "" && c.OrgID == org || c.CommunityID != "" && r.InCircle(c.CommunityID) {
 		return c, nil
 	}
 	return Channel{}, db.NotFound(sql.ErrNoRows, "load channel")
-}
-
-func channel(ctx context.Context, h db.Handle, a policy.Actor, id string) (Channel, error) {
-	var c Channel
-	err := h.QueryRow(ctx, `SELECT ch.id, ch.org_id, COALESCE(ch.community_id, ''), COALESCE(c.name, ''), ch.name, ch.description, ch.created_at, o.name
-		FROM channels ch LEFT JOIN communities c ON c.id = ch.community_id JOIN orgs o ON o.id = ch.org_id WHERE ch.id = ? AND `+channelVisible, id, a.OrgID, a.OrgID).
-		Scan(&c.ID, &c.OrgID, &c.CommunityID, &c.CommunityName, &c.Name, &c.Description, &c.CreatedAt, &c.OrgName)
-	return c, db.NotFound(err, "load channel")
 }
 
 // CreateChannel adds a channel: admins for their org; admins of a circle's

@@ -58,11 +58,7 @@ func (s *Service) CreateThread(ctx context.Context, a policy.Actor, channelID st
 	var p Post
 	// A short write: committed together with others waiting (db.GroupTx).
 	err = s.DB.GroupTx(ctx, func(tx *db.Tx) error {
-		v, err := policy.LoadView(ctx, tx.Handle, a, db.Now()) // Disclose takes it again (Handle.Recall)
-		if err != nil {
-			return err
-		}
-		ch, err := s.usableChannel(ctx, tx.Handle, a.OrgID, v.InCircle, channelID)
+		ch, err := s.channel(ctx, tx.Handle, a, channelID)
 		if err != nil {
 			return err
 		}
@@ -116,11 +112,7 @@ func (s *Service) CreatePost(ctx context.Context, a policy.Actor, threadID strin
 		if err != nil {
 			return err
 		}
-		v, err := policy.LoadView(ctx, tx.Handle, a, db.Now()) // Disclose takes it again (Handle.Recall)
-		if err != nil {
-			return err
-		}
-		ch, err := s.usableChannel(ctx, tx.Handle, a.OrgID, v.InCircle, t.ChannelID)
+		ch, err := s.channel(ctx, tx.Handle, a, t.ChannelID)
 		if err != nil {
 			return err
 		}

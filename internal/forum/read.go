@@ -299,7 +299,7 @@ func (s *Service) FindThreads(ctx context.Context, a policy.Actor, channelID, af
 	if err != nil {
 		return nil, "", err
 	}
-	if _, err := s.usableChannel(ctx, h, a.OrgID, r.InCircle, channelID); err != nil {
+	if _, err := s.usableChannel(ctx, h, r, a.OrgID, channelID); err != nil {
 		return nil, "", err
 	}
 	if limit <= 0 || limit > 200 {

@@ -352,7 +352,6 @@ func (c *threadCache) read(ctx context.Context, tag, thread string, head int64) 
 	for i := range posts {
 		e.size += postCost(&posts[i])
 	}
-
 	if thread == "" {
 		slices.Reverse(posts)
 	}

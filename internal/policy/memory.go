@@ -34,11 +34,7 @@ func LoadAudiences(ctx context.Context, h db.Handle, shares []*Share) error {
 // InCircle reports whether the reader's org is an active member of trust
 // circle c at the reader's moment (its view): what a capability's own
 // rows scoped to a circle (the forum's channels) are judged by in memory.
-func (r *Reader) InCircle(c string) bool { return r.view != nil && r.view.InCircle(c) }
-
-// InCircle reports whether the view's org is an active member of trust
-// circle c.
-func (v *View) InCircle(c string) bool { return v.Communities[c][v.OrgID] }
+func (r *Reader) InCircle(c string) bool { return r.view != nil && r.view.Communities[c][r.view.OrgID] }
 
 // Sees judges one envelope of kind k (read through Unjudged, with its
 // audience lists) for the reader: what the predicate of From would decide

@@ -40,7 +40,7 @@ const maxTerms = 8
 func (k *Kind) Index(ctx context.Context, tx *db.Tx, id, title, body string) error {
 	// In a group of writes, with the group's other documents at its end
 	// (db.Tx.InsertBatched: one full-text segment a group).
-	into, set := docColumns(tx.Dialect())
+	into, set, _ := docColumns(tx.Dialect())
 	if err := tx.InsertBatched(ctx, into, `ON CONFLICT (id) DO UPDATE SET title = excluded.title, body = excluded.body`+set,
 		docRow(tx.Dialect(), id, k.name, title, body)...); err != nil {
 		return fmt.Errorf("index %s: %w", k.name, err)
@@ -48,16 +48,17 @@ func (k *Kind) Index(ctx context.Context, tx *db.Tx, id, title, body string) err
 	return nil
 }
 
-// docColumns are the columns of a written document, and what else an
-// update of its text sets. PostgreSQL's documents carry their compound
-// tails, computed here (words.Tails, migration 0023): in the database
-// they cost more than the rest of the insert. SQLite's index triggers
-// take them from the same function (internal/db/functions.go).
-func docColumns(d db.Dialect) (into, set string) {
+// docColumns are the columns of a written document, what else an update
+// of its text sets, and how many values a row has (docRow). PostgreSQL's
+// documents carry their compound tails, computed here (words.Tails,
+// migration 0023): in the database they cost more than the rest of the
+// insert. SQLite's index triggers take them from the same function
+// (internal/db/functions.go).
+func docColumns(d db.Dialect) (into, set string, width int) {
 	if d == db.Postgres {
-		return `search_docs (id, kind, title, body, tails)`, `, tails = excluded.tails`
+		return `search_docs (id, kind, title, body, tails)`, `, tails = excluded.tails`, 5
 	}
-	return `search_docs (id, kind, title, body)`, ``
+	return `search_docs (id, kind, title, body)`, ``, 4
 }
 
 // docRow is a document's values for docColumns.
@@ -74,8 +75,7 @@ type Doc struct{ ID, Title, Body string }
 // IndexAll writes the searchable text of many new objects of this kind
 // (imports), a hundred a statement.
 func (k *Kind) IndexAll(ctx context.Context, tx *db.Tx, docs []Doc) error {
-	into, _ := docColumns(tx.Dialect())
-	width := len(docRow(tx.Dialect(), "", "", "", ""))
+	into, _, width := docColumns(tx.Dialect())
 	values := make([]any, 0, width*len(docs))
 	for _, d := range docs {
 		values = append(values, docRow(tx.Dialect(), d.ID, k.name, d.Title, d.Body)...)
