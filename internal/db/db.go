@@ -420,7 +420,20 @@ func (h Handle) Pooled() bool { return h.reader && h.tx == nil }
 func (h Handle) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	h.forget(query)
 	ctx = h.ctx(ctx)
-	if err := h.flush(ctx); err != nil {
+	if p := h.pipe; p != nil && len(args) > 0 {
+		// With the waiting statements (pipeline.go). Without arguments a
+		// statement may be several (a migration's), which only the
+		// simple protocol below takes.
+		if p.err != nil {
+			return nil, p.err
+		}
+		tag, err := p.send(ctx, &queued{query: h.db.rebind(query), args: args})
+		if err != nil {
+			return nil, err
+		}
+		return batchResult(tag.RowsAffected()), nil
+	}
+	if err := h.flush(ctx, query); err != nil {
 		return nil, err
 	}
 	if st := h.prepared(ctx, query); st != nil {
@@ -435,7 +448,7 @@ func (h Handle) Exec(ctx context.Context, query string, args ...any) (sql.Result
 func (h Handle) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	h.forget(query)
 	ctx = h.ctx(ctx)
-	if err := h.flush(ctx); err != nil {
+	if err := h.flush(ctx, query); err != nil {
 		return nil, err
 	}
 	if st := h.prepared(ctx, query); st != nil {
@@ -453,7 +466,7 @@ func (h Handle) QueryRow(ctx context.Context, query string, args ...any) *sql.Ro
 	// A failure of the statements sent first fails this query too (the
 	// transaction is aborted); the transaction then returns that
 	// failure, not this one (DB.tx).
-	_ = h.flush(ctx)
+	_ = h.flush(ctx, query)
 	if st := h.prepared(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
@@ -730,46 +743,53 @@ func (d *DB) Tx(ctx context.Context, fn func(*Tx) error) error {
 
 // tx is Tx with the hooks to run (nil: none).
 func (d *DB) tx(ctx context.Context, fn func(*Tx) error, hooks *Hooks) error {
-	var pipe *pipeline
-	begin := d.writer.BeginTx
-	// release gives the transaction's connection back to the pool as soon
-	// as it has ended, before the AfterCommit functions (which may take
-	// one of their own: a request never holds two).
-	release := func() {}
+	var tx *Tx
+	// commit commits; rollback rolls back and gives the connection back
+	// (after a commit it only gives it back): both before the AfterCommit
+	// functions, which may take a connection of their own (a request never
+	// holds two). A panic in fn rolls back too (deferred).
+	var commit func() error
+	var rollback func()
 	if d.Dialect == Postgres {
-		// A connection of its own, whose statements ExecLater sends in
-		// batches (pipeline.go).
+		// A connection of its own, whose statements go in batches, with
+		// BEGIN and COMMIT (pipeline.go).
 		conn, err := d.writer.Conn(ctx)
 		if err != nil {
 			return Map(fmt.Errorf("begin: %w", err))
 		}
-		release = func() { _ = conn.Close() } // a second Close does nothing
-		defer release()
-		pipe, begin = &pipeline{conn: conn}, conn.BeginTx
+		pipe := &pipeline{conn: conn}
+		tx = &Tx{Handle: Handle{q: conn, db: d, memo: &memo{}, pipe: pipe}}
+		commit = func() error { return pipe.commit(ctx) }
+		rollback = func() { pipe.end(ctx) }
+	} else {
+		sqlTx, err := d.writer.BeginTx(ctx, nil)
+		if err != nil {
+			return Map(fmt.Errorf("begin: %w", err))
+		}
+		tx = &Tx{Handle: Handle{q: sqlTx, db: d, tx: sqlTx, memo: &memo{}}}
+		commit = func() error {
+			if err := sqlTx.Commit(); err != nil {
+				return Map(fmt.Errorf("commit: %w", err))
+			}
+			return nil
+		}
+		rollback = func() { _ = sqlTx.Rollback() } // after a commit it does nothing
 	}
-	sqlTx, err := begin(ctx, nil)
-	if err != nil {
-		return Map(fmt.Errorf("begin: %w", err))
-	}
-	// A panic in fn rolls back before the connection goes (its Close
-	// waits for the transaction to end: it would hang); after a commit
-	// or a rollback this does nothing.
-	defer func() { _ = sqlTx.Rollback() }()
-	tx := &Tx{Handle: Handle{q: sqlTx, db: d, tx: sqlTx, memo: &memo{}, pipe: pipe}}
+	defer rollback()
 	defer d.afterTx()
 	// failed is a failure to give back: the first of the statements sent
 	// later (ExecLater) if one failed, since what followed it failed
 	// only because the transaction was aborted.
 	failed := func(err error) error {
-		_ = sqlTx.Rollback()
-		release()
-		if pipe != nil && pipe.err != nil {
-			return pipe.err
+		rollback()
+		if tx.pipe != nil && tx.pipe.err != nil {
+			return tx.pipe.err
 		}
 		return err
 	}
 	var beforeCommit func() error
 	if hooks != nil && hooks.Begin != nil {
+		var err error
 		if beforeCommit, err = hooks.Begin(ctx, tx); err != nil {
 			return failed(err)
 		}
@@ -794,13 +814,10 @@ func (d *DB) tx(ctx context.Context, fn func(*Tx) error, hooks *Hooks) error {
 			return failed(err)
 		}
 	}
-	if err := tx.flush(ctx); err != nil {
-		return failed(err)
-	}
-	err = sqlTx.Commit()
-	release()
+	err := commit()
+	rollback()
 	if err != nil {
-		return Map(fmt.Errorf("commit: %w", err))
+		return err
 	}
 	if d.wal != nil {
 		d.wal.commits.Add(1)
@@ -809,6 +826,16 @@ func (d *DB) tx(ctx context.Context, fn func(*Tx) error, hooks *Hooks) error {
 		f()
 	}
 	return nil
+}
+
+// Begin makes sure the transaction has begun on the database (PostgreSQL
+// sends BEGIN with the first statement that needs it): for a check that
+// reads what the transaction itself has done (the tests' audit hook).
+func (t *Tx) Begin(ctx context.Context) error {
+	if t.pipe == nil || t.pipe.begun {
+		return nil
+	}
+	return t.flush(ctx, "")
 }
 
 // Affected returns how many rows the statement behind res changed. An

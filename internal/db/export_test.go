@@ -11,3 +11,6 @@ func (d *DB) GroupQueued() int {
 	defer d.group.mu.Unlock()
 	return len(d.group.queue)
 }
+
+// PlainRead is plainRead (tests of the pipeline).
+func PlainRead(q string) bool { return plainRead(q) }

@@ -215,6 +215,9 @@ func (d *DB) Migrate(ctx context.Context) (int, error) {
 		// No hooks: a schema step is no change of the hub's data (and
 		// the audit tables may not exist yet).
 		err := d.tx(ctx, func(tx *Tx) error {
+			if err := tx.Begin(ctx); err != nil { // the statements below go around the batches
+				return err
+			}
 			for _, stmt := range splitStatements(m.SQL) {
 				if _, err := tx.q.ExecContext(ctx, stmt); err != nil {
 					return fmt.Errorf("migration %s: %w", m.File, err)

@@ -3,40 +3,66 @@ package db
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
-// A PostgreSQL write transaction sends the statements whose answers it
-// does not read (Tx.ExecLater: an audit record, a post's row, a thread's
-// last activity) together, in one round trip, just before its next
-// statement or its commit. A reply wrote nine statements one after the
-// other, each a round trip that cost the hub and the server more than the
-// statement itself (about 0.1 ms of CPU between them, on this machine:
-// the write and read system calls, the driver, the server's protocol).
-// The statements run in the order they were given and in the same
-// transaction, so nothing changes for the data; only a failure is
-// reported later, by the statement or commit that sent them, and it fails
-// the transaction as it would have (the first failure is the one
-// returned, with what the statement was for).
+// A PostgreSQL write transaction sends its statements in as few round
+// trips as it can. Each round trip cost the hub and the server more than
+// most statements themselves (about 0.1 ms of CPU between them, on this
+// machine: the write and read system calls, the driver, the server's
+// protocol), and a reply made a dozen.
 //
-// database/sql has no batches: the transaction runs on a connection of
-// its own (sql.Conn), whose pgx connection the batch borrows between the
-// transaction's statements (Conn.Raw).
+//   - The statements whose answers it does not read (Tx.ExecLater: an
+//     audit record, a post's row, a thread's last activity) wait and go
+//     with the transaction's next statement.
+//   - Exec and ScanRow send the waiting statements and their own in one
+//     batch (one round trip).
+//   - BEGIN is sent with the first statement that needs the transaction:
+//     every one but a plain read (plainRead). A read of committed rows runs
+//     the same before BEGIN as after it: a transaction at read committed
+//     (which this one is: BEGIN says so) gives each statement what was
+//     committed when that statement began.
+//   - COMMIT goes in the batch of the last waiting statements.
+//
+// The statements run in the order they were given and in the same
+// transaction, so nothing changes for the data; only a failure of a
+// statement sent later is reported later, by the statement or commit that
+// sent it, and it fails the transaction as it would have (the first
+// failure is the one returned, with what the statement was for).
+//
+// database/sql has no batches: the transaction runs on a connection of its
+// own (sql.Conn), without database/sql's Tx, and the batches borrow its
+// pgx connection (Conn.Raw). Before the connection goes back to the pool,
+// end makes sure no transaction is left open on it: it rolls back what
+// is, and closes the connection if that fails.
 
-// pipeline is a transaction's statements waiting to be sent.
+// pipeline is a transaction's state on its connection and its statements
+// waiting to be sent.
 type pipeline struct {
 	conn   *sql.Conn
+	begun  bool // BEGIN was sent
 	queued []queued
 	err    error // the first failure among the sent ones
+	ended  bool
 }
 
 type queued struct {
-	what, query string
+	what, query string // what: "" for a statement whose caller reports its error
 	args        []any
+	dest        []any // ScanRow's
 }
+
+// beginStatement begins a transaction at the level the rules above rely
+// on, whatever the server's default is.
+const beginStatement = `BEGIN ISOLATION LEVEL READ COMMITTED`
 
 // ExecLater runs a statement whose result the caller does not need, on
 // PostgreSQL with the transaction's next statement or its commit (what
@@ -60,19 +86,76 @@ func (t *Tx) ExecLater(ctx context.Context, what, query string, args ...any) err
 	return nil
 }
 
-// flush sends the waiting statements, if any, in one round trip and
-// returns the first failure (also any earlier one: a failed transaction
-// runs nothing more).
-func (h Handle) flush(ctx context.Context) error {
+// ScanRow runs a query for one row and scans it into dest (sql.ErrNoRows
+// when there is none): QueryRow(…).Scan(dest…), but on PostgreSQL in the
+// batch of the statements waiting before it, one round trip for all.
+func (t *Tx) ScanRow(ctx context.Context, query string, args []any, dest ...any) error {
+	if t.pipe == nil {
+		return t.QueryRow(ctx, query, args...).Scan(dest...)
+	}
+	t.forget(query)
+	if t.pipe.err != nil {
+		return t.pipe.err
+	}
+	_, err := t.pipe.send(ctx, &queued{query: t.db.rebind(query), args: args, dest: dest})
+	return err
+}
+
+// plainRead reports whether query is a read that runs the same outside
+// the transaction as in it: a SELECT that locks nothing and calls nothing
+// that changes the session or the database. Anything else waits for
+// BEGIN (a WITH may write; a function's name in a column is taken for a
+// call: cautious, never wrong).
+func plainRead(query string) bool {
+	q := strings.TrimLeft(query, " \t\r\n")
+	if !strings.HasPrefix(q, "SELECT ") {
+		return false
+	}
+	u := strings.ToUpper(q)
+	for _, w := range []string{"FOR UPDATE", "FOR SHARE", "FOR NO KEY", "FOR KEY SHARE", "PG_ADVISORY", "PG_NOTIFY",
+		"NEXTVAL", "SETVAL", "SET_CONFIG", "TXID_", "PG_CURRENT_XACT", "LASTVAL"} {
+		if strings.Contains(u, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// flush sends the waiting statements, if any, and BEGIN if query (run
+// next, on the connection) needs the transaction and it was not sent: in
+// one round trip. It returns the first failure (also any earlier one: a
+// failed transaction runs nothing more).
+func (h Handle) flush(ctx context.Context, query string) error {
 	p := h.pipe
 	if p == nil {
 		return nil
 	}
-	if p.err != nil || len(p.queued) == 0 {
+	if p.err != nil {
 		return p.err
 	}
+	if len(p.queued) == 0 && (p.begun || plainRead(query)) {
+		return nil
+	}
+	_, err := p.send(ctx, nil)
+	return err
+}
+
+// send sends BEGIN if it was not sent, the waiting statements and last
+// (if not nil; a ScanRow's row is scanned) in one round trip. It returns
+// last's command tag and the first failure (sql.ErrNoRows: ScanRow's
+// query found no row, which fails nothing). Callers have checked p.err.
+func (p *pipeline) send(ctx context.Context, last *queued) (pgconn.CommandTag, error) {
 	qs := p.queued
 	p.queued = nil
+	if !p.begun {
+		qs = append([]queued{{what: "begin", query: beginStatement}}, qs...)
+		p.begun = true
+	}
+	if last != nil {
+		qs = append(qs, *last)
+	}
+	var tag pgconn.CommandTag
+	noRow := false
 	err := p.conn.Raw(func(dc any) error {
 		c, ok := dc.(*stdlib.Conn)
 		if !ok {
@@ -85,8 +168,26 @@ func (h Handle) flush(ctx context.Context) error {
 		res := c.Conn().SendBatch(ctx, b)
 		var first error
 		for _, q := range qs {
-			if _, err := res.Exec(); err != nil && first == nil {
-				first = fmt.Errorf("%s: %w", q.what, Map(err))
+			var err error
+			if q.dest != nil {
+				err = res.QueryRow().Scan(q.dest...)
+				if errors.Is(err, sql.ErrNoRows) {
+					noRow = true
+					continue
+				}
+			} else {
+				tag, err = res.Exec()
+			}
+			if err == nil && q.query == commitStatement && tag.String() != "COMMIT" {
+				// PostgreSQL answers COMMIT of a failed transaction with
+				// ROLLBACK, and no error.
+				err = fmt.Errorf("the transaction was rolled back (%s)", tag)
+			}
+			if err != nil && first == nil {
+				first = Map(err)
+				if q.what != "" {
+					first = fmt.Errorf("%s: %w", q.what, first)
+				}
 			}
 		}
 		if err := res.Close(); err != nil && first == nil {
@@ -94,6 +195,69 @@ func (h Handle) flush(ctx context.Context) error {
 		}
 		return first
 	})
-	p.err = err
+	if err != nil {
+		p.err = err
+		return tag, err
+	}
+	if noRow {
+		return tag, sql.ErrNoRows
+	}
+	return tag, nil
+}
+
+const commitStatement = `COMMIT`
+
+// commit sends the waiting statements and COMMIT in one round trip
+// (nothing, if the transaction neither began nor has anything waiting).
+func (p *pipeline) commit(ctx context.Context) error {
+	if p.err != nil {
+		return p.err
+	}
+	if !p.begun && len(p.queued) == 0 {
+		return nil
+	}
+	_, err := p.send(ctx, &queued{what: "commit", query: commitStatement})
 	return err
 }
+
+// end leaves the connection without a transaction and gives it back to
+// the pool: it rolls back what is open (a failure, a panic, a context
+// that ended), and closes the connection instead when that fails or
+// cannot be told. (pgx's stdlib also discards a connection taken from the
+// pool with a transaction open; rolling back here keeps the connection.)
+// A second call does nothing.
+func (p *pipeline) end(ctx context.Context) {
+	if p.ended {
+		return
+	}
+	p.ended = true
+	_ = p.conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return driver.ErrBadConn
+		}
+		pc := c.Conn().PgConn()
+		if pc.IsClosed() {
+			return driver.ErrBadConn
+		}
+		if pc.TxStatus() == 'I' {
+			return nil
+		}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, err := pc.Exec(ctx, "ROLLBACK").ReadAll(); err != nil || pc.TxStatus() != 'I' {
+			return driver.ErrBadConn // database/sql closes the connection
+		}
+		return nil
+	})
+	_ = p.conn.Close()
+}
+
+// batchResult is what Exec returns for a statement sent in a batch.
+type batchResult int64
+
+func (r batchResult) LastInsertId() (int64, error) {
+	return 0, fmt.Errorf("PostgreSQL has no last insert id: use RETURNING")
+}
+
+func (r batchResult) RowsAffected() (int64, error) { return int64(r), nil }

@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"testing"
 	"time"
@@ -124,4 +125,124 @@ func TestPanicInTxRollsBack(t *testing.T) {
 			t.Fatalf("a transaction after the panics: %v", err)
 		}
 	})
+}
+
+// TestTxLeavesNoTransactionOpen: on PostgreSQL a write transaction sends
+// BEGIN and COMMIT in its batches, without database/sql's Tx, so nothing
+// but Tx itself stops a connection from going back to the pool inside a
+// transaction. After a failed statement, a failure the caller ignored, a
+// context that ended and a read-only transaction, every later
+// transaction (more than the pool holds) still commits what it writes
+// and only that.
+func TestTxLeavesNoTransactionOpen(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := dbtest.Unaudited(context.Background())
+		add := func(tx *db.Tx, id string) error {
+			_, err := tx.Exec(ctx, `INSERT INTO orgs (id, name, name_key, kind, created_at) VALUES (?, ?, ?, 'company', 0)`, id, id, id)
+			return err
+		}
+		for i := range 4 {
+			id := func(s string) string { return s + strings.Repeat("x", i) }
+			// A failed statement (a duplicate) after a write.
+			if err := d.Tx(ctx, func(tx *db.Tx) error {
+				if err := add(tx, id("dup")); err != nil {
+					return err
+				}
+				return add(tx, id("dup"))
+			}); !fault.Is(err, fault.Conflict) {
+				t.Fatalf("a duplicate: %v, want a conflict", err)
+			}
+			// A failure the caller ignores: PostgreSQL has aborted the
+			// transaction, so its commit must fail, not report success
+			// (SQLite goes on and commits).
+			err := d.Tx(ctx, func(tx *db.Tx) error {
+				if err := add(tx, id("ignored")); err != nil {
+					return err
+				}
+				var n int
+				_ = tx.QueryRow(ctx, `SELECT n FROM no_such_table`).Scan(&n)
+				return nil
+			})
+			if d.Dialect == db.Postgres && err == nil {
+				t.Fatal("a transaction whose statement failed committed")
+			}
+			// A context that ends after the first write.
+			cctx, cancel := context.WithCancel(ctx)
+			_ = d.Tx(cctx, func(tx *db.Tx) error {
+				if err := add(tx, id("cancelled")); err != nil {
+					return err
+				}
+				cancel()
+				return add(tx, id("cancelled2"))
+			})
+			cancel()
+			// Reads only.
+			if err := d.Tx(ctx, func(tx *db.Tx) error {
+				var n int
+				return tx.QueryRow(ctx, `SELECT COUNT(*) FROM orgs`).Scan(&n)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			// ScanRow: a row, and no row (which fails nothing).
+			if err := d.Tx(ctx, func(tx *db.Tx) error {
+				var name string
+				if err := tx.ScanRow(ctx, `SELECT name FROM orgs WHERE id = ?`, []any{"none"}, &name); err != sql.ErrNoRows {
+					t.Errorf("ScanRow of no row: %v, want sql.ErrNoRows", err)
+				}
+				if err := add(tx, id("kept")); err != nil {
+					return err
+				}
+				if err := tx.ScanRow(ctx, `SELECT name FROM orgs WHERE id = ?`, []any{id("kept")}, &name); err != nil || name != id("kept") {
+					t.Errorf("ScanRow read %q (%v), want the row written before it", name, err)
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var names []string
+		rows, err := d.R().Query(ctx, `SELECT id FROM orgs ORDER BY id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			names = append(names, s)
+		}
+		if err := rows.Close(); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"kept", "keptx", "keptxx", "keptxxx"}
+		if d.Dialect == db.SQLite {
+			want = append([]string{"ignored", "ignoredx", "ignoredxx", "ignoredxxx"}, want...)
+		}
+		if strings.Join(names, ",") != strings.Join(want, ",") {
+			t.Fatalf("orgs %v, want only %v: a failed or cancelled transaction left something behind", names, want)
+		}
+	})
+}
+
+// TestPlainRead: only a SELECT that locks nothing and calls nothing that
+// changes the session may run before BEGIN.
+func TestPlainRead(t *testing.T) {
+	for q, want := range map[string]bool{
+		`SELECT id FROM orgs WHERE id = $1`:                        true,
+		"\n\t SELECT COUNT(*) FROM posts":                          true,
+		`SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE`: false,
+		`SELECT id FROM jobs FOR update SKIP LOCKED`:               false,
+		`SELECT 1 FROM t FOR NO KEY UPDATE`:                        false,
+		`SELECT pg_advisory_xact_lock(1)`:                          false,
+		`SELECT nextval('s')`:                                      false,
+		`SELECT set_config('a.b', 'c', true)`:                      false,
+		`WITH d AS (DELETE FROM t RETURNING id) SELECT id FROM d`:  false,
+		`INSERT INTO t VALUES (1)`:                                 false,
+		`select id from orgs`:                                      false, // cautious: not our spelling
+	} {
+		if got := db.PlainRead(q); got != want {
+			t.Errorf("plainRead(%q) = %v, want %v", q, got, want)
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"verbund/internal/audit"
 	"verbund/internal/db"
+	"verbund/internal/policy"
 )
 
 // Reading around waiting records. A change committed a moment ago whose
@@ -134,7 +135,7 @@ func (c *threadCache) freshPosts(ctx context.Context, posts, threads []any) ([]P
 		return nil, true, nil
 	}
 	feed := &threadEntry{tag: feedTag}
-	q := c.query(feed).Add(` WHERE p.id IN (`+db.Placeholders(len(posts))+`) ORDER BY p.id LIMIT ?`, append(posts, max+1)...)
+	q := c.query(feed).Add(` WHERE `).Append(policy.IDsIn("p", posts)).Add(` ORDER BY p.id LIMIT ?`, max+1)
 	fresh, left, err := c.collect(ctx, feed, q, max, 0)
 	return fresh, err == nil && left == "", err
 }
@@ -170,7 +171,7 @@ func (c *threadCache) overlayList(ctx context.Context, channel string, ws []audi
 			args = append(args, id)
 		}
 	}
-	q := c.threadQuery().Add(` WHERE t.id IN (`+db.Placeholders(len(args))+`) AND t.channel_id = ?`, append(args, channel)...)
+	q := c.threadQuery().Add(` WHERE `).Append(policy.IDsIn("t", args)).Add(` AND t.channel_id = ?`, channel)
 	fresh, err := c.collectThreads(context.WithoutCancel(ctx), q)
 	if err != nil {
 		return s, false, err

@@ -608,7 +608,7 @@ func (c *threadCache) readAhead(ctx context.Context, changes []audit.Change) *re
 		}
 	}
 	if len(threads) > 1 && len(threads) <= 4*c.perEntry {
-		fresh, err := c.collectThreads(ctx, c.threadQuery().Add(` WHERE t.id IN (`+db.Placeholders(len(threads))+`)`, threads...))
+		fresh, err := c.collectThreads(ctx, c.threadQuery().Add(` WHERE `).Append(policy.IDsIn("t", threads)))
 		if err == nil {
 			for _, id := range threads {
 				pre.threads[id.(string)] = nil
@@ -621,7 +621,8 @@ func (c *threadCache) readAhead(ctx context.Context, changes []audit.Change) *re
 	return pre
 }
 
-// historyLen is how many applied changes the cache remembers.
+// historyLen is how many applied changes the cache remembers at least
+// (up to twice as many).
 const historyLen = 4096
 
 // apply applies one chained change to every entry it touches; only then
@@ -630,7 +631,9 @@ const historyLen = 4096
 func (c *threadCache) apply(ctx context.Context, ch audit.Change, pre *readAhead) error {
 	c.mu.Lock()
 	c.history = append(c.history, ch)
-	if n := len(c.history) - historyLen; n > 0 {
+	// Trimmed to historyLen now and then, not by one at every change:
+	// that moved 4,095 changes a record.
+	if n := len(c.history) - historyLen; n > historyLen {
 		c.floor = c.history[n-1].Seq
 		c.history = slices.Delete(c.history, 0, n)
 	}

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"verbund/internal/db"
@@ -23,6 +24,18 @@ import (
 func (k *Kind) Unjudged(alias string) *db.Query {
 	s := shareAlias(alias)
 	return db.Q(k.table + " " + alias + " JOIN shares " + s + " ON " + s + ".id = " + alias + ".id")
+}
+
+// IDsIn is the condition "alias's row is one of ids" for a read through
+// Unjudged, stated for the row and for its envelope. With the row's alone,
+// PostgreSQL may merge the few rows with every share, reading shares from
+// the first: ids are UUIDv7, so new ones sort last, and while threads are
+// opened its statistics lag behind (0.07 ms for two ids, 0.3–0.6 ms and
+// growing for three or more under the mixed load). Stated for both, each
+// side is a look-up.
+func IDsIn(alias string, ids []any) *db.Query {
+	s, list := shareAlias(alias), db.Placeholders(len(ids))
+	return db.Q(alias+`.id IN (`+list+`) AND `+s+`.id IN (`+list+`)`, append(slices.Clone(ids), ids...)...)
 }
 
 // LoadAudiences fills in the named orgs and people of envelopes read

@@ -192,8 +192,8 @@ func storeTally(ctx context.Context, tx *db.Tx, k containerKey, row tallyRow) er
 // for it (its last group gone) is inserted again by PostgreSQL itself.
 func lockTally(ctx context.Context, tx *db.Tx, k containerKey) (tallyRow, error) {
 	var text string
-	err := tx.QueryRow(ctx, `INSERT INTO share_tally (container_id, kind, groups) VALUES (?, ?, '')
-		ON CONFLICT (container_id, kind) DO UPDATE SET groups = share_tally.groups RETURNING groups`, k.container, k.kind).Scan(&text)
+	err := tx.ScanRow(ctx, `INSERT INTO share_tally (container_id, kind, groups) VALUES (?, ?, '')
+		ON CONFLICT (container_id, kind) DO UPDATE SET groups = share_tally.groups RETURNING groups`, []any{k.container, k.kind}, &text)
 	if err != nil {
 		return nil, fmt.Errorf("tally share: %w", db.Map(err))
 	}

@@ -66,8 +66,9 @@ func touches(t string, tags []string) bool {
 	return false
 }
 
-// historyLen is how many applied changes the cache remembers, to decide
-// whether a page built before the newest of them may still be kept.
+// historyLen is how many applied changes the cache remembers at least (up
+// to twice as many), to decide whether a page built before the newest of
+// them may still be kept.
 const historyLen = 4096
 
 // Cache is a bounded map of pages.
@@ -234,7 +235,9 @@ func (c *Cache) catchUp(ctx context.Context, head int64) error {
 // Callers hold c.mu.
 func (c *Cache) apply(ch Change) {
 	c.history = append(c.history, ch)
-	if len(c.history) > historyLen {
+	if len(c.history) > 2*historyLen {
+		// Trimmed to historyLen now and then, not by one at every change:
+		// that moved 4,095 changes a record.
 		c.history = slices.Delete(c.history, 0, len(c.history)-historyLen)
 	}
 	if ch.Touches == "*" {

@@ -90,6 +90,11 @@ func readWrites(ctx context.Context, tx *db.Tx) (writes, error) {
 		err := tx.QueryRow(ctx, `SELECT total_changes(), COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'audit_pending'), 0)`).Scan(&w.changes, &w.records)
 		return w, err
 	}
+	// Counted inside the transaction, whose BEGIN may still wait for a
+	// statement that needs it: between transactions the counts may go.
+	if err := tx.Begin(ctx); err != nil {
+		return w, err
+	}
 	var tables string
 	err := tx.QueryRow(ctx, `SELECT COALESCE((SELECT string_agg(relname || ' ' || (n_tup_ins + n_tup_upd + n_tup_del), ',') FROM pg_stat_xact_user_tables
 			WHERE n_tup_ins + n_tup_upd + n_tup_del > 0), '')`).Scan(&tables)
