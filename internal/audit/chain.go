@@ -62,30 +62,37 @@ func chainOnce(ctx context.Context, tx *db.Tx) (int, error) {
 	if tx.Dialect() == db.Postgres {
 		lock = ` FOR UPDATE`
 	}
-	if err := tx.ScanRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`+lock, nil, &seq, &prev); err != nil {
-		return 0, fmt.Errorf("audit: read head: %w", db.Map(err))
-	}
-	rows, err := tx.Query(ctx, `SELECT id, at, actor_user_id, actor_org_id, via, action, object_type, object_id, orgs, detail, ip, touches
-		FROM audit_pending ORDER BY id LIMIT ?`, chainBatch)
-	if err != nil {
-		return 0, fmt.Errorf("audit: read waiting records: %w", err)
+	// The head's lock and the waiting records in one round trip on
+	// PostgreSQL: the records are read by a statement of their own, which
+	// at read committed sees what was committed once the lock was held.
+	if err := tx.ScanLater(ctx, "audit: read head", `SELECT seq, hash FROM audit_head WHERE id = 1`+lock, nil, &seq, &prev); err != nil {
+		return 0, err
 	}
 	type waiting struct {
 		id int64
 		r  Record
 	}
-	ws, err := db.Collect(rows, "audit: read waiting records", func(s db.Scanner) (w waiting, err error) {
+	var ws []waiting
+	err := tx.ScanRows(ctx, `SELECT id, at, actor_user_id, actor_org_id, via, action, object_type, object_id, orgs, detail, ip, touches
+		FROM audit_pending ORDER BY id LIMIT ?`, []any{chainBatch}, func(s db.Scanner) error {
+		var w waiting
 		var orgs, detail string
-		err = s.Scan(&w.id, &w.r.At, &w.r.ActorUserID, &w.r.ActorOrgID, &w.r.Via, &w.r.Action, &w.r.ObjectType, &w.r.ObjectID,
-			&orgs, &detail, &w.r.IP, &w.r.Touches)
+		if err := s.Scan(&w.id, &w.r.At, &w.r.ActorUserID, &w.r.ActorOrgID, &w.r.Via, &w.r.Action, &w.r.ObjectType, &w.r.ObjectID,
+			&orgs, &detail, &w.r.IP, &w.r.Touches); err != nil {
+			return err
+		}
 		if orgs != "" {
 			w.r.Orgs = strings.Split(orgs, ",")
 		}
 		w.r.Detail = []byte(detail)
-		return w, err
+		ws = append(ws, w)
+		return nil
 	})
-	if err != nil || len(ws) == 0 {
-		return 0, err
+	if err != nil {
+		return 0, fmt.Errorf("audit: read waiting records: %w", err)
+	}
+	if len(ws) == 0 {
+		return 0, nil
 	}
 	rs := make([]Record, len(ws))
 	ids := make([]any, len(ws))

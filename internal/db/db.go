@@ -641,11 +641,18 @@ func (t *Tx) Audited() bool { return t.audited }
 // the writer's time and filling the statement cache (maxStmts) for every
 // other query.
 func (t *Tx) InsertMany(ctx context.Context, into string, width int, values []any) error {
-	return t.insertRows(ctx, into, "", width, values)
+	return t.insertRows(ctx, into, "", width, values, false)
 }
 
-// insertRows is InsertMany with a suffix after the rows (ON CONFLICT …).
-func (t *Tx) insertRows(ctx context.Context, into, suffix string, width int, values []any) error {
+// InsertManyLater is InsertMany with its statements sent later
+// (ExecLater): for rows whose insert no caller checks on its own.
+func (t *Tx) InsertManyLater(ctx context.Context, into string, width int, values []any) error {
+	return t.insertRows(ctx, into, "", width, values, true)
+}
+
+// insertRows is InsertMany with a suffix after the rows (ON CONFLICT …),
+// later: with ExecLater.
+func (t *Tx) insertRows(ctx context.Context, into, suffix string, width int, values []any, later bool) error {
 	const rowsPer = 100
 	if width <= 0 || len(values)%width != 0 {
 		return fmt.Errorf("insert into %s: %d values are no whole rows of %d", into, len(values), width)
@@ -661,8 +668,13 @@ func (t *Tx) insertRows(ctx context.Context, into, suffix string, width int, val
 		if suffix != "" {
 			q += " " + suffix
 		}
-		if _, err := t.Exec(ctx, q, values[:n*width]...); err != nil {
-			return fmt.Errorf("insert into %s: %w", strings.Fields(into)[0], err)
+		what := "insert into " + strings.Fields(into)[0]
+		if later {
+			if err := t.ExecLater(ctx, what, q, values[:n*width]...); err != nil {
+				return err
+			}
+		} else if _, err := t.Exec(ctx, q, values[:n*width]...); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
 		}
 		values = values[n*width:]
 	}
@@ -709,7 +721,7 @@ func (t *Tx) InsertBatched(ctx context.Context, into, suffix string, values ...a
 		}
 		return t.ExecLater(ctx, "insert into "+strings.Fields(into)[0], q, values...)
 	}
-	return t.insertRows(ctx, into, suffix, len(values), values)
+	return t.insertRows(ctx, into, suffix, len(values), values, false)
 }
 
 type batchedRow struct {

@@ -290,7 +290,7 @@ func insertBatched(ctx context.Context, tx *Tx, done []*groupJob) error {
 		}
 	}
 	for _, b := range order {
-		if err := tx.insertRows(ctx, b.into, b.suffix, b.width, b.values); err != nil {
+		if err := tx.insertRows(ctx, b.into, b.suffix, b.width, b.values, false); err != nil {
 			return err
 		}
 	}

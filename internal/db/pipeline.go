@@ -57,7 +57,8 @@ type pipeline struct {
 type queued struct {
 	what, query string // what: "" for a statement whose caller reports its error
 	args        []any
-	dest        []any // ScanRow's
+	dest        []any               // ScanRow's, ScanLater's: the row's values go there
+	rows        func(Scanner) error // ScanRows': called for each row
 }
 
 // beginStatement begins a transaction at the level the rules above rely
@@ -98,6 +99,49 @@ func (t *Tx) ScanRow(ctx context.Context, query string, args []any, dest ...any)
 		return t.pipe.err
 	}
 	_, err := t.pipe.send(ctx, &queued{query: t.db.rebind(query), args: args, dest: dest})
+	return err
+}
+
+// ScanLater is ScanRow for a row the caller needs only after its next
+// statement: on PostgreSQL it goes with that statement (or the commit),
+// and dest is filled once it was sent; its failure, no row included,
+// fails the transaction. On SQLite it runs at once.
+func (t *Tx) ScanLater(ctx context.Context, what, query string, args []any, dest ...any) error {
+	if t.pipe == nil {
+		if err := t.QueryRow(ctx, query, args...).Scan(dest...); err != nil {
+			return fmt.Errorf("%s: %w", what, Map(err))
+		}
+		return nil
+	}
+	t.forget(query)
+	if t.pipe.err != nil {
+		return t.pipe.err
+	}
+	t.pipe.queued = append(t.pipe.queued, queued{what: what, query: t.db.rebind(query), args: args, dest: dest})
+	return nil
+}
+
+// ScanRows runs a query and calls scan for each of its rows: on
+// PostgreSQL in the batch of the statements waiting before it.
+func (t *Tx) ScanRows(ctx context.Context, query string, args []any, scan func(Scanner) error) error {
+	if t.pipe == nil {
+		rows, err := t.Query(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				return err
+			}
+		}
+		return Map(rows.Err())
+	}
+	t.forget(query)
+	if t.pipe.err != nil {
+		return t.pipe.err
+	}
+	_, err := t.pipe.send(ctx, &queued{query: t.db.rebind(query), args: args, rows: scan})
 	return err
 }
 
@@ -169,13 +213,16 @@ func (p *pipeline) send(ctx context.Context, last *queued) (pgconn.CommandTag, e
 		var first error
 		for _, q := range qs {
 			var err error
-			if q.dest != nil {
+			switch {
+			case q.rows != nil:
+				err = scanRows(res, q.rows)
+			case q.dest != nil:
 				err = res.QueryRow().Scan(q.dest...)
-				if errors.Is(err, sql.ErrNoRows) {
+				if errors.Is(err, sql.ErrNoRows) && q.what == "" { // ScanRow's, the last
 					noRow = true
 					continue
 				}
-			} else {
+			default:
 				tag, err = res.Exec()
 			}
 			if err == nil && q.query == commitStatement && tag.String() != "COMMIT" {
@@ -205,6 +252,21 @@ func (p *pipeline) send(ctx context.Context, last *queued) (pgconn.CommandTag, e
 	return tag, nil
 }
 
+// scanRows reads the rows of the batch's next result with scan.
+func scanRows(res pgx.BatchResults, scan func(Scanner) error) error {
+	rows, err := res.Query()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 const commitStatement = `COMMIT`
 
 // commit sends the waiting statements and COMMIT in one round trip
@@ -215,6 +277,17 @@ func (p *pipeline) commit(ctx context.Context) error {
 	}
 	if !p.begun && len(p.queued) == 0 {
 		return nil
+	}
+	for _, q := range p.queued {
+		if q.dest != nil {
+			// A row scanned later that is missing fails the transaction,
+			// but only here: the server found nothing wrong, and would
+			// commit in the same batch. Sent first, then.
+			if _, err := p.send(ctx, nil); err != nil {
+				return err
+			}
+			break
+		}
 	}
 	_, err := p.send(ctx, &queued{what: "commit", query: commitStatement})
 	return err

@@ -246,3 +246,54 @@ func TestPlainRead(t *testing.T) {
 		}
 	}
 }
+
+// TestScanLaterAndRows: a row scanned later is there once the next
+// statement was sent, rows are read in the batch of what waits before
+// them and see it, and a row scanned later that is missing fails the
+// transaction with its name.
+func TestScanLaterAndRows(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := dbtest.Unaudited(context.Background())
+		err := d.Tx(ctx, func(tx *db.Tx) error {
+			for _, id := range []string{"a", "b"} {
+				if err := tx.ExecLater(ctx, "add org", `INSERT INTO orgs (id, name, name_key, kind, created_at) VALUES (?, ?, ?, 'company', 0)`, id, id, id); err != nil {
+					return err
+				}
+			}
+			var name string
+			if err := tx.ScanLater(ctx, "read a", `SELECT name FROM orgs WHERE id = ?`, []any{"a"}, &name); err != nil {
+				return err
+			}
+			var ids []string
+			if err := tx.ScanRows(ctx, `SELECT id FROM orgs ORDER BY id`, nil, func(s db.Scanner) error {
+				var id string
+				err := s.Scan(&id)
+				ids = append(ids, id)
+				return err
+			}); err != nil {
+				return err
+			}
+			if name != "a" || strings.Join(ids, ",") != "a,b" {
+				t.Errorf("scanned later %q and rows %v, want a and [a b]", name, ids)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = d.Tx(ctx, func(tx *db.Tx) error {
+			var name string
+			if err := tx.ScanLater(ctx, "read the missing org", `SELECT name FROM orgs WHERE id = ?`, []any{"none"}, &name); err != nil {
+				return err
+			}
+			return tx.ExecLater(ctx, "add org", `INSERT INTO orgs (id, name, name_key, kind, created_at) VALUES ('c', 'c', 'c', 'company', 0)`)
+		})
+		if err == nil || !strings.Contains(err.Error(), "read the missing org") {
+			t.Fatalf("a missing row scanned later: %v, want the transaction to fail naming it", err)
+		}
+		var n int
+		if err := d.R().QueryRow(ctx, `SELECT COUNT(*) FROM orgs`).Scan(&n); err != nil || n != 2 {
+			t.Fatalf("%d orgs (%v) after the failed transaction, want 2", n, err)
+		}
+	})
+}

@@ -140,6 +140,20 @@ func (c *threadCache) freshPosts(ctx context.Context, posts, threads []any) ([]P
 	return fresh, err == nil && left == "", err
 }
 
+// freshListed reads the posts with ids posts in the feed's form, oldest
+// first, and each one's thread as a channel's list keeps it (lists, by
+// the thread's id), in one statement: a record of a post changes its
+// thread's entry, the feed and its channel's list, and one read serves
+// all three (a catch-up read the post and then its thread). ok is false
+// when they are more than an entry may take at once.
+func (c *threadCache) freshListed(ctx context.Context, posts []any) (fresh []Post, lists map[string]*listed, ok bool, err error) {
+	max := 4 * c.perEntry
+	lists = map[string]*listed{}
+	q := c.listedQuery().Add(` WHERE `).Append(policy.IDsIn("p", posts)).Add(` ORDER BY p.id LIMIT ?`, max+1)
+	fresh, left, err := c.collectListed(ctx, &threadEntry{tag: feedTag}, q, max, 0, lists)
+	return fresh, lists, err == nil && left == "", err
+}
+
 // postsOf returns the ids of the posts with ids posts (those that exist)
 // and of the posts of the threads with ids threads: at most max+1 of them.
 func (c *threadCache) postsOf(ctx context.Context, posts, threads []any, max int) ([]any, error) {

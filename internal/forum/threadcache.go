@@ -390,17 +390,42 @@ func (c *threadCache) query(e *threadEntry) *db.Query {
 	return db.Q(`SELECT ` + cols + ` FROM `).Append(from).Add(` JOIN users u ON u.id = p.author_id JOIN orgs o ON o.id = p.org_id`)
 }
 
+// listedQuery is the feed's query with each post's thread as a channel's
+// list keeps it: its channel, stored activity, author's and org's names
+// and its posts' tally (after the feed's columns; collect with lists).
+func (c *threadCache) listedQuery() *db.Query {
+	s := c.svc
+	return db.Q(`SELECT ` + s.postColumns + `, t.title, ` + s.threads.Columns("t") + `, t.channel_id, t.last_post_at, tu.name, tor.name, COALESCE(g.groups, '') FROM `).
+		Append(s.posts.Unjudged("p")).Append(s.threads.JoinUnjudged("t", "p.thread_id")).
+		Add(` JOIN users u ON u.id = p.author_id JOIN orgs o ON o.id = p.org_id JOIN users tu ON tu.id = t_s.author_id JOIN orgs tor ON tor.id = t.org_id`).
+		Append(s.posts.JoinGroups("g", "t.id"))
+}
+
 // collect reads the posts q selects for entry e, with their audience
 // lists (and their threads', for the feed) and their JSON: at most max,
 // and (budget > 0) no more than budget bytes of them. left is the id of
 // the first post read and left out ("" if none was).
 func (c *threadCache) collect(ctx context.Context, e *threadEntry, q *db.Query, max, budget int) (posts []Post, left string, err error) {
+	return c.collectListed(ctx, e, q, max, budget, nil)
+}
+
+// listedRow is what listedQuery adds to a post's row for its thread.
+type listedRow struct {
+	channel, author, org, groups string
+	lastPostAt                   int64
+}
+
+// collectListed is collect; for a query of listedQuery's columns it also
+// puts each post's thread, as a channel's list keeps it, into lists (by
+// the thread's id).
+func (c *threadCache) collectListed(ctx context.Context, e *threadEntry, q *db.Query, max, budget int, lists map[string]*listed) (posts []Post, left string, err error) {
 	s, h := c.svc, c.svc.DB.R()
 	rows, err := h.Select(ctx, q)
 	if err != nil {
 		return nil, "", fmt.Errorf("thread cache: read posts: %w", err)
 	}
 	threads := map[string]*keptThread{}
+	listedRows := map[string]listedRow{}
 	// The rows are closed before the audiences are read: a reader holding
 	// its connection while it waits for another would starve the pool.
 	err = func() error {
@@ -413,9 +438,15 @@ func (c *threadCache) collect(ctx context.Context, e *threadEntry, q *db.Query, 
 				p, err = s.scanPost(rows)
 			} else {
 				var t keptThread
-				if p, err = s.scanPost(rows, s.threads.Dest(&t.share, []any{&t.title})...); err == nil {
+				var l listedRow
+				dest := s.threads.Dest(&t.share, []any{&t.title})
+				if lists != nil {
+					dest = append(dest, &l.channel, &l.lastPostAt, &l.author, &l.org, &l.groups)
+				}
+				if p, err = s.scanPost(rows, dest...); err == nil {
 					if threads[p.ThreadID] == nil {
 						threads[p.ThreadID] = &t
+						listedRows[p.ThreadID] = l
 					}
 					p.thread = threads[p.ThreadID]
 				}
@@ -449,6 +480,19 @@ func (c *threadCache) collect(ctx context.Context, e *threadEntry, q *db.Query, 
 	}
 	if err := policy.LoadAudiences(ctx, h, shares); err != nil {
 		return nil, "", err
+	}
+	if lists != nil {
+		for id, t := range threads {
+			r := listedRows[id]
+			groups, err := s.posts.ParseGroups(r.groups)
+			if err != nil {
+				return nil, "", err
+			}
+			l := &listed{t: Thread{ID: id, ChannelID: r.channel, Title: t.title, Share: t.share, AuthorName: r.author, OrgName: r.org,
+				CreatedAt: t.share.CreatedAt, LastPostAt: r.lastPostAt}, groups: groups}
+			l.cost = listedCost(l)
+			lists[id] = l
+		}
 	}
 	return posts, left, nil
 }
@@ -557,11 +601,12 @@ func (c *threadCache) catchUp(ctx context.Context, head int64) error {
 }
 
 // readAhead is what one catch-up reads at once for the records it
-// applies, instead of a statement per record and entry: the posts they
-// name (by id) and the threads (by id, for the channels' lists), each
-// only if an entry the record touches is kept. They are read after every
-// one of the records was chained, so a record's patch may take what a
-// later record changed too: applying that one again is harmless.
+// applies, instead of statements per record and entry: the posts they
+// name (by id), each with its thread's row for the channels' lists, and
+// the other threads they name (for the lists), each only if an entry the
+// record touches is kept. They are read after every one of the records
+// was chained, so a record's patch may take what a later record changed
+// too: applying that one again is harmless.
 type readAhead struct {
 	posts   map[string]*postRead
 	threads map[string][]*listed // absent: not read ahead
@@ -582,22 +627,21 @@ func (c *threadCache) readAhead(ctx context.Context, changes []audit.Change) *re
 			if c.entries[tag] == nil {
 				continue
 			}
-			switch {
-			case strings.HasPrefix(tag, "channel:"):
+			if ch.ObjectType == "post" && postChanges[ch.Action] && !seen["p"+ch.ObjectID] {
+				seen["p"+ch.ObjectID] = true
+				posts = append(posts, ch.ObjectID)
+			}
+			if strings.HasPrefix(tag, "channel:") {
 				if t := waitingThread(ch); t != "" && !seen["t"+t] {
 					seen["t"+t] = true
 					threads = append(threads, t)
 				}
-			case ch.ObjectType == "post" && postChanges[ch.Action] && !seen["p"+ch.ObjectID]:
-				seen["p"+ch.ObjectID] = true
-				posts = append(posts, ch.ObjectID)
 			}
 		}
 	}
 	c.mu.Unlock()
-	// One record alone is read as before: there is nothing to share.
-	if len(posts) > 1 && len(posts) <= 4*c.perEntry {
-		if fresh, ok, _ := c.freshPosts(ctx, posts, nil); ok {
+	if len(posts) > 0 && len(posts) <= 4*c.perEntry {
+		if fresh, lists, ok, _ := c.freshListed(ctx, posts); ok {
 			for _, id := range posts {
 				pre.posts[id.(string)] = &postRead{done: true, ok: true}
 			}
@@ -605,9 +649,14 @@ func (c *threadCache) readAhead(ctx context.Context, changes []audit.Change) *re
 				r := pre.posts[p.ID]
 				r.posts = append(r.posts, p)
 			}
+			for id, l := range lists {
+				pre.threads[id] = []*listed{l}
+			}
+			// The threads of the posts read are read.
+			threads = slices.DeleteFunc(threads, func(t any) bool { return lists[t.(string)] != nil })
 		}
 	}
-	if len(threads) > 1 && len(threads) <= 4*c.perEntry {
+	if len(threads) > 0 && len(threads) <= 4*c.perEntry {
 		fresh, err := c.collectThreads(ctx, c.threadQuery().Add(` WHERE `).Append(policy.IDsIn("t", threads)))
 		if err == nil {
 			for _, id := range threads {

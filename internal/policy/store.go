@@ -31,7 +31,9 @@ func saveShares(ctx context.Context, tx *db.Tx, ss []Share) error {
 			groups[g] = c
 		}
 	}
-	if err := tx.InsertMany(ctx, `shares (id, kind, owner_org_id, author_id, category, tlp, audience, community_id, created_at, container_id)`, 10, shares); err != nil {
+	// Sent with the tally's lock (PostgreSQL: one round trip); an error
+	// fails the transaction there.
+	if err := tx.InsertManyLater(ctx, `shares (id, kind, owner_org_id, author_id, category, tlp, audience, community_id, created_at, container_id)`, 10, shares); err != nil {
 		return err
 	}
 	if len(groups) > 0 {
@@ -39,10 +41,10 @@ func saveShares(ctx context.Context, tx *db.Tx, ss []Share) error {
 			return err
 		}
 	}
-	if err := tx.InsertMany(ctx, `share_orgs (share_id, org_id)`, 2, orgs); err != nil {
+	if err := tx.InsertManyLater(ctx, `share_orgs (share_id, org_id)`, 2, orgs); err != nil {
 		return err
 	}
-	return tx.InsertMany(ctx, `share_people (share_id, user_id)`, 2, people)
+	return tx.InsertManyLater(ctx, `share_people (share_id, user_id)`, 2, people)
 }
 
 // updateShare replaces level and audience of an existing envelope (old
