@@ -122,27 +122,70 @@ func (t *Tx) ScanLater(ctx context.Context, what, query string, args []any, dest
 }
 
 // ScanRows runs a query and calls scan for each of its rows: on
-// PostgreSQL in the batch of the statements waiting before it.
-func (t *Tx) ScanRows(ctx context.Context, query string, args []any, scan func(Scanner) error) error {
-	if t.pipe == nil {
-		rows, err := t.Query(ctx, query, args...)
-		if err != nil {
+// PostgreSQL in a write transaction, in the batch of the statements
+// waiting before it.
+func (h Handle) ScanRows(ctx context.Context, query string, args []any, scan func(Scanner) error) error {
+	if h.pipe == nil {
+		return h.scanRowsNow(ctx, query, args, scan)
+	}
+	h.forget(query)
+	if h.pipe.err != nil {
+		return h.pipe.err
+	}
+	_, err := h.pipe.send(ctx, &queued{query: h.db.rebind(query), args: args, rows: scan})
+	return err
+}
+
+// QueueRows is ScanRows for rows the caller needs only after its next
+// statement: on PostgreSQL in a write transaction it goes with that
+// statement, and scan is called for the rows then (no row: not at all);
+// elsewhere it runs at once. Its failure fails the transaction.
+func (h Handle) QueueRows(ctx context.Context, what, query string, args []any, scan func(Scanner) error) error {
+	if h.pipe == nil {
+		if err := h.scanRowsNow(ctx, query, args, scan); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return nil
+	}
+	h.forget(query)
+	if h.pipe.err != nil {
+		return h.pipe.err
+	}
+	h.pipe.queued = append(h.pipe.queued, queued{what: what, query: h.db.rebind(query), args: args, rows: scan})
+	return nil
+}
+
+// Send sends the statements waiting in h's batch, if any (QueueRows
+// whose rows are needed now); outside a batched transaction it does
+// nothing.
+func (h Handle) Send(ctx context.Context) error {
+	if h.pipe == nil || h.pipe.err != nil || len(h.pipe.queued) == 0 {
+		if h.pipe != nil {
+			return h.pipe.err
+		}
+		return nil
+	}
+	_, err := h.pipe.send(ctx, nil)
+	return err
+}
+
+// Batched reports whether h sends its statements in batches (a write
+// transaction on PostgreSQL): whether queueing a read (QueueRows) before
+// another saves a round trip.
+func (h Handle) Batched() bool { return h.pipe != nil }
+
+func (h Handle) scanRowsNow(ctx context.Context, query string, args []any, scan func(Scanner) error) error {
+	rows, err := h.Query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			if err := scan(rows); err != nil {
-				return err
-			}
-		}
-		return Map(rows.Err())
 	}
-	t.forget(query)
-	if t.pipe.err != nil {
-		return t.pipe.err
-	}
-	_, err := t.pipe.send(ctx, &queued{query: t.db.rebind(query), args: args, rows: scan})
-	return err
+	return Map(rows.Err())
 }
 
 // plainRead reports whether query is a read that runs the same outside
@@ -279,7 +322,7 @@ func (p *pipeline) commit(ctx context.Context) error {
 		return nil
 	}
 	for _, q := range p.queued {
-		if q.dest != nil {
+		if q.dest != nil || q.rows != nil {
 			// A row scanned later that is missing fails the transaction,
 			// but only here: the server found nothing wrong, and would
 			// commit in the same batch. Sent first, then.

@@ -2,6 +2,7 @@ package forum
 
 import (
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"fmt"
 	"slices"
@@ -257,11 +258,53 @@ func (s *Service) findThread(ctx context.Context, h db.Handle, r *policy.Reader,
 }
 
 func (s *Service) thread(ctx context.Context, h db.Handle, a policy.Actor, id string) (Thread, error) {
+	if h.Batched() {
+		return s.threadBatched(ctx, h, a, id)
+	}
 	r, err := policy.NewReader(ctx, h, a, db.Now())
 	if err != nil {
 		return Thread{}, err
 	}
 	return s.findThread(ctx, h, r, id)
+}
+
+// threadBatched is thread in a write transaction on PostgreSQL: the
+// thread is read unjudged in the round trip of the writer's view (the
+// first reads of a reply, one after the other before) and judged in
+// memory with it (Reader.Sees, the predicate's twin), a thread the
+// writer may not see answered as one that does not exist.
+func (s *Service) threadBatched(ctx context.Context, h db.Handle, a policy.Actor, id string) (Thread, error) {
+	var found []Thread
+	q := db.Q(`SELECT `+s.threadColumns+` FROM `).Append(s.threads.Unjudged("t")).
+		Add(` JOIN users u ON u.id = t_s.author_id JOIN orgs o ON o.id = t.org_id WHERE t.id = ?`, id)
+	if err := h.QueueRows(ctx, "load thread", q.SQL(), q.Args(), func(sc db.Scanner) error {
+		t, err := s.scanThread(sc)
+		found = append(found, t)
+		return err
+	}); err != nil {
+		return Thread{}, err
+	}
+	r, err := policy.NewReader(ctx, h, a, db.Now()) // sends the read above with its own
+	if err != nil {
+		return Thread{}, err
+	}
+	// Sent already, unless the view was remembered from earlier in the
+	// transaction.
+	if err := h.Send(ctx); err != nil {
+		return Thread{}, err
+	}
+	if len(found) != 1 {
+		return Thread{}, db.NotFound(sql.ErrNoRows, "load thread")
+	}
+	t := found[0]
+	if err := policy.LoadAudiences(ctx, h, []*policy.Share{&t.Share}); err != nil {
+		return Thread{}, err
+	}
+	if !r.Sees(s.threads, t.Share) {
+		return Thread{}, db.NotFound(sql.ErrNoRows, "load thread")
+	}
+	r.Saw(h, s.threads, t.Share) // a reply's Disclose takes it as its container
+	return t, nil
 }
 
 // FindThreadByID returns one visible thread, with its post count and last

@@ -97,7 +97,14 @@ func loadView(ctx context.Context, h db.Handle, a Actor, now int64) (*View, erro
 	// in its transaction) and one snapshot: the org's circles with their
 	// active members (kind 0), then its agreements (kind 1), those yet to
 	// start too, for v.Starts.
-	rows, err := h.Query(ctx, `SELECT 0, m2.community_id, m2.org_id, 0, 0, 0, '', 0
+	type row struct {
+		kind            int
+		a, b, community string
+		g               Grant
+		from            int64
+	}
+	var all []row
+	err := h.ScanRows(ctx, `SELECT 0, m2.community_id, m2.org_id, 0, 0, 0, '', 0
 		FROM community_members m1
 		JOIN community_members m2 ON m2.community_id = m1.community_id AND m2.status = 'active'
 		WHERE m1.org_id = ? AND m1.status = 'active'
@@ -107,22 +114,16 @@ func loadView(ctx context.Context, h db.Handle, a Actor, now int64) (*View, erro
 		JOIN agreements ag ON ag.id = me.agreement_id
 		JOIN agreement_parties other ON other.agreement_id = ag.id AND other.org_id <> me.org_id AND other.accepted_at IS NOT NULL
 		WHERE me.org_id = ? AND me.accepted_at IS NOT NULL AND ag.status = 'active'
-		  AND (ag.valid_until IS NULL OR ag.valid_until > ?)`, a.OrgID, a.OrgID, now)
-	if err != nil {
-		return nil, fmt.Errorf("load view: %w", db.Map(err))
-	}
-	type row struct {
-		kind            int
-		a, b, community string
-		g               Grant
-		from            int64
-	}
-	all, err := db.Collect(rows, "load view", func(r db.Scanner) (x row, err error) {
-		err = r.Scan(&x.kind, &x.a, &x.b, &x.g.Categories, &x.g.MaxTLP, &x.g.Until, &x.community, &x.from)
-		return x, err
+		  AND (ag.valid_until IS NULL OR ag.valid_until > ?)`, []any{a.OrgID, a.OrgID, now}, func(r db.Scanner) error {
+		var x row
+		if err := r.Scan(&x.kind, &x.a, &x.b, &x.g.Categories, &x.g.MaxTLP, &x.g.Until, &x.community, &x.from); err != nil {
+			return err
+		}
+		all = append(all, x)
+		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("load view: %w", db.Map(err))
 	}
 	// Memberships first: a charter's grant needs both orgs in its circle.
 	for _, x := range all {
