@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"sync"
+	"time"
 
 	"verbund/internal/db"
 )
@@ -19,6 +20,12 @@ import (
 //     rule asks (docs/SECURITY.md item 7). Only safe, short requests get
 //     such a context: a write must see its own change, and a live stream
 //     outlives any state.
+//   - Requests share state reads: a request takes the first read that
+//     begins after it asked (never one already under way: it could have
+//     begun before a change the request must see). While one read runs,
+//     every request that asks waits for the next, which begins as soon
+//     as that one ends. Under an incident's load each hub read the state
+//     once for every read request, its largest share of round trips.
 //   - Changes keeps the newest chained records in memory. The chain is
 //     gap-free and a chained record never changes (Verify would name it),
 //     so a range read once serves every cache that asks for it later.
@@ -32,6 +39,23 @@ type Trail struct {
 	to      int64    //
 	kept    []Change // oldest first
 	maxKept int
+
+	readState func(ctx context.Context) (State, error) // ReadState on db (tests: a slow one)
+	reading   sync.Mutex
+	running   bool         // a state read is under way
+	next      *stateFlight // the read that begins when it ends, with its takers
+}
+
+// stateReadTimeout bounds a shared state read.
+const stateReadTimeout = 10 * time.Second
+
+// stateFlight is one state read shared by the requests that asked for it
+// before it began.
+type stateFlight struct {
+	done   chan struct{}
+	st     State
+	err    error
+	takers int // under Trail.reading (for the tests)
 }
 
 // trailKept is how many records a Trail keeps at least (at most twice as
@@ -40,7 +64,11 @@ type Trail struct {
 const trailKept = 8192
 
 // NewTrail returns the trail of d's audit log.
-func NewTrail(d *db.DB) *Trail { return &Trail{db: d, maxKept: trailKept} }
+func NewTrail(d *db.DB) *Trail {
+	t := &Trail{db: d, maxKept: trailKept}
+	t.readState = func(ctx context.Context) (State, error) { return ReadState(ctx, d.R()) }
+	return t
+}
 
 type stateKey struct{}
 
@@ -63,10 +91,58 @@ func Remember(ctx context.Context) context.Context {
 func (t *Trail) State(ctx context.Context) (State, error) {
 	m, ok := ctx.Value(stateKey{}).(*stateMemo)
 	if !ok {
-		return ReadState(ctx, t.db.R())
+		return t.readState(ctx)
 	}
-	m.once.Do(func() { m.st, m.err = ReadState(ctx, t.db.R()) })
+	m.once.Do(func() { m.st, m.err = t.sharedState(ctx) })
 	return m.st, m.err
+}
+
+// sharedState returns the first state read that begins after the call.
+func (t *Trail) sharedState(ctx context.Context) (State, error) {
+	t.reading.Lock()
+	f := t.next
+	if f == nil {
+		f = &stateFlight{done: make(chan struct{})}
+		t.next = f
+	}
+	f.takers++
+	start := !t.running
+	if start {
+		t.running, t.next = true, nil
+	}
+	t.reading.Unlock()
+	if start {
+		t.readFlight(ctx, f)
+	}
+	select {
+	case <-f.done:
+		return f.st, f.err
+	case <-ctx.Done():
+		return State{}, ctx.Err()
+	}
+}
+
+// readFlight reads f's state and then starts the next read, if anyone
+// waits for one (in its own goroutine: this request goes on).
+func (t *Trail) readFlight(ctx context.Context, f *stateFlight) {
+	// Read for everyone who waits: not ended by the end of the request
+	// that started it, but bounded (a stalled database: the next read
+	// must get its turn once the database is back).
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stateReadTimeout)
+	f.st, f.err = t.readState(rctx)
+	cancel()
+	close(f.done)
+	t.reading.Lock()
+	next := t.next
+	if next == nil {
+		t.running = false
+	} else {
+		t.next = nil
+	}
+	t.reading.Unlock()
+	if next != nil {
+		go t.readFlight(ctx, next)
+	}
 }
 
 // Changes lists the chained records after seq from up to seq to, oldest

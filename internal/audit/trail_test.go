@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"verbund/internal/audit"
 	"verbund/internal/db"
@@ -106,4 +107,62 @@ func TestTrailStateOncePerRequest(t *testing.T) {
 			t.Errorf("outside a request the state is %d, want 2", fresh.Head)
 		}
 	})
+}
+
+// TestTrailSharesStateReadsThatBeginLater: requests share state reads,
+// but a request never takes a read that had begun before it asked (it
+// could miss a change acknowledged just before): it waits for the next,
+// which every request asking meanwhile shares.
+func TestTrailSharesStateReadsThatBeginLater(t *testing.T) {
+	tr := audit.NewTrail(nil)
+	began := make(chan int64, 10)
+	release := make(chan struct{}, 10)
+	var reads int64
+	var mu sync.Mutex
+	tr.SetReadState(func(ctx context.Context) (audit.State, error) {
+		mu.Lock()
+		reads++
+		n := reads
+		mu.Unlock()
+		began <- n
+		<-release
+		return audit.State{Head: n}, nil
+	})
+	ask := func() chan int64 {
+		got := make(chan int64, 1)
+		go func() {
+			st, err := tr.State(audit.Remember(context.Background()))
+			if err != nil {
+				t.Error(err)
+			}
+			got <- st.Head
+		}()
+		return got
+	}
+	a := ask()
+	if n := <-began; n != 1 {
+		t.Fatalf("read %d began, want the first", n)
+	}
+	b, c := ask(), ask() // while the first read runs
+	for deadline := time.Now().Add(time.Minute); tr.NextTakers() < 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) { // a hang, not a timing
+			t.Fatal("the requests asking during the first read do not wait for the next")
+		}
+	}
+	release <- struct{}{}
+	if got := <-a; got != 1 {
+		t.Fatalf("the first request got the state of read %d, want 1", got)
+	}
+	if n := <-began; n != 2 {
+		t.Fatalf("read %d began, want the second", n)
+	}
+	release <- struct{}{}
+	if gb, gc := <-b, <-c; gb != 2 || gc != 2 {
+		t.Fatalf("the requests that asked during the first read got reads %d and %d, want both the second", gb, gc)
+	}
+	select {
+	case n := <-began:
+		t.Fatalf("a read %d more began, want two reads for three requests", n)
+	case <-time.After(50 * time.Millisecond):
+	}
 }
