@@ -267,11 +267,11 @@ func (s *Service) Token(ctx context.Context, token, ip string) (policy.Actor, er
 	var scope, role string
 	var expires, revoked sql.NullInt64
 	var disabled int
-	// Kept (tokencache.go) as read after the trail's head, read first;
-	// not for a write, which never takes a kept answer (a statement less).
+	// Kept (tokencache.go) as read after the trail's head, read first
+	// (a shared state read).
 	var at int64
 	keep := false
-	if s.tokens != nil && !web.Writing(ctx) {
+	if s.tokens != nil {
 		at, keep = s.tokens.head(ctx)
 	}
 	err := s.DB.R().QueryRow(ctx, `SELECT t.id, t.user_id, t.scope, t.expires_at, t.revoked_at, u.org_id, u.role, u.name, u.lang, u.disabled

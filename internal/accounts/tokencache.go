@@ -17,14 +17,17 @@ import (
 // revoked or its user changed.
 //
 // How it stays correct: an entry is the token's answer as read after the
-// audit trail's head at (read first). A request that only reads takes it
-// from memory before the admission queue, but the answer counts only
+// audit trail's head at (read first). A request takes it from memory
+// before the admission queue (a write too), but the answer counts only
 // once TokenFresh, called after the request got its place (where the
 // request reads the trail's state for its caches anyway), finds no
 // record after at that may change a token's answer: a token's revocation,
 // any change of a user or an org, and every change that touches
 // everything. Otherwise the token is read again (internal/web, run). A
-// request that changes something, and a refused one, always reads it.
+// refused request always reads it. A write took no kept answer until the
+// seventeenth session: it read its token, one round trip of every write,
+// where its confirmation shares a state read (audit.Trail) that begins
+// after it asked, which is all the rule needs.
 // So a revocation is seen by every request whose place comes after it,
 // which is later than before (the token used to be read before the queue).
 

@@ -93,6 +93,52 @@ func TestTokenCacheFollowsChanges(t *testing.T) {
 				t.Errorf("the former admin still reads the webhooks: %d", r.Status)
 			}
 
+			// Writes take the kept answer too, confirmed after the queue:
+			// a revoked token writes nothing, nor does a holder whose role
+			// may only read.
+			writer, wsecret, err := h.App.Accounts.CreateToken(ctx, analyst.Actor, analyst.ID, accounts.NewToken{Name: "kept writer", Scope: string(policy.ScopeWrite)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r = h.API(t, wsecret, "POST", "/api/v1/channels/"+h.CircleChannel+"/threads", map[string]any{"title": "kept", "body": "first", "tlp": "GREEN", "audience": "community"})
+			var created struct{ Thread struct{ ID string } }
+			if r.Status == 201 {
+				r.JSON(t, &created)
+			}
+			if r.Status != 201 || created.Thread.ID == "" {
+				t.Fatalf("new thread: %d %s", r.Status, r.Body)
+			}
+			reply := func() apptest.Response {
+				return h.API(t, wsecret, "POST", "/api/v1/threads/"+created.Thread.ID+"/posts", map[string]any{"body": "reply", "tlp": "GREEN", "audience": "community"})
+			}
+			warm(wsecret)
+			hits0, _ = h.App.Accounts.TokenCacheStats()
+			if r := reply(); r.Status != 201 {
+				t.Fatalf("reply: %d %s", r.Status, r.Body)
+			}
+			if hits, _ := h.App.Accounts.TokenCacheStats(); hits == hits0 {
+				t.Error("a write did not take its token from memory: the cases below would prove nothing")
+			}
+			warm(wsecret)
+			viewer := string(policy.Viewer)
+			if _, err := h.App.Accounts.UpdateUser(ctx, admin.Actor, analyst.ID, accounts.UserUpdate{Role: &viewer}); err != nil {
+				t.Fatal(err)
+			}
+			if r := reply(); r.Status != 403 {
+				t.Errorf("a reply by a viewer now: %d %s", r.Status, r.Body)
+			}
+			analystRole := string(policy.Analyst)
+			if _, err := h.App.Accounts.UpdateUser(ctx, admin.Actor, analyst.ID, accounts.UserUpdate{Role: &analystRole}); err != nil {
+				t.Fatal(err)
+			}
+			warm(wsecret)
+			if err := h.App.Accounts.RevokeToken(ctx, analyst.Actor, writer.ID); err != nil {
+				t.Fatal(err)
+			}
+			if r := reply(); r.Status != 401 || r.ErrorCode() != "token_revoked" {
+				t.Errorf("a reply with the revoked token: %d %s", r.Status, r.Body)
+			}
+
 			// A deactivated user: none of their tokens answers.
 			warm(analyst.ReadToken)
 			off := true

@@ -91,7 +91,7 @@ func Remember(ctx context.Context) context.Context {
 func (t *Trail) State(ctx context.Context) (State, error) {
 	m, ok := ctx.Value(stateKey{}).(*stateMemo)
 	if !ok {
-		return t.readState(ctx)
+		return t.sharedState(ctx)
 	}
 	m.once.Do(func() { m.st, m.err = t.sharedState(ctx) })
 	return m.st, m.err

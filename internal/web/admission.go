@@ -61,7 +61,12 @@ func (s *Server) run(w *statusWriter, r *http.Request, p Perm, h HandlerFunc, lo
 	if unsafe && (a.UserID == "" || !readBody(r)) {
 		// Not signed in (its body is not read before the handler's
 		// checks), or larger than any form or JSON body (it streams in
-		// at the client's pace): as before, not counted.
+		// at the client's pace): as before, not counted; a token
+		// answered from memory is confirmed all the same.
+		r, err := s.confirmToken(r, p)
+		if err != nil {
+			return err
+		}
 		return h(w, r)
 	}
 	if !s.gate.acquire(r.Context(), key, write) {

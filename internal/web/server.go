@@ -404,16 +404,17 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, p Perm) (*htt
 		actor = a
 	} else if tok, ok := bearer(r); ok {
 		var pending *pendingToken
-		if tc, ok := s.Auth.(TokenCache); ok && !changes(r) && r.Context().Value(noTokenCacheKey) == nil {
+		// Writes too: the answer counts only once confirmed after the
+		// queue (confirmToken), with a state read that began after the
+		// request asked, as for reads; reading the token was a round trip
+		// of every write.
+		if tc, ok := s.Auth.(TokenCache); ok && r.Context().Value(noTokenCacheKey) == nil {
 			if a, at, ok := tc.CachedToken(ctx, tok, ip); ok {
 				actor, pending = a, &pendingToken{token: tok, ip: ip, at: at}
 				ctx = context.WithValue(ctx, pendingKey, pending)
 			}
 		}
 		if pending == nil {
-			if changes(r) {
-				ctx = context.WithValue(ctx, writingKey{}, true)
-			}
 			a, err := s.Auth.Token(ctx, tok, ip)
 			if err != nil {
 				return r, err
@@ -463,11 +464,11 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, p Perm) (*htt
 	return identified(), nil
 }
 
-// TokenCache is what an Authenticator may add to answer the bearer token
-// of a request that only reads from memory (internal/accounts,
-// tokencache.go): CachedToken before the admission queue, TokenFresh
-// (with the request's read context) once the request has its place; only
-// then does the kept answer count (confirmToken).
+// TokenCache is what an Authenticator may add to answer a request's
+// bearer token from memory (internal/accounts, tokencache.go):
+// CachedToken before the admission queue, TokenFresh (with the request's
+// read context, for a read) once the request has its place; only then
+// does the kept answer count (confirmToken).
 type TokenCache interface {
 	CachedToken(ctx context.Context, token, ip string) (a policy.Actor, at int64, ok bool)
 	TokenFresh(ctx context.Context, a policy.Actor, at int64) (bool, error)
@@ -527,14 +528,6 @@ func (s *Server) confirmToken(r *http.Request, p Perm) (*http.Request, error) {
 	}
 	return r.WithContext(context.WithValue(ctx, actorKey, a)), nil
 }
-
-type writingKey struct{}
-
-// Writing reports whether ctx is that of a request that may change
-// something (not GET, HEAD or OPTIONS), as authorize passes it to
-// Authenticator.Token: a write never takes a kept token, so there is no
-// answer to keep for it.
-func Writing(ctx context.Context) bool { return ctx.Value(writingKey{}) != nil }
 
 // changes reports whether the request's method may change state (HTTP's
 // unsafe methods): CSRF is checked for it, and it counts as a write for
