@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -47,7 +48,7 @@ type Trail struct {
 }
 
 // stateReadTimeout bounds a shared state read.
-const stateReadTimeout = 10 * time.Second
+const stateReadTimeout = 5 * time.Second
 
 // stateFlight is one state read shared by the requests that asked for it
 // before it began.
@@ -112,36 +113,34 @@ func (t *Trail) sharedState(ctx context.Context) (State, error) {
 	}
 	t.reading.Unlock()
 	if start {
-		t.readFlight(ctx, f)
+		// In a goroutine of its own: the request that starts it leaves at
+		// its own deadline, like those waiting for it.
+		go t.readFlight(ctx, f)
 	}
 	select {
 	case <-f.done:
 		return f.st, f.err
 	case <-ctx.Done():
-		return State{}, ctx.Err()
+		return State{}, db.Map(fmt.Errorf("audit: read state: %w", ctx.Err()))
 	}
 }
 
-// readFlight reads f's state and then starts the next read, if anyone
-// waits for one (in its own goroutine: this request goes on).
+// readFlight reads f's state and then the next one's, as long as
+// requests wait for one.
 func (t *Trail) readFlight(ctx context.Context, f *stateFlight) {
-	// Read for everyone who waits: not ended by the end of the request
-	// that started it, but bounded (a stalled database: the next read
-	// must get its turn once the database is back).
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stateReadTimeout)
-	f.st, f.err = t.readState(rctx)
-	cancel()
-	close(f.done)
-	t.reading.Lock()
-	next := t.next
-	if next == nil {
-		t.running = false
-	} else {
-		t.next = nil
-	}
-	t.reading.Unlock()
-	if next != nil {
-		go t.readFlight(ctx, next)
+	for f != nil {
+		// Read for everyone who waits: not ended by the end of the
+		// request that started it, but bounded (a connection lost
+		// without a word: the next read must get its turn once the
+		// database is back).
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stateReadTimeout)
+		f.st, f.err = t.readState(rctx)
+		cancel()
+		close(f.done)
+		t.reading.Lock()
+		f, t.next = t.next, nil
+		t.running = f != nil
+		t.reading.Unlock()
 	}
 }
 
