@@ -21,12 +21,13 @@ import (
 //     rule asks (docs/SECURITY.md item 7). Only safe, short requests get
 //     such a context: a write must see its own change, and a live stream
 //     outlives any state.
-//   - Requests share state reads: a request takes the first read that
-//     begins after it asked (never one already under way: it could have
-//     begun before a change the request must see). While one read runs,
-//     every request that asks waits for the next, which begins as soon
-//     as that one ends. Under an incident's load each hub read the state
-//     once for every read request, its largest share of round trips.
+//   - On PostgreSQL requests share state reads: a request takes the
+//     first read that begins after it asked (never one already under
+//     way: it could have begun before a change the request must see).
+//     While one read runs, every request that asks waits for the next,
+//     which begins as soon as that one ends. Under an incident's load
+//     each hub read the state once for every read request, its largest
+//     share of round trips. SQLite reads in process: nothing to share.
 //   - Changes keeps the newest chained records in memory. The chain is
 //     gap-free and a chained record never changes (Verify would name it),
 //     so a range read once serves every cache that asks for it later.
@@ -90,11 +91,16 @@ func Remember(ctx context.Context) context.Context {
 // State reads the trail's state, or returns the one read before within a
 // context from Remember.
 func (t *Trail) State(ctx context.Context) (State, error) {
+	read := t.sharedState
+	if t.db != nil && t.db.Dialect == db.SQLite {
+		// In process: no round trip to save by sharing.
+		read = t.readState
+	}
 	m, ok := ctx.Value(stateKey{}).(*stateMemo)
 	if !ok {
-		return t.sharedState(ctx)
+		return read(ctx)
 	}
-	m.once.Do(func() { m.st, m.err = t.sharedState(ctx) })
+	m.once.Do(func() { m.st, m.err = read(ctx) })
 	return m.st, m.err
 }
 
