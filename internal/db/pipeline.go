@@ -79,12 +79,7 @@ func (t *Tx) ExecLater(ctx context.Context, what, query string, args ...any) err
 		}
 		return nil
 	}
-	t.forget(query)
-	if t.pipe.err != nil {
-		return t.pipe.err
-	}
-	t.pipe.queued = append(t.pipe.queued, queued{what: what, query: t.db.rebind(query), args: args})
-	return nil
+	return t.enqueue(queued{what: what, query: query, args: args})
 }
 
 // ScanRow runs a query for one row and scans it into dest (sql.ErrNoRows
@@ -94,12 +89,7 @@ func (t *Tx) ScanRow(ctx context.Context, query string, args []any, dest ...any)
 	if t.pipe == nil {
 		return t.QueryRow(ctx, query, args...).Scan(dest...)
 	}
-	t.forget(query)
-	if t.pipe.err != nil {
-		return t.pipe.err
-	}
-	_, err := t.pipe.send(ctx, &queued{query: t.db.rebind(query), args: args, dest: dest})
-	return err
+	return t.sendWith(ctx, queued{query: query, args: args, dest: dest})
 }
 
 // ScanLater is ScanRow for a row the caller needs only after its next
@@ -113,12 +103,7 @@ func (t *Tx) ScanLater(ctx context.Context, what, query string, args []any, dest
 		}
 		return nil
 	}
-	t.forget(query)
-	if t.pipe.err != nil {
-		return t.pipe.err
-	}
-	t.pipe.queued = append(t.pipe.queued, queued{what: what, query: t.db.rebind(query), args: args, dest: dest})
-	return nil
+	return t.enqueue(queued{what: what, query: query, args: args, dest: dest})
 }
 
 // ScanRows runs a query and calls scan for each of its rows: on
@@ -128,12 +113,7 @@ func (h Handle) ScanRows(ctx context.Context, query string, args []any, scan fun
 	if h.pipe == nil {
 		return h.scanRowsNow(ctx, query, args, scan)
 	}
-	h.forget(query)
-	if h.pipe.err != nil {
-		return h.pipe.err
-	}
-	_, err := h.pipe.send(ctx, &queued{query: h.db.rebind(query), args: args, rows: scan})
-	return err
+	return h.sendWith(ctx, queued{query: query, args: args, rows: scan})
 }
 
 // QueueRows is ScanRows for rows the caller needs only after its next
@@ -147,12 +127,31 @@ func (h Handle) QueueRows(ctx context.Context, what, query string, args []any, s
 		}
 		return nil
 	}
-	h.forget(query)
+	return h.enqueue(queued{what: what, query: query, args: args, rows: scan})
+}
+
+// enqueue puts q (its query as written, with `?`) into h's batch, unless
+// the transaction has failed.
+func (h Handle) enqueue(q queued) error {
+	h.forget(q.query)
 	if h.pipe.err != nil {
 		return h.pipe.err
 	}
-	h.pipe.queued = append(h.pipe.queued, queued{what: what, query: h.db.rebind(query), args: args, rows: scan})
+	q.query = h.db.rebind(q.query)
+	h.pipe.queued = append(h.pipe.queued, q)
 	return nil
+}
+
+// sendWith sends h's batch with q last, now, unless the transaction has
+// failed.
+func (h Handle) sendWith(ctx context.Context, q queued) error {
+	h.forget(q.query)
+	if h.pipe.err != nil {
+		return h.pipe.err
+	}
+	q.query = h.db.rebind(q.query)
+	_, err := h.pipe.send(ctx, &q)
+	return err
 }
 
 // Send sends the statements waiting in h's batch, if any (QueueRows
@@ -180,12 +179,18 @@ func (h Handle) scanRowsNow(ctx context.Context, query string, args []any, scan 
 		return err
 	}
 	defer rows.Close()
-	for rows.Next() {
-		if err := scan(rows); err != nil {
+	return Map(eachRow(rows.Next, rows, scan, rows.Err))
+}
+
+// eachRow calls scan for every row (next, row: a result's Next and
+// itself), then gives the result's error.
+func eachRow(next func() bool, row Scanner, scan func(Scanner) error, rowsErr func() error) error {
+	for next() {
+		if err := scan(row); err != nil {
 			return err
 		}
 	}
-	return Map(rows.Err())
+	return rowsErr()
 }
 
 // plainRead reports whether query is a read that runs the same outside
@@ -302,12 +307,7 @@ func scanRows(res pgx.BatchResults, scan func(Scanner) error) error {
 		return err
 	}
 	defer rows.Close()
-	for rows.Next() {
-		if err := scan(rows); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return eachRow(rows.Next, rows, scan, rows.Err)
 }
 
 const commitStatement = `COMMIT`

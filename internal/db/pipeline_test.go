@@ -201,18 +201,12 @@ func TestTxLeavesNoTransactionOpen(t *testing.T) {
 			}
 		}
 		var names []string
-		rows, err := d.R().Query(ctx, `SELECT id FROM orgs ORDER BY id`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			var s string
-			if err := rows.Scan(&s); err != nil {
-				t.Fatal(err)
-			}
-			names = append(names, s)
-		}
-		if err := rows.Close(); err != nil {
+		if err := d.R().ScanRows(ctx, `SELECT id FROM orgs ORDER BY id`, nil, func(s db.Scanner) error {
+			var id string
+			err := s.Scan(&id)
+			names = append(names, id)
+			return err
+		}); err != nil {
 			t.Fatal(err)
 		}
 		want := []string{"kept", "keptx", "keptxx", "keptxxx"}
