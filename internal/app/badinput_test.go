@@ -45,6 +45,7 @@ func TestBadInputGetsClearErrorsAndWritesNothing(t *testing.T) {
 		{"form instead of json", tok, "POST", threads, "title=x", 400, "malformed_json"},
 		{"bad limit", tok, "GET", "/api/v1/posts?limit=0", nil, 400, "bad_limit"},
 		{"bad cursor", tok, "GET", "/api/v1/posts?next=!!!!", nil, 400, "bad_cursor"},
+		{"junk cursor that is base64", tok, "GET", "/api/v1/posts?next=zzz", nil, 400, "bad_cursor"},
 		{"bad thread cursor", tok, "GET", threads + "?next=bm9jb2xvbg", nil, 400, "bad_cursor"},
 		{"duplicate community", admin, "POST", "/api/v1/communities", map[string]any{"name": "mittelstand SÜD"}, 400, "name_taken"},
 		{"duplicate email", admin, "POST", "/api/v1/users", map[string]any{"email": h.Users["sme.viewer"].Email, "role": "viewer", "password": apptest.Password}, 400, "email_taken"},

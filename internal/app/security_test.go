@@ -705,3 +705,42 @@ func TestCrossOriginRefusedInTheHubsFormat(t *testing.T) {
 		t.Errorf("cross-site TAXII POST: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestReplyToHiddenThreadCostsWhatMissingDoes: on PostgreSQL a reply
+// reads its thread unjudged in the round trip of the writer's view and
+// judges it in memory. A thread the writer may not see must answer as a
+// missing one does: the same 404 after the same round trips and
+// statements (an attack review timed the audience lists of a RED thread,
+// read only for a thread found).
+func TestReplyToHiddenThreadCostsWhatMissingDoes(t *testing.T) {
+	h := apptest.World(t, db.Postgres)
+	ctx := context.Background()
+	sme, out := h.Users["sme.analyst"], h.Users["outsider.analyst"].Actor
+	var ids []string
+	for _, sh := range []policy.Sharing{
+		{TLP: "RED", Audience: "people", People: []string{sme.ID}},
+		{TLP: "AMBER", Audience: "org"},
+	} {
+		th, _, err := h.App.Forum.CreateThread(ctx, sme.Actor, h.OrgChannel["sme"], forum.NewThread{Title: "hidden", Body: "x", Sharing: sh})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, th.ID)
+	}
+	ids = append(ids, db.NewID()) // none
+	cost := func(id string) string {
+		b0, s0 := h.App.DB.TxRoundTrips()
+		_, err := h.App.Forum.CreatePost(ctx, out, id, forum.NewPost{Body: "hi", Sharing: policy.Sharing{TLP: "GREEN", Audience: "org"}})
+		b1, s1 := h.App.DB.TxRoundTrips()
+		return fmt.Sprintf("%v after %d round trips of %d statements", fault.Is(err, fault.NotFound), b1-b0, s1-s0)
+	}
+	want := cost(ids[2])
+	if !strings.HasPrefix(want, "true") {
+		t.Fatalf("a reply to a missing thread: %s, want not found", want)
+	}
+	for _, id := range ids[:2] {
+		if got := cost(id); got != want {
+			t.Errorf("a reply to a hidden thread: not found %s; to a missing one: %s", got, want)
+		}
+	}
+}

@@ -225,7 +225,10 @@ func Sequence(ctx context.Context, d *db.DB, every time.Duration, log *slog.Logg
 // of these small tables takes a millisecond or two; SKIP_LOCKED: when
 // another replica (or autovacuum) is at it, this one is not needed.
 func tidy(ctx context.Context, d *db.DB, log *slog.Logger) {
-	if _, err := d.R().Exec(ctx, `VACUUM (SKIP_LOCKED) audit_pending, audit_head`); err != nil && ctx.Err() == nil {
+	// TRUNCATE false: cutting empty pages off the end would take a lock
+	// that stops every writer and state read for a moment; the space is
+	// used again anyway.
+	if _, err := d.R().Exec(ctx, `VACUUM (SKIP_LOCKED, TRUNCATE false) audit_pending, audit_head`); err != nil && ctx.Err() == nil {
 		log.Debug("audit: vacuum of the waiting records failed", "err", err)
 	}
 }

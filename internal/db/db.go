@@ -65,9 +65,12 @@ type DB struct {
 	toPrepare sync.Map
 	preparing atomic.Bool
 	nstmts    atomic.Int32
-	hooks     atomic.Pointer[Hooks] // nil in production
-	group     grouper               // SQLite: writes waiting to be committed together (group.go)
-	wal       *walState             // SQLite: the log's keeper (wal.go)
+	// trips and tripped count what write transactions sent on
+	// PostgreSQL (pipeline.go): round trips and their statements.
+	trips, tripped atomic.Int64
+	hooks          atomic.Pointer[Hooks] // nil in production
+	group          grouper               // SQLite: writes waiting to be committed together (group.go)
+	wal            *walState             // SQLite: the log's keeper (wal.go)
 	// checkpointer is SQLite's connection for the keeper's passive
 	// checkpoints (nil on PostgreSQL).
 	checkpointer *sql.DB
@@ -440,6 +443,7 @@ func (h Handle) Exec(ctx context.Context, query string, args ...any) (sql.Result
 		res, err := st.ExecContext(ctx, args...)
 		return res, Map(err)
 	}
+	h.trips(1)
 	res, err := h.q.ExecContext(ctx, h.db.rebind(query), args...)
 	return res, Map(err)
 }
@@ -455,6 +459,7 @@ func (h Handle) Query(ctx context.Context, query string, args ...any) (*sql.Rows
 		rows, err := st.QueryContext(ctx, args...)
 		return rows, Map(err)
 	}
+	h.trips(1)
 	rows, err := h.q.QueryContext(ctx, h.db.rebind(query), args...)
 	return rows, Map(err)
 }
@@ -470,6 +475,7 @@ func (h Handle) QueryRow(ctx context.Context, query string, args ...any) *sql.Ro
 	if st := h.prepared(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
+	h.trips(1)
 	return h.q.QueryRowContext(ctx, h.db.rebind(query), args...)
 }
 
@@ -769,7 +775,7 @@ func (d *DB) tx(ctx context.Context, fn func(*Tx) error, hooks *Hooks) error {
 		if err != nil {
 			return Map(fmt.Errorf("begin: %w", err))
 		}
-		pipe := &pipeline{conn: conn}
+		pipe := &pipeline{db: d, conn: conn}
 		tx = &Tx{Handle: Handle{q: conn, db: d, memo: &memo{}, pipe: pipe}}
 		commit = func() error { return pipe.commit(ctx) }
 		rollback = func() { pipe.end(ctx) }

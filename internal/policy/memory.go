@@ -44,6 +44,37 @@ func LoadAudiences(ctx context.Context, h db.Handle, shares []*Share) error {
 	return fillAudience(ctx, h, shares, false)
 }
 
+// QueueAudiences queues the reads of envelope id's named orgs and people
+// (Handle.QueueRows: with the handle's next statement) whatever its
+// audience, so that a read of an object that is missing costs what one
+// of an object with a named audience does; the returned function fills
+// them into s once that statement was sent, as LoadAudiences would (only
+// for an audience that names orgs or people).
+func QueueAudiences(ctx context.Context, h db.Handle, id string) (fill func(s *Share), err error) {
+	var orgs, people []string
+	for _, part := range []struct {
+		q    string
+		list *[]string
+	}{
+		{`SELECT org_id FROM share_orgs WHERE share_id = ? ORDER BY org_id`, &orgs},
+		{`SELECT user_id FROM share_people WHERE share_id = ? ORDER BY user_id`, &people},
+	} {
+		if err := h.QueueRows(ctx, "read audiences", part.q, []any{id}, func(sc db.Scanner) error {
+			var v string
+			err := sc.Scan(&v)
+			*part.list = append(*part.list, v)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return func(s *Share) {
+		if s.Audience.Kind == AudOrgs || s.Audience.Kind == AudPeople {
+			s.Audience.Orgs, s.Audience.People = orgs, people
+		}
+	}, nil
+}
+
 // InCircle reports whether the reader's org is an active member of trust
 // circle c at the reader's moment (its view): what a capability's own
 // rows scoped to a circle (the forum's channels) are judged by in memory.
