@@ -94,7 +94,7 @@ Usage:
   verbund playbooks import FILE… --org O [--tlp L] [--community C] [--json]
   verbund playbooks export CACAO_ID --org O [--modified M]
   verbund migrate
-  verbund bench startup|list|fanout|mixed|intel|search|all [--json]   (measures docs/PERFORMANCE.md)
+  verbund bench startup|list|fanout|mixed|intel|search|vulns|playbooks|risks|webhooks|all [--json]   (measures docs/PERFORMANCE.md)
   verbund version
 
 serve, migrate and the admin commands take --data DIR or --db URL to choose

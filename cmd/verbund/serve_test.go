@@ -99,6 +99,10 @@ func TestServeDemoAndShutdown(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Error("the live stream stayed open after shutdown")
 	}
+	// An operator can tell a clean stop from a crash.
+	if logs := out.String() + errOut.String(); !strings.Contains(logs, "shutting down") || !strings.Contains(logs, "stopped") {
+		t.Errorf("the shutdown was not logged:\n%s", logs)
+	}
 }
 
 func runCLI(t *testing.T, args ...string) error {

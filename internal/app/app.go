@@ -426,6 +426,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
+	// Said, so that an operator can tell a clean stop from a crash.
+	a.Log.Info("shutting down: live streams end, requests in flight finish", "drain", drainTime.String())
 	// Live streams taken over from net/http are not its to close; they go
 	// first, so that browsers reconnect elsewhere while this one drains.
 	a.Live.Close(time.Second)
@@ -434,5 +436,6 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if err := srv.Shutdown(shutdown); err != nil {
 		return fmt.Errorf("shutdown: requests still running after %v: %w", drainTime, err)
 	}
+	a.Log.Info("stopped: every request finished")
 	return nil
 }
