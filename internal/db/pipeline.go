@@ -160,11 +160,11 @@ func (h Handle) sendWith(ctx context.Context, q queued) error {
 // whose rows are needed now); outside a batched transaction it does
 // nothing.
 func (h Handle) Send(ctx context.Context) error {
-	if h.pipe == nil || h.pipe.err != nil || len(h.pipe.queued) == 0 {
-		if h.pipe != nil {
-			return h.pipe.err
-		}
+	if h.pipe == nil {
 		return nil
+	}
+	if h.pipe.err != nil || len(h.pipe.queued) == 0 {
+		return h.pipe.err
 	}
 	_, err := h.pipe.send(ctx, nil)
 	return err
